@@ -1,0 +1,165 @@
+"""Bus signatures and the round-robin arbiter of the interconnect.
+
+Two buses exist:
+
+* the **core bus**, one per CPU: the Wishbone-style single-outstanding port of
+  DESIGN.md §2 (``cyc``, ``stb``, ``we``, ``adr`` as a word address, ``dat_w``,
+  ``dat_r``, ``ack``, ``err``) plus the CPU's ``irq`` line;
+* the **register bus**, internal: a decoded, already-legal access to one block.
+  ``req`` asks for the access, the block answers ``gnt`` in the same cycle when
+  the access takes place now (always, for blocks that belong to one CPU; when
+  the arbiter picks this initiator, for shared blocks) and drives ``rdata``
+  combinationally for that cycle.
+"""
+from amaranth.hdl import Module, Signal, Mux, Array, Cat, Const, Value
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["CoreBusSignature", "RegisterSignature", "RoundRobinArbiter", "SharedBus", "ADDR_WIDTH", "pack_fields"]
+
+#: Word-address width of the core bus: the 32-bit byte address space.
+ADDR_WIDTH = 30
+
+
+class CoreBusSignature(wiring.Signature):
+    """A CPU's port, seen from the CPU (the initiator).
+
+    Members
+    -------
+    cyc, stb, we : Out(1)
+    adr : Out(30)   word address (byte address >> 2)
+    dat_w : Out(32)
+    dat_r : In(32)  valid while ``ack`` is high
+    ack, err : In(1)  registered, one cycle each
+    irq : In(1)     level interrupt request of this CPU's interrupt controller
+    """
+
+    def __init__(self):
+        super().__init__({
+            "cyc": Out(1), "stb": Out(1), "we": Out(1),
+            "adr": Out(ADDR_WIDTH), "dat_w": Out(32),
+            "dat_r": In(32), "ack": In(1), "err": In(1), "irq": In(1),
+        })
+
+
+class RegisterSignature(wiring.Signature):
+    """A decoded access to one block, seen from the initiator.
+
+    Parameters
+    ----------
+    addr_width : int
+        Width of the word offset inside the block.
+    """
+
+    def __init__(self, addr_width: int):
+        self.addr_width = addr_width
+        super().__init__({
+            "req": Out(1), "we": Out(1), "addr": Out(max(addr_width, 1)), "wdata": Out(32),
+            "gnt": In(1), "rdata": In(32),
+        })
+
+    def __eq__(self, other):
+        return isinstance(other, RegisterSignature) and other.addr_width == self.addr_width
+
+    def __repr__(self):
+        return f"RegisterSignature({self.addr_width})"
+
+
+class RoundRobinArbiter(wiring.Component):
+    """Grants one of ``n`` requests per cycle, combinationally, round-robin.
+
+    The first requester after the last granted one (in circular order) wins, so
+    a requester that keeps asking waits at most ``n - 1`` grants.
+
+    Attributes
+    ----------
+    requests : In(n)
+    grant : Out(n)    one-hot, or zero when nobody requests
+    index : Out(range(n))  number of the granted requester
+    """
+
+    def __init__(self, n: int):
+        self.n = n
+        super().__init__({"requests": In(n), "grant": Out(n), "index": Out(range(max(n, 2)))})
+
+    def elaborate(self, platform):
+        m = Module()
+        n = self.n
+        # Requesters strictly after the last grant; all of them after reset.
+        after_last = Signal(n, init=(1 << n) - 1)
+        masked = Signal(n)
+        m.d.comb += masked.eq(self.requests & after_last)
+
+        def lowest(x):
+            return (x & (~x + 1))[:n]
+
+        m.d.comb += self.grant.eq(Mux(masked.any(), lowest(masked), lowest(self.requests)))
+        for i in range(n):
+            with m.If(self.grant[i]):
+                m.d.comb += self.index.eq(i)
+        with m.If(self.grant.any()):
+            # Everything strictly above the granted bit.
+            m.d.sync += after_last.eq(~(self.grant | (self.grant - 1)[:n]))
+        return m
+
+
+class SharedBus(wiring.Component):
+    """Arbitrates ``n`` register buses onto one shared block.
+
+    Attributes
+    ----------
+    initiators : In(RegisterSignature).array(n)
+        One per CPU.
+    target : Out(RegisterSignature)
+        The winning access; ``target.gnt`` is driven high here (the block
+        always completes a granted access in the same cycle).
+    initiator : Out(range(n))
+        CPU number of the winning access, for blocks that care who asks.
+    """
+
+    def __init__(self, n: int, addr_width: int):
+        self.n = n
+        super().__init__({
+            "initiators": In(RegisterSignature(addr_width)).array(n),
+            "target": Out(RegisterSignature(addr_width)),
+            "initiator": Out(range(max(n, 2))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.arbiter = arbiter = RoundRobinArbiter(self.n)
+        m.d.comb += arbiter.requests.eq(Cat(i.req for i in self.initiators))
+        index = arbiter.index
+        ini = self.initiators
+        m.d.comb += [
+            self.initiator.eq(index),
+            self.target.req.eq(arbiter.grant.any()),
+            self.target.we.eq(Array(i.we for i in ini)[index]),
+            self.target.addr.eq(Array(i.addr for i in ini)[index]),
+            self.target.wdata.eq(Array(i.wdata for i in ini)[index]),
+        ]
+        for k, i in enumerate(ini):
+            m.d.comb += [i.gnt.eq(arbiter.grant[k]), i.rdata.eq(self.target.rdata)]
+        return m
+
+
+
+def pack_fields(register, values: dict) -> Value:
+    """A 32-bit value with ``values[name]`` in each named field of ``register``.
+
+    Other bits are constant zero. Built with ``Cat`` rather than by assigning
+    slices of a signal: Yosys turns constant slice assignments into
+    ``always @*`` blocks without sensitivities, which Icarus never runs.
+    """
+    parts, position = [], 0
+    for field in sorted((register.field(name) for name in values), key=lambda f: f.lsb):
+        if field.lsb > position:
+            parts.append(Const(0, field.lsb - position))
+        value = Value.cast(values[field.name])
+        if len(value) < field.width:
+            value = Cat(value, Const(0, field.width - len(value)))
+        parts.append(value[:field.width])
+        position = field.lsb + field.width
+    if position < 32:
+        parts.append(Const(0, 32 - position))
+    return Cat(*parts)

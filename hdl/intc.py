@@ -1,0 +1,106 @@
+"""INTC: a per-CPU interrupt controller with priorities and claim/complete."""
+from amaranth.hdl import Module, Signal, Cat, Const, Mux
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from . import memory_map as mm
+from .bus import RegisterSignature
+
+__all__ = ["InterruptController"]
+
+
+class InterruptController(wiring.Component):
+    """One CPU's interrupt controller.
+
+    Source 0 is the IPI level, 1 the timer, 2 the soft source (a register
+    here), 3.. the external lines routed to this CPU. A source is a candidate
+    while pending, enabled, not in service and of PRIO > 0; CLAIM returns the
+    candidate of highest PRIO (lowest id on ties) and marks it in service
+    until COMPLETE. ``irq`` is high while a candidate exists.
+
+    Parameters
+    ----------
+    n_sources : int
+    prio_bits : int
+
+    Attributes
+    ----------
+    bus : In(RegisterSignature)
+    src_ipi, src_timer : In(1)
+    src_ext : In(n_sources - 3)
+    irq : Out(1)
+    """
+
+    def __init__(self, n_sources: int, prio_bits: int, addr_width: int):
+        self.n_sources, self.prio_bits = n_sources, prio_bits
+        super().__init__({
+            "bus": In(RegisterSignature(addr_width)),
+            "src_ipi": In(1), "src_timer": In(1), "src_ext": In(max(n_sources - mm.SOURCE_EXT0, 1)),
+            "irq": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        n = self.n_sources
+        bus = self.bus
+        w = mm.INTC.word
+
+        soft = Signal()
+        pending = Signal(n)
+        enable = Signal(n)
+        in_service = Signal(n)
+        prio = [Signal(self.prio_bits, name=f"prio{k}") for k in range(n)]
+        candidate = Signal(n)
+
+        lines = [self.src_ipi, self.src_timer, soft] + [self.src_ext[k] for k in range(n - mm.SOURCE_EXT0)]
+        m.d.comb += pending.eq(Cat(lines))
+        m.d.comb += candidate.eq(Cat(
+            pending[k] & enable[k] & ~in_service[k] & (prio[k] != 0) for k in range(n)))
+        m.d.comb += self.irq.eq(candidate.any())
+
+        # Highest priority wins; a strict comparison keeps the lowest id on ties.
+        best_id = Const(mm.CLAIM_NONE, 32)
+        best_prio = Const(0, self.prio_bits)
+        for k in range(n):
+            better = Signal(name=f"better{k}")
+            m.d.comb += better.eq(candidate[k] & (prio[k] > best_prio))
+            next_id, next_prio = Signal(32, name=f"best_id{k}"), Signal(self.prio_bits, name=f"best_prio{k}")
+            m.d.comb += [next_id.eq(Mux(better, k, best_id)), next_prio.eq(Mux(better, prio[k], best_prio))]
+            best_id, best_prio = next_id, next_prio
+        claim = best_id
+
+        m.d.comb += bus.gnt.eq(bus.req)
+        read = bus.req & ~bus.we
+        write = bus.req & bus.we
+        with m.Switch(bus.addr):
+            with m.Case(w("PENDING")):
+                m.d.comb += bus.rdata.eq(pending)
+            with m.Case(w("ENABLE")):
+                m.d.comb += bus.rdata.eq(enable)
+                with m.If(write):
+                    m.d.sync += enable.eq(bus.wdata)
+            with m.Case(w("CLAIM")):
+                m.d.comb += bus.rdata.eq(claim)
+                with m.If(read):
+                    for k in range(n):
+                        with m.If(claim == k):
+                            m.d.sync += in_service[k].eq(1)
+            with m.Case(w("COMPLETE")):
+                with m.If(write):
+                    for k in range(n):
+                        with m.If(bus.wdata == k):
+                            m.d.sync += in_service[k].eq(0)
+            with m.Case(w("SOFT_SET")):
+                with m.If(write):
+                    m.d.sync += soft.eq(1)
+            with m.Case(w("SOFT_CLR")):
+                with m.If(write):
+                    m.d.sync += soft.eq(0)
+            with m.Case(w("INSERVICE")):
+                m.d.comb += bus.rdata.eq(in_service)
+            for k in range(n):
+                with m.Case(w("PRIO") + k):
+                    m.d.comb += bus.rdata.eq(prio[k])
+                    with m.If(write):
+                        m.d.sync += prio[k].eq(bus.wdata)
+        return m

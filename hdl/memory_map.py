@@ -1,0 +1,323 @@
+"""The SoC's memory map: the only place where an address is written.
+
+The hardware decoder, the firmware, the bus driver, the tests and the generated
+``docs/registers.md`` all read this module. It is pure Python.
+
+Addresses here are byte addresses. The core port carries word addresses
+(``byte >> 2``); :func:`windows` gives the word-level view the decoder needs.
+
+Usage from firmware or a test::
+
+    from hdl import memory_map as mm
+    mm.SYS.CPUID                      # 0x0000
+    mm.IPI_TX.addr("TX_ARG", slot=2)  # FIFO[me][2] push register
+    mm.INTC.addr("PRIO", index=1)     # PRIO[1]
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .config import SocConfig
+
+__all__ = [
+    "Access", "Field", "Register", "Block", "Window", "BLOCKS",
+    "SYS", "MPLOCK", "IPI_TX", "IPI_RX", "IPI_PENDING", "INTC", "ROUTE", "TIMER",
+    "DEBUG", "RAM", "SOC_ID", "OWNER_FREE", "CLAIM_NONE", "SOURCE_IPI",
+    "SOURCE_TIMER", "SOURCE_SOFT", "SOURCE_EXT0", "windows", "block_at",
+]
+
+#: Value of SYS.ID: "LW" and the register-contract version 1.
+SOC_ID = 0x4C57_0001
+#: MPLOCK.OWNER when nobody owns the lock.
+OWNER_FREE = 0xFFFF_FFFF
+#: INTC.CLAIM when no source can be claimed.
+CLAIM_NONE = 0xFFFF_FFFF
+
+SOURCE_IPI = 0
+SOURCE_TIMER = 1
+SOURCE_SOFT = 2
+SOURCE_EXT0 = 3
+
+
+class Access(enum.Enum):
+    R = "r"
+    W = "w"
+    RW = "rw"
+
+    @property
+    def readable(self) -> bool:
+        return self in (Access.R, Access.RW)
+
+    @property
+    def writable(self) -> bool:
+        return self in (Access.W, Access.RW)
+
+
+@dataclass(frozen=True)
+class Field:
+    """A bit field of a register: ``value >> lsb & ((1 << width) - 1)``."""
+    name: str
+    lsb: int
+    width: int
+    doc: str
+
+    @property
+    def mask(self) -> int:
+        return ((1 << self.width) - 1) << self.lsb
+
+
+@dataclass(frozen=True)
+class Register:
+    """One register, or an array of them when ``count`` is given.
+
+    ``count`` takes the configuration and returns how many registers the array
+    holds; element ``k`` sits at ``offset + 4 * k``.
+    """
+    name: str
+    offset: int
+    access: Access
+    doc: str
+    fields: tuple[Field, ...] = ()
+    count: Callable[[SocConfig], int] | None = None
+    count_doc: str = ""
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(f"{self.name} has no field {name}")
+
+
+@dataclass(frozen=True)
+class Block:
+    """A block of registers at ``base``, decoded from a window of ``size`` bytes.
+
+    Blocks with ``slots`` repeat their registers every ``slot_stride`` bytes,
+    once per CPU; with ``self_slot_error`` the requesting CPU's own slot is a
+    bus error.
+    """
+    name: str
+    base: int
+    size: int
+    scope: str  # "cpu": each CPU sees its own instance; "global": one shared
+    doc: str
+    registers: tuple[Register, ...]
+    slot_stride: int = 0
+    self_slot_error: bool = False
+    arbitrated: bool = False
+
+    def register(self, name: str) -> Register:
+        for r in self.registers:
+            if r.name == name:
+                return r
+        raise KeyError(f"block {self.name} has no register {name}")
+
+    def addr(self, name: str, *, slot: int | None = None, index: int | None = None) -> int:
+        """Byte address of register ``name`` (of ``slot`` and array ``index``)."""
+        reg = self.register(name)
+        address = self.base + reg.offset
+        if self.slot_stride:
+            if slot is None:
+                raise TypeError(f"{self.name}.{name} needs slot=")
+            address += slot * self.slot_stride
+        elif slot is not None:
+            raise TypeError(f"{self.name} has no slots")
+        if reg.count is not None:
+            if index is None:
+                raise TypeError(f"{self.name}.{name} is an array and needs index=")
+            address += 4 * index
+        elif index is not None:
+            raise TypeError(f"{self.name}.{name} is not an array")
+        return address
+
+    def word(self, name: str) -> int:
+        """Word offset of register ``name`` inside the block (first slot, index 0)."""
+        return self.register(name).offset // 4
+
+    def __getattr__(self, name: str) -> int:
+        # Plain registers read as attributes: SYS.CPUID is a byte address.
+        if name.isupper():
+            return self.addr(name)
+        raise AttributeError(name)
+
+
+R, W, RW = Access.R, Access.W, Access.RW
+
+SYS = Block("sys", 0x0000, 0x1000, "cpu", "System identification and the cycle counter.", (
+    Register("CPUID", 0x00, R, "Number of the requesting CPU (the port the request arrives on)."),
+    Register("NCPU", 0x04, R, "Number of CPUs."),
+    Register("FIFO_DEPTH", 0x08, R, "Entries of each IPI FIFO."),
+    Register("ID", 0x0C, R, f"SoC identification and version: {SOC_ID:#010x} ('LW', contract version 1)."),
+    Register("CYCLE_LO", 0x10, R, "Low word of the 64-bit cycle counter; reading it latches the high word for this CPU."),
+    Register("CYCLE_HI", 0x14, R, "High word of the cycle counter as latched by this CPU's last CYCLE_LO read."),
+))
+
+MPLOCK = Block("mplock", 0x1000, 0x1000, "global",
+               "The hardware MP lock: one owner CPU at a time. Accesses are arbitrated round-robin.", (
+    Register("TRY", 0x00, R, "Read to claim: returns 1 and makes the requesting CPU owner when the lock is free "
+             "or already its own; otherwise returns 0 and changes nothing but FAILED_TRIES."),
+    Register("RELEASE", 0x04, W, "Write (any value): frees the lock when the requesting CPU owns it; otherwise "
+             "ignored and ERR.NONOWNER set."),
+    Register("OWNER", 0x08, R, f"Owner CPU, {OWNER_FREE:#x} when free."),
+    Register("ERR", 0x0C, RW, "Sticky error flags; write 1 to a bit to clear it.", (
+        Field("NONOWNER", 0, 1, "A RELEASE came from a CPU that did not own the lock."),)),
+    Register("BUST", 0x10, W, "Write (any value): force the lock free, for fault recovery."),
+    Register("ACQUIRES", 0x14, R, "Count of free-to-owned transitions (32-bit, wrapping)."),
+    Register("FAILED_TRIES", 0x18, R, "Count of TRY reads that returned 0 (32-bit, wrapping)."),
+), arbitrated=True)
+
+_TX_STATUS_FIELDS = (
+    Field("FULL", 0, 1, "The FIFO holds FIFO_DEPTH entries."),
+    Field("EMPTY", 1, 1, "The FIFO holds no entry."),
+    Field("WOF", 2, 1, "Sticky: a push was dropped because the FIFO was full. Write 1 to clear."),
+    Field("LEVEL", 16, 16, "Entries in the FIFO."),
+)
+
+IPI_TX = Block("ipi_tx", 0x2000, 0x1000, "cpu",
+               "Send side of the IPI FIFO matrix: slot d is FIFO[me][d]. Slot me is a bus error.", (
+    Register("TX_FUNC", 0x00, RW, "Function word latched for the next push."),
+    Register("TX_ARG", 0x04, W, "Write: push (TX_FUNC, value) as one entry. When the FIFO is full the entry is "
+             "dropped and TX_STATUS.WOF set."),
+    Register("TX_WINDEX", 0x08, R, "Accepted pushes, free-running 32-bit."),
+    Register("TX_RINDEX", 0x0C, R, "Pops by the receiver, free-running 32-bit."),
+    Register("TX_STATUS", 0x10, RW, "FIFO status; write 1 to WOF to clear it.", _TX_STATUS_FIELDS),
+), slot_stride=0x20, self_slot_error=True)
+
+IPI_RX = Block("ipi_rx", 0x3000, 0x800, "cpu",
+               "Receive side of the IPI FIFO matrix: slot s is FIFO[s][me]. Slot me is a bus error.", (
+    Register("RX_FUNC", 0x00, R, "Function word of the head entry, 0 when empty."),
+    Register("RX_ARG", 0x04, R, "Argument word of the head entry, 0 when empty."),
+    Register("RX_POP", 0x08, W, "Write (any value): drop the head entry. On an empty FIFO ignored and "
+             "RX_STATUS.ROE set."),
+    Register("RX_LEVEL", 0x0C, R, "Entries in the FIFO."),
+    Register("RX_STATUS", 0x10, RW, "FIFO status; write 1 to ROE to clear it.", (
+        Field("VALID", 0, 1, "The FIFO holds an entry."),
+        Field("ROE", 1, 1, "Sticky: RX_POP on an empty FIFO. Write 1 to clear."),
+    )),
+), slot_stride=0x20, self_slot_error=True)
+
+IPI_PENDING = Block("ipi_pending", 0x3800, 0x800, "cpu", "Summary of the receive side.", (
+    Register("RX_PENDING", 0x00, R, "Bit s is set while FIFO[s][me] holds an entry."),
+))
+
+INTC = Block("intc", 0x4000, 0x1000, "cpu",
+             "Per-CPU interrupt controller. Sources: 0 IPI (level: RX_PENDING != 0), 1 timer, 2 soft, "
+             "3.. external lines routed to this CPU. Larger PRIO wins, ties go to the lowest source; "
+             "PRIO 0 disables a source.", (
+    Register("PENDING", 0x00, R, "Raw pending bit per source."),
+    Register("ENABLE", 0x04, RW, "Enable bit per source (reset 0)."),
+    Register("CLAIM", 0x08, R, f"Read: the highest-priority enabled pending source not in service, now marked "
+             f"in service; {CLAIM_NONE:#x} when none."),
+    Register("COMPLETE", 0x0C, W, "Write a source id: end its service. Ignored for a source not in service."),
+    Register("SOFT_SET", 0x10, W, "Write (any value): raise the soft source."),
+    Register("SOFT_CLR", 0x14, W, "Write (any value): lower the soft source."),
+    Register("INSERVICE", 0x18, R, "In-service bit per source (claimed, not yet completed)."),
+    Register("PRIO", 0x40, RW, "Priority of source k (reset 0: disabled); only the low PRIO-width bits are kept.",
+             count=lambda c: c.n_sources, count_doc="one per source (3 + external lines)"),
+))
+
+ROUTE = Block("route", 0x5000, 0x1000, "global",
+              "Routing of external interrupt lines to CPUs. Accesses are arbitrated round-robin.", (
+    Register("ROUTE", 0x00, RW, "CPU that external line k interrupts (reset 0); a value >= NCPU routes it nowhere.",
+             count=lambda c: c.ext_lines, count_doc="one per external line"),
+), arbitrated=True)
+
+TIMER = Block("timer", 0x6000, 0x1000, "cpu",
+              "Per-CPU timer. It fires once when CYCLE >= COMPARE while enabled and armed; writing COMPARE_LO, "
+              "COMPARE_HI or CTRL arms it; with PERIOD != 0 it advances COMPARE by PERIOD and stays armed. "
+              "The timer source stays pending until ACK.", (
+    Register("COMPARE_LO", 0x00, RW, "Low word of the compare value (reset all ones)."),
+    Register("COMPARE_HI", 0x04, RW, "High word of the compare value (reset all ones)."),
+    Register("PERIOD", 0x08, RW, "Auto-reload period in cycles, 0 for one-shot (the hardclock)."),
+    Register("CTRL", 0x0C, RW, "Control and state.", (
+        Field("ENABLE", 0, 1, "The timer may fire."),
+        Field("ARMED", 1, 1, "Read-only: the timer will fire when CYCLE reaches COMPARE."),
+        Field("PENDING", 2, 1, "Read-only: the timer source is pending."),
+    )),
+    Register("ACK", 0x10, W, "Write (any value): clear the pending timer source."),
+))
+
+DEBUG = Block("debug", 0x7000, 0x1000, "cpu",
+              "Per-CPU debug registers written by the firmware so that waveforms show what runs.", (
+    Register("CURTHREAD", 0x00, RW, "Id of the running thread."),
+    Register("CRITDEPTH", 0x04, RW, "Critical-section depth of the running thread."),
+    Register("EVENT", 0x08, W, "Event code, shown on the debug.event signal for one cycle."),
+    Register("PRI", 0x0C, RW, "Priority of the running thread."),
+))
+
+RAM = Block("ram", 0x1000_0000, 0x1000_0000, "global",
+            "Shared RAM, 32-bit words, for cross-CPU kernel data. Accesses are arbitrated round-robin.", (
+    Register("WORD", 0x00, RW, "Word k of the shared RAM.",
+             count=lambda c: c.ram_words, count_doc="RAM size in words"),
+), arbitrated=True)
+
+#: Every block, in address order.
+BLOCKS: tuple[Block, ...] = (SYS, MPLOCK, IPI_TX, IPI_RX, IPI_PENDING, INTC, ROUTE, TIMER, DEBUG, RAM)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The word-level decode of one block as seen from one CPU.
+
+    A request at word address ``adr`` hits this window when
+    ``adr >> size_log2 == base_word >> size_log2``; its offset is
+    ``adr & (span - 1)`` and it is legal when the offset's bits above ``span``
+    are zero and the offset's bit in ``readable`` (for a read) or ``writable``
+    (for a write) is set.
+    """
+    block: Block
+    base_word: int
+    size_log2: int
+    span_log2: int
+    readable: int
+    writable: int
+
+    @property
+    def span(self) -> int:
+        return 1 << self.span_log2
+
+    def legal(self, word_offset: int, write: bool) -> bool:
+        if not 0 <= word_offset < self.span:
+            return False
+        return bool((self.writable if write else self.readable) >> word_offset & 1)
+
+
+def _log2_ceil(n: int) -> int:
+    return max(0, (n - 1).bit_length())
+
+
+def windows(config: SocConfig, cpu: int) -> list[Window]:
+    """The decode windows of every block as seen from ``cpu`` in ``config``."""
+    if not 0 <= cpu < config.ncpu:
+        raise ValueError(f"cpu {cpu} outside 0..{config.ncpu - 1}")
+    result = []
+    for block in BLOCKS:
+        words: dict[int, Access] = {}
+        slots = range(config.ncpu) if block.slot_stride else [None]
+        for slot in slots:
+            if slot is not None and block.self_slot_error and slot == cpu:
+                continue
+            for reg in block.registers:
+                for index in (range(reg.count(config)) if reg.count else [None]):
+                    byte = block.addr(reg.name, slot=slot, index=index) - block.base
+                    words[byte // 4] = reg.access
+        top = max(words, default=0) + 1
+        if block.slot_stride:
+            top = max(top, config.ncpu * block.slot_stride // 4)
+        span_log2 = _log2_ceil(top)
+        readable = sum(1 << w for w, a in words.items() if a.readable)
+        writable = sum(1 << w for w, a in words.items() if a.writable)
+        size_log2 = _log2_ceil(block.size // 4)
+        assert block.base % block.size == 0 and span_log2 <= size_log2, block.name
+        result.append(Window(block, block.base // 4, size_log2, span_log2, readable, writable))
+    return result
+
+
+def block_at(address: int) -> Block | None:
+    """The block whose window holds byte ``address``, or None."""
+    for block in BLOCKS:
+        if block.base <= address < block.base + block.size:
+            return block
+    return None

@@ -1,0 +1,72 @@
+"""MPLOCK: the hardware MP lock register, one owner CPU at a time."""
+from amaranth.hdl import Module, Signal, Mux
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from . import memory_map as mm
+from .bus import RegisterSignature, pack_fields
+
+__all__ = ["MpLock"]
+
+
+class MpLock(wiring.Component):
+    """The MP lock behind the shared-bus arbiter.
+
+    Accesses arrive one at a time (the arbiter serialises them), so of several
+    simultaneous TRYs exactly one finds the lock free.
+
+    Attributes
+    ----------
+    bus : In(RegisterSignature)  the granted access
+    initiator : In(range(ncpu))  CPU that made it
+    held : Out(1)
+    owner : Out(range(ncpu))     meaningful while ``held``
+    """
+
+    def __init__(self, ncpu: int, addr_width: int):
+        self.ncpu = ncpu
+        super().__init__({
+            "bus": In(RegisterSignature(addr_width)), "initiator": In(range(max(ncpu, 2))),
+            "held": Out(1), "owner": Out(range(max(ncpu, 2))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        bus = self.bus
+        w = mm.MPLOCK.word
+        nonowner_bit = mm.MPLOCK.register("ERR").field("NONOWNER").lsb
+        err_nonowner = Signal()
+        acquires = Signal(32)
+        failed_tries = Signal(32)
+        mine = Signal()
+        m.d.comb += [bus.gnt.eq(bus.req), mine.eq(self.held & (self.owner == self.initiator))]
+        read = bus.req & ~bus.we
+        write = bus.req & bus.we
+        with m.Switch(bus.addr):
+            with m.Case(w("TRY")):
+                m.d.comb += bus.rdata.eq(~self.held | mine)
+                with m.If(read):
+                    with m.If(~self.held):
+                        m.d.sync += [self.held.eq(1), self.owner.eq(self.initiator), acquires.eq(acquires + 1)]
+                    with m.Elif(~mine):
+                        m.d.sync += failed_tries.eq(failed_tries + 1)
+            with m.Case(w("RELEASE")):
+                with m.If(write):
+                    with m.If(mine):
+                        m.d.sync += self.held.eq(0)
+                    with m.Else():
+                        m.d.sync += err_nonowner.eq(1)
+            with m.Case(w("OWNER")):
+                m.d.comb += bus.rdata.eq(Mux(self.held, self.owner, mm.OWNER_FREE))
+            with m.Case(w("ERR")):
+                m.d.comb += bus.rdata.eq(pack_fields(mm.MPLOCK.register("ERR"), {"NONOWNER": err_nonowner}))
+                with m.If(write & bus.wdata[nonowner_bit]):
+                    m.d.sync += err_nonowner.eq(0)
+            with m.Case(w("BUST")):
+                with m.If(write):
+                    m.d.sync += self.held.eq(0)
+            with m.Case(w("ACQUIRES")):
+                m.d.comb += bus.rdata.eq(acquires)
+            with m.Case(w("FAILED_TRIES")):
+                m.d.comb += bus.rdata.eq(failed_tries)
+        return m

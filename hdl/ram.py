@@ -1,0 +1,42 @@
+"""Shared RAM: word-addressed memory for cross-CPU kernel data."""
+from amaranth.hdl import Module
+from amaranth.lib import wiring, memory
+from amaranth.lib.wiring import In
+
+from .bus import RegisterSignature
+
+__all__ = ["SharedRam"]
+
+
+class SharedRam(wiring.Component):
+    """Word memory behind the shared-bus arbiter; reads complete in the cycle granted.
+
+    Parameters
+    ----------
+    words : int
+        Size in 32-bit words, a power of two.
+
+    Attributes
+    ----------
+    bus : In(RegisterSignature(log2(words)))
+    """
+
+    def __init__(self, words: int):
+        self.words = words
+        super().__init__({"bus": In(RegisterSignature((words - 1).bit_length()))})
+
+    def elaborate(self, platform):
+        m = Module()
+        bus = self.bus
+        m.submodules.storage = storage = memory.Memory(shape=32, depth=self.words, init=[])
+        write_port = storage.write_port()
+        read_port = storage.read_port(domain="comb")
+        m.d.comb += [
+            bus.gnt.eq(bus.req),
+            read_port.addr.eq(bus.addr),
+            bus.rdata.eq(read_port.data),
+            write_port.addr.eq(bus.addr),
+            write_port.data.eq(bus.wdata),
+            write_port.en.eq(bus.req & bus.we),
+        ]
+        return m

@@ -1,0 +1,46 @@
+"""ROUTE: which CPU each external interrupt line interrupts."""
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from . import memory_map as mm
+from .bus import RegisterSignature
+
+__all__ = ["ExternalRouting"]
+
+
+class ExternalRouting(wiring.Component):
+    """Routing registers for the external lines, behind the shared-bus arbiter.
+
+    Attributes
+    ----------
+    bus : In(RegisterSignature)
+    lines : In(ext_lines)           the SoC's external level inputs
+    to_cpu : Out(ext_lines).array(ncpu)
+        ``to_cpu[c]`` bit k: line k is high and routed to CPU c.
+    """
+
+    def __init__(self, ncpu: int, ext_lines: int, addr_width: int):
+        self.ncpu, self.ext_lines = ncpu, ext_lines
+        width = max(ext_lines, 1)
+        super().__init__({
+            "bus": In(RegisterSignature(addr_width)), "lines": In(width),
+            "to_cpu": Out(width).array(ncpu),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        bus = self.bus
+        m.d.comb += bus.gnt.eq(bus.req)
+        routes = [Signal(32, name=f"route{k}") for k in range(self.ext_lines)]
+        base = mm.ROUTE.word("ROUTE")
+        with m.Switch(bus.addr):
+            for k, route in enumerate(routes):
+                with m.Case(base + k):
+                    m.d.comb += bus.rdata.eq(route)
+                    with m.If(bus.req & bus.we):
+                        m.d.sync += route.eq(bus.wdata)
+        for cpu in range(self.ncpu):
+            for k, route in enumerate(routes):
+                m.d.comb += self.to_cpu[cpu][k].eq(self.lines[k] & (route == cpu))
+        return m

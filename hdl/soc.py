@@ -1,0 +1,81 @@
+"""The whole SoC: CPU tiles, the IPI matrix, the shared blocks and the cycle counter."""
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, connect, flipped
+
+from .bus import CoreBusSignature, SharedBus
+from .config import SocConfig
+from .ipi import IpiMatrix
+from .mplock import MpLock
+from .ram import SharedRam
+from .route import ExternalRouting
+from .tile import CpuTile
+
+__all__ = ["LwktSoc", "TOPLEVEL"]
+
+#: Verilog name of the top module.
+TOPLEVEL = "lwkt_soc"
+
+
+class LwktSoc(wiring.Component):
+    """The multicore SoC of DESIGN.md §2.
+
+    Parameters
+    ----------
+    config : SocConfig
+
+    Attributes
+    ----------
+    cpu0 .. cpuN-1 : In(CoreBusSignature)
+        One port per core; in Verilog ``cpu0__cyc``, ``cpu0__ack``, ``cpu0__irq`` ...
+    ext_irq : In(ext_lines)
+        External level interrupt lines (one bit wide and unused when there are none).
+    """
+
+    def __init__(self, config: SocConfig):
+        self.config = config
+        members = {f"cpu{i}": In(CoreBusSignature()) for i in range(config.ncpu)}
+        members["ext_irq"] = In(max(config.ext_lines, 1))
+        super().__init__(members)
+
+    def port(self, cpu: int):
+        return getattr(self, f"cpu{cpu}")
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        n = cfg.ncpu
+
+        cycle = Signal(64)
+        m.d.sync += cycle.eq(cycle + 1)
+
+        tiles = []
+        for i in range(n):
+            tile = CpuTile(cfg, i)
+            m.submodules[f"cpu{i}"] = tile
+            tiles.append(tile)
+            connect(m, flipped(self.port(i)), tile.bus)
+            m.d.comb += tile.cycle.eq(cycle)
+        aw = {name: win.span_log2 for name, win in tiles[0].windows.items()}
+
+        m.submodules.ipi = ipi = IpiMatrix(n, cfg.fifo_depth, aw["ipi_tx"])
+        m.submodules.mplock = mplock = MpLock(n, aw["mplock"])
+        m.submodules.route = route = ExternalRouting(n, cfg.ext_lines, aw["route"])
+        m.submodules.ram = ram = SharedRam(cfg.ram_words)
+        m.d.comb += route.lines.eq(self.ext_irq)
+
+        shared = {}
+        for name, block in (("mplock", mplock), ("route", route), ("ram", ram)):
+            arbiter = SharedBus(n, aw[name])
+            m.submodules[f"{name}_arbiter"] = arbiter
+            connect(m, arbiter.target, block.bus)
+            shared[name] = arbiter
+        m.d.comb += mplock.initiator.eq(shared["mplock"].initiator)
+
+        for i, tile in enumerate(tiles):
+            for name, arbiter in shared.items():
+                connect(m, getattr(tile, name), arbiter.initiators[i])
+            connect(m, tile.ipi_tx, ipi.tx[i])
+            connect(m, tile.ipi_rx, ipi.rx[i])
+            m.d.comb += [tile.rx_pending.eq(ipi.rx_pending[i]), tile.ext.eq(route.to_cpu[i])]
+        return m

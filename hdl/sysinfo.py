@@ -1,0 +1,51 @@
+"""SYS: identification registers and the per-CPU view of the cycle counter."""
+from amaranth.hdl import Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In
+
+from . import memory_map as mm
+from .bus import RegisterSignature
+
+__all__ = ["SysInfo"]
+
+
+class SysInfo(wiring.Component):
+    """One CPU's SYS block.
+
+    Parameters
+    ----------
+    cpu, ncpu, fifo_depth : int
+        Constants this CPU reads back.
+
+    Attributes
+    ----------
+    bus : In(RegisterSignature)
+    cycle : In(64)  the SoC's free-running cycle counter
+    """
+
+    def __init__(self, cpu: int, ncpu: int, fifo_depth: int, addr_width: int):
+        self.cpu, self.ncpu, self.fifo_depth = cpu, ncpu, fifo_depth
+        super().__init__({"bus": In(RegisterSignature(addr_width)), "cycle": In(64)})
+
+    def elaborate(self, platform):
+        m = Module()
+        bus = self.bus
+        cycle_hi = Signal(32)  # latched by this CPU's CYCLE_LO read
+        m.d.comb += bus.gnt.eq(bus.req)
+        w = mm.SYS.word
+        with m.Switch(bus.addr):
+            with m.Case(w("CPUID")):
+                m.d.comb += bus.rdata.eq(self.cpu)
+            with m.Case(w("NCPU")):
+                m.d.comb += bus.rdata.eq(self.ncpu)
+            with m.Case(w("FIFO_DEPTH")):
+                m.d.comb += bus.rdata.eq(self.fifo_depth)
+            with m.Case(w("ID")):
+                m.d.comb += bus.rdata.eq(mm.SOC_ID)
+            with m.Case(w("CYCLE_LO")):
+                m.d.comb += bus.rdata.eq(self.cycle[:32])
+                with m.If(bus.req):
+                    m.d.sync += cycle_hi.eq(self.cycle[32:])
+            with m.Case(w("CYCLE_HI")):
+                m.d.comb += bus.rdata.eq(cycle_hi)
+        return m

@@ -1,0 +1,76 @@
+"""TIMER: a per-CPU 64-bit compare timer with auto-reload (the hardclock)."""
+from amaranth.hdl import Module, Signal, Cat
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from . import memory_map as mm
+from .bus import RegisterSignature, pack_fields
+
+__all__ = ["Timer"]
+
+
+class Timer(wiring.Component):
+    """One CPU's timer.
+
+    It fires once when ``cycle >= compare`` while enabled and armed. Writing
+    COMPARE_LO, COMPARE_HI or CTRL arms it. With a non-zero PERIOD, firing
+    advances COMPARE by PERIOD and keeps it armed. A firing sets ``pending``
+    until an ACK write.
+
+    Attributes
+    ----------
+    bus : In(RegisterSignature)
+    cycle : In(64)
+    pending : Out(1)  the timer interrupt source
+    """
+
+    def __init__(self, addr_width: int):
+        super().__init__({"bus": In(RegisterSignature(addr_width)), "cycle": In(64), "pending": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        bus = self.bus
+        w = mm.TIMER.word
+        ctrl = mm.TIMER.register("CTRL")
+        compare = Signal(64, init=(1 << 64) - 1)
+        period = Signal(32)
+        enable = Signal()
+        armed = Signal()
+        fire = Signal()
+
+        m.d.comb += fire.eq(enable & armed & (self.cycle >= compare))
+        m.d.comb += bus.gnt.eq(bus.req)
+        write = bus.req & bus.we
+        with m.Switch(bus.addr):
+            with m.Case(w("COMPARE_LO")):
+                m.d.comb += bus.rdata.eq(compare[:32])
+                with m.If(write):
+                    m.d.sync += [compare[:32].eq(bus.wdata), armed.eq(1)]
+            with m.Case(w("COMPARE_HI")):
+                m.d.comb += bus.rdata.eq(compare[32:])
+                with m.If(write):
+                    m.d.sync += [compare[32:].eq(bus.wdata), armed.eq(1)]
+            with m.Case(w("PERIOD")):
+                m.d.comb += bus.rdata.eq(period)
+                with m.If(write):
+                    m.d.sync += period.eq(bus.wdata)
+            with m.Case(w("CTRL")):
+                m.d.comb += bus.rdata.eq(pack_fields(ctrl, {"ENABLE": enable, "ARMED": armed,
+                                                           "PENDING": self.pending}))
+                with m.If(write):
+                    m.d.sync += [enable.eq(bus.wdata[ctrl.field("ENABLE").lsb]), armed.eq(1)]
+            with m.Case(w("ACK")):
+                with m.If(write):
+                    m.d.sync += self.pending.eq(0)
+        # After the register writes, so that a firing is never lost to an ACK in
+        # the same cycle; a write to COMPARE or CTRL in that cycle re-arms instead.
+        rearm = write & ((bus.addr == w("COMPARE_LO")) | (bus.addr == w("COMPARE_HI"))
+                         | (bus.addr == w("CTRL")))
+        with m.If(fire):
+            m.d.sync += self.pending.eq(1)
+            with m.If(~rearm):
+                with m.If(period != 0):
+                    m.d.sync += compare.eq(compare + period)
+                with m.Else():
+                    m.d.sync += armed.eq(0)
+        return m
