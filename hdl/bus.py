@@ -15,7 +15,8 @@ from amaranth.hdl import Module, Signal, Mux, Array, Cat, Const, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["CoreBusSignature", "RegisterSignature", "RoundRobinArbiter", "SharedBus", "ADDR_WIDTH", "pack_fields"]
+__all__ = ["CoreBusSignature", "RegisterSignature", "RoundRobinArbiter", "SharedBus", "ADDR_WIDTH", "pack_fields",
+           "prefix_member_names"]
 
 #: Word-address width of the core bus: the 32-bit byte address space.
 ADDR_WIDTH = 30
@@ -117,13 +118,14 @@ class SharedBus(wiring.Component):
         CPU number of the winning access, for blocks that care who asks.
     """
 
-    def __init__(self, n: int, addr_width: int):
+    def __init__(self, n: int, addr_width: int, *, name: str | None = None):
         self.n = n
         super().__init__({
             "initiators": In(RegisterSignature(addr_width)).array(n),
             "target": Out(RegisterSignature(addr_width)),
             "initiator": Out(range(max(n, 2))),
         })
+        prefix_member_names(self, name)
 
     def elaborate(self, platform):
         m = Module()
@@ -163,3 +165,14 @@ def pack_fields(register, values: dict) -> Value:
     if position < 32:
         parts.append(Const(0, 32 - position))
     return Cat(*parts)
+
+
+def prefix_member_names(component: wiring.Component, prefix: str | None) -> None:
+    """Re-create ``component``'s interface signals named ``{prefix}__{member}``.
+
+    Signals of a submodule's interface also appear in the module that connects
+    it; with the prefix they read ``cpu0__mplock__req`` there instead of
+    ``mplock__req$57``. Call it at the end of ``__init__``.
+    """
+    if prefix:
+        component.__dict__.update(component.signature.members.create(path=(prefix,)))

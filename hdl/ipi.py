@@ -8,7 +8,7 @@ from amaranth.lib import wiring, memory
 from amaranth.lib.wiring import In, Out
 
 from . import memory_map as mm
-from .bus import RegisterSignature, pack_fields
+from .bus import RegisterSignature, pack_fields, prefix_member_names
 
 __all__ = ["IpiFifo", "IpiMatrix", "SLOT_WORDS"]
 
@@ -35,12 +35,13 @@ class IpiFifo(wiring.Component):
     nonempty : Out(1)
     """
 
-    def __init__(self, depth: int):
+    def __init__(self, depth: int, *, name: str | None = None):
         self.depth = depth
         super().__init__({
             "tx": In(RegisterSignature(_SLOT_BITS)), "rx": In(RegisterSignature(_SLOT_BITS)),
             "nonempty": Out(1),
         })
+        prefix_member_names(self, name)
 
     def elaborate(self, platform):
         m = Module()
@@ -143,6 +144,7 @@ class IpiMatrix(wiring.Component):
             "rx": In(RegisterSignature(addr_width)).array(ncpu),
             "rx_pending": Out(ncpu).array(ncpu),
         })
+        prefix_member_names(self, "ipi")
 
     def elaborate(self, platform):
         m = Module()
@@ -153,7 +155,7 @@ class IpiMatrix(wiring.Component):
             for d in range(n):
                 if s == d:
                     continue
-                fifo = IpiFifo(self.depth)
+                fifo = IpiFifo(self.depth, name=f"fifo_{s}_{d}")
                 m.submodules[f"fifo_{s}_{d}"] = fifo
                 for view, cpu, slot, rdata in ((fifo.tx, s, d, tx_rdata), (fifo.rx, d, s, rx_rdata)):
                     bus = (self.tx if view is fifo.tx else self.rx)[cpu]

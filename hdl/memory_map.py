@@ -25,7 +25,7 @@ __all__ = [
     "Access", "Field", "Register", "Block", "Window", "BLOCKS",
     "SYS", "MPLOCK", "IPI_TX", "IPI_RX", "IPI_PENDING", "INTC", "ROUTE", "TIMER",
     "DEBUG", "RAM", "SOC_ID", "OWNER_FREE", "CLAIM_NONE", "SOURCE_IPI",
-    "SOURCE_TIMER", "SOURCE_SOFT", "SOURCE_EXT0", "windows", "block_at",
+    "SOURCE_TIMER", "SOURCE_SOFT", "SOURCE_EXT0", "windows", "block_at", "describe",
 ]
 
 #: Value of SYS.ID: "LW" and the register-contract version 1.
@@ -321,3 +321,23 @@ def block_at(address: int) -> Block | None:
         if block.base <= address < block.base + block.size:
             return block
     return None
+
+
+def describe(address: int) -> str:
+    """A readable name for byte ``address``: ``"sys.CPUID"``, ``"ipi_tx[2].TX_ARG"``,
+    ``"intc.PRIO[3]"``, ``"ram.WORD[17]"``, or ``"unmapped"``."""
+    block = block_at(address)
+    if block is None:
+        return "unmapped"
+    offset = address - block.base
+    slot = ""
+    if block.slot_stride:
+        slot = f"[{offset // block.slot_stride}]"
+        offset %= block.slot_stride
+    for reg in block.registers:
+        if reg.count is None and offset == reg.offset:
+            return f"{block.name}{slot}.{reg.name}"
+    for reg in block.registers:
+        if reg.count is not None and offset >= reg.offset and (offset - reg.offset) % 4 == 0:
+            return f"{block.name}{slot}.{reg.name}[{(offset - reg.offset) // 4}]"
+    return f"{block.name}{slot}+{offset:#x}"

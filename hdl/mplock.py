@@ -4,7 +4,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from . import memory_map as mm
-from .bus import RegisterSignature, pack_fields
+from .bus import RegisterSignature, pack_fields, prefix_member_names
 
 __all__ = ["MpLock"]
 
@@ -29,6 +29,7 @@ class MpLock(wiring.Component):
             "bus": In(RegisterSignature(addr_width)), "initiator": In(range(max(ncpu, 2))),
             "held": Out(1), "owner": Out(range(max(ncpu, 2))),
         })
+        prefix_member_names(self, "mplock")
 
     def elaborate(self, platform):
         m = Module()

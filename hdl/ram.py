@@ -3,7 +3,7 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring, memory
 from amaranth.lib.wiring import In
 
-from .bus import RegisterSignature
+from .bus import RegisterSignature, prefix_member_names
 
 __all__ = ["SharedRam"]
 
@@ -24,6 +24,7 @@ class SharedRam(wiring.Component):
     def __init__(self, words: int):
         self.words = words
         super().__init__({"bus": In(RegisterSignature((words - 1).bit_length()))})
+        prefix_member_names(self, "ram")
 
     def elaborate(self, platform):
         m = Module()

@@ -4,7 +4,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from . import memory_map as mm
-from .bus import RegisterSignature
+from .bus import RegisterSignature, prefix_member_names
 
 __all__ = ["ExternalRouting"]
 
@@ -27,6 +27,7 @@ class ExternalRouting(wiring.Component):
             "bus": In(RegisterSignature(addr_width)), "lines": In(width),
             "to_cpu": Out(width).array(ncpu),
         })
+        prefix_member_names(self, "route")
 
     def elaborate(self, platform):
         m = Module()

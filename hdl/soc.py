@@ -66,7 +66,7 @@ class LwktSoc(wiring.Component):
 
         shared = {}
         for name, block in (("mplock", mplock), ("route", route), ("ram", ram)):
-            arbiter = SharedBus(n, aw[name])
+            arbiter = SharedBus(n, aw[name], name=f"{name}_arbiter")
             m.submodules[f"{name}_arbiter"] = arbiter
             connect(m, arbiter.target, block.bus)
             shared[name] = arbiter

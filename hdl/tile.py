@@ -11,7 +11,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from . import memory_map as mm
-from .bus import CoreBusSignature, RegisterSignature
+from .bus import CoreBusSignature, RegisterSignature, prefix_member_names
 from .config import SocConfig
 from .debug import DebugRegisters
 from .intc import InterruptController
@@ -54,6 +54,7 @@ class CpuTile(wiring.Component):
         for name in EXTERNAL_BLOCKS:
             members[name] = Out(RegisterSignature(self.windows[name].span_log2))
         super().__init__(members)
+        prefix_member_names(self, f"cpu{cpu}")
 
     def elaborate(self, platform):
         m = Module()

@@ -1,5 +1,5 @@
 """Conversion of the SoC to Verilog."""
-from amaranth.back import verilog
+from amaranth.back import rtlil
 
 from .config import SocConfig
 from .soc import LwktSoc, TOPLEVEL
@@ -8,6 +8,24 @@ __all__ = ["soc_verilog"]
 
 
 def soc_verilog(config: SocConfig) -> str:
-    """Verilog text of the SoC in ``config``; the top module is ``lwkt_soc``."""
-    soc = LwktSoc(config)
-    return verilog.convert(soc, name=TOPLEVEL, emit_src=False)
+    """Verilog text of the SoC in ``config``; the top module is ``lwkt_soc``.
+
+    Like ``amaranth.back.verilog.convert`` but without ``write_verilog -norename``:
+    Yosys's anonymous ``$``-wires become ``_N_``, which Verilator leaves out of
+    its traces, so waveforms show the design's named signals only.
+    """
+    # Amaranth's bundled Yosys; the finder is internal to Amaranth 0.5 (pinned).
+    from amaranth._toolchain.yosys import find_yosys
+
+    text = rtlil.convert(LwktSoc(config), name=TOPLEVEL, emit_src=False)
+    yosys = find_yosys(lambda version: version >= (0, 40))
+    script = "\n".join([
+        f"read_rtlil <<rtlil\n{text}\nrtlil",
+        "proc -nomux -norom",
+        "memory_collect",
+        "attrmap -remove generator -remove top -remove src -remove amaranth.hierarchy -remove amaranth.decoding",
+        "attrmap -modattr -remove generator -remove top -remove src -remove amaranth.hierarchy "
+        "-remove amaranth.decoding",
+        "write_verilog",
+    ])
+    return yosys.run(["-q", "-"], script, ignore_warnings=True)

@@ -1,0 +1,42 @@
+# lwkt-soc: every target creates .venv and installs the project on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NCPU   ?= 4
+OUT    ?= build/lwkt_soc_$(NCPU)cpu.v
+# Parallel pytest workers; CI machines have 2 cores.
+JOBS   ?= 2
+
+.PHONY: run test test-hdl test-cosim verilog docs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+## run: the default job: a 4-CPU SoC on Verilator, bring-up program, waveform in runs/smoke
+run: $(STAMP)
+	$(BIN)/lwkt-soc smoke --cpus 4 --sim verilator --waves --out runs/smoke
+
+## test: every test (amaranth.sim units, cocotb on Icarus and Verilator)
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+
+test-hdl: $(STAMP)
+	$(BIN)/python -m pytest tests/hdl -n $(JOBS)
+
+test-cosim: $(STAMP)
+	$(BIN)/python -m pytest tests/test_soc_cosim.py -n $(JOBS) --dist loadgroup
+
+## verilog: write the SoC's Verilog for NCPU CPUs to OUT
+verilog: $(STAMP)
+	$(BIN)/lwkt-soc verilog --cpus $(NCPU) --out $(OUT)
+
+## docs: regenerate docs/registers.md from the memory map
+docs: $(STAMP)
+	$(BIN)/lwkt-soc regs --out docs/registers.md
+
+clean:
+	rm -rf build runs .pytest_cache

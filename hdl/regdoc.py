@@ -1,0 +1,80 @@
+"""Renders docs/registers.md from the memory map (``lwkt-soc regs``)."""
+from __future__ import annotations
+
+from . import memory_map as mm
+from .config import FIXED_SOURCES, MAX_CPUS, MAX_SOURCES
+
+__all__ = ["render_markdown"]
+
+_ACCESS = {mm.Access.R: "R", mm.Access.W: "W", mm.Access.RW: "RW"}
+
+
+def _offset(block: mm.Block, reg: mm.Register) -> str:
+    text = f"{reg.offset:#06x}"
+    if reg.count is not None:
+        text += " + 4·k"
+    return text
+
+
+def render_markdown() -> str:
+    lines = [
+        "# Register reference",
+        "",
+        "<!-- Generated from hdl/memory_map.py by `lwkt-soc regs --out docs/registers.md`;"
+        " do not edit by hand (a test checks it is current). -->",
+        "",
+        "Byte addresses; every register is a 32-bit word. Every CPU sees the same map; "
+        "\"me\" is the requesting CPU, known from the port the request arrives on. "
+        "The core port's `adr` is a word address (byte address >> 2), so a misaligned "
+        "address cannot reach the hardware: the bus driver reports it as a bus error.",
+        "",
+        "An access to an unmapped address, a write to a read-only (R) register, a read of a "
+        "write-only (W) register, or any access to the requesting CPU's own IPI slot ends "
+        "with `err` and changes nothing. Errors are decided from the address and never wait "
+        "for arbitration. Uncontended accesses are acknowledged the cycle after the request "
+        "is seen; shared blocks (marked *arbitrated*) serve one CPU per cycle, round-robin.",
+        "",
+        f"Limits: 1 to {MAX_CPUS} CPUs, FIFO depth a power of two (2 to 1024), "
+        f"{FIXED_SOURCES} fixed interrupt sources plus up to {MAX_SOURCES - FIXED_SOURCES} external lines.",
+        "",
+        "| block | base | window | scope | |",
+        "|---|---|---|---|---|",
+    ]
+    for block in mm.BLOCKS:
+        scope = "per CPU" if block.scope == "cpu" else "global"
+        extra = "arbitrated" if block.arbitrated else ""
+        lines.append(f"| [{block.name}](#{block.name.replace('_', '')}) | `{block.base:#010x}` | "
+                     f"{block.size:#x} bytes | {scope} | {extra} |")
+    for block in mm.BLOCKS:
+        lines += ["", f"## {block.name}", "", f"Base `{block.base:#010x}`. {block.doc}", ""]
+        if block.slot_stride:
+            lines += [f"The registers repeat every {block.slot_stride:#x} bytes, one slot per CPU: "
+                      f"address = base + {block.slot_stride:#x}·slot + offset. Slots at or beyond "
+                      "NCPU are unmapped.", ""]
+        lines += ["| offset | register | access | description |", "|---|---|---|---|"]
+        for reg in block.registers:
+            doc = reg.doc
+            if reg.count is not None:
+                doc += f" k = 0 .. count−1, {reg.count_doc}."
+            lines.append(f"| `{_offset(block, reg)}` | {reg.name} | {_ACCESS[reg.access]} | {doc} |")
+        for reg in block.registers:
+            if reg.fields:
+                lines += ["", f"**{reg.name}** fields:", "", "| bits | field | meaning |", "|---|---|---|"]
+                for f in reg.fields:
+                    bits = f"{f.lsb}" if f.width == 1 else f"{f.lsb + f.width - 1}:{f.lsb}"
+                    lines.append(f"| {bits} | {f.name} | {f.doc} |")
+                lines.append("")
+                lines.append("Other bits read 0.")
+    lines += [
+        "",
+        "## Interrupt sources",
+        "",
+        f"| id | source |",
+        "|---|---|",
+        f"| {mm.SOURCE_IPI} | IPI: level, high while RX_PENDING != 0 |",
+        f"| {mm.SOURCE_TIMER} | this CPU's timer, pending until TIMER.ACK |",
+        f"| {mm.SOURCE_SOFT} | soft: INTC.SOFT_SET / SOFT_CLR |",
+        f"| {mm.SOURCE_EXT0} + k | external line k, when ROUTE[k] names this CPU |",
+        "",
+    ]
+    return "\n".join(lines)

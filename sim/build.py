@@ -1,0 +1,94 @@
+"""Converting the SoC to Verilog and building it for a simulator, with a cache.
+
+Each (simulator, configuration, waves) has its own build directory, so parallel
+test runs never share one. A build is redone only when the hardware source, the
+configuration, the simulator or this file change.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from hdl.config import SocConfig
+from hdl.soc import TOPLEVEL
+from . import toolchain
+
+__all__ = ["Build", "build_soc", "BUILD_ROOT", "TIMESCALE"]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Where builds go unless LWKT_SOC_BUILD_DIR says otherwise.
+BUILD_ROOT = Path(os.environ.get("LWKT_SOC_BUILD_DIR", PROJECT_ROOT / "build"))
+#: Amaranth's Verilog has no `timescale; Icarus gets this one at build time.
+TIMESCALE = ("1ns", "1ps")
+
+_VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-ALWNEVER"]
+
+
+@dataclass(frozen=True)
+class Build:
+    """A built simulator model of one configuration."""
+    sim: str
+    config: SocConfig
+    waves: bool
+    directory: Path
+    verilog: Path
+    toplevel: str = TOPLEVEL
+
+    @property
+    def wave_format(self) -> str | None:
+        if not self.waves:
+            return None
+        return "fst" if toolchain.fst_supported(self.sim) else "vcd"
+
+
+def _hardware_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted((PROJECT_ROOT / "hdl").glob("*.py")) + [Path(__file__)]:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def build_soc(sim: str, config: SocConfig, *, waves: bool = False, root: Path | None = None,
+              verbose: bool = False) -> Build:
+    """Build ``config`` for ``sim`` (``"verilator"`` or ``"icarus"``) unless cached."""
+    toolchain.activate(sim)
+    root = Path(root or BUILD_ROOT)
+    directory = root / f"{sim}-{config.slug}{'-waves' if waves else ''}"
+    verilog = directory / f"{TOPLEVEL}.v"
+    result = Build(sim, config, waves, directory, verilog)
+    key = json.dumps({"config": asdict(config), "sim": toolchain.simulator_version(sim), "waves": waves,
+                      "hardware": _hardware_digest()}, sort_keys=True)
+    stamp = directory / "build.stamp"
+    if stamp.exists() and stamp.read_text() == key:
+        return result
+
+    from cocotb_tools.runner import get_runner
+    from hdl.verilog import soc_verilog
+
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp.unlink(missing_ok=True)
+    verilog.write_text(soc_verilog(config))
+    runner = get_runner(sim)
+    build_args = []
+    if sim == "verilator":
+        build_args = list(_VERILATOR_ARGS)
+        if waves:
+            build_args.append("--trace-fst" if result.wave_format == "fst" else "--trace")
+            build_args.append("--trace-structs")
+    runner.build(
+        sources=[verilog],
+        hdl_toplevel=TOPLEVEL,
+        build_dir=directory,
+        build_args=build_args,
+        timescale=TIMESCALE if sim == "icarus" else None,
+        waves=waves,
+        always=True,
+        verbose=verbose,
+        log_file=directory / "build.log",
+    )
+    stamp.write_text(key)
+    return result

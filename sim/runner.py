@@ -1,0 +1,60 @@
+"""Running cocotb test modules against a built SoC."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .build import Build
+from . import toolchain
+
+__all__ = ["run_cocotb", "CocotbResult"]
+
+
+@dataclass(frozen=True)
+class CocotbResult:
+    tests: int
+    failed: int
+    results_xml: Path
+    directory: Path
+
+    @property
+    def ok(self) -> bool:
+        return self.tests > 0 and self.failed == 0
+
+
+def run_cocotb(build: Build, module: str, *, test_dir: Path, testcase: str | None = None,
+               extra_env: dict[str, str] | None = None, waves: bool = False,
+               seed: int | None = None, python_path: list[str] | None = None) -> CocotbResult:
+    """Run the cocotb tests of ``module`` on ``build`` in ``test_dir`` (one per run).
+
+    ``python_path`` entries are added to this process's ``sys.path``, which the
+    cocotb runner hands to the simulator as its PYTHONPATH.
+    """
+    from cocotb_tools.runner import get_runner, get_results
+
+    toolchain.activate(build.sim)
+    if waves and not build.waves:
+        raise ValueError("a waveform needs a build made with waves=True")
+    test_dir = Path(test_dir)
+    test_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(extra_env or {})
+    for entry in reversed(python_path or []):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    runner = get_runner(build.sim)
+    results = runner.test(
+        test_module=module,
+        hdl_toplevel=build.toplevel,
+        hdl_toplevel_lang="verilog",
+        build_dir=build.directory,
+        test_dir=test_dir,
+        testcase=testcase,
+        extra_env=env,
+        waves=waves,
+        seed=seed,
+        timescale=None,
+        log_file=test_dir / "sim.log",
+    )
+    tests, failed = get_results(results)
+    return CocotbResult(tests, failed, Path(results), test_dir)

@@ -1,0 +1,288 @@
+"""IPI: the FIFO matrix seen through IPI_TX, IPI_RX and RX_PENDING."""
+import pytest
+
+from hdl import memory_map as mm
+from hdl.config import SocConfig
+
+from .harness import access_all, field_get, run, small_config, ticks, wr
+
+TX, RX = mm.IPI_TX, mm.IPI_RX
+TXS = TX.register("TX_STATUS")
+RXS = RX.register("RX_STATUS")
+FULL, EMPTY, WOF, LEVEL = (TXS.field(n) for n in ("FULL", "EMPTY", "WOF", "LEVEL"))
+VALID, ROE = RXS.field("VALID"), RXS.field("ROE")
+RX_PENDING = mm.IPI_PENDING.RX_PENDING
+
+
+def tx(name, dst):
+    return TX.addr(name, slot=dst)
+
+
+def rx(name, src):
+    return RX.addr(name, slot=src)
+
+
+async def send(ctx, soc, src, dst, func, arg):
+    await soc.ports[src].write(ctx, tx("TX_FUNC", dst), func)
+    await soc.ports[src].write(ctx, tx("TX_ARG", dst), arg)
+
+
+async def head(ctx, soc, src, dst):
+    port = soc.ports[dst]
+    return await port.read(ctx, rx("RX_FUNC", src)), await port.read(ctx, rx("RX_ARG", src))
+
+
+async def tx_status(ctx, soc, src, dst):
+    value = await soc.ports[src].read(ctx, tx("TX_STATUS", dst))
+    return {f.name: field_get(value, f) for f in (FULL, EMPTY, WOF, LEVEL)}
+
+
+async def rx_status(ctx, soc, src, dst):
+    value = await soc.ports[dst].read(ctx, rx("RX_STATUS", src))
+    return {f.name: field_get(value, f) for f in (VALID, ROE)}
+
+
+def test_reset_state_and_empty_reads_zero():
+    async def bench(ctx, soc):
+        for s in range(soc.ncpu):
+            for d in range(soc.ncpu):
+                if s == d:
+                    continue
+                assert await tx_status(ctx, soc, s, d) == dict(FULL=0, EMPTY=1, WOF=0, LEVEL=0)
+                assert await rx_status(ctx, soc, s, d) == dict(VALID=0, ROE=0)
+                assert await head(ctx, soc, s, d) == (0, 0)
+                assert await soc.ports[d].read(ctx, rx("RX_LEVEL", s)) == 0
+                assert await soc.ports[s].read(ctx, tx("TX_WINDEX", d)) == 0
+                assert await soc.ports[s].read(ctx, tx("TX_RINDEX", d)) == 0
+            assert await soc.ports[s].read(ctx, RX_PENDING) == 0
+    run(small_config(), bench)
+
+
+def test_push_reaches_only_the_addressed_receiver():
+    async def bench(ctx, soc):
+        await send(ctx, soc, 0, 2, 0xF00D_0001, 0xA000_0001)
+        assert await head(ctx, soc, 0, 2) == (0xF00D_0001, 0xA000_0001)
+        assert await soc.ports[2].read(ctx, rx("RX_LEVEL", 0)) == 1
+        assert await rx_status(ctx, soc, 0, 2) == dict(VALID=1, ROE=0)
+        assert await tx_status(ctx, soc, 0, 2) == dict(FULL=0, EMPTY=0, WOF=0, LEVEL=1)
+        assert await soc.ports[0].read(ctx, tx("TX_WINDEX", 2)) == 1
+        assert await soc.ports[0].read(ctx, tx("TX_FUNC", 2)) == 0xF00D_0001
+        # No other FIFO moved: 0->1, 1->2, 2->0 ...
+        for s, d in ((0, 1), (1, 2), (2, 0), (1, 0), (2, 1)):
+            assert await soc.ports[d].read(ctx, rx("RX_LEVEL", s)) == 0
+            assert await head(ctx, soc, s, d) == (0, 0)
+        assert [await p.read(ctx, RX_PENDING) for p in soc.ports] == [0, 0, 1 << 0]
+    run(small_config(), bench)
+
+
+def test_fifo_order_latched_func_and_pop():
+    config = small_config()
+
+    async def bench(ctx, soc):
+        depth = config.fifo_depth
+        src, dst = soc.ports[1], soc.ports[0]
+        # TX_FUNC stays latched across pushes.
+        await src.write(ctx, tx("TX_FUNC", 0), 0x1111)
+        await src.write(ctx, tx("TX_ARG", 0), 100)
+        await src.write(ctx, tx("TX_ARG", 0), 101)
+        await src.write(ctx, tx("TX_FUNC", 0), 0x2222)
+        for k in range(depth - 2):
+            await src.write(ctx, tx("TX_ARG", 0), 102 + k)
+        funcs = [0x1111, 0x1111] + [0x2222] * (depth - 2)
+        for k in range(depth):
+            assert await dst.read(ctx, rx("RX_LEVEL", 1)) == depth - k
+            assert await head(ctx, soc, 1, 0) == (funcs[k], 100 + k)
+            await dst.write(ctx, rx("RX_POP", 1), 0)
+            assert await src.read(ctx, tx("TX_RINDEX", 0)) == k + 1
+        # Drained: head reads 0 again although the storage keeps old words.
+        assert await head(ctx, soc, 1, 0) == (0, 0)
+        assert await rx_status(ctx, soc, 1, 0) == dict(VALID=0, ROE=0)
+        assert await tx_status(ctx, soc, 1, 0) == dict(FULL=0, EMPTY=1, WOF=0, LEVEL=0)
+    run(config, bench)
+
+
+@pytest.mark.parametrize("depth", [2, 4])
+def test_full_fifo_drops_push_and_sets_wof(depth):
+    config = small_config(fifo_depth=depth)
+
+    async def bench(ctx, soc):
+        s, d = 2, 1
+        src, dst = soc.ports[s], soc.ports[d]
+        for k in range(depth):
+            assert await tx_status(ctx, soc, s, d) == dict(FULL=0, EMPTY=int(k == 0), WOF=0, LEVEL=k)
+            await send(ctx, soc, s, d, 0x100 + k, 0x200 + k)
+        assert await tx_status(ctx, soc, s, d) == dict(FULL=1, EMPTY=0, WOF=0, LEVEL=depth)
+        # Two more pushes: both dropped, both acked, WOF set, indices unchanged.
+        await send(ctx, soc, s, d, 0xDEAD, 0xBEEF)
+        await src.write(ctx, tx("TX_ARG", d), 0xBEEF)
+        assert await tx_status(ctx, soc, s, d) == dict(FULL=1, EMPTY=0, WOF=1, LEVEL=depth)
+        assert await src.read(ctx, tx("TX_WINDEX", d)) == depth
+        assert await dst.read(ctx, rx("RX_LEVEL", s)) == depth
+        # The queued entries are intact (the dropped push did not overwrite the head or tail).
+        for k in range(depth):
+            assert await head(ctx, soc, s, d) == (0x100 + k, 0x200 + k)
+            await dst.write(ctx, rx("RX_POP", s), 0)
+        # WOF is sticky; writing 0 or other bits does not clear it; writing 1 to WOF does.
+        assert await tx_status(ctx, soc, s, d) == dict(FULL=0, EMPTY=1, WOF=1, LEVEL=0)
+        await src.write(ctx, tx("TX_STATUS", d), 0)
+        await src.write(ctx, tx("TX_STATUS", d), 0xFFFF_FFFF & ~WOF.mask)
+        assert (await tx_status(ctx, soc, s, d))["WOF"] == 1
+        await src.write(ctx, tx("TX_STATUS", d), WOF.mask)
+        assert await tx_status(ctx, soc, s, d) == dict(FULL=0, EMPTY=1, WOF=0, LEVEL=0)
+        # The FIFO accepts pushes again.
+        await send(ctx, soc, s, d, 7, 8)
+        assert await head(ctx, soc, s, d) == (7, 8)
+        assert await src.read(ctx, tx("TX_WINDEX", d)) == depth + 1
+    run(config, bench)
+
+
+def test_pop_on_empty_sets_roe_and_changes_nothing():
+    async def bench(ctx, soc):
+        src, dst = soc.ports[0], soc.ports[1]
+        await dst.write(ctx, rx("RX_POP", 0), 0)
+        assert await rx_status(ctx, soc, 0, 1) == dict(VALID=0, ROE=1)
+        assert await src.read(ctx, tx("TX_RINDEX", 1)) == 0
+        assert await dst.read(ctx, rx("RX_LEVEL", 0)) == 0
+        assert await tx_status(ctx, soc, 0, 1) == dict(FULL=0, EMPTY=1, WOF=0, LEVEL=0)
+        # A push still works normally: level 1, not 0 (no index underflow).
+        await send(ctx, soc, 0, 1, 5, 6)
+        assert await dst.read(ctx, rx("RX_LEVEL", 0)) == 1
+        assert await head(ctx, soc, 0, 1) == (5, 6)
+        # ROE is sticky and write-1-to-clear; it does not affect VALID.
+        assert await rx_status(ctx, soc, 0, 1) == dict(VALID=1, ROE=1)
+        await dst.write(ctx, rx("RX_STATUS", 0), 0xFFFF_FFFF & ~ROE.mask)
+        assert await rx_status(ctx, soc, 0, 1) == dict(VALID=1, ROE=1)
+        await dst.write(ctx, rx("RX_STATUS", 0), ROE.mask)
+        assert await rx_status(ctx, soc, 0, 1) == dict(VALID=1, ROE=0)
+        # The other receive FIFOs of CPU1 did not get ROE.
+        assert await rx_status(ctx, soc, 2, 1) == dict(VALID=0, ROE=0)
+    run(small_config(), bench)
+
+
+def test_rx_pending_bits_follow_fifo_contents():
+    config = SocConfig(ncpu=4, fifo_depth=2, ram_words=16, ext_lines=0)
+
+    async def bench(ctx, soc):
+        async def pending():
+            return [await p.read(ctx, RX_PENDING) for p in soc.ports]
+
+        await send(ctx, soc, 0, 3, 1, 1)
+        await send(ctx, soc, 2, 3, 2, 2)
+        await send(ctx, soc, 2, 3, 3, 3)
+        await send(ctx, soc, 3, 1, 4, 4)
+        assert await pending() == [0, 1 << 3, 0, 1 << 0 | 1 << 2]
+        await soc.ports[3].write(ctx, rx("RX_POP", 2), 0)
+        assert await pending() == [0, 1 << 3, 0, 1 << 0 | 1 << 2]  # one entry left from CPU2
+        await soc.ports[3].write(ctx, rx("RX_POP", 2), 0)
+        assert await pending() == [0, 1 << 3, 0, 1 << 0]
+        await soc.ports[3].write(ctx, rx("RX_POP", 0), 0)
+        await soc.ports[1].write(ctx, rx("RX_POP", 3), 0)
+        assert await pending() == [0, 0, 0, 0]
+    run(config, bench)
+
+
+def test_irq_follows_ipi_source():
+    I = mm.INTC
+    bit = 1 << mm.SOURCE_IPI
+
+    async def bench(ctx, soc):
+        p0, p1, p2 = soc.ports
+        await p1.write(ctx, I.ENABLE, bit)
+        await send(ctx, soc, 0, 1, 9, 9)
+        # PRIO 0 (reset) disables it: pending but no irq.
+        assert await p1.read(ctx, I.PENDING) & bit
+        assert not p1.irq(ctx)
+        await p1.write(ctx, I.addr("PRIO", index=mm.SOURCE_IPI), 1)
+        assert p1.irq(ctx)
+        assert not p0.irq(ctx) and not p2.irq(ctx)
+        # A second sender keeps it high after the first FIFO drains.
+        await send(ctx, soc, 2, 1, 8, 8)
+        await p1.write(ctx, rx("RX_POP", 0), 0)
+        assert p1.irq(ctx)
+        assert await p1.read(ctx, I.PENDING) & bit
+        await p1.write(ctx, rx("RX_POP", 2), 0)
+        assert not p1.irq(ctx)
+        assert not await p1.read(ctx, I.PENDING) & bit
+        await ticks(ctx, 2)
+        assert not p1.irq(ctx)
+    run(small_config(), bench)
+
+
+def test_push_and_pop_in_same_cycle_see_state_before():
+    config = small_config(fifo_depth=2)
+    push = tx("TX_ARG", 1)
+    pop = rx("RX_POP", 0)
+
+    async def bench(ctx, soc):
+        src, dst = soc.ports[0], soc.ports[1]
+        await src.write(ctx, tx("TX_FUNC", 1), 0xF)
+        # Empty: the pop is refused (ROE), the push is accepted.
+        results = await access_all(ctx, [(src, wr(push, 1)), (dst, wr(pop, 0))])
+        assert all(r.ok and r.cycles == 1 for r in results)
+        assert await tx_status(ctx, soc, 0, 1) == dict(FULL=0, EMPTY=0, WOF=0, LEVEL=1)
+        assert await rx_status(ctx, soc, 0, 1) == dict(VALID=1, ROE=1)
+        await dst.write(ctx, rx("RX_STATUS", 0), ROE.mask)
+        # One entry: both happen; the new entry becomes the head.
+        await access_all(ctx, [(src, wr(push, 2)), (dst, wr(pop, 0))])
+        assert await head(ctx, soc, 0, 1) == (0xF, 2)
+        assert await tx_status(ctx, soc, 0, 1) == dict(FULL=0, EMPTY=0, WOF=0, LEVEL=1)
+        await src.write(ctx, push, 3)
+        # Full: the push is dropped (WOF) even though a pop happens in the same cycle.
+        await access_all(ctx, [(src, wr(push, 4)), (dst, wr(pop, 0))])
+        assert await tx_status(ctx, soc, 0, 1) == dict(FULL=0, EMPTY=0, WOF=1, LEVEL=1)
+        assert await head(ctx, soc, 0, 1) == (0xF, 3)
+        assert await src.read(ctx, tx("TX_WINDEX", 1)) == 3
+        assert await src.read(ctx, tx("TX_RINDEX", 1)) == 2
+        assert await rx_status(ctx, soc, 0, 1) == dict(VALID=1, ROE=0)
+    run(config, bench)
+
+
+@pytest.mark.parametrize("start", [(1 << 32) - 2, (1 << 32) - 1, (1 << 32) - 4])
+def test_indices_wrap_at_2_pow_32(start):
+    config = small_config(fifo_depth=4)
+    depth = config.fifo_depth
+    mask = (1 << 32) - 1
+
+    async def bench(ctx, soc):
+        s, d = 1, 2
+        src, dst = soc.ports[s], soc.ports[d]
+        path = soc.fifo_path(s, d)
+        ctx.set(soc.signal(*path, name="windex"), start)
+        ctx.set(soc.signal(*path, name="rindex"), start)
+        await ctx.tick()
+        assert await src.read(ctx, tx("TX_WINDEX", d)) == start
+        assert await src.read(ctx, tx("TX_RINDEX", d)) == start
+        assert await tx_status(ctx, soc, s, d) == dict(FULL=0, EMPTY=1, WOF=0, LEVEL=0)
+        for k in range(depth):
+            await send(ctx, soc, s, d, 0x40 + k, 0x80 + k)
+            assert await src.read(ctx, tx("TX_WINDEX", d)) == (start + k + 1) & mask
+            assert await tx_status(ctx, soc, s, d) == dict(
+                FULL=int(k + 1 == depth), EMPTY=0, WOF=0, LEVEL=k + 1)
+            assert await dst.read(ctx, rx("RX_LEVEL", s)) == k + 1
+        # Full across the wrap: the next push is dropped.
+        await send(ctx, soc, s, d, 0xBAD, 0xBAD)
+        assert await tx_status(ctx, soc, s, d) == dict(FULL=1, EMPTY=0, WOF=1, LEVEL=depth)
+        assert await src.read(ctx, tx("TX_WINDEX", d)) == (start + depth) & mask
+        for k in range(depth):
+            assert await head(ctx, soc, s, d) == (0x40 + k, 0x80 + k)
+            await dst.write(ctx, rx("RX_POP", s), 0)
+            assert await src.read(ctx, tx("TX_RINDEX", d)) == (start + k + 1) & mask
+            assert await dst.read(ctx, rx("RX_LEVEL", s)) == depth - k - 1
+        assert await tx_status(ctx, soc, s, d) == dict(FULL=0, EMPTY=1, WOF=1, LEVEL=0)
+        assert await rx_status(ctx, soc, s, d) == dict(VALID=0, ROE=0)
+        assert await head(ctx, soc, s, d) == (0, 0)
+        assert await dst.read(ctx, RX_PENDING) == 0
+    run(config, bench)
+
+
+def test_two_cpus_only():
+    config = SocConfig(ncpu=2, fifo_depth=2, ram_words=16, ext_lines=0)
+
+    async def bench(ctx, soc):
+        await send(ctx, soc, 1, 0, 3, 4)
+        await send(ctx, soc, 0, 1, 5, 6)
+        assert await head(ctx, soc, 1, 0) == (3, 4)
+        assert await head(ctx, soc, 0, 1) == (5, 6)
+        assert await soc.ports[0].read(ctx, RX_PENDING) == 1 << 1
+        assert await soc.ports[1].read(ctx, RX_PENDING) == 1 << 0
+    run(config, bench)
