@@ -15,7 +15,7 @@ from amaranth.hdl import Module, Signal, Mux, Array, Cat, Const, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["CoreBusSignature", "RegisterSignature", "RoundRobinArbiter", "SharedBus", "ADDR_WIDTH", "pack_fields",
+__all__ = ["CoreBusSignature", "RegisterSignature", "RoundRobinArbiter", "SharedBus", "ADDR_WIDTH", "pack_fields", "round_robin",
            "prefix_member_names"]
 
 #: Word-address width of the core bus: the 32-bit byte address space.
@@ -85,23 +85,35 @@ class RoundRobinArbiter(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        n = self.n
-        # Requesters strictly after the last grant; all of them after reset.
-        after_last = Signal(n, init=(1 << n) - 1)
-        masked = Signal(n)
-        m.d.comb += masked.eq(self.requests & after_last)
-
-        def lowest(x):
-            return (x & (~x + 1))[:n]
-
-        m.d.comb += self.grant.eq(Mux(masked.any(), lowest(masked), lowest(self.requests)))
-        for i in range(n):
-            with m.If(self.grant[i]):
-                m.d.comb += self.index.eq(i)
-        with m.If(self.grant.any()):
-            # Everything strictly above the granted bit.
-            m.d.sync += after_last.eq(~(self.grant | (self.grant - 1)[:n]))
+        grant, index = round_robin(m, self.requests)
+        m.d.comb += [self.grant.eq(grant), self.index.eq(index)]
         return m
+
+
+def round_robin(m: Module, requests: Value):
+    """Build round-robin arbitration of ``requests`` into ``m``; returns ``(grant, index)``.
+
+    The first requester after the last granted one, in circular order, wins.
+    """
+    n = len(requests)
+    after_last = Signal(n, init=(1 << n) - 1)  # requesters strictly after the last grant
+    masked = Signal(n)
+    grant = Signal(n)
+    index = Signal(range(max(n, 2)))
+
+    def lowest(x):
+        return (x & (~x + 1))[:n]
+
+    m.d.comb += [
+        masked.eq(requests & after_last),
+        grant.eq(Mux(masked.any(), lowest(masked), lowest(requests))),
+    ]
+    for i in range(n):
+        with m.If(grant[i]):
+            m.d.comb += index.eq(i)
+    with m.If(grant.any()):
+        m.d.sync += after_last.eq(~(grant | (grant - 1)[:n]))
+    return grant, index
 
 
 class SharedBus(wiring.Component):
@@ -129,19 +141,19 @@ class SharedBus(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.arbiter = arbiter = RoundRobinArbiter(self.n)
-        m.d.comb += arbiter.requests.eq(Cat(i.req for i in self.initiators))
-        index = arbiter.index
+        requests = Signal(self.n)
+        m.d.comb += requests.eq(Cat(i.req for i in self.initiators))
+        grant, index = round_robin(m, requests)
         ini = self.initiators
         m.d.comb += [
             self.initiator.eq(index),
-            self.target.req.eq(arbiter.grant.any()),
+            self.target.req.eq(grant.any()),
             self.target.we.eq(Array(i.we for i in ini)[index]),
             self.target.addr.eq(Array(i.addr for i in ini)[index]),
             self.target.wdata.eq(Array(i.wdata for i in ini)[index]),
         ]
         for k, i in enumerate(ini):
-            m.d.comb += [i.gnt.eq(arbiter.grant[k]), i.rdata.eq(self.target.rdata)]
+            m.d.comb += [i.gnt.eq(grant[k]), i.rdata.eq(self.target.rdata)]
         return m
 
 
@@ -167,12 +179,15 @@ def pack_fields(register, values: dict) -> Value:
     return Cat(*parts)
 
 
-def prefix_member_names(component: wiring.Component, prefix: str | None) -> None:
+def prefix_member_names(component: wiring.Component, prefix: str | None, *, keep=()) -> None:
     """Re-create ``component``'s interface signals named ``{prefix}__{member}``.
 
     Signals of a submodule's interface also appear in the module that connects
     it; with the prefix they read ``cpu0__mplock__req`` there instead of
-    ``mplock__req$57``. Call it at the end of ``__init__``.
+    ``mplock__req$57``. Members named in ``keep`` keep their plain names (for
+    outputs best read in the block's own scope, such as ``debug.curthread``).
+    Call it at the end of ``__init__``.
     """
     if prefix:
-        component.__dict__.update(component.signature.members.create(path=(prefix,)))
+        created = component.signature.members.create(path=(prefix,))
+        component.__dict__.update({name: value for name, value in created.items() if name not in keep})

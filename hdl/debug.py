@@ -4,7 +4,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from . import memory_map as mm
-from .bus import RegisterSignature
+from .bus import prefix_member_names, RegisterSignature
 
 __all__ = ["DebugRegisters"]
 
@@ -29,6 +29,7 @@ class DebugRegisters(wiring.Component):
             "curthread": Out(32), "critdepth": Out(32), "pri": Out(32),
             "event": Out(32), "event_valid": Out(1),
         })
+        prefix_member_names(self, "debug", keep=("curthread", "critdepth", "pri", "event", "event_valid"))
 
     def elaborate(self, platform):
         m = Module()

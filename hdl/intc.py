@@ -4,7 +4,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from . import memory_map as mm
-from .bus import RegisterSignature
+from .bus import prefix_member_names, RegisterSignature
 
 __all__ = ["InterruptController"]
 
@@ -38,6 +38,7 @@ class InterruptController(wiring.Component):
             "src_ipi": In(1), "src_timer": In(1), "src_ext": In(max(n_sources - mm.SOURCE_EXT0, 1)),
             "irq": Out(1),
         })
+        prefix_member_names(self, "intc", keep=("irq",))
 
     def elaborate(self, platform):
         m = Module()

@@ -29,7 +29,7 @@ class MpLock(wiring.Component):
             "bus": In(RegisterSignature(addr_width)), "initiator": In(range(max(ncpu, 2))),
             "held": Out(1), "owner": Out(range(max(ncpu, 2))),
         })
-        prefix_member_names(self, "mplock")
+        prefix_member_names(self, "mplock", keep=("held", "owner"))
 
     def elaborate(self, platform):
         m = Module()

@@ -4,7 +4,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
 from . import memory_map as mm
-from .bus import RegisterSignature
+from .bus import prefix_member_names, RegisterSignature
 
 __all__ = ["SysInfo"]
 
@@ -26,6 +26,7 @@ class SysInfo(wiring.Component):
     def __init__(self, cpu: int, ncpu: int, fifo_depth: int, addr_width: int):
         self.cpu, self.ncpu, self.fifo_depth = cpu, ncpu, fifo_depth
         super().__init__({"bus": In(RegisterSignature(addr_width)), "cycle": In(64)})
+        prefix_member_names(self, "sys")
 
     def elaborate(self, platform):
         m = Module()

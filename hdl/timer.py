@@ -4,7 +4,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from . import memory_map as mm
-from .bus import RegisterSignature, pack_fields
+from .bus import prefix_member_names, RegisterSignature, pack_fields
 
 __all__ = ["Timer"]
 
@@ -26,6 +26,7 @@ class Timer(wiring.Component):
 
     def __init__(self, addr_width: int):
         super().__init__({"bus": In(RegisterSignature(addr_width)), "cycle": In(64), "pending": Out(1)})
+        prefix_member_names(self, "timer", keep=("pending",))
 
     def elaborate(self, platform):
         m = Module()
