@@ -13,7 +13,7 @@ import pytest
 from hdl import memory_map as mm
 from hdl.config import SocConfig
 
-from .harness import Soc, access_all, rd, run, small_config, ticks, wr
+from .harness import BusError, Result, Soc, access_all, rd, run, small_config, ticks, wr
 
 CONFIGS = [
     small_config(),
@@ -327,9 +327,23 @@ def test_errors_never_wait_for_arbitration():
             assert results[0].value == 0
         # An illegal access keeps erring in one cycle while the arbiter is busy for many cycles.
         for _ in range(3):
-            results = await access_all(ctx, [(p0, rd(ram(0))), (p1, rd(ram(0))), (p2, wr(ram(0) + 4 * 10**3, 0))])
-            assert results[2] == results[2].__class__(False, 0, 1)
+            far = ram(8 * soc.config.ram_words)
+            results = await access_all(ctx, [(p0, rd(ram(0))), (p1, rd(ram(0))), (p2, wr(far, 0))])
+            assert results[2] == Result(False, 0, 1)
         assert await p0.read(ctx, L.OWNER) == 0
         assert await p0.read(ctx, L.ACQUIRES) == 1
         assert await p0.read(ctx, L.FAILED_TRIES) == 1
+    run(small_config(), bench)
+
+
+def test_harness_read_write_raise_bus_error():
+    async def bench(ctx, soc):
+        port = soc.ports[2]
+        with pytest.raises(BusError) as info:
+            await port.write(ctx, mm.SYS.CPUID, 1)
+        assert (info.value.cpu, info.value.address, info.value.write) == (2, mm.SYS.CPUID, True)
+        with pytest.raises(BusError) as info:
+            await port.read(ctx, mm.IPI_RX.addr("RX_FUNC", slot=2))
+        assert (info.value.cpu, info.value.write) == (2, False)
+        assert await port.read(ctx, mm.SYS.CPUID) == 2  # the port still works
     run(small_config(), bench)

@@ -4,7 +4,7 @@ import pytest
 from hdl import memory_map as mm
 from hdl.config import SocConfig
 
-from .harness import access_all, rd, run, small_config, wr
+from .harness import Result, access_all, rd, run, small_config, wr
 
 
 def word(k):
@@ -38,7 +38,7 @@ def test_uncontended_access_takes_one_cycle():
             result = await port.try_write(ctx, word(port.cpu), 0x55)
             assert result.ok and result.cycles == 1
             result = await port.try_read(ctx, word(port.cpu))
-            assert result == result.__class__(True, 0x55, 1)
+            assert result == Result(True, 0x55, 1)
     run(small_config(), bench)
 
 

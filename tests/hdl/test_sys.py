@@ -4,7 +4,7 @@ import pytest
 from hdl import memory_map as mm
 from hdl.config import SocConfig
 
-from .harness import run, small_config, ticks
+from .harness import access_all, rd, run, small_config, ticks
 
 CONFIGS = [small_config(), SocConfig(ncpu=2, fifo_depth=8, ram_words=16, ext_lines=0),
            SocConfig(ncpu=5, fifo_depth=2, ram_words=16, ext_lines=1)]
@@ -22,8 +22,6 @@ def test_identification(config):
 
 
 def test_cpuid_differs_on_simultaneous_reads():
-    from .harness import access_all, rd
-
     async def bench(ctx, soc):
         results = await access_all(ctx, [(p, rd(mm.SYS.CPUID)) for p in soc.ports])
         assert [r.value for r in results] == list(range(soc.ncpu))

@@ -181,6 +181,7 @@ def test_periodic_timer_keeps_its_phase_after_falling_behind():
     async def bench(ctx, soc):
         p2 = soc.ports[2]
         await p2.write(ctx, T.PERIOD, period)
+        await ticks(ctx, 6 * period)
         now = ctx.get(soc.cycle)
         start = now - 5 * period + 3  # five periods in the past
         await set_compare(ctx, p2, start)
