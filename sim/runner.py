@@ -43,18 +43,25 @@ def run_cocotb(build: Build, module: str, *, test_dir: Path, testcase: str | Non
         if entry not in sys.path:
             sys.path.insert(0, entry)
     runner = get_runner(build.sim)
-    results = runner.test(
-        test_module=module,
-        hdl_toplevel=build.toplevel,
-        hdl_toplevel_lang="verilog",
-        build_dir=build.directory,
-        test_dir=test_dir,
-        testcase=testcase,
-        extra_env=env,
-        waves=waves,
-        seed=seed,
-        timescale=None,
-        log_file=test_dir / "sim.log",
-    )
-    tests, failed = get_results(results)
-    return CocotbResult(tests, failed, Path(results), test_dir)
+    results_xml = test_dir / "results.xml"
+    try:
+        runner.test(
+            test_module=module,
+            hdl_toplevel=build.toplevel,
+            hdl_toplevel_lang="verilog",
+            build_dir=build.directory,
+            test_dir=test_dir,
+            testcase=testcase,
+            extra_env=env,
+            waves=waves,
+            seed=seed,
+            timescale=None,
+            log_file=test_dir / "sim.log",
+            results_xml=str(results_xml),
+        )
+    except SystemExit:
+        # The runner exits when a test failed; the results file tells which.
+        if not results_xml.exists():
+            raise RuntimeError(f"the simulator ended without results; see {test_dir / 'sim.log'}") from None
+    tests, failed = get_results(results_xml)
+    return CocotbResult(tests, failed, results_xml, test_dir)

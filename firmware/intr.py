@@ -1,0 +1,166 @@
+"""Interrupts of one CPU: entry, deferral in critical sections, dispatch, hardclock, ithreads.
+
+The CPU model calls :meth:`InterruptMixin.interrupt_entry` at every interrupt
+boundary while the core's ``irq`` line is high. Inside a critical section the
+interrupt is only recorded (``gd_reqpri``) and runs when the section ends
+(``crit_exit`` -> ``lwkt_yield_quick`` -> ``splz``); otherwise the handler runs
+on the interrupted thread's stack: claim, dispatch, complete.
+
+Sources: the timer is the hardclock; an external line schedules its interrupt
+thread (``sched_ithd``), which may preempt the current thread and completes
+the source when it has serviced its device.
+"""
+from __future__ import annotations
+
+from typing import Awaitable, Callable
+
+from hdl import memory_map as mm
+from .thread import TDF, TDPRI_CRIT, TDPRI_INT_MED, Thread
+
+__all__ = ["InterruptMixin", "IthreadHandler", "HARDWARE_PRIO"]
+
+#: async def handler(td, line): services the device of external line ``line``.
+IthreadHandler = Callable[[Thread, int], Awaitable[None]]
+
+#: Interrupt-controller priorities the kernel programs: IPIs first, then devices, then the clock.
+HARDWARE_PRIO = {mm.SOURCE_IPI: 3, mm.SOURCE_TIMER: 1, mm.SOURCE_SOFT: 1}
+EXTERNAL_PRIO = 2
+
+
+class InterruptMixin:
+    """Interrupt handling for :class:`firmware.lwkt.Lwkt`."""
+
+    def init_interrupts(self) -> None:
+        self.ithreads: dict[int, Thread] = {}
+        self.ithread_handlers: dict[int, IthreadHandler] = {}
+        self.intr_completed: set[int] = set()
+        self.hardclock_ticks = 0
+        self.interrupts_taken = 0
+        self.interrupts_deferred = 0
+        self.cpu.on_interrupt = self.interrupt_entry
+
+    async def setup_interrupts(self) -> None:
+        """Program the interrupt controller and start the hardclock (when the run has one)."""
+        enable = 0
+        for source, prio in HARDWARE_PRIO.items():
+            await self.cpu.write_quiet(mm.INTC.addr("PRIO", index=source), prio)
+        enable |= 1 << mm.SOURCE_SOFT
+        if self.system.uses_ipi:
+            enable |= 1 << mm.SOURCE_IPI
+        hz = self.system.hardclock_period
+        if hz:
+            now = await self.cpu.read_quiet(mm.SYS.CYCLE_LO)
+            high = await self.cpu.read_quiet(mm.SYS.CYCLE_HI)
+            first = (high << 32 | now) + hz
+            await self.cpu.write_quiet(mm.TIMER.PERIOD, hz)
+            await self.cpu.write_quiet(mm.TIMER.COMPARE_HI, first >> 32)
+            await self.cpu.write_quiet(mm.TIMER.COMPARE_LO, first & 0xFFFF_FFFF)
+            await self.cpu.write_quiet(mm.TIMER.CTRL, 1)
+            enable |= 1 << mm.SOURCE_TIMER
+        self.intc_enable = enable
+        await self.cpu.write_quiet(mm.INTC.ENABLE, enable)
+
+    # -- entry ----------------------------------------------------------------------------------
+
+    async def interrupt_entry(self) -> bool:
+        """An interrupt boundary with ``irq`` high: take it, or defer it in a critical section."""
+        td = self.curthread
+        if td is None:
+            return False
+        if td.td_pri >= TDPRI_CRIT:
+            if self.gd_reqpri < TDPRI_CRIT:
+                self.gd_reqpri = TDPRI_CRIT
+                self.interrupts_deferred += 1
+                self.event("intr_deferred", crit=td.crit_count)
+            return False
+        await self.do_interrupts()
+        return True
+
+    async def splz(self) -> None:
+        """Run the interrupts that were deferred, if the line still asks for them."""
+        if self.cpu.irq.value:
+            self.event("splz")
+            await self.do_interrupts()
+
+    async def do_interrupts(self) -> None:
+        """Claim and dispatch every pending source, on the current thread's stack."""
+        self.crit_enter()
+        self.gd_intr_nesting_level += 1
+        while True:
+            source = await self.cpu.read_quiet(mm.INTC.CLAIM)
+            if source == mm.CLAIM_NONE:
+                break
+            self.interrupts_taken += 1
+            self.event("interrupt", source=source)
+            await self.dispatch_interrupt(source)
+        self.gd_intr_nesting_level -= 1
+        self.crit_exit_noyield()
+
+    async def dispatch_interrupt(self, source: int) -> None:
+        if source == mm.SOURCE_TIMER:
+            await self.cpu.write_quiet(mm.TIMER.ACK, 0)
+            await self.hardclock()
+            await self.cpu.write_quiet(mm.INTC.COMPLETE, source)
+        elif source == mm.SOURCE_SOFT:
+            await self.cpu.write_quiet(mm.INTC.SOFT_CLR, 0)
+            await self.cpu.write_quiet(mm.INTC.COMPLETE, source)
+        elif source == mm.SOURCE_IPI:
+            await self.ipi_interrupt()
+            await self.cpu.write_quiet(mm.INTC.COMPLETE, source)
+        else:
+            line = source - mm.SOURCE_EXT0
+            td = self.ithreads.get(line)
+            if td is None:
+                self.panic(f"stray interrupt: external line {line} has no interrupt thread")
+            await self.sched_ithd(td, source)
+
+    async def ipi_interrupt(self) -> None:
+        self.panic("IPI interrupt in the uniprocessor build")
+
+    # -- hardclock ------------------------------------------------------------------------------
+
+    async def hardclock(self) -> None:
+        self.hardclock_ticks += 1
+        self.event("hardclock", tick=self.hardclock_ticks)
+        for hook in self.system.hardclock_hooks:
+            await hook(self)
+
+    # -- interrupt threads ----------------------------------------------------------------------
+
+    async def register_ithread(self, line: int, handler: IthreadHandler, *, pri: int = TDPRI_INT_MED,
+                               name: str | None = None) -> Thread:
+        """Create the interrupt thread of external line ``line`` and enable the line here."""
+        self.ithread_handlers[line] = handler
+        td = await self.lwkt_create(_ithread_main, line, tdflags=TDF.STOPREQ, comm=name or f"ithread{line}",
+                                    pri=pri)
+        self.ithreads[line] = td
+        source = mm.SOURCE_EXT0 + line
+        await self.cpu.write_quiet(mm.INTC.addr("PRIO", index=source), EXTERNAL_PRIO)
+        self.intc_enable |= 1 << source
+        await self.cpu.write_quiet(mm.INTC.ENABLE, self.intc_enable)
+        return td
+
+    async def sched_ithd(self, td: Thread, source: int) -> None:
+        """Schedule an interrupt thread and let it preempt the current thread if it can."""
+        await self.lwkt_schedule(td)
+        await self.lwkt_preempt(td, source)
+
+    async def intr_complete(self, source: int) -> None:
+        """End service of ``source`` (an interrupt thread may do this before it finishes)."""
+        self.intr_completed.add(source)
+        await self.cpu.write_quiet(mm.INTC.COMPLETE, source)
+
+
+async def _ithread_main(td: Thread, line: int) -> None:
+    """An interrupt thread: service the device, complete the source, sleep until the next one."""
+    source = mm.SOURCE_EXT0 + line
+    while True:
+        k = td.k
+        await k.ithread_handlers[line](td, line)
+        k.crit_enter()
+        if source not in k.intr_completed:
+            await k.cpu.write_quiet(mm.INTC.COMPLETE, source)
+        k.intr_completed.discard(source)
+        await k.lwkt_deschedule_self()
+        await k.lwkt_switch()
+        await k.crit_exit()

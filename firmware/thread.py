@@ -1,0 +1,122 @@
+"""Thread, wait-queue and token structures of the LWKT kernel, and their constants.
+
+Priority values and flag meanings follow DragonFly BSD's ``sys/thread.h`` of
+mid-2003 (the header that goes with the seeds): the low five bits of
+``td_pri`` are the scheduling priority and every critical section adds
+``TDPRI_CRIT`` on top, so ``td_pri >= TDPRI_CRIT`` means "in a critical section".
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+__all__ = [
+    "TDPRI_IDLE_THREAD", "TDPRI_USER_IDLE", "TDPRI_USER_NORM", "TDPRI_USER_REAL", "TDPRI_KERN_USER",
+    "TDPRI_KERN_DAEMON", "TDPRI_SOFT_TIMER", "TDPRI_SOFT_NORM", "TDPRI_INT_SUPPORT", "TDPRI_INT_LOW",
+    "TDPRI_INT_MED", "TDPRI_INT_HIGH", "TDPRI_MAX", "TDPRI_MASK", "TDPRI_CRIT", "NQS",
+    "CACHE_NTHREADS", "TDF", "Thread", "WaitQueue", "Token",
+]
+
+TDPRI_IDLE_THREAD = 0
+TDPRI_USER_IDLE = 4
+TDPRI_USER_NORM = 6
+TDPRI_USER_REAL = 8
+TDPRI_KERN_USER = 10
+TDPRI_KERN_DAEMON = 12
+TDPRI_SOFT_TIMER = 14
+TDPRI_SOFT_NORM = 15
+TDPRI_INT_SUPPORT = 20
+TDPRI_INT_LOW = 27
+TDPRI_INT_MED = 28
+TDPRI_INT_HIGH = 29
+TDPRI_MAX = 31
+TDPRI_MASK = 31
+TDPRI_CRIT = 32
+#: One run queue per priority.
+NQS = 32
+#: Exited threads kept per CPU for reuse (DragonFly's globaldata.h: 6).
+CACHE_NTHREADS = 6
+
+
+class TDF(enum.IntFlag):
+    """Thread flags (td_flags)."""
+    RUNNING = 0x0001          # the thread's context is live on its CPU
+    RUNQ = 0x0002             # on its CPU's run queue
+    PREEMPT_LOCK = 0x0004     # preempted, waiting to be resumed
+    PREEMPT_DONE = 0x0008     # the preempting thread gave the CPU back
+    IDLE_NOHLT = 0x0010       # idle thread: poll instead of halting (SMP)
+    EXITED = 0x0020           # lwkt_exit ran; the structure may be reused
+    ALLOCATED_THREAD = 0x0200 # the structure came from the allocator (not static)
+    ALLOCATED_STACK = 0x0400  # the stack came from the allocator
+    VERBOSE = 0x0800          # say so on exit
+    DEADLKTREAT = 0x1000
+    STOPREQ = 0x2000          # created stopped: lwkt_create does not schedule it
+    WAKEREQ = 0x4000
+    TIMEOUT = 0x8000
+
+
+class Thread:
+    """An LWKT thread (struct thread).
+
+    Only the CPU in ``td_gd`` may change its scheduling state; the kernel
+    asserts that on every access.
+    """
+
+    def __init__(self, tid: int):
+        self.td_id = tid  # a stable number for traces and waveforms (unique within a run)
+        self.td_generation = 0
+        self.reset()
+
+    def reset(self):
+        """Zero the structure, as lwkt_init_thread's bzero does (the id stays)."""
+        self.td_pri = 0
+        self.td_flags = TDF(0)
+        self.td_gd = None
+        self.td_cpu = -1
+        self.td_wait: WaitQueue | None = None
+        self.td_wmesg: str | None = None
+        self.td_preempted: Thread | None = None
+        self.td_comm = ""
+        self.td_kstack: object | None = None
+        self.td_proc: Any = None
+        self.td_func: Callable | None = None
+        self.td_arg: Any = None
+        self.td_context = None     # the CPU model's execution context
+        self.td_mpcount = 0        # SMP: MP-lock recursion count
+
+    @property
+    def k(self):
+        """The kernel (per-CPU Lwkt) that owns this thread now."""
+        return self.td_gd
+
+    @property
+    def pri(self) -> int:
+        """Scheduling priority (td_pri & TDPRI_MASK)."""
+        return self.td_pri & TDPRI_MASK
+
+    @property
+    def crit_count(self) -> int:
+        return self.td_pri // TDPRI_CRIT
+
+    def __repr__(self):
+        return f"<td {self.td_id} {self.td_comm or '?'} pri={self.pri} crit={self.crit_count}>"
+
+
+@dataclass(eq=False)
+class Token:
+    """A serializing token (lwkt_token). In the UP build a token is a critical section."""
+    t_cpu: int = 0
+    t_reqcpu: int = 0
+    t_gen: int = 0
+    name: str = ""
+
+
+@dataclass(eq=False)
+class WaitQueue:
+    """A wait structure (lwkt_wait): threads blocked on it and a generation number."""
+    name: str = ""
+    wa_token: Token = field(default_factory=Token)
+    wa_waitq: list = field(default_factory=list)
+    wa_count: int = 0
+    wa_gen: int = 0

@@ -1,0 +1,162 @@
+"""The CPU model: how firmware executes on one core of the simulated SoC.
+
+Firmware is Python ``async`` code. Each firmware thread runs as its own cocotb
+task, and a core runs at most one of them at a time: :meth:`Cpu.switch` wakes
+the next thread's context and then waits until its own is woken again.
+Firmware spends simulated time only through bus accesses (:meth:`read`,
+:meth:`write`) and explicit work (:meth:`work`); an idle core waits for its
+``irq`` line to rise (:meth:`wait_for_interrupt`), so idle cycles cost no Python.
+
+Interrupts are taken at bus-access boundaries and inside :meth:`work`, never
+in the middle of an access: at those points, when the core's ``irq`` line is
+high, the model calls the firmware's interrupt entry (:attr:`Cpu.on_interrupt`),
+which decides whether to run the handler now or to record it as pending.
+"""
+from __future__ import annotations
+
+from typing import Awaitable, Callable
+
+import cocotb
+from cocotb.triggers import ClockCycles, Event, First, RisingEdge
+from cocotb.utils import get_sim_time
+
+from .bus import BusMaster
+
+__all__ = ["Cpu", "Context"]
+
+
+class Context:
+    """The execution context of one firmware thread: its task and its wake-up event.
+
+    ``body`` is the coroutine function run the first time the context is
+    switched to.
+    """
+
+    __slots__ = ("name", "body", "task", "wake", "finished")
+
+    def __init__(self, name: str, body: Callable[[], Awaitable[None]] | None):
+        self.name = name
+        self.body = body
+        # A context without a body is the caller's own, already running.
+        self.task = None if body is not None else "running"
+        self.wake = Event()
+        self.finished = False
+
+    def __repr__(self):
+        return f"Context({self.name})"
+
+
+class Cpu:
+    """One core: its bus master, its ``irq`` line and the hand-over of threads.
+
+    Parameters
+    ----------
+    dut : the SoC top-level handle
+    master : BusMaster
+        The core's port.
+    period_ns : int
+        Clock period, to turn simulation time into cycles.
+
+    Attributes
+    ----------
+    on_interrupt : async callable or None
+        Called at an interrupt boundary while ``irq`` is high; returns True when
+        it took the interrupt and False when it deferred it.
+    """
+
+    def __init__(self, dut, master: BusMaster, period_ns: int):
+        self.id = master.cpu
+        self.master = master
+        self.irq = master.irq
+        self._clk = dut.clk
+        self._period = period_ns
+        self._irq_rise = RisingEdge(master.irq)
+        self.on_interrupt: Callable[[], Awaitable[bool]] | None = None
+        self.current: Context | None = None
+        self.work_cycles = 0
+        self.idle_cycles = 0
+
+    # -- time ---------------------------------------------------------------------------------
+
+    @property
+    def cycle(self) -> int:
+        """The current clock cycle (rising edges since time 0)."""
+        return int(get_sim_time("ns")) // self._period
+
+    # -- bus ----------------------------------------------------------------------------------
+
+    async def read(self, address: int) -> int:
+        value = await self.master.read(address)
+        if self.irq.value and self.on_interrupt is not None:
+            await self.on_interrupt()
+        return value
+
+    async def write(self, address: int, value: int) -> None:
+        await self.master.write(address, value)
+        if self.irq.value and self.on_interrupt is not None:
+            await self.on_interrupt()
+
+    async def read_quiet(self, address: int) -> int:
+        """A read that is not an interrupt boundary (for interrupt handlers)."""
+        return await self.master.read(address)
+
+    async def write_quiet(self, address: int, value: int) -> None:
+        await self.master.write(address, value)
+
+    # -- computation --------------------------------------------------------------------------
+
+    async def work(self, cycles: int) -> None:
+        """Spend ``cycles`` clock cycles computing; interrupts may come in between.
+
+        When ``irq`` rises, the interrupt entry runs at the next falling edge and
+        the rest of the work follows. When the entry defers the interrupt (the
+        thread is in a critical section) the work runs to its end.
+        """
+        remaining = int(cycles)
+        self.work_cycles += max(remaining, 0)
+        while remaining > 0:
+            if self.irq.value:
+                if self.on_interrupt is not None and await self.on_interrupt():
+                    continue            # handled; keep watching the line
+                # Deferred (or nobody to take it): the line stays high, no edge to wait for.
+                await ClockCycles(self._clk, remaining, rising=False)
+                return
+            start = get_sim_time("ns")
+            fired = await First(ClockCycles(self._clk, remaining, rising=False), self._irq_rise)
+            if fired is not self._irq_rise:
+                return
+            # irq rose just after a rising edge; the entry runs from the next falling edge.
+            elapsed = -(-(get_sim_time("ns") - start) // self._period)
+            remaining -= int(elapsed)
+            if self.on_interrupt is not None:
+                await self.on_interrupt()
+
+    async def wait_for_interrupt(self) -> None:
+        """Halt until ``irq`` is high (immediately when it already is)."""
+        if self.irq.value:
+            return
+        start = get_sim_time("ns")
+        await self._irq_rise
+        self.idle_cycles += int(get_sim_time("ns") - start) // self._period
+
+    # -- thread hand-over ---------------------------------------------------------------------
+
+    async def switch(self, old: Context | None, new: Context) -> None:
+        """Hand the core from ``old`` (the caller) to ``new``; return when ``old`` runs again.
+
+        With ``old`` None the caller's context ends (the thread exited).
+        """
+        self.current = new
+        if new.task is None:
+            new.task = cocotb.start_soon(self._run(new))
+        else:
+            new.wake.set()
+        if old is None:
+            return
+        await old.wake.wait()
+        old.wake.clear()
+        self.current = old
+
+    async def _run(self, context: Context) -> None:
+        await context.body()
+        context.finished = True
