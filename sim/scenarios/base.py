@@ -1,0 +1,136 @@
+"""The scenario interface, the registry and the external-device model."""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Awaitable, Callable, ClassVar
+
+from cocotb.triggers import ClockCycles
+
+if TYPE_CHECKING:
+    from firmware.lwkt import Lwkt
+    from firmware.system import System
+
+__all__ = ["Check", "Devices", "Scenario", "SCENARIOS", "Workload", "get_scenario", "register"]
+
+SCENARIOS: dict[str, type["Scenario"]] = {}
+
+
+def register(cls: type["Scenario"]) -> type["Scenario"]:
+    SCENARIOS[cls.name] = cls
+    return cls
+
+
+def get_scenario(name: str) -> type["Scenario"]:
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        valid = ", ".join(sorted(SCENARIOS))
+        raise KeyError(f"unknown scenario {name!r}; valid scenarios: {valid}") from None
+
+
+@dataclass
+class Check:
+    """The outcome of one check of a run."""
+    name: str
+    ok: bool
+    detail: str = ""
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail}
+
+
+class Devices:
+    """External devices on the SoC's ``ext_irq`` lines (level-triggered).
+
+    A device raises its line to request service; the interrupt thread that
+    services it lowers the line (a device register access in a real system).
+    """
+
+    def __init__(self, dut):
+        self._port = dut.ext_irq
+        self._clk = dut.clk
+        self.state = 0
+        self.raised = {}
+        self.serviced = {}
+
+    def raise_line(self, line: int) -> None:
+        self.state |= 1 << line
+        self.raised[line] = self.raised.get(line, 0) + 1
+        self._port.value = self.state
+
+    def lower_line(self, line: int) -> None:
+        if self.state >> line & 1:
+            self.serviced[line] = self.serviced.get(line, 0) + 1
+        self.state &= ~(1 << line)
+        self._port.value = self.state
+
+    def is_high(self, line: int) -> bool:
+        return bool(self.state >> line & 1)
+
+    async def wait_cycles(self, cycles: int) -> None:
+        await ClockCycles(self._clk, cycles, rising=False)
+
+
+class Scenario:
+    """A named workload. Subclasses set the class attributes and override the hooks.
+
+    Parameters
+    ----------
+    seed : int
+        Everything random in the workload is drawn from ``self.rng``.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    mode: ClassVar[str] = "up"
+    cpus: ClassVar[int] = 1
+    hardclock_period: ClassVar[int] = 1000
+    untimely_switch: ClassVar[int] = 0
+    max_cycles: ClassVar[int] = 200_000
+
+    def __init__(self, seed: int = 1):
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.system: "System | None" = None
+        self.devices: Devices | None = None
+
+    def attach(self, system: "System", devices: Devices) -> None:
+        self.system = system
+        self.devices = devices
+
+    def start_functions(self) -> dict[int, Callable[["Lwkt"], Awaitable[None]]]:
+        """What each CPU runs in its boot context (usually: create threads)."""
+        return {0: self.boot}
+
+    async def boot(self, k: "Lwkt") -> None:
+        raise NotImplementedError
+
+    def device_models(self) -> list[Awaitable[None]]:
+        """Testbench coroutines that drive the external lines."""
+        return []
+
+    def checks(self) -> list[Check]:
+        """Scenario-specific checks, evaluated after the run."""
+        return []
+
+
+class Workload:
+    """Counts a scenario's own threads and ends the run when the last one returns."""
+
+    def __init__(self, scenario: Scenario):
+        self.scenario = scenario
+        self.live = 0
+        self.finished: list[str] = []
+
+    async def spawn(self, k: "Lwkt", func, arg=None, *, comm: str, pri: int):
+        self.live += 1
+
+        async def body(td, a):
+            await func(td, a)
+            self.finished.append(td.td_comm)
+            self.live -= 1
+            if self.live == 0:
+                self.scenario.system.finish()
+
+        return await k.lwkt_create(body, arg, comm=comm, pri=pri)

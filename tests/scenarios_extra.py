@@ -1,0 +1,32 @@
+"""Scenarios used only by the tests, registered through LWKT_SCENARIO_MODULES."""
+from firmware.thread import TDPRI_KERN_USER
+from sim.scenarios.base import Check, Scenario, register
+
+
+@register
+class CritUnderflow(Scenario):
+    name = "test-crit-underflow"
+    description = "a thread leaves one critical section too many (panics)"
+
+    async def boot(self, k):
+        async def bad(td, arg):
+            await td.k.cpu.work(100)
+            td.k.crit_enter()
+            await td.k.crit_exit()
+            await td.k.crit_exit()
+        await k.lwkt_create(bad, None, comm="underflow", pri=TDPRI_KERN_USER)
+
+
+@register
+class FailingCheck(Scenario):
+    name = "test-failing-check"
+    description = "runs fine but one of its checks fails"
+
+    async def boot(self, k):
+        async def quick(td, arg):
+            await td.k.cpu.work(10)
+            self.system.finish()
+        await k.lwkt_create(quick, None, comm="quick", pri=TDPRI_KERN_USER)
+
+    def checks(self):
+        return [Check("deliberately false", False, "this scenario exists to test failure reporting")]
