@@ -8,7 +8,7 @@ OUT    ?= build/lwkt_soc_$(NCPU)cpu.v
 # Parallel pytest workers; CI machines have 2 cores.
 JOBS   ?= 2
 
-.PHONY: run test test-hdl test-cosim verilog docs clean
+.PHONY: run test test-hdl test-cosim bench verilog docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test-hdl: $(STAMP)
 
 test-cosim: $(STAMP)
 	$(BIN)/python -m pytest tests/test_soc_cosim.py -n $(JOBS) --dist loadgroup
+
+## bench: co-simulation speed figures (printed, and written to bench/results.json)
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
 
 ## verilog: write the SoC's Verilog for NCPU CPUs to OUT
 verilog: $(STAMP)
