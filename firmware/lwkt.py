@@ -525,15 +525,8 @@ class Lwkt(InterruptMixin):
 
     async def kthread_create(self, func: ThreadFunc, arg=None, comm: str = "", *,
                              pri: int | None = None) -> Thread:
-        td = await self.lwkt_alloc_thread(None)
-        self._set_thread_handler(td, func, arg)
-        td.td_flags |= TDF.VERBOSE
-        td.td_comm = comm or f"td{td.td_id}"
-        if pri is not None:
-            td.td_pri = (td.td_pri & ~TDPRI_MASK) + pri
-        self.event("thread_create", target=td.td_id, name=td.td_comm, pri=td.pri)
-        await self.lwkt_schedule(td)
-        return td
+        """lwkt_create without a template or flags: the thread is always scheduled."""
+        return await self.lwkt_create(func, arg, None, TDF(0), comm, pri=pri)
 
     async def lwkt_exit(self) -> None:
         """End the current thread: it goes to the free cache and the CPU moves on."""
