@@ -16,9 +16,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-## run: the default job: a 4-CPU SoC on Verilator, bring-up program, waveform in runs/smoke
+## run: the default job: the up-preempt scenario of the kernel on Verilator, outputs in runs/latest
 run: $(STAMP)
-	$(BIN)/lwkt-soc smoke --cpus 4 --sim verilator --waves --out runs/smoke
+	$(BIN)/lwkt-soc run --scenario up-preempt --sim verilator --waves --out runs/latest
 
 ## test: every test (amaranth.sim units, cocotb on Icarus and Verilator)
 test: $(STAMP)
