@@ -112,6 +112,9 @@ class InterruptMixin:
             td = self.ithreads.get(line)
             if td is None:
                 self.panic(f"stray interrupt: external line {line} has no interrupt thread")
+            # A new claim must be completed again, even if the ithread completed the previous
+            # one early (intr_complete) and is still running its handler.
+            self.intr_completed.discard(source)
             await self.sched_ithd(td, source)
 
     async def ipi_interrupt(self) -> None:

@@ -1,21 +1,68 @@
-"""The uniprocessor kernel under cocotb on both simulators."""
+"""The uniprocessor kernel under cocotb (tests/cocotb/up_kernel.py) on both simulators, and the
+check that one workload gives byte-identical event traces on Icarus and Verilator.
+
+Each simulator runs the cocotb module once per pytest session; the trace comparison
+reuses those runs (all tests here share an xdist group, so they share a worker).
+"""
 from pathlib import Path
 
 import pytest
 
 from hdl.config import SocConfig
+from sim import toolchain
 from sim.build import build_soc
-from sim.runner import run_cocotb
+from sim.runner import CocotbResult, run_cocotb
 from tests.conftest import require_simulator
 
 COCOTB_DIR = str(Path(__file__).parent / "cocotb")
 UP_CONFIG = SocConfig(ncpu=1, fifo_depth=4, ram_words=256, ext_lines=4)
+SIMS = ["icarus", "verilator"]
+#: cocotb tests in up_kernel.py, parametrized ones counted per case.
+EXPECTED_TESTS = 12
+
+_runs: dict[str, tuple[CocotbResult, Path, str]] = {}
 
 
-@pytest.mark.parametrize("sim", ["icarus", "verilator"])
-def test_up_kernel(sim, tmp_path):
+def _run(sim: str, tmp_path_factory) -> tuple[CocotbResult, Path, str]:
+    """Run up_kernel on ``sim`` once; returns the result, the reference trace and the log."""
+    if sim not in _runs:
+        test_dir = tmp_path_factory.mktemp(f"up_kernel_{sim}")
+        trace = test_dir / "reference_trace.jsonl"
+        build = build_soc(sim, UP_CONFIG)
+        result = run_cocotb(build, "up_kernel", test_dir=test_dir, python_path=[COCOTB_DIR],
+                            extra_env={"LWKT_TRACE_OUT": str(trace)})
+        log_file = test_dir / "sim.log"
+        _runs[sim] = (result, trace, log_file.read_text() if log_file.exists() else "")
+    return _runs[sim]
+
+
+@pytest.mark.xdist_group("up_kernel")
+@pytest.mark.parametrize("sim", SIMS)
+def test_up_kernel(sim, tmp_path_factory):
     require_simulator(sim)
-    build = build_soc(sim, UP_CONFIG)
-    result = run_cocotb(build, "up_kernel", test_dir=tmp_path, python_path=[COCOTB_DIR])
-    log = (tmp_path / "sim.log").read_text() if (tmp_path / "sim.log").exists() else ""
+    result, _, log = _run(sim, tmp_path_factory)
     assert result.ok, f"{result.failed} of {result.tests} cocotb tests failed on {sim}:\n{log[-8000:]}"
+    assert result.tests == EXPECTED_TESTS
+
+
+@pytest.mark.xdist_group("up_kernel")
+def test_same_trace_on_both_simulators(tmp_path_factory):
+    for sim in SIMS:
+        try:
+            toolchain.activate(sim)
+        except toolchain.SimulatorMissing as exc:
+            pytest.skip(f"the cross-simulator trace comparison needs both simulators: {exc}")
+    traces = {}
+    for sim in SIMS:
+        _, trace, log = _run(sim, tmp_path_factory)
+        assert trace.exists(), f"{sim} wrote no reference trace:\n{log[-4000:]}"
+        traces[sim] = trace.read_bytes()
+    icarus, verilator = traces["icarus"], traces["verilator"]
+    for kind in (b"hardclock", b"interrupt", b"preempt", b"resume", b"intr_deferred", b"thread_reuse"):
+        assert b'"event":"%s"' % kind in icarus, f"the reference trace has no {kind.decode()} record"
+    if icarus != verilator:
+        a, b = icarus.splitlines(), verilator.splitlines()
+        first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        pytest.fail(f"traces differ first at line {first + 1} ({len(a)} vs {len(b)} lines):\n"
+                    f"icarus:    {a[first] if first < len(a) else '<end>'}\n"
+                    f"verilator: {b[first] if first < len(b) else '<end>'}")
