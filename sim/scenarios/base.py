@@ -5,7 +5,11 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Awaitable, Callable, ClassVar
 
+import cocotb
 from cocotb.triggers import ClockCycles
+from cocotb.utils import get_sim_time
+
+from sim.testbench import CLOCK_PERIOD_NS
 
 if TYPE_CHECKING:
     from firmware.lwkt import Lwkt
@@ -45,31 +49,50 @@ class Devices:
 
     A device raises its line to request service; the interrupt thread that
     services it lowers the line (a device register access in a real system).
+    Lines change only at falling edges (testbench coroutines and firmware both
+    run there), so every simulator samples them at the same rising edge.
+
+    Attributes
+    ----------
+    raised_at : dict[int, list[int]]   cycles at which each line was raised
+    serviced : dict[int, int]          how often each line was lowered while high
     """
 
     def __init__(self, dut):
         self._port = dut.ext_irq
         self._clk = dut.clk
-        self.state = 0
-        self.raised = {}
-        self.serviced = {}
+        self.level = 0
+        self.raised_at: dict[int, list[int]] = {}
+        self.serviced: dict[int, int] = {}
+        self._port.value = 0
+
+    @property
+    def raised(self) -> dict[int, int]:
+        return {line: len(cycles) for line, cycles in self.raised_at.items()}
 
     def raise_line(self, line: int) -> None:
-        self.state |= 1 << line
-        self.raised[line] = self.raised.get(line, 0) + 1
-        self._port.value = self.state
+        self.level |= 1 << line
+        self.raised_at.setdefault(line, []).append(int(get_sim_time("ns")) // CLOCK_PERIOD_NS)
+        self._port.value = self.level
 
     def lower_line(self, line: int) -> None:
-        if self.state >> line & 1:
+        if self.level >> line & 1:
             self.serviced[line] = self.serviced.get(line, 0) + 1
-        self.state &= ~(1 << line)
-        self._port.value = self.state
+        self.level &= ~(1 << line)
+        self._port.value = self.level
 
     def is_high(self, line: int) -> bool:
-        return bool(self.state >> line & 1)
+        return bool(self.level >> line & 1)
 
     async def wait_cycles(self, cycles: int) -> None:
         await ClockCycles(self._clk, cycles, rising=False)
+
+    def raise_after(self, line: int, cycles: int) -> None:
+        """Raise ``line`` ``cycles`` falling edges from now, without blocking the caller."""
+        async def later():
+            await self.wait_cycles(cycles)
+            self.raise_line(line)
+        cocotb.start_soon(later())
 
 
 class Scenario:

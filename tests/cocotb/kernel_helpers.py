@@ -4,11 +4,9 @@ Not a test module itself: the cocotb modules import it.
 """
 from __future__ import annotations
 
-import cocotb
-from cocotb.triggers import ClockCycles
-
 from firmware.system import System
 from hdl import memory_map as mm
+from sim.scenarios.base import Devices
 from sim.testbench import SocBench
 
 __all__ = ["new_system", "Device", "mark", "marks", "index_of", "indices", "between", "source_of"]
@@ -25,39 +23,8 @@ def source_of(line: int) -> int:
     return mm.SOURCE_EXT0 + line
 
 
-class Device:
-    """Plays the devices behind the SoC's external interrupt lines (``dut.ext_irq``).
-
-    Lines are changed from falling edges (or from firmware, which also runs
-    there), so every simulator samples them at the same rising edge.
-    """
-
-    def __init__(self, dut):
-        self.dut = dut
-        self.level = 0
-        self.raised_at: dict[int, list[int]] = {}
-        dut.ext_irq.value = 0
-
-    def _cycle(self) -> int:
-        from cocotb.utils import get_sim_time
-        from sim.testbench import CLOCK_PERIOD_NS
-        return int(get_sim_time("ns")) // CLOCK_PERIOD_NS
-
-    def raise_line(self, line: int) -> None:
-        self.level |= 1 << line
-        self.dut.ext_irq.value = self.level
-        self.raised_at.setdefault(line, []).append(self._cycle())
-
-    def lower_line(self, line: int) -> None:
-        self.level &= ~(1 << line)
-        self.dut.ext_irq.value = self.level
-
-    def raise_after(self, line: int, cycles: int) -> None:
-        """Raise ``line`` ``cycles`` falling edges from now (does not block the caller)."""
-        async def later():
-            await ClockCycles(self.dut.clk, cycles, rising=False)
-            self.raise_line(line)
-        cocotb.start_soon(later())
+#: The scenarios' device model plays the devices behind the external lines.
+Device = Devices
 
 
 def mark(td, label: str, **fields) -> None:
