@@ -544,6 +544,11 @@ class Lwkt(InterruptMixin):
 
     # -- boot and idle ------------------------------------------------------------------------------
 
+    async def idle_wait(self) -> None:
+        """Halt until an interrupt and take it."""
+        await self.cpu.wait_for_interrupt()
+        await self.interrupt_entry()
+
     async def idle_main(self, start: Callable[["Lwkt"], Awaitable[None]] | None = None) -> None:
         """The boot context becomes the idle thread: set up, run ``start``, then idle forever."""
         idle = self.gd_idletd
@@ -561,8 +566,7 @@ class Lwkt(InterruptMixin):
                 if self.runnable():
                     await self.lwkt_switch()
                     continue
-                await self.cpu.wait_for_interrupt()
-                await self.interrupt_entry()
+                await self.idle_wait()
         except KernelPanic as panic:
             self.system.on_panic(panic)
         except Exception as exc:

@@ -8,15 +8,46 @@ from typing import Awaitable, Callable
 import cocotb
 from cocotb.triggers import Event, First, Timer
 
-from sim.cpu import Cpu
+from sim.cpu import Cpu, Rendezvous
 from sim.testbench import CLOCK_PERIOD_NS, SocBench
 from sim.trace import Trace
+from .checks import IpiChecker, RunStats, TokenChecker, WaitChecker
+from .ipiq import KERNEL_IPI_FUNCS
 from .lwkt import COUNTERS, Lwkt
 from .panic import KernelPanic
+from .thread import Token, WaitQueue
 
-__all__ = ["System", "MODES"]
+__all__ = ["System", "MODES", "HandleTable"]
 
 MODES = ("up", "smp")
+#: Shared-RAM words the kernel may use for tokens: the SMP build needs a RAM of at least this size.
+_TOKEN_RAM_WORDS = 1024
+
+
+class HandleTable:
+    """Kernel objects named by 32-bit handles, as pointers name shared memory.
+
+    IPI arguments travel through the mailboxes as handles. Each CPU numbers its
+    own handles (``cpu + 32 * n``) so numbering never depends on how a
+    simulator orders simultaneous events.
+    """
+
+    def __init__(self):
+        self._objects: dict[int, object] = {}
+        self._next: dict[int, int] = {}
+
+    def put(self, cpu: int, obj) -> int:
+        n = self._next.get(cpu, 0) + 1
+        self._next[cpu] = n
+        handle = (cpu + 32 * n) & 0xFFFF_FFFF
+        self._objects[handle] = obj
+        return handle
+
+    def take(self, handle: int):
+        return self._objects.pop(handle)
+
+    def __len__(self):
+        return len(self._objects)
 
 
 class System:
@@ -44,15 +75,29 @@ class System:
         self.uses_ipi = mode == "smp"
         self.hardclock_period = hardclock_period
         self.hardclock_hooks: list[Callable[[Lwkt], Awaitable[None]]] = []
-        self.settings = {"lwkt.untimely_switch": int(untimely_switch)}
+        self.settings = {"lwkt.untimely_switch": int(untimely_switch), "lwkt.token_debug": 0}
         self.trace = Trace()
         self.panic: KernelPanic | None = None
         self.done = Event()
         self.outcome: str | None = None
         self._tid = 0
-        ncpu = 1 if mode == "up" else bench.ncpu
-        self.cpus = [Cpu(bench.dut, master, CLOCK_PERIOD_NS) for master in bench.masters[:ncpu]]
-        self.kernels = [Lwkt(self, cpu) for cpu in self.cpus]
+        self.ncpu = 1 if mode == "up" else bench.ncpu
+        self.fifo_depth = bench.fifo_depth
+        self.handles = HandleTable()
+        self.ipi_checker = IpiChecker(self)
+        self.token_checker = TokenChecker(self)
+        self.wait_checker = WaitChecker(self)
+        self.stats = RunStats()
+        self._ipi_names = dict(KERNEL_IPI_FUNCS)
+        self._ipi_user: dict[str, Callable] = {}
+        self._ram_next = 0
+        rendezvous = Rendezvous(bench.dut.clk)
+        self.cpus = [Cpu(bench.dut, master, CLOCK_PERIOD_NS, rendezvous) for master in bench.masters[:self.ncpu]]
+        if mode == "smp":
+            from .smp import LwktSmp
+            self.kernels = [LwktSmp(self, cpu) for cpu in self.cpus]
+        else:
+            self.kernels = [Lwkt(self, cpu) for cpu in self.cpus]
 
     # -- shared bookkeeping --------------------------------------------------------------------
 
@@ -63,6 +108,48 @@ class System:
     @property
     def untimely_switch(self) -> int:
         return self.settings["lwkt.untimely_switch"]
+
+    @property
+    def token_debug(self) -> int:
+        return self.settings["lwkt.token_debug"]
+
+    # -- shared memory and IPI function ids ------------------------------------------------------
+
+    def new_token(self, name: str = "") -> Token:
+        """A token; in the SMP build its fields get three words of shared RAM (zero: CPU 0 owns it)."""
+        if self.mode == "up":
+            return Token(name=name)
+        if self._ram_next + 3 > _TOKEN_RAM_WORDS:
+            raise RuntimeError(f"out of token RAM: {self._ram_next // 3} tokens allocated")
+        tok = Token(name=name, ram_word=self._ram_next)
+        self._ram_next += 3
+        return tok
+
+    def new_waitqueue(self, name: str) -> WaitQueue:
+        return WaitQueue(name=name, wa_token=self.new_token(f"{name}.token"))
+
+    def register_ipi(self, name: str, func: Callable) -> int:
+        """Make ``async func(kernel, arg)`` callable by ``lwkt_send_ipiq(cpu, name, arg)``."""
+        if name not in self._ipi_names:
+            self._ipi_names[name] = max(self._ipi_names.values()) + 1
+        self._ipi_user[name] = func
+        return self._ipi_names[name]
+
+    def ipi_func_id(self, name: str) -> int:
+        return self._ipi_names[name]
+
+    def ipi_func_name(self, fid: int) -> str:
+        for name, value in self._ipi_names.items():
+            if value == fid:
+                return name
+        raise KeyError(f"unknown IPI function id {fid}")
+
+    def ipi_user_func(self, name: str) -> Callable:
+        return self._ipi_user[name]
+
+    def check_failed(self, kernel: Lwkt, message: str) -> None:
+        """A run-time check found a violation: stop the run as a panic would."""
+        kernel.panic(f"check failed: {message}")
 
     def sysctl(self, name: str) -> int:
         """Read a sysctl by name: ``lwkt.switch_count`` (summed over CPUs), ``lwkt.untimely_switch``."""
@@ -97,9 +184,35 @@ class System:
             for key, value in entry.items():
                 if key != "cpu":
                     total[key] = total.get(key, 0) + value
-        return {"mode": self.mode, "settings": dict(self.settings),
+        result = {"mode": self.mode, "settings": dict(self.settings),
                 "sysctl": {f"lwkt.{c}": self.sysctl(f"lwkt.{c}") for c in COUNTERS},
                 "per_cpu": per_cpu, "total": total}
+        if self.mode == "smp":
+            result["smp"] = {
+                "ipi_sent": self.ipi_checker.sent_count, "ipi_received": self.ipi_checker.received_count,
+                "ipi_latency_cycles": self.ipi_checker.latencies,
+                "token_handoff_cycles": self.stats.token_handoffs,
+                "mplock_acquisitions": self.stats.mplock_acquisitions,
+                "mplock_hold_cycles": self.stats.mplock_holds,
+                "mplock_contended_tries": total.get("mplock_contended", 0),
+                "token_entries": self.token_checker.entries,
+            }
+        return result
+
+    def final_checks(self) -> list[tuple[str, bool, str]]:
+        """End-of-run checks of the SMP build: (name, ok, detail)."""
+        if self.mode != "smp":
+            return []
+        flags = self.bench.ipi_error_flags()
+        stranded = self.wait_checker.stranded()
+        undelivered = self.ipi_checker.undelivered()
+        return [
+            ("WOF and ROE stay clear", not flags["wof"] and not flags["roe"],
+             f"WOF on {flags['wof']}, ROE on {flags['roe']}" if flags["wof"] or flags["roe"] else ""),
+            ("every IPI delivered exactly once, in order", undelivered == 0,
+             f"{self.ipi_checker.received_count} of {self.ipi_checker.sent_count} delivered"),
+            ("no thread waits forever after being signalled", not stranded, "; ".join(stranded[:3])),
+        ]
 
     # -- running -------------------------------------------------------------------------------
 

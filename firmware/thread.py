@@ -84,6 +84,9 @@ class Thread:
         self.td_arg: Any = None
         self.td_context = None     # the CPU model's execution context
         self.td_mpcount = 0        # SMP: MP-lock recursion count
+        self.td_refs = 0           # SMP: lwkt_hold references
+        self.td_release = None     # SMP: hook run when the thread switches away (passive release)
+        self.td_preemptable = None # SMP: hook lwkt_schedule calls to let the thread preempt
 
     @property
     def k(self):
@@ -105,11 +108,17 @@ class Thread:
 
 @dataclass(eq=False)
 class Token:
-    """A serializing token (lwkt_token). In the UP build a token is a critical section."""
+    """A serializing token (lwkt_token).
+
+    In the UP build a token is a critical section and its fields live here. In
+    the SMP build ``t_cpu``, ``t_reqcpu`` and ``t_gen`` live in three words of
+    the shared RAM starting at word ``ram_word`` (the Python fields are unused).
+    """
     t_cpu: int = 0
     t_reqcpu: int = 0
     t_gen: int = 0
     name: str = ""
+    ram_word: int | None = None
 
 
 @dataclass(eq=False)

@@ -17,12 +17,39 @@ from __future__ import annotations
 from typing import Awaitable, Callable
 
 import cocotb
-from cocotb.triggers import ClockCycles, Event, First, RisingEdge
+from cocotb.triggers import ClockCycles, Event, FallingEdge, First, RisingEdge
 from cocotb.utils import get_sim_time
 
 from .bus import BusMaster
 
-__all__ = ["Cpu", "Context"]
+__all__ = ["Cpu", "Context", "Rendezvous"]
+
+
+class Rendezvous:
+    """Resumes the cores woken by their ``irq`` lines in one time step at the next
+    falling edge, in CPU order.
+
+    Simulators deliver simultaneous value-change callbacks in orders of their
+    own; going through here makes the Python side run in the same order on
+    every simulator, so runs (and their traces) are identical.
+    """
+
+    def __init__(self, clk):
+        self._falling = FallingEdge(clk)
+        self._waiting: list[tuple[int, Event]] = []
+
+    async def wait(self, cpu: int) -> None:
+        event = Event()
+        if not self._waiting:
+            cocotb.start_soon(self._release())
+        self._waiting.append((cpu, event))
+        await event.wait()
+
+    async def _release(self) -> None:
+        await self._falling
+        waiting, self._waiting = sorted(self._waiting, key=lambda w: w[0]), []
+        for _, event in waiting:
+            event.set()
 
 
 class Context:
@@ -64,13 +91,14 @@ class Cpu:
         it took the interrupt and False when it deferred it.
     """
 
-    def __init__(self, dut, master: BusMaster, period_ns: int):
+    def __init__(self, dut, master: BusMaster, period_ns: int, rendezvous: Rendezvous | None = None):
         self.id = master.cpu
         self.master = master
         self.irq = master.irq
         self._clk = dut.clk
         self._period = period_ns
         self._irq_rise = RisingEdge(master.irq)
+        self._rendezvous = rendezvous
         self.on_interrupt: Callable[[], Awaitable[bool]] | None = None
         self.current: Context | None = None
         self.work_cycles = 0
@@ -128,6 +156,8 @@ class Cpu:
             # irq rose just after a rising edge; the entry runs from the next falling edge.
             elapsed = -(-(get_sim_time("ns") - start) // self._period)
             remaining -= int(elapsed)
+            if self._rendezvous is not None:
+                await self._rendezvous.wait(self.id)
             if self.on_interrupt is not None:
                 await self.on_interrupt()
 
@@ -137,6 +167,8 @@ class Cpu:
             return
         start = get_sim_time("ns")
         await self._irq_rise
+        if self._rendezvous is not None:
+            await self._rendezvous.wait(self.id)
         self.idle_cycles += int(get_sim_time("ns") - start) // self._period
 
     # -- thread hand-over ---------------------------------------------------------------------

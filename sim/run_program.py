@@ -43,6 +43,7 @@ async def run_scenario(dut):
     checks = [Check("no panic", system.panic is None, str(system.panic) if system.panic else ""),
               Check("finished within the cycle budget", outcome != "timeout",
                     f"outcome {outcome} after {cycles} cycles (budget {max_cycles})")]
+    checks += [Check(name, ok, detail) for name, ok, detail in system.final_checks()]
     if system.panic is None:
         try:
             checks += scenario.checks()

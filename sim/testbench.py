@@ -28,6 +28,7 @@ class SocBench:
         while hasattr(dut, f"cpu{self.ncpu}__cyc"):
             self.ncpu += 1
         self.masters = [BusMaster(dut, cpu) for cpu in range(self.ncpu)]
+        self.fifo_depth = 0
 
     async def start(self, reset_cycles: int = 2) -> "SocBench":
         """Start the clock, hold reset, and leave the bench at a falling edge."""
@@ -40,4 +41,24 @@ class SocBench:
         await FallingEdge(self.dut.clk)
         ncpu = await self.masters[0].read(mm.SYS.NCPU)
         assert ncpu == self.ncpu, f"SYS.NCPU reads {ncpu} but the top has {self.ncpu} core ports"
+        self.fifo_depth = await self.masters[0].read(mm.SYS.FIFO_DEPTH)
         return self
+
+    # -- probes: RTL state read without a bus cycle, for checkers --------------------------------
+
+    def mplock_owner(self) -> int | None:
+        """The MP lock's owner CPU, or None when free (read from the RTL registers)."""
+        lock = self.dut.mplock
+        return int(lock.owner.value) if int(lock.held.value) else None
+
+    def ipi_error_flags(self) -> dict[str, list[tuple[int, int]]]:
+        """FIFOs whose sticky WOF (push dropped) or ROE (pop on empty) flag is set."""
+        flags = {"wof": [], "roe": []}
+        for s in range(self.ncpu):
+            for d in range(self.ncpu):
+                if s != d:
+                    fifo = getattr(self.dut.ipi, f"fifo_{s}_{d}")
+                    for name in flags:
+                        if int(getattr(fifo, name).value):
+                            flags[name].append((s, d))
+        return flags

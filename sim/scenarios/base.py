@@ -146,7 +146,8 @@ class Workload:
         self.live = 0
         self.finished: list[str] = []
 
-    async def spawn(self, k: "Lwkt", func, arg=None, *, comm: str, pri: int):
+    async def spawn(self, k: "Lwkt", func, arg=None, *, comm: str, pri: int, **options):
+        """Create a thread running ``func``; ``options`` go to lwkt_create (``mpsafe=`` in SMP)."""
         self.live += 1
 
         async def body(td, a):
@@ -156,4 +157,4 @@ class Workload:
             if self.live == 0:
                 self.scenario.system.finish()
 
-        return await k.lwkt_create(body, arg, comm=comm, pri=pri)
+        return await k.lwkt_create(body, arg, comm=comm, pri=pri, **options)

@@ -1,0 +1,139 @@
+"""Checks that run during every SMP run; a violation stops the run with a clear message.
+
+- at most one CPU is inside a given token's protected region (TokenChecker);
+- every IPI message is delivered exactly once and in order per (source, destination)
+  (IpiChecker);
+- no thread waits forever after being signalled (WaitChecker);
+- the MP lock's OWNER register and td_mpcount agree at every switch
+  (``MpLockMixin.assert_mp_lock_consistent``);
+- WOF and ROE stay clear (read from the RTL at the end of the run, they are sticky).
+
+Besides checking, they keep the latency figures of the report.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .lwkt import Lwkt
+    from .thread import Thread, Token
+
+__all__ = ["IpiChecker", "TokenChecker", "WaitChecker", "RunStats", "WAKE_LIMIT_CYCLES"]
+
+#: A thread signalled this many cycles ago that has still not run counts as waiting forever.
+WAKE_LIMIT_CYCLES = 100_000
+
+
+class IpiChecker:
+    """Every message sent is received once, in order, per (source, destination)."""
+
+    def __init__(self, system):
+        self.system = system
+        self.queues: dict[tuple[int, int], deque] = {}
+        self.sent_count = 0
+        self.received_count = 0
+        self.latencies: list[int] = []
+
+    def sent(self, source: int, dest: int, fid: int, handle: int) -> None:
+        cycle = self.system.kernels[source].cycle
+        self.queues.setdefault((source, dest), deque()).append((fid, handle, cycle))
+        self.sent_count += 1
+
+    def received(self, kernel: "Lwkt", source: int, fid: int, handle: int) -> None:
+        queue = self.queues.get((source, kernel.gd_cpuid))
+        if not queue:
+            self.system.check_failed(kernel, f"IPI from cpu {source} (func {fid}, arg {handle:#x}) "
+                                             f"received but never sent, or received twice")
+        want_fid, want_handle, sent_at = queue.popleft()
+        if (want_fid, want_handle) != (fid, handle):
+            self.system.check_failed(kernel, f"IPI from cpu {source} out of order: got func {fid} arg "
+                                             f"{handle:#x}, expected func {want_fid} arg {want_handle:#x}")
+        self.received_count += 1
+        self.latencies.append(kernel.cycle - sent_at)
+
+    def undelivered(self) -> int:
+        return sum(len(q) for q in self.queues.values())
+
+
+class TokenChecker:
+    """At most one CPU is inside a token's protected region at a time.
+
+    A region starts when a thread of a CPU gets the token and ends when it
+    releases it, or when the CPU hands the token to another (the seed's "the
+    token may be lost if you block"). Threads of the owning CPU share it.
+    """
+
+    def __init__(self, system):
+        self.system = system
+        self.holders: dict[int, dict[int, int]] = {}  # id(token) -> {cpu: holds}
+        self.entries = 0
+
+    def enter(self, kernel: "Lwkt", tok: "Token") -> None:
+        holders = self.holders.setdefault(id(tok), {})
+        others = [cpu for cpu, n in holders.items() if n > 0 and cpu != kernel.gd_cpuid]
+        if others:
+            self.system.check_failed(kernel, f"token {tok.name or hex(id(tok))}: cpu {kernel.gd_cpuid} "
+                                             f"entered while cpu {others[0]} is inside")
+        holders[kernel.gd_cpuid] = holders.get(kernel.gd_cpuid, 0) + 1
+        self.entries += 1
+
+    def leave(self, kernel: "Lwkt", tok: "Token") -> None:
+        holders = self.holders.get(id(tok), {})
+        if holders.get(kernel.gd_cpuid, 0) > 0:
+            holders[kernel.gd_cpuid] -= 1
+
+    def given_away(self, kernel: "Lwkt", tok: "Token") -> None:
+        holders = self.holders.get(id(tok), {})
+        if holders.get(kernel.gd_cpuid, 0) > 0:
+            kernel.event("token_lost", token=tok.name, holds=holders[kernel.gd_cpuid])
+        holders[kernel.gd_cpuid] = 0
+
+
+class WaitChecker:
+    """A thread taken off a wait queue runs again within WAKE_LIMIT_CYCLES."""
+
+    def __init__(self, system, limit: int = WAKE_LIMIT_CYCLES):
+        self.system = system
+        self.limit = limit
+        self.pending: dict[int, tuple[int, "Thread"]] = {}
+
+    def woken(self, td: "Thread", cycle: int) -> None:
+        self.pending.setdefault(td.td_id, (cycle, td))
+
+    def blocking(self, td: "Thread") -> None:
+        self.pending.pop(td.td_id, None)
+
+    def ran(self, td: "Thread") -> None:
+        self.pending.pop(td.td_id, None)
+
+    def tick(self, kernel: "Lwkt") -> None:
+        for cycle, td in list(self.pending.values()):
+            if kernel.cycle - cycle > self.limit:
+                self.system.check_failed(kernel, f"td #{td.td_id} ({td.td_comm}) was signalled at cycle "
+                                                 f"{cycle} and has not run for {kernel.cycle - cycle} cycles")
+
+    def stranded(self) -> list[str]:
+        return [f"td #{td.td_id} ({td.td_comm}) signalled at {cycle}" for cycle, td in self.pending.values()]
+
+
+class RunStats:
+    """Latency figures: token hand-offs and the MP lock."""
+
+    def __init__(self):
+        self.token_handoffs: list[int] = []
+        self.mplock_holds: list[int] = []
+        self.mplock_acquisitions = 0
+        self._held_since: dict[int, int] = {}
+
+    def token_handoff(self, cycles: int) -> None:
+        self.token_handoffs.append(cycles)
+
+    def mplock_acquired(self, kernel: "Lwkt") -> None:
+        self.mplock_acquisitions += 1
+        self._held_since[kernel.gd_cpuid] = kernel.cycle
+
+    def mplock_released(self, kernel: "Lwkt") -> None:
+        start = self._held_since.pop(kernel.gd_cpuid, None)
+        if start is not None:
+            self.mplock_holds.append(kernel.cycle - start)

@@ -1,0 +1,130 @@
+"""IPI queues over the SoC's mailbox matrix (seed v1.18: lwkt_send_ipiq, lwkt_wait_ipiq,
+lwkt_process_ipiq).
+
+A message is a function id and an argument handle pushed into FIFO[me][d]
+(TX_FUNC, then TX_ARG). The function id names a kernel function (or one a
+scenario registered); the handle names a kernel object (a thread, a token
+request) in the run's handle table, the way a pointer names shared memory.
+The receiving CPU runs the function and only then pops the entry, so the
+sender's TX_RINDEX tells it that its request has been carried out.
+"""
+from __future__ import annotations
+
+from hdl import memory_map as mm
+from .thread import TDPRI_CRIT
+
+__all__ = ["IpiqMixin", "KERNEL_IPI_FUNCS", "WAIT_IPIQ_WARN", "WAIT_IPIQ_PANIC"]
+
+#: Function ids the kernel itself sends; 0 means "empty" (RX_FUNC of an empty FIFO).
+KERNEL_IPI_FUNCS = {"lwkt_schedule": 1, "lwkt_deschedule": 2, "lwkt_gettoken_remote": 3}
+#: lwkt_wait_ipiq's watchdog, in polls of TX_RINDEX: a warning, then a panic.
+WAIT_IPIQ_WARN = 20_000
+WAIT_IPIQ_PANIC = 100_000
+_MASK32 = 0xFFFF_FFFF
+
+
+def _signed32(value: int) -> int:
+    value &= _MASK32
+    return value - (1 << 32) if value & 0x8000_0000 else value
+
+
+class IpiqMixin:
+    """The IPI queue functions of :class:`firmware.smp.LwktSmp`."""
+
+    def init_ipiq(self) -> None:
+        ncpu = self.system.ncpu
+        self.ipiq_windex = [0] * ncpu      # our own pushes per destination (we are the only producer)
+        self.ipiq_busy: set[int] = set()   # sources being drained by an outer lwkt_process_ipiq
+        self.counters.update({"ipiq_count": 0, "ipiq_fifofull": 0, "ipiq_received": 0})
+
+    async def lwkt_send_ipiq(self, dcpu: int, func: str, arg) -> int:
+        """Ask CPU ``dcpu`` to run ``func(arg)``; returns the sequence number to wait for.
+
+        To this CPU itself the function runs directly. While FIFO[me][dcpu] is over
+        half full this CPU drains its own incoming queues, so that two CPUs filling
+        FIFOs towards each other never deadlock.
+        """
+        if dcpu == self.gd_cpuid:
+            await self.ipi_call(func, arg)
+            return 0
+        self.gd_intr_nesting_level += 1
+        if self.gd_intr_nesting_level > 20:
+            self.panic("lwkt_send_ipiq: TOO HEAVILY NESTED!")
+        self.kassert(self.curthread.td_pri >= TDPRI_CRIT, "lwkt_send_ipiq outside a critical section")
+        self.kassert(0 <= dcpu < self.system.ncpu, f"lwkt_send_ipiq: bad cpu {dcpu}")
+        self.count("ipiq_count")
+        depth = self.system.fifo_depth
+        windex = self.ipiq_windex[dcpu]
+        rindex = await self.cpu.read_quiet(mm.IPI_TX.addr("TX_RINDEX", slot=dcpu))
+        if (windex - rindex) & _MASK32 > depth // 2:
+            self.count("ipiq_fifofull")
+            self.event("ipiq_fifofull", dest=dcpu, level=(windex - rindex) & _MASK32)
+            while (windex - rindex) & _MASK32 > depth // 2:
+                self.kassert((windex - rindex) & _MASK32 != depth - 1, "lwkt_send_ipiq: FIFO overrun")
+                await self.lwkt_process_ipiq()
+                rindex = await self.cpu.read_quiet(mm.IPI_TX.addr("TX_RINDEX", slot=dcpu))
+        self.kassert((windex - rindex) & _MASK32 != depth - 1, "lwkt_send_ipiq: FIFO overrun")
+        fid = self.system.ipi_func_id(func)
+        handle = self.system.handles.put(self.gd_cpuid, arg)
+        await self.cpu.write_quiet(mm.IPI_TX.addr("TX_FUNC", slot=dcpu), fid)
+        await self.cpu.write_quiet(mm.IPI_TX.addr("TX_ARG", slot=dcpu), handle)
+        windex = (windex + 1) & _MASK32
+        self.ipiq_windex[dcpu] = windex
+        self.system.ipi_checker.sent(self.gd_cpuid, dcpu, fid, handle)
+        self.event("ipi_send", dest=dcpu, func=func, seq=windex)
+        self.gd_intr_nesting_level -= 1
+        return windex
+
+    async def lwkt_wait_ipiq(self, dcpu: int, seq: int) -> None:
+        """Wait until CPU ``dcpu`` has carried out our message ``seq``, serving our own queues."""
+        if dcpu == self.gd_cpuid:
+            return
+        self.kassert(0 <= dcpu < self.system.ncpu, f"lwkt_wait_ipiq: bad cpu {dcpu}")
+        polls = 0
+        while _signed32(await self.cpu.read_quiet(mm.IPI_TX.addr("TX_RINDEX", slot=dcpu)) - seq) < 0:
+            await self.lwkt_process_ipiq()
+            polls += 1
+            if polls == WAIT_IPIQ_WARN:
+                self.event("ipiq_wait_warning", dest=dcpu, seq=seq, polls=polls)
+            if polls >= WAIT_IPIQ_PANIC:
+                self.panic(f"LWKT_WAIT_IPIQ: cpu {self.gd_cpuid} waited {polls} polls for cpu {dcpu} "
+                           f"to reach {seq}")
+
+    async def lwkt_process_ipiq(self) -> None:
+        """Run every message waiting for this CPU, source by source, in order."""
+        pending = await self.cpu.read_quiet(mm.IPI_PENDING.RX_PENDING)
+        for source in range(self.system.ncpu):
+            if source == self.gd_cpuid or not pending >> source & 1 or source in self.ipiq_busy:
+                continue
+            # A message's function may send IPIs and so drain queues again: never run the
+            # head of a queue twice (the outer loop pops it when its function returns).
+            self.ipiq_busy.add(source)
+            try:
+                while True:
+                    fid = await self.cpu.read_quiet(mm.IPI_RX.addr("RX_FUNC", slot=source))
+                    if fid == 0:
+                        break
+                    handle = await self.cpu.read_quiet(mm.IPI_RX.addr("RX_ARG", slot=source))
+                    self.system.ipi_checker.received(self, source, fid, handle)
+                    arg = self.system.handles.take(handle)
+                    self.count("ipiq_received")
+                    name = self.system.ipi_func_name(fid)
+                    self.event("ipi_receive", source=source, func=name)
+                    await self.ipi_call(name, arg)
+                    await self.cpu.write_quiet(mm.IPI_RX.addr("RX_POP", slot=source), 0)
+            finally:
+                self.ipiq_busy.discard(source)
+
+    async def ipi_call(self, func: str, arg) -> None:
+        """Run an IPI function on this CPU."""
+        if func == "lwkt_schedule":
+            await self.lwkt_schedule(arg)
+        elif func == "lwkt_deschedule":
+            await self.lwkt_deschedule(arg)
+        elif func == "lwkt_gettoken_remote":
+            await self.lwkt_gettoken_remote(arg)
+        else:
+            await self.system.ipi_user_func(func)(self, arg)
+
+    async def ipi_interrupt(self) -> None:
+        await self.lwkt_process_ipiq()

@@ -1,0 +1,395 @@
+"""The SMP kernel of one CPU: seed v1.18 on top of the uniprocessor core.
+
+What changes from v1.12 (``firmware/lwkt.py``): scheduling, descheduling and
+signalling threads of other CPUs by IPI; tokens owned by CPUs (in shared RAM);
+the MP lock with ``td_mpcount``, MP-aware thread selection in ``lwkt_switch``
+and preemption that lends the MP count; the ``td_release`` and
+``td_preemptable`` hooks; ``need_resched``; the per-CPU list of all threads;
+``lwkt_acquire``, ``lwkt_set_comm``, ``lwkt_hold``/``lwkt_rele``/``lwkt_wait_free``.
+"""
+from __future__ import annotations
+
+import inspect
+
+from hdl import memory_map as mm
+from .ipiq import IpiqMixin
+from .lwkt import Lwkt, ThreadFunc
+from .smp_sync import MpLockMixin, TokenMixin
+from .thread import TDF, TDPRI_CRIT, TDPRI_INT_MED, TDPRI_MASK, Thread, WaitQueue
+
+__all__ = ["LwktSmp", "IDLE_POLL_CYCLES"]
+
+#: How long an idle CPU that may not halt (TDF_IDLE_NOHLT) waits before looking again.
+IDLE_POLL_CYCLES = 16
+
+
+def _wantresched(ntd: Thread, cur: Thread) -> bool:
+    return ntd.pri > cur.pri
+
+
+async def _maybe_await(value):
+    if inspect.isawaitable(value):
+        await value
+
+
+class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
+    """One CPU's kernel in the SMP build (v1.18)."""
+
+    def __init__(self, system, cpu):
+        self.gd_tdallq: list[Thread] = []
+        super().__init__(system, cpu)
+        self.gd_need_resched = False
+        self.intr_frames = 0
+        self.counters.update({"need_resched": 0, "token_requests": 0, "mplock_acquires": 0,
+                              "mplock_contended": 0})
+        self.init_ipiq()
+        self.lbolt_sleepers: list[Thread] = []  # threads sleeping until the next hardclock tick
+
+    # -- thread structures ----------------------------------------------------------------------
+
+    def lwkt_init_thread(self, td, stack, flags, gd) -> None:
+        super().lwkt_init_thread(td, stack, flags, gd)
+        gd.gd_tdallq.append(td)
+
+    async def lwkt_free_thread(self, td: Thread) -> None:
+        if td in self.gd_tdallq:
+            self.gd_tdallq.remove(td)
+        await super().lwkt_free_thread(td)
+
+    def lwkt_set_comm(self, td: Thread, name: str) -> None:
+        td.td_comm = name
+
+    @staticmethod
+    def lwkt_hold(td: Thread) -> None:
+        td.td_refs += 1
+
+    def lwkt_rele(self, td: Thread) -> None:
+        self.kassert(td.td_refs > 0, f"lwkt_rele: td #{td.td_id} has no references")
+        td.td_refs -= 1
+
+    async def lwkt_wait_free(self, td: Thread) -> None:
+        """Wait (a hardclock tick at a time) until nobody holds ``td``."""
+        while td.td_refs:
+            await self.tsleep_tick("tdreap")
+
+    async def tsleep_tick(self, wmesg: str) -> None:
+        """Sleep until the next hardclock tick on this CPU (tsleep with a one-tick timeout)."""
+        td = self.curthread
+        self.crit_enter()
+        self._lwkt_dequeue(td)
+        self.lbolt_sleepers.append(td)
+        td.td_wmesg = wmesg
+        await self.lwkt_switch()
+        td.td_wmesg = None
+        await self.crit_exit()
+
+    async def hardclock(self) -> None:
+        await super().hardclock()
+        sleepers, self.lbolt_sleepers = self.lbolt_sleepers, []
+        for td in sleepers:
+            self._lwkt_enqueue(td)
+        self.system.wait_checker.tick(self)
+
+    def lwkt_acquire(self, td: Thread) -> None:
+        """Move ``td`` (not on any run queue) to this CPU. Needs the MP lock, which guards
+        the per-CPU thread lists while a thread changes hands."""
+        self.kassert(not td.td_flags & TDF.RUNQ, "lwkt_acquire: thread is on a run queue")
+        gd = td.td_gd
+        if gd is not self:
+            self.kassert(self.curthread.td_mpcount > 0, "lwkt_acquire without the MP lock")
+            self.crit_enter()
+            gd.gd_tdallq.remove(td)
+            td.td_gd = self
+            td.td_cpu = self.gd_cpuid
+            self.gd_tdallq.append(td)
+            self.crit_exit_noyield()
+            self.event("acquire", target=td.td_id, from_cpu=gd.gd_cpuid)
+
+    async def lwkt_create(self, func: ThreadFunc, arg=None, template: Thread | None = None,
+                          tdflags: TDF = TDF(0), comm: str = "", *, pri: int | None = None,
+                          mpsafe: bool = False) -> Thread:
+        """As in v1.12, but the thread starts holding the MP lock (td_mpcount 1)
+        unless ``mpsafe`` (an addition) says it does not need it."""
+        stop = tdflags & TDF.STOPREQ
+        td = await super().lwkt_create(func, arg, template, tdflags | TDF.STOPREQ, comm, pri=pri)
+        td.td_mpcount = 0 if mpsafe else 1
+        if not stop:
+            await self.lwkt_schedule(td)
+        return td
+
+    async def kthread_create(self, func: ThreadFunc, arg=None, comm: str = "", *,
+                             pri: int | None = None, mpsafe: bool = False) -> Thread:
+        return await self.lwkt_create(func, arg, None, TDF(0), comm, pri=pri, mpsafe=mpsafe)
+
+    # -- switching ------------------------------------------------------------------------------
+
+    async def lwkt_switch(self, *, _exiting: bool = False) -> None:
+        td = self.curthread
+        if self.gd_intr_nesting_level and td.td_preempted is None and self.system.panic is None:
+            self.panic("lwkt_switch: cannot switch from within an interrupt, yet")
+        self.crit_enter()
+        self.count("switch_count")
+        # td_mpcount cannot tell whether we hold the lock (get_mplock counts first): ask it.
+        mpheld = await self.mp_lock_held()
+        ntd = td.td_preempted
+        if ntd is not None:
+            # Resume the preempted thread; take back the MP count it lent us.
+            self.kassert(ntd.td_flags & TDF.PREEMPT_LOCK, "lwkt_switch: preempted thread not locked")
+            ntd.td_flags |= TDF.PREEMPT_DONE
+            if ntd.td_mpcount and not mpheld:
+                self.panic(f"MPLOCK NOT HELD ON RETURN: td #{td.td_id} td #{ntd.td_id} "
+                           f"{td.td_mpcount} {ntd.td_mpcount}")
+            if ntd.td_mpcount:
+                td.td_mpcount -= ntd.td_mpcount
+                self.kassert(td.td_mpcount >= 0, "lwkt_switch: negative td_mpcount after preemption")
+        else:
+            ntd = await self._choose_next(mpheld)
+        self.kassert(ntd.td_pri >= TDPRI_CRIT, f"priority problem in lwkt_switch {td.td_pri} {ntd.td_pri}")
+        if td.td_release is not None:
+            await _maybe_await(td.td_release(td))
+        if ntd.td_mpcount == 0:
+            if await self.mp_lock_held():
+                await self.cpu_rel_mplock()
+        elif not await self.mp_lock_held():
+            self.panic(f"lwkt_switch: td #{ntd.td_id} needs the MP lock and this CPU does not hold it")
+        if td is not ntd:
+            await self._td_switch(ntd, exiting=_exiting)
+        elif _exiting:
+            self.panic("lwkt_exit: nothing to switch to")
+        await self.crit_exit()
+
+    async def _choose_next(self, mpheld: bool) -> Thread:
+        """Highest priority first, round-robin within it; skip threads that need an MP lock
+        this CPU cannot get; the idle thread (told not to halt) when none can run."""
+        while self.gd_runqmask:
+            nq = self.gd_runqmask.bit_length() - 1
+            queue = self.gd_tdrunq[nq]
+            if not queue:
+                self.gd_runqmask &= ~(1 << nq)
+                continue
+            ntd = queue[0]
+            if ntd.td_mpcount and not mpheld and not await self.cpu_try_mplock():
+                # It needs the MP lock and cannot have it: find one that does not.
+                rqmask = self.gd_runqmask
+                ntd = None
+                while rqmask:
+                    ntd = next((t for t in self.gd_tdrunq[nq] if t.td_mpcount == 0), None)
+                    if ntd is not None:
+                        break
+                    rqmask &= ~(1 << nq)
+                    nq = rqmask.bit_length() - 1
+                if ntd is None:
+                    idle = self.gd_idletd
+                    idle.td_flags |= TDF.IDLE_NOHLT
+                    return idle
+            queue = self.gd_tdrunq[nq]
+            queue.remove(ntd)
+            queue.append(ntd)
+            return ntd
+        return self.gd_idletd
+
+    async def _td_switch(self, ntd: Thread, *, exiting: bool = False) -> None:
+        await self.assert_mp_lock_consistent(ntd)
+        self.system.wait_checker.ran(ntd)
+        await super()._td_switch(ntd, exiting=exiting)
+
+    # -- preemption ------------------------------------------------------------------------------
+
+    def need_resched(self) -> None:
+        """Ask for a reschedule at the next check (the AST of a return to user mode)."""
+        self.gd_need_resched = True
+        self.count("need_resched")
+
+    async def lwkt_check_resched(self) -> None:
+        """Honour need_resched: the point where a thread would return to user mode."""
+        if self.gd_need_resched:
+            self.gd_need_resched = False
+            await self.lwkt_yield()
+
+    async def lwkt_preempt(self, ntd: Thread, critpri: int) -> None:
+        """Let ``ntd`` preempt the current thread. ``critpri`` is the critical-section depth
+        of the caller's callers that may be ignored; ``ntd`` inherits our MP count."""
+        td = self.curthread
+        self.kassert(ntd.td_pri >= TDPRI_CRIT, f"BADCRIT0 {ntd.td_pri}")
+        if not _wantresched(ntd, td):
+            return self._preempt_result("miss", ntd)
+        if (td.td_pri & ~TDPRI_MASK) > critpri:
+            self.need_resched()
+            return self._preempt_result("miss", ntd)
+        if ntd.td_cpu != self.gd_cpuid:
+            return self._preempt_result("miss", ntd)
+        if td is ntd or (td.td_flags | ntd.td_flags) & TDF.PREEMPT_LOCK:
+            self.need_resched()
+            return self._preempt_result("weird", ntd)
+        if ntd.td_preempted is not None:
+            self.need_resched()
+            return self._preempt_result("hit", ntd)
+        mpheld = int(await self.mp_lock_held())
+        if mpheld and td.td_mpcount == 0:
+            self.panic("lwkt_preempt(): held and no count")
+        savecnt = td.td_mpcount
+        td.td_mpcount += mpheld
+        ntd.td_mpcount += td.td_mpcount
+        if mpheld == 0 and ntd.td_mpcount and not await self.cpu_try_mplock():
+            td.td_mpcount -= mpheld
+            ntd.td_mpcount -= td.td_mpcount
+            self.need_resched()
+            return self._preempt_result("miss", ntd)
+        self._preempt_result("hit", ntd)
+        ntd.td_preempted = td
+        td.td_flags |= TDF.PREEMPT_LOCK
+        await self._td_switch(ntd)
+        self.kassert(ntd.td_preempted is not None and td.td_flags & TDF.PREEMPT_DONE,
+                     "lwkt_preempt: resumed before the preempting thread gave the CPU back")
+        td.td_mpcount -= mpheld
+        self.kassert(savecnt == td.td_mpcount, "lwkt_preempt: MP count not restored")
+        held = await self.mp_lock_held()
+        if mpheld == 0 and held:
+            await self.cpu_rel_mplock()
+        elif mpheld and not held:
+            self.panic("lwkt_preempt(): MP lock was not held through")
+        ntd.td_preempted = None
+        td.td_flags &= ~(TDF.PREEMPT_LOCK | TDF.PREEMPT_DONE)
+        self.event("resume", preemptor=ntd.td_id)
+
+    def _preempt_result(self, result: str, ntd: Thread) -> None:
+        self.count(f"preempt_{result}")
+        self.event("preempt", target=ntd.td_id, result=result)
+
+    async def lwkt_yield_quick(self) -> None:
+        td = self.curthread
+        # v1.18: splz clears gd_reqpri, not this function.
+        if (td.td_pri & TDPRI_MASK) < self.gd_reqpri:
+            await self.splz()
+        if self.system.untimely_switch and self.gd_intr_nesting_level == 0:
+            self.crit_enter()
+            self.event("untimely_switch")
+            if td.td_flags & TDF.RUNQ:
+                await self.lwkt_switch()
+            else:
+                await self.lwkt_schedule_self()
+                await self.lwkt_switch()
+                await self.lwkt_deschedule_self()
+            self.crit_exit_noyield()
+
+    async def splz(self) -> None:
+        self.gd_reqpri = 0
+        await super().splz()
+
+    # -- scheduling -------------------------------------------------------------------------------
+
+    async def _enqueue_and_offer(self, td: Thread, critpri: int) -> None:
+        self._lwkt_enqueue(td)
+        if td.td_preemptable is not None:
+            await _maybe_await(td.td_preemptable(td, critpri))
+        elif _wantresched(td, self.curthread):
+            self.need_resched()
+
+    async def lwkt_schedule(self, td: Thread) -> None:
+        """Make ``td`` runnable on its CPU: here directly, elsewhere by IPI; a thread on a
+        wait queue is handled by the CPU that owns the queue's token."""
+        self.crit_enter()
+        self.event("schedule", target=td.td_id)
+        if td is self.curthread:
+            self._lwkt_enqueue(td)
+        else:
+            w = td.td_wait
+            if w is not None:
+                if await self.lwkt_trytoken(w.wa_token):
+                    w.wa_waitq.remove(td)
+                    w.wa_count -= 1
+                    td.td_wait = None
+                    self.system.wait_checker.woken(td, self.cycle)
+                    if td.td_cpu == self.gd_cpuid:
+                        await self._enqueue_and_offer(td, TDPRI_CRIT * 2)
+                    else:
+                        await self.lwkt_send_ipiq(td.td_cpu, "lwkt_schedule", td)
+                    await self.lwkt_reltoken(w.wa_token)
+                else:
+                    owner = await self.tok_get(w.wa_token, "t_cpu")
+                    await self.lwkt_send_ipiq(owner, "lwkt_schedule", td)
+            elif td.td_cpu == self.gd_cpuid:
+                await self._enqueue_and_offer(td, TDPRI_CRIT)
+            else:
+                await self.lwkt_send_ipiq(td.td_cpu, "lwkt_schedule", td)
+        await self.crit_exit()
+
+    async def lwkt_deschedule(self, td: Thread) -> None:
+        self.crit_enter()
+        self.event("deschedule", target=td.td_id)
+        if td is self.curthread or td.td_cpu == self.gd_cpuid:
+            self._lwkt_dequeue(td)
+        else:
+            await self.lwkt_send_ipiq(td.td_cpu, "lwkt_deschedule", td)
+        await self.crit_exit()
+
+    async def lwkt_setpri(self, td: Thread, pri: int) -> None:
+        self.kassert(td.td_cpu == self.gd_cpuid, f"lwkt_setpri: td #{td.td_id} is not on this cpu")
+        await super().lwkt_setpri(td, pri)
+
+    async def lwkt_signal(self, w: WaitQueue) -> None:
+        """Wake every thread blocked on ``w``; threads of other CPUs are scheduled by IPI."""
+        await self.lwkt_gettoken(w.wa_token)
+        w.wa_gen += 1
+        count = w.wa_count
+        woken = []
+        while w.wa_waitq and count:
+            count -= 1
+            w.wa_count -= 1
+            td = w.wa_waitq.pop(0)
+            td.td_wait = None
+            td.td_wmesg = None
+            woken.append(td.td_id)
+            self.system.wait_checker.woken(td, self.cycle)
+            if td.td_cpu == self.gd_cpuid:
+                self._lwkt_enqueue(td)
+            else:
+                await self.lwkt_send_ipiq(td.td_cpu, "lwkt_schedule", td)
+            await self.lwkt_regettoken(w.wa_token)
+        self.event("signal", wait=w.name, woken=woken, gen=w.wa_gen)
+        await self.lwkt_reltoken(w.wa_token)
+
+    async def lwkt_block(self, w: WaitQueue, wmesg: str, gen: int) -> int:
+        self.system.wait_checker.blocking(self.curthread)
+        return await super().lwkt_block(w, wmesg, gen)
+
+    # -- interrupts ----------------------------------------------------------------------------------
+
+    async def setup_interrupts(self) -> None:
+        await super().setup_interrupts()
+
+    async def do_interrupts(self) -> None:
+        self.intr_frames += 1
+        try:
+            await super().do_interrupts()
+        finally:
+            self.intr_frames -= 1
+
+    async def sched_ithd(self, td: Thread, source: int) -> None:
+        # v1.18: lwkt_schedule offers the CPU through the thread's td_preemptable hook.
+        await self.lwkt_schedule(td)
+
+    async def register_ithread(self, line: int, handler, *, pri: int = TDPRI_INT_MED,
+                               name: str | None = None, mpsafe: bool = True) -> Thread:
+        td = await super().register_ithread(line, handler, pri=pri, name=name)
+        if mpsafe:
+            td.td_mpcount = 0
+        kernel = self
+
+        async def preemptable(ntd: Thread, critpri: int) -> None:
+            # Each interrupt frame on this CPU holds a critical section of its own.
+            await kernel.lwkt_preempt(ntd, critpri + TDPRI_CRIT * kernel.intr_frames)
+
+        td.td_preemptable = preemptable
+        return td
+
+    # -- idle ---------------------------------------------------------------------------------------
+
+    async def idle_wait(self) -> None:
+        """Halt until an interrupt, unless lwkt_switch asked the idle thread to keep polling."""
+        idle = self.gd_idletd
+        if idle.td_flags & TDF.IDLE_NOHLT:
+            idle.td_flags &= ~TDF.IDLE_NOHLT
+            await self.cpu.work(IDLE_POLL_CYCLES)
+            return
+        await super().idle_wait()

@@ -1,0 +1,167 @@
+"""The SMP build's cross-CPU synchronisation: tokens in shared RAM and the MP lock register.
+
+Tokens (seed v1.18): a token is owned by a CPU. Its ``t_cpu``, ``t_reqcpu`` and
+``t_gen`` are three words of the shared RAM. A CPU that wants a token it does
+not own asks the owner by IPI (``lwkt_gettoken_remote`` runs there and hands
+the token over) and waits for that IPI to be carried out.
+
+The MP lock: ``td_mpcount`` counts a thread's holds; the hardware MPLOCK
+register is the lock itself (TRY to claim, OWNER to check, RELEASE to free).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hdl import memory_map as mm
+from .thread import TDPRI_CRIT, Thread, Token
+
+__all__ = ["TokenMixin", "MpLockMixin", "TokenRequest", "TOKEN_FIELDS"]
+
+#: Word offsets of a token's fields in shared RAM.
+TOKEN_FIELDS = {"t_cpu": 0, "t_reqcpu": 1, "t_gen": 2}
+
+
+@dataclass(eq=False)
+class TokenRequest:
+    """lwkt_gettoken_req: which token, for which CPU."""
+    tok: Token
+    cpu: int
+
+
+class TokenMixin:
+    """Tokens of :class:`firmware.smp.LwktSmp`, kept in shared RAM."""
+
+    async def tok_get(self, tok: Token, field: str) -> int:
+        return await self.cpu.read_quiet(mm.RAM.addr("WORD", index=tok.ram_word + TOKEN_FIELDS[field]))
+
+    async def tok_set(self, tok: Token, field: str, value: int) -> None:
+        await self.cpu.write_quiet(mm.RAM.addr("WORD", index=tok.ram_word + TOKEN_FIELDS[field]), value)
+
+    async def lwkt_inittoken(self, tok: Token) -> None:
+        """Zero the token: CPU 0 owns it."""
+        for field in TOKEN_FIELDS:
+            await self.tok_set(tok, field, 0)
+
+    async def _token_fetch(self, tok: Token) -> bool:
+        """Ask the owner for ``tok`` until this CPU owns it; True when it had to ask."""
+        asked = False
+        start = self.cycle
+        while (owner := await self.tok_get(tok, "t_cpu")) != self.gd_cpuid:
+            self.kassert(0 <= owner < self.system.ncpu, f"token {tok.name}: bad owner {owner}")
+            if self.system.token_debug:
+                self.event("token_request", token=tok.name, owner=owner)
+            self.count("token_requests")
+            asked = True
+            seq = await self.lwkt_send_ipiq(owner, "lwkt_gettoken_remote", TokenRequest(tok, self.gd_cpuid))
+            await self.lwkt_wait_ipiq(owner, seq)
+        if asked:
+            self.system.stats.token_handoff(self.cycle - start)
+            self.event("token_acquired", token=tok.name, cycles=self.cycle - start)
+        return asked
+
+    async def lwkt_gettoken(self, tok: Token) -> int:
+        """Own ``tok`` (asking its owner by IPI); returns with a critical section held and
+        the token's new generation."""
+        self.crit_enter()
+        await self._token_fetch(tok)
+        gen = (await self.tok_get(tok, "t_gen") + 1) & 0xFFFF_FFFF
+        await self.tok_set(tok, "t_gen", gen)
+        self.system.token_checker.enter(self, tok)
+        return gen
+
+    async def lwkt_trytoken(self, tok: Token) -> int:
+        """Take ``tok`` if this CPU owns it (1, critical section held), else 0.
+
+        (The seed returns 0 still inside the critical section it entered; this
+        leaves it, since no caller ever releases it on failure.)
+        """
+        self.crit_enter()
+        if await self.tok_get(tok, "t_cpu") != self.gd_cpuid:
+            await self.crit_exit()
+            return 0
+        await self.tok_set(tok, "t_gen", (await self.tok_get(tok, "t_gen") + 1) & 0xFFFF_FFFF)
+        self.system.token_checker.enter(self, tok)
+        return 1
+
+    async def lwkt_reltoken(self, tok: Token) -> None:
+        if await self.tok_get(tok, "t_cpu") == self.gd_cpuid:
+            await self.tok_set(tok, "t_cpu", await self.tok_get(tok, "t_reqcpu"))
+        self.system.token_checker.leave(self, tok)
+        await self.crit_exit()
+
+    async def lwkt_regettoken(self, tok: Token) -> int:
+        """Own ``tok`` again if it was lost; returns its generation (bumped when it was lost)."""
+        self.kassert(self.curthread.td_pri >= TDPRI_CRIT, "lwkt_regettoken outside a critical section")
+        if await self.tok_get(tok, "t_cpu") != self.gd_cpuid:
+            await self._token_fetch(tok)
+            await self.tok_set(tok, "t_gen", (await self.tok_get(tok, "t_gen") + 1) & 0xFFFF_FFFF)
+            self.system.token_checker.enter(self, tok)
+        return await self.tok_get(tok, "t_gen")
+
+    async def lwkt_gentoken(self, tok: Token, gen: int) -> tuple[int, int]:
+        """Re-own ``tok``; returns (0, gen) when nobody took it since ``gen``, else (-1, new gen).
+
+        (C updates ``*gen``; here the new generation is returned.)
+        """
+        current = await self.lwkt_regettoken(tok)
+        if current == gen:
+            return 0, gen
+        return -1, current
+
+    async def lwkt_gettoken_remote(self, req: TokenRequest) -> None:
+        """Runs on the owner by IPI: hand the token to the requesting CPU."""
+        tok = req.tok
+        if await self.tok_get(tok, "t_cpu") == self.gd_cpuid:
+            if self.system.token_debug:
+                self.event("token_give", token=tok.name, to=req.cpu)
+            await self.tok_set(tok, "t_cpu", req.cpu)
+            await self.tok_set(tok, "t_reqcpu", req.cpu)
+            self.system.token_checker.given_away(self, tok)
+
+
+class MpLockMixin:
+    """The MP lock of :class:`firmware.smp.LwktSmp` over the MPLOCK register."""
+
+    async def mp_lock_held(self) -> bool:
+        """MP_LOCK_HELD(): this CPU owns the lock (OWNER register)."""
+        return await self.cpu.read_quiet(mm.MPLOCK.OWNER) == self.gd_cpuid
+
+    async def cpu_try_mplock(self) -> bool:
+        if await self.cpu.read_quiet(mm.MPLOCK.TRY) == 1:
+            self.count("mplock_acquires")
+            self.system.stats.mplock_acquired(self)
+            return True
+        self.count("mplock_contended")
+        return False
+
+    async def cpu_rel_mplock(self) -> None:
+        await self.cpu.write_quiet(mm.MPLOCK.RELEASE, 0)
+        self.system.stats.mplock_released(self)
+
+    async def get_mplock(self) -> None:
+        """Take the MP lock for the current thread (recursively); switch away while it is busy."""
+        td = self.curthread
+        td.td_mpcount += 1
+        if await self.mp_lock_held():
+            return
+        if not await self.cpu_try_mplock():
+            self.event("mplock_wait")
+            # lwkt_switch only runs this thread again once it has the lock for it.
+            await self.lwkt_switch()
+            self.kassert(await self.mp_lock_held(), "get_mplock: resumed without the MP lock")
+
+    async def rel_mplock(self) -> None:
+        td = self.curthread
+        self.kassert(td.td_mpcount > 0, f"rel_mplock: td #{td.td_id} does not hold the MP lock")
+        td.td_mpcount -= 1
+        if td.td_mpcount == 0 and await self.mp_lock_held():
+            await self.cpu_rel_mplock()
+
+    async def assert_mp_lock_consistent(self, td: Thread) -> None:
+        """The check run at every switch: OWNER says this CPU exactly when ``td`` holds counts."""
+        owner = self.system.bench.mplock_owner()
+        held = owner == self.gd_cpuid
+        if held != (td.td_mpcount > 0):
+            self.system.check_failed(
+                self, f"MP lock: switching to td #{td.td_id} ({td.td_comm}) with td_mpcount "
+                      f"{td.td_mpcount} but OWNER is {'free' if owner is None else owner}")
