@@ -16,9 +16,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-## run: the default job: the up-preempt scenario of the kernel on Verilator, outputs in runs/latest
+## run: the default job: the smp-mixed scenario on a 4-CPU SoC on Verilator, outputs in runs/latest
 run: $(STAMP)
-	$(BIN)/lwkt-soc run --scenario up-preempt --sim verilator --waves --out runs/latest
+	$(BIN)/lwkt-soc run --scenario smp-mixed --cpus 4 --sim verilator --waves --out runs/latest
 
 ## test: every test (amaranth.sim units, cocotb on Icarus and Verilator)
 test: $(STAMP)

@@ -13,7 +13,10 @@ from __future__ import annotations
 from hdl import memory_map as mm
 from .thread import TDPRI_CRIT
 
-__all__ = ["IpiqMixin", "KERNEL_IPI_FUNCS", "WAIT_IPIQ_WARN", "WAIT_IPIQ_PANIC"]
+__all__ = ["IpiqMixin", "KERNEL_IPI_FUNCS", "SMP_COUNTERS", "WAIT_IPIQ_WARN", "WAIT_IPIQ_PANIC"]
+
+#: The sysctl counters v1.18 adds (lwkt.*).
+SMP_COUNTERS = ("ipiq_count", "ipiq_fifofull")
 
 #: Function ids the kernel itself sends; 0 means "empty" (RX_FUNC of an empty FIFO).
 KERNEL_IPI_FUNCS = {"lwkt_schedule": 1, "lwkt_deschedule": 2, "lwkt_gettoken_remote": 3}

@@ -14,6 +14,7 @@ from sim.trace import Trace
 from .checks import IpiChecker, RunStats, TokenChecker, WaitChecker
 from .ipiq import KERNEL_IPI_FUNCS
 from .lwkt import COUNTERS, Lwkt
+from .ipiq import SMP_COUNTERS
 from .panic import KernelPanic
 from .thread import Token, WaitQueue
 
@@ -185,7 +186,8 @@ class System:
                 if key != "cpu":
                     total[key] = total.get(key, 0) + value
         result = {"mode": self.mode, "settings": dict(self.settings),
-                "sysctl": {f"lwkt.{c}": self.sysctl(f"lwkt.{c}") for c in COUNTERS},
+                "sysctl": {f"lwkt.{c}": self.sysctl(f"lwkt.{c}")
+                           for c in COUNTERS + (SMP_COUNTERS if self.mode == "smp" else ())},
                 "per_cpu": per_cpu, "total": total}
         if self.mode == "smp":
             result["smp"] = {

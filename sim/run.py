@@ -61,6 +61,12 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
                 + (f": {check['detail']}" if check["detail"] else ""))
         for key, value in summary["sysctl"].items():
             say(f"  {key:24} {value}")
+        if "smp" in summary:
+            smp = summary["smp"]
+            say(f"  {'IPI latency':24} {_spread(smp['ipi_latency_cycles'])}")
+            say(f"  {'token hand-off':24} {_spread(smp['token_handoff_cycles'])}")
+            say(f"  {'MP lock':24} {smp['mplock_acquisitions']} acquisitions, "
+                f"{smp['mplock_contended_tries']} contended tries")
     else:
         ok = False
         say(f"\nFAILED: {name} produced no counters; see {out / 'sim.log'}")
@@ -71,6 +77,14 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
         say(f"  waveform  {wave}")
     sys.stdout.flush()
     return 0 if ok else 1
+
+
+def _spread(cycles: list[int]) -> str:
+    if not cycles:
+        return "none"
+    ordered = sorted(cycles)
+    median = ordered[len(ordered) // 2]
+    return f"{len(ordered)} samples, median {median}, max {ordered[-1]} cycles"
 
 
 def _collect_waveform(build, out: Path) -> Path | None:
