@@ -49,6 +49,10 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
 
     def lwkt_init_thread(self, td, stack, flags, gd) -> None:
         super().lwkt_init_thread(td, stack, flags, gd)
+        # A structure reused from the free cache is still listed (lwkt_exit leaves it there):
+        # bzero + TAILQ_INSERT_TAIL re-lists it at the tail, once.
+        if td in gd.gd_tdallq:
+            gd.gd_tdallq.remove(td)
         gd.gd_tdallq.append(td)
 
     async def lwkt_free_thread(self, td: Thread) -> None:

@@ -1,0 +1,46 @@
+"""The SMP kernel's cocotb tests (tests/cocotb/smp_kernel.py, smp_kernel_ipiq.py) on both simulators.
+
+Three runs per simulator, one per SoC configuration:
+- smp_kernel on 2 CPUs (default FIFO depth and RAM): everything but the 4-CPU test;
+- smp_kernel's 4-CPU test (a wake-up forwarded by the wait queue's token owner) on 4 CPUs;
+- smp_kernel_ipiq on 2 CPUs with 4-entry IPI FIFOs (bursts that pass the half-full mark).
+"""
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from hdl.config import SocConfig
+from sim.build import build_soc
+from sim.runner import run_cocotb
+from tests.conftest import require_simulator
+
+COCOTB_DIR = str(Path(__file__).parent / "cocotb")
+SIMS = ["icarus", "verilator"]
+
+#: name -> (configuration, cocotb module, testcase filter, environment, tests that must pass)
+RUNS = {
+    "2cpu": (SocConfig(ncpu=2), "smp_kernel", None, {"LWKT_SMP_NCPU": "2"}, 16),
+    "4cpu": (SocConfig(ncpu=4), "smp_kernel", "schedule_follows_wait_queue_token", {"LWKT_SMP_NCPU": "4"}, 1),
+    "2cpu-fifo4": (SocConfig(ncpu=2, fifo_depth=4), "smp_kernel_ipiq", None, {}, 3),
+}
+
+
+def _passed(results_xml: Path) -> int:
+    cases = ET.parse(results_xml).getroot().iter("testcase")
+    return sum(1 for case in cases if case.find("failure") is None and case.find("error") is None
+               and case.find("skipped") is None)
+
+
+@pytest.mark.xdist_group("smp_kernel")
+@pytest.mark.parametrize("run", list(RUNS))
+@pytest.mark.parametrize("sim", SIMS)
+def test_smp_kernel(sim, run, tmp_path):
+    require_simulator(sim)
+    config, module, testcase, env, expected = RUNS[run]
+    build = build_soc(sim, config)
+    result = run_cocotb(build, module, test_dir=tmp_path, testcase=testcase, extra_env=env,
+                        python_path=[COCOTB_DIR])
+    log = (tmp_path / "sim.log").read_text() if (tmp_path / "sim.log").exists() else ""
+    assert result.ok, f"{result.failed} of {result.tests} cocotb tests failed on {sim} ({run}):\n{log[-8000:]}"
+    assert _passed(result.results_xml) == expected, log[-4000:]
