@@ -17,10 +17,14 @@ from typing import Awaitable, Callable
 from hdl import memory_map as mm
 from .thread import TDF, TDPRI_CRIT, TDPRI_INT_MED, Thread
 
-__all__ = ["InterruptMixin", "IthreadHandler", "HARDWARE_PRIO"]
+__all__ = ["InterruptMixin", "IthreadHandler", "HARDWARE_PRIO", "EVENT_INTERRUPT", "EVENT_IPI_SEND"]
 
 #: async def handler(td, line): services the device of external line ``line``.
 IthreadHandler = Callable[[Thread, int], Awaitable[None]]
+
+#: Codes the kernel writes to DEBUG.EVENT (shown on debug.event for one cycle in the waveform).
+EVENT_INTERRUPT = 0x100  # | source: an interrupt was claimed
+EVENT_IPI_SEND = 0x200   # | destination CPU: an IPI was queued
 
 #: Interrupt-controller priorities the kernel programs: IPIs first, then devices, then the clock.
 HARDWARE_PRIO = {mm.SOURCE_IPI: 3, mm.SOURCE_TIMER: 1, mm.SOURCE_SOFT: 1}
@@ -92,6 +96,7 @@ class InterruptMixin:
                 break
             self.interrupts_taken += 1
             self.event("interrupt", source=source)
+            await self.cpu.write_quiet(mm.DEBUG.EVENT, EVENT_INTERRUPT | source)
             await self.dispatch_interrupt(source)
         self.gd_intr_nesting_level -= 1
         self.crit_exit_noyield()

@@ -11,6 +11,7 @@ sender's TX_RINDEX tells it that its request has been carried out.
 from __future__ import annotations
 
 from hdl import memory_map as mm
+from .intr import EVENT_IPI_SEND
 from .thread import TDPRI_CRIT
 
 __all__ = ["IpiqMixin", "KERNEL_IPI_FUNCS", "SMP_COUNTERS", "WAIT_IPIQ_WARN", "WAIT_IPIQ_PANIC"]
@@ -72,6 +73,7 @@ class IpiqMixin:
         handle = self.system.handles.put(self.gd_cpuid, arg)
         await self.cpu.write_quiet(mm.IPI_TX.addr("TX_FUNC", slot=dcpu), fid)
         await self.cpu.write_quiet(mm.IPI_TX.addr("TX_ARG", slot=dcpu), handle)
+        await self.cpu.write_quiet(mm.DEBUG.EVENT, EVENT_IPI_SEND | dcpu)
         windex = (windex + 1) & _MASK32
         self.ipiq_windex[dcpu] = windex
         self.system.ipi_checker.sent(self.gd_cpuid, dcpu, fid, handle)

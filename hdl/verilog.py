@@ -1,10 +1,14 @@
 """Conversion of the SoC to Verilog."""
+import re
+
 from amaranth.back import rtlil
 
 from .config import SocConfig
 from .soc import LwktSoc, TOPLEVEL
 
 __all__ = ["soc_verilog"]
+
+_AUTO_TRIGGER = re.compile(r"\\\$auto\$verilog_backend\.cc:\d+:dump_module\$(\d+) ")
 
 
 def soc_verilog(config: SocConfig) -> str:
@@ -28,4 +32,8 @@ def soc_verilog(config: SocConfig) -> str:
         "-remove amaranth.decoding",
         "write_verilog",
     ])
-    return yosys.run(["-q", "-"], script, ignore_warnings=True)
+    verilog = yosys.run(["-q", "-"], script, ignore_warnings=True)
+    # Yosys's start-up trigger registers for always @* blocks have names like
+    # "\\$auto$verilog_backend.cc:2355:dump_module$7" that GTKWave cannot parse in a
+    # VCD; a leading underscore also keeps them out of Verilator's traces.
+    return _AUTO_TRIGGER.sub(lambda m: f"_yosys_trigger_{m.group(1)} ", verilog)

@@ -6,6 +6,7 @@ configuration, the simulator or this file change.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -65,10 +66,20 @@ def build_soc(sim: str, config: SocConfig, *, waves: bool = False, root: Path | 
     stamp = directory / "build.stamp"
     if stamp.exists() and stamp.read_text() == key:
         return result
+    root.mkdir(parents=True, exist_ok=True)
+    # Parallel test workers may want the same build: one builds, the others wait and reuse it.
+    with open(root / f".{directory.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (stamp.exists() and stamp.read_text() == key):
+            _build(sim, config, waves, result, stamp, key, verbose)
+    return result
 
+
+def _build(sim: str, config: SocConfig, waves: bool, result: Build, stamp: Path, key: str, verbose: bool) -> None:
     from cocotb_tools.runner import get_runner
     from hdl.verilog import soc_verilog
 
+    directory, verilog = result.directory, result.verilog
     directory.mkdir(parents=True, exist_ok=True)
     stamp.unlink(missing_ok=True)
     verilog.write_text(soc_verilog(config))
@@ -91,4 +102,3 @@ def build_soc(sim: str, config: SocConfig, *, waves: bool = False, root: Path | 
         log_file=directory / "build.log",
     )
     stamp.write_text(key)
-    return result

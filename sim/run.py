@@ -1,37 +1,66 @@
-"""``lwkt-soc run``: build the SoC for a scenario, run it, collect trace, counters and waveform."""
+"""``lwkt-soc run``: build the SoC for a scenario, run it, and write what a person reads.
+
+The output folder gets: ``trace.jsonl`` (the event trace), ``counters.json`` (raw
+counters from the simulator), ``report.json`` / ``report.txt`` / ``report.md``,
+``timeline.png``, ``sim.log``, and with ``--waves`` the waveform with a GTKWave
+save file and a thread-name translate file. A run that panics or fails a check
+still writes all of them, up to the point where it stopped.
+"""
 from __future__ import annotations
 
 import importlib
 import json
-import shutil
 import sys
+import threading
+import time
 from pathlib import Path
 
 from hdl.config import SocConfig
 from .build import build_soc
-from .runner import run_cocotb
+from .report import build_report, render_text, write_report
+from .runner import collect_waveform, run_cocotb, wave_plusargs
 from .scenarios import get_scenario
 
-__all__ = ["run_scenario"]
+__all__ = ["run_scenario", "RunError", "PROGRESS_FILE"]
+
+#: Written by the simulator side while it runs: "<cycle> <cycle budget>".
+PROGRESS_FILE = "progress"
+_OUTPUTS = ("trace.jsonl", "counters.json", "report.json", "report.txt", "report.md", "timeline.png",
+            "waves.fst", "waves.vcd", "waves.gtkw", "threads.txt", PROGRESS_FILE)
+
+
+class RunError(ValueError):
+    """A scenario and the options asked for cannot go together (a usage error)."""
 
 
 def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path, cpus: int | None = None,
-                 cycles: int | None = None, fifo_depth: int = SocConfig.fifo_depth, waves: bool = False,
-                 quiet: bool = False, scenario_modules: tuple[str, ...] = ()) -> int:
+                 cycles: int | None = None, fifo_depth: int = SocConfig.fifo_depth, mode: str | None = None,
+                 waves: bool = False, quiet: bool = False, progress: bool | None = None,
+                 scenario_modules: tuple[str, ...] = ()) -> int:
     """Run scenario ``name``; returns the exit code (0 every check held, 1 otherwise).
 
-    ``scenario_modules`` are imported (here and in the simulator) to register
-    scenarios defined outside this package.
+    ``mode`` defaults to the scenario's build; a uniprocessor scenario may also
+    run on the SMP kernel. ``progress`` shows a progress bar on a terminal and
+    plain lines elsewhere (default: unless ``quiet``). ``scenario_modules`` are
+    imported here and in the simulator to register scenarios defined elsewhere.
     """
     for module in scenario_modules:
         importlib.import_module(module)
     scenario = get_scenario(name)
-    ncpu = cpus or scenario.cpus
+    mode = mode or scenario.mode
+    if mode == "up" and scenario.mode == "smp":
+        raise RunError(f"scenario {name} needs the smp build; --mode up cannot run it")
+    ncpu = cpus or (scenario.cpus if mode == scenario.mode else 1)
+    if mode == "up" and ncpu != 1:
+        raise RunError(f"the up build runs on one CPU; --cpus {ncpu} needs --mode smp")
     config = SocConfig(ncpu=ncpu, fifo_depth=fifo_depth)
+    budget = cycles or scenario.max_cycles
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    for stale in ("trace.jsonl", "counters.json", "waves.fst", "waves.vcd"):
+    for stale in _OUTPUTS:
         (out / stale).unlink(missing_ok=True)
+    if progress is None:
+        progress = not quiet
 
     def say(text=""):
         if not quiet:
@@ -39,59 +68,77 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
 
     say(f"building the {ncpu}-CPU SoC for {sim} ...")
     build = build_soc(sim, config, waves=waves)
-    say(f"running {name} (seed {seed}) ...")
-    env = {"LWKT_SCENARIO": name, "LWKT_SEED": str(seed), "LWKT_OUT": str(out),
-           "LWKT_SCENARIO_MODULES": ",".join(scenario_modules)}
-    if cycles:
-        env["LWKT_CYCLES"] = str(cycles)
-    result = run_cocotb(build, "sim.run_program", test_dir=out, waves=waves, extra_env=env)
-    wave = _collect_waveform(build, out) if waves else None
+    say(f"running {name} ({mode} build, seed {seed}, up to {budget} cycles) ...")
+    env = {"LWKT_SCENARIO": name, "LWKT_SEED": str(seed), "LWKT_OUT": str(out), "LWKT_MODE": mode,
+           "LWKT_CYCLES": str(budget), "LWKT_SCENARIO_MODULES": ",".join(scenario_modules)}
+    result = _with_progress(
+        lambda: run_cocotb(build, "sim.run_program", test_dir=out, waves=waves, extra_env=env,
+                           plusargs=wave_plusargs(build, out)),
+        out / PROGRESS_FILE, budget, enabled=progress)
+    (out / PROGRESS_FILE).unlink(missing_ok=True)
 
-    counters_path = out / "counters.json"
-    ok = result.ok
-    if counters_path.exists():
-        summary = json.loads(counters_path.read_text())
-        say(f"\n{'PASSED' if ok else 'FAILED'}: {name} on {sim}, {ncpu} CPU(s), seed {seed}: "
-            f"{summary['outcome']} after {summary['cycles']} cycles ({summary['wall_seconds']:.2f} s)")
-        if summary.get("panic"):
-            p = summary["panic"]
-            say(f"  panic: {p['message']} (cpu {p['cpu']}, thread {p['thread']} #{p['tid']}, cycle {p['cycle']})")
-        for check in summary["checks"]:
-            say(f"  [{'ok' if check['ok'] else 'FAILED'}] {check['name']}"
-                + (f": {check['detail']}" if check["detail"] else ""))
-        for key, value in summary["sysctl"].items():
-            say(f"  {key:24} {value}")
-        if "smp" in summary:
-            smp = summary["smp"]
-            say(f"  {'IPI latency':24} {_spread(smp['ipi_latency_cycles'])}")
-            say(f"  {'token hand-off':24} {_spread(smp['token_handoff_cycles'])}")
-            say(f"  {'MP lock':24} {smp['mplock_acquisitions']} acquisitions, "
-                f"{smp['mplock_contended_tries']} contended tries")
-    else:
-        ok = False
+    files = {"trace": "trace.jsonl", "counters": "counters.json", "log": "sim.log"}
+    if not (out / "counters.json").exists():
         say(f"\nFAILED: {name} produced no counters; see {out / 'sim.log'}")
-    say(f"  trace     {out / 'trace.jsonl'}")
-    say(f"  counters  {counters_path}")
-    say(f"  log       {out / 'sim.log'}")
-    if wave:
-        say(f"  waveform  {wave}")
+        return 1
+    wave = collect_waveform(build, out) if waves else None
+    if wave is not None:
+        from .gtkwave import write_gtkwave_files
+        files["waveform"] = wave.name
+        for kind, path in write_gtkwave_files(out).items():
+            files[kind] = path.name
+    from .timeline import render_timeline
+    files["timeline"] = render_timeline(out).name
+    files.update({"report": "report.txt", "report_markdown": "report.md", "report_json": "report.json"})
+    report = build_report(out, sim=sim, cpus=ncpu, fifo_depth=fifo_depth, files=files)
+    write_report(out, report)
+    say("")
+    say(render_text(report).replace("\nfiles:\n", f"\nfiles (in {out}):\n").rstrip())
     sys.stdout.flush()
-    return 0 if ok else 1
+    return 0 if report["ok"] and result.ok else 1
 
 
-def _spread(cycles: list[int]) -> str:
-    if not cycles:
-        return "none"
-    ordered = sorted(cycles)
-    median = ordered[len(ordered) // 2]
-    return f"{len(ordered)} samples, median {median}, max {ordered[-1]} cycles"
+def _with_progress(job, progress_file: Path, budget: int, *, enabled: bool):
+    """Run ``job`` while showing how far the simulation is (bar on a terminal, lines otherwise)."""
+    if not enabled:
+        return job()
+    result = {}
+    worker = threading.Thread(target=lambda: result.setdefault("value", _capture(job)), daemon=True)
+    worker.start()
+    tty = sys.stdout.isatty()
+    shown = -1
+    last_line = time.monotonic()
+    while worker.is_alive():
+        worker.join(0.2)
+        cycle = _read_progress(progress_file)
+        if cycle is None:
+            continue
+        fraction = min(1.0, cycle / budget) if budget else 0.0
+        if tty:
+            filled = int(fraction * 30)
+            sys.stdout.write(f"\r  [{'#' * filled}{'.' * (30 - filled)}] {cycle:>10,} cycles")
+            sys.stdout.flush()
+        elif int(fraction * 10) > shown and time.monotonic() - last_line > 2:
+            shown = int(fraction * 10)
+            last_line = time.monotonic()
+            print(f"  progress: {cycle} cycles ({fraction:.0%} of the budget)", flush=True)
+    if tty:
+        sys.stdout.write("\n")
+    value = result["value"]
+    if isinstance(value, BaseException):
+        raise value
+    return value
 
 
-def _collect_waveform(build, out: Path) -> Path | None:
-    # Icarus writes its FST into the build folder; Verilator into the run folder.
-    for candidate in (build.directory / "lwkt_soc.fst", out / "dump.fst", out / "dump.vcd"):
-        if candidate.exists():
-            target = out / f"waves{candidate.suffix}"
-            shutil.move(candidate, target)
-            return target
-    return None
+def _capture(job):
+    try:
+        return job()
+    except BaseException as exc:  # re-raised in the calling thread
+        return exc
+
+
+def _read_progress(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None

@@ -1,7 +1,9 @@
 """The cocotb test that runs a scenario (``lwkt-soc run``); parameters come from the environment.
 
 LWKT_SCENARIO, LWKT_SEED, LWKT_OUT (output folder), LWKT_CYCLES (optional cycle budget),
-LWKT_SCENARIO_MODULES (optional, comma-separated modules that register more scenarios).
+LWKT_MODE (optional: up or smp, default the scenario's), LWKT_SCENARIO_MODULES (optional,
+comma-separated modules that register more scenarios). While it runs it keeps the file
+``progress`` in the output folder up to date with the simulated cycle.
 """
 import importlib
 import json
@@ -10,10 +12,11 @@ import time
 from pathlib import Path
 
 import cocotb
+from cocotb.triggers import Timer
 
 from firmware.system import System
 from sim.scenarios import Check, Devices, get_scenario
-from sim.testbench import SocBench
+from sim.testbench import CLOCK_PERIOD_NS, SocBench
 
 
 @cocotb.test()
@@ -26,8 +29,9 @@ async def run_scenario(dut):
     scenario = get_scenario(name)(seed)
     max_cycles = int(os.environ.get("LWKT_CYCLES") or scenario.max_cycles)
 
+    mode = os.environ.get("LWKT_MODE") or scenario.mode
     bench = await SocBench(dut).start()
-    system = System(bench, mode=scenario.mode, hardclock_period=scenario.hardclock_period,
+    system = System(bench, mode=mode, hardclock_period=scenario.hardclock_period,
                     untimely_switch=scenario.untimely_switch)
     devices = Devices(dut)
     scenario.attach(system, devices)
@@ -36,6 +40,7 @@ async def run_scenario(dut):
     start_cycle = system.cpus[0].cycle
     wall = time.perf_counter()
     system.start(scenario.start_functions())
+    cocotb.start_soon(_report_progress(out / "progress", system.cpus[0], max_cycles))
     outcome = await system.run(max_cycles)
     wall = time.perf_counter() - wall
     cycles = system.cpus[0].cycle - start_cycle
@@ -59,3 +64,11 @@ async def run_scenario(dut):
     for c in checks:
         dut._log.info("check %-45s %s %s", c.name, "ok" if c.ok else "FAILED", c.detail)
     assert not failed, "failed checks: " + "; ".join(f"{c.name} ({c.detail})" for c in failed)
+
+
+async def _report_progress(path: Path, cpu, budget: int) -> None:
+    """Write the simulated cycle about a hundred times over the budget (one wake-up each)."""
+    step = max(1000, budget // 100)
+    while True:
+        path.write_text(f"{cpu.cycle} {budget}\n")
+        await Timer(step * CLOCK_PERIOD_NS, unit="ns")

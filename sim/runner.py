@@ -8,7 +8,7 @@ from pathlib import Path
 from .build import Build
 from . import toolchain
 
-__all__ = ["run_cocotb", "CocotbResult"]
+__all__ = ["run_cocotb", "CocotbResult", "wave_plusargs", "collect_waveform"]
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,8 @@ class CocotbResult:
 
 def run_cocotb(build: Build, module: str, *, test_dir: Path, testcase: str | None = None,
                extra_env: dict[str, str] | None = None, waves: bool = False,
-               seed: int | None = None, python_path: list[str] | None = None) -> CocotbResult:
+               seed: int | None = None, python_path: list[str] | None = None,
+               plusargs: list[str] | None = None) -> CocotbResult:
     """Run the cocotb tests of ``module`` on ``build`` in ``test_dir`` (one per run).
 
     ``python_path`` entries are added to this process's ``sys.path``, which the
@@ -55,6 +56,7 @@ def run_cocotb(build: Build, module: str, *, test_dir: Path, testcase: str | Non
             extra_env=env,
             waves=waves,
             seed=seed,
+            plusargs=list(plusargs or []),
             timescale=None,
             log_file=test_dir / "sim.log",
             results_xml=str(results_xml),
@@ -65,3 +67,22 @@ def run_cocotb(build: Build, module: str, *, test_dir: Path, testcase: str | Non
             raise RuntimeError(f"the simulator ended without results; see {test_dir / 'sim.log'}") from None
     tests, failed = get_results(results_xml)
     return CocotbResult(tests, failed, results_xml, test_dir)
+
+
+def wave_plusargs(build: Build, test_dir: Path) -> list[str]:
+    """Plusargs that make Icarus write its waveform into the run's folder (not the shared build)."""
+    if build.sim == "icarus" and build.waves:
+        return [f"+dumpfile_path={Path(test_dir).resolve() / 'waves.fst'}"]
+    return []
+
+
+def collect_waveform(build: Build, test_dir: Path) -> Path | None:
+    """The run's waveform as ``waves.fst`` or ``waves.vcd`` in ``test_dir`` (renaming Verilator's dump)."""
+    test_dir = Path(test_dir)
+    for candidate in (test_dir / "waves.fst", test_dir / "dump.fst", test_dir / "dump.vcd"):
+        if candidate.exists():
+            target = test_dir / f"waves{candidate.suffix}"
+            if candidate != target:
+                candidate.replace(target)
+            return target
+    return None

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
 from hdl.config import SocConfig
 from .build import build_soc
-from .runner import run_cocotb
+from .runner import collect_waveform, run_cocotb, wave_plusargs
 
 __all__ = ["run_smoke"]
 
@@ -20,15 +19,8 @@ def run_smoke(config: SocConfig, sim: str, out: Path, *, waves: bool = False) ->
     build = build_soc(sim, config, waves=waves)
     print(f"running the bring-up program in {out} ...", flush=True)
     result = run_cocotb(build, "sim.smoke_program", test_dir=out, waves=waves,
-                        extra_env={"LWKT_SOC_OUT": str(out)})
-    wave = None
-    if waves:
-        # Icarus writes its FST into the build folder; Verilator into the run folder.
-        for candidate in (build.directory / "lwkt_soc.fst", out / "dump.fst", out / "dump.vcd"):
-            if candidate.exists() and candidate.stat().st_mtime >= (out / "sim.log").stat().st_mtime - 600:
-                wave = out / f"waves{candidate.suffix}"
-                shutil.move(candidate, wave)
-                break
+                        extra_env={"LWKT_SOC_OUT": str(out)}, plusargs=wave_plusargs(build, out))
+    wave = collect_waveform(build, out) if waves else None
     summary = out / "smoke.json"
     print(f"\n{'PASSED' if result.ok else 'FAILED'}: {result.tests - result.failed}/{result.tests} "
           f"({sim}, {config.ncpu} CPUs)")

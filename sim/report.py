@@ -1,0 +1,165 @@
+"""The report of a run: ``report.json`` (schema in ``docs/report-schema.json``) and its
+human renderings ``report.txt`` and ``report.md``.
+
+``build_report`` assembles the report from what the simulator wrote
+(``counters.json``, ``trace.jsonl``); ``render_text`` and ``render_markdown``
+turn it into tables; ``lwkt-soc report DIR`` does it all again for a finished run.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+__all__ = ["SCHEMA_ID", "build_report", "write_report", "render_text", "render_markdown", "spread",
+           "load_report"]
+
+SCHEMA_ID = "lwkt-soc-report/1"
+#: Per-CPU counters shown in the sysctl-style table, in this order (when present).
+_TABLE_COUNTERS = ("switch_count", "preempt_hit", "preempt_miss", "preempt_weird", "ipiq_count",
+                   "ipiq_fifofull", "ipiq_received", "token_requests", "mplock_acquires", "mplock_contended",
+                   "need_resched", "interrupts", "interrupts_deferred", "hardclock_ticks", "threads_allocated",
+                   "threads_freed", "free_cache", "work_cycles", "idle_cycles")
+
+
+def spread(samples: list[int]) -> dict:
+    """count, median, 99th percentile (nearest rank) and max of cycle samples."""
+    if not samples:
+        return {"count": 0, "median": None, "p99": None, "max": None}
+    ordered = sorted(samples)
+    n = len(ordered)
+    rank = max(1, -(-99 * n // 100))  # nearest-rank percentile
+    return {"count": n, "median": ordered[(n - 1) // 2], "p99": ordered[rank - 1], "max": ordered[-1]}
+
+
+def build_report(run_dir: Path, *, sim: str, cpus: int, fifo_depth: int, files: dict[str, str]) -> dict:
+    """The report of the run in ``run_dir`` (which holds counters.json)."""
+    counters = json.loads((run_dir / "counters.json").read_text())
+    smp = counters.get("smp", {})
+    checks = counters.get("checks", [])
+    report = {
+        "schema": SCHEMA_ID,
+        "scenario": counters.get("scenario"),
+        "seed": counters.get("seed"),
+        "sim": sim,
+        "mode": counters["mode"],
+        "cpus": cpus,
+        "fifo_depth": fifo_depth,
+        "outcome": counters["outcome"],
+        "ok": counters["outcome"] == "done" and all(c["ok"] for c in checks),
+        "cycles": counters.get("cycles", 0),
+        "wall_seconds": counters.get("wall_seconds", 0.0),
+        "bus_transactions": counters.get("bus_transactions", 0),
+        "panic": counters.get("panic"),
+        "checks": checks,
+        "settings": counters.get("settings", {}),
+        "sysctl": counters.get("sysctl", {}),
+        "per_cpu": counters.get("per_cpu", []),
+        "latency": {
+            "ipi": spread(smp.get("ipi_latency_cycles", [])),
+            "token_handoff": spread(smp.get("token_handoff_cycles", [])),
+            "mplock_hold": spread(smp.get("mplock_hold_cycles", [])),
+        },
+        "mplock": {"acquisitions": smp.get("mplock_acquisitions", 0),
+                   "contended_tries": smp.get("mplock_contended_tries", 0)},
+        "ipi": {"sent": smp.get("ipi_sent", 0), "received": smp.get("ipi_received", 0)},
+        "files": dict(files),
+    }
+    return report
+
+
+def write_report(run_dir: Path, report: dict) -> dict[str, Path]:
+    paths = {"json": run_dir / "report.json", "text": run_dir / "report.txt", "markdown": run_dir / "report.md"}
+    paths["json"].write_text(json.dumps(report, indent=2) + "\n")
+    paths["text"].write_text(render_text(report))
+    paths["markdown"].write_text(render_markdown(report))
+    return paths
+
+
+def load_report(run_dir: Path) -> dict:
+    path = run_dir / "report.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{run_dir} holds no report.json (is it the --out folder of a run?)")
+    return json.loads(path.read_text())
+
+
+def _title(r: dict) -> str:
+    status = "PASSED" if r["ok"] else "FAILED"
+    return (f"{status}: {r['scenario']} ({r['mode']}, {r['cpus']} CPU{'s' if r['cpus'] != 1 else ''}, "
+            f"{r['sim']}, seed {r['seed']}): {r['outcome']} after {r['cycles']} cycles")
+
+
+def _cell(value) -> str:
+    return "-" if value is None else str(value)
+
+
+def _table_rows(r: dict) -> tuple[list[str], list[list[str]]]:
+    """The sysctl-style table: one row per counter, one column per CPU, then the total."""
+    per_cpu = r["per_cpu"]
+    header = ["counter"] + [f"cpu{c['cpu']}" for c in per_cpu] + ["total"]
+    rows = []
+    for name in _TABLE_COUNTERS:
+        if per_cpu and name in per_cpu[0]:
+            values = [c.get(name, 0) for c in per_cpu]
+            rows.append([f"lwkt.{name}" if name in _sysctl_names(r) else name]
+                        + [str(v) for v in values] + [str(sum(values))])
+    return header, rows
+
+
+def _sysctl_names(r: dict) -> set[str]:
+    return {name.split(".", 1)[1] for name in r["sysctl"]}
+
+
+def _latency_rows(r: dict) -> list[list[str]]:
+    labels = {"ipi": "IPI send -> run", "token_handoff": "token hand-off", "mplock_hold": "MP lock hold"}
+    return [[labels[key], _cell(v["count"]), _cell(v["median"]), _cell(v["p99"]), _cell(v["max"])]
+            for key, v in r["latency"].items()]
+
+
+def render_text(r: dict) -> str:
+    lines = [_title(r), ""]
+    if r["panic"]:
+        p = r["panic"]
+        lines += [f"panic: {p['message']}", f"  cpu {p['cpu']}, thread {p['thread']} (#{p['tid']}), cycle {p['cycle']}", ""]
+    lines.append("checks:")
+    for c in r["checks"]:
+        lines.append(f"  [{'ok' if c['ok'] else 'FAILED':6}] {c['name']}" + (f": {c['detail']}" if c["detail"] else ""))
+    header, rows = _table_rows(r)
+    widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
+    lines += ["", "counters:"]
+    for row in [header] + rows:
+        lines.append("  " + row[0].ljust(widths[0]) + "  " + "  ".join(v.rjust(w) for v, w in zip(row[1:], widths[1:])))
+    if r["mode"] == "smp":
+        lines += ["", "latency (cycles):", f"  {'':18} {'count':>6} {'median':>7} {'p99':>6} {'max':>6}"]
+        for row in _latency_rows(r):
+            lines.append(f"  {row[0]:18} {row[1]:>6} {row[2]:>7} {row[3]:>6} {row[4]:>6}")
+        lines.append(f"\nMP lock: {r['mplock']['acquisitions']} acquisitions, "
+                     f"{r['mplock']['contended_tries']} contended tries")
+        lines.append(f"IPIs: {r['ipi']['sent']} sent, {r['ipi']['received']} received")
+    lines += ["", f"simulated {r['cycles']} cycles in {r['wall_seconds']:.2f} s, "
+                  f"{r['bus_transactions']} bus transactions", "", "files:"]
+    lines += [f"  {k:9} {v}" for k, v in r["files"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(r: dict) -> str:
+    lines = [f"# {r['scenario']}: {'passed' if r['ok'] else 'FAILED'}", "",
+             f"{r['mode']} build, {r['cpus']} CPU(s), FIFO depth {r['fifo_depth']}, {r['sim']}, seed {r['seed']}: "
+             f"**{r['outcome']}** after {r['cycles']} cycles ({r['wall_seconds']:.2f} s wall, "
+             f"{r['bus_transactions']} bus transactions).", ""]
+    if r["panic"]:
+        p = r["panic"]
+        lines += [f"**Panic** on cpu {p['cpu']}, thread `{p['thread']}` (#{p['tid']}), cycle {p['cycle']}: "
+                  f"`{p['message']}`", ""]
+    lines += ["## Checks", "", "| check | result | detail |", "|---|---|---|"]
+    for c in r["checks"]:
+        lines.append(f"| {c['name']} | {'ok' if c['ok'] else '**FAILED**'} | {c['detail']} |")
+    header, rows = _table_rows(r)
+    lines += ["", "## Counters", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    if r["mode"] == "smp":
+        lines += ["", "## Latency (cycles)", "", "| | count | median | p99 | max |", "|---|---|---|---|---|"]
+        lines += ["| " + " | ".join(row) + " |" for row in _latency_rows(r)]
+        lines += ["", f"MP lock: {r['mplock']['acquisitions']} acquisitions, {r['mplock']['contended_tries']} "
+                      f"contended tries. IPIs: {r['ipi']['sent']} sent, {r['ipi']['received']} received."]
+    lines += ["", "## Files", ""] + [f"- {k}: `{v}`" for k, v in r["files"].items()]
+    return "\n".join(lines) + "\n"
