@@ -8,7 +8,7 @@ OUT    ?= build/lwkt_soc_$(NCPU)cpu.v
 # Parallel pytest workers; CI machines have 2 cores.
 JOBS   ?= 2
 
-.PHONY: run test test-hdl test-cosim bench verilog docs clean
+.PHONY: run test test-hdl test-cosim bench stress verilog docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ test-cosim: $(STAMP)
 ## bench: co-simulation speed figures (printed, and written to bench/results.json)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+
+## stress: SEEDS random workloads with every fault on, JOBS in parallel, on SIM
+SEEDS ?= 20
+SIM   ?= verilator
+stress: $(STAMP)
+	$(BIN)/python -m sim.stress --seeds $(SEEDS) --sim $(SIM) --jobs $(JOBS)
 
 ## verilog: write the SoC's Verilog for NCPU CPUs to OUT
 verilog: $(STAMP)

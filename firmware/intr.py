@@ -166,6 +166,9 @@ async def _ithread_main(td: Thread, line: int) -> None:
         k = td.k
         await k.ithread_handlers[line](td, line)
         k.crit_enter()
+        if "delayed-complete" in k.system.faults:
+            # Fault injection: the source stays in service a while after its device was served.
+            await k.cpu.work(k.system.fault_rng(k.gd_cpuid).randint(20, 200))
         if source not in k.intr_completed:
             await k.cpu.write_quiet(mm.INTC.COMPLETE, source)
         k.intr_completed.discard(source)

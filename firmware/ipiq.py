@@ -71,12 +71,13 @@ class IpiqMixin:
         self.kassert((windex - rindex) & _MASK32 < depth, "lwkt_send_ipiq: FIFO overrun")
         fid = self.system.ipi_func_id(func)
         handle = self.system.handles.put(self.gd_cpuid, arg)
+        # Recorded before the push: the receiver may run the message before our write returns.
+        self.system.ipi_checker.sent(self.gd_cpuid, dcpu, fid, handle)
         await self.cpu.write_quiet(mm.IPI_TX.addr("TX_FUNC", slot=dcpu), fid)
         await self.cpu.write_quiet(mm.IPI_TX.addr("TX_ARG", slot=dcpu), handle)
-        await self.cpu.write_quiet(mm.DEBUG.EVENT, EVENT_IPI_SEND | dcpu)
         windex = (windex + 1) & _MASK32
         self.ipiq_windex[dcpu] = windex
-        self.system.ipi_checker.sent(self.gd_cpuid, dcpu, fid, handle)
+        await self.cpu.write_quiet(mm.DEBUG.EVENT, EVENT_IPI_SEND | dcpu)
         self.event("ipi_send", dest=dcpu, func=func, seq=windex)
         self.gd_intr_nesting_level -= 1
         return windex

@@ -565,7 +565,10 @@ class Lwkt(InterruptMixin):
             while True:
                 if self.runnable():
                     await self.lwkt_switch()
-                    continue
+                    if not self.gd_idletd.td_flags & TDF.IDLE_NOHLT:
+                        continue
+                # Halt, or with TDF_IDLE_NOHLT poll (interrupts are taken in between, as
+                # the seed's idle loop enables them between switches).
                 await self.idle_wait()
         except KernelPanic as panic:
             self.system.on_panic(panic)

@@ -16,6 +16,7 @@ from .ipiq import IpiqMixin
 from .lwkt import Lwkt, ThreadFunc
 from .smp_sync import MpLockMixin, TokenMixin
 from .thread import TDF, TDPRI_CRIT, TDPRI_INT_MED, TDPRI_MASK, Thread, WaitQueue
+from .watchdog import heartbeat_address
 
 __all__ = ["LwktSmp", "IDLE_POLL_CYCLES"]
 
@@ -41,7 +42,7 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         self.gd_need_resched = False
         self.intr_frames = 0
         self.counters.update({"need_resched": 0, "token_requests": 0, "mplock_acquires": 0,
-                              "mplock_contended": 0})
+                              "mplock_contended": 0, "mplock_busts": 0})
         self.init_ipiq()
         self.lbolt_sleepers: list[Thread] = []  # threads sleeping until the next hardclock tick
 
@@ -89,6 +90,8 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
 
     async def hardclock(self) -> None:
         await super().hardclock()
+        # The heartbeat the MP-lock watchdog looks at.
+        await self.cpu.write_quiet(heartbeat_address(self.gd_cpuid), self.hardclock_ticks)
         sleepers, self.lbolt_sleepers = self.lbolt_sleepers, []
         for td in sleepers:
             self._lwkt_enqueue(td)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 from typing import Awaitable, Callable
 
@@ -65,14 +66,23 @@ class System:
         Cycles between timer interrupts; 0 leaves the timer off.
     untimely_switch : int
         Initial value of the sysctl ``lwkt.untimely_switch``.
+    faults : set of fault names (see ``sim/faults.py``)
+        Fault injection switched on for this run; the kernel consults it where a
+        fault acts inside firmware (``delayed-complete``).
+    seed : int
+        Seeds the per-CPU random streams of fault injection.
     """
 
     def __init__(self, bench: SocBench, *, mode: str = "up", hardclock_period: int = 0,
-                 untimely_switch: int = 0):
+                 untimely_switch: int = 0, faults: frozenset[str] = frozenset(), seed: int = 1):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         self.bench = bench
         self.mode = mode
+        self.faults = frozenset(faults)
+        self.seed = seed
+        self._fault_rngs: dict[int, random.Random] = {}
+        self.dead_cpus: set[int] = set()
         self.uses_ipi = mode == "smp"
         self.hardclock_period = hardclock_period
         self.hardclock_hooks: list[Callable[[Lwkt], Awaitable[None]]] = []
@@ -101,6 +111,12 @@ class System:
             self.kernels = [Lwkt(self, cpu) for cpu in self.cpus]
 
     # -- shared bookkeeping --------------------------------------------------------------------
+
+    def fault_rng(self, cpu: int) -> random.Random:
+        """CPU ``cpu``'s random stream for fault injection (independent of the others)."""
+        if cpu not in self._fault_rngs:
+            self._fault_rngs[cpu] = random.Random(self.seed * 7919 + cpu)
+        return self._fault_rngs[cpu]
 
     def next_tid(self) -> int:
         self._tid += 1
@@ -242,6 +258,14 @@ class System:
         if self.outcome is None:
             self.outcome = "timeout"
         return self.outcome
+
+    async def quiesce(self, max_cycles: int = 5000) -> None:
+        """After the workload: let messages still in flight arrive before the final checks."""
+        step = 10
+        for _ in range(max_cycles // step):
+            if not self.ipi_checker.undelivered() and not self.wait_checker.pending:
+                return
+            await Timer(step * CLOCK_PERIOD_NS, unit="ns")
 
     def write_outputs(self, out: Path) -> None:
         out.mkdir(parents=True, exist_ok=True)

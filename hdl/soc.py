@@ -30,12 +30,16 @@ class LwktSoc(wiring.Component):
         One port per core; in Verilog ``cpu0__cyc``, ``cpu0__ack``, ``cpu0__irq`` ...
     ext_irq : In(ext_lines)
         External level interrupt lines (one bit wide and unused when there are none).
+    stall : In(ncpu)
+        Wait-state injection for fault testing: while bit i is high, CPU i's port
+        accepts no request (the access waits). Tie to 0 in normal use.
     """
 
     def __init__(self, config: SocConfig):
         self.config = config
         members = {f"cpu{i}": In(CoreBusSignature()) for i in range(config.ncpu)}
         members["ext_irq"] = In(max(config.ext_lines, 1))
+        members["stall"] = In(config.ncpu)
         super().__init__(members)
 
     def port(self, cpu: int):
@@ -77,5 +81,6 @@ class LwktSoc(wiring.Component):
                 connect(m, getattr(tile, name), arbiter.initiators[i])
             connect(m, tile.ipi_tx, ipi.tx[i])
             connect(m, tile.ipi_rx, ipi.rx[i])
-            m.d.comb += [tile.rx_pending.eq(ipi.rx_pending[i]), tile.ext.eq(route.to_cpu[i])]
+            m.d.comb += [tile.rx_pending.eq(ipi.rx_pending[i]), tile.ext.eq(route.to_cpu[i]),
+                         tile.stall.eq(self.stall[i])]
         return m

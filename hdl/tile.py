@@ -38,6 +38,7 @@ class CpuTile(wiring.Component):
     cycle : In(64)
     rx_pending : In(ncpu)        RX_PENDING of this CPU
     ext : In(ext_lines)          external lines routed to this CPU
+    stall : In(1)                wait-state injection: while high, no request is accepted
     mplock, route, ram, ipi_tx, ipi_rx : Out(RegisterSignature)
         Decoded accesses to blocks outside the tile.
     """
@@ -50,6 +51,7 @@ class CpuTile(wiring.Component):
             "cycle": In(64),
             "rx_pending": In(config.ncpu),
             "ext": In(max(config.ext_lines, 1)),
+            "stall": In(1),
         }
         for name in EXTERNAL_BLOCKS:
             members[name] = Out(RegisterSignature(self.windows[name].span_log2))
@@ -86,7 +88,7 @@ class CpuTile(wiring.Component):
 
         bus = self.bus
         seen = Signal()
-        m.d.comb += seen.eq(bus.cyc & bus.stb & ~(bus.ack | bus.err))
+        m.d.comb += seen.eq(bus.cyc & bus.stb & ~(bus.ack | bus.err) & ~self.stall)
         legal = Signal()
         done = Signal()
         rdata = Signal(32)

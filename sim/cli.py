@@ -77,7 +77,8 @@ def _cmd_run(args) -> int:
         SocConfig(ncpu=args.cpus)  # names the range when out of it
     try:
         return run_scenario(args.scenario, sim=args.sim, seed=args.seed, out=Path(args.out), cpus=args.cpus,
-                            cycles=args.cycles, fifo_depth=args.fifo_depth, mode=args.mode, waves=args.waves)
+                            cycles=args.cycles, fifo_depth=args.fifo_depth, mode=args.mode, waves=args.waves,
+                            faults=args.faults)
     except RunError as exc:
         print(f"lwkt-soc: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -155,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"IPI FIFO depth, a power of two in 2..1024 (default {SocConfig.fifo_depth})")
     p.add_argument("--mode", choices=["up", "smp"], default=None,
                    help="kernel build: up (seed v1.12, one CPU) or smp (v1.18); default: the scenario's")
+    p.add_argument("--faults", default="", metavar="LIST",
+                   help="fault injection: all, or a comma-separated list of wait-states, spurious, "
+                        "delayed-complete, cpu-stop, fifo-full (default none)")
     p.add_argument("--waves", action="store_true",
                    help="write a waveform (FST, or VCD without liblz4) and a GTKWave save file")
     p.add_argument("--out", metavar="DIR", default="runs/latest", help="output folder (default runs/latest)")

@@ -103,6 +103,7 @@ class Cpu:
         self.current: Context | None = None
         self.work_cycles = 0
         self.idle_cycles = 0
+        self.frozen = False
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -170,6 +171,11 @@ class Cpu:
         if self._rendezvous is not None:
             await self._rendezvous.wait(self.id)
         self.idle_cycles += int(get_sim_time("ns") - start) // self._period
+
+    async def freeze(self) -> None:
+        """Fault injection: the core stops for good (its current context never continues)."""
+        self.frozen = True
+        await Event().wait()
 
     # -- thread hand-over ---------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 import threading
 import time
@@ -19,6 +20,7 @@ from hdl.config import SocConfig
 from .build import build_soc
 from .report import build_report, render_text, write_report
 from .runner import collect_waveform, run_cocotb, wave_plusargs
+from .faults import parse_faults
 from .scenarios import get_scenario
 
 __all__ = ["run_scenario", "RunError", "PROGRESS_FILE"]
@@ -36,17 +38,24 @@ class RunError(ValueError):
 def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path, cpus: int | None = None,
                  cycles: int | None = None, fifo_depth: int = SocConfig.fifo_depth, mode: str | None = None,
                  waves: bool = False, quiet: bool = False, progress: bool | None = None,
-                 scenario_modules: tuple[str, ...] = ()) -> int:
+                 faults: str = "", scenario_modules: tuple[str, ...] = (),
+                 extra_env: dict[str, str] | None = None) -> int:
     """Run scenario ``name``; returns the exit code (0 every check held, 1 otherwise).
 
     ``mode`` defaults to the scenario's build; a uniprocessor scenario may also
     run on the SMP kernel. ``progress`` shows a progress bar on a terminal and
-    plain lines elsewhere (default: unless ``quiet``). ``scenario_modules`` are
-    imported here and in the simulator to register scenarios defined elsewhere.
+    plain lines elsewhere (default: unless ``quiet``). ``faults`` switches fault
+    injection on (see ``sim/faults.py``: a comma-separated list or ``all``).
+    ``scenario_modules`` are imported here and in the simulator to register
+    scenarios defined elsewhere; ``extra_env`` goes to the simulator's environment.
     """
     for module in scenario_modules:
         importlib.import_module(module)
     scenario = get_scenario(name)
+    try:
+        fault_set = parse_faults(faults)
+    except ValueError as exc:
+        raise RunError(str(exc)) from None
     mode = mode or scenario.mode
     if mode == "up" and scenario.mode == "smp":
         raise RunError(f"scenario {name} needs the smp build; --mode up cannot run it")
@@ -70,7 +79,11 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
     build = build_soc(sim, config, waves=waves)
     say(f"running {name} ({mode} build, seed {seed}, up to {budget} cycles) ...")
     env = {"LWKT_SCENARIO": name, "LWKT_SEED": str(seed), "LWKT_OUT": str(out), "LWKT_MODE": mode,
-           "LWKT_CYCLES": str(budget), "LWKT_SCENARIO_MODULES": ",".join(scenario_modules)}
+           "LWKT_CYCLES": str(budget), "LWKT_SCENARIO_MODULES": ",".join(scenario_modules),
+           "LWKT_FAULTS": ",".join(sorted(fault_set))}
+    if os.environ.get("LWKT_RANDOM_SPEC"):
+        env["LWKT_RANDOM_SPEC"] = str(Path(os.environ["LWKT_RANDOM_SPEC"]).resolve())
+    env.update(extra_env or {})
     result = _with_progress(
         lambda: run_cocotb(build, "sim.run_program", test_dir=out, waves=waves, extra_env=env,
                            plusargs=wave_plusargs(build, out)),

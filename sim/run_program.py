@@ -15,6 +15,7 @@ import cocotb
 from cocotb.triggers import Timer
 
 from firmware.system import System
+from sim.faults import FaultInjector, parse_faults
 from sim.scenarios import Check, Devices, get_scenario
 from sim.testbench import CLOCK_PERIOD_NS, SocBench
 
@@ -30,13 +31,17 @@ async def run_scenario(dut):
     max_cycles = int(os.environ.get("LWKT_CYCLES") or scenario.max_cycles)
 
     mode = os.environ.get("LWKT_MODE") or scenario.mode
+    faults = parse_faults(os.environ.get("LWKT_FAULTS"))
     bench = await SocBench(dut).start()
     system = System(bench, mode=mode, hardclock_period=scenario.hardclock_period,
-                    untimely_switch=scenario.untimely_switch)
+                    untimely_switch=scenario.untimely_switch, faults=faults, seed=seed)
     devices = Devices(dut)
     scenario.attach(system, devices)
     for model in scenario.device_models():
         cocotb.start_soon(model)
+    injector = FaultInjector(dut, system.ncpu, len(dut.ext_irq), faults, seed, scenario.device_lines())
+    for coroutine in injector.coroutines(devices):
+        cocotb.start_soon(coroutine)
     start_cycle = system.cpus[0].cycle
     wall = time.perf_counter()
     system.start(scenario.start_functions())
@@ -44,6 +49,8 @@ async def run_scenario(dut):
     outcome = await system.run(max_cycles)
     wall = time.perf_counter() - wall
     cycles = system.cpus[0].cycle - start_cycle
+    if outcome == "done":
+        await system.quiesce()
 
     checks = [Check("no panic", system.panic is None, str(system.panic) if system.panic else ""),
               Check("finished within the cycle budget", outcome != "timeout",
@@ -58,6 +65,8 @@ async def run_scenario(dut):
     summary = json.loads((out / "counters.json").read_text())
     summary.update({"scenario": name, "seed": seed, "cycles": cycles, "wall_seconds": round(wall, 6),
                     "bus_transactions": sum(m.transactions for m in bench.masters),
+                    "faults": {"enabled": sorted(faults), "wait_states": injector.stalls,
+                               "spurious_pulses": injector.pulses, "dead_cpus": sorted(system.dead_cpus)},
                     "checks": [c.as_dict() for c in checks]})
     (out / "counters.json").write_text(json.dumps(summary, indent=2) + "\n")
     failed = [c for c in checks if not c.ok]

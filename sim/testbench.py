@@ -33,6 +33,7 @@ class SocBench:
     async def start(self, reset_cycles: int = 2) -> "SocBench":
         """Start the clock, hold reset, and leave the bench at a falling edge."""
         self.dut.ext_irq.value = 0
+        self.dut.stall.value = 0
         Clock(self.dut.clk, CLOCK_PERIOD_NS, unit="ns").start()
         self.dut.rst.value = 1
         await ClockCycles(self.dut.clk, reset_cycles)

@@ -7,6 +7,6 @@ testbench side, and checks the run afterwards.
 from .base import Check, Devices, Scenario, SCENARIOS, get_scenario
 
 # Importing the modules registers their scenarios.
-from . import smp, up  # noqa: F401
+from . import random_workload, smp, up  # noqa: F401
 
 __all__ = ["Check", "Devices", "Scenario", "SCENARIOS", "get_scenario"]

@@ -64,6 +64,8 @@ class Devices:
         self.level = 0
         self.raised_at: dict[int, list[int]] = {}
         self.serviced: dict[int, int] = {}
+        self.spurious: dict[int, int] = {}
+        self._requested: set[int] = set()
         self._port.value = 0
 
     @property
@@ -72,17 +74,36 @@ class Devices:
 
     def raise_line(self, line: int) -> None:
         self.level |= 1 << line
+        self._requested.add(line)
         self.raised_at.setdefault(line, []).append(int(get_sim_time("ns")) // CLOCK_PERIOD_NS)
         self._port.value = self.level
 
     def lower_line(self, line: int) -> None:
-        if self.level >> line & 1:
+        if line in self._requested:
             self.serviced[line] = self.serviced.get(line, 0) + 1
+            self._requested.discard(line)
         self.level &= ~(1 << line)
         self._port.value = self.level
 
     def is_high(self, line: int) -> bool:
         return bool(self.level >> line & 1)
+
+    def pulse(self, line: int, cycles: int) -> None:
+        """A spurious pulse: the line is high for ``cycles`` cycles with no request behind it."""
+        self.level |= 1 << line
+        self._port.value = self.level
+        self.spurious[line] = self.spurious.get(line, 0) + 1
+
+        async def end():
+            await self.wait_cycles(cycles)
+            if line not in self._requested:
+                self.level &= ~(1 << line)
+                self._port.value = self.level
+        cocotb.start_soon(end())
+
+    def requested(self, line: int) -> bool:
+        """A device request (not a spurious pulse) is waiting on ``line``."""
+        return line in self._requested
 
     async def wait_cycles(self, cycles: int) -> None:
         await ClockCycles(self._clk, cycles, rising=False)
@@ -135,6 +156,10 @@ class Scenario:
 
     def checks(self) -> list[Check]:
         """Scenario-specific checks, evaluated after the run."""
+        return []
+
+    def device_lines(self) -> list[int]:
+        """External lines this scenario's devices use (where spurious pulses go)."""
         return []
 
 

@@ -281,6 +281,7 @@ class SmpMixed(SmpScenario):
             # Every device request must have been serviced before the waiters are let go.
             while sum(self.serviced.values()) < sum(self.device_requests.values()):
                 await k.cpu.work(50)
+                await k.lwkt_yield()  # an interrupt thread may be waiting on the run queue
             await k.cpu.write(self.word(2), 1)
             await k.lwkt_signal(self.queue)
 

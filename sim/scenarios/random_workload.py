@@ -1,0 +1,380 @@
+"""The seeded random workload (``--scenario random``).
+
+Everything is drawn from the seed into a :class:`RandomSpec`: per-CPU threads
+with priorities and programs of operations (work, yield, critical sections,
+token sections on shared tokens, MP-lock sections, IPIs, producer/consumer
+wake-ups across CPUs through wait queues), and devices interrupting CPUs. The
+spec is plain data: it can be written to JSON, edited or shrunk, and run again
+exactly (``LWKT_RANDOM_SPEC``), which is how a failing seed is reduced.
+
+Termination is by construction: a thread either produces tickets on wait
+queues (never blocks) or consumes them (may block), and every queue gets as
+many tickets as it is asked for.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+from dataclasses import asdict, dataclass, field
+
+from firmware.thread import (TDPRI_KERN_DAEMON, TDPRI_KERN_USER, TDPRI_SOFT_NORM, TDPRI_USER_NORM)
+from firmware.watchdog import start_mplock_watchdog
+from hdl import memory_map as mm
+from .base import Check, Scenario, Workload, register
+from .smp import DATA_WORD
+
+__all__ = ["RandomSpec", "ThreadSpec", "DeviceSpec", "RandomWorkload", "generate_spec"]
+
+_PRIORITIES = (TDPRI_USER_NORM, TDPRI_KERN_USER, TDPRI_KERN_DAEMON, TDPRI_SOFT_NORM)
+_N_TOKENS = 3
+_N_QUEUES = 2
+# Shared-RAM words of the workload's own data.
+_TOKEN_COUNTER = DATA_WORD            # + token index
+_MPLOCK_COUNTER = DATA_WORD + 8
+_TICKETS = DATA_WORD + 16             # + queue index
+_STOPPED_FLAG = DATA_WORD + 25        # cpu-stop: the victim holds the MP lock and has stopped
+_DEAF_FLAG = DATA_WORD + 24           # fifo-full: 1 the burst sender is ready, 2 the long section runs
+
+
+@dataclass
+class ThreadSpec:
+    cpu: int
+    pri: int
+    ops: list[list]                   # ["work", n] ["yield"] ["crit", n] ["token", t, n] ["mplock", n]
+                                      # ["note", cpu] ["v", q] ["p", q] ["burst", cpu, count]
+
+
+@dataclass
+class DeviceSpec:
+    line: int
+    cpu: int
+    gaps: list[int]
+
+
+@dataclass
+class RandomSpec:
+    ncpu: int
+    threads: list[ThreadSpec] = field(default_factory=list)
+    devices: list[DeviceSpec] = field(default_factory=list)
+    victim: int | None = None         # cpu-stop: the CPU that stops holding the MP lock
+    deaf: list[int] | None = None     # fifo-full: [cpu, cycles] of the long critical section
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "RandomSpec":
+        data = json.loads(text)
+        return cls(ncpu=data["ncpu"], threads=[ThreadSpec(**t) for t in data["threads"]],
+                   devices=[DeviceSpec(**d) for d in data["devices"]], victim=data.get("victim"),
+                   deaf=data.get("deaf"))
+
+    def size(self) -> int:
+        return sum(len(t.ops) for t in self.threads) + sum(len(d.gaps) for d in self.devices)
+
+
+def generate_spec(seed: int, ncpu: int, faults: frozenset[str], ext_lines: int = 4) -> RandomSpec:
+    """Draw a workload from ``seed`` for ``ncpu`` CPUs."""
+    rng = random.Random(seed)
+    spec = RandomSpec(ncpu=ncpu)
+    if "cpu-stop" in faults and ncpu >= 2:
+        spec.victim = ncpu - 1
+    live = [c for c in range(ncpu) if c != spec.victim]
+    if "fifo-full" in faults and len(live) >= 2:
+        spec.deaf = [rng.choice(live), rng.randint(600, 1200)]
+    producers, consumers = [], []
+    for cpu in live:
+        for _ in range(rng.randint(1, 3)):
+            thread = ThreadSpec(cpu=cpu, pri=rng.choice(_PRIORITIES), ops=[])
+            (producers if rng.random() < 0.5 else consumers).append(thread)
+            spec.threads.append(thread)
+    if not producers:
+        producers.append(spec.threads[0])
+        consumers.remove(spec.threads[0])
+    for thread in spec.threads:
+        for _ in range(rng.randint(3, 8)):
+            kind = rng.choices(["work", "yield", "crit", "token", "mplock", "note"],
+                               weights=[4, 2, 2, 3, 2, 2])[0]
+            if kind == "work":
+                thread.ops.append(["work", rng.randint(5, 80)])
+            elif kind == "yield":
+                thread.ops.append(["yield"])
+            elif kind == "crit":
+                thread.ops.append(["crit", rng.randint(5, 60)])
+            elif kind == "token":
+                thread.ops.append(["token", rng.randrange(_N_TOKENS), rng.randint(2, 20)])
+            elif kind == "mplock":
+                thread.ops.append(["mplock", rng.randint(5, 40)])
+            else:
+                thread.ops.append(["note", rng.choice(live)])
+    # Wake-ups across CPUs: every ticket a consumer waits for, some producer gives.
+    for consumer in consumers:
+        for _ in range(rng.randint(1, 3)):
+            q = rng.randrange(_N_QUEUES)
+            consumer.ops.insert(rng.randint(0, len(consumer.ops)), ["p", q])
+            producer = rng.choice(producers)
+            producer.ops.insert(rng.randint(0, len(producer.ops)), ["v", q])
+    if spec.deaf:
+        # The burst is a thread's first operation, so nothing can block it before it (the long
+        # critical section waits for the burst's sender to be ready).
+        deaf_cpu = spec.deaf[0]
+        senders = [t for t in spec.threads if t.cpu != deaf_cpu]
+        if senders:
+            senders[0].ops.insert(0, ["burst", deaf_cpu, 24])
+        else:
+            spec.deaf = None
+    lines = list(range(min(ext_lines, 2)))
+    for line in lines:
+        spec.devices.append(DeviceSpec(line=line, cpu=rng.choice(live),
+                                       gaps=[rng.randint(300, 1500) for _ in range(rng.randint(1, 4))]))
+    return spec
+
+
+@register
+class RandomWorkload(Scenario):
+    name = "random"
+    description = ("a seeded random workload: threads, priorities, work, tokens, remote wake-ups, IPIs, "
+                   "MP-lock sections and device interrupts, all drawn from the seed (--faults to inject faults)")
+    mode = "smp"
+    cpus = 4
+    hardclock_period = 500
+    max_cycles = 400_000
+
+    def __init__(self, seed=1):
+        super().__init__(seed)
+        self.workload = Workload(self)
+        self.spec: RandomSpec | None = None
+        self.rngs: dict[int, random.Random] = {}
+        self.token_ops = [0] * _N_TOKENS
+        self.token_values = [0] * _N_TOKENS
+        self.mplock_ops = 0
+        self.mplock_value = 0
+        self.notes_sent = 0
+        self.notes_received = 0
+        self.tickets_given = [0] * _N_QUEUES
+        self.tickets_taken = [0] * _N_QUEUES
+        self.device_requests: dict[int, int] = {}
+        self.device_serviced: dict[int, int] = {}
+        self.spurious_seen = 0
+        self.victim_holding = False
+        self.recovered = False
+        self.deaf_done = False
+
+    def attach(self, system, devices):
+        super().attach(system, devices)
+        spec_path = os.environ.get("LWKT_RANDOM_SPEC")
+        if spec_path:
+            self.spec = RandomSpec.from_json(open(spec_path).read())
+        else:
+            self.spec = generate_spec(self.seed, system.ncpu, system.faults)
+        if self.spec.ncpu != system.ncpu:
+            raise ValueError(f"the workload spec is for {self.spec.ncpu} CPUs, the SoC has {system.ncpu}")
+        self.device_requests = {d.line: len(d.gaps) for d in self.spec.devices}
+        self.device_serviced = {d.line: 0 for d in self.spec.devices}
+
+    def start_functions(self):
+        return {cpu: self.boot for cpu in range(self.system.ncpu)}
+
+    def rng_of(self, k) -> random.Random:
+        if k.gd_cpuid not in self.rngs:
+            self.rngs[k.gd_cpuid] = random.Random(self.seed * 1009 + k.gd_cpuid)
+        return self.rngs[k.gd_cpuid]
+
+    async def boot(self, k):
+        me = k.gd_cpuid
+        system = self.system
+        if me == 0:
+            self.tokens = [system.new_token(f"tok{t}") for t in range(_N_TOKENS)]
+            self.queues = [system.new_waitqueue(f"queue{q}") for q in range(_N_QUEUES)]
+            system.register_ipi("random_note", self._note)
+            if self.spec.victim is not None:
+                await start_mplock_watchdog(k)
+                await self.workload.spawn(k, self._after_stop, None, comm="needs-mplock", pri=TDPRI_USER_NORM,
+                                          mpsafe=True)
+        for device in self.spec.devices:
+            if device.cpu == me:
+                await k.cpu.write(mm.ROUTE.addr("ROUTE", index=device.line), me)
+                await k.register_ithread(device.line, self._service, name=f"ithread{device.line}")
+                # The run ends with the workload: let it include the device's requests.
+                await self.workload.spawn(k, self._await_device, device.line, comm=f"devwait{device.line}",
+                                          pri=TDPRI_USER_NORM, mpsafe=True)
+        if me == self.spec.victim:
+            await k.lwkt_create(self._victim, None, comm=f"victim{me}", pri=TDPRI_KERN_DAEMON, mpsafe=True)
+        if self.spec.deaf and self.spec.deaf[0] == me:
+            await self.workload.spawn(k, self._deaf, self.spec.deaf[1], comm=f"deaf{me}", pri=TDPRI_KERN_USER,
+                                      mpsafe=True)
+        for index, thread in enumerate(self.spec.threads):
+            if thread.cpu == me:
+                await self.workload.spawn(k, self._program, thread.ops, comm=f"r{me}.{index}", pri=thread.pri,
+                                          mpsafe=True)
+
+    # -- the operations ----------------------------------------------------------------------------
+
+    async def _program(self, td, ops):
+        for op in ops:
+            await self._run_op(td.k, op)
+
+    async def _run_op(self, k, op):
+        kind = op[0]
+        if kind == "work":
+            await k.cpu.work(op[1])
+        elif kind == "yield":
+            await k.lwkt_yield()
+        elif kind == "crit":
+            k.crit_enter()
+            await k.cpu.work(op[1])
+            await k.crit_exit()
+        elif kind == "token":
+            t = op[1]
+            await k.lwkt_gettoken(self.tokens[t])
+            value = await k.cpu.read(mm.RAM.addr("WORD", index=_TOKEN_COUNTER + t))
+            await k.cpu.work(op[2])
+            await k.cpu.write(mm.RAM.addr("WORD", index=_TOKEN_COUNTER + t), value + 1)
+            self.token_values[t] = value + 1
+            self.token_ops[t] += 1
+            await k.lwkt_reltoken(self.tokens[t])
+        elif kind == "mplock":
+            await k.get_mplock()
+            value = await k.cpu.read(mm.RAM.addr("WORD", index=_MPLOCK_COUNTER))
+            await k.cpu.work(op[1])
+            await k.cpu.write(mm.RAM.addr("WORD", index=_MPLOCK_COUNTER), value + 1)
+            self.mplock_value = value + 1
+            self.mplock_ops += 1
+            await k.rel_mplock()
+        elif kind == "note":
+            k.crit_enter()
+            await k.lwkt_send_ipiq(op[1], "random_note", None)
+            self.notes_sent += 1
+            await k.crit_exit()
+        elif kind == "v":
+            await self._give_ticket(k, op[1])
+        elif kind == "p":
+            await self._take_ticket(k, op[1])
+        elif kind == "burst":
+            # Aim the burst at the CPU while it sits in its long critical section.
+            flag = mm.RAM.addr("WORD", index=_DEAF_FLAG)
+            await k.cpu.write(flag, 1)
+            while await k.cpu.read(flag) != 2:  # spin: yielding here could miss the window
+                await k.cpu.work(10)
+            k.crit_enter()
+            for _ in range(op[2]):
+                await k.lwkt_send_ipiq(op[1], "random_note", None)
+                self.notes_sent += 1
+            await k.crit_exit()
+        else:
+            k.panic(f"random workload: unknown operation {op!r}")
+
+    async def _give_ticket(self, k, q):
+        queue = self.queues[q]
+        await k.lwkt_gettoken(queue.wa_token)
+        address = mm.RAM.addr("WORD", index=_TICKETS + q)
+        await k.cpu.write(address, await k.cpu.read(address) + 1)
+        self.tickets_given[q] += 1
+        await k.lwkt_reltoken(queue.wa_token)
+        await k.lwkt_signal(queue)
+
+    async def _take_ticket(self, k, q):
+        queue = self.queues[q]
+        address = mm.RAM.addr("WORD", index=_TICKETS + q)
+        while True:
+            await k.lwkt_gettoken(queue.wa_token)
+            tickets = await k.cpu.read(address)
+            if tickets:
+                await k.cpu.write(address, tickets - 1)
+                self.tickets_taken[q] += 1
+                await k.lwkt_reltoken(queue.wa_token)
+                return
+            gen = queue.wa_gen
+            await k.lwkt_reltoken(queue.wa_token)
+            await k.lwkt_block(queue, f"queue{q}", gen)
+
+    async def _note(self, k, arg):
+        self.notes_received += 1
+
+    async def _service(self, td, line):
+        k = td.k
+        if not self.devices.requested(line):
+            self.spurious_seen += 1
+            return
+        await k.cpu.work(self.rng_of(k).randint(5, 30))
+        self.devices.lower_line(line)
+        self.device_serviced[line] += 1
+
+    async def _await_device(self, td, line):
+        # Yield between looks: an interrupt thread that could not preempt (another one was
+        # running) is only on the run queue, and a busy loop here would starve it.
+        while self.device_serviced[line] < self.device_requests[line]:
+            await td.k.cpu.work(100)
+            await td.k.lwkt_yield()
+
+    async def _victim(self, td, arg):
+        k = td.k
+        await k.cpu.work(self.rng_of(k).randint(50, 300))
+        await k.get_mplock()
+        self.victim_holding = True
+        await k.cpu.write(mm.RAM.addr("WORD", index=_STOPPED_FLAG), 1)
+        k.event("cpu_stop")
+        await k.cpu.freeze()
+
+    async def _after_stop(self, td, arg):
+        """Needs the MP lock after the victim stopped with it: only the watchdog's BUST lets it on."""
+        k = td.k
+        while not await k.cpu.read(mm.RAM.addr("WORD", index=_STOPPED_FLAG)):
+            await k.cpu.work(50)
+            await k.lwkt_yield()
+        await k.get_mplock()
+        self.recovered = True
+        await k.rel_mplock()
+
+    async def _deaf(self, td, cycles):
+        k = td.k
+        flag = mm.RAM.addr("WORD", index=_DEAF_FLAG)
+        while await k.cpu.read(flag) != 1:  # until the burst sender is ready
+            await k.cpu.work(10)
+            await k.lwkt_yield()
+        k.crit_enter()
+        await k.cpu.write(flag, 2)
+        await k.cpu.work(cycles)
+        self.deaf_done = True
+        await k.crit_exit()
+
+    def device_models(self):
+        return [self._device(d) for d in self.spec.devices]
+
+    async def _device(self, device: DeviceSpec):
+        for gap in device.gaps:
+            await self.devices.wait_cycles(gap)
+            while self.devices.is_high(device.line):
+                await self.devices.wait_cycles(20)
+            self.devices.raise_line(device.line)
+
+    def device_lines(self):
+        return [d.line for d in self.spec.devices]
+
+    # -- checks -----------------------------------------------------------------------------------
+
+    def checks(self):
+        system = self.system
+        checks = [
+            Check("token counters match their sections", self.token_values == self.token_ops,
+                  f"counters {self.token_values}, sections {self.token_ops}"),
+            Check("MP-lock counter matches its sections", self.mplock_value == self.mplock_ops,
+                  f"{self.mplock_value} of {self.mplock_ops}"),
+            Check("every ticket given was taken", self.tickets_given == self.tickets_taken,
+                  f"given {self.tickets_given}, taken {self.tickets_taken}"),
+            Check("every note IPI ran", self.notes_received == self.notes_sent,
+                  f"{self.notes_received} of {self.notes_sent}"),
+            Check("every device request serviced", self.device_serviced == self.device_requests,
+                  f"{self.device_serviced} of {self.device_requests}"),
+        ]
+        if self.spec.victim is not None:
+            busts = system.sysctl("lwkt.mplock_busts")
+            checks.append(Check("a CPU stopped holding the MP lock was recovered with BUST",
+                                self.recovered and busts == 1 and self.spec.victim in system.dead_cpus,
+                                f"victim cpu {self.spec.victim}, busts {busts}, recovered {self.recovered}"))
+        if self.spec.deaf:
+            checks.append(Check("IPIs at a CPU in a long critical section filled the FIFO half way",
+                                system.sysctl("lwkt.ipiq_fifofull") > 0 or system.fifo_depth > 48,
+                                f"ipiq_fifofull={system.sysctl('lwkt.ipiq_fifofull')}"))
+        return checks

@@ -1,0 +1,129 @@
+"""Shrink a failing random workload to a smaller one that still fails.
+
+    python -m sim.shrink --seed 42 [--faults all] [--cpus 4] [--sim verilator]
+
+The workload of ``--scenario random`` is data (:class:`RandomSpec`). Starting
+from the seed's spec, this removes whole threads, then halves and single
+operations of each thread, then device requests, keeping every removal after
+which the run still fails the same way (the same failed checks and panic message),
+so that shrinking never wanders off to a different failure. It writes the smallest spec
+to ``--out``/spec.json and prints the command that replays it
+(``LWKT_RANDOM_SPEC=spec.json lwkt-soc run --scenario random ...``).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from .faults import parse_faults
+from .scenarios.random_workload import RandomSpec, generate_spec
+
+__all__ = ["shrink", "main", "failure_signature"]
+
+
+def failure_signature(report: dict) -> tuple:
+    """What makes two failing runs the same failure: failed checks and the panic message."""
+    panic = (report.get("panic") or {}).get("message", "")
+    return tuple(sorted(c["name"] for c in report["checks"] if not c["ok"])), panic
+
+
+def shrink(spec: RandomSpec, still_fails: Callable[[RandomSpec], bool], *, log=print) -> RandomSpec:
+    """The smallest spec found (greedy delta debugging) for which ``still_fails`` holds."""
+    best = copy.deepcopy(spec)
+
+    def attempt(candidate: RandomSpec, what: str) -> bool:
+        nonlocal best
+        if candidate.size() >= best.size() and len(candidate.threads) >= len(best.threads):
+            return False
+        if still_fails(candidate):
+            best = candidate
+            log(f"  still fails without {what}: size {best.size()}, {len(best.threads)} threads")
+            return True
+        return False
+
+    changed = True
+    while changed:
+        changed = False
+        for index in reversed(range(len(best.threads))):
+            candidate = copy.deepcopy(best)
+            del candidate.threads[index]
+            changed |= attempt(candidate, f"thread {index}")
+        for index in range(len(best.threads)):
+            chunk = max(1, len(best.threads[index].ops) // 2)
+            while chunk >= 1:
+                start = 0
+                while index < len(best.threads) and start < len(best.threads[index].ops):
+                    candidate = copy.deepcopy(best)
+                    del candidate.threads[index].ops[start:start + chunk]
+                    if not attempt(candidate, f"ops {start}..{start + chunk - 1} of thread {index}"):
+                        start += chunk
+                    else:
+                        changed = True
+                chunk //= 2
+        for index in range(len(best.devices)):
+            while best.devices[index].gaps:
+                candidate = copy.deepcopy(best)
+                candidate.devices[index].gaps.pop()
+                if not attempt(candidate, f"a request of device {index}"):
+                    break
+                changed = True
+    return best
+
+
+def main(argv=None) -> int:
+    from .run import run_scenario
+    parser = argparse.ArgumentParser(prog="python -m sim.shrink", description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--spec", help="start from this spec.json instead of the seed's")
+    parser.add_argument("--faults", default="all")
+    parser.add_argument("--cpus", type=int, default=4)
+    parser.add_argument("--fifo-depth", type=int, default=8)
+    parser.add_argument("--sim", choices=["verilator", "icarus"], default="verilator")
+    parser.add_argument("--out", default="runs/shrink")
+    args = parser.parse_args(argv)
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    spec = (RandomSpec.from_json(Path(args.spec).read_text()) if args.spec
+            else generate_spec(args.seed, args.cpus, parse_faults(args.faults)))
+    runs = 0
+
+    def signature_of(candidate: RandomSpec) -> tuple | None:
+        nonlocal runs
+        runs += 1
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "spec.json"
+            path.write_text(candidate.to_json())
+            code = run_scenario("random", sim=args.sim, seed=args.seed, out=Path(tmp) / "run", cpus=args.cpus,
+                                fifo_depth=args.fifo_depth, faults=args.faults, quiet=True,
+                                extra_env={"LWKT_RANDOM_SPEC": str(path)})
+            if code == 0:
+                return None
+            return failure_signature(json.loads((Path(tmp) / "run" / "report.json").read_text()))
+
+    target = signature_of(spec)
+    if target is None:
+        print(f"seed {args.seed} does not fail: nothing to shrink")
+        return 0
+
+    def still_fails(candidate: RandomSpec) -> bool:
+        return signature_of(candidate) == target
+
+    print(f"seed {args.seed} fails ({', '.join(target[0])}{'; ' + target[1] if target[1] else ''}) with a "
+          f"workload of size {spec.size()}; shrinking ...")
+    smallest = shrink(spec, still_fails)
+    (out / "spec.json").write_text(smallest.to_json())
+    print(f"\nsmallest failing workload: size {smallest.size()} (from {spec.size()}), "
+          f"{len(smallest.threads)} threads, after {runs} runs")
+    print(f"written to {out / 'spec.json'}; replay with:")
+    print(f"  LWKT_RANDOM_SPEC={out / 'spec.json'} lwkt-soc run --scenario random --seed {args.seed} "
+          f"--cpus {args.cpus} --fifo-depth {args.fifo_depth} --faults {args.faults} --sim {args.sim} --waves")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""``make stress``: many seeds of the random workload with faults on, in parallel, and a summary.
+
+    python -m sim.stress --seeds 200 --sim verilator --jobs 2
+
+prints the seeds run, the checks evaluated, a line ``violations: N`` (failed
+checks over all runs), and the first failing seed with the command that
+reproduces it. Exit status 0 when there was no violation.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from hdl.config import SocConfig
+from .build import build_soc
+from .faults import FAULTS
+
+__all__ = ["main", "run_seed"]
+
+
+def run_seed(seed: int, sim: str, cpus: int, faults: str, fifo_depth: int, out: Path) -> dict:
+    """One random run; returns its seed, outcome and failed checks."""
+    from .run import run_scenario
+    folder = out / f"seed-{seed}"
+    start = time.perf_counter()
+    try:
+        code = run_scenario("random", sim=sim, seed=seed, out=folder, cpus=cpus, faults=faults,
+                            fifo_depth=fifo_depth, quiet=True)
+        report = json.loads((folder / "report.json").read_text())
+        failed = [c["name"] for c in report["checks"] if not c["ok"]]
+        result = {"seed": seed, "code": code, "outcome": report["outcome"], "checks": len(report["checks"]),
+                  "failed": failed, "panic": (report["panic"] or {}).get("message")}
+    except Exception as exc:  # a run that could not even report is a violation too
+        result = {"seed": seed, "code": 1, "outcome": "error", "checks": 1, "failed": [f"run error: {exc}"],
+                  "panic": None}
+    result["seconds"] = round(time.perf_counter() - start, 2)
+    if result["code"] == 0:
+        shutil.rmtree(folder, ignore_errors=True)  # keep only the failing runs
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sim.stress", description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=20, help="number of seeds (default 20)")
+    parser.add_argument("--first", type=int, default=1, help="first seed (default 1)")
+    parser.add_argument("--sim", choices=["verilator", "icarus"], default="verilator")
+    parser.add_argument("--cpus", type=int, default=4)
+    parser.add_argument("--fifo-depth", type=int, default=8, help="IPI FIFO depth (default 8: more pressure)")
+    parser.add_argument("--faults", default="all", help=f"faults to inject: all, none, or a list of {', '.join(FAULTS)}")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel runs (default 2)")
+    parser.add_argument("--out", default="runs/stress", help="where failing runs are kept")
+    args = parser.parse_args(argv)
+    if args.seeds < 1 or args.jobs < 1:
+        parser.error("--seeds and --jobs must be at least 1")
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    build_soc(args.sim, SocConfig(ncpu=args.cpus, fifo_depth=args.fifo_depth))  # once, before the workers
+    started = time.perf_counter()
+    seeds = range(args.first, args.first + args.seeds)
+    results = []
+    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [pool.submit(run_seed, s, args.sim, args.cpus, args.faults, args.fifo_depth, out) for s in seeds]
+        for done, future in enumerate(as_completed(futures), 1):
+            r = future.result()
+            results.append(r)
+            status = "ok" if r["code"] == 0 else f"FAILED ({', '.join(r['failed'])})"
+            print(f"  [{done}/{args.seeds}] seed {r['seed']}: {r['outcome']} in {r['seconds']} s {status}",
+                  flush=True)
+    wall = time.perf_counter() - started
+    results.sort(key=lambda r: r["seed"])
+    violations = sum(len(r["failed"]) for r in results)
+    failing = [r for r in results if r["code"] != 0]
+    print(f"\nseeds run: {len(results)} ({args.sim}, {args.cpus} CPUs, FIFO depth {args.fifo_depth}, "
+          f"faults: {args.faults}) in {wall:.1f} s")
+    print(f"checks evaluated: {sum(r['checks'] for r in results)}")
+    print(f"violations: {violations}")
+    if failing:
+        first = failing[0]
+        print(f"first failing seed: {first['seed']} ({', '.join(first['failed'])})"
+              + (f"; panic: {first['panic']}" if first["panic"] else ""))
+        print(f"reproduce: lwkt-soc run --scenario random --seed {first['seed']} --cpus {args.cpus} "
+              f"--fifo-depth {args.fifo_depth} --faults {args.faults} --sim {args.sim} --waves")
+        print(f"failing runs kept in {out}")
+    return 1 if violations else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

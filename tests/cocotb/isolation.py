@@ -1,0 +1,717 @@
+"""Isolation between CPUs on the integrated SoC, run on Icarus and Verilator.
+
+For each victim CPU v (one cocotb test per victim) v is put into a known, non-reset
+state through its own port: sources in service, ENABLE/PRIO, a timer that has fired
+(PENDING, not acknowledged) and is re-armed far in the future with a PERIOD, its
+DEBUG registers, the MP lock, entries in FIFO[v][x] (one full with WOF set) and in
+FIFO[x][v] (one empty with ROE set), SOFT raised, external lines routed to it.
+Then every other CPU a, in turn, attacks it:
+
+1. ``release``: MPLOCK.RELEASE of the lock v owns (ignored, ERR.NONOWNER set, then
+   cleared by a) and a TRY (returns 0);
+2. ``complete``: INTC.COMPLETE of every source id and of ids beyond them;
+3. ``write``: every legal writable address of every per-CPU window (SYS, IPI_TX,
+   IPI_RX, IPI_PENDING, INTC, TIMER, DEBUG; addresses from ``mm.windows``) and
+   MPLOCK.RELEASE/ERR, each with 0, all ones and 0xA5A5A5A5; after each write a's own
+   register is read back (or its effect checked) so the write is known to have landed;
+4. ``read``: every legal readable address (CLAIM, CYCLE_LO and TRY included);
+5. ``errors``: every illegal (word, direction) of every block window: every word
+   of the register span, aliases of every register above the span and the window's
+   last word; for one attacker per victim test (rotating, so every CPU does it once)
+   every word of each window (the RAM window always sampled). Each must end in
+   ``err``, and this phase must change nothing of a either.
+
+After each phase every CPU but a (for ``errors``: every CPU) reads back all its
+readable state (SYS except CYCLE_LO, IPI_TX/IPI_RX of every slot, RX_PENDING,
+INTC except CLAIM, TIMER, DEBUG, MPLOCK OWNER/ERR/ACQUIRES, ROUTE) and its RTL
+state is probed (INTC enable/in_service/soft/prio, TIMER compare/period/enable/
+armed/pending, SYS cycle_hi, DEBUG curthread/critdepth/pri, MP lock, FIFO indices
+and flags); it must be identical to before. The only designed cross-CPU paths
+are the FIFOs between a and v (a pushes into FIFO[a][v] through IPI_TX slot v and
+pops FIFO[v][a] through IPI_RX slot v): those registers are compared against a
+reference model of every FIFO fed with the accesses made, so v must see exactly
+the pushes and pops a made there and nothing else. v's ``irq`` must not change and
+v's ``debug.event`` must not pulse during the whole attack. At the end every FIFO
+is drained and its entries compared with the model.
+
+MPLOCK.BUST is the documented fault-recovery path that frees a lock another CPU
+owns: ``mplock_bust_is_the_only_cross_cpu_release`` shows that BUST from any CPU
+frees v's lock and changes nothing else of v.
+
+The configuration comes from ``LWKT_ISOLATION_CONFIG`` (JSON of SocConfig fields).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+
+import cocotb
+from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
+
+from hdl import memory_map as mm
+from hdl.config import SocConfig
+from sim.bus import BusError, BusTimeout
+from sim.testbench import SocBench
+
+CONFIG = SocConfig(**json.loads(os.environ.get(
+    "LWKT_ISOLATION_CONFIG", '{"ncpu": 4, "fifo_depth": 4, "ram_words": 256, "ext_lines": 2}')))
+
+PATTERNS = (0x0000_0000, 0xFFFF_FFFF, 0xA5A5_A5A5)
+MASK32 = 0xFFFF_FFFF
+
+TX_STATUS = mm.IPI_TX.register("TX_STATUS")
+TX_FULL = TX_STATUS.field("FULL").mask
+TX_EMPTY = TX_STATUS.field("EMPTY").mask
+TX_WOF = TX_STATUS.field("WOF").mask
+TX_LEVEL_LSB = TX_STATUS.field("LEVEL").lsb
+RX_STATUS = mm.IPI_RX.register("RX_STATUS")
+RX_VALID = RX_STATUS.field("VALID").mask
+RX_ROE = RX_STATUS.field("ROE").mask
+NONOWNER = mm.MPLOCK.register("ERR").field("NONOWNER").mask
+CTRL = mm.TIMER.register("CTRL")
+CTRL_ENABLE = CTRL.field("ENABLE").mask
+CTRL_ARMED = CTRL.field("ARMED").mask
+CTRL_PENDING = CTRL.field("PENDING").mask
+
+#: Reads with side effects, never part of a snapshot (FAILED_TRIES counts a's TRYs; checked apart).
+SIDE_EFFECT_READS = {"sys.CYCLE_LO", "intc.CLAIM", "mplock.TRY", "mplock.FAILED_TRIES"}
+#: Global blocks in a snapshot (they are everybody's; a never writes ROUTE or RAM).
+SNAPSHOT_GLOBALS = ("mplock", "route")
+#: Global registers an attacker writes (BUST excluded: see the BUST test). ROUTE and RAM
+#: are shared configuration/data by contract and are not written by the attack.
+ATTACK_GLOBAL_WRITES = {"mplock.RELEASE", "mplock.ERR"}
+
+#: Addresses outside every block window.
+UNMAPPED = (0x0000_8000, 0x0000_C000, 0x0000_FFFC, 0x0100_0000, 0x0FFF_FFFC, 0x2000_0000,
+            0x8000_0000, 0xFFFF_FFFC)
+
+#: The cycle counter's high word while the victim is set up (v latches it) and during the attacks.
+VICTIM_CYCLE_HI, ATTACK_CYCLE_HI = 0x1234, 0x1235
+#: High word of the victim's re-armed COMPARE: far beyond the run.
+VICTIM_COMPARE_HI = 0x7000_0000
+
+#: Victim's PRIO per source (masked to prio_bits): soft > timer > IPI > ext0 > ...
+VICTIM_PRIO = {mm.SOURCE_IPI: 3, mm.SOURCE_TIMER: 5, mm.SOURCE_SOFT: 7, mm.SOURCE_EXT0: 2}
+
+
+# -- a reference model of every FIFO, fed with every successful access ---------------------------
+
+@dataclass
+class FifoModel:
+    func: int = 0
+    entries: list = field(default_factory=list)
+    windex: int = 0
+    rindex: int = 0
+    wof: bool = False
+    roe: bool = False
+
+
+class Soc:
+    """The bench, the FIFO model, access counters and the state snapshots."""
+
+    def __init__(self, dut, bench: SocBench):
+        self.dut, self.bench = dut, bench
+        self.n = bench.ncpu
+        self.depth = bench.fifo_depth
+        self.cfg = CONFIG
+        assert self.n == CONFIG.ncpu and self.depth == CONFIG.fifo_depth, \
+            f"LWKT_ISOLATION_CONFIG {CONFIG} does not match the SoC ({self.n} CPUs, depth {self.depth})"
+        self.n_src = CONFIG.n_sources
+        self.windows = [mm.windows(CONFIG, c) for c in range(self.n)]
+        self.fifo = {(s, d): FifoModel() for s in range(self.n) for d in range(self.n) if s != d}
+        self.counts = {"snapshot": 0, "attack_ok": 0, "attack_err": 0, "setup": 0}
+        self.phase_counter = "setup"
+
+    # -- accesses ---------------------------------------------------------------------------------
+
+    async def read(self, cpu: int, addr: int) -> int:
+        value = await self.bench.masters[cpu].read(addr)
+        self.counts[self.phase_counter] += 1
+        return value
+
+    async def write(self, cpu: int, addr: int, value: int) -> None:
+        await self.bench.masters[cpu].write(addr, value)
+        self.counts[self.phase_counter] += 1
+        self._track_write(cpu, addr, value & MASK32)
+
+    async def expect_error(self, cpu: int, addr: int, write: bool, value: int = 0xA5A5_A5A5) -> str | None:
+        """Access that must end in ``err``; returns a failure text or None."""
+        master = self.bench.masters[cpu]
+        self.counts["attack_err"] += 1
+        try:
+            if write:
+                await master.write(addr, value)
+            else:
+                await master.read(addr)
+        except BusTimeout as exc:
+            return f"timeout instead of err: {exc}"
+        except BusError:
+            return None
+        return (f"CPU {cpu}: illegal {'write' if write else 'read'} of {addr:#010x} "
+                f"({mm.describe(addr)}) was acknowledged")
+
+    def _track_write(self, cpu: int, addr: int, value: int) -> None:
+        block = mm.block_at(addr)
+        if block not in (mm.IPI_TX, mm.IPI_RX):
+            return
+        slot, offset = divmod(addr - block.base, block.slot_stride)
+        name = next(r.name for r in block.registers if r.offset == offset)
+        if block is mm.IPI_TX:
+            f = self.fifo[cpu, slot]
+            if name == "TX_FUNC":
+                f.func = value
+            elif name == "TX_ARG":
+                if len(f.entries) == self.depth:
+                    f.wof = True
+                else:
+                    f.entries.append((f.func, value))
+                    f.windex = (f.windex + 1) & MASK32
+            elif name == "TX_STATUS" and value & TX_WOF:
+                f.wof = False
+        else:
+            f = self.fifo[slot, cpu]
+            if name == "RX_POP":
+                if f.entries:
+                    f.entries.pop(0)
+                    f.rindex = (f.rindex + 1) & MASK32
+                else:
+                    f.roe = True
+            elif name == "RX_STATUS" and value & RX_ROE:
+                f.roe = False
+
+    # -- what a CPU can see of itself ---------------------------------------------------------------
+
+    def readable(self, cpu: int):
+        """(name, address) of every side-effect-free readable register ``cpu`` has (RAM excluded)."""
+        result = []
+        for win in self.windows[cpu]:
+            if win.block.scope != "cpu" and win.block.name not in SNAPSHOT_GLOBALS:
+                continue
+            for word in range(win.span):
+                if win.legal(word, write=False):
+                    addr = win.block.base + 4 * word
+                    name = mm.describe(addr)
+                    if name not in SIDE_EFFECT_READS:
+                        result.append((name, addr))
+        return result
+
+    def probes(self, cpu: int) -> dict[str, int]:
+        """RTL state of ``cpu`` and of the shared blocks, read without a bus cycle."""
+        tile = getattr(self.dut, f"cpu{cpu}")
+        names = {
+            "intc": ["enable", "in_service", "soft"] + [f"prio{k}" for k in range(self.n_src)],
+            "timer": ["compare", "period", "enable", "armed", "pending"],
+            "sys": ["cycle_hi"],
+            "debug": ["curthread", "critdepth", "pri"],
+        }
+        state = {}
+        for sub, regs in names.items():
+            block = getattr(tile, sub)
+            for reg in regs:
+                state[f"rtl.{sub}.{reg}"] = int(getattr(block, reg).value)
+        lock = self.dut.mplock
+        for reg in ("held", "owner", "err_nonowner", "acquires"):
+            state[f"rtl.mplock.{reg}"] = int(getattr(lock, reg).value)
+        if not state["rtl.mplock.held"]:
+            state["rtl.mplock.owner"] = None  # meaningless while free
+        for x in range(self.n):
+            if x == cpu:
+                continue
+            for s, d in ((cpu, x), (x, cpu)):
+                fifo = getattr(self.dut.ipi, f"fifo_{s}_{d}")
+                for reg in ("func", "windex", "rindex", "wof", "roe"):
+                    state[f"rtl.fifo[{s}][{d}].{reg}"] = int(getattr(fifo, reg).value)
+        state["rtl.irq"] = int(self.bench.masters[cpu].irq.value)
+        return state
+
+    async def snapshot(self, cpu: int) -> dict[str, int]:
+        saved, self.phase_counter = self.phase_counter, "snapshot"
+        try:
+            state = {name: await self.read(cpu, addr) for name, addr in self.readable(cpu)}
+        finally:
+            self.phase_counter = saved
+        state.update(self.probes(cpu))
+        return state
+
+    def model_view(self, cpu: int) -> dict[str, int]:
+        """The FIFO-derived registers of ``cpu`` as the model predicts them."""
+        view = {}
+        pending = 0
+        for x in range(self.n):
+            if x == cpu:
+                continue
+            f = self.fifo[cpu, x]
+            level = len(f.entries)
+            view[f"ipi_tx[{x}].TX_FUNC"] = f.func
+            view[f"ipi_tx[{x}].TX_WINDEX"] = f.windex
+            view[f"ipi_tx[{x}].TX_RINDEX"] = f.rindex
+            view[f"ipi_tx[{x}].TX_STATUS"] = ((TX_FULL if level == self.depth else 0) | (TX_EMPTY if not level else 0)
+                                              | (TX_WOF if f.wof else 0) | level << TX_LEVEL_LSB)
+            g = self.fifo[x, cpu]
+            head = g.entries[0] if g.entries else (0, 0)
+            view[f"ipi_rx[{x}].RX_FUNC"], view[f"ipi_rx[{x}].RX_ARG"] = head
+            view[f"ipi_rx[{x}].RX_LEVEL"] = len(g.entries)
+            view[f"ipi_rx[{x}].RX_STATUS"] = (RX_VALID if g.entries else 0) | (RX_ROE if g.roe else 0)
+            pending |= bool(g.entries) << x
+            for (s, d), fm in (((cpu, x), f), ((x, cpu), g)):
+                for reg in ("func", "windex", "rindex", "wof", "roe"):
+                    view[f"rtl.fifo[{s}][{d}].{reg}"] = int(getattr(fm, reg))
+        view["ipi_pending.RX_PENDING"] = pending
+        return view
+
+    def expected(self, cpu: int, before: dict[str, int]) -> dict[str, int]:
+        """``before`` with the FIFO-derived registers replaced by the model's prediction."""
+        exp = dict(before)
+        view = self.model_view(cpu)
+        exp.update(view)
+        exp["intc.PENDING"] = (before["intc.PENDING"] & ~1) | int(view["ipi_pending.RX_PENDING"] != 0)
+        exp["rtl.irq"] = None  # derived: checked against the INTC registers instead
+        return exp
+
+    def irq_from(self, state: dict[str, int]) -> int:
+        prio = [state[f"intc.PRIO[{k}]"] for k in range(self.n_src)]
+        live = state["intc.PENDING"] & state["intc.ENABLE"] & ~state["intc.INSERVICE"]
+        return int(any(live >> k & 1 and prio[k] for k in range(self.n_src)))
+
+    @staticmethod
+    def diff(expected: dict, actual: dict) -> list[str]:
+        out = []
+        for key in sorted(expected):
+            if expected[key] is None:
+                continue
+            if actual.get(key) != expected[key]:
+                e, a = expected[key], actual.get(key)
+                fmt = (lambda x: f"{x:#x}" if isinstance(x, int) else repr(x))
+                out.append(f"{key}: expected {fmt(e)}, got {fmt(a)}")
+        return out
+
+    async def check(self, cpu: int, before: dict[str, int], what: str) -> dict[str, int]:
+        """Snapshot ``cpu`` and compare it with ``before`` (FIFO registers per the model)."""
+        after = await self.snapshot(cpu)
+        problems = self.diff(self.expected(cpu, before), after)
+        if after["rtl.irq"] != self.irq_from(after):
+            problems.append(f"irq is {after['rtl.irq']} but the INTC registers say {self.irq_from(after)}")
+        assert not problems, f"{what}: CPU {cpu} changed:\n  " + "\n  ".join(problems)
+        return after
+
+
+# -- monitors -------------------------------------------------------------------------------------
+
+class EventMonitor:
+    """Records every pulse of ``cpu<N>.debug.event_valid`` and the event code shown with it."""
+
+    def __init__(self, dut, cpu: int):
+        debug = getattr(dut, f"cpu{cpu}").debug
+        self.valid, self.code = debug.event_valid, debug.event
+        self.events: list[int] = []
+        self.task = cocotb.start_soon(self._run())
+
+    async def _run(self):
+        while True:
+            await RisingEdge(self.valid)
+            await ReadOnly()
+            self.events.append(int(self.code.value))
+
+    def stop(self):
+        self.task.cancel()
+
+
+class ChangeMonitor:
+    """Counts value changes of a one-bit signal."""
+
+    def __init__(self, signal):
+        self.signal = signal
+        self.changes = 0
+        self.task = cocotb.start_soon(self._run())
+
+    async def _run(self):
+        while True:
+            await self.signal.value_change
+            self.changes += 1
+
+    def stop(self):
+        self.task.cancel()
+
+
+# -- the victim's state -----------------------------------------------------------------------------
+
+def _others(soc: Soc, cpu: int) -> list[int]:
+    return [x for x in range(soc.n) if x != cpu]
+
+
+async def _push(soc: Soc, s: int, d: int, count: int, tag: int) -> None:
+    for k in range(count):
+        await soc.write(s, mm.IPI_TX.addr("TX_FUNC", slot=d), 0xF000_0000 | tag << 16 | s << 8 | d << 4 | k)
+        await soc.write(s, mm.IPI_TX.addr("TX_ARG", slot=d), 0xA000_0000 | tag << 16 | s << 8 | d << 4 | k)
+
+
+async def setup_victim(soc: Soc, v: int) -> None:
+    """Put v (and, lightly, every other CPU) into a known, non-reset state through their own ports."""
+    dut = soc.dut
+    prio_mask = (1 << soc.cfg.prio_bits) - 1
+    others = _others(soc, v)
+    # The cycle counter jumps to a non-zero high word, so that CYCLE_HI latches mean something.
+    dut.cycle.value = VICTIM_CYCLE_HI << 32
+    await FallingEdge(dut.clk)
+    # DEBUG
+    await soc.write(v, mm.DEBUG.CURTHREAD, 0xC0DE_0000 | v)
+    await soc.write(v, mm.DEBUG.CRITDEPTH, 3 + v)
+    await soc.write(v, mm.DEBUG.PRI, 0x40 + v)
+    await soc.write(v, mm.DEBUG.EVENT, 0xE000 + v)
+    # TIMER: fire once (PENDING stays until ACK), then re-arm far in the future with a period.
+    await soc.write(v, mm.TIMER.PERIOD, 0)
+    await soc.write(v, mm.TIMER.COMPARE_HI, 0)
+    await soc.write(v, mm.TIMER.COMPARE_LO, 0)
+    await soc.write(v, mm.TIMER.CTRL, CTRL_ENABLE)
+    for _ in range(10):
+        if await soc.read(v, mm.TIMER.CTRL) & CTRL_PENDING:
+            break
+    else:
+        raise AssertionError(f"CPU {v}: timer did not fire")
+    await soc.write(v, mm.TIMER.COMPARE_HI, VICTIM_COMPARE_HI + v)
+    await soc.write(v, mm.TIMER.COMPARE_LO, 0x1234_5000 + v)
+    await soc.write(v, mm.TIMER.PERIOD, 0x777 + v)
+    # The MP lock.
+    assert await soc.read(v, mm.MPLOCK.TRY) == 1
+    # FIFOs: v sends to everybody (the first one full and overflowed: WOF), everybody sends to v
+    # (the second one empty, v pops it: ROE), and one entry between every two other CPUs.
+    tx_counts = [soc.depth + 1, 1, 2, 3]
+    rx_counts = [2, 0, soc.depth, 1]
+    for i, x in enumerate(others):
+        await _push(soc, v, x, tx_counts[i % 4], 1)
+        await _push(soc, x, v, rx_counts[i % 4], 2)
+        if rx_counts[i % 4] == 0:
+            await soc.write(v, mm.IPI_RX.addr("RX_POP", slot=x), 0)
+        await soc.write(v, mm.IPI_TX.addr("TX_FUNC", slot=x), 0xFEED_0000 | v << 8 | x)
+    for s in others:
+        for d in others:
+            if s != d:
+                await _push(soc, s, d, 1, 3)
+    # External lines all routed to v and raised.
+    for k in range(soc.cfg.ext_lines):
+        await soc.write(v, mm.ROUTE.addr("ROUTE", index=k), v)
+    if soc.cfg.ext_lines:
+        dut.ext_irq.value = (1 << soc.cfg.ext_lines) - 1
+    # INTC: priorities, sources 0..3 enabled (ext1.. pending but disabled), SOFT raised,
+    # then claim twice: soft (7) and timer (5) end in service, IPI and ext0 stay candidates.
+    prio = {k: VICTIM_PRIO.get(k, 0x10 + k) & prio_mask for k in range(soc.n_src)}
+    for k, p in prio.items():
+        await soc.write(v, mm.INTC.addr("PRIO", index=k), p)
+    enable = (1 << min(4, soc.n_src)) - 1
+    await soc.write(v, mm.INTC.ENABLE, enable)
+    await soc.write(v, mm.INTC.SOFT_SET, 1)
+    assert await soc.read(v, mm.INTC.CLAIM) == mm.SOURCE_SOFT
+    assert await soc.read(v, mm.INTC.CLAIM) == mm.SOURCE_TIMER
+    await soc.read(v, mm.SYS.CYCLE_LO)
+    # From now on every CYCLE_LO read (the attackers') latches another high word than v's.
+    dut.cycle.value = ATTACK_CYCLE_HI << 32
+    await FallingEdge(dut.clk)
+    # Check what v now reads.
+    state = await soc.snapshot(v)
+    pending = (1 << soc.n_src) - 1 if soc.cfg.ext_lines else 0b111
+    expect = {
+        "debug.CURTHREAD": 0xC0DE_0000 | v, "debug.CRITDEPTH": 3 + v, "debug.PRI": 0x40 + v,
+        "timer.COMPARE_HI": VICTIM_COMPARE_HI + v, "timer.COMPARE_LO": 0x1234_5000 + v, "timer.PERIOD": 0x777 + v,
+        "sys.CYCLE_HI": VICTIM_CYCLE_HI,
+        "timer.CTRL": CTRL_ENABLE | CTRL_ARMED | CTRL_PENDING,
+        "intc.ENABLE": enable, "intc.INSERVICE": 1 << mm.SOURCE_SOFT | 1 << mm.SOURCE_TIMER,
+        "intc.PENDING": pending, "mplock.OWNER": v, "mplock.ERR": 0, "sys.CPUID": v, "rtl.irq": 1,
+        "rtl.intc.soft": 1, "rtl.debug.curthread": 0xC0DE_0000 | v,
+    }
+    expect.update({f"intc.PRIO[{k}]": p for k, p in prio.items()})
+    expect.update(soc.model_view(v))
+    problems = soc.diff(expect, state)
+    assert not problems, f"victim {v} setup:\n  " + "\n  ".join(problems)
+
+
+# -- the attack -------------------------------------------------------------------------------------
+
+class Attack:
+    def __init__(self, soc: Soc, v: int, a: int, full_window: bool):
+        self.soc, self.v, self.a, self.full_window = soc, v, a, full_window
+        self.failures: list[str] = []
+        self.tries = 0
+        self.events_written: list[int] = []
+        self.writes = 0
+        self.reads = 0
+
+    async def rd(self, addr: int) -> int:
+        self.reads += 1
+        return await self.soc.read(self.a, addr)
+
+    async def wr(self, addr: int, value: int) -> None:
+        self.writes += 1
+        await self.soc.write(self.a, addr, value)
+
+    def expect(self, ok: bool, text: str) -> None:
+        if not ok:
+            self.failures.append(f"CPU {self.a} (attacker of {self.v}): {text}")
+
+    async def phase_release(self) -> None:
+        v = self.v
+        await self.wr(mm.MPLOCK.RELEASE, 0)
+        self.expect(await self.rd(mm.MPLOCK.OWNER) == v, "RELEASE of v's lock changed OWNER")
+        self.expect(await self.rd(mm.MPLOCK.ERR) == NONOWNER, "RELEASE by a non-owner did not set ERR.NONOWNER")
+        await self.wr(mm.MPLOCK.ERR, NONOWNER)
+        self.expect(await self.rd(mm.MPLOCK.ERR) == 0, "ERR.NONOWNER did not clear on writing 1")
+        self.tries += 1
+        self.expect(await self.rd(mm.MPLOCK.TRY) == 0, "TRY of a lock v owns returned 1")
+        self.expect(await self.rd(mm.MPLOCK.OWNER) == v, "TRY by a changed OWNER")
+
+    async def phase_complete(self) -> None:
+        """COMPLETE of every source id and beyond; a has its own soft source in service meanwhile."""
+        n = self.soc.n_src
+        await self.wr(mm.INTC.addr("PRIO", index=mm.SOURCE_SOFT), 1)
+        await self.wr(mm.INTC.ENABLE, 1 << mm.SOURCE_SOFT)
+        await self.wr(mm.INTC.SOFT_SET, 1)
+        self.expect(await self.rd(mm.INTC.CLAIM) == mm.SOURCE_SOFT, "could not claim its own soft source")
+        beyond = [n, n + 1, 31, 32, 0x100 | mm.SOURCE_SOFT, 0x8000_0000 | mm.SOURCE_SOFT, MASK32]
+        for ident in beyond:
+            await self.wr(mm.INTC.COMPLETE, ident)
+        self.expect(await self.rd(mm.INTC.INSERVICE) == 1 << mm.SOURCE_SOFT,
+                    "COMPLETE of an id that is no source ended its own soft source")
+        for ident in range(n):
+            await self.wr(mm.INTC.COMPLETE, ident)
+        self.expect(await self.rd(mm.INTC.INSERVICE) == 0, "COMPLETE 0..n-1 left its own sources in service")
+
+    def legal_writes(self):
+        """(name, address) of every legal write of a's per-CPU windows plus MPLOCK RELEASE/ERR."""
+        out = []
+        for win in self.soc.windows[self.a]:
+            for word in range(win.span):
+                if win.legal(word, write=True):
+                    addr = win.block.base + 4 * word
+                    name = mm.describe(addr)
+                    if win.block.scope == "cpu" or name in ATTACK_GLOBAL_WRITES:
+                        out.append((name, addr))
+        return out
+
+    async def phase_write(self) -> None:
+        soc = self.soc
+        err_before = 0
+        # Make a's timer pending, so that ACK has something to clear.
+        await self.wr(mm.TIMER.COMPARE_HI, 0)
+        await self.wr(mm.TIMER.COMPARE_LO, 0)
+        await self.wr(mm.TIMER.PERIOD, 0)
+        await self.wr(mm.TIMER.CTRL, CTRL_ENABLE)
+        await ClockCycles(soc.dut.clk, 2)
+        self.expect(await self.rd(mm.TIMER.CTRL) & CTRL_PENDING, "own timer did not fire")
+        writes = self.legal_writes()
+        prio_mask = (1 << soc.cfg.prio_bits) - 1
+        for p in PATTERNS:
+            for name, addr in writes:
+                if name == "mplock.ERR":
+                    err_before = await self.rd(mm.MPLOCK.ERR)
+                await self.wr(addr, p)
+                if name == "debug.EVENT":
+                    self.events_written.append(p)
+                await self.own_effect(name, addr, p, prio_mask, err_before)
+        await self.wr(mm.MPLOCK.ERR, NONOWNER)
+        self.expect(await self.rd(mm.MPLOCK.ERR) == 0, "could not clear ERR")
+
+    async def own_effect(self, name: str, addr: int, p: int, prio_mask: int, err_before) -> None:
+        """The write of ``p`` to ``name`` did what it does to a's own state."""
+        soc = self.soc
+        block, _, reg = name.partition(".")
+        view = soc.model_view(self.a)
+        if block.startswith("ipi_tx["):
+            slot = block[len("ipi_tx"):]
+            for r in ("TX_FUNC", "TX_WINDEX", "TX_STATUS"):
+                got = await self.rd(mm.IPI_TX.addr(r, slot=int(slot[1:-1])))
+                self.expect(got == view[f"ipi_tx{slot}.{r}"],
+                            f"after {name} <- {p:#x}: ipi_tx{slot}.{r} = {got:#x}, model {view[f'ipi_tx{slot}.{r}']:#x}")
+        elif block.startswith("ipi_rx["):
+            slot = block[len("ipi_rx"):]
+            for r in ("RX_LEVEL", "RX_STATUS", "RX_ARG"):
+                got = await self.rd(mm.IPI_RX.addr(r, slot=int(slot[1:-1])))
+                self.expect(got == view[f"ipi_rx{slot}.{r}"],
+                            f"after {name} <- {p:#x}: ipi_rx{slot}.{r} = {got:#x}, model {view[f'ipi_rx{slot}.{r}']:#x}")
+        elif name == "intc.ENABLE":
+            self.expect(await self.rd(addr) == p & ((1 << soc.n_src) - 1), f"{name} <- {p:#x} not read back")
+        elif reg.startswith("PRIO["):
+            self.expect(await self.rd(addr) == p & prio_mask, f"{name} <- {p:#x} not read back")
+        elif name == "intc.COMPLETE":
+            inservice = await self.rd(mm.INTC.INSERVICE)
+            self.expect(p >= soc.n_src or not inservice >> p & 1, f"COMPLETE {p:#x} left its source in service")
+        elif name in ("intc.SOFT_SET", "intc.SOFT_CLR"):
+            bit = await self.rd(mm.INTC.PENDING) >> mm.SOURCE_SOFT & 1
+            self.expect(bit == (name == "intc.SOFT_SET"), f"{name} did not change its own soft source")
+        elif name in ("timer.COMPARE_LO", "timer.COMPARE_HI", "timer.PERIOD") or name in (
+                "debug.CURTHREAD", "debug.CRITDEPTH", "debug.PRI"):
+            self.expect(await self.rd(addr) == p, f"{name} <- {p:#x} not read back")
+        elif name == "timer.CTRL":
+            self.expect(await self.rd(addr) & CTRL_ENABLE == p & CTRL_ENABLE, f"{name} <- {p:#x}: ENABLE not read back")
+        elif name == "timer.ACK":
+            self.expect(not await self.rd(mm.TIMER.CTRL) & CTRL_PENDING, "ACK left its own timer pending")
+        elif name == "mplock.RELEASE":
+            self.expect(await self.rd(mm.MPLOCK.ERR) == NONOWNER, "RELEASE by a non-owner did not set ERR")
+            self.expect(await self.rd(mm.MPLOCK.OWNER) == self.v, "RELEASE by a non-owner changed OWNER")
+        elif name == "mplock.ERR":
+            want = 0 if p & NONOWNER else err_before
+            self.expect(await self.rd(addr) == want, f"ERR <- {p:#x}: reads wrong")
+        elif name == "debug.EVENT":
+            pass  # checked through the event monitor
+        else:
+            self.expect(False, f"no own-effect check for {name}")
+
+    async def phase_read(self) -> None:
+        soc, a = self.soc, self.a
+        for win in soc.windows[a]:
+            words = range(win.span)
+            if win.block is mm.RAM:
+                words = sorted({0, 1, win.span // 2, win.span - 1})
+            for word in words:
+                if win.legal(word, write=False):
+                    addr = win.block.base + 4 * word
+                    value = await self.rd(addr)
+                    name = mm.describe(addr)
+                    if name == "mplock.TRY":
+                        self.tries += 1
+                        self.expect(value == 0, "TRY of v's lock returned 1")
+                    elif name == "sys.CPUID":
+                        self.expect(value == a, f"CPUID reads {value}")
+                    elif name == "sys.CYCLE_HI":
+                        self.expect(value == ATTACK_CYCLE_HI, f"CYCLE_HI after its CYCLE_LO read is {value:#x}")
+                    elif name == "mplock.OWNER":
+                        self.expect(value == self.v, f"OWNER reads {value:#x}")
+
+    def error_words(self, win: mm.Window) -> list[int]:
+        size = 1 << win.size_log2
+        if self.full_window and win.block is not mm.RAM:
+            return list(range(size))
+        words = set(range(win.span))
+        legal = [w for w in range(win.span) if win.legal(w, False) or win.legal(w, True)]
+        if win.block is mm.RAM:
+            legal = [0, 1, win.span - 1]
+        for b in range(win.span_log2, win.size_log2):
+            words.update({1 << b, (1 << b) + win.span - 1})
+            words.update(w | 1 << b for w in legal)
+        words.add(size - 1)
+        return sorted(words)
+
+    async def phase_errors(self) -> int:
+        soc, a = self.soc, self.a
+        tried = 0
+        for win in soc.windows[a]:
+            for word in self.error_words(win):
+                addr = win.block.base + 4 * word
+                for write in (False, True):
+                    if not win.legal(word, write):
+                        tried += 1
+                        problem = await soc.expect_error(a, addr, write, PATTERNS[word % 3])
+                        if problem:
+                            self.failures.append(problem)
+        for addr in UNMAPPED:
+            assert mm.block_at(addr) is None, hex(addr)
+            for write in (False, True):
+                tried += 1
+                problem = await soc.expect_error(a, addr, write)
+                if problem:
+                    self.failures.append(problem)
+        return tried
+
+
+async def run_round(soc: Soc, v: int, a: int, full_window: bool, log) -> dict:
+    """Attacker ``a`` against every other CPU (``v`` being the prepared victim)."""
+    watched = [c for c in range(soc.n) if c != a]
+    attack = Attack(soc, v, a, full_window)
+    failed_tries_before = await soc.read(v, mm.MPLOCK.FAILED_TRIES)
+    before = {c: await soc.snapshot(c) for c in watched}
+    soc.phase_counter = "attack_ok"
+    start_ok = soc.counts["attack_ok"]
+    for phase in ("release", "complete", "write", "read"):
+        await getattr(attack, f"phase_{phase}")()
+        assert not attack.failures, f"phase {phase}:\n  " + "\n  ".join(attack.failures[:20])
+        for c in watched:
+            before[c] = await soc.check(c, before[c], f"attacker {a}, phase {phase}")
+    # Illegal accesses change nothing, a's own state included.
+    before[a] = await soc.snapshot(a)
+    errors = await attack.phase_errors()
+    assert not attack.failures, "phase errors:\n  " + "\n  ".join(attack.failures[:20])
+    for c in range(soc.n):
+        await soc.check(c, before[c], f"attacker {a}, phase errors")
+    soc.phase_counter = "setup"
+    failed_tries = (await soc.read(v, mm.MPLOCK.FAILED_TRIES) - failed_tries_before) & MASK32
+    assert failed_tries == attack.tries, f"FAILED_TRIES grew by {failed_tries}, a made {attack.tries} TRYs"
+    ok = soc.counts["attack_ok"] - start_ok
+    log.info("attacker %d vs victim %d: %d legal accesses (%d writes, %d reads), %d illegal accesses%s",
+             a, v, ok, attack.writes, attack.reads, errors, " (every word of every window)" if full_window else "")
+    return {"events": attack.events_written}
+
+
+@cocotb.test()
+@cocotb.parametrize(victim=list(range(CONFIG.ncpu)))
+async def attackers_change_nothing_of_the_victim(dut, victim):
+    """Every other CPU tries every access on the prepared victim; nothing of it changes."""
+    t0 = time.perf_counter()
+    bench = await SocBench(dut).start()
+    soc = Soc(dut, bench)
+    v = victim
+    await setup_victim(soc, v)
+    setup_accesses = soc.counts["setup"]
+    irq_watch = ChangeMonitor(bench.masters[v].irq)
+    events = {c: EventMonitor(dut, c) for c in range(soc.n)}
+    full = (v + 1) % soc.n
+    for a in _others(soc, v):
+        result = await run_round(soc, v, a, a == full, dut._log)
+        await FallingEdge(dut.clk)
+        assert events[a].events == result["events"], \
+            f"CPU {a}: EVENT writes {result['events']} showed as {events[a].events}"
+        for c in range(soc.n):
+            if c != a:
+                assert not events[c].events, f"CPU {c}: debug.event pulsed {events[c].events} during CPU {a}'s attack"
+        events[a].events.clear()
+    assert irq_watch.changes == 0, f"victim {v}: irq changed {irq_watch.changes} times during the attacks"
+    assert bench.masters[v].irq.value == 1
+    irq_watch.stop()
+    for mon in events.values():
+        mon.stop()
+    # Every FIFO holds exactly what the model says (the attackers' pushes included).
+    expected = {key: list(f.entries) for key, f in soc.fifo.items()}
+    for (s, d) in soc.fifo:
+        got = []
+        for _ in range(soc.depth + 1):
+            if not await soc.read(d, mm.IPI_RX.addr("RX_LEVEL", slot=s)):
+                break
+            got.append((await soc.read(d, mm.IPI_RX.addr("RX_FUNC", slot=s)),
+                        await soc.read(d, mm.IPI_RX.addr("RX_ARG", slot=s))))
+            await soc.write(d, mm.IPI_RX.addr("RX_POP", slot=s), 0)
+        assert got == expected[(s, d)], f"FIFO[{s}][{d}] held {got}, model {expected[(s, d)]}"
+    total = sum(m.transactions for m in bench.masters)
+    wall = time.perf_counter() - t0
+    dut._log.info("ISOLATION victim %d: %d bus accesses (setup %d, snapshots %d, attack %d legal + %d illegal) "
+                  "in %.1f s wall", v, total, setup_accesses, soc.counts["snapshot"], soc.counts["attack_ok"],
+                  soc.counts["attack_err"], wall)
+
+
+@cocotb.test()
+@cocotb.parametrize(victim=list(range(CONFIG.ncpu)))
+async def mplock_bust_is_the_only_cross_cpu_release(dut, victim):
+    """BUST (fault recovery, DESIGN.md §2) from any CPU frees v's lock and changes nothing else of v."""
+    t0 = time.perf_counter()
+    bench = await SocBench(dut).start()
+    soc = Soc(dut, bench)
+    v = victim
+    await setup_victim(soc, v)
+    for a in _others(soc, v):
+        assert await soc.read(v, mm.MPLOCK.TRY) == 1
+        acquires = await soc.read(v, mm.MPLOCK.ACQUIRES)
+        before = {c: await soc.snapshot(c) for c in range(soc.n)}
+        await soc.write(a, mm.MPLOCK.BUST, PATTERNS[a % 3])
+        for c in range(soc.n):
+            allowed = dict(before[c])
+            allowed.update({"mplock.OWNER": mm.OWNER_FREE, "rtl.mplock.held": 0, "rtl.mplock.owner": None})
+            await soc.check(c, allowed, f"BUST by CPU {a} of CPU {v}'s lock")
+        # v's RELEASE now finds the lock free: ERR.NONOWNER, as for any RELEASE of a free lock.
+        await soc.write(v, mm.MPLOCK.RELEASE, 0)
+        assert await soc.read(v, mm.MPLOCK.ERR) == NONOWNER
+        await soc.write(v, mm.MPLOCK.ERR, NONOWNER)
+        # BUST of a free lock changes nothing.
+        await soc.write(a, mm.MPLOCK.BUST, 0)
+        assert await soc.read(a, mm.MPLOCK.OWNER) == mm.OWNER_FREE
+        assert await soc.read(a, mm.MPLOCK.ERR) == 0
+        assert await soc.read(a, mm.MPLOCK.ACQUIRES) == acquires
+    dut._log.info("ISOLATION bust victim %d: %d bus accesses in %.1f s wall", v,
+                  sum(m.transactions for m in bench.masters), time.perf_counter() - t0)

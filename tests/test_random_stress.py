@@ -1,0 +1,129 @@
+"""The random workload, fault injection, stress runs, shrinking, and cross-simulator equivalence
+of every named scenario."""
+import json
+
+import pytest
+
+from sim import stress
+from sim.faults import FAULTS, parse_faults
+from sim.run import RunError, run_scenario
+from sim.scenarios import SCENARIOS
+from sim.scenarios.random_workload import RandomSpec, generate_spec
+from sim.shrink import failure_signature, shrink
+from tests.conftest import require_simulator
+
+NAMED = sorted(name for name in SCENARIOS if not name.startswith("test-"))
+
+
+@pytest.mark.parametrize("name", NAMED)
+def test_every_named_scenario_gives_identical_traces_on_both_simulators(name, tmp_path):
+    require_simulator("icarus")
+    traces = []
+    for sim in ("verilator", "icarus"):
+        out = tmp_path / sim
+        assert run_scenario(name, sim=sim, seed=5, out=out, quiet=True) == 0, (out / "report.txt").read_text()
+        traces.append((out / "trace.jsonl").read_bytes())
+    assert traces[0] == traces[1], f"{name}: traces differ between Verilator and Icarus"
+
+
+def test_random_with_every_fault_is_identical_on_both_simulators(tmp_path):
+    require_simulator("icarus")
+    traces, reports = [], []
+    for sim in ("verilator", "icarus"):
+        out = tmp_path / sim
+        assert run_scenario("random", sim=sim, seed=9, out=out, faults="all", fifo_depth=8, quiet=True) == 0
+        traces.append((out / "trace.jsonl").read_bytes())
+        reports.append(json.loads((out / "counters.json").read_text()))
+    assert traces[0] == traces[1]
+    faults = reports[0]["faults"]
+    assert faults["enabled"] == sorted(FAULTS) and faults["wait_states"] > 0 and faults["dead_cpus"] == [3]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_each_fault_alone_keeps_every_check(fault, tmp_path):
+    assert run_scenario("random", sim="verilator", seed=12, out=tmp_path, faults=fault, fifo_depth=8,
+                        quiet=True) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    names = [c["name"] for c in report["checks"]]
+    if fault == "cpu-stop":
+        assert "a CPU stopped holding the MP lock was recovered with BUST" in names
+        assert report["sysctl"]["lwkt.ipiq_count"] >= 0 and report["per_cpu"][0]["mplock_busts"] == 1
+    if fault == "fifo-full":
+        assert report["sysctl"]["lwkt.ipiq_fifofull"] > 0
+
+
+def test_fault_names_are_checked():
+    assert parse_faults("all") == frozenset(FAULTS) and parse_faults("") == frozenset()
+    with pytest.raises(ValueError, match="unknown fault 'gremlins'"):
+        parse_faults("spurious,gremlins")
+    with pytest.raises(RunError, match="unknown fault"):
+        run_scenario("random", faults="gremlins", out="/tmp/unused", quiet=True)
+
+
+def test_the_seed_is_the_whole_workload():
+    a = generate_spec(21, 4, parse_faults("all"))
+    assert RandomSpec.from_json(a.to_json()) == a
+    assert generate_spec(21, 4, parse_faults("all")) == a
+    assert generate_spec(22, 4, parse_faults("all")) != a
+
+
+def test_a_replayed_spec_reproduces_the_seed_exactly(tmp_path):
+    spec = generate_spec(4, 4, frozenset())
+    path = tmp_path / "spec.json"
+    path.write_text(spec.to_json())
+    assert run_scenario("random", sim="verilator", seed=4, out=tmp_path / "seed", quiet=True) == 0
+    assert run_scenario("random", sim="verilator", seed=4, out=tmp_path / "replay", quiet=True,
+                        extra_env={"LWKT_RANDOM_SPEC": str(path)}) == 0
+    assert (tmp_path / "seed" / "trace.jsonl").read_bytes() == (tmp_path / "replay" / "trace.jsonl").read_bytes()
+
+
+def test_shrinking_keeps_the_failure_and_drops_the_rest():
+    spec = generate_spec(7, 4, frozenset())
+    spec.threads[1].ops.insert(2, ["poison"])
+    original = spec.size()
+
+    def still_fails(candidate):  # stands in for a run: it fails while the poisoned op is present
+        return any(op[0] == "poison" for t in candidate.threads for op in t.ops)
+
+    smallest = shrink(spec, still_fails, log=lambda *_: None)
+    assert still_fails(smallest)
+    assert smallest.size() == 1 and len(smallest.threads) == 1 and original > 5
+
+
+def test_shrinking_a_real_failing_run(tmp_path):
+    """A poisoned operation makes the firmware panic; the shrunk spec still panics in the simulator."""
+    spec = generate_spec(3, 2, frozenset())
+    spec.threads[-1].ops.append(["poison"])
+    calls = []
+
+    def signature(candidate):
+        calls.append(candidate.size())
+        path = tmp_path / f"spec{len(calls)}.json"
+        path.write_text(candidate.to_json())
+        run_scenario("random", sim="verilator", seed=3, cpus=2, out=tmp_path / "run", quiet=True,
+                     extra_env={"LWKT_RANDOM_SPEC": str(path)})
+        return failure_signature(json.loads((tmp_path / "run" / "report.json").read_text()))
+
+    target = signature(spec)
+    assert "unknown operation" in target[1]
+
+    def still_fails(candidate):
+        return signature(candidate) == target
+
+    smallest = shrink(spec, still_fails, log=lambda *_: None)
+    assert ["poison"] in [op for t in smallest.threads for op in t.ops]
+    assert smallest.size() < spec.size()
+    assert still_fails(smallest)
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["outcome"] == "panic" and "unknown operation" in report["panic"]["message"]
+
+
+@pytest.mark.parametrize("sim, seeds", [("verilator", 12), ("icarus", 4)])
+def test_stress_summary(sim, seeds, tmp_path, capsys):
+    require_simulator(sim)
+    code = stress.main(["--seeds", str(seeds), "--first", "101", "--sim", sim, "--jobs", "1",
+                        "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert f"seeds run: {seeds}" in out and "checks evaluated:" in out
+    assert "violations: 0" in out, out[-3000:]
+    assert code == 0
