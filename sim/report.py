@@ -137,7 +137,8 @@ def render_text(r: dict) -> str:
         lines.append(f"IPIs: {r['ipi']['sent']} sent, {r['ipi']['received']} received")
     lines += ["", f"simulated {r['cycles']} cycles in {r['wall_seconds']:.2f} s, "
                   f"{r['bus_transactions']} bus transactions", "", "files:"]
-    lines += [f"  {k:9} {v}" for k, v in r["files"].items()]
+    width = max((len(k) for k in r["files"]), default=0)
+    lines += [f"  {k:{width}}  {v}" for k, v in r["files"].items()]
     return "\n".join(lines) + "\n"
 
 
