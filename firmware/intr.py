@@ -81,7 +81,12 @@ class InterruptMixin:
         return True
 
     async def splz(self) -> None:
-        """Run the interrupts that were deferred, if the line still asks for them."""
+        """Run the interrupts that were deferred, if the line still asks for them.
+
+        It clears ``gd_reqpri`` (v1.12 clears it in lwkt_yield_quick just before
+        calling here, v1.18 here: the same thing for the only caller).
+        """
+        self.gd_reqpri = 0
         if self.cpu.irq.value:
             self.event("splz")
             await self.do_interrupts()

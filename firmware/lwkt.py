@@ -308,19 +308,12 @@ class Lwkt(InterruptMixin):
         self.kassert(ntd.td_pri >= TDPRI_CRIT, f"BADCRIT0 {ntd.td_pri}")
         self.kassert((td.td_pri & ~TDPRI_MASK) == TDPRI_CRIT, f"BADPRI {td.td_pri}")
         if td is ntd or (td.td_flags | ntd.td_flags) & TDF.PREEMPT_LOCK:
-            self.count("preempt_weird")
-            self.event("preempt", target=ntd.td_id, result="weird", source=id)
-            return
+            return self._preempt_result("weird", ntd, source=id)
         if ntd.td_preempted is not None:
-            self.count("preempt_hit")
-            self.event("preempt", target=ntd.td_id, result="hit", source=id)
-            return
+            return self._preempt_result("hit", ntd, source=id)
         if ntd.pri <= td.pri:
-            self.count("preempt_miss")
-            self.event("preempt", target=ntd.td_id, result="miss", source=id)
-            return
-        self.count("preempt_hit")
-        self.event("preempt", target=ntd.td_id, result="hit", source=id)
+            return self._preempt_result("miss", ntd, source=id)
+        self._preempt_result("hit", ntd, source=id)
         ntd.td_preempted = td
         td.td_flags |= TDF.PREEMPT_LOCK
         await self._td_switch(ntd)
@@ -330,13 +323,17 @@ class Lwkt(InterruptMixin):
         td.td_flags &= ~(TDF.PREEMPT_LOCK | TDF.PREEMPT_DONE)
         self.event("resume", preemptor=ntd.td_id)
 
+    def _preempt_result(self, result: str, ntd: Thread, **fields) -> None:
+        """Count a preemption attempt by the seed's rules (preempt_hit/miss/weird) and trace it."""
+        self.count(f"preempt_{result}")
+        self.event("preempt", target=ntd.td_id, result=result, **fields)
+
     # -- yielding -----------------------------------------------------------------------------------
 
     async def lwkt_yield_quick(self) -> None:
         """Run pending interrupts if any; with untimely_switch, also switch now."""
         td = self.curthread
         if (td.td_pri & TDPRI_MASK) < self.gd_reqpri:
-            self.gd_reqpri = 0
             await self.splz()
         if self.system.untimely_switch and self.gd_intr_nesting_level == 0:
             self.crit_enter()
@@ -390,7 +387,8 @@ class Lwkt(InterruptMixin):
         await self.crit_exit()
 
     async def schedule_remote(self, td: Thread, up_message: str) -> None:
-        """Scheduling a thread of another CPU: impossible in the uniprocessor build."""
+        """Scheduling a thread of another CPU: impossible in the uniprocessor build (the SMP
+        build sends it by IPI)."""
         self.panic(up_message)
 
     async def deschedule_remote(self, td: Thread, up_message: str) -> None:
@@ -472,6 +470,7 @@ class Lwkt(InterruptMixin):
             td.td_wait = None
             td.td_wmesg = None
             woken.append(td.td_id)
+            self.system.wait_checker.woken(td, self.cycle)
             if td.td_cpu == self.gd_cpuid:
                 self._lwkt_enqueue(td)
             else:
@@ -555,7 +554,6 @@ class Lwkt(InterruptMixin):
         idle.td_context = Context(idle.td_comm, None)
         idle.td_flags |= TDF.RUNNING
         self.curthread = idle
-        self.cpu.current = idle.td_context
         try:
             await self.show_thread(idle)
             await self.setup_interrupts()

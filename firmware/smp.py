@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 
-from hdl import memory_map as mm
 from .ipiq import IpiqMixin
 from .lwkt import Lwkt, ThreadFunc
 from .smp_sync import MpLockMixin, TokenMixin
@@ -259,30 +258,6 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         td.td_flags &= ~(TDF.PREEMPT_LOCK | TDF.PREEMPT_DONE)
         self.event("resume", preemptor=ntd.td_id)
 
-    def _preempt_result(self, result: str, ntd: Thread) -> None:
-        self.count(f"preempt_{result}")
-        self.event("preempt", target=ntd.td_id, result=result)
-
-    async def lwkt_yield_quick(self) -> None:
-        td = self.curthread
-        # v1.18: splz clears gd_reqpri, not this function.
-        if (td.td_pri & TDPRI_MASK) < self.gd_reqpri:
-            await self.splz()
-        if self.system.untimely_switch and self.gd_intr_nesting_level == 0:
-            self.crit_enter()
-            self.event("untimely_switch")
-            if td.td_flags & TDF.RUNQ:
-                await self.lwkt_switch()
-            else:
-                await self.lwkt_schedule_self()
-                await self.lwkt_switch()
-                await self.lwkt_deschedule_self()
-            self.crit_exit_noyield()
-
-    async def splz(self) -> None:
-        self.gd_reqpri = 0
-        await super().splz()
-
     # -- scheduling -------------------------------------------------------------------------------
 
     async def _enqueue_and_offer(self, td: Thread, critpri: int) -> None:
@@ -321,49 +296,22 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
                 await self.lwkt_send_ipiq(td.td_cpu, "lwkt_schedule", td)
         await self.crit_exit()
 
-    async def lwkt_deschedule(self, td: Thread) -> None:
-        self.crit_enter()
-        self.event("deschedule", target=td.td_id)
-        if td is self.curthread or td.td_cpu == self.gd_cpuid:
-            self._lwkt_dequeue(td)
-        else:
-            await self.lwkt_send_ipiq(td.td_cpu, "lwkt_deschedule", td)
-        await self.crit_exit()
-
     async def lwkt_setpri(self, td: Thread, pri: int) -> None:
         self.kassert(td.td_cpu == self.gd_cpuid, f"lwkt_setpri: td #{td.td_id} is not on this cpu")
         await super().lwkt_setpri(td, pri)
 
-    async def lwkt_signal(self, w: WaitQueue) -> None:
-        """Wake every thread blocked on ``w``; threads of other CPUs are scheduled by IPI."""
-        await self.lwkt_gettoken(w.wa_token)
-        w.wa_gen += 1
-        count = w.wa_count
-        woken = []
-        while w.wa_waitq and count:
-            count -= 1
-            w.wa_count -= 1
-            td = w.wa_waitq.pop(0)
-            td.td_wait = None
-            td.td_wmesg = None
-            woken.append(td.td_id)
-            self.system.wait_checker.woken(td, self.cycle)
-            if td.td_cpu == self.gd_cpuid:
-                self._lwkt_enqueue(td)
-            else:
-                await self.lwkt_send_ipiq(td.td_cpu, "lwkt_schedule", td)
-            await self.lwkt_regettoken(w.wa_token)
-        self.event("signal", wait=w.name, woken=woken, gen=w.wa_gen)
-        await self.lwkt_reltoken(w.wa_token)
+    async def schedule_remote(self, td: Thread, up_message: str) -> None:
+        """A thread of another CPU is scheduled there, by IPI."""
+        await self.lwkt_send_ipiq(td.td_cpu, "lwkt_schedule", td)
+
+    async def deschedule_remote(self, td: Thread, up_message: str) -> None:
+        await self.lwkt_send_ipiq(td.td_cpu, "lwkt_deschedule", td)
 
     async def lwkt_block(self, w: WaitQueue, wmesg: str, gen: int) -> int:
         self.system.wait_checker.blocking(self.curthread)
         return await super().lwkt_block(w, wmesg, gen)
 
     # -- interrupts ----------------------------------------------------------------------------------
-
-    async def setup_interrupts(self) -> None:
-        await super().setup_interrupts()
 
     async def do_interrupts(self) -> None:
         self.intr_frames += 1

@@ -48,9 +48,6 @@ class HandleTable:
     def take(self, handle: int):
         return self._objects.pop(handle)
 
-    def __len__(self):
-        return len(self._objects)
-
 
 class System:
     """The kernel instances of a run and what they share that is not kernel state.

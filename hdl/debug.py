@@ -1,5 +1,5 @@
 """DEBUG: registers the firmware writes so that waveforms show what each core runs."""
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 

@@ -16,7 +16,7 @@ Usage from firmware or a test::
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from .config import SocConfig

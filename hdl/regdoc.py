@@ -69,7 +69,7 @@ def render_markdown() -> str:
         "",
         "## Interrupt sources",
         "",
-        f"| id | source |",
+        "| id | source |",
         "|---|---|",
         f"| {mm.SOURCE_IPI} | IPI: level, high while RX_PENDING != 0 |",
         f"| {mm.SOURCE_TIMER} | this CPU's timer, pending until TIMER.ACK |",

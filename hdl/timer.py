@@ -1,5 +1,5 @@
 """TIMER: a per-CPU 64-bit compare timer with auto-reload (the hardclock)."""
-from amaranth.hdl import Module, Signal, Cat
+from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 

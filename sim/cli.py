@@ -99,7 +99,7 @@ def _cmd_report(args) -> int:
 
 
 def _cmd_waves(args) -> int:
-    import shutil
+
     import subprocess
     from .gtkwave import open_command, viewer_available, write_gtkwave_files
     run_dir = Path(args.dir)

@@ -100,7 +100,6 @@ class Cpu:
         self._irq_rise = RisingEdge(master.irq)
         self._rendezvous = rendezvous
         self.on_interrupt: Callable[[], Awaitable[bool]] | None = None
-        self.current: Context | None = None
         self.work_cycles = 0
         self.idle_cycles = 0
         self.frozen = False
@@ -184,7 +183,6 @@ class Cpu:
 
         With ``old`` None the caller's context ends (the thread exited).
         """
-        self.current = new
         if new.task is None:
             new.task = cocotb.start_soon(self._run(new))
         else:
@@ -193,7 +191,6 @@ class Cpu:
             return
         await old.wake.wait()
         old.wake.clear()
-        self.current = old
 
     async def _run(self, context: Context) -> None:
         await context.body()

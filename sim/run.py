@@ -9,7 +9,6 @@ still writes all of them, up to the point where it stopped.
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import sys
 import threading

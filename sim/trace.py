@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterable
+
 
 __all__ = ["Trace", "read_trace"]
 

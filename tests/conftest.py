@@ -1,5 +1,5 @@
 """Shared pytest fixtures: simulator availability and per-configuration builds."""
-import shutil
+
 
 import pytest
 

@@ -108,6 +108,14 @@ class Devices:
     async def wait_cycles(self, cycles: int) -> None:
         await ClockCycles(self._clk, cycles, rising=False)
 
+    async def request_after(self, line: int, gaps: list[int], *, recheck: int = 20) -> None:
+        """A device's requests: after each gap (cycles) raise ``line``, waiting while it is still high."""
+        for gap in gaps:
+            await self.wait_cycles(gap)
+            while self.is_high(line):
+                await self.wait_cycles(recheck)
+            self.raise_line(line)
+
     def raise_after(self, line: int, cycles: int) -> None:
         """Raise ``line`` ``cycles`` falling edges from now, without blocking the caller."""
         async def later():
@@ -138,6 +146,7 @@ class Scenario:
         self.rng = random.Random(seed)
         self.system: "System | None" = None
         self.devices: Devices | None = None
+        self.workload = Workload(self)
 
     def attach(self, system: "System", devices: Devices) -> None:
         self.system = system
@@ -148,7 +157,8 @@ class Scenario:
         return {0: self.boot}
 
     async def boot(self, k: "Lwkt") -> None:
-        raise NotImplementedError
+        """Create the scenario's threads on CPU ``k`` (every scenario defines it)."""
+        raise NotImplementedError(f"scenario {self.name} defines no boot()")
 
     def device_models(self) -> list[Awaitable[None]]:
         """Testbench coroutines that drive the external lines."""

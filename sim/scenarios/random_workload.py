@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, field
 from firmware.thread import (TDPRI_KERN_DAEMON, TDPRI_KERN_USER, TDPRI_SOFT_NORM, TDPRI_USER_NORM)
 from firmware.watchdog import start_mplock_watchdog
 from hdl import memory_map as mm
-from .base import Check, Scenario, Workload, register
-from .smp import DATA_WORD
+from .base import Check, register
+from .smp import DATA_WORD, SmpScenario
 
 __all__ = ["RandomSpec", "ThreadSpec", "DeviceSpec", "RandomWorkload", "generate_spec"]
 
@@ -132,20 +132,16 @@ def generate_spec(seed: int, ncpu: int, faults: frozenset[str], ext_lines: int =
 
 
 @register
-class RandomWorkload(Scenario):
+class RandomWorkload(SmpScenario):
     name = "random"
     description = ("a seeded random workload: threads, priorities, work, tokens, remote wake-ups, IPIs, "
                    "MP-lock sections and device interrupts, all drawn from the seed (--faults to inject faults)")
-    mode = "smp"
-    cpus = 4
     hardclock_period = 500
     max_cycles = 400_000
 
     def __init__(self, seed=1):
         super().__init__(seed)
-        self.workload = Workload(self)
         self.spec: RandomSpec | None = None
-        self.rngs: dict[int, random.Random] = {}
         self.token_ops = [0] * _N_TOKENS
         self.token_values = [0] * _N_TOKENS
         self.mplock_ops = 0
@@ -172,14 +168,6 @@ class RandomWorkload(Scenario):
             raise ValueError(f"the workload spec is for {self.spec.ncpu} CPUs, the SoC has {system.ncpu}")
         self.device_requests = {d.line: len(d.gaps) for d in self.spec.devices}
         self.device_serviced = {d.line: 0 for d in self.spec.devices}
-
-    def start_functions(self):
-        return {cpu: self.boot for cpu in range(self.system.ncpu)}
-
-    def rng_of(self, k) -> random.Random:
-        if k.gd_cpuid not in self.rngs:
-            self.rngs[k.gd_cpuid] = random.Random(self.seed * 1009 + k.gd_cpuid)
-        return self.rngs[k.gd_cpuid]
 
     async def boot(self, k):
         me = k.gd_cpuid
@@ -340,14 +328,7 @@ class RandomWorkload(Scenario):
         await k.crit_exit()
 
     def device_models(self):
-        return [self._device(d) for d in self.spec.devices]
-
-    async def _device(self, device: DeviceSpec):
-        for gap in device.gaps:
-            await self.devices.wait_cycles(gap)
-            while self.devices.is_high(device.line):
-                await self.devices.wait_cycles(20)
-            self.devices.raise_line(device.line)
+        return [self.devices.request_after(d.line, d.gaps) for d in self.spec.devices]
 
     def device_lines(self):
         return [d.line for d in self.spec.devices]

@@ -5,7 +5,7 @@ import random
 
 from hdl import memory_map as mm
 from firmware.thread import TDPRI_KERN_DAEMON, TDPRI_KERN_USER, TDPRI_USER_NORM
-from .base import Check, Scenario, Workload, register
+from .base import Check, Scenario, register
 
 __all__ = ["SmpPingpong", "SmpIpiStorm", "SmpMplock", "SmpMixed"]
 
@@ -17,13 +17,15 @@ class SmpScenario(Scenario):
     mode = "smp"
     cpus = 4
 
+    def __init__(self, seed=1):
+        super().__init__(seed)
+        self._cpu_rngs: dict[int, random.Random] = {}
+
     def start_functions(self):
         return {cpu: self.boot for cpu in range(self.system.ncpu)}
 
     def rng_of(self, k) -> random.Random:
         """The random stream of CPU ``k``: what one CPU draws never depends on another's timing."""
-        if not hasattr(self, "_cpu_rngs"):
-            self._cpu_rngs = {}
         if k.gd_cpuid not in self._cpu_rngs:
             self._cpu_rngs[k.gd_cpuid] = random.Random(self.seed * 1009 + k.gd_cpuid)
         return self._cpu_rngs[k.gd_cpuid]
@@ -41,7 +43,6 @@ class SmpPingpong(SmpScenario):
 
     def __init__(self, seed=1):
         super().__init__(seed)
-        self.workload = Workload(self)
         self.token = None
         self.final_value = 0
 
@@ -80,7 +81,6 @@ class SmpIpiStorm(SmpScenario):
 
     def __init__(self, seed=1):
         super().__init__(seed)
-        self.workload = Workload(self)
         self.received: dict[tuple[int, int], list[int]] = {}
         self.registered = False
 
@@ -136,7 +136,6 @@ class SmpMplock(SmpScenario):
 
     def __init__(self, seed=1):
         super().__init__(seed)
-        self.workload = Workload(self)
         self.counter = 0
         self.inside: set[int] = set()
         self.overlaps = 0
@@ -192,7 +191,6 @@ class SmpMixed(SmpScenario):
 
     def __init__(self, seed=1):
         super().__init__(seed)
-        self.workload = Workload(self)
         self.queue = None
         self.token = None
         self.wakers_left = 0
@@ -232,14 +230,7 @@ class SmpMixed(SmpScenario):
         self.serviced[line] += 1
 
     def device_models(self):
-        return [self._device(line) for line in self.device_requests]
-
-    async def _device(self, line):
-        for gap in self.device_gaps[line]:
-            await self.devices.wait_cycles(gap)
-            while self.devices.is_high(line):
-                await self.devices.wait_cycles(20)
-            self.devices.raise_line(line)
+        return [self.devices.request_after(line, self.device_gaps[line]) for line in self.device_requests]
 
     async def _stopped(self, k) -> bool:
         return await k.cpu.read(self.word(2)) != 0

@@ -5,8 +5,7 @@ from collections import deque
 
 from firmware.thread import (TDPRI_INT_LOW, TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER, TDPRI_USER_NORM,
                              WaitQueue)
-from hdl import memory_map as mm
-from .base import Check, Scenario, Workload, register
+from .base import Check, Scenario, register
 
 __all__ = ["UpBasic", "UpPreempt", "UpUntimely", "UpIdle"]
 
@@ -40,7 +39,6 @@ class UpBasic(Scenario):
 
     def __init__(self, seed=1):
         super().__init__(seed)
-        self.workload = Workload(self)
         self.items = deque()
         self.consumed: list[tuple[int, int]] = []
         self.produced: dict[int, int] = {}
@@ -130,7 +128,6 @@ class UpPreempt(Scenario):
 
     def __init__(self, seed=1):
         super().__init__(seed)
-        self.workload = Workload(self)
         self.requests = {line: self.rng.randint(5, 8) for line in self.lines}
         # Device timing is drawn up front so that it does not depend on how firmware uses the rng.
         self.intervals = {line: [self.rng.randint(300, 1200) for _ in range(self.requests[line])]
@@ -164,14 +161,7 @@ class UpPreempt(Scenario):
             await k.lwkt_yield()
 
     def device_models(self):
-        return [self._device(line) for line in self.lines]
-
-    async def _device(self, line):
-        for interval in self.intervals[line]:
-            await self.devices.wait_cycles(interval)
-            while self.devices.is_high(line):
-                await self.devices.wait_cycles(50)
-            self.devices.raise_line(line)
+        return [self.devices.request_after(line, self.intervals[line], recheck=50) for line in self.lines]
 
     def checks(self):
         system = self.system
@@ -203,7 +193,6 @@ class UpUntimely(Scenario):
 
     def __init__(self, seed=1):
         super().__init__(seed)
-        self.workload = Workload(self)
         self.steps: list[str] = []
 
     async def boot(self, k):

@@ -6,7 +6,7 @@ it only through the core ports.
 import random
 
 import cocotb
-from cocotb.triggers import FallingEdge, RisingEdge, Timer, with_timeout
+from cocotb.triggers import FallingEdge, RisingEdge, with_timeout
 from cocotb.utils import get_sim_time
 
 from hdl import memory_map as mm
