@@ -12,6 +12,7 @@ from __future__ import annotations
 from cocotb.triggers import FallingEdge
 
 from hdl import memory_map as mm
+from .signals import PortSignal
 
 __all__ = ["BusMaster", "BusError", "BusTimeout"]
 
@@ -48,15 +49,13 @@ class BusMaster:
         self.cpu = cpu
         prefix = f"cpu{cpu}__"
         self._clk = dut.clk
-        self._cyc = getattr(dut, prefix + "cyc")
-        self._stb = getattr(dut, prefix + "stb")
-        self._we = getattr(dut, prefix + "we")
-        self._adr = getattr(dut, prefix + "adr")
-        self._dat_w = getattr(dut, prefix + "dat_w")
-        self._dat_r = getattr(dut, prefix + "dat_r")
-        self._ack = getattr(dut, prefix + "ack")
-        self._err = getattr(dut, prefix + "err")
+        signal = lambda name: PortSignal(getattr(dut, prefix + name))
+        self._cyc, self._stb, self._we = signal("cyc"), signal("stb"), signal("we")
+        self._adr, self._dat_w = signal("adr"), signal("dat_w")
+        self._dat_r, self._ack, self._err = signal("dat_r"), signal("ack"), signal("err")
+        self._irq = signal("irq")
         self.irq = getattr(dut, prefix + "irq")
+        self._clk_signal = PortSignal(dut.clk)
         self._falling = FallingEdge(dut.clk)
         self.timeout_cycles = timeout_cycles
         self.transactions = 0
@@ -64,12 +63,13 @@ class BusMaster:
         self.idle()
 
     def idle(self) -> None:
-        """Drive the port to its idle state (no request)."""
-        self._cyc.value = 0
-        self._stb.value = 0
-        self._we.value = 0
-        self._adr.value = 0
-        self._dat_w.value = 0
+        """Drive the port to its idle state (no request), whatever drove it before."""
+        for signal in (self._cyc, self._stb, self._we, self._adr, self._dat_w):
+            signal.reset(0)
+
+    def irq_high(self) -> bool:
+        """The core's ``irq`` line, read without a trigger."""
+        return bool(self._irq.get())
 
     async def read(self, address: int) -> int:
         """Read the word at byte ``address``; raises :class:`BusError` on ``err``."""
@@ -83,32 +83,32 @@ class BusMaster:
         if address & 3:
             # The port carries word addresses: a misaligned access cannot be expressed.
             raise BusError(self.cpu, address, write, "misaligned address")
-        if self._clk.value:
+        if self._clk_signal.get():
             # Possibly inside a rising-edge time step: wait for the low phase.
             # This costs no simulated cycle; the request is sampled at the same edge.
             await self._falling
-        self._adr.value = address >> 2
-        self._we.value = int(write)
+        self._adr.set(address >> 2)
+        self._we.set(int(write))
         if write:
-            self._dat_w.value = value
-        self._cyc.value = 1
-        self._stb.value = 1
+            self._dat_w.set(value)
+        self._cyc.set(1)
+        self._stb.set(1)
         cycles = 0
         while True:
             await self._falling
             cycles += 1
-            if self._ack.value:
-                data = 0 if write else int(self._dat_r.value)
+            if self._ack.get():
+                data = 0 if write else self._dat_r.get()
                 error = None
                 break
-            if self._err.value:
+            if self._err.get():
                 error = BusError(self.cpu, address, write)
                 break
             if cycles >= self.timeout_cycles:
                 error = BusTimeout(self.cpu, address, write, f"no answer in {cycles} cycles")
                 break
-        self._cyc.value = 0
-        self._stb.value = 0
+        self._cyc.set(0)
+        self._stb.set(0)
         self.transactions += 1
         self.last_cycles = cycles
         if error is not None:

@@ -17,10 +17,11 @@ from __future__ import annotations
 from typing import Awaitable, Callable
 
 import cocotb
-from cocotb.triggers import ClockCycles, Event, FallingEdge, First, RisingEdge
+from cocotb.triggers import Event, FallingEdge, First, RisingEdge
 from cocotb.utils import get_sim_time
 
 from .bus import BusMaster
+from .cycles import falling_edge_timer, falling_edges, settle_at_falling_edge
 
 __all__ = ["Cpu", "Context", "Rendezvous"]
 
@@ -115,13 +116,13 @@ class Cpu:
 
     async def read(self, address: int) -> int:
         value = await self.master.read(address)
-        if self.irq.value and self.on_interrupt is not None:
+        if self.master.irq_high() and self.on_interrupt is not None:
             await self.on_interrupt()
         return value
 
     async def write(self, address: int, value: int) -> None:
         await self.master.write(address, value)
-        if self.irq.value and self.on_interrupt is not None:
+        if self.master.irq_high() and self.on_interrupt is not None:
             await self.on_interrupt()
 
     async def read_quiet(self, address: int) -> int:
@@ -143,15 +144,16 @@ class Cpu:
         remaining = int(cycles)
         self.work_cycles += max(remaining, 0)
         while remaining > 0:
-            if self.irq.value:
+            if self.master.irq_high():
                 if self.on_interrupt is not None and await self.on_interrupt():
                     continue            # handled; keep watching the line
                 # Deferred (or nobody to take it): the line stays high, no edge to wait for.
-                await ClockCycles(self._clk, remaining, rising=False)
+                await falling_edges(self._clk, remaining, self._period)
                 return
             start = get_sim_time("ns")
-            fired = await First(ClockCycles(self._clk, remaining, rising=False), self._irq_rise)
+            fired = await First(falling_edge_timer(self._clk, remaining, self._period), self._irq_rise)
             if fired is not self._irq_rise:
+                await settle_at_falling_edge(self._clk)
                 return
             # irq rose just after a rising edge; the entry runs from the next falling edge.
             elapsed = -(-(get_sim_time("ns") - start) // self._period)
@@ -163,7 +165,7 @@ class Cpu:
 
     async def wait_for_interrupt(self) -> None:
         """Halt until ``irq`` is high (immediately when it already is)."""
-        if self.irq.value:
+        if self.master.irq_high():
             return
         start = get_sim_time("ns")
         await self._irq_rise

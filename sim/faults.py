@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import random
 
-from cocotb.triggers import ClockCycles
+from .cycles import falling_edges
+from .testbench import CLOCK_PERIOD_NS
 
 __all__ = ["FAULTS", "parse_faults", "FaultInjector"]
 
@@ -72,12 +73,12 @@ class FaultInjector:
     async def _wait_states(self) -> None:
         clk = self.dut.clk
         while True:
-            await ClockCycles(clk, self.rng.randint(8, 40), rising=False)
+            await falling_edges(clk, self.rng.randint(8, 40), CLOCK_PERIOD_NS)
             cpu = self.rng.randrange(self.ncpu)
             self.stall_state |= 1 << cpu
             self.dut.stall.value = self.stall_state
             self.stalls += 1
-            await ClockCycles(clk, self.rng.randint(1, 6), rising=False)
+            await falling_edges(clk, self.rng.randint(1, 6), CLOCK_PERIOD_NS)
             self.stall_state &= ~(1 << cpu)
             self.dut.stall.value = self.stall_state
 

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge
+from cocotb.triggers import ClockCycles, FallingEdge, Timer
+from cocotb.utils import get_sim_time
 
 from hdl import memory_map as mm
 from .bus import BusMaster
@@ -34,7 +35,12 @@ class SocBench:
         """Start the clock, hold reset, and leave the bench at a falling edge."""
         self.dut.ext_irq.value = 0
         self.dut.stall.value = 0
-        Clock(self.dut.clk, CLOCK_PERIOD_NS, unit="ns").start()
+        # The clock's rising edges fall on multiples of the period (sim.cycles relies on it),
+        # also when an earlier test in the same simulation ended mid-period.
+        offset = int(get_sim_time("ns")) % CLOCK_PERIOD_NS
+        if offset:
+            await Timer(CLOCK_PERIOD_NS - offset, unit="ns")
+        Clock(self.dut.clk, CLOCK_PERIOD_NS, unit="ns", impl="gpi").start()
         self.dut.rst.value = 1
         await ClockCycles(self.dut.clk, reset_cycles)
         await FallingEdge(self.dut.clk)

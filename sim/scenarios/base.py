@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Awaitable, Callable, ClassVar
 
 import cocotb
-from cocotb.triggers import ClockCycles
+from sim.cycles import falling_edges
 from cocotb.utils import get_sim_time
 
 from sim.testbench import CLOCK_PERIOD_NS
@@ -106,7 +106,7 @@ class Devices:
         return line in self._requested
 
     async def wait_cycles(self, cycles: int) -> None:
-        await ClockCycles(self._clk, cycles, rising=False)
+        await falling_edges(self._clk, cycles, CLOCK_PERIOD_NS)
 
     async def request_after(self, line: int, gaps: list[int], *, recheck: int = 20) -> None:
         """A device's requests: after each gap (cycles) raise ``line``, waiting while it is still high."""
