@@ -35,8 +35,9 @@ class IpiChecker:
         self.received_count = 0
         self.latencies: list[int] = []
 
-    def sent(self, source: int, dest: int, fid: int, handle: int) -> None:
-        cycle = self.system.kernels[source].cycle
+    def sent(self, source: int, dest: int, fid: int, handle: int, called: int | None = None) -> None:
+        """``called``: the cycle lwkt_send_ipiq was entered, where the latency starts."""
+        cycle = self.system.kernels[source].cycle if called is None else called
         self.queues.setdefault((source, dest), deque()).append((fid, handle, cycle))
         self.sent_count += 1
 
@@ -50,6 +51,7 @@ class IpiChecker:
             self.system.check_failed(kernel, f"IPI from cpu {source} out of order: got func {fid} arg "
                                              f"{handle:#x}, expected func {want_fid} arg {want_handle:#x}")
         self.received_count += 1
+        # Ends once RX_FUNC and RX_ARG are read, as the receiver calls the function.
         self.latencies.append(kernel.cycle - sent_at)
 
     def undelivered(self) -> int:
@@ -118,22 +120,58 @@ class WaitChecker:
 
 
 class RunStats:
-    """Latency figures: token hand-offs and the MP lock."""
+    """Latency figures: token hand-offs, the MP lock, context switches.
+
+    Only Python bookkeeping at points the kernel passes anyway: recording never
+    touches the bus or waits, so it cannot change a run.
+    """
 
     def __init__(self):
         self.token_handoffs: list[int] = []
         self.mplock_holds: list[int] = []
+        self.mplock_handoffs: list[int] = []
+        self.switches: list[int] = []
         self.mplock_acquisitions = 0
         self._held_since: dict[int, int] = {}
+        # CPUs whose last TRY failed and that have not had the lock since: the waiters.
+        self._mplock_waiting: set[int] = set()
+        # The last RELEASE while some CPU was waiting: (cycle acknowledged, the waiters then).
+        self._mplock_released_to: tuple[int, frozenset[int]] | None = None
+        # td_id -> cycle its switcher entered lwkt_switch, until that thread runs.
+        self._switch_entered: dict[int, int] = {}
 
     def token_handoff(self, cycles: int) -> None:
         self.token_handoffs.append(cycles)
 
     def mplock_acquired(self, kernel: "Lwkt") -> None:
+        cpu = kernel.gd_cpuid
         self.mplock_acquisitions += 1
-        self._held_since[kernel.gd_cpuid] = kernel.cycle
+        self._held_since[cpu] = kernel.cycle
+        # The first acquisition after a release ends the hand-off; it counts only when
+        # one of the CPUs already waiting got the lock (not the releaser, not a newcomer).
+        released = self._mplock_released_to
+        self._mplock_released_to = None
+        if released is not None and cpu in released[1]:
+            self.mplock_handoffs.append(kernel.cycle - released[0])
+        self._mplock_waiting.discard(cpu)
+
+    def mplock_try_failed(self, kernel: "Lwkt") -> None:
+        self._mplock_waiting.add(kernel.gd_cpuid)
 
     def mplock_released(self, kernel: "Lwkt") -> None:
-        start = self._held_since.pop(kernel.gd_cpuid, None)
+        cpu = kernel.gd_cpuid
+        start = self._held_since.pop(cpu, None)
         if start is not None:
             self.mplock_holds.append(kernel.cycle - start)
+        waiters = frozenset(self._mplock_waiting - {cpu})
+        self._mplock_released_to = (kernel.cycle, waiters) if waiters else None
+
+    def switch_entered(self, ntd: "Thread", cycle: int) -> None:
+        """lwkt_switch, entered at ``cycle``, is handing the core to ``ntd``."""
+        self._switch_entered[ntd.td_id] = cycle
+
+    def thread_resumed(self, td: "Thread", cycle: int) -> None:
+        """``td`` runs again; a switch counts only when lwkt_switch picked it (not a preemption)."""
+        start = self._switch_entered.pop(td.td_id, None)
+        if start is not None:
+            self.switches.append(cycle - start)

@@ -51,6 +51,7 @@ class IpiqMixin:
         if dcpu == self.gd_cpuid:
             await self.ipi_call(func, arg)
             return 0
+        called = self.cycle  # the IPI latency runs from the call, FIFO-full draining included
         self.gd_intr_nesting_level += 1
         if self.gd_intr_nesting_level > 20:
             self.panic("lwkt_send_ipiq: TOO HEAVILY NESTED!")
@@ -72,7 +73,7 @@ class IpiqMixin:
         fid = self.system.ipi_func_id(func)
         handle = self.system.handles.put(self.gd_cpuid, arg)
         # Recorded before the push: the receiver may run the message before our write returns.
-        self.system.ipi_checker.sent(self.gd_cpuid, dcpu, fid, handle)
+        self.system.ipi_checker.sent(self.gd_cpuid, dcpu, fid, handle, called)
         await self.cpu.write_quiet(mm.IPI_TX.addr("TX_FUNC", slot=dcpu), fid)
         await self.cpu.write_quiet(mm.IPI_TX.addr("TX_ARG", slot=dcpu), handle)
         windex = (windex + 1) & _MASK32

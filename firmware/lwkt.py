@@ -227,6 +227,7 @@ class Lwkt(InterruptMixin):
     async def lwkt_switch(self, *, _exiting: bool = False) -> None:
         """Switch to the highest-priority runnable thread (round-robin within a priority),
         or resume the thread the current one preempted, or run the idle thread."""
+        entered = self.cycle
         td = self.curthread
         if self.gd_intr_nesting_level and td.td_preempted is None:
             self.panic("lwkt_switch: cannot switch from within an interrupt, yet")
@@ -253,13 +254,17 @@ class Lwkt(InterruptMixin):
         self.kassert(ntd.td_pri >= TDPRI_CRIT,
                      f"priority problem in lwkt_switch {td.td_pri} {ntd.td_pri}")
         if td is not ntd:
-            await self._td_switch(ntd, exiting=_exiting)
+            await self._td_switch(ntd, exiting=_exiting, entered=entered)
         elif _exiting:
             self.panic("lwkt_exit: nothing to switch to")
         await self.crit_exit()
 
-    async def _td_switch(self, ntd: Thread, *, exiting: bool = False) -> None:
-        """The machine-dependent switch: hand the core to ``ntd``'s context."""
+    async def _td_switch(self, ntd: Thread, *, exiting: bool = False, entered: int | None = None) -> None:
+        """The machine-dependent switch: hand the core to ``ntd``'s context.
+
+        ``entered``: the cycle lwkt_switch was entered, for the switch latency
+        (None when lwkt_preempt switches).
+        """
         td = self.curthread
         self._mine(ntd, "td_switch")
         self.event("switch", to=ntd.td_id, to_thread=ntd.td_comm, to_pri=ntd.pri)
@@ -269,10 +274,14 @@ class Lwkt(InterruptMixin):
         await self.show_thread(ntd)
         if ntd.td_context is None:
             ntd.td_context = Context(ntd.td_comm, self._thread_body(ntd))
+        if entered is not None:
+            self.system.stats.switch_entered(ntd, entered)
         if exiting:
             await self.cpu.switch(None, ntd.td_context)
             raise _ThreadExit()
         await self.cpu.switch(td.td_context, ntd.td_context)
+        # td runs again: the end of the switch that picked it.
+        self.system.stats.thread_resumed(td, self.cycle)
 
     async def show_thread(self, td: Thread) -> None:
         """Write the running thread to the debug registers, for the waveform."""
@@ -286,6 +295,8 @@ class Lwkt(InterruptMixin):
 
         async def body():
             try:
+                # A new thread's first run ends the switch that picked it.
+                self.system.stats.thread_resumed(td, td.td_gd.cycle)
                 # A new thread starts inside the critical section of the switch that ran it.
                 await td.td_gd.crit_exit()
                 await func(td, arg)

@@ -130,6 +130,7 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
     # -- switching ------------------------------------------------------------------------------
 
     async def lwkt_switch(self, *, _exiting: bool = False) -> None:
+        entered = self.cycle
         td = self.curthread
         if self.gd_intr_nesting_level and td.td_preempted is None and self.system.panic is None:
             self.panic("lwkt_switch: cannot switch from within an interrupt, yet")
@@ -159,7 +160,7 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         elif not await self.mp_lock_held():
             self.panic(f"lwkt_switch: td #{ntd.td_id} needs the MP lock and this CPU does not hold it")
         if td is not ntd:
-            await self._td_switch(ntd, exiting=_exiting)
+            await self._td_switch(ntd, exiting=_exiting, entered=entered)
         elif _exiting:
             self.panic("lwkt_exit: nothing to switch to")
         await self.crit_exit()
@@ -194,10 +195,10 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
             return ntd
         return self.gd_idletd
 
-    async def _td_switch(self, ntd: Thread, *, exiting: bool = False) -> None:
+    async def _td_switch(self, ntd: Thread, *, exiting: bool = False, entered: int | None = None) -> None:
         await self.assert_mp_lock_consistent(ntd)
         self.system.wait_checker.ran(ntd)
-        await super()._td_switch(ntd, exiting=exiting)
+        await super()._td_switch(ntd, exiting=exiting, entered=entered)
 
     # -- preemption ------------------------------------------------------------------------------
 

@@ -132,10 +132,12 @@ class MpLockMixin:
             self.system.stats.mplock_acquired(self)
             return True
         self.count("mplock_contended")
+        self.system.stats.mplock_try_failed(self)
         return False
 
     async def cpu_rel_mplock(self) -> None:
         await self.cpu.write_quiet(mm.MPLOCK.RELEASE, 0)
+        # Here the write is acknowledged: the hand-off to a waiting CPU starts.
         self.system.stats.mplock_released(self)
 
     async def get_mplock(self) -> None:

@@ -201,7 +201,9 @@ class System:
         result = {"mode": self.mode, "settings": dict(self.settings),
                 "sysctl": {f"lwkt.{c}": self.sysctl(f"lwkt.{c}")
                            for c in COUNTERS + (SMP_COUNTERS if self.mode == "smp" else ())},
-                "per_cpu": per_cpu, "total": total}
+                "per_cpu": per_cpu, "total": total,
+                # Both builds switch threads: outside the "smp" section.
+                "switch_cycles": self.stats.switches}
         if self.mode == "smp":
             result["smp"] = {
                 "ipi_sent": self.ipi_checker.sent_count, "ipi_received": self.ipi_checker.received_count,
@@ -209,6 +211,7 @@ class System:
                 "token_handoff_cycles": self.stats.token_handoffs,
                 "mplock_acquisitions": self.stats.mplock_acquisitions,
                 "mplock_hold_cycles": self.stats.mplock_holds,
+                "mplock_handoff_cycles": self.stats.mplock_handoffs,
                 "mplock_contended_tries": total.get("mplock_contended", 0),
                 "token_entries": self.token_checker.entries,
             }

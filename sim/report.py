@@ -57,7 +57,9 @@ def build_report(run_dir: Path, *, sim: str, cpus: int, fifo_depth: int, files: 
         "latency": {
             "ipi": spread(smp.get("ipi_latency_cycles", [])),
             "token_handoff": spread(smp.get("token_handoff_cycles", [])),
+            "mplock_handoff": spread(smp.get("mplock_handoff_cycles", [])),
             "mplock_hold": spread(smp.get("mplock_hold_cycles", [])),
+            "switch": spread(counters.get("switch_cycles", [])),
         },
         "mplock": {"acquisitions": smp.get("mplock_acquisitions", 0),
                    "contended_tries": smp.get("mplock_contended_tries", 0)},
@@ -109,10 +111,16 @@ def _sysctl_names(r: dict) -> set[str]:
     return {name.split(".", 1)[1] for name in r["sysctl"]}
 
 
+_LATENCY_LABELS = {"ipi": "IPI send -> run", "token_handoff": "token hand-off",
+                   "mplock_handoff": "MP lock hand-off", "mplock_hold": "MP lock hold",
+                   "switch": "context switch"}
+#: Latencies the UP build has (the others need IPIs, tokens in RAM or the MP lock).
+_UP_LATENCIES = ("switch",)
+
+
 def _latency_rows(r: dict) -> list[list[str]]:
-    labels = {"ipi": "IPI send -> run", "token_handoff": "token hand-off", "mplock_hold": "MP lock hold"}
-    return [[labels[key], _cell(v["count"]), _cell(v["median"]), _cell(v["p99"]), _cell(v["max"])]
-            for key, v in r["latency"].items()]
+    return [[_LATENCY_LABELS.get(key, key), _cell(v["count"]), _cell(v["median"]), _cell(v["p99"]), _cell(v["max"])]
+            for key, v in r["latency"].items() if r["mode"] == "smp" or key in _UP_LATENCIES]
 
 
 def render_text(r: dict) -> str:
@@ -128,10 +136,12 @@ def render_text(r: dict) -> str:
     lines += ["", "counters:"]
     for row in [header] + rows:
         lines.append("  " + row[0].ljust(widths[0]) + "  " + "  ".join(v.rjust(w) for v, w in zip(row[1:], widths[1:])))
-    if r["mode"] == "smp":
+    latency = _latency_rows(r)
+    if latency:  # a report written before a build had latencies of its own has none to show
         lines += ["", "latency (cycles):", f"  {'':18} {'count':>6} {'median':>7} {'p99':>6} {'max':>6}"]
-        for row in _latency_rows(r):
+        for row in latency:
             lines.append(f"  {row[0]:18} {row[1]:>6} {row[2]:>7} {row[3]:>6} {row[4]:>6}")
+    if r["mode"] == "smp":
         lines.append(f"\nMP lock: {r['mplock']['acquisitions']} acquisitions, "
                      f"{r['mplock']['contended_tries']} contended tries")
         lines.append(f"IPIs: {r['ipi']['sent']} sent, {r['ipi']['received']} received")
@@ -157,9 +167,11 @@ def render_markdown(r: dict) -> str:
     header, rows = _table_rows(r)
     lines += ["", "## Counters", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
-    if r["mode"] == "smp":
+    latency = _latency_rows(r)
+    if latency:
         lines += ["", "## Latency (cycles)", "", "| | count | median | p99 | max |", "|---|---|---|---|---|"]
-        lines += ["| " + " | ".join(row) + " |" for row in _latency_rows(r)]
+        lines += ["| " + " | ".join(row) + " |" for row in latency]
+    if r["mode"] == "smp":
         lines += ["", f"MP lock: {r['mplock']['acquisitions']} acquisitions, {r['mplock']['contended_tries']} "
                       f"contended tries. IPIs: {r['ipi']['sent']} sent, {r['ipi']['received']} received."]
     lines += ["", "## Files", ""] + [f"- {k}: `{v}`" for k, v in r["files"].items()]

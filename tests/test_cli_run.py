@@ -48,10 +48,12 @@ def test_run_writes_every_output(smp_run):
     assert report["ok"] and report["outcome"] == "done" and report["cpus"] == 2 and report["mode"] == "smp"
     assert report["latency"]["token_handoff"]["count"] > 0
     assert report["latency"]["ipi"]["median"] <= report["latency"]["ipi"]["p99"] <= report["latency"]["ipi"]["max"]
+    assert report["latency"]["switch"]["count"] > 0 and report["latency"]["switch"]["median"] >= 3
     records = [json.loads(line) for line in (out / "trace.jsonl").read_text().splitlines()]
     assert records and all({"cycle", "cpu", "tid", "thread", "event"} <= set(r) for r in records)
     text = (out / "report.txt").read_text()
     assert "lwkt.switch_count" in text and "cpu0" in text and "cpu1" in text and "token hand-off" in text
+    assert "MP lock hand-off" in text and "context switch" in text
     assert (out / "report.md").read_text().startswith("# smp-pingpong: passed")
     assert (out / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for name in report["files"].values():

@@ -18,6 +18,15 @@ def _run(name, sim, tmp_path, **kwargs):
     return out, counters
 
 
+def _latency(out):
+    return json.loads((out / "report.json").read_text())["latency"]
+
+
+# Every switch writes the three debug registers (a bus cycle each at least) before the
+# new thread runs.
+MIN_SWITCH_CYCLES = 3
+
+
 @pytest.mark.parametrize("cpus", [2, 4])
 @pytest.mark.parametrize("name", SMP_SCENARIOS)
 def test_smp_scenario_on_both_simulators(name, cpus, tmp_path):
@@ -33,6 +42,8 @@ def test_smp_scenario_on_both_simulators(name, cpus, tmp_path):
         outs[sim] = out
     assert (outs["verilator"] / "trace.jsonl").read_bytes() == (outs["icarus"] / "trace.jsonl").read_bytes(), \
         "the same scenario and seed gave different traces on the two simulators"
+    # The latencies come from the same cycles as the trace: identical on both simulators.
+    assert _latency(outs["verilator"]) == _latency(outs["icarus"])
 
 
 @pytest.mark.parametrize("sim", ["verilator", "icarus"])
@@ -52,9 +63,45 @@ def test_mixed_on_8_cpus(sim, tmp_path):
     assert smp["token_handoff_cycles"] and min(smp["token_handoff_cycles"]) > 0
     assert smp["mplock_acquisitions"] > 0 and "mplock_contended_tries" in smp
     assert len(counters["per_cpu"]) == 8
+    # Only switches that change threads count: lwkt_switch calls minus preemptions' own switches.
+    switches = counters["switch_cycles"]
+    assert 0 < len(switches) <= counters["sysctl"]["lwkt.switch_count"]
+    assert min(switches) >= MIN_SWITCH_CYCLES
 
 
 def test_mplock_contention_is_counted(tmp_path):
-    _, counters = _run("smp-mplock", "verilator", tmp_path, cpus=4, seed=1)
+    out, counters = _run("smp-mplock", "verilator", tmp_path, cpus=4, seed=1)
     smp = counters["smp"]
     assert smp["mplock_contended_tries"] > 0 and smp["mplock_hold_cycles"]
+    # Every acquisition but the first is a release with CPUs waiting in this scenario.
+    assert len(smp["mplock_handoff_cycles"]) == smp["mplock_acquisitions"] - 1
+    # The waiter's TRY read completes at least a cycle after the RELEASE write's ack.
+    assert min(smp["mplock_handoff_cycles"]) >= 1
+    latency = _latency(out)
+    # Seen: hand-off median 8 (waiters poll every 16 cycles), switch median 11.
+    assert 1 <= latency["mplock_handoff"]["median"] <= 32, latency["mplock_handoff"]
+    assert latency["mplock_handoff"]["median"] <= latency["mplock_handoff"]["p99"] <= latency["mplock_handoff"]["max"]
+    assert latency["switch"]["count"] > 0 and MIN_SWITCH_CYCLES <= latency["switch"]["median"] <= 40
+
+
+def test_mixed_reports_every_latency(tmp_path):
+    out, counters = _run("smp-mixed", "verilator", tmp_path, cpus=4, seed=1)
+    latency = _latency(out)
+    # Seen (4 CPUs, seed 1): IPI median 16, token hand-off 38, MP-lock hand-off 21 (one),
+    # switch 10 (42 switches).
+    for key in ("ipi", "token_handoff", "mplock_handoff", "mplock_hold", "switch"):
+        assert latency[key]["count"] > 0 and 1 <= latency[key]["median"] <= latency[key]["max"], (key, latency)
+    assert MIN_SWITCH_CYCLES <= latency["switch"]["median"] <= 40
+    assert latency["ipi"]["median"] <= 100 and latency["mplock_handoff"]["median"] <= 100
+    # A hand-off goes to a CPU already waiting: each one follows a failed TRY of its own.
+    assert latency["mplock_handoff"]["count"] <= counters["smp"]["mplock_contended_tries"]
+    # Every traced switch is one lwkt_switch made, except those of lwkt_preempt (a switch
+    # right after a successful preempt event on the same CPU).
+    last: dict[int, dict] = {}
+    switched = 0
+    for record in (json.loads(line) for line in (out / "trace.jsonl").read_text().splitlines()):
+        before = last.get(record["cpu"], {})
+        if record["event"] == "switch" and not (before.get("event") == "preempt" and before["result"] == "hit"):
+            switched += 1
+        last[record["cpu"]] = record
+    assert latency["switch"]["count"] == switched

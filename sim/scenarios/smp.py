@@ -7,7 +7,7 @@ from hdl import memory_map as mm
 from firmware.thread import TDPRI_KERN_DAEMON, TDPRI_KERN_USER, TDPRI_USER_NORM
 from .base import Check, Scenario, register
 
-__all__ = ["SmpPingpong", "SmpIpiStorm", "SmpMplock", "SmpMixed"]
+__all__ = ["SmpIdle", "SmpPingpong", "SmpIpiStorm", "SmpMplock", "SmpMixed"]
 
 #: Shared-RAM words used by the scenarios for their own data (tokens use the low words).
 DATA_WORD = 2048
@@ -33,6 +33,31 @@ class SmpScenario(Scenario):
     @staticmethod
     def word(index: int) -> int:
         return mm.RAM.addr("WORD", index=DATA_WORD + index)
+
+
+@register
+class SmpIdle(SmpScenario):
+    name = "smp-idle"
+    description = ("every core idle, each taking its own 1000-cycle hardclock, until each has had 50 ticks "
+                   "(no threads): the simulator's own speed on the whole SoC")
+    ticks = 50
+    max_cycles = 70_000
+
+    def start_functions(self):
+        return {0: self.boot}
+
+    async def boot(self, k):
+        async def count(kernel):
+            if all(other.hardclock_ticks >= self.ticks for other in self.system.kernels):
+                self.system.finish()
+        self.system.hardclock_hooks.append(count)
+
+    def checks(self):
+        ticks = [k.hardclock_ticks for k in self.system.kernels]
+        switches = sum(k.counters["switch_count"] for k in self.system.kernels)
+        return [Check("every core's hardclock ticked", min(ticks) >= self.ticks,
+                      f"{min(ticks)} to {max(ticks)} ticks of {self.hardclock_period} cycles"),
+                Check("idle cores stayed idle", switches == 0, f"{switches} switches")]
 
 
 @register
