@@ -4,8 +4,10 @@ The baseline spends FallingEdge, RisingEdge, ReadOnly and FallingEdge triggers o
 every transaction, the way a straightforward cocotb driver samples a registered
 bus; ours (``sim.bus.BusMaster``) drives and samples only at falling edges and
 spends one trigger on an uncontended access. Writes ``driver.json`` into
-``LWKT_BENCH_OUT``: transactions per wall second for each, and the cycles an
-access took.
+``LWKT_BENCH_OUT``: transactions per wall second for each (the best of
+``LWKT_BENCH_ROUNDS`` rounds of ``LWKT_BENCH_TRANSACTIONS`` reads), the rate
+at which the simulator alone runs the two cycles an access takes (the bound
+no driver can beat), and the cycles an access took.
 """
 import json
 import os
@@ -13,10 +15,10 @@ import time
 from pathlib import Path
 
 import cocotb
-from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
+from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer
 
 from hdl import memory_map as mm
-from sim.testbench import SocBench
+from sim.testbench import CLOCK_PERIOD_NS, SocBench
 
 
 class BaselineMaster:
@@ -49,24 +51,34 @@ class BaselineMaster:
 
 @cocotb.test()
 async def driver_speed(dut):
-    n = int(os.environ.get("LWKT_BENCH_TRANSACTIONS", "2000"))
+    n = int(os.environ.get("LWKT_BENCH_TRANSACTIONS", "3000"))
+    rounds = int(os.environ.get("LWKT_BENCH_ROUNDS", "5"))
     bench = await SocBench(dut).start()
     ours = bench.masters[0]
     baseline = BaselineMaster(dut, 0)
     address = mm.SYS.CPUID
-    results = {}
-    for name, master in (("baseline", baseline), ("ours", ours)):
-        # Hand the port over: the baseline's last writes land, then ours drives it from idle.
-        await FallingEdge(dut.clk)
-        ours.idle()
+    # The drivers take turns, round after round, and each keeps its fastest round: a busy
+    # machine slows both alike instead of whichever happened to run during the disturbance.
+    best = {"baseline": 0.0, "ours": 0.0, "simulator_only": 0.0}
+    two_cycles = Timer(2 * CLOCK_PERIOD_NS, unit="ns")
+    for _ in range(rounds):
+        for name, master in (("baseline", baseline), ("ours", ours)):
+            # Hand the port over: the baseline's last writes land, then ours drives it from idle.
+            await FallingEdge(dut.clk)
+            ours.idle()
+            start = time.perf_counter()
+            for _ in range(n):
+                assert await master.read(address) == 0
+            best[name] = max(best[name], n / (time.perf_counter() - start))
+        # The floor: the two cycles an access takes, simulated with one wake-up and no bus activity.
         start = time.perf_counter()
         for _ in range(n):
-            assert await master.read(address) == 0
-        results[name] = {"transactions": n, "seconds": time.perf_counter() - start}
-        results[name]["transactions_per_second"] = n / results[name]["seconds"]
+            await two_cycles
+        best["simulator_only"] = max(best["simulator_only"], n / (time.perf_counter() - start))
+    results = {name: {"transactions": n, "rounds": rounds, "transactions_per_second": rate}
+               for name, rate in best.items()}
     await ours.read(address)
     results["access_cycles"] = ours.last_cycles
-    results["driver_speedup"] = (results["ours"]["transactions_per_second"]
-                                 / results["baseline"]["transactions_per_second"])
+    results["driver_speedup"] = best["ours"] / best["baseline"]
     out = Path(os.environ.get("LWKT_BENCH_OUT", "."))
     (out / "driver.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -1,17 +1,22 @@
-"""``make bench``: co-simulation speed, printed and written to bench/results.json.
+"""``make bench``: co-simulation speed, latency in cycles and hardware cost.
 
-Figures, on each simulator (builds and simulator start-up excluded):
+Prints every figure and writes ``bench/results.json``, ``bench/results.md`` and
+the plots ``bench/*.png``; docs/benchmarks.md explains each figure. Times are
+taken inside the simulator (builds and simulator start-up excluded). Figures,
+per simulator:
 
-- simulated cycles per wall second for an idle core with a 1000-cycle hardclock
-  (``up-idle``) and for ``up-basic``: an idle core waits for its irq line without
-  Python per cycle, so its figure should be far above the busy one;
-- our bus driver against a plain cocotb driver (FallingEdge, RisingEdge,
-  ReadOnly, FallingEdge per transaction) on the same 4-CPU SoC:
-  ``driver_speedup`` is our transactions per second over the baseline's;
-- scaling: ``smp-mixed`` on 2, 4, 8 and 16 CPUs: cycles, bus transactions and
-  kernel events (switches, IPIs, token hand-offs) per wall second, and wall
-  time per kernel event; ``event_cost_ratio_16_2`` is that time at 16 CPUs over
-  that at 2.
+- throughput for 1, 2, 4, 8 and 16 CPUs running the seeded ``random``
+  workload: simulated cycles, firmware bus transactions and kernel events
+  (switches + IPIs sent + token hand-offs) per wall second, and wall time per
+  kernel event; and the same SoCs idle (``smp-idle``: every core taking a
+  1000-cycle hardclock);
+- ``driver_speedup``: our bus driver against a plain cocotb driver
+  (FallingEdge, RisingEdge, ReadOnly, FallingEdge per transaction);
+- ``event_cost_ratio_16_2``: wall time per kernel event at 16 CPUs over 2;
+- latency in cycles: the hardware's own (``bench/hw_latency.py``) and the
+  kernel's (IPI, token hand-off, MP-lock hand-off, context switch) from the
+  runs' reports;
+- hardware cost: Yosys cell counts per block (``bench/hw_cost.py``).
 """
 from __future__ import annotations
 
@@ -20,111 +25,131 @@ import json
 import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from sim import toolchain
 from sim.run import run_scenario
 
 ROOT = Path(__file__).resolve().parent
-CASES = [("up-idle", "idle core, 1000-cycle hardclock"), ("up-basic", "up-basic workload")]
+CPU_COUNTS = (1, 2, 4, 8, 16)
+LATENCY_KINDS = ("ipi", "token_handoff", "mplock_handoff", "switch")
 
 
-def measure(scenario: str, sim: str, seed: int = 1, repeats: int = 3) -> dict:
+def kernel_events(report: dict) -> int:
+    return (report["sysctl"]["lwkt.switch_count"] + report["ipi"]["sent"]
+            + report["latency"]["token_handoff"]["count"])
+
+
+def run_once(scenario: str, sim: str, cpus: int, seed: int = 1) -> dict:
+    """One run of ``scenario``; its report (raises when the run fails)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if run_scenario(scenario, sim=sim, seed=seed, cpus=cpus, out=Path(tmp), quiet=True) != 0:
+            raise RuntimeError(f"{scenario} failed on {sim} with {cpus} CPUs")
+        return json.loads((Path(tmp) / "report.json").read_text())
+
+
+def measure_throughput(scenario: str, sim: str, cpus: int, repeats: int) -> tuple[dict, dict]:
+    """The fastest of ``repeats`` runs: its figures, and its report."""
     best = None
     for _ in range(repeats):
-        with tempfile.TemporaryDirectory() as tmp:
-            start = time.perf_counter()
-            code = run_scenario(scenario, sim=sim, seed=seed, out=Path(tmp), quiet=True)
-            total = time.perf_counter() - start
-            counters = json.loads((Path(tmp) / "counters.json").read_text())
-        if code != 0:
-            raise RuntimeError(f"{scenario} failed on {sim}")
-        rate = counters["cycles"] / counters["wall_seconds"]
-        if best is None or rate > best["cycles_per_second"]:
-            best = {"scenario": scenario, "sim": sim, "cycles": counters["cycles"],
-                    "wall_seconds": counters["wall_seconds"], "cycles_per_second": round(rate),
-                    "bus_transactions": counters["bus_transactions"],
-                    "switches": counters["sysctl"]["lwkt.switch_count"],
-                    "process_seconds": round(total, 3)}
-    return best
+        report = run_once(scenario, sim, cpus)
+        if best is None or report["wall_seconds"] < best["wall_seconds"]:
+            best = report
+    wall, events = best["wall_seconds"], kernel_events(best)
+    figures = {"sim": sim, "cpus": cpus, "scenario": scenario, "cycles": best["cycles"],
+               "wall_seconds": wall, "cycles_per_second": round(best["cycles"] / wall),
+               "bus_transactions": best["bus_transactions"],
+               "transactions_per_second": round(best["bus_transactions"] / wall),
+               "kernel_events": events, "events_per_second": round(events / wall) if events else 0,
+               "wall_per_event_us": round(wall / events * 1e6, 2) if events else None}
+    return figures, best
 
 
-def measure_driver(sim: str, transactions: int = 3000) -> dict:
+def run_program(sim: str, module: str, cpus: int, result_file: str, env: dict[str, str] | None = None) -> dict:
+    """Run one of bench's cocotb programs on a ``cpus``-CPU SoC; the JSON it writes."""
     from hdl.config import SocConfig
     from sim.build import build_soc
     from sim.runner import run_cocotb
     with tempfile.TemporaryDirectory() as tmp:
-        result = run_cocotb(build_soc(sim, SocConfig(ncpu=4)), "bench.driver_bench", test_dir=Path(tmp),
-                            python_path=[str(ROOT.parent)],
-                            extra_env={"LWKT_BENCH_OUT": tmp, "LWKT_BENCH_TRANSACTIONS": str(transactions)})
+        result = run_cocotb(build_soc(sim, SocConfig(ncpu=cpus)), module, test_dir=Path(tmp),
+                            python_path=[str(ROOT.parent)], extra_env={"LWKT_BENCH_OUT": tmp, **(env or {})})
         if not result.ok:
-            raise RuntimeError(f"the driver benchmark failed on {sim}")
-        return json.loads((Path(tmp) / "driver.json").read_text())
+            raise RuntimeError(f"{module} failed on {sim}: {(Path(tmp) / 'sim.log').read_text()[-2000:]}")
+        return json.loads((Path(tmp) / result_file).read_text())
 
 
-def measure_scaling(sim: str, cpus: int, seed: int = 1) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        if run_scenario("smp-mixed", sim=sim, seed=seed, cpus=cpus, out=Path(tmp), quiet=True) != 0:
-            raise RuntimeError(f"smp-mixed failed on {sim} with {cpus} CPUs")
-        report = json.loads((Path(tmp) / "report.json").read_text())
-    wall = report["wall_seconds"]
-    events = (report["sysctl"]["lwkt.switch_count"] + report["ipi"]["sent"]
-              + report["latency"]["token_handoff"]["count"])
-    return {"sim": sim, "cpus": cpus, "cycles": report["cycles"], "wall_seconds": wall,
-            "cycles_per_second": round(report["cycles"] / wall), "bus_transactions": report["bus_transactions"],
-            "transactions_per_second": round(report["bus_transactions"] / wall), "kernel_events": events,
-            "events_per_second": round(events / wall), "wall_per_event_us": round(wall / events * 1e6, 2)}
+def latency_rows(report: dict) -> dict:
+    return {kind: report["latency"][kind] for kind in LATENCY_KINDS if kind in report["latency"]}
+
+
+def measure_sim(sim: str, cpu_counts, repeats: int, transactions: int) -> dict:
+    throughput, idle, latency = [], [], {}
+    for cpus in cpu_counts:
+        print(f"  {sim}: {cpus} CPU(s)", flush=True)
+        figures, report = measure_throughput("random", sim, cpus, repeats)
+        throughput.append(figures)
+        latency[cpus] = latency_rows(report)
+        idle_figures, _ = measure_throughput("smp-idle", sim, cpus, 1)
+        idle.append(idle_figures)
+    driver = run_program(sim, "bench.driver_bench", 4, "driver.json",
+                         {"LWKT_BENCH_TRANSACTIONS": str(transactions)})
+    hardware = {cpus: run_program(sim, "bench.hw_latency", cpus, "hw_latency.json") for cpus in (2, 4, 16)
+                if cpus in cpu_counts or cpus == 4}
+    per_event = {r["cpus"]: r["wall_per_event_us"] for r in throughput}
+    ratio = round(per_event[16] / per_event[2], 2) if per_event.get(16) and per_event.get(2) else None
+    return {"throughput": throughput, "idle": idle, "driver": driver, "hardware_latency": hardware,
+            "kernel_latency": latency, "event_cost_ratio_16_2": ratio}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sims", default="verilator,icarus", help="comma-separated simulators")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per figure; the best is kept")
-    parser.add_argument("--out", default=str(ROOT / "results.json"))
+    parser.add_argument("--cpus", default=",".join(map(str, CPU_COUNTS)), help="comma-separated CPU counts")
+    parser.add_argument("--repeats", type=int, default=2, help="runs per throughput figure; the fastest is kept")
+    parser.add_argument("--transactions", type=int, default=3000, help="reads per driver in the driver comparison")
+    parser.add_argument("--no-hw-cost", action="store_true", help="skip the Yosys synthesis (hardware cost)")
+    parser.add_argument("--out", default=str(ROOT), help="folder for results.json, results.md and the plots")
     args = parser.parse_args(argv)
-    results = []
-    drivers, scaling = {}, []
+    try:
+        cpu_counts = tuple(sorted({int(c) for c in args.cpus.split(",")}))
+    except ValueError:
+        parser.error(f"--cpus takes comma-separated CPU counts, not {args.cpus!r}")
+    if not all(1 <= c <= 32 for c in cpu_counts):
+        parser.error("--cpus: every CPU count must be in 1..32")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    per_sim = {}
     for sim in args.sims.split(","):
         try:
             toolchain.activate(sim)
-        except toolchain.SimulatorMissing as exc:
+        except (toolchain.SimulatorMissing, ValueError) as exc:
             print(f"skipping {sim}: {exc}")
             continue
-        for scenario, label in CASES:
-            r = measure(scenario, sim, repeats=args.repeats)
-            r["label"] = label
-            results.append(r)
-        drivers[sim] = measure_driver(sim)
-        for cpus in (2, 4, 8, 16):
-            scaling.append(measure_scaling(sim, cpus))
-    print(f"\n{'simulator':10} {'case':34} {'cycles':>9} {'wall s':>8} {'cycles/s':>10} {'bus ops':>8}")
-    for r in results:
-        print(f"{r['sim']:10} {r['label']:34} {r['cycles']:>9} {r['wall_seconds']:>8.3f} "
-              f"{r['cycles_per_second']:>10,} {r['bus_transactions']:>8}")
-    for sim in {r["sim"] for r in results}:
-        idle = next(r for r in results if r["sim"] == sim and r["scenario"] == "up-idle")
-        busy = next(r for r in results if r["sim"] == sim and r["scenario"] == "up-basic")
-        print(f"{sim}: idle/busy speed ratio {idle['cycles_per_second'] / busy['cycles_per_second']:.1f}")
-    print(f"\n{'simulator':10} {'driver':10} {'transactions/s':>15}")
-    for sim, d in drivers.items():
-        print(f"{sim:10} {'baseline':10} {d['baseline']['transactions_per_second']:>15,.0f}")
-        print(f"{sim:10} {'ours':10} {d['ours']['transactions_per_second']:>15,.0f}   "
-              f"speed-up {d['driver_speedup']:.2f}x")
-    print(f"\n{'simulator':10} {'CPUs':>4} {'cycles/s':>10} {'bus ops/s':>10} {'events/s':>9} {'us/event':>9}")
-    for r in scaling:
-        print(f"{r['sim']:10} {r['cpus']:>4} {r['cycles_per_second']:>10,} {r['transactions_per_second']:>10,} "
-              f"{r['events_per_second']:>9,} {r['wall_per_event_us']:>9}")
-    ratios = {}
-    for sim in drivers:
-        per = {r["cpus"]: r["wall_per_event_us"] for r in scaling if r["sim"] == sim}
-        ratios[sim] = round(per[16] / per[2], 2)
-        print(f"{sim}: wall time per kernel event, 16 CPUs over 2: {ratios[sim]}")
-    Path(args.out).write_text(json.dumps({
-        "machine": platform.platform(), "python": sys.version.split()[0], "results": results,
-        "drivers": drivers, "driver_speedup": {sim: round(d["driver_speedup"], 2) for sim, d in drivers.items()},
-        "scaling": scaling, "event_cost_ratio_16_2": ratios}, indent=2) + "\n")
-    print(f"\nwritten to {args.out}")
+        print(f"measuring on {sim}", flush=True)
+        per_sim[sim] = measure_sim(sim, cpu_counts, args.repeats, args.transactions)
+
+    hw_cost = None
+    if not args.no_hw_cost:
+        from bench import hw_cost as hw
+        hw_cost = hw.measure_all()
+
+    results = {
+        "machine": platform.platform(), "python": sys.version.split()[0],
+        "simulators": {sim: toolchain.simulator_version(sim) for sim in per_sim},
+        "per_simulator": per_sim,
+        "driver_speedup": {sim: round(r["driver"]["driver_speedup"], 2) for sim, r in per_sim.items()},
+        "event_cost_ratio_16_2": {sim: r["event_cost_ratio_16_2"] for sim, r in per_sim.items()},
+        "hardware_cost": hw_cost,
+    }
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    from bench.report import render_markdown, write_plots
+    markdown = render_markdown(results)
+    (out / "results.md").write_text(markdown)
+    plots = write_plots(results, out)
+    print()
+    print(markdown)
+    print(f"written: {out / 'results.json'}, {out / 'results.md'}, " + ", ".join(str(p) for p in plots))
     return 0
 
 

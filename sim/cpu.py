@@ -18,10 +18,9 @@ from typing import Awaitable, Callable
 
 import cocotb
 from cocotb.triggers import Event, FallingEdge, First, RisingEdge
-from cocotb.utils import get_sim_time
 
 from .bus import BusMaster
-from .cycles import falling_edge_timer, falling_edges, settle_at_falling_edge
+from .cycles import falling_edge_timer, falling_edges, now_ns
 
 __all__ = ["Cpu", "Context", "Rendezvous"]
 
@@ -110,7 +109,7 @@ class Cpu:
     @property
     def cycle(self) -> int:
         """The current clock cycle (rising edges since time 0)."""
-        return int(get_sim_time("ns")) // self._period
+        return now_ns() // self._period
 
     # -- bus ----------------------------------------------------------------------------------
 
@@ -150,13 +149,12 @@ class Cpu:
                 # Deferred (or nobody to take it): the line stays high, no edge to wait for.
                 await falling_edges(self._clk, remaining, self._period)
                 return
-            start = get_sim_time("ns")
+            start = now_ns()
             fired = await First(falling_edge_timer(self._clk, remaining, self._period), self._irq_rise)
             if fired is not self._irq_rise:
-                await settle_at_falling_edge(self._clk)
                 return
             # irq rose just after a rising edge; the entry runs from the next falling edge.
-            elapsed = -(-(get_sim_time("ns") - start) // self._period)
+            elapsed = -(-(now_ns() - start) // self._period)
             remaining -= int(elapsed)
             if self._rendezvous is not None:
                 await self._rendezvous.wait(self.id)
@@ -167,11 +165,11 @@ class Cpu:
         """Halt until ``irq`` is high (immediately when it already is)."""
         if self.master.irq_high():
             return
-        start = get_sim_time("ns")
+        start = now_ns()
         await self._irq_rise
         if self._rendezvous is not None:
             await self._rendezvous.wait(self.id)
-        self.idle_cycles += int(get_sim_time("ns") - start) // self._period
+        self.idle_cycles += int(now_ns() - start) // self._period
 
     async def freeze(self) -> None:
         """Fault injection: the core stops for good (its current context never continues)."""

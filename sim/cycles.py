@@ -3,7 +3,8 @@
 ``ClockCycles(clk, n)`` resumes Python at each of the ``n`` edges. A core
 computing for 500 cycles, or a device waiting 1000 cycles between requests,
 needs only the last one, so :func:`falling_edges` computes the time of the
-``n``-th falling edge and waits for it with a single ``Timer``. ``make bench``
+``n``-th falling edge and waits for it with a single ``Timer``, waking
+``LOW_PHASE_NS`` after the edge. ``make bench``
 shows the difference (docs/benchmarks.md).
 
 The clock starts high at time 0 (rising edges at ``k * period``, falling edges
@@ -11,10 +12,27 @@ at ``k * period + period / 2``).
 """
 from __future__ import annotations
 
-from cocotb.triggers import FallingEdge, Timer, Trigger
+from cocotb import simulator
+from cocotb.triggers import Timer
 from cocotb.utils import get_sim_time
 
-__all__ = ["falling_edges", "falling_edge_timer", "settle_at_falling_edge", "time_of_falling_edge"]
+__all__ = ["CLOCK_PERIOD_NS", "LOW_PHASE_NS", "now_ns", "falling_edges", "falling_edge_timer", "time_of_falling_edge"]
+
+#: The SoC clock's period in the testbench (100 MHz).
+CLOCK_PERIOD_NS = 10
+#: How far into the low phase a timed wake-up lands (the SoC's outputs are steady all through it).
+LOW_PHASE_NS = 1
+
+_steps_per_ns = 0
+
+
+def now_ns() -> int:
+    """The simulation time in whole ns: ``get_sim_time("ns")`` without its unit conversion, which
+    the CPU model asks for at every kernel event."""
+    global _steps_per_ns
+    if not _steps_per_ns:
+        _steps_per_ns = 10 ** max(0, -9 - simulator.get_precision())     # precision: 10**p seconds
+    return get_sim_time("step") // _steps_per_ns
 
 
 def time_of_falling_edge(now_ns: int, n: int, period_ns: int, clock_high: bool) -> int:
@@ -30,31 +48,18 @@ def time_of_falling_edge(now_ns: int, n: int, period_ns: int, clock_high: bool) 
     return half + (last + n) * period_ns
 
 
-def falling_edge_timer(clk, n: int, period_ns: int) -> Trigger:
-    """A trigger that fires at the ``n``-th falling edge of ``clk`` from now (``n`` >= 1).
+def falling_edge_timer(clk, n: int, period_ns: int = CLOCK_PERIOD_NS) -> Timer:
+    """A ``Timer`` that fires ``LOW_PHASE_NS`` after the ``n``-th falling edge of ``clk`` (``n`` >= 1).
 
-    A ``Timer``, or the edge itself when it is due in this time step. Follow it
-    with :func:`settle_at_falling_edge`.
+    Not at the edge itself: simulators order a timer and the clock's own update
+    in one time step as they like, and a moment later the edge is behind us on
+    every simulator, with no second wake-up to make sure of it.
     """
-    now = int(get_sim_time("ns"))
-    target = time_of_falling_edge(now, n, period_ns, bool(clk.value))
-    return Timer(target - now, unit="ns") if target > now else FallingEdge(clk)
+    now = now_ns()
+    return Timer(time_of_falling_edge(now, n, period_ns, bool(clk.value)) + LOW_PHASE_NS - now, unit="ns")
 
 
-async def settle_at_falling_edge(clk) -> None:
-    """After a timer that fired at a falling-edge time: make sure the edge itself has happened.
-
-    Simulators order a timer and the clock's own update in the same time step
-    as they like; waiting here for the edge when the clock still reads high
-    leaves every simulator in the same state, in the same time step.
-    """
-    if clk.value:
-        await FallingEdge(clk)
-
-
-async def falling_edges(clk, n: int, period_ns: int) -> None:
+async def falling_edges(clk, n: int, period_ns: int = CLOCK_PERIOD_NS) -> None:
     """Wait until just after the ``n``-th falling edge of ``clk`` (as ``ClockCycles(clk, n, rising=False)``)."""
-    if n <= 0:
-        return
-    await falling_edge_timer(clk, n, period_ns)
-    await settle_at_falling_edge(clk)
+    if n > 0:
+        await falling_edge_timer(clk, n, period_ns)

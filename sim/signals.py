@@ -59,3 +59,4 @@ class PortSignal:
         """Write ``value`` whatever was written before (someone else may have driven the signal)."""
         self._write(value)
         self._last = value
+

@@ -7,10 +7,10 @@ from cocotb.utils import get_sim_time
 
 from hdl import memory_map as mm
 from .bus import BusMaster
+from .cycles import CLOCK_PERIOD_NS
 
 __all__ = ["SocBench", "CLOCK_PERIOD_NS"]
 
-CLOCK_PERIOD_NS = 10
 
 
 class SocBench:

@@ -1,0 +1,140 @@
+"""The Markdown tables and PNG plots of ``make bench`` (from results.json's dictionary)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["render_markdown", "write_plots"]
+
+_KERNEL_LATENCY_NAMES = {
+    "ipi": "lwkt_send_ipiq to the remote callback",
+    "token_handoff": "remote token acquisition",
+    "mplock_handoff": "MP-lock hand-off",
+    "switch": "context switch",
+}
+_HARDWARE_LATENCY_NAMES = {
+    "register_read": "register read, uncontended",
+    "register_write": "register write, uncontended",
+    "back_to_back_read": "back-to-back reads, cycles per access",
+    "ram_read_all_cpus": "RAM read by every CPU at once, longest",
+    "tx_arg_to_irq": "TX_ARG write accepted to receiver irq high",
+}
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _n(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return f"{value:,}"
+
+
+def render_markdown(results: dict) -> str:
+    sims = results["per_simulator"]
+    lines = ["# lwkt-soc benchmark results", "",
+             f"Machine: {results['machine']}, Python {results['python']}; simulators: "
+             + ", ".join(f"{s} {v}" for s, v in results["simulators"].items()) + ".", ""]
+
+    lines += ["## Throughput: the `random` workload (seed 1)", ""]
+    rows = [[sim, r["cpus"], _n(r["cycles"]), _n(r["cycles_per_second"]), _n(r["transactions_per_second"]),
+             _n(r["events_per_second"]), _n(r["wall_per_event_us"])]
+            for sim, data in sims.items() for r in data["throughput"]]
+    lines += _table(["simulator", "CPUs", "cycles", "cycles/s", "bus transactions/s", "kernel events/s",
+                     "wall us per event"], rows)
+
+    lines += ["", "## Idle SoC: `smp-idle` (every core idle, 1000-cycle hardclock)", ""]
+    rows = [[sim, r["cpus"], _n(r["cycles"]), _n(r["cycles_per_second"]), _n(r["transactions_per_second"])]
+            for sim, data in sims.items() for r in data["idle"]]
+    lines += _table(["simulator", "CPUs", "cycles", "cycles/s", "bus transactions/s"], rows)
+
+    lines += ["", "## Bus driver against a plain cocotb driver (target 2x)", ""]
+    rows = []
+    for sim, d in sims.items():
+        rates = {name: d["driver"][name]["transactions_per_second"] for name in ("baseline", "ours", "simulator_only")}
+        rows.append([sim, _n(round(rates["baseline"])), _n(round(rates["ours"])), f"{d['driver']['driver_speedup']:.2f}x",
+                     _n(round(rates["simulator_only"])), f"{rates['simulator_only'] / rates['baseline']:.2f}x"])
+    lines += _table(["simulator", "baseline transactions/s", "ours transactions/s", "driver_speedup",
+                     "simulator alone, 2 cycles/s", "bound on any driver's speed-up"], rows)
+
+    lines += ["", "## Scaling: wall time per kernel event, 16 CPUs over 2 (target: nearly flat)", ""]
+    lines += _table(["simulator", "event_cost_ratio_16_2"],
+                    [[sim, _n(d["event_cost_ratio_16_2"])] for sim, d in sims.items()])
+
+    lines += ["", "## Latency in cycles", "", "Hardware, through the core ports:", ""]
+    first = next(iter(sims.values()), None)
+    if first:
+        counts = sorted(first["hardware_latency"], key=int)
+        rows = [[label] + [_n(first["hardware_latency"][c].get(key)) for c in counts]
+                for key, label in _HARDWARE_LATENCY_NAMES.items()]
+        lines += _table(["latency"] + [f"{c} CPUs" for c in counts], rows)
+        lines += ["", "Kernel, from the runs' reports (median / p99 / max; count):", ""]
+        counts = sorted(first["kernel_latency"], key=int)
+        rows = []
+        for kind, label in _KERNEL_LATENCY_NAMES.items():
+            row = [label]
+            for c in counts:
+                spread = first["kernel_latency"][c].get(kind)
+                row.append(f"{spread['median']} / {spread['p99']} / {spread['max']}; {spread['count']}"
+                           if spread and spread.get("count") else "-")
+            rows.append(row)
+        lines += _table(["latency"] + [f"{c} CPUs" for c in counts], rows)
+        same = all(d["kernel_latency"] == first["kernel_latency"] for d in sims.values())
+        lines += ["", "Cycle counts are properties of the design and the firmware, not of the simulator: "
+                  + ("they are identical on every simulator measured." if same else
+                     "**they differ between simulators** (a bug: report it).")]
+
+    cost = results.get("hardware_cost")
+    if cost:
+        from bench import hw_cost
+        lines += ["", "## Hardware cost (Yosys)", "", hw_cost.markdown_table(cost)]
+    return "\n".join(lines) + "\n"
+
+
+def write_plots(results: dict, out: Path) -> list[Path]:
+    """throughput.png (cycles and kernel events per second against CPUs) and scaling.png."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sims = results["per_simulator"]
+    paths = []
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for sim, data in sims.items():
+        cpus = [r["cpus"] for r in data["throughput"]]
+        axes[0].plot(cpus, [r["cycles_per_second"] for r in data["throughput"]], "o-", label=f"{sim}, random")
+        axes[0].plot([r["cpus"] for r in data["idle"]], [r["cycles_per_second"] for r in data["idle"]], "s--",
+                     label=f"{sim}, idle")
+        axes[1].plot(cpus, [r["events_per_second"] for r in data["throughput"]], "o-", label=sim)
+    for ax, title in ((axes[0], "simulated cycles per wall second"), (axes[1], "kernel events per wall second")):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("CPUs")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    paths.append(out / "throughput.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for sim, data in sims.items():
+        rows = [r for r in data["throughput"] if r["wall_per_event_us"]]
+        ax.plot([r["cpus"] for r in rows], [r["wall_per_event_us"] for r in rows], "o-", label=sim)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("CPUs")
+    ax.set_ylabel("wall us per kernel event")
+    ax.set_title("scaling of the random workload")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    paths.append(out / "scaling.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+    return paths
