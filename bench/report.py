@@ -91,7 +91,8 @@ def render_markdown(results: dict) -> str:
     cost = results.get("hardware_cost")
     if cost:
         from bench import hw_cost
-        lines += ["", "## Hardware cost (Yosys)", "", hw_cost.markdown_table(cost)]
+        lines += ["", f"## Hardware cost ({cost['yosys']}, cells per block)", "",
+                  hw_cost.markdown_table(cost["results"]), "", hw_cost.markdown_fit(cost["fits"])]
     return "\n".join(lines) + "\n"
 
 

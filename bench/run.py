@@ -132,7 +132,10 @@ def main(argv=None) -> int:
     hw_cost = None
     if not args.no_hw_cost:
         from bench import hw_cost as hw
-        hw_cost = hw.measure_all()
+        if hw.main(["--out", str(out / "hw_cost.json"), "--plot", str(out / "hw_cost.png")]) == 0:
+            hw_cost = json.loads((out / "hw_cost.json").read_text())
+        else:
+            print("hardware cost skipped (see above)")
 
     results = {
         "machine": platform.platform(), "python": sys.version.split()[0],

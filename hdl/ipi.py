@@ -4,17 +4,20 @@ FIFO[s][d] has exactly one producer (CPU s, through its IPI_TX slot d) and one
 consumer (CPU d, through its IPI_RX slot s), so no access to it ever contends.
 """
 from amaranth.hdl import Module, Signal, Cat, Mux
-from amaranth.lib import wiring, memory
+from amaranth.lib import data, wiring, memory
 from amaranth.lib.wiring import In, Out
 
 from . import memory_map as mm
 from .bus import RegisterSignature, pack_fields, prefix_member_names
 
-__all__ = ["IpiFifo", "IpiMatrix", "SLOT_WORDS"]
+__all__ = ["IpiFifo", "IpiMatrix", "SLOT_WORDS", "FIFO_STATE"]
 
 #: Words per slot in the IPI_TX and IPI_RX blocks (0x20 bytes).
 SLOT_WORDS = mm.IPI_TX.slot_stride // 4
 _SLOT_BITS = (SLOT_WORDS - 1).bit_length()
+
+#: A FIFO's registers: its free-running indices, the latched TX_FUNC and the sticky flags.
+FIFO_STATE = data.StructLayout({"windex": 32, "rindex": 32, "func": 32, "wof": 1, "roe": 1})
 
 
 class IpiFifo(wiring.Component):
@@ -51,11 +54,17 @@ class IpiFifo(wiring.Component):
         push_port = storage.write_port()
         head_port = storage.read_port(domain="comb")
 
+        # The FIFO's registers in one signal: one clocked process per FIFO instead of five, which
+        # matters to an event-driven simulator at n(n-1) FIFOs.
+        # The names below are views of it, kept for waveforms and probes.
+        state = Signal(FIFO_STATE)
         windex = Signal(32)
         rindex = Signal(32)
         func = Signal(32)
         wof = Signal()
         roe = Signal()
+        m.d.comb += [windex.eq(state.windex), rindex.eq(state.rindex), func.eq(state.func),
+                     wof.eq(state.wof), roe.eq(state.roe)]
         level = Signal(32)
         full = Signal()
         empty = Signal()
@@ -83,14 +92,14 @@ class IpiFifo(wiring.Component):
             with m.Case(tw("TX_FUNC")):
                 m.d.comb += tx.rdata.eq(func)
                 with m.If(tx_write):
-                    m.d.sync += func.eq(tx.wdata)
+                    m.d.sync += state.func.eq(tx.wdata)
             with m.Case(tw("TX_ARG")):
                 with m.If(tx_write):
                     with m.If(full):
-                        m.d.sync += wof.eq(1)
+                        m.d.sync += state.wof.eq(1)
                     with m.Else():
                         m.d.comb += push_port.en.eq(1)
-                        m.d.sync += windex.eq(windex + 1)
+                        m.d.sync += state.windex.eq(windex + 1)
             with m.Case(tw("TX_WINDEX")):
                 m.d.comb += tx.rdata.eq(windex)
             with m.Case(tw("TX_RINDEX")):
@@ -98,7 +107,7 @@ class IpiFifo(wiring.Component):
             with m.Case(tw("TX_STATUS")):
                 m.d.comb += tx.rdata.eq(tx_status)
                 with m.If(tx_write & tx.wdata[mm.IPI_TX.register("TX_STATUS").field("WOF").lsb]):
-                    m.d.sync += wof.eq(0)
+                    m.d.sync += state.wof.eq(0)
 
         rx_write = rx.req & rx.we
         rw = mm.IPI_RX.word
@@ -111,15 +120,15 @@ class IpiFifo(wiring.Component):
             with m.Case(rw("RX_POP")):
                 with m.If(rx_write):
                     with m.If(empty):
-                        m.d.sync += roe.eq(1)
+                        m.d.sync += state.roe.eq(1)
                     with m.Else():
-                        m.d.sync += rindex.eq(rindex + 1)
+                        m.d.sync += state.rindex.eq(rindex + 1)
             with m.Case(rw("RX_LEVEL")):
                 m.d.comb += rx.rdata.eq(level)
             with m.Case(rw("RX_STATUS")):
                 m.d.comb += rx.rdata.eq(rx_status)
                 with m.If(rx_write & rx.wdata[mm.IPI_RX.register("RX_STATUS").field("ROE").lsb]):
-                    m.d.sync += roe.eq(0)
+                    m.d.sync += state.roe.eq(0)
         return m
 
 
@@ -160,12 +169,15 @@ class IpiMatrix(wiring.Component):
                 for view, cpu, slot, rdata in ((fifo.tx, s, d, tx_rdata), (fifo.rx, d, s, rx_rdata)):
                     bus = (self.tx if view is fifo.tx else self.rx)[cpu]
                     hit = Signal(name=f"{'tx' if view is fifo.tx else 'rx'}_hit_{s}_{d}")
+                    selected = Signal(name=f"{'tx' if view is fifo.tx else 'rx'}_slot_{s}_{d}")
                     m.d.comb += [
-                        hit.eq(bus.req & (bus.addr[_SLOT_BITS:] == slot)),
+                        selected.eq(bus.addr[_SLOT_BITS:] == slot),
+                        hit.eq(bus.req & selected),
                         view.req.eq(hit),
-                        view.we.eq(bus.we),
-                        view.addr.eq(bus.addr[:_SLOT_BITS]),
-                        view.wdata.eq(bus.wdata),
+                        # Only the addressed FIFO's inputs move (as in the tile decoder).
+                        view.we.eq(bus.we & selected),
+                        view.addr.eq(Mux(selected, bus.addr[:_SLOT_BITS], 0)),
+                        view.wdata.eq(Mux(selected, bus.wdata, 0)),
                     ]
                     rdata[cpu].append((hit, view.rdata))
                 m.d.comb += self.rx_pending[d][s].eq(fifo.nonempty)

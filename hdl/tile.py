@@ -104,9 +104,11 @@ class CpuTile(wiring.Component):
                 ok.eq(in_span & Mux(bus.we, self._mask_bit(win.writable, win, offset),
                                     self._mask_bit(win.readable, win, offset))),
                 target.req.eq(seen & hit & ok),
-                target.we.eq(bus.we),
-                target.addr.eq(offset),
-                target.wdata.eq(bus.dat_w),
+                # A block's inputs move only when it is addressed: the hardware needs no more,
+                # and an event-driven simulator then re-evaluates only that block's logic.
+                target.we.eq(bus.we & hit),
+                target.addr.eq(Mux(hit, offset, 0)),
+                target.wdata.eq(Mux(hit, bus.dat_w, 0)),
             ]
             legal_terms.append(hit & ok)
             granted = target.req & target.gnt

@@ -1,8 +1,10 @@
 """IPI: the FIFO matrix seen through IPI_TX, IPI_RX and RX_PENDING."""
 import pytest
+from amaranth.lib import data
 
 from hdl import memory_map as mm
 from hdl.config import SocConfig
+from hdl.ipi import FIFO_STATE
 
 from .harness import access_all, field_get, run, small_config, ticks, wr
 
@@ -247,8 +249,9 @@ def test_indices_wrap_at_2_pow_32(start):
         s, d = 1, 2
         src, dst = soc.ports[s], soc.ports[d]
         path = soc.fifo_path(s, d)
-        ctx.set(soc.signal(*path, name="windex"), start)
-        ctx.set(soc.signal(*path, name="rindex"), start)
+        state = data.View(FIFO_STATE, soc.signal(*path, name="state"))
+        ctx.set(state.windex, start)
+        ctx.set(state.rindex, start)
         await ctx.tick()
         assert await src.read(ctx, tx("TX_WINDEX", d)) == start
         assert await src.read(ctx, tx("TX_RINDEX", d)) == start
