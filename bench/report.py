@@ -26,6 +26,10 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
     return lines
 
 
+def _cpus(count) -> str:
+    return f"{count} CPU" if int(count) == 1 else f"{count} CPUs"
+
+
 def _n(value) -> str:
     if value is None:
         return "-"
@@ -71,7 +75,7 @@ def render_markdown(results: dict) -> str:
         counts = sorted(first["hardware_latency"], key=int)
         rows = [[label] + [_n(first["hardware_latency"][c].get(key)) for c in counts]
                 for key, label in _HARDWARE_LATENCY_NAMES.items()]
-        lines += _table(["latency"] + [f"{c} CPUs" for c in counts], rows)
+        lines += _table(["latency"] + [_cpus(c) for c in counts], rows)
         lines += ["", "Kernel, from the runs' reports (median / p99 / max; count):", ""]
         counts = sorted(first["kernel_latency"], key=int)
         rows = []
@@ -82,7 +86,7 @@ def render_markdown(results: dict) -> str:
                 row.append(f"{spread['median']} / {spread['p99']} / {spread['max']}; {spread['count']}"
                            if spread and spread.get("count") else "-")
             rows.append(row)
-        lines += _table(["latency"] + [f"{c} CPUs" for c in counts], rows)
+        lines += _table(["latency"] + [_cpus(c) for c in counts], rows)
         same = all(d["kernel_latency"] == first["kernel_latency"] for d in sims.values())
         lines += ["", "Cycle counts are properties of the design and the firmware, not of the simulator: "
                   + ("they are identical on every simulator measured." if same else
@@ -111,31 +115,33 @@ def write_plots(results: dict, out: Path) -> list[Path]:
         axes[0].plot([r["cpus"] for r in data["idle"]], [r["cycles_per_second"] for r in data["idle"]], "s--",
                      label=f"{sim}, idle")
         axes[1].plot(cpus, [r["events_per_second"] for r in data["throughput"]], "o-", label=sim)
-    for ax, title in ((axes[0], "simulated cycles per wall second"), (axes[1], "kernel events per wall second")):
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("CPUs")
-        ax.set_title(title)
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    paths.append(out / "throughput.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    _style(axes[0], "simulated cycles per wall second")
+    _style(axes[1], "kernel events per wall second")
+    paths.append(_save(fig, out / "throughput.png"))
 
     fig, ax = plt.subplots(figsize=(6, 4.2))
     for sim, data in sims.items():
         rows = [r for r in data["throughput"] if r["wall_per_event_us"]]
         ax.plot([r["cpus"] for r in rows], [r["wall_per_event_us"] for r in rows], "o-", label=sim)
+    ax.set_ylabel("wall us per kernel event")
+    _style(ax, "scaling of the random workload")
+    paths.append(_save(fig, out / "scaling.png"))
+    return paths
+
+
+def _style(ax, title: str) -> None:
+    """Log-log against the CPU count (1, 2, 4, 8, 16)."""
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("CPUs")
-    ax.set_ylabel("wall us per kernel event")
-    ax.set_title("scaling of the random workload")
+    ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
     fig.tight_layout()
-    paths.append(out / "scaling.png")
-    fig.savefig(paths[-1], dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
-    return paths
+    return path
