@@ -355,12 +355,10 @@ def _row_values(result) -> list[str]:
 
 def markdown_table(results: list[dict]) -> str:
     """Cells per block, totals, flip-flops, memory bits and Yosys seconds, one row per configuration."""
+    from sim.report import markdown_table as table
     headings = ["CPUs", "depth"] + [_HEADINGS.get(c, c) for c in _COLUMNS]
-    lines = ["| " + " | ".join(headings) + " |", "|" + "---:|" * len(headings)]
-    for r in results:
-        cells = [str(r["config"]["ncpu"]), str(r["config"]["fifo_depth"])] + _row_values(r)
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    rows = [[str(r["config"]["ncpu"]), str(r["config"]["fifo_depth"])] + _row_values(r) for r in results]
+    return "\n".join(table(headings, rows, numeric=True)) + "\n"
 
 
 def _terms(coefficients, names, digits=(0, 0, 1)) -> str:

@@ -19,16 +19,16 @@ from pathlib import Path
 
 import cocotb
 from cocotb.triggers import Combine, FallingEdge, RisingEdge
-from cocotb.utils import get_sim_time
 
 from hdl import memory_map as mm
-from sim.testbench import CLOCK_PERIOD_NS, SocBench
+from sim.cycles import CLOCK_PERIOD_NS, now_ns
+from sim.testbench import SocBench
 
 RUN = 100
 
 
 def cycle() -> int:
-    return int(get_sim_time("ns")) // CLOCK_PERIOD_NS
+    return now_ns() // CLOCK_PERIOD_NS
 
 
 @cocotb.test()

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sim.report import markdown_table
+
 __all__ = ["render_markdown", "write_plots"]
 
 _KERNEL_LATENCY_NAMES = {
@@ -18,12 +20,6 @@ _HARDWARE_LATENCY_NAMES = {
     "ram_read_all_cpus": "RAM read by every CPU at once, longest",
     "tx_arg_to_irq": "TX_ARG write accepted to receiver irq high",
 }
-
-
-def _table(header: list[str], rows: list[list]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return lines
 
 
 def _cpus(count) -> str:
@@ -48,13 +44,13 @@ def render_markdown(results: dict) -> str:
     rows = [[sim, r["cpus"], _n(r["cycles"]), _n(r["cycles_per_second"]), _n(r["transactions_per_second"]),
              _n(r["events_per_second"]), _n(r["wall_per_event_us"])]
             for sim, data in sims.items() for r in data["throughput"]]
-    lines += _table(["simulator", "CPUs", "cycles", "cycles/s", "bus transactions/s", "kernel events/s",
+    lines += markdown_table(["simulator", "CPUs", "cycles", "cycles/s", "bus transactions/s", "kernel events/s",
                      "wall us per event"], rows)
 
     lines += ["", "## Idle SoC: `smp-idle` (every core idle, 1000-cycle hardclock)", ""]
     rows = [[sim, r["cpus"], _n(r["cycles"]), _n(r["cycles_per_second"]), _n(r["transactions_per_second"])]
             for sim, data in sims.items() for r in data["idle"]]
-    lines += _table(["simulator", "CPUs", "cycles", "cycles/s", "bus transactions/s"], rows)
+    lines += markdown_table(["simulator", "CPUs", "cycles", "cycles/s", "bus transactions/s"], rows)
 
     lines += ["", "## Bus driver against a plain cocotb driver (target 2x)", ""]
     rows = []
@@ -62,11 +58,11 @@ def render_markdown(results: dict) -> str:
         rates = {name: d["driver"][name]["transactions_per_second"] for name in ("baseline", "ours", "simulator_only")}
         rows.append([sim, _n(round(rates["baseline"])), _n(round(rates["ours"])), f"{d['driver']['driver_speedup']:.2f}x",
                      _n(round(rates["simulator_only"])), f"{rates['simulator_only'] / rates['baseline']:.2f}x"])
-    lines += _table(["simulator", "baseline transactions/s", "ours transactions/s", "driver_speedup",
+    lines += markdown_table(["simulator", "baseline transactions/s", "ours transactions/s", "driver_speedup",
                      "simulator alone, 2 cycles/s", "bound on any driver's speed-up"], rows)
 
     lines += ["", "## Scaling: wall time per kernel event, 16 CPUs over 2 (target: nearly flat)", ""]
-    lines += _table(["simulator", "event_cost_ratio_16_2"],
+    lines += markdown_table(["simulator", "event_cost_ratio_16_2"],
                     [[sim, _n(d["event_cost_ratio_16_2"])] for sim, d in sims.items()])
 
     lines += ["", "## Latency in cycles", "", "Hardware, through the core ports:", ""]
@@ -75,7 +71,7 @@ def render_markdown(results: dict) -> str:
         counts = sorted(first["hardware_latency"], key=int)
         rows = [[label] + [_n(first["hardware_latency"][c].get(key)) for c in counts]
                 for key, label in _HARDWARE_LATENCY_NAMES.items()]
-        lines += _table(["latency"] + [_cpus(c) for c in counts], rows)
+        lines += markdown_table(["latency"] + [_cpus(c) for c in counts], rows)
         lines += ["", "Kernel, from the runs' reports (median / p99 / max; count):", ""]
         counts = sorted(first["kernel_latency"], key=int)
         rows = []
@@ -86,7 +82,7 @@ def render_markdown(results: dict) -> str:
                 row.append(f"{spread['median']} / {spread['p99']} / {spread['max']}; {spread['count']}"
                            if spread and spread.get("count") else "-")
             rows.append(row)
-        lines += _table(["latency"] + [_cpus(c) for c in counts], rows)
+        lines += markdown_table(["latency"] + [_cpus(c) for c in counts], rows)
         same = all(d["kernel_latency"] == first["kernel_latency"] for d in sims.values())
         lines += ["", "Cycle counts are properties of the design and the firmware, not of the simulator: "
                   + ("they are identical on every simulator measured." if same else

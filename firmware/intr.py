@@ -87,7 +87,7 @@ class InterruptMixin:
         calling here, v1.18 here: the same thing for the only caller).
         """
         self.gd_reqpri = 0
-        if self.cpu.irq.value:
+        if self.cpu.irq_high():
             self.event("splz")
             await self.do_interrupts()
 

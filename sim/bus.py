@@ -51,7 +51,6 @@ class BusMaster:
                  timeout_cycles: int = DEFAULT_TIMEOUT_CYCLES):
         self.cpu = cpu
         prefix = f"cpu{cpu}__"
-        self._clk = dut.clk
         signal = lambda name: PortSignal(getattr(dut, prefix + name))
         self._cyc, self._stb, self._we = signal("cyc"), signal("stb"), signal("we")
         self._adr, self._dat_w = signal("adr"), signal("dat_w")

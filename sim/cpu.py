@@ -94,7 +94,6 @@ class Cpu:
     def __init__(self, dut, master: BusMaster, period_ns: int, rendezvous: Rendezvous | None = None):
         self.id = master.cpu
         self.master = master
-        self.irq = master.irq
         self._clk = dut.clk
         self._period = period_ns
         self._irq_rise = RisingEdge(master.irq)
@@ -111,17 +110,21 @@ class Cpu:
         """The current clock cycle (rising edges since time 0)."""
         return now_ns() // self._period
 
+    def irq_high(self) -> bool:
+        """The core's ``irq`` line, read without a trigger."""
+        return self.master.irq_high()
+
     # -- bus ----------------------------------------------------------------------------------
 
     async def read(self, address: int) -> int:
         value = await self.master.read(address)
-        if self.master.irq_high() and self.on_interrupt is not None:
+        if self.irq_high() and self.on_interrupt is not None:
             await self.on_interrupt()
         return value
 
     async def write(self, address: int, value: int) -> None:
         await self.master.write(address, value)
-        if self.master.irq_high() and self.on_interrupt is not None:
+        if self.irq_high() and self.on_interrupt is not None:
             await self.on_interrupt()
 
     async def read_quiet(self, address: int) -> int:
@@ -143,7 +146,7 @@ class Cpu:
         remaining = int(cycles)
         self.work_cycles += max(remaining, 0)
         while remaining > 0:
-            if self.master.irq_high():
+            if self.irq_high():
                 if self.on_interrupt is not None and await self.on_interrupt():
                     continue            # handled; keep watching the line
                 # Deferred (or nobody to take it): the line stays high, no edge to wait for.
@@ -155,7 +158,7 @@ class Cpu:
                 return
             # irq rose just after a rising edge; the entry runs from the next falling edge.
             elapsed = -(-(now_ns() - start) // self._period)
-            remaining -= int(elapsed)
+            remaining -= elapsed
             if self._rendezvous is not None:
                 await self._rendezvous.wait(self.id)
             if self.on_interrupt is not None:
@@ -163,13 +166,13 @@ class Cpu:
 
     async def wait_for_interrupt(self) -> None:
         """Halt until ``irq`` is high (immediately when it already is)."""
-        if self.master.irq_high():
+        if self.irq_high():
             return
         start = now_ns()
         await self._irq_rise
         if self._rendezvous is not None:
             await self._rendezvous.wait(self.id)
-        self.idle_cycles += int(now_ns() - start) // self._period
+        self.idle_cycles += (now_ns() - start) // self._period
 
     async def freeze(self) -> None:
         """Fault injection: the core stops for good (its current context never continues)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-__all__ = ["SCHEMA_ID", "build_report", "write_report", "render_text", "render_markdown", "spread",
+__all__ = ["markdown_table", "SCHEMA_ID", "build_report", "write_report", "render_text", "render_markdown", "spread",
            "load_report"]
 
 SCHEMA_ID = "lwkt-soc-report/1"
@@ -82,6 +82,13 @@ def load_report(run_dir: Path) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"{run_dir} holds no report.json (is it the --out folder of a run?)")
     return json.loads(path.read_text())
+
+
+def markdown_table(header: list[str], rows: list[list], *, numeric: bool = False) -> list[str]:
+    """A Markdown table as lines; ``numeric`` right-aligns every column."""
+    rule = "---:" if numeric else "---"
+    return (["| " + " | ".join(header) + " |", "|" + "|".join(rule for _ in header) + "|"]
+            + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows])
 
 
 def _title(r: dict) -> str:
@@ -161,16 +168,14 @@ def render_markdown(r: dict) -> str:
         p = r["panic"]
         lines += [f"**Panic** on cpu {p['cpu']}, thread `{p['thread']}` (#{p['tid']}), cycle {p['cycle']}: "
                   f"`{p['message']}`", ""]
-    lines += ["## Checks", "", "| check | result | detail |", "|---|---|---|"]
-    for c in r["checks"]:
-        lines.append(f"| {c['name']} | {'ok' if c['ok'] else '**FAILED**'} | {c['detail']} |")
+    lines += ["## Checks", ""]
+    lines += markdown_table(["check", "result", "detail"],
+                            [[c["name"], "ok" if c["ok"] else "**FAILED**", c["detail"]] for c in r["checks"]])
     header, rows = _table_rows(r)
-    lines += ["", "## Counters", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines += ["", "## Counters", ""] + markdown_table(header, rows)
     latency = _latency_rows(r)
     if latency:
-        lines += ["", "## Latency (cycles)", "", "| | count | median | p99 | max |", "|---|---|---|---|---|"]
-        lines += ["| " + " | ".join(row) + " |" for row in latency]
+        lines += ["", "## Latency (cycles)", ""] + markdown_table(["", "count", "median", "p99", "max"], latency)
     if r["mode"] == "smp":
         lines += ["", f"MP lock: {r['mplock']['acquisitions']} acquisitions, {r['mplock']['contended_tries']} "
                       f"contended tries. IPIs: {r['ipi']['sent']} sent, {r['ipi']['received']} received."]

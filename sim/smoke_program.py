@@ -41,7 +41,7 @@ async def _core(bench, master, log):
         nxt, prev = (me + 1) % n, (me - 1) % n
         await master.write(mm.IPI_TX.addr("TX_FUNC", slot=nxt), 0x51)
         await master.write(mm.IPI_TX.addr("TX_ARG", slot=nxt), me)
-        if not master.irq.value:
+        if not master.irq_high():
             await RisingEdge(master.irq)
         assert await master.read(mm.INTC.CLAIM) == mm.SOURCE_IPI
         assert await master.read(mm.IPI_PENDING.RX_PENDING) == 1 << prev
@@ -58,7 +58,7 @@ async def _core(bench, master, log):
     await master.write(mm.TIMER.CTRL, 1)
     ticks = []
     while len(ticks) < TIMER_TICKS:
-        if not master.irq.value:
+        if not master.irq_high():
             await RisingEdge(master.irq)
         assert await master.read(mm.INTC.CLAIM) == mm.SOURCE_TIMER
         ticks.append(await master.read(mm.SYS.CYCLE_LO))

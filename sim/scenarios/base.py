@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Awaitable, Callable, ClassVar
 
 import cocotb
-from sim.cycles import falling_edges
-from cocotb.utils import get_sim_time
+from sim.cycles import falling_edges, now_ns
 
 from sim.testbench import CLOCK_PERIOD_NS
 
@@ -75,7 +74,7 @@ class Devices:
     def raise_line(self, line: int) -> None:
         self.level |= 1 << line
         self._requested.add(line)
-        self.raised_at.setdefault(line, []).append(int(get_sim_time("ns")) // CLOCK_PERIOD_NS)
+        self.raised_at.setdefault(line, []).append(now_ns() // CLOCK_PERIOD_NS)
         self._port.value = self.level
 
     def lower_line(self, line: int) -> None:
