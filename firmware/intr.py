@@ -1,10 +1,18 @@
 """Interrupts of one CPU: entry, deferral in critical sections, dispatch, hardclock, ithreads.
 
-The CPU model calls :meth:`InterruptMixin.interrupt_entry` at every interrupt
-boundary while the core's ``irq`` line is high. Inside a critical section the
-interrupt is only recorded (``gd_reqpri``) and runs when the section ends
-(``crit_exit`` -> ``lwkt_yield_quick`` -> ``splz``); otherwise the handler runs
-on the interrupted thread's stack: claim, dispatch, complete.
+The core calls :meth:`InterruptMixin.interrupt_entry` at every interrupt
+boundary while its ``irq`` line is high. While the running thread has
+interrupts off (:meth:`intr_disable`) the interrupt stays pending in the
+controller and lands at the first boundary after they come back on. Inside a
+critical section it is only recorded (``gd_reqpri``) and runs when the section
+ends (``crit_exit`` -> ``lwkt_yield_quick`` -> ``splz``); otherwise the handler
+runs on the interrupted thread's stack: claim, dispatch, complete.
+
+Interrupts-off stretches, each where the machine-dependent code of the seed's
+era runs with interrupts disabled: the interrupt frame (the vector is an
+interrupt gate, so claim, dispatch and complete run with interrupts off until
+the frame returns), and the MP-lock transitions of ``get_mplock`` and
+``rel_mplock`` (``mplock.s`` brackets them with ``pushfl; cli`` ... ``popfl``).
 
 Sources: the timer is the hardclock; an external line schedules its interrupt
 thread (``sched_ithd``), which may preempt the current thread and completes
@@ -15,6 +23,7 @@ from __future__ import annotations
 from typing import Awaitable, Callable
 
 from hdl import memory_map as mm
+from .frames import IDLE, THREAD_CODE, kernel_function
 from .thread import TDF, TDPRI_CRIT, TDPRI_INT_MED, Thread
 
 __all__ = ["InterruptMixin", "IthreadHandler", "HARDWARE_PRIO", "EVENT_INTERRUPT", "EVENT_IPI_SEND"]
@@ -47,39 +56,76 @@ class InterruptMixin:
         """Program the interrupt controller and start the hardclock (when the run has one)."""
         enable = 0
         for source, prio in HARDWARE_PRIO.items():
-            await self.cpu.write_quiet(mm.INTC.addr("PRIO", index=source), prio)
+            await self.cpu.write(mm.INTC.addr("PRIO", index=source), prio)
         enable |= 1 << mm.SOURCE_SOFT
         if self.system.uses_ipi:
             enable |= 1 << mm.SOURCE_IPI
         hz = self.system.hardclock_period
         if hz:
-            now = await self.cpu.read_quiet(mm.SYS.CYCLE_LO)
-            high = await self.cpu.read_quiet(mm.SYS.CYCLE_HI)
+            now = await self.cpu.read(mm.SYS.CYCLE_LO)
+            high = await self.cpu.read(mm.SYS.CYCLE_HI)
             first = (high << 32 | now) + hz
-            await self.cpu.write_quiet(mm.TIMER.PERIOD, hz)
-            await self.cpu.write_quiet(mm.TIMER.COMPARE_HI, first >> 32)
-            await self.cpu.write_quiet(mm.TIMER.COMPARE_LO, first & 0xFFFF_FFFF)
-            await self.cpu.write_quiet(mm.TIMER.CTRL, 1)
+            await self.cpu.write(mm.TIMER.PERIOD, hz)
+            await self.cpu.write(mm.TIMER.COMPARE_HI, first >> 32)
+            await self.cpu.write(mm.TIMER.COMPARE_LO, first & 0xFFFF_FFFF)
+            await self.cpu.write(mm.TIMER.CTRL, 1)
             enable |= 1 << mm.SOURCE_TIMER
         self.intc_enable = enable
-        await self.cpu.write_quiet(mm.INTC.ENABLE, enable)
+        await self.cpu.write(mm.INTC.ENABLE, enable)
+
+    # -- interrupts on and off ------------------------------------------------------------------
+
+    def intr_disable(self) -> int:
+        """cli: the running thread takes no interrupt until :meth:`intr_restore`; returns the old state."""
+        td = self.curthread
+        saved = td.td_intr_off
+        td.td_intr_off = 1
+        return saved
+
+    def intr_restore(self, saved: int) -> None:
+        """popfl: interrupts as they were before :meth:`intr_disable` (a pending one lands at the next
+        boundary)."""
+        self.curthread.td_intr_off = saved
+
+    def intr_enable(self) -> int:
+        """sti (the seed's cpu_enable_intr); returns the old state for :meth:`intr_restore`."""
+        td = self.curthread
+        saved = td.td_intr_off
+        td.td_intr_off = 0
+        return saved
 
     # -- entry ----------------------------------------------------------------------------------
 
+    def _landed_in(self, td: Thread) -> str:
+        frames = td.td_kframes
+        if frames:
+            return frames[-1]
+        return IDLE if td is self.gd_idletd else THREAD_CODE
+
     async def interrupt_entry(self) -> bool:
-        """An interrupt boundary with ``irq`` high: take it, or defer it in a critical section."""
+        """An interrupt boundary with ``irq`` high: take it, defer it in a critical section, or
+        leave it pending while the thread has interrupts off."""
         td = self.curthread
-        if td is None:
+        if td is None or td.td_intr_off:
             return False
         if td.td_pri >= TDPRI_CRIT:
+            # The vector pends it once (gd_reqpri); it stays masked until splz runs it.
             if self.gd_reqpri < TDPRI_CRIT:
+                self.landings.record(td.td_kframes, td is self.gd_idletd, deferred=True)
                 self.gd_reqpri = TDPRI_CRIT
                 self.interrupts_deferred += 1
-                self.event("intr_deferred", crit=td.crit_count)
+                self.event("intr_deferred", crit=td.crit_count, **{"in": self._landed_in(td)})
             return False
-        await self.do_interrupts()
+        if self.gd_reqpri >= TDPRI_CRIT:
+            # Out of the section but splz has not run yet (crit_exit's test is still ahead, or the
+            # section ended without a yield): what was pended stays masked until splz.
+            return False
+        self.landings.record(td.td_kframes, td is self.gd_idletd, deferred=False)
+        self.cpu.charge(self.costs["intr_entry"])
+        await self.do_interrupts(self._landed_in(td))
         return True
 
+    @kernel_function
     async def splz(self) -> None:
         """Run the interrupts that were deferred, if the line still asks for them.
 
@@ -89,34 +135,39 @@ class InterruptMixin:
         self.gd_reqpri = 0
         if self.cpu.irq_high():
             self.event("splz")
-            await self.do_interrupts()
+            await self.do_interrupts("splz")
 
-    async def do_interrupts(self) -> None:
-        """Claim and dispatch every pending source, on the current thread's stack."""
+    async def do_interrupts(self, landed_in: str) -> None:
+        """The interrupt frame: claim and dispatch every pending source on the current thread's
+        stack, with interrupts off (an interrupt gate) and in a critical section."""
+        saved = self.intr_disable()
         self.crit_enter()
         self.gd_intr_nesting_level += 1
         while True:
-            source = await self.cpu.read_quiet(mm.INTC.CLAIM)
+            source = await self.cpu.read(mm.INTC.CLAIM)
             if source == mm.CLAIM_NONE:
                 break
+            self.cpu.charge(self.costs["intr_dispatch"])
             self.interrupts_taken += 1
-            self.event("interrupt", source=source)
-            await self.cpu.write_quiet(mm.DEBUG.EVENT, EVENT_INTERRUPT | source)
+            self.event("interrupt", source=source, **{"in": landed_in})
+            await self.cpu.write(mm.DEBUG.EVENT, EVENT_INTERRUPT | source)
             await self.dispatch_interrupt(source)
         self.gd_intr_nesting_level -= 1
         self.crit_exit_noyield()
+        # iret: interrupts on again; anything new lands at the interrupted code's next boundary.
+        self.intr_restore(saved)
 
     async def dispatch_interrupt(self, source: int) -> None:
         if source == mm.SOURCE_TIMER:
-            await self.cpu.write_quiet(mm.TIMER.ACK, 0)
+            await self.cpu.write(mm.TIMER.ACK, 0)
             await self.hardclock()
-            await self.cpu.write_quiet(mm.INTC.COMPLETE, source)
+            await self.cpu.write(mm.INTC.COMPLETE, source)
         elif source == mm.SOURCE_SOFT:
-            await self.cpu.write_quiet(mm.INTC.SOFT_CLR, 0)
-            await self.cpu.write_quiet(mm.INTC.COMPLETE, source)
+            await self.cpu.write(mm.INTC.SOFT_CLR, 0)
+            await self.cpu.write(mm.INTC.COMPLETE, source)
         elif source == mm.SOURCE_IPI:
             await self.ipi_interrupt()
-            await self.cpu.write_quiet(mm.INTC.COMPLETE, source)
+            await self.cpu.write(mm.INTC.COMPLETE, source)
         else:
             line = source - mm.SOURCE_EXT0
             td = self.ithreads.get(line)
@@ -133,6 +184,7 @@ class InterruptMixin:
     # -- hardclock ------------------------------------------------------------------------------
 
     async def hardclock(self) -> None:
+        self.cpu.charge(self.costs["hardclock"])
         self.hardclock_ticks += 1
         self.event("hardclock", tick=self.hardclock_ticks)
         for hook in self.system.hardclock_hooks:
@@ -148,11 +200,12 @@ class InterruptMixin:
                                     pri=pri)
         self.ithreads[line] = td
         source = mm.SOURCE_EXT0 + line
-        await self.cpu.write_quiet(mm.INTC.addr("PRIO", index=source), EXTERNAL_PRIO)
+        await self.cpu.write(mm.INTC.addr("PRIO", index=source), EXTERNAL_PRIO)
         self.intc_enable |= 1 << source
-        await self.cpu.write_quiet(mm.INTC.ENABLE, self.intc_enable)
+        await self.cpu.write(mm.INTC.ENABLE, self.intc_enable)
         return td
 
+    @kernel_function
     async def sched_ithd(self, td: Thread, source: int) -> None:
         """Schedule an interrupt thread and let it preempt the current thread if it can."""
         await self.lwkt_schedule(td)
@@ -161,22 +214,22 @@ class InterruptMixin:
     async def intr_complete(self, source: int) -> None:
         """End service of ``source`` (an interrupt thread may do this before it finishes)."""
         self.intr_completed.add(source)
-        await self.cpu.write_quiet(mm.INTC.COMPLETE, source)
+        await self.cpu.write(mm.INTC.COMPLETE, source)
 
 
 async def _ithread_main(td: Thread, line: int) -> None:
     """An interrupt thread: service the device, complete the source, sleep until the next one."""
     source = mm.SOURCE_EXT0 + line
     while True:
+        await td.k.ithread_handlers[line](td, line)
         k = td.k
-        await k.ithread_handlers[line](td, line)
         k.crit_enter()
         if "delayed-complete" in k.system.faults:
             # Fault injection: the source stays in service a while after its device was served.
             await k.cpu.work(k.system.fault_rng(k.gd_cpuid).randint(20, 200))
         if source not in k.intr_completed:
-            await k.cpu.write_quiet(mm.INTC.COMPLETE, source)
+            await k.cpu.write(mm.INTC.COMPLETE, source)
         k.intr_completed.discard(source)
         await k.lwkt_deschedule_self()
-        await k.lwkt_switch()
+        k = await k.lwkt_switch()
         await k.crit_exit()

@@ -11,6 +11,7 @@ sender's TX_RINDEX tells it that its request has been carried out.
 from __future__ import annotations
 
 from hdl import memory_map as mm
+from .frames import kernel_function
 from .intr import EVENT_IPI_SEND
 from .thread import TDPRI_CRIT
 
@@ -21,9 +22,14 @@ SMP_COUNTERS = ("ipiq_count", "ipiq_fifofull")
 
 #: Function ids the kernel itself sends; 0 means "empty" (RX_FUNC of an empty FIFO).
 KERNEL_IPI_FUNCS = {"lwkt_schedule": 1, "lwkt_deschedule": 2, "lwkt_gettoken_remote": 3}
-#: lwkt_wait_ipiq's watchdog, in polls of TX_RINDEX: a warning, then a panic.
-WAIT_IPIQ_WARN = 20_000
-WAIT_IPIQ_PANIC = 100_000
+#: lwkt_wait_ipiq's watchdog, in polls of TX_RINDEX: a warning, then a panic. The seed warns
+#: after 10**8 polls and panics 10**6 polls later, seconds on the hardware of its day. A poll
+#: here costs about 10 cycles and a run's budget is a few 10**5 cycles, so the seed's figures
+#: would never be reached: both are scaled down by WAIT_IPIQ_SCALE, which keeps the warning
+#: within a run's budget and the panic one percent of the wait after it, as in the seed.
+WAIT_IPIQ_SCALE = 5_000
+WAIT_IPIQ_WARN = 100_000_000 // WAIT_IPIQ_SCALE
+WAIT_IPIQ_PANIC = (100_000_000 + 1_000_000) // WAIT_IPIQ_SCALE
 _MASK32 = 0xFFFF_FFFF
 
 
@@ -41,6 +47,7 @@ class IpiqMixin:
         self.ipiq_busy: set[int] = set()   # sources being drained by an outer lwkt_process_ipiq
         self.counters.update({"ipiq_count": 0, "ipiq_fifofull": 0, "ipiq_received": 0})
 
+    @kernel_function(cost="")
     async def lwkt_send_ipiq(self, dcpu: int, func: str, arg) -> int:
         """Ask CPU ``dcpu`` to run ``func(arg)``; returns the sequence number to wait for.
 
@@ -51,7 +58,8 @@ class IpiqMixin:
         if dcpu == self.gd_cpuid:
             await self.ipi_call(func, arg)
             return 0
-        called = self.cycle  # the IPI latency runs from the call, FIFO-full draining included
+        called = self.exec_cycle  # the IPI latency runs from the call, FIFO-full draining included
+        self.cpu.charge(self.costs["lwkt_send_ipiq"])
         self.gd_intr_nesting_level += 1
         if self.gd_intr_nesting_level > 20:
             self.panic("lwkt_send_ipiq: TOO HEAVILY NESTED!")
@@ -60,13 +68,16 @@ class IpiqMixin:
         self.count("ipiq_count")
         depth = self.system.fifo_depth
         windex = self.ipiq_windex[dcpu]
-        rindex = await self.cpu.read_quiet(mm.IPI_TX.addr("TX_RINDEX", slot=dcpu))
+        rindex = await self.cpu.read(mm.IPI_TX.addr("TX_RINDEX", slot=dcpu))
         if (windex - rindex) & _MASK32 > depth // 2:
             self.count("ipiq_fifofull")
             self.event("ipiq_fifofull", dest=dcpu, level=(windex - rindex) & _MASK32)
+            # The seed enables interrupts while it drains (it may be called from an interrupt).
+            saved = self.intr_enable()
             while (windex - rindex) & _MASK32 > depth // 2:
                 await self.lwkt_process_ipiq()
-                rindex = await self.cpu.read_quiet(mm.IPI_TX.addr("TX_RINDEX", slot=dcpu))
+                rindex = await self.cpu.read(mm.IPI_TX.addr("TX_RINDEX", slot=dcpu))
+            self.intr_restore(saved)
         # The seed asserts the level never reaches MAXCPUFIFO - 1, which its half-full rule
         # guarantees for its depth of 32; for any depth the hard limit is a full FIFO (WOF).
         self.kassert((windex - rindex) & _MASK32 < depth, "lwkt_send_ipiq: FIFO overrun")
@@ -74,52 +85,63 @@ class IpiqMixin:
         handle = self.system.handles.put(self.gd_cpuid, arg)
         # Recorded before the push: the receiver may run the message before our write returns.
         self.system.ipi_checker.sent(self.gd_cpuid, dcpu, fid, handle, called)
-        await self.cpu.write_quiet(mm.IPI_TX.addr("TX_FUNC", slot=dcpu), fid)
-        await self.cpu.write_quiet(mm.IPI_TX.addr("TX_ARG", slot=dcpu), handle)
+        await self.cpu.write(mm.IPI_TX.addr("TX_FUNC", slot=dcpu), fid)
+        await self.cpu.write(mm.IPI_TX.addr("TX_ARG", slot=dcpu), handle)
         windex = (windex + 1) & _MASK32
         self.ipiq_windex[dcpu] = windex
-        await self.cpu.write_quiet(mm.DEBUG.EVENT, EVENT_IPI_SEND | dcpu)
+        await self.cpu.write(mm.DEBUG.EVENT, EVENT_IPI_SEND | dcpu)
         self.event("ipi_send", dest=dcpu, func=func, seq=windex)
         self.gd_intr_nesting_level -= 1
         return windex
 
+    @kernel_function
     async def lwkt_wait_ipiq(self, dcpu: int, seq: int) -> None:
         """Wait until CPU ``dcpu`` has carried out our message ``seq``, serving our own queues."""
         if dcpu == self.gd_cpuid:
             return
         self.kassert(0 <= dcpu < self.system.ncpu, f"lwkt_wait_ipiq: bad cpu {dcpu}")
         polls = 0
-        while _signed32(await self.cpu.read_quiet(mm.IPI_TX.addr("TX_RINDEX", slot=dcpu)) - seq) < 0:
+        # As in the seed, interrupts are on while it polls (it may be called from an interrupt).
+        saved = self.intr_enable()
+        while _signed32(await self.cpu.read(mm.IPI_TX.addr("TX_RINDEX", slot=dcpu)) - seq) < 0:
             await self.lwkt_process_ipiq()
+            self.cpu.charge(self.costs["lwkt_wait_ipiq_poll"])
             polls += 1
             if polls == WAIT_IPIQ_WARN:
                 self.event("ipiq_wait_warning", dest=dcpu, seq=seq, polls=polls)
             if polls >= WAIT_IPIQ_PANIC:
                 self.panic(f"LWKT_WAIT_IPIQ: cpu {self.gd_cpuid} waited {polls} polls for cpu {dcpu} "
                            f"to reach {seq}")
+        self.intr_restore(saved)
 
+    @kernel_function
     async def lwkt_process_ipiq(self) -> None:
         """Run every message waiting for this CPU, source by source, in order."""
-        pending = await self.cpu.read_quiet(mm.IPI_PENDING.RX_PENDING)
+        pending = await self.cpu.read(mm.IPI_PENDING.RX_PENDING)
+        per_source = self.costs["lwkt_process_ipiq_source"]
         for source in range(self.system.ncpu):
-            if source == self.gd_cpuid or not pending >> source & 1 or source in self.ipiq_busy:
+            if source == self.gd_cpuid:
+                continue
+            self.cpu.charge(per_source)
+            if not pending >> source & 1 or source in self.ipiq_busy:
                 continue
             # A message's function may send IPIs and so drain queues again: never run the
             # head of a queue twice (the outer loop pops it when its function returns).
             self.ipiq_busy.add(source)
             try:
                 while True:
-                    fid = await self.cpu.read_quiet(mm.IPI_RX.addr("RX_FUNC", slot=source))
+                    fid = await self.cpu.read(mm.IPI_RX.addr("RX_FUNC", slot=source))
                     if fid == 0:
                         break
-                    handle = await self.cpu.read_quiet(mm.IPI_RX.addr("RX_ARG", slot=source))
+                    self.cpu.charge(self.costs["lwkt_process_ipiq_message"])
+                    handle = await self.cpu.read(mm.IPI_RX.addr("RX_ARG", slot=source))
                     self.system.ipi_checker.received(self, source, fid, handle)
                     arg = self.system.handles.take(handle)
                     self.count("ipiq_received")
                     name = self.system.ipi_func_name(fid)
                     self.event("ipi_receive", source=source, func=name)
                     await self.ipi_call(name, arg)
-                    await self.cpu.write_quiet(mm.IPI_RX.addr("RX_POP", slot=source), 0)
+                    await self.cpu.write(mm.IPI_RX.addr("RX_POP", slot=source), 0)
             finally:
                 self.ipiq_busy.discard(source)
 

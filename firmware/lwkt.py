@@ -10,6 +10,14 @@ function asserts that the threads it changes belong to it.
 The functions keep the seed's names and meanings. Those that may switch
 threads, take an interrupt or touch the bus are coroutines; ``crit_enter`` and
 the run-queue helpers are plain functions, as in C they never block.
+
+Kernel code runs on a core through the core protocol (``firmware/core.py``):
+every bus access is an interrupt boundary, and each function charges the
+cycles its body costs (``firmware/cost_model.py``), so interrupts land inside
+kernel functions. A thread may move to another CPU (``lwkt_acquire``) while it
+is switched out: it then resumes on the other CPU's kernel, so every function
+that can switch continues with the kernel ``lwkt_switch`` returns (the
+``mycpu`` of C, read again after a switch).
 """
 from __future__ import annotations
 
@@ -17,13 +25,14 @@ from collections import deque
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from hdl import memory_map as mm
-from sim.cpu import Context, Cpu
+from .frames import Landings, kernel_function
 from .intr import InterruptMixin
 from .panic import KernelPanic
 from .thread import (CACHE_NTHREADS, NQS, TDF, TDPRI_CRIT, TDPRI_IDLE_THREAD, TDPRI_MASK, TDPRI_MAX, Thread,
                      Token, WaitQueue)
 
 if TYPE_CHECKING:
+    from .core import Core
     from .system import System
 
 __all__ = ["Lwkt", "ThreadFunc", "COUNTERS"]
@@ -46,14 +55,19 @@ class Lwkt(InterruptMixin):
     ----------
     system : System
         The run this kernel belongs to (trace, sysctl settings, thread ids).
-    cpu : Cpu
+    cpu : Core
         The core it runs on.
     """
 
-    def __init__(self, system: "System", cpu: Cpu):
+    def __init__(self, system: "System", cpu: "Core"):
         self.system = system
         self.cpu = cpu
         self.gd_cpuid = cpu.id
+        #: Cycles per operation of the run's cost model.
+        self.costs = system.cost_model.cycles(system.mode)
+        self._crit_enter_cost = self.costs["crit_enter"]
+        self._crit_exit_cost = self.costs["crit_exit"]
+        self.landings = Landings()
         self.counters = {name: 0 for name in COUNTERS}
         self.lwkt_gdinit()
         self.gd_tdfreeq: deque[Thread] = deque()
@@ -74,7 +88,15 @@ class Lwkt(InterruptMixin):
 
     @property
     def cycle(self) -> int:
+        """The current cycle (trace records carry it)."""
         return self.cpu.cycle
+
+    @property
+    def exec_cycle(self) -> int:
+        """Where this CPU's instruction stream is: the current cycle plus the kernel cycles owed
+        (computation before the code running now, spent at the next core operation). Latencies
+        start from it, so computation charged before a measurement is not counted in it."""
+        return self.cpu.cycle + self.cpu.debt
 
     def panic(self, message: str) -> None:
         td = self.curthread
@@ -103,12 +125,23 @@ class Lwkt(InterruptMixin):
 
     def crit_enter(self) -> None:
         self.curthread.td_pri += TDPRI_CRIT
+        self.cpu.charge(self._crit_enter_cost)
 
     async def crit_exit(self) -> None:
         td = self.curthread
         td.td_pri -= TDPRI_CRIT
         if td.td_pri < 0:
             self.crit_panic()
+        if self._crit_exit_cost:
+            if td.td_pri < TDPRI_CRIT:
+                # Out of the last section, before the gd_reqpri test: an interrupt may land here.
+                td.td_kframes.append("crit_exit")
+                try:
+                    await self.cpu.spend(self._crit_exit_cost)
+                finally:
+                    td.td_kframes.pop()
+            else:
+                self.cpu.charge(self._crit_exit_cost)
         if td.td_pri < self.gd_reqpri:
             await self.lwkt_yield_quick()
 
@@ -117,6 +150,7 @@ class Lwkt(InterruptMixin):
         td.td_pri -= TDPRI_CRIT
         if td.td_pri < 0:
             self.crit_panic()
+        self.cpu.charge(self._crit_enter_cost)
 
     def crit_panic(self) -> None:
         td = self.curthread
@@ -136,6 +170,7 @@ class Lwkt(InterruptMixin):
     def _lwkt_dequeue(self, td: Thread) -> None:
         self._mine(td, "_lwkt_dequeue")
         self.kassert(self.curthread.td_pri >= TDPRI_CRIT, "_lwkt_dequeue outside a critical section")
+        self.cpu.charge(self.costs["_lwkt_dequeue"])
         if td.td_flags & TDF.RUNQ:
             td.td_flags &= ~TDF.RUNQ
             self.gd_tdrunq[td.td_pri & TDPRI_MASK].remove(td)
@@ -144,6 +179,7 @@ class Lwkt(InterruptMixin):
     def _lwkt_enqueue(self, td: Thread) -> None:
         self._mine(td, "_lwkt_enqueue")
         self.kassert(self.curthread.td_pri >= TDPRI_CRIT, "_lwkt_enqueue outside a critical section")
+        self.cpu.charge(self.costs["_lwkt_enqueue"])
         if not td.td_flags & TDF.RUNQ:
             nq = td.td_pri & TDPRI_MASK
             td.td_flags |= TDF.RUNQ
@@ -168,6 +204,7 @@ class Lwkt(InterruptMixin):
         self.threads_allocated += 1
         return td
 
+    @kernel_function
     async def lwkt_alloc_thread(self, td: Thread | None = None) -> Thread:
         """A thread structure: from this CPU's free cache when it has one, else a new one."""
         flags = TDF(0)
@@ -184,16 +221,19 @@ class Lwkt(InterruptMixin):
                 self.event("thread_reuse", target=td.td_id)
             else:
                 await self.crit_exit()
+                self.cpu.charge(self.costs["zalloc"])
                 td = self._new_thread()
                 td.td_kstack = None
                 flags |= TDF.ALLOCATED_THREAD
         if td.td_kstack is None:
+            self.cpu.charge(self.costs["kmem_alloc"])
             flags |= TDF.ALLOCATED_STACK
         stack = td.td_kstack if td.td_kstack is not None else object()
         self.lwkt_init_thread(td, stack, flags, self)
         return td
 
     def lwkt_init_thread(self, td: Thread, stack: object, flags: TDF, gd: "Lwkt") -> None:
+        self.cpu.charge(self.costs["lwkt_init_thread"] + self.costs["bzero_thread"])
         generation = td.td_generation
         td.reset()
         td.td_generation = generation + 1
@@ -203,6 +243,7 @@ class Lwkt(InterruptMixin):
         td.td_cpu = gd.gd_cpuid
         td.td_pri = TDPRI_CRIT
 
+    @kernel_function
     async def lwkt_free_thread(self, td: Thread) -> None:
         """Give an exited thread back: into the cache while it has room, else to the allocator."""
         self.kassert(td.td_flags & TDF.EXITED, f"lwkt_free_thread: did not exit! td #{td.td_id}")
@@ -224,10 +265,15 @@ class Lwkt(InterruptMixin):
 
     # -- switching ----------------------------------------------------------------------------------
 
-    async def lwkt_switch(self, *, _exiting: bool = False) -> None:
+    @kernel_function(cost="")
+    async def lwkt_switch(self, *, _exiting: bool = False) -> "Lwkt":
         """Switch to the highest-priority runnable thread (round-robin within a priority),
-        or resume the thread the current one preempted, or run the idle thread."""
-        entered = self.cycle
+        or resume the thread the current one preempted, or run the idle thread.
+
+        Returns the kernel the current thread runs on when it gets the CPU back
+        (another CPU's when the thread moved meanwhile)."""
+        entered = self.exec_cycle
+        self.cpu.charge(self.costs["lwkt_switch"])
         td = self.curthread
         if self.gd_intr_nesting_level and td.td_preempted is None:
             self.panic("lwkt_switch: cannot switch from within an interrupt, yet")
@@ -240,12 +286,15 @@ class Lwkt(InterruptMixin):
             ntd.td_flags |= TDF.PREEMPT_DONE
         else:
             ntd = None
+            scan = self.costs["lwkt_switch_scan"]
             while self.gd_runqmask:
+                self.cpu.charge(scan)
                 nq = self.gd_runqmask.bit_length() - 1
                 queue = self.gd_tdrunq[nq]
                 if not queue:
                     self.gd_runqmask &= ~(1 << nq)
                     continue
+                self.cpu.charge(self.costs["lwkt_switch_pick"])
                 ntd = queue.popleft()
                 queue.append(ntd)
                 break
@@ -253,41 +302,47 @@ class Lwkt(InterruptMixin):
                 ntd = self.gd_idletd
         self.kassert(ntd.td_pri >= TDPRI_CRIT,
                      f"priority problem in lwkt_switch {td.td_pri} {ntd.td_pri}")
+        k = self
         if td is not ntd:
-            await self._td_switch(ntd, exiting=_exiting, entered=entered)
+            k = await self._td_switch(ntd, exiting=_exiting, entered=entered)
         elif _exiting:
             self.panic("lwkt_exit: nothing to switch to")
-        await self.crit_exit()
+        await k.crit_exit()
+        return k
 
-    async def _td_switch(self, ntd: Thread, *, exiting: bool = False, entered: int | None = None) -> None:
+    async def _td_switch(self, ntd: Thread, *, exiting: bool = False, entered: int | None = None) -> "Lwkt":
         """The machine-dependent switch: hand the core to ``ntd``'s context.
 
         ``entered``: the cycle lwkt_switch was entered, for the switch latency
-        (None when lwkt_preempt switches).
+        (None when lwkt_preempt switches). Returns the kernel the current thread
+        runs on when it is switched back to.
         """
         td = self.curthread
         self._mine(ntd, "td_switch")
         self.event("switch", to=ntd.td_id, to_thread=ntd.td_comm, to_pri=ntd.pri)
         td.td_flags &= ~TDF.RUNNING
         ntd.td_flags |= TDF.RUNNING
-        self.curthread = ntd
         await self.show_thread(ntd)
+        self.curthread = ntd
         if ntd.td_context is None:
-            ntd.td_context = Context(ntd.td_comm, self._thread_body(ntd))
+            ntd.td_context = self.cpu.new_context(ntd.td_comm, self._thread_body(ntd))
         if entered is not None:
             self.system.stats.switch_entered(ntd, entered)
+        self.cpu.charge(self.costs["td_switch"])
         if exiting:
             await self.cpu.switch(None, ntd.td_context)
             raise _ThreadExit()
         await self.cpu.switch(td.td_context, ntd.td_context)
-        # td runs again: the end of the switch that picked it.
-        self.system.stats.thread_resumed(td, self.cycle)
+        # td runs again, here or on the CPU that acquired it meanwhile: the end of the switch that picked it.
+        k = td.td_gd
+        k.system.stats.thread_resumed(td, k.cycle)
+        return k
 
     async def show_thread(self, td: Thread) -> None:
         """Write the running thread to the debug registers, for the waveform."""
-        await self.cpu.write_quiet(mm.DEBUG.CURTHREAD, td.td_id)
-        await self.cpu.write_quiet(mm.DEBUG.PRI, td.pri)
-        await self.cpu.write_quiet(mm.DEBUG.CRITDEPTH, td.crit_count)
+        await self.cpu.write(mm.DEBUG.CURTHREAD, td.td_id)
+        await self.cpu.write(mm.DEBUG.PRI, td.pri)
+        await self.cpu.write(mm.DEBUG.CRITDEPTH, td.crit_count)
 
     def _thread_body(self, td: Thread):
         """cpu_set_thread_handler: the startup of a new thread, then its function, then exit."""
@@ -295,24 +350,26 @@ class Lwkt(InterruptMixin):
 
         async def body():
             try:
+                k = td.td_gd
                 # A new thread's first run ends the switch that picked it.
-                self.system.stats.thread_resumed(td, td.td_gd.cycle)
+                k.system.stats.thread_resumed(td, k.cycle)
                 # A new thread starts inside the critical section of the switch that ran it.
-                await td.td_gd.crit_exit()
+                await k.crit_exit()
                 await func(td, arg)
                 await td.td_gd.kthread_exit()
             except _ThreadExit:
                 return
             except KernelPanic as panic:
                 self.system.on_panic(panic)
-            except Exception as exc:  # a bus error or a bug in firmware: still a panic
+            except Exception as exc:  # a bus error or a bug in firmware: still a panic, with its traceback
                 gd = td.td_gd or self
-                self.system.on_panic(KernelPanic(f"{type(exc).__name__}: {exc}", gd.gd_cpuid, td.td_comm,
-                                                 td.td_id, gd.cycle))
+                self.system.on_panic(KernelPanic.from_exception(exc, gd.gd_cpuid, td.td_comm, td.td_id,
+                                                                gd.cycle))
         return body
 
     # -- preemption ---------------------------------------------------------------------------------
 
+    @kernel_function
     async def lwkt_preempt(self, ntd: Thread, id: int) -> None:
         """Let ``ntd`` preempt the current thread; it gives the CPU back when it blocks."""
         td = self.curthread
@@ -325,14 +382,22 @@ class Lwkt(InterruptMixin):
         if ntd.pri <= td.pri:
             return self._preempt_result("miss", ntd, source=id)
         self._preempt_result("hit", ntd, source=id)
+        self.cpu.charge(self.costs["lwkt_preempt_hit"])
         ntd.td_preempted = td
         td.td_flags |= TDF.PREEMPT_LOCK
-        await self._td_switch(ntd)
+        await self._preempted_switch(ntd)
         self.kassert(ntd.td_preempted is not None and td.td_flags & TDF.PREEMPT_DONE,
                      "lwkt_preempt: resumed before the preempting thread gave the CPU back")
         ntd.td_preempted = None
         td.td_flags &= ~(TDF.PREEMPT_LOCK | TDF.PREEMPT_DONE)
         self.event("resume", preemptor=ntd.td_id)
+
+    async def _preempted_switch(self, ntd: Thread) -> None:
+        """Switch to the preempting thread; the preempted one (PREEMPT_LOCK, so no CPU can
+        acquire it) always resumes here."""
+        k = await self._td_switch(ntd)
+        if k is not self:
+            self.panic(f"lwkt_preempt: a preempted thread came back on cpu {k.gd_cpuid}")
 
     def _preempt_result(self, result: str, ntd: Thread, **fields) -> None:
         """Count a preemption attempt by the seed's rules (preempt_hit/miss/weird) and trace it."""
@@ -341,6 +406,7 @@ class Lwkt(InterruptMixin):
 
     # -- yielding -----------------------------------------------------------------------------------
 
+    @kernel_function
     async def lwkt_yield_quick(self) -> None:
         """Run pending interrupts if any; with untimely_switch, also switch now."""
         td = self.curthread
@@ -350,21 +416,23 @@ class Lwkt(InterruptMixin):
             self.crit_enter()
             self.event("untimely_switch")
             if td.td_flags & TDF.RUNQ:
-                await self.lwkt_switch()
+                k = await self.lwkt_switch()
             else:
                 await self.lwkt_schedule_self()
-                await self.lwkt_switch()
-                await self.lwkt_deschedule_self()
-            self.crit_exit_noyield()
+                k = await self.lwkt_switch()
+                await k.lwkt_deschedule_self()
+            k.crit_exit_noyield()
 
-    async def lwkt_yield(self) -> None:
-        """Yield to threads of higher or equal priority."""
+    @kernel_function
+    async def lwkt_yield(self) -> "Lwkt":
+        """Yield to threads of higher or equal priority; returns the kernel the thread runs on after."""
         self.event("yield")
         await self.lwkt_schedule_self()
-        await self.lwkt_switch()
+        return await self.lwkt_switch()
 
     # -- scheduling ---------------------------------------------------------------------------------
 
+    @kernel_function
     async def lwkt_schedule_self(self) -> None:
         td = self.curthread
         self.crit_enter()
@@ -372,6 +440,7 @@ class Lwkt(InterruptMixin):
         self._lwkt_enqueue(td)
         await self.crit_exit()
 
+    @kernel_function
     async def lwkt_schedule(self, td: Thread) -> None:
         """Make ``td`` runnable, taking it off the wait queue it is blocked on."""
         self.crit_enter()
@@ -405,6 +474,7 @@ class Lwkt(InterruptMixin):
     async def deschedule_remote(self, td: Thread, up_message: str) -> None:
         self.panic(up_message)
 
+    @kernel_function
     async def lwkt_deschedule_self(self) -> None:
         td = self.curthread
         self.crit_enter()
@@ -412,6 +482,7 @@ class Lwkt(InterruptMixin):
         self._lwkt_dequeue(td)
         await self.crit_exit()
 
+    @kernel_function
     async def lwkt_deschedule(self, td: Thread) -> None:
         self.crit_enter()
         self.event("deschedule", target=td.td_id)
@@ -421,6 +492,7 @@ class Lwkt(InterruptMixin):
             await self.deschedule_remote(td, "lwkt_deschedule: cpu mismatch")
         await self.crit_exit()
 
+    @kernel_function
     async def lwkt_setpri(self, td: Thread, pri: int) -> None:
         """Change ``td``'s priority, keeping its critical-section count; does not switch."""
         self.kassert(pri >= 0, f"lwkt_setpri: negative priority {pri}")
@@ -447,6 +519,7 @@ class Lwkt(InterruptMixin):
 
     # -- blocking -----------------------------------------------------------------------------------
 
+    @kernel_function
     async def lwkt_block(self, w: WaitQueue, wmesg: str, gen: int) -> int:
         """Block on ``w`` unless it was signalled since ``gen`` was read; returns the new generation.
 
@@ -454,6 +527,7 @@ class Lwkt(InterruptMixin):
         """
         td = self.curthread
         await self.lwkt_gettoken(w.wa_token)
+        k = self
         if w.wa_gen == gen:
             self._lwkt_dequeue(td)
             w.wa_waitq.append(td)
@@ -461,13 +535,14 @@ class Lwkt(InterruptMixin):
             td.td_wait = w
             td.td_wmesg = wmesg
             self.event("block", wait=w.name, wmesg=wmesg)
-            await self.lwkt_switch()
+            k = await self.lwkt_switch()
         else:
             self.event("block_skipped", wait=w.name, gen=gen, wa_gen=w.wa_gen)
         gen = w.wa_gen
-        await self.lwkt_reltoken(w.wa_token)
+        await k.lwkt_reltoken(w.wa_token)
         return gen
 
+    @kernel_function
     async def lwkt_signal(self, w: WaitQueue) -> None:
         """Wake every thread blocked on ``w`` and advance its generation."""
         await self.lwkt_gettoken(w.wa_token)
@@ -475,6 +550,7 @@ class Lwkt(InterruptMixin):
         count = w.wa_count
         woken = []
         while w.wa_waitq and count:
+            self.cpu.charge(self.costs["lwkt_signal_wake"])
             count -= 1
             w.wa_count -= 1
             td = w.wa_waitq.pop(0)
@@ -495,9 +571,11 @@ class Lwkt(InterruptMixin):
     def lwkt_havetoken(self, tok: Token) -> bool:
         return tok.t_cpu == self.gd_cpuid
 
+    @kernel_function
     async def lwkt_gettoken(self, tok: Token) -> None:
         self.crit_enter()
 
+    @kernel_function
     async def lwkt_reltoken(self, tok: Token) -> None:
         if tok.t_cpu == self.gd_cpuid:
             tok.t_cpu = tok.t_reqcpu
@@ -513,6 +591,7 @@ class Lwkt(InterruptMixin):
         td.td_arg = arg
         td.td_context = None
 
+    @kernel_function
     async def lwkt_create(self, func: ThreadFunc, arg=None, template: Thread | None = None,
                           tdflags: TDF = TDF(0), comm: str = "", *, pri: int | None = None) -> Thread:
         """Create a thread running ``func(td, arg)`` and schedule it (unless TDF.STOPREQ).
@@ -538,6 +617,7 @@ class Lwkt(InterruptMixin):
         """lwkt_create without a template or flags: the thread is always scheduled."""
         return await self.lwkt_create(func, arg, None, TDF(0), comm, pri=pri)
 
+    @kernel_function
     async def lwkt_exit(self) -> None:
         """End the current thread: it goes to the free cache and the CPU moves on."""
         td = self.curthread
@@ -555,14 +635,18 @@ class Lwkt(InterruptMixin):
     # -- boot and idle ------------------------------------------------------------------------------
 
     async def idle_wait(self) -> None:
-        """Halt until an interrupt and take it."""
+        """Halt until an interrupt and take it; first run what a critical section pended (the idle
+        loop's splz)."""
+        if self.gd_reqpri:
+            await self.splz()
+            return
         await self.cpu.wait_for_interrupt()
         await self.interrupt_entry()
 
     async def idle_main(self, start: Callable[["Lwkt"], Awaitable[None]] | None = None) -> None:
         """The boot context becomes the idle thread: set up, run ``start``, then idle forever."""
         idle = self.gd_idletd
-        idle.td_context = Context(idle.td_comm, None)
+        idle.td_context = self.cpu.boot_context(idle.td_comm)
         idle.td_flags |= TDF.RUNNING
         self.curthread = idle
         try:
@@ -582,5 +666,5 @@ class Lwkt(InterruptMixin):
         except KernelPanic as panic:
             self.system.on_panic(panic)
         except Exception as exc:
-            self.system.on_panic(KernelPanic(f"{type(exc).__name__}: {exc}", self.gd_cpuid,
-                                             self.curthread.td_comm, self.curthread.td_id, self.cycle))
+            td = self.curthread
+            self.system.on_panic(KernelPanic.from_exception(exc, self.gd_cpuid, td.td_comm, td.td_id, self.cycle))

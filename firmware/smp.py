@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 
+from .frames import kernel_function
 from .ipiq import IpiqMixin
 from .lwkt import Lwkt, ThreadFunc
 from .smp_sync import MpLockMixin, TokenMixin
@@ -63,46 +64,55 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
     def lwkt_set_comm(self, td: Thread, name: str) -> None:
         td.td_comm = name
 
-    @staticmethod
-    def lwkt_hold(td: Thread) -> None:
+    def lwkt_hold(self, td: Thread) -> None:
+        self.cpu.charge(self.costs["lwkt_hold"])
         td.td_refs += 1
 
     def lwkt_rele(self, td: Thread) -> None:
         self.kassert(td.td_refs > 0, f"lwkt_rele: td #{td.td_id} has no references")
+        self.cpu.charge(self.costs["lwkt_hold"])
         td.td_refs -= 1
 
     async def lwkt_wait_free(self, td: Thread) -> None:
-        """Wait (a hardclock tick at a time) until nobody holds ``td``."""
+        """Wait (a hardclock tick at a time, where the seed sleeps up to hz ticks) until nobody
+        holds ``td``."""
+        k = self
         while td.td_refs:
-            await self.tsleep_tick("tdreap")
+            k = await k.tsleep_tick("tdreap")
 
-    async def tsleep_tick(self, wmesg: str) -> None:
-        """Sleep until the next hardclock tick on this CPU (tsleep with a one-tick timeout)."""
+    async def tsleep_tick(self, wmesg: str) -> "LwktSmp":
+        """Sleep until the next hardclock tick on this CPU (tsleep with a one-tick timeout);
+        returns the kernel the thread wakes up on."""
         td = self.curthread
         self.crit_enter()
         self._lwkt_dequeue(td)
         self.lbolt_sleepers.append(td)
         td.td_wmesg = wmesg
-        await self.lwkt_switch()
+        k = await self.lwkt_switch()
         td.td_wmesg = None
-        await self.crit_exit()
+        await k.crit_exit()
+        return k
 
     async def hardclock(self) -> None:
         await super().hardclock()
         # The heartbeat the MP-lock watchdog looks at.
-        await self.cpu.write_quiet(heartbeat_address(self.gd_cpuid), self.hardclock_ticks)
+        await self.cpu.write(heartbeat_address(self.gd_cpuid), self.hardclock_ticks)
         sleepers, self.lbolt_sleepers = self.lbolt_sleepers, []
         for td in sleepers:
             self._lwkt_enqueue(td)
         self.system.wait_checker.tick(self)
 
     def lwkt_acquire(self, td: Thread) -> None:
-        """Move ``td`` (not on any run queue) to this CPU. Needs the MP lock, which guards
-        the per-CPU thread lists while a thread changes hands."""
+        """Move ``td`` (not on any run queue, not running) to this CPU. Needs the MP lock, which
+        guards the per-CPU thread lists while a thread changes hands. The thread runs here from
+        its next switch-in on: this CPU's kernel, bus port and debug registers."""
         self.kassert(not td.td_flags & TDF.RUNQ, "lwkt_acquire: thread is on a run queue")
         gd = td.td_gd
         if gd is not self:
+            self.kassert(not td.td_flags & (TDF.RUNNING | TDF.PREEMPT_LOCK),
+                         f"lwkt_acquire: td #{td.td_id} is running or preempted on cpu {gd.gd_cpuid}")
             self.kassert(self.curthread.td_mpcount > 0, "lwkt_acquire without the MP lock")
+            self.cpu.charge(self.costs["lwkt_acquire"])
             self.crit_enter()
             gd.gd_tdallq.remove(td)
             td.td_gd = self
@@ -129,8 +139,10 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
 
     # -- switching ------------------------------------------------------------------------------
 
-    async def lwkt_switch(self, *, _exiting: bool = False) -> None:
-        entered = self.cycle
+    @kernel_function(cost="")
+    async def lwkt_switch(self, *, _exiting: bool = False) -> "LwktSmp":
+        entered = self.exec_cycle
+        self.cpu.charge(self.costs["lwkt_switch"])
         td = self.curthread
         if self.gd_intr_nesting_level and td.td_preempted is None and self.system.panic is None:
             self.panic("lwkt_switch: cannot switch from within an interrupt, yet")
@@ -159,16 +171,20 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
                 await self.cpu_rel_mplock()
         elif not await self.mp_lock_held():
             self.panic(f"lwkt_switch: td #{ntd.td_id} needs the MP lock and this CPU does not hold it")
+        k = self
         if td is not ntd:
-            await self._td_switch(ntd, exiting=_exiting, entered=entered)
+            k = await self._td_switch(ntd, exiting=_exiting, entered=entered)
         elif _exiting:
             self.panic("lwkt_exit: nothing to switch to")
-        await self.crit_exit()
+        await k.crit_exit()
+        return k
 
     async def _choose_next(self, mpheld: bool) -> Thread:
         """Highest priority first, round-robin within it; skip threads that need an MP lock
         this CPU cannot get; the idle thread (told not to halt) when none can run."""
+        scan = self.costs["lwkt_switch_scan"]
         while self.gd_runqmask:
+            self.cpu.charge(scan)
             nq = self.gd_runqmask.bit_length() - 1
             queue = self.gd_tdrunq[nq]
             if not queue:
@@ -180,6 +196,7 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
                 rqmask = self.gd_runqmask
                 ntd = None
                 while rqmask:
+                    self.cpu.charge(scan)
                     ntd = next((t for t in self.gd_tdrunq[nq] if t.td_mpcount == 0), None)
                     if ntd is not None:
                         break
@@ -190,15 +207,16 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
                     idle.td_flags |= TDF.IDLE_NOHLT
                     return idle
             queue = self.gd_tdrunq[nq]
+            self.cpu.charge(self.costs["lwkt_switch_pick"])
             queue.remove(ntd)
             queue.append(ntd)
             return ntd
         return self.gd_idletd
 
-    async def _td_switch(self, ntd: Thread, *, exiting: bool = False, entered: int | None = None) -> None:
+    async def _td_switch(self, ntd: Thread, *, exiting: bool = False, entered: int | None = None) -> "LwktSmp":
         await self.assert_mp_lock_consistent(ntd)
         self.system.wait_checker.ran(ntd)
-        await super()._td_switch(ntd, exiting=exiting, entered=entered)
+        return await super()._td_switch(ntd, exiting=exiting, entered=entered)
 
     # -- preemption ------------------------------------------------------------------------------
 
@@ -207,12 +225,14 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         self.gd_need_resched = True
         self.count("need_resched")
 
+    @kernel_function
     async def lwkt_check_resched(self) -> None:
         """Honour need_resched: the point where a thread would return to user mode."""
         if self.gd_need_resched:
             self.gd_need_resched = False
             await self.lwkt_yield()
 
+    @kernel_function
     async def lwkt_preempt(self, ntd: Thread, critpri: int) -> None:
         """Let ``ntd`` preempt the current thread. ``critpri`` is the critical-section depth
         of the caller's callers that may be ignored; ``ntd`` inherits our MP count."""
@@ -243,9 +263,10 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
             self.need_resched()
             return self._preempt_result("miss", ntd)
         self._preempt_result("hit", ntd)
+        self.cpu.charge(self.costs["lwkt_preempt_hit"])
         ntd.td_preempted = td
         td.td_flags |= TDF.PREEMPT_LOCK
-        await self._td_switch(ntd)
+        await self._preempted_switch(ntd)
         self.kassert(ntd.td_preempted is not None and td.td_flags & TDF.PREEMPT_DONE,
                      "lwkt_preempt: resumed before the preempting thread gave the CPU back")
         td.td_mpcount -= mpheld
@@ -268,6 +289,7 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         elif _wantresched(td, self.curthread):
             self.need_resched()
 
+    @kernel_function
     async def lwkt_schedule(self, td: Thread) -> None:
         """Make ``td`` runnable on its CPU: here directly, elsewhere by IPI; a thread on a
         wait queue is handled by the CPU that owns the queue's token."""
@@ -314,13 +336,14 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
 
     # -- interrupts ----------------------------------------------------------------------------------
 
-    async def do_interrupts(self) -> None:
+    async def do_interrupts(self, landed_in: str) -> None:
         self.intr_frames += 1
         try:
-            await super().do_interrupts()
+            await super().do_interrupts(landed_in)
         finally:
             self.intr_frames -= 1
 
+    @kernel_function
     async def sched_ithd(self, td: Thread, source: int) -> None:
         # v1.18: lwkt_schedule offers the CPU through the thread's td_preemptable hook.
         await self.lwkt_schedule(td)

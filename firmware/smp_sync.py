@@ -7,12 +7,17 @@ the token over) and waits for that IPI to be carried out.
 
 The MP lock: ``td_mpcount`` counts a thread's holds; the hardware MPLOCK
 register is the lock itself (TRY to claim, OWNER to check, RELEASE to free).
+``get_mplock`` and ``rel_mplock`` change the count and the register with
+interrupts off, as ``mplock.s`` of the seed's date does (``pushfl; cli`` ...
+``popfl``): an interrupt that found the lock held with a count of 0 would make
+``lwkt_preempt`` panic ("held and no count").
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from hdl import memory_map as mm
+from .frames import kernel_function
 from .thread import TDPRI_CRIT, Thread, Token
 
 __all__ = ["TokenMixin", "MpLockMixin", "TokenRequest", "TOKEN_FIELDS"]
@@ -31,26 +36,34 @@ class TokenRequest:
 class TokenMixin:
     """Tokens of :class:`firmware.smp.LwktSmp`, kept in shared RAM."""
 
+    def _token_word(self, tok: Token, field: str) -> int:
+        if tok.ram_word is None:
+            self.panic(f"token {tok.name or '?'} has no shared-RAM words: the SMP build needs tokens "
+                       f"from System.new_token / new_waitqueue")
+        return mm.RAM.addr("WORD", index=tok.ram_word + TOKEN_FIELDS[field])
+
     async def tok_get(self, tok: Token, field: str) -> int:
-        return await self.cpu.read_quiet(mm.RAM.addr("WORD", index=tok.ram_word + TOKEN_FIELDS[field]))
+        return await self.cpu.read(self._token_word(tok, field))
 
     async def tok_set(self, tok: Token, field: str, value: int) -> None:
-        await self.cpu.write_quiet(mm.RAM.addr("WORD", index=tok.ram_word + TOKEN_FIELDS[field]), value)
+        await self.cpu.write(self._token_word(tok, field), value)
 
     async def lwkt_inittoken(self, tok: Token) -> None:
         """Zero the token: CPU 0 owns it."""
+        self.cpu.charge(self.costs["lwkt_inittoken"])
         for field in TOKEN_FIELDS:
             await self.tok_set(tok, field, 0)
 
     async def _token_fetch(self, tok: Token) -> bool:
         """Ask the owner for ``tok`` until this CPU owns it; True when it had to ask."""
         asked = False
-        start = self.cycle
+        start = self.exec_cycle
         while (owner := await self.tok_get(tok, "t_cpu")) != self.gd_cpuid:
             self.kassert(0 <= owner < self.system.ncpu, f"token {tok.name}: bad owner {owner}")
             if self.system.token_debug:
                 self.event("token_request", token=tok.name, owner=owner)
             self.count("token_requests")
+            self.cpu.charge(self.costs["lwkt_gettoken_request"])
             asked = True
             seq = await self.lwkt_send_ipiq(owner, "lwkt_gettoken_remote", TokenRequest(tok, self.gd_cpuid))
             await self.lwkt_wait_ipiq(owner, seq)
@@ -59,16 +72,22 @@ class TokenMixin:
             self.event("token_acquired", token=tok.name, cycles=self.cycle - start)
         return asked
 
+    @kernel_function
     async def lwkt_gettoken(self, tok: Token) -> int:
         """Own ``tok`` (asking its owner by IPI); returns with a critical section held and
         the token's new generation."""
         self.crit_enter()
+        td = self.curthread
+        if td.td_pri > 2000:    # the seed's INVARIANTS check: runaway critical-section nesting
+            td.td_pri = 1000
+            self.panic("too HIGH!")
         await self._token_fetch(tok)
         gen = (await self.tok_get(tok, "t_gen") + 1) & 0xFFFF_FFFF
         await self.tok_set(tok, "t_gen", gen)
         self.system.token_checker.enter(self, tok)
         return gen
 
+    @kernel_function
     async def lwkt_trytoken(self, tok: Token) -> int:
         """Take ``tok`` if this CPU owns it (1, critical section held), else 0.
 
@@ -83,12 +102,14 @@ class TokenMixin:
         self.system.token_checker.enter(self, tok)
         return 1
 
+    @kernel_function
     async def lwkt_reltoken(self, tok: Token) -> None:
         if await self.tok_get(tok, "t_cpu") == self.gd_cpuid:
             await self.tok_set(tok, "t_cpu", await self.tok_get(tok, "t_reqcpu"))
         self.system.token_checker.leave(self, tok)
         await self.crit_exit()
 
+    @kernel_function
     async def lwkt_regettoken(self, tok: Token) -> int:
         """Own ``tok`` again if it was lost; returns its generation (bumped when it was lost)."""
         self.kassert(self.curthread.td_pri >= TDPRI_CRIT, "lwkt_regettoken outside a critical section")
@@ -108,6 +129,7 @@ class TokenMixin:
             return 0, gen
         return -1, current
 
+    @kernel_function
     async def lwkt_gettoken_remote(self, req: TokenRequest) -> None:
         """Runs on the owner by IPI: hand the token to the requesting CPU."""
         tok = req.tok
@@ -124,10 +146,11 @@ class MpLockMixin:
 
     async def mp_lock_held(self) -> bool:
         """MP_LOCK_HELD(): this CPU owns the lock (OWNER register)."""
-        return await self.cpu.read_quiet(mm.MPLOCK.OWNER) == self.gd_cpuid
+        return await self.cpu.read(mm.MPLOCK.OWNER) == self.gd_cpuid
 
     async def cpu_try_mplock(self) -> bool:
-        if await self.cpu.read_quiet(mm.MPLOCK.TRY) == 1:
+        self.cpu.charge(self.costs["cpu_try_mplock"])
+        if await self.cpu.read(mm.MPLOCK.TRY) == 1:
             self.count("mplock_acquires")
             self.system.stats.mplock_acquired(self)
             return True
@@ -136,32 +159,51 @@ class MpLockMixin:
         return False
 
     async def cpu_rel_mplock(self) -> None:
-        await self.cpu.write_quiet(mm.MPLOCK.RELEASE, 0)
+        await self.cpu.write(mm.MPLOCK.RELEASE, 0)
         # Here the write is acknowledged: the hand-off to a waiting CPU starts.
         self.system.stats.mplock_released(self)
 
+    @kernel_function
     async def get_mplock(self) -> None:
-        """Take the MP lock for the current thread (recursively); switch away while it is busy."""
+        """Take the MP lock for the current thread (recursively); switch away while it is busy.
+
+        The count goes up before the lock is tried (lwkt_switch relies on it) and both
+        happen with interrupts off."""
         td = self.curthread
+        saved = self.intr_disable()
         td.td_mpcount += 1
         if await self.mp_lock_held():
+            self.intr_restore(saved)
+            await self.cpu.boundary()
             return
-        if not await self.cpu_try_mplock():
+        got = await self.cpu_try_mplock()
+        self.intr_restore(saved)
+        await self.cpu.boundary()
+        if not got:
             self.event("mplock_wait")
             # lwkt_switch only runs this thread again once it has the lock for it.
-            await self.lwkt_switch()
-            self.kassert(await self.mp_lock_held(), "get_mplock: resumed without the MP lock")
+            k = await self.lwkt_switch()
+            k.kassert(await k.mp_lock_held(), "get_mplock: resumed without the MP lock")
 
+    @kernel_function
     async def rel_mplock(self) -> None:
+        """Drop one hold; the last one frees the lock, with interrupts off from the count to the
+        RELEASE (never the lock held with a count of 0 at an interrupt boundary)."""
         td = self.curthread
         self.kassert(td.td_mpcount > 0, f"rel_mplock: td #{td.td_id} does not hold the MP lock")
+        saved = self.intr_disable()
         td.td_mpcount -= 1
         if td.td_mpcount == 0 and await self.mp_lock_held():
             await self.cpu_rel_mplock()
+        self.intr_restore(saved)
+        await self.cpu.boundary()
 
     async def assert_mp_lock_consistent(self, td: Thread) -> None:
         """The check run at every switch: OWNER says this CPU exactly when ``td`` holds counts."""
-        owner = self.system.bench.mplock_owner()
+        hardware = self.system.hardware
+        if hardware is None:
+            return
+        owner = hardware.mplock_owner()
         held = owner == self.gd_cpuid
         if held != (td.td_mpcount > 0):
             self.system.check_failed(

@@ -1,29 +1,30 @@
-"""One run of the kernel on the simulated SoC: its CPUs, trace, sysctl settings and outcome."""
+"""The kernel side of a run: the kernel instances, what they share that is not kernel state
+(trace, sysctl settings, thread ids, IPI function ids, run-time checkers), and the outcome.
+
+The machine (``sim/machine.py``) builds the cores, hands them to a
+:class:`System`, boots each kernel and writes the outputs; this module knows
+only the core protocol (``firmware/core.py``).
+"""
 from __future__ import annotations
 
-import json
 import random
-from pathlib import Path
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
-import cocotb
-from cocotb.triggers import Event, First, Timer
-
-from sim.cpu import Cpu, Rendezvous
-from sim.testbench import CLOCK_PERIOD_NS, SocBench
-from sim.trace import Trace
 from .checks import IpiChecker, RunStats, TokenChecker, WaitChecker
-from .ipiq import KERNEL_IPI_FUNCS
+from .cost_model import DEFAULT, CostModel
+from .ipiq import KERNEL_IPI_FUNCS, SMP_COUNTERS
 from .lwkt import COUNTERS, Lwkt
-from .ipiq import SMP_COUNTERS
 from .panic import KernelPanic
 from .thread import Token, WaitQueue
 
-__all__ = ["System", "MODES", "HandleTable"]
+if TYPE_CHECKING:
+    from .core import Core, Hardware
+
+__all__ = ["System", "MODES", "HandleTable", "TOKEN_RAM_WORDS"]
 
 MODES = ("up", "smp")
 #: Shared-RAM words the kernel may use for tokens: the SMP build needs a RAM of at least this size.
-_TOKEN_RAM_WORDS = 1024
+TOKEN_RAM_WORDS = 1024
 
 
 class HandleTable:
@@ -50,15 +51,20 @@ class HandleTable:
 
 
 class System:
-    """The kernel instances of a run and what they share that is not kernel state.
+    """The kernel instances of a run and the services they share.
 
     Parameters
     ----------
-    bench : SocBench
-        The running SoC.
+    cores : list of Core
+        One per kernel instance: ``up`` runs seed v1.12 on the first core alone,
+        ``smp`` runs v1.18 on every core given.
     mode : "up" or "smp"
-        ``up`` reproduces seed v1.12 on CPU 0 alone (other cores stay parked);
-        ``smp`` runs a kernel on every core.
+    fifo_depth : int
+        Depth of the SoC's IPI FIFOs (the seed's MAXCPUFIFO).
+    trace : object with ``emit(cycle, cpu, tid, thread, event, **fields)``
+        Where kernel events go (``sim/trace.py``).
+    hardware : Hardware or None
+        Probes for the checkers (the MP-lock owner) that read hardware without a bus cycle.
     hardclock_period : int
         Cycles between timer interrupts; 0 leaves the timer off.
     untimely_switch : int
@@ -68,29 +74,35 @@ class System:
         fault acts inside firmware (``delayed-complete``).
     seed : int
         Seeds the per-CPU random streams of fault injection.
+    cost_model : CostModel
+        Cycles of kernel execution (``firmware/cost_model.py``): DEFAULT, or ZERO to spend none.
     """
 
-    def __init__(self, bench: SocBench, *, mode: str = "up", hardclock_period: int = 0,
-                 untimely_switch: int = 0, faults: frozenset[str] = frozenset(), seed: int = 1):
+    def __init__(self, cores: list["Core"], *, mode: str = "up", fifo_depth: int = 32, trace,
+                 hardware: "Hardware | None" = None, hardclock_period: int = 0, untimely_switch: int = 0,
+                 faults: frozenset[str] = frozenset(), seed: int = 1, cost_model: CostModel = DEFAULT):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-        self.bench = bench
         self.mode = mode
         self.faults = frozenset(faults)
         self.seed = seed
+        self.cost_model = cost_model
+        self.hardware = hardware
         self._fault_rngs: dict[int, random.Random] = {}
         self.dead_cpus: set[int] = set()
         self.uses_ipi = mode == "smp"
         self.hardclock_period = hardclock_period
         self.hardclock_hooks: list[Callable[[Lwkt], Awaitable[None]]] = []
         self.settings = {"lwkt.untimely_switch": int(untimely_switch), "lwkt.token_debug": 0}
-        self.trace = Trace()
+        self.trace = trace
         self.panic: KernelPanic | None = None
-        self.done = Event()
         self.outcome: str | None = None
+        #: Called once when the run ends (finish or panic); the machine sets it.
+        self.on_finish: Callable[[], None] | None = None
         self._tid = 0
-        self.ncpu = 1 if mode == "up" else bench.ncpu
-        self.fifo_depth = bench.fifo_depth
+        cores = list(cores[:1] if mode == "up" else cores)
+        self.ncpu = len(cores)
+        self.fifo_depth = fifo_depth
         self.handles = HandleTable()
         self.ipi_checker = IpiChecker(self)
         self.token_checker = TokenChecker(self)
@@ -99,13 +111,11 @@ class System:
         self._ipi_names = dict(KERNEL_IPI_FUNCS)
         self._ipi_user: dict[str, Callable] = {}
         self._ram_next = 0
-        rendezvous = Rendezvous(bench.dut.clk)
-        self.cpus = [Cpu(bench.dut, master, CLOCK_PERIOD_NS, rendezvous) for master in bench.masters[:self.ncpu]]
         if mode == "smp":
             from .smp import LwktSmp
-            self.kernels = [LwktSmp(self, cpu) for cpu in self.cpus]
+            self.kernels = [LwktSmp(self, core) for core in cores]
         else:
-            self.kernels = [Lwkt(self, cpu) for cpu in self.cpus]
+            self.kernels = [Lwkt(self, core) for core in cores]
 
     # -- shared bookkeeping --------------------------------------------------------------------
 
@@ -133,7 +143,7 @@ class System:
         """A token; in the SMP build its fields get three words of shared RAM (zero: CPU 0 owns it)."""
         if self.mode == "up":
             return Token(name=name)
-        if self._ram_next + 3 > _TOKEN_RAM_WORDS:
+        if self._ram_next + 3 > TOKEN_RAM_WORDS:
             raise RuntimeError(f"out of token RAM: {self._ram_next // 3} tokens allocated")
         tok = Token(name=name, ram_word=self._ram_next)
         self._ram_next += 3
@@ -191,19 +201,20 @@ class System:
                      "interrupts": k.interrupts_taken, "interrupts_deferred": k.interrupts_deferred,
                      "threads_allocated": k.threads_allocated, "threads_freed": k.threads_freed,
                      "free_cache": k.gd_tdfreecount, "work_cycles": k.cpu.work_cycles,
-                     "idle_cycles": k.cpu.idle_cycles}
+                     "kernel_cycles": k.cpu.kernel_cycles, "idle_cycles": k.cpu.idle_cycles}
             per_cpu.append(entry)
         total = {}
         for entry in per_cpu:
             for key, value in entry.items():
                 if key != "cpu":
                     total[key] = total.get(key, 0) + value
-        result = {"mode": self.mode, "settings": dict(self.settings),
-                "sysctl": {f"lwkt.{c}": self.sysctl(f"lwkt.{c}")
-                           for c in COUNTERS + (SMP_COUNTERS if self.mode == "smp" else ())},
-                "per_cpu": per_cpu, "total": total,
-                # Both builds switch threads: outside the "smp" section.
-                "switch_cycles": self.stats.switches}
+        result = {"mode": self.mode, "settings": dict(self.settings), "cost_model": self.cost_model.name,
+                  "sysctl": {f"lwkt.{c}": self.sysctl(f"lwkt.{c}")
+                             for c in COUNTERS + (SMP_COUNTERS if self.mode == "smp" else ())},
+                  "per_cpu": per_cpu, "total": total,
+                  "interrupt_landings": [k.landings.as_dict() for k in self.kernels],
+                  # Both builds switch threads: outside the "smp" section.
+                  "switch_cycles": self.stats.switches}
         if self.mode == "smp":
             result["smp"] = {
                 "ipi_sent": self.ipi_checker.sent_count, "ipi_received": self.ipi_checker.received_count,
@@ -218,58 +229,34 @@ class System:
         return result
 
     def final_checks(self) -> list[tuple[str, bool, str]]:
-        """End-of-run checks of the SMP build: (name, ok, detail)."""
+        """End-of-run checks of the SMP build the kernel side can make: (name, ok, detail)."""
         if self.mode != "smp":
             return []
-        flags = self.bench.ipi_error_flags()
         stranded = self.wait_checker.stranded()
         undelivered = self.ipi_checker.undelivered()
         return [
-            ("WOF and ROE stay clear", not flags["wof"] and not flags["roe"],
-             f"WOF on {flags['wof']}, ROE on {flags['roe']}" if flags["wof"] or flags["roe"] else ""),
             ("every IPI delivered exactly once, in order", undelivered == 0,
              f"{self.ipi_checker.received_count} of {self.ipi_checker.sent_count} delivered"),
             ("no thread waits forever after being signalled", not stranded, "; ".join(stranded[:3])),
         ]
 
-    # -- running -------------------------------------------------------------------------------
+    def in_flight(self) -> bool:
+        """Messages or wake-ups still on their way (the machine lets them land before the final checks)."""
+        return bool(self.ipi_checker.undelivered() or self.wait_checker.pending)
+
+    # -- outcome -------------------------------------------------------------------------------
 
     def on_panic(self, panic: KernelPanic) -> None:
         if self.panic is None:
             self.panic = panic
-            self.trace.emit(panic.cycle, panic.cpu, panic.tid, panic.thread, "panic", message=panic.message)
+            e = panic.exception
+            fields = {"exception": f"{e['type']} at {e['file']}:{e['line']}"} if e else {}
+            self.trace.emit(panic.cycle, panic.cpu, panic.tid, panic.thread, "panic", message=panic.message,
+                            **fields)
             self.finish("panic")
 
     def finish(self, outcome: str = "done") -> None:
         if self.outcome is None:
             self.outcome = outcome
-            self.done.set()
-
-    def start(self, start: dict[int, Callable[[Lwkt], Awaitable[None]]] | None = None) -> None:
-        """Boot every kernel; ``start[cpu](kernel)`` runs in CPU ``cpu``'s boot context."""
-        start = start or {}
-        for k in self.kernels:
-            cocotb.start_soon(k.idle_main(start.get(k.gd_cpuid)))
-
-    async def run(self, max_cycles: int) -> str:
-        """Wait until the workload finishes, panics, or ``max_cycles`` pass; returns the outcome."""
-        timeout = Timer(max_cycles * CLOCK_PERIOD_NS, unit="ns")
-        await First(self.done.wait(), timeout)
-        if self.outcome is None:
-            self.outcome = "timeout"
-        return self.outcome
-
-    async def quiesce(self, max_cycles: int = 5000) -> None:
-        """After the workload: let messages still in flight arrive before the final checks."""
-        step = 10
-        for _ in range(max_cycles // step):
-            if not self.ipi_checker.undelivered() and not self.wait_checker.pending:
-                return
-            await Timer(step * CLOCK_PERIOD_NS, unit="ns")
-
-    def write_outputs(self, out: Path) -> None:
-        out.mkdir(parents=True, exist_ok=True)
-        self.trace.write_jsonl(out / "trace.jsonl")
-        result = {"outcome": self.outcome, "panic": self.panic.as_dict() if self.panic else None,
-                  **self.counters()}
-        (out / "counters.json").write_text(json.dumps(result, indent=2) + "\n")
+            if self.on_finish is not None:
+                self.on_finish()

@@ -87,6 +87,8 @@ class Thread:
         self.td_refs = 0           # SMP: lwkt_hold references
         self.td_release = None     # SMP: hook run when the thread switches away (passive release)
         self.td_preemptable = None # SMP: hook lwkt_schedule calls to let the thread preempt
+        self.td_kframes: list[str] = []  # kernel functions on the thread's stack (firmware/frames.py)
+        self.td_intr_off = 0       # interrupts disabled (saved with the thread, as EFLAGS.IF is)
 
     @property
     def k(self):

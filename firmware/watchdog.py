@@ -30,7 +30,7 @@ async def start_mplock_watchdog(k, *, patience: int = 3) -> Thread:
         kernel = td.k
         suspect, seen, beat = None, 0, None
         while True:
-            await kernel.tsleep_tick("mpwatch")
+            kernel = await kernel.tsleep_tick("mpwatch")
             owner = await kernel.cpu.read(mm.MPLOCK.OWNER)
             if owner == mm.OWNER_FREE or owner == kernel.gd_cpuid or owner in kernel.system.dead_cpus:
                 suspect, seen = None, 0

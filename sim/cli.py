@@ -78,7 +78,7 @@ def _cmd_run(args) -> int:
     try:
         return run_scenario(args.scenario, sim=args.sim, seed=args.seed, out=Path(args.out), cpus=args.cpus,
                             cycles=args.cycles, fifo_depth=args.fifo_depth, mode=args.mode, waves=args.waves,
-                            faults=args.faults)
+                            faults=args.faults, cost_model=args.cost_model)
     except RunError as exc:
         print(f"lwkt-soc: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -159,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--faults", default="", metavar="LIST",
                    help="fault injection: all, or a comma-separated list of wait-states, spurious, "
                         "delayed-complete, cpu-stop, fifo-full (default none)")
+    p.add_argument("--cost-model", default="default", metavar="MODEL",
+                   help="cycles of kernel execution: zero, default, or a JSON table (see docs/cost-model.md; "
+                        "default: default)")
     p.add_argument("--waves", action="store_true",
                    help="write a waveform (FST, or VCD without liblz4) and a GTKWave save file")
     p.add_argument("--out", metavar="DIR", default="runs/latest", help="output folder (default runs/latest)")

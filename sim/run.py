@@ -15,6 +15,7 @@ import threading
 import time
 from pathlib import Path
 
+from firmware.cost_model import CostModelError, load_cost_model
 from hdl.config import SocConfig
 from .build import build_soc
 from .report import build_report, render_text, write_report
@@ -37,14 +38,15 @@ class RunError(ValueError):
 def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path, cpus: int | None = None,
                  cycles: int | None = None, fifo_depth: int = SocConfig.fifo_depth, mode: str | None = None,
                  waves: bool = False, quiet: bool = False, progress: bool | None = None,
-                 faults: str = "", scenario_modules: tuple[str, ...] = (),
+                 faults: str = "", cost_model: str = "default", scenario_modules: tuple[str, ...] = (),
                  extra_env: dict[str, str] | None = None) -> int:
     """Run scenario ``name``; returns the exit code (0 every check held, 1 otherwise).
 
     ``mode`` defaults to the scenario's build; a uniprocessor scenario may also
     run on the SMP kernel. ``progress`` shows a progress bar on a terminal and
     plain lines elsewhere (default: unless ``quiet``). ``faults`` switches fault
-    injection on (see ``sim/faults.py``: a comma-separated list or ``all``).
+    injection on (see ``sim/faults.py``: a comma-separated list or ``all``). ``cost_model``
+    is ``zero``, ``default`` or the path of a JSON table (``firmware/cost_model.py``).
     ``scenario_modules`` are imported here and in the simulator to register
     scenarios defined elsewhere; ``extra_env`` goes to the simulator's environment.
     """
@@ -53,8 +55,11 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
     scenario = get_scenario(name)
     try:
         fault_set = parse_faults(faults)
-    except ValueError as exc:
+        costs = load_cost_model(cost_model)
+    except (ValueError, CostModelError) as exc:
         raise RunError(str(exc)) from None
+    if cost_model not in ("zero", "default"):
+        cost_model = str(Path(cost_model).resolve())
     mode = mode or scenario.mode
     if mode == "up" and scenario.mode == "smp":
         raise RunError(f"scenario {name} needs the smp build; --mode up cannot run it")
@@ -76,10 +81,10 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
 
     say(f"building the {ncpu}-CPU SoC for {sim} ...")
     build = build_soc(sim, config, waves=waves)
-    say(f"running {name} ({mode} build, seed {seed}, up to {budget} cycles) ...")
+    say(f"running {name} ({mode} build, seed {seed}, cost model {costs.name}, up to {budget} cycles) ...")
     env = {"LWKT_SCENARIO": name, "LWKT_SEED": str(seed), "LWKT_OUT": str(out), "LWKT_MODE": mode,
            "LWKT_CYCLES": str(budget), "LWKT_SCENARIO_MODULES": ",".join(scenario_modules),
-           "LWKT_FAULTS": ",".join(sorted(fault_set))}
+           "LWKT_FAULTS": ",".join(sorted(fault_set)), "LWKT_COST_MODEL": cost_model}
     if os.environ.get("LWKT_RANDOM_SPEC"):
         env["LWKT_RANDOM_SPEC"] = str(Path(os.environ["LWKT_RANDOM_SPEC"]).resolve())
     env.update(extra_env or {})

@@ -78,21 +78,22 @@ def test_mplock_contention_is_counted(tmp_path):
     # The waiter's TRY read completes at least a cycle after the RELEASE write's ack.
     assert min(smp["mplock_handoff_cycles"]) >= 1
     latency = _latency(out)
-    # Seen: hand-off median 8 (waiters poll every 16 cycles), switch median 11.
-    assert 1 <= latency["mplock_handoff"]["median"] <= 32, latency["mplock_handoff"]
+    # Seen (default cost model): hand-off median 33 (waiters poll every 16 cycles, each poll a failing
+    # lwkt_switch of kernel code), switch median 117.
+    assert 1 <= latency["mplock_handoff"]["median"] <= 200, latency["mplock_handoff"]
     assert latency["mplock_handoff"]["median"] <= latency["mplock_handoff"]["p99"] <= latency["mplock_handoff"]["max"]
-    assert latency["switch"]["count"] > 0 and MIN_SWITCH_CYCLES <= latency["switch"]["median"] <= 40
+    assert latency["switch"]["count"] > 0 and MIN_SWITCH_CYCLES <= latency["switch"]["median"] <= 200
 
 
 def test_mixed_reports_every_latency(tmp_path):
     out, counters = _run("smp-mixed", "verilator", tmp_path, cpus=4, seed=1)
     latency = _latency(out)
-    # Seen (4 CPUs, seed 1): IPI median 16, token hand-off 38, MP-lock hand-off 21 (one),
-    # switch 10 (42 switches).
+    # Seen (4 CPUs, seed 1, default cost model): IPI median 189, token hand-off 283, MP-lock
+    # hand-off 98 (three), switch 112 (33 switches).
     for key in ("ipi", "token_handoff", "mplock_handoff", "mplock_hold", "switch"):
         assert latency[key]["count"] > 0 and 1 <= latency[key]["median"] <= latency[key]["max"], (key, latency)
-    assert MIN_SWITCH_CYCLES <= latency["switch"]["median"] <= 40
-    assert latency["ipi"]["median"] <= 100 and latency["mplock_handoff"]["median"] <= 100
+    assert MIN_SWITCH_CYCLES <= latency["switch"]["median"] <= 200
+    assert latency["ipi"]["median"] <= 400 and latency["mplock_handoff"]["median"] <= 200
     # A hand-off goes to a CPU already waiting: each one follows a failed TRY of its own.
     assert latency["mplock_handoff"]["count"] <= counters["smp"]["mplock_contended_tries"]
     # Every traced switch is one lwkt_switch made, except those of lwkt_preempt (a switch

@@ -36,13 +36,13 @@ import cocotb
 from firmware.thread import TDF, TDPRI_KERN_DAEMON, TDPRI_KERN_USER, TDPRI_MASK
 from hdl import memory_map as mm
 from kernel_helpers import index_of, indices, mark
-from smp_kernel import Done, final_checks_ok, smp_system, until
+from smp_kernel import KERNEL_PATH_CYCLES, Done, final_checks_ok, smp_machine, until
 
 #: Cycles between hardclock ticks: the page fault and lwkt_wait_free sleep in whole ticks.
-PERIOD = 300
+PERIOD = 1000  # long against a wake-up's kernel path (a few hundred cycles)
 #: The page-in of the reader's copyout takes this many ticks of CPU 0.
 FAULT_TICKS = 3
-MAX_CYCLES = 8000
+MAX_CYCLES = 30_000
 
 VICTIM, NEWCOMER = "victim", "intruder"
 VICTIM_PRI, NEWCOMER_PRI = TDPRI_KERN_USER, TDPRI_KERN_DAEMON
@@ -108,15 +108,17 @@ async def proc_exit(k, parent_wait) -> None:
 
 
 async def hold_rele_system(dut):
-    system = await smp_system(dut, hardclock_period=PERIOD)
+    machine = await smp_machine(dut, hardclock_period=PERIOD)
+    system = machine.system
     for word in range(RECORD_WORDS):
-        await system.bench.masters[0].write(mm.RAM.addr("WORD", index=USER_BUF + word), 0)
-    return system
+        await machine.bench.masters[0].write(mm.RAM.addr("WORD", index=USER_BUF + word), 0)
+    return machine
 
 
 async def run_race(dut, hold: bool) -> tuple:
     """One run of the race; ``hold`` says whether the reader uses lwkt_hold/lwkt_rele."""
-    system = await hold_rele_system(dut)
+    machine = await hold_rele_system(dut)
+    system = machine.system
     k1 = system.kernels[1]
     killq = system.new_waitqueue("killq")     # the victim pauses here until it is killed
     exitq = system.new_waitqueue("exitq")     # the reaper waits here for its child to exit
@@ -191,8 +193,8 @@ async def run_race(dut, hold: bool) -> tuple:
         info["victim_generation"] = info["victim"].td_generation
         info["reaper"] = await k.lwkt_create(reaper, comm="reaper", pri=TDPRI_KERN_DAEMON, mpsafe=True)
 
-    system.start({0: boot0, 1: boot1})
-    assert await system.run(MAX_CYCLES) == "done", system.panic
+    machine.start({0: boot0, 1: boot1})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
     recs = system.trace.sorted_records()
     v = info["victim"]
     vid, gen0 = v.td_id, info["victim_generation"]
@@ -225,7 +227,7 @@ async def run_race(dut, hold: bool) -> tuple:
     # The reaper's sleeps in lwkt_wait_free: switches from it to the idle thread.
     naps = [i for i in indices(recs, "switch", cpu=1, tid=info["reaper"].td_id, to_thread="idle1")
             if pos["wait-free"] < i < pos["free"]]
-    return system, recs, info, pos, naps, expected
+    return machine, recs, info, pos, naps, expected
 
 
 @cocotb.test()
@@ -234,7 +236,7 @@ async def without_hold_the_reader_sees_a_reused_thread(dut):
     newcomer while the reader sleeps in its copyout, and the thread structure the reader copies
     out after the page fault is the newcomer's: the record is torn (same td_id, another
     td_comm, td_generation and priority)."""
-    system, recs, info, pos, naps, expected = await run_race(dut, hold=False)
+    machine, recs, info, pos, naps, expected = await run_race(dut, hold=False)
     # The reaper did not wait: no tick, no sleep, same refs (0) at both ends.
     assert recs[pos["wait-free"]]["refs"] == recs[pos["free"]]["refs"] == 0
     assert info["reap_ticks1"] == info["reap_ticks0"] and not naps
@@ -248,7 +250,7 @@ async def without_hold_the_reader_sees_a_reused_thread(dut):
     torn = sorted(f for f in ("td_comm", "td_generation", "td_pri") if thread[f] != info["summary"][f])
     assert torn == ["td_comm", "td_generation", "td_pri"] and thread["td_id"] == info["summary"]["td_id"]
     cocotb.log.info(f"torn record: summary {info['summary']}, thread {thread}")
-    final_checks_ok(system)
+    final_checks_ok(machine)
 
 
 @cocotb.test()
@@ -256,22 +258,21 @@ async def with_hold_wait_free_waits_for_the_reader(dut):
     """lwkt_hold before the first copy, lwkt_rele after the last: lwkt_wait_free sleeps a tick at
     a time through the reader's page fault and returns at the first CPU-1 tick after the rele;
     the structure is freed and reused only then, and the record is consistent."""
-    system, recs, info, pos, naps, expected = await run_race(dut, hold=True)
+    machine, recs, info, pos, naps, expected = await run_race(dut, hold=True)
     rele = pos["end"]
     # The reaper's wait spans the reader's sleep: it starts inside the fault, with the reader's
     # reference, and ends (refs 0) after the rele; only then the free and the reuse.
     assert recs[pos["wait-free"]]["refs"] == 1 and recs[pos["free"]]["refs"] == 0
     assert pos["fault"] < pos["wait-free"] < pos["read-thread"] < rele < pos["free"] < pos["reuse"], pos
     assert pos["newcomer-runs"] > rele
-    # It slept: switched out a tick at a time (wmesg tdreap), and returned at the first CPU-1
-    # tick after the rele.
+    # It slept: switched out a tick at a time (wmesg tdreap), and returned at its first look after
+    # the rele (a look that began just before the rele still naps once more: the kernel path from
+    # the tick through the test of td_refs to the nap is a few hundred cycles).
     ticks = info["reap_ticks1"] - info["reap_ticks0"]
     assert ticks >= 2 and len(naps) == ticks, (ticks, len(naps))
-    first_tick_after = next(i for i in indices(recs, "hardclock", cpu=1) if i > rele)
-    assert first_tick_after < pos["free"]
-    assert recs[pos["free"]]["cycle"] - recs[first_tick_after]["cycle"] <= 30
-    assert recs[pos["free"]]["cycle"] - recs[rele]["cycle"] <= PERIOD + 30
+    assert len([i for i in naps if i > rele]) <= 1
+    assert recs[pos["free"]]["cycle"] - recs[rele]["cycle"] <= PERIOD + KERNEL_PATH_CYCLES
     # The record is whole: both halves describe the victim.
     assert info["thread"] == {**expected, "td_cpu": 1}, info["thread"]
     assert info["summary"] == expected
-    final_checks_ok(system)
+    final_checks_ok(machine)

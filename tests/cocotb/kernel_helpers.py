@@ -6,16 +6,15 @@ from __future__ import annotations
 
 from firmware.system import System
 from hdl import memory_map as mm
+from sim.machine import Machine, new_machine
 from sim.scenarios.base import Devices
-from sim.testbench import SocBench
 
-__all__ = ["new_system", "Device", "mark", "marks", "index_of", "indices", "between", "source_of"]
+__all__ = ["up_machine", "Device", "mark", "marks", "index_of", "indices", "between", "source_of"]
 
 
-async def new_system(dut, **kwargs) -> System:
-    """A fresh (reset) 1-CPU SoC with the uniprocessor kernel on it, not started yet."""
-    bench = await SocBench(dut).start()
-    return System(bench, mode="up", **kwargs)
+async def up_machine(dut, **kwargs) -> Machine:
+    """A fresh (reset) 1-CPU SoC with the uniprocessor kernel on it, not booted yet."""
+    return await new_machine(dut, mode="up", **kwargs)
 
 
 def source_of(line: int) -> int:

@@ -18,13 +18,17 @@ from cocotb.triggers import FallingEdge
 
 from firmware.smp import IDLE_POLL_CYCLES
 from firmware.system import System
+from sim.machine import Machine
 from firmware.thread import (TDF, TDPRI_CRIT, TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER,
                              TDPRI_USER_NORM)
 from hdl import memory_map as mm
 from kernel_helpers import Device, index_of, indices, mark, marks, source_of
 from sim.testbench import SocBench
 
-MAX_CYCLES = 4000
+MAX_CYCLES = 16_000  # the kernel's own execution (the default cost model) takes cycles too
+#: Bound on a short kernel path (a switch, a wake-up at a tick) under the default cost model: a few
+#: hundred instructions at one per cycle, plus their bus accesses.
+KERNEL_PATH_CYCLES = 400
 LINE = 0
 SOURCE = source_of(LINE)
 #: The wrapper says how many CPUs the SoC under test has (the 4-CPU test runs on its own build).
@@ -37,8 +41,8 @@ NCPU = int(os.environ.get("LWKT_SMP_NCPU", "2"))
 TOKEN_WORDS = 64
 
 
-async def smp_system(dut, **kwargs) -> System:
-    """A freshly reset SoC with the SMP kernel on every core, not started yet.
+async def smp_machine(dut, **kwargs) -> Machine:
+    """A freshly reset SoC with the SMP kernel on every core, not booted yet.
 
     A reset leaves the shared RAM as the previous test left it, and a new System hands out
     token words from word 0 again: clear them (as memory is clear at power-up) so that every
@@ -47,7 +51,7 @@ async def smp_system(dut, **kwargs) -> System:
     bench = await SocBench(dut).start()
     for word in range(TOKEN_WORDS):
         await bench.masters[0].write(mm.RAM.addr("WORD", index=word), 0)
-    return System(bench, mode="smp", **kwargs)
+    return Machine(bench, mode="smp", **kwargs)
 
 
 class Done:
@@ -74,11 +78,11 @@ async def until(k, condition, what: str, step: int = 5, limit: int = 3000) -> No
 
 def owner(system: System):
     """The MP lock's OWNER, read from the RTL (None when free)."""
-    return system.bench.mplock_owner()
+    return system.hardware.mplock_owner()
 
 
-def final_checks_ok(system: System) -> None:
-    failed = [(name, detail) for name, ok, detail in system.final_checks() if not ok]
+def final_checks_ok(machine: Machine) -> None:
+    failed = [(name, detail) for name, ok, detail in machine.final_checks() if not ok]
     assert not failed, failed
 
 
@@ -93,7 +97,8 @@ async def signal_wakes_blocked_thread_on_other_cpu(dut):
     """A thread of CPU 1 blocks on a wait queue whose token starts on CPU 0; a thread of CPU 0
     signals it: the token comes over by IPI, the wake-up goes to CPU 1 as an lwkt_schedule IPI,
     CPU 1 receives it and switches to the thread, whose lwkt_block returns a new generation."""
-    system = await smp_system(dut)
+    machine = await smp_machine(dut)
+    system = machine.system
     wq = system.new_waitqueue("wq")
     info = {}
     done = Done(system, 2)
@@ -122,8 +127,8 @@ async def signal_wakes_blocked_thread_on_other_cpu(dut):
     async def boot1(k):
         info["sleeper"] = await k.lwkt_create(sleeper, comm="sleeper", pri=TDPRI_KERN_USER, mpsafe=True)
 
-    system.start({0: boot0, 1: boot1})
-    assert await system.run(MAX_CYCLES) == "done", system.panic
+    machine.start({0: boot0, 1: boot1})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
     sleeper_id = info["sleeper"].td_id
     recs = system.trace.sorted_records()
 
@@ -154,7 +159,7 @@ async def signal_wakes_blocked_thread_on_other_cpu(dut):
     assert info["token_owner_after"] == 0
     smp = system.counters()["smp"]
     assert smp["ipi_sent"] == smp["ipi_received"] == 3
-    final_checks_ok(system)
+    final_checks_ok(machine)
 
 
 # -- 2. remote schedule / deschedule of a thread that is not waiting ---------------------------------
@@ -164,7 +169,8 @@ async def schedule_and_deschedule_remote_thread(dut):
     """lwkt_schedule of a stopped thread of CPU 1 from CPU 0 goes by IPI and the thread runs on
     CPU 1; lwkt_deschedule from CPU 0 goes by IPI and CPU 1 stops running it (idle); a second
     lwkt_schedule brings it back."""
-    system = await smp_system(dut)
+    machine = await smp_machine(dut)
+    system = machine.system
     k1 = system.kernels[1]
     info = {"steps": 0}
     done = Done(system, 2)
@@ -207,8 +213,8 @@ async def schedule_and_deschedule_remote_thread(dut):
         info["victim"] = await k.lwkt_create(victim, comm="victim", tdflags=TDF.STOPREQ,
                                              pri=TDPRI_KERN_USER, mpsafe=True)
 
-    system.start({0: boot0, 1: boot1})
-    assert await system.run(MAX_CYCLES) == "done", system.panic
+    machine.start({0: boot0, 1: boot1})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
     vid = info["victim"].td_id
     recs = system.trace.sorted_records()
     steps = indices(recs, "mark", label="victim-step")
@@ -241,7 +247,7 @@ async def schedule_and_deschedule_remote_thread(dut):
     assert info["steps_while_parked"] == 0 and not info["parked_flags"] & TDF.RUNQ
     assert [i for i in steps if i > back], "the victim did not run after the reschedule"
     assert not after(recs, desched, "switch", cpu=0, to=vid)
-    final_checks_ok(system)
+    final_checks_ok(machine)
 
 
 # -- 3. tokens ------------------------------------------------------------------------------------------
@@ -253,7 +259,8 @@ async def tokens_move_between_cpus(dut):
     an unchanged generation when nobody took the token and a new one when CPU 0 took it while
     CPU 1's holder was switched out; inittoken gives it back to CPU 0; hand-off latencies are
     in the counters."""
-    system = await smp_system(dut)
+    machine = await smp_machine(dut)
+    system = machine.system
     tok = system.new_token("tok")
     info = {}
     done = Done(system, 2)
@@ -323,8 +330,8 @@ async def tokens_move_between_cpus(dut):
     async def boot1(k):
         info["holder"] = await k.lwkt_create(holder, comm="holder", pri=TDPRI_KERN_USER, mpsafe=True)
 
-    system.start({0: boot0, 1: boot1})
-    assert await system.run(MAX_CYCLES) == "done", system.panic
+    machine.start({0: boot0, 1: boot1})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
     g1 = info["g1"]
     # (t_cpu, t_reqcpu, t_gen) as read from shared RAM.
     assert info["initial"] == (0, 0, 0)
@@ -357,7 +364,7 @@ async def tokens_move_between_cpus(dut):
     assert handoffs == [r["cycles"] for r in acquired] and all(c > 0 for c in handoffs), handoffs
     per_cpu = system.counters()["per_cpu"]
     assert (per_cpu[0]["token_requests"], per_cpu[1]["token_requests"]) == (1, 2)
-    final_checks_ok(system)
+    final_checks_ok(machine)
 
 
 # -- 4. the MP lock ------------------------------------------------------------------------------------
@@ -366,7 +373,8 @@ async def tokens_move_between_cpus(dut):
 async def mplock_recursion_and_owner(dut):
     """get_mplock/rel_mplock nest through td_mpcount; the OWNER register follows the first
     hold and the last release; a try from the other CPU fails while it is held."""
-    system = await smp_system(dut)
+    machine = await smp_machine(dut)
+    system = machine.system
     info = {"seq": []}
     done = Done(system, 2)
 
@@ -416,8 +424,8 @@ async def mplock_recursion_and_owner(dut):
     async def boot1(k):
         await k.lwkt_create(other, comm="other", pri=TDPRI_KERN_USER, mpsafe=True)
 
-    system.start({0: boot0, 1: boot1})
-    assert await system.run(MAX_CYCLES) == "done", system.panic
+    machine.start({0: boot0, 1: boot1})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
     free = mm.OWNER_FREE
     assert info["seq"] == [("start", 1, 0, 0), ("get", 2, 0, 0), ("get", 3, 0, 0), ("rel", 2, 0, 0),
                            ("rel", 1, 0, 0), ("rel", 0, None, free), ("get", 1, 0, 0),
@@ -428,13 +436,19 @@ async def mplock_recursion_and_owner(dut):
     assert info["acquires"] == 3 and info["failed_tries"] == 1
     per_cpu = system.counters()["per_cpu"]
     assert per_cpu[1]["mplock_contended"] == 1 and per_cpu[0]["mplock_acquires"] == 2
-    final_checks_ok(system)
+    final_checks_ok(machine)
+
+
+#: How long CPU 1's holder keeps the MP lock: long against CPU 0's boot and a few polls, each of
+#: which is a few hundred cycles of kernel code under the default cost model.
+HOLD_CYCLES = 2000
 
 
 async def _mplock_held_by_cpu1(dut, *, with_mpsafe: bool):
     """CPU 1's thread holds the MP lock for a while; CPU 0 then gets a thread that needs it
     (and, with ``with_mpsafe``, a lower-priority MP-safe one)."""
-    system = await smp_system(dut)
+    machine = await smp_machine(dut)
+    system = machine.system
     k0 = system.kernels[0]
     info = {"safe_steps": 0, "nohlt_samples": 0}
     done = Done(system, 2)
@@ -442,7 +456,7 @@ async def _mplock_held_by_cpu1(dut, *, with_mpsafe: bool):
     async def holder(td, arg):                    # CPU 1, holds the MP lock from its creation
         k = td.k
         info["holder_owner"] = owner(system)
-        await k.cpu.work(500)
+        await k.cpu.work(HOLD_CYCLES)
         await k.rel_mplock()
         mark(td, "released")
         info["released_owner"] = owner(system)
@@ -466,7 +480,8 @@ async def _mplock_held_by_cpu1(dut, *, with_mpsafe: bool):
             await k.lwkt_yield()
 
     async def boot0(k):
-        await until(k, lambda: owner(system) == 1, "CPU 1 to take the MP lock", limit=200)
+        # CPU 1's boot creates and switches to the holder: a few hundred cycles of kernel code.
+        await until(k, lambda: owner(system) == 1, "CPU 1 to take the MP lock", limit=1000)
         info["boot_idle_cycles"] = k.cpu.idle_cycles
         info["boot_switch_count"] = k.counters["switch_count"]
         info["giant"] = await k.lwkt_create(giant, comm="giant", pri=TDPRI_KERN_DAEMON)
@@ -484,16 +499,17 @@ async def _mplock_held_by_cpu1(dut, *, with_mpsafe: bool):
                 info["nohlt_samples"] += 1
 
     cocotb.start_soon(watch_idle())
-    system.start({0: boot0, 1: boot1})
-    assert await system.run(MAX_CYCLES) == "done", system.panic
-    return system, info
+    machine.start({0: boot0, 1: boot1})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
+    return machine, info
 
 
 @cocotb.test(skip=NCPU != 2)
 async def mplock_busy_runs_mpsafe_thread_instead(dut):
     """While CPU 1 holds the MP lock, lwkt_switch on CPU 0 skips the higher-priority thread that
     needs it and runs the MP-safe one; the first switch after the release runs the first."""
-    system, info = await _mplock_held_by_cpu1(dut, with_mpsafe=True)
+    machine, info = await _mplock_held_by_cpu1(dut, with_mpsafe=True)
+    system = machine.system
     recs = system.trace.sorted_records()
     giant, safe = info["giant"].td_id, info["safe"].td_id
     released = index_of(recs, "mark", label="released")
@@ -502,14 +518,15 @@ async def mplock_busy_runs_mpsafe_thread_instead(dut):
     assert info["holder_owner"] == 1 and info["released_owner"] is None
     assert to_safe and to_safe[0] < released < to_giant
     assert info["safe_steps"] >= 5 and info["safe_owner"] == {1}
-    # The MP-safe thread yields every 20 cycles: the giant runs at the first switch after the release.
-    assert recs[to_giant]["cycle"] - recs[released]["cycle"] <= 20 + 30
+    # The MP-safe thread yields every 20 cycles (plus the yield's kernel path): the giant runs at the
+    # first switch after the release.
+    assert recs[to_giant]["cycle"] - recs[released]["cycle"] <= 20 + KERNEL_PATH_CYCLES
     assert info["giant_owner"] == 0 and info["giant_mpcount"] == 1
     contended = system.counters()["per_cpu"][0]["mplock_contended"]
     assert contended >= info["safe_steps"] - 1, (contended, info["safe_steps"])
     assert system.counters()["smp"]["mplock_contended_tries"] == contended
     assert info["nohlt_samples"] == 0       # there was always an MP-safe thread to run
-    final_checks_ok(system)
+    final_checks_ok(machine)
 
 
 @cocotb.test(skip=NCPU != 2)
@@ -517,19 +534,20 @@ async def mplock_busy_idle_polls(dut):
     """With only a thread that needs the MP lock, CPU 0's idle thread is told not to halt
     (TDF_IDLE_NOHLT): it keeps switching (to itself) and trying the lock, and the thread runs
     within a poll period of the release."""
-    system, info = await _mplock_held_by_cpu1(dut, with_mpsafe=False)
+    machine, info = await _mplock_held_by_cpu1(dut, with_mpsafe=False)
+    system = machine.system
     recs = system.trace.sorted_records()
     giant = info["giant"].td_id
     released = index_of(recs, "mark", label="released")
     to_giant = index_of(recs, "switch", cpu=0, to=giant)
     assert released < to_giant
     delay = recs[to_giant]["cycle"] - recs[released]["cycle"]
-    assert delay <= IDLE_POLL_CYCLES + 20, delay
+    assert delay <= IDLE_POLL_CYCLES + KERNEL_PATH_CYCLES, delay
     # No switch on CPU 0 before the giant's: the idle thread chose itself every time ...
     assert not [i for i in indices(recs, "switch", cpu=0) if i < to_giant]
     polls = info["switch_count_at_run"] - info["boot_switch_count"]
-    # ... about once per poll period over the ~500 cycles of the hold, and it never halted.
-    assert polls >= 500 // (IDLE_POLL_CYCLES + 20), polls
+    # ... about once per poll period (and a failing lwkt_switch) over the hold, and it never halted.
+    assert polls >= HOLD_CYCLES // (IDLE_POLL_CYCLES + KERNEL_PATH_CYCLES), polls
     assert info["idle_cycles_at_run"] == info["boot_idle_cycles"]
     dut._log.info("idle polls while the MP lock was busy: %d lwkt_switch calls, NOHLT seen in %d cycles, "
                   "giant ran %d cycles after the release", polls, info["nohlt_samples"], delay)
@@ -537,7 +555,7 @@ async def mplock_busy_idle_polls(dut):
     contended = system.counters()["per_cpu"][0]["mplock_contended"]
     assert contended >= polls - 1 and system.counters()["smp"]["mplock_contended_tries"] == contended
     assert info["giant_owner"] == 0
-    final_checks_ok(system)
+    final_checks_ok(machine)
 
 
 # -- 5. preemption -----------------------------------------------------------------------------------
@@ -547,7 +565,8 @@ async def ithread_preemption_lends_mp_count(dut):
     """An MP-safe interrupt thread preempts (through its td_preemptable hook) a thread holding
     the MP lock: it runs with the lent count, the lock stays held throughout, and the preempted
     thread gets its td_mpcount back; td_release does not run for a preemption."""
-    system = await smp_system(dut)
+    machine = await smp_machine(dut)
+    system = machine.system
     dev = Device(dut)
     info = {}
 
@@ -588,8 +607,8 @@ async def ithread_preemption_lends_mp_count(dut):
         ithd.td_preemptable = watched_hook
         info["low"] = await k.lwkt_create(low, comm="low", pri=TDPRI_KERN_USER)
 
-    system.start({0: boot0})
-    assert await system.run(MAX_CYCLES) == "done", system.panic
+    machine.start({0: boot0})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
     ithd, low_id = info["ithd"].td_id, info["low"].td_id
     recs = system.trace.sorted_records()
     assert info["ithd_mpcount"] == 0
@@ -610,7 +629,7 @@ async def ithread_preemption_lends_mp_count(dut):
     assert marks(system) == ["low-work", "handler", "low-done", "release"], marks(system)
     c = system.sysctl
     assert (c("lwkt.preempt_hit"), c("lwkt.preempt_miss"), c("lwkt.preempt_weird")) == (1, 0, 0)
-    final_checks_ok(system)
+    final_checks_ok(machine)
 
 
 @cocotb.test(skip=NCPU != 2)
@@ -618,7 +637,8 @@ async def preempt_miss_when_mp_lock_busy(dut):
     """An interrupt thread that needs the MP lock cannot preempt while CPU 1 holds it:
     preempt_miss and need_resched, its td_mpcount is restored, and it runs (an ordinary
     switch) once the lock is free."""
-    system = await smp_system(dut)
+    machine = await smp_machine(dut)
+    system = machine.system
     dev = Device(dut)
     k0 = system.kernels[0]
     info = {"safe_steps": 0}
@@ -626,7 +646,7 @@ async def preempt_miss_when_mp_lock_busy(dut):
 
     async def holder(td, arg):                    # CPU 1
         k = td.k
-        await k.cpu.work(400)
+        await k.cpu.work(HOLD_CYCLES)
         await k.rel_mplock()
         mark(td, "released")
         done()
@@ -651,15 +671,16 @@ async def preempt_miss_when_mp_lock_busy(dut):
         done()
 
     async def boot0(k):
-        await until(k, lambda: owner(system) == 1, "CPU 1 to take the MP lock", limit=200)
+        # CPU 1's boot creates and switches to the holder: a few hundred cycles of kernel code.
+        await until(k, lambda: owner(system) == 1, "CPU 1 to take the MP lock", limit=1000)
         info["ithd"] = await k.register_ithread(LINE, handler, pri=TDPRI_INT_MED, mpsafe=False)
         await k.lwkt_create(safe, comm="safe", pri=TDPRI_KERN_USER, mpsafe=True)
 
     async def boot1(k):
         await k.lwkt_create(holder, comm="holder", pri=TDPRI_KERN_USER)
 
-    system.start({0: boot0, 1: boot1})
-    assert await system.run(MAX_CYCLES) == "done", system.panic
+    machine.start({0: boot0, 1: boot1})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
     ithd = info["ithd"].td_id
     recs = system.trace.sorted_records()
     miss = index_of(recs, "preempt", cpu=0, target=ithd)
@@ -675,7 +696,7 @@ async def preempt_miss_when_mp_lock_busy(dut):
     assert (c("lwkt.preempt_hit"), c("lwkt.preempt_miss")) == (0, 1)
     assert k0.counters["need_resched"] >= 1
     assert info["safe_steps"] >= 5
-    final_checks_ok(system)
+    final_checks_ok(machine)
 
 
 # -- 6. need_resched and td_release -----------------------------------------------------------------
@@ -685,7 +706,8 @@ async def need_resched_and_release_hook(dut):
     """Scheduling a higher-priority thread without a td_preemptable hook does not switch: it sets
     need_resched, and lwkt_check_resched yields to it. A lower-priority one sets nothing. The
     td_release hook runs each time the thread switches away."""
-    system = await smp_system(dut)
+    machine = await smp_machine(dut)
+    system = machine.system
     k0 = system.kernels[0]
     info = {}
     done = Done(system, 1)
@@ -724,8 +746,8 @@ async def need_resched_and_release_hook(dut):
                                             mpsafe=True)
         info["low"] = await k.lwkt_create(low, comm="low", pri=TDPRI_KERN_USER, mpsafe=True)
 
-    system.start({0: boot0})
-    assert await system.run(MAX_CYCLES) == "done", system.panic
+    machine.start({0: boot0})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
     assert info["high"].td_preemptable is None
     assert info["flag_at_start"] is True and info["flag_after_first_check"] is False
     assert info["after_lower"] == (0, False) and info["after_high"] == (1, True)
@@ -740,7 +762,7 @@ async def need_resched_and_release_hook(dut):
         assert recs[i + 1]["event"] == "switch" and recs[i + 1]["tid"] == low_id, recs[i + 1]
     assert len(system.trace.events("yield", tid=low_id)) == 2   # the boot-time request, then high's
     assert k0.counters["preempt_hit"] == 0
-    final_checks_ok(system)
+    final_checks_ok(machine)
 
 
 # -- 7. lwkt_acquire, lwkt_hold / lwkt_rele / lwkt_wait_free -----------------------------------------
@@ -750,7 +772,8 @@ async def acquire_moves_thread_to_this_cpu(dut):
     """lwkt_acquire (by a thread holding the MP lock) moves a stopped thread of CPU 1 to CPU 0:
     td_cpu, td_gd and both CPUs' gd_tdallq; scheduling it then runs it on CPU 0 with no IPI.
     The thread is a reused structure (an exited thread from CPU 1's cache): it is listed once."""
-    system = await smp_system(dut)
+    machine = await smp_machine(dut)
+    system = machine.system
     k0, k1 = system.kernels
     info = {}
     done = Done(system, 1)
@@ -788,8 +811,8 @@ async def acquire_moves_thread_to_this_cpu(dut):
         await k.lwkt_create(short, comm="short", pri=TDPRI_KERN_DAEMON, mpsafe=True)
         await k.lwkt_create(creator, comm="creator", pri=TDPRI_KERN_USER, mpsafe=True)
 
-    system.start({0: boot0, 1: boot1})
-    assert await system.run(MAX_CYCLES) == "done", system.panic
+    machine.start({0: boot0, 1: boot1})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
     wid = info["wanderer"].td_id
     assert info["wanderer"] is info["short"] and info["short_listed"] == 1
     assert [r["target"] for r in system.trace.events("thread_reuse", cpu=1)] == [wid]
@@ -803,15 +826,17 @@ async def acquire_moves_thread_to_this_cpu(dut):
     assert system.trace.events("switch", cpu=0, to=wid)[0]["to_thread"] == "moved"
     assert not system.trace.events("ipi_send")
     assert not [r for r in system.trace.events(cpu=1, tid=wid) if r["thread"] == "moved"]
-    final_checks_ok(system)
+    final_checks_ok(machine)
 
 
 @cocotb.test(skip=NCPU != 2)
 async def wait_free_returns_after_last_rele(dut):
     """lwkt_wait_free sleeps a hardclock tick at a time while the thread is held, and returns at
     the first tick after the last lwkt_rele (done on the other CPU)."""
-    period = 200
-    system = await smp_system(dut, hardclock_period=period)
+    # A tick is long against the kernel path of a wake-up and a nap (a few hundred cycles).
+    period = 1000
+    machine = await smp_machine(dut, hardclock_period=period)
+    system = machine.system
     info = {}
     done = Done(system, 2)
 
@@ -835,11 +860,11 @@ async def wait_free_returns_after_last_rele(dut):
         v = info["victim"]
         k.lwkt_hold(v)
         k.lwkt_hold(v)
-        await k.cpu.work(350)
+        await k.cpu.work(1750)
         info["reaper_wmesg"] = info["reaper"].td_wmesg
         k.lwkt_rele(v)
         mark(td, "rele1")
-        await k.cpu.work(350)
+        await k.cpu.work(1750)
         k.lwkt_rele(v)
         mark(td, "rele2")
         done()
@@ -849,26 +874,27 @@ async def wait_free_returns_after_last_rele(dut):
         info["reaper"] = await k.lwkt_create(reaper, comm="reaper", pri=TDPRI_KERN_USER, mpsafe=True)
 
     async def boot1(k):
-        await until(k, lambda: "victim" in info, "the victim to exist", limit=100)
+        await until(k, lambda: "victim" in info, "the victim to exist", limit=1000)
         await k.lwkt_create(holder, comm="holder", pri=TDPRI_KERN_USER, mpsafe=True)
 
-    system.start({0: boot0, 1: boot1})
-    assert await system.run(MAX_CYCLES) == "done", system.panic
+    machine.start({0: boot0, 1: boot1})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
     recs = system.trace.sorted_records()
     reaper = info["reaper"].td_id
     rele2, freed = index_of(recs, "mark", label="rele2"), index_of(recs, "mark", label="freed")
     assert index_of(recs, "mark", label="rele1") < rele2 < freed
     assert info["reaper_wmesg"] == "tdreap" and info["refs_at_return"] == 0
-    # It returned at the first CPU-0 tick after the last rele.
-    ticks = indices(recs, "hardclock", cpu=0)
-    first_after = next(i for i in ticks if i > rele2)
-    assert recs[freed]["cycle"] - recs[first_after]["cycle"] <= 20
-    assert recs[freed]["cycle"] - recs[rele2]["cycle"] <= period + 20
+    # It returned at its first look after the last rele (a look that began just before the rele still
+    # naps once more: the kernel path from the tick through the test to the nap takes a few hundred
+    # cycles) ...
+    naps_after = [i for i in indices(recs, "switch", cpu=0, tid=reaper, to_thread="idle0") if rele2 < i < freed]
+    assert len(naps_after) <= 1, [recs[i] for i in naps_after]
+    assert recs[freed]["cycle"] - recs[rele2]["cycle"] <= period + KERNEL_PATH_CYCLES
     # Meanwhile it slept a tick at a time: switched out to idle and back once per tick.
     wait = index_of(recs, "mark", label="wait-free")
     naps = [i for i in indices(recs, "switch", cpu=0, tid=reaper, to_thread="idle0") if wait < i < freed]
     assert len(naps) == info["ticks1"] - info["ticks0"] >= 3, (len(naps), info)
-    final_checks_ok(system)
+    final_checks_ok(machine)
 
 
 # -- 9. a violated check or assertion stops the run ---------------------------------------------------
@@ -885,7 +911,8 @@ async def violation_stops_the_run(dut, case):
     """A broken invariant stops the run (outcome "panic") with a clear message, naming the CPU
     and thread; nothing runs after it."""
     name, message = case
-    system = await smp_system(dut)
+    machine = await smp_machine(dut)
+    system = machine.system
     k0, k1 = system.kernels
     info = {}
 
@@ -935,8 +962,8 @@ async def violation_stops_the_run(dut, case):
     async def boot1(k):
         info["stopped"] = await k.lwkt_create(other, comm="stopped", tdflags=TDF.STOPREQ, mpsafe=True)
 
-    system.start({0: boot0, 1: boot1})
-    assert await system.run(MAX_CYCLES) == "panic", (name, system.outcome, marks(system))
+    machine.start({0: boot0, 1: boot1})
+    assert await machine.run(MAX_CYCLES) == "panic", (name, system.outcome, marks(system))
     panic = system.panic
     assert panic.message.startswith(message) or message in panic.message, (name, panic.message)
     assert "survived" not in marks(system)
@@ -965,7 +992,8 @@ async def schedule_follows_wait_queue_token(dut):
     """lwkt_schedule from CPU 3 of a thread of CPU 1 blocked on a wait queue whose token CPU 2
     owns: the request goes to CPU 2 (token owner), which takes the thread off the queue and
     forwards an lwkt_schedule to CPU 1, where it runs."""
-    system = await smp_system(dut)
+    machine = await smp_machine(dut)
+    system = machine.system
     wq = system.new_waitqueue("wq")
     info = {}
     done = Done(system, 3)
@@ -1002,8 +1030,8 @@ async def schedule_follows_wait_queue_token(dut):
     async def boot3(k):
         await k.lwkt_create(waker3, comm="waker3", pri=TDPRI_KERN_USER, mpsafe=True)
 
-    system.start({1: boot1, 2: boot2, 3: boot3})
-    assert await system.run(MAX_CYCLES) == "done", system.panic
+    machine.start({1: boot1, 2: boot2, 3: boot3})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
     sid = info["sleeper"].td_id
     assert info["owner"] == 2
     recs = system.trace.sorted_records()
@@ -1019,4 +1047,4 @@ async def schedule_follows_wait_queue_token(dut):
     # CPU 0 only gave the queue's token away (to the sleeper's lwkt_block): it sent nothing.
     assert not system.trace.events("ipi_send", cpu=0)
     assert [r["func"] for r in system.trace.events("ipi_send", dest=0)] == ["lwkt_gettoken_remote"]
-    final_checks_ok(system)
+    final_checks_ok(machine)

@@ -10,11 +10,14 @@ import cocotb
 
 from firmware.thread import (TDF, TDPRI_INT_HIGH, TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER,
                              WaitQueue)
-from kernel_helpers import Device, between, index_of, indices, mark, marks, new_system, source_of
+from kernel_helpers import Device, between, index_of, indices, mark, marks, source_of, up_machine
 
 LINE = 0
 SOURCE = source_of(LINE)
-MAX_CYCLES = 5000
+MAX_CYCLES = 20_000  # the kernel's own execution (the default cost model) takes cycles too
+#: Bound on a short kernel path (a switch, an interrupt reaching its ithread) under the default cost
+#: model: a few hundred instructions at one per cycle, plus their bus accesses.
+KERNEL_PATH_CYCLES = 400
 
 
 def _preempt_counts(system):
@@ -25,7 +28,8 @@ def _preempt_counts(system):
 @cocotb.test()
 async def critical_section_defers_interrupt(dut):
     """An interrupt arriving inside a critical section waits for crit_exit, then runs at once."""
-    system = await new_system(dut)
+    machine = await up_machine(dut)
+    system = machine.system
     dev = Device(dut)
     info = {}
 
@@ -51,8 +55,8 @@ async def critical_section_defers_interrupt(dut):
         info["ithd"] = await k.register_ithread(LINE, handler, pri=TDPRI_INT_MED)
         info["td"] = await k.lwkt_create(crit_thread, comm="crit", pri=TDPRI_KERN_DAEMON)
 
-    system.start({0: start})
-    assert await system.run(MAX_CYCLES) == "done", system.panic
+    machine.start({0: start})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
     ithd, td = info["ithd"].td_id, info["td"].td_id
     t0, t1 = info["t0"], info["t1"]
     recs = system.trace.sorted_records()
@@ -77,7 +81,9 @@ async def critical_section_defers_interrupt(dut):
              index_of(recs, "switch", to=td, tid=ithd), index_of(recs, "resume", preemptor=ithd, tid=td),
              index_of(recs, "mark", label="after-crit-exit", tid=td)]
     assert order == sorted(order), [recs[i] for i in order]
-    assert info["handler_cycle"] - t1 <= 10, "the deferred interrupt did not run right after crit_exit"
+    # Right after crit_exit: the path to the handler (splz, claim, schedule, preemption, switch) is
+    # kernel code, about 230 cycles under the default cost model (and 10 with free kernel code).
+    assert info["handler_cycle"] - t1 <= KERNEL_PATH_CYCLES, "the deferred interrupt did not run right after crit_exit"
     total = system.counters()["total"]
     assert total["interrupts_deferred"] == 1 and total["interrupts"] == 1, total
     assert _preempt_counts(system) == (1, 0, 0)
@@ -88,7 +94,8 @@ async def critical_section_defers_interrupt(dut):
 async def preemption_is_transparent(dut, descheduled):
     """A preempted thread resumes the moment the preempting ithread blocks, even when a
     higher-priority thread became runnable meanwhile and even when it had descheduled itself."""
-    system = await new_system(dut)
+    machine = await up_machine(dut)
+    system = machine.system
     dev = Device(dut)
     w = WaitQueue("wq")
     info = {}
@@ -138,8 +145,8 @@ async def preemption_is_transparent(dut, descheduled):
         info["low"] = await k.lwkt_create(low, comm="low", pri=TDPRI_KERN_USER)
         info["peer"] = await k.lwkt_create(peer, comm="peer", pri=TDPRI_KERN_USER)
 
-    system.start({0: start})
-    assert await system.run(MAX_CYCLES) == "done", system.panic
+    machine.start({0: start})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
     ithd, low_id = info["ithd"].td_id, info["low"].td_id
     # The variant really is what it claims to be.
     assert info["low_on_runq"] is (not descheduled)
@@ -154,9 +161,10 @@ async def preemption_is_transparent(dut, descheduled):
     switches = [(s["tid"], s["to"]) for s in between(recs, p, r, "switch")]
     assert switches == [(low_id, ithd), (ithd, low_id)], switches
     assert [m["label"] for m in between(recs, p, r, "mark")] == ["handler"]
-    # The ithread blocked (switched away) and low resumed in the same breath.
+    # The ithread blocked (switched away) and low resumed in the same breath: the switch's own kernel
+    # path in between (about 120 cycles under the default cost model).
     back = indices(recs, "switch", tid=ithd, to=low_id)[0]
-    assert recs[r]["cycle"] - recs[back]["cycle"] <= 10
+    assert recs[r]["cycle"] - recs[back]["cycle"] <= KERNEL_PATH_CYCLES
     # low finished its work before the higher-priority thread the ithread woke got the CPU.
     assert marks(system) == ["low-work-start", "handler", "low-work-end", "other-runs", "peer-runs"], \
         marks(system)
@@ -166,7 +174,8 @@ async def preemption_is_transparent(dut, descheduled):
 @cocotb.test()
 async def preempt_hit_counted(dut):
     """An ithread of higher priority than the running thread preempts it: preempt_hit."""
-    system = await new_system(dut)
+    machine = await up_machine(dut)
+    system = machine.system
     dev = Device(dut)
     info = {}
 
@@ -186,8 +195,8 @@ async def preempt_hit_counted(dut):
         info["ithd"] = await k.register_ithread(LINE, handler, pri=TDPRI_INT_MED)
         info["low"] = await k.lwkt_create(low, comm="low", pri=TDPRI_KERN_USER)
 
-    system.start({0: start})
-    assert await system.run(MAX_CYCLES) == "done", system.panic
+    machine.start({0: start})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
     assert _preempt_counts(system) == (1, 0, 0)
     preempts = [(r["tid"], r["target"], r["result"], r["source"]) for r in system.trace.events("preempt")]
     assert preempts == [(info["low"].td_id, info["ithd"].td_id, "hit", SOURCE)]
@@ -198,7 +207,8 @@ async def preempt_hit_counted(dut):
 async def preempt_miss_counted(dut):
     """An ithread whose priority is not above the running thread's only gets queued: preempt_miss,
     once with the thread above it (INT_HIGH) and once at the same priority (INT_MED)."""
-    system = await new_system(dut)
+    machine = await up_machine(dut)
+    system = machine.system
     dev = Device(dut)
     info = {}
 
@@ -225,8 +235,8 @@ async def preempt_miss_counted(dut):
         info["ithd"] = await k.register_ithread(LINE, handler, pri=TDPRI_INT_MED)
         info["high"] = await k.lwkt_create(high, comm="high", pri=TDPRI_KERN_DAEMON)
 
-    system.start({0: start})
-    assert await system.run(MAX_CYCLES) == "done", system.panic
+    machine.start({0: start})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
     assert _preempt_counts(system) == (0, 2, 0)
     ithd, high_id = info["ithd"].td_id, info["high"].td_id
     preempts = [(r["tid"], r["target"], r["result"]) for r in system.trace.events("preempt")]
@@ -245,7 +255,8 @@ async def preempt_miss_counted(dut):
 async def preempt_weird_counted(dut):
     """The ithread's own line fires again while it runs outside a critical section: sched_ithd
     finds td == ntd (preempt_weird). The line must keep working afterwards."""
-    system = await new_system(dut)
+    machine = await up_machine(dut)
+    system = machine.system
     dev = Device(dut)
     info = {"rounds": 0}
 
@@ -274,8 +285,8 @@ async def preempt_weird_counted(dut):
         info["ithd"] = await k.register_ithread(LINE, handler, pri=TDPRI_INT_MED)
         info["low"] = await k.lwkt_create(low, comm="low", pri=TDPRI_KERN_USER)
 
-    system.start({0: start})
-    assert await system.run(MAX_CYCLES) == "done", system.panic
+    machine.start({0: start})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
     ithd, low_id = info["ithd"].td_id, info["low"].td_id
     preempts = [(r["tid"], r["target"], r["result"]) for r in system.trace.events("preempt")]
     assert preempts == [(low_id, ithd, "hit"), (ithd, ithd, "weird"), (low_id, ithd, "hit")], preempts
@@ -291,7 +302,8 @@ async def preempt_weird_counted(dut):
 @cocotb.test()
 async def signal_before_block_is_not_lost(dut):
     """A signal that lands between reading wa_gen and lwkt_block makes the block return at once."""
-    system = await new_system(dut)
+    machine = await up_machine(dut)
+    system = machine.system
     dev = Device(dut)
     w = WaitQueue("race")
     info = {}
@@ -315,8 +327,8 @@ async def signal_before_block_is_not_lost(dut):
         info["ithd"] = await k.register_ithread(LINE, handler, pri=TDPRI_INT_MED)
         info["td"] = await k.lwkt_create(waiter, comm="waiter", pri=TDPRI_KERN_DAEMON)
 
-    system.start({0: start})
-    assert await system.run(MAX_CYCLES) == "done", system.panic
+    machine.start({0: start})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
     td = info["td"].td_id
     recs = system.trace.sorted_records()
     signal = index_of(recs, "signal", wait="race")
@@ -329,13 +341,15 @@ async def signal_before_block_is_not_lost(dut):
     # The thread never left the CPU between its work and the return from lwkt_block.
     end, after = index_of(recs, "mark", label="work-end"), index_of(recs, "mark", label="after-block")
     assert between(recs, end, after, "switch") == []
-    assert recs[after]["cycle"] - recs[end]["cycle"] <= 2
+    # Only lwkt_block's own path in between (token, generation test, release: ~80 cycles of kernel code).
+    assert recs[after]["cycle"] - recs[end]["cycle"] <= KERNEL_PATH_CYCLES
 
 
 @cocotb.test()
 async def block_sleeps_until_signal(dut):
     """The normal case: lwkt_block sleeps (the CPU idles) and the ithread's signal wakes it."""
-    system = await new_system(dut)
+    machine = await up_machine(dut)
+    system = machine.system
     dev = Device(dut)
     w = WaitQueue("sleep")
     info = {}
@@ -358,8 +372,8 @@ async def block_sleeps_until_signal(dut):
         info["ithd"] = await k.register_ithread(LINE, handler, pri=TDPRI_INT_MED)
         info["td"] = await k.lwkt_create(waiter, comm="waiter", pri=TDPRI_KERN_DAEMON)
 
-    system.start({0: start})
-    assert await system.run(MAX_CYCLES) == "done", system.panic
+    machine.start({0: start})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
     td, ithd = info["td"].td_id, info["ithd"].td_id
     idle = system.kernels[0].gd_idletd.td_id
     recs = system.trace.sorted_records()
@@ -383,7 +397,8 @@ async def block_sleeps_until_signal(dut):
 async def untimely_switch(dut, untimely, trigger):
     """With lwkt.untimely_switch=1, lwkt_yield_quick switches to an equal-priority runnable thread
     (after a deferred interrupt, or called directly); with 0 it does not."""
-    system = await new_system(dut, untimely_switch=untimely)
+    machine = await up_machine(dut, untimely_switch=untimely)
+    system = machine.system
     dev = Device(dut)
     info = {}
     done = []
@@ -420,8 +435,8 @@ async def untimely_switch(dut, untimely, trigger):
         info["A"] = await k.lwkt_create(a_body, comm="A", pri=TDPRI_KERN_DAEMON)
         info["B"] = await k.lwkt_create(b_body, comm="B", pri=TDPRI_KERN_DAEMON)
 
-    system.start({0: start})
-    assert await system.run(MAX_CYCLES) == "done", system.panic
+    machine.start({0: start})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
     assert system.sysctl("lwkt.untimely_switch") == untimely
     a, b = info["A"].td_id, info["B"].td_id
     recs = system.trace.sorted_records()
