@@ -153,6 +153,9 @@ class InterruptMixin:
             await self.cpu.write(mm.DEBUG.EVENT, EVENT_INTERRUPT | source)
             await self.dispatch_interrupt(source)
         self.gd_intr_nesting_level -= 1
+        # Every pending source ran (CLAIM came back empty, after any preemption this frame made):
+        # what a thread it let run pended meanwhile ran too, so nothing stays masked (doreti).
+        self.gd_reqpri = 0
         self.crit_exit_noyield()
         # iret: interrupts on again; anything new lands at the interrupted code's next boundary.
         self.intr_restore(saved)

@@ -82,7 +82,8 @@ def generate_spec(seed: int, ncpu: int, faults: frozenset[str], ext_lines: int =
         spec.victim = ncpu - 1
     live = [c for c in range(ncpu) if c != spec.victim]
     if "fifo-full" in faults and len(live) >= 2:
-        spec.deaf = [rng.choice(live), rng.randint(600, 1200)]
+        # Long against the burst: 24 sends, each ~80 cycles of kernel code under the default cost model.
+        spec.deaf = [rng.choice(live), rng.randint(2500, 4000)]
     producers, consumers = [], []
     for cpu in live:
         for _ in range(rng.randint(1, 3)):
