@@ -72,6 +72,7 @@ class IpiqMixin:
         if (windex - rindex) & _MASK32 > depth // 2:
             self.count("ipiq_fifofull")
             self.event("ipiq_fifofull", dest=dcpu, level=(windex - rindex) & _MASK32)
+            self.tracepoint("lwkt_send_ipiq:drain")
             # The seed enables interrupts while it drains (it may be called from an interrupt).
             saved = self.intr_enable()
             while (windex - rindex) & _MASK32 > depth // 2:

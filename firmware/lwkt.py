@@ -67,6 +67,7 @@ class Lwkt(InterruptMixin):
         self.costs = system.cost_model.cycles(system.mode)
         self._crit_enter_cost = self.costs["crit_enter"]
         self._crit_exit_cost = self.costs["crit_exit"]
+        self._tracepoints = system.tracepoints
         self.landings = Landings()
         self.counters = {name: 0 for name in COUNTERS}
         self.lwkt_gdinit()
@@ -118,6 +119,11 @@ class Lwkt(InterruptMixin):
         self.system.trace.emit(self.cycle, self.gd_cpuid, td.td_id if td else 0, td.td_comm if td else "-",
                                kind, **fields)
 
+    def tracepoint(self, name: str) -> None:
+        """Run the callbacks a test put on tracepoint ``name`` (``System.on_tracepoint``)."""
+        for callback in self._tracepoints.get(name, ()):
+            callback(self)
+
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
 
@@ -132,16 +138,18 @@ class Lwkt(InterruptMixin):
         td.td_pri -= TDPRI_CRIT
         if td.td_pri < 0:
             self.crit_panic()
-        if self._crit_exit_cost:
-            if td.td_pri < TDPRI_CRIT:
+        if td.td_pri < TDPRI_CRIT:
+            if self._tracepoints:
+                self.tracepoint("crit_exit:window")
+            if self._crit_exit_cost:
                 # Out of the last section, before the gd_reqpri test: an interrupt may land here.
                 td.td_kframes.append("crit_exit")
                 try:
                     await self.cpu.spend(self._crit_exit_cost)
                 finally:
                     td.td_kframes.pop()
-            else:
-                self.cpu.charge(self._crit_exit_cost)
+        else:
+            self.cpu.charge(self._crit_exit_cost)
         if td.td_pri < self.gd_reqpri:
             await self.lwkt_yield_quick()
 

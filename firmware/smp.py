@@ -166,6 +166,7 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         self.kassert(ntd.td_pri >= TDPRI_CRIT, f"priority problem in lwkt_switch {td.td_pri} {ntd.td_pri}")
         if td.td_release is not None:
             await _maybe_await(td.td_release(td))
+        self.tracepoint("lwkt_switch:mplock")
         if ntd.td_mpcount == 0:
             if await self.mp_lock_held():
                 await self.cpu_rel_mplock()

@@ -65,6 +65,7 @@ class TokenMixin:
             self.count("token_requests")
             self.cpu.charge(self.costs["lwkt_gettoken_request"])
             asked = True
+            self.tracepoint("lwkt_gettoken:request")
             seq = await self.lwkt_send_ipiq(owner, "lwkt_gettoken_remote", TokenRequest(tok, self.gd_cpuid))
             await self.lwkt_wait_ipiq(owner, seq)
         if asked:
@@ -170,8 +171,9 @@ class MpLockMixin:
         The count goes up before the lock is tried (lwkt_switch relies on it) and both
         happen with interrupts off."""
         td = self.curthread
-        saved = self.intr_disable()
+        saved = self._mplock_cli()
         td.td_mpcount += 1
+        self.tracepoint("get_mplock:counted")
         if await self.mp_lock_held():
             self.intr_restore(saved)
             await self.cpu.boundary()
@@ -185,16 +187,24 @@ class MpLockMixin:
             k = await self.lwkt_switch()
             k.kassert(await k.mp_lock_held(), "get_mplock: resumed without the MP lock")
 
+    def _mplock_cli(self) -> int:
+        """Interrupts off for an MP-lock transition (unless the debug.mplock_cli setting is 0)."""
+        if self.system.settings["debug.mplock_cli"]:
+            return self.intr_disable()
+        return self.curthread.td_intr_off
+
     @kernel_function
     async def rel_mplock(self) -> None:
         """Drop one hold; the last one frees the lock, with interrupts off from the count to the
         RELEASE (never the lock held with a count of 0 at an interrupt boundary)."""
         td = self.curthread
         self.kassert(td.td_mpcount > 0, f"rel_mplock: td #{td.td_id} does not hold the MP lock")
-        saved = self.intr_disable()
+        saved = self._mplock_cli()
         td.td_mpcount -= 1
-        if td.td_mpcount == 0 and await self.mp_lock_held():
-            await self.cpu_rel_mplock()
+        if td.td_mpcount == 0:
+            self.tracepoint("rel_mplock:dropped")
+            if await self.mp_lock_held():
+                await self.cpu_rel_mplock()
         self.intr_restore(saved)
         await self.cpu.boundary()
 

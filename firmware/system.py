@@ -20,7 +20,17 @@ from .thread import Token, WaitQueue
 if TYPE_CHECKING:
     from .core import Core, Hardware
 
-__all__ = ["System", "MODES", "HandleTable", "TOKEN_RAM_WORDS"]
+__all__ = ["System", "MODES", "HandleTable", "TOKEN_RAM_WORDS", "TRACEPOINTS"]
+
+#: Points in the kernel where the interleavings the seed's comments worry about open.
+TRACEPOINTS = {
+    "crit_exit:window": "crit_exit left the last section; its gd_reqpri test is still ahead",
+    "get_mplock:counted": "get_mplock counted the hold; reading OWNER and the TRY follow (interrupts off)",
+    "rel_mplock:dropped": "rel_mplock dropped the last hold; reading OWNER and the RELEASE follow (interrupts off)",
+    "lwkt_gettoken:request": "lwkt_gettoken is about to ask the token's owner by IPI",
+    "lwkt_send_ipiq:drain": "lwkt_send_ipiq found the FIFO over half full and starts draining its own queues",
+    "lwkt_switch:mplock": "lwkt_switch chose the next thread and is about to hand the MP lock over",
+}
 
 MODES = ("up", "smp")
 #: Shared-RAM words the kernel may use for tokens: the SMP build needs a RAM of at least this size.
@@ -93,7 +103,13 @@ class System:
         self.uses_ipi = mode == "smp"
         self.hardclock_period = hardclock_period
         self.hardclock_hooks: list[Callable[[Lwkt], Awaitable[None]]] = []
-        self.settings = {"lwkt.untimely_switch": int(untimely_switch), "lwkt.token_debug": 0}
+        #: Tracepoints: name -> callbacks run (synchronously, taking the kernel) when a kernel
+        #: passes that point; directed tests time devices with them. Names: TRACEPOINTS.
+        self.tracepoints: dict[str, list[Callable[[Lwkt], None]]] = {}
+        # debug.mplock_cli 0 opens the interrupts-off stretches of get_mplock/rel_mplock (for tests
+        # that show why they are there).
+        self.settings = {"lwkt.untimely_switch": int(untimely_switch), "lwkt.token_debug": 0,
+                         "debug.mplock_cli": 1}
         self.trace = trace
         self.panic: KernelPanic | None = None
         self.outcome: str | None = None
@@ -170,6 +186,12 @@ class System:
 
     def ipi_user_func(self, name: str) -> Callable:
         return self._ipi_user[name]
+
+    def on_tracepoint(self, name: str, callback: Callable[[Lwkt], None]) -> None:
+        """Run ``callback(kernel)`` each time a kernel passes tracepoint ``name``."""
+        if name not in TRACEPOINTS:
+            raise KeyError(f"unknown tracepoint {name!r}; known: {', '.join(TRACEPOINTS)}")
+        self.tracepoints.setdefault(name, []).append(callback)
 
     def check_failed(self, kernel: Lwkt, message: str) -> None:
         """A run-time check found a violation: stop the run as a panic would."""

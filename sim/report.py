@@ -18,7 +18,7 @@ SCHEMA_ID = "lwkt-soc-report/1"
 _TABLE_COUNTERS = ("switch_count", "preempt_hit", "preempt_miss", "preempt_weird", "ipiq_count",
                    "ipiq_fifofull", "ipiq_received", "token_requests", "mplock_acquires", "mplock_contended",
                    "need_resched", "interrupts", "interrupts_deferred", "hardclock_ticks", "threads_allocated",
-                   "threads_freed", "free_cache", "work_cycles", "idle_cycles")
+                   "threads_freed", "free_cache", "work_cycles", "kernel_cycles", "idle_cycles")
 
 
 def spread(samples: list[int]) -> dict:
@@ -64,9 +64,21 @@ def build_report(run_dir: Path, *, sim: str, cpus: int, fifo_depth: int, files: 
         "mplock": {"acquisitions": smp.get("mplock_acquisitions", 0),
                    "contended_tries": smp.get("mplock_contended_tries", 0)},
         "ipi": {"sent": smp.get("ipi_sent", 0), "received": smp.get("ipi_received", 0)},
+        "cost_model": counters.get("cost_model"),
+        "interrupt_landings": landing_table(counters.get("interrupt_landings", [])),
         "files": dict(files),
     }
     return report
+
+
+def landing_table(per_cpu: list[dict]) -> list[dict]:
+    """Interrupts that landed inside each kernel function: one row per function (most first),
+    with per-CPU lists of taken and deferred counts."""
+    places = {place for cpu in per_cpu for kind in ("taken", "deferred") for place in cpu.get(kind, {})}
+    rows = [{"function": place,
+             "taken": [cpu.get("taken", {}).get(place, 0) for cpu in per_cpu],
+             "deferred": [cpu.get("deferred", {}).get(place, 0) for cpu in per_cpu]} for place in places]
+    return sorted(rows, key=lambda r: (-sum(r["taken"]) - sum(r["deferred"]), r["function"]))
 
 
 def write_report(run_dir: Path, report: dict) -> dict[str, Path]:
@@ -130,11 +142,29 @@ def _latency_rows(r: dict) -> list[list[str]]:
             for key, v in r["latency"].items() if r["mode"] == "smp" or key in _UP_LATENCIES]
 
 
+def _landing_rows(r: dict) -> tuple[list[str], list[list[str]]]:
+    """The interrupt-landing table: one row per kernel function, "taken/deferred" per CPU and in total."""
+    rows = r.get("interrupt_landings") or []
+    cpus = len(rows[0]["taken"]) if rows else 0
+    header = ["landed in"] + [f"cpu{c}" for c in range(cpus)] + ["total"]
+    body = [[row["function"]] + [f"{t}/{d}" for t, d in zip(row["taken"], row["deferred"])]
+            + [f"{sum(row['taken'])}/{sum(row['deferred'])}"] for row in rows]
+    return header, body
+
+
+def _exception_lines(p: dict) -> list[str]:
+    e = p.get("exception")
+    if not e:
+        return []
+    return [f"  raised by {e['type']} at {e['file']}:{e['line']} in {e['function']} (traceback in sim.log)"]
+
+
 def render_text(r: dict) -> str:
     lines = [_title(r), ""]
     if r["panic"]:
         p = r["panic"]
-        lines += [f"panic: {p['message']}", f"  cpu {p['cpu']}, thread {p['thread']} (#{p['tid']}), cycle {p['cycle']}", ""]
+        lines += [f"panic: {p['message']}", f"  cpu {p['cpu']}, thread {p['thread']} (#{p['tid']}), cycle {p['cycle']}",
+                  *_exception_lines(p), ""]
     lines.append("checks:")
     for c in r["checks"]:
         lines.append(f"  [{'ok' if c['ok'] else 'FAILED':6}] {c['name']}" + (f": {c['detail']}" if c["detail"] else ""))
@@ -148,12 +178,20 @@ def render_text(r: dict) -> str:
         lines += ["", "latency (cycles):", f"  {'':18} {'count':>6} {'median':>7} {'p99':>6} {'max':>6}"]
         for row in latency:
             lines.append(f"  {row[0]:18} {row[1]:>6} {row[2]:>7} {row[3]:>6} {row[4]:>6}")
+    header, rows = _landing_rows(r)
+    if rows:
+        widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
+        lines += ["", "interrupts landed inside kernel functions (taken/deferred):"]
+        for row in [header] + rows:
+            lines.append("  " + row[0].ljust(widths[0]) + "  "
+                         + "  ".join(v.rjust(w) for v, w in zip(row[1:], widths[1:])))
     if r["mode"] == "smp":
         lines.append(f"\nMP lock: {r['mplock']['acquisitions']} acquisitions, "
                      f"{r['mplock']['contended_tries']} contended tries")
         lines.append(f"IPIs: {r['ipi']['sent']} sent, {r['ipi']['received']} received")
+    cost = f", cost model {r['cost_model']}" if r.get("cost_model") else ""
     lines += ["", f"simulated {r['cycles']} cycles in {r['wall_seconds']:.2f} s, "
-                  f"{r['bus_transactions']} bus transactions", "", "files:"]
+                  f"{r['bus_transactions']} bus transactions{cost}", "", "files:"]
     width = max((len(k) for k in r["files"]), default=0)
     lines += [f"  {k:{width}}  {v}" for k, v in r["files"].items()]
     return "\n".join(lines) + "\n"
@@ -161,13 +199,14 @@ def render_text(r: dict) -> str:
 
 def render_markdown(r: dict) -> str:
     lines = [f"# {r['scenario']}: {'passed' if r['ok'] else 'FAILED'}", "",
-             f"{r['mode']} build, {r['cpus']} CPU(s), FIFO depth {r['fifo_depth']}, {r['sim']}, seed {r['seed']}: "
+             f"{r['mode']} build, {r['cpus']} CPU(s), FIFO depth {r['fifo_depth']}, {r['sim']}, seed {r['seed']}"
+             + (f", cost model {r['cost_model']}" if r.get("cost_model") else "") + ": "
              f"**{r['outcome']}** after {r['cycles']} cycles ({r['wall_seconds']:.2f} s wall, "
              f"{r['bus_transactions']} bus transactions).", ""]
     if r["panic"]:
         p = r["panic"]
         lines += [f"**Panic** on cpu {p['cpu']}, thread `{p['thread']}` (#{p['tid']}), cycle {p['cycle']}: "
-                  f"`{p['message']}`", ""]
+                  f"`{p['message']}`", *[line.strip() for line in _exception_lines(p)], ""]
     lines += ["## Checks", ""]
     lines += markdown_table(["check", "result", "detail"],
                             [[c["name"], "ok" if c["ok"] else "**FAILED**", c["detail"]] for c in r["checks"]])
@@ -176,6 +215,9 @@ def render_markdown(r: dict) -> str:
     latency = _latency_rows(r)
     if latency:
         lines += ["", "## Latency (cycles)", ""] + markdown_table(["", "count", "median", "p99", "max"], latency)
+    header, rows = _landing_rows(r)
+    if rows:
+        lines += ["", "## Interrupts landed inside kernel functions (taken/deferred)", ""] + markdown_table(header, rows)
     if r["mode"] == "smp":
         lines += ["", f"MP lock: {r['mplock']['acquisitions']} acquisitions, {r['mplock']['contended_tries']} "
                       f"contended tries. IPIs: {r['ipi']['sent']} sent, {r['ipi']['received']} received."]

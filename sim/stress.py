@@ -3,8 +3,10 @@
     python -m sim.stress --seeds 200 --sim verilator --jobs 2
 
 prints the seeds run, the checks evaluated, a line ``violations: N`` (failed
-checks over all runs), and the first failing seed with the command that
-reproduces it. Exit status 0 when there was no violation.
+checks over all runs), the first failing seed with the command that
+reproduces it, and how many interrupts landed inside each kernel function over
+all runs (taken there, or deferred to the end of the critical section they
+landed in). Exit status 0 when there was no violation.
 """
 from __future__ import annotations
 
@@ -20,7 +22,10 @@ from hdl.config import SocConfig
 from .build import build_soc
 from .faults import FAULTS
 
-__all__ = ["main", "run_seed"]
+__all__ = ["main", "run_seed", "MAIN_FUNCTIONS"]
+
+#: Kernel functions whose interrupt landings the summary always lists, zero or not.
+MAIN_FUNCTIONS = ("lwkt_switch", "lwkt_schedule", "lwkt_gettoken", "get_mplock", "lwkt_send_ipiq")
 
 
 def run_seed(seed: int, sim: str, cpus: int, faults: str, fifo_depth: int, out: Path) -> dict:
@@ -33,11 +38,13 @@ def run_seed(seed: int, sim: str, cpus: int, faults: str, fifo_depth: int, out: 
                             fifo_depth=fifo_depth, quiet=True)
         report = json.loads((folder / "report.json").read_text())
         failed = [c["name"] for c in report["checks"] if not c["ok"]]
+        landings = {row["function"]: (sum(row["taken"]), sum(row["deferred"]))
+                    for row in report.get("interrupt_landings", [])}
         result = {"seed": seed, "code": code, "outcome": report["outcome"], "checks": len(report["checks"]),
-                  "failed": failed, "panic": (report["panic"] or {}).get("message")}
+                  "failed": failed, "panic": (report["panic"] or {}).get("message"), "landings": landings}
     except Exception as exc:  # a run that could not even report is a violation too
         result = {"seed": seed, "code": 1, "outcome": "error", "checks": 1, "failed": [f"run error: {exc}"],
-                  "panic": None}
+                  "panic": None, "landings": {}}
     result["seconds"] = round(time.perf_counter() - start, 2)
     if result["code"] == 0:
         shutil.rmtree(folder, ignore_errors=True)  # keep only the failing runs
@@ -79,6 +86,7 @@ def main(argv=None) -> int:
           f"faults: {args.faults}) in {wall:.1f} s")
     print(f"checks evaluated: {sum(r['checks'] for r in results)}")
     print(f"violations: {violations}")
+    _print_landings(results)
     if failing:
         first = failing[0]
         print(f"first failing seed: {first['seed']} ({', '.join(first['failed'])})"
@@ -87,6 +95,20 @@ def main(argv=None) -> int:
               f"--fifo-depth {args.fifo_depth} --faults {args.faults} --sim {args.sim} --waves")
         print(f"failing runs kept in {out}")
     return 1 if violations else 0
+
+
+def _print_landings(results: list[dict]) -> None:
+    """The interrupts that landed inside each kernel function, over all runs (most first)."""
+    totals: dict[str, list[int]] = {name: [0, 0] for name in MAIN_FUNCTIONS}
+    for r in results:
+        for function, (taken, deferred) in r["landings"].items():
+            total = totals.setdefault(function, [0, 0])
+            total[0] += taken
+            total[1] += deferred
+    print("interrupts landed inside kernel functions, over all runs (taken / deferred):")
+    width = max(map(len, totals))
+    for function, (taken, deferred) in sorted(totals.items(), key=lambda kv: (-sum(kv[1]), kv[0])):
+        print(f"  {function:{width}}  {taken:7} / {deferred:<7}")
 
 
 if __name__ == "__main__":
