@@ -3,7 +3,9 @@
 Everything is drawn from the seed into a :class:`RandomSpec`: per-CPU threads
 with priorities and programs of operations (work, yield, critical sections,
 token sections on shared tokens, MP-lock sections, IPIs, producer/consumer
-wake-ups across CPUs through wait queues), and devices interrupting CPUs. The
+wake-ups across CPUs through wait queues, migrations: a thread pulls a consumer
+blocked on a queue over to its own CPU with lwkt_acquire), and devices
+interrupting CPUs. The
 spec is plain data: it can be written to JSON, edited or shrunk, and run again
 exactly (``LWKT_RANDOM_SPEC``), which is how a failing seed is reduced.
 
@@ -35,6 +37,8 @@ _MPLOCK_COUNTER = DATA_WORD + 8
 _TICKETS = DATA_WORD + 16             # + queue index
 _STOPPED_FLAG = DATA_WORD + 25        # cpu-stop: the victim holds the MP lock and has stopped
 _DEAF_FLAG = DATA_WORD + 24           # fifo-full: 1 the burst sender is ready, 2 the long section runs
+#: A migrate operation looks this many times for a waiter to pull, this many cycles apart.
+_MIGRATE_LOOKS, _MIGRATE_GAP = 6, 150
 
 
 @dataclass
@@ -42,7 +46,7 @@ class ThreadSpec:
     cpu: int
     pri: int
     ops: list[list]                   # ["work", n] ["yield"] ["crit", n] ["token", t, n] ["mplock", n]
-                                      # ["note", cpu] ["v", q] ["p", q] ["burst", cpu, count]
+                                      # ["note", cpu] ["v", q] ["p", q] ["burst", cpu, count] ["migrate", q]
 
 
 @dataclass
@@ -95,8 +99,8 @@ def generate_spec(seed: int, ncpu: int, faults: frozenset[str], ext_lines: int =
         consumers.remove(spec.threads[0])
     for thread in spec.threads:
         for _ in range(rng.randint(3, 8)):
-            kind = rng.choices(["work", "yield", "crit", "token", "mplock", "note"],
-                               weights=[4, 2, 2, 3, 2, 2])[0]
+            kind = rng.choices(["work", "yield", "crit", "token", "mplock", "note", "migrate"],
+                               weights=[4, 2, 2, 3, 2, 2, 2 if len(live) >= 2 else 0])[0]
             if kind == "work":
                 thread.ops.append(["work", rng.randint(5, 80)])
             elif kind == "yield":
@@ -107,6 +111,8 @@ def generate_spec(seed: int, ncpu: int, faults: frozenset[str], ext_lines: int =
                 thread.ops.append(["token", rng.randrange(_N_TOKENS), rng.randint(2, 20)])
             elif kind == "mplock":
                 thread.ops.append(["mplock", rng.randint(5, 40)])
+            elif kind == "migrate":
+                thread.ops.append(["migrate", rng.randrange(_N_QUEUES)])
             else:
                 thread.ops.append(["note", rng.choice(live)])
     # Wake-ups across CPUs: every ticket a consumer waits for, some producer gives.
@@ -155,6 +161,7 @@ class RandomWorkload(SmpScenario):
         self.device_serviced: dict[int, int] = {}
         self.spurious_seen = 0
         self.victim_holding = False
+        self.migrations = 0
         self.recovered = False
         self.deaf_done = False
 
@@ -202,9 +209,11 @@ class RandomWorkload(SmpScenario):
 
     async def _program(self, td, ops):
         for op in ops:
-            await self._run_op(td.k, op)
+            await self._run_op(td, op)
 
-    async def _run_op(self, k, op):
+    async def _run_op(self, td, op):
+        # A thread may be moved to another CPU while it blocks: td.k is the kernel it runs on now.
+        k = td.k
         kind = op[0]
         if kind == "work":
             await k.cpu.work(op[1])
@@ -239,7 +248,9 @@ class RandomWorkload(SmpScenario):
         elif kind == "v":
             await self._give_ticket(k, op[1])
         elif kind == "p":
-            await self._take_ticket(k, op[1])
+            await self._take_ticket(td, op[1])
+        elif kind == "migrate":
+            await self._pull_waiter(td, op[1])
         elif kind == "burst":
             # Aim the burst at the CPU while it sits in its long critical section.
             flag = mm.RAM.addr("WORD", index=_DEAF_FLAG)
@@ -263,10 +274,11 @@ class RandomWorkload(SmpScenario):
         await k.lwkt_reltoken(queue.wa_token)
         await k.lwkt_signal(queue)
 
-    async def _take_ticket(self, k, q):
+    async def _take_ticket(self, td, q):
         queue = self.queues[q]
         address = mm.RAM.addr("WORD", index=_TICKETS + q)
         while True:
+            k = td.k                 # blocking may have moved the thread to another CPU
             await k.lwkt_gettoken(queue.wa_token)
             tickets = await k.cpu.read(address)
             if tickets:
@@ -277,6 +289,29 @@ class RandomWorkload(SmpScenario):
             gen = queue.wa_gen
             await k.lwkt_reltoken(queue.wa_token)
             await k.lwkt_block(queue, f"queue{q}", gen)
+
+    async def _pull_waiter(self, td, q):
+        """Move a thread of another CPU that is blocked on a queue (queue ``q`` first) to this CPU: it
+        runs here when it is woken. lwkt_acquire needs the MP lock; the queue's token keeps the
+        waiter where it is meanwhile. Looks a few times, a while apart, for a waiter to pull."""
+        for _ in range(_MIGRATE_LOOKS):
+            k = td.k
+            await k.get_mplock()
+            waiter = None
+            for queue in self.queues[q:] + self.queues[:q]:
+                await k.lwkt_gettoken(queue.wa_token)
+                waiter = next((t for t in queue.wa_waitq if t.td_cpu != k.gd_cpuid), None)
+                if waiter is not None:
+                    k.lwkt_acquire(waiter)
+                    self.migrations += 1
+                await k.lwkt_reltoken(queue.wa_token)
+                if waiter is not None:
+                    break
+            await k.rel_mplock()
+            if waiter is not None:
+                return
+            await k.cpu.work(_MIGRATE_GAP)
+            await k.lwkt_yield()
 
     async def _note(self, k, arg):
         self.notes_received += 1
@@ -336,6 +371,20 @@ class RandomWorkload(SmpScenario):
 
     # -- checks -----------------------------------------------------------------------------------
 
+    def _moved_threads_ran_where_they_went(self) -> list[tuple]:
+        """(thread, acquiring cpu, cpu of its next record) for moves the thread did not follow (a
+        thread may be moved again before it runs: the last move counts)."""
+        going_to: dict[int, int] = {}
+        wrong = []
+        for r in self.system.trace.sorted_records():
+            if r["event"] == "acquire":
+                going_to[r["target"]] = r["cpu"]
+            elif r["tid"] in going_to:
+                cpu = going_to.pop(r["tid"])
+                if r["cpu"] != cpu:
+                    wrong.append((r["tid"], cpu, r["cpu"]))
+        return wrong
+
     def checks(self):
         system = self.system
         checks = [
@@ -350,6 +399,9 @@ class RandomWorkload(SmpScenario):
             Check("every device request serviced", self.device_serviced == self.device_requests,
                   f"{self.device_serviced} of {self.device_requests}"),
         ]
+        moved = self._moved_threads_ran_where_they_went()
+        checks.append(Check("a thread moved by lwkt_acquire next ran on the CPU that acquired it", not moved,
+                            f"{self.migrations} moves" + (f"; wrong: {moved[:3]}" if moved else "")))
         if self.spec.victim is not None:
             busts = system.sysctl("lwkt.mplock_busts")
             checks.append(Check("a CPU stopped holding the MP lock was recovered with BUST",
