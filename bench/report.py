@@ -65,6 +65,19 @@ def render_markdown(results: dict) -> str:
     lines += markdown_table(["simulator", "event_cost_ratio_16_2"],
                     [[sim, _n(d["event_cost_ratio_16_2"])] for sim, d in sims.items()])
 
+    lines += ["", "## Cost model: default (kernel execution takes cycles) against zero (target: speed ratio at "
+              "most 1.5x)", "",
+              "The same `random` workload (seed 1) under both cost models, the runs taking turns, the fastest "
+              "of each kept. Speed ratio: wall time per simulated cycle, default over zero (what the model "
+              "costs the co-simulation). The default model's workload also lasts more simulated cycles (the "
+              "kernel's own execution), so the whole run takes longer by the wall ratio.", ""]
+    rows = [[sim, r["cpus"], f"{r['speed_ratio']:.2f}x", _n(r["zero"]["cycles"]), _n(r["default"]["cycles"]),
+             f"{r['cycle_ratio']:.2f}x", _n(r["zero"]["wall_seconds"]), _n(r["default"]["wall_seconds"]),
+             f"{r['wall_ratio']:.2f}x"]
+            for sim, data in sims.items() for r in data.get("cost_models", [])]
+    lines += markdown_table(["simulator", "CPUs", "speed ratio", "cycles, zero", "cycles, default", "cycle ratio",
+                             "wall s, zero", "wall s, default", "wall ratio"], rows)
+
     lines += ["", "## Latency in cycles", "", "Hardware, through the core ports:", ""]
     first = next(iter(sims.values()), None)
     if first:

@@ -13,6 +13,12 @@ per simulator:
 - ``driver_speedup``: our bus driver against a plain cocotb driver
   (FallingEdge, RisingEdge, ReadOnly, FallingEdge per transaction);
 - ``event_cost_ratio_16_2``: wall time per kernel event at 16 CPUs over 2;
+- ``cost_model_speed_ratio``: the speed of co-simulation (simulated cycles per
+  wall second) under the zero cost model over that under the default one
+  (kernel execution takes cycles), on the ``random`` workload, same seed and
+  CPUs, the two taking turns; also the wall time of the whole workload under
+  each (the default model's workload is longer in simulated time: the
+  kernel's own execution);
 - latency in cycles: the hardware's own (``bench/hw_latency.py``) and the
   kernel's (IPI, token hand-off, MP-lock hand-off, context switch) from the
   runs' reports;
@@ -40,11 +46,12 @@ def kernel_events(report: dict) -> int:
             + report["latency"]["token_handoff"]["count"])
 
 
-def run_once(scenario: str, sim: str, cpus: int, seed: int = 1) -> dict:
+def run_once(scenario: str, sim: str, cpus: int, seed: int = 1, cost_model: str = "default") -> dict:
     """One run of ``scenario``; its report (raises when the run fails)."""
     with tempfile.TemporaryDirectory() as tmp:
-        if run_scenario(scenario, sim=sim, seed=seed, cpus=cpus, out=Path(tmp), quiet=True) != 0:
-            raise RuntimeError(f"{scenario} failed on {sim} with {cpus} CPUs")
+        if run_scenario(scenario, sim=sim, seed=seed, cpus=cpus, out=Path(tmp), quiet=True,
+                        cost_model=cost_model) != 0:
+            raise RuntimeError(f"{scenario} failed on {sim} with {cpus} CPUs ({cost_model} cost model)")
         return json.loads((Path(tmp) / "report.json").read_text())
 
 
@@ -65,6 +72,27 @@ def measure_throughput(scenario: str, sim: str, cpus: int, repeats: int) -> tupl
     return figures, best
 
 
+def measure_cost_models(sim: str, cpus: int, repeats: int) -> dict:
+    """The random workload under the zero and the default cost model, taking turns; the fastest
+    run of each, and the default model's cost relative to the zero model."""
+    best: dict[str, dict] = {}
+    for _ in range(repeats):
+        for model in ("zero", "default"):
+            report = run_once("random", sim, cpus, cost_model=model)
+            if model not in best or report["wall_seconds"] < best[model]["wall_seconds"]:
+                best[model] = report
+    figures = {model: {"cycles": r["cycles"], "wall_seconds": r["wall_seconds"],
+                       "kernel_events": kernel_events(r),
+                       "kernel_cycles": sum(c.get("kernel_cycles", 0) for c in r["per_cpu"]),
+                       "wall_per_kcycle_us": round(r["wall_seconds"] / r["cycles"] * 1e9, 2)}
+               for model, r in best.items()}
+    zero, default = figures["zero"], figures["default"]
+    return {"cpus": cpus, **figures,
+            "speed_ratio": round(default["wall_per_kcycle_us"] / zero["wall_per_kcycle_us"], 2),
+            "wall_ratio": round(default["wall_seconds"] / zero["wall_seconds"], 2),
+            "cycle_ratio": round(default["cycles"] / zero["cycles"], 2)}
+
+
 def run_program(sim: str, module: str, cpus: int, result_file: str, env: dict[str, str] | None = None) -> dict:
     """Run one of bench's cocotb programs on a ``cpus``-CPU SoC; the JSON it writes."""
     from hdl.config import SocConfig
@@ -83,7 +111,7 @@ def latency_rows(report: dict) -> dict:
 
 
 def measure_sim(sim: str, cpu_counts, repeats: int, transactions: int) -> dict:
-    throughput, idle, latency = [], [], {}
+    throughput, idle, latency, cost_models = [], [], {}, []
     for cpus in cpu_counts:
         print(f"  {sim}: {cpus} CPU(s)", flush=True)
         figures, report = measure_throughput("random", sim, cpus, repeats)
@@ -91,6 +119,7 @@ def measure_sim(sim: str, cpu_counts, repeats: int, transactions: int) -> dict:
         latency[cpus] = latency_rows(report)
         idle_figures, _ = measure_throughput("smp-idle", sim, cpus, 1)
         idle.append(idle_figures)
+        cost_models.append(measure_cost_models(sim, cpus, repeats))
     driver = run_program(sim, "bench.driver_bench", 4, "driver.json",
                          {"LWKT_BENCH_TRANSACTIONS": str(transactions)})
     hardware = {cpus: run_program(sim, "bench.hw_latency", cpus, "hw_latency.json") for cpus in (2, 4, 16)
@@ -98,7 +127,7 @@ def measure_sim(sim: str, cpu_counts, repeats: int, transactions: int) -> dict:
     per_event = {r["cpus"]: r["wall_per_event_us"] for r in throughput}
     ratio = round(per_event[16] / per_event[2], 2) if per_event.get(16) and per_event.get(2) else None
     return {"throughput": throughput, "idle": idle, "driver": driver, "hardware_latency": hardware,
-            "kernel_latency": latency, "event_cost_ratio_16_2": ratio}
+            "kernel_latency": latency, "event_cost_ratio_16_2": ratio, "cost_models": cost_models}
 
 
 def main(argv=None) -> int:
@@ -143,6 +172,9 @@ def main(argv=None) -> int:
         "per_simulator": per_sim,
         "driver_speedup": {sim: round(r["driver"]["driver_speedup"], 2) for sim, r in per_sim.items()},
         "event_cost_ratio_16_2": {sim: r["event_cost_ratio_16_2"] for sim, r in per_sim.items()},
+        # How many times slower the default cost model simulates than the zero one (worst CPU count).
+        "cost_model_speed_ratio": {sim: max(row["speed_ratio"] for row in r["cost_models"])
+                                   for sim, r in per_sim.items() if r["cost_models"]},
         "hardware_cost": hw_cost,
     }
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -41,8 +41,14 @@ def test_bench_writes_every_output(tmp_path):
     # No 16-CPU run, so no 16/2 ratio.
     assert results["event_cost_ratio_16_2"]["verilator"] is None
     assert data["kernel_latency"]["2"]["switch"]["count"] > 0
+    # The default cost model against the zero one, per CPU count: more cycles (the kernel's own).
+    assert [r["cpus"] for r in data["cost_models"]] == [1, 2]
+    for row in data["cost_models"]:
+        assert row["default"]["cycles"] > row["zero"]["cycles"] and row["zero"]["kernel_cycles"] == 0
+        assert row["default"]["kernel_cycles"] > 0 and row["wall_ratio"] > 0 and row["speed_ratio"] > 0
+    assert results["cost_model_speed_ratio"]["verilator"] == max(r["speed_ratio"] for r in data["cost_models"])
     markdown = (tmp_path / "results.md").read_text()
-    for heading in ("Throughput", "Idle SoC", "Bus driver", "Scaling", "Latency in cycles"):
+    for heading in ("Throughput", "Idle SoC", "Bus driver", "Scaling", "Cost model", "Latency in cycles"):
         assert heading in markdown
     for plot in ("throughput.png", "scaling.png"):
         assert (tmp_path / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -292,26 +292,33 @@ class RandomWorkload(SmpScenario):
 
     async def _pull_waiter(self, td, q):
         """Move a thread of another CPU that is blocked on a queue (queue ``q`` first) to this CPU: it
-        runs here when it is woken. lwkt_acquire needs the MP lock; the queue's token keeps the
-        waiter where it is meanwhile. Looks a few times, a while apart, for a waiter to pull."""
+        runs here when it is woken. The queue's token keeps the waiter where it is; lwkt_acquire
+        also needs the MP lock, taken only once there is a waiter to move (waiting for it may lose
+        the token, so the waiter is looked at again after). Looks a few times, a while apart."""
         for _ in range(_MIGRATE_LOOKS):
-            k = td.k
-            await k.get_mplock()
-            waiter = None
             for queue in self.queues[q:] + self.queues[:q]:
+                k = td.k
                 await k.lwkt_gettoken(queue.wa_token)
-                waiter = next((t for t in queue.wa_waitq if t.td_cpu != k.gd_cpuid), None)
+                waiter = self._remote_waiter(queue, k)
                 if waiter is not None:
-                    k.lwkt_acquire(waiter)
-                    self.migrations += 1
+                    await k.get_mplock()
+                    k = td.k
+                    await k.lwkt_regettoken(queue.wa_token)
+                    waiter = self._remote_waiter(queue, k)
+                    if waiter is not None:
+                        k.lwkt_acquire(waiter)
+                        self.migrations += 1
+                    await k.rel_mplock()
                 await k.lwkt_reltoken(queue.wa_token)
                 if waiter is not None:
-                    break
-            await k.rel_mplock()
-            if waiter is not None:
-                return
+                    return
+            k = td.k
             await k.cpu.work(_MIGRATE_GAP)
             await k.lwkt_yield()
+
+    @staticmethod
+    def _remote_waiter(queue, k):
+        return next((t for t in queue.wa_waitq if t.td_cpu != k.gd_cpuid), None)
 
     async def _note(self, k, arg):
         self.notes_received += 1
