@@ -77,21 +77,19 @@ class InterruptMixin:
 
     def intr_disable(self) -> int:
         """cli: the running thread takes no interrupt until :meth:`intr_restore`; returns the old state."""
-        td = self.curthread
-        saved = td.td_intr_off
-        td.td_intr_off = 1
-        return saved
-
-    def intr_restore(self, saved: int) -> None:
-        """popfl: interrupts as they were before :meth:`intr_disable` (a pending one lands at the next
-        boundary)."""
-        self.curthread.td_intr_off = saved
+        return self._intr_set(1)
 
     def intr_enable(self) -> int:
         """sti (the seed's cpu_enable_intr); returns the old state for :meth:`intr_restore`."""
+        return self._intr_set(0)
+
+    def intr_restore(self, saved: int) -> None:
+        """popfl: interrupts as they were before (a pending one lands at the next boundary)."""
+        self.curthread.td_intr_off = saved
+
+    def _intr_set(self, off: int) -> int:
         td = self.curthread
-        saved = td.td_intr_off
-        td.td_intr_off = 0
+        saved, td.td_intr_off = td.td_intr_off, off
         return saved
 
     # -- entry ----------------------------------------------------------------------------------

@@ -120,3 +120,13 @@ def test_a_missing_table_is_a_usage_error(tmp_path, capsys):
                  "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no such file" in err and "zero, default or a JSON file" in err
+
+
+def test_the_documented_table_is_current():
+    """docs/cost-model.md lists every operation with the table's figures."""
+    rows = {}
+    for line in (ROOT / "docs" / "cost-model.md").read_text().splitlines():
+        m = re.match(r"\| `([a-z_]+)` \| .* \| (\d+) \| (\d+) \| ", line)
+        if m:
+            rows[m.group(1)] = (int(m.group(2)), int(m.group(3)))
+    assert rows == {op: (DEFAULT_SMP[op], DEFAULT_UP[op]) for op in OPERATIONS}

@@ -297,7 +297,7 @@ async def interrupt_while_requesting_a_remote_token(dut):
     recs = system.trace.sorted_records()
     aid = info["asker"].td_id
     send = index_of(recs, "ipi_send", cpu=0, dest=1, func="lwkt_gettoken_remote")
-    (deferred,) = [r for r in recs if r["event"] == "intr_deferred" and r["cpu"] == 0 and r["tid"] == aid]
+    deferred = recs[index_of(recs, "intr_deferred", cpu=0, tid=aid)]
     assert deferred["in"] in ("lwkt_send_ipiq", "lwkt_wait_ipiq", "lwkt_process_ipiq"), deferred
     has, end, released = (index_of(recs, "mark", label=m) for m in ("has-token", "section-end", "released"))
     (taken,) = interrupts(recs, SOURCE)
@@ -364,7 +364,7 @@ async def interrupt_while_draining_a_full_fifo(dut):
     recs = system.trace.sorted_records()
     sid = info["sender"].td_id
     full = index_of(recs, "ipiq_fifofull", cpu=0, dest=1)
-    (deferred,) = [r for r in recs if r["event"] == "intr_deferred" and r["tid"] == sid]
+    deferred = recs[index_of(recs, "intr_deferred", tid=sid)]
     assert deferred["in"] in ("lwkt_send_ipiq", "lwkt_process_ipiq"), deferred
     end = index_of(recs, "mark", label="burst-end")
     (taken,) = interrupts(recs, SOURCE)
@@ -418,7 +418,7 @@ async def interrupt_during_switch_mplock_handover(dut):
     recs = system.trace.sorted_records()
     gid, sid = info["giant"].td_id, info["safe"].td_id
     to_safe = index_of(recs, "switch", tid=gid, to=sid)
-    (deferred,) = [r for r in recs if r["event"] == "intr_deferred" and r["tid"] == gid]
+    deferred = recs[index_of(recs, "intr_deferred", tid=gid)]
     assert deferred["in"] == "lwkt_switch" and deferred["crit"] >= 1, deferred
     (taken,) = interrupts(recs, SOURCE)
     assert recs.index(deferred) < to_safe < recs.index(taken)
