@@ -30,3 +30,17 @@ class FailingCheck(Scenario):
 
     def checks(self):
         return [Check("deliberately false", False, "this scenario exists to test failure reporting")]
+
+
+@register
+class PythonError(Scenario):
+    name = "test-python-error"
+    description = "a thread's code raises a Python exception (a firmware bug): a panic that keeps where"
+
+    async def boot(self, k):
+        async def buggy(td, arg):
+            await td.k.cpu.work(50)
+            table = {}
+            td.k.event("mark", label="before-bug")
+            return table["missing"]          # KeyError: the line the report must name
+        await k.lwkt_create(buggy, None, comm="buggy", pri=TDPRI_KERN_USER)

@@ -1,5 +1,6 @@
 """Named scenarios end to end through `lwkt-soc run`, on both simulators."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -52,6 +53,36 @@ def test_panic_stops_the_run_and_keeps_its_outputs(tmp_path):
     assert panic["cpu"] == 0 and panic["thread"] == "underflow" and panic["cycle"] > 100
     records = read_trace(tmp_path / "trace.jsonl")
     assert records[-1]["event"] == "panic" and records[-1]["thread"] == "underflow"
+
+
+def test_python_exception_in_firmware_is_a_panic_with_its_origin(tmp_path):
+    """A Python exception in firmware stops the run as a panic naming the exception, its file and
+    line (report and trace), with the traceback in sim.log."""
+    code = run_scenario("test-python-error", sim="verilator", out=tmp_path, quiet=True, scenario_modules=EXTRA)
+    assert code == 1
+    report = json.loads((tmp_path / "report.json").read_text())
+    panic = report["panic"]
+    assert panic["message"] == "KeyError: 'missing'" and panic["thread"] == "buggy"
+    exc = panic["exception"]
+    assert exc["type"] == "KeyError" and exc["file"].endswith("tests/scenarios_extra.py")
+    assert exc["function"] == "buggy" and 'return table["missing"]' in exc["traceback"]
+    source = (Path(exc["file"])).read_text().splitlines()
+    assert 'table["missing"]' in source[exc["line"] - 1]
+    text = (tmp_path / "report.txt").read_text()
+    assert f"raised by KeyError at {exc['file']}:{exc['line']} in buggy" in text
+    log = (tmp_path / "sim.log").read_text()
+    assert "Traceback (most recent call last)" in log and 'return table["missing"]' in log
+    last = read_trace(tmp_path / "trace.jsonl")[-1]
+    assert last["event"] == "panic" and last["exception"] == f"KeyError at {exc['file']}:{exc['line']}"
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_an_up_scenario_runs_on_the_smp_kernel(tmp_path, seed):
+    """up-basic with --mode smp (its wait queue's token in shared RAM) on one CPU."""
+    assert run_scenario("up-basic", sim="verilator", seed=seed, mode="smp", out=tmp_path, quiet=True) == 0, \
+        (tmp_path / "report.txt").read_text()
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["mode"] == "smp" and report["ok"] and report["cpus"] == 1
 
 
 def test_failed_check_exits_1(tmp_path):
