@@ -4,8 +4,11 @@ Re-implements DragonFly BSD's ``kern/lwkt_thread.c`` (v1.12, the uniprocessor
 version; see ``../shared/seeds``) in Python for the simulated SoC. One
 :class:`Lwkt` instance is one CPU's ``globaldata`` together with the functions
 that act on it. Everything that a CPU owns (run queues, the free-thread
-cache, critical-section counts) is touched only by that CPU's instance: each
-function asserts that the threads it changes belong to it.
+cache, critical-section counts) is touched only by that CPU's instance: the
+run-queue helpers, lwkt_setpri and the switch assert that the thread belongs to
+it, and the core refuses any access that does not come from the thread running
+on it. (Wait queues and some fields of other CPUs' threads are still Python
+objects shared under the seed's tokens and MP lock; see the README.)
 
 The functions keep the seed's names and meanings. Those that may switch
 threads, take an interrupt or touch the bus are coroutines; ``crit_enter`` and
