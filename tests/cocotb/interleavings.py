@@ -38,6 +38,17 @@ def raise_at(system, dev: Device, tracepoint: str, thread: str, line: int = LINE
     return state
 
 
+async def run_to_end(machine, boots: dict, *, settle: int = 0) -> list[dict]:
+    """Boot, run until the workload is done (asserting it is), let messages in flight land and,
+    with ``settle``, the kernels run that many cycles more; the sorted trace."""
+    machine.start(boots)
+    assert await machine.run(MAX_CYCLES) == "done", machine.system.panic
+    await machine.quiesce()
+    if settle:
+        await machine.run_on(settle)
+    return machine.system.trace.sorted_records()
+
+
 def interrupts(recs: list[dict], source: int) -> list[dict]:
     return [r for r in recs if r["event"] == "interrupt" and r["source"] == source]
 
@@ -81,9 +92,7 @@ async def crit_exit_window_takes_the_interrupt(dut):
         await _ithread(k, dev, info)
         info["worker"] = await k.lwkt_create(worker, comm="worker", pri=TDPRI_KERN_USER, mpsafe=True)
 
-    machine.start({0: boot0})
-    assert await machine.run(MAX_CYCLES) == "done", system.panic
-    recs = system.trace.sorted_records()
+    recs = await run_to_end(machine, {0: boot0})
     wid = info["worker"].td_id
     taken = interrupts(recs, SOURCE)
     assert len(taken) == 1, taken
@@ -124,10 +133,8 @@ async def crit_exit_window_after_a_pended_interrupt(dut):
         await _ithread(k, dev, info, LINE2)
         info["worker"] = await k.lwkt_create(worker, comm="worker", pri=TDPRI_KERN_USER, mpsafe=True)
 
-    machine.start({0: boot0})
-    assert await machine.run(MAX_CYCLES) == "done", system.panic
-    await machine.run_on(1000)    # the second ithread runs once the preempted worker gave up the CPU
-    recs = system.trace.sorted_records()
+    # The second ithread runs once the preempted worker gave up the CPU: settle.
+    recs = await run_to_end(machine, {0: boot0}, settle=1000)
     end, after = index_of(recs, "mark", label="section-end"), index_of(recs, "mark", label="after")
     deferred = [r for r in recs if r["event"] == "intr_deferred" and r["tid"] == info["worker"].td_id]
     assert len(deferred) == 1 and deferred[0]["in"] == "(thread code)" and deferred[0]["crit"] == 1
@@ -180,9 +187,7 @@ async def interrupt_at_get_mplock(dut, cli):
         await _ithread(k, dev, info, record=seen)
         info["taker"] = await k.lwkt_create(taker, comm="taker", pri=TDPRI_KERN_USER, mpsafe=True)
 
-    machine.start({0: boot0})
-    assert await machine.run(MAX_CYCLES) == "done", system.panic
-    recs = system.trace.sorted_records()
+    recs = await run_to_end(machine, {0: boot0})
     (taken,) = interrupts(recs, SOURCE)
     assert taken["in"] == "get_mplock" and taken["tid"] == info["taker"].td_id, taken
     assert recs.index(taken) < index_of(recs, "mark", label="handler0") < index_of(recs, "mark", label="got")
@@ -292,9 +297,7 @@ async def interrupt_while_requesting_a_remote_token(dut):
     async def boot1(k):
         await k.lwkt_create(owner1, comm="owner1", pri=TDPRI_KERN_USER, mpsafe=True)
 
-    machine.start({0: boot0, 1: boot1})
-    assert await machine.run(MAX_CYCLES) == "done", system.panic
-    recs = system.trace.sorted_records()
+    recs = await run_to_end(machine, {0: boot0, 1: boot1})
     aid = info["asker"].td_id
     send = index_of(recs, "ipi_send", cpu=0, dest=1, func="lwkt_gettoken_remote")
     deferred = recs[index_of(recs, "intr_deferred", cpu=0, tid=aid)]
@@ -358,10 +361,7 @@ async def interrupt_while_draining_a_full_fifo(dut):
     async def boot1(k):
         await k.lwkt_create(deaf, comm="deaf", pri=TDPRI_KERN_USER, mpsafe=True)
 
-    machine.start({0: boot0, 1: boot1})
-    assert await machine.run(MAX_CYCLES) == "done", system.panic
-    await machine.quiesce()
-    recs = system.trace.sorted_records()
+    recs = await run_to_end(machine, {0: boot0, 1: boot1})
     sid = info["sender"].td_id
     full = index_of(recs, "ipiq_fifofull", cpu=0, dest=1)
     deferred = recs[index_of(recs, "intr_deferred", tid=sid)]
@@ -413,9 +413,7 @@ async def interrupt_during_switch_mplock_handover(dut):
         info["giant"] = await k.lwkt_create(giant, comm="giant", pri=TDPRI_KERN_USER)
         info["safe"] = await k.lwkt_create(safe, comm="safe", pri=TDPRI_KERN_USER, mpsafe=True)
 
-    machine.start({0: boot0})
-    assert await machine.run(MAX_CYCLES) == "done", system.panic
-    recs = system.trace.sorted_records()
+    recs = await run_to_end(machine, {0: boot0})
     gid, sid = info["giant"].td_id, info["safe"].td_id
     to_safe = index_of(recs, "switch", tid=gid, to=sid)
     deferred = recs[index_of(recs, "intr_deferred", tid=gid)]
