@@ -110,9 +110,6 @@ class CostModel:
         """The table of build ``mode``."""
         return self.tables[mode]
 
-    def as_dict(self) -> dict:
-        return {"name": self.name, **{mode: dict(table) for mode, table in self.tables.items()}}
-
 
 def _table(**cycles: int) -> Mapping[str, int]:
     missing = set(OPERATIONS) - set(cycles)

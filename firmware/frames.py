@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 
-__all__ = ["kernel_function", "Landings", "THREAD_CODE", "IDLE", "SETTLE_AT"]
+__all__ = ["kernel_function", "Landings", "landed_in", "THREAD_CODE", "IDLE", "SETTLE_AT"]
 
 #: A kernel function that returns owing more cycles than this spends them first: blocks of kernel
 #: computation (each an interrupt boundary only at its end) stay short.
@@ -50,6 +50,11 @@ def kernel_function(fn=None, *, cost: str | None = None):
     return wrap(fn) if fn is not None else wrap
 
 
+def landed_in(frames: list[str], idle: bool) -> str:
+    """Where an interrupt landed: the innermost kernel function, else idle or thread code."""
+    return frames[-1] if frames else IDLE if idle else THREAD_CODE
+
+
 class Landings:
     """Interrupts that landed on one CPU, per kernel function: taken or deferred."""
 
@@ -59,7 +64,7 @@ class Landings:
 
     def record(self, frames: list[str], idle: bool, deferred: bool) -> None:
         counts = self.deferred if deferred else self.taken
-        places = set(frames) if frames else {IDLE if idle else THREAD_CODE}
+        places = set(frames) if frames else {landed_in(frames, idle)}
         for place in places:
             counts[place] = counts.get(place, 0) + 1
 

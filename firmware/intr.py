@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Awaitable, Callable
 
 from hdl import memory_map as mm
-from .frames import IDLE, THREAD_CODE, kernel_function
+from .frames import kernel_function, landed_in
 from .thread import TDF, TDPRI_CRIT, TDPRI_INT_MED, Thread
 
 __all__ = ["InterruptMixin", "IthreadHandler", "HARDWARE_PRIO", "EVENT_INTERRUPT", "EVENT_IPI_SEND"]
@@ -95,10 +95,7 @@ class InterruptMixin:
     # -- entry ----------------------------------------------------------------------------------
 
     def _landed_in(self, td: Thread) -> str:
-        frames = td.td_kframes
-        if frames:
-            return frames[-1]
-        return IDLE if td is self.gd_idletd else THREAD_CODE
+        return landed_in(td.td_kframes, td is self.gd_idletd)
 
     async def interrupt_entry(self) -> bool:
         """An interrupt boundary with ``irq`` high: take it, defer it in a critical section, or

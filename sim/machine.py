@@ -50,10 +50,6 @@ class Machine:
         self.done = Event()
         self.system.on_finish = self.done.set
 
-    @property
-    def kernels(self) -> list[Lwkt]:
-        return self.system.kernels
-
     def start(self, start: dict[int, Callable[[Lwkt], Awaitable[None]]] | None = None) -> None:
         """Boot every kernel; ``start[cpu](kernel)`` runs in CPU ``cpu``'s boot context."""
         start = start or {}

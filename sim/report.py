@@ -152,6 +152,13 @@ def _landing_rows(r: dict) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
+def _text_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Indented text lines: the first column left-aligned, the others right-aligned."""
+    widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
+    return ["  " + row[0].ljust(widths[0]) + "  " + "  ".join(v.rjust(w) for v, w in zip(row[1:], widths[1:]))
+            for row in [header] + rows]
+
+
 def _exception_lines(p: dict) -> list[str]:
     e = p.get("exception")
     if not e:
@@ -168,11 +175,7 @@ def render_text(r: dict) -> str:
     lines.append("checks:")
     for c in r["checks"]:
         lines.append(f"  [{'ok' if c['ok'] else 'FAILED':6}] {c['name']}" + (f": {c['detail']}" if c["detail"] else ""))
-    header, rows = _table_rows(r)
-    widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
-    lines += ["", "counters:"]
-    for row in [header] + rows:
-        lines.append("  " + row[0].ljust(widths[0]) + "  " + "  ".join(v.rjust(w) for v, w in zip(row[1:], widths[1:])))
+    lines += ["", "counters:", *_text_table(*_table_rows(r))]
     latency = _latency_rows(r)
     if latency:  # a report written before a build had latencies of its own has none to show
         lines += ["", "latency (cycles):", f"  {'':18} {'count':>6} {'median':>7} {'p99':>6} {'max':>6}"]
@@ -180,11 +183,7 @@ def render_text(r: dict) -> str:
             lines.append(f"  {row[0]:18} {row[1]:>6} {row[2]:>7} {row[3]:>6} {row[4]:>6}")
     header, rows = _landing_rows(r)
     if rows:
-        widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
-        lines += ["", "interrupts landed inside kernel functions (taken/deferred):"]
-        for row in [header] + rows:
-            lines.append("  " + row[0].ljust(widths[0]) + "  "
-                         + "  ".join(v.rjust(w) for v, w in zip(row[1:], widths[1:])))
+        lines += ["", "interrupts landed inside kernel functions (taken/deferred):", *_text_table(header, rows)]
     if r["mode"] == "smp":
         lines.append(f"\nMP lock: {r['mplock']['acquisitions']} acquisitions, "
                      f"{r['mplock']['contended_tries']} contended tries")
