@@ -82,8 +82,9 @@ BLOCKS = (
     Block("ipi_mux", "shared", r"lwkt_soc\.ipi", "IPI matrix slot decode and read-data mux"),
     Block("mplock", "shared", r"lwkt_soc\.mplock", "MP lock"),
     Block("route", "shared", r"lwkt_soc\.route", "external IRQ routing"),
+    Block("device", "shared", r"lwkt_soc\.device", "external device registers (DEVICE)"),
     Block("ram", "shared", r"lwkt_soc\.ram", "shared RAM (logic only; storage in memory bits)"),
-    Block("arbiter", "shared", r"lwkt_soc\.(?:mplock|route|ram)_arbiter", "the three round-robin arbiters"),
+    Block("arbiter", "shared", r"lwkt_soc\.(?:mplock|route|device|ram)_arbiter", "the four round-robin arbiters"),
     Block("top", "shared", r"lwkt_soc", "top glue: the 64-bit cycle counter"),
 )
 OTHER = "other"

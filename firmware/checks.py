@@ -58,6 +58,11 @@ class IpiChecker:
         return sum(len(q) for q in self.queues.values())
 
 
+def _key(tok: "Token"):
+    """A token's identity: its shared-RAM words (SMP), else the object."""
+    return tok.ram_word if tok.ram_word is not None else id(tok)
+
+
 class TokenChecker:
     """At most one CPU is inside a token's protected region at a time.
 
@@ -72,7 +77,7 @@ class TokenChecker:
         self.entries = 0
 
     def enter(self, kernel: "Lwkt", tok: "Token") -> None:
-        holders = self.holders.setdefault(id(tok), {})
+        holders = self.holders.setdefault(_key(tok), {})
         others = [cpu for cpu, n in holders.items() if n > 0 and cpu != kernel.gd_cpuid]
         if others:
             self.system.check_failed(kernel, f"token {tok.name or hex(id(tok))}: cpu {kernel.gd_cpuid} "
@@ -81,12 +86,12 @@ class TokenChecker:
         self.entries += 1
 
     def leave(self, kernel: "Lwkt", tok: "Token") -> None:
-        holders = self.holders.get(id(tok), {})
+        holders = self.holders.get(_key(tok), {})
         if holders.get(kernel.gd_cpuid, 0) > 0:
             holders[kernel.gd_cpuid] -= 1
 
     def given_away(self, kernel: "Lwkt", tok: "Token") -> None:
-        holders = self.holders.get(id(tok), {})
+        holders = self.holders.get(_key(tok), {})
         if holders.get(kernel.gd_cpuid, 0) > 0:
             kernel.event("token_lost", token=tok.name, holds=holders[kernel.gd_cpuid])
         holders[kernel.gd_cpuid] = 0

@@ -135,6 +135,7 @@ class InterruptMixin:
     async def do_interrupts(self, landed_in: str) -> None:
         """The interrupt frame: claim and dispatch every pending source on the current thread's
         stack, with interrupts off (an interrupt gate) and in a critical section."""
+        crit = self.curthread.crit_count
         saved = self.intr_disable()
         self.crit_enter()
         self.gd_intr_nesting_level += 1
@@ -144,7 +145,7 @@ class InterruptMixin:
                 break
             self.cpu.charge(self.costs["intr_dispatch"])
             self.interrupts_taken += 1
-            self.event("interrupt", source=source, **{"in": landed_in})
+            self.event("interrupt", source=source, crit=crit, **{"in": landed_in})
             await self.cpu.write(mm.DEBUG.EVENT, EVENT_INTERRUPT | source)
             await self.dispatch_interrupt(source)
         self.gd_intr_nesting_level -= 1

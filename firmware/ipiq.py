@@ -1,10 +1,11 @@
 """IPI queues over the SoC's mailbox matrix (seed v1.18: lwkt_send_ipiq, lwkt_wait_ipiq,
 lwkt_process_ipiq).
 
-A message is a function id and an argument handle pushed into FIFO[me][d]
+A message is a function id and a one-word argument pushed into FIFO[me][d]
 (TX_FUNC, then TX_ARG). The function id names a kernel function (or one a
-scenario registered); the handle names a kernel object (a thread, a token
-request) in the run's handle table, the way a pointer names shared memory.
+scenario registered); the argument is a word, for the kernel's own messages
+the first word of an object in shared RAM (a thread record, a token), the way
+a pointer names shared memory: no Python object travels with a message.
 The receiving CPU runs the function and only then pops the entry, so the
 sender's TX_RINDEX tells it that its request has been carried out.
 """
@@ -48,15 +49,17 @@ class IpiqMixin:
         self.counters.update({"ipiq_count": 0, "ipiq_fifofull": 0, "ipiq_received": 0})
 
     @kernel_function(cost="")
-    async def lwkt_send_ipiq(self, dcpu: int, func: str, arg) -> int:
+    async def lwkt_send_ipiq(self, dcpu: int, func: str, arg: int = 0) -> int:
         """Ask CPU ``dcpu`` to run ``func(arg)``; returns the sequence number to wait for.
 
         To this CPU itself the function runs directly. While FIFO[me][dcpu] is over
         half full this CPU drains its own incoming queues, so that two CPUs filling
         FIFOs towards each other never deadlock.
         """
+        self.kassert(isinstance(arg, int) and 0 <= arg <= _MASK32,
+                     f"lwkt_send_ipiq: the argument of {func} must be a 32-bit word, not {arg!r}")
         if dcpu == self.gd_cpuid:
-            await self.ipi_call(func, arg)
+            await self.ipi_call(func, arg, dcpu)
             return 0
         called = self.exec_cycle  # the IPI latency runs from the call, FIFO-full draining included
         self.cpu.charge(self.costs["lwkt_send_ipiq"])
@@ -83,11 +86,10 @@ class IpiqMixin:
         # guarantees for its depth of 32; for any depth the hard limit is a full FIFO (WOF).
         self.kassert((windex - rindex) & _MASK32 < depth, "lwkt_send_ipiq: FIFO overrun")
         fid = self.system.ipi_func_id(func)
-        handle = self.system.handles.put(self.gd_cpuid, arg)
         # Recorded before the push: the receiver may run the message before our write returns.
-        self.system.ipi_checker.sent(self.gd_cpuid, dcpu, fid, handle, called)
+        self.system.ipi_checker.sent(self.gd_cpuid, dcpu, fid, arg, called)
         await self.cpu.write(mm.IPI_TX.addr("TX_FUNC", slot=dcpu), fid)
-        await self.cpu.write(mm.IPI_TX.addr("TX_ARG", slot=dcpu), handle)
+        await self.cpu.write(mm.IPI_TX.addr("TX_ARG", slot=dcpu), arg)
         windex = (windex + 1) & _MASK32
         self.ipiq_windex[dcpu] = windex
         await self.cpu.write(mm.DEBUG.EVENT, EVENT_IPI_SEND | dcpu)
@@ -135,25 +137,24 @@ class IpiqMixin:
                     if fid == 0:
                         break
                     self.cpu.charge(self.costs["lwkt_process_ipiq_message"])
-                    handle = await self.cpu.read(mm.IPI_RX.addr("RX_ARG", slot=source))
-                    self.system.ipi_checker.received(self, source, fid, handle)
-                    arg = self.system.handles.take(handle)
+                    arg = await self.cpu.read(mm.IPI_RX.addr("RX_ARG", slot=source))
+                    self.system.ipi_checker.received(self, source, fid, arg)
                     self.count("ipiq_received")
                     name = self.system.ipi_func_name(fid)
                     self.event("ipi_receive", source=source, func=name)
-                    await self.ipi_call(name, arg)
+                    await self.ipi_call(name, arg, source)
                     await self.cpu.write(mm.IPI_RX.addr("RX_POP", slot=source), 0)
             finally:
                 self.ipiq_busy.discard(source)
 
-    async def ipi_call(self, func: str, arg) -> None:
-        """Run an IPI function on this CPU."""
+    async def ipi_call(self, func: str, arg: int, source: int) -> None:
+        """Run an IPI function on this CPU; ``arg`` is the message's word, ``source`` its sender."""
         if func == "lwkt_schedule":
-            await self.lwkt_schedule(arg)
+            await self.lwkt_schedule(self.system.thread_at(arg))
         elif func == "lwkt_deschedule":
-            await self.lwkt_deschedule(arg)
+            await self.lwkt_deschedule(self.system.thread_at(arg))
         elif func == "lwkt_gettoken_remote":
-            await self.lwkt_gettoken_remote(arg)
+            await self.lwkt_gettoken_remote(self.system.token_at(arg), source)
         else:
             await self.system.ipi_user_func(func)(self, arg)
 

@@ -119,8 +119,12 @@ class Lwkt(InterruptMixin):
 
     def event(self, kind: str, **fields) -> None:
         td = self.curthread
-        self.system.trace.emit(self.cycle, self.gd_cpuid, td.td_id if td else 0, td.td_comm if td else "-",
-                               kind, **fields)
+        record = self.system.trace.emit(self.cycle, self.gd_cpuid, td.td_id if td else 0,
+                                        td.td_comm if td else "-", kind, **fields)
+        # Every decision is checked against the reference model as it is made.
+        mismatch = self.system.scoreboard.feed(record)
+        if mismatch is not None and self.system.panic is None:
+            self.system.check_failed(self, f"scoreboard: {mismatch}")
 
     def tracepoint(self, name: str) -> None:
         """Run the callbacks a test put on tracepoint ``name`` (``System.on_tracepoint``)."""
@@ -178,7 +182,7 @@ class Lwkt(InterruptMixin):
         self.gd_tdrunq: list[deque[Thread]] = [deque() for _ in range(NQS)]
         self.gd_runqmask = 0
 
-    def _lwkt_dequeue(self, td: Thread) -> None:
+    async def _lwkt_dequeue(self, td: Thread) -> None:
         self._mine(td, "_lwkt_dequeue")
         self.kassert(self.curthread.td_pri >= TDPRI_CRIT, "_lwkt_dequeue outside a critical section")
         self.cpu.charge(self.costs["_lwkt_dequeue"])
@@ -186,16 +190,26 @@ class Lwkt(InterruptMixin):
             td.td_flags &= ~TDF.RUNQ
             self.gd_tdrunq[td.td_pri & TDPRI_MASK].remove(td)
             # The ready mask is cleaned up lazily by lwkt_switch.
+            self.event("dequeue", target=td.td_id, pri=td.pri)
+            await self.publish_flags(td)
 
-    def _lwkt_enqueue(self, td: Thread) -> None:
+    async def _lwkt_enqueue(self, td: Thread) -> None:
         self._mine(td, "_lwkt_enqueue")
         self.kassert(self.curthread.td_pri >= TDPRI_CRIT, "_lwkt_enqueue outside a critical section")
         self.cpu.charge(self.costs["_lwkt_enqueue"])
         if not td.td_flags & TDF.RUNQ:
             nq = td.td_pri & TDPRI_MASK
             td.td_flags |= TDF.RUNQ
-            self.gd_tdrunq[nq].append(td)
+            if self.system.bug("enqueue-head"):
+                self.gd_tdrunq[nq].appendleft(td)
+            else:
+                self.gd_tdrunq[nq].append(td)
             self.gd_runqmask |= 1 << nq
+            self.event("enqueue", target=td.td_id, pri=nq, mpcount=td.td_mpcount)
+            await self.publish_flags(td)
+
+    async def publish_flags(self, td: Thread) -> None:
+        """Make the flags other CPUs test visible to them (the SMP build keeps them in shared RAM)."""
 
     def runnable(self) -> bool:
         """Some thread other than the idle thread may be ready (the mask may be stale)."""
@@ -210,8 +224,11 @@ class Lwkt(InterruptMixin):
 
     # -- thread structures ------------------------------------------------------------------------
 
+    #: The thread structure of this build (the SMP build keeps the shared fields in RAM).
+    thread_class = Thread
+
     def _new_thread(self) -> Thread:
-        td = Thread(self.system.next_tid())
+        td = self.thread_class(self.system.next_tid())
         self.threads_allocated += 1
         return td
 
@@ -241,7 +258,15 @@ class Lwkt(InterruptMixin):
             flags |= TDF.ALLOCATED_STACK
         stack = td.td_kstack if td.td_kstack is not None else object()
         self.lwkt_init_thread(td, stack, flags, self)
+        await self.publish_thread(td)
         return td
+
+    async def publish_thread(self, td: Thread) -> None:
+        """Write a newly initialised thread's shared record (the SMP build has one in RAM)."""
+
+    def not_waiting(self, td: Thread) -> bool:
+        """``td`` (this CPU's running thread) is on no wait queue."""
+        return td.td_wait is None
 
     def lwkt_init_thread(self, td: Thread, stack: object, flags: TDF, gd: "Lwkt") -> None:
         self.cpu.charge(self.costs["lwkt_init_thread"] + self.costs["bzero_thread"])
@@ -251,7 +276,8 @@ class Lwkt(InterruptMixin):
         td.td_kstack = stack
         td.td_flags |= flags
         td.td_gd = gd
-        td.td_cpu = gd.gd_cpuid
+        if td.td_rec == 0:
+            td.td_cpu = gd.gd_cpuid   # the SMP build writes it in the shared record (publish_thread)
         td.td_pri = TDPRI_CRIT
 
     @kernel_function
@@ -306,11 +332,13 @@ class Lwkt(InterruptMixin):
                     self.gd_runqmask &= ~(1 << nq)
                     continue
                 self.cpu.charge(self.costs["lwkt_switch_pick"])
-                ntd = queue.popleft()
-                queue.append(ntd)
+                ntd = queue[0]
+                if not self.system.bug("no-rotate"):
+                    queue.rotate(-1)
                 break
             if ntd is None:
                 ntd = self.gd_idletd
+        self.record_pick(td, ntd)
         self.kassert(ntd.td_pri >= TDPRI_CRIT,
                      f"priority problem in lwkt_switch {td.td_pri} {ntd.td_pri}")
         k = self
@@ -321,6 +349,12 @@ class Lwkt(InterruptMixin):
         await k.crit_exit()
         return k
 
+    def record_pick(self, td: Thread, ntd: Thread, *, mpheld: bool = False, tried: bool | None = None) -> None:
+        """The trace record of lwkt_switch's decision, with the inputs a reference model needs."""
+        preempted = td.td_preempted
+        self.event("pick", to=ntd.td_id, cur_mpcount=td.td_mpcount, mpheld=mpheld, tried=tried,
+                   idle=self.gd_idletd.td_id, preempted=preempted.td_id if preempted is not None else None)
+
     async def _td_switch(self, ntd: Thread, *, exiting: bool = False, entered: int | None = None) -> "Lwkt":
         """The machine-dependent switch: hand the core to ``ntd``'s context.
 
@@ -330,9 +364,12 @@ class Lwkt(InterruptMixin):
         """
         td = self.curthread
         self._mine(ntd, "td_switch")
-        self.event("switch", to=ntd.td_id, to_thread=ntd.td_comm, to_pri=ntd.pri)
+        self.event("switch", to=ntd.td_id, to_thread=ntd.td_comm, to_pri=ntd.pri, crit=td.crit_count,
+                   mpcount=td.td_mpcount, to_mpcount=ntd.td_mpcount, exiting=exiting)
         td.td_flags &= ~TDF.RUNNING
         ntd.td_flags |= TDF.RUNNING
+        await self.publish_flags(td)
+        await self.publish_flags(ntd)
         await self.show_thread(ntd)
         self.curthread = ntd
         if ntd.td_context is None:
@@ -390,7 +427,7 @@ class Lwkt(InterruptMixin):
             return self._preempt_result("weird", ntd, source=id)
         if ntd.td_preempted is not None:
             return self._preempt_result("hit", ntd, source=id)
-        if ntd.pri <= td.pri:
+        if ntd.pri <= td.pri and not (self.system.bug("preempt-lower") and ntd.pri < td.pri):
             return self._preempt_result("miss", ntd, source=id)
         self._preempt_result("hit", ntd, source=id)
         self.cpu.charge(self.costs["lwkt_preempt_hit"])
@@ -411,9 +448,12 @@ class Lwkt(InterruptMixin):
             self.panic(f"lwkt_preempt: a preempted thread came back on cpu {k.gd_cpuid}")
 
     def _preempt_result(self, result: str, ntd: Thread, **fields) -> None:
-        """Count a preemption attempt by the seed's rules (preempt_hit/miss/weird) and trace it."""
+        """Count a preemption attempt by the seed's rules (preempt_hit/miss/weird) and trace it with
+        the inputs of the decision."""
+        td = self.curthread
         self.count(f"preempt_{result}")
-        self.event("preempt", target=ntd.td_id, result=result, **fields)
+        self.event("preempt", target=ntd.td_id, result=result, pri=td.pri, target_pri=ntd.pri,
+                   crit=td.crit_count, target_mpcount=ntd.td_mpcount, **fields)
 
     # -- yielding -----------------------------------------------------------------------------------
 
@@ -437,7 +477,7 @@ class Lwkt(InterruptMixin):
     @kernel_function
     async def lwkt_yield(self) -> "Lwkt":
         """Yield to threads of higher or equal priority; returns the kernel the thread runs on after."""
-        self.event("yield")
+        self.event("yield", crit=self.curthread.crit_count)
         await self.lwkt_schedule_self()
         return await self.lwkt_switch()
 
@@ -447,8 +487,8 @@ class Lwkt(InterruptMixin):
     async def lwkt_schedule_self(self) -> None:
         td = self.curthread
         self.crit_enter()
-        self.kassert(td.td_wait is None, "lwkt_schedule_self(): td_wait not NULL!")
-        self._lwkt_enqueue(td)
+        self.kassert(self.not_waiting(td), "lwkt_schedule_self(): td_wait not NULL!")
+        await self._lwkt_enqueue(td)
         await self.crit_exit()
 
     @kernel_function
@@ -457,7 +497,7 @@ class Lwkt(InterruptMixin):
         self.crit_enter()
         self.event("schedule", target=td.td_id)
         if td is self.curthread:
-            self._lwkt_enqueue(td)
+            await self._lwkt_enqueue(td)
         else:
             w = td.td_wait
             if w is not None:
@@ -466,13 +506,13 @@ class Lwkt(InterruptMixin):
                     w.wa_count -= 1
                     td.td_wait = None
                     if td.td_cpu == self.gd_cpuid:
-                        self._lwkt_enqueue(td)
+                        await self._lwkt_enqueue(td)
                     else:
                         await self.schedule_remote(td, "lwkt_schedule: cpu mismatch1")
                 else:
                     await self.schedule_remote(td, "lwkt_schedule: cpu mismatch2")
             elif td.td_cpu == self.gd_cpuid:
-                self._lwkt_enqueue(td)
+                await self._lwkt_enqueue(td)
             else:
                 await self.schedule_remote(td, "lwkt_schedule: cpu mismatch3")
         await self.crit_exit()
@@ -489,16 +529,18 @@ class Lwkt(InterruptMixin):
     async def lwkt_deschedule_self(self) -> None:
         td = self.curthread
         self.crit_enter()
-        self.kassert(td.td_wait is None, "lwkt_schedule_self(): td_wait not NULL!")
-        self._lwkt_dequeue(td)
+        self.kassert(self.not_waiting(td), "lwkt_schedule_self(): td_wait not NULL!")
+        self.event("deschedule", target=td.td_id, remote=False)
+        await self._lwkt_dequeue(td)
         await self.crit_exit()
 
     @kernel_function
     async def lwkt_deschedule(self, td: Thread) -> None:
         self.crit_enter()
-        self.event("deschedule", target=td.td_id)
-        if td is self.curthread or td.td_cpu == self.gd_cpuid:
-            self._lwkt_dequeue(td)
+        local = td is self.curthread or td.td_cpu == self.gd_cpuid
+        self.event("deschedule", target=td.td_id, remote=not local)
+        if local:
+            await self._lwkt_dequeue(td)
         else:
             await self.deschedule_remote(td, "lwkt_deschedule: cpu mismatch")
         await self.crit_exit()
@@ -509,12 +551,15 @@ class Lwkt(InterruptMixin):
         self.kassert(pri >= 0, f"lwkt_setpri: negative priority {pri}")
         self._mine(td, "lwkt_setpri")
         self.crit_enter()
+        old = td.pri
         if td.td_flags & TDF.RUNQ:
-            self._lwkt_dequeue(td)
+            await self._lwkt_dequeue(td)
             td.td_pri = (td.td_pri & ~TDPRI_MASK) + pri
-            self._lwkt_enqueue(td)
+            self.event("setpri", target=td.td_id, old=old, pri=pri)
+            await self._lwkt_enqueue(td)
         else:
             td.td_pri = (td.td_pri & ~TDPRI_MASK) + pri
+            self.event("setpri", target=td.td_id, old=old, pri=pri)
         await self.crit_exit()
 
     async def lwkt_setpri_self(self, pri: int) -> None:
@@ -540,7 +585,7 @@ class Lwkt(InterruptMixin):
         await self.lwkt_gettoken(w.wa_token)
         k = self
         if w.wa_gen == gen:
-            self._lwkt_dequeue(td)
+            await self._lwkt_dequeue(td)
             w.wa_waitq.append(td)
             w.wa_count += 1
             td.td_wait = w
@@ -570,7 +615,7 @@ class Lwkt(InterruptMixin):
             woken.append(td.td_id)
             self.system.wait_checker.woken(td, self.cycle)
             if td.td_cpu == self.gd_cpuid:
-                self._lwkt_enqueue(td)
+                await self._lwkt_enqueue(td)
             else:
                 await self.schedule_remote(td, "lwkt_signal: cpu mismatch")
             await self.lwkt_regettoken(w.wa_token)
@@ -661,6 +706,7 @@ class Lwkt(InterruptMixin):
         idle.td_flags |= TDF.RUNNING
         self.curthread = idle
         try:
+            await self.publish_thread(idle)
             await self.show_thread(idle)
             await self.setup_interrupts()
             if start is not None:

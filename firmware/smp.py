@@ -14,9 +14,9 @@ import inspect
 from .frames import kernel_function
 from .ipiq import IpiqMixin
 from .lwkt import Lwkt, ThreadFunc
+from .shared import SharedRecordsMixin
 from .smp_sync import MpLockMixin, TokenMixin
 from .thread import TDF, TDPRI_CRIT, TDPRI_INT_MED, TDPRI_MASK, Thread, WaitQueue
-from .watchdog import heartbeat_address
 
 __all__ = ["LwktSmp", "IDLE_POLL_CYCLES"]
 
@@ -33,7 +33,7 @@ async def _maybe_await(value):
         await value
 
 
-class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
+class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
     """One CPU's kernel in the SMP build (v1.18)."""
 
     def __init__(self, system, cpu):
@@ -45,6 +45,7 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
                               "mplock_contended": 0, "mplock_busts": 0})
         self.init_ipiq()
         self.lbolt_sleepers: list[Thread] = []  # threads sleeping until the next hardclock tick
+        self._tried: bool | None = None          # the result of the last MP-lock TRY (for the trace)
 
     # -- thread structures ----------------------------------------------------------------------
 
@@ -52,11 +53,13 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         super().lwkt_init_thread(td, stack, flags, gd)
         # A structure reused from the free cache is still listed (lwkt_exit leaves it there):
         # bzero + TAILQ_INSERT_TAIL re-lists it at the tail, once.
+        gd.prune_tdallq()
         if td in gd.gd_tdallq:
             gd.gd_tdallq.remove(td)
         gd.gd_tdallq.append(td)
 
     async def lwkt_free_thread(self, td: Thread) -> None:
+        self.prune_tdallq()
         if td in self.gd_tdallq:
             self.gd_tdallq.remove(td)
         await super().lwkt_free_thread(td)
@@ -64,20 +67,11 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
     def lwkt_set_comm(self, td: Thread, name: str) -> None:
         td.td_comm = name
 
-    def lwkt_hold(self, td: Thread) -> None:
-        self.cpu.charge(self.costs["lwkt_hold"])
-        td.td_refs += 1
-
-    def lwkt_rele(self, td: Thread) -> None:
-        self.kassert(td.td_refs > 0, f"lwkt_rele: td #{td.td_id} has no references")
-        self.cpu.charge(self.costs["lwkt_hold"])
-        td.td_refs -= 1
-
     async def lwkt_wait_free(self, td: Thread) -> None:
         """Wait (a hardclock tick at a time, where the seed sleeps up to hz ticks) until nobody
         holds ``td``."""
         k = self
-        while td.td_refs:
+        while await k.td_get(td, "td_refs"):
             k = await k.tsleep_tick("tdreap")
 
     async def tsleep_tick(self, wmesg: str) -> "LwktSmp":
@@ -85,41 +79,52 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         returns the kernel the thread wakes up on."""
         td = self.curthread
         self.crit_enter()
-        self._lwkt_dequeue(td)
+        self.event("tsleep", wmesg=wmesg)
+        await self._lwkt_dequeue(td)
         self.lbolt_sleepers.append(td)
-        td.td_wmesg = wmesg
+        await self.td_set(td, "td_wmesg", self.wmesg_id(wmesg))
         k = await self.lwkt_switch()
-        td.td_wmesg = None
+        await k.td_set(td, "td_wmesg", 0)
         await k.crit_exit()
         return k
 
     async def hardclock(self) -> None:
         await super().hardclock()
         # The heartbeat the MP-lock watchdog looks at.
-        await self.cpu.write(heartbeat_address(self.gd_cpuid), self.hardclock_ticks)
+        await self.cpu.write(self.system.ram.address(self.system.ram.heartbeat(self.gd_cpuid)),
+                             self.hardclock_ticks)
         sleepers, self.lbolt_sleepers = self.lbolt_sleepers, []
         for td in sleepers:
-            self._lwkt_enqueue(td)
+            self.event("tsleep_wake", target=td.td_id)
+            await self._lwkt_enqueue(td)
         self.system.wait_checker.tick(self)
 
-    def lwkt_acquire(self, td: Thread) -> None:
+    @kernel_function(cost="")
+    async def lwkt_acquire(self, td: Thread) -> None:
         """Move ``td`` (not on any run queue, not running) to this CPU. Needs the MP lock, which
-        guards the per-CPU thread lists while a thread changes hands. The thread runs here from
-        its next switch-in on: this CPU's kernel, bus port and debug registers."""
-        self.kassert(not td.td_flags & TDF.RUNQ, "lwkt_acquire: thread is on a run queue")
-        gd = td.td_gd
-        if gd is not self:
-            self.kassert(not td.td_flags & (TDF.RUNNING | TDF.PREEMPT_LOCK),
-                         f"lwkt_acquire: td #{td.td_id} is running or preempted on cpu {gd.gd_cpuid}")
+        guards a thread changing hands. What it tests and changes is the thread's shared record:
+        the flags its owner publishes and td_cpu. The thread runs here from its next switch-in on:
+        this CPU's kernel, bus port and debug registers."""
+        flags = await self.shared_flags(td)
+        self.kassert(not flags & TDF.RUNQ, "lwkt_acquire: thread is on a run queue")
+        cpu = await self.td_get(td, "td_cpu")
+        if cpu != self.gd_cpuid:
+            self.kassert(not flags & (TDF.RUNNING | TDF.PREEMPT_LOCK),
+                         f"lwkt_acquire: td #{td.td_id} is running or preempted on cpu {cpu}")
             self.kassert(self.curthread.td_mpcount > 0, "lwkt_acquire without the MP lock")
             self.cpu.charge(self.costs["lwkt_acquire"])
             self.crit_enter()
-            gd.gd_tdallq.remove(td)
+            await self.td_set(td, "td_cpu", self.gd_cpuid)
+            # The structure's private part follows the published owner: the old CPU drops it from
+            # its list of threads itself (prune_tdallq), so no CPU edits another's list.
             td.td_gd = self
-            td.td_cpu = self.gd_cpuid
             self.gd_tdallq.append(td)
             self.crit_exit_noyield()
-            self.event("acquire", target=td.td_id, from_cpu=gd.gd_cpuid)
+            self.event("acquire", target=td.td_id, from_cpu=cpu)
+
+    def prune_tdallq(self) -> None:
+        """Forget threads that lwkt_acquire moved to another CPU."""
+        self.gd_tdallq = [td for td in self.gd_tdallq if td.td_gd is self]
 
     async def lwkt_create(self, func: ThreadFunc, arg=None, template: Thread | None = None,
                           tdflags: TDF = TDF(0), comm: str = "", *, pri: int | None = None,
@@ -161,8 +166,10 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
             if ntd.td_mpcount:
                 td.td_mpcount -= ntd.td_mpcount
                 self.kassert(td.td_mpcount >= 0, "lwkt_switch: negative td_mpcount after preemption")
-        else:
+        self._tried = None
+        if ntd is None:
             ntd = await self._choose_next(mpheld)
+        self.record_pick(td, ntd, mpheld=mpheld, tried=self._tried)
         self.kassert(ntd.td_pri >= TDPRI_CRIT, f"priority problem in lwkt_switch {td.td_pri} {ntd.td_pri}")
         if td.td_release is not None:
             await _maybe_await(td.td_release(td))
@@ -209,8 +216,9 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
                     return idle
             queue = self.gd_tdrunq[nq]
             self.cpu.charge(self.costs["lwkt_switch_pick"])
-            queue.remove(ntd)
-            queue.append(ntd)
+            if not self.system.bug("no-rotate-mp"):
+                queue.remove(ntd)
+                queue.append(ntd)
             return ntd
         return self.gd_idletd
 
@@ -239,20 +247,26 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         of the caller's callers that may be ignored; ``ntd`` inherits our MP count."""
         td = self.curthread
         self.kassert(ntd.td_pri >= TDPRI_CRIT, f"BADCRIT0 {ntd.td_pri}")
-        if not _wantresched(ntd, td):
-            return self._preempt_result("miss", ntd)
+        # ntd was just put on a run queue by its owner; the caller may be another CPU's ithread
+        # hook only through an IPI that runs here, so the owner test needs no shared word.
+        target_cpu = ntd.td_gd.gd_cpuid
+        facts = {"critpri": critpri // TDPRI_CRIT, "target_cpu": target_cpu, "mpheld": None, "tried": None}
+        if not _wantresched(ntd, td) and not (self.system.bug("preempt-lower") and ntd.pri < td.pri):
+            return self._preempt_result("miss", ntd, **facts)
         if (td.td_pri & ~TDPRI_MASK) > critpri:
             self.need_resched()
-            return self._preempt_result("miss", ntd)
-        if ntd.td_cpu != self.gd_cpuid:
-            return self._preempt_result("miss", ntd)
+            return self._preempt_result("miss", ntd, **facts)
+        if target_cpu != self.gd_cpuid:
+            return self._preempt_result("miss", ntd, **facts)
         if td is ntd or (td.td_flags | ntd.td_flags) & TDF.PREEMPT_LOCK:
             self.need_resched()
-            return self._preempt_result("weird", ntd)
+            return self._preempt_result("weird", ntd, **facts)
         if ntd.td_preempted is not None:
             self.need_resched()
-            return self._preempt_result("hit", ntd)
+            return self._preempt_result("hit", ntd, **facts)
         mpheld = int(await self.mp_lock_held())
+        facts["mpheld"] = bool(mpheld)
+        self._tried = None
         if mpheld and td.td_mpcount == 0:
             self.panic("lwkt_preempt(): held and no count")
         savecnt = td.td_mpcount
@@ -262,8 +276,8 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
             td.td_mpcount -= mpheld
             ntd.td_mpcount -= td.td_mpcount
             self.need_resched()
-            return self._preempt_result("miss", ntd)
-        self._preempt_result("hit", ntd)
+            return self._preempt_result("miss", ntd, **{**facts, "tried": False})
+        self._preempt_result("hit", ntd, **{**facts, "tried": self._tried})
         self.cpu.charge(self.costs["lwkt_preempt_hit"])
         ntd.td_preempted = td
         td.td_flags |= TDF.PREEMPT_LOCK
@@ -284,7 +298,7 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
     # -- scheduling -------------------------------------------------------------------------------
 
     async def _enqueue_and_offer(self, td: Thread, critpri: int) -> None:
-        self._lwkt_enqueue(td)
+        await self._lwkt_enqueue(td)
         if td.td_preemptable is not None:
             await _maybe_await(td.td_preemptable(td, critpri))
         elif _wantresched(td, self.curthread):
@@ -293,47 +307,122 @@ class LwktSmp(IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
     @kernel_function
     async def lwkt_schedule(self, td: Thread) -> None:
         """Make ``td`` runnable on its CPU: here directly, elsewhere by IPI; a thread on a
-        wait queue is handled by the CPU that owns the queue's token."""
+        wait queue is handled by the CPU that owns the queue's token. Everything it learns of a
+        thread that may not be this CPU's comes from the thread's shared record."""
         self.crit_enter()
         self.event("schedule", target=td.td_id)
         if td is self.curthread:
-            self._lwkt_enqueue(td)
+            await self._lwkt_enqueue(td)
         else:
-            w = td.td_wait
-            if w is not None:
+            wait = await self.td_get(td, "td_wait")
+            if wait:
+                w = self.system.waitqueue_at(wait)
                 if await self.lwkt_trytoken(w.wa_token):
-                    w.wa_waitq.remove(td)
-                    w.wa_count -= 1
-                    td.td_wait = None
-                    self.system.wait_checker.woken(td, self.cycle)
-                    if td.td_cpu == self.gd_cpuid:
-                        await self._enqueue_and_offer(td, TDPRI_CRIT * 2)
+                    # (The seed trusts the td_wait it read before owning the token; another CPU
+                    # may have woken the thread in between, so it is read again under the token.)
+                    if await self.td_get(td, "td_wait") == wait:
+                        await self.waitq_remove(w, td.td_rec)
+                        await self.td_set(td, "td_wait", 0)
+                        self.system.wait_checker.woken(td, self.cycle)
+                        cpu = await self.td_get(td, "td_cpu")
+                        if cpu == self.gd_cpuid:
+                            await self._enqueue_and_offer(self.own(td.td_rec), TDPRI_CRIT * 2)
+                        else:
+                            await self.lwkt_send_ipiq(cpu, "lwkt_schedule", td.td_rec)
                     else:
-                        await self.lwkt_send_ipiq(td.td_cpu, "lwkt_schedule", td)
+                        await self._schedule_unqueued(td, TDPRI_CRIT * 2)
                     await self.lwkt_reltoken(w.wa_token)
                 else:
                     owner = await self.tok_get(w.wa_token, "t_cpu")
-                    await self.lwkt_send_ipiq(owner, "lwkt_schedule", td)
-            elif td.td_cpu == self.gd_cpuid:
-                await self._enqueue_and_offer(td, TDPRI_CRIT)
+                    await self.lwkt_send_ipiq(owner, "lwkt_schedule", td.td_rec)
             else:
-                await self.lwkt_send_ipiq(td.td_cpu, "lwkt_schedule", td)
+                await self._schedule_unqueued(td, TDPRI_CRIT)
+        await self.crit_exit()
+
+    async def _schedule_unqueued(self, td: Thread, critpri: int) -> None:
+        """Schedule a thread on no wait queue: here when it is ours, else by IPI to its CPU."""
+        cpu = await self.td_get(td, "td_cpu")
+        if cpu == self.gd_cpuid:
+            await self._enqueue_and_offer(self.own(td.td_rec), critpri)
+        else:
+            await self.lwkt_send_ipiq(cpu, "lwkt_schedule", td.td_rec)
+
+    @kernel_function
+    async def lwkt_deschedule(self, td: Thread) -> None:
+        self.crit_enter()
+        local = td is self.curthread or await self.td_get(td, "td_cpu") == self.gd_cpuid
+        self.event("deschedule", target=td.td_id, remote=not local)
+        if local:
+            await self._lwkt_dequeue(self.own(td.td_rec))
+        else:
+            await self.lwkt_send_ipiq(await self.td_get(td, "td_cpu"), "lwkt_deschedule", td.td_rec)
         await self.crit_exit()
 
     async def lwkt_setpri(self, td: Thread, pri: int) -> None:
-        self.kassert(td.td_cpu == self.gd_cpuid, f"lwkt_setpri: td #{td.td_id} is not on this cpu")
+        self._mine(td, "lwkt_setpri")
         await super().lwkt_setpri(td, pri)
 
-    async def schedule_remote(self, td: Thread, up_message: str) -> None:
-        """A thread of another CPU is scheduled there, by IPI."""
-        await self.lwkt_send_ipiq(td.td_cpu, "lwkt_schedule", td)
+    # -- wait queues (in shared RAM) -----------------------------------------------------------------
 
-    async def deschedule_remote(self, td: Thread, up_message: str) -> None:
-        await self.lwkt_send_ipiq(td.td_cpu, "lwkt_deschedule", td)
-
+    @kernel_function
     async def lwkt_block(self, w: WaitQueue, wmesg: str, gen: int) -> int:
-        self.system.wait_checker.blocking(self.curthread)
-        return await super().lwkt_block(w, wmesg, gen)
+        """Block on ``w`` unless it was signalled since ``gen``; returns the new generation."""
+        td = self.curthread
+        self.system.wait_checker.blocking(td)
+        await self.lwkt_gettoken(w.wa_token)
+        k = self
+        wa_gen = await self.wq_get(w, "wa_gen")
+        if wa_gen == gen:
+            await self._lwkt_dequeue(td)
+            await self.waitq_append(w, td.td_rec)
+            await self.td_set(td, "td_wait", w.ram_word)
+            await self.td_set(td, "td_wmesg", self.wmesg_id(wmesg))
+            self.event("block", wait=w.name, wmesg=wmesg)
+            k = await self.lwkt_switch()
+        else:
+            self.event("block_skipped", wait=w.name, gen=gen, wa_gen=wa_gen)
+        # As in the seed, the token may have been lost while blocked: reading the generation
+        # needs none (the layout leaves wa_gen's reads unguarded).
+        gen = await k.wq_get(w, "wa_gen")
+        await k.lwkt_reltoken(w.wa_token)
+        return gen
+
+    @kernel_function
+    async def lwkt_signal(self, w: WaitQueue) -> None:
+        """Wake every thread blocked on ``w`` (by IPI to the CPUs they belong to) and advance its
+        generation."""
+        await self.lwkt_gettoken(w.wa_token)
+        gen = (await self.wq_get(w, "wa_gen") + 1) & 0xFFFF_FFFF
+        await self.wq_set(w, "wa_gen", gen)
+        count = await self.wq_get(w, "wa_count")
+        woken = []
+        while count:
+            record = await self.wq_get(w, "wa_head")
+            if not record:
+                break
+            self.cpu.charge(self.costs["lwkt_signal_wake"])
+            count -= 1
+            await self.waitq_remove(w, record)
+            await self.td_set(record, "td_wait", 0)
+            await self.td_set(record, "td_wmesg", 0)
+            td = self.system.thread_at(record)
+            woken.append(td.td_id)
+            self.system.wait_checker.woken(td, self.cycle)
+            cpu = await self.td_get(record, "td_cpu")
+            if cpu == self.gd_cpuid:
+                await self._lwkt_enqueue(self.own(record))
+            else:
+                await self.lwkt_send_ipiq(cpu, "lwkt_schedule", record)
+            await self.lwkt_regettoken(w.wa_token)
+        self.event("signal", wait=w.name, woken=woken, gen=gen)
+        await self.lwkt_reltoken(w.wa_token)
+
+    async def waitq_gen(self, w: WaitQueue) -> int:
+        """The generation of ``w`` to pass to lwkt_block (taken under the queue's token)."""
+        await self.lwkt_gettoken(w.wa_token)
+        gen = await self.wq_get(w, "wa_gen")
+        await self.lwkt_reltoken(w.wa_token)
+        return gen
 
     # -- interrupts ----------------------------------------------------------------------------------
 

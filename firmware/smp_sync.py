@@ -14,23 +14,12 @@ interrupts off, as ``mplock.s`` of the seed's date does (``pushfl; cli`` ...
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from hdl import memory_map as mm
 from .frames import kernel_function
+from .ram_layout import TOKEN_FIELDS
 from .thread import TDPRI_CRIT, Thread, Token
 
-__all__ = ["TokenMixin", "MpLockMixin", "TokenRequest", "TOKEN_FIELDS"]
-
-#: Word offsets of a token's fields in shared RAM.
-TOKEN_FIELDS = {"t_cpu": 0, "t_reqcpu": 1, "t_gen": 2}
-
-
-@dataclass(eq=False)
-class TokenRequest:
-    """lwkt_gettoken_req: which token, for which CPU."""
-    tok: Token
-    cpu: int
+__all__ = ["TokenMixin", "MpLockMixin"]
 
 
 class TokenMixin:
@@ -66,7 +55,8 @@ class TokenMixin:
             self.cpu.charge(self.costs["lwkt_gettoken_request"])
             asked = True
             self.tracepoint("lwkt_gettoken:request")
-            seq = await self.lwkt_send_ipiq(owner, "lwkt_gettoken_remote", TokenRequest(tok, self.gd_cpuid))
+            # The message is the token's address; the owner learns who asks from the FIFO it came on.
+            seq = await self.lwkt_send_ipiq(owner, "lwkt_gettoken_remote", tok.ram_word)
             await self.lwkt_wait_ipiq(owner, seq)
         if asked:
             self.system.stats.token_handoff(self.cycle - start)
@@ -131,14 +121,13 @@ class TokenMixin:
         return -1, current
 
     @kernel_function
-    async def lwkt_gettoken_remote(self, req: TokenRequest) -> None:
-        """Runs on the owner by IPI: hand the token to the requesting CPU."""
-        tok = req.tok
+    async def lwkt_gettoken_remote(self, tok: Token, cpu: int) -> None:
+        """Runs on the owner by IPI from ``cpu``: hand the token to it."""
         if await self.tok_get(tok, "t_cpu") == self.gd_cpuid:
             if self.system.token_debug:
-                self.event("token_give", token=tok.name, to=req.cpu)
-            await self.tok_set(tok, "t_cpu", req.cpu)
-            await self.tok_set(tok, "t_reqcpu", req.cpu)
+                self.event("token_give", token=tok.name, to=cpu)
+            await self.tok_set(tok, "t_cpu", cpu)
+            await self.tok_set(tok, "t_reqcpu", cpu)
             self.system.token_checker.given_away(self, tok)
 
 
@@ -152,15 +141,20 @@ class MpLockMixin:
     async def cpu_try_mplock(self) -> bool:
         self.cpu.charge(self.costs["cpu_try_mplock"])
         if await self.cpu.read(mm.MPLOCK.TRY) == 1:
+            self._tried = True
+            self.event("mplock_try", ok=True)
             self.count("mplock_acquires")
             self.system.stats.mplock_acquired(self)
             return True
+        self._tried = False
+        self.event("mplock_try", ok=False)
         self.count("mplock_contended")
         self.system.stats.mplock_try_failed(self)
         return False
 
     async def cpu_rel_mplock(self) -> None:
         await self.cpu.write(mm.MPLOCK.RELEASE, 0)
+        self.event("mplock_release")
         # Here the write is acknowledged: the hand-off to a waiting CPU starts.
         self.system.stats.mplock_released(self)
 

@@ -15,12 +15,14 @@ from .cost_model import DEFAULT, CostModel
 from .ipiq import KERNEL_IPI_FUNCS, SMP_COUNTERS
 from .lwkt import COUNTERS, Lwkt
 from .panic import KernelPanic
-from .thread import Token, WaitQueue
+from .ram_layout import FREE, MPLOCK, Guard, RamLayout
+from .scoreboard import Scoreboard
+from .thread import Thread, Token, WaitQueue
 
 if TYPE_CHECKING:
     from .core import Core, Hardware
 
-__all__ = ["System", "MODES", "HandleTable", "TOKEN_RAM_WORDS", "TRACEPOINTS"]
+__all__ = ["System", "MODES", "TRACEPOINTS", "BUGS"]
 
 #: Points in the kernel where the interleavings the seed's comments worry about open.
 TRACEPOINTS = {
@@ -33,31 +35,15 @@ TRACEPOINTS = {
 }
 
 MODES = ("up", "smp")
-#: Shared-RAM words the kernel may use for tokens: the SMP build needs a RAM of at least this size.
-TOKEN_RAM_WORDS = 1024
 
-
-class HandleTable:
-    """Kernel objects named by 32-bit handles, as pointers name shared memory.
-
-    IPI arguments travel through the mailboxes as handles. Each CPU numbers its
-    own handles (``cpu + 32 * n``) so numbering never depends on how a
-    simulator orders simultaneous events.
-    """
-
-    def __init__(self):
-        self._objects: dict[int, object] = {}
-        self._next: dict[int, int] = {}
-
-    def put(self, cpu: int, obj) -> int:
-        n = self._next.get(cpu, 0) + 1
-        self._next[cpu] = n
-        handle = (cpu + 32 * n) & 0xFFFF_FFFF
-        self._objects[handle] = obj
-        return handle
-
-    def take(self, handle: int):
-        return self._objects.pop(handle)
+#: Known scheduling bugs a test can plant, one at a time (``bugs=``, ``LWKT_BUG``): each must be
+#: caught by the scheduling scoreboard.
+BUGS = {
+    "no-rotate": "lwkt_switch (v1.12 path) leaves the picked thread at the head of its queue",
+    "enqueue-head": "_lwkt_enqueue inserts at the head of the run queue instead of the tail",
+    "preempt-lower": "lwkt_preempt lets a lower-priority thread preempt",
+    "no-rotate-mp": "v1.18's MP-aware pick leaves the picked thread at the head of its queue",
+}
 
 
 class System:
@@ -90,9 +76,14 @@ class System:
 
     def __init__(self, cores: list["Core"], *, mode: str = "up", fifo_depth: int = 32, trace,
                  hardware: "Hardware | None" = None, hardclock_period: int = 0, untimely_switch: int = 0,
-                 faults: frozenset[str] = frozenset(), seed: int = 1, cost_model: CostModel = DEFAULT):
+                 faults: frozenset[str] = frozenset(), seed: int = 1, cost_model: CostModel = DEFAULT,
+                 ram_words: int = 4096, bugs: frozenset[str] = frozenset()):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        unknown = set(bugs) - set(BUGS)
+        if unknown:
+            raise ValueError(f"unknown planted bug {sorted(unknown)[0]!r}; known: {', '.join(BUGS)}")
+        self.bugs = frozenset(bugs)
         self.mode = mode
         self.faults = frozenset(faults)
         self.seed = seed
@@ -119,14 +110,22 @@ class System:
         cores = list(cores[:1] if mode == "up" else cores)
         self.ncpu = len(cores)
         self.fifo_depth = fifo_depth
-        self.handles = HandleTable()
+        #: The shared RAM's layout (SMP): every object more than one CPU touches lives there.
+        self.ram = RamLayout(self.ncpu, ram_words) if mode == "smp" else None
+        #: Thread structures by the first word of their shared record: the pointer an IPI carries.
+        self.thread_records: dict[int, Thread] = {}
+        self._token_names: dict[int, str] = {}
+        #: The kernel's wait-message strings, numbered as the words td_wmesg holds (0 is NULL).
+        self.wmesgs: dict[str, int] = {}
+        self._waitq_names: dict[int, str] = {}
+        #: The scheduling scoreboard: a reference model fed every kernel event (firmware/scoreboard.py).
+        self.scoreboard = Scoreboard(mode, self.ncpu)
         self.ipi_checker = IpiChecker(self)
         self.token_checker = TokenChecker(self)
         self.wait_checker = WaitChecker(self)
         self.stats = RunStats()
         self._ipi_names = dict(KERNEL_IPI_FUNCS)
         self._ipi_user: dict[str, Callable] = {}
-        self._ram_next = 0
         if mode == "smp":
             from .smp import LwktSmp
             self.kernels = [LwktSmp(self, core) for core in cores]
@@ -155,18 +154,47 @@ class System:
 
     # -- shared memory and IPI function ids ------------------------------------------------------
 
+    def bug(self, name: str) -> bool:
+        """Planted bug ``name`` is switched on (tests of the scoreboard only)."""
+        return name in self.bugs
+
     def new_token(self, name: str = "") -> Token:
         """A token; in the SMP build its fields get three words of shared RAM (zero: CPU 0 owns it)."""
         if self.mode == "up":
             return Token(name=name)
-        if self._ram_next + 3 > TOKEN_RAM_WORDS:
-            raise RuntimeError(f"out of token RAM: {self._ram_next // 3} tokens allocated")
-        tok = Token(name=name, ram_word=self._ram_next)
-        self._ram_next += 3
-        return tok
+        word = self.ram.new_token(name)
+        self._token_names[word] = name
+        return Token(name=name, ram_word=word)
 
     def new_waitqueue(self, name: str) -> WaitQueue:
-        return WaitQueue(name=name, wa_token=self.new_token(f"{name}.token"))
+        """A wait queue; in the SMP build its token and queue live in shared RAM."""
+        if self.mode == "up":
+            return WaitQueue(name=name, wa_token=self.new_token(f"{name}.token"))
+        base = self.ram.new_waitqueue(name)
+        self._waitq_names[base] = name
+        self._token_names[base] = f"{name}.token"
+        return WaitQueue(name=name, wa_token=Token(name=f"{name}.token", ram_word=base), ram_word=base)
+
+    def new_data(self, name: str, words: int = 1, guard=None) -> int:
+        """Shared-RAM words for a workload (SMP), guarded by a token, "mplock" or nothing; returns
+        the bus address of the first."""
+        if isinstance(guard, Token):
+            guard = Guard("token", guard.ram_word)
+        elif guard == "mplock":
+            guard = MPLOCK
+        return self.ram.address(self.ram.new_data(name, words, guard or FREE))
+
+    def waitqueue_at(self, word: int) -> WaitQueue:
+        """The wait queue whose shared words start at ``word`` (a td_wait value): a pointer, as in C."""
+        return WaitQueue(name=self._waitq_names.get(word, f"wq@{word}"), wa_token=self.token_at(word),
+                         ram_word=word)
+
+    def token_at(self, word: int) -> Token:
+        return Token(name=self._token_names.get(word, f"tok@{word}"), ram_word=word)
+
+    def thread_at(self, record: int) -> Thread:
+        """The thread structure whose shared record starts at ``record``."""
+        return self.thread_records[record]
 
     def register_ipi(self, name: str, func: Callable) -> int:
         """Make ``async func(kernel, arg)`` callable by ``lwkt_send_ipiq(cpu, name, arg)``."""

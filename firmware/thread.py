@@ -15,7 +15,7 @@ __all__ = [
     "TDPRI_IDLE_THREAD", "TDPRI_USER_IDLE", "TDPRI_USER_NORM", "TDPRI_USER_REAL", "TDPRI_KERN_USER",
     "TDPRI_KERN_DAEMON", "TDPRI_SOFT_TIMER", "TDPRI_SOFT_NORM", "TDPRI_INT_SUPPORT", "TDPRI_INT_LOW",
     "TDPRI_INT_MED", "TDPRI_INT_HIGH", "TDPRI_MAX", "TDPRI_MASK", "TDPRI_CRIT", "NQS",
-    "CACHE_NTHREADS", "TDF", "Thread", "WaitQueue", "Token",
+    "CACHE_NTHREADS", "TDF", "SHARED_TDF", "Thread", "SmpThread", "SharedFieldError", "WaitQueue", "Token",
 ]
 
 TDPRI_IDLE_THREAD = 0
@@ -56,6 +56,14 @@ class TDF(enum.IntFlag):
     TIMEOUT = 0x8000
 
 
+#: The flags other CPUs test (lwkt_acquire); the SMP build mirrors them in the thread's shared record.
+SHARED_TDF = TDF.RUNQ | TDF.RUNNING | TDF.PREEMPT_LOCK
+
+
+class SharedFieldError(AttributeError):
+    """Firmware touched, as a Python attribute, a thread field that the SMP build keeps in shared RAM."""
+
+
 class Thread:
     """An LWKT thread (struct thread).
 
@@ -66,6 +74,7 @@ class Thread:
     def __init__(self, tid: int):
         self.td_id = tid  # a stable number for traces and waveforms (unique within a run)
         self.td_generation = 0
+        self.td_rec = 0    # SMP: first word of the shared record in RAM (the thread's "pointer"); 0 in UP
         self.reset()
 
     def reset(self):
@@ -108,6 +117,29 @@ class Thread:
         return f"<td {self.td_id} {self.td_comm or '?'} pri={self.pri} crit={self.crit_count}>"
 
 
+def _shared_field(name: str, default):
+    """A field the SMP build keeps only in shared RAM: the Python attribute cannot be read, and only
+    its reset value can be written (Thread.reset)."""
+    def get(self):
+        raise SharedFieldError(f"{name} of td #{self.td_id} lives in shared RAM: read it over the bus "
+                               f"(LwktSmp.td_get)")
+
+    def put(self, value):
+        if value != default:
+            raise SharedFieldError(f"{name} of td #{self.td_id} lives in shared RAM: write it over the bus "
+                                   f"(LwktSmp.td_set)")
+    return property(get, put)
+
+
+class SmpThread(Thread):
+    """A thread of the SMP build: td_cpu, td_wait, td_wmesg and td_refs (what other CPUs read or
+    write) exist only in its shared record (``firmware/ram_layout.py``)."""
+    td_cpu = _shared_field("td_cpu", -1)
+    td_wait = _shared_field("td_wait", None)
+    td_wmesg = _shared_field("td_wmesg", None)
+    td_refs = _shared_field("td_refs", 0)
+
+
 @dataclass(eq=False)
 class Token:
     """A serializing token (lwkt_token).
@@ -125,9 +157,14 @@ class Token:
 
 @dataclass(eq=False)
 class WaitQueue:
-    """A wait structure (lwkt_wait): threads blocked on it and a generation number."""
+    """A wait structure (lwkt_wait): threads blocked on it and a generation number.
+
+    In the SMP build the queue (head, tail, count, generation) and its token are
+    words of the shared RAM from ``ram_word`` on; the Python fields are unused.
+    """
     name: str = ""
     wa_token: Token = field(default_factory=Token)
     wa_waitq: list = field(default_factory=list)
     wa_count: int = 0
     wa_gen: int = 0
+    ram_word: int | None = None

@@ -13,14 +13,7 @@ from __future__ import annotations
 from hdl import memory_map as mm
 from .thread import TDPRI_INT_SUPPORT, Thread
 
-__all__ = ["HEARTBEAT_WORD", "heartbeat_address", "start_mplock_watchdog"]
-
-#: Shared-RAM word of CPU 0's heartbeat (CPU n at +n); tokens use the words below.
-HEARTBEAT_WORD = 1024
-
-
-def heartbeat_address(cpu: int) -> int:
-    return mm.RAM.addr("WORD", index=HEARTBEAT_WORD + cpu)
+__all__ = ["start_mplock_watchdog"]
 
 
 async def start_mplock_watchdog(k, *, patience: int = 3) -> Thread:
@@ -35,7 +28,8 @@ async def start_mplock_watchdog(k, *, patience: int = 3) -> Thread:
             if owner == mm.OWNER_FREE or owner == kernel.gd_cpuid or owner in kernel.system.dead_cpus:
                 suspect, seen = None, 0
                 continue
-            heartbeat = await kernel.cpu.read(heartbeat_address(owner))
+            ram = kernel.system.ram
+            heartbeat = await kernel.cpu.read(ram.address(ram.heartbeat(owner)))
             if owner != suspect or heartbeat != beat:
                 suspect, seen, beat = owner, 1, heartbeat
                 continue

@@ -24,7 +24,7 @@ from .config import SocConfig
 __all__ = [
     "Access", "Field", "Register", "Block", "Window", "BLOCKS",
     "SYS", "MPLOCK", "IPI_TX", "IPI_RX", "IPI_PENDING", "INTC", "ROUTE", "TIMER",
-    "DEBUG", "RAM", "SOC_ID", "OWNER_FREE", "CLAIM_NONE", "SOURCE_IPI",
+    "DEBUG", "DEVICE", "RAM", "SOC_ID", "OWNER_FREE", "CLAIM_NONE", "SOURCE_IPI",
     "SOURCE_TIMER", "SOURCE_SOFT", "SOURCE_EXT0", "windows", "block_at", "describe",
 ]
 
@@ -247,6 +247,41 @@ DEBUG = Block("debug", 0x7000, 0x1000, "cpu",
     Register("PRI", 0x0C, RW, "Priority of the running thread."),
 ))
 
+_DEVICE_STATUS_FIELDS = (
+    Field("REQUEST", 0, 1, "A request is pending; device k's interrupt line is high while it is set."),
+    Field("OVERRUN", 1, 1, "Sticky: a request was posted while one was pending (it is counted in POSTED, "
+          "its data word is dropped). Cleared by an ACK write with bit 1 set."),
+)
+
+
+def _per_line(c: SocConfig) -> int:
+    return c.ext_lines
+
+
+DEVICE = Block("device", 0xA000, 0x1000, "global",
+               "External devices, one behind each external line k. A device posts a request with a data "
+               "word (in simulation the testbench does, through the SoC's dev_post and dev_data inputs); "
+               "REQUEST then stays set, and line k high, until an ACK. Line k reaches the CPU that ROUTE[k] "
+               "names (ORed with the raw ext_irq input k). Each register is an array over the lines, one "
+               "array every 0x80 bytes. Accesses are arbitrated round-robin.", (
+    Register("STATUS", 0x000, R, "State of device k.", _DEVICE_STATUS_FIELDS,
+             count=_per_line, count_doc="one per external line"),
+    Register("DATA", 0x080, R, "Data word captured when the pending request was posted; kept after the ACK "
+             "until the next request is captured (an overrunning request does not replace it).",
+             count=_per_line, count_doc="one per external line"),
+    Register("ACK", 0x100, W, "Write: bit 0 acknowledges the pending request (REQUEST clears and the line "
+             "drops; SERVICED counts it when one was pending); bit 1 clears OVERRUN; other bits are ignored. "
+             "A request posted in the same cycle as the ACK becomes the pending one (REQUEST stays set, "
+             "DATA takes its word).", (
+        Field("REQUEST", 0, 1, "Acknowledge the pending request."),
+        Field("OVERRUN", 1, 1, "Clear STATUS.OVERRUN (unless a request overruns in the same cycle)."),
+    ), count=_per_line, count_doc="one per external line"),
+    Register("POSTED", 0x180, R, "Requests posted to device k, overrunning ones included (32-bit, wrapping).",
+             count=_per_line, count_doc="one per external line"),
+    Register("SERVICED", 0x200, R, "ACK writes with bit 0 set that found a request pending (32-bit, wrapping).",
+             count=_per_line, count_doc="one per external line"),
+), arbitrated=True)
+
 RAM = Block("ram", 0x1000_0000, 0x1000_0000, "global",
             "Shared RAM, 32-bit words, for cross-CPU kernel data. Accesses are arbitrated round-robin.", (
     Register("WORD", 0x00, RW, "Word k of the shared RAM.",
@@ -254,7 +289,7 @@ RAM = Block("ram", 0x1000_0000, 0x1000_0000, "global",
 ), arbitrated=True)
 
 #: Every block, in address order.
-BLOCKS: tuple[Block, ...] = (SYS, MPLOCK, IPI_TX, IPI_RX, IPI_PENDING, INTC, ROUTE, TIMER, DEBUG, RAM)
+BLOCKS: tuple[Block, ...] = (SYS, MPLOCK, IPI_TX, IPI_RX, IPI_PENDING, INTC, ROUTE, TIMER, DEBUG, DEVICE, RAM)
 
 
 @dataclass(frozen=True)
@@ -337,7 +372,8 @@ def describe(address: int) -> str:
     for reg in block.registers:
         if reg.count is None and offset == reg.offset:
             return f"{block.name}{slot}.{reg.name}"
-    for reg in block.registers:
+    # With several arrays in a block the element belongs to the nearest array below it.
+    for reg in sorted(block.registers, key=lambda r: r.offset, reverse=True):
         if reg.count is not None and offset >= reg.offset and (offset - reg.offset) % 4 == 0:
             return f"{block.name}{slot}.{reg.name}[{(offset - reg.offset) // 4}]"
     return f"{block.name}{slot}+{offset:#x}"

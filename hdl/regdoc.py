@@ -64,7 +64,7 @@ def render_markdown() -> str:
                     bits = f"{f.lsb}" if f.width == 1 else f"{f.lsb + f.width - 1}:{f.lsb}"
                     lines.append(f"| {bits} | {f.name} | {f.doc} |")
                 lines.append("")
-                lines.append("Other bits read 0.")
+                lines.append("Other bits read 0." if reg.access.readable else "Other bits are ignored.")
     lines += [
         "",
         "## Interrupt sources",
@@ -74,7 +74,8 @@ def render_markdown() -> str:
         f"| {mm.SOURCE_IPI} | IPI: level, high while RX_PENDING != 0 |",
         f"| {mm.SOURCE_TIMER} | this CPU's timer, pending until TIMER.ACK |",
         f"| {mm.SOURCE_SOFT} | soft: INTC.SOFT_SET / SOFT_CLR |",
-        f"| {mm.SOURCE_EXT0} + k | external line k, when ROUTE[k] names this CPU |",
+        f"| {mm.SOURCE_EXT0} + k | external line k (DEVICE STATUS[k].REQUEST, or the raw ext_irq input k), "
+        "when ROUTE[k] names this CPU |",
         "",
     ]
     return "\n".join(lines)

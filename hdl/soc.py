@@ -5,6 +5,7 @@ from amaranth.lib.wiring import In, connect, flipped
 
 from .bus import CoreBusSignature, SharedBus
 from .config import SocConfig
+from .device import ExternalDevices
 from .ipi import IpiMatrix
 from .mplock import MpLock
 from .ram import SharedRam
@@ -29,7 +30,13 @@ class LwktSoc(wiring.Component):
     cpu0 .. cpuN-1 : In(CoreBusSignature)
         One port per core; in Verilog ``cpu0__cyc``, ``cpu0__ack``, ``cpu0__irq`` ...
     ext_irq : In(ext_lines)
-        External level interrupt lines (one bit wide and unused when there are none).
+        Raw external level interrupt lines, ORed with the devices' lines (one bit wide
+        and unused when there are none). Fault injection pulses them (spurious interrupts).
+    dev_post : In(ext_lines)
+        Testbench side of the DEVICE block: a one-cycle strobe on bit k posts a request
+        on device k (one bit wide and unused when there are no external lines).
+    dev_data : In(32)
+        Data word of the requests posted in that cycle (DEVICE.DATA).
     stall : In(ncpu)
         Wait-state injection for fault testing: while bit i is high, CPU i's port
         accepts no request (the access waits). Tie to 0 in normal use.
@@ -39,6 +46,8 @@ class LwktSoc(wiring.Component):
         self.config = config
         members = {f"cpu{i}": In(CoreBusSignature()) for i in range(config.ncpu)}
         members["ext_irq"] = In(max(config.ext_lines, 1))
+        members["dev_post"] = In(max(config.ext_lines, 1))
+        members["dev_data"] = In(32)
         members["stall"] = In(config.ncpu)
         super().__init__(members)
 
@@ -65,11 +74,16 @@ class LwktSoc(wiring.Component):
         m.submodules.ipi = ipi = IpiMatrix(n, cfg.fifo_depth, aw["ipi_tx"])
         m.submodules.mplock = mplock = MpLock(n, aw["mplock"])
         m.submodules.route = route = ExternalRouting(n, cfg.ext_lines, aw["route"])
+        m.submodules.device = device = ExternalDevices(cfg.ext_lines, aw["device"])
         m.submodules.ram = ram = SharedRam(cfg.ram_words)
-        m.d.comb += route.lines.eq(self.ext_irq)
+        m.d.comb += [
+            device.post.eq(self.dev_post),
+            device.post_data.eq(self.dev_data),
+            route.lines.eq(self.ext_irq | device.irq),
+        ]
 
         shared = {}
-        for name, block in (("mplock", mplock), ("route", route), ("ram", ram)):
+        for name, block in (("mplock", mplock), ("route", route), ("device", device), ("ram", ram)):
             arbiter = SharedBus(n, aw[name], name=f"{name}_arbiter")
             m.submodules[f"{name}_arbiter"] = arbiter
             connect(m, arbiter.target, block.bus)

@@ -21,7 +21,7 @@ from .timer import Timer
 __all__ = ["CpuTile", "EXTERNAL_BLOCKS"]
 
 #: Blocks that live outside the tile: shared ones and the IPI matrix.
-EXTERNAL_BLOCKS = ("mplock", "route", "ram", "ipi_tx", "ipi_rx")
+EXTERNAL_BLOCKS = ("mplock", "route", "device", "ram", "ipi_tx", "ipi_rx")
 
 
 class CpuTile(wiring.Component):
@@ -39,7 +39,7 @@ class CpuTile(wiring.Component):
     rx_pending : In(ncpu)        RX_PENDING of this CPU
     ext : In(ext_lines)          external lines routed to this CPU
     stall : In(1)                wait-state injection: while high, no request is accepted
-    mplock, route, ram, ipi_tx, ipi_rx : Out(RegisterSignature)
+    mplock, route, device, ram, ipi_tx, ipi_rx : Out(RegisterSignature)
         Decoded accesses to blocks outside the tile.
     """
 

@@ -20,6 +20,7 @@ __all__ = ["BusMaster", "BusError", "BusTimeout"]
 
 #: An access that sees neither ack nor err within this many cycles is a hang.
 DEFAULT_TIMEOUT_CYCLES = 10_000
+_RAM_BASE, _RAM_SIZE = mm.RAM.base, mm.RAM.size
 
 
 class BusError(Exception):
@@ -45,6 +46,10 @@ class BusMaster:
     last_cycles : int
         Clock cycles the last access took, from driving the request to seeing
         its answer: 1 when uncontended.
+    monitors : tuple of callables, or None
+        Called as ``monitor(cycle, cpu, address, write, value)`` for each shared-RAM
+        access answered with ``ack`` (``value``: the word written or read, ``cycle``:
+        the cycle of the ack). None when there are none, so the hot path pays one test.
     """
 
     def __init__(self, dut, cpu: int, *, period_ns: int = CLOCK_PERIOD_NS,
@@ -65,7 +70,16 @@ class BusMaster:
         self.timeout_cycles = timeout_cycles
         self.transactions = 0
         self.last_cycles = 0
+        self.monitors = None
         self.idle()
+
+    def add_monitor(self, monitor) -> None:
+        """Watch this port's shared-RAM traffic (see ``monitors``)."""
+        self.monitors = (self.monitors or ()) + (monitor,)
+
+    def remove_monitor(self, monitor) -> None:
+        rest = tuple(m for m in (self.monitors or ()) if m is not monitor)
+        self.monitors = rest or None
 
     def idle(self) -> None:
         """Drive the port to its idle state (no request), whatever drove it before."""
@@ -137,4 +151,9 @@ class BusMaster:
         self.last_cycles = cycles
         if error is not None:
             raise error
+        if self.monitors is not None and 0 <= address - _RAM_BASE < _RAM_SIZE:
+            # After the port is idle again: a monitor may raise (a race stops the run).
+            cycle = now_ns() // self._period
+            for monitor in self.monitors:
+                monitor(cycle, self.cpu, address, write, value if write else data)
         return data

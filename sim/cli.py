@@ -98,6 +98,16 @@ def _cmd_report(args) -> int:
     return EXIT_OK if report["ok"] else EXIT_FAILED
 
 
+def _cmd_check(args) -> int:
+    from .check import CheckError, check_run
+    try:
+        ok = check_run(Path(args.dir))
+    except CheckError as exc:
+        print(f"lwkt-soc: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK if ok else EXIT_FAILED
+
+
 def _cmd_waves(args) -> int:
 
     import subprocess
@@ -171,6 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dir", metavar="DIR", help="the --out folder of a run")
     p.add_argument("--markdown", action="store_true", help="print Markdown instead of text")
     p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("check", help="check every scheduling decision of a run's trace against the "
+                                     "scoreboard (the seeds' rules)")
+    p.add_argument("dir", metavar="DIR", help="the --out folder of a run")
+    p.set_defaults(func=_cmd_check)
 
     p = sub.add_parser("waves", help="open a run's waveform in GTKWave or Surfer (or print the command)")
     p.add_argument("dir", metavar="DIR", help="the --out folder of a run made with --waves")

@@ -15,8 +15,10 @@ from cocotb.triggers import Event, First, Timer
 
 from firmware.cost_model import DEFAULT, CostModel
 from firmware.lwkt import Lwkt
+from firmware.panic import KernelPanic
 from firmware.system import System
 from .cpu import Cpu, Rendezvous
+from .race import RaceDetector, describe
 from .testbench import CLOCK_PERIOD_NS, SocBench
 from .trace import Trace
 
@@ -46,9 +48,22 @@ class Machine:
         self.cores = [Cpu(bench.dut, master, CLOCK_PERIOD_NS, rendezvous) for master in bench.masters[:ncpu]]
         self.trace = Trace()
         self.system = System(self.cores, mode=mode, fifo_depth=bench.fifo_depth, trace=self.trace,
-                             hardware=bench, cost_model=cost_model, **options)
+                             hardware=bench, cost_model=cost_model, ram_words=bench.ram_words, **options)
         self.done = Event()
         self.system.on_finish = self.done.set
+        #: The lockset check of every shared-RAM access on the cores' ports (SMP).
+        self.races: RaceDetector | None = None
+        if mode == "smp":
+            self.races = RaceDetector(self.system.ram, bench.mplock_owner, self._race).attach(bench.masters)
+
+    def _race(self, race: dict) -> None:
+        """A race stops the run like any failed check: a panic on the CPU that made the access."""
+        system = self.system
+        if system.panic is None:
+            k = system.kernels[race["cpu"]]
+            td = k.curthread
+            raise KernelPanic(f"check failed: {describe(race)}", k.gd_cpuid, td.td_comm if td else "-",
+                              td.td_id if td else 0, race["cycle"])
 
     def start(self, start: dict[int, Callable[[Lwkt], Awaitable[None]]] | None = None) -> None:
         """Boot every kernel; ``start[cpu](kernel)`` runs in CPU ``cpu``'s boot context."""
@@ -83,7 +98,14 @@ class Machine:
             return []
         flags = self.bench.ipi_error_flags()
         bad = flags["wof"] or flags["roe"]
-        return [("WOF and ROE stay clear", not bad, f"WOF on {flags['wof']}, ROE on {flags['roe']}" if bad else "")] \
+        races = self.races
+        board = self.system.scoreboard
+        return [("WOF and ROE stay clear", not bad, f"WOF on {flags['wof']}, ROE on {flags['roe']}" if bad else ""),
+                ("no race on the shared RAM (lockset check of every access)", not races.races,
+                 f"{races.checked} guarded accesses of {races.accesses} checked"
+                 + (f"; first: {describe(races.races[0])}" if races.races else "")),
+                ("every scheduling decision matches the reference model", board.mismatches == 0,
+                 f"{board.decisions} decisions, {board.undecidable} undecidable")] \
             + self.system.final_checks()
 
     def write_outputs(self, out: Path) -> None:

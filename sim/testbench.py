@@ -6,7 +6,7 @@ from cocotb.triggers import ClockCycles, FallingEdge, Timer
 from cocotb.utils import get_sim_time
 
 from hdl import memory_map as mm
-from .bus import BusMaster
+from .bus import BusError, BusMaster
 from .cycles import CLOCK_PERIOD_NS
 
 __all__ = ["SocBench", "CLOCK_PERIOD_NS"]
@@ -29,11 +29,18 @@ class SocBench:
         while hasattr(dut, f"cpu{self.ncpu}__cyc"):
             self.ncpu += 1
         self.masters = [BusMaster(dut, cpu) for cpu in range(self.ncpu)]
+        # The RAM's contents as the bus traffic leaves them, for test probes (ram_peek).
+        self._ram_seen: dict[int, int] = {}
+        for master in self.masters:
+            master.add_monitor(self._see_ram)
         self.fifo_depth = 0
+        self.ram_words = 0
 
     async def start(self, reset_cycles: int = 2) -> "SocBench":
         """Start the clock, hold reset, and leave the bench at a falling edge."""
         self.dut.ext_irq.value = 0
+        self.dut.dev_post.value = 0     # no device request (an undriven strobe would read X on Icarus)
+        self.dut.dev_data.value = 0
         self.dut.stall.value = 0
         # The clock's rising edges fall on multiples of the period (sim.cycles relies on it),
         # also when an earlier test in the same simulation ended mid-period.
@@ -49,9 +56,28 @@ class SocBench:
         ncpu = await self.masters[0].read(mm.SYS.NCPU)
         assert ncpu == self.ncpu, f"SYS.NCPU reads {ncpu} but the top has {self.ncpu} core ports"
         self.fifo_depth = await self.masters[0].read(mm.SYS.FIFO_DEPTH)
+        self.ram_words = await self._probe_ram_words()
         return self
 
+    async def _probe_ram_words(self) -> int:
+        """The shared RAM's size, found as boot code would: the first power of two that errs."""
+        words = 16
+        while words < 1 << 20:
+            try:
+                await self.masters[0].read(mm.RAM.addr("WORD", index=words))
+            except BusError:
+                break
+            words *= 2
+        return words
+
     # -- probes: RTL state read without a bus cycle, for checkers --------------------------------
+
+    def _see_ram(self, cycle: int, cpu: int, address: int, write: bool, value: int) -> None:
+        self._ram_seen[address] = value
+
+    def ram_peek(self, address: int) -> int:
+        """The word at RAM ``address`` as the last access on any port left it (no bus cycle)."""
+        return self._ram_seen.get(address, 0)
 
     def mplock_owner(self) -> int | None:
         """The MP lock's owner CPU, or None when free (read from the RTL registers)."""

@@ -37,6 +37,8 @@ def test_block_of_names():
     assert hw_cost.block_of("lwkt_soc.ipi") == "ipi_mux"
     assert hw_cost.block_of("lwkt_soc.ipi.fifo_10_3") == "ipi_fifo"
     assert hw_cost.block_of("lwkt_soc.route_arbiter") == "arbiter"
+    assert hw_cost.block_of("lwkt_soc.device") == "device"
+    assert hw_cost.block_of("lwkt_soc.device_arbiter") == "arbiter"
     assert hw_cost.block_of("lwkt_soc.cpu0.intc.helper") == "other"
 
 
@@ -72,7 +74,7 @@ def test_counts_follow_the_config(small_soc):
     assert blocks["ipi_fifo"]["instances"] == NCPU * (NCPU - 1)
     for block in hw_cost.PER_CPU_BLOCKS:
         assert blocks[block]["instances"] == NCPU, block
-    assert blocks["arbiter"]["instances"] == 3
+    assert blocks["arbiter"]["instances"] == 4
     # Each FIFO entry holds a 32-bit function and a 32-bit argument; RAM words are 32 bits.
     fifo_bits = NCPU * (NCPU - 1) * config.fifo_depth * 64
     assert blocks["ipi_fifo"]["memory_bits"] == fifo_bits

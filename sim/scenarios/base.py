@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Awaitable, Callable, ClassVar
 
 import cocotb
+from firmware.ram_layout import Guard
+from cocotb.triggers import RisingEdge
 from sim.cycles import falling_edges, now_ns
+from sim.signals import PortSignal
 
 from sim.testbench import CLOCK_PERIOD_NS
 
@@ -44,71 +47,109 @@ class Check:
 
 
 class Devices:
-    """External devices on the SoC's ``ext_irq`` lines (level-triggered).
+    """The external devices behind the SoC's DEVICE block, one per external line.
 
-    A device raises its line to request service; the interrupt thread that
-    services it lowers the line (a device register access in a real system).
-    Lines change only at falling edges (testbench coroutines and firmware both
-    run there), so every simulator samples them at the same rising edge.
+    A device posts a request through the SoC's testbench inputs: a one-cycle
+    strobe on ``dev_post`` (bit ``line``) with the request's data word on
+    ``dev_data``. The DEVICE block then holds REQUEST, and the line, until the
+    interrupt thread's driver (``firmware/device.py``) acknowledges it over the
+    bus. Inputs change only at falling edges (testbench coroutines and firmware
+    both run there), so every simulator samples them at the same rising edge.
+    The data word is the cycle the request was posted in (``raised_at``).
+
+    Spurious pulses (fault injection) go to the raw ``ext_irq`` lines, which
+    the SoC ORs with the devices' lines: the driver finds no request behind them.
 
     Attributes
     ----------
-    raised_at : dict[int, list[int]]   cycles at which each line was raised
-    serviced : dict[int, int]          how often each line was lowered while high
+    raised_at : dict[int, list[int]]   cycles at which each line's requests were posted
+    spurious : dict[int, int]          spurious pulses per line
     """
 
     def __init__(self, dut):
-        self._port = dut.ext_irq
+        self._dut = dut
         self._clk = dut.clk
-        self.level = 0
+        self._raw = dut.ext_irq
+        self._post = dut.dev_post
+        self._data = dut.dev_data
+        # The DEVICE block's REQUEST bits (its irq output), read as an integer.
+        self._request = PortSignal(dut.device.irq)
+        self.raw_level = 0
+        self._strobe = 0
+        self._strobe_cycle: int | None = None
         self.raised_at: dict[int, list[int]] = {}
-        self.serviced: dict[int, int] = {}
         self.spurious: dict[int, int] = {}
-        self._requested: set[int] = set()
-        self._port.value = 0
+        self._raw.value = 0
+        self._post.value = 0
+        self._data.value = 0
 
     @property
     def raised(self) -> dict[int, int]:
         return {line: len(cycles) for line, cycles in self.raised_at.items()}
 
-    def raise_line(self, line: int) -> None:
-        self.level |= 1 << line
-        self._requested.add(line)
-        self.raised_at.setdefault(line, []).append(now_ns() // CLOCK_PERIOD_NS)
-        self._port.value = self.level
+    def _counters(self, name: str) -> dict[int, int]:
+        """The DEVICE block's per-line counters read from the RTL, lines with a non-zero count."""
+        block = self._dut.device
+        counts = {}
+        line = 0
+        while hasattr(block, f"{name}{line}"):
+            value = int(getattr(block, f"{name}{line}").value)
+            if value:
+                counts[line] = value
+            line += 1
+        return counts
 
-    def lower_line(self, line: int) -> None:
-        if line in self._requested:
-            self.serviced[line] = self.serviced.get(line, 0) + 1
-            self._requested.discard(line)
-        self.level &= ~(1 << line)
-        self._port.value = self.level
+    @property
+    def serviced(self) -> dict[int, int]:
+        """Requests acknowledged per line (the hardware's SERVICED counters)."""
+        return self._counters("serviced")
+
+    @property
+    def posted(self) -> dict[int, int]:
+        """Requests posted per line (the hardware's POSTED counters)."""
+        return self._counters("posted")
+
+    def raise_line(self, line: int) -> None:
+        """Post a request on ``line`` (a strobe for the next rising edge)."""
+        cycle = now_ns() // CLOCK_PERIOD_NS
+        self.raised_at.setdefault(line, []).append(cycle)
+        if cycle != self._strobe_cycle:
+            # A new strobe; one from an earlier cycle has been sampled already.
+            self._strobe, self._strobe_cycle = 0, cycle
+            cocotb.start_soon(self._end_strobe(cycle))
+        self._strobe |= 1 << line
+        self._post.value = self._strobe
+        self._data.value = cycle & 0xFFFF_FFFF
+
+    async def _end_strobe(self, cycle: int) -> None:
+        # Held until the low phase after the rising edge that samples it: exactly one edge sees it.
+        await RisingEdge(self._clk)
+        await self.wait_cycles(1)
+        if self._strobe_cycle == cycle:
+            self._strobe, self._strobe_cycle = 0, None
+            self._post.value = 0
 
     def is_high(self, line: int) -> bool:
-        return bool(self.level >> line & 1)
+        """A request on ``line`` is posted and not yet acknowledged (REQUEST, or a strobe on its way)."""
+        return bool((self._strobe | self._request.get()) >> line & 1)
 
     def pulse(self, line: int, cycles: int) -> None:
-        """A spurious pulse: the line is high for ``cycles`` cycles with no request behind it."""
-        self.level |= 1 << line
-        self._port.value = self.level
+        """A spurious pulse: raw line ``line`` is high for ``cycles`` cycles with no request behind it."""
+        self.raw_level |= 1 << line
+        self._raw.value = self.raw_level
         self.spurious[line] = self.spurious.get(line, 0) + 1
 
         async def end():
             await self.wait_cycles(cycles)
-            if line not in self._requested:
-                self.level &= ~(1 << line)
-                self._port.value = self.level
+            self.raw_level &= ~(1 << line)
+            self._raw.value = self.raw_level
         cocotb.start_soon(end())
-
-    def requested(self, line: int) -> bool:
-        """A device request (not a spurious pulse) is waiting on ``line``."""
-        return line in self._requested
 
     async def wait_cycles(self, cycles: int) -> None:
         await falling_edges(self._clk, cycles, CLOCK_PERIOD_NS)
 
     async def request_after(self, line: int, gaps: list[int], *, recheck: int = 20) -> None:
-        """A device's requests: after each gap (cycles) raise ``line``, waiting while it is still high."""
+        """A device's requests: after each gap (cycles) post one on ``line``, waiting while one is pending."""
         for gap in gaps:
             await self.wait_cycles(gap)
             while self.is_high(line):
@@ -177,18 +218,47 @@ class Workload:
 
     def __init__(self, scenario: Scenario):
         self.scenario = scenario
-        self.live = 0
+        self.live = 0            # threads spawned (UP: still live)
+        self.ended_word: int | None = None
+        self.spawned_words: list[int] = []
         self.finished: list[str] = []
 
     async def spawn(self, k: "Lwkt", func, arg=None, *, comm: str, pri: int, **options):
-        """Create a thread running ``func``; ``options`` go to lwkt_create (``mpsafe=`` in SMP)."""
+        """Create a thread running ``func``; ``options`` go to lwkt_create (``mpsafe=`` in SMP).
+
+        In the SMP build the counts live in shared RAM: each CPU counts the threads it spawned
+        in a word of its own, and a thread that ends counts itself in one word under the MP lock;
+        the one that makes the two totals equal ends the run."""
+        system = self.scenario.system
+        if system.mode == "smp" and self.ended_word is None:
+            self.ended_word = system.new_data("workload.ended", 1, "mplock")
+            self.spawned_words = [system.new_data(f"workload.spawned[{cpu}]", 1, Guard("writer", cpu))
+                                  for cpu in range(system.ncpu)]
         self.live += 1
+        if self.ended_word is not None:
+            word = self.spawned_words[k.gd_cpuid]
+            await k.cpu.write(word, await k.cpu.read(word) + 1)
 
         async def body(td, a):
             await func(td, a)
             self.finished.append(td.td_comm)
-            self.live -= 1
-            if self.live == 0:
-                self.scenario.system.finish()
+            if self.ended_word is None:
+                self.live -= 1
+                done = self.live == 0
+            else:
+                done = await self._count_end(td.k)
+            if done:
+                system.finish()
 
         return await k.lwkt_create(body, arg, comm=comm, pri=pri, **options)
+
+    async def _count_end(self, k: "Lwkt") -> bool:
+        await k.get_mplock()
+        k = k.curthread.td_gd
+        ended = await k.cpu.read(self.ended_word) + 1
+        await k.cpu.write(self.ended_word, ended)
+        spawned = 0
+        for word in self.spawned_words:
+            spawned += await k.cpu.read(word)
+        await k.rel_mplock()
+        return ended == spawned

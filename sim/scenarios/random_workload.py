@@ -20,23 +20,18 @@ import os
 import random
 from dataclasses import asdict, dataclass, field
 
+from firmware.device import device_take
 from firmware.thread import (TDPRI_KERN_DAEMON, TDPRI_KERN_USER, TDPRI_SOFT_NORM, TDPRI_USER_NORM)
 from firmware.watchdog import start_mplock_watchdog
 from hdl import memory_map as mm
 from .base import Check, register
-from .smp import DATA_WORD, SmpScenario
+from .smp import SmpScenario
 
 __all__ = ["RandomSpec", "ThreadSpec", "DeviceSpec", "RandomWorkload", "generate_spec"]
 
 _PRIORITIES = (TDPRI_USER_NORM, TDPRI_KERN_USER, TDPRI_KERN_DAEMON, TDPRI_SOFT_NORM)
 _N_TOKENS = 3
 _N_QUEUES = 2
-# Shared-RAM words of the workload's own data.
-_TOKEN_COUNTER = DATA_WORD            # + token index
-_MPLOCK_COUNTER = DATA_WORD + 8
-_TICKETS = DATA_WORD + 16             # + queue index
-_STOPPED_FLAG = DATA_WORD + 25        # cpu-stop: the victim holds the MP lock and has stopped
-_DEAF_FLAG = DATA_WORD + 24           # fifo-full: 1 the burst sender is ready, 2 the long section runs
 #: A migrate operation looks this many times for a waiter to pull, this many cycles apart.
 _MIGRATE_LOOKS, _MIGRATE_GAP = 6, 150
 
@@ -183,6 +178,14 @@ class RandomWorkload(SmpScenario):
         if me == 0:
             self.tokens = [system.new_token(f"tok{t}") for t in range(_N_TOKENS)]
             self.queues = [system.new_waitqueue(f"queue{q}") for q in range(_N_QUEUES)]
+            # The workload's shared words (firmware/ram_layout.py), each under what guards it.
+            self.token_counter = [system.new_data(f"random.tok{t}.counter", 1, tok) for t, tok in enumerate(self.tokens)]
+            self.mplock_counter = system.new_data("random.mplock.counter", 1, "mplock")
+            self.tickets = [system.new_data(f"random.queue{q}.tickets", 1, queue.wa_token)
+                            for q, queue in enumerate(self.queues)]
+            # Flags, each written by one thread and polled by another.
+            self.stopped_flag = system.new_data("random.victim_stopped")   # cpu-stop: the victim stopped
+            self.deaf_flag = system.new_data("random.deaf_phase")  # fifo-full: 1 sender ready, 2 section runs
             system.register_ipi("random_note", self._note)
             if self.spec.victim is not None:
                 await start_mplock_watchdog(k)
@@ -226,23 +229,23 @@ class RandomWorkload(SmpScenario):
         elif kind == "token":
             t = op[1]
             await k.lwkt_gettoken(self.tokens[t])
-            value = await k.cpu.read(mm.RAM.addr("WORD", index=_TOKEN_COUNTER + t))
+            value = await k.cpu.read(self.token_counter[t])
             await k.cpu.work(op[2])
-            await k.cpu.write(mm.RAM.addr("WORD", index=_TOKEN_COUNTER + t), value + 1)
+            await k.cpu.write(self.token_counter[t], value + 1)
             self.token_values[t] = value + 1
             self.token_ops[t] += 1
             await k.lwkt_reltoken(self.tokens[t])
         elif kind == "mplock":
             await k.get_mplock()
-            value = await k.cpu.read(mm.RAM.addr("WORD", index=_MPLOCK_COUNTER))
+            value = await k.cpu.read(self.mplock_counter)
             await k.cpu.work(op[1])
-            await k.cpu.write(mm.RAM.addr("WORD", index=_MPLOCK_COUNTER), value + 1)
+            await k.cpu.write(self.mplock_counter, value + 1)
             self.mplock_value = value + 1
             self.mplock_ops += 1
             await k.rel_mplock()
         elif kind == "note":
             k.crit_enter()
-            await k.lwkt_send_ipiq(op[1], "random_note", None)
+            await k.lwkt_send_ipiq(op[1], "random_note", 0)
             self.notes_sent += 1
             await k.crit_exit()
         elif kind == "v":
@@ -253,13 +256,13 @@ class RandomWorkload(SmpScenario):
             await self._pull_waiter(td, op[1])
         elif kind == "burst":
             # Aim the burst at the CPU while it sits in its long critical section.
-            flag = mm.RAM.addr("WORD", index=_DEAF_FLAG)
+            flag = self.deaf_flag
             await k.cpu.write(flag, 1)
             while await k.cpu.read(flag) != 2:  # spin: yielding here could miss the window
                 await k.cpu.work(10)
             k.crit_enter()
             for _ in range(op[2]):
-                await k.lwkt_send_ipiq(op[1], "random_note", None)
+                await k.lwkt_send_ipiq(op[1], "random_note", 0)
                 self.notes_sent += 1
             await k.crit_exit()
         else:
@@ -268,7 +271,7 @@ class RandomWorkload(SmpScenario):
     async def _give_ticket(self, k, q):
         queue = self.queues[q]
         await k.lwkt_gettoken(queue.wa_token)
-        address = mm.RAM.addr("WORD", index=_TICKETS + q)
+        address = self.tickets[q]
         await k.cpu.write(address, await k.cpu.read(address) + 1)
         self.tickets_given[q] += 1
         await k.lwkt_reltoken(queue.wa_token)
@@ -276,7 +279,7 @@ class RandomWorkload(SmpScenario):
 
     async def _take_ticket(self, td, q):
         queue = self.queues[q]
-        address = mm.RAM.addr("WORD", index=_TICKETS + q)
+        address = self.tickets[q]
         while True:
             k = td.k                 # blocking may have moved the thread to another CPU
             await k.lwkt_gettoken(queue.wa_token)
@@ -286,7 +289,7 @@ class RandomWorkload(SmpScenario):
                 self.tickets_taken[q] += 1
                 await k.lwkt_reltoken(queue.wa_token)
                 return
-            gen = queue.wa_gen
+            gen = await k.wq_get(queue, "wa_gen")
             await k.lwkt_reltoken(queue.wa_token)
             await k.lwkt_block(queue, f"queue{q}", gen)
 
@@ -299,14 +302,14 @@ class RandomWorkload(SmpScenario):
             for queue in self.queues[q:] + self.queues[:q]:
                 k = td.k
                 await k.lwkt_gettoken(queue.wa_token)
-                waiter = self._remote_waiter(queue, k)
+                waiter = await self._remote_waiter(queue, k)
                 if waiter is not None:
                     await k.get_mplock()
                     k = td.k
                     await k.lwkt_regettoken(queue.wa_token)
-                    waiter = self._remote_waiter(queue, k)
+                    waiter = await self._remote_waiter(queue, k)
                     if waiter is not None:
-                        k.lwkt_acquire(waiter)
+                        await k.lwkt_acquire(k.system.thread_at(waiter))
                         self.migrations += 1
                     await k.rel_mplock()
                 await k.lwkt_reltoken(queue.wa_token)
@@ -317,25 +320,30 @@ class RandomWorkload(SmpScenario):
             await k.lwkt_yield()
 
     @staticmethod
-    def _remote_waiter(queue, k):
-        return next((t for t in queue.wa_waitq if t.td_cpu != k.gd_cpuid), None)
+    async def _remote_waiter(queue, k) -> int | None:
+        """The record of the first thread on ``queue`` that belongs to another CPU (token held)."""
+        for record in await k.waitq_records(queue):
+            if await k.td_get(record, "td_cpu") != k.gd_cpuid:
+                return record
+        return None
 
     async def _note(self, k, arg):
         self.notes_received += 1
 
     async def _service(self, td, line):
         k = td.k
-        if not self.devices.requested(line):
+        # The driver reads the device, acknowledges it and hands over its data; the work after
+        # stands for processing that data. None: a spurious interrupt, nothing was pending.
+        if await device_take(k, line) is None:
             self.spurious_seen += 1
             return
         await k.cpu.work(self.rng_of(k).randint(5, 30))
-        self.devices.lower_line(line)
         self.device_serviced[line] += 1
 
     async def _await_device(self, td, line):
         # Yield between looks: an interrupt thread that could not preempt (another one was
         # running) is only on the run queue, and a busy loop here would starve it.
-        while self.device_serviced[line] < self.device_requests[line]:
+        while await self.devices_serviced(td.k, [line]) < self.device_requests[line]:
             await td.k.cpu.work(100)
             await td.k.lwkt_yield()
 
@@ -344,14 +352,14 @@ class RandomWorkload(SmpScenario):
         await k.cpu.work(self.rng_of(k).randint(50, 300))
         await k.get_mplock()
         self.victim_holding = True
-        await k.cpu.write(mm.RAM.addr("WORD", index=_STOPPED_FLAG), 1)
+        await k.cpu.write(self.stopped_flag, 1)
         k.event("cpu_stop")
         await k.cpu.freeze()
 
     async def _after_stop(self, td, arg):
         """Needs the MP lock after the victim stopped with it: only the watchdog's BUST lets it on."""
         k = td.k
-        while not await k.cpu.read(mm.RAM.addr("WORD", index=_STOPPED_FLAG)):
+        while not await k.cpu.read(self.stopped_flag):
             await k.cpu.work(50)
             await k.lwkt_yield()
         await k.get_mplock()
@@ -360,7 +368,7 @@ class RandomWorkload(SmpScenario):
 
     async def _deaf(self, td, cycles):
         k = td.k
-        flag = mm.RAM.addr("WORD", index=_DEAF_FLAG)
+        flag = self.deaf_flag
         while await k.cpu.read(flag) != 1:  # until the burst sender is ready
             await k.cpu.work(10)
             await k.lwkt_yield()

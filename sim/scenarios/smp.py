@@ -4,14 +4,12 @@ from __future__ import annotations
 import random
 
 from hdl import memory_map as mm
+from firmware.device import device_take
+from firmware.ram_layout import Guard
 from firmware.thread import TDPRI_KERN_DAEMON, TDPRI_KERN_USER, TDPRI_USER_NORM
 from .base import Check, Scenario, register
 
 __all__ = ["SmpIdle", "SmpPingpong", "SmpIpiStorm", "SmpMplock", "SmpMixed"]
-
-#: Shared-RAM words used by the scenarios for their own data (tokens use the low words).
-DATA_WORD = 2048
-
 
 class SmpScenario(Scenario):
     mode = "smp"
@@ -31,8 +29,12 @@ class SmpScenario(Scenario):
         return self._cpu_rngs[k.gd_cpuid]
 
     @staticmethod
-    def word(index: int) -> int:
-        return mm.RAM.addr("WORD", index=DATA_WORD + index)
+    async def devices_serviced(k, lines) -> int:
+        """Requests the devices on ``lines`` have had serviced: their SERVICED registers, over the bus."""
+        total = 0
+        for line in lines:
+            total += await k.cpu.read(mm.DEVICE.addr("SERVICED", index=line))
+        return total
 
 
 @register
@@ -74,6 +76,7 @@ class SmpPingpong(SmpScenario):
     async def boot(self, k):
         if self.token is None:
             self.token = self.system.new_token("pingpong")
+            self.counter = self.system.new_data("pingpong.counter", 1, self.token)
         await self.workload.spawn(k, self._player, None, comm=f"player{k.gd_cpuid}", pri=TDPRI_KERN_USER,
                                   mpsafe=True)
 
@@ -81,9 +84,9 @@ class SmpPingpong(SmpScenario):
         k = td.k
         for _ in range(self.rounds):
             await k.lwkt_gettoken(self.token)
-            value = await k.cpu.read(self.word(0))
+            value = await k.cpu.read(self.counter)
             await k.cpu.work(self.rng_of(td.k).randint(5, 20))
-            await k.cpu.write(self.word(0), value + 1)
+            await k.cpu.write(self.counter, value + 1)
             self.final_value = value + 1
             await k.lwkt_reltoken(self.token)
             await k.cpu.work(self.rng_of(td.k).randint(20, 60))
@@ -113,12 +116,17 @@ class SmpIpiStorm(SmpScenario):
         if not self.registered:
             self.system.register_ipi("storm_ping", self._ping)
             self.registered = True
+            # How many pings each CPU has received: written by that CPU only (its IPI handler).
+            self.arrived = [self.system.new_data(f"storm.arrived[{cpu}]", 1, Guard("writer", cpu))
+                            for cpu in range(self.system.ncpu)]
         await self.workload.spawn(k, self._sender, None, comm=f"storm{k.gd_cpuid}", pri=TDPRI_KERN_USER,
                                   mpsafe=True)
 
     async def _ping(self, k, arg):
-        source, seq = arg
+        source, seq = arg >> 16, arg & 0xFFFF
         self.received.setdefault((source, k.gd_cpuid), []).append(seq)
+        word = self.arrived[k.gd_cpuid]
+        await k.cpu.write(word, await k.cpu.read(word) + 1)
 
     async def _sender(self, td, arg):
         k = td.k
@@ -131,11 +139,11 @@ class SmpIpiStorm(SmpScenario):
             k.crit_enter()
             for step in range(1, n):
                 for seq in range(first, min(first + burst, self.per_pair)):
-                    await k.lwkt_send_ipiq((me + step) % n, "storm_ping", (me, seq))
+                    await k.lwkt_send_ipiq((me + step) % n, "storm_ping", me << 16 | seq)
             await k.crit_exit()
             await k.cpu.work(self.rng_of(td.k).randint(1, 4))
         # Stay until every message to this CPU has arrived, taking IPIs meanwhile.
-        while sum(len(v) for (s, d), v in self.received.items() if d == me) < self.per_pair * (n - 1):
+        while await k.cpu.read(self.arrived[me]) < self.per_pair * (n - 1):
             await k.cpu.work(20)
 
     def checks(self):
@@ -162,11 +170,14 @@ class SmpMplock(SmpScenario):
     def __init__(self, seed=1):
         super().__init__(seed)
         self.counter = 0
+        self.counter_word: int | None = None
         self.inside: set[int] = set()
         self.overlaps = 0
         self.mpsafe_steps = 0
 
     async def boot(self, k):
+        if self.counter_word is None:
+            self.counter_word = self.system.new_data("mplock.counter", 1, "mplock")
         await self.workload.spawn(k, self._locked, None, comm=f"giant{k.gd_cpuid}", pri=TDPRI_KERN_DAEMON)
         await self.workload.spawn(k, self._mpsafe, None, comm=f"mpsafe{k.gd_cpuid}", pri=TDPRI_USER_NORM,
                                   mpsafe=True)
@@ -178,11 +189,11 @@ class SmpMplock(SmpScenario):
             self.inside.add(k.gd_cpuid)
             if len(self.inside) > 1:
                 self.overlaps += 1
-            value = await k.cpu.read(self.word(1))
+            value = await k.cpu.read(self.counter_word)
             await k.get_mplock()          # recursive hold
             await k.cpu.work(self.rng_of(td.k).randint(10, 40))
             await k.rel_mplock()
-            await k.cpu.write(self.word(1), value + 1)
+            await k.cpu.write(self.counter_word, value + 1)
             self.counter = value + 1
             self.inside.discard(k.gd_cpuid)
             await k.lwkt_yield()          # lets the MP-safe thread or another CPU's giant run
@@ -237,6 +248,9 @@ class SmpMixed(SmpScenario):
             self.token = self.system.new_token("shared")
             self.system.register_ipi("mixed_note", self._note)
             self.wakers_left = self.system.ncpu
+            self.stop_word = self.system.new_data("mixed.stop", 1)      # a flag: written once, read by all
+            self.counter_word = self.system.new_data("mixed.counter", 1, self.token)
+            self.wakers_word = self.system.new_data("mixed.wakers_done", 1, self.token)
         lines = [line for line in self.device_requests if line % self.system.ncpu == me]
         for line in lines:
             await k.cpu.write(mm.ROUTE.addr("ROUTE", index=line), me)
@@ -251,19 +265,19 @@ class SmpMixed(SmpScenario):
 
     async def _service(self, td, line):
         await td.k.cpu.work(self.rng_of(td.k).randint(10, 30))
-        self.devices.lower_line(line)
-        self.serviced[line] += 1
+        if await device_take(td.k, line) is not None:  # None: a spurious interrupt
+            self.serviced[line] += 1
 
     def device_models(self):
         return [self.devices.request_after(line, self.device_gaps[line]) for line in self.device_requests]
 
     async def _stopped(self, k) -> bool:
-        return await k.cpu.read(self.word(2)) != 0
+        return await k.cpu.read(self.stop_word) != 0
 
     async def _waiter(self, td, arg):
         k = td.k
         while not await self._stopped(k):
-            gen = self.queue.wa_gen
+            gen = await k.waitq_gen(self.queue)
             if await self._stopped(k):
                 break
             new = await k.lwkt_block(self.queue, "mixed", gen)
@@ -281,24 +295,28 @@ class SmpMixed(SmpScenario):
                 self.signals += 1
             elif choice < 0.7:
                 await k.lwkt_gettoken(self.token)
-                value = await k.cpu.read(self.word(3))
+                value = await k.cpu.read(self.counter_word)
                 await k.cpu.work(self.rng_of(td.k).randint(3, 10))
-                await k.cpu.write(self.word(3), value + 1)
+                await k.cpu.write(self.counter_word, value + 1)
                 self.counter = value + 1
                 self.counted += 1
                 await k.lwkt_reltoken(self.token)
             else:
                 k.crit_enter()
-                await k.lwkt_send_ipiq(self.rng_of(td.k).randrange(n), "mixed_note", None)
+                await k.lwkt_send_ipiq(self.rng_of(td.k).randrange(n), "mixed_note", 0)
                 self.notes_sent += 1
                 await k.crit_exit()
-        self.wakers_left -= 1
-        if self.wakers_left == 0:
-            # Every device request must have been serviced before the waiters are let go.
-            while sum(self.serviced.values()) < sum(self.device_requests.values()):
+        await k.lwkt_gettoken(self.token)
+        done = await k.cpu.read(self.wakers_word) + 1
+        await k.cpu.write(self.wakers_word, done)
+        await k.lwkt_reltoken(self.token)
+        if done == n:
+            # Every device request must have been serviced before the waiters are let go: the
+            # devices' SERVICED counters say so.
+            while await self.devices_serviced(k, self.device_requests) < sum(self.device_requests.values()):
                 await k.cpu.work(50)
                 await k.lwkt_yield()  # an interrupt thread may be waiting on the run queue
-            await k.cpu.write(self.word(2), 1)
+            await k.cpu.write(self.stop_word, 1)
             await k.lwkt_signal(self.queue)
 
     async def _giant(self, td, rounds):

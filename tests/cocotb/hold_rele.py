@@ -35,7 +35,7 @@ import cocotb
 
 from firmware.thread import TDF, TDPRI_KERN_DAEMON, TDPRI_KERN_USER, TDPRI_MASK
 from hdl import memory_map as mm
-from kernel_helpers import index_of, indices, mark
+from kernel_helpers import index_of, indices, mark, peek_td, peek_wq
 from smp_kernel import KERNEL_PATH_CYCLES, Done, final_checks_ok, smp_machine, until
 
 #: Cycles between hardclock ticks: the page fault and lwkt_wait_free sleep in whole ticks.
@@ -69,7 +69,7 @@ def fields_of(td, names: tuple[str, ...]) -> list[int]:
     """Read ``names`` from the thread structure, as the copy would (priority without crit count)."""
     comm = pack_comm(td.td_comm)
     values = {"td_id": td.td_id, "td_generation": td.td_generation, "td_pri": td.td_pri & TDPRI_MASK,
-              "td_cpu": td.td_cpu, **{f"td_comm{i}": comm[i] for i in range(COMM_WORDS)}}
+              "td_cpu": td.td_gd.gd_cpuid, **{f"td_comm{i}": comm[i] for i in range(COMM_WORDS)}}
     return [values[name] for name in names]
 
 
@@ -127,7 +127,7 @@ async def run_race(dut, hold: bool) -> tuple:
 
     async def victim(td, arg):                # CPU 1
         k = td.k
-        gen = killq.wa_gen
+        gen = await k.waitq_gen(killq)
         mark(td, "victim-pauses")
         await k.lwkt_block(killq, "pause", gen)
         mark(td, "victim-killed")
@@ -136,14 +136,14 @@ async def run_race(dut, hold: bool) -> tuple:
     async def reaper(td, arg):                # CPU 1: the victim's parent (wait1)
         k = td.k
         v = info["victim"]
-        gen = exitq.wa_gen
+        gen = await k.waitq_gen(exitq)
         while not v.td_flags & TDF.EXITED:
             gen = await k.lwkt_block(exitq, "wait", gen)
-        mark(td, "wait-free", refs=v.td_refs)
+        mark(td, "wait-free", refs=await k.td_get(v, "td_refs"))
         info["reap_ticks0"] = k.hardclock_ticks
         await k.lwkt_wait_free(v)
         info["reap_ticks1"] = k.hardclock_ticks
-        mark(td, "free", refs=v.td_refs)
+        mark(td, "free", refs=await k.td_get(v, "td_refs"))
         await k.lwkt_free_thread(v)
         info["newcomer"] = await k.lwkt_create(newcomer, comm=NEWCOMER, pri=NEWCOMER_PRI, mpsafe=True)
         done()
@@ -154,19 +154,21 @@ async def run_race(dut, hold: bool) -> tuple:
 
     async def killer(td, arg):                # CPU 0, runs while the reader sleeps
         k = td.k
-        await until(k, lambda: killq.wa_count == 1, "the victim to pause")
+        await until(k, lambda: peek_wq(system, killq, "wa_count") == 1, "the victim to pause")
         mark(td, "kill")
         await k.lwkt_signal(killq)
 
     async def reader(td, arg):                # CPU 0: the sysctl handler, then the user
         k = td.k
-        await until(k, lambda: killq.wa_count == 1, "the victim to pause")
+        await until(k, lambda: peek_wq(system, killq, "wa_count") == 1, "the victim to pause")
         # The lookup: walk CPU 1's list of all threads for the victim; hold it at once.
         target = next(t for t in k1.gd_tdallq if t.td_comm == VICTIM)
         info["target"] = target
         if hold:
-            k.lwkt_hold(target)
-        mark(td, "read-summary", target=target.td_id, refs=target.td_refs)
+            await k.get_mplock()              # a hold changes the thread's shared record
+            await k.lwkt_hold(target)
+            await k.rel_mplock()
+        mark(td, "read-summary", target=target.td_id, refs=peek_td(system, target, "td_refs"))
         summary = fields_of(target, SUMMARY)
         # The copyout of the summary faults: sleep while the page comes in.
         mark(td, "fault")
@@ -176,8 +178,10 @@ async def run_race(dut, hold: bool) -> tuple:
         mark(td, "read-thread", target=target.td_id)
         await copyout(k, len(SUMMARY), fields_of(target, THREAD))
         if hold:
-            k.lwkt_rele(target)
-        mark(td, "rele" if hold else "copied", refs=target.td_refs)
+            await k.get_mplock()
+            await k.lwkt_rele(target)
+            await k.rel_mplock()
+        mark(td, "rele" if hold else "copied", refs=peek_td(system, target, "td_refs"))
         # Back in user mode: read the record.
         words = await copyin(k, 0, RECORD_WORDS)
         info["summary"] = decode(words[:len(SUMMARY)], SUMMARY)
@@ -202,7 +206,7 @@ async def run_race(dut, hold: bool) -> tuple:
     # The same structure every time: the reader's target, the victim, the newcomer.
     assert info["target"] is v and info["newcomer"] is v
     assert [r["target"] for r in system.trace.events("thread_reuse", cpu=1)] == [vid]
-    assert v.td_comm == NEWCOMER and v.td_generation == gen0 + 1 and v.td_refs == 0
+    assert v.td_comm == NEWCOMER and v.td_generation == gen0 + 1 and peek_td(system, v, "td_refs") == 0
     # The kill went from CPU 0 to CPU 1 through the kernel: a lwkt_schedule IPI.
     kill, signal = index_of(recs, "mark", label="kill"), index_of(recs, "signal", cpu=0, wait="killq")
     assert recs[signal]["woken"] == [vid]

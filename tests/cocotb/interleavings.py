@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import cocotb
 
+from firmware.device import device_take
 from firmware.thread import TDPRI_INT_MED, TDPRI_KERN_USER
 from kernel_helpers import Device, index_of, indices, mark, source_of
 from smp_kernel import Done, final_checks_ok, owner, smp_machine, until
@@ -59,7 +60,7 @@ async def _ithread(k, dev: Device, info: dict, line: int = LINE, record=None) ->
         if record is not None:
             info.setdefault("in_handler", record(td))
         mark(td, f"handler{ln}")
-        dev.lower_line(ln)
+        await device_take(td.k, ln)
         await td.k.cpu.work(10)
     await k.register_ithread(line, handler, pri=TDPRI_INT_MED)
 

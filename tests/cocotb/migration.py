@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import cocotb
 
+from firmware.device import device_take
 from firmware.thread import TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER
 from hdl import memory_map as mm
 from kernel_helpers import Device, indices, mark
@@ -39,7 +40,7 @@ async def a_thread_migrates_across_every_cpu(dut):
             cpuid = await k.cpu.read(mm.SYS.CPUID)
             shown = await k.cpu.read(mm.DEBUG.CURTHREAD)
             probe = int(getattr(dut, f"cpu{k.gd_cpuid}").debug.curthread.value)
-            info["path"].append((k.gd_cpuid, cpuid, shown, probe, td.td_cpu))
+            info["path"].append((k.gd_cpuid, cpuid, shown, probe, await k.td_get(td, "td_cpu")))
             mark(td, f"at{n}", where=k.gd_cpuid)
             if k.gd_cpuid == 0:
                 dev.raise_after(LINE, 5)           # preempted by CPU 0's ithread here
@@ -47,19 +48,20 @@ async def a_thread_migrates_across_every_cpu(dut):
             if n == HOPS:
                 break
             info["want"] = (k.gd_cpuid + 1) % NCPU
-            await k.lwkt_block(hop, "hop", hop.wa_gen)
+            await k.lwkt_block(hop, "hop", await k.waitq_gen(hop))
         info["finished"] = True
         done()
 
     async def puller(td, arg):
         while not info.get("finished"):
             k = td.k
-            if info["want"] == k.gd_cpuid and hop.wa_count:
-                await k.get_mplock()            # lwkt_acquire changes the CPUs' thread lists
+            if info["want"] == k.gd_cpuid:
+                await k.get_mplock()            # lwkt_acquire changes a thread other CPUs share
                 await k.lwkt_gettoken(hop.wa_token)
-                moved = hop.wa_waitq[0] if hop.wa_waitq and info["want"] == k.gd_cpuid else None
+                waiting = await k.waitq_records(hop)
+                moved = system.thread_at(waiting[0]) if waiting and info["want"] == k.gd_cpuid else None
                 if moved is not None:
-                    k.lwkt_acquire(moved)
+                    await k.lwkt_acquire(moved)
                     info["want"] = None
                 await k.lwkt_reltoken(hop.wa_token)
                 await k.rel_mplock()
@@ -78,7 +80,7 @@ async def a_thread_migrates_across_every_cpu(dut):
             k = td.k
             await k.cpu.work(40)
             k.crit_enter()
-            await k.lwkt_send_ipiq((k.gd_cpuid + 1) % NCPU, "note", None)
+            await k.lwkt_send_ipiq((k.gd_cpuid + 1) % NCPU, "note", 0)
             await k.crit_exit()
             info["busy_rounds"] += 1
             await k.lwkt_yield()
@@ -87,7 +89,7 @@ async def a_thread_migrates_across_every_cpu(dut):
         preempted = td.td_preempted
         if preempted is not None:
             info["preempted_on"].append((preempted.td_comm, td.k.gd_cpuid))
-        dev.lower_line(line)
+        await device_take(td.k, line)
         await td.k.cpu.work(10)
 
     async def boot(k):

@@ -1,13 +1,15 @@
 """cocotb tests of the uniprocessor kernel's interrupt side: critical sections, preemption,
 the preempt_* counters, wait-queue signals from interrupt threads, untimely_switch.
 
-The test plays the device behind external line 0 (interrupt source 3): it raises
-``dut.ext_irq`` at a chosen cycle and the interrupt thread's handler lowers it.
+The test plays the device behind external line 0 (interrupt source 3): it posts a
+request at a chosen cycle (``Device.raise_line``) and the interrupt thread's handler
+takes it over the bus (``firmware.device.device_take``: STATUS, DATA, ACK).
 Assertions are on the kernel's event trace and counters; ``mark`` records put
 the test's own milestones on the same timeline.
 """
 import cocotb
 
+from firmware.device import device_take
 from firmware.thread import (TDF, TDPRI_INT_HIGH, TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER,
                              WaitQueue)
 from kernel_helpers import Device, between, index_of, indices, mark, marks, source_of, up_machine
@@ -36,7 +38,7 @@ async def critical_section_defers_interrupt(dut):
     async def handler(td, line):
         mark(td, "handler")
         info["handler_cycle"] = td.k.cycle
-        dev.lower_line(line)
+        info["data"] = await device_take(td.k, line)
         await td.k.cpu.work(20)
 
     async def crit_thread(td, arg):
@@ -64,6 +66,9 @@ async def critical_section_defers_interrupt(dut):
     assert t1 - t0 >= 200, "the critical section was cut short"
     raised = dev.raised_at[LINE][0]
     assert t0 < raised < t1
+    # The handler read the request's data word (the cycle it was posted in) and acknowledged it.
+    assert info["data"] == raised
+    assert dev.posted == {LINE: 1} and dev.serviced == {LINE: 1}
     # The interrupt was seen and deferred during the section, by the thread in it.
     deferred = system.trace.events("intr_deferred")
     assert len(deferred) == 1, deferred
@@ -112,7 +117,7 @@ async def preemption_is_transparent(dut, descheduled):
         info["low_on_runq"] = bool(low.td_flags & TDF.RUNQ)
         info["low_preempt_locked"] = bool(low.td_flags & TDF.PREEMPT_LOCK)
         mark(td, "handler")
-        dev.lower_line(line)
+        await device_take(td.k, line)
         await k.lwkt_signal(w)           # makes "other" (above "low") runnable
         await k.cpu.work(30)
 
@@ -181,7 +186,7 @@ async def preempt_hit_counted(dut):
 
     async def handler(td, line):
         mark(td, "handler")
-        dev.lower_line(line)
+        await device_take(td.k, line)
         await td.k.cpu.work(10)
 
     async def low(td, arg):
@@ -214,7 +219,7 @@ async def preempt_miss_counted(dut):
 
     async def handler(td, line):
         mark(td, "handler")
-        dev.lower_line(line)
+        await device_take(td.k, line)
         await td.k.cpu.work(10)
 
     async def high(td, arg):
@@ -268,7 +273,7 @@ async def preempt_weird_counted(dut):
             # Complete early with the device still asserting its line: it fires again at once.
             await k.intr_complete(source_of(line))
             await k.cpu.work(60)
-        dev.lower_line(line)
+        await device_take(td.k, line)
         await k.cpu.work(10)
         mark(td, f"handler-end{info['rounds']}")
 
@@ -309,7 +314,7 @@ async def signal_before_block_is_not_lost(dut):
     info = {}
 
     async def handler(td, line):
-        dev.lower_line(line)
+        await device_take(td.k, line)
         await td.k.lwkt_signal(w)
 
     async def waiter(td, arg):
@@ -357,7 +362,7 @@ async def block_sleeps_until_signal(dut):
     async def handler(td, line):
         waiter = info["td"]
         info["waiter_state"] = (bool(waiter.td_flags & TDF.RUNQ), waiter.td_wait is w, waiter.td_wmesg)
-        dev.lower_line(line)
+        await device_take(td.k, line)
         await td.k.lwkt_signal(w)
 
     async def waiter(td, arg):
@@ -410,7 +415,7 @@ async def untimely_switch(dut, untimely, trigger):
 
     async def handler(td, line):
         mark(td, "handler")
-        dev.lower_line(line)
+        await device_take(td.k, line)
         await td.k.cpu.work(10)
 
     async def a_body(td, arg):

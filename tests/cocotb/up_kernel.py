@@ -9,6 +9,7 @@ from pathlib import Path
 
 import cocotb
 
+from firmware.device import device_take
 from firmware.thread import (CACHE_NTHREADS, TDF, TDPRI_INT_LOW, TDPRI_INT_MED, TDPRI_KERN_DAEMON,
                              TDPRI_KERN_USER, TDPRI_SOFT_NORM, Thread, WaitQueue)
 from kernel_helpers import Device, mark, marks, up_machine
@@ -364,7 +365,7 @@ async def reference_workload(dut):
 
     async def dev_handler(td, line):
         k = td.k
-        dev.lower_line(line)
+        await device_take(td.k, line)
         await k.cpu.work(15 + 10 * line)
         info["data_posted"] += 1
         await k.lwkt_signal(data)

@@ -131,7 +131,8 @@ async def populate(ctx, soc: Soc):
 
     MPLOCK held with ERR set; every FIFO with one entry, WOF and ROE set; INTC
     sources pending, one in service on even CPUs, soft set on even CPUs only;
-    a pending timer on CPU0; ROUTE, DEBUG, RAM and CYCLE_HI away from reset.
+    a pending timer on CPU0; ROUTE, DEBUG, RAM and CYCLE_HI away from reset; every
+    device with a request pending and OVERRUN set.
     """
     cfg = soc.config
     n, P = cfg.ncpu, soc.ports
@@ -155,6 +156,11 @@ async def populate(ctx, soc: Soc):
             for _ in range(cfg.fifo_depth - 1):  # leave one entry
                 await write(ctx, P[d], mm.IPI_RX.addr("RX_POP", slot=s), 0)
     ctx.set(soc.ext_irq, (1 << cfg.ext_lines) - 1)
+    for data in (0xD0, 0xD1):  # a request on every device, then an overrun
+        ctx.set(soc.dut.dev_post, (1 << cfg.ext_lines) - 1)
+        ctx.set(soc.dut.dev_data, data)
+        await ticks(ctx, 1)
+    ctx.set(soc.dut.dev_post, 0)
     for k in range(cfg.ext_lines):
         await write(ctx, P[k % n], mm.ROUTE.addr("ROUTE", index=k), (k + 1) % (n + 1))
     top = (1 << cfg.prio_bits) - 1

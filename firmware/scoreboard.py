@@ -1,0 +1,464 @@
+"""The scheduling scoreboard: a reference model of the seeds' scheduling rules.
+
+It replays the kernel's trace records (per CPU, in emission order) against its
+own run queues and preemption links, written from the seeds' text
+(``lwkt_switch``, ``lwkt_preempt``, ``_lwkt_enqueue``/``_lwkt_dequeue``; mode
+"up" follows v1.12, "smp" v1.18), and names every decision the kernel took
+differently. It never calls kernel code, so a bug shared by both cannot hide.
+
+Where the records do not tell the model what it needs (a thread it never heard
+of, an MP count it cannot know) the decision is counted as undecidable and the
+model takes the kernel's view to go on.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .thread import NQS
+
+__all__ = ["Scoreboard", "RecordError", "check_records", "DECISION_KINDS"]
+
+#: Kinds counted as decisions; the others are consistency checks on the way.
+DECISION_KINDS = ("picks", "preempts", "enqueues", "dequeues")
+_OTHER_KINDS = ("switches", "resumes", "setpri", "acquires")
+
+
+class RecordError(ValueError):
+    """A record lacks a field the model cannot do without."""
+
+
+class _Undecidable(Exception):
+    """The model does not know enough to judge this decision."""
+
+
+@dataclass
+class _Td:
+    tid: int
+    pri: int | None = None
+    mpcount: int | None = None     # None: not known (SMP)
+    cpu: int | None = None
+    queue: tuple[int, int] | None = None   # (cpu, nq) while on a run queue
+    preempted: int | None = None   # td_preempted: the thread this one preempted
+    locked: bool = False           # TDF_PREEMPT_LOCK
+    lent: int = 0                  # the mpheld lwkt_preempt added to our count, taken back at resume
+
+
+class _Cpu:
+    def __init__(self, cpuid: int):
+        self.id = cpuid
+        self.runq: list[list[int]] = [[] for _ in range(NQS)]
+        self.idle: int | None = None
+        self.expect: tuple[int, str] | None = None   # the switch the last decision calls for
+
+
+def _need(rec: dict, name: str):
+    if rec.get(name) is None:
+        raise RecordError(f"{rec.get('event')} record lacks field {name!r}")
+    return rec[name]
+
+
+class Scoreboard:
+    """Feed it records one at a time; ``feed`` returns a one-line mismatch or None."""
+
+    def __init__(self, mode: str, ncpu: int):
+        if mode not in ("up", "smp"):
+            raise ValueError(f"mode {mode!r}: must be 'up' or 'smp'")
+        if ncpu < 1:
+            raise ValueError(f"ncpu {ncpu}: must be >= 1")
+        self.mode, self.ncpu, self.smp = mode, ncpu, mode == "smp"
+        self.cpus = [_Cpu(i) for i in range(ncpu)]
+        self.threads: dict[int, _Td] = {}
+        self.counts = {k: {"seen": 0, "undecidable": 0, "mismatches": 0} for k in DECISION_KINDS + _OTHER_KINDS}
+        self._msgs: list[str] = []
+        self._handlers = {"thread_create": self._thread_create, "enqueue": self._enqueue,
+                          "dequeue": self._dequeue, "setpri": self._setpri, "pick": self._pick,
+                          "switch": self._switch, "preempt": self._preempt, "resume": self._resume,
+                          "acquire": self._acquire}
+
+    # -- counters ---------------------------------------------------------------------------
+
+    @property
+    def decisions(self) -> int:
+        return sum(self.counts[k]["seen"] for k in DECISION_KINDS)
+
+    @property
+    def undecidable(self) -> int:
+        return sum(self.counts[k]["undecidable"] for k in DECISION_KINDS)
+
+    @property
+    def mismatches(self) -> int:
+        return sum(c["mismatches"] for c in self.counts.values())
+
+    def summary(self) -> dict:
+        out = {"decisions": self.decisions, "undecidable": self.undecidable, "mismatches": self.mismatches}
+        out.update({k: self.counts[k]["seen"] for k in DECISION_KINDS})
+        out["by_kind"] = {k: dict(v) for k, v in self.counts.items()}
+        return out
+
+    def _bad(self, kind: str, text: str) -> None:
+        self.counts[kind]["mismatches"] += 1
+        self._msgs.append(text)
+
+    # -- entry point --------------------------------------------------------------------------
+
+    def feed(self, record: dict) -> str | None:
+        handler = self._handlers.get(record.get("event"))
+        if handler is None:
+            return None
+        cpuid = _need(record, "cpu")
+        if not 0 <= cpuid < self.ncpu:
+            raise RecordError(f"{record['event']} record on cpu {cpuid}, outside 0..{self.ncpu - 1}")
+        _need(record, "cycle")
+        _need(record, "tid")
+        self._msgs = []
+        handler(record, self.cpus[cpuid])
+        if not self._msgs:
+            return None
+        return f"cycle {record['cycle']} cpu {cpuid}: " + "; ".join(self._msgs)
+
+    # -- threads and queues ------------------------------------------------------------------------
+
+    def _adopt(self, tid: int, cpu: _Cpu, **fields) -> _Td:
+        td = self.threads[tid] = _Td(tid, cpu=cpu.id, mpcount=None if self.smp else 0)
+        for k, v in fields.items():
+            if v is not None:
+                setattr(td, k, v)
+        return td
+
+    def _unqueue(self, td: _Td) -> None:
+        if td.queue is not None:
+            cpuid, nq = td.queue
+            self.cpus[cpuid].runq[nq].remove(td.tid)
+            td.queue = None
+
+    def _rotate(self, cpu: _Cpu, tid: int) -> None:
+        """TAILQ_REMOVE + TAILQ_INSERT_TAIL of the thread picked, when it is on this CPU's queue."""
+        td = self.threads.get(tid)
+        if td is not None and td.queue is not None and td.queue[0] == cpu.id:
+            q = cpu.runq[td.queue[1]]
+            q.remove(tid)
+            q.append(tid)
+
+    def _mp(self, tid: int, cur: int, cur_mpcount: int | None) -> int:
+        count = cur_mpcount if tid == cur else self.threads[tid].mpcount
+        if count is None:
+            raise _Undecidable(f"td {tid}'s MP count is unknown")
+        return count
+
+    def _desc(self, cpu: _Cpu, tid: int | None, why: str = "") -> str:
+        """"td 5 (pri 12, why)"; the idle thread named as such."""
+        notes = [] if why == "" else [why]
+        td = self.threads.get(tid)
+        if tid is not None and tid == cpu.idle:
+            return f"the idle thread td {tid}" + (f" ({why})" if why else "")
+        if td is not None and td.pri is not None:
+            notes.insert(0, f"pri {td.pri}")
+        return f"td {tid}" + (f" ({', '.join(notes)})" if notes else "")
+
+    def _thread_create(self, rec: dict, cpu: _Cpu) -> None:
+        tid = _need(rec, "target")
+        old = self.threads.get(tid)
+        if old is not None:   # a structure reused from the free cache: bzero'd
+            self._unqueue(old)
+        self._adopt(tid, cpu, pri=rec.get("pri"))
+
+    def _enqueue(self, rec: dict, cpu: _Cpu) -> None:
+        kind = "enqueues"
+        self.counts[kind]["seen"] += 1
+        tid, nq = _need(rec, "target"), _need(rec, "pri")
+        td = self.threads.get(tid)
+        if td is None:
+            self.counts[kind]["undecidable"] += 1
+            td = self._adopt(tid, cpu)
+        elif td.queue is not None:
+            self._bad(kind, f"td {tid} enqueued twice: it is already on cpu {td.queue[0]} queue {td.queue[1]}")
+            self._unqueue(td)
+        elif td.pri is not None and td.pri != nq:
+            self._bad(kind, f"_lwkt_enqueue put td {tid} on queue {nq}, the model expects queue {td.pri} "
+                            f"(its priority)")
+        elif td.cpu is not None and td.cpu != cpu.id:
+            self._bad(kind, f"_lwkt_enqueue put td {tid} on this cpu's queue, the model has it on cpu {td.cpu}")
+        td.pri, td.cpu, td.queue = nq, cpu.id, (cpu.id, nq)
+        if rec.get("mpcount") is not None:
+            td.mpcount = rec["mpcount"]
+        cpu.runq[nq].append(tid)   # TAILQ_INSERT_TAIL
+
+    def _dequeue(self, rec: dict, cpu: _Cpu) -> None:
+        kind = "dequeues"
+        self.counts[kind]["seen"] += 1
+        tid, nq = _need(rec, "target"), _need(rec, "pri")
+        td = self.threads.get(tid)
+        if td is None:
+            self.counts[kind]["undecidable"] += 1
+            self._adopt(tid, cpu, pri=nq)
+            return
+        if td.queue != (cpu.id, nq):
+            where = "on no run queue" if td.queue is None else f"on cpu {td.queue[0]} queue {td.queue[1]}"
+            self._bad(kind, f"_lwkt_dequeue took td {tid} off queue {nq}, the model has it {where}")
+        self._unqueue(td)
+
+    def _setpri(self, rec: dict, cpu: _Cpu) -> None:
+        kind = "setpri"
+        self.counts[kind]["seen"] += 1
+        tid, pri = _need(rec, "target"), _need(rec, "pri")
+        td = self.threads.get(tid)
+        if td is None:
+            self.counts[kind]["undecidable"] += 1
+            self._adopt(tid, cpu, pri=pri)
+            return
+        if td.queue is not None:
+            # lwkt_setpri dequeues a queued thread first: the queue is found from td_pri.
+            self._bad(kind, f"lwkt_setpri changed td {tid}'s priority while the model has it on queue "
+                            f"{td.queue[1]} (no dequeue first)")
+            self._unqueue(td)
+        elif rec.get("old") is not None and td.pri is not None and rec["old"] != td.pri:
+            self._bad(kind, f"lwkt_setpri of td {tid} from pri {rec['old']}, the model has pri {td.pri}")
+        td.pri = pri
+
+    def _acquire(self, rec: dict, cpu: _Cpu) -> None:
+        kind = "acquires"
+        self.counts[kind]["seen"] += 1
+        tid = _need(rec, "target")
+        td = self.threads.get(tid)
+        if td is None:
+            self.counts[kind]["undecidable"] += 1
+            td = self._adopt(tid, cpu)
+        elif td.queue is not None:
+            self._bad(kind, f"lwkt_acquire took td {tid} while the model has it on cpu {td.queue[0]} "
+                            f"queue {td.queue[1]}")
+            self._unqueue(td)
+        elif rec.get("from_cpu") is not None and td.cpu is not None and td.cpu != rec["from_cpu"]:
+            self._bad(kind, f"lwkt_acquire took td {tid} from cpu {rec['from_cpu']}, the model has it on "
+                            f"cpu {td.cpu}")
+        td.cpu = cpu.id
+
+    # -- lwkt_switch ---------------------------------------------------------------------------------
+
+    def _pick(self, rec: dict, cpu: _Cpu) -> None:
+        kind = "picks"
+        self.counts[kind]["seen"] += 1
+        to, cur = _need(rec, "to"), rec["tid"]
+        if rec.get("idle") is not None:
+            cpu.idle = rec["idle"]
+            if cpu.idle not in self.threads:   # made at boot, without a thread_create record
+                self._adopt(cpu.idle, cpu, pri=0, mpcount=0)
+        tried = rec.get("tried")
+        cur_mpcount = rec.get("cur_mpcount") if self.smp else 0
+        curtd = self.threads.get(cur)
+        if curtd is not None and cur_mpcount is not None:
+            curtd.mpcount = cur_mpcount
+        preempted = curtd.preempted if curtd is not None else None
+        if "preempted" in rec and rec["preempted"] != preempted:
+            self._bad(kind, f"lwkt_switch: the kernel has td {cur} preempting td {rec['preempted']}, "
+                            f"the model has it preempting {'nothing' if preempted is None else f'td {preempted}'}")
+            preempted = rec["preempted"]
+            if curtd is not None:
+                curtd.preempted = preempted
+        try:
+            if preempted is not None:
+                # Rule 1: resume the thread we preempted, without looking at the queues.
+                if tried is not None:
+                    self._bad(kind, "lwkt_switch tried the MP lock while resuming a preempted thread, "
+                                    "the model expects no TRY")
+                expected, why = preempted, "the thread it preempted"
+            else:
+                expected, why = self._scan(cpu, cur, cur_mpcount, bool(rec.get("mpheld")), tried)
+            if expected != to:
+                self._bad(kind, f"lwkt_switch picked {self._desc(cpu, to)}, the model expects "
+                                f"{self._desc(cpu, expected, why)}")
+        except _Undecidable:
+            self.counts[kind]["undecidable"] += 1
+        if preempted is None:
+            self._rotate(cpu, to)   # the kernel's pick, so that a mismatch does not cascade
+        cpu.expect = (to, "the thread lwkt_switch picked") if to != cur else None
+
+    def _scan(self, cpu: _Cpu, cur: int, cur_mpcount: int | None, mpheld: bool, tried) -> tuple[int, str]:
+        """Rules 2 to 4: the expected pick from the run queues; checks the TRY on the way."""
+        nq = next((q for q in range(NQS - 1, -1, -1) if cpu.runq[q]), None)
+        if nq is None:
+            if tried is not None:
+                self._bad("picks", "lwkt_switch tried the MP lock with nothing queued, the model expects no TRY")
+            return self._idle(cpu), "nothing queued"
+        head = cpu.runq[nq][0]
+        needs = self.smp and not mpheld and self._mp(head, cur, cur_mpcount) > 0
+        if not needs:
+            if tried is not None:
+                self._bad("picks", f"lwkt_switch tried the MP lock, the model expects no TRY (head td {head} "
+                                   f"{'needs no MP lock' if not mpheld else 'and the lock is held'})")
+            return head, f"head of queue {nq}"
+        if tried is None:
+            self._bad("picks", f"lwkt_switch did not try the MP lock, the model expects a TRY (head td {head} "
+                               f"needs it and it is not held)")
+            raise _Undecidable("no TRY result")
+        if tried:
+            return head, f"head of queue {nq}, the TRY got the MP lock"
+        # v1.18: TAILQ_FOREACH over queue nq, then the lower queues of the mask.
+        for q in range(nq, -1, -1):
+            for tid in cpu.runq[q]:
+                if self._mp(tid, cur, cur_mpcount) == 0:
+                    return tid, f"first thread needing no MP lock from queue {nq} down, the TRY for head td {head} failed"
+        return self._idle(cpu), f"no queued thread runs without the MP lock, the TRY for head td {head} failed"
+
+    @staticmethod
+    def _idle(cpu: _Cpu) -> int:
+        if cpu.idle is None:
+            raise _Undecidable("idle thread unknown")
+        return cpu.idle
+
+    def _switch(self, rec: dict, cpu: _Cpu) -> None:
+        kind = "switches"
+        self.counts[kind]["seen"] += 1
+        to, cur = _need(rec, "to"), rec["tid"]
+        expect, cpu.expect = cpu.expect, None
+        if expect is not None and expect[0] != to:
+            self._bad(kind, f"td_switch to td {to}, the model expects td {expect[0]} ({expect[1]})")
+        old = self.threads.get(cur)
+        if old is not None and rec.get("mpcount") is not None:
+            old.mpcount = rec["mpcount"]
+        new = self.threads.get(to)
+        if new is None:
+            self.counts[kind]["undecidable"] += 1
+            new = self._adopt(to, cpu, pri=rec.get("to_pri"))
+        if rec.get("to_mpcount") is not None:
+            new.mpcount = rec["to_mpcount"]
+        if rec.get("exiting") and old is not None:
+            self._unqueue(old)
+
+    # -- lwkt_preempt --------------------------------------------------------------------------------
+
+    def _preempt(self, rec: dict, cpu: _Cpu) -> None:
+        kind = "preempts"
+        self.counts[kind]["seen"] += 1
+        tid, result, cur = _need(rec, "target"), _need(rec, "result"), rec["tid"]
+        td, curtd = self.threads.get(tid), self.threads.get(cur)
+        try:
+            if td is None or curtd is None:
+                raise _Undecidable("thread unknown")
+            pri = rec["pri"] if rec.get("pri") is not None else curtd.pri
+            tpri = rec["target_pri"] if rec.get("target_pri") is not None else td.pri
+            if pri is None or tpri is None:
+                raise _Undecidable("priority unknown")
+            if td.pri is not None and tpri != td.pri:
+                self._bad(kind, f"lwkt_preempt: the kernel has td {tid} at pri {tpri}, the model at pri {td.pri}")
+            rule = self._rule_smp if self.smp else self._rule_up
+            expected, why = rule(rec, cpu, td, curtd, pri, tpri)
+            if expected != result:
+                self._bad(kind, f"lwkt_preempt of {self._desc(cpu, tid)} over td {cur} (pri {pri}) was a {result}, "
+                                f"the model expects a {expected} ({why})")
+        except _Undecidable:
+            self.counts[kind]["undecidable"] += 1
+        if td is None:
+            td = self._adopt(tid, cpu, pri=rec.get("target_pri"))
+        if curtd is None:
+            curtd = self._adopt(cur, cpu, pri=rec.get("pri"))
+        if result == "hit" and td.preempted is None and tid != cur:
+            self._hit(rec, cpu, td, curtd)
+
+    def _hit(self, rec: dict, cpu: _Cpu, td: _Td, curtd: _Td) -> None:
+        """A hit that switches: the target preempts the current thread, which is locked until resumed."""
+        td.preempted, curtd.locked = curtd.tid, True
+        cpu.expect = (td.tid, "the thread that preempted")
+        if not self.smp:
+            return
+        curtd.lent = int(bool(rec.get("mpheld")))
+        cur_count = rec.get("cur_mpcount")
+        if cur_count is not None:
+            curtd.mpcount = cur_count + curtd.lent
+        if rec.get("target_mpcount") is not None:
+            td.mpcount = rec["target_mpcount"]
+
+    @staticmethod
+    def _lock_reason(td: _Td, curtd: _Td) -> str | None:
+        if td.tid == curtd.tid:
+            return "the target is the current thread"
+        if curtd.locked or td.locked:
+            return f"td {curtd.tid if curtd.locked else td.tid} is PREEMPT_LOCK"
+        return None
+
+    def _rule_up(self, rec: dict, cpu: _Cpu, td: _Td, curtd: _Td, pri: int, tpri: int) -> tuple[str, str]:
+        """v1.12 lwkt_preempt: weird, already preempting, priority, then hit."""
+        if rec.get("tried") is not None:
+            self._bad("preempts", "lwkt_preempt tried the MP lock in the UP build")
+        weird = self._lock_reason(td, curtd)
+        if weird:
+            return "weird", weird
+        if td.preempted is not None:
+            return "hit", f"td {td.tid} already preempted td {td.preempted}"
+        if tpri <= pri:
+            return "miss", f"target pri {tpri} <= current pri {pri}"
+        return "hit", f"target pri {tpri} > current pri {pri}"
+
+    def _rule_smp(self, rec: dict, cpu: _Cpu, td: _Td, curtd: _Td, pri: int, tpri: int) -> tuple[str, str]:
+        """v1.18 lwkt_preempt, its tests in the seed's order; the MP step last."""
+        expected = self._smp_before_mp(rec, cpu, td, curtd, pri, tpri)
+        if expected is not None:
+            if rec.get("tried") is not None:
+                self._bad("preempts", f"lwkt_preempt tried the MP lock, the model expects no TRY (decided "
+                                      f"before the MP step: {expected[1]})")
+            return expected
+        tried, mpheld = rec.get("tried"), bool(rec.get("mpheld"))
+        cur_count, lent = rec.get("cur_mpcount"), rec.get("target_mpcount")
+        if td.mpcount is not None and cur_count is not None and lent is not None and rec.get("result") == "hit" \
+                and lent != td.mpcount + cur_count + mpheld:
+            self._bad("preempts", f"lwkt_preempt lent td {td.tid} an MP count of {lent}, the model expects "
+                                  f"{td.mpcount} + {cur_count} + {int(mpheld)}")
+        if mpheld:
+            needs = False
+        elif td.mpcount is not None and cur_count is not None:
+            needs = td.mpcount + cur_count > 0
+        elif rec.get("result") == "hit" and lent is not None:
+            needs = lent > 0   # the kernel's td_mpcount after lending, which the TRY looks at
+        elif td.mpcount:
+            needs = True
+        else:
+            raise _Undecidable("the current thread's MP count is unknown")
+        if not needs:
+            if tried is not None:
+                self._bad("preempts", "lwkt_preempt tried the MP lock, the model expects no TRY")
+            return "hit", "MP lock held or not needed"
+        if tried is None:
+            self._bad("preempts", f"lwkt_preempt did not try the MP lock, the model expects a TRY "
+                                  f"(td {td.tid} needs it and it is not held)")
+            raise _Undecidable("no TRY result")
+        return ("hit", "the TRY got the MP lock") if tried else ("miss", "the TRY for the MP lock failed")
+
+    def _smp_before_mp(self, rec, cpu, td, curtd, pri, tpri) -> tuple[str, str] | None:
+        if tpri <= pri:
+            return "miss", f"target pri {tpri} <= current pri {pri}"
+        crit, critpri = rec.get("crit"), rec.get("critpri")
+        if crit is None or critpri is None:
+            raise _Undecidable("crit or critpri missing")
+        if crit > critpri:
+            return "miss", f"the current thread holds {crit} critical sections, more than critpri {critpri}"
+        target_cpu = rec["target_cpu"] if rec.get("target_cpu") is not None else td.cpu
+        if target_cpu != cpu.id:
+            return "miss", f"td {td.tid} belongs to cpu {target_cpu}"
+        weird = self._lock_reason(td, curtd)
+        if weird:
+            return "weird", weird
+        if td.preempted is not None:
+            return "hit", f"td {td.tid} already preempted td {td.preempted}"
+        return None
+
+    def _resume(self, rec: dict, cpu: _Cpu) -> None:
+        kind = "resumes"
+        self.counts[kind]["seen"] += 1
+        by, cur = _need(rec, "preemptor"), rec["tid"]
+        ptd, curtd = self.threads.get(by), self.threads.get(cur)
+        if ptd is None or curtd is None:
+            self.counts[kind]["undecidable"] += 1
+            return
+        if ptd.preempted != cur:
+            self._bad(kind, f"td {cur} resumed from td {by}, the model has td {by} preempting "
+                            f"{'nothing' if ptd.preempted is None else f'td {ptd.preempted}'}")
+        ptd.preempted, curtd.locked = None, False
+        if curtd.mpcount is not None:
+            curtd.mpcount -= curtd.lent   # lwkt_preempt takes back the mpheld it added
+        curtd.lent = 0
+
+
+def check_records(records, mode: str, ncpu: int) -> tuple[dict, list[str]]:
+    """Run a whole trace through a scoreboard: its summary and every mismatch message."""
+    board = Scoreboard(mode, ncpu)
+    messages = [m for m in map(board.feed, records) if m is not None]
+    return board.summary(), messages

@@ -1,0 +1,152 @@
+"""The SMP kernel's shared records in RAM: thread records and wait queues, reached only by bus accesses.
+
+What another CPU may read or write of a thread (its owner CPU, the flags
+lwkt_acquire tests, its wait queue and the links on it, its wait message and
+its hold count) lives in the thread's record in shared RAM
+(``firmware/ram_layout.py``); so does each wait queue (head, tail, count,
+generation, after its token). A wait queue is a doubly linked list through
+the records' ``td_wnext``/``td_wprev`` words; a link is a record's first word
+(0 is NULL), the way C links thread pointers.
+
+The Python ``Thread`` stays the owner's private part (run-queue state,
+context, critical-section count): only its CPU touches it.
+"""
+from __future__ import annotations
+
+from .frames import kernel_function
+from .ram_layout import THREAD_FIELDS, WAITQ_FIELDS, RamLayout
+from .thread import SHARED_TDF, TDF, SmpThread, Thread, WaitQueue
+
+__all__ = ["SharedRecordsMixin"]
+
+
+class SharedRecordsMixin:
+    """Thread records and wait queues in shared RAM, for :class:`firmware.smp.LwktSmp`."""
+
+    thread_class = SmpThread
+
+    def _new_thread(self) -> Thread:
+        td = super()._new_thread()
+        td.td_rec = self.system.ram.new_thread_record(td.td_id)
+        self.system.thread_records[td.td_rec] = td
+        return td
+
+    # -- field access ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _record(td: Thread | int) -> int:
+        return td if isinstance(td, int) else td.td_rec
+
+    async def td_get(self, td: Thread | int, field: str) -> int:
+        """Read a field of a thread's shared record (a bus read)."""
+        return await self.cpu.read(RamLayout.address(self._record(td) + THREAD_FIELDS[field]))
+
+    async def td_set(self, td: Thread | int, field: str, value: int) -> None:
+        await self.cpu.write(RamLayout.address(self._record(td) + THREAD_FIELDS[field]), value)
+
+    async def wq_get(self, w: WaitQueue | int, field: str) -> int:
+        base = w if isinstance(w, int) else w.ram_word
+        return await self.cpu.read(RamLayout.address(base + WAITQ_FIELDS[field]))
+
+    async def wq_set(self, w: WaitQueue | int, field: str, value: int) -> None:
+        base = w if isinstance(w, int) else w.ram_word
+        await self.cpu.write(RamLayout.address(base + WAITQ_FIELDS[field]), value & 0xFFFF_FFFF)
+
+    def own(self, record: int) -> Thread:
+        """The thread structure of ``record``, which must belong to this CPU (a loud bug otherwise)."""
+        td = self.system.thread_at(record)
+        self._mine(td, "own")
+        return td
+
+    # -- publishing the owner's state ---------------------------------------------------------------
+
+    async def publish_thread(self, td: Thread) -> None:
+        """A thread (re)initialised on this CPU: its whole shared record, as lwkt_init_thread's bzero."""
+        for field in ("td_wait", "td_wmesg", "td_refs", "td_wnext", "td_wprev"):
+            await self.td_set(td, field, 0)
+        await self.td_set(td, "td_id", td.td_id)
+        await self.td_set(td, "td_cpu", self.gd_cpuid)
+        td.td_published = None
+        await self.publish_flags(td)
+
+    async def publish_flags(self, td: Thread) -> None:
+        """Mirror the flags other CPUs test (RUNQ, RUNNING, PREEMPT_LOCK) when they changed."""
+        flags = int(td.td_flags & SHARED_TDF)
+        if getattr(td, "td_published", None) != flags:
+            td.td_published = flags
+            await self.td_set(td, "td_flags", flags)
+
+    def not_waiting(self, td: Thread) -> bool:
+        # Only lwkt_block puts a thread on a wait queue, and it switches away at once: the running
+        # thread is on none (its record says so; reading it would cost a bus access per yield).
+        return True
+
+    def wmesg_id(self, wmesg: str | None) -> int:
+        """A wait message as a word: an index in the kernel's string table (0 is NULL)."""
+        if wmesg is None:
+            return 0
+        table = self.system.wmesgs
+        if wmesg not in table:
+            table[wmesg] = len(table) + 1
+        return table[wmesg]
+
+    # -- wait queues ----------------------------------------------------------------------------------
+
+    async def waitq_append(self, w: WaitQueue, record: int) -> None:
+        """TAILQ_INSERT_TAIL (the caller holds the queue's token)."""
+        tail = await self.wq_get(w, "wa_tail")
+        await self.td_set(record, "td_wprev", tail)
+        await self.td_set(record, "td_wnext", 0)
+        if tail:
+            await self.td_set(tail, "td_wnext", record)
+        else:
+            await self.wq_set(w, "wa_head", record)
+        await self.wq_set(w, "wa_tail", record)
+        await self.wq_set(w, "wa_count", await self.wq_get(w, "wa_count") + 1)
+
+    async def waitq_remove(self, w: WaitQueue, record: int) -> None:
+        """TAILQ_REMOVE and --wa_count (the caller holds the queue's token)."""
+        prev = await self.td_get(record, "td_wprev")
+        nxt = await self.td_get(record, "td_wnext")
+        if prev:
+            await self.td_set(prev, "td_wnext", nxt)
+        else:
+            await self.wq_set(w, "wa_head", nxt)
+        if nxt:
+            await self.td_set(nxt, "td_wprev", prev)
+        else:
+            await self.wq_set(w, "wa_tail", prev)
+        count = await self.wq_get(w, "wa_count")
+        self.kassert(count > 0, f"wait queue {w.name}: removing from an empty queue")
+        await self.wq_set(w, "wa_count", count - 1)
+
+    async def waitq_records(self, w: WaitQueue) -> list[int]:
+        """The records on a wait queue, head first (the caller holds its token)."""
+        records = []
+        record = await self.wq_get(w, "wa_head")
+        while record:
+            records.append(record)
+            record = await self.td_get(record, "td_wnext")
+        return records
+
+    # -- holds ----------------------------------------------------------------------------------------
+
+    async def _assert_mplock(self, what: str) -> None:
+        """``what`` changes a thread other CPUs share: the MP lock (the seed's BGL) must be held."""
+        if self.curthread.td_mpcount == 0 or not await self.mp_lock_held():
+            self.panic(f"{what} without the MP lock")
+
+    @kernel_function(cost="lwkt_hold")
+    async def lwkt_hold(self, td: Thread) -> None:
+        await self._assert_mplock("lwkt_hold")
+        await self.td_set(td, "td_refs", await self.td_get(td, "td_refs") + 1)
+
+    @kernel_function(cost="lwkt_hold")
+    async def lwkt_rele(self, td: Thread) -> None:
+        await self._assert_mplock("lwkt_rele")
+        refs = await self.td_get(td, "td_refs")
+        self.kassert(refs > 0, f"lwkt_rele: td #{td.td_id} has no references")
+        await self.td_set(td, "td_refs", refs - 1)
+
+    async def shared_flags(self, td: Thread | int) -> TDF:
+        return TDF(await self.td_get(td, "td_flags"))
