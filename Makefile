@@ -54,9 +54,10 @@ stress: $(STAMP)
 verilog: $(STAMP)
 	$(BIN)/lwkt-soc verilog --cpus $(NCPU) --out $(OUT)
 
-## docs: regenerate docs/registers.md from the memory map
+## docs: regenerate docs/registers.md and docs/ram-layout.md from the memory map and the RAM layout
 docs: $(STAMP)
 	$(BIN)/lwkt-soc regs --out docs/registers.md
+	$(BIN)/lwkt-soc ram-layout --out docs/ram-layout.md
 
 clean:
 	rm -rf build runs .pytest_cache

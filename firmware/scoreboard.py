@@ -293,11 +293,12 @@ class Scoreboard:
         if tried:
             return head, f"head of queue {nq}, the TRY got the MP lock"
         # v1.18: TAILQ_FOREACH over queue nq, then the lower queues of the mask.
+        failed = f"the TRY for head td {head} failed"
         for q in range(nq, -1, -1):
             for tid in cpu.runq[q]:
                 if self._mp(tid, cur, cur_mpcount) == 0:
-                    return tid, f"first thread needing no MP lock from queue {nq} down, the TRY for head td {head} failed"
-        return self._idle(cpu), f"no queued thread runs without the MP lock, the TRY for head td {head} failed"
+                    return tid, f"first thread needing no MP lock from queue {nq} down, {failed}"
+        return self._idle(cpu), f"no queued thread runs without the MP lock, {failed}"
 
     @staticmethod
     def _idle(cpu: _Cpu) -> int:

@@ -403,8 +403,9 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
             self.cpu.charge(self.costs["lwkt_signal_wake"])
             count -= 1
             await self.waitq_remove(w, record)
-            await self.td_set(record, "td_wait", 0)
+            # The message first: once td_wait is 0 the record's wait fields are its owner's again.
             await self.td_set(record, "td_wmesg", 0)
+            await self.td_set(record, "td_wait", 0)
             td = self.system.thread_at(record)
             woken.append(td.td_id)
             self.system.wait_checker.woken(td, self.cycle)

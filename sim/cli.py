@@ -75,13 +75,26 @@ def _cmd_run(args) -> int:
         raise ConfigError(f"cycles={args.cycles}: must be > 0")
     if args.cpus is not None:
         SocConfig(ncpu=args.cpus)  # names the range when out of it
+    SocConfig(ram_words=args.ram_words)
     try:
         return run_scenario(args.scenario, sim=args.sim, seed=args.seed, out=Path(args.out), cpus=args.cpus,
                             cycles=args.cycles, fifo_depth=args.fifo_depth, mode=args.mode, waves=args.waves,
-                            faults=args.faults, cost_model=args.cost_model)
+                            faults=args.faults, cost_model=args.cost_model, ram_words=args.ram_words,
+                            bug=args.plant_bug)
     except RunError as exc:
         print(f"lwkt-soc: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def _cmd_ram_layout(args) -> int:
+    from .ramdoc import render_layout
+    SocConfig(ncpu=args.cpus)
+    text = render_layout(args.cpus)
+    if args.out:
+        Path(args.out).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
 
 
 def _cmd_report(args) -> int:
@@ -154,6 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
     p.set_defaults(func=_cmd_regs)
 
+    p = sub.add_parser("ram-layout", help="write the shared-RAM layout (Markdown) of the SMP kernel")
+    p.add_argument("--cpus", type=int, default=SocConfig.ncpu, metavar="N",
+                   help=f"CPU count (default {SocConfig.ncpu})")
+    p.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
+    p.set_defaults(func=_cmd_ram_layout)
+
     p = sub.add_parser("run", help="run a named scenario of the kernel on the SoC")
     p.add_argument("--scenario", required=True, metavar="NAME", help="scenario name (see `lwkt-soc list`)")
     p.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
@@ -169,6 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--faults", default="", metavar="LIST",
                    help="fault injection: all, or a comma-separated list of wait-states, spurious, "
                         "delayed-complete, cpu-stop, fifo-full (default none)")
+    p.add_argument("--ram-words", type=int, default=SocConfig.ram_words, metavar="W",
+                   help=f"shared RAM size in words, a power of two (default {SocConfig.ram_words}); the SMP "
+                        f"kernel's layout must fit (see docs/ram-layout.md)")
+    p.add_argument("--plant-bug", default="", metavar="NAME",
+                   help="test only: switch on one known scheduling bug (no-rotate, enqueue-head, preempt-lower, "
+                        "no-rotate-mp) to show the scoreboard catches it")
     p.add_argument("--cost-model", default="default", metavar="MODEL",
                    help="cycles of kernel execution: zero, default, or a JSON table (see docs/cost-model.md; "
                         "default: default)")

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 from firmware.cost_model import CostModelError, load_cost_model
+from firmware.ram_layout import LayoutError, RamLayout
+from firmware.system import BUGS
 from hdl.config import SocConfig
 from .build import build_soc
 from .report import build_report, render_text, write_report
@@ -39,7 +41,8 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
                  cycles: int | None = None, fifo_depth: int = SocConfig.fifo_depth, mode: str | None = None,
                  waves: bool = False, quiet: bool = False, progress: bool | None = None,
                  faults: str = "", cost_model: str = "default", scenario_modules: tuple[str, ...] = (),
-                 extra_env: dict[str, str] | None = None) -> int:
+                 extra_env: dict[str, str] | None = None, ram_words: int = SocConfig.ram_words,
+                 bug: str = "") -> int:
     """Run scenario ``name``; returns the exit code (0 every check held, 1 otherwise).
 
     ``mode`` defaults to the scenario's build; a uniprocessor scenario may also
@@ -66,7 +69,14 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
     ncpu = cpus or (scenario.cpus if mode == scenario.mode else 1)
     if mode == "up" and ncpu != 1:
         raise RunError(f"the up build runs on one CPU; --cpus {ncpu} needs --mode smp")
-    config = SocConfig(ncpu=ncpu, fifo_depth=fifo_depth)
+    config = SocConfig(ncpu=ncpu, fifo_depth=fifo_depth, ram_words=ram_words)
+    if mode == "smp":
+        try:
+            RamLayout(ncpu, config.ram_words)
+        except LayoutError as exc:
+            raise RunError(str(exc)) from None
+    if bug and bug not in BUGS:
+        raise RunError(f"unknown planted bug {bug!r}; known: {', '.join(BUGS)}")
     budget = cycles or scenario.max_cycles
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -84,7 +94,7 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
     say(f"running {name} ({mode} build, seed {seed}, cost model {costs.name}, up to {budget} cycles) ...")
     env = {"LWKT_SCENARIO": name, "LWKT_SEED": str(seed), "LWKT_OUT": str(out), "LWKT_MODE": mode,
            "LWKT_CYCLES": str(budget), "LWKT_SCENARIO_MODULES": ",".join(scenario_modules),
-           "LWKT_FAULTS": ",".join(sorted(fault_set)), "LWKT_COST_MODEL": cost_model}
+           "LWKT_FAULTS": ",".join(sorted(fault_set)), "LWKT_COST_MODEL": cost_model, "LWKT_BUG": bug}
     if os.environ.get("LWKT_RANDOM_SPEC"):
         env["LWKT_RANDOM_SPEC"] = str(Path(os.environ["LWKT_RANDOM_SPEC"]).resolve())
     env.update(extra_env or {})

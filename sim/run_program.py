@@ -37,7 +37,8 @@ async def run_scenario(dut):
     cost_model = load_cost_model(os.environ.get("LWKT_COST_MODEL") or "default")
     bench = await SocBench(dut).start()
     machine = Machine(bench, mode=mode, cost_model=cost_model, hardclock_period=scenario.hardclock_period,
-                      untimely_switch=scenario.untimely_switch, faults=faults, seed=seed)
+                      untimely_switch=scenario.untimely_switch, faults=faults, seed=seed,
+                      bugs=frozenset(filter(None, [os.environ.get("LWKT_BUG", "")])))
     system = machine.system
     devices = Devices(dut)
     scenario.attach(system, devices)

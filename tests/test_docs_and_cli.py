@@ -71,3 +71,26 @@ def test_cli_usage_errors_exit_2():
         proc = subprocess.run([sys.executable, "-m", "sim.cli", *argv], capture_output=True, text=True, cwd=ROOT)
         assert proc.returncode == 2, (argv, proc.stderr)
         assert "usage:" in proc.stderr
+
+
+def test_ram_layout_doc_is_current():
+    from sim.ramdoc import render_layout
+    current = (ROOT / "docs" / "ram-layout.md").read_text()
+    assert current == render_layout(), "docs/ram-layout.md is stale: run `make docs`"
+
+
+def test_ram_too_small_is_a_usage_error(tmp_path):
+    """A RAM too small for the SMP kernel's layout is refused before anything is built (exit 2, one line)."""
+    result = subprocess.run([sys.executable, "-m", "sim.cli", "run", "--scenario", "smp-pingpong", "--cpus", "4",
+                             "--ram-words", "256", "--out", str(tmp_path)], capture_output=True, text=True,
+                            cwd=ROOT)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "needs 852" in lines[0] and "Traceback" not in result.stderr
+
+
+def test_unknown_planted_bug_is_a_usage_error(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "sim.cli", "run", "--scenario", "smp-pingpong",
+                             "--plant-bug", "nonsense", "--out", str(tmp_path)], capture_output=True, text=True,
+                            cwd=ROOT)
+    assert result.returncode == 2 and "unknown planted bug" in result.stderr and "Traceback" not in result.stderr

@@ -177,9 +177,9 @@ def test_pick_disagreeing_with_the_preemption_link():
     feed.switch(A, C, pri=20)
     msg = feed.pick(C, C, preempted=A)
     assert msg is not None and "expects td 2 (pri 10, the thread it preempted)" in msg
-    msg = Feed()
-    _running_a(msg, 20)
-    assert "the model has it preempting nothing" in msg.pick(A, A, preempted=C)
+    other = Feed()
+    _running_a(other, 20)
+    assert "the model has it preempting nothing" in other.pick(A, A, preempted=C)
 
 
 # -- SMP: the MP lock in lwkt_switch ------------------------------------------------------------------
