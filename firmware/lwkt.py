@@ -31,6 +31,7 @@ from hdl import memory_map as mm
 from .frames import Landings, kernel_function
 from .intr import InterruptMixin
 from .panic import KernelPanic
+from .scoreboard import RecordError
 from .thread import (CACHE_NTHREADS, NQS, TDF, TDPRI_CRIT, TDPRI_IDLE_THREAD, TDPRI_MASK, TDPRI_MAX, Thread,
                      Token, WaitQueue)
 
@@ -122,7 +123,10 @@ class Lwkt(InterruptMixin):
         record = self.system.trace.emit(self.cycle, self.gd_cpuid, td.td_id if td else 0,
                                         td.td_comm if td else "-", kind, **fields)
         # Every decision is checked against the reference model as it is made.
-        mismatch = self.system.scoreboard.feed(record)
+        try:
+            mismatch = self.system.scoreboard.feed(record)
+        except RecordError as exc:           # the kernel emitted a record the model cannot read
+            mismatch = f"unreadable record: {exc}"
         if mismatch is not None and self.system.panic is None:
             self.system.check_failed(self, f"scoreboard: {mismatch}")
 

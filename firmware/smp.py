@@ -105,13 +105,14 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         guards a thread changing hands. What it tests and changes is the thread's shared record:
         the flags its owner publishes and td_cpu. The thread runs here from its next switch-in on:
         this CPU's kernel, bus port and debug registers."""
+        cpu = await self.td_get(td, "td_cpu")
+        # Another CPU's thread: its record may be read only under the MP lock.
+        self.kassert(cpu == self.gd_cpuid or self.curthread.td_mpcount > 0, "lwkt_acquire without the MP lock")
         flags = await self.shared_flags(td)
         self.kassert(not flags & TDF.RUNQ, "lwkt_acquire: thread is on a run queue")
-        cpu = await self.td_get(td, "td_cpu")
         if cpu != self.gd_cpuid:
             self.kassert(not flags & (TDF.RUNNING | TDF.PREEMPT_LOCK),
                          f"lwkt_acquire: td #{td.td_id} is running or preempted on cpu {cpu}")
-            self.kassert(self.curthread.td_mpcount > 0, "lwkt_acquire without the MP lock")
             self.cpu.charge(self.costs["lwkt_acquire"])
             self.crit_enter()
             await self.td_set(td, "td_cpu", self.gd_cpuid)
@@ -250,7 +251,8 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         # ntd was just put on a run queue by its owner; the caller may be another CPU's ithread
         # hook only through an IPI that runs here, so the owner test needs no shared word.
         target_cpu = ntd.td_gd.gd_cpuid
-        facts = {"critpri": critpri // TDPRI_CRIT, "target_cpu": target_cpu, "mpheld": None, "tried": None}
+        facts = {"critpri": critpri // TDPRI_CRIT, "target_cpu": target_cpu, "mpheld": None, "tried": None,
+                 "cur_mpcount": td.td_mpcount}
         if not _wantresched(ntd, td) and not (self.system.bug("preempt-lower") and ntd.pri < td.pri):
             return self._preempt_result("miss", ntd, **facts)
         if (td.td_pri & ~TDPRI_MASK) > critpri:

@@ -78,7 +78,8 @@ class BusMaster:
         self.monitors = (self.monitors or ()) + (monitor,)
 
     def remove_monitor(self, monitor) -> None:
-        rest = tuple(m for m in (self.monitors or ()) if m is not monitor)
+        # Equality, not identity: each ``obj.method`` is a new bound-method object.
+        rest = tuple(m for m in (self.monitors or ()) if m != monitor)
         self.monitors = rest or None
 
     def idle(self) -> None:

@@ -5,8 +5,8 @@ fault               what happens
 ==================  ================================================================
 wait-states         random wait states on the interconnect: a CPU's port accepts no
                     request for 1-6 cycles at random times (the SoC's ``stall`` input)
-spurious            external lines pulse high for 1-2 cycles with no device request;
-                    the interrupt threads find nothing to service
+spurious            the raw ext_irq lines pulse high for 1-2 cycles with no device
+                    request; the interrupt threads' driver finds DEVICE REQUEST clear
 delayed-complete    interrupt threads keep their source in service 20-200 cycles
                     after serving the device before they COMPLETE it
 cpu-stop            the last CPU stops for good while holding the MP lock; the

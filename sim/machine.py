@@ -93,20 +93,21 @@ class Machine:
             await Timer(step * CLOCK_PERIOD_NS, unit="ns")
 
     def final_checks(self) -> list[tuple[str, bool, str]]:
-        """End-of-run checks of the SMP build: the hardware's sticky error flags, then the kernel's."""
+        """End-of-run checks: the scoreboard's; in the SMP build also the hardware's sticky error
+        flags, the RAM race detector's and the kernel's own."""
+        board = self.system.scoreboard
+        scoreboard = ("every scheduling decision matches the reference model", board.mismatches == 0,
+                      f"{board.decisions} decisions, {board.undecidable} undecidable")
         if self.system.mode != "smp":
-            return []
+            return [scoreboard]
         flags = self.bench.ipi_error_flags()
         bad = flags["wof"] or flags["roe"]
         races = self.races
-        board = self.system.scoreboard
         return [("WOF and ROE stay clear", not bad, f"WOF on {flags['wof']}, ROE on {flags['roe']}" if bad else ""),
                 ("no race on the shared RAM (lockset check of every access)", not races.races,
                  f"{races.checked} guarded accesses of {races.accesses} checked"
                  + (f"; first: {describe(races.races[0])}" if races.races else "")),
-                ("every scheduling decision matches the reference model", board.mismatches == 0,
-                 f"{board.decisions} decisions, {board.undecidable} undecidable")] \
-            + self.system.final_checks()
+                scoreboard] + self.system.final_checks()
 
     def write_outputs(self, out: Path) -> None:
         out.mkdir(parents=True, exist_ok=True)

@@ -113,7 +113,9 @@ class _Trace:
         self.records: list[dict] = []
 
     def emit(self, cycle, cpu, tid, thread, event, **fields):
-        self.records.append({"cycle": cycle, "cpu": cpu, "tid": tid, "thread": thread, "event": event, **fields})
+        record = {"cycle": cycle, "cpu": cpu, "tid": tid, "thread": thread, "event": event, **fields}
+        self.records.append(record)
+        return record
 
 
 def run_standin(start, *, cost_model=ZERO, timeout: float = 5.0) -> System:

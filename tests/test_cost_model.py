@@ -77,6 +77,7 @@ def test_every_operation_is_charged_by_the_kernel():
     source = "\n".join(p.read_text() for p in (ROOT / "firmware").glob("*.py"))
     looked_up = set(re.findall(r'costs\["([a-z_]+)"\]', source))
     decorated = set(re.findall(r"@kernel_function\s+async def ([a-z_]+)", source))
+    decorated |= set(re.findall(r'@kernel_function\(cost="([a-z_]+)"\)', source))
     attributes = {"crit_enter", "crit_exit"}          # cached on the kernel (_crit_enter_cost, ...)
     missing = set(OPERATIONS) - looked_up - decorated - attributes
     assert not missing, missing

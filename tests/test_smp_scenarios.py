@@ -73,8 +73,9 @@ def test_mplock_contention_is_counted(tmp_path):
     out, counters = _run("smp-mplock", "verilator", tmp_path, cpus=4, seed=1)
     smp = counters["smp"]
     assert smp["mplock_contended_tries"] > 0 and smp["mplock_hold_cycles"]
-    # Every acquisition but the first is a release with CPUs waiting in this scenario.
-    assert len(smp["mplock_handoff_cycles"]) == smp["mplock_acquisitions"] - 1
+    # Hand-offs to waiting CPUs happened; not every acquisition is one (each thread that ends also
+    # takes the lock to count itself in the workload's shared end count).
+    assert 1 <= len(smp["mplock_handoff_cycles"]) <= smp["mplock_acquisitions"] - 1
     # The waiter's TRY read completes at least a cycle after the RELEASE write's ack.
     assert min(smp["mplock_handoff_cycles"]) >= 1
     latency = _latency(out)

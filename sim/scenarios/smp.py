@@ -334,3 +334,55 @@ class SmpMixed(SmpScenario):
                       f"{self.serviced} of {self.device_requests}"),
                 Check("waiters were woken from other CPUs", sum(self.wakeups.values()) > 0 or self.signals == 0,
                       f"wakeups per cpu {self.wakeups}, {self.signals} signals")]
+
+
+@register
+class SmpMpFallback(SmpScenario):
+    name = "smp-mp-fallback"
+    description = ("CPU 0 holds the MP lock for a long stretch; on every other CPU a thread that needs it "
+                   "heads the run queue, and lwkt_switch falls back to the MP-safe threads of the same "
+                   "priority behind it, in turn (v1.18's pick with the lock busy elsewhere)")
+    hold_cycles = 3000
+    rounds = 6
+
+    def __init__(self, seed=1):
+        super().__init__(seed)
+        self.steps: dict[int, list[str]] = {}
+
+    async def boot(self, k):
+        me = k.gd_cpuid
+        if me == 0:
+            await self.workload.spawn(k, self._holder, None, comm="holder", pri=TDPRI_KERN_DAEMON)
+            return
+        # Let CPU 0 take the lock first: its holder runs from its first switch.
+        await k.cpu.work(400)
+        await self.workload.spawn(k, self._giant, None, comm=f"giant{me}", pri=TDPRI_KERN_USER)
+        for name in "ab":
+            await self.workload.spawn(k, self._safe, None, comm=f"safe{me}{name}", pri=TDPRI_KERN_USER,
+                                      mpsafe=True)
+
+    async def _holder(self, td, arg):
+        k = td.k
+        for _ in range(self.hold_cycles // 100):
+            await k.cpu.work(100)           # no yield: the lock stays on CPU 0
+        await k.rel_mplock()
+
+    async def _giant(self, td, arg):
+        await td.k.cpu.work(20)
+        await td.k.rel_mplock()
+
+    async def _safe(self, td, arg):
+        for _ in range(self.rounds):
+            self.steps.setdefault(td.k.gd_cpuid, []).append(td.td_comm)
+            await td.k.cpu.work(self.rng_of(td.k).randint(20, 40))
+            await td.k.lwkt_yield()
+
+    def checks(self):
+        trace = self.system.trace
+        fallbacks = [r for r in trace.events("pick") if r["cpu"] != 0 and r["tried"] is False
+                     and r["to"] != r["idle"]]
+        alternated = all(any(a != b for a, b in zip(seq, seq[1:])) for seq in self.steps.values())
+        return [Check("lwkt_switch fell back to MP-safe threads while the lock was busy", len(fallbacks) > 0,
+                      f"{len(fallbacks)} fallback picks"),
+                Check("the MP-safe threads took turns", alternated and len(self.steps) == self.system.ncpu - 1,
+                      "; ".join(f"cpu {c}: {' '.join(s[:6])}" for c, s in sorted(self.steps.items())))]

@@ -35,7 +35,7 @@ import cocotb
 
 from firmware.thread import TDF, TDPRI_KERN_DAEMON, TDPRI_KERN_USER, TDPRI_MASK
 from hdl import memory_map as mm
-from kernel_helpers import index_of, indices, mark, peek_td, peek_wq
+from kernel_helpers import blocked_on, index_of, indices, mark, peek_td
 from smp_kernel import KERNEL_PATH_CYCLES, Done, final_checks_ok, smp_machine, until
 
 #: Cycles between hardclock ticks: the page fault and lwkt_wait_free sleep in whole ticks.
@@ -154,13 +154,13 @@ async def run_race(dut, hold: bool) -> tuple:
 
     async def killer(td, arg):                # CPU 0, runs while the reader sleeps
         k = td.k
-        await until(k, lambda: peek_wq(system, killq, "wa_count") == 1, "the victim to pause")
+        await until(k, lambda: blocked_on(system, killq), "the victim to pause")
         mark(td, "kill")
         await k.lwkt_signal(killq)
 
     async def reader(td, arg):                # CPU 0: the sysctl handler, then the user
         k = td.k
-        await until(k, lambda: peek_wq(system, killq, "wa_count") == 1, "the victim to pause")
+        await until(k, lambda: blocked_on(system, killq), "the victim to pause")
         # The lookup: walk CPU 1's list of all threads for the victim; hold it at once.
         target = next(t for t in k1.gd_tdallq if t.td_comm == VICTIM)
         info["target"] = target

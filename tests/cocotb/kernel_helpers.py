@@ -4,7 +4,7 @@ Not a test module itself: the cocotb modules import it.
 """
 from __future__ import annotations
 
-from firmware.ram_layout import THREAD_FIELDS, WAITQ_FIELDS, RamLayout
+from firmware.ram_layout import THREAD_FIELDS, RamLayout
 from firmware.system import System
 from hdl import memory_map as mm
 from sim.machine import Machine, new_machine
@@ -56,11 +56,11 @@ def between(records: list[dict], first: int, last: int, event: str | None = None
     return [r for r in records[first + 1:last] if event is None or r["event"] == event]
 
 
-def peek_wq(system: System, w, field: str) -> int:
-    """A wait queue's shared word as the bus traffic left it (a test probe, no bus cycle)."""
-    return system.hardware.ram_peek(RamLayout.address(w.ram_word + WAITQ_FIELDS[field]))
-
-
 def peek_td(system: System, td, field: str) -> int:
     """A field of a thread's shared record as the bus traffic left it (a test probe, no bus cycle)."""
     return system.hardware.ram_peek(RamLayout.address(td.td_rec + THREAD_FIELDS[field]))
+
+
+def blocked_on(system: System, w, count: int = 1) -> bool:
+    """At least ``count`` threads have finished blocking on ``w`` (their ``block`` records are out)."""
+    return sum(1 for r in system.trace.records if r["event"] == "block" and r["wait"] == w.name) >= count

@@ -47,19 +47,19 @@ async def send_to_self_and_wait_for_remote(dut):
         k = td.k
         k.crit_enter()
         count0 = k.counters["ipiq_count"]
-        info["self_seq"] = await k.lwkt_send_ipiq(0, "note", "to-self")
+        info["self_seq"] = await k.lwkt_send_ipiq(0, "note", 1)
         info["self_ran_before_return"] = len(info["calls"])
         info["self_count"] = k.counters["ipiq_count"] - count0
         await k.lwkt_wait_ipiq(0, 0)              # waiting on oneself returns at once
         mark(td, "send-slow")
-        seq = await k.lwkt_send_ipiq(1, "slow", "remote")
+        seq = await k.lwkt_send_ipiq(1, "slow", 2)
         info["seq"] = seq
         info["sent_at"] = k.cycle
         await k.lwkt_wait_ipiq(1, seq)
         info["waited_until"] = k.cycle
         info["rindex"] = await k.cpu.read(mm.IPI_TX.addr("TX_RINDEX", slot=1))
         mark(td, "wait-returned")
-        seq2 = await k.lwkt_send_ipiq(1, "note", "second")
+        seq2 = await k.lwkt_send_ipiq(1, "note", 3)
         await k.lwkt_wait_ipiq(1, seq2)
         info["seq2"] = seq2
         info["calls_after_wait2"] = list(info["calls"])
@@ -73,19 +73,19 @@ async def send_to_self_and_wait_for_remote(dut):
     assert await machine.run(MAX_CYCLES) == "done", system.panic
     assert info["self_seq"] == 0 and info["self_ran_before_return"] == 1 and info["self_count"] == 0
     cpu, arg, thread, _ = info["calls"][0]
-    assert (cpu, arg, thread) == (0, "to-self", "sender")
+    assert (cpu, arg, thread) == (0, 1, "sender")
     recs = system.trace.sorted_records()
     sends = indices(recs, "ipi_send")
     assert [(recs[i]["cpu"], recs[i]["dest"], recs[i]["func"]) for i in sends] == [(0, 1, "slow"), (0, 1, "note")]
     assert not indices(recs, "ipi_receive", cpu=0)
     # The remote ran the slow function between the send and the return of the wait.
     assert info["seq"] == 1 and info["seq2"] == 2
-    assert info["slow_start"][:2] == (1, "remote")
+    assert info["slow_start"][:2] == (1, 2)
     assert info["sent_at"] <= info["slow_start"][2] < info["slow_end"] <= info["waited_until"]
     assert info["slow_end"] - info["slow_start"][2] >= 80
     assert info["waited_until"] - info["slow_end"] <= 20
     assert info["rindex"] == 1
-    assert info["calls_after_wait2"][1][:3] == (1, "second", "idle1")
+    assert info["calls_after_wait2"][1][:3] == (1, 3, "idle1")
     receive = index_of(recs, "ipi_receive", cpu=1, func="slow")
     assert index_of(recs, "mark", label="send-slow") < receive < index_of(recs, "mark", label="wait-returned")
     smp = system.counters()["smp"]
@@ -107,7 +107,7 @@ async def bursts_both_ways_drain_without_deadlock(dut, burst):
     done = Done(system, 2)
 
     async def ping(k, arg):
-        source, seq = arg
+        source, seq = arg >> 16, arg & 0xFFFF     # the message is one word
         info["received"].setdefault((source, k.gd_cpuid), []).append(seq)
         # Each message runs on a CPU whose own thread is inside its burst or already done.
         info["crit_at_receive"].append(k.curthread.td_comm)
@@ -126,7 +126,7 @@ async def bursts_both_ways_drain_without_deadlock(dut, burst):
         for seq in range(burst):
             status = await k.cpu.read(mm.IPI_TX.addr("TX_STATUS", slot=other))
             levels.append((status & LEVEL.mask) >> LEVEL.lsb)
-            await k.lwkt_send_ipiq(other, "ping", (me, seq))
+            await k.lwkt_send_ipiq(other, "ping", me << 16 | seq)
         info[f"levels{me}"] = levels
         info[f"end{me}"] = k.cycle
         info[f"received_in_crit{me}"] = len(info["received"].get((other, me), []))
