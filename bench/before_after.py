@@ -45,8 +45,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args(argv)
     rows = []
-    print(f"{'simulator':10} {'scenario':10} {'CPUs':>4} {'cycles':>7} {'before c/s':>11} {'after c/s':>10} "
-          f"{'speed-up':>8}")
+    print(f"{'simulator':10} {'scenario':10} {'CPUs':>4} {'cycles before':>13} {'after':>7} {'wall before':>11} "
+          f"{'after':>7} {'before c/s':>11} {'after c/s':>10} {'speed-up':>8}")
     for sim in args.sims.split(","):
         for scenario, cpus in CASES:
             old = measure(args.old.resolve(), scenario, cpus, sim, args.repeats)
@@ -55,7 +55,8 @@ def main(argv=None) -> int:
             speedup = new["cycles_per_second"] / old["cycles_per_second"]
             rows.append({"sim": sim, "scenario": scenario, "cpus": cpus, "before": old, "after": new,
                          "same_cycles": same, "speedup": round(speedup, 2)})
-            print(f"{sim:10} {scenario:10} {cpus:>4} {new['cycles']:>7}{'' if same else '*'} "
+            print(f"{sim:10} {scenario:10} {cpus:>4} {old['cycles']:>13} {new['cycles']:>7}{'' if same else '*'} "
+                  f"{old['wall_seconds']:>10.2f}s {new['wall_seconds']:>6.2f}s "
                   f"{old['cycles_per_second']:>11,} {new['cycles_per_second']:>10,} {speedup:>7.2f}x", flush=True)
     if not all(r["same_cycles"] for r in rows):
         print("* the two checkouts simulated different cycle counts: their behaviour differs")

@@ -263,6 +263,7 @@ class System:
                              for c in COUNTERS + (SMP_COUNTERS if self.mode == "smp" else ())},
                   "per_cpu": per_cpu, "total": total,
                   "interrupt_landings": [k.landings.as_dict() for k in self.kernels],
+                  "scoreboard": self.scoreboard.summary(),
                   # Both builds switch threads: outside the "smp" section.
                   "switch_cycles": self.stats.switches}
         if self.mode == "smp":

@@ -115,6 +115,9 @@ class Machine:
         system = self.system
         result = {"outcome": system.outcome, "panic": system.panic.as_dict() if system.panic else None,
                   **system.counters()}
+        if self.races is not None:
+            races = self.races
+            result["shared_ram"] = {"accesses": races.accesses, "guarded": races.checked, "races": len(races.races)}
         (out / "counters.json").write_text(json.dumps(result, indent=2) + "\n")
 
 

@@ -66,9 +66,34 @@ def build_report(run_dir: Path, *, sim: str, cpus: int, fifo_depth: int, files: 
         "ipi": {"sent": smp.get("ipi_sent", 0), "received": smp.get("ipi_received", 0)},
         "cost_model": counters.get("cost_model"),
         "interrupt_landings": landing_table(counters.get("interrupt_landings", [])),
+        "scoreboard": _scoreboard(counters.get("scoreboard")),
+        "shared_ram": counters.get("shared_ram"),
         "files": dict(files),
     }
     return report
+
+
+def _scoreboard(summary: dict | None) -> dict | None:
+    if summary is None:
+        return None
+    return {key: summary[key] for key in ("decisions", "undecidable", "mismatches", "picks", "preempts",
+                                          "enqueues", "dequeues")}
+
+
+def _verification_lines(r: dict) -> list[str]:
+    """The scoreboard's and the race detector's totals, one line each."""
+    lines = []
+    board = r.get("scoreboard")
+    if board:
+        share = 100 * board["undecidable"] / board["decisions"] if board["decisions"] else 0.0
+        lines.append(f"scoreboard: {board['decisions']} decisions checked ({board['picks']} picks, "
+                     f"{board['preempts']} preemptions, {board['enqueues']} enqueues, {board['dequeues']} dequeues), "
+                     f"{board['undecidable']} undecidable ({share:.1f} %), {board['mismatches']} mismatches")
+    ram = r.get("shared_ram")
+    if ram:
+        lines.append(f"shared RAM: {ram['accesses']} accesses, {ram['guarded']} to guarded words checked, "
+                     f"{ram['races']} races")
+    return lines
 
 
 def landing_table(per_cpu: list[dict]) -> list[dict]:
@@ -188,6 +213,9 @@ def render_text(r: dict) -> str:
         lines.append(f"\nMP lock: {r['mplock']['acquisitions']} acquisitions, "
                      f"{r['mplock']['contended_tries']} contended tries")
         lines.append(f"IPIs: {r['ipi']['sent']} sent, {r['ipi']['received']} received")
+    verification = _verification_lines(r)
+    if verification:
+        lines += [""] + verification
     cost = f", cost model {r['cost_model']}" if r.get("cost_model") else ""
     lines += ["", f"simulated {r['cycles']} cycles in {r['wall_seconds']:.2f} s, "
                   f"{r['bus_transactions']} bus transactions{cost}", "", "files:"]
@@ -209,6 +237,9 @@ def render_markdown(r: dict) -> str:
     lines += ["## Checks", ""]
     lines += markdown_table(["check", "result", "detail"],
                             [[c["name"], "ok" if c["ok"] else "**FAILED**", c["detail"]] for c in r["checks"]])
+    verification = _verification_lines(r)
+    if verification:
+        lines += [""] + [line[0].upper() + line[1:] + "." for line in verification]
     header, rows = _table_rows(r)
     lines += ["", "## Counters", ""] + markdown_table(header, rows)
     latency = _latency_rows(r)
