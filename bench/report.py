@@ -42,10 +42,10 @@ def render_markdown(results: dict) -> str:
 
     lines += ["## Throughput: the `random` workload (seed 1)", ""]
     rows = [[sim, r["cpus"], _n(r["cycles"]), _n(r["cycles_per_second"]), _n(r["transactions_per_second"]),
-             _n(r["events_per_second"]), _n(r["wall_per_event_us"])]
+             _n(r["events_per_second"]), _n(r["wall_per_event_us"]), f"{100 * r.get('shared_ram_share', 0):.1f} %"]
             for sim, data in sims.items() for r in data["throughput"]]
     lines += markdown_table(["simulator", "CPUs", "cycles", "cycles/s", "bus transactions/s", "kernel events/s",
-                     "wall us per event"], rows)
+                     "wall us per event", "shared-RAM share of bus"], rows)
 
     lines += ["", "## Idle SoC: `smp-idle` (every core idle, 1000-cycle hardclock)", ""]
     rows = [[sim, r["cpus"], _n(r["cycles"]), _n(r["cycles_per_second"]), _n(r["transactions_per_second"])]

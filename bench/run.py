@@ -22,6 +22,9 @@ per simulator:
 - latency in cycles: the hardware's own (``bench/hw_latency.py``) and the
   kernel's (IPI, token hand-off, MP-lock hand-off, context switch) from the
   runs' reports;
+- ``shared_ram_share``: the shared-RAM accesses (every object more than one CPU touches: tokens,
+  wait queues, thread records, workload words) as a share of all bus transactions, per CPU count,
+  from the same throughput runs;
 - hardware cost: Yosys cell counts per block (``bench/hw_cost.py``).
 """
 from __future__ import annotations
@@ -69,6 +72,10 @@ def measure_throughput(scenario: str, sim: str, cpus: int, repeats: int) -> tupl
                "transactions_per_second": round(best["bus_transactions"] / wall),
                "kernel_events": events, "events_per_second": round(events / wall) if events else 0,
                "wall_per_event_us": round(wall / events * 1e6, 2) if events else None}
+    ram = best.get("shared_ram")
+    # The shared data's bus traffic, measured in the same run: its share of all bus transactions.
+    figures["shared_ram_accesses"] = ram["accesses"] if ram else 0
+    figures["shared_ram_share"] = round(ram["accesses"] / best["bus_transactions"], 3) if ram else 0.0
     return figures, best
 
 
@@ -175,6 +182,8 @@ def main(argv=None) -> int:
         # How many times slower the default cost model simulates than the zero one (worst CPU count).
         "cost_model_speed_ratio": {sim: max(row["speed_ratio"] for row in r["cost_models"])
                                    for sim, r in per_sim.items() if r["cost_models"]},
+        "shared_ram_share": {sim: {str(row["cpus"]): row["shared_ram_share"] for row in r["throughput"]}
+                             for sim, r in per_sim.items()},
         "hardware_cost": hw_cost,
     }
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -138,23 +138,28 @@ class MpLockMixin:
         """MP_LOCK_HELD(): this CPU owns the lock (OWNER register)."""
         return await self.cpu.read(mm.MPLOCK.OWNER) == self.gd_cpuid
 
+    def _mplock_owner(self) -> int | None:
+        """The lock's owner for the trace, read by the checker probe (no bus cycle: the run is unchanged)."""
+        hardware = self.system.hardware
+        return hardware.mplock_owner() if hardware is not None else None
+
     async def cpu_try_mplock(self) -> bool:
         self.cpu.charge(self.costs["cpu_try_mplock"])
         if await self.cpu.read(mm.MPLOCK.TRY) == 1:
             self._tried = True
-            self.event("mplock_try", ok=True)
+            self.event("mplock_try", ok=True, owner=self._mplock_owner())
             self.count("mplock_acquires")
             self.system.stats.mplock_acquired(self)
             return True
         self._tried = False
-        self.event("mplock_try", ok=False)
+        self.event("mplock_try", ok=False, owner=self._mplock_owner())
         self.count("mplock_contended")
         self.system.stats.mplock_try_failed(self)
         return False
 
     async def cpu_rel_mplock(self) -> None:
         await self.cpu.write(mm.MPLOCK.RELEASE, 0)
-        self.event("mplock_release")
+        self.event("mplock_release", owner=self._mplock_owner())
         # Here the write is acknowledged: the hand-off to a waiting CPU starts.
         self.system.stats.mplock_released(self)
 

@@ -72,6 +72,10 @@ class System:
         Seeds the per-CPU random streams of fault injection.
     cost_model : CostModel
         Cycles of kernel execution (``firmware/cost_model.py``): DEFAULT, or ZERO to spend none.
+    ram_words : int
+        The shared RAM's size (SMP: the layout of ``firmware/ram_layout.py`` must fit).
+    bugs : set of planted-bug names (BUGS)
+        Known scheduling bugs switched on, for the tests that show the scoreboard catches them.
     """
 
     def __init__(self, cores: list["Core"], *, mode: str = "up", fifo_depth: int = 32, trace,

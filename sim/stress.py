@@ -41,10 +41,11 @@ def run_seed(seed: int, sim: str, cpus: int, faults: str, fifo_depth: int, out: 
         landings = {row["function"]: (sum(row["taken"]), sum(row["deferred"]))
                     for row in report.get("interrupt_landings", [])}
         result = {"seed": seed, "code": code, "outcome": report["outcome"], "checks": len(report["checks"]),
-                  "failed": failed, "panic": (report["panic"] or {}).get("message"), "landings": landings}
+                  "failed": failed, "panic": (report["panic"] or {}).get("message"), "landings": landings,
+                  "scoreboard": report.get("scoreboard") or {}, "shared_ram": report.get("shared_ram") or {}}
     except Exception as exc:  # a run that could not even report is a violation too
         result = {"seed": seed, "code": 1, "outcome": "error", "checks": 1, "failed": [f"run error: {exc}"],
-                  "panic": None, "landings": {}}
+                  "panic": None, "landings": {}, "scoreboard": {}, "shared_ram": {}}
     result["seconds"] = round(time.perf_counter() - start, 2)
     if result["code"] == 0:
         shutil.rmtree(folder, ignore_errors=True)  # keep only the failing runs
@@ -86,6 +87,11 @@ def main(argv=None) -> int:
           f"faults: {args.faults}) in {wall:.1f} s")
     print(f"checks evaluated: {sum(r['checks'] for r in results)}")
     print(f"violations: {violations}")
+    board = {key: sum(r["scoreboard"].get(key, 0) for r in results) for key in ("decisions", "undecidable", "mismatches")}
+    ram = {key: sum(r["shared_ram"].get(key, 0) for r in results) for key in ("accesses", "guarded", "races")}
+    print(f"scoreboard: {board['decisions']} scheduling decisions checked, {board['undecidable']} undecidable, "
+          f"{board['mismatches']} mismatches")
+    print(f"shared RAM: {ram['accesses']} accesses, {ram['guarded']} to guarded words checked, {ram['races']} races")
     _print_landings(results)
     if failing:
         first = failing[0]

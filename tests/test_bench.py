@@ -37,6 +37,9 @@ def test_bench_writes_every_output(tmp_path):
     for row in data["throughput"] + data["idle"]:
         assert row["cycles"] > 0 and row["cycles_per_second"] > 0
     assert data["throughput"][1]["kernel_events"] > 0
+    # The SMP kernel's shared data is bus traffic: on 2 CPUs part of the transactions go to shared RAM.
+    assert 0 < data["throughput"][1]["shared_ram_share"] < 1
+    assert results["shared_ram_share"]["verilator"]["2"] == data["throughput"][1]["shared_ram_share"]
     assert results["driver_speedup"]["verilator"] > 0
     # No 16-CPU run, so no 16/2 ratio.
     assert results["event_cost_ratio_16_2"]["verilator"] is None

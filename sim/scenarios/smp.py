@@ -229,7 +229,6 @@ class SmpMixed(SmpScenario):
         super().__init__(seed)
         self.queue = None
         self.token = None
-        self.wakers_left = 0
         self.wakeups: dict[int, int] = {}
         self.notes = 0
         self.notes_sent = 0
@@ -247,7 +246,6 @@ class SmpMixed(SmpScenario):
             self.queue = self.system.new_waitqueue("mixed")
             self.token = self.system.new_token("shared")
             self.system.register_ipi("mixed_note", self._note)
-            self.wakers_left = self.system.ncpu
             self.stop_word = self.system.new_data("mixed.stop", 1)      # a flag: written once, read by all
             self.counter_word = self.system.new_data("mixed.counter", 1, self.token)
             self.wakers_word = self.system.new_data("mixed.wakers_done", 1, self.token)
