@@ -104,8 +104,10 @@ class WaitChecker:
         self.system = system
         self.limit = limit
         self.pending: dict[int, tuple[int, "Thread"]] = {}
+        self.woken_count = 0
 
     def woken(self, td: "Thread", cycle: int) -> None:
+        self.woken_count += 1
         self.pending.setdefault(td.td_id, (cycle, td))
 
     def blocking(self, td: "Thread") -> None:

@@ -225,6 +225,7 @@ async def _ithread_main(td: Thread, line: int) -> None:
         k.crit_enter()
         if "delayed-complete" in k.system.faults:
             # Fault injection: the source stays in service a while after its device was served.
+            k.count("delayed_completions")
             await k.cpu.work(k.system.fault_rng(k.gd_cpuid).randint(20, 200))
         if source not in k.intr_completed:
             await k.cpu.write(mm.INTC.COMPLETE, source)

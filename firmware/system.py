@@ -283,16 +283,20 @@ class System:
             }
         return result
 
-    def final_checks(self) -> list[tuple[str, bool, str]]:
-        """End-of-run checks of the SMP build the kernel side can make: (name, ok, detail)."""
+    def final_checks(self) -> list[tuple[str, bool, str, bool]]:
+        """End-of-run checks of the SMP build the kernel side can make: (name, ok, detail, evaluated);
+        evaluated is False when there was nothing to check."""
         if self.mode != "smp":
             return []
         stranded = self.wait_checker.stranded()
         undelivered = self.ipi_checker.undelivered()
+        woken = self.wait_checker.woken_count
         return [
             ("every IPI delivered exactly once, in order", undelivered == 0,
-             f"{self.ipi_checker.received_count} of {self.ipi_checker.sent_count} delivered"),
-            ("no thread waits forever after being signalled", not stranded, "; ".join(stranded[:3])),
+             f"{self.ipi_checker.received_count} of {self.ipi_checker.sent_count} delivered",
+             self.ipi_checker.sent_count > 0),
+            ("no thread waits forever after being signalled", not stranded,
+             "; ".join(stranded[:3]) or f"{woken} wake-ups", woken > 0),
         ]
 
     def in_flight(self) -> bool:

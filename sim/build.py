@@ -16,6 +16,7 @@ from pathlib import Path
 from hdl.config import SocConfig
 from hdl.soc import TOPLEVEL
 from . import toolchain
+from .errors import EnvironmentProblem
 
 __all__ = ["Build", "build_soc", "BUILD_ROOT", "TIMESCALE"]
 
@@ -54,8 +55,11 @@ def _hardware_digest() -> str:
 
 
 def build_soc(sim: str, config: SocConfig, *, waves: bool = False, root: Path | None = None,
-              verbose: bool = False) -> Build:
-    """Build ``config`` for ``sim`` (``"verilator"`` or ``"icarus"``) unless cached."""
+              verbose: bool = False, announce=None, force: bool = False) -> Build:
+    """Build ``config`` for ``sim`` (``"verilator"`` or ``"icarus"``) unless cached (``force``:
+    build again whatever the cache says). ``announce(text)`` hears when it builds or waits for
+    another process's build. A failed build is an EnvironmentProblem naming the build log."""
+    say = announce or (lambda text: None)
     toolchain.activate(sim)
     root = Path(root or BUILD_ROOT)
     directory = root / f"{sim}-{config.slug}{'-waves' if waves else ''}"
@@ -64,14 +68,29 @@ def build_soc(sim: str, config: SocConfig, *, waves: bool = False, root: Path | 
     key = json.dumps({"config": asdict(config), "sim": toolchain.simulator_version(sim), "waves": waves,
                       "hardware": _hardware_digest()}, sort_keys=True)
     stamp = directory / "build.stamp"
-    if stamp.exists() and stamp.read_text() == key:
+    if not force and stamp.exists() and stamp.read_text() == key:
         return result
-    root.mkdir(parents=True, exist_ok=True)
-    # Parallel test workers may want the same build: one builds, the others wait and reuse it.
-    with open(root / f".{directory.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (stamp.exists() and stamp.read_text() == key):
-            _build(sim, config, waves, result, stamp, key, verbose)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        lock = open(root / f".{directory.name}.lock", "w")
+    except OSError as exc:
+        raise EnvironmentProblem(f"cannot write the build folder {root} ({exc.strerror or exc})") from None
+    # Parallel runs may want the same build: one builds, the others wait and reuse it.
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"waiting for another run's build of {directory.name} ...")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            force = False               # that build is the fresh one
+        if force or not (stamp.exists() and stamp.read_text() == key):
+            say(f"{'rebuilding' if force else 'building'} the {config.ncpu}-CPU SoC for {sim} "
+                f"({'the cached build did not start' if force else 'first time for this configuration'}) ...")
+            try:
+                _build(sim, config, waves, result, stamp, key, verbose)
+            except Exception as exc:  # the toolchain's own error: the log says more
+                raise EnvironmentProblem(f"building the {sim} model failed ({type(exc).__name__}: {exc}); "
+                                         f"see {directory / 'build.log'}") from None
     return result
 
 

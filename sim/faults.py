@@ -33,15 +33,40 @@ FAULTS = ("wait-states", "spurious", "delayed-complete", "cpu-stop", "fifo-full"
 
 def parse_faults(text: str | None) -> frozenset[str]:
     """``"all"``, ``"none"``/empty, or a comma-separated list of names from FAULTS."""
-    if not text or text == "none":
-        return frozenset()
-    if text == "all":
-        return frozenset(FAULTS)
-    names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in FAULTS]
+    names = [name.strip() for name in (text or "").split(",") if name.strip()]
+    unknown = [name for name in names if name not in FAULTS and name not in ("all", "none")]
     if unknown:
-        raise ValueError(f"unknown fault {unknown[0]!r}; faults: {', '.join(FAULTS)}, or all")
-    return frozenset(names)
+        raise ValueError(f"unknown fault {unknown[0]!r}; faults: {', '.join(FAULTS)}, all or none")
+    if "all" in names:
+        return frozenset(FAULTS)
+    return frozenset(name for name in names if name != "none")
+
+
+def faults_that_act(scenario, ncpu: int) -> frozenset[str]:
+    """The faults that can act in ``scenario`` (a Scenario class) on ``ncpu`` CPUs: wait states
+    always; spurious pulses and delayed completions where devices interrupt; a stopped CPU and
+    the FIFO-full burst only in the random workload, which builds them in (the burst needs two
+    CPUs besides a stopped one)."""
+    acting = {"wait-states"}
+    if scenario.uses_devices:
+        acting |= {"spurious", "delayed-complete"}
+    if scenario.name == "random":
+        if ncpu >= 2:
+            acting.add("cpu-stop")
+            acting.add("fifo-full")
+    return frozenset(acting)
+
+
+def check_faults(faults: frozenset[str], scenario, ncpu: int) -> None:
+    """Every fault asked for can act here, else a ValueError naming it and what can."""
+    acting = faults_that_act(scenario, ncpu)
+    idle = sorted(faults - acting)
+    if idle:
+        raise ValueError(f"fault {idle[0]} cannot act in {scenario.name} on {ncpu} CPU(s); faults that can: "
+                         f"{', '.join(sorted(acting))}")
+    if {"cpu-stop", "fifo-full"} <= faults and ncpu < 3:
+        raise ValueError(f"cpu-stop and fifo-full together need 3 CPUs (one stops, two exchange the burst); "
+                         f"the run has {ncpu}")
 
 
 class FaultInjector:
@@ -59,6 +84,7 @@ class FaultInjector:
         self.rng = random.Random(seed * 104729 + 17)
         self.lines = tuple(lines) or tuple(range(ext_lines))
         self.stalls = 0
+        self.stall_cycles = 0
         self.pulses = 0
         self.stall_state = 0
 
@@ -78,7 +104,9 @@ class FaultInjector:
             self.stall_state |= 1 << cpu
             self.dut.stall.value = self.stall_state
             self.stalls += 1
-            await falling_edges(clk, self.rng.randint(1, 6), CLOCK_PERIOD_NS)
+            length = self.rng.randint(1, 6)
+            self.stall_cycles += length
+            await falling_edges(clk, length, CLOCK_PERIOD_NS)
             self.stall_state &= ~(1 << cpu)
             self.dut.stall.value = self.stall_state
 

@@ -18,6 +18,7 @@ from firmware.lwkt import Lwkt
 from firmware.panic import KernelPanic
 from firmware.system import System
 from .cpu import Cpu, Rendezvous
+from .outdir import atomic_write
 from .race import RaceDetector, describe
 from .testbench import CLOCK_PERIOD_NS, SocBench
 from .trace import Trace
@@ -92,24 +93,27 @@ class Machine:
                 return
             await Timer(step * CLOCK_PERIOD_NS, unit="ns")
 
-    def final_checks(self) -> list[tuple[str, bool, str]]:
+    def final_checks(self) -> list[tuple[str, bool, str, bool]]:
         """End-of-run checks: the scoreboard's; in the SMP build also the hardware's sticky error
         flags, the RAM race detector's and the kernel's own."""
         board = self.system.scoreboard
         scoreboard = ("every scheduling decision matches the reference model", board.mismatches == 0,
-                      f"{board.decisions} decisions, {board.undecidable} undecidable")
+                      f"{board.decisions} decisions, {board.undecidable} undecidable", board.decisions > 0)
         if self.system.mode != "smp":
             return [scoreboard]
         flags = self.bench.ipi_error_flags()
         bad = flags["wof"] or flags["roe"]
         races = self.races
-        return [("WOF and ROE stay clear", not bad, f"WOF on {flags['wof']}, ROE on {flags['roe']}" if bad else ""),
+        return [("WOF and ROE stay clear", not bad, f"WOF on {flags['wof']}, ROE on {flags['roe']}" if bad else "",
+                 True),
                 ("no race on the shared RAM (lockset check of every access)", not races.races,
                  f"{races.checked} guarded accesses of {races.accesses} checked"
-                 + (f"; first: {describe(races.races[0])}" if races.races else "")),
+                 + (f"; first: {describe(races.races[0])}" if races.races else ""), races.checked > 0),
                 scoreboard] + self.system.final_checks()
 
-    def write_outputs(self, out: Path) -> None:
+    def write_outputs(self, out: Path, summary: dict | None = None) -> None:
+        """The trace and ``counters.json`` (the kernel's counters, with ``summary`` of the run), each
+        written once, atomically."""
         out.mkdir(parents=True, exist_ok=True)
         self.trace.write_jsonl(out / "trace.jsonl")
         system = self.system
@@ -118,7 +122,8 @@ class Machine:
         if self.races is not None:
             races = self.races
             result["shared_ram"] = {"accesses": races.accesses, "guarded": races.checked, "races": len(races.races)}
-        (out / "counters.json").write_text(json.dumps(result, indent=2) + "\n")
+        result.update(summary or {})
+        atomic_write(out / "counters.json", json.dumps(result, indent=2) + "\n")
 
 
 async def new_machine(dut, *, mode: str = "up", **options) -> Machine:

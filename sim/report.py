@@ -10,10 +10,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .errors import UsageError
+from .outdir import atomic_write
+
 __all__ = ["markdown_table", "SCHEMA_ID", "build_report", "write_report", "render_text", "render_markdown", "spread",
            "load_report"]
 
 SCHEMA_ID = "lwkt-soc-report/1"
+#: The report's JSON schema (docs/report-schema.json), shipped with the package's source tree.
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "docs" / "report-schema.json"
 #: Per-CPU counters shown in the sysctl-style table, in this order (when present).
 _TABLE_COUNTERS = ("switch_count", "preempt_hit", "preempt_miss", "preempt_weird", "ipiq_count",
                    "ipiq_fifofull", "ipiq_received", "token_requests", "mplock_acquires", "mplock_contended",
@@ -68,9 +73,60 @@ def build_report(run_dir: Path, *, sim: str, cpus: int, fifo_depth: int, files: 
         "interrupt_landings": landing_table(counters.get("interrupt_landings", [])),
         "scoreboard": _scoreboard(counters.get("scoreboard")),
         "shared_ram": counters.get("shared_ram"),
+        "faults": _faults(counters.get("faults")),
+        "spec": _spec(run_dir),
+        "waveform": _waveform(files, sim),
         "files": dict(files),
     }
     return report
+
+
+def _faults(faults: dict | None) -> dict:
+    """The faults enabled and what each injected."""
+    faults = faults or {}
+    return {"enabled": faults.get("enabled", []),
+            "injected": {key: faults.get(key, 0) for key in ("wait_states", "wait_state_cycles", "spurious_pulses",
+                                                              "delayed_completions", "fifo_full_drains")},
+            "stopped_cpus": faults.get("stopped_cpus", [])}
+
+
+def _spec(run_dir: Path) -> dict | None:
+    """The workload spec the run used (--spec): its path and SHA-256, from run.json."""
+    try:
+        config = json.loads((run_dir / "run.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return {"path": config["spec"], "sha256": config["spec_sha256"]} if config.get("spec") else None
+
+
+def _waveform(files: dict, sim: str) -> dict | None:
+    """Which waveform format was written, and why not FST when it is VCD."""
+    name = files.get("waveform")
+    if not name:
+        return None
+    fmt = Path(name).suffix.lstrip(".")
+    why = "" if fmt == "fst" else ("Verilator writes FST only when liblz4's headers are installed "
+                                   "(apt-get install liblz4-dev); VCD is written instead")
+    return {"file": name, "format": fmt, "why": why}
+
+
+def _fault_line(r: dict) -> str | None:
+    faults = r.get("faults") or {}
+    if not faults.get("enabled"):
+        return None
+    injected = faults["injected"]
+    parts = [f"{injected['wait_states']} wait-state stretches ({injected['wait_state_cycles']} cycles)",
+             f"{injected['spurious_pulses']} spurious pulses", f"{injected['delayed_completions']} delayed completions",
+             f"{injected['fifo_full_drains']} FIFO-full drains"]
+    parts += [f"cpu {s['cpu']} stopped at cycle {s['cycle']}" for s in faults.get("stopped_cpus", [])]
+    return f"faults: {', '.join(faults['enabled'])}; injected: " + ", ".join(parts)
+
+
+def _verdict(check: dict) -> str:
+    """ok, FAILED, or n/a for a check that had nothing to evaluate."""
+    if not check["ok"]:
+        return "FAILED"
+    return "ok" if check.get("evaluated", True) else "n/a"
 
 
 def _scoreboard(summary: dict | None) -> dict | None:
@@ -108,17 +164,34 @@ def landing_table(per_cpu: list[dict]) -> list[dict]:
 
 def write_report(run_dir: Path, report: dict) -> dict[str, Path]:
     paths = {"json": run_dir / "report.json", "text": run_dir / "report.txt", "markdown": run_dir / "report.md"}
-    paths["json"].write_text(json.dumps(report, indent=2) + "\n")
-    paths["text"].write_text(render_text(report))
-    paths["markdown"].write_text(render_markdown(report))
+    atomic_write(paths["json"], json.dumps(report, indent=2) + "\n")
+    atomic_write(paths["text"], render_text(report))
+    atomic_write(paths["markdown"], render_markdown(report))
     return paths
 
 
 def load_report(run_dir: Path) -> dict:
-    path = run_dir / "report.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{run_dir} holds no report.json (is it the --out folder of a run?)")
-    return json.loads(path.read_text())
+    """A run's report.json; a folder that holds none, or a file that is not one, is a UsageError
+    naming what is wrong."""
+    path = Path(run_dir) / "report.json"
+    if not path.is_file():
+        raise UsageError(f"{run_dir} holds no report.json (is it the --out folder of a run?)")
+    try:
+        report = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg}): a truncated or damaged "
+                         f"report; run the scenario again") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path} cannot be read ({exc})") from None
+    schema = json.loads(SCHEMA_PATH.read_text())
+    if not isinstance(report, dict):
+        raise UsageError(f"{path} is not a report: a JSON object with {', '.join(schema['required'][:4])} ... "
+                         f"is expected")
+    missing = [key for key in schema["required"] if key not in report]
+    if missing or report.get("schema") != schema["$id"]:
+        raise UsageError(f"{path} is not a {schema['$id']} report"
+                         + (f" (missing {', '.join(missing[:5])})" if missing else f" (schema {report.get('schema')!r})"))
+    return report
 
 
 def markdown_table(header: list[str], rows: list[list], *, numeric: bool = False) -> list[str]:
@@ -199,7 +272,7 @@ def render_text(r: dict) -> str:
                   *_exception_lines(p), ""]
     lines.append("checks:")
     for c in r["checks"]:
-        lines.append(f"  [{'ok' if c['ok'] else 'FAILED':6}] {c['name']}" + (f": {c['detail']}" if c["detail"] else ""))
+        lines.append(f"  [{_verdict(c):6}] {c['name']}" + (f": {c['detail']}" if c["detail"] else ""))
     lines += ["", "counters:", *_text_table(*_table_rows(r))]
     latency = _latency_rows(r)
     if latency:  # a report written before a build had latencies of its own has none to show
@@ -216,6 +289,14 @@ def render_text(r: dict) -> str:
     verification = _verification_lines(r)
     if verification:
         lines += [""] + verification
+    extra = [line for line in (_fault_line(r),) if line]
+    if r.get("spec"):
+        extra.append(f"workload spec: {r['spec']['path']} (sha256 {r['spec']['sha256'][:16]}...)")
+    if r.get("waveform"):
+        w = r["waveform"]
+        extra.append(f"waveform: {w['file']} ({w['format'].upper()}{'; ' + w['why'] if w['why'] else ''})")
+    if extra:
+        lines += [""] + extra
     cost = f", cost model {r['cost_model']}" if r.get("cost_model") else ""
     lines += ["", f"simulated {r['cycles']} cycles in {r['wall_seconds']:.2f} s, "
                   f"{r['bus_transactions']} bus transactions{cost}", "", "files:"]
@@ -236,8 +317,9 @@ def render_markdown(r: dict) -> str:
                   f"`{p['message']}`", *[line.strip() for line in _exception_lines(p)], ""]
     lines += ["## Checks", ""]
     lines += markdown_table(["check", "result", "detail"],
-                            [[c["name"], "ok" if c["ok"] else "**FAILED**", c["detail"]] for c in r["checks"]])
-    verification = _verification_lines(r)
+                            [[c["name"], _verdict(c).replace("FAILED", "**FAILED**"), c["detail"]]
+                             for c in r["checks"]])
+    verification = _verification_lines(r) + [line for line in (_fault_line(r),) if line]
     if verification:
         lines += [""] + [line[0].upper() + line[1:] + "." for line in verification]
     header, rows = _table_rows(r)

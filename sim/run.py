@@ -9,7 +9,6 @@ still writes all of them, up to the point where it stopped.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 import threading
 import time
@@ -20,21 +19,25 @@ from firmware.ram_layout import LayoutError, RamLayout
 from firmware.system import BUGS
 from hdl.config import SocConfig
 from .build import build_soc
+from .errors import EXIT_FAILED, EXIT_OK, EnvironmentProblem, UsageError
+from .outdir import RunFolder
 from .report import build_report, render_text, write_report
 from .runner import collect_waveform, run_cocotb, wave_plusargs
 from .faults import parse_faults
+from .interrupt import Interruption
+from .faults import check_faults
+from .run_config import CONFIG_ENV, RunConfig, tool_versions
 from .scenarios import get_scenario
+from .scenarios.spec_check import load_spec_file
 
 __all__ = ["run_scenario", "RunError", "PROGRESS_FILE"]
 
 #: Written by the simulator side while it runs: "<cycle> <cycle budget>".
 PROGRESS_FILE = "progress"
-_OUTPUTS = ("trace.jsonl", "counters.json", "report.json", "report.txt", "report.md", "timeline.png",
-            "waves.fst", "waves.vcd", "waves.gtkw", "threads.txt", PROGRESS_FILE)
 
 
-class RunError(ValueError):
-    """A scenario and the options asked for cannot go together (a usage error)."""
+class RunError(UsageError):
+    """A scenario and the options asked for cannot go together (a usage error, exit 2)."""
 
 
 def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path, cpus: int | None = None,
@@ -42,7 +45,7 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
                  waves: bool = False, quiet: bool = False, progress: bool | None = None,
                  faults: str = "", cost_model: str = "default", scenario_modules: tuple[str, ...] = (),
                  extra_env: dict[str, str] | None = None, ram_words: int = SocConfig.ram_words,
-                 bug: str = "") -> int:
+                 bug: str = "", spec: str | Path | None = None) -> int:
     """Run scenario ``name``; returns the exit code (0 every check held, 1 otherwise).
 
     ``mode`` defaults to the scenario's build; a uniprocessor scenario may also
@@ -51,7 +54,10 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
     injection on (see ``sim/faults.py``: a comma-separated list or ``all``). ``cost_model``
     is ``zero``, ``default`` or the path of a JSON table (``firmware/cost_model.py``).
     ``scenario_modules`` are imported here and in the simulator to register
-    scenarios defined elsewhere; ``extra_env`` goes to the simulator's environment.
+    scenarios defined elsewhere; ``extra_env`` goes to the simulator's environment. ``spec``
+    (random workload only) is a workload spec file, checked before anything is built.
+
+    Raises UsageError (exit 2) or EnvironmentProblem (exit 3) when the run cannot start.
     """
     for module in scenario_modules:
         importlib.import_module(module)
@@ -69,6 +75,18 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
     ncpu = cpus or (scenario.cpus if mode == scenario.mode else 1)
     if mode == "up" and ncpu != 1:
         raise RunError(f"the up build runs on one CPU; --cpus {ncpu} needs --mode smp")
+    if ncpu < scenario.min_cpus:
+        raise RunError(f"scenario {name} needs at least {scenario.min_cpus} CPUs; --cpus {ncpu} is too few")
+    try:
+        check_faults(fault_set, scenario, ncpu)
+    except ValueError as exc:
+        raise RunError(str(exc)) from None
+    spec_path = spec_sha = None
+    if spec is not None:
+        if name != "random":
+            raise RunError(f"--spec is a random workload spec; scenario {name} takes none")
+        spec_path = str(Path(spec).resolve())
+        _, spec_sha = load_spec_file(spec_path, ncpu)
     config = SocConfig(ncpu=ncpu, fifo_depth=fifo_depth, ram_words=ram_words)
     if mode == "smp":
         try:
@@ -78,10 +96,6 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
     if bug and bug not in BUGS:
         raise RunError(f"unknown planted bug {bug!r}; known: {', '.join(BUGS)}")
     budget = cycles or scenario.max_cycles
-    out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in _OUTPUTS:
-        (out / stale).unlink(missing_ok=True)
     if progress is None:
         progress = not quiet
 
@@ -89,25 +103,52 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
         if not quiet:
             print(text, flush=True)
 
-    say(f"building the {ncpu}-CPU SoC for {sim} ...")
-    build = build_soc(sim, config, waves=waves)
-    say(f"running {name} ({mode} build, seed {seed}, cost model {costs.name}, up to {budget} cycles) ...")
-    env = {"LWKT_SCENARIO": name, "LWKT_SEED": str(seed), "LWKT_OUT": str(out), "LWKT_MODE": mode,
-           "LWKT_CYCLES": str(budget), "LWKT_SCENARIO_MODULES": ",".join(scenario_modules),
-           "LWKT_FAULTS": ",".join(sorted(fault_set)), "LWKT_COST_MODEL": cost_model, "LWKT_BUG": bug}
-    if os.environ.get("LWKT_RANDOM_SPEC"):
-        env["LWKT_RANDOM_SPEC"] = str(Path(os.environ["LWKT_RANDOM_SPEC"]).resolve())
+    with RunFolder(out, f"{name} seed {seed} on {sim}") as folder:
+        build = build_soc(sim, config, waves=waves, announce=say)
+        # Everything this run needs is in place: only now do the previous run's files go.
+        folder.clear()
+        config = RunConfig(scenario=name, seed=seed, sim=sim, mode=mode, cpus=ncpu, fifo_depth=fifo_depth,
+                           ram_words=ram_words, cycles=budget, faults=sorted(fault_set), cost_model=cost_model,
+                           spec=spec_path, spec_sha256=spec_sha, bug=bug, scenario_modules=list(scenario_modules),
+                           waves=waves, out=str(folder.path), versions=tool_versions(sim))
+        return _run(folder.path, build, config, progress=progress, say=say, costs=costs, extra_env=extra_env)
+
+
+def _run(out: Path, build, config: RunConfig, *, progress, say, costs, extra_env) -> int:
+    name, budget, waves, sim = config.scenario, config.cycles, config.waves, config.sim
+    ncpu, fifo_depth = config.cpus, config.fifo_depth
+    spec = f", spec {config.spec}" if config.spec else ""
+    say(f"running {name} ({config.mode} build, seed {config.seed}{spec}, cost model {costs.name}, "
+        f"up to {budget} cycles) ...")
+    env = {CONFIG_ENV: str(config.write(out))}
     env.update(extra_env or {})
-    result = _with_progress(
-        lambda: run_cocotb(build, "sim.run_program", test_dir=out, waves=waves, extra_env=env,
-                           plusargs=wave_plusargs(build, out)),
-        out / PROGRESS_FILE, budget, enabled=progress)
+    result = None
+    with Interruption() as interruption:
+        for attempt in (1, 2):
+            try:
+                result = _with_progress(
+                    lambda: run_cocotb(build, "sim.run_program", test_dir=out, waves=waves, extra_env=env,
+                                       plusargs=wave_plusargs(build, out)),
+                    out / PROGRESS_FILE, budget, enabled=progress)
+                break
+            except RuntimeError as exc:          # the simulator ended without results
+                if interruption.signal is not None:
+                    break
+                if attempt == 2 or (out / "counters.json").exists():
+                    raise EnvironmentProblem(f"{exc}; the build log is {build.directory / 'build.log'}") from None
+                # A cached model that does not even start (a damaged build): build it again, once.
+                say(f"the simulator did not start (see {out / 'sim.log'})")
+                config_soc = build.config
+                build = build_soc(sim, config_soc, waves=waves, announce=say, force=True)
     (out / PROGRESS_FILE).unlink(missing_ok=True)
 
-    files = {"trace": "trace.jsonl", "counters": "counters.json", "log": "sim.log"}
+    files = {"config": "run.json", "trace": "trace.jsonl", "counters": "counters.json", "log": "sim.log"}
     if not (out / "counters.json").exists():
-        say(f"\nFAILED: {name} produced no counters; see {out / 'sim.log'}")
-        return 1
+        if interruption.signal is not None:
+            say(f"\ninterrupted ({interruption.name}) before the simulator wrote anything; see {out / 'sim.log'}")
+            return interruption.exit_code
+        raise EnvironmentProblem(f"the simulator ended without writing the run's counters; see {out / 'sim.log'} "
+                                 f"(and the build log {build.directory / 'build.log'})")
     wave = collect_waveform(build, out) if waves else None
     if wave is not None:
         from .gtkwave import write_gtkwave_files
@@ -122,7 +163,9 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
     say("")
     say(render_text(report).replace("\nfiles:\n", f"\nfiles (in {out}):\n").rstrip())
     sys.stdout.flush()
-    return 0 if report["ok"] and result.ok else 1
+    if interruption.signal is not None:
+        return interruption.exit_code
+    return EXIT_OK if report["ok"] and result is not None and result.ok else EXIT_FAILED
 
 
 def _with_progress(job, progress_file: Path, budget: int, *, enabled: bool):

@@ -1,14 +1,14 @@
-"""The cocotb test that runs a scenario (``lwkt-soc run``); parameters come from the environment.
+"""The cocotb test that runs a scenario (``lwkt-soc run``).
 
-LWKT_SCENARIO, LWKT_SEED, LWKT_OUT (output folder), LWKT_CYCLES (optional cycle budget),
-LWKT_MODE (optional: up or smp, default the scenario's), LWKT_COST_MODEL (zero, default or a
-JSON file; default: the default table), LWKT_SCENARIO_MODULES (optional, comma-separated modules that register
-more scenarios). While it runs it keeps the file
-``progress`` in the output folder up to date with the simulated cycle.
+Its parameters come from the run's ``run.json`` (``sim/run_config.py``), whose
+path is the one environment variable ``LWKT_RUN_CONFIG``. While it runs it
+keeps the file ``progress`` in the output folder up to date with the simulated
+cycle; SIGINT or SIGTERM end the run at the next progress tick with outcome
+``interrupted`` (``sim/interrupt.py``).
 """
 import importlib
+import signal
 import json
-import os
 import time
 from pathlib import Path
 
@@ -16,29 +16,39 @@ import cocotb
 from cocotb.triggers import Timer
 
 from firmware.cost_model import load_cost_model
-from sim.faults import FaultInjector, parse_faults
+from sim.faults import FaultInjector
 from sim.machine import Machine
+from sim.run_config import RunConfig
 from sim.scenarios import Check, Devices, get_scenario
 from sim.testbench import CLOCK_PERIOD_NS, SocBench
 
 
+#: The signal that asked this run to stop (sim/interrupt.py): checked at every progress tick.
+_STOP: dict[str, int | None] = {"signal": None}
+
+
+def _on_signal(signum, frame) -> None:
+    _STOP["signal"] = signum
+
+
 @cocotb.test()
 async def run_scenario(dut):
-    for module in filter(None, os.environ.get("LWKT_SCENARIO_MODULES", "").split(",")):
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _on_signal)
+    config = RunConfig.from_environment()
+    for module in config.scenario_modules:
         importlib.import_module(module)
-    name = os.environ["LWKT_SCENARIO"]
-    seed = int(os.environ.get("LWKT_SEED", "1"))
-    out = Path(os.environ.get("LWKT_OUT", "."))
+    name, seed, out = config.scenario, config.seed, Path(config.out)
     scenario = get_scenario(name)(seed)
-    max_cycles = int(os.environ.get("LWKT_CYCLES") or scenario.max_cycles)
-
-    mode = os.environ.get("LWKT_MODE") or scenario.mode
-    faults = parse_faults(os.environ.get("LWKT_FAULTS"))
-    cost_model = load_cost_model(os.environ.get("LWKT_COST_MODEL") or "default")
+    if config.spec:
+        scenario.use_spec(json.loads(Path(config.spec).read_text()))
+    max_cycles = config.cycles
+    faults = frozenset(config.faults)
+    cost_model = load_cost_model(config.cost_model)
     bench = await SocBench(dut).start()
-    machine = Machine(bench, mode=mode, cost_model=cost_model, hardclock_period=scenario.hardclock_period,
+    machine = Machine(bench, mode=config.mode, cost_model=cost_model, hardclock_period=scenario.hardclock_period,
                       untimely_switch=scenario.untimely_switch, faults=faults, seed=seed,
-                      bugs=frozenset(filter(None, [os.environ.get("LWKT_BUG", "")])))
+                      bugs=frozenset(filter(None, [config.bug])))
     system = machine.system
     devices = Devices(dut)
     scenario.attach(system, devices)
@@ -50,7 +60,7 @@ async def run_scenario(dut):
     start_cycle = machine.cores[0].cycle
     wall = time.perf_counter()
     machine.start(scenario.start_functions())
-    cocotb.start_soon(_report_progress(out / "progress", machine.cores[0], max_cycles))
+    cocotb.start_soon(_report_progress(out / "progress", machine.cores[0], max_cycles, system))
     outcome = await machine.run(max_cycles)
     wall = time.perf_counter() - wall
     cycles = machine.cores[0].cycle - start_cycle
@@ -62,29 +72,39 @@ async def run_scenario(dut):
     checks = [Check("no panic", system.panic is None, str(system.panic) if system.panic else ""),
               Check("finished within the cycle budget", outcome != "timeout",
                     f"outcome {outcome} after {cycles} cycles (budget {max_cycles})")]
-    checks += [Check(name, ok, detail) for name, ok, detail in machine.final_checks()]
-    if system.panic is None:
+    if outcome == "interrupted":
+        # The workload did not end: its own checks and the end-of-run ones would judge half a run.
+        checks.append(Check("ran to the end", False, f"interrupted by {signal.Signals(_STOP['signal']).name} "
+                                                     f"after {cycles} cycles"))
+    else:
+        checks += [Check(*check) for check in machine.final_checks()]
+    if system.panic is None and outcome != "interrupted":
         try:
             checks += scenario.checks()
         except Exception as exc:  # a check that cannot be evaluated has failed
             checks.append(Check("scenario checks evaluated", False, f"{type(exc).__name__}: {exc}"))
-    machine.write_outputs(out)
-    summary = json.loads((out / "counters.json").read_text())
-    summary.update({"scenario": name, "seed": seed, "cycles": cycles, "wall_seconds": round(wall, 6),
-                    "bus_transactions": sum(m.transactions for m in bench.masters),
-                    "faults": {"enabled": sorted(faults), "wait_states": injector.stalls,
-                               "spurious_pulses": injector.pulses, "dead_cpus": sorted(system.dead_cpus)},
-                    "checks": [c.as_dict() for c in checks]})
-    (out / "counters.json").write_text(json.dumps(summary, indent=2) + "\n")
+    machine.write_outputs(out, {
+        "scenario": name, "seed": seed, "cycles": cycles, "wall_seconds": round(wall, 6),
+        "bus_transactions": sum(m.transactions for m in bench.masters),
+        "faults": {"enabled": sorted(faults), "wait_states": injector.stalls,
+                   "wait_state_cycles": injector.stall_cycles, "spurious_pulses": injector.pulses,
+                   "delayed_completions": sum(k.counters.get("delayed_completions", 0) for k in system.kernels),
+                   "stopped_cpus": [{"cpu": r["cpu"], "cycle": r["cycle"]} for r in system.trace.events("cpu_stop")],
+                   "fifo_full_drains": system.sysctl("lwkt.ipiq_fifofull") if system.mode == "smp" else 0,
+                   "dead_cpus": sorted(system.dead_cpus)},
+        "checks": [c.as_dict() for c in checks]})
     failed = [c for c in checks if not c.ok]
     for c in checks:
         dut._log.info("check %-45s %s %s", c.name, "ok" if c.ok else "FAILED", c.detail)
     assert not failed, "failed checks: " + "; ".join(f"{c.name} ({c.detail})" for c in failed)
 
 
-async def _report_progress(path: Path, cpu, budget: int) -> None:
-    """Write the simulated cycle about a hundred times over the budget (one wake-up each)."""
-    step = max(1000, budget // 100)
+async def _report_progress(path: Path, cpu, budget: int, system) -> None:
+    """Write the simulated cycle a hundred times over the budget or more (one wake-up each); end the
+    run (outcome ``interrupted``) once a signal asked for it."""
+    step = min(max(1000, budget // 100), 20_000)   # a signal is noticed within 20,000 cycles
     while True:
         path.write_text(f"{cpu.cycle} {budget}\n")
+        if _STOP["signal"] is not None:
+            system.finish("interrupted")
         await Timer(step * CLOCK_PERIOD_NS, unit="ns")

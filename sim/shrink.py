@@ -8,27 +8,32 @@ operations of each thread, then device requests, keeping every removal after
 which the run still fails the same way (the same failed checks and panic message),
 so that shrinking never wanders off to a different failure. It writes the smallest spec
 to ``--out``/spec.json and prints the command that replays it
-(``LWKT_RANDOM_SPEC=spec.json lwkt-soc run --scenario random ...``).
+(``lwkt-soc run --scenario random --spec spec.json ...``). Bad input is one line and exit 2.
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import re
 import json
 import sys
 import tempfile
 from pathlib import Path
 from typing import Callable
 
+from hdl.config import ConfigError, SocConfig
+from .errors import EXIT_USAGE, UsageError
 from .faults import parse_faults
 from .scenarios.random_workload import RandomSpec, generate_spec
+from .scenarios.spec_check import load_spec_file
 
 __all__ = ["shrink", "main", "failure_signature"]
 
 
 def failure_signature(report: dict) -> tuple:
-    """What makes two failing runs the same failure: failed checks and the panic message."""
-    panic = (report.get("panic") or {}).get("message", "")
+    """What makes two failing runs the same failure: failed checks and the panic message, its numbers
+    (cycles, thread ids, counts) left out, since a smaller workload meets the same bug elsewhere."""
+    panic = re.sub(r"\d+", "#", (report.get("panic") or {}).get("message", ""))
     return tuple(sorted(c["name"] for c in report["checks"] if not c["ok"])), panic
 
 
@@ -75,7 +80,21 @@ def shrink(spec: RandomSpec, still_fails: Callable[[RandomSpec], bool], *, log=p
     return best
 
 
+def command_name() -> str:
+    """How to call lwkt-soc from where the user is: the script next to this Python, as printed."""
+    script = Path(sys.executable).parent / "lwkt-soc"
+    return str(script) if script.exists() else f"{sys.executable} -m sim.cli"
+
+
 def main(argv=None) -> int:
+    try:
+        return _main(argv)
+    except (UsageError, ConfigError, ValueError) as exc:
+        print(f"sim.shrink: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _main(argv=None) -> int:
     from .run import run_scenario
     parser = argparse.ArgumentParser(prog="python -m sim.shrink", description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, required=True)
@@ -86,10 +105,15 @@ def main(argv=None) -> int:
     parser.add_argument("--sim", choices=["verilator", "icarus"], default="verilator")
     parser.add_argument("--out", default="runs/shrink")
     args = parser.parse_args(argv)
+    SocConfig(ncpu=args.cpus, fifo_depth=args.fifo_depth)   # names the range when out of it
+    faults = parse_faults(args.faults)
     out = Path(args.out).resolve()
+    if args.spec:
+        data, _ = load_spec_file(args.spec, args.cpus)
+        spec = RandomSpec.from_dict(data)
+    else:
+        spec = generate_spec(args.seed, args.cpus, faults)
     out.mkdir(parents=True, exist_ok=True)
-    spec = (RandomSpec.from_json(Path(args.spec).read_text()) if args.spec
-            else generate_spec(args.seed, args.cpus, parse_faults(args.faults)))
     runs = 0
 
     def signature_of(candidate: RandomSpec) -> tuple | None:
@@ -98,9 +122,11 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "spec.json"
             path.write_text(candidate.to_json())
-            code = run_scenario("random", sim=args.sim, seed=args.seed, out=Path(tmp) / "run", cpus=args.cpus,
-                                fifo_depth=args.fifo_depth, faults=args.faults, quiet=True,
-                                extra_env={"LWKT_RANDOM_SPEC": str(path)})
+            try:
+                code = run_scenario("random", sim=args.sim, seed=args.seed, out=Path(tmp) / "run", cpus=args.cpus,
+                                    fifo_depth=args.fifo_depth, faults=args.faults, quiet=True, spec=path)
+            except UsageError as exc:          # a removal made the spec unrunnable: not the same failure
+                return ("unrunnable spec", str(exc))
             if code == 0:
                 return None
             return failure_signature(json.loads((Path(tmp) / "run" / "report.json").read_text()))
@@ -120,7 +146,7 @@ def main(argv=None) -> int:
     print(f"\nsmallest failing workload: size {smallest.size()} (from {spec.size()}), "
           f"{len(smallest.threads)} threads, after {runs} runs")
     print(f"written to {out / 'spec.json'}; replay with:")
-    print(f"  LWKT_RANDOM_SPEC={out / 'spec.json'} lwkt-soc run --scenario random --seed {args.seed} "
+    print(f"  {command_name()} run --scenario random --spec {out / 'spec.json'} --seed {args.seed} "
           f"--cpus {args.cpus} --fifo-depth {args.fifo_depth} --faults {args.faults} --sim {args.sim} --waves")
     return 1
 

@@ -18,9 +18,12 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from hdl.config import SocConfig
+from hdl.config import ConfigError, SocConfig
 from .build import build_soc
-from .faults import FAULTS
+from .errors import EXIT_USAGE
+from .faults import FAULTS, check_faults, parse_faults
+from .scenarios import get_scenario
+from .shrink import command_name
 
 __all__ = ["main", "run_seed", "MAIN_FUNCTIONS"]
 
@@ -65,9 +68,16 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.seeds < 1 or args.jobs < 1:
         parser.error("--seeds and --jobs must be at least 1")
+    # Bad options are one line and exit 2 before any run: never counted as violations.
+    try:
+        config = SocConfig(ncpu=args.cpus, fifo_depth=args.fifo_depth)
+        check_faults(parse_faults(args.faults), get_scenario("random"), args.cpus)
+    except (ConfigError, ValueError) as exc:
+        print(f"sim.stress: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    build_soc(args.sim, SocConfig(ncpu=args.cpus, fifo_depth=args.fifo_depth))  # once, before the workers
+    build_soc(args.sim, config)  # once, before the workers
     started = time.perf_counter()
     seeds = range(args.first, args.first + args.seeds)
     results = []
@@ -97,7 +107,7 @@ def main(argv=None) -> int:
         first = failing[0]
         print(f"first failing seed: {first['seed']} ({', '.join(first['failed'])})"
               + (f"; panic: {first['panic']}" if first["panic"] else ""))
-        print(f"reproduce: lwkt-soc run --scenario random --seed {first['seed']} --cpus {args.cpus} "
+        print(f"reproduce: {command_name()} run --scenario random --seed {first['seed']} --cpus {args.cpus} "
               f"--fifo-depth {args.fifo_depth} --faults {args.faults} --sim {args.sim} --waves")
         print(f"failing runs kept in {out}")
     return 1 if violations else 0

@@ -382,6 +382,14 @@ def render_timeline(run_dir: Path, out_png: Path | None = None, *, max_arrows: i
     if panics:
         legend.append(Line2D([], [], color=PANIC_COLOR, lw=2, label="panic"))
 
+    # -- a CPU stopped by fault injection (cpu-stop): its lane ends in a black bar ------------------
+    stops = [r for r in records if r.get("event") == "cpu_stop"]
+    for r in stops:
+        ax.plot([r["cycle"], end], [r["cpu"], r["cpu"]], color="black", lw=3, zorder=6)
+        ax.text(r["cycle"], r["cpu"] - 0.3, f"cpu{r['cpu']} stopped (cycle {r['cycle']:,})", fontsize=7, zorder=8)
+    if stops:
+        legend.append(Line2D([], [], color="black", lw=3, label="CPU stopped (fault)"))
+
     # -- colour bar, title, legend ----------------------------------------------------------------
     bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax)
     named = len(pris) <= max(2, int(plot_h / 0.16))

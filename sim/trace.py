@@ -39,9 +39,13 @@ class Trace:
                 if (event is None or r["event"] == event) and all(r.get(k) == v for k, v in match.items())]
 
     def write_jsonl(self, path: Path) -> None:
-        with open(path, "w") as f:
+        """Write the records (under a temporary name, then renamed into place)."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        with open(tmp, "w") as f:
             for record in self.sorted_records():
                 f.write(json.dumps(record, separators=(",", ":")) + "\n")
+        tmp.replace(path)
 
 
 def read_trace(path: Path) -> list[dict]:

@@ -44,3 +44,18 @@ class PythonError(Scenario):
             td.k.event("mark", label="before-bug")
             return table["missing"]          # KeyError: the line the report must name
         await k.lwkt_create(buggy, None, comm="buggy", pri=TDPRI_KERN_USER)
+
+
+@register
+class Forever(Scenario):
+    name = "test-forever"
+    description = "two threads taking turns for ever (until the cycle budget or a signal): a long run"
+    max_cycles = 50_000_000
+
+    async def boot(self, k):
+        async def spin(td, arg):
+            while True:
+                await td.k.cpu.work(200)
+                await td.k.lwkt_yield()
+        for n in range(2):
+            await k.lwkt_create(spin, None, comm=f"spin{n}", pri=TDPRI_KERN_USER)

@@ -121,7 +121,7 @@ def test_missing_simulator_says_how_to_install(monkeypatch, capsys, tmp_path):
     from sim import toolchain
     real_which = shutil.which
     monkeypatch.setattr(toolchain.shutil, "which", lambda name: None if name in ("iverilog", "vvp") else real_which(name))
-    assert main(["run", "--scenario", "up-basic", "--sim", "icarus", "--out", str(tmp_path)]) == 2
+    assert main(["run", "--scenario", "up-basic", "--sim", "icarus", "--out", str(tmp_path)]) == 3
     assert "apt-get install iverilog" in capsys.readouterr().err
 
 
@@ -135,8 +135,12 @@ def test_report_and_waves_of_a_folder_that_is_no_run(tmp_path, capsys):
 def test_help_documents_exit_codes():
     proc = subprocess.run([sys.executable, "-m", "sim.cli", "--help"], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0
-    assert "0 success" in proc.stdout and "1 a run or one of its checks failed" in proc.stdout
-    assert "2 usage error" in proc.stdout
+    text = " ".join(proc.stdout.split())
+    assert "0 every check held" in text and "1 a kernel check failed or the firmware panicked" in text
+    assert "2 usage error" in text and "3 environment error" in text and "130/143 interrupted" in text
+    run_help = subprocess.run([sys.executable, "-m", "sim.cli", "run", "--help"], capture_output=True, text=True,
+                              cwd=ROOT).stdout
+    assert "smp-mp-fallback" in run_help and "wait-states" in run_help and "fifo-full" in run_help
 
 
 def test_progress_lines_without_a_terminal(tmp_path, capsys):

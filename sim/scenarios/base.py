@@ -37,13 +37,15 @@ def get_scenario(name: str) -> type["Scenario"]:
 
 @dataclass
 class Check:
-    """The outcome of one check of a run."""
+    """The outcome of one check of a run; ``evaluated`` False: there was nothing to check (shown
+    as n/a, and not a failure)."""
     name: str
     ok: bool
     detail: str = ""
+    evaluated: bool = True
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "ok": self.ok, "detail": self.detail}
+        return {"name": self.name, "ok": self.ok, "detail": self.detail, "evaluated": self.evaluated}
 
 
 class Devices:
@@ -180,6 +182,10 @@ class Scenario:
     hardclock_period: ClassVar[int] = 1000
     untimely_switch: ClassVar[int] = 0
     max_cycles: ClassVar[int] = 200_000
+    #: The fewest CPUs the scenario means anything on (fewer is a usage error).
+    min_cpus: ClassVar[int] = 1
+    #: External devices interrupt in this scenario (spurious pulses and delayed completions can act).
+    uses_devices: ClassVar[bool] = False
 
     def __init__(self, seed: int = 1):
         self.seed = seed

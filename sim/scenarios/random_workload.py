@@ -7,7 +7,7 @@ wake-ups across CPUs through wait queues, migrations: a thread pulls a consumer
 blocked on a queue over to its own CPU with lwkt_acquire), and devices
 interrupting CPUs. The
 spec is plain data: it can be written to JSON, edited or shrunk, and run again
-exactly (``LWKT_RANDOM_SPEC``), which is how a failing seed is reduced.
+exactly (``lwkt-soc run --scenario random --spec FILE``), which is how a failing seed is reduced.
 
 Termination is by construction: a thread either produces tickets on wait
 queues (never blocks) or consumes them (may block), and every queue gets as
@@ -16,7 +16,6 @@ many tickets as it is asked for.
 from __future__ import annotations
 
 import json
-import os
 import random
 from dataclasses import asdict, dataclass, field
 
@@ -64,7 +63,10 @@ class RandomSpec:
 
     @classmethod
     def from_json(cls, text: str) -> "RandomSpec":
-        data = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RandomSpec":
         return cls(ncpu=data["ncpu"], threads=[ThreadSpec(**t) for t in data["threads"]],
                    devices=[DeviceSpec(**d) for d in data["devices"]], victim=data.get("victim"),
                    deaf=data.get("deaf"))
@@ -135,6 +137,7 @@ def generate_spec(seed: int, ncpu: int, faults: frozenset[str], ext_lines: int =
 
 @register
 class RandomWorkload(SmpScenario):
+    uses_devices = True
     name = "random"
     description = ("a seeded random workload: threads, priorities, work, tokens, remote wake-ups, IPIs, "
                    "MP-lock sections and device interrupts, all drawn from the seed (--faults to inject faults)")
@@ -160,12 +163,13 @@ class RandomWorkload(SmpScenario):
         self.recovered = False
         self.deaf_done = False
 
+    def use_spec(self, data: dict) -> None:
+        """Run this spec (checked by sim/scenarios/spec_check.py) instead of drawing one from the seed."""
+        self.spec = RandomSpec.from_dict(data)
+
     def attach(self, system, devices):
         super().attach(system, devices)
-        spec_path = os.environ.get("LWKT_RANDOM_SPEC")
-        if spec_path:
-            self.spec = RandomSpec.from_json(open(spec_path).read())
-        else:
+        if self.spec is None:
             self.spec = generate_spec(self.seed, system.ncpu, system.faults)
         if self.spec.ncpu != system.ncpu:
             raise ValueError(f"the workload spec is for {self.spec.ncpu} CPUs, the SoC has {system.ncpu}")

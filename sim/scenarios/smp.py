@@ -64,6 +64,7 @@ class SmpIdle(SmpScenario):
 
 @register
 class SmpPingpong(SmpScenario):
+    min_cpus = 2
     name = "smp-pingpong"
     description = "one token passed back and forth between the CPUs; a shared counter updated under it"
     rounds = 6
@@ -102,6 +103,7 @@ class SmpPingpong(SmpScenario):
 
 @register
 class SmpIpiStorm(SmpScenario):
+    min_cpus = 2
     name = "smp-ipi-storm"
     description = ("every CPU fires IPIs at every other as fast as it can; with a small FIFO depth the "
                    "senders hit the half-full mark and drain their own queues (ipiq_fifofull)")
@@ -220,6 +222,8 @@ class SmpMplock(SmpScenario):
 
 @register
 class SmpMixed(SmpScenario):
+    min_cpus = 2
+    uses_devices = True
     name = "smp-mixed"
     description = ("a seeded mix: threads blocked on a shared wait queue woken from other CPUs, a token "
                    "shared by all, IPIs, MP-lock holders and device interrupts routed to two CPUs")
@@ -336,6 +340,7 @@ class SmpMixed(SmpScenario):
 
 @register
 class SmpMpFallback(SmpScenario):
+    min_cpus = 2
     name = "smp-mp-fallback"
     description = ("CPU 0 holds the MP lock for a long stretch; on every other CPU a thread that needs it "
                    "heads the run queue, and lwkt_switch falls back to the MP-safe threads of the same "

@@ -122,6 +122,7 @@ class UpBasic(Scenario):
 
 @register
 class UpPreempt(Scenario):
+    uses_devices = True
     name = "up-preempt"
     description = ("two devices interrupting at seeded times; their interrupt threads preempt kernel threads, "
                    "which also run critical sections that defer the interrupts")

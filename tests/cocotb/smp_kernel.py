@@ -81,7 +81,7 @@ def owner(system: System):
 
 
 def final_checks_ok(machine: Machine) -> None:
-    failed = [(name, detail) for name, ok, detail in machine.final_checks() if not ok]
+    failed = [(name, detail) for name, ok, detail, _ in machine.final_checks() if not ok]
     assert not failed, failed
 
 
