@@ -77,7 +77,10 @@ def test_report_renders_a_finished_run_again(smp_run, capsys):
     (out / "report.txt").unlink()
     assert main(["report", str(out)]) == 0
     assert "PASSED: smp-pingpong" in capsys.readouterr().out
-    assert (out / "report.txt").exists()
+    assert not (out / "report.txt").exists()          # reading rewrites nothing ...
+    assert main(["report", str(out), "--write"]) == 0
+    assert (out / "report.txt").exists()              # ... unless asked
+    capsys.readouterr()
     assert main(["report", str(out), "--markdown"]) == 0
     assert capsys.readouterr().out.startswith("# smp-pingpong")
 
