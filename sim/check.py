@@ -7,61 +7,34 @@ files is a :class:`CheckError` with a one-line message.
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from firmware.scoreboard import DECISION_KINDS, RecordError, check_records
 
-from .trace import read_trace
+from .errors import UsageError
+from .run_files import RunFiles
 
 __all__ = ["CheckError", "load_run", "check_run", "summary_line"]
 
 
-class CheckError(Exception):
-    """The run folder cannot be checked (missing, unreadable or malformed)."""
+class CheckError(UsageError):
+    """The run folder cannot be checked (missing, unreadable or malformed): exit 2."""
 
 
 def load_run(run_dir: Path) -> tuple[list[dict], str, int]:
     """The trace records, the kernel build ("up"/"smp") and the CPU count of a run."""
-    if not run_dir.is_dir():
-        raise CheckError(f"{run_dir}: no such run folder")
-    report_path, trace_path = run_dir / "report.json", run_dir / "trace.jsonl"
+    files = RunFiles(run_dir)
     try:
-        report = json.loads(report_path.read_text())
-    except OSError as exc:
-        raise CheckError(f"{report_path}: cannot read ({exc.strerror or exc})") from None
-    except ValueError as exc:
-        raise CheckError(f"{report_path}: not JSON ({exc})") from None
-    mode = report.get("mode") if isinstance(report, dict) else None
-    cpus = report.get("cpus") if isinstance(report, dict) else None
+        report = files.report()
+        records = files.trace()
+    except UsageError as exc:
+        raise CheckError(str(exc)) from None
+    mode, cpus = report.get("mode"), report.get("cpus")
     if mode not in ("up", "smp") or not isinstance(cpus, int) or cpus < 1:
-        raise CheckError(f"{report_path}: needs 'mode' (up or smp) and 'cpus' (>= 1), has {mode!r} and {cpus!r}")
-    try:
-        records = read_trace(trace_path)
-    except OSError as exc:
-        raise CheckError(f"{trace_path}: cannot read ({exc.strerror or exc})") from None
-    except ValueError as exc:
-        raise CheckError(f"{trace_path}: malformed{_bad_line(trace_path)}: {exc}") from None
-    for n, record in enumerate(records, 1):
-        if not isinstance(record, dict):
-            raise CheckError(f"{trace_path}: record {n} is not a JSON object")
+        raise CheckError(f"{run_dir / 'report.json'}: needs 'mode' (up or smp) and 'cpus' (>= 1), has {mode!r} "
+                         f"and {cpus!r}")
     return records, mode, cpus
-
-
-def _bad_line(path: Path) -> str:
-    """" line N" of the first line that is not JSON (read_trace parses line by line)."""
-    try:
-        with open(path, errors="replace") as f:
-            for n, line in enumerate(f, 1):
-                if line.strip():
-                    try:
-                        json.loads(line)
-                    except ValueError:
-                        return f" line {n}"
-    except OSError:
-        pass
-    return ""
 
 
 def summary_line(summary: dict) -> str:

@@ -20,12 +20,13 @@ vector is named ``scope.signal[msb:lsb]`` as GTKWave names it. Flag values
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from .outdir import atomic_write
+from .run_files import RunFiles
 
 __all__ = ["write_gtkwave_files", "open_command", "viewer_available", "SAVE_FILE", "TRANSLATE_FILE",
            "read_thread_names"]
@@ -153,17 +154,12 @@ def read_thread_names(run_dir: Path) -> dict[int, list[str]]:
         if name not in known:
             known.append(name)
 
-    trace = Path(run_dir) / "trace.jsonl"
-    if trace.exists():
-        for line in trace.read_text().splitlines():
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            add(record.get("tid"), record.get("thread"))
-            if record.get("event") == "thread_create":
-                add(record.get("target"), record.get("name"))
-            if "to" in record and "to_thread" in record:
-                add(record.get("to"), record.get("to_thread"))
+    for record in RunFiles(run_dir).trace(required=False):
+        add(record.get("tid"), record.get("thread"))
+        if record.get("event") == "thread_create":
+            add(record.get("target"), record.get("name"))
+        if "to" in record and "to_thread" in record:
+            add(record.get("to"), record.get("to_thread"))
     return names
 
 
@@ -174,7 +170,7 @@ def _write_translate_file(path: Path, names: dict[int, list[str]], seen: set[int
     for tid in sorted(set(names) | seen | {0}):
         label = "/".join(names.get(tid, [])) or ("(none)" if tid == 0 else f"td{tid}")
         lines.append(f"{tid:0{digits}x} {label}")
-    path.write_text("\n".join(lines) + "\n")
+    atomic_write(path, "\n".join(lines) + "\n")
 
 
 # -- the save file -----------------------------------------------------------------------------------
@@ -252,12 +248,8 @@ def _busiest_fifos(wave: _Waveform) -> list[tuple[int, int]]:
 
 
 def _last_trace_cycle(run_dir: Path) -> int:
-    trace = run_dir / "trace.jsonl"
-    lines = trace.read_text().split("\n") if trace.exists() else []
-    for line in reversed(lines):
-        if line.strip():
-            return int(json.loads(line).get("cycle", 0))
-    return 0
+    records = RunFiles(run_dir).trace(required=False)
+    return int(records[-1].get("cycle", 0)) if records else 0
 
 
 def _markers(run_dir: Path, wave: _Waveform) -> tuple[int, list[tuple[int, str]]]:
@@ -266,8 +258,7 @@ def _markers(run_dir: Path, wave: _Waveform) -> tuple[int, list[tuple[int, str]]
     The panic has its cycle; a failed check has none, so its marker is at the end of the
     run: the end of the waveform, or the panic's marker when there is one (a panic ends the run).
     """
-    counters_path = run_dir / "counters.json"
-    counters = json.loads(counters_path.read_text()) if counters_path.exists() else {}
+    counters = RunFiles(run_dir).counters(required=False)
     named: list[tuple[int, str]] = []
     panic = counters.get("panic")
     if panic:
@@ -367,7 +358,7 @@ def write_gtkwave_files(run_dir: Path) -> dict[str, Path]:
     header += [f"[treeopen] {'.'.join(scopes[:i + 1])}." for i in range(len(scopes))]
     header += [f"[sst_width] {_SST_WIDTH}", f"[signals_width] {_SIGNALS_WIDTH}",
                "[sst_expanded] 1", "[sst_vpaned_height] 250"]
-    save_path.write_text("\n".join(header + save.lines) + "\n")
+    atomic_write(save_path, "\n".join(header + save.lines) + "\n")
     return {"gtkwave_save": save_path, "thread_names": translate_path}
 
 

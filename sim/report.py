@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .errors import UsageError
 from .outdir import atomic_write
+from .run_files import RunFiles
 
 __all__ = ["markdown_table", "SCHEMA_ID", "build_report", "write_report", "render_text", "render_markdown", "spread",
            "load_report"]
@@ -38,7 +38,7 @@ def spread(samples: list[int]) -> dict:
 
 def build_report(run_dir: Path, *, sim: str, cpus: int, fifo_depth: int, files: dict[str, str]) -> dict:
     """The report of the run in ``run_dir`` (which holds counters.json)."""
-    counters = json.loads((run_dir / "counters.json").read_text())
+    counters = RunFiles(run_dir).counters()
     smp = counters.get("smp", {})
     checks = counters.get("checks", [])
     report = {
@@ -92,11 +92,8 @@ def _faults(faults: dict | None) -> dict:
 
 def _spec(run_dir: Path) -> dict | None:
     """The workload spec the run used (--spec): its path and SHA-256, from run.json."""
-    try:
-        config = json.loads((run_dir / "run.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return {"path": config["spec"], "sha256": config["spec_sha256"]} if config.get("spec") else None
+    config = RunFiles(run_dir).config()
+    return {"path": config.spec, "sha256": config.spec_sha256} if config is not None and config.spec else None
 
 
 def _waveform(files: dict, sim: str) -> dict | None:
@@ -171,27 +168,9 @@ def write_report(run_dir: Path, report: dict) -> dict[str, Path]:
 
 
 def load_report(run_dir: Path) -> dict:
-    """A run's report.json; a folder that holds none, or a file that is not one, is a UsageError
-    naming what is wrong."""
-    path = Path(run_dir) / "report.json"
-    if not path.is_file():
-        raise UsageError(f"{run_dir} holds no report.json (is it the --out folder of a run?)")
-    try:
-        report = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg}): a truncated or damaged "
-                         f"report; run the scenario again") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path} cannot be read ({exc})") from None
-    schema = json.loads(SCHEMA_PATH.read_text())
-    if not isinstance(report, dict):
-        raise UsageError(f"{path} is not a report: a JSON object with {', '.join(schema['required'][:4])} ... "
-                         f"is expected")
-    missing = [key for key in schema["required"] if key not in report]
-    if missing or report.get("schema") != schema["$id"]:
-        raise UsageError(f"{path} is not a {schema['$id']} report"
-                         + (f" (missing {', '.join(missing[:5])})" if missing else f" (schema {report.get('schema')!r})"))
-    return report
+    """A run's report.json (sim/run_files.py: a folder that holds none, or a file that is not one,
+    is a UsageError naming what is wrong)."""
+    return RunFiles(run_dir).report()
 
 
 def markdown_table(header: list[str], rows: list[list], *, numeric: bool = False) -> list[str]:

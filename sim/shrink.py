@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import copy
 import re
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -24,6 +23,7 @@ from typing import Callable
 from hdl.config import ConfigError, SocConfig
 from .errors import EXIT_USAGE, UsageError
 from .faults import parse_faults
+from .run_files import RunFiles
 from .scenarios.random_workload import RandomSpec, generate_spec
 from .scenarios.spec_check import load_spec_file
 
@@ -129,7 +129,7 @@ def _main(argv=None) -> int:
                 return ("unrunnable spec", str(exc))
             if code == 0:
                 return None
-            return failure_signature(json.loads((Path(tmp) / "run" / "report.json").read_text()))
+            return failure_signature(RunFiles(Path(tmp) / "run").report())
 
     target = signature_of(spec)
     if target is None:

@@ -11,7 +11,6 @@ landed in). Exit status 0 when there was no violation.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import time
@@ -23,6 +22,7 @@ from .build import build_soc
 from .errors import EXIT_USAGE
 from .faults import FAULTS, check_faults, parse_faults
 from .scenarios import get_scenario
+from .run_files import RunFiles
 from .shrink import command_name
 
 __all__ = ["main", "run_seed", "MAIN_FUNCTIONS"]
@@ -39,7 +39,7 @@ def run_seed(seed: int, sim: str, cpus: int, faults: str, fifo_depth: int, out: 
     try:
         code = run_scenario("random", sim=sim, seed=seed, out=folder, cpus=cpus, faults=faults,
                             fifo_depth=fifo_depth, quiet=True)
-        report = json.loads((folder / "report.json").read_text())
+        report = RunFiles(folder).report()
         failed = [c["name"] for c in report["checks"] if not c["ok"]]
         landings = {row["function"]: (sum(row["taken"]), sum(row["deferred"]))
                     for row in report.get("interrupt_landings", [])}

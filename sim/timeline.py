@@ -20,7 +20,6 @@ changes the backend or global state of the process that calls it.
 """
 from __future__ import annotations
 
-import json
 import math
 import textwrap
 from collections import defaultdict, deque
@@ -39,6 +38,7 @@ import numpy as np
 
 from firmware import thread as _thread
 from hdl import memory_map as mm
+from .run_files import RunFiles
 
 __all__ = ["Interval", "IpiArrow", "run_intervals", "idle_threads", "match_ipis", "render_timeline"]
 
@@ -233,10 +233,9 @@ def render_timeline(run_dir: Path, out_png: Path | None = None, *, max_arrows: i
     """Draw the run in ``run_dir`` to ``out_png`` (default ``run_dir/timeline.png``); returns its path."""
     run_dir = Path(run_dir)
     out_png = Path(out_png) if out_png is not None else run_dir / "timeline.png"
-    with open(run_dir / "trace.jsonl") as f:
-        records = _cycle_order(json.loads(line) for line in f if line.strip())
-    counters_path = run_dir / "counters.json"
-    counters = json.loads(counters_path.read_text()) if counters_path.exists() else {}
+    files = RunFiles(run_dir)
+    records = _cycle_order(files.trace())
+    counters = files.counters(required=False)
 
     ncpu = _ncpu(records, counters)
     start = 0
@@ -409,7 +408,9 @@ def render_timeline(run_dir: Path, out_png: Path | None = None, *, max_arrows: i
                fontsize=8, frameon=False, handlelength=1.6, columnspacing=1.6)
 
     out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=DPI, facecolor="white")
+    tmp = out_png.with_name(f".{out_png.name}.tmp")
+    fig.savefig(tmp, dpi=DPI, facecolor="white", format="png")
+    tmp.replace(out_png)                 # written under a temporary name, then renamed into place
     return out_png
 
 

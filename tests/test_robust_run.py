@@ -101,6 +101,10 @@ def test_a_run_that_cannot_start_keeps_the_previous_outputs(tmp_path, capsys):
     assert not (out / "dump.vcd").exists() and (out / "report.json").read_text() != "previous run"
     config = json.loads((out / "run.json").read_text())
     assert config["scenario"] == "up-basic" and config["sim"] == "verilator" and config["versions"]["cocotb"]
+    jsonschema = pytest.importorskip("jsonschema")
+    counters_schema = json.loads((ROOT / "docs" / "counters-schema.json").read_text())
+    jsonschema.validate(json.loads((out / "counters.json").read_text()), counters_schema)
+    jsonschema.validate(json.loads((out / "report.json").read_text()), SCHEMA)
 
 
 def test_report_reads_without_rewriting_unless_asked(tmp_path):
