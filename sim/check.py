@@ -26,7 +26,7 @@ def load_run(run_dir: Path) -> tuple[list[dict], str, int]:
     """The trace records, the kernel build ("up"/"smp") and the CPU count of a run."""
     files = RunFiles(run_dir)
     try:
-        report = files.report()
+        report = files.report(complete=False)
         records = files.trace()
     except UsageError as exc:
         raise CheckError(str(exc)) from None

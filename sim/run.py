@@ -103,18 +103,27 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
         if not quiet:
             print(text, flush=True)
 
-    with RunFolder(out, f"{name} seed {seed} on {sim}") as folder:
-        build = build_soc(sim, config, waves=waves, announce=say)
+    with RunFolder(out, f"{name} seed {seed} on {sim}") as folder, Interruption() as interruption:
+        try:
+            build = build_soc(sim, config, waves=waves, announce=say)
+        except EnvironmentProblem:
+            if interruption.signal is not None:      # the build was stopped by the signal
+                say(f"interrupted ({interruption.name}) while building")
+                return interruption.exit_code
+            raise
         # Everything this run needs is in place: only now do the previous run's files go.
         folder.clear()
         config = RunConfig(scenario=name, seed=seed, sim=sim, mode=mode, cpus=ncpu, fifo_depth=fifo_depth,
                            ram_words=ram_words, cycles=budget, faults=sorted(fault_set), cost_model=cost_model,
                            spec=spec_path, spec_sha256=spec_sha, bug=bug, scenario_modules=list(scenario_modules),
                            waves=waves, out=str(folder.path), versions=tool_versions(sim))
-        return _run(folder.path, build, config, progress=progress, say=say, costs=costs, extra_env=extra_env)
+        if interruption.signal is not None:
+            return interruption.exit_code
+        return _run(folder.path, build, config, interruption, progress=progress, say=say, costs=costs,
+                    extra_env=extra_env)
 
 
-def _run(out: Path, build, config: RunConfig, *, progress, say, costs, extra_env) -> int:
+def _run(out: Path, build, config: RunConfig, interruption: Interruption, *, progress, say, costs, extra_env) -> int:
     name, budget, waves, sim = config.scenario, config.cycles, config.waves, config.sim
     ncpu, fifo_depth = config.cpus, config.fifo_depth
     spec = f", spec {config.spec}" if config.spec else ""
@@ -123,23 +132,21 @@ def _run(out: Path, build, config: RunConfig, *, progress, say, costs, extra_env
     env = {CONFIG_ENV: str(config.write(out))}
     env.update(extra_env or {})
     result = None
-    with Interruption() as interruption:
-        for attempt in (1, 2):
-            try:
-                result = _with_progress(
-                    lambda: run_cocotb(build, "sim.run_program", test_dir=out, waves=waves, extra_env=env,
-                                       plusargs=wave_plusargs(build, out)),
-                    out / PROGRESS_FILE, budget, enabled=progress)
+    for attempt in (1, 2):
+        try:
+            result = _with_progress(
+                lambda: run_cocotb(build, "sim.run_program", test_dir=out, waves=waves, extra_env=env,
+                                   plusargs=wave_plusargs(build, out)),
+                out / PROGRESS_FILE, budget, enabled=progress)
+            break
+        except RuntimeError as exc:          # the simulator ended without results
+            if interruption.signal is not None:
                 break
-            except RuntimeError as exc:          # the simulator ended without results
-                if interruption.signal is not None:
-                    break
-                if attempt == 2 or (out / "counters.json").exists():
-                    raise EnvironmentProblem(f"{exc}; the build log is {build.directory / 'build.log'}") from None
-                # A cached model that does not even start (a damaged build): build it again, once.
-                say(f"the simulator did not start (see {out / 'sim.log'})")
-                config_soc = build.config
-                build = build_soc(sim, config_soc, waves=waves, announce=say, force=True)
+            if attempt == 2 or (out / "counters.json").exists():
+                raise EnvironmentProblem(f"{exc}; the build log is {build.directory / 'build.log'}") from None
+            # A cached model that does not even start (a damaged build): build it again, once.
+            say(f"the simulator did not start (see {out / 'sim.log'})")
+            build = build_soc(sim, build.config, waves=waves, announce=say, force=True)
     (out / PROGRESS_FILE).unlink(missing_ok=True)
 
     files = {"config": "run.json", "trace": "trace.jsonl", "counters": "counters.json", "log": "sim.log"}

@@ -35,6 +35,9 @@ def _cases(tmp_path):
     wrong_report = tmp_path / "wrong-report"
     wrong_report.mkdir()
     (wrong_report / "report.json").write_text("[1, 2]")
+    foreign = tmp_path / "foreign-report"
+    foreign.mkdir()
+    (foreign / "report.json").write_text('{"schema": "something-else/9"}')
     garbage = tmp_path / "garbage-waves"
     garbage.mkdir()
     (garbage / "waves.vcd").write_text("not a waveform")
@@ -46,8 +49,10 @@ def _cases(tmp_path):
         (run + ["--scenario", "up-basic", "--out", "/proc/lwkt-soc-test"], 3, "cannot create or write"),
         (["regs", "--out", str(tmp_path)], 2, "is a folder, not a file"),
         (["report", str(bad_report)], 2, "is not valid JSON"),
-        (["report", str(wrong_report)], 2, "is not a report"),
-        (["report", str(tmp_path / "nothing")], 2, "holds no report.json"),
+        (["report", str(wrong_report)], 2, "is not a JSON object"),
+        (["report", str(foreign)], 2, "is not a lwkt-soc-report/1 report"),
+        (["report", str(tmp_path / "nothing")], 2, "no such run folder"),
+        (["check", str(bad_report)], 2, "is not valid JSON"),
         (["waves", str(garbage), "--print-only"], 2, "cannot be read"),
         (run + ["--scenario", "smp-pingpong", "--cpus", "1"], 2, "needs at least 2 CPUs"),
         (run + ["--scenario", "up-basic", "--faults", "all,bogus"], 2, "unknown fault 'bogus'"),

@@ -322,8 +322,8 @@ def test_cli_check_exit_codes(tmp_path, capsys):
 
 @pytest.mark.parametrize("damage, words", [
     ("no-dir", "no such run folder"),
-    ("bad-line", "trace.jsonl: malformed line 2"),
-    ("no-report", "report.json: cannot read"),
+    ("bad-line", "trace.jsonl: line 2 is not JSON"),
+    ("no-report", "holds no report.json"),
     ("bad-report", "needs 'mode'"),
     ("no-field", "lacks field 'to'"),
 ])

@@ -119,7 +119,8 @@ def test_render_to_another_path_and_thin_out_arrows(tmp_path):
 
 
 def test_missing_trace_is_an_error(tmp_path):
-    with pytest.raises(FileNotFoundError):
+    from sim.errors import UsageError
+    with pytest.raises(UsageError, match="holds no trace.jsonl"):
         render_timeline(tmp_path)
 
 
