@@ -9,7 +9,7 @@ OUT    ?= build/lwkt_soc_$(NCPU)cpu.v
 # Parallel pytest workers; CI machines have 2 cores.
 JOBS   ?= 2
 
-.PHONY: run test test-hdl test-cosim bench hw-cost stress verilog docs clean
+.PHONY: run test test-hdl test-cosim bench hw-cost stress mutants verilog docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,13 @@ SEEDS ?= 20
 SIM   ?= verilator
 stress: $(STAMP)
 	$(BIN)/python -m sim.stress --seeds $(SEEDS) --sim $(SIM) --jobs $(JOBS)
+
+## mutants: every planted bug (firmware and hardware) against the verification; MUTANT_SEEDS random
+## workloads in the kill suite, MUTANT_SAMPLE=N for a sample of each kind; ends with "mutants: K/N killed"
+MUTANT_SEEDS ?= 6
+MUTANT_SAMPLE ?=
+mutants: $(STAMP)
+	$(BIN)/python -m sim.mutants --seeds $(MUTANT_SEEDS) --jobs $(JOBS) $(if $(MUTANT_SAMPLE),--sample $(MUTANT_SAMPLE))
 
 ## verilog: write the SoC's Verilog for NCPU CPUs to OUT
 verilog: $(STAMP)

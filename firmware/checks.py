@@ -34,6 +34,7 @@ class IpiChecker:
         self.sent_count = 0
         self.received_count = 0
         self.latencies: list[int] = []
+        self.completed: dict[tuple[int, int], int] = {}   # (source, dest) -> functions run to the end
 
     def sent(self, source: int, dest: int, fid: int, handle: int, called: int | None = None) -> None:
         """``called``: the cycle lwkt_send_ipiq was entered, where the latency starts."""
@@ -53,6 +54,19 @@ class IpiChecker:
         self.received_count += 1
         # Ends once RX_FUNC and RX_ARG are read, as the receiver calls the function.
         self.latencies.append(kernel.cycle - sent_at)
+
+    def finished(self, kernel: "Lwkt", source: int) -> None:
+        """The function of the oldest message from ``source`` returned on ``kernel``'s CPU."""
+        pair = (source, kernel.gd_cpuid)
+        self.completed[pair] = self.completed.get(pair, 0) + 1
+
+    def waited(self, kernel: "Lwkt", dest: int, seq: int) -> None:
+        """lwkt_wait_ipiq(dest, seq) returned: the seed's promise is that message ``seq`` (and every one
+        before it) has been carried out, its function run to the end."""
+        done = self.completed.get((kernel.gd_cpuid, dest), 0)
+        if done < seq:
+            self.system.check_failed(kernel, f"lwkt_wait_ipiq returned for message {seq} to cpu {dest}, but only "
+                                             f"{done} of its functions had run to the end")
 
     def undelivered(self) -> int:
         return sum(len(q) for q in self.queues.values())

@@ -103,7 +103,7 @@ class InterruptMixin:
         td = self.curthread
         if td is None or td.td_intr_off:
             return False
-        if td.td_pri >= TDPRI_CRIT:
+        if td.td_pri >= TDPRI_CRIT and not self.system.bug("intr-in-crit"):
             # The vector pends it once (gd_reqpri); it stays masked until splz runs it.
             if self.gd_reqpri < TDPRI_CRIT:
                 self.landings.record(td.td_kframes, td is self.gd_idletd, deferred=True)

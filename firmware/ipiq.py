@@ -72,13 +72,14 @@ class IpiqMixin:
         depth = self.system.fifo_depth
         windex = self.ipiq_windex[dcpu]
         rindex = await self.cpu.read(mm.IPI_TX.addr("TX_RINDEX", slot=dcpu))
-        if (windex - rindex) & _MASK32 > depth // 2:
+        threshold = depth if self.system.bug("fifo-drain-threshold") else depth // 2
+        if (windex - rindex) & _MASK32 > threshold:
             self.count("ipiq_fifofull")
             self.event("ipiq_fifofull", dest=dcpu, level=(windex - rindex) & _MASK32)
             self.tracepoint("lwkt_send_ipiq:drain")
             # The seed enables interrupts while it drains (it may be called from an interrupt).
             saved = self.intr_enable()
-            while (windex - rindex) & _MASK32 > depth // 2:
+            while (windex - rindex) & _MASK32 > threshold:
                 await self.lwkt_process_ipiq()
                 rindex = await self.cpu.read(mm.IPI_TX.addr("TX_RINDEX", slot=dcpu))
             self.intr_restore(saved)
@@ -115,6 +116,7 @@ class IpiqMixin:
             if polls >= WAIT_IPIQ_PANIC:
                 self.panic(f"LWKT_WAIT_IPIQ: cpu {self.gd_cpuid} waited {polls} polls for cpu {dcpu} "
                            f"to reach {seq}")
+        self.system.ipi_checker.waited(self, dcpu, seq)
         self.intr_restore(saved)
 
     @kernel_function
@@ -142,8 +144,13 @@ class IpiqMixin:
                     self.count("ipiq_received")
                     name = self.system.ipi_func_name(fid)
                     self.event("ipi_receive", source=source, func=name)
+                    early = self.system.bug("ipi-pop-before-run")
+                    if early:
+                        await self.cpu.write(mm.IPI_RX.addr("RX_POP", slot=source), 0)
                     await self.ipi_call(name, arg, source)
-                    await self.cpu.write(mm.IPI_RX.addr("RX_POP", slot=source), 0)
+                    self.system.ipi_checker.finished(self, source)
+                    if not early:
+                        await self.cpu.write(mm.IPI_RX.addr("RX_POP", slot=source), 0)
             finally:
                 self.ipiq_busy.discard(source)
 

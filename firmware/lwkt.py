@@ -161,7 +161,7 @@ class Lwkt(InterruptMixin):
                     td.td_kframes.pop()
         else:
             self.cpu.charge(self._crit_exit_cost)
-        if td.td_pri < self.gd_reqpri:
+        if td.td_pri < self.gd_reqpri and not self.system.bug("crit-exit-no-splz"):
             await self.lwkt_yield_quick()
 
     def crit_exit_noyield(self) -> None:
@@ -192,7 +192,8 @@ class Lwkt(InterruptMixin):
         self.cpu.charge(self.costs["_lwkt_dequeue"])
         if td.td_flags & TDF.RUNQ:
             td.td_flags &= ~TDF.RUNQ
-            self.gd_tdrunq[td.td_pri & TDPRI_MASK].remove(td)
+            if not self.system.bug("dequeue-leaves-queue"):
+                self.gd_tdrunq[td.td_pri & TDPRI_MASK].remove(td)
             # The ready mask is cleaned up lazily by lwkt_switch.
             self.event("dequeue", target=td.td_id, pri=td.pri)
             await self.publish_flags(td)

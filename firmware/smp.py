@@ -115,7 +115,8 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
                          f"lwkt_acquire: td #{td.td_id} is running or preempted on cpu {cpu}")
             self.cpu.charge(self.costs["lwkt_acquire"])
             self.crit_enter()
-            await self.td_set(td, "td_cpu", self.gd_cpuid)
+            if not self.system.bug("acquire-keeps-td-cpu"):
+                await self.td_set(td, "td_cpu", self.gd_cpuid)
             # The structure's private part follows the published owner: the old CPU drops it from
             # its list of threads itself (prune_tdallq), so no CPU edits another's list.
             td.td_gd = self
@@ -156,7 +157,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         self.count("switch_count")
         # td_mpcount cannot tell whether we hold the lock (get_mplock counts first): ask it.
         mpheld = await self.mp_lock_held()
-        ntd = td.td_preempted
+        ntd = None if self.system.bug("switch-ignores-preempted") else td.td_preempted
         if ntd is not None:
             # Resume the preempted thread; take back the MP count it lent us.
             self.kassert(ntd.td_flags & TDF.PREEMPT_LOCK, "lwkt_switch: preempted thread not locked")
@@ -286,7 +287,8 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         await self._preempted_switch(ntd)
         self.kassert(ntd.td_preempted is not None and td.td_flags & TDF.PREEMPT_DONE,
                      "lwkt_preempt: resumed before the preempting thread gave the CPU back")
-        td.td_mpcount -= mpheld
+        if not self.system.bug("mpcount-not-restored"):
+            td.td_mpcount -= mpheld
         self.kassert(savecnt == td.td_mpcount, "lwkt_preempt: MP count not restored")
         held = await self.mp_lock_held()
         if mpheld == 0 and held:
@@ -347,6 +349,8 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         if cpu == self.gd_cpuid:
             await self._enqueue_and_offer(self.own(td.td_rec), critpri)
         else:
+            if self.system.bug("schedule-wrong-cpu"):
+                cpu = (cpu + 1) % self.system.ncpu
             await self.lwkt_send_ipiq(cpu, "lwkt_schedule", td.td_rec)
 
     @kernel_function
@@ -394,7 +398,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         """Wake every thread blocked on ``w`` (by IPI to the CPUs they belong to) and advance its
         generation."""
         await self.lwkt_gettoken(w.wa_token)
-        gen = (await self.wq_get(w, "wa_gen") + 1) & 0xFFFF_FFFF
+        gen = (await self.wq_get(w, "wa_gen") + (0 if self.system.bug("wait-gen-not-bumped") else 1)) & 0xFFFF_FFFF
         await self.wq_set(w, "wa_gen", gen)
         count = await self.wq_get(w, "wa_count")
         woken = []
@@ -414,7 +418,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
             cpu = await self.td_get(record, "td_cpu")
             if cpu == self.gd_cpuid:
                 await self._lwkt_enqueue(self.own(record))
-            else:
+            elif not self.system.bug("signal-drop-remote"):
                 await self.lwkt_send_ipiq(cpu, "lwkt_schedule", record)
             await self.lwkt_regettoken(w.wa_token)
         self.event("signal", wait=w.name, woken=woken, gen=gen)

@@ -72,7 +72,8 @@ class TokenMixin:
         if td.td_pri > 2000:    # the seed's INVARIANTS check: runaway critical-section nesting
             td.td_pri = 1000
             self.panic("too HIGH!")
-        await self._token_fetch(tok)
+        if not self.system.bug("token-skip-fetch"):
+            await self._token_fetch(tok)
         gen = (await self.tok_get(tok, "t_gen") + 1) & 0xFFFF_FFFF
         await self.tok_set(tok, "t_gen", gen)
         self.system.token_checker.enter(self, tok)
@@ -200,7 +201,7 @@ class MpLockMixin:
         self.kassert(td.td_mpcount > 0, f"rel_mplock: td #{td.td_id} does not hold the MP lock")
         saved = self._mplock_cli()
         td.td_mpcount -= 1
-        if td.td_mpcount == 0:
+        if td.td_mpcount == (1 if self.system.bug("mplock-release-early") else 0):
             self.tracepoint("rel_mplock:dropped")
             if await self.mp_lock_held():
                 await self.cpu_rel_mplock()

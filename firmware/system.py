@@ -43,6 +43,20 @@ BUGS = {
     "enqueue-head": "_lwkt_enqueue inserts at the head of the run queue instead of the tail",
     "preempt-lower": "lwkt_preempt lets a lower-priority thread preempt",
     "no-rotate-mp": "v1.18's MP-aware pick leaves the picked thread at the head of its queue",
+    "switch-ignores-preempted": "lwkt_switch picks from the run queue instead of resuming the thread the "
+                                "current one preempted",
+    "dequeue-leaves-queue": "_lwkt_dequeue clears RUNQ but leaves the thread on its run queue",
+    "crit-exit-no-splz": "crit_exit leaving the last section never runs the interrupts it deferred",
+    "intr-in-crit": "an interrupt inside a critical section is taken at once instead of deferred",
+    "token-skip-fetch": "lwkt_gettoken enters the section without asking the owner for the token",
+    "fifo-drain-threshold": "lwkt_send_ipiq never drains its own queues (threshold the depth, not half of it)",
+    "ipi-pop-before-run": "lwkt_process_ipiq pops a message before running its function",
+    "mpcount-not-restored": "lwkt_preempt does not take back the MP count it lent",
+    "wait-gen-not-bumped": "lwkt_signal does not advance the wait queue's generation",
+    "schedule-wrong-cpu": "lwkt_schedule of another CPU's thread sends the IPI to the next CPU",
+    "signal-drop-remote": "lwkt_signal takes a thread of another CPU off the queue but never schedules it",
+    "mplock-release-early": "rel_mplock frees the MP lock when the count drops to 1",
+    "acquire-keeps-td-cpu": "lwkt_acquire moves the thread without writing its td_cpu",
 }
 
 

@@ -77,23 +77,25 @@ class RoundRobinArbiter(wiring.Component):
     requests : In(n)
     grant : Out(n)    one-hot, or zero when nobody requests
     index : Out(range(n))  number of the granted requester
+    mutant : str   a planted bug of hdl.mutants for mutation testing, "" for none
     """
 
-    def __init__(self, n: int):
-        self.n = n
+    def __init__(self, n: int, *, mutant: str = ""):
+        self.n, self.mutant = n, mutant
         super().__init__({"requests": In(n), "grant": Out(n), "index": Out(range(max(n, 2)))})
 
     def elaborate(self, platform):
         m = Module()
-        grant, index = round_robin(m, self.requests)
+        grant, index = round_robin(m, self.requests, mutant=self.mutant)
         m.d.comb += [self.grant.eq(grant), self.index.eq(index)]
         return m
 
 
-def round_robin(m: Module, requests: Value):
+def round_robin(m: Module, requests: Value, *, mutant: str = ""):
     """Build round-robin arbitration of ``requests`` into ``m``; returns ``(grant, index)``.
 
     The first requester after the last granted one, in circular order, wins.
+    ``mutant`` names a planted bug of hdl.mutants, "" for none.
     """
     n = len(requests)
     after_last = Signal(n, init=(1 << n) - 1)  # requesters strictly after the last grant
@@ -108,6 +110,9 @@ def round_robin(m: Module, requests: Value):
         masked.eq(requests & after_last),
         grant.eq(Mux(masked.any(), lowest(masked), lowest(requests))),
     ]
+    if mutant == "arbiter-starve":
+        # Bug: fixed priority, the lowest requester always wins and the others can starve.
+        m.d.comb += grant.eq(lowest(requests))
     for i in range(n):
         with m.If(grant[i]):
             m.d.comb += index.eq(i)
@@ -128,10 +133,12 @@ class SharedBus(wiring.Component):
         always completes a granted access in the same cycle).
     initiator : Out(range(n))
         CPU number of the winning access, for blocks that care who asks.
+    mutant : str
+        A planted bug of hdl.mutants for mutation testing, "" for none.
     """
 
-    def __init__(self, n: int, addr_width: int, *, name: str | None = None):
-        self.n = n
+    def __init__(self, n: int, addr_width: int, *, name: str | None = None, mutant: str = ""):
+        self.n, self.mutant = n, mutant
         super().__init__({
             "initiators": In(RegisterSignature(addr_width)).array(n),
             "target": Out(RegisterSignature(addr_width)),
@@ -143,7 +150,7 @@ class SharedBus(wiring.Component):
         m = Module()
         requests = Signal(self.n)
         m.d.comb += requests.eq(Cat(i.req for i in self.initiators))
-        grant, index = round_robin(m, requests)
+        grant, index = round_robin(m, requests, mutant=self.mutant)
         ini = self.initiators
         m.d.comb += [
             self.initiator.eq(index),

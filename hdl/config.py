@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .mutants import HW_MUTANTS
+
 __all__ = ["SocConfig", "ConfigError", "MAX_CPUS", "MAX_SOURCES", "FIXED_SOURCES"]
 
 #: RX_PENDING is one 32-bit word, one bit per source CPU.
@@ -42,6 +44,9 @@ class SocConfig:
         External interrupt lines, 0 to 29 (3 sources are fixed, 32 at most).
     prio_bits:
         Width of each interrupt PRIO register, 1 to 8.
+    mutant:
+        Name of a planted hardware bug from :data:`hdl.mutants.HW_MUTANTS`, for
+        mutation testing; ``""`` (the default) is the correct design.
     """
 
     ncpu: int = 4
@@ -49,6 +54,7 @@ class SocConfig:
     ram_words: int = 4096
     ext_lines: int = 4
     prio_bits: int = 8
+    mutant: str = ""
 
     def __post_init__(self):
         def check(name, ok, rule):
@@ -66,6 +72,8 @@ class SocConfig:
         check("ext_lines", 0 <= self.ext_lines <= MAX_SOURCES - FIXED_SOURCES,
               f"external line count must be 0..{MAX_SOURCES - FIXED_SOURCES}")
         check("prio_bits", 1 <= self.prio_bits <= 8, "PRIO width must be 1..8 bits")
+        check("mutant", self.mutant == "" or (isinstance(self.mutant, str) and self.mutant in HW_MUTANTS),
+              f"unknown hardware mutant; known: {', '.join(HW_MUTANTS)}")
 
     @property
     def n_sources(self) -> int:
@@ -74,6 +82,7 @@ class SocConfig:
 
     @property
     def slug(self) -> str:
-        """A short name for build directories: ``c4-f32-r4096-e4-p8``."""
+        """A short name for build directories: ``c4-f32-r4096-e4-p8``, with
+        ``-m<mutant>`` appended only for a mutant (correct designs keep their names)."""
         return (f"c{self.ncpu}-f{self.fifo_depth}-r{self.ram_words}"
-                f"-e{self.ext_lines}-p{self.prio_bits}")
+                f"-e{self.ext_lines}-p{self.prio_bits}" + (f"-m{self.mutant}" if self.mutant else ""))

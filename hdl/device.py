@@ -27,10 +27,11 @@ class ExternalDevices(wiring.Component):
     post : In(ext_lines)      one-cycle strobe per line: a device posts a request
     post_data : In(32)        data word of every request posted in that cycle
     irq : Out(ext_lines)      REQUEST of each line (the device's interrupt line)
+    mutant : str              a planted bug of hdl.mutants for mutation testing, "" for none
     """
 
-    def __init__(self, ext_lines: int, addr_width: int):
-        self.ext_lines = ext_lines
+    def __init__(self, ext_lines: int, addr_width: int, *, mutant: str = ""):
+        self.ext_lines, self.mutant = ext_lines, mutant
         width = max(ext_lines, 1)
         super().__init__({
             "bus": In(RegisterSignature(addr_width)), "post": In(width), "post_data": In(32),
@@ -75,7 +76,9 @@ class ExternalDevices(wiring.Component):
                 with m.Else():
                     m.d.sync += overrun.eq(1)
             with m.Elif(ack):
-                m.d.sync += request.eq(0)
+                # Bug "device-ack-ignored": the ACK is counted but REQUEST stays set.
+                if self.mutant != "device-ack-ignored":
+                    m.d.sync += request.eq(0)
             with m.If(ack & request):
                 m.d.sync += serviced.eq(serviced + 1)
             with m.If(ack_write & bus.wdata[ack_overrun_bit] & ~(post & request & ~ack)):

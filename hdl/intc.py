@@ -29,10 +29,11 @@ class InterruptController(wiring.Component):
     src_ipi, src_timer : In(1)
     src_ext : In(n_sources - 3)
     irq : Out(1)
+    mutant : str   a planted bug of hdl.mutants for mutation testing, "" for none
     """
 
-    def __init__(self, n_sources: int, prio_bits: int, addr_width: int):
-        self.n_sources, self.prio_bits = n_sources, prio_bits
+    def __init__(self, n_sources: int, prio_bits: int, addr_width: int, *, mutant: str = ""):
+        self.n_sources, self.prio_bits, self.mutant = n_sources, prio_bits, mutant
         super().__init__({
             "bus": In(RegisterSignature(addr_width)),
             "src_ipi": In(1), "src_timer": In(1), "src_ext": In(max(n_sources - mm.SOURCE_EXT0, 1)),
@@ -65,6 +66,9 @@ class InterruptController(wiring.Component):
         for k in range(n):
             better = Signal(name=f"better{k}")
             m.d.comb += better.eq(candidate[k] & (prio[k] > best_prio))
+            if self.mutant == "intc-prio-inverted":
+                # Bug: the first candidate, then any of lower priority, wins.
+                m.d.comb += better.eq(candidate[k] & ((best_id == mm.CLAIM_NONE) | (prio[k] < best_prio)))
             next_id, next_prio = Signal(32, name=f"best_id{k}"), Signal(self.prio_bits, name=f"best_prio{k}")
             m.d.comb += [next_id.eq(Mux(better, k, best_id)), next_prio.eq(Mux(better, prio[k], best_prio))]
             best_id, best_prio = next_id, next_prio
@@ -82,14 +86,17 @@ class InterruptController(wiring.Component):
                     m.d.sync += enable.eq(bus.wdata)
             with m.Case(w("CLAIM")):
                 m.d.comb += bus.rdata.eq(claim)
-                with m.If(read):
+                # Bug "claim-no-inservice": the claimed source is not marked in service.
+                with m.If(read if self.mutant != "claim-no-inservice" else 0):
                     for k in range(n):
                         with m.If(claim == k):
                             m.d.sync += in_service[k].eq(1)
             with m.Case(w("COMPLETE")):
+                # Bug "intc-complete-low-bits": only the low 5 bits of the id are compared.
+                completed = bus.wdata[:5] if self.mutant == "intc-complete-low-bits" else bus.wdata
                 with m.If(write):
                     for k in range(n):
-                        with m.If(bus.wdata == k):
+                        with m.If(completed == k):
                             m.d.sync += in_service[k].eq(0)
             with m.Case(w("SOFT_SET")):
                 with m.If(write):

@@ -36,10 +36,11 @@ class IpiFifo(wiring.Component):
     tx : In(RegisterSignature(3))  the producer's registers (IPI_TX slot)
     rx : In(RegisterSignature(3))  the consumer's registers (IPI_RX slot)
     nonempty : Out(1)
+    mutant : str   a planted bug of hdl.mutants for mutation testing, "" for none
     """
 
-    def __init__(self, depth: int, *, name: str | None = None):
-        self.depth = depth
+    def __init__(self, depth: int, *, name: str | None = None, mutant: str = ""):
+        self.depth, self.mutant = depth, mutant
         super().__init__({
             "tx": In(RegisterSignature(_SLOT_BITS)), "rx": In(RegisterSignature(_SLOT_BITS)),
             "nonempty": Out(1),
@@ -96,7 +97,13 @@ class IpiFifo(wiring.Component):
             with m.Case(tw("TX_ARG")):
                 with m.If(tx_write):
                     with m.If(full):
-                        m.d.sync += state.wof.eq(1)
+                        # Bug "fifo-wof-never": the dropped push leaves no trace.
+                        if self.mutant != "fifo-wof-never":
+                            m.d.sync += state.wof.eq(1)
+                    if self.mutant == "fifo-drop-last":
+                        # Bug: the push into the last free entry is dropped, without WOF.
+                        with m.Elif(level == self.depth - 1):
+                            pass
                     with m.Else():
                         m.d.comb += push_port.en.eq(1)
                         m.d.sync += state.windex.eq(windex + 1)
@@ -111,6 +118,9 @@ class IpiFifo(wiring.Component):
 
         rx_write = rx.req & rx.we
         rw = mm.IPI_RX.word
+        if self.mutant == "fifo-roe-not-sticky":
+            # Bug: ROE clears itself the cycle after it is set (statements below still set it).
+            m.d.sync += state.roe.eq(0)
         rx_status = pack_fields(mm.IPI_RX.register("RX_STATUS"), {"VALID": ~empty, "ROE": roe})
         with m.Switch(rx.addr):
             with m.Case(rw("RX_FUNC")):
@@ -144,10 +154,11 @@ class IpiMatrix(wiring.Component):
     tx, rx : In(RegisterSignature).array(ncpu)
     rx_pending : Out(ncpu).array(ncpu)
         ``rx_pending[d]`` bit s: FIFO[s][d] holds an entry.
+    mutant : str   a planted bug of hdl.mutants for mutation testing, "" for none
     """
 
-    def __init__(self, ncpu: int, depth: int, addr_width: int):
-        self.ncpu, self.depth = ncpu, depth
+    def __init__(self, ncpu: int, depth: int, addr_width: int, *, mutant: str = ""):
+        self.ncpu, self.depth, self.mutant = ncpu, depth, mutant
         super().__init__({
             "tx": In(RegisterSignature(addr_width)).array(ncpu),
             "rx": In(RegisterSignature(addr_width)).array(ncpu),
@@ -164,7 +175,7 @@ class IpiMatrix(wiring.Component):
             for d in range(n):
                 if s == d:
                     continue
-                fifo = IpiFifo(self.depth, name=f"fifo_{s}_{d}")
+                fifo = IpiFifo(self.depth, name=f"fifo_{s}_{d}", mutant=self.mutant)
                 m.submodules[f"fifo_{s}_{d}"] = fifo
                 for view, cpu, slot, rdata in ((fifo.tx, s, d, tx_rdata), (fifo.rx, d, s, rx_rdata)):
                     bus = (self.tx if view is fifo.tx else self.rx)[cpu]
@@ -180,7 +191,11 @@ class IpiMatrix(wiring.Component):
                         view.wdata.eq(Mux(selected, bus.wdata, 0)),
                     ]
                     rdata[cpu].append((hit, view.rdata))
-                m.d.comb += self.rx_pending[d][s].eq(fifo.nonempty)
+                if self.mutant == "ipi-pending-transposed":
+                    # Bug: the matrix is transposed; CPU s sees bit d for its own outgoing FIFO.
+                    m.d.comb += self.rx_pending[s][d].eq(fifo.nonempty)
+                else:
+                    m.d.comb += self.rx_pending[d][s].eq(fifo.nonempty)
         for views, rdata in ((self.tx, tx_rdata), (self.rx, rx_rdata)):
             for cpu in range(n):
                 bus = views[cpu]

@@ -21,10 +21,11 @@ class MpLock(wiring.Component):
     initiator : In(range(ncpu))  CPU that made it
     held : Out(1)
     owner : Out(range(ncpu))     meaningful while ``held``
+    mutant : str                 a planted bug of hdl.mutants for mutation testing, "" for none
     """
 
-    def __init__(self, ncpu: int, addr_width: int):
-        self.ncpu = ncpu
+    def __init__(self, ncpu: int, addr_width: int, *, mutant: str = ""):
+        self.ncpu, self.mutant = ncpu, mutant
         super().__init__({
             "bus": In(RegisterSignature(addr_width)), "initiator": In(range(max(ncpu, 2))),
             "held": Out(1), "owner": Out(range(max(ncpu, 2))),
@@ -41,6 +42,9 @@ class MpLock(wiring.Component):
         failed_tries = Signal(32)
         mine = Signal()
         m.d.comb += [bus.gnt.eq(bus.req), mine.eq(self.held & (self.owner == self.initiator))]
+        if self.mutant == "mplock-two-winners":
+            # Bug: the owner check ignores bit 0, so CPU 1 also "owns" CPU 0's lock (and 3 CPU 2's ...).
+            m.d.comb += mine.eq(self.held & (self.owner[1:] == self.initiator[1:]))
         read = bus.req & ~bus.we
         write = bus.req & bus.we
         with m.Switch(bus.addr):
@@ -53,7 +57,8 @@ class MpLock(wiring.Component):
                         m.d.sync += failed_tries.eq(failed_tries + 1)
             with m.Case(w("RELEASE")):
                 with m.If(write):
-                    with m.If(mine):
+                    # Bug "mplock-release-any": any CPU's RELEASE frees a held lock.
+                    with m.If(self.held if self.mutant == "mplock-release-any" else mine):
                         m.d.sync += self.held.eq(0)
                     with m.Else():
                         m.d.sync += err_nonowner.eq(1)
@@ -61,7 +66,8 @@ class MpLock(wiring.Component):
                 m.d.comb += bus.rdata.eq(Mux(self.held, self.owner, mm.OWNER_FREE))
             with m.Case(w("ERR")):
                 m.d.comb += bus.rdata.eq(pack_fields(mm.MPLOCK.register("ERR"), {"NONOWNER": err_nonowner}))
-                with m.If(write & bus.wdata[nonowner_bit]):
+                # Bug "mplock-err-clear-any": any write clears ERR (not write-1-to-clear).
+                with m.If(write if self.mutant == "mplock-err-clear-any" else write & bus.wdata[nonowner_bit]):
                     m.d.sync += err_nonowner.eq(0)
             with m.Case(w("BUST")):
                 with m.If(write):

@@ -19,10 +19,11 @@ class SharedRam(wiring.Component):
     Attributes
     ----------
     bus : In(RegisterSignature(log2(words)))
+    mutant : str   a planted bug of hdl.mutants for mutation testing, "" for none
     """
 
-    def __init__(self, words: int):
-        self.words = words
+    def __init__(self, words: int, *, mutant: str = ""):
+        self.words, self.mutant = words, mutant
         super().__init__({"bus": In(RegisterSignature((words - 1).bit_length()))})
         prefix_member_names(self, "ram")
 
@@ -40,4 +41,7 @@ class SharedRam(wiring.Component):
             write_port.data.eq(bus.wdata),
             write_port.en.eq(bus.req & bus.we),
         ]
+        if self.mutant == "ram-write-top-bit":
+            # Bug: writes drop the top address bit, so the upper half lands on the lower half.
+            m.d.comb += write_port.addr.eq(bus.addr[:-1])
         return m

@@ -18,10 +18,11 @@ class ExternalRouting(wiring.Component):
     lines : In(ext_lines)           the SoC's external level inputs
     to_cpu : Out(ext_lines).array(ncpu)
         ``to_cpu[c]`` bit k: line k is high and routed to CPU c.
+    mutant : str   a planted bug of hdl.mutants for mutation testing, "" for none
     """
 
-    def __init__(self, ncpu: int, ext_lines: int, addr_width: int):
-        self.ncpu, self.ext_lines = ncpu, ext_lines
+    def __init__(self, ncpu: int, ext_lines: int, addr_width: int, *, mutant: str = ""):
+        self.ncpu, self.ext_lines, self.mutant = ncpu, ext_lines, mutant
         width = max(ext_lines, 1)
         super().__init__({
             "bus": In(RegisterSignature(addr_width)), "lines": In(width),
@@ -42,6 +43,8 @@ class ExternalRouting(wiring.Component):
                     with m.If(bus.req & bus.we):
                         m.d.sync += route.eq(bus.wdata)
         for cpu in range(self.ncpu):
+            # Bug "route-wrong-cpu": CPU c takes the lines routed to c - 1, so line k reaches ROUTE[k] + 1.
+            source = (cpu - 1) % self.ncpu if self.mutant == "route-wrong-cpu" else cpu
             for k, route in enumerate(routes):
-                m.d.comb += self.to_cpu[cpu][k].eq(self.lines[k] & (route == cpu))
+                m.d.comb += self.to_cpu[cpu][k].eq(self.lines[k] & (route == source))
         return m

@@ -71,11 +71,12 @@ class LwktSoc(wiring.Component):
             m.d.comb += tile.cycle.eq(cycle)
         aw = {name: win.span_log2 for name, win in tiles[0].windows.items()}
 
-        m.submodules.ipi = ipi = IpiMatrix(n, cfg.fifo_depth, aw["ipi_tx"])
-        m.submodules.mplock = mplock = MpLock(n, aw["mplock"])
-        m.submodules.route = route = ExternalRouting(n, cfg.ext_lines, aw["route"])
-        m.submodules.device = device = ExternalDevices(cfg.ext_lines, aw["device"])
-        m.submodules.ram = ram = SharedRam(cfg.ram_words)
+        mutant = cfg.mutant  # "" unless a planted bug is asked for (hdl/mutants.py)
+        m.submodules.ipi = ipi = IpiMatrix(n, cfg.fifo_depth, aw["ipi_tx"], mutant=mutant)
+        m.submodules.mplock = mplock = MpLock(n, aw["mplock"], mutant=mutant)
+        m.submodules.route = route = ExternalRouting(n, cfg.ext_lines, aw["route"], mutant=mutant)
+        m.submodules.device = device = ExternalDevices(cfg.ext_lines, aw["device"], mutant=mutant)
+        m.submodules.ram = ram = SharedRam(cfg.ram_words, mutant=mutant)
         m.d.comb += [
             device.post.eq(self.dev_post),
             device.post_data.eq(self.dev_data),
@@ -84,7 +85,7 @@ class LwktSoc(wiring.Component):
 
         shared = {}
         for name, block in (("mplock", mplock), ("route", route), ("device", device), ("ram", ram)):
-            arbiter = SharedBus(n, aw[name], name=f"{name}_arbiter")
+            arbiter = SharedBus(n, aw[name], name=f"{name}_arbiter", mutant=mutant)
             m.submodules[f"{name}_arbiter"] = arbiter
             connect(m, arbiter.target, block.bus)
             shared[name] = arbiter

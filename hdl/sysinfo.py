@@ -21,10 +21,11 @@ class SysInfo(wiring.Component):
     ----------
     bus : In(RegisterSignature)
     cycle : In(64)  the SoC's free-running cycle counter
+    mutant : str    a planted bug of hdl.mutants for mutation testing, "" for none
     """
 
-    def __init__(self, cpu: int, ncpu: int, fifo_depth: int, addr_width: int):
-        self.cpu, self.ncpu, self.fifo_depth = cpu, ncpu, fifo_depth
+    def __init__(self, cpu: int, ncpu: int, fifo_depth: int, addr_width: int, *, mutant: str = ""):
+        self.cpu, self.ncpu, self.fifo_depth, self.mutant = cpu, ncpu, fifo_depth, mutant
         super().__init__({"bus": In(RegisterSignature(addr_width)), "cycle": In(64)})
         prefix_member_names(self, "sys")
 
@@ -48,5 +49,6 @@ class SysInfo(wiring.Component):
                 with m.If(bus.req):
                     m.d.sync += cycle_hi.eq(self.cycle[32:])
             with m.Case(w("CYCLE_HI")):
-                m.d.comb += bus.rdata.eq(cycle_hi)
+                # Bug "sys-cycle-hi-live": HI is read live, so LO then HI can tear across a carry.
+                m.d.comb += bus.rdata.eq(self.cycle[32:] if self.mutant == "sys-cycle-hi-live" else cycle_hi)
         return m

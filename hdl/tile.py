@@ -62,9 +62,10 @@ class CpuTile(wiring.Component):
         m = Module()
         cfg = self.config
         aw = {name: win.span_log2 for name, win in self.windows.items()}
-        m.submodules.sys = sysinfo = SysInfo(self.cpu, cfg.ncpu, cfg.fifo_depth, aw["sys"])
-        m.submodules.intc = intc = InterruptController(cfg.n_sources, cfg.prio_bits, aw["intc"])
-        m.submodules.timer = timer = Timer(aw["timer"])
+        m.submodules.sys = sysinfo = SysInfo(self.cpu, cfg.ncpu, cfg.fifo_depth, aw["sys"], mutant=cfg.mutant)
+        m.submodules.intc = intc = InterruptController(cfg.n_sources, cfg.prio_bits, aw["intc"],
+                                                       mutant=cfg.mutant)
+        m.submodules.timer = timer = Timer(aw["timer"], mutant=cfg.mutant)
         m.submodules.debug = debug = DebugRegisters(aw["debug"])
 
         # RX_PENDING is a single read-only word: served here, no block of its own.
@@ -92,7 +93,7 @@ class CpuTile(wiring.Component):
         legal = Signal()
         done = Signal()
         rdata = Signal(32)
-        legal_terms, done_terms, rdata_terms = [], [], []
+        legal_terms, done_terms, rdata_terms, hit_terms = [], [], [], []
         for name, target in targets.items():
             win = self.windows[name]
             hit = Signal(name=f"hit_{name}")
@@ -111,6 +112,7 @@ class CpuTile(wiring.Component):
                 target.wdata.eq(Mux(hit, bus.dat_w, 0)),
             ]
             legal_terms.append(hit & ok)
+            hit_terms.append(hit)
             granted = target.req & target.gnt
             done_terms.append(granted)
             rdata_terms.append(Mux(granted, target.rdata, 0))
@@ -127,6 +129,10 @@ class CpuTile(wiring.Component):
             bus.err.eq(seen & ~legal),
             bus.dat_r.eq(Mux(done & ~bus.we, rdata, 0)),
         ]
+        if cfg.mutant == "decoder-accepts-unmapped":
+            # Bug: a request outside every block's window is acked (reading 0), not refused.
+            unmapped = seen & ~any_of(hit_terms)
+            m.d.sync += [bus.ack.eq(done | unmapped), bus.err.eq(seen & ~legal & ~unmapped)]
         return m
 
     @staticmethod

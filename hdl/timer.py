@@ -22,9 +22,11 @@ class Timer(wiring.Component):
     bus : In(RegisterSignature)
     cycle : In(64)
     pending : Out(1)  the timer interrupt source
+    mutant : str      a planted bug of hdl.mutants for mutation testing, "" for none
     """
 
-    def __init__(self, addr_width: int):
+    def __init__(self, addr_width: int, *, mutant: str = ""):
+        self.mutant = mutant
         super().__init__({"bus": In(RegisterSignature(addr_width)), "cycle": In(64), "pending": Out(1)})
         prefix_member_names(self, "timer", keep=("pending",))
 
@@ -70,8 +72,14 @@ class Timer(wiring.Component):
         with m.If(fire):
             m.d.sync += self.pending.eq(1)
             with m.If(~rearm):
+                # Bug "timer-no-rearm": a periodic timer stays armed but COMPARE never advances.
                 with m.If(period != 0):
-                    m.d.sync += compare.eq(compare + period)
+                    if self.mutant != "timer-no-rearm":
+                        m.d.sync += compare.eq(compare + period)
                 with m.Else():
                     m.d.sync += armed.eq(0)
+        if self.mutant == "timer-ack-beats-fire":
+            # Bug: the ACK is applied again after the firing, so it wins in the firing cycle.
+            with m.If(write & (bus.addr == w("ACK"))):
+                m.d.sync += self.pending.eq(0)
         return m

@@ -4,6 +4,8 @@ Not a test module itself: the cocotb modules import it.
 """
 from __future__ import annotations
 
+import os
+
 from firmware.ram_layout import THREAD_FIELDS, RamLayout
 from firmware.system import System
 from hdl import memory_map as mm
@@ -13,9 +15,14 @@ from sim.scenarios.base import Devices
 __all__ = ["up_machine", "Device", "mark", "marks", "index_of", "indices", "between", "source_of"]
 
 
+def planted_bugs() -> frozenset[str]:
+    """The planted bug `python -m sim.mutants` runs these tests with (LWKT_BUG), if any."""
+    return frozenset(filter(None, [os.environ.get("LWKT_BUG", "")]))
+
+
 async def up_machine(dut, **kwargs) -> Machine:
     """A fresh (reset) 1-CPU SoC with the uniprocessor kernel on it, not booted yet."""
-    return await new_machine(dut, mode="up", **kwargs)
+    return await new_machine(dut, mode="up", bugs=planted_bugs(), **kwargs)
 
 
 def source_of(line: int) -> int:

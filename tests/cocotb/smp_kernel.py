@@ -24,7 +24,7 @@ from sim.machine import Machine
 from firmware.thread import (TDF, TDPRI_CRIT, TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER,
                              TDPRI_USER_NORM)
 from hdl import memory_map as mm
-from kernel_helpers import Device, blocked_on, index_of, indices, mark, marks, peek_td, source_of
+from kernel_helpers import Device, blocked_on, index_of, indices, mark, marks, peek_td, planted_bugs, source_of
 from sim.testbench import SocBench
 
 MAX_CYCLES = 16_000  # the kernel's own execution (the default cost model) takes cycles too
@@ -50,7 +50,7 @@ async def smp_machine(dut, **kwargs) -> Machine:
     bench = await SocBench(dut).start()
     for word in range(required_words(bench.ncpu)):
         await bench.masters[0].write(mm.RAM.addr("WORD", index=word), 0)
-    return Machine(bench, mode="smp", **kwargs)
+    return Machine(bench, mode="smp", bugs=planted_bugs(), **kwargs)
 
 
 class Done:

@@ -24,9 +24,16 @@ A testbench is ``async def bench(ctx, soc)`` where ``soc`` is a :class:`Soc`.
 * :meth:`Soc.component`, :meth:`Soc.signal` reach blocks and internal signals
   of the elaborated design (for the debug ``event`` output, the IPI FIFO
   indices, the cycle counter ...), so tests can observe or ``ctx.set`` them.
+
+Mutation testing: with ``LWKT_HW_MUTANT=<name>`` in the environment, every
+configuration made by :func:`soc_config` / :func:`small_config` (and every
+arbiter the tests build) carries that planted bug of ``hdl/mutants.py``, so
+``LWKT_HW_MUTANT=name pytest tests/hdl -x`` runs the whole suite against it.
+Tests build their configurations with these helpers, never ``SocConfig(...)``.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Iterable, Sequence
 
@@ -35,22 +42,35 @@ from amaranth.sim import Simulator
 
 from hdl import memory_map as mm
 from hdl.config import SocConfig
+from hdl.mutants import MUTANT_ENV
 from hdl.soc import LwktSoc
 
 __all__ = [
     "BusError", "BusTimeout", "Request", "Result", "Port", "Soc", "rd", "wr",
-    "access_all", "run", "run_component", "small_config", "ticks", "field_get",
+    "access_all", "run", "run_component", "small_config", "soc_config", "env_mutant", "ticks",
+    "field_get", "MUTANT_ENV",
 ]
 
 #: Default bound on the cycles one access may take before the harness gives up.
 DEFAULT_TIMEOUT = 64
 
 
+def env_mutant() -> str:
+    """The hardware mutant asked for by ``LWKT_HW_MUTANT``, "" for the correct design."""
+    return os.environ.get(MUTANT_ENV, "")
+
+
+def soc_config(**params) -> SocConfig:
+    """``SocConfig(**params)``, built with the mutant of ``LWKT_HW_MUTANT`` if one is set."""
+    params.setdefault("mutant", env_mutant())
+    return SocConfig(**params)
+
+
 def small_config(**overrides) -> SocConfig:
     """A small configuration that keeps simulation fast."""
     params = dict(ncpu=3, fifo_depth=4, ram_words=16, ext_lines=2)
     params.update(overrides)
-    return SocConfig(**params)
+    return soc_config(**params)
 
 
 class BusError(Exception):
@@ -196,6 +216,10 @@ class Soc:
     """An elaborated :class:`LwktSoc` with its ports and handles on its internals."""
 
     def __init__(self, config: SocConfig):
+        if env_mutant() and not config.mutant:
+            # A SocConfig(...) made by hand would silently test the correct design instead.
+            raise AssertionError(f"{MUTANT_ENV} is set but this configuration has no mutant: "
+                                 "build it with soc_config() or small_config()")
         self.config = config
         self.dut = LwktSoc(config)
         self.fragment = Fragment.get(self.dut, platform=None)

@@ -5,7 +5,7 @@ import pytest
 
 from hdl.bus import RoundRobinArbiter
 
-from .harness import run_component
+from .harness import env_mutant, run_component
 
 
 def reference_grant(n, requests, last):
@@ -32,7 +32,7 @@ def check_cycle(ctx, arb, n, requests, last):
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 5])
 def test_all_requesting_rotates(n):
-    arb = RoundRobinArbiter(n)
+    arb = RoundRobinArbiter(n, mutant=env_mutant())
 
     async def bench(ctx):
         ctx.set(arb.requests, (1 << n) - 1)
@@ -49,7 +49,7 @@ def test_all_requesting_rotates(n):
 
 @pytest.mark.parametrize("n", [2, 3, 4, 7])
 def test_random_requests_match_round_robin_model(n):
-    arb = RoundRobinArbiter(n)
+    arb = RoundRobinArbiter(n, mutant=env_mutant())
     rng = random.Random(n)
 
     async def bench(ctx):
@@ -65,7 +65,7 @@ def test_random_requests_match_round_robin_model(n):
 
 def test_idle_cycles_keep_the_pointer():
     n = 4
-    arb = RoundRobinArbiter(n)
+    arb = RoundRobinArbiter(n, mutant=env_mutant())
 
     async def bench(ctx):
         last = None
@@ -79,7 +79,7 @@ def test_idle_cycles_keep_the_pointer():
 
 def test_persistent_requester_waits_at_most_n_minus_1_grants():
     n = 4
-    arb = RoundRobinArbiter(n)
+    arb = RoundRobinArbiter(n, mutant=env_mutant())
 
     async def bench(ctx):
         # Requesters 0, 1, 2 always ask; 3 asks from cycle 5 until granted.

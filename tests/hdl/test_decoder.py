@@ -13,12 +13,12 @@ import pytest
 from hdl import memory_map as mm
 from hdl.config import SocConfig
 
-from .harness import BusError, Result, Soc, access_all, rd, run, small_config, ticks, wr
+from .harness import BusError, Result, Soc, access_all, rd, run, small_config, soc_config, ticks, wr
 
 CONFIGS = [
     small_config(),
-    SocConfig(ncpu=1, fifo_depth=2, ram_words=16, ext_lines=0),
-    SocConfig(ncpu=2, fifo_depth=2, ram_words=32, ext_lines=1, prio_bits=3),
+    soc_config(ncpu=1, fifo_depth=2, ram_words=16, ext_lines=0),
+    soc_config(ncpu=2, fifo_depth=2, ram_words=32, ext_lines=1, prio_bits=3),
 ]
 CONFIG_IDS = [c.slug for c in CONFIGS]
 

@@ -2,9 +2,8 @@
 import pytest
 
 from hdl import memory_map as mm
-from hdl.config import SocConfig
 
-from .harness import BusError, access_all, rd, run, small_config, wr
+from .harness import BusError, access_all, rd, run, small_config, soc_config, wr
 
 D, I = mm.DEVICE, mm.INTC
 REQUEST = D.register("STATUS").field("REQUEST").mask
@@ -174,7 +173,7 @@ def test_post_and_ack_in_the_same_cycle():
 
 
 def test_one_strobe_posts_on_several_lines_with_one_word():
-    config = SocConfig(ncpu=4, fifo_depth=2, ram_words=16, ext_lines=5)
+    config = soc_config(ncpu=4, fifo_depth=2, ram_words=16, ext_lines=5)
 
     async def bench(ctx, soc):
         targets = [3, 1, 7, 0, 3]                # 7 >= NCPU: nowhere
@@ -249,7 +248,7 @@ def test_accesses_from_several_cpus_are_arbitrated():
 
 
 def test_no_external_lines():
-    config = SocConfig(ncpu=2, fifo_depth=2, ram_words=16, ext_lines=0)
+    config = soc_config(ncpu=2, fifo_depth=2, ram_words=16, ext_lines=0)
 
     async def bench(ctx, soc):
         p0 = soc.ports[0]

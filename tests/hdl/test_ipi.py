@@ -3,10 +3,9 @@ import pytest
 from amaranth.lib import data
 
 from hdl import memory_map as mm
-from hdl.config import SocConfig
 from hdl.ipi import FIFO_STATE
 
-from .harness import access_all, field_get, run, small_config, ticks, wr
+from .harness import access_all, field_get, run, small_config, soc_config, ticks, wr
 
 TX, RX = mm.IPI_TX, mm.IPI_RX
 TXS = TX.register("TX_STATUS")
@@ -162,7 +161,7 @@ def test_pop_on_empty_sets_roe_and_changes_nothing():
 
 
 def test_rx_pending_bits_follow_fifo_contents():
-    config = SocConfig(ncpu=4, fifo_depth=2, ram_words=16, ext_lines=0)
+    config = soc_config(ncpu=4, fifo_depth=2, ram_words=16, ext_lines=0)
 
     async def bench(ctx, soc):
         async def pending():
@@ -279,7 +278,7 @@ def test_indices_wrap_at_2_pow_32(start):
 
 
 def test_two_cpus_only():
-    config = SocConfig(ncpu=2, fifo_depth=2, ram_words=16, ext_lines=0)
+    config = soc_config(ncpu=2, fifo_depth=2, ram_words=16, ext_lines=0)
 
     async def bench(ctx, soc):
         await send(ctx, soc, 1, 0, 3, 4)

@@ -2,9 +2,8 @@
 import pytest
 
 from hdl import memory_map as mm
-from hdl.config import SocConfig
 
-from .harness import access_all, rd, run, small_config, wr
+from .harness import access_all, rd, run, small_config, soc_config, wr
 
 L = mm.MPLOCK
 NONOWNER = L.register("ERR").field("NONOWNER").mask
@@ -129,7 +128,7 @@ def test_acquires_counts_free_to_owned_transitions_only():
 
 @pytest.mark.parametrize("ncpu", [2, 3, 4])
 def test_simultaneous_tries_have_exactly_one_winner(ncpu):
-    config = SocConfig(ncpu=ncpu, fifo_depth=4, ram_words=16, ext_lines=1)
+    config = soc_config(ncpu=ncpu, fifo_depth=4, ram_words=16, ext_lines=1)
 
     async def bench(ctx, soc):
         acquires = failed = 0
@@ -171,7 +170,7 @@ def test_simultaneous_try_and_release():
 
 
 def test_owner_is_free_marker_only_when_free_single_cpu():
-    config = SocConfig(ncpu=1, fifo_depth=2, ram_words=16, ext_lines=0)
+    config = soc_config(ncpu=1, fifo_depth=2, ram_words=16, ext_lines=0)
 
     async def bench(ctx, soc):
         (p0,) = soc.ports

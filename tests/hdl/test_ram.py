@@ -2,9 +2,8 @@
 import pytest
 
 from hdl import memory_map as mm
-from hdl.config import SocConfig
 
-from .harness import Result, access_all, rd, run, small_config, wr
+from .harness import Result, access_all, rd, run, small_config, soc_config, wr
 
 
 def word(k):
@@ -44,7 +43,7 @@ def test_uncontended_access_takes_one_cycle():
 
 @pytest.mark.parametrize("ncpu", [2, 3, 4])
 def test_simultaneous_accesses_all_complete_one_per_cycle(ncpu):
-    config = SocConfig(ncpu=ncpu, fifo_depth=2, ram_words=16, ext_lines=0)
+    config = soc_config(ncpu=ncpu, fifo_depth=2, ram_words=16, ext_lines=0)
 
     async def bench(ctx, soc):
         results = await access_all(ctx, [(p, wr(word(p.cpu), 0x100 + p.cpu)) for p in soc.ports])
@@ -64,7 +63,7 @@ def test_simultaneous_accesses_all_complete_one_per_cycle(ncpu):
 
 
 def test_contended_order_rotates():
-    config = SocConfig(ncpu=3, fifo_depth=2, ram_words=16, ext_lines=0)
+    config = soc_config(ncpu=3, fifo_depth=2, ram_words=16, ext_lines=0)
 
     async def bench(ctx, soc):
         p0, p1, p2 = soc.ports
@@ -87,7 +86,7 @@ def test_contended_order_rotates():
 
 
 def test_no_starvation_under_continuous_contention():
-    config = SocConfig(ncpu=4, fifo_depth=2, ram_words=16, ext_lines=0)
+    config = soc_config(ncpu=4, fifo_depth=2, ram_words=16, ext_lines=0)
     latencies = {c: [] for c in range(config.ncpu)}
 
     def hog(cpu):

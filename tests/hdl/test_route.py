@@ -1,8 +1,7 @@
 """ROUTE: which CPU each external line (``ext_irq``) interrupts."""
 from hdl import memory_map as mm
-from hdl.config import SocConfig
 
-from .harness import run, small_config
+from .harness import run, small_config, soc_config
 
 I = mm.INTC
 
@@ -84,7 +83,7 @@ def test_routed_line_raises_only_that_cpus_irq():
 
 
 def test_many_lines_and_cpus():
-    config = SocConfig(ncpu=4, fifo_depth=2, ram_words=16, ext_lines=5)
+    config = soc_config(ncpu=4, fifo_depth=2, ram_words=16, ext_lines=5)
 
     async def bench(ctx, soc):
         targets = [3, 1, 7, 0, 3]  # 7 >= NCPU: nowhere

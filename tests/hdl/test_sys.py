@@ -2,12 +2,11 @@
 import pytest
 
 from hdl import memory_map as mm
-from hdl.config import SocConfig
 
-from .harness import access_all, rd, run, small_config, ticks
+from .harness import access_all, rd, run, small_config, soc_config, ticks
 
-CONFIGS = [small_config(), SocConfig(ncpu=2, fifo_depth=8, ram_words=16, ext_lines=0),
-           SocConfig(ncpu=5, fifo_depth=2, ram_words=16, ext_lines=1)]
+CONFIGS = [small_config(), soc_config(ncpu=2, fifo_depth=8, ram_words=16, ext_lines=0),
+           soc_config(ncpu=5, fifo_depth=2, ram_words=16, ext_lines=1)]
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.slug)

@@ -196,3 +196,27 @@ def test_periodic_timer_keeps_its_phase_after_falling_behind():
         fired = await wait_pending(ctx, soc, 2, 2 * period)
         assert fired is not None and (fired - start) % period == 0
     run(small_config(), bench)
+
+
+def test_ack_in_the_firing_cycle_does_not_lose_the_firing():
+    """An ACK clears only firings before it: an ACK written at the very edge the timer
+    fires leaves the source pending (the interrupt is not lost)."""
+    async def bench(ctx, soc):
+        p0, pending = soc.ports[0], soc.timer(0).pending
+        await p0.write(ctx, T.CTRL, ENABLE.mask)
+        # The ACK's edge one before, at, and one after the firing edge (one-shot each time).
+        for offset, expected in ((-1, 1), (0, 1), (1, 0)):
+            compare = ctx.get(soc.cycle) + 20
+            await set_compare(ctx, p0, compare)
+            await p0.write(ctx, T.ACK, 0)  # writing HI alone may have fired on the old LO
+            assert await ctrl(ctx, p0) == dict(ENABLE=1, ARMED=1, PENDING=0)
+            # The next edge sees CYCLE = compare + offset; it fires when that reaches COMPARE.
+            while ctx.get(soc.cycle) < compare + offset:
+                await ctx.tick()
+            result = await p0.try_write(ctx, T.ACK, 0)
+            assert result.ok and result.cycles == 1, result
+            await ticks(ctx, 3)
+            assert ctx.get(pending) == expected, f"ACK at firing edge {offset:+d}"
+            assert await ctrl(ctx, p0) == dict(ENABLE=1, ARMED=0, PENDING=expected)
+            await p0.write(ctx, T.ACK, 0)
+    run(small_config(), bench)
