@@ -26,6 +26,13 @@ def test_a_sample_of_firmware_mutants_is_killed(tmp_path):
     assert "| firmware |" in (tmp_path / "mutants.md").read_text()
 
 
+def test_two_hardware_mutants_are_killed_by_the_hdl_tests():
+    from sim.hw_mutants import run_hw_mutant
+    for name, where in (("arbiter-starve", "test_arbiter.py"), ("decoder-accepts-unmapped", "test_decoder.py")):
+        result = run_hw_mutant(name)
+        assert result["killed"] and where in result["by"], result
+
+
 def test_the_mutant_runner_refuses_an_unknown_name(tmp_path):
     result = subprocess.run([sys.executable, "-m", "sim.mutants", "--no-hardware", "--only", "nope", "--out",
                              str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
