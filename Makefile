@@ -9,7 +9,7 @@ OUT    ?= build/lwkt_soc_$(NCPU)cpu.v
 # Parallel pytest workers; CI machines have 2 cores.
 JOBS   ?= 2
 
-.PHONY: run test test-hdl test-cosim bench hw-cost stress mutants verilog docs clean
+.PHONY: run test test-hdl test-cosim bench hw-cost stress mutants coverage verilog docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ MUTANT_SEEDS ?= 6
 MUTANT_SAMPLE ?=
 mutants: $(STAMP)
 	$(BIN)/python -m sim.mutants --seeds $(MUTANT_SEEDS) --jobs $(JOBS) $(if $(MUTANT_SAMPLE),--sample $(MUTANT_SAMPLE))
+
+## coverage: functional coverage of the named scenarios and COVERAGE_SEEDS random workloads (runs/coverage)
+COVERAGE_SEEDS ?= 20
+coverage: $(STAMP)
+	$(BIN)/python -m sim.func_coverage --seeds $(COVERAGE_SEEDS)
 
 ## verilog: write the SoC's Verilog for NCPU CPUs to OUT
 verilog: $(STAMP)
