@@ -183,14 +183,21 @@ class Scoreboard:
             td.mpcount = rec["mpcount"]
         cpu.runq[nq].append(tid)   # TAILQ_INSERT_TAIL
 
+    def _known(self, kind: str, tid: int, cpu: _Cpu, **fields) -> _Td | None:
+        """The model's thread ``tid``; None for one it never heard of: the decision is undecidable, and
+        the thread is adopted as the kernel has it (``fields``)."""
+        td = self.threads.get(tid)
+        if td is None:
+            self.counts[kind]["undecidable"] += 1
+            self._adopt(tid, cpu, **fields)
+        return td
+
     def _dequeue(self, rec: dict, cpu: _Cpu) -> None:
         kind = "dequeues"
         self.counts[kind]["seen"] += 1
         tid, nq = _need(rec, "target"), _need(rec, "pri")
-        td = self.threads.get(tid)
+        td = self._known(kind, tid, cpu, pri=nq)
         if td is None:
-            self.counts[kind]["undecidable"] += 1
-            self._adopt(tid, cpu, pri=nq)
             return
         if td.queue != (cpu.id, nq):
             where = "on no run queue" if td.queue is None else f"on cpu {td.queue[0]} queue {td.queue[1]}"
@@ -201,10 +208,8 @@ class Scoreboard:
         kind = "setpri"
         self.counts[kind]["seen"] += 1
         tid, pri = _need(rec, "target"), _need(rec, "pri")
-        td = self.threads.get(tid)
+        td = self._known(kind, tid, cpu, pri=pri)
         if td is None:
-            self.counts[kind]["undecidable"] += 1
-            self._adopt(tid, cpu, pri=pri)
             return
         if td.queue is not None:
             # lwkt_setpri dequeues a queued thread first: the queue is found from td_pri.

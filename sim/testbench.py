@@ -29,10 +29,7 @@ class SocBench:
         while hasattr(dut, f"cpu{self.ncpu}__cyc"):
             self.ncpu += 1
         self.masters = [BusMaster(dut, cpu) for cpu in range(self.ncpu)]
-        # The RAM's contents as the bus traffic leaves them, for test probes (ram_peek).
-        self._ram_seen: dict[int, int] = {}
-        for master in self.masters:
-            master.add_monitor(self._see_ram)
+        self._ram_seen: dict[int, int] | None = None
         self.fifo_depth = 0
         self.ram_words = 0
 
@@ -72,11 +69,21 @@ class SocBench:
 
     # -- probes: RTL state read without a bus cycle, for checkers --------------------------------
 
+    def watch_ram(self) -> None:
+        """Keep the RAM's contents as the bus traffic leaves them, for test probes (ram_peek); runs
+        that do not probe do not pay for it."""
+        if self._ram_seen is None:
+            self._ram_seen = {}
+            for master in self.masters:
+                master.add_monitor(self._see_ram)
+
     def _see_ram(self, cycle: int, cpu: int, address: int, write: bool, value: int) -> None:
         self._ram_seen[address] = value
 
     def ram_peek(self, address: int) -> int:
-        """The word at RAM ``address`` as the last access on any port left it (no bus cycle)."""
+        """The word at RAM ``address`` as the last access on any port left it since watch_ram (no bus cycle)."""
+        if self._ram_seen is None:
+            raise RuntimeError("ram_peek needs SocBench.watch_ram() before the run")
         return self._ram_seen.get(address, 0)
 
     def mplock_owner(self) -> int | None:

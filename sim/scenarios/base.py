@@ -224,7 +224,7 @@ class Workload:
 
     def __init__(self, scenario: Scenario):
         self.scenario = scenario
-        self.live = 0            # threads spawned (UP: still live)
+        self.live = 0            # UP: the scenario's threads still live (SMP: counted in shared RAM)
         self.ended_word: int | None = None
         self.spawned_words: list[int] = []
         self.finished: list[str] = []
@@ -240,8 +240,9 @@ class Workload:
             self.ended_word = system.new_data("workload.ended", 1, "mplock")
             self.spawned_words = [system.new_data(f"workload.spawned[{cpu}]", 1, Guard("writer", cpu))
                                   for cpu in range(system.ncpu)]
-        self.live += 1
-        if self.ended_word is not None:
+        if self.ended_word is None:
+            self.live += 1
+        else:
             word = self.spawned_words[k.gd_cpuid]
             await k.cpu.write(word, await k.cpu.read(word) + 1)
 

@@ -135,7 +135,7 @@ async def monitor_sees_acknowledged_ram_accesses_only(dut):
     assert log == [(write_cycle, 1, word7, True, 0x1234_5678), (read_cycle, 0, word7, False, 0x1234_5678)], log
     m0.remove_monitor(monitor)
     m1.remove_monitor(monitor)
-    # (The bench keeps its own monitor, SocBench.ram_peek's.)
+    # (Other monitors, such as the bench's RAM shadow when a test asks for one, would stay.)
     assert monitor not in (m0.monitors or ()) and monitor not in (m1.monitors or ())
     await m1.write(word7, 0)
     assert len(log) == 2

@@ -48,6 +48,7 @@ async def smp_machine(dut, **kwargs) -> Machine:
     every token starts owned by CPU 0 with generation 0, as the race detector assumes too.
     """
     bench = await SocBench(dut).start()
+    bench.watch_ram()                    # peek_td reads the RAM as the bus traffic leaves it
     for word in range(required_words(bench.ncpu)):
         await bench.masters[0].write(mm.RAM.addr("WORD", index=word), 0)
     return Machine(bench, mode="smp", bugs=planted_bugs(), **kwargs)
