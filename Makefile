@@ -57,10 +57,13 @@ MUTANT_SAMPLE ?=
 mutants: $(STAMP)
 	$(BIN)/python -m sim.mutants --seeds $(MUTANT_SEEDS) --jobs $(JOBS) $(if $(MUTANT_SAMPLE),--sample $(MUTANT_SAMPLE))
 
-## coverage: functional coverage of the named scenarios and COVERAGE_SEEDS random workloads (runs/coverage)
+## coverage: functional, RTL and firmware code coverage of the named scenarios, the directed register
+## tests and COVERAGE_SEEDS coverage-directed random workloads (runs/coverage; COVERAGE_ARGS=--compare
+## adds the unbiased curve, --merge DIR adds earlier results)
 COVERAGE_SEEDS ?= 20
+COVERAGE_ARGS ?=
 coverage: $(STAMP)
-	$(BIN)/python -m sim.func_coverage --seeds $(COVERAGE_SEEDS)
+	$(BIN)/python -m sim.coverage_run --seeds $(COVERAGE_SEEDS) --jobs $(JOBS) $(COVERAGE_ARGS)
 
 ## verilog: write the SoC's Verilog for NCPU CPUs to OUT
 verilog: $(STAMP)

@@ -116,6 +116,8 @@ class IpiqMixin:
             if polls >= WAIT_IPIQ_PANIC:
                 self.panic(f"LWKT_WAIT_IPIQ: cpu {self.gd_cpuid} waited {polls} polls for cpu {dcpu} "
                            f"to reach {seq}")
+        if polls:
+            self.count("wait_ipiq_polled")
         self.system.ipi_checker.waited(self, dcpu, seq)
         self.intr_restore(saved)
 
@@ -128,7 +130,10 @@ class IpiqMixin:
             if source == self.gd_cpuid:
                 continue
             self.cpu.charge(per_source)
-            if not pending >> source & 1 or source in self.ipiq_busy:
+            if not pending >> source & 1:
+                continue
+            if source in self.ipiq_busy:
+                self.count("ipiq_nested_skip")   # an outer call is running this queue's head
                 continue
             # A message's function may send IPIs and so drain queues again: never run the
             # head of a queue twice (the outer loop pops it when its function returns).

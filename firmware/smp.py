@@ -302,6 +302,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
     # -- scheduling -------------------------------------------------------------------------------
 
     async def _enqueue_and_offer(self, td: Thread, critpri: int) -> None:
+        self.count("schedule_local")
         await self._lwkt_enqueue(td)
         if td.td_preemptable is not None:
             await _maybe_await(td.td_preemptable(td, critpri))
@@ -416,6 +417,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
             woken.append(td.td_id)
             self.system.wait_checker.woken(td, self.cycle)
             cpu = await self.td_get(record, "td_cpu")
+            self.count("signal_local" if cpu == self.gd_cpuid else "signal_remote")
             if cpu == self.gd_cpuid:
                 await self._lwkt_enqueue(self.own(record))
             elif not self.system.bug("signal-drop-remote"):

@@ -72,8 +72,8 @@ class TokenMixin:
         if td.td_pri > 2000:    # the seed's INVARIANTS check: runaway critical-section nesting
             td.td_pri = 1000
             self.panic("too HIGH!")
-        if not self.system.bug("token-skip-fetch"):
-            await self._token_fetch(tok)
+        if not self.system.bug("token-skip-fetch") and not await self._token_fetch(tok):
+            self.count("token_fast")        # already this CPU's: no message
         gen = (await self.tok_get(tok, "t_gen") + 1) & 0xFFFF_FFFF
         await self.tok_set(tok, "t_gen", gen)
         self.system.token_checker.enter(self, tok)
@@ -88,6 +88,7 @@ class TokenMixin:
         """
         self.crit_enter()
         if await self.tok_get(tok, "t_cpu") != self.gd_cpuid:
+            self.count("trytoken_failed")
             await self.crit_exit()
             return 0
         await self.tok_set(tok, "t_gen", (await self.tok_get(tok, "t_gen") + 1) & 0xFFFF_FFFF)
@@ -106,6 +107,7 @@ class TokenMixin:
         """Own ``tok`` again if it was lost; returns its generation (bumped when it was lost)."""
         self.kassert(self.curthread.td_pri >= TDPRI_CRIT, "lwkt_regettoken outside a critical section")
         if await self.tok_get(tok, "t_cpu") != self.gd_cpuid:
+            self.count("regettoken_lost")   # lost while blocked: the caller's generation is stale
             await self._token_fetch(tok)
             await self.tok_set(tok, "t_gen", (await self.tok_get(tok, "t_gen") + 1) & 0xFFFF_FFFF)
             self.system.token_checker.enter(self, tok)
@@ -186,6 +188,7 @@ class MpLockMixin:
             # lwkt_switch only runs this thread again once it has the lock for it.
             k = await self.lwkt_switch()
             k.kassert(await k.mp_lock_held(), "get_mplock: resumed without the MP lock")
+            k.count("mplock_handoff")       # handed over after waiting for another CPU
 
     def _mplock_cli(self) -> int:
         """Interrupts off for an MP-lock transition (unless the debug.mplock_cli setting is 0)."""

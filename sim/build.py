@@ -16,7 +16,7 @@ from pathlib import Path
 from hdl.config import SocConfig
 from hdl.soc import TOPLEVEL
 from . import toolchain
-from .errors import EnvironmentProblem
+from .errors import EnvironmentProblem, UsageError
 
 __all__ = ["Build", "build_soc", "BUILD_ROOT", "TIMESCALE"]
 
@@ -27,6 +27,8 @@ BUILD_ROOT = Path(os.environ.get("LWKT_SOC_BUILD_DIR", PROJECT_ROOT / "build"))
 TIMESCALE = ("1ns", "1ps")
 
 _VERILATOR_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-ALWNEVER"]
+#: Line and toggle coverage (not user coverage: the design has no cover properties).
+_COVERAGE_ARGS = ["--coverage-line", "--coverage-toggle"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class Build:
     directory: Path
     verilog: Path
     toplevel: str = TOPLEVEL
+    #: Built with Verilator's line and toggle coverage: the simulator writes coverage.dat on exit.
+    coverage: bool = False
 
     @property
     def wave_format(self) -> str | None:
@@ -55,18 +59,21 @@ def _hardware_digest() -> str:
 
 
 def build_soc(sim: str, config: SocConfig, *, waves: bool = False, root: Path | None = None,
-              verbose: bool = False, announce=None, force: bool = False) -> Build:
+              verbose: bool = False, announce=None, force: bool = False, coverage: bool = False) -> Build:
     """Build ``config`` for ``sim`` (``"verilator"`` or ``"icarus"``) unless cached (``force``:
     build again whatever the cache says). ``announce(text)`` hears when it builds or waits for
-    another process's build. A failed build is an EnvironmentProblem naming the build log."""
+    another process's build. ``coverage`` (Verilator only) builds the line and toggle coverage
+    variant in its own folder (``-cov``). A failed build is an EnvironmentProblem naming the build log."""
     say = announce or (lambda text: None)
+    if coverage and sim != "verilator":
+        raise UsageError(f"RTL coverage needs Verilator; {sim} has no coverage build")
     toolchain.activate(sim)
     root = Path(root or BUILD_ROOT)
-    directory = root / f"{sim}-{config.slug}{'-waves' if waves else ''}"
+    directory = root / f"{sim}-{config.slug}{'-waves' if waves else ''}{'-cov' if coverage else ''}"
     verilog = directory / f"{TOPLEVEL}.v"
-    result = Build(sim, config, waves, directory, verilog)
+    result = Build(sim, config, waves, directory, verilog, coverage=coverage)
     key = json.dumps({"config": asdict(config), "sim": toolchain.simulator_version(sim), "waves": waves,
-                      "hardware": _hardware_digest()}, sort_keys=True)
+                      "coverage": coverage, "hardware": _hardware_digest()}, sort_keys=True)
     stamp = directory / "build.stamp"
     if not force and stamp.exists() and stamp.read_text() == key:
         return result
@@ -109,6 +116,8 @@ def _build(sim: str, config: SocConfig, waves: bool, result: Build, stamp: Path,
         if waves:
             build_args.append("--trace-fst" if result.wave_format == "fst" else "--trace")
             build_args.append("--trace-structs")
+        if result.coverage:
+            build_args += _COVERAGE_ARGS
     runner.build(
         sources=[verilog],
         hdl_toplevel=TOPLEVEL,

@@ -50,6 +50,11 @@ class BusMaster:
         Called as ``monitor(cycle, cpu, address, write, value)`` for each shared-RAM
         access answered with ``ack`` (``value``: the word written or read, ``cycle``:
         the cycle of the ack). None when there are none, so the hot path pays one test.
+    observers : tuple of callables, or None
+        Called as ``observer(cycle, cpu, address, write, value, ok, cycles)`` for every
+        access, answered with ``ack`` (``ok``) or ``err``: the hardware coverage
+        (sim/hw_coverage.py). ``cycles`` is how long it took, so ``cycle - cycles`` is the
+        cycle its request was first presented.
     """
 
     def __init__(self, dut, cpu: int, *, period_ns: int = CLOCK_PERIOD_NS,
@@ -71,11 +76,16 @@ class BusMaster:
         self.transactions = 0
         self.last_cycles = 0
         self.monitors = None
+        self.observers = None
         self.idle()
 
     def add_monitor(self, monitor) -> None:
         """Watch this port's shared-RAM traffic (see ``monitors``)."""
         self.monitors = (self.monitors or ()) + (monitor,)
+
+    def add_observer(self, observer) -> None:
+        """Watch every access of this port (see ``observers``)."""
+        self.observers = (self.observers or ()) + (observer,)
 
     def remove_monitor(self, monitor) -> None:
         # Equality, not identity: each ``obj.method`` is a new bound-method object.
@@ -150,6 +160,11 @@ class BusMaster:
         self._answered_at = get_sim_time("step")
         self.transactions += 1
         self.last_cycles = cycles
+        if self.observers is not None and not isinstance(error, BusTimeout):
+            cycle = now_ns() // self._period
+            for observer in self.observers:
+                observer(cycle, self.cpu, address, write, value if write else data if error is None else 0,
+                         error is None, cycles)
         if error is not None:
             raise error
         if self.monitors is not None and 0 <= address - _RAM_BASE < _RAM_SIZE:

@@ -92,7 +92,8 @@ def _cmd_run(args) -> int:
     return run_scenario(args.scenario, sim=args.sim, seed=args.seed, out=Path(args.out), cpus=args.cpus,
                         cycles=args.cycles, fifo_depth=args.fifo_depth, mode=args.mode, waves=args.waves,
                         faults=args.faults, cost_model=args.cost_model, ram_words=args.ram_words,
-                        bug=args.plant_bug, spec=args.spec)
+                        bug=args.plant_bug, spec=args.spec, rtl_coverage=args.rtl_coverage,
+                        fw_coverage=args.fw_coverage)
 
 
 def _cmd_ram_layout(args) -> int:
@@ -224,6 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: default)")
     p.add_argument("--waves", action="store_true",
                    help="write a waveform (FST, or VCD without liblz4) and a GTKWave save file")
+    p.add_argument("--rtl-coverage", action="store_true",
+                   help="Verilator only: run a line and toggle coverage build and keep rtl_coverage.dat "
+                        "(merge runs with python -m sim.rtl_coverage)")
+    p.add_argument("--fw-coverage", action="store_true",
+                   help="measure coverage.py with branches over firmware/ and keep fw_coverage.dat "
+                        "(summarise runs with python -m sim.fw_coverage)")
     p.add_argument("--out", metavar="DIR", default="runs/latest", help="output folder (default runs/latest)")
     p.set_defaults(func=_cmd_run)
 

@@ -1,41 +1,48 @@
-"""Functional coverage of the kernel, from the runs' traces: which of the seeds' paths were exercised.
+"""The functional coverage model: every bin of the kernel and the hardware, and what a run hit.
 
-    python -m sim.func_coverage [--seeds N] [--sim verilator] [--merge coverage.json ...] [--out DIR]
+A bin is one path of the seeds or one state of the register contract that a
+run can exercise. Three kinds, all read offline from a run's folder (no hook in
+the simulation beyond the optional bus observer):
 
-Each bin is a predicate over one trace record (and the run's counters), named
-after what the seeds do: every ``lwkt_preempt`` outcome with its reason, the
-interrupts landing inside each kernel function (taken there, or deferred to the end
-of its critical section), the thread cache, local and remote scheduling, the lost
-wake-up window, tokens, the MP lock, the IPI queues, migration and every
-interrupt source. The model is our own rather than cocotb-coverage's: every
-fact it needs is already in the trace, so it counts offline, from any run
-folder, with no hook in the simulation.
+- **trace bins** (``BINS``): a predicate over one trace record: every
+  ``lwkt_preempt`` outcome with its reason, interrupts landing inside each kernel
+  function (taken there, or deferred to the end of its critical section), the
+  thread cache, scheduling, the lost wake-up window, tokens, the MP lock,
+  migration;
+- **counter bins** (``COUNTER_BINS``): a kernel counter that is non-zero: the
+  token fast path, a failed ``lwkt_trytoken``, a token lost before
+  ``lwkt_regettoken``, the MP lock handed over, local and remote wake-ups,
+  ``lwkt_wait_ipiq`` waiting, a nested ``lwkt_process_ipiq`` skipping a queue;
+- **hardware bins** (``HW_BINS``, ``sim/hw_coverage.py``): every register and
+  access kind, every bus error kind, FIFO levels per pair class, WOF and ROE,
+  simultaneous TRYs, CLAIM with nothing pending, each interrupt source, the
+  timer's periodic re-arm. Runs made with ``hw_coverage`` (and the directed
+  cocotb modules) record them.
 
-The runner runs the named scenarios and ``--seeds`` random workloads (every
-fault on), adds the bins each run hit, and writes ``coverage.json`` (per bin:
-hits and the run that first hit it), ``coverage.md`` (the table and the
-uncovered bins) and ``coverage.png`` (bins hit against runs). ``--merge`` adds
-the coverage of earlier runs.
+``UNREACHABLE`` names the bins no run can hit, each with why; closure is every
+other bin hit. ``STIMULUS`` says, per bin, which draws of the random workload
+make it likelier: coverage-directed generation (``sim/coverage_run.py``) uses it.
+
+The model is our own rather than cocotb-coverage's: every fact it needs is
+already in the trace, the counters or the bus observer, so it counts offline
+from any run folder; ``sim/ucis_export.py`` writes it as UCIS XML.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-import tempfile
 from pathlib import Path
 from typing import Callable
 
-from .errors import EXIT_FAILED, EXIT_OK
-from .outdir import atomic_write
+from .hw_coverage import hw_bins
 from .run_files import RunFiles
 
-__all__ = ["BINS", "bins_hit", "main"]
+__all__ = ["BINS", "COUNTER_BINS", "HW_BINS", "MODEL", "UNREACHABLE", "STIMULUS", "bins_hit", "run_hits",
+           "reachable", "stimulus_for"]
 
 #: Kernel functions whose interrupt landings are bins (taken inside them).
-_FUNCTIONS = ("lwkt_switch", "lwkt_schedule", "lwkt_gettoken", "lwkt_reltoken", "get_mplock", "rel_mplock",
-              "lwkt_send_ipiq", "lwkt_wait_ipiq", "lwkt_signal", "lwkt_block", "crit_exit", "lwkt_yield",
-              "(thread code)", "(idle)")
+_FUNCTIONS = ("lwkt_switch", "lwkt_schedule", "lwkt_schedule_self", "lwkt_deschedule", "lwkt_deschedule_self",
+              "lwkt_gettoken", "lwkt_reltoken", "lwkt_regettoken", "get_mplock", "rel_mplock", "lwkt_send_ipiq",
+              "lwkt_wait_ipiq", "lwkt_process_ipiq", "lwkt_signal", "lwkt_block", "lwkt_preempt",
+              "lwkt_alloc_thread", "crit_exit", "lwkt_yield", "(thread code)", "(idle)")
 
 
 def _preempt(result: str, why: Callable[[dict], bool] = lambda r: True):
@@ -117,8 +124,73 @@ BINS: dict[str, tuple[str, Callable[[dict], bool]]] = {
 }
 
 
+#: name -> (description, the per-CPU counter (counters.json "total") that is non-zero when hit)
+COUNTER_BINS: dict[str, tuple[str, str]] = {
+    "token.local-fast-path": ("lwkt_gettoken finds the token already this CPU's: no message", "token_fast"),
+    "token.remote-request": ("lwkt_gettoken asks the token's owner for it by IPI", "token_requests"),
+    "token.trytoken-failed": ("lwkt_trytoken fails: another CPU owns the token", "trytoken_failed"),
+    "token.regettoken-lost": ("lwkt_regettoken finds the token lost (given away while blocked) and fetches it",
+                              "regettoken_lost"),
+    "mplock.handoff": ("a thread that waited for the MP lock runs holding it (handed over by a release)",
+                       "mplock_handoff"),
+    "schedule.local": ("lwkt_schedule makes a thread of this CPU runnable (and offers the CPU)", "schedule_local"),
+    "signal.local": ("lwkt_signal wakes a thread of this CPU", "signal_local"),
+    "signal.remote": ("lwkt_signal wakes a thread of another CPU (by IPI)", "signal_remote"),
+    "ipi.wait-ipiq-polled": ("lwkt_wait_ipiq polls: the target had not yet run the message", "wait_ipiq_polled"),
+    "ipi.nested-process-skip": ("a nested lwkt_process_ipiq skips the queue whose head an outer call runs",
+                                "ipiq_nested_skip"),
+}
+
+#: name -> description of every hardware bin (sim/hw_coverage.py), prefixed "hw."
+HW_BINS: dict[str, str] = {f"hw.{name}": text for name, text in hw_bins().items()}
+
+#: Every bin's description, in report order.
+MODEL: dict[str, str] = {**{n: d for n, (d, _) in BINS.items()}, **{n: d for n, (d, _) in COUNTER_BINS.items()},
+                         **HW_BINS}
+
+#: Bins no run can hit, and why (docs/coverage.md says more).
+UNREACHABLE: dict[str, str] = {
+    "preempt.hit-already-preempting": (
+        "the target's td_preempted is set only while it runs over the thread it preempted, or between "
+        "giving the CPU back and the preempted thread clearing it; the first is the 'weird' case "
+        "(checked first, as in the seed), the second lies inside the preempted thread's critical "
+        "section, where nothing on its CPU can schedule (interrupts and IPIs wait) and no other CPU "
+        "schedules it except by an IPI to that CPU"),
+    "interrupt.landed-in.lwkt_yield": (
+        "interrupts are taken at bus-access boundaries, and lwkt_yield makes no access of its own: it "
+        "is a call of lwkt_schedule_self and one of lwkt_switch, where its interrupts land"),
+}
+
+#: Draws of the random workload (sim/scenarios/random_workload.py) that make a bin likelier:
+#: a bin-name prefix -> (operation weights, device knobs) to use while it is not hit.
+STIMULUS: dict[str, tuple[dict, dict]] = {
+    "thread.": ({"spawn": 4, "reap": 4}, {}),
+    "thread.cache-overflow": ({"spawn": 3, "reap": 6}, {"children": 8}),
+    "deschedule.remote": ({"desched": 4}, {}),
+    "preempt.miss-critpri": ({"offer": 4}, {}),
+    "preempt.lend-mpcount": ({"offer": 4, "mplock": 3}, {}),
+    "preempt.miss-mplock": ({"offer": 3, "mplock": 4}, {"not_mpsafe": 0.8}),
+    "preempt.weird": ({}, {"same_cpu": 1.0, "kick": 1.0}),
+    "interrupt.landed-in.lwkt_preempt": ({"offer": 4}, {"same_cpu": 0.8}),
+    "interrupt.landed-in.lwkt_deschedule": ({"desched": 4}, {}),
+    "interrupt.landed-in.lwkt_alloc_thread": ({"spawn": 4}, {}),
+    "interrupt.landed-in.lwkt_regettoken": ({"migrate": 4}, {}),
+    "wait.lost-wakeup-window": ({}, {"consumers": 0.8, "tickets": 6}),
+    "signal.": ({}, {"consumers": 0.7, "tickets": 5}),
+    "token.trytoken-failed": ({"wake": 5}, {}),
+    "ipi.nested-process-skip": ({"note": 3}, {"forward": 1.0}),
+    "interrupt.landed-in.lwkt_schedule_self": ({"yield": 6}, {}),
+    "token.": ({"token": 5, "migrate": 3, "wake": 2}, {}),
+    "migration.": ({"migrate": 5}, {}),
+    "mplock.": ({"mplock": 5}, {}),
+    "hw.mplock.simultaneous-try": ({"mplock": 6}, {}),
+    "ipi.": ({"note": 5}, {}),
+    "hw.ipi.level": ({"note": 6}, {}),
+}
+
+
 def bins_hit(records) -> dict[str, int]:
-    """How often each bin was hit in one trace."""
+    """How often each trace bin was hit in one trace."""
     hits: dict[str, int] = {}
     for r in records:
         for name, (_, hit) in BINS.items():
@@ -130,77 +202,39 @@ def bins_hit(records) -> dict[str, int]:
     return hits
 
 
-def _runs(seeds: int) -> list[dict]:
-    named = [("up-basic", None, "", 32), ("up-preempt", None, "wait-states,spurious,delayed-complete", 32),
-             ("up-untimely", None, "", 32), ("smp-pingpong", 4, "", 32), ("smp-ipi-storm", 4, "", 4),
-             ("smp-mplock", 4, "", 32), ("smp-mixed", 4, "spurious,delayed-complete", 32),
-             ("smp-mp-fallback", 4, "", 32)]
-    runs = [{"scenario": s, "seed": 1, "cpus": c, "faults": f, "fifo_depth": d} for s, c, f, d in named]
-    return runs + [{"scenario": "random", "seed": seed, "cpus": 4, "faults": "all", "fifo_depth": 8}
-                   for seed in range(1, seeds + 1)]
+def counter_hits(counters: dict) -> dict[str, int]:
+    """The counter bins and hardware bins of one run's counters.json."""
+    total = counters.get("total") or {}
+    hits = {name: total[key] for name, (_, key) in COUNTER_BINS.items() if total.get(key)}
+    for name, n in (counters.get("hw_coverage") or {}).items():
+        if n and f"hw.{name}" in HW_BINS:
+            hits[f"hw.{name}"] = n
+    return hits
 
 
-def _plot(curve: list[int], total: int, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-    fig = Figure(figsize=(6, 3.2), dpi=110)
-    ax = fig.add_subplot()
-    ax.plot(range(1, len(curve) + 1), curve, marker=".", color="#1f77b4")
-    ax.axhline(total, color="grey", lw=0.8, ls="--", label=f"all {total} bins")
-    ax.set_xlabel("runs (named scenarios, then random seeds)")
-    ax.set_ylabel("bins hit")
-    ax.set_ylim(0, total + 1)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
+def run_hits(folder: Path | str) -> dict[str, int]:
+    """Every bin one finished run folder hit (trace, counters and, when recorded, hardware)."""
+    files = RunFiles(folder)
+    hits = bins_hit(files.trace())
+    hits.update(counter_hits(files.counters()))
+    return hits
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim.func_coverage", description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=20, help="random workloads after the named scenarios")
-    parser.add_argument("--sim", choices=["verilator", "icarus"], default="verilator")
-    parser.add_argument("--merge", nargs="*", default=[], help="coverage.json files of earlier runs to add")
-    parser.add_argument("--out", default="runs/coverage", help="where coverage.json, .md and .png go")
-    args = parser.parse_args(argv)
-    from .run import run_scenario
-    hits = {name: 0 for name in BINS}
-    first: dict[str, str] = {}
-    for path in args.merge:
-        earlier = json.loads(Path(path).read_text())
-        for name, entry in earlier["bins"].items():
-            if name in hits and entry["hits"]:
-                hits[name] += entry["hits"]
-                first.setdefault(name, entry["first"])
-    curve = []
-    for run in _runs(args.seeds):
-        with tempfile.TemporaryDirectory() as tmp:
-            run_scenario(run["scenario"], sim=args.sim, seed=run["seed"], cpus=run["cpus"], faults=run["faults"],
-                         fifo_depth=run["fifo_depth"], out=Path(tmp), quiet=True)
-            label = f"{run['scenario']} seed {run['seed']}"
-            for name, n in bins_hit(RunFiles(tmp).trace()).items():
-                hits[name] += n
-                first.setdefault(name, label)
-        curve.append(sum(1 for n in hits.values() if n))
-        print(f"  {label:24} {curve[-1]}/{len(BINS)} bins", flush=True)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    covered = sum(1 for n in hits.values() if n)
-    result = {"bins": {name: {"description": BINS[name][0], "hits": hits[name], "first": first.get(name)}
-                       for name in BINS},
-              "covered": covered, "total": len(BINS), "curve": curve, "seeds": args.seeds}
-    atomic_write(out / "coverage.json", json.dumps(result, indent=2) + "\n")
-    lines = ["# Functional coverage", "", f"{covered}/{len(BINS)} bins hit over {len(curve)} runs "
-             f"({args.seeds} random seeds).", "", "| bin | what | hits | first hit by |", "|---|---|---|---|"]
-    lines += [f"| `{n}` | {BINS[n][0]} | {hits[n]} | {first.get(n, '**not hit**')} |" for n in BINS]
-    atomic_write(out / "coverage.md", "\n".join(lines) + "\n")
-    _plot(curve, len(BINS), out / "coverage.png")
-    for name in BINS:
-        if not hits[name]:
-            print(f"not hit: {name}: {BINS[name][0]}")
-    print(f"functional coverage: {covered}/{len(BINS)} bins ({100 * covered / len(BINS):.0f} %)")
-    return EXIT_OK if covered == len(BINS) else EXIT_FAILED
+def reachable() -> list[str]:
+    """The bins closure needs: all but the unreachable ones."""
+    return [name for name in MODEL if name not in UNREACHABLE]
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def stimulus_for(uncovered) -> tuple[dict, dict]:
+    """The workload weights and device knobs that favour the ``uncovered`` bins (the strongest
+    pull of any bin wins per knob)."""
+    weights: dict[str, float] = {}
+    knobs: dict[str, float] = {}
+    for name in uncovered:
+        for prefix, (w, k) in STIMULUS.items():
+            if name.startswith(prefix):
+                for key, value in w.items():
+                    weights[key] = max(weights.get(key, 0), value)
+                for key, value in k.items():
+                    knobs[key] = max(knobs.get(key, 0), value)
+    return weights, knobs

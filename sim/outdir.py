@@ -20,7 +20,8 @@ __all__ = ["RunFolder", "atomic_write", "OUTPUT_FILES"]
 #: Everything a run writes, leftovers of an interrupted run included (the simulator's dump files).
 OUTPUT_FILES = ("run.json", "trace.jsonl", "counters.json", "report.json", "report.txt", "report.md",
                 "timeline.png", "waves.fst", "waves.vcd", "waves.gtkw", "threads.txt", "progress", "sim.log",
-                "results.xml", "dump.vcd", "dump.fst")
+                "results.xml", "dump.vcd", "dump.fst", "coverage.dat", "rtl_coverage.dat", "fw_coverage.dat",
+                "coverage.ucis.xml")
 
 
 def atomic_write(path: Path, data: str | bytes) -> None:

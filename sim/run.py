@@ -45,7 +45,8 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
                  waves: bool = False, quiet: bool = False, progress: bool | None = None,
                  faults: str = "", cost_model: str = "default", scenario_modules: tuple[str, ...] = (),
                  extra_env: dict[str, str] | None = None, ram_words: int = SocConfig.ram_words,
-                 bug: str = "", spec: str | Path | None = None) -> int:
+                 bug: str = "", spec: str | Path | None = None, rtl_coverage: bool = False,
+                 fw_coverage: bool = False, hw_coverage: bool = False) -> int:
     """Run scenario ``name``; returns the exit code (0 every check held, 1 otherwise).
 
     ``mode`` defaults to the scenario's build; a uniprocessor scenario may also
@@ -56,6 +57,9 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
     ``scenario_modules`` are imported here and in the simulator to register
     scenarios defined elsewhere; ``extra_env`` goes to the simulator's environment. ``spec``
     (random workload only) is a workload spec file, checked before anything is built.
+    ``rtl_coverage`` (Verilator only) runs a coverage build and keeps ``rtl_coverage.dat``;
+    ``fw_coverage`` measures coverage.py over ``firmware/`` into ``fw_coverage.dat``.
+    ``hw_coverage`` counts the hardware bins of the bus accesses (``sim/hw_coverage.py``).
 
     Raises UsageError (exit 2) or EnvironmentProblem (exit 3) when the run cannot start.
     """
@@ -95,6 +99,8 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
             raise RunError(str(exc)) from None
     if bug and bug not in BUGS:
         raise RunError(f"unknown planted bug {bug!r}; known: {', '.join(BUGS)}")
+    if rtl_coverage and sim != "verilator":
+        raise RunError(f"--rtl-coverage needs --sim verilator (Verilator's coverage build); {sim} has none")
     budget = cycles or scenario.max_cycles
     if progress is None:
         progress = not quiet
@@ -105,7 +111,7 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
 
     with RunFolder(out, f"{name} seed {seed} on {sim}") as folder, Interruption() as interruption:
         try:
-            build = build_soc(sim, config, waves=waves, announce=say)
+            build = build_soc(sim, config, waves=waves, announce=say, coverage=rtl_coverage)
         except EnvironmentProblem:
             if interruption.signal is not None:      # the build was stopped by the signal
                 say(f"interrupted ({interruption.name}) while building")
@@ -116,7 +122,9 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
         config = RunConfig(scenario=name, seed=seed, sim=sim, mode=mode, cpus=ncpu, fifo_depth=fifo_depth,
                            ram_words=ram_words, cycles=budget, faults=sorted(fault_set), cost_model=cost_model,
                            spec=spec_path, spec_sha256=spec_sha, bug=bug, scenario_modules=list(scenario_modules),
-                           waves=waves, out=str(folder.path), versions=tool_versions(sim))
+                           waves=waves, rtl_coverage=rtl_coverage, fw_coverage=fw_coverage,
+                           hw_coverage=hw_coverage,
+                           out=str(folder.path), versions=tool_versions(sim))
         if interruption.signal is not None:
             return interruption.exit_code
         return _run(folder.path, build, config, interruption, progress=progress, say=say, costs=costs,
@@ -146,8 +154,11 @@ def _run(out: Path, build, config: RunConfig, interruption: Interruption, *, pro
                 raise EnvironmentProblem(f"{exc}; the build log is {build.directory / 'build.log'}") from None
             # A cached model that does not even start (a damaged build): build it again, once.
             say(f"the simulator did not start (see {out / 'sim.log'})")
-            build = build_soc(sim, build.config, waves=waves, announce=say, force=True)
+            build = build_soc(sim, build.config, waves=waves, announce=say, force=True, coverage=build.coverage)
     (out / PROGRESS_FILE).unlink(missing_ok=True)
+    if build.coverage and (out / "coverage.dat").exists():
+        # Verilator's main writes coverage.dat into the test folder when the simulation ends.
+        (out / "coverage.dat").replace(out / "rtl_coverage.dat")
 
     files = {"config": "run.json", "trace": "trace.jsonl", "counters": "counters.json", "log": "sim.log"}
     if not (out / "counters.json").exists():
@@ -156,6 +167,8 @@ def _run(out: Path, build, config: RunConfig, interruption: Interruption, *, pro
             return interruption.exit_code
         raise EnvironmentProblem(f"the simulator ended without writing the run's counters; see {out / 'sim.log'} "
                                  f"(and the build log {build.directory / 'build.log'})")
+    if (out / "rtl_coverage.dat").exists():
+        files["rtl_coverage"] = "rtl_coverage.dat"
     wave = collect_waveform(build, out) if waves else None
     if wave is not None:
         from .gtkwave import write_gtkwave_files

@@ -42,6 +42,13 @@ class RunConfig:
     bug: str = ""
     scenario_modules: list[str] = field(default_factory=list)
     waves: bool = False
+    #: Code coverage of this run: Verilator's line and toggle coverage of the RTL (a coverage
+    #: build, written to rtl_coverage.dat) and coverage.py over firmware/ (fw_coverage.dat).
+    rtl_coverage: bool = False
+    fw_coverage: bool = False
+    #: The hardware functional coverage of the cores' bus accesses (sim/hw_coverage.py), into
+    #: counters.json as ``hw_coverage``.
+    hw_coverage: bool = False
     out: str = "."
     versions: dict = field(default_factory=dict)
 

@@ -15,8 +15,16 @@ from pathlib import Path
 import cocotb
 from cocotb.triggers import Timer
 
-from firmware.cost_model import load_cost_model
+from sim.fw_coverage import start_from_environment
+
+# coverage.py over firmware/ when run.json asks (fw_coverage): started before the firmware is
+# imported so that its module-level lines count too; saved at the end of run_scenario.
+_FW_COVERAGE = start_from_environment()
+
+from firmware.cost_model import load_cost_model  # noqa: E402
+from hdl.config import SocConfig
 from sim.faults import FaultInjector
+from sim.hw_coverage import HwCoverage
 from sim.machine import Machine
 from sim.run_config import RunConfig
 from sim.scenarios import Check, Devices, get_scenario
@@ -33,6 +41,14 @@ def _on_signal(signum, frame) -> None:
 
 @cocotb.test()
 async def run_scenario(dut):
+    try:
+        await _run_scenario(dut)
+    finally:  # the firmware coverage is written however the run ends (panic, failed check, signal)
+        if _FW_COVERAGE is not None:
+            _FW_COVERAGE.save()
+
+
+async def _run_scenario(dut):
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _on_signal)
     config = RunConfig.from_environment()
@@ -50,6 +66,10 @@ async def run_scenario(dut):
                       untimely_switch=scenario.untimely_switch, faults=faults, seed=seed,
                       bugs=frozenset(filter(None, [config.bug])))
     system = machine.system
+    hw_coverage = None
+    if config.hw_coverage:
+        hw_coverage = HwCoverage(SocConfig(ncpu=bench.ncpu, fifo_depth=bench.fifo_depth,
+                                           ram_words=bench.ram_words)).attach(bench.masters)
     devices = Devices(dut)
     scenario.attach(system, devices)
     for model in scenario.device_models():
@@ -92,7 +112,8 @@ async def run_scenario(dut):
                    "stopped_cpus": [{"cpu": r["cpu"], "cycle": r["cycle"]} for r in system.trace.events("cpu_stop")],
                    "fifo_full_drains": system.sysctl("lwkt.ipiq_fifofull") if system.mode == "smp" else 0,
                    "dead_cpus": sorted(system.dead_cpus)},
-        "checks": [c.as_dict() for c in checks]})
+        "checks": [c.as_dict() for c in checks],
+        **({"hw_coverage": hw_coverage.hits} if hw_coverage is not None else {})})
     failed = [c for c in checks if not c.ok]
     for c in checks:
         dut._log.info("check %-45s %s %s", c.name, "ok" if c.ok else "FAILED", c.detail)

@@ -6,8 +6,10 @@ from cocotb.triggers import ClockCycles, FallingEdge, Timer
 from cocotb.utils import get_sim_time
 
 from hdl import memory_map as mm
+from hdl.config import SocConfig
 from .bus import BusError, BusMaster
 from .cycles import CLOCK_PERIOD_NS
+from .hw_coverage import record_bench
 
 __all__ = ["SocBench", "CLOCK_PERIOD_NS"]
 
@@ -32,6 +34,7 @@ class SocBench:
         self._ram_seen: dict[int, int] | None = None
         self.fifo_depth = 0
         self.ram_words = 0
+        self.hw_coverage = None
 
     async def start(self, reset_cycles: int = 2) -> "SocBench":
         """Start the clock, hold reset, and leave the bench at a falling edge."""
@@ -54,6 +57,8 @@ class SocBench:
         assert ncpu == self.ncpu, f"SYS.NCPU reads {ncpu} but the top has {self.ncpu} core ports"
         self.fifo_depth = await self.masters[0].read(mm.SYS.FIFO_DEPTH)
         self.ram_words = await self._probe_ram_words()
+        self.hw_coverage = record_bench(self, SocConfig(ncpu=self.ncpu, fifo_depth=self.fifo_depth,
+                                                        ram_words=self.ram_words, ext_lines=len(self.dut.ext_irq)))
         return self
 
     async def _probe_ram_words(self) -> int:

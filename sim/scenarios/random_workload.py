@@ -5,8 +5,10 @@ with priorities and programs of operations (work, yield, critical sections,
 token sections on shared tokens, MP-lock sections, IPIs, producer/consumer
 wake-ups across CPUs through wait queues, migrations: a thread pulls a consumer
 blocked on a queue over to its own CPU with lwkt_acquire), and devices
-interrupting CPUs. The
-spec is plain data: it can be written to JSON, edited or shrunk, and run again
+interrupting CPUs; threads that create short-lived children (which exit into the
+thread cache, or stay zombies until their parent reaps them), deschedule a thread of
+another CPU and schedule it again, or offer the CPU to an interrupt thread from
+inside nested critical sections. The spec is plain data: it can be written to JSON, edited or shrunk, and run again
 exactly (``lwkt-soc run --scenario random --spec FILE``), which is how a failing seed is reduced.
 
 Termination is by construction: a thread either produces tickets on wait
@@ -20,19 +22,31 @@ import random
 from dataclasses import asdict, dataclass, field
 
 from firmware.device import device_take
-from firmware.thread import (TDPRI_KERN_DAEMON, TDPRI_KERN_USER, TDPRI_SOFT_NORM, TDPRI_USER_NORM)
+from firmware.ram_layout import Guard
+from firmware.thread import (TDF, TDPRI_INT_HIGH, TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER,
+                             TDPRI_SOFT_NORM, TDPRI_USER_NORM)
 from firmware.watchdog import start_mplock_watchdog
 from hdl import memory_map as mm
 from .base import Check, register
 from .smp import SmpScenario
 
-__all__ = ["RandomSpec", "ThreadSpec", "DeviceSpec", "RandomWorkload", "generate_spec"]
+__all__ = ["RandomSpec", "ThreadSpec", "DeviceSpec", "RandomWorkload", "generate_spec", "OP_WEIGHTS", "KNOBS"]
 
 _PRIORITIES = (TDPRI_USER_NORM, TDPRI_KERN_USER, TDPRI_KERN_DAEMON, TDPRI_SOFT_NORM)
 _N_TOKENS = 3
 _N_QUEUES = 2
 #: A migrate operation looks this many times for a waiter to pull, this many cycles apart.
 _MIGRATE_LOOKS, _MIGRATE_GAP = 6, 150
+#: How often each operation is drawn (relative); a coverage-directed run overrides some.
+OP_WEIGHTS = {"work": 4, "yield": 2, "crit": 2, "token": 3, "mplock": 2, "note": 2, "migrate": 2,
+              "spawn": 1, "reap": 0.5, "desched": 1, "offer": 1, "wake": 1}
+#: Knobs (probabilities): both devices on one CPU, the second one's ithread at a higher priority
+#: kicking the first's, an ithread that needs the MP lock, a fifo-full burst whose notes are sent
+#: back from the receiver's IPI handler (so a send inside lwkt_process_ipiq meets a half-full FIFO);
+#: the share of threads that consume tickets, and the most tickets one takes; the most children
+#: (spawn and reap) a CPU's threads create (thread records are a fixed pool: at most 8).
+KNOBS = {"same_cpu": 0.25, "kick": 0.3, "not_mpsafe": 0.2, "forward": 0.5, "consumers": 0.5, "tickets": 3,
+         "children": 4}
 
 
 @dataclass
@@ -41,6 +55,9 @@ class ThreadSpec:
     pri: int
     ops: list[list]                   # ["work", n] ["yield"] ["crit", n] ["token", t, n] ["mplock", n]
                                       # ["note", cpu] ["v", q] ["p", q] ["burst", cpu, count] ["migrate", q]
+                                      # ["spawn", n] ["reap", n] ["desched", cpu, n] ["offer", depth, mp]
+                                      # ["wake", q]; a burst may end [..., forward]: each note is sent
+                                      # back to the sender from inside the receiver's IPI handler
 
 
 @dataclass
@@ -48,6 +65,10 @@ class DeviceSpec:
     line: int
     cpu: int
     gaps: list[int]
+    pri: int = TDPRI_INT_MED          # its interrupt thread's priority
+    work: int = 30                    # most cycles its handler works per request
+    kick: bool = False                # the handler also schedules the CPU's other ithread
+    mpsafe: bool = True               # False: the ithread runs holding the MP lock
 
 
 @dataclass
@@ -75,9 +96,14 @@ class RandomSpec:
         return sum(len(t.ops) for t in self.threads) + sum(len(d.gaps) for d in self.devices)
 
 
-def generate_spec(seed: int, ncpu: int, faults: frozenset[str], ext_lines: int = 4) -> RandomSpec:
-    """Draw a workload from ``seed`` for ``ncpu`` CPUs."""
+def generate_spec(seed: int, ncpu: int, faults: frozenset[str], ext_lines: int = 4,
+                  weights: dict[str, float] | None = None, knobs: dict[str, float] | None = None) -> RandomSpec:
+    """Draw a workload from ``seed`` for ``ncpu`` CPUs. ``weights`` (operation name: relative
+    weight) and ``knobs`` (see KNOBS) override the defaults: that is how coverage-directed
+    generation (sim/func_coverage.py) steers the draws towards paths not yet exercised."""
     rng = random.Random(seed)
+    weights = {**OP_WEIGHTS, **(weights or {})}
+    knobs = {**KNOBS, **(knobs or {})}
     spec = RandomSpec(ncpu=ncpu)
     if "cpu-stop" in faults and ncpu >= 2:
         spec.victim = ncpu - 1
@@ -85,19 +111,43 @@ def generate_spec(seed: int, ncpu: int, faults: frozenset[str], ext_lines: int =
     if "fifo-full" in faults and len(live) >= 2:
         # Long against the burst: 24 sends, each ~80 cycles of kernel code under the default cost model.
         spec.deaf = [rng.choice(live), rng.randint(2500, 4000)]
+    # Devices first: offers go to threads of a CPU with an interrupt thread.
+    lines = list(range(min(ext_lines, 2)))
+    for line in lines:
+        cpu = spec.devices[0].cpu if spec.devices and rng.random() < knobs["same_cpu"] else rng.choice(live)
+        spec.devices.append(DeviceSpec(line=line, cpu=cpu, gaps=[rng.randint(300, 1500)
+                                                                 for _ in range(rng.randint(1, 4))]))
+    if len(spec.devices) == 2 and spec.devices[0].cpu == spec.devices[1].cpu and rng.random() < knobs["kick"]:
+        # The second preempts the first and schedules it while it is preempted (a "weird" offer).
+        spec.devices[0].work = rng.randint(100, 400)
+        spec.devices[1].pri, spec.devices[1].kick = TDPRI_INT_HIGH, True
+    for device in spec.devices:
+        device.mpsafe = rng.random() >= knobs["not_mpsafe"]
+    device_cpus = {d.cpu for d in spec.devices}
     producers, consumers = [], []
     for cpu in live:
         for _ in range(rng.randint(1, 3)):
             thread = ThreadSpec(cpu=cpu, pri=rng.choice(_PRIORITIES), ops=[])
-            (producers if rng.random() < 0.5 else consumers).append(thread)
+            (producers if rng.random() >= knobs["consumers"] else consumers).append(thread)
             spec.threads.append(thread)
     if not producers:
         producers.append(spec.threads[0])
         consumers.remove(spec.threads[0])
+    children = {cpu: 0 for cpu in live}
+    kinds = [k for k in OP_WEIGHTS]
     for thread in spec.threads:
+        allowed = dict(weights)
+        if len(live) < 2:
+            allowed["migrate"] = allowed["desched"] = 0
+        if thread.cpu not in device_cpus:
+            allowed["offer"] = 0
         for _ in range(rng.randint(3, 8)):
-            kind = rng.choices(["work", "yield", "crit", "token", "mplock", "note", "migrate"],
-                               weights=[4, 2, 2, 3, 2, 2, 2 if len(live) >= 2 else 0])[0]
+            kind = rng.choices(kinds, weights=[allowed[k] for k in kinds])[0]
+            if kind in ("spawn", "reap"):
+                if children[thread.cpu] >= min(8, int(knobs["children"])):
+                    kind = "work"
+                else:
+                    children[thread.cpu] += 1
             if kind == "work":
                 thread.ops.append(["work", rng.randint(5, 80)])
             elif kind == "yield":
@@ -110,11 +160,20 @@ def generate_spec(seed: int, ncpu: int, faults: frozenset[str], ext_lines: int =
                 thread.ops.append(["mplock", rng.randint(5, 40)])
             elif kind == "migrate":
                 thread.ops.append(["migrate", rng.randrange(_N_QUEUES)])
+            elif kind in ("spawn", "reap"):
+                thread.ops.append([kind, rng.randint(5, 120)])
+            elif kind == "desched":
+                thread.ops.append(["desched", rng.choice([c for c in live if c != thread.cpu]),
+                                   rng.randint(20, 200)])
+            elif kind == "offer":
+                thread.ops.append(["offer", rng.choice([0, 0, 1, 2]), int(rng.random() < 0.3)])
+            elif kind == "wake":
+                thread.ops.append(["wake", rng.randrange(_N_QUEUES)])
             else:
                 thread.ops.append(["note", rng.choice(live)])
     # Wake-ups across CPUs: every ticket a consumer waits for, some producer gives.
     for consumer in consumers:
-        for _ in range(rng.randint(1, 3)):
+        for _ in range(rng.randint(1, max(1, int(knobs["tickets"])))):
             q = rng.randrange(_N_QUEUES)
             consumer.ops.insert(rng.randint(0, len(consumer.ops)), ["p", q])
             producer = rng.choice(producers)
@@ -125,13 +184,9 @@ def generate_spec(seed: int, ncpu: int, faults: frozenset[str], ext_lines: int =
         deaf_cpu = spec.deaf[0]
         senders = [t for t in spec.threads if t.cpu != deaf_cpu]
         if senders:
-            senders[0].ops.insert(0, ["burst", deaf_cpu, 24])
+            senders[0].ops.insert(0, ["burst", deaf_cpu, 24, int(rng.random() < knobs["forward"])])
         else:
             spec.deaf = None
-    lines = list(range(min(ext_lines, 2)))
-    for line in lines:
-        spec.devices.append(DeviceSpec(line=line, cpu=rng.choice(live),
-                                       gaps=[rng.randint(300, 1500) for _ in range(rng.randint(1, 4))]))
     return spec
 
 
@@ -162,6 +217,11 @@ class RandomWorkload(SmpScenario):
         self.migrations = 0
         self.recovered = False
         self.deaf_done = False
+        self.children_reaped = 0
+        self.children_spawned = 0
+        self.pawn_moves = 0
+        self.offers = 0
+        self.kicks = 0
 
     def use_spec(self, data: dict) -> None:
         """Run this spec (checked by sim/scenarios/spec_check.py) instead of drawing one from the seed."""
@@ -191,6 +251,14 @@ class RandomWorkload(SmpScenario):
             self.stopped_flag = system.new_data("random.victim_stopped")   # cpu-stop: the victim stopped
             self.deaf_flag = system.new_data("random.deaf_phase")  # fifo-full: 1 sender ready, 2 section runs
             system.register_ipi("random_note", self._note)
+            system.register_ipi("random_pawn_done", self._pawn_done)
+            # Each CPU's pawn (a thread others deschedule and schedule again) publishes its record
+            # here; the deschedules done to it are counted by that CPU alone (IPI handler).
+            self.pawn_words = [system.new_data(f"random.pawn[{cpu}]", 2, Guard("writer", cpu))
+                               for cpu in range(system.ncpu)]
+            # A parent blocks here until its zombie child has left the CPU.
+            self.exitqs = [system.new_waitqueue(f"exitq{cpu}") if self._reaps_on(cpu) else None
+                           for cpu in range(system.ncpu)]
             if self.spec.victim is not None:
                 await start_mplock_watchdog(k)
                 await self.workload.spawn(k, self._after_stop, None, comm="needs-mplock", pri=TDPRI_USER_NORM,
@@ -198,10 +266,16 @@ class RandomWorkload(SmpScenario):
         for device in self.spec.devices:
             if device.cpu == me:
                 await k.cpu.write(mm.ROUTE.addr("ROUTE", index=device.line), me)
-                await k.register_ithread(device.line, self._service, name=f"ithread{device.line}")
+                await k.register_ithread(device.line, self._service, name=f"ithread{device.line}",
+                                         pri=device.pri, mpsafe=device.mpsafe)
                 # The run ends with the workload: let it include the device's requests.
                 await self.workload.spawn(k, self._await_device, device.line, comm=f"devwait{device.line}",
                                           pri=TDPRI_USER_NORM, mpsafe=True)
+        if self._desched_count(me):
+            # The lowest workload priority: it only has to be there, never to starve anyone.
+            pawn = await self.workload.spawn(k, self._pawn, self._desched_count(me), comm=f"pawn{me}",
+                                             pri=TDPRI_USER_NORM, mpsafe=True)
+            await k.cpu.write(self.pawn_words[me], pawn.td_rec)
         if me == self.spec.victim:
             await k.lwkt_create(self._victim, None, comm=f"victim{me}", pri=TDPRI_KERN_DAEMON, mpsafe=True)
         if self.spec.deaf and self.spec.deaf[0] == me:
@@ -211,6 +285,14 @@ class RandomWorkload(SmpScenario):
             if thread.cpu == me:
                 await self.workload.spawn(k, self._program, thread.ops, comm=f"r{me}.{index}", pri=thread.pri,
                                           mpsafe=True)
+
+    def _desched_count(self, cpu: int) -> int:
+        return sum(op[0] == "desched" and op[1] == cpu for t in self.spec.threads for op in t.ops)
+
+    def _reaps_on(self, cpu: int) -> bool:
+        # A reaping thread may have moved: any CPU that may run one gets a queue.
+        reaps = any(op[0] == "reap" for t in self.spec.threads for op in t.ops)
+        return reaps and cpu != self.spec.victim
 
     # -- the operations ----------------------------------------------------------------------------
 
@@ -258,15 +340,30 @@ class RandomWorkload(SmpScenario):
             await self._take_ticket(td, op[1])
         elif kind == "migrate":
             await self._pull_waiter(td, op[1])
+        elif kind == "spawn":
+            # The child exits normally: its structure goes to this CPU's free cache, and the next
+            # thread created here reuses it.
+            self.children_spawned += 1
+            await self.workload.spawn(k, self._child, op[1], comm=f"child{k.gd_cpuid}", pri=td.td_pri & 31,
+                                      mpsafe=True)
+        elif kind == "reap":
+            await self._reap(td, op[1])
+        elif kind == "desched":
+            await self._move_pawn(td, op[1], op[2])
+        elif kind == "offer":
+            await self._offer(td, op[1], bool(op[2]))
+        elif kind == "wake":
+            await self._wake_waiter(td, op[1])
         elif kind == "burst":
             # Aim the burst at the CPU while it sits in its long critical section.
             flag = self.deaf_flag
             await k.cpu.write(flag, 1)
             while await k.cpu.read(flag) != 2:  # spin: yielding here could miss the window
                 await k.cpu.work(10)
+            back = k.gd_cpuid + 1 if len(op) > 3 and op[3] else 0
             k.crit_enter()
             for _ in range(op[2]):
-                await k.lwkt_send_ipiq(op[1], "random_note", 0)
+                await k.lwkt_send_ipiq(op[1], "random_note", back)
                 self.notes_sent += 1
             await k.crit_exit()
         else:
@@ -333,15 +430,128 @@ class RandomWorkload(SmpScenario):
 
     async def _note(self, k, arg):
         self.notes_received += 1
+        if arg and arg - 1 != k.gd_cpuid:
+            # Sent back from inside lwkt_process_ipiq: when the FIFO back is half full the send
+            # drains this CPU's queues again, nested, and must skip the one being run.
+            self.notes_sent += 1
+            await k.lwkt_send_ipiq(arg - 1, "random_note", 0)
+
+    async def _wake_waiter(self, td, q):
+        """lwkt_schedule a thread blocked on queue ``q`` (a wake-up without a ticket, like a timeout:
+        it looks again and blocks again). lwkt_schedule takes the queue's token with lwkt_trytoken,
+        which fails when another CPU owns it; the owner is then asked to do it."""
+        k = td.k
+        queue = self.queues[q]
+        await k.lwkt_gettoken(queue.wa_token)
+        records = await k.waitq_records(queue)
+        await k.lwkt_reltoken(queue.wa_token)
+        if records:
+            # A while later: by then another CPU may own the token (or have woken the thread).
+            await k.cpu.work(self.rng_of(k).randint(20, 300))
+            k = td.k
+            await k.lwkt_schedule(k.system.thread_at(records[0]))
+
+    async def _child(self, td, cycles):
+        await td.k.cpu.work(cycles)
+
+    async def _reap(self, td, cycles):
+        """Create a child that ends as a zombie (exit1: off the run queue with TDF_EXITED, its
+        structure left to the parent), wait for it, then reap it as wait1() does: lwkt_wait_free
+        and lwkt_free_thread, which caches the structure or frees it when the cache is full."""
+        k = td.k
+        exitq = self.exitqs[k.gd_cpuid]
+        state = {}
+
+        async def zombie(ctd, arg):
+            ck = ctd.k
+            await ck.cpu.work(cycles)
+            ck.crit_enter()
+            await ck.lwkt_deschedule_self()
+            ctd.td_flags |= TDF.EXITED
+            await ck.lwkt_signal(exitq)
+            await ck.lwkt_switch(_exiting=True)     # never returns
+
+        # Created stopped, so the generation is read before it can run.
+        child = await k.lwkt_create(zombie, None, tdflags=TDF.STOPREQ, comm=f"zombie{k.gd_cpuid}",
+                                    pri=td.td_pri & 31, mpsafe=True)
+        state["child"] = child
+        gen = await k.waitq_gen(exitq)
+        await k.lwkt_schedule(child)
+        while not child.td_flags & TDF.EXITED:     # the child is this CPU's: its flags are ours to read
+            gen = await k.lwkt_block(exitq, f"reap{k.gd_cpuid}", gen)
+            k = td.k
+        await k.lwkt_wait_free(child)
+        await k.lwkt_free_thread(child)
+        self.children_reaped += 1
+
+    async def _pawn(self, td, expected):
+        """Runs until every deschedule aimed at it is done (counted by its own CPU's IPI handler)."""
+        k = td.k
+        me = k.gd_cpuid
+        while await k.cpu.read(self.pawn_words[me] + 4) < expected:
+            await k.cpu.work(40)
+            await k.lwkt_yield()
+
+    async def _pawn_done(self, k, arg):
+        word = self.pawn_words[k.gd_cpuid] + 4
+        await k.cpu.write(word, await k.cpu.read(word) + 1)
+
+    async def _move_pawn(self, td, cpu, cycles):
+        """Deschedule CPU ``cpu``'s pawn (by IPI when it is another CPU's), wait, schedule it again,
+        then tell its CPU, on the same FIFO, so the pawn ends only after the schedule arrived."""
+        k = td.k
+        while not (record := await k.cpu.read(self.pawn_words[cpu])):
+            await k.cpu.work(50)
+            await k.lwkt_yield()
+            k = td.k
+        pawn = k.system.thread_at(record)
+        await k.lwkt_deschedule(pawn)
+        await k.cpu.work(cycles)
+        k = td.k
+        await k.lwkt_schedule(pawn)
+        self.pawn_moves += 1
+        if k.gd_cpuid == cpu:
+            await self._pawn_done(k, 0)
+        else:
+            k.crit_enter()
+            await k.lwkt_send_ipiq(cpu, "random_pawn_done", 0)
+            await k.crit_exit()
+
+    async def _offer(self, td, depth, mplock):
+        """Schedule this CPU's interrupt thread from thread context, ``depth`` critical sections
+        deep (beyond what lwkt_schedule allows for, so lwkt_preempt misses on critpri), holding the
+        MP lock when ``mplock`` (a hit lends its count)."""
+        k = td.k
+        ithreads = k.ithreads           # this CPU's own interrupt threads, by line
+        if not ithreads:                # moved to a CPU without one
+            await k.cpu.work(20)
+            return
+        target = ithreads[min(ithreads)]
+        if mplock:
+            await k.get_mplock()
+        for _ in range(depth):
+            k.crit_enter()
+        self.offers += 1
+        await k.lwkt_schedule(target)
+        for _ in range(depth):
+            await k.crit_exit()
+        if mplock:
+            await td.k.rel_mplock()
 
     async def _service(self, td, line):
         k = td.k
         # The driver reads the device, acknowledges it and hands over its data; the work after
         # stands for processing that data. None: a spurious interrupt, nothing was pending.
+        device = next(d for d in self.spec.devices if d.line == line)
+        if device.kick:
+            others = [t for l, t in k.ithreads.items() if l != line]
+            if others:
+                self.kicks += 1
+                await k.lwkt_schedule(others[0])
         if await device_take(k, line) is None:
             self.spurious_seen += 1
             return
-        await k.cpu.work(self.rng_of(k).randint(5, 30))
+        await k.cpu.work(self.rng_of(k).randint(5, device.work))
         self.device_serviced[line] += 1
 
     async def _await_device(self, td, line):

@@ -56,8 +56,13 @@ SPEC_SCHEMA = {
                     _op("mplock", _COUNT), _op("note", _CPU),
                     _op("v", {"type": "integer", "minimum": 0, "maximum": N_QUEUES - 1}),
                     _op("p", {"type": "integer", "minimum": 0, "maximum": N_QUEUES - 1}),
-                    _op("burst", _CPU, {"type": "integer", "minimum": 1, "maximum": 64}),
+                    {**_op("burst", _CPU, {"type": "integer", "minimum": 1, "maximum": 64},
+                           {"type": "integer", "minimum": 0, "maximum": 1}), "minItems": 3},
                     _op("migrate", {"type": "integer", "minimum": 0, "maximum": N_QUEUES - 1}),
+                    _op("spawn", _COUNT), _op("reap", _COUNT), _op("desched", _CPU, _COUNT),
+                    _op("wake", {"type": "integer", "minimum": 0, "maximum": N_QUEUES - 1}),
+                    _op("offer", {"type": "integer", "minimum": 0, "maximum": 4},
+                        {"type": "integer", "minimum": 0, "maximum": 1}),
                 ]}},
             }}},
         "devices": {"type": "array", "maxItems": 29, "items": {
@@ -67,6 +72,10 @@ SPEC_SCHEMA = {
                 "cpu": _CPU,
                 "gaps": {"type": "array", "maxItems": MAX_OPS,
                          "items": {"type": "integer", "minimum": 1, "maximum": MAX_GAP}},
+                "pri": {"type": "integer", "minimum": 20, "maximum": 31},
+                "work": {"type": "integer", "minimum": 5, "maximum": MAX_CYCLES},
+                "kick": {"type": "boolean"},
+                "mpsafe": {"type": "boolean"},
             }}},
         "victim": {"type": ["integer", "null"], "minimum": 0, "maximum": 31},
         "deaf": {"oneOf": [{"type": "null"}, {"type": "array", "prefixItems": [_CPU, _COUNT], "items": False,
@@ -97,7 +106,8 @@ def load_spec_file(path: str | Path, ncpu: int, ext_lines: int = 4) -> tuple[dic
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(SPEC_SCHEMA).iter_errors(data))
     if error is not None:
         hint = (f" (an operation is one of ['work', N], ['yield'], ['crit', N], ['token', 0..{N_TOKENS - 1}, N], "
-                f"['mplock', N], ['note', cpu], ['v', q], ['p', q], ['burst', cpu, 1..64], ['migrate', q] with "
+                f"['mplock', N], ['note', cpu], ['v', q], ['p', q], ['burst', cpu, 1..64(, 0|1)], ['migrate', q], "
+                f"['spawn', N], ['reap', N], ['desched', cpu, N], ['offer', 0..4, 0|1], ['wake', q] with "
                 f"N in 1..{MAX_CYCLES} and q in 0..{N_QUEUES - 1})" if error.validator == "oneOf" else "")
         raise SpecError(f"--spec {path}: at {_where(error)}: {error.message}{hint}")
     if data["ncpu"] != ncpu:
@@ -106,7 +116,7 @@ def load_spec_file(path: str | Path, ncpu: int, ext_lines: int = 4) -> tuple[dic
         if thread["cpu"] >= ncpu:
             raise SpecError(f"--spec {path}: threads[{i}].cpu is {thread['cpu']}, but the run has CPUs 0..{ncpu - 1}")
         for j, op in enumerate(thread["ops"]):
-            if op[0] in ("note", "burst") and op[1] >= ncpu:
+            if op[0] in ("note", "burst", "desched") and op[1] >= ncpu:
                 raise SpecError(f"--spec {path}: threads[{i}].ops[{j}] sends to CPU {op[1]}, but the run has "
                                 f"CPUs 0..{ncpu - 1}")
     for i, device in enumerate(data["devices"]):
@@ -116,6 +126,12 @@ def load_spec_file(path: str | Path, ncpu: int, ext_lines: int = 4) -> tuple[dic
     for key in ("victim",):
         if data.get(key) is not None and data[key] >= ncpu:
             raise SpecError(f"--spec {path}: {key} is CPU {data[key]}, but the run has CPUs 0..{ncpu - 1}")
+    if data.get("victim") is not None:
+        for i, thread in enumerate(data["threads"]):
+            for j, op in enumerate(thread["ops"]):
+                if op[0] == "desched" and op[1] == data["victim"]:
+                    raise SpecError(f"--spec {path}: threads[{i}].ops[{j}] deschedules on CPU {op[1]}, the victim "
+                                    f"that stops: its pawn would never end")
     if data.get("deaf") and data["deaf"][0] >= ncpu:
         raise SpecError(f"--spec {path}: deaf is CPU {data['deaf'][0]}, but the run has CPUs 0..{ncpu - 1}")
     for q in range(N_QUEUES):

@@ -6,6 +6,7 @@ from collections import deque
 from firmware.thread import (TDPRI_INT_LOW, TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER, TDPRI_USER_NORM,
                              WaitQueue)
 from firmware.device import device_take
+from hdl import memory_map as mm
 from .base import Check, Scenario, register
 
 __all__ = ["UpBasic", "UpPreempt", "UpUntimely", "UpIdle"]
@@ -132,7 +133,10 @@ class UpPreempt(Scenario):
         super().__init__(seed)
         self.requests = {line: self.rng.randint(5, 8) for line in self.lines}
         # Device timing is drawn up front so that it does not depend on how firmware uses the rng.
-        self.intervals = {line: [self.rng.randint(300, 1200) for _ in range(self.requests[line])]
+        # Line 0's driver completes its source as soon as it has the data (intr_complete): a
+        # request that follows closely interrupts its own interrupt thread (a "weird" preemption).
+        self.intervals = {line: [self.rng.randint(10, 40) if line == 0 and self.rng.random() < 0.5
+                                 else self.rng.randint(300, 1200) for _ in range(self.requests[line])]
                           for line in self.lines}
         self.handled = {line: 0 for line in self.lines}
         self.crit_windows: list[tuple[int, int]] = []
@@ -145,8 +149,15 @@ class UpPreempt(Scenario):
             await self.workload.spawn(k, self._worker, w, comm=f"worker{w}", pri=TDPRI_KERN_USER)
 
     async def _service(self, td, line):
-        await td.k.cpu.work(self.rng.randint(20, 60))
-        if await device_take(td.k, line) is not None:  # None: a spurious interrupt
+        k = td.k
+        if line == 0:
+            taken = await device_take(k, line)
+            await k.intr_complete(mm.SOURCE_EXT0 + line)
+            await k.cpu.work(self.rng.randint(20, 60))
+        else:
+            await k.cpu.work(self.rng.randint(20, 60))
+            taken = await device_take(k, line)
+        if taken is not None:  # None: a spurious interrupt
             self.handled[line] += 1
 
     async def _worker(self, td, w):
