@@ -52,16 +52,29 @@ NAMED_RUNS = [("up-basic", None, "", 32), ("up-preempt", None, "wait-states,spur
               ("up-untimely", None, "", 32), ("smp-pingpong", 4, "", 32), ("smp-ipi-storm", 4, "", 4),
               ("smp-mplock", 4, "", 32), ("smp-mixed", 4, "spurious,delayed-complete", 32),
               ("smp-mp-fallback", 4, "", 32)]
-#: Directed cocotb modules of the register contract, and the configuration they run on.
-DIRECTED_MODULES = ("isolation", "soc_checks")
-DIRECTED_CONFIG = SocConfig(ncpu=4, fifo_depth=LEVEL_BINS, ram_words=256, ext_lines=2)
-RANDOM_CPUS, RANDOM_FIFO_DEPTH = 4, 8
+#: Directed cocotb modules of the register contract (isolation needs two CPUs or more).
+DIRECTED_MODULES = ("isolation", "soc_checks", "register_corners")
+RANDOM_CPUS, RANDOM_FIFO_DEPTH = 4, LEVEL_BINS
 
 
-def _jobs(seeds: int, biased: bool, series: str) -> list[dict]:
+def run_configs(code: bool) -> list[SocConfig]:
+    """The configurations the directed modules run on: with code coverage every one the runs use
+    (RTL points are per build: a build the directed modules skip keeps their lines uncovered),
+    else only the random workloads' (its FIFO depth gives every level bin)."""
+    randoms = SocConfig(ncpu=RANDOM_CPUS, fifo_depth=RANDOM_FIFO_DEPTH)
+    if not code:
+        return [randoms]
+    from .scenarios import get_scenario
+    configs = [SocConfig(ncpu=c or get_scenario(s).cpus, fifo_depth=d) for s, c, _, d in NAMED_RUNS] + [randoms]
+    return list(dict.fromkeys(configs))
+
+
+def _jobs(seeds: int, biased: bool, series: str, code: bool) -> list[dict]:
     named = [{"label": f"{s} seed 1", "kind": "scenario", "scenario": s, "seed": 1, "cpus": c, "faults": f,
               "fifo_depth": d} for s, c, f, d in NAMED_RUNS]
-    directed = [{"label": f"directed {m}", "kind": "directed", "module": m} for m in DIRECTED_MODULES]
+    directed = [{"label": f"directed {m} ({c.ncpu} CPUs, FIFO {c.fifo_depth})", "kind": "directed", "module": m,
+                 "config": asdict(c)} for c in run_configs(code) for m in DIRECTED_MODULES
+                if m != "isolation" or c.ncpu >= 2]
     randoms = [{"label": f"{series}random seed {s}", "kind": "scenario", "scenario": "random", "seed": s,
                 "cpus": RANDOM_CPUS, "faults": "all", "fifo_depth": RANDOM_FIFO_DEPTH, "biased": biased}
                for s in range(1, seeds + 1)]
@@ -81,7 +94,8 @@ def run_job(job: dict, out: Path, code: bool) -> dict:
     data.mkdir(parents=True, exist_ok=True)
     try:
         if job["kind"] == "directed":
-            hits, ok = _directed(job["module"], folder, data / f"{_slug(job['label'])}.rtl.dat", code)
+            hits, ok = _directed(job["module"], SocConfig(**job["config"]), folder,
+                                 data / f"{_slug(job['label'])}.rtl.dat", code)
         else:
             hits, ok = _scenario(job, folder, data, code)
         error = None
@@ -123,16 +137,16 @@ def _scenario(job: dict, folder: Path, data: Path, code: bool) -> tuple[dict, bo
     return hits, code_rc == EXIT_OK
 
 
-def _directed(module: str, folder: Path, rtl_dat: Path, code: bool) -> tuple[dict, bool]:
+def _directed(module: str, config: SocConfig, folder: Path, rtl_dat: Path, code: bool) -> tuple[dict, bool]:
     from .build import build_soc
     from .hw_coverage import COVERAGE_FILE_ENV, read_hits
     from .runner import run_cocotb
-    build = build_soc("verilator", DIRECTED_CONFIG, coverage=code)
+    build = build_soc("verilator", config, coverage=code)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     hw_file = folder / "hw_coverage.json"
     result = run_cocotb(build, module, test_dir=folder, python_path=[str(COCOTB_DIR)],
-                        extra_env={"LWKT_ISOLATION_CONFIG": json.dumps(asdict(DIRECTED_CONFIG)),
+                        extra_env={"LWKT_ISOLATION_CONFIG": json.dumps(asdict(config)),
                                    COVERAGE_FILE_ENV: str(hw_file)})
     if code and (folder / "coverage.dat").exists():
         shutil.copyfile(folder / "coverage.dat", rtl_dat)
@@ -200,7 +214,7 @@ def _series(jobs: list[dict], tally: Tally, out: Path, workers: int, code: bool,
                     if closed_at is None and not tally.open():
                         closed_at = seeds_done
                 status = "ok" if r["ok"] else f"FAILED{': ' + r['error'] if r['error'] else ''}"
-                print(f"  {r['label']:34} {tally.covered():4}/{len(MODEL)} bins  {r['seconds']:6.1f} s  {status}",
+                print(f"  {r['label']:44} {tally.covered():4}/{len(MODEL)} bins  {r['seconds']:6.1f} s  {status}",
                       flush=True)
     return closed_at
 
@@ -257,6 +271,12 @@ def _code_coverage(out: Path, rtl_files: list[Path], fw_files: list[Path]) -> di
     return result
 
 
+def _points(part: dict) -> str:
+    # Rounded down, as sim/rtl_coverage.py does: 99.97 % is not 100 %.
+    pct = "-" if not part["total"] else f"{1000 * part['hit'] // part['total'] / 10:.1f} %"
+    return f"{part['hit']}/{part['total']} | {pct}"
+
+
 def _report(out: Path, tally: Tally, results: list, args, code: dict, closure: dict, prefix: int) -> str:
     covered = tally.covered()
     closable = len(reachable())
@@ -273,27 +293,26 @@ def _report(out: Path, tally: Tally, results: list, args, code: dict, closure: d
     lines += ["", f"Runs that failed: {len(failed)}" + ("" if not failed else " (" + ", ".join(
         r["label"] for r in failed[:10]) + "; kept under runs/)"), ""]
     if "rtl" in code:
-        rtl = code["rtl"]
         lines += ["## RTL code coverage (Verilator line and toggle)", "",
-                  "| block | line | toggle |", "|---|---|---|"]
-        for block, entry in sorted(rtl["blocks"].items()):
-            cells = []
-            for kind in ("line", "toggle"):
-                part = entry.get(kind, {})
-                cells.append(f"{part.get('hit', 0)}/{part.get('total', 0)} ({part.get('percent') or 0:.1f} %)")
-            lines.append(f"| {block} | {cells[0]} | {cells[1]} |")
-        lines += ["", "Details, uncovered lines, the annotated sources and rtl.info: `rtl/summary.md`.", ""]
+                  "| block | line points | line % | toggle points | toggle % |", "|---|---:|---:|---:|---:|"]
+        for block, entry in code["rtl"]["blocks"].items():
+            lines.append(f"| {block} | {_points(entry['line'])} | {_points(entry['toggle'])} |")
+        lines += ["", "Per build, the uncovered lines, the annotated sources, rtl.info and HTML: `rtl/summary.md`.",
+                  ""]
     if "fw" in code:
         fw = code["fw"]
-        seed, rest = fw.get("seed_functions_total") or {}, fw.get("total") or {}
-        lines += ["## Firmware code coverage (coverage.py, branches)", "",
-                  f"All of firmware/: {rest.get('statements_run', '?')}/{rest.get('statements', '?')} statements, "
-                  f"{rest.get('branches_taken', '?')}/{rest.get('branches', '?')} branches. "
-                  f"Per seed function, with the missed lines: `fw/fw_coverage.md`; HTML in `fw/html/`.", ""]
-        if seed:
-            lines.insert(len(lines) - 1, f"Seed functions: {seed.get('statements_run', '?')}/"
-                                         f"{seed.get('statements', '?')} statements, {seed.get('branches_taken', '?')}/"
-                                         f"{seed.get('branches', '?')} branches.")
+        lines += ["## Firmware code coverage (coverage.py with branches)", "",
+                  "| part | functions run | statements | branches |", "|---|---:|---:|---:|"]
+        for title, key in (("functions the seeds define", "seed_total"), ("functions the seeds call",
+                                                                          "seed_called_total"),
+                           ("the rest of firmware/", "rest_total"), ("all of firmware/", "firmware_total")):
+            part = fw.get(key) or {}
+            run = f"{part['functions_run']}/{part['functions']}" if "functions" in part else ""
+            lines.append(f"| {title} | {run} | {part.get('statements_run')}/{part.get('statements')} "
+                         f"({part.get('statements_pct')} %) | {part.get('branches_taken')}/{part.get('branches')} "
+                         f"({part.get('branches_pct')} %) |")
+        lines += ["", "Per seed function, with the missed lines and branches: `fw/fw_coverage.md`; coverage.py's "
+                      "HTML in `fw/html/`, lcov in `fw/fw_coverage.lcov`.", ""]
     lines += ["## Bins not hit", ""]
     lines += [f"- `{n}`: {MODEL[n]}" for n in tally.open()] or ["(none: closure)"]
     lines += ["", "## Unreachable bins", ""]
@@ -337,7 +356,7 @@ def main(argv=None) -> int:
         rtl_files, fw_files, ucis_files = _merge_earlier(args.merge, tally)
         started = time.perf_counter()
         results: list[dict] = []
-        prefix_jobs = _jobs(0, False, "")
+        prefix_jobs = _jobs(0, False, "", code)
         prefix = len(prefix_jobs)
         closure: dict[str, int | None] = {}
         curves: dict[str, list[int]] = {}
@@ -346,14 +365,14 @@ def main(argv=None) -> int:
             common = tally.copy()
             for name, biased in (("unbiased", False), ("biased", True)):
                 series = common.copy()
-                jobs = _jobs(args.seeds, biased, f"{name} ")[prefix:]
+                jobs = _jobs(args.seeds, biased, f"{name} ", code)[prefix:]
                 closure[name] = _series(jobs, series, out, args.jobs, code, results)
                 curves[name] = series.curve
             for r in results[len(prefix_jobs):]:       # the report's bins: the prefix and both series
                 tally.add(r["hits"], r["label"], point=False)
         else:
             name = "unbiased" if args.unbiased else "biased"
-            closure[name] = _series(_jobs(args.seeds, not args.unbiased, ""), tally, out, args.jobs, code, results)
+            closure[name] = _series(_jobs(args.seeds, not args.unbiased, "", code), tally, out, args.jobs, code, results)
             curves[name] = tally.curve
         code_result = _code_coverage(out, rtl_files + sorted((out / "data").glob("*.rtl.dat")),
                                      fw_files + sorted((out / "data").glob("*.fw.dat"))) if code else {}
@@ -376,7 +395,8 @@ def main(argv=None) -> int:
               "biased": not args.unbiased, "curves": curves, "closure_after_seeds": closure,
               "runs": [{k: r[k] for k in ("label", "ok", "error", "seconds")} for r in results],
               "code": {kind: {"total": part.get("total"), "blocks": part.get("blocks")} if kind == "rtl"
-                       else {"total": part.get("total"), "seed_functions_total": part.get("seed_functions_total")}
+                       else {key: part.get(key) for key in ("seed_total", "seed_called_total", "rest_total",
+                                                            "firmware_total")}
                        for kind, part in code_result.items()},
               "wall_seconds": round(wall, 1)}
     atomic_write(out / "coverage.json", json.dumps(result, indent=2) + "\n")

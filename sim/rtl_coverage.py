@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import re
 import shutil
@@ -146,8 +145,8 @@ def _source_line(cache: dict, file: str, line: int) -> str | None:
 
 
 def _percent(hit: int, total: int) -> float | None:
-    # Rounded down: 99.97 % is not shown as 100.
-    return math.floor(10000 * hit / total) / 100 if total else None
+    # Rounded down, in integers: 99.97 % is not shown as 100.
+    return 10000 * hit // total / 100 if total else None
 
 
 def _part(hit: int, total: int) -> dict:
@@ -228,6 +227,8 @@ def merge_rtl_coverage(inputs, out_dir: Path) -> dict:
     if shutil.which("verilator_coverage") is None:
         raise EnvironmentProblem(TOOL_MISSING)
     out = Path(out_dir)
+    if (out / "rtl_coverage.dat").resolve() in {p.resolve() for p in dat_files}:
+        raise UsageError(f"--out {out}: would overwrite its input {out / 'rtl_coverage.dat'}; choose another folder")
     try:
         out.mkdir(parents=True, exist_ok=True)
         for stale in ("annotated", "html"):
@@ -274,7 +275,7 @@ def merge_rtl_coverage(inputs, out_dir: Path) -> dict:
 
 
 def _cell(part: dict) -> tuple[str, str]:
-    pct = "-" if part["percent"] is None else f"{math.floor(part['percent'] * 10) / 10:.1f} %"
+    pct = "-" if not part["total"] else f"{1000 * part['hit'] // part['total'] / 10:.1f} %"
     return f"{part['hit']}/{part['total']}", pct
 
 
@@ -336,6 +337,9 @@ def main(argv=None) -> int:
         return EXIT_USAGE
     except EnvironmentProblem as exc:
         print(f"rtl_coverage: error: {exc}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
+    except OSError as exc:            # a path the machine refuses: name it, no traceback
+        print(f"rtl_coverage: error: {exc.filename or args.out}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_ENVIRONMENT
     table = render_markdown(summary).split("\n## Uncovered lines")[0]
     print(table.rstrip())

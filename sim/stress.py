@@ -22,6 +22,7 @@ from .build import build_soc
 from .errors import EXIT_USAGE
 from .faults import FAULTS, check_faults, parse_faults
 from .scenarios import get_scenario
+from .func_coverage import MODEL, reachable, run_hits
 from .run_files import RunFiles
 from .shrink import command_name
 
@@ -38,17 +39,19 @@ def run_seed(seed: int, sim: str, cpus: int, faults: str, fifo_depth: int, out: 
     start = time.perf_counter()
     try:
         code = run_scenario("random", sim=sim, seed=seed, out=folder, cpus=cpus, faults=faults,
-                            fifo_depth=fifo_depth, quiet=True)
+                            fifo_depth=fifo_depth, quiet=True, hw_coverage=True)
         report = RunFiles(folder).report()
+        bins = sorted(run_hits(folder))
         failed = [c["name"] for c in report["checks"] if not c["ok"]]
         landings = {row["function"]: (sum(row["taken"]), sum(row["deferred"]))
                     for row in report.get("interrupt_landings", [])}
         result = {"seed": seed, "code": code, "outcome": report["outcome"], "checks": len(report["checks"]),
                   "failed": failed, "panic": (report["panic"] or {}).get("message"), "landings": landings,
-                  "scoreboard": report.get("scoreboard") or {}, "shared_ram": report.get("shared_ram") or {}}
+                  "scoreboard": report.get("scoreboard") or {}, "shared_ram": report.get("shared_ram") or {},
+                  "bins": bins}
     except Exception as exc:  # a run that could not even report is a violation too
         result = {"seed": seed, "code": 1, "outcome": "error", "checks": 1, "failed": [f"run error: {exc}"],
-                  "panic": None, "landings": {}, "scoreboard": {}, "shared_ram": {}}
+                  "panic": None, "landings": {}, "scoreboard": {}, "shared_ram": {}, "bins": []}
     result["seconds"] = round(time.perf_counter() - start, 2)
     if result["code"] == 0:
         shutil.rmtree(folder, ignore_errors=True)  # keep only the failing runs
@@ -103,6 +106,10 @@ def main(argv=None) -> int:
           f"{board['mismatches']} mismatches")
     print(f"shared RAM: {ram['accesses']} accesses, {ram['guarded']} to guarded words checked, {ram['races']} races")
     _print_landings(results)
+    hit = {name for r in results for name in r["bins"]}
+    print(f"functional coverage: {len(hit)}/{len(MODEL)} bins of sim/func_coverage.py "
+          f"({len(hit & set(reachable()))}/{len(reachable())} reachable; the register sweeps and named "
+          f"scenarios of make coverage add the rest)")
     if failing:
         first = failing[0]
         print(f"first failing seed: {first['seed']} ({', '.join(first['failed'])})"

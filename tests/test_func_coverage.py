@@ -104,7 +104,7 @@ def test_make_coverage_small(tmp_path, capsys):
     out = capsys.readouterr().out
     result = json.loads((first / "coverage.json").read_text())
     assert rc in (0, 1) and result["total"] == len(MODEL)
-    prefix = len(NAMED_RUNS) + len(DIRECTED_MODULES)
+    prefix = len(NAMED_RUNS) + len(DIRECTED_MODULES)   # --no-code: the directed modules on one build
     assert result["prefix_runs"] == prefix and len(result["curves"]["biased"]) == prefix + 2
     assert result["curves"]["biased"] == sorted(result["curves"]["biased"])
     assert all(r["ok"] for r in result["runs"]), result["runs"]

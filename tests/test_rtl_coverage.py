@@ -79,7 +79,7 @@ def test_merge_adds_runs_and_sums_per_block(tmp_path):
     build.mkdir()
     source = build / "lwkt_soc.v"
     source.write_text(SOURCE)
-    run_a, run_b = tmp_path / "run_a", tmp_path / "run_b"
+    run_a = tmp_path / "run_a"            # a run folder, and a bare .dat file
     run_a.mkdir()
     _dat(run_a / "rtl_coverage.dat", source, [0, 9, 9, 0, 9, 0, 3, 0, 5, 1, 0])
     dat_b = _dat(tmp_path / "b.dat", source, [0, 4, 4, 2, 2, 0, 0, 0, 1, 0, 0])
@@ -110,6 +110,7 @@ def test_merge_adds_runs_and_sums_per_block(tmp_path):
     md = (out / "summary.md").read_text()
     assert "| intc | 2 | 3/4 | 75.0 % |" in md and "`lwkt_soc.cpu1.intc` line 6 (if) `if (a) begin`" in md
     assert md == render_markdown(summary)
+    assert main([str(run_a), str(dat_b), "--out", str(tmp_path / "again"), "--fail-under", "80"]) == 1
 
 
 def test_bad_input_is_one_line_and_exit_code(tmp_path, capsys, monkeypatch):
