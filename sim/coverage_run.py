@@ -55,6 +55,15 @@ NAMED_RUNS = [("up-basic", None, "", 32), ("up-preempt", None, "wait-states,spur
 #: Directed cocotb modules of the register contract (isolation needs two CPUs or more).
 DIRECTED_MODULES = ("isolation", "soc_checks", "register_corners")
 RANDOM_CPUS, RANDOM_FIFO_DEPTH = 4, LEVEL_BINS
+#: The kernel's directed cocotb tests (module, configuration, environment), run on plain builds for the
+#: firmware's code coverage (lwkt_hold/rele, the UP kernel's corners, the interleavings) and the hardware bins.
+KERNEL_MODULES = (("smp_kernel", SocConfig(ncpu=2), {"LWKT_SMP_NCPU": "2"}),
+                  ("interleavings", SocConfig(ncpu=2, fifo_depth=4), {}),
+                  ("smp_kernel_ipiq", SocConfig(ncpu=2, fifo_depth=4), {}),
+                  ("migration", SocConfig(ncpu=4), {}),
+                  ("hold_rele", SocConfig(ncpu=2), {"LWKT_SMP_NCPU": "2"}),
+                  ("up_kernel", SocConfig(ncpu=1, fifo_depth=4, ram_words=256, ext_lines=4), {}),
+                  ("up_intr", SocConfig(ncpu=1, fifo_depth=4, ram_words=256, ext_lines=4), {}))
 
 
 def run_configs(code: bool) -> list[SocConfig]:
@@ -75,6 +84,9 @@ def _jobs(seeds: int, biased: bool, series: str, code: bool) -> list[dict]:
     directed = [{"label": f"directed {m} ({c.ncpu} CPUs, FIFO {c.fifo_depth})", "kind": "directed", "module": m,
                  "config": asdict(c)} for c in run_configs(code) for m in DIRECTED_MODULES
                 if m != "isolation" or c.ncpu >= 2]
+    if code:
+        directed += [{"label": f"kernel {m}", "kind": "kernel", "module": m, "config": asdict(c), "env": env}
+                     for m, c, env in KERNEL_MODULES]
     randoms = [{"label": f"{series}random seed {s}", "kind": "scenario", "scenario": "random", "seed": s,
                 "cpus": RANDOM_CPUS, "faults": "all", "fifo_depth": RANDOM_FIFO_DEPTH, "biased": biased}
                for s in range(1, seeds + 1)]
@@ -96,6 +108,8 @@ def run_job(job: dict, out: Path, code: bool) -> dict:
         if job["kind"] == "directed":
             hits, ok = _directed(job["module"], SocConfig(**job["config"]), folder,
                                  data / f"{_slug(job['label'])}.rtl.dat", code)
+        elif job["kind"] == "kernel":
+            hits, ok = _kernel(job, folder, data / f"{_slug(job['label'])}.fw.dat")
         else:
             hits, ok = _scenario(job, folder, data, code)
         error = None
@@ -150,6 +164,23 @@ def _directed(module: str, config: SocConfig, folder: Path, rtl_dat: Path, code:
                                    COVERAGE_FILE_ENV: str(hw_file)})
     if code and (folder / "coverage.dat").exists():
         shutil.copyfile(folder / "coverage.dat", rtl_dat)
+    return {f"hw.{name}": n for name, n in read_hits(hw_file).items() if n}, result.ok
+
+
+def _kernel(job: dict, folder: Path, fw_dat: Path) -> tuple[dict, bool]:
+    """A directed kernel module on a plain build (its RTL points would be a build no register test
+    covers): firmware coverage through sim/fw_coverage_start.py, imported before the module."""
+    from .build import build_soc
+    from .fw_coverage import FILE_ENV
+    from .hw_coverage import COVERAGE_FILE_ENV, read_hits
+    from .runner import run_cocotb
+    build = build_soc("verilator", SocConfig(**job["config"]))
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    hw_file = folder / "hw_coverage.json"
+    result = run_cocotb(build, ["sim.fw_coverage_start", job["module"]], test_dir=folder,
+                        python_path=[str(COCOTB_DIR)],
+                        extra_env={**job["env"], FILE_ENV: str(fw_dat), COVERAGE_FILE_ENV: str(hw_file)})
     return {f"hw.{name}": n for name, n in read_hits(hw_file).items() if n}, result.ok
 
 

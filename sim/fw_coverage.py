@@ -33,7 +33,7 @@ from pathlib import Path
 
 from .errors import EXIT_ENVIRONMENT, EXIT_OK, EXIT_USAGE, EnvironmentProblem, UsageError
 
-__all__ = ["FirmwareCoverage", "start_from_environment", "merge_fw_coverage", "render_markdown",
+__all__ = ["FirmwareCoverage", "start_from_environment", "start_from_file_environment", "FILE_ENV", "merge_fw_coverage", "render_markdown",
            "seed_functions", "function_spans", "DATA_FILE", "FIRMWARE_DIR", "DEFAULT_SEEDS", "main"]
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -88,6 +88,16 @@ def start_from_environment() -> FirmwareCoverage | None:
     if not config.fw_coverage:
         return None
     return FirmwareCoverage(Path(config.out) / DATA_FILE)
+
+
+#: For directed cocotb modules (sim/fw_coverage_start.py): the data file to measure into.
+FILE_ENV = "LWKT_FW_COVERAGE_FILE"
+
+
+def start_from_file_environment() -> FirmwareCoverage | None:
+    """Start measuring into the file ``LWKT_FW_COVERAGE_FILE`` names (None when it is not set)."""
+    path = os.environ.get(FILE_ENV)
+    return FirmwareCoverage(Path(path)) if path else None
 
 
 # --- the seed's function names ---------------------------------------------------------------------

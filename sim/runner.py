@@ -23,7 +23,7 @@ class CocotbResult:
         return self.tests > 0 and self.failed == 0
 
 
-def run_cocotb(build: Build, module: str, *, test_dir: Path, testcase: str | None = None,
+def run_cocotb(build: Build, module: str | list[str], *, test_dir: Path, testcase: str | None = None,
                extra_env: dict[str, str] | None = None, waves: bool = False,
                seed: int | None = None, python_path: list[str] | None = None,
                plusargs: list[str] | None = None) -> CocotbResult:
