@@ -254,6 +254,7 @@ class Lwkt(InterruptMixin):
                 self.event("thread_reuse", target=td.td_id)
             else:
                 await self.crit_exit()
+                self.count("thread_cache_miss")
                 self.cpu.charge(self.costs["zalloc"])
                 td = self._new_thread()
                 td.td_kstack = None

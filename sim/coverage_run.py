@@ -28,8 +28,8 @@ run passed, 1 otherwise, 2 for bad options, 3 when a tool is missing.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
-import os
 import shutil
 import sys
 import time
@@ -376,10 +376,8 @@ def main(argv=None) -> int:
         if code and shutil.which("verilator_coverage") is None:
             from .rtl_coverage import TOOL_MISSING
             raise EnvironmentProblem(TOOL_MISSING + " (or run with --no-code)")
-        try:
-            import ucis  # noqa: F401
-        except ImportError:
-            raise EnvironmentProblem("pyucis is missing: pip install -e '.[coverage]' (make coverage does)") from None
+        if importlib.util.find_spec("ucis") is None:      # pyucis: the UCIS export
+            raise EnvironmentProblem("pyucis is missing: pip install -e '.[coverage]' (make coverage does)")
         for stale in ("runs", "data", "specs", "ucis", "rtl", "fw"):
             shutil.rmtree(out / stale, ignore_errors=True)
         out.mkdir(parents=True, exist_ok=True)

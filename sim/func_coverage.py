@@ -72,6 +72,8 @@ BINS: dict[str, tuple[str, Callable[[dict], bool]]] = {
                              _preempt("miss", lambda r: "critpri" in r and _smp_miss_reason(r) == "critpri")),
     "preempt.miss-mplock": ("miss (v1.18): the target needs the MP lock and the TRY failed",
                             _preempt("miss", lambda r: "critpri" in r and _smp_miss_reason(r) == "mplock")),
+    "preempt.miss-other-cpu": ("miss (v1.18): the target belongs to another CPU",
+                               _preempt("miss", lambda r: "critpri" in r and _smp_miss_reason(r) == "other-cpu")),
     "preempt.weird": ("weird: the target is the current thread or preemption-locked", _preempt("weird")),
     "preempt.lend-mpcount": ("a hit that lends the MP lock's count (v1.18)",
                              _preempt("hit", lambda r: bool(r.get("mpheld")))),
@@ -126,6 +128,8 @@ BINS: dict[str, tuple[str, Callable[[dict], bool]]] = {
 
 #: name -> (description, the per-CPU counter (counters.json "total") that is non-zero when hit)
 COUNTER_BINS: dict[str, tuple[str, str]] = {
+    "thread.cache-miss": ("lwkt_alloc_thread finds the cache empty and allocates a new structure",
+                          "thread_cache_miss"),
     "token.local-fast-path": ("lwkt_gettoken finds the token already this CPU's: no message", "token_fast"),
     "token.remote-request": ("lwkt_gettoken asks the token's owner for it by IPI", "token_requests"),
     "token.trytoken-failed": ("lwkt_trytoken fails: another CPU owns the token", "trytoken_failed"),
@@ -156,6 +160,10 @@ UNREACHABLE: dict[str, str] = {
         "(checked first, as in the seed), the second lies inside the preempted thread's critical "
         "section, where nothing on its CPU can schedule (interrupts and IPIs wait) and no other CPU "
         "schedules it except by an IPI to that CPU"),
+    "preempt.miss-other-cpu": (
+        "the firmware offers the CPU only from lwkt_schedule's local path, for a thread of the calling "
+        "CPU (another CPU's thread is scheduled by an IPI that runs on that CPU), so the target is "
+        "always local; the seed's check guards callers this kernel does not have"),
     "interrupt.landed-in.lwkt_yield": (
         "interrupts are taken at bus-access boundaries, and lwkt_yield makes no access of its own: it "
         "is a call of lwkt_schedule_self and one of lwkt_switch, where its interrupts land"),

@@ -7,7 +7,7 @@ import pytest
 from hdl import memory_map as mm
 from hdl.config import SocConfig
 from sim.coverage_run import NAMED_RUNS, DIRECTED_MODULES, main
-from sim.func_coverage import (BINS, HW_BINS, MODEL, UNREACHABLE, bins_hit, counter_hits, reachable,
+from sim.func_coverage import (HW_BINS, MODEL, UNREACHABLE, bins_hit, counter_hits, reachable,
                                stimulus_for)
 from sim.hw_coverage import HwCoverage
 from sim.scenarios.random_workload import generate_spec
