@@ -38,7 +38,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from hdl.config import SocConfig
-from .errors import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EXIT_USAGE, EnvironmentProblem, UsageError
+from .errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, EnvironmentProblem, UsageError, report_error
 from .func_coverage import MODEL, UNREACHABLE, reachable, run_hits, stimulus_for
 from .hw_coverage import LEVEL_BINS
 from .outdir import atomic_write
@@ -407,12 +407,8 @@ def main(argv=None) -> int:
                                      fw_files + sorted((out / "data").glob("*.fw.dat"))) if code else {}
         from .ucis_export import merge_ucis
         merge_ucis(ucis_files + sorted((out / "ucis").glob("*.xml")), out / "coverage.ucis.xml")
-    except UsageError as exc:
-        print(f"sim.coverage_run: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except EnvironmentProblem as exc:
-        print(f"sim.coverage_run: error: {exc}", file=sys.stderr)
-        return EXIT_ENVIRONMENT
+    except (UsageError, EnvironmentProblem) as exc:
+        return report_error("sim.coverage_run", exc)
     wall = time.perf_counter() - started
     closable = len(reachable())
     _plot(curves, prefix, len(MODEL), closable, out / "coverage.png")

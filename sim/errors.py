@@ -8,8 +8,10 @@
 """
 from __future__ import annotations
 
+import sys
+
 __all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_ENVIRONMENT", "EXIT_SIGINT", "EXIT_SIGTERM",
-           "EXIT_CODES_HELP", "UsageError", "EnvironmentProblem"]
+           "EXIT_CODES_HELP", "UsageError", "EnvironmentProblem", "report_error"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ENVIRONMENT = 0, 1, 2, 3
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
@@ -26,3 +28,9 @@ class UsageError(ValueError):
 
 class EnvironmentProblem(RuntimeError):
     """The machine cannot do it (a path, a simulator, a build): exit 3 with the message."""
+
+
+def report_error(prog: str, exc: UsageError | EnvironmentProblem) -> int:
+    """Say ``prog: error: <message>`` in one line on stderr; returns the exit code of its kind."""
+    print(f"{prog}: error: {exc}", file=sys.stderr)
+    return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_ENVIRONMENT

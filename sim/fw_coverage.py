@@ -31,7 +31,7 @@ import re
 import sys
 from pathlib import Path
 
-from .errors import EXIT_ENVIRONMENT, EXIT_OK, EXIT_USAGE, EnvironmentProblem, UsageError
+from .errors import EXIT_OK, EXIT_USAGE, EnvironmentProblem, UsageError, report_error
 
 __all__ = ["FirmwareCoverage", "start_from_environment", "start_from_file_environment", "FILE_ENV", "merge_fw_coverage", "render_markdown",
            "seed_functions", "function_spans", "DATA_FILE", "FIRMWARE_DIR", "DEFAULT_SEEDS", "main"]
@@ -460,12 +460,8 @@ def main(argv=None) -> int:
         if args.seeds is not None and not Path(args.seeds).is_dir():
             raise UsageError(f"--seeds {args.seeds}: no such folder")
         summary = merge_fw_coverage(args.inputs, Path(args.out), seeds_dir=Path(args.seeds or DEFAULT_SEEDS))
-    except UsageError as exc:
-        print(f"sim.fw_coverage: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except EnvironmentProblem as exc:
-        print(f"sim.fw_coverage: error: {exc}", file=sys.stderr)
-        return EXIT_ENVIRONMENT
+    except (UsageError, EnvironmentProblem) as exc:
+        return report_error("sim.fw_coverage", exc)
     sys.stdout.write(render_markdown(summary))
     print(f"\nwrote {Path(args.out) / 'fw_coverage.md'}, fw_coverage.json, html/index.html, coverage.xml, "
           f"fw_coverage.lcov")

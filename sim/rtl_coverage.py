@@ -34,7 +34,7 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from .errors import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EXIT_USAGE, EnvironmentProblem, UsageError
+from .errors import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EnvironmentProblem, UsageError, report_error
 from .outdir import atomic_write
 
 __all__ = ["merge_rtl_coverage", "render_markdown", "read_points", "block_of", "find_dat_files", "main",
@@ -332,12 +332,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         summary = merge_rtl_coverage(args.inputs, Path(args.out))
-    except UsageError as exc:
-        print(f"rtl_coverage: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except EnvironmentProblem as exc:
-        print(f"rtl_coverage: error: {exc}", file=sys.stderr)
-        return EXIT_ENVIRONMENT
+    except (UsageError, EnvironmentProblem) as exc:
+        return report_error("sim.rtl_coverage", exc)
     except OSError as exc:            # a path the machine refuses: name it, no traceback
         print(f"rtl_coverage: error: {exc.filename or args.out}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_ENVIRONMENT

@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import EXIT_ENVIRONMENT, EXIT_OK, EXIT_USAGE, EnvironmentProblem, UsageError
+from .errors import EXIT_OK, EnvironmentProblem, UsageError, report_error
 
 __all__ = ["write_ucis", "read_ucis", "merge_ucis", "build_db", "UCIS_FILE", "COVERGROUP", "main"]
 
@@ -244,12 +244,8 @@ def main(argv=None) -> int:
             if len(args.inputs) != 1:
                 raise UsageError("one run folder at a time (or --merge)")
             print(f"wrote {export_run(args.inputs[0], args.out)}")
-    except UsageError as exc:
-        print(f"sim.ucis_export: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except EnvironmentProblem as exc:
-        print(f"sim.ucis_export: error: {exc}", file=sys.stderr)
-        return EXIT_ENVIRONMENT
+    except (UsageError, EnvironmentProblem) as exc:
+        return report_error("sim.ucis_export", exc)
     return EXIT_OK
 
 

@@ -124,7 +124,7 @@ def test_bad_input_is_one_line_and_exit_code(tmp_path, capsys, monkeypatch):
     dat = _dat(tmp_path / "a.dat", tmp_path / "lwkt_soc.v", [1] * 11)
     monkeypatch.setattr(rtl_coverage.shutil, "which", lambda name: None)
     assert main([str(dat), "--out", str(tmp_path / "out")]) == 3
-    assert capsys.readouterr().err.strip() == f"rtl_coverage: error: {rtl_coverage.TOOL_MISSING}"
+    assert capsys.readouterr().err.strip() == f"sim.rtl_coverage: error: {rtl_coverage.TOOL_MISSING}"
 
 
 def test_rtl_coverage_needs_verilator(tmp_path):
