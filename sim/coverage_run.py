@@ -372,6 +372,9 @@ def main(argv=None) -> int:
         return EXIT_USAGE
     out = Path(args.out).resolve()
     code = not args.no_code
+    # Everything the workers run, imported here: they fork from this process, so a source file
+    # edited during a long campaign cannot mix two versions in one worker.
+    from . import build, run, runner, ucis_export  # noqa: F401
     try:
         if code and shutil.which("verilator_coverage") is None:
             from .rtl_coverage import TOOL_MISSING

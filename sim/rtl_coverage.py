@@ -335,7 +335,7 @@ def main(argv=None) -> int:
     except (UsageError, EnvironmentProblem) as exc:
         return report_error("sim.rtl_coverage", exc)
     except OSError as exc:            # a path the machine refuses: name it, no traceback
-        print(f"rtl_coverage: error: {exc.filename or args.out}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"sim.rtl_coverage: error: {exc.filename or args.out}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_ENVIRONMENT
     table = render_markdown(summary).split("\n## Uncovered lines")[0]
     print(table.rstrip())
