@@ -9,7 +9,7 @@ OUT    ?= build/lwkt_soc_$(NCPU)cpu.v
 # Parallel pytest workers; CI machines have 2 cores.
 JOBS   ?= 2
 
-.PHONY: run test test-hdl test-cosim bench hw-cost stress mutants coverage verilog docs clean
+.PHONY: run test test-hdl test-cosim bench bench-campaign hw-cost stress regress mutants coverage verilog docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,11 +40,23 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run
 
+## bench-campaign: the Dask campaign against the local-process stress (40 seeds, JOBS workers) and the
+## figures that size a campaign of 10^5 runs (bench/campaign.json; docs/campaigns.md)
+bench-campaign: $(STAMP)
+	$(BIN)/python -m bench.campaign_bench --workers $(JOBS)
+
 ## hw-cost: Yosys cell counts per block over 2-16 CPUs and FIFO depths 4-32 (bench/hw_cost.json, .png)
 hw-cost: $(BENCH_STAMP)
 	$(BIN)/python -m bench.hw_cost
 
-## stress: SEEDS random workloads with every fault on, JOBS in parallel, on SIM
+## regress: run the campaign CAMPAIGN (a TOML file, docs/campaigns.md) on a LocalCluster of JOBS workers,
+## recorded in runs/campaigns/results.sqlite; lwkt-soc results shows it
+CAMPAIGN ?=
+regress: $(STAMP)
+	$(BIN)/lwkt-soc regress $(CAMPAIGN) --workers $(JOBS)
+
+## stress: SEEDS random workloads with every fault on, JOBS in parallel, on SIM (a small local campaign:
+## recorded in runs/stress/results.sqlite, so seeds already run at the same sources are not run again)
 SEEDS ?= 20
 SIM   ?= verilator
 stress: $(STAMP)

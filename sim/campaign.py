@@ -49,6 +49,7 @@ KEYS = {
     "keep": "run folders to keep: failed (default), all or none",
     "shrink": "true (default): shrink one failing random seed per new failure signature",
     "shrink_runs": "at most this many runs per shrink (default 40)",
+    "batch": "runs per Dask task (default 1; more for very short runs on very many workers)",
     "plant_bug": "tests only: a planted scheduling bug in every run",
     "scenario_modules": "tests only: modules to import that register more scenarios",
     "cluster": "a table of dask-jobqueue options for --cluster (docs/campaigns.md)",
@@ -168,6 +169,7 @@ class Campaign:
     keep: str = "failed"
     shrink: bool = True
     shrink_runs: int = 40
+    batch: int = 1
     plant_bug: str = ""
     scenario_modules: tuple[str, ...] = ()
     cluster: dict = field(default_factory=dict)
@@ -273,6 +275,8 @@ def _check_values(c: Campaign) -> None:
         raise UsageError(f"cycles: {c.cycles} must be > 0")
     if c.shrink_runs < 1:
         raise UsageError(f"shrink_runs: {c.shrink_runs} must be at least 1")
+    if c.batch < 1:
+        raise UsageError(f"batch: {c.batch} must be at least 1")
 
 
 def _config(c: Campaign, scenario: str, cpus: int | None, fifo: int, faults: str, sim: str,
@@ -385,7 +389,7 @@ def campaign_from_mapping(data: dict, *, default_name: str = "campaign", where: 
             if not isinstance(value, bool):
                 raise UsageError(f"{where}: {key} must be true or false")
             values[key] = value
-        elif key in ("cycles", "ram_words", "shrink_runs"):
+        elif key in ("cycles", "ram_words", "shrink_runs", "batch"):
             if not isinstance(value, int) or isinstance(value, bool):
                 raise UsageError(f"{where}: {key} must be an integer")
             values[key] = value

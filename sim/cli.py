@@ -75,8 +75,14 @@ def _cmd_smoke(args) -> int:
 
 
 def _cmd_run(args) -> int:
+    import importlib
     from .run import run_scenario
     from .scenarios import get_scenario
+    for module in args.scenario_module:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise UsageError(f"--scenario-module {module}: cannot import it ({exc})") from None
     try:
         get_scenario(args.scenario)
     except KeyError as exc:
@@ -93,7 +99,7 @@ def _cmd_run(args) -> int:
                         cycles=args.cycles, fifo_depth=args.fifo_depth, mode=args.mode, waves=args.waves,
                         faults=args.faults, cost_model=args.cost_model, ram_words=args.ram_words,
                         bug=args.plant_bug, spec=args.spec, rtl_coverage=args.rtl_coverage,
-                        fw_coverage=args.fw_coverage)
+                        fw_coverage=args.fw_coverage, scenario_modules=tuple(args.scenario_module))
 
 
 def _cmd_ram_layout(args) -> int:
@@ -231,8 +237,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fw-coverage", action="store_true",
                    help="measure coverage.py with branches over firmware/ and keep fw_coverage.dat "
                         "(summarise runs with python -m sim.fw_coverage)")
+    p.add_argument("--scenario-module", action="append", default=[], metavar="MODULE",
+                   help="tests only: import MODULE first to register more scenarios (e.g. tests.scenarios_extra)")
     p.add_argument("--out", metavar="DIR", default="runs/latest", help="output folder (default runs/latest)")
     p.set_defaults(func=_cmd_run)
+
+    from . import regress, results
+    p = sub.add_parser("regress", help="run a regression campaign on Dask and record it in the results database",
+                       description=regress.__doc__.split("\n\n")[0], epilog=EXIT_CODES_HELP)
+    regress.add_arguments(p)
+    p.set_defaults(func=regress.command)
+
+    p = sub.add_parser("results", help="query the results database of regression campaigns",
+                       description=results.__doc__.split("\n\n")[0], epilog=EXIT_CODES_HELP)
+    results.add_arguments(p)
+    p.set_defaults(func=results.command)
 
     p = sub.add_parser("report", help="render the report of a finished run again")
     p.add_argument("dir", metavar="DIR", help="the --out folder of a run")

@@ -28,6 +28,7 @@ run passed, 1 otherwise, 2 for bad options, 3 when a tool is missing.
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.util
 import json
 import shutil
@@ -250,22 +251,40 @@ def _series(jobs: list[dict], tally: Tally, out: Path, workers: int, code: bool,
     return closed_at
 
 
-def _plot(curves: dict[str, list[int]], prefix: int, total: int, closable: int, path: Path) -> None:
+def _plot(curves: dict[str, list[int]], prefix: int, total: int, closable: int, path: Path,
+          closure: dict[str, int | None] | None = None) -> None:
+    """Bins hit against runs (left), and against random seeds after the named and directed runs,
+    on a log scale with each series' closure marked (right)."""
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
-    fig = Figure(figsize=(6.4, 3.4), dpi=110)
-    ax = fig.add_subplot()
+    fig = Figure(figsize=(9, 3.4), dpi=110)
+    whole, seeds = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.3]})
     colours = {"biased": "#d62728", "unbiased": "#1f77b4"}
+    names = {"biased": "coverage-directed", "unbiased": "unbiased"}
     for name, curve in curves.items():
-        ax.plot(range(1, len(curve) + 1), curve, marker=".", ms=3, label=f"{name} random seeds",
-                color=colours.get(name))
-    ax.axvline(prefix + 0.5, color="grey", lw=0.6, ls=":")
-    ax.axhline(closable, color="green", lw=0.8, ls="--", label=f"closure: {closable} reachable bins")
-    ax.axhline(total, color="grey", lw=0.8, ls="--", label=f"all {total} bins")
-    ax.set_xlabel(f"runs (the first {prefix}: named scenarios and directed modules)")
-    ax.set_ylabel("bins hit")
-    ax.legend(loc="lower right", fontsize=7)
+        whole.plot(range(1, len(curve) + 1), curve, lw=1.2, color=colours.get(name), label=names.get(name, name))
+        tail = curve[prefix:]
+        if tail:
+            seeds.step(range(1, len(tail) + 1), tail, where="post", lw=1.4, color=colours.get(name),
+                       label=names.get(name, name))
+        at = (closure or {}).get(name)
+        if at:
+            seeds.axvline(at, color=colours.get(name), lw=0.8, ls=":")
+            seeds.annotate(f"closure: {at} seeds", (at, closable), textcoords="offset points",
+                           xytext=(4, -14 if name == "biased" else -26), fontsize=7, color=colours.get(name))
+    for ax in (whole, seeds):
+        ax.axhline(closable, color="green", lw=0.8, ls="--", label=f"{closable} reachable bins")
+        ax.axhline(total, color="grey", lw=0.8, ls="--", label=f"all {total} bins")
+        ax.set_ylabel("bins hit")
+    whole.axvline(prefix + 0.5, color="grey", lw=0.6, ls=":")
+    whole.set_xlabel(f"runs (first {prefix}: named scenarios, directed tests)")
+    whole.set_ylim(0, total + 3)
+    seeds.set_xscale("log")
+    seeds.set_xlabel("random seeds after them (log scale)")
+    low = min((c[prefix] for c in curves.values() if len(c) > prefix), default=0)
+    seeds.set_ylim(max(0, low - 3), total + 1)
+    seeds.legend(loc="lower right", fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
 
@@ -374,7 +393,8 @@ def main(argv=None) -> int:
     code = not args.no_code
     # Everything the workers run, imported here: they fork from this process, so a source file
     # edited during a long campaign cannot mix two versions in one worker.
-    from . import build, run, runner, ucis_export  # noqa: F401
+    for module in ("build", "run", "runner", "ucis_export"):
+        importlib.import_module(f"sim.{module}")
     try:
         if code and shutil.which("verilator_coverage") is None:
             from .rtl_coverage import TOOL_MISSING
@@ -414,7 +434,7 @@ def main(argv=None) -> int:
         return report_error("sim.coverage_run", exc)
     wall = time.perf_counter() - started
     closable = len(reachable())
-    _plot(curves, prefix, len(MODEL), closable, out / "coverage.png")
+    _plot(curves, prefix, len(MODEL), closable, out / "coverage.png", closure)
     result = {"bins": {n: {"description": MODEL[n], "hits": tally.hits[n], "first": tally.first.get(n),
                            "status": "hit" if tally.hits[n] else "unreachable" if n in UNREACHABLE else "open"}
                        for n in MODEL},

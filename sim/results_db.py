@@ -10,6 +10,8 @@ Schema version 1 (``PRAGMA user_version``; docs/campaigns.md explains every colu
 
 - ``meta(key, value)``: ``schema_version``, ``created``;
 - ``sessions``: one row per invocation of a campaign (its revision, what it planned, how it ended);
+- ``configs(config_id, config, label)``: each configuration once (JSON: scenario, CPUs, FIFO depth,
+  faults, simulator, cost model, ...);
 - ``runs``: one row per run (configuration, seed, status, failed checks, panic, signature,
   counters, latencies, coverage bins, cycles, times, output folder);
 - ``bins(id, name)``: the coverage bins by number; ``runs.bins`` is a bitmap over these numbers
@@ -50,6 +52,7 @@ CREATE TABLE sessions (
     campaign_json TEXT NOT NULL
 );
 CREATE TABLE bins (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE configs (config_id TEXT PRIMARY KEY, config TEXT NOT NULL, label TEXT NOT NULL);
 CREATE TABLE runs (
     run_key TEXT PRIMARY KEY,
     campaign TEXT NOT NULL,
@@ -57,8 +60,7 @@ CREATE TABLE runs (
     commit_sha TEXT NOT NULL,
     dirty INTEGER,
     source_digest TEXT NOT NULL,
-    config_id TEXT NOT NULL,
-    config TEXT NOT NULL,
+    config_id TEXT NOT NULL REFERENCES configs(config_id),
     scenario TEXT NOT NULL,
     sim TEXT NOT NULL,
     cpus INTEGER NOT NULL,
@@ -111,7 +113,7 @@ CREATE TABLE shrinks (
 """
 
 #: The columns of ``runs`` a result fills, in order (the rest come from the run spec and revision).
-_RUN_COLUMNS = ("run_key", "campaign", "session", "commit_sha", "dirty", "source_digest", "config_id", "config",
+_RUN_COLUMNS = ("run_key", "campaign", "session", "commit_sha", "dirty", "source_digest", "config_id",
                 "scenario", "sim", "cpus", "fifo_depth", "ram_words", "faults", "cost_model", "bug", "coverage",
                 "seed", "status", "outcome", "exit_code", "failed_checks", "panic", "signature", "checks",
                 "counters", "latencies", "bins", "cycles", "sim_seconds", "wall_seconds", "out_dir", "worker",
@@ -147,13 +149,15 @@ class ResultsDB:
                                  f"{SCHEMA_VERSION} (update it)")
             elif version != SCHEMA_VERSION:
                 raise UsageError(f"{self.path}: not a results database of lwkt-soc (schema version {version})")
-            # WAL: readers never block the writer; FULL: a commit is on disk before the next run is taken.
+            # WAL: readers never block the writer. NORMAL: a commit is in the WAL, which survives the writer's
+            # death (SIGKILL) at once; only the OS going down can lose the last commits before a checkpoint.
             self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
         except sqlite3.OperationalError as exc:
             raise EnvironmentProblem(f"{self.path}: cannot use the results database ({exc})") from None
         self._bins: dict[str, int] = {row["name"]: row["id"] for row in self.db.execute("SELECT id, name FROM bins")}
+        self._configs: set[str] = set()
 
     def _create(self) -> None:
         with self.transaction():
@@ -194,16 +198,16 @@ class ResultsDB:
         row = {
             "run_key": spec.run_key(revision.digest), "campaign": spec.campaign, "session": session,
             "commit_sha": revision.commit, "dirty": _flag(revision.dirty), "source_digest": revision.digest,
-            "config_id": spec.config_id, "config": json.dumps(spec.config(), sort_keys=True),
+            "config_id": spec.config_id,
             "scenario": spec.scenario, "sim": spec.sim, "cpus": spec.cpus, "fifo_depth": spec.fifo_depth,
             "ram_words": spec.ram_words, "faults": spec.faults, "cost_model": spec.cost_model, "bug": spec.bug,
             "coverage": int(spec.coverage), "seed": spec.seed,
             "status": result["status"], "outcome": result.get("outcome"), "exit_code": result.get("code"),
-            "failed_checks": json.dumps(result.get("failed", [])), "panic": result.get("panic"),
+            "failed_checks": _json(result.get("failed", [])), "panic": result.get("panic"),
             "signature": json.dumps(result["signature"]) if result.get("signature") else None,
             "checks": result.get("checks"),
-            "counters": json.dumps(result.get("counters") or {}, sort_keys=True),
-            "latencies": json.dumps(result.get("latencies") or {}, sort_keys=True),
+            "counters": _json(result.get("counters") or {}),
+            "latencies": _json(result.get("latencies") or {}),
             "bins": self.encode_bins(result["bins"]) if result.get("bins") is not None else None,
             "cycles": result.get("cycles"), "sim_seconds": result.get("sim_seconds"),
             "wall_seconds": result.get("seconds"), "out_dir": result.get("out_dir"), "worker": result.get("worker"),
@@ -214,9 +218,13 @@ class ResultsDB:
         updates = ", ".join(f"{c} = excluded.{c}" for c in _RUN_COLUMNS if c != "run_key")
         condition = "" if replace else " WHERE runs.status = 'error'"
         with self.transaction():
+            if spec.config_id not in self._configs:
+                self.db.execute("INSERT OR IGNORE INTO configs VALUES (?, ?, ?)",
+                                (spec.config_id, _json(spec.config()), spec.label))
             cursor = self.db.execute(f"INSERT INTO runs ({names}) VALUES ({marks}) ON CONFLICT(run_key) DO UPDATE "
                                      f"SET {updates}{condition}", [row[c] for c in _RUN_COLUMNS])
             inserted = cursor.rowcount == 1
+            self._configs.add(spec.config_id)
             if inserted:
                 self.db.execute("UPDATE sessions SET recorded = recorded + 1, failed = failed + ? WHERE id = ?",
                                 (int(result["status"] != "pass"), session))
@@ -292,6 +300,11 @@ class _Transaction:
     def __exit__(self, kind, exc, tb):
         self.db.execute("COMMIT" if kind is None else "ROLLBACK")
         return False
+
+
+def _json(value) -> str:
+    """Compact and stable: rows stay small, and equal values are equal text."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def _flag(value: bool | None) -> int | None:

@@ -32,14 +32,18 @@ class Revision:
     @property
     def label(self) -> str:
         short = self.commit[:10] if self.commit != "unknown" else "unknown"
-        return short + ("+dirty" if self.dirty else "")
+        return short + (f"+dirty.{self.digest[:6]}" if self.dirty else "")
 
     def as_dict(self) -> dict:
         return {"commit": self.commit, "dirty": self.dirty, "digest": self.digest}
 
 
 def source_digest(root: Path = PROJECT_ROOT) -> str:
-    """A digest of every source file that can change what a run does."""
+    """A digest of every source file that can change what a run does (``LWKT_SOC_SOURCE_DIGEST`` pins it:
+    for tests that must not see a tree being edited meanwhile)."""
+    pinned = os.environ.get("LWKT_SOC_SOURCE_DIGEST")
+    if pinned:
+        return pinned
     digest = hashlib.sha256()
     for folder in SOURCE_DIRS:
         for path in sorted((root / folder).rglob("*")):

@@ -14,12 +14,10 @@ import argparse
 import shutil
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from hdl.config import ConfigError, SocConfig
-from .build import build_soc
-from .errors import EXIT_USAGE
+from .errors import EXIT_USAGE, EnvironmentProblem, UsageError, report_error
 from .faults import FAULTS, check_faults, parse_faults
 from .scenarios import get_scenario
 from .func_coverage import MODEL, reachable, run_hits
@@ -66,32 +64,25 @@ def main(argv=None) -> int:
     parser.add_argument("--cpus", type=int, default=4)
     parser.add_argument("--fifo-depth", type=int, default=8, help="IPI FIFO depth (default 8: more pressure)")
     parser.add_argument("--faults", default="all", help=f"faults to inject: all, none, or a list of {', '.join(FAULTS)}")
-    parser.add_argument("--jobs", type=int, default=2, help="parallel runs (default 2)")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel runs: Dask workers (default 2)")
     parser.add_argument("--out", default="runs/stress", help="where failing runs are kept")
     args = parser.parse_args(argv)
     if args.seeds < 1 or args.jobs < 1:
         parser.error("--seeds and --jobs must be at least 1")
     # Bad options are one line and exit 2 before any run: never counted as violations.
     try:
-        config = SocConfig(ncpu=args.cpus, fifo_depth=args.fifo_depth)
+        SocConfig(ncpu=args.cpus, fifo_depth=args.fifo_depth)
         check_faults(parse_faults(args.faults), get_scenario("random"), args.cpus)
     except (ConfigError, ValueError) as exc:
         print(f"sim.stress: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    build_soc(args.sim, config)  # once, before the workers
     started = time.perf_counter()
     seeds = range(args.first, args.first + args.seeds)
-    results = []
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(run_seed, s, args.sim, args.cpus, args.faults, args.fifo_depth, out) for s in seeds]
-        for done, future in enumerate(as_completed(futures), 1):
-            r = future.result()
-            results.append(r)
-            status = "ok" if r["code"] == 0 else f"FAILED ({', '.join(r['failed'])})"
-            print(f"  [{done}/{args.seeds}] seed {r['seed']}: {r['outcome']} in {r['seconds']} s {status}",
-                  flush=True)
+    try:
+        results = _campaign(args, seeds, out)
+    except (UsageError, EnvironmentProblem) as exc:
+        return report_error("sim.stress", exc)
     wall = time.perf_counter() - started
     results.sort(key=lambda r: r["seed"])
     violations = sum(len(r["failed"]) for r in results)
@@ -118,6 +109,24 @@ def main(argv=None) -> int:
               f"--fifo-depth {args.fifo_depth} --faults {args.faults} --sim {args.sim} --waves")
         print(f"failing runs kept in {out}")
     return 1 if violations else 0
+
+
+def _campaign(args, seeds, out: Path) -> list[dict]:
+    """The seeds as a small local campaign (``sim/regress.py``): a LocalCluster of ``--jobs`` workers, every
+    run recorded in OUT/results.sqlite, so a second stress at the same sources runs only what is missing."""
+    from .campaign import Campaign
+    from .regress import run_campaign
+
+    def line(r, spec, done, total):
+        status = "ok" if r["code"] == 0 else f"FAILED ({', '.join(r['failed'])})"
+        print(f"  [{done}/{total}] seed {r['seed']}: {r['outcome']} in {r['seconds']} s {status}", flush=True)
+
+    campaign = Campaign(name="stress", scenarios=("random",), seeds=tuple(seeds), cpus=(args.cpus,),
+                        fifo_depths=(args.fifo_depth,), faults=(args.faults or "none",), sims=(args.sim,),
+                        coverage=True, shrink=False)
+    outcome = run_campaign(campaign, db_path=out / "results.sqlite", folder=out, workers=args.jobs, progress=False,
+                           on_result=line, say=lambda text: print(text, flush=True))
+    return outcome.results
 
 
 def _print_landings(results: list[dict]) -> None:

@@ -1,0 +1,234 @@
+"""Regression campaigns without a simulator: the campaign model, the results database, the queries,
+the dask-jobqueue job scripts and the command line's answers to bad input (tests/test_regress.py runs
+campaigns on the RTL)."""
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sim.campaign import Campaign, load_campaign, parse_seeds
+from sim.cli import main
+from sim.errors import UsageError
+from sim.results import collect, render_markdown, write_png
+from sim.results_db import SCHEMA_VERSION, ResultsDB
+from sim.revision import Revision, current_revision
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_seeds_take_numbers_ranges_and_lists():
+    assert parse_seeds("1-3,7, 5..6") == (1, 2, 3, 5, 6, 7)
+    assert parse_seeds([4, "1-2", 4]) == (1, 2, 4)
+    for bad, words in [("3-1", "ends before it starts"), ("x", "not a seed"), ([True], "not a seed"), ("", "no seed")]:
+        with pytest.raises(UsageError, match=words):
+            parse_seeds(bad)
+
+
+def test_a_campaign_file_expands_into_runs_and_leaves_out_what_cannot_run(tmp_path):
+    path = tmp_path / "nightly.toml"
+    path.write_text('scenarios = ["up-basic", "random"]\nseeds = ["1-3"]\ncpus = ["default", 2]\n'
+                    'faults = ["none", "all"]\nfifo_depths = [8]\ncoverage = true\n[cluster]\ncores = 4\n')
+    campaign = load_campaign(path)
+    assert campaign.name == "nightly" and campaign.cluster == {"cores": 4} and campaign.coverage
+    expansion = campaign.expand()
+    labels = sorted(spec.label for spec in expansion.configs.values())
+    assert labels == ["random 2cpu fifo8 faults=none verilator", "random 4cpu fifo8 faults=all verilator",
+                      "random 4cpu fifo8 faults=none verilator", "up-basic 1cpu fifo8 faults=none verilator"]
+    assert len(expansion.runs) == 4 * 3 and any("up-basic on 2 CPU(s)" in why for why in expansion.skipped)
+    assert any("cpu-stop and fifo-full together need 3 CPUs" in why for why in expansion.skipped)
+    run = expansion.runs[0]
+    # The key changes with the sources and the seed, never with the order of the lists.
+    assert run.run_key("a") != run.run_key("b") and run.run_key("a") == run.run_key("a")
+    again = load_campaign(None, {"name": "nightly", "scenarios": ["random", "up-basic"], "seeds": "3,2,1",
+                                 "cpus": [2, "default"], "faults": ["all", "none"], "fifo_depths": [8],
+                                 "coverage": True})
+    assert {r.run_key("x") for r in again.expand().runs} == {r.run_key("x") for r in expansion.runs}
+
+
+def test_campaign_options_override_the_file_and_under_a_campaign_table(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[campaign]\nname = "x"\nseeds = [1]\nscenarios = ["up-basic"]\n')
+    campaign = load_campaign(path, {"seeds": "5-6", "keep": "all", "name": None})
+    assert campaign.name == "x" and campaign.seeds == (5, 6) and campaign.keep == "all"
+
+
+@pytest.mark.parametrize("text, words", [
+    ("scenarios = [\"nope\"]", "unknown scenario 'nope'; valid scenarios:"),
+    ("seeds = [", "not valid TOML"),
+    ("colour = 1", "unknown key 'colour'; known keys: name, scenarios"),
+    ("cpus = [64]", "CPU count must be 1..32"),
+    ("fifo_depths = [3]", "FIFO depth must be a power of two"),
+    ("faults = [\"gremlins\"]", "unknown fault 'gremlins'"),
+    ("sims = [\"xsim\"]", "unknown simulator 'xsim'"),
+    ("keep = \"some\"", "keep: 'some'"),
+    ("name = \"a b\"", "campaign name 'a b'"),
+    ("scenarios = [\"up-basic\"]\ncpus = [4]", "no configuration can run (up-basic on 4 CPU(s)"),
+    ("cost_models = [\"/no/such.json\"]", "cost_models:"),
+    ("plant_bug = \"gremlin\"", "unknown planted bug"),
+])
+def test_bad_campaigns_are_usage_errors_naming_the_key(tmp_path, text, words):
+    path = tmp_path / "bad.toml"
+    path.write_text(text + "\n")
+    with pytest.raises(UsageError, match=None) as info:
+        load_campaign(path).expand()
+    assert words in str(info.value), str(info.value)
+
+
+def _result(status="pass", seed=1, bins=("a.bin", "b.bin"), panic=None, failed=()):
+    signature = None if status == "pass" else [list(failed), panic or ""]
+    return {"status": status, "code": 0 if status == "pass" else 1, "outcome": "panic" if status == "panic" else "done",
+            "checks": 10, "failed": list(failed), "panic": panic, "signature": signature,
+            "counters": {"scoreboard": {"decisions": 5}}, "latencies": {"ipi": {"median": 3}}, "bins": list(bins),
+            "cycles": 1000 + seed, "sim_seconds": 0.5, "seconds": 2.0, "out_dir": None, "worker": "w", "attempt": 1}
+
+
+def test_the_database_records_a_run_once_and_replaces_only_errors(tmp_path):
+    db = ResultsDB(tmp_path / "r.sqlite")
+    campaign = Campaign(name="c", scenarios=("up-basic",), seeds=(1, 2))
+    runs = campaign.expand().runs
+    revision = Revision("f" * 40, False, "d1")
+    session = db.start_session(campaign, revision, planned=2, already=0, engine="test", workers=1)
+    assert db.record(runs[0], revision, session, _result())
+    assert not db.record(runs[0], revision, session, _result("fail", failed=["x"]))   # a retry's duplicate
+    assert db.record(runs[1], revision, session, _result("error"))
+    assert db.recorded_keys("c", "d1") == {runs[0].run_key("d1")}                     # errors run again
+    assert db.record(runs[1], revision, session, _result("pass", seed=2))
+    rows = db.rows("SELECT seed, status, bins FROM runs ORDER BY seed")
+    assert [(r["seed"], r["status"]) for r in rows] == [(1, "pass"), (2, "pass")]
+    assert db.decode_bins(rows[0]["bins"]) == ["a.bin", "b.bin"] and len(rows[0]["bins"]) == 1
+    assert db.rows("SELECT recorded, failed FROM sessions")[0][:] == (3, 1)
+    db.close()
+    con = sqlite3.connect(tmp_path / "r.sqlite")
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    con.execute("PRAGMA user_version = 99")
+    con.commit()
+    con.close()
+    with pytest.raises(UsageError, match="schema version 99"):
+        ResultsDB(tmp_path / "r.sqlite")
+    (tmp_path / "junk.sqlite").write_text("not a database at all" * 100)
+    with pytest.raises(UsageError, match="not a results database"):
+        ResultsDB(tmp_path / "junk.sqlite")
+    with pytest.raises(UsageError, match="no such results database"):
+        ResultsDB(tmp_path / "none.sqlite", create=False)
+
+
+def _fill(db_path, digest="d1", commit="a" * 40, fail_seed=3):
+    db = ResultsDB(db_path)
+    campaign = Campaign(name="c", scenarios=("up-basic", "random"), seeds=(1, 2, 3), coverage=True)
+    revision = Revision(commit, False, digest)
+    session = db.start_session(campaign, revision, planned=6, already=0, engine="test", workers=1)
+    for run in campaign.expand().runs:
+        if run.scenario == "random" and run.seed == fail_seed:
+            result = _result("panic", run.seed, panic="check failed: scoreboard: cycle 12", failed=["no panic"])
+        else:
+            result = _result(seed=run.seed, bins=("preempt.hit",) if run.seed == 1 else ("preempt.hit", "lwkt.x"))
+        db.record(run, revision, session, result)
+    return db
+
+
+def test_results_matrix_failures_coverage_and_history(tmp_path):
+    db = _fill(tmp_path / "r.sqlite")
+    _fill(tmp_path / "r.sqlite", digest="d2", commit="b" * 40, fail_seed=99).close()
+    data = collect(db, commit="latest")
+    assert data["revisions"][0]["commit"] == "b" * 40 and data["totals"]["pass"] == 6
+    data = collect(db, commit="aaaa")
+    assert data["totals"] == {"runs": 6, "pass": 5, "fail": 0, "panic": 1, "error": 0, "run_seconds": 12.0,
+                              "simulated_cycles": 6012}
+    (failure,) = data["failures"]
+    assert failure["first_seed"] == 3 and failure["checks"] == ["no panic"]
+    assert "run --scenario random --seed 3 --cpus 4" in failure["reproduce"]
+    assert failure["shrink"] is None
+    assert data["coverage"]["runs"] == 6 and data["coverage"]["runs_per_bin"]["preempt.hit"] == 5
+    random_id = next(m["config_id"] for m in data["matrix"] if m["label"].startswith("random"))
+    history = collect(db, commit="all", history_seed=3, history_config=random_id[:6])["history"]
+    assert [(p["revision"], p["status"]) for p in history["points"]] == [("a" * 10, "panic"), ("b" * 10, "pass")]
+    trend = collect(db, commit="all", history_config=random_id)
+    assert [p["pass_rate"] for p in trend["history"]["points"]] == [pytest.approx(2 / 3, abs=1e-3), 1.0]
+    markdown = render_markdown(trend)
+    assert "## Pass/fail by configuration" in markdown and "## History of configuration" in markdown
+    assert write_png(trend, tmp_path / "trend.png").stat().st_size > 1000
+    with pytest.raises(UsageError, match="no run recorded for it"):
+        collect(db, commit="cccc")
+    with pytest.raises(UsageError, match="no campaign 'zz'"):
+        collect(db, campaign="zz")
+    db.close()
+
+
+def test_results_command_writes_markdown_json_and_png(tmp_path, capsys):
+    _fill(tmp_path / "r.sqlite").close()
+    assert main(["results", "--db", str(tmp_path / "r.sqlite"), "--out", str(tmp_path / "out")]) == 0
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {"results.md", "results.json", "results.png"}
+    data = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert data["schema"] == "lwkt-soc-results/1" and len(data["matrix"]) == 2
+    capsys.readouterr()
+    assert main(["results", "--db", str(tmp_path / "r.sqlite"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["campaign"] == "c"
+
+
+def test_the_revision_is_read_from_the_git_folder(tmp_path):
+    revision = current_revision()
+    assert len(revision.digest) == 16 and revision.dirty in (True, False, None)
+    assert len(revision.commit) == 40 or revision.commit == "unknown"
+    # A tree without .git: the commit is unknown unless named, the digest still there.
+    for folder in ("hdl", "firmware", "sim"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "x.py").write_text(folder)
+    bare = current_revision(tmp_path)
+    assert bare.commit == "unknown" and bare.dirty is None
+    (tmp_path / "sim" / "x.py").write_text("changed")
+    assert current_revision(tmp_path).digest != bare.digest
+
+
+@pytest.mark.parametrize("kind, directive", [("slurm", "#SBATCH -p short"), ("sge", "#$ -q short"),
+                                             ("lsf", "#BSUB -q short"), ("pbs", "#PBS -q short")])
+def test_jobqueue_job_scripts(tmp_path, capsys, kind, directive):
+    """What --cluster would submit, without submitting it: the queue, one thread and one worker process per
+    core, the project's Python, and the prologue from the campaign's [cluster] table."""
+    path = tmp_path / "c.toml"
+    path.write_text('scenarios = ["random"]\nseeds = [1]\n[cluster]\ncores = 4\nmemory = "8GB"\n'
+                    'walltime = "01:00:00"\njob_script_prologue = ["source /opt/lwkt/.venv/bin/activate"]\n'
+                    'scheduler_options = {host = "127.0.0.1", dashboard_address = "127.0.0.1:0"}\n')
+    assert main(["regress", str(path), "--cluster", kind, "--cluster-option", "queue=short",
+                 "--print-job-script"]) == 0
+    script = capsys.readouterr().out
+    assert directive in script and "source /opt/lwkt/.venv/bin/activate" in script
+    assert f"{sys.executable} -m distributed.cli.dask_worker tcp://127.0.0.1:" in script
+    assert "--nthreads 1" in script and "--nworkers 4" in script
+
+
+def test_regress_refuses_bad_input_in_one_line(tmp_path):
+    bad_toml = tmp_path / "bad.toml"
+    bad_toml.write_text("seeds = [1,\n")
+    db = str(tmp_path / "r.sqlite")
+    for argv, code, fragment in [
+        (["regress", str(bad_toml)], 2, "not valid TOML"),
+        (["regress", str(tmp_path / "none.toml")], 2, "no such campaign file"),
+        (["regress", "--scenarios", "nope"], 2, "unknown scenario 'nope'"),
+        (["regress", "--seeds", "1", "--scheduler", "tcp://nohost", "--db", db], 2, "not a Dask scheduler address"),
+        (["regress", "--seeds", "1", "--scenarios", "up-basic", "--scheduler", "tcp://127.0.0.1:9",
+          "--connect-timeout", "1", "--db", db, "--out", str(tmp_path / "c")], 3, "cannot reach the Dask scheduler"),
+        (["regress", "--print-job-script"], 2, "needs --cluster"),
+        (["regress", "--cluster", "slurm", "--print-job-script"], 2, "--cluster slurm:"),
+        (["results", "--db", str(tmp_path / "none.sqlite")], 2, "no such results database"),
+    ]:
+        result = subprocess.run([sys.executable, "-m", "sim.cli", *argv], cwd=ROOT, capture_output=True, text=True,
+                                timeout=120)
+        assert result.returncode == code and fragment in result.stderr, (argv, result.stderr[-2000:])
+        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_progress_lines_and_the_dashboard_without_bokeh(monkeypatch):
+    import io
+    from sim.regress import Progress, _Engine
+    stream = io.StringIO()
+    bar = Progress(4, enabled=True, stream=stream)
+    bar.update(0, 0)
+    bar.update(4, 1, final=True)
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "  progress: 0/4 done, 0 failed, 4 remaining, ETA ?"
+    assert lines[-1].startswith("  progress: 4/4 done, 1 failed, 0 remaining, ETA 0:00:0")
+    monkeypatch.setitem(sys.modules, "bokeh", None)          # as if it were not installed
+    assert _Engine(None, None, "test").dashboard == "pip install bokeh"
