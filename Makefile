@@ -36,9 +36,10 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/pip install --quiet -e ".[test,bench]"
 	touch $(BENCH_STAMP)
 
-## bench: co-simulation speed figures (printed, and written to bench/results.json)
+## bench: co-simulation speed figures (printed, and written to bench/results.json), then bench-campaign
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.campaign_bench --workers $(JOBS)
 
 ## bench-campaign: the Dask campaign against the local-process stress (40 seeds, JOBS workers) and the
 ## figures that size a campaign of 10^5 runs (bench/campaign.json; docs/campaigns.md)

@@ -1,7 +1,7 @@
 """``make bench-campaign``: the campaign engine (Dask, results database) against the local-process stress
 it replaced, and the figures that size a campaign of 10^5 runs.
 
-    python -m bench.campaign_bench [--seeds 40] [--workers 2] [--repeats 1] [--scale-rows 100000]
+    python -m bench.campaign_bench [--seeds 40] [--workers 2] [--repeats 2] [--scale-rows 100000]
 
 - **throughput**: the same ``--seeds`` random seeds (the stress set: 4 CPUs, FIFO depth 8, every fault,
   functional coverage on) run once by a ``ProcessPoolExecutor`` over ``sim.stress.run_seed`` (what ``make
@@ -113,7 +113,7 @@ def scheduler(tasks: int, workers: int, db_path: Path) -> dict:
         cluster.close()
     # The client's write per run: the campaign's real rows, written again one transaction each.
     source = ResultsDB(db_path, create=False)
-    rows = source.rows("SELECT * FROM runs")
+    rows = source.rows("SELECT runs.*, configs.config FROM runs JOIN configs USING (config_id)")
     results = [result_from_row(source, r) for r in rows]
     source.close()
     from sim.campaign import RunSpec
@@ -191,7 +191,7 @@ def extrapolate(t: dict, s: dict, d: dict, runs: int = 100_000) -> dict:
             "run_hours_on_200_workers": round(runs * run / 200 / 3600, 2)}
 
 
-def measure(seeds: int = 40, workers: int = 2, sim: str = "verilator", repeats: int = 1, tasks: int = 2000,
+def measure(seeds: int = 40, workers: int = 2, sim: str = "verilator", repeats: int = 2, tasks: int = 2000,
             scale_rows: int = 100_000) -> dict:
     print(f"campaign against local processes: {seeds} seeds, {workers} workers, {sim}", flush=True)
     t, db, tmp = throughput(seeds, workers, sim, repeats)
@@ -233,7 +233,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, default=40)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sim", default="verilator", choices=["verilator", "icarus"])
-    parser.add_argument("--repeats", type=int, default=1, help="rounds of the comparison; the best of each is kept")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="rounds of the comparison, the engines taking turns; the best of each is kept")
     parser.add_argument("--tasks", type=int, default=2000, help="trivial tasks for the scheduler figure")
     parser.add_argument("--scale-rows", type=int, default=100_000, help="rows of the database at scale")
     parser.add_argument("--out", default=str(ROOT / "campaign.json"))

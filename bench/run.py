@@ -25,9 +25,9 @@ per simulator:
 - ``shared_ram_share``: the shared-RAM accesses (every object more than one CPU touches: tokens,
   wait queues, thread records, workload words) as a share of all bus transactions, per CPU count,
   from the same throughput runs;
-- hardware cost: Yosys cell counts per block (``bench/hw_cost.py``);
-- campaigns (``bench/campaign_bench.py``): the Dask campaign against the local-process stress on the
-  same 40 seeds and workers, and the figures that size a campaign of 10^5 runs.
+- hardware cost: Yosys cell counts per block (``bench/hw_cost.py``).
+
+``make bench`` then runs ``bench/campaign_bench.py`` (the campaign engine against the local-process stress).
 """
 from __future__ import annotations
 
@@ -146,7 +146,6 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=2, help="runs per throughput figure; the fastest is kept")
     parser.add_argument("--transactions", type=int, default=3000, help="reads per driver in the driver comparison")
     parser.add_argument("--no-hw-cost", action="store_true", help="skip the Yosys synthesis (hardware cost)")
-    parser.add_argument("--no-campaign", action="store_true", help="skip the campaign engine comparison")
     parser.add_argument("--out", default=str(ROOT), help="folder for results.json, results.md and the plots")
     args = parser.parse_args(argv)
     try:
@@ -176,12 +175,6 @@ def main(argv=None) -> int:
         else:
             print("hardware cost skipped (see above)")
 
-    campaign = None
-    if not args.no_campaign and "verilator" in per_sim:
-        from bench import campaign_bench
-        campaign = campaign_bench.measure()
-        (out / "campaign.json").write_text(json.dumps(campaign, indent=2) + "\n")
-
     results = {
         "machine": platform.platform(), "python": sys.version.split()[0],
         "simulators": {sim: toolchain.simulator_version(sim) for sim in per_sim},
@@ -194,7 +187,6 @@ def main(argv=None) -> int:
         "shared_ram_share": {sim: {str(row["cpus"]): row["shared_ram_share"] for row in r["throughput"]}
                              for sim, r in per_sim.items()},
         "hardware_cost": hw_cost,
-        "campaign": campaign,
     }
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     from bench.report import render_markdown, write_plots
@@ -203,9 +195,6 @@ def main(argv=None) -> int:
     plots = write_plots(results, out)
     print()
     print(markdown)
-    if campaign is not None:
-        from bench.campaign_bench import render
-        print(render(campaign))
     print(f"written: {out / 'results.json'}, {out / 'results.md'}, " + ", ".join(str(p) for p in plots))
     return 0
 

@@ -244,12 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from . import regress, results
     p = sub.add_parser("regress", help="run a regression campaign on Dask and record it in the results database",
-                       description=regress.__doc__.split("\n\n")[0], epilog=EXIT_CODES_HELP)
+                       description=regress.__doc__.split("\n\n")[0].replace("``", ""), epilog=EXIT_CODES_HELP)
     regress.add_arguments(p)
     p.set_defaults(func=regress.command)
 
     p = sub.add_parser("results", help="query the results database of regression campaigns",
-                       description=results.__doc__.split("\n\n")[0], epilog=EXIT_CODES_HELP)
+                       description=results.__doc__.split("\n\n")[0].replace("``", ""), epilog=EXIT_CODES_HELP)
     results.add_arguments(p)
     p.set_defaults(func=results.command)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import sqlite3
 from pathlib import Path
 
 from .campaign import RunSpec, config_label
@@ -45,6 +46,8 @@ def command(args) -> int:
     try:
         data = collect(db, campaign=args.campaign, commit=args.commit, history_seed=args.history_seed,
                        history_config=args.history_config)
+    except sqlite3.DatabaseError as exc:           # a damaged file, or one another program changed
+        raise UsageError(f"{db.path}: cannot be read ({exc})") from None
     finally:
         db.close()
     markdown = render_markdown(data)

@@ -112,6 +112,7 @@ CREATE TABLE shrinks (
 );
 """
 
+_TABLES = ("meta", "sessions", "bins", "configs", "runs", "shrinks")
 #: The columns of ``runs`` a result fills, in order (the rest come from the run spec and revision).
 _RUN_COLUMNS = ("run_key", "campaign", "session", "commit_sha", "dirty", "source_digest", "config_id",
                 "scenario", "sim", "cpus", "fifo_depth", "ram_words", "faults", "cost_model", "bug", "coverage",
@@ -149,12 +150,17 @@ class ResultsDB:
                                  f"{SCHEMA_VERSION} (update it)")
             elif version != SCHEMA_VERSION:
                 raise UsageError(f"{self.path}: not a results database of lwkt-soc (schema version {version})")
+            present = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            missing = sorted(set(_TABLES) - present)
+            if missing:
+                raise UsageError(f"{self.path}: not a results database of schema {SCHEMA_VERSION} "
+                                 f"(no table {missing[0]})")
             # WAL: readers never block the writer. NORMAL: a commit is in the WAL, which survives the writer's
             # death (SIGKILL) at once; only the OS going down can lose the last commits before a checkpoint.
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-        except sqlite3.OperationalError as exc:
+        except sqlite3.DatabaseError as exc:
             raise EnvironmentProblem(f"{self.path}: cannot use the results database ({exc})") from None
         self._bins: dict[str, int] = {row["name"]: row["id"] for row in self.db.execute("SELECT id, name FROM bins")}
         self._configs: set[str] = set()

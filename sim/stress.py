@@ -7,6 +7,10 @@ checks over all runs), the first failing seed with the command that
 reproduces it, and how many interrupts landed inside each kernel function over
 all runs (taken there, or deferred to the end of the critical section they
 landed in). Exit status 0 when there was no violation.
+
+The seeds run as a small local campaign (``sim/regress.py``): a Dask LocalCluster of ``--jobs``
+workers, every run recorded in ``OUT/results.sqlite``, so seeds already run at the same sources
+are taken from there instead of being run again.
 """
 from __future__ import annotations
 
@@ -31,7 +35,8 @@ MAIN_FUNCTIONS = ("lwkt_switch", "lwkt_schedule", "lwkt_gettoken", "get_mplock",
 
 
 def run_seed(seed: int, sim: str, cpus: int, faults: str, fifo_depth: int, out: Path) -> dict:
-    """One random run; returns its seed, outcome and failed checks."""
+    """One random run; returns its seed, outcome and failed checks (how stress ran before campaigns:
+    bench/campaign_bench.py measures the campaign against a process pool over this)."""
     from .run import run_scenario
     folder = out / f"seed-{seed}"
     start = time.perf_counter()

@@ -113,6 +113,13 @@ def test_the_database_records_a_run_once_and_replaces_only_errors(tmp_path):
         ResultsDB(tmp_path / "junk.sqlite")
     with pytest.raises(UsageError, match="no such results database"):
         ResultsDB(tmp_path / "none.sqlite", create=False)
+    other = sqlite3.connect(tmp_path / "other.sqlite")          # the right version, not our tables
+    other.execute("CREATE TABLE t (x)")
+    other.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    other.commit()
+    other.close()
+    with pytest.raises(UsageError, match="no table"):
+        ResultsDB(tmp_path / "other.sqlite")
 
 
 def _fill(db_path, digest="d1", commit="a" * 40, fail_seed=3):
@@ -207,17 +214,22 @@ def test_regress_refuses_bad_input_in_one_line(tmp_path):
         (["regress", str(bad_toml)], 2, "not valid TOML"),
         (["regress", str(tmp_path / "none.toml")], 2, "no such campaign file"),
         (["regress", "--scenarios", "nope"], 2, "unknown scenario 'nope'"),
-        (["regress", "--seeds", "1", "--scheduler", "tcp://nohost", "--db", db], 2, "not a Dask scheduler address"),
+        (["regress", "--seeds", "1", "--scheduler", "tcp://nohost", "--db", db, "--out", str(tmp_path / "n")], 2,
+         "not a Dask scheduler address"),
         (["regress", "--seeds", "1", "--scenarios", "up-basic", "--scheduler", "tcp://127.0.0.1:9",
           "--connect-timeout", "1", "--db", db, "--out", str(tmp_path / "c")], 3, "cannot reach the Dask scheduler"),
         (["regress", "--print-job-script"], 2, "needs --cluster"),
         (["regress", "--cluster", "slurm", "--print-job-script"], 2, "--cluster slurm:"),
+        (["regress", "--seeds", "1", "--scenarios", "up-basic", "--cluster", "slurm", "--cluster-option", "cores=2",
+          "--cluster-option", "memory=4GB", "--cluster-option", 'scheduler_options={host="127.0.0.1"}',
+          "--db", db, "--out", str(tmp_path / "s")], 3, "sbatch not found"),
         (["results", "--db", str(tmp_path / "none.sqlite")], 2, "no such results database"),
     ]:
         result = subprocess.run([sys.executable, "-m", "sim.cli", *argv], cwd=ROOT, capture_output=True, text=True,
                                 timeout=120)
         assert result.returncode == code and fragment in result.stderr, (argv, result.stderr[-2000:])
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "n").exists()                     # a malformed address makes nothing
 
 
 def test_progress_lines_and_the_dashboard_without_bokeh(monkeypatch):
@@ -232,3 +244,42 @@ def test_progress_lines_and_the_dashboard_without_bokeh(monkeypatch):
     assert lines[-1].startswith("  progress: 4/4 done, 1 failed, 0 remaining, ETA 0:00:0")
     monkeypatch.setitem(sys.modules, "bokeh", None)          # as if it were not installed
     assert _Engine(None, None, "test").dashboard == "pip install bokeh"
+
+
+def test_each_configuration_is_built_once_per_worker_file_system(tmp_path):
+    from sim.regress import _submit_builds, build_task, filesystem_id
+
+    class Client:            # records what would go to Dask
+        def __init__(self):
+            self.calls = []
+
+        def submit(self, function, *args, **kwargs):
+            self.calls.append((function, args, kwargs))
+            return type("Future", (), {"key": kwargs["key"]})()
+
+    # Workers on one file system share its marker; another file system has its own.
+    shared, local = tmp_path / "shared", tmp_path / "local"
+    assert filesystem_id(shared) == filesystem_id(shared) != filesystem_id(local)
+    probes = {"tcp://a:1": {"fs": filesystem_id(shared), "host": "a"},
+              "tcp://b:1": {"fs": filesystem_id(shared), "host": "b"},
+              "tcp://c:1": {"fs": filesystem_id(local), "host": "c"}}
+    runs = Campaign(name="b", scenarios=("random",), cpus=(2, 4), seeds=(1, 2, 3)).expand().runs
+    client, futures = Client(), {}
+    builds = _submit_builds(client, runs, probes, "nonce", futures)
+    assert len(builds) == 2 and all(len(fs) == 2 for fs in builds.values()) and len(client.calls) == 4
+    for function, (sim, config), kwargs in client.calls:
+        assert function is build_task and sim == "verilator" and config["ncpu"] in (2, 4)
+        assert kwargs["workers"] in (["tcp://a:1", "tcp://b:1"], ["tcp://c:1"]) and kwargs["pure"] is False
+
+
+def test_the_campaign_bench_extrapolates_and_renders():
+    from bench.campaign_bench import extrapolate, render
+    t = {"seeds": 40, "workers": 2, "sim": "verilator", "local_seconds": 30.0, "campaign_seconds": 31.0,
+         "overhead_percent": 3.3, "local_runs_per_minute": 80.0, "campaign_runs_per_minute": 77.4,
+         "mean_run_seconds": 2.0}
+    s = {"per_task_ms": 4.0, "tasks_per_second": 250, "db_write_ms": 0.3}
+    d = {"rows": 100_000, "bytes": 216_000_000, "bytes_per_run": 2160, "lookup_recorded_seconds": 0.2,
+         "results_report_seconds": 0.8, "expand_and_key_seconds": 3.0}
+    e = extrapolate(t, s, d)
+    assert e["database_mb"] == 216.0 and e["client_write_seconds"] == 30 and e["scheduler_saturation_workers"] == 500
+    assert "+3.3 %" in render({"throughput": t, "scheduler": s, "database": d, "extrapolation": e})

@@ -218,3 +218,37 @@ def test_a_worker_killed_mid_campaign_costs_its_run_one_retry(tmp_path, monkeypa
     retried = {seed for seed, attempt in rows if attempt == 2}
     assert retried == {int(killed["run"].rsplit("-s", 1)[1])} and {a for _, a in rows} == {1, 2}
     assert not (folder / ATTEMPTS).exists()
+
+
+def test_a_campaign_on_a_running_scheduler(tmp_path):
+    """--scheduler: a scheduler and workers started apart (as on several machines, here on loopback)."""
+    env = dict(os.environ, LWKT_SOC_SOURCE_DIGEST=DIGEST)
+    scheduler_file = tmp_path / "scheduler.json"
+    started = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                                 "--port", "0", "--dashboard-address", "127.0.0.1:0", "--scheduler-file",
+                                 str(scheduler_file)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.is_file() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(scheduler_file.read_text())["address"]
+        started.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers",
+                                         "2", "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"], env=env,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        done = subprocess.run([sys.executable, "-m", "sim.cli", "regress", "--name", "remote", "--scenarios",
+                               "up-basic", "--seeds", "1-2", "--scheduler", address, "--db", str(tmp_path / "r.sqlite"),
+                               "--out", str(tmp_path / "remote"), "--no-progress"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)
+    finally:
+        for process in reversed(started):
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"engine: scheduler {address}" in done.stdout and "2 runs: 2 pass" in done.stdout
+    rows = sqlite3.connect(tmp_path / "r.sqlite").execute("SELECT seed, runs.status, engine FROM runs JOIN sessions "
+                                                          "ON sessions.id = runs.session").fetchall()
+    assert sorted(rows) == [(1, "pass", f"scheduler {address}"), (2, "pass", f"scheduler {address}")]
