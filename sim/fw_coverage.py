@@ -33,7 +33,7 @@ from pathlib import Path
 
 from .errors import EXIT_OK, EXIT_USAGE, EnvironmentProblem, UsageError, report_error
 
-__all__ = ["FirmwareCoverage", "start_from_environment", "start_from_file_environment", "FILE_ENV", "merge_fw_coverage", "render_markdown",
+__all__ = ["FirmwareCoverage", "start_from_environment", "start_from_file_environment", "FILE_ENV", "SEED_LIST", "merge_fw_coverage", "render_markdown",
            "seed_functions", "function_spans", "DATA_FILE", "FIRMWARE_DIR", "DEFAULT_SEEDS", "main"]
 
 PROJECT = Path(__file__).resolve().parent.parent

@@ -283,3 +283,11 @@ def test_the_campaign_bench_extrapolates_and_renders():
     e = extrapolate(t, s, d)
     assert e["database_mb"] == 216.0 and e["client_write_seconds"] == 30 and e["scheduler_saturation_workers"] == 500
     assert "+3.3 %" in render({"throughput": t, "scheduler": s, "database": d, "extrapolation": e})
+
+
+def test_the_shipped_nightly_campaign_expands(capsys):
+    """campaigns/nightly.toml (the README's make regress example) parses and expands into runs."""
+    from sim.cli import main
+    assert main(["regress", "campaigns/nightly.toml", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "campaign nightly:" in out and " runs in " in out
