@@ -9,7 +9,7 @@ OUT    ?= build/lwkt_soc_$(NCPU)cpu.v
 # Parallel pytest workers; CI machines have 2 cores.
 JOBS   ?= 2
 
-.PHONY: run test test-hdl test-cosim bench bench-campaign hw-cost stress regress mutants coverage verilog docs clean
+.PHONY: prove run test test-hdl test-cosim bench bench-campaign hw-cost stress regress mutants coverage verilog docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,10 @@ COVERAGE_SEEDS ?= 20
 COVERAGE_ARGS ?=
 coverage: $(STAMP)
 	$(BIN)/python -m sim.coverage_run --seeds $(COVERAGE_SEEDS) --jobs $(JOBS) $(COVERAGE_ARGS)
+
+## prove: formal proofs of the hardware blocks (so far the MP lock at 2-4 CPUs: BMC, then k-induction)
+prove: $(STAMP)
+	$(BIN)/python -m formal.prove mplock --cpus 2 3 4
 
 ## verilog: write the SoC's Verilog for NCPU CPUs to OUT
 verilog: $(STAMP)
