@@ -201,12 +201,9 @@ def error_result(exc: BaseException) -> dict:
 
 def shrink_task(spec: dict, target: list, budget: int, folder: str) -> dict:
     """Shrink the workload of one failing random seed; at most ``budget`` runs."""
-    import tempfile
     from .faults import parse_faults
-    from .run import run_scenario
-    from .run_files import RunFiles
     from .scenarios.random_workload import generate_spec
-    from .shrink import failure_signature, shrink
+    from .shrink import shrink, spec_signature
     run = RunSpec.from_dict(spec)
     faults = "" if run.faults == "none" else run.faults
     workload = generate_spec(run.seed, run.cpus, parse_faults(faults))
@@ -218,17 +215,10 @@ def shrink_task(spec: dict, target: list, budget: int, folder: str) -> dict:
         if runs >= budget:
             return False
         runs += 1
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "spec.json"
-            path.write_text(candidate.to_json())
-            try:
-                code = run_scenario("random", sim=run.sim, seed=run.seed, out=Path(tmp) / "run", cpus=run.cpus,
-                                    cycles=run.cycles, fifo_depth=run.fifo_depth, faults=faults, quiet=True,
-                                    cost_model=run.cost_model, ram_words=run.ram_words, bug=run.bug, spec=path,
-                                    scenario_modules=run.scenario_modules)
-            except UsageError:             # a removal made the spec unrunnable: not the same failure
-                return False
-            return code != 0 and failure_signature(RunFiles(Path(tmp) / "run").report()) == wanted
+        return spec_signature(candidate, run.seed, sim=run.sim, cpus=run.cpus, cycles=run.cycles,
+                              fifo_depth=run.fifo_depth, faults=faults, cost_model=run.cost_model,
+                              ram_words=run.ram_words, bug=run.bug,
+                              scenario_modules=run.scenario_modules) == wanted
 
     smallest = shrink(workload, still_fails, log=lambda *_: None)
     out = Path(folder) / "shrinks" / f"{run.run_dir}"

@@ -27,7 +27,7 @@ from .run_files import RunFiles
 from .scenarios.random_workload import RandomSpec, generate_spec
 from .scenarios.spec_check import load_spec_file
 
-__all__ = ["shrink", "main", "failure_signature"]
+__all__ = ["shrink", "main", "failure_signature", "spec_signature"]
 
 
 def failure_signature(report: dict) -> tuple:
@@ -35,6 +35,21 @@ def failure_signature(report: dict) -> tuple:
     (cycles, thread ids, counts) left out, since a smaller workload meets the same bug elsewhere."""
     panic = re.sub(r"\d+", "#", (report.get("panic") or {}).get("message", ""))
     return tuple(sorted(c["name"] for c in report["checks"] if not c["ok"])), panic
+
+
+def spec_signature(candidate: RandomSpec, seed: int, **options) -> tuple | None:
+    """Run the random workload ``candidate`` (``options`` go to run_scenario) in a scratch folder:
+    its failure signature, None when it passes, or ("unrunnable spec", why) when a removal left a
+    spec that cannot run (never the same failure as a real one)."""
+    from .run import run_scenario
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "spec.json"
+        path.write_text(candidate.to_json())
+        try:
+            code = run_scenario("random", seed=seed, out=Path(tmp) / "run", quiet=True, spec=path, **options)
+        except UsageError as exc:
+            return ("unrunnable spec", str(exc))
+        return None if code == 0 else failure_signature(RunFiles(Path(tmp) / "run").report())
 
 
 def shrink(spec: RandomSpec, still_fails: Callable[[RandomSpec], bool], *, log=print) -> RandomSpec:
@@ -95,7 +110,6 @@ def main(argv=None) -> int:
 
 
 def _main(argv=None) -> int:
-    from .run import run_scenario
     parser = argparse.ArgumentParser(prog="python -m sim.shrink", description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--spec", help="start from this spec.json instead of the seed's")
@@ -119,17 +133,8 @@ def _main(argv=None) -> int:
     def signature_of(candidate: RandomSpec) -> tuple | None:
         nonlocal runs
         runs += 1
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "spec.json"
-            path.write_text(candidate.to_json())
-            try:
-                code = run_scenario("random", sim=args.sim, seed=args.seed, out=Path(tmp) / "run", cpus=args.cpus,
-                                    fifo_depth=args.fifo_depth, faults=args.faults, quiet=True, spec=path)
-            except UsageError as exc:          # a removal made the spec unrunnable: not the same failure
-                return ("unrunnable spec", str(exc))
-            if code == 0:
-                return None
-            return failure_signature(RunFiles(Path(tmp) / "run").report())
+        return spec_signature(candidate, args.seed, sim=args.sim, cpus=args.cpus, fifo_depth=args.fifo_depth,
+                              faults=args.faults)
 
     target = signature_of(spec)
     if target is None:
