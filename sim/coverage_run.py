@@ -152,37 +152,37 @@ def _scenario(job: dict, folder: Path, data: Path, code: bool) -> tuple[dict, bo
     return hits, code_rc == EXIT_OK
 
 
-def _directed(module: str, config: SocConfig, folder: Path, rtl_dat: Path, code: bool) -> tuple[dict, bool]:
+def _cocotb(modules, config: SocConfig, folder: Path, env: dict, *, coverage_build: bool = False):
+    """Run cocotb ``modules`` on a build of ``config`` in a fresh ``folder`` with the hardware bins
+    recorded; returns the bins and the result."""
     from .build import build_soc
     from .hw_coverage import COVERAGE_FILE_ENV, read_hits
     from .runner import run_cocotb
-    build = build_soc("verilator", config, coverage=code)
+    build = build_soc("verilator", config, coverage=coverage_build)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     hw_file = folder / "hw_coverage.json"
-    result = run_cocotb(build, module, test_dir=folder, python_path=[str(COCOTB_DIR)],
-                        extra_env={"LWKT_ISOLATION_CONFIG": json.dumps(asdict(config)),
-                                   COVERAGE_FILE_ENV: str(hw_file)})
+    result = run_cocotb(build, modules, test_dir=folder, python_path=[str(COCOTB_DIR)],
+                        extra_env={**env, COVERAGE_FILE_ENV: str(hw_file)})
+    return {f"hw.{name}": n for name, n in read_hits(hw_file).items() if n}, result
+
+
+def _directed(module: str, config: SocConfig, folder: Path, rtl_dat: Path, code: bool) -> tuple[dict, bool]:
+    """A register module, on the coverage build of ``config`` when ``code``: its RTL points too."""
+    hits, result = _cocotb(module, config, folder, {"LWKT_ISOLATION_CONFIG": json.dumps(asdict(config))},
+                           coverage_build=code)
     if code and (folder / "coverage.dat").exists():
         shutil.copyfile(folder / "coverage.dat", rtl_dat)
-    return {f"hw.{name}": n for name, n in read_hits(hw_file).items() if n}, result.ok
+    return hits, result.ok
 
 
 def _kernel(job: dict, folder: Path, fw_dat: Path) -> tuple[dict, bool]:
     """A directed kernel module on a plain build (its RTL points would be a build no register test
     covers): firmware coverage through sim/fw_coverage_start.py, imported before the module."""
-    from .build import build_soc
     from .fw_coverage import FILE_ENV
-    from .hw_coverage import COVERAGE_FILE_ENV, read_hits
-    from .runner import run_cocotb
-    build = build_soc("verilator", SocConfig(**job["config"]))
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    hw_file = folder / "hw_coverage.json"
-    result = run_cocotb(build, ["sim.fw_coverage_start", job["module"]], test_dir=folder,
-                        python_path=[str(COCOTB_DIR)],
-                        extra_env={**job["env"], FILE_ENV: str(fw_dat), COVERAGE_FILE_ENV: str(hw_file)})
-    return {f"hw.{name}": n for name, n in read_hits(hw_file).items() if n}, result.ok
+    hits, result = _cocotb(["sim.fw_coverage_start", job["module"]], SocConfig(**job["config"]), folder,
+                           {**job["env"], FILE_ENV: str(fw_dat)})
+    return hits, result.ok
 
 
 class Tally:

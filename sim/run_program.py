@@ -22,7 +22,6 @@ from sim.fw_coverage import start_from_environment
 _FW_COVERAGE = start_from_environment()
 
 from firmware.cost_model import load_cost_model  # noqa: E402
-from hdl.config import SocConfig
 from sim.faults import FaultInjector
 from sim.hw_coverage import HwCoverage
 from sim.machine import Machine
@@ -68,8 +67,7 @@ async def _run_scenario(dut):
     system = machine.system
     hw_coverage = None
     if config.hw_coverage:
-        hw_coverage = HwCoverage(SocConfig(ncpu=bench.ncpu, fifo_depth=bench.fifo_depth,
-                                           ram_words=bench.ram_words)).attach(bench.masters)
+        hw_coverage = HwCoverage(bench.soc_config()).attach(bench.masters)
     devices = Devices(dut)
     scenario.attach(system, devices)
     for model in scenario.device_models():

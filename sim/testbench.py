@@ -57,9 +57,13 @@ class SocBench:
         assert ncpu == self.ncpu, f"SYS.NCPU reads {ncpu} but the top has {self.ncpu} core ports"
         self.fifo_depth = await self.masters[0].read(mm.SYS.FIFO_DEPTH)
         self.ram_words = await self._probe_ram_words()
-        self.hw_coverage = record_bench(self, SocConfig(ncpu=self.ncpu, fifo_depth=self.fifo_depth,
-                                                        ram_words=self.ram_words, ext_lines=len(self.dut.ext_irq)))
+        self.hw_coverage = record_bench(self, self.soc_config())
         return self
+
+    def soc_config(self) -> SocConfig:
+        """The configuration as the started hardware reports it (its sizes, read at boot)."""
+        return SocConfig(ncpu=self.ncpu, fifo_depth=self.fifo_depth, ram_words=self.ram_words,
+                         ext_lines=len(self.dut.ext_irq))
 
     async def _probe_ram_words(self) -> int:
         """The shared RAM's size, found as boot code would: the first power of two that errs."""
