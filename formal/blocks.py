@@ -1,0 +1,17 @@
+"""The registry of formal harnesses: block name -> harness class, in report order."""
+from __future__ import annotations
+
+import importlib
+
+__all__ = ["BLOCKS", "harness"]
+
+#: block name -> "module:Class" of its harness (imported on use).
+BLOCKS: dict[str, str] = {
+    "mplock": "formal.mplock:MpLockHarness",
+}
+
+
+def harness(name: str):
+    """The harness class of block ``name``."""
+    module, cls = BLOCKS[name].split(":")
+    return getattr(importlib.import_module(module), cls)

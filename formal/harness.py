@@ -1,0 +1,133 @@
+"""The base of every formal harness: free inputs, named properties, covers and past values.
+
+A harness wraps one block (or a few) of hdl/, drives its inputs from free signals the
+solver chooses every cycle, constrains them with ``Assume`` to what the surrounding
+hardware guarantees, and states the register contract with ``Assert``. Each assertion
+belongs to a named property of ``PROPERTIES``; the proof flow (formal/prove.py) maps a
+failing assertion back to its property by the source line yosys-smtbmc reports.
+
+Strengthening invariants (facts about internal state that make k-induction close) are
+properties too, listed in ``INVARIANTS``: they are proven like the others, and kept in
+every per-property run because the other properties lean on them.
+"""
+from __future__ import annotations
+
+import inspect
+import os
+
+from amaranth.hdl import Assert, Assume, Cover, Elaboratable, Fragment, Module, ResetSignal, Signal, Value
+
+__all__ = ["Harness", "internal"]
+
+
+def internal(frag: Fragment, name: str, path: tuple[str, ...] = ()) -> Signal:
+    """The signal ``name`` assigned inside ``frag`` (a local of some elaborate()).
+
+    ``path`` names submodules to descend into first, e.g. ``("cpu1", "intc")``.
+    Harnesses read internal state through this only for invariants and for state the
+    register contract makes observable (a register's value).
+    """
+    for sub in path:
+        frag = next(f for f, n, _ in frag.subfragments if n == sub)
+    for stmts in frag.statements.values():
+        for s in stmts:
+            for sig in s._lhs_signals():
+                if sig.name == name:
+                    return sig
+    raise LookupError(f"{'.'.join(path) or 'top'}: no signal {name}")
+
+
+def _caller(depth: int = 2) -> tuple[str, int]:
+    frame = inspect.stack()[depth]
+    return os.path.basename(frame.filename), frame.lineno
+
+
+class Harness(Elaboratable):
+    """Subclasses set the class attributes and write :meth:`build`.
+
+    Class attributes
+    ----------------
+    NAME : str                  the block's name on the command line (``lwkt-soc prove NAME``)
+    TITLE : str                 one line: what is proven
+    PROPERTIES : dict[str, str] property -> its statement, in report order
+    INVARIANTS : tuple[str]     properties that are strengthening invariants
+    BOUNDED : dict[str, str]    properties whose k-induction does not close -> why (the tests
+                                expect exactly these BOUNDED and every other one PROVEN)
+    SIZES : tuple[dict]         parameter sets of the full proof (``make prove``)
+    QUICK : tuple[dict]         the subset CI runs
+    DEPTH : int                 BMC depth, and k of the k-induction
+    MUTANTS : tuple[str]        hardware mutants (hdl/mutants.py) planted in the blocks proven here
+    """
+    NAME = ""
+    TITLE = ""
+    PROPERTIES: dict[str, str] = {}
+    INVARIANTS: tuple[str, ...] = ()
+    BOUNDED: dict[str, str] = {}
+    SIZES: tuple[dict, ...] = ()
+    QUICK: tuple[dict, ...] = ()
+    DEPTH = 8
+    MUTANTS: tuple[str, ...] = ()
+
+    def __init__(self, *, mutant: str = "", only: str | None = None, **params):
+        self.params, self.mutant, self.only = params, mutant, only
+        self.checks: dict[tuple[str, int], str] = {}    # (file, line) -> property
+        self.covers: dict[tuple[str, int], str] = {}    # (file, line) -> what is reached
+        self._inputs: list[Signal] = []
+        self.past_valid = Signal(name="past_valid")
+
+    @classmethod
+    def label(cls, params: dict) -> str:
+        return f"{cls.NAME}[{','.join(f'{k}={v}' for k, v in params.items())}]"
+
+    # -- building blocks for build() ---------------------------------------------------------------
+
+    def input(self, shape, name: str) -> Signal:
+        """A free input: the solver picks its value in every cycle."""
+        sig = Signal(shape, name=f"f_{name}")
+        self._inputs.append(sig)
+        return sig
+
+    def ports(self) -> list[Signal]:
+        """The free inputs (known once the harness is elaborated), with ``clk`` and ``rst``."""
+        return list(self._inputs)
+
+    def check(self, m: Module, prop: str, cond) -> None:
+        """Assert ``cond`` as part of ``prop`` (under the enclosing ``m.If``s)."""
+        if prop not in self.PROPERTIES:
+            raise KeyError(f"{self.NAME}: {prop} is not in PROPERTIES")
+        self.checks[_caller()] = prop
+        if self.only is None or prop == self.only or prop in self.INVARIANTS:
+            m.d.comb += Assert(cond, src_loc_at=1)
+
+    def cover(self, m: Module, cond, what: str) -> None:
+        """Show that ``cond`` is reachable: the properties are not vacuous."""
+        self.covers[_caller()] = what
+        if self.only is None:
+            m.d.comb += Cover(cond, src_loc_at=1)
+
+    def past(self, m: Module, value, name: str) -> Signal:
+        """The value of ``value`` one cycle ago (meaningful while ``past_valid``)."""
+        value = Value.cast(value)
+        sig = Signal(value.shape(), name=f"p_{name}")
+        m.d.sync += sig.eq(value)
+        return sig
+
+    def stable(self, m: Module, shape, name: str) -> Signal:
+        """A free constant: the solver picks it once (it is assumed equal in every cycle)."""
+        sig = self.input(shape, name)
+        prev = self.past(m, sig, name)
+        with m.If(self.past_valid):
+            m.d.comb += Assume(sig == prev)
+        return sig
+
+    # -- Elaboratable ------------------------------------------------------------------------------
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.sync += self.past_valid.eq(1)
+        m.d.comb += Assume(~ResetSignal())    # no reset: registers start at their init values
+        self.build(m, platform)
+        return m
+
+    def build(self, m: Module, platform) -> None:
+        raise NotImplementedError
