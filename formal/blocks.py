@@ -8,6 +8,17 @@ __all__ = ["BLOCKS", "harness"]
 #: block name -> "module:Class" of its harness (imported on use).
 BLOCKS: dict[str, str] = {
     "mplock": "formal.mplock:MpLockHarness",
+    "ipi-fifo": "formal.ipi:IpiFifoHarness",
+    "ipi-matrix": "formal.ipi:IpiMatrixHarness",
+    "intc": "formal.intc:IntcHarness",
+    "decoder": "formal.tile:DecoderHarness",
+    "isolation": "formal.isolation:IsolationHarness",
+    "arbiter": "formal.arbiter:ArbiterHarness",
+    "timer": "formal.timer:TimerHarness",
+    "route": "formal.route:RouteHarness",
+    "device": "formal.device:DeviceHarness",
+    "sysinfo": "formal.sysinfo:SysInfoHarness",
+    "ram": "formal.ram:RamHarness",
 }
 
 
