@@ -9,7 +9,7 @@ OUT    ?= build/lwkt_soc_$(NCPU)cpu.v
 # Parallel pytest workers; CI machines have 2 cores.
 JOBS   ?= 2
 
-.PHONY: prove run test test-hdl test-cosim bench bench-campaign hw-cost stress regress mutants coverage verilog docs clean
+.PHONY: prove prove-solvers run test test-hdl test-cosim bench bench-campaign hw-cost stress regress mutants coverage verilog docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -78,9 +78,16 @@ COVERAGE_ARGS ?=
 coverage: $(STAMP)
 	$(BIN)/python -m sim.coverage_run --seeds $(COVERAGE_SEEDS) --jobs $(JOBS) $(COVERAGE_ARGS)
 
-## prove: formal proofs of the hardware blocks (so far the MP lock at 2-4 CPUs: BMC, then k-induction)
+## prove: formal proofs of every hardware block at its sizes (BMC, then k-induction; build/formal), then
+## every hardware mutant against them (--cross-check); PROVE_ARGS=--quick for the CI subset
+PROVE_ARGS ?=
 prove: $(STAMP)
-	$(BIN)/python -m formal.prove mplock --cpus 2 3 4
+	$(BIN)/lwkt-soc prove --jobs $(JOBS) $(PROVE_ARGS)
+	$(BIN)/lwkt-soc prove --cross-check --jobs $(JOBS)
+
+## prove-solvers: the same proofs with z3, boolector and bitwuzla, timed (build/formal/solvers.json)
+prove-solvers: $(STAMP)
+	$(BIN)/python -m formal.solvers
 
 ## verilog: write the SoC's Verilog for NCPU CPUs to OUT
 verilog: $(STAMP)

@@ -37,9 +37,11 @@ def internal(frag: Fragment, name: str, path: tuple[str, ...] = ()) -> Signal:
     raise LookupError(f"{'.'.join(path) or 'top'}: no signal {name}")
 
 
-def _caller(depth: int = 2) -> tuple[str, int]:
-    frame = inspect.stack()[depth]
-    return os.path.basename(frame.filename), frame.lineno
+def _tag(stmt, number: int):
+    """``stmt`` with the source location ``file#number:line`` (the caller of a Harness method)."""
+    frame = inspect.stack()[2]
+    stmt.src_loc = (f"{os.path.basename(frame.filename)}#{number}", frame.lineno)
+    return stmt
 
 
 class Harness(Elaboratable):
@@ -68,10 +70,14 @@ class Harness(Elaboratable):
     DEPTH = 8
     MUTANTS: tuple[str, ...] = ()
 
-    def __init__(self, *, mutant: str = "", only: str | None = None, **params):
-        self.params, self.mutant, self.only = params, mutant, only
-        self.checks: dict[tuple[str, int], str] = {}    # (file, line) -> property
-        self.covers: dict[tuple[str, int], str] = {}    # (file, line) -> what is reached
+    def __init__(self, *, mutant: str = "", only: str | None = None, invariants: bool = True, **params):
+        # only: assert just this property (and the invariants, unless ``invariants`` is False:
+        # an induction run leans on them, a counterexample run must not stop at them).
+        self.params, self.mutant, self.only, self.with_invariants = params, mutant, only, invariants
+        # Every Assert and Cover is tagged with its own number in its source location
+        # ("file#N:line"), which yosys-smtbmc echoes: N -> property, and N -> what a cover shows.
+        self.checks: dict[int, str] = {}
+        self.covers: dict[int, str] = {}
         self._inputs: list[Signal] = []
         self.past_valid = Signal(name="past_valid")
 
@@ -95,15 +101,17 @@ class Harness(Elaboratable):
         """Assert ``cond`` as part of ``prop`` (under the enclosing ``m.If``s)."""
         if prop not in self.PROPERTIES:
             raise KeyError(f"{self.NAME}: {prop} is not in PROPERTIES")
-        self.checks[_caller()] = prop
-        if self.only is None or prop == self.only or prop in self.INVARIANTS:
-            m.d.comb += Assert(cond, src_loc_at=1)
+        number = len(self.checks) + len(self.covers)
+        self.checks[number] = prop
+        if self.only is None or prop == self.only or (self.with_invariants and prop in self.INVARIANTS):
+            m.d.comb += _tag(Assert(cond), number)
 
     def cover(self, m: Module, cond, what: str) -> None:
         """Show that ``cond`` is reachable: the properties are not vacuous."""
-        self.covers[_caller()] = what
+        number = len(self.checks) + len(self.covers)
+        self.covers[number] = what if what not in self.covers.values() else f"{what} (#{number})"
         if self.only is None:
-            m.d.comb += Cover(cond, src_loc_at=1)
+            m.d.comb += _tag(Cover(cond), number)
 
     def past(self, m: Module, value, name: str) -> Signal:
         """The value of ``value`` one cycle ago (meaningful while ``past_valid``)."""
@@ -126,7 +134,11 @@ class Harness(Elaboratable):
         m = Module()
         m.d.sync += self.past_valid.eq(1)
         m.d.comb += Assume(~ResetSignal())    # no reset: registers start at their init values
-        self.build(m, platform)
+        try:
+            self.build(m, platform)
+        except Exception:
+            m._MustUse__silence = True    # the error is reported; no "never used" warning on top
+            raise
         return m
 
     def build(self, m: Module, platform) -> None:

