@@ -9,7 +9,7 @@ is an exact one-cycle next-state rule of one line and k-induction closes without
 invariants. REQUEST is the block's ``irq`` output itself; the properties are stated on
 ``irq[k]`` and "reads" shows STATUS.REQUEST is that same bit.
 """
-from amaranth.hdl import Assume, Const, Fragment, Mux
+from amaranth.hdl import Fragment, Mux
 
 from hdl import memory_map as mm
 from hdl.config import SocConfig
@@ -55,11 +55,7 @@ class DeviceHarness(Harness):
                      dut.post.eq(post), dut.post_data.eq(post_data)]
 
         # SharedBus passes only what the port decoders let through: legal accesses.
-        span = 1 << len(addr)     # every offset the address can carry; Window.legal says which are legal
-        ok = {wr: Const(sum(1 << off for off in range(span) if self.win.legal(off, wr)), span) for wr in (False, True)}
-        legal = Mux(we, ok[True].bit_select(addr, 1), ok[False].bit_select(addr, 1))
-        with m.If(req):
-            m.d.comb += Assume(legal)
+        self.assume_legal(m, self.win, req, we, addr)
 
         w = mm.DEVICE.word
         status = mm.DEVICE.register("STATUS")

@@ -73,10 +73,10 @@ def timings_table(summary: dict) -> str:
 
 
 def replace_section(text: str, name: str, body: str) -> str:
-    pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(\n<!-- {name}:end -->)", re.S)
+    pattern = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.S)
     if not pattern.search(text):
         raise ValueError(f"no <!-- {name}:begin --> ... <!-- {name}:end --> section")
-    return pattern.sub(lambda mo: mo.group(1) + body + mo.group(2), text)
+    return pattern.sub(lambda mo: mo.group(1) + body + "\n" + mo.group(2), text)
 
 
 def main(argv=None) -> int:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 import os
 
-from amaranth.hdl import Assert, Assume, Cover, Elaboratable, Fragment, Module, ResetSignal, Signal, Value
+from amaranth.hdl import Assert, Assume, Const, Cover, Elaboratable, Fragment, Module, Mux, ResetSignal, Signal, Value
 
 __all__ = ["Harness", "internal"]
 
@@ -127,6 +127,23 @@ class Harness(Elaboratable):
         with m.If(self.past_valid):
             m.d.comb += Assume(sig == prev)
         return sig
+
+    def assume_legal(self, m: Module, win, req, we, addr) -> None:
+        """Assume what the port decoder guarantees a block: a request at word offset ``addr`` of
+        window ``win`` is legal (readable for a read, writable for a write). The bit table
+        indexed by the address keeps this one expression at any window size."""
+        span = 1 << len(addr)
+        ok = {wr: Const(sum(1 << off for off in range(span) if win.legal(off, wr)), span) for wr in (False, True)}
+        with m.If(req):
+            m.d.comb += Assume(Mux(we, ok[True].bit_select(addr, 1), ok[False].bit_select(addr, 1)))
+
+    def cycle_counter(self, m: Module) -> Signal:
+        """The SoC's 64-bit cycle counter as a block sees it: any start value, then +1 per cycle."""
+        cycle = self.input(64, "cycle")
+        previous = self.past(m, cycle, "cycle")
+        with m.If(self.past_valid):
+            m.d.comb += Assume(cycle == (previous + 1)[:64])
+        return cycle
 
     # -- Elaboratable ------------------------------------------------------------------------------
 

@@ -1,20 +1,24 @@
-"""Formal harnesses for hdl/ipi.py: one IPI FIFO, and the FIFO matrix end to end.
+"""Formal harnesses for hdl/ipi.py: one IPI FIFO, and the matrix that routes the CPUs to the FIFOs.
 
-Both harnesses drive the blocks' register buses from free inputs, constrained to what the tile
-decoder (hdl/tile.py) lets through: a legal offset of the CPU's window, never its own slot. The
-producer and the consumer of a FIFO have separate buses, so a push and a pop may share a cycle.
+Both harnesses drive the register buses from free inputs, constrained to what the tile decoder
+(hdl/tile.py) lets through: a legal register of the CPU's window, never the CPU's own slot. A
+FIFO's producer and consumer have separate buses, so a push and a pop may share a cycle.
 
-The contract is stated at the ports against a reference model kept in the harness (indices,
-latched function, sticky flags), and the data path with the usual symbolic-entry argument: the
-solver picks one push number ``k``; the harness records what the k-th accepted push carried, and
-whenever entry k is the head, RX_FUNC/RX_ARG must show exactly it. As k is arbitrary, every entry
-comes out once, in push order, unchanged.
+ipi-fifo states the register contract at the FIFO's two ports against a reference model kept in
+the harness (indices, latched function, sticky flags), and the data path with the usual symbolic
+entry: the solver picks a push number k, the harness records what the k-th accepted push
+carried, and whenever entry k is the head RX_FUNC/RX_ARG must show exactly it. As k is arbitrary,
+every entry comes out once, in push order, unchanged.
 
-The only references to the blocks' internals (for the strengthening invariants and for the
-matrix's routing property) are in ``_fifo_state`` and ``IpiMatrixHarness._pair_state``: a
-restructuring of the storage behind the same register contract only has to update those.
+ipi-matrix proves, for a FIFO[s][d] the solver picks (s, d free constants), that the matrix is a
+transparent router: FIFO[s][d] sees exactly CPU s's accesses to its TX slot d and CPU d's accesses
+to its RX slot s and nothing else, only legal ones (the assumption of ipi-fifo), their answers go
+back to those CPUs, and rx_pending[d] bit s is its nonempty. With ipi-fifo this gives the register
+contract end to end for every pair (docs/formal.md says why the proof is split in two).
+
+The only references to hdl/ipi.py internals are in the two functions marked below.
 """
-from amaranth.hdl import Array, Assume, Cat, Const, Fragment, Signal, Value
+from amaranth.hdl import Array, Assume, Cat, Const, Fragment, Mux, Signal, Value
 
 from hdl import memory_map as mm
 from hdl.config import SocConfig
@@ -47,75 +51,74 @@ def _pack(reg: mm.Register, **values) -> Value:
     return word[:32]
 
 
-def _legal(win: mm.Window, addr, we):
-    """The tile decoder passes only these: a legal offset of ``win`` for the access's direction."""
-    ok = 0
-    for off in range(1 << len(addr)):
-        if win.legal(off, False):
-            ok = ok | (~we & (addr == off))
-        if win.legal(off, True):
-            ok = ok | (we & (addr == off))
-    return ok
+def _slot_legal(side: str, reg, we):
+    """A legal access to one slot of IPI_TX (``side`` "tx") or IPI_RX ("rx"): what ipi-fifo
+    assumes and ipi-matrix proves. Taken from slot 1 as CPU 0 of two sees it (every slot
+    repeats the same registers)."""
+    win = next(w for w in mm.windows(SocConfig(ncpu=2), 0) if w.block.name == f"ipi_{side}")
+    ok = {wr: Const(sum(1 << off for off in range(SLOT_WORDS) if win.legal(SLOT_WORDS + off, wr)), SLOT_WORDS)
+          for wr in (False, True)}
+    return Mux(we, ok[True].bit_select(reg, 1), ok[False].bit_select(reg, 1))
 
 
 # -- the only references to hdl/ipi.py internals ---------------------------------------------------
 
-def _fifo_state(frag: Fragment, path: tuple[str, ...], row_addr) -> dict:
-    """The abstract state of the IpiFifo elaborated into ``frag`` at ``path``.
+def _fifo_state(frag: Fragment, row_addr) -> dict:
+    """The state of the IpiFifo elaborated as ``frag``, for the invariants of ipi-fifo.
 
     Its registers (windex, rindex, func, wof, roe) and ``row``: the storage word at ``row_addr``
-    as Cat(arg, func), read through a read port this function adds to the FIFO's memory (it
-    drives nothing of the design, so behaviour is unchanged).
+    as Cat(arg, func), read through a read port added here to the FIFO's memory (it drives
+    nothing in the design, so the behaviour is unchanged).
     """
-    state = {name: internal(frag, name, path) for name in ("windex", "rindex", "func", "wof", "roe")}
-    for sub in path:
-        frag = next(f for f, n, _ in frag.subfragments if n == sub)
+    state = {name: internal(frag, name) for name in ("windex", "rindex", "func", "wof", "roe")}
     storage = next(f for f, n, _ in frag.subfragments if n == "storage")     # a MemoryInstance
-    row = Signal(64, name=f"i_row_{'_'.join(path) or 'fifo'}")
+    row = Signal(64, name="i_row")
     storage.read_port(domain="comb", addr=row_addr, data=row, en=Const(1, 1), transparent_for=())
     state["row"] = row
     return state
 
+
+def _matrix_fifo_ports(m, frag: Fragment, n: int, s, d) -> dict:
+    """The ports of the matrix's FIFO[s][d] (an IpiFifo), picked by the free constants s, d:
+    ``{"tx": _View, "rx": _View, "nonempty": Signal}``, for ipi-matrix."""
+    def pick(name, width, output: bool):
+        cells = []
+        for a in range(n):
+            for b in range(n):
+                if a == b:
+                    cells.append(Const(0, width))
+                else:
+                    # The matrix drives a FIFO's inputs; the FIFO its outputs.
+                    path = (f"fifo_{a}_{b}",) if output else ()
+                    cells.append(internal(frag, f"fifo_{a}_{b}__{name}", path))
+        sig = Signal(width, name=f"i_fifo__{name}")
+        m.d.comb += sig.eq(Array(cells)[s * n + d])
+        return sig
+
+    ports = {side: _View(pick(f"{side}__req", 1, False), pick(f"{side}__we", 1, False),
+                         pick(f"{side}__addr", _SLOT_BITS, False), pick(f"{side}__wdata", 32, False),
+                         pick(f"{side}__rdata", 32, True))
+             for side in ("tx", "rx")}
+    ports["nonempty"] = pick("nonempty", 1, True)
+    return ports
+
 # ---------------------------------------------------------------------------------------------------
 
 
-_PROPERTIES = {
-    "order": "no loss, duplication or reordering: while the k-th accepted push (k free) is the "
-             "head, RX_FUNC/RX_ARG read exactly its (TX_FUNC, TX_ARG)",
-    "empty-head": "RX_FUNC and RX_ARG read 0 while the FIFO is empty",
-    "indices": "TX_WINDEX reads the number of accepted pushes (TX_ARG writes on a non-full FIFO), "
-               "TX_RINDEX the number of accepted pops (RX_POP writes on a non-empty FIFO), mod 2^32",
-    "level": "RX_LEVEL and TX_STATUS.LEVEL read TX_WINDEX - TX_RINDEX; FULL, EMPTY and VALID match "
-             "it; the other status bits read 0",
-    "wof": "TX_STATUS.WOF is set exactly by a push on a full FIFO and stays set until a "
-           "TX_STATUS write with bit 2 set",
-    "roe": "RX_STATUS.ROE is set exactly by a pop on an empty FIFO and stays set until an "
-           "RX_STATUS write with bit 1 set",
-    "func": "TX_FUNC reads the last value written to it",
-    "gnt": "every access is granted in its cycle",
-    "inv-state": "invariant: the FIFO's registers equal the reference model's",
-    "inv-level": "invariant: 0 <= TX_WINDEX - TX_RINDEX <= depth",
-    "inv-entry": "invariant: while entry k is in the FIFO, its storage row holds what its push carried",
-}
-_INVARIANTS = ("inv-state", "inv-level", "inv-entry")
-
-
-def _fifo_contract(h: Harness, m, depth: int, tx: _View, rx: _View, nonempty, state_at) -> dict:
-    """Model one FIFO from the accesses at its two sides and check its ports against the model.
-
-    ``state_at(row_addr)`` gives the FIFO's abstract state (``_fifo_state``). Returns the model's
-    signals and the abstract state, for the harness's own properties and covers.
-    """
+def _fifo_contract(h: Harness, m, depth: int, tx: _View, rx: _View, nonempty, state_at) -> None:
+    """The register contract of one FIFO at its two sides, against a reference model driven by the
+    same accesses. ``state_at(row_addr)`` gives the FIFO's internal state (``_fifo_state``), for
+    the invariants. Kept apart from the harness so that an end-to-end proof through another
+    block (a matrix) can apply it to that block's views of one FIFO."""
     aw = (depth - 1).bit_length()
-    k = h.stable(m, 32, "k")                      # the symbolic entry: the k-th accepted push
+    k = h.stable(m, 32, "k")                   # the symbolic entry: the k-th accepted push
     st = state_at(k[:aw])
 
     # The reference model: what the register contract says the FIFO holds.
     w, r, func = Signal(32, name="m_windex"), Signal(32, name="m_rindex"), Signal(32, name="m_func")
     wof, roe = Signal(name="m_wof"), Signal(name="m_roe")
-    entry = Signal(64, name="m_entry")            # Cat(arg, func) of the k-th accepted push
-    level = Signal(32, name="m_level")
-    full, empty = Signal(name="m_full"), Signal(name="m_empty")
+    entry = Signal(64, name="m_entry")         # Cat(arg, func) of the k-th accepted push
+    level, full, empty = Signal(32, name="m_level"), Signal(name="m_full"), Signal(name="m_empty")
     m.d.comb += [level.eq(w - r), full.eq(level == depth), empty.eq(level == 0)]
 
     tw, rw = mm.IPI_TX.word, mm.IPI_RX.word
@@ -124,7 +127,8 @@ def _fifo_contract(h: Harness, m, depth: int, tx: _View, rx: _View, nonempty, st
     push, pop = Signal(name="m_push"), Signal(name="m_pop")
     m.d.comb += [push_try.eq(tx_wr & (tx.reg == tw("TX_ARG"))), push.eq(push_try & ~full),
                  pop_try.eq(rx_wr & (rx.reg == rw("RX_POP"))), pop.eq(pop_try & ~empty)]
-    # Both sides see the state before the cycle: a push on full is dropped even with a pop beside it.
+    # Both sides see the state before the cycle: a push to a full FIFO is dropped even
+    # with a pop beside it, and a pop of an empty one fails even with a push beside it.
     with m.If(push):
         m.d.sync += w.eq(w + 1)
         with m.If(w == k):
@@ -142,13 +146,14 @@ def _fifo_contract(h: Harness, m, depth: int, tx: _View, rx: _View, nonempty, st
     with m.If(rx_wr & (rx.reg == rw("RX_STATUS")) & rx.wdata[_ROE.lsb]):
         m.d.sync += roe.eq(0)
 
-    # Strengthening invariants: the block's state is the model's, and entry k sits in its row.
+    # Strengthening invariants: the block's registers are the model's, the level is in range
+    # (so a push never lands on a stored entry), and entry k sits in its row while stored.
     h.check(m, "inv-state", (st["windex"] == w) & (st["rindex"] == r) & (st["func"] == func)
-            & (st["wof"] == wof) & (st["roe"] == roe))
+               & (st["wof"] == wof) & (st["roe"] == roe))
     h.check(m, "inv-level", level <= depth)
-    in_flight = Signal(name="m_k_in_flight")
-    m.d.comb += in_flight.eq((k - r)[:32] < level)
-    with m.If(in_flight):
+    stored = Signal(name="m_k_stored")
+    m.d.comb += stored.eq((k - r)[:32] < level)        # r <= k < w, indices mod 2^32
+    with m.If(stored):
         h.check(m, "inv-entry", st["row"] == entry)
 
     # The send side's reads.
@@ -163,22 +168,18 @@ def _fifo_contract(h: Harness, m, depth: int, tx: _View, rx: _View, nonempty, st
             with m.Case(tw("TX_STATUS")):
                 h.check(m, "wof", tx.rdata[_WOF.lsb] == wof)
                 h.check(m, "level", (tx.rdata & ~Const(_WOF.mask, 32))
-                        == _pack(_TX_STATUS, FULL=full, EMPTY=empty, LEVEL=level))
+                           == _pack(_TX_STATUS, FULL=full, EMPTY=empty, LEVEL=level))
     # The receive side's reads.
     head = Signal(name="m_k_at_head")
     m.d.comb += head.eq(~empty & (r == k))
     with m.If(rx.req & ~rx.we):
         with m.Switch(rx.reg):
-            with m.Case(rw("RX_FUNC")):
-                with m.If(head):
-                    h.check(m, "order", rx.rdata == entry[32:])
-                with m.If(empty):
-                    h.check(m, "empty-head", rx.rdata == 0)
-            with m.Case(rw("RX_ARG")):
-                with m.If(head):
-                    h.check(m, "order", rx.rdata == entry[:32])
-                with m.If(empty):
-                    h.check(m, "empty-head", rx.rdata == 0)
+            for reg, half in (("RX_FUNC", entry[32:]), ("RX_ARG", entry[:32])):
+                with m.Case(rw(reg)):
+                    with m.If(head):
+                        h.check(m, "order", rx.rdata == half)
+                    with m.If(empty):
+                        h.check(m, "empty-head", rx.rdata == 0)
             with m.Case(rw("RX_LEVEL")):
                 h.check(m, "level", rx.rdata == level)
             with m.Case(rw("RX_STATUS")):
@@ -187,20 +188,25 @@ def _fifo_contract(h: Harness, m, depth: int, tx: _View, rx: _View, nonempty, st
     h.check(m, "pending", nonempty == ~empty)
 
     # Non-vacuity.
-    rd = lambda view, reg, word: view.req & ~view.we & (view.reg == word(reg))
-    wr = lambda view, reg, word: view.req & view.we & (view.reg == word(reg))
-    h.cover(m, rd(rx, "RX_ARG", rw) & head & (k != 0) & (level >= 2), "entry k>0 read at the head, another behind it")
+    def rd(view, reg, word):
+        return view.req & ~view.we & (view.reg == word(reg))
+
+    def wr(view, reg, word):
+        return view.req & view.we & (view.reg == word(reg))
+
+    h.cover(m, rd(rx, "RX_ARG", rw) & head & (k != 0) & (level >= 2),
+            "entry k>0 read at the head, another behind it")
     h.cover(m, rd(rx, "RX_FUNC", rw) & head & (entry[32:] != 0), "entry k's function read at the head")
     h.cover(m, pop & head & push, "entry k popped while another is pushed")
-    h.cover(m, in_flight & ~head, "entry k stored behind the head")
+    h.cover(m, stored & ~head, "entry k stored behind the head")
     h.cover(m, rd(rx, "RX_FUNC", rw) & empty & (r != 0), "the head read on a drained FIFO")
     h.cover(m, rd(tx, "TX_RINDEX", tw) & (r >= 2), "TX_RINDEX read after two pops")
     h.cover(m, rd(tx, "TX_WINDEX", tw) & (w >= 2), "TX_WINDEX read after two pushes")
     h.cover(m, rd(tx, "TX_STATUS", tw) & full, "TX_STATUS read on a full FIFO")
     h.cover(m, rd(rx, "RX_LEVEL", rw) & (level >= 2), "RX_LEVEL read with two entries")
     h.cover(m, rd(rx, "RX_STATUS", rw) & ~empty, "RX_STATUS read on a non-empty FIFO")
-    h.cover(m, push_try & full & pop, "a push on full beside a pop (dropped)")
-    h.cover(m, pop_try & empty & push, "a pop on empty beside a push (ignored)")
+    h.cover(m, push_try & full & pop, "a push to a full FIFO beside a pop (dropped)")
+    h.cover(m, pop_try & empty & push, "a pop of an empty FIFO beside a push (fails)")
     h.cover(m, rd(tx, "TX_STATUS", tw) & wof, "WOF read set")
     h.cover(m, wr(tx, "TX_STATUS", tw) & tx.wdata[_WOF.lsb] & wof, "WOF cleared by writing 1")
     h.cover(m, wr(tx, "TX_STATUS", tw) & ~tx.wdata[_WOF.lsb] & wof, "WOF kept by writing 0")
@@ -208,19 +214,36 @@ def _fifo_contract(h: Harness, m, depth: int, tx: _View, rx: _View, nonempty, st
     h.cover(m, wr(rx, "RX_STATUS", rw) & rx.wdata[_ROE.lsb] & roe, "ROE cleared by writing 1")
     h.cover(m, wr(rx, "RX_STATUS", rw) & ~rx.wdata[_ROE.lsb] & roe, "ROE kept by writing 0")
     h.cover(m, rd(tx, "TX_FUNC", tw) & (func != 0), "TX_FUNC read back")
-    h.cover(m, pop & (level == 1), "the last entry popped (pending drops)")
+    h.cover(m, pop & (level == 1), "the last entry popped (nonempty falls)")
     h.cover(m, tx.req & rx.req, "both sides accessed in one cycle")
-    return {"k": k, "state": st, "windex": w, "rindex": r, "empty": empty, "push": push, "pop": pop}
 
 
 class IpiFifoHarness(Harness):
     NAME = "ipi-fifo"
     TITLE = "one IPI mailbox FIFO (hdl/ipi.py IpiFifo) between its producer and its consumer"
-    PROPERTIES = dict(_PROPERTIES, pending="nonempty is high exactly while the FIFO holds an entry")
-    INVARIANTS = _INVARIANTS
+    PROPERTIES = {
+        "order": "no loss, duplication or reordering: while the k-th accepted push (k free) is the head, "
+                 "RX_FUNC/RX_ARG read exactly its (TX_FUNC, TX_ARG)",
+        "empty-head": "RX_FUNC and RX_ARG read 0 while the FIFO is empty",
+        "indices": "TX_WINDEX reads the number of accepted pushes (TX_ARG writes to a non-full FIFO), "
+                   "TX_RINDEX the number of accepted pops (RX_POP writes to a non-empty FIFO), mod 2^32",
+        "level": "RX_LEVEL and TX_STATUS.LEVEL read TX_WINDEX - TX_RINDEX; FULL, EMPTY and VALID match it; "
+                 "the other status bits read 0",
+        "wof": "TX_STATUS.WOF is set exactly by a push to a full FIFO (the entry is dropped) and stays set "
+               "until a TX_STATUS write with bit 2 set",
+        "roe": "RX_STATUS.ROE is set exactly by a pop of an empty FIFO and stays set until an RX_STATUS "
+               "write with bit 1 set",
+        "func": "TX_FUNC reads the last value written to it",
+        "pending": "nonempty (the source of RX_PENDING) is high exactly while the FIFO holds an entry",
+        "gnt": "every access is granted in its cycle",
+        "inv-state": "invariant: the FIFO's registers equal the reference model's",
+        "inv-level": "invariant: TX_WINDEX - TX_RINDEX <= depth",
+        "inv-entry": "invariant: while entry k is in the FIFO, its storage row holds what its push carried",
+    }
+    INVARIANTS = ("inv-state", "inv-level", "inv-entry")
     SIZES = ({"depth": 2}, {"depth": 4})
     QUICK = ({"depth": 4},)
-    DEPTH = 6          # covers: 4 pushes fill the FIFO, one more sets WOF, one clears it
+    DEPTH = 6          # covers at depth 4: 4 pushes fill the FIFO, a 5th sets WOF, a 6th clears it
     MUTANTS = ("fifo-drop-last", "fifo-roe-not-sticky", "fifo-wof-never")
 
     def build(self, m, platform):
@@ -228,57 +251,42 @@ class IpiFifoHarness(Harness):
         dut = IpiFifo(depth, mutant=self.mutant)
         frag = Fragment.get(dut, platform)
         m.submodules.dut = frag
-        # The FIFO sits in slot 1 of CPU 0's windows (and slot 0 of CPU 1's): same offsets.
-        cfg = SocConfig(ncpu=2, fifo_depth=depth)
-        wins = {w.block.name: w for w in mm.windows(cfg, 0)}
         views = {}
         for side, bus in (("tx", dut.tx), ("rx", dut.rx)):
             req, we = self.input(1, f"{side}_req"), self.input(1, f"{side}_we")
             reg, wdata = self.input(_SLOT_BITS, f"{side}_addr"), self.input(32, f"{side}_wdata")
             m.d.comb += [bus.req.eq(req), bus.we.eq(we), bus.addr.eq(reg), bus.wdata.eq(wdata)]
-            win = wins["ipi_" + side]
             with m.If(req):
-                m.d.comb += Assume(_legal(win, Cat(reg, Const(1, win.span_log2 - _SLOT_BITS)), we))
-            views[side] = _View(req, we, reg, wdata, bus.rdata)
+                m.d.comb += Assume(_slot_legal(side, reg, we))
             self.check(m, "gnt", bus.gnt == req)
-            self.cover(m, req & (bus.gnt == 1), f"a {side} access granted")
+            views[side] = _View(req, we, reg, wdata, bus.rdata)
         _fifo_contract(self, m, depth, views["tx"], views["rx"], dut.nonempty,
-                       lambda row_addr: _fifo_state(frag, (), row_addr))
+                       lambda row_addr: _fifo_state(frag, row_addr))
 
 
 class IpiMatrixHarness(Harness):
     NAME = "ipi-matrix"
-    TITLE = "the IPI mailbox matrix (hdl/ipi.py IpiMatrix): one arbitrary FIFO[s][d] end to end, and routing"
-    PROPERTIES = dict(
-        _PROPERTIES,
-        pending="rx_pending[d] bit s is high exactly while FIFO[s][d] holds an entry; bit d is 0",
-        routing="FIFO[s][d] changes only in the cycle after CPU s writes its TX slot d or CPU d "
-                "writes its RX slot s: every other CPU, slot and read leaves it alone",
-    )
-    INVARIANTS = _INVARIANTS
-    SIZES = ({"ncpu": 2, "depth": 4},)
-    QUICK = ({"ncpu": 2, "depth": 4},)
-    DEPTH = 6          # covers: 4 pushes fill FIFO[s][d], one more sets WOF, one clears it
-    MUTANTS = ("fifo-drop-last", "fifo-roe-not-sticky", "fifo-wof-never", "ipi-pending-transposed")
-
-    def _pair_state(self, m, frag: Fragment, s, d, row_addr) -> dict:
-        """FIFO[s][d]'s abstract state (``_fifo_state``), selected by the free constants s, d.
-        Internals of hdl/ipi.py are reached only from here and from ``_fifo_state``."""
-        n = self.ncpu
-        states = [[_fifo_state(frag, (f"fifo_{a}_{b}",), row_addr) if a != b else None
-                   for b in range(n)] for a in range(n)]
-        pick = {}
-        for name in ("windex", "rindex", "func", "wof", "roe", "row"):
-            width = 64 if name == "row" else len(states[0][1][name])
-            cells = [states[a][b][name] if a != b else Const(0, width) for a in range(n) for b in range(n)]
-            sig = Signal(width, name=f"i_pair_{name}")
-            m.d.comb += sig.eq(Array(cells)[s * n + d])
-            pick[name] = sig
-        return pick
+    TITLE = ("the IPI mailbox matrix (hdl/ipi.py IpiMatrix): an arbitrary FIFO[s][d] sees exactly "
+             "its own producer's and consumer's accesses")
+    PROPERTIES = {
+        "tx-routing": "FIFO[s][d]'s send side is accessed exactly when CPU s accesses its TX slot d, "
+                      "with that access's direction, register and data (no other CPU or slot reaches it)",
+        "rx-routing": "FIFO[s][d]'s receive side is accessed exactly when CPU d accesses its RX slot s, "
+                      "with that access's direction, register and data (no other CPU or slot reaches it)",
+        "read-data": "a read by CPU s of its TX slot d returns FIFO[s][d]'s send-side answer; a read by "
+                     "CPU d of its RX slot s its receive-side answer",
+        "legal": "FIFO[s][d] is only accessed at a register its side may read (for a read) or write "
+                 "(for a write): the assumption of ipi-fifo holds inside the matrix",
+        "pending": "rx_pending[d] bit s is FIFO[s][d]'s nonempty; bit d is 0",
+        "gnt": "every access is granted in its cycle",
+    }
+    SIZES = ({"ncpu": 2, "depth": 4}, {"ncpu": 3, "depth": 4}, {"ncpu": 4, "depth": 4})
+    QUICK = ({"ncpu": 3, "depth": 4},)
+    DEPTH = 2          # covers: a push, then the pending bit and the entry read back
+    MUTANTS = ("ipi-pending-transposed",)
 
     def build(self, m, platform):
-        n = self.ncpu = self.params["ncpu"]
-        depth = self.params["depth"]
+        n, depth = self.params["ncpu"], self.params["depth"]
         cfg = SocConfig(ncpu=n, fifo_depth=depth)
         wins = [{w.block.name: w for w in mm.windows(cfg, c)} for c in range(n)]
         aw = wins[0]["ipi_tx"].span_log2
@@ -287,67 +295,72 @@ class IpiMatrixHarness(Harness):
         frag = Fragment.get(dut, platform)
         m.submodules.dut = frag
 
-        bus_in = {}
+        buses = {"tx": [], "rx": []}
         for side in ("tx", "rx"):
-            fields = {"req": [], "we": [], "addr": [], "wdata": [], "rdata": []}
             for c in range(n):
-                bus = getattr(dut, side)[c]
+                port = getattr(dut, side)[c]
                 req, we = self.input(1, f"{side}{c}_req"), self.input(1, f"{side}{c}_we")
                 addr, wdata = self.input(aw, f"{side}{c}_addr"), self.input(32, f"{side}{c}_wdata")
-                m.d.comb += [bus.req.eq(req), bus.we.eq(we), bus.addr.eq(addr), bus.wdata.eq(wdata)]
+                m.d.comb += [port.req.eq(req), port.we.eq(we), port.addr.eq(addr), port.wdata.eq(wdata)]
                 # The tile decoder passes only legal offsets: slot < ncpu, not the CPU's own slot.
-                with m.If(req):
-                    m.d.comb += Assume(_legal(wins[c]["ipi_" + side], addr, we))
-                self.check(m, "gnt", bus.gnt == req)
-                for key, val in (("req", req), ("we", we), ("addr", addr), ("wdata", wdata), ("rdata", bus.rdata)):
-                    fields[key].append(val)
-            bus_in[side] = {key: Array(vals) for key, vals in fields.items()}
+                self.assume_legal(m, wins[c]["ipi_" + side], req, we, addr)
+                self.check(m, "gnt", port.gnt == req)
+                buses[side].append(_View(req, we, addr, wdata, port.rdata))
 
-        # The pair under proof: free constants, a real FIFO.
+        # The FIFO under proof: FIFO[s][d] for any two distinct CPUs.
         s, d = self.stable(m, range(n), "s"), self.stable(m, range(n), "d")
         m.d.comb += [Assume(s < n), Assume(d < n), Assume(s != d)]
+        fifo = _matrix_fifo_ports(m, frag, n, s, d)
 
-        def view(side, cpu, slot):
-            b = bus_in[side]
-            req, we, reg = Signal(name=f"v_{side}_req"), Signal(name=f"v_{side}_we"), Signal(_SLOT_BITS, name=f"v_{side}_reg")
-            wdata, rdata = Signal(32, name=f"v_{side}_wdata"), Signal(32, name=f"v_{side}_rdata")
-            addr = b["addr"][cpu]
-            m.d.comb += [req.eq(b["req"][cpu] & (addr[_SLOT_BITS:] == slot)), we.eq(b["we"][cpu]),
-                         reg.eq(addr[:_SLOT_BITS]), wdata.eq(b["wdata"][cpu]), rdata.eq(b["rdata"][cpu])]
-            return _View(req, we, reg, wdata, rdata)
+        def user(side, cpu, slot):
+            """What ``cpu`` does on ``side`` when it addresses ``slot`` (req is low otherwise)."""
+            b = buses[side]
+            addr = Array(x.reg for x in b)[cpu]
+            view = _View(Signal(name=f"u_{side}_req"), Signal(name=f"u_{side}_we"),
+                         Signal(_SLOT_BITS, name=f"u_{side}_reg"), Signal(32, name=f"u_{side}_wdata"),
+                         Signal(32, name=f"u_{side}_rdata"))
+            m.d.comb += [view.req.eq(Array(x.req for x in b)[cpu] & (addr[_SLOT_BITS:] == slot)),
+                         view.we.eq(Array(x.we for x in b)[cpu]), view.reg.eq(addr[:_SLOT_BITS]),
+                         view.wdata.eq(Array(x.wdata for x in b)[cpu]),
+                         view.rdata.eq(Array(x.rdata for x in b)[cpu])]
+            return view
 
-        tx, rx = view("tx", s, d), view("rx", d, s)     # CPU s's TX slot d, CPU d's RX slot s
-        pending = Signal(name="v_pending")
-        m.d.comb += pending.eq(Array(dut.rx_pending)[d].bit_select(s, 1))
-        model = _fifo_contract(self, m, depth, tx, rx, pending,
-                               lambda row_addr: self._pair_state(m, frag, s, d, row_addr))
-        self.check(m, "pending", Array(dut.rx_pending)[d].bit_select(d, 1) == 0)
+        for side, (cpu, slot) in (("tx", (s, d)), ("rx", (d, s))):
+            mine, got = user(side, cpu, slot), fifo[side]
+            self.check(m, f"{side}-routing", got.req == mine.req)
+            with m.If(got.req):
+                self.check(m, f"{side}-routing", (got.we == mine.we) & (got.reg == mine.reg)
+                           & (got.wdata == mine.wdata))
+                self.check(m, "legal", _slot_legal(side, got.reg, got.we))
+            with m.If(mine.req & ~mine.we):
+                self.check(m, "read-data", mine.rdata == got.rdata)
+        pending = Array(dut.rx_pending)[d]
+        self.check(m, "pending", (pending.bit_select(s, 1) == fifo["nonempty"]) & (pending.bit_select(d, 1) == 0))
 
-        # Routing: without a write by its producer (at slot d) or its consumer (at slot s),
-        # FIFO[s][d], its storage row of entry k included, keeps its state.
-        st = model["state"]
-        touched = self.past(m, (tx.req & tx.we) | (rx.req & rx.we), "touched")
-        before = {name: self.past(m, value, f"pair_{name}") for name, value in st.items()}
-        with m.If(self.past_valid & ~touched):
-            for name, value in st.items():
-                self.check(m, "routing", value == before[name])
-
-        # Non-vacuity of routing: the pair is left alone while others write around it.
-        tx_w = [bus_in["tx"]["req"][c] & bus_in["tx"]["we"][c] for c in range(n)]
-        rx_w = [bus_in["rx"]["req"][c] & bus_in["rx"]["we"][c] for c in range(n)]
+        # Non-vacuity.
+        tx, rx = fifo["tx"], fifo["rx"]
+        tw, rw = mm.IPI_TX.word, mm.IPI_RX.word
+        push = tx.req & tx.we & (tx.reg == tw("TX_ARG"))
+        self.cover(m, push, "CPU s pushes to CPU d")
+        self.cover(m, rx.req & ~rx.we & (rx.reg == rw("RX_ARG")) & (rx.rdata != 0),
+                   "CPU d reads a pushed argument from CPU s")
+        self.cover(m, tx.req & ~tx.we & (tx.reg == tw("TX_WINDEX")) & (tx.rdata != 0),
+                   "CPU s reads a non-zero TX_WINDEX")
+        self.cover(m, pending.bit_select(s, 1), "rx_pending[d] bit s high")
+        self.cover(m, rx.req & rx.we & (rx.reg == rw("RX_POP")) & push,
+                   "a pop by CPU d and a push by CPU s in one cycle")
+        # Accesses that must not reach FIFO[s][d] (CPU s at another TX slot, CPU d at another RX
+        # slot, the reverse FIFO's users, any other CPU), beside FIFO[s][d]'s own.
+        if n >= 3:
+            busy_s, busy_d = Array(x.req for x in buses["tx"])[s], Array(x.req for x in buses["rx"])[d]
+            self.cover(m, busy_s & ~tx.req & fifo["nonempty"],
+                       "CPU s at another TX slot while FIFO[s][d] holds an entry")
+            self.cover(m, busy_d & ~rx.req & fifo["nonempty"],
+                       "CPU d at another RX slot while FIFO[s][d] holds an entry")
         others = 0
         for c in range(n):
-            others = others | tx_w[c] | rx_w[c]
-        self.cover(m, ~model["empty"] & others & ~(tx.req & tx.we) & ~(rx.req & rx.we),
-                   "other writes while FIFO[s][d] holds an entry")
-        rev = Signal(name="v_reverse_push")
-        m.d.comb += rev.eq(bus_in["tx"]["req"][d] & bus_in["tx"]["we"][d]
-                           & (bus_in["tx"]["addr"][d] == s * SLOT_WORDS + mm.IPI_TX.word("TX_ARG")))
-        self.cover(m, ~model["empty"] & rev, "CPU d pushes to CPU s while FIFO[s][d] holds an entry")
-        if n >= 3:
-            sib = Signal(name="v_sibling_push")
-            m.d.comb += sib.eq(bus_in["tx"]["req"][s] & bus_in["tx"]["we"][s]
-                               & (bus_in["tx"]["addr"][s][:_SLOT_BITS] == mm.IPI_TX.word("TX_ARG"))
-                               & (bus_in["tx"]["addr"][s][_SLOT_BITS:] != d))
-            self.cover(m, ~model["empty"] & sib, "CPU s pushes to another CPU while FIFO[s][d] holds an entry")
-        self.cover(m, pending & (s != 0) & (d != 0) if n >= 3 else pending, "rx_pending[d] bit s high")
+            others = others | buses["tx"][c].req | buses["rx"][c].req
+        self.cover(m, others & ~tx.req & ~rx.req, "accesses elsewhere, none to FIFO[s][d]")
+        reverse = (Array(x.req & x.we for x in buses["tx"])[d]
+                   & (Array(x.reg for x in buses["tx"])[d] == s * SLOT_WORDS + tw("TX_ARG")))
+        self.cover(m, reverse & push, "CPU d pushes to CPU s while CPU s pushes to CPU d")

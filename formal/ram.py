@@ -9,7 +9,7 @@ so the invariant "row" states that row ``a`` equals the shadow in every cycle. T
 reads that row through one more combinational read port added to the block's own memory
 before it is elaborated: it only observes, and the block's logic is unchanged.
 """
-from amaranth.hdl import Assume, Const, Fragment, Mux, Signal
+from amaranth.hdl import Fragment, Signal
 
 from hdl import memory_map as mm
 from hdl.config import SocConfig
@@ -60,11 +60,7 @@ class RamHarness(Harness):
                      probe.addr.eq(a)]
 
         # SharedBus passes only what the port decoders let through: legal accesses.
-        span = 1 << aw     # every offset the address can carry; Window.legal says which are legal
-        ok = {wr: Const(sum(1 << off for off in range(span) if self.win.legal(off, wr)), span) for wr in (False, True)}
-        legal = Mux(we, ok[True].bit_select(addr, 1), ok[False].bit_select(addr, 1))
-        with m.If(req):
-            m.d.comb += Assume(legal)
+        self.assume_legal(m, self.win, req, we, addr)
 
         shadow = Signal(32, name="shadow")
         with m.If(req & we & (addr == a)):

@@ -5,7 +5,7 @@ this block), so the harness drives one legal access per cycle. The lines are fre
 every cycle: in the SoC they are the raw ext_irq pins ORed with the devices' REQUEST bits,
 which may be anything.
 """
-from amaranth.hdl import Assume, Const, Fragment, Mux
+from amaranth.hdl import Fragment, Mux
 
 from hdl import memory_map as mm
 from hdl.config import SocConfig
@@ -47,11 +47,7 @@ class RouteHarness(Harness):
         routes = [internal(frag, f"route{k}") for k in range(e)]
 
         # SharedBus passes only what the port decoders let through: legal accesses.
-        span = 1 << len(addr)     # every offset the address can carry; Window.legal says which are legal
-        ok = {wr: Const(sum(1 << off for off in range(span) if self.win.legal(off, wr)), span) for wr in (False, True)}
-        legal = Mux(we, ok[True].bit_select(addr, 1), ok[False].bit_select(addr, 1))
-        with m.If(req):
-            m.d.comb += Assume(legal)
+        self.assume_legal(m, self.win, req, we, addr)
 
         past = self.past_valid
         p_req, p_we = self.past(m, req, "req"), self.past(m, we, "we")

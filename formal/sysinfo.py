@@ -9,7 +9,7 @@ the pair (CYCLE_LO, then CYCLE_HI) is one untorn 64-bit value even across a carr
 low word. The block's latch is not visible until CYCLE_HI is read, so induction needs the
 invariant "latch" that ties it to the shadow in every cycle.
 """
-from amaranth.hdl import Assume, Const, Fragment, Mux, Signal
+from amaranth.hdl import Fragment, Mux, Signal
 
 from hdl import memory_map as mm
 from hdl.config import SocConfig
@@ -48,7 +48,7 @@ class SysInfoHarness(Harness):
         bus = dut.bus
         req, we = self.input(1, "req"), self.input(1, "we")
         addr, wdata = self.input(len(bus.addr), "addr"), self.input(32, "wdata")
-        cycle = self.input(64, "cycle")
+        cycle = self.cycle_counter(m)      # the SoC's counter: any start value, then +1 per cycle
         frag = Fragment.get(dut, platform)
         m.submodules.dut = frag
         m.d.comb += [bus.req.eq(req), bus.we.eq(we), bus.addr.eq(addr), bus.wdata.eq(wdata),
@@ -56,15 +56,7 @@ class SysInfoHarness(Harness):
         latch = internal(frag, "cycle_hi")
 
         # The port decoder passes only legal accesses: SYS is read-only, so no writes arrive.
-        span = 1 << len(addr)     # every offset the address can carry; Window.legal says which are legal
-        ok = {wr: Const(sum(1 << off for off in range(span) if self.win.legal(off, wr)), span) for wr in (False, True)}
-        legal = Mux(we, ok[True].bit_select(addr, 1), ok[False].bit_select(addr, 1))
-        with m.If(req):
-            m.d.comb += Assume(legal)
-        # The SoC's cycle counter: any start value, then +1 per cycle.
-        p_cycle = self.past(m, cycle, "cycle")
-        with m.If(self.past_valid):
-            m.d.comb += Assume(cycle == (p_cycle + 1)[:64])
+        self.assume_legal(m, self.win, req, we, addr)
 
         w = mm.SYS.word
         read = lambda reg: req & ~we & (addr == w(reg))

@@ -6,7 +6,7 @@ counts up by one per cycle, wrapping at 2**64. The timer's whole state (COMPARE,
 ENABLE, ARMED, PENDING) is visible through CTRL and the other registers, so every property is
 an exact one-cycle next-state rule and k-induction closes with no extra invariant.
 """
-from amaranth.hdl import Assume, Cat, Const, Fragment, Mux
+from amaranth.hdl import Cat, Fragment, Mux
 
 from hdl import memory_map as mm
 from hdl.config import SocConfig
@@ -47,7 +47,7 @@ class TimerHarness(Harness):
         bus = dut.bus
         req, we = self.input(1, "req"), self.input(1, "we")
         addr, wdata = self.input(len(bus.addr), "addr"), self.input(32, "wdata")
-        cycle = self.input(64, "cycle")
+        cycle = self.cycle_counter(m)      # the SoC's counter: any start value, then +1 per cycle
         frag = Fragment.get(dut, platform)
         m.submodules.dut = frag
         m.d.comb += [bus.req.eq(req), bus.we.eq(we), bus.addr.eq(addr), bus.wdata.eq(wdata),
@@ -56,15 +56,7 @@ class TimerHarness(Harness):
         enable, armed, pending = internal(frag, "enable"), internal(frag, "armed"), dut.pending
 
         # The port decoder passes only legal accesses (its own proof covers the rest).
-        span = 1 << len(addr)     # every offset the address can carry; Window.legal says which are legal
-        ok = {wr: Const(sum(1 << off for off in range(span) if self.win.legal(off, wr)), span) for wr in (False, True)}
-        legal = Mux(we, ok[True].bit_select(addr, 1), ok[False].bit_select(addr, 1))
-        with m.If(req):
-            m.d.comb += Assume(legal)
-        # The SoC's cycle counter: any start value, then +1 per cycle.
-        p_cycle = self.past(m, cycle, "cycle")
-        with m.If(self.past_valid):
-            m.d.comb += Assume(cycle == (p_cycle + 1)[:64])
+        self.assume_legal(m, self.win, req, we, addr)
 
         w = mm.TIMER.word
         ctrl = mm.TIMER.register("CTRL")
