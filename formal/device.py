@@ -46,13 +46,11 @@ class DeviceHarness(Harness):
         self.win = next(w for w in mm.windows(SocConfig(ext_lines=e), 0) if w.block is mm.DEVICE)
         dut = ExternalDevices(e, self.win.span_log2, mutant=self.mutant)
         bus = dut.bus
-        req, we = self.input(1, "req"), self.input(1, "we")
-        addr, wdata = self.input(len(bus.addr), "addr"), self.input(32, "wdata")
+        req, we, addr, wdata = self.drive_bus(m, bus)
         post, post_data = self.input(e, "post"), self.input(32, "post_data")
         frag = Fragment.get(dut, platform)
         m.submodules.dut = frag
-        m.d.comb += [bus.req.eq(req), bus.we.eq(we), bus.addr.eq(addr), bus.wdata.eq(wdata),
-                     dut.post.eq(post), dut.post_data.eq(post_data)]
+        m.d.comb += [dut.post.eq(post), dut.post_data.eq(post_data)]
 
         # SharedBus passes only what the port decoders let through: legal accesses.
         self.assume_legal(m, self.win, req, we, addr)

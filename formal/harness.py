@@ -128,6 +128,13 @@ class Harness(Elaboratable):
             m.d.comb += Assume(sig == prev)
         return sig
 
+    def drive_bus(self, m: Module, bus) -> tuple[Signal, Signal, Signal, Signal]:
+        """Drive a block's register bus from free inputs; returns ``(req, we, addr, wdata)``."""
+        req, we = self.input(1, "req"), self.input(1, "we")
+        addr, wdata = self.input(len(bus.addr), "addr"), self.input(32, "wdata")
+        m.d.comb += [bus.req.eq(req), bus.we.eq(we), bus.addr.eq(addr), bus.wdata.eq(wdata)]
+        return req, we, addr, wdata
+
     def assume_legal(self, m: Module, win, req, we, addr) -> None:
         """Assume what the port decoder guarantees a block: a request at word offset ``addr`` of
         window ``win`` is legal (readable for a read, writable for a write). The bit table
@@ -159,4 +166,4 @@ class Harness(Elaboratable):
         return m
 
     def build(self, m: Module, platform) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define build(), the harness itself")

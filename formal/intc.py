@@ -12,7 +12,7 @@ cover (and the COMPLETE mutant) needs: ENABLE, PRIO, CLAIM, COMPLETE, then the e
 registers are read from the block because the register contract makes each of them readable
 (ENABLE, PRIO[k], INSERVICE, PENDING bit 2), and properties tie those reads to them.
 """
-from amaranth.hdl import Array, Cat, Const, Fragment, Assume, Mux, Signal
+from amaranth.hdl import Array, Cat, Const, Fragment, Mux, Signal
 
 from hdl import memory_map as mm
 from hdl.config import SocConfig
@@ -68,25 +68,15 @@ class IntcHarness(Harness):
         frag = Fragment.get(dut, platform)
         m.submodules.dut = frag
         bus = dut.bus
-        aw = len(bus.addr)
 
         # Free inputs: the bus access and the source levels, new in every cycle.
-        req, we = self.input(1, "req"), self.input(1, "we")
-        addr, wdata = self.input(aw, "addr"), self.input(32, "wdata")
+        req, we, addr, wdata = self.drive_bus(m, bus)
         ipi, timer = self.input(1, "src_ipi"), self.input(1, "src_timer")
         ext = self.input(len(dut.src_ext), "src_ext")
-        m.d.comb += [bus.req.eq(req), bus.we.eq(we), bus.addr.eq(addr), bus.wdata.eq(wdata),
-                     dut.src_ipi.eq(ipi), dut.src_timer.eq(timer), dut.src_ext.eq(ext)]
+        m.d.comb += [dut.src_ipi.eq(ipi), dut.src_timer.eq(timer), dut.src_ext.eq(ext)]
 
         # The port decoder passes only legal accesses (as in hdl/tile.py).
-        ok = 0
-        for off in range(1 << aw):
-            if self.win.legal(off, False):
-                ok = ok | (~we & (addr == off))
-            if self.win.legal(off, True):
-                ok = ok | (we & (addr == off))
-        with m.If(req):
-            m.d.comb += Assume(ok)
+        self.assume_legal(m, self.win, req, we, addr)
 
         # The registers (each readable through the contract).
         enable, in_service = internal(frag, "enable"), internal(frag, "in_service")

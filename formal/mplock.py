@@ -59,14 +59,9 @@ class MpLockHarness(Harness):
 
         # Bus protocol, as the decoder and SharedBus guarantee: a granted access is legal
         # (offset readable for a read, writable for a write) and comes from a real CPU.
-        ok = 0
-        for off in range(1 << len(self.addr)):
-            if self.win.legal(off, False):
-                ok = ok | (~self.we & (self.addr == off))
-            if self.win.legal(off, True):
-                ok = ok | (self.we & (self.addr == off))
+        self.assume_legal(m, self.win, self.req, self.we, self.addr)
         with m.If(self.req):
-            m.d.comb += [Assume(ok), Assume(self.initiator < n)]
+            m.d.comb += Assume(self.initiator < n)
 
         # Previous-cycle copies (Amaranth has no Past()).
         past = self.past_valid

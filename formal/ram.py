@@ -51,13 +51,11 @@ class RamHarness(Harness):
         dut = _ProbedRam(words, mutant=self.mutant)
         bus = dut.bus
         aw = len(bus.addr)
-        req, we = self.input(1, "req"), self.input(1, "we")
-        addr, wdata = self.input(aw, "addr"), self.input(32, "wdata")
+        req, we, addr, wdata = self.drive_bus(m, bus)
         a = self.stable(m, aw, "a")
         m.submodules.dut = Fragment.get(dut, platform)
         probe = dut.probe
-        m.d.comb += [bus.req.eq(req), bus.we.eq(we), bus.addr.eq(addr), bus.wdata.eq(wdata),
-                     probe.addr.eq(a)]
+        m.d.comb += [probe.addr.eq(a)]
 
         # SharedBus passes only what the port decoders let through: legal accesses.
         self.assume_legal(m, self.win, req, we, addr)

@@ -37,13 +37,11 @@ class RouteHarness(Harness):
         self.win = next(w for w in mm.windows(SocConfig(ncpu=n, ext_lines=e), 0) if w.block is mm.ROUTE)
         dut = ExternalRouting(n, e, self.win.span_log2, mutant=self.mutant)
         bus = dut.bus
-        req, we = self.input(1, "req"), self.input(1, "we")
-        addr, wdata = self.input(len(bus.addr), "addr"), self.input(32, "wdata")
+        req, we, addr, wdata = self.drive_bus(m, bus)
         lines = self.input(e, "lines")
         frag = Fragment.get(dut, platform)
         m.submodules.dut = frag
-        m.d.comb += [bus.req.eq(req), bus.we.eq(we), bus.addr.eq(addr), bus.wdata.eq(wdata),
-                     dut.lines.eq(lines)]
+        m.d.comb += [dut.lines.eq(lines)]
         routes = [internal(frag, f"route{k}") for k in range(e)]
 
         # SharedBus passes only what the port decoders let through: legal accesses.

@@ -46,13 +46,11 @@ class SysInfoHarness(Harness):
         self.win = next(w for w in mm.windows(cfg, cpu) if w.block is mm.SYS)
         dut = SysInfo(cpu, n, depth, self.win.span_log2, mutant=self.mutant)
         bus = dut.bus
-        req, we = self.input(1, "req"), self.input(1, "we")
-        addr, wdata = self.input(len(bus.addr), "addr"), self.input(32, "wdata")
+        req, we, addr, wdata = self.drive_bus(m, bus)
         cycle = self.cycle_counter(m)      # the SoC's counter: any start value, then +1 per cycle
         frag = Fragment.get(dut, platform)
         m.submodules.dut = frag
-        m.d.comb += [bus.req.eq(req), bus.we.eq(we), bus.addr.eq(addr), bus.wdata.eq(wdata),
-                     dut.cycle.eq(cycle)]
+        m.d.comb += [dut.cycle.eq(cycle)]
         latch = internal(frag, "cycle_hi")
 
         # The port decoder passes only legal accesses: SYS is read-only, so no writes arrive.

@@ -45,13 +45,11 @@ class TimerHarness(Harness):
         self.win = next(w for w in mm.windows(SocConfig(ncpu=self.params["ncpu"]), 0) if w.block is mm.TIMER)
         dut = Timer(self.win.span_log2, mutant=self.mutant)
         bus = dut.bus
-        req, we = self.input(1, "req"), self.input(1, "we")
-        addr, wdata = self.input(len(bus.addr), "addr"), self.input(32, "wdata")
+        req, we, addr, wdata = self.drive_bus(m, bus)
         cycle = self.cycle_counter(m)      # the SoC's counter: any start value, then +1 per cycle
         frag = Fragment.get(dut, platform)
         m.submodules.dut = frag
-        m.d.comb += [bus.req.eq(req), bus.we.eq(we), bus.addr.eq(addr), bus.wdata.eq(wdata),
-                     dut.cycle.eq(cycle)]
+        m.d.comb += [dut.cycle.eq(cycle)]
         compare, period = internal(frag, "compare"), internal(frag, "period")
         enable, armed, pending = internal(frag, "enable"), internal(frag, "armed"), dut.pending
 
