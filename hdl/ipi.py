@@ -1,153 +1,56 @@
-"""The IPI mailbox matrix: one FIFO per ordered pair of distinct CPUs.
+"""The IPI mailbox matrix: one FIFO per ordered pair of distinct CPUs, held in three memories.
 
-FIFO[s][d] has exactly one producer (CPU s, through its IPI_TX slot d) and one
-consumer (CPU d, through its IPI_RX slot s), so no access to it ever contends.
+FIFO[s][d] has exactly one producer (CPU s, through its IPI_TX slot d) and one consumer
+(CPU d, through its IPI_RX slot s). Instead of n(n-1) FIFO blocks, each with its own indices,
+flags and read multiplexers, the state of every FIFO sits in memories addressed by the pair,
+and each CPU's two ports read and write only the row of the pair they address. The logic is
+per port (2n of them); what grows as n^2 is memory rows and a few bit matrices, so a
+simulator's cost per cycle grows with the ports, not with the pairs.
+
+- ``send``: per pair, the producer's row {windex, func} (written only by CPU s);
+- ``recv``: per pair, the consumer's rindex (written only by CPU d);
+- ``entries``: per pair, ``depth`` rows of Cat(arg, func), written by CPU s at windex and read
+  by CPU d at rindex.
+
+The sticky flags, the pending bits and the "written since reset" bits are registers: bit
+matrices held as one n-bit word per CPU, so that a reset clears them (memories keep their
+contents over a reset; a row whose valid bit is clear reads as 0). Every register of the
+contract behaves as in docs/registers.md: a push and a pop in the same cycle both see the
+state before that cycle, and both indices run free over 32 bits.
 """
-from amaranth.hdl import Module, Signal, Cat, Mux
+from amaranth.hdl import Module, Signal, Cat, Const, Mux
 from amaranth.lib import data, wiring, memory
 from amaranth.lib.wiring import In, Out
 
 from . import memory_map as mm
 from .bus import RegisterSignature, pack_fields, prefix_member_names
 
-__all__ = ["IpiFifo", "IpiMatrix", "SLOT_WORDS", "FIFO_STATE"]
+__all__ = ["IpiMatrix", "SLOT_WORDS", "SEND_ROW", "pair_address"]
 
 #: Words per slot in the IPI_TX and IPI_RX blocks (0x20 bytes).
 SLOT_WORDS = mm.IPI_TX.slot_stride // 4
 _SLOT_BITS = (SLOT_WORDS - 1).bit_length()
 
-#: A FIFO's registers: its free-running indices, the latched TX_FUNC and the sticky flags.
-FIFO_STATE = data.StructLayout({"windex": 32, "rindex": 32, "func": 32, "wof": 1, "roe": 1})
+#: The producer's row of one FIFO in the ``send`` memory.
+SEND_ROW = data.StructLayout({"windex": 32, "func": 32})
 
 
-class IpiFifo(wiring.Component):
-    """One mailbox FIFO of (function, argument) entries.
+def cpu_bits(ncpu: int) -> int:
+    """Bits of a CPU number in a pair address."""
+    return max((ncpu - 1).bit_length(), 1)
 
-    Both indices run free over 32 bits; the level is their difference. A push
-    and a pop in the same cycle both see the state before that cycle.
 
-    Parameters
-    ----------
-    depth : int
-        Entries, a power of two.
-
-    Attributes
-    ----------
-    tx : In(RegisterSignature(3))  the producer's registers (IPI_TX slot)
-    rx : In(RegisterSignature(3))  the consumer's registers (IPI_RX slot)
-    nonempty : Out(1)
-    mutant : str   a planted bug of hdl.mutants for mutation testing, "" for none
-    """
-
-    def __init__(self, depth: int, *, name: str | None = None, mutant: str = ""):
-        self.depth, self.mutant = depth, mutant
-        super().__init__({
-            "tx": In(RegisterSignature(_SLOT_BITS)), "rx": In(RegisterSignature(_SLOT_BITS)),
-            "nonempty": Out(1),
-        })
-        prefix_member_names(self, name)
-
-    def elaborate(self, platform):
-        m = Module()
-        tx, rx = self.tx, self.rx
-        aw = (self.depth - 1).bit_length()
-        m.submodules.storage = storage = memory.Memory(shape=64, depth=self.depth, init=[])
-        push_port = storage.write_port()
-        head_port = storage.read_port(domain="comb")
-
-        # The FIFO's registers in one signal: one clocked process per FIFO instead of five, which
-        # matters to an event-driven simulator at n(n-1) FIFOs.
-        # The names below are views of it, kept for waveforms and probes.
-        state = Signal(FIFO_STATE)
-        windex = Signal(32)
-        rindex = Signal(32)
-        func = Signal(32)
-        wof = Signal()
-        roe = Signal()
-        m.d.comb += [windex.eq(state.windex), rindex.eq(state.rindex), func.eq(state.func),
-                     wof.eq(state.wof), roe.eq(state.roe)]
-        level = Signal(32)
-        full = Signal()
-        empty = Signal()
-        m.d.comb += [
-            level.eq(windex - rindex),
-            full.eq(level == self.depth),
-            empty.eq(level == 0),
-            self.nonempty.eq(~empty),
-            push_port.addr.eq(windex[:aw]),
-            push_port.data.eq(Cat(tx.wdata, func)),
-            head_port.addr.eq(rindex[:aw]),
-            tx.gnt.eq(tx.req),
-            rx.gnt.eq(rx.req),
-        ]
-        head_arg = Signal(32)
-        head_func = Signal(32)
-        m.d.comb += [head_arg.eq(Mux(empty, 0, head_port.data[:32])),
-                     head_func.eq(Mux(empty, 0, head_port.data[32:]))]
-
-        tx_write = tx.req & tx.we
-        tw = mm.IPI_TX.word
-        tx_status = pack_fields(mm.IPI_TX.register("TX_STATUS"),
-                                {"FULL": full, "EMPTY": empty, "WOF": wof, "LEVEL": level})
-        with m.Switch(tx.addr):
-            with m.Case(tw("TX_FUNC")):
-                m.d.comb += tx.rdata.eq(func)
-                with m.If(tx_write):
-                    m.d.sync += state.func.eq(tx.wdata)
-            with m.Case(tw("TX_ARG")):
-                with m.If(tx_write):
-                    with m.If(full):
-                        # Bug "fifo-wof-never": the dropped push leaves no trace.
-                        if self.mutant != "fifo-wof-never":
-                            m.d.sync += state.wof.eq(1)
-                    if self.mutant == "fifo-drop-last":
-                        # Bug: the push into the last free entry is dropped, without WOF.
-                        with m.Elif(level == self.depth - 1):
-                            pass
-                    with m.Else():
-                        m.d.comb += push_port.en.eq(1)
-                        m.d.sync += state.windex.eq(windex + 1)
-            with m.Case(tw("TX_WINDEX")):
-                m.d.comb += tx.rdata.eq(windex)
-            with m.Case(tw("TX_RINDEX")):
-                m.d.comb += tx.rdata.eq(rindex)
-            with m.Case(tw("TX_STATUS")):
-                m.d.comb += tx.rdata.eq(tx_status)
-                with m.If(tx_write & tx.wdata[mm.IPI_TX.register("TX_STATUS").field("WOF").lsb]):
-                    m.d.sync += state.wof.eq(0)
-
-        rx_write = rx.req & rx.we
-        rw = mm.IPI_RX.word
-        if self.mutant == "fifo-roe-not-sticky":
-            # Bug: ROE clears itself the cycle after it is set (statements below still set it).
-            m.d.sync += state.roe.eq(0)
-        rx_status = pack_fields(mm.IPI_RX.register("RX_STATUS"), {"VALID": ~empty, "ROE": roe})
-        with m.Switch(rx.addr):
-            with m.Case(rw("RX_FUNC")):
-                m.d.comb += rx.rdata.eq(head_func)
-            with m.Case(rw("RX_ARG")):
-                m.d.comb += rx.rdata.eq(head_arg)
-            with m.Case(rw("RX_POP")):
-                with m.If(rx_write):
-                    with m.If(empty):
-                        m.d.sync += state.roe.eq(1)
-                    with m.Else():
-                        m.d.sync += state.rindex.eq(rindex + 1)
-            with m.Case(rw("RX_LEVEL")):
-                m.d.comb += rx.rdata.eq(level)
-            with m.Case(rw("RX_STATUS")):
-                m.d.comb += rx.rdata.eq(rx_status)
-                with m.If(rx_write & rx.wdata[mm.IPI_RX.register("RX_STATUS").field("ROE").lsb]):
-                    m.d.sync += state.roe.eq(0)
-        return m
+def pair_address(ncpu: int, src: int, dst: int) -> int:
+    """The row of FIFO[src][dst] in ``send`` and ``recv`` (its entries start at this times depth)."""
+    return (src << cpu_bits(ncpu)) | dst
 
 
 class IpiMatrix(wiring.Component):
     """All FIFOs of the SoC, with each CPU's send and receive views.
 
-    The address of CPU c's ``tx[c]`` bus is ``slot * 8 + register`` (slot d
-    is FIFO[c][d]); of ``rx[c]``, slot s is FIFO[s][c]. The port decoder
-    already refuses slot c itself and slots beyond the CPU count.
+    The address of CPU c's ``tx[c]`` bus is ``slot * 8 + register`` (slot d is FIFO[c][d]);
+    of ``rx[c]``, slot s is FIFO[s][c]. The port decoder already refuses slot c itself and
+    slots beyond the CPU count.
 
     Attributes
     ----------
@@ -155,6 +58,11 @@ class IpiMatrix(wiring.Component):
     rx_pending : Out(ncpu).array(ncpu)
         ``rx_pending[d]`` bit s: FIFO[s][d] holds an entry.
     mutant : str   a planted bug of hdl.mutants for mutation testing, "" for none
+
+    Probes (registers, one n-bit word per CPU; bit k is the FIFO to or from CPU k):
+    ``wof_<s>`` bit d is FIFO[s][d]'s WOF, ``roe_<d>`` bit s is FIFO[s][d]'s ROE,
+    ``pending_<d>`` bit s is rx_pending; ``sent_<s>`` bit d (``got_<d>`` bit s): FIFO[s][d]'s
+    ``send`` (``recv``) row was written since reset, else it reads as 0.
     """
 
     def __init__(self, ncpu: int, depth: int, addr_width: int, *, mutant: str = ""):
@@ -169,40 +77,150 @@ class IpiMatrix(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         n = self.ncpu
-        tx_rdata = [[] for _ in range(n)]
-        rx_rdata = [[] for _ in range(n)]
-        for s in range(n):
-            for d in range(n):
-                if s == d:
-                    continue
-                fifo = IpiFifo(self.depth, name=f"fifo_{s}_{d}", mutant=self.mutant)
-                m.submodules[f"fifo_{s}_{d}"] = fifo
-                for view, cpu, slot, rdata in ((fifo.tx, s, d, tx_rdata), (fifo.rx, d, s, rx_rdata)):
-                    bus = (self.tx if view is fifo.tx else self.rx)[cpu]
-                    hit = Signal(name=f"{'tx' if view is fifo.tx else 'rx'}_hit_{s}_{d}")
-                    selected = Signal(name=f"{'tx' if view is fifo.tx else 'rx'}_slot_{s}_{d}")
-                    m.d.comb += [
-                        selected.eq(bus.addr[_SLOT_BITS:] == slot),
-                        hit.eq(bus.req & selected),
-                        view.req.eq(hit),
-                        # Only the addressed FIFO's inputs move (as in the tile decoder).
-                        view.we.eq(bus.we & selected),
-                        view.addr.eq(Mux(selected, bus.addr[:_SLOT_BITS], 0)),
-                        view.wdata.eq(Mux(selected, bus.wdata, 0)),
-                    ]
-                    rdata[cpu].append((hit, view.rdata))
-                if self.mutant == "ipi-pending-transposed":
-                    # Bug: the matrix is transposed; CPU s sees bit d for its own outgoing FIFO.
-                    m.d.comb += self.rx_pending[s][d].eq(fifo.nonempty)
-                else:
-                    m.d.comb += self.rx_pending[d][s].eq(fifo.nonempty)
-        for views, rdata in ((self.tx, tx_rdata), (self.rx, rx_rdata)):
-            for cpu in range(n):
-                bus = views[cpu]
-                m.d.comb += bus.gnt.eq(bus.req)
-                # AND-OR mux: only the addressed FIFO drives its data.
-                value = 0
-                for hit, data in rdata[cpu]:
-                    value = value | Mux(hit, data, 0)
-                m.d.comb += bus.rdata.eq(value)
+        for c in range(n):
+            m.d.comb += [self.tx[c].gnt.eq(self.tx[c].req), self.rx[c].gnt.eq(self.rx[c].req)]
+        if n == 1:
+            return m                    # no pair: every read is 0, nothing is pending
+
+        cb, eb = cpu_bits(n), (self.depth - 1).bit_length()
+        rows = 1 << (2 * cb)
+        m.submodules.send = send = memory.Memory(shape=SEND_ROW, depth=rows, init=[])
+        m.submodules.recv = recv = memory.Memory(shape=32, depth=rows, init=[])
+        m.submodules.entries = entries = memory.Memory(shape=64, depth=rows << eb, init=[])
+
+        def matrix(name):
+            return [Signal(n, name=f"{name}_{c}") for c in range(n)]
+        wof, roe, pending = matrix("wof"), matrix("roe"), matrix("pending")
+        # The valid bits in both orientations: a port tests the bit of the pair it addresses
+        # with one bit select on its own CPU's word, never a select across CPUs.
+        sent_by_src, sent_by_dst = matrix("sent"), matrix("sent_to")
+        got_by_dst, got_by_src = matrix("got"), matrix("got_from")
+
+        # One-hot requests per port, gathered into the other orientation below.
+        push_hot, sent_hot, got_hot, clear_hot = matrix("push_hot"), matrix("send_hot"), matrix("recv_hot"), \
+            matrix("pop_last_hot")
+
+        tw, rw = mm.IPI_TX.word, mm.IPI_RX.word
+        wof_bit = mm.IPI_TX.register("TX_STATUS").field("WOF").lsb
+        roe_bit = mm.IPI_RX.register("RX_STATUS").field("ROE").lsb
+        for c in range(n):
+            # -- CPU c as producer: its TX slot d is FIFO[c][d] ------------------------------------
+            tx = self.tx[c]
+            d = Signal(cb, name=f"tx{c}_slot")
+            pair = Signal(2 * cb, name=f"tx{c}_pair")
+            m.d.comb += [d.eq(tx.addr[_SLOT_BITS:]), pair.eq(Cat(d, Const(c, cb)))]
+            w_rd, r_rd = send.read_port(domain="comb"), recv.read_port(domain="comb")
+            windex, func, rindex = Signal(32, name=f"tx{c}_windex"), Signal(32, name=f"tx{c}_func"), \
+                Signal(32, name=f"tx{c}_rindex")
+            level = Signal(32, name=f"tx{c}_level")
+            full, empty = Signal(name=f"tx{c}_full"), Signal(name=f"tx{c}_empty")
+            sent_valid = sent_by_src[c].bit_select(d, 1)
+            m.d.comb += [
+                w_rd.addr.eq(pair), r_rd.addr.eq(pair),
+                windex.eq(Mux(sent_valid, w_rd.data.windex, 0)),
+                func.eq(Mux(sent_valid, w_rd.data.func, 0)),
+                rindex.eq(Mux(got_by_src[c].bit_select(d, 1), r_rd.data, 0)),
+                level.eq(windex - rindex), full.eq(level == self.depth), empty.eq(level == 0),
+            ]
+            w_wr = send.write_port()
+            e_wr = entries.write_port()
+            m.d.comb += [w_wr.addr.eq(pair), w_wr.data.windex.eq(windex), w_wr.data.func.eq(func),
+                         e_wr.addr.eq(Cat(windex[:eb], pair)), e_wr.data.eq(Cat(tx.wdata, func))]
+            one_hot = Const(1, n) << d
+            m.d.comb += sent_hot[c].eq(Mux(w_wr.en, one_hot, 0))
+            tx_write = tx.req & tx.we
+            wof_c = wof[c].bit_select(d, 1)
+            with m.Switch(tx.addr[:_SLOT_BITS]):
+                with m.Case(tw("TX_FUNC")):
+                    m.d.comb += tx.rdata.eq(func)
+                    with m.If(tx_write):
+                        m.d.comb += [w_wr.en.eq(1), w_wr.data.func.eq(tx.wdata)]
+                with m.Case(tw("TX_ARG")):
+                    with m.If(tx_write):
+                        with m.If(full):
+                            # Bug "fifo-wof-never": the dropped push leaves no trace.
+                            if self.mutant != "fifo-wof-never":
+                                m.d.sync += wof[c].eq(wof[c] | one_hot)
+                        if self.mutant == "fifo-drop-last":
+                            # Bug: the push into the last free entry is dropped, without WOF.
+                            with m.Elif(level == self.depth - 1):
+                                pass
+                        with m.Else():
+                            m.d.comb += [e_wr.en.eq(1), w_wr.en.eq(1), w_wr.data.windex.eq(windex + 1),
+                                         push_hot[c].eq(one_hot)]
+                with m.Case(tw("TX_WINDEX")):
+                    m.d.comb += tx.rdata.eq(windex)
+                with m.Case(tw("TX_RINDEX")):
+                    m.d.comb += tx.rdata.eq(rindex)
+                with m.Case(tw("TX_STATUS")):
+                    m.d.comb += tx.rdata.eq(pack_fields(mm.IPI_TX.register("TX_STATUS"),
+                                                        {"FULL": full, "EMPTY": empty, "WOF": wof_c,
+                                                         "LEVEL": level}))
+                    with m.If(tx_write & tx.wdata[wof_bit]):
+                        m.d.sync += wof[c].eq(wof[c] & ~one_hot)
+
+            # -- CPU c as consumer: its RX slot s is FIFO[s][c] ------------------------------------
+            rx = self.rx[c]
+            s = Signal(cb, name=f"rx{c}_slot")
+            rpair = Signal(2 * cb, name=f"rx{c}_pair")
+            m.d.comb += [s.eq(rx.addr[_SLOT_BITS:]), rpair.eq(Cat(Const(c, cb), s))]
+            w_rd, r_rd = send.read_port(domain="comb"), recv.read_port(domain="comb")
+            e_rd = entries.read_port(domain="comb")
+            rwindex, rrindex = Signal(32, name=f"rx{c}_windex"), Signal(32, name=f"rx{c}_rindex")
+            rlevel, rempty = Signal(32, name=f"rx{c}_level"), Signal(name=f"rx{c}_empty")
+            m.d.comb += [
+                w_rd.addr.eq(rpair), r_rd.addr.eq(rpair),
+                rwindex.eq(Mux(sent_by_dst[c].bit_select(s, 1), w_rd.data.windex, 0)),
+                rrindex.eq(Mux(got_by_dst[c].bit_select(s, 1), r_rd.data, 0)),
+                rlevel.eq(rwindex - rrindex), rempty.eq(rlevel == 0),
+                e_rd.addr.eq(Cat(rrindex[:eb], rpair)),
+            ]
+            r_wr = recv.write_port()
+            m.d.comb += [r_wr.addr.eq(rpair), r_wr.data.eq(rrindex + 1)]
+            r_hot = Const(1, n) << s
+            m.d.comb += got_hot[c].eq(Mux(r_wr.en, r_hot, 0))
+            rx_write = rx.req & rx.we
+            if self.mutant == "fifo-roe-not-sticky":
+                # Bug: ROE clears itself the cycle after it is set (statements below still set it).
+                m.d.sync += roe[c].eq(0)
+            with m.Switch(rx.addr[:_SLOT_BITS]):
+                with m.Case(rw("RX_FUNC")):
+                    m.d.comb += rx.rdata.eq(Mux(rempty, 0, e_rd.data[32:]))
+                with m.Case(rw("RX_ARG")):
+                    m.d.comb += rx.rdata.eq(Mux(rempty, 0, e_rd.data[:32]))
+                with m.Case(rw("RX_POP")):
+                    with m.If(rx_write):
+                        with m.If(rempty):
+                            m.d.sync += roe[c].eq(roe[c] | r_hot)
+                        with m.Else():
+                            m.d.comb += r_wr.en.eq(1)
+                            with m.If(rlevel == 1):
+                                m.d.comb += clear_hot[c].eq(r_hot)
+                with m.Case(rw("RX_LEVEL")):
+                    m.d.comb += rx.rdata.eq(rlevel)
+                with m.Case(rw("RX_STATUS")):
+                    m.d.comb += rx.rdata.eq(pack_fields(mm.IPI_RX.register("RX_STATUS"),
+                                                        {"VALID": ~rempty, "ROE": roe[c].bit_select(s, 1)}))
+                    with m.If(rx_write & rx.wdata[roe_bit]):
+                        m.d.sync += roe[c].eq(roe[c] & ~r_hot)
+
+        # -- the bit matrices: a row is one CPU's word, a column gathers one bit of every CPU's ----
+        def column(hot, k):
+            return Cat(Const(0, 1) if j == k else hot[j][k] for j in range(n))
+
+        for c in range(n):
+            pushed_in = column(push_hot, c)        # bit s: CPU s pushed to CPU c this cycle
+            # A push beside the pop of the last entry leaves the FIFO non-empty.
+            m.d.sync += [
+                pending[c].eq((pending[c] & ~clear_hot[c]) | pushed_in),
+                sent_by_src[c].eq(sent_by_src[c] | sent_hot[c]),
+                sent_by_dst[c].eq(sent_by_dst[c] | column(sent_hot, c)),
+                got_by_dst[c].eq(got_by_dst[c] | got_hot[c]),
+                got_by_src[c].eq(got_by_src[c] | column(got_hot, c)),
+            ]
+            if self.mutant == "ipi-pending-transposed":
+                # Bug: the matrix is transposed; CPU s sees bit d for its own outgoing FIFO.
+                m.d.comb += self.rx_pending[c].eq(column(pending, c))
+            else:
+                m.d.comb += self.rx_pending[c].eq(pending[c])
         return m

@@ -16,7 +16,8 @@ def soc_verilog(config: SocConfig) -> str:
 
     Like ``amaranth.back.verilog.convert`` but without ``write_verilog -norename``:
     Yosys's anonymous ``$``-wires become ``_N_``, which Verilator leaves out of
-    its traces, so waveforms show the design's named signals only.
+    its traces, so waveforms show the design's named signals only. The IPI
+    matrix's memories have no initial contents (see below).
     """
     # Amaranth's bundled Yosys; the finder is internal to Amaranth 0.5 (pinned).
     from amaranth._toolchain.yosys import find_yosys
@@ -26,6 +27,9 @@ def soc_verilog(config: SocConfig) -> str:
     script = "\n".join([
         f"read_rtlil <<rtlil\n{text}\nrtlil",
         "proc -nomux -norom",
+        # The IPI matrix's memories need no initial contents: a row reads as 0 until it is written
+        # (hdl/ipi.py's valid bits). Left in, their zero words are most of the Verilog's size.
+        "delete lwkt_soc.ipi/t:$meminit_v2",
         "memory_collect",
         "attrmap -remove generator -remove top -remove src -remove amaranth.hierarchy -remove amaranth.decoding",
         "attrmap -modattr -remove generator -remove top -remove src -remove amaranth.hierarchy "

@@ -7,6 +7,7 @@ from cocotb.utils import get_sim_time
 
 from hdl import memory_map as mm
 from hdl.config import SocConfig
+from hdl.ipi import pair_address
 from .bus import BusError, BusMaster
 from .cycles import CLOCK_PERIOD_NS
 from .hw_coverage import record_bench
@@ -101,13 +102,25 @@ class SocBench:
         return int(lock.owner.value) if int(lock.held.value) else None
 
     def ipi_error_flags(self) -> dict[str, list[tuple[int, int]]]:
-        """FIFOs whose sticky WOF (push dropped) or ROE (pop on empty) flag is set."""
+        """FIFOs (s, d) whose sticky WOF (push dropped) or ROE (pop on empty) flag is set."""
         flags = {"wof": [], "roe": []}
-        for s in range(self.ncpu):
-            for d in range(self.ncpu):
-                if s != d:
-                    fifo = getattr(self.dut.ipi, f"fifo_{s}_{d}")
-                    for name in flags:
-                        if int(getattr(fifo, name).value):
-                            flags[name].append((s, d))
-        return flags
+        if self.ncpu < 2:
+            return flags
+        # hdl/ipi.py keeps the flags as one word per CPU: wof_<s> bit d, roe_<d> bit s.
+        for c in range(self.ncpu):
+            wof, roe = (int(getattr(self.dut.ipi, f"{name}_{c}").value) for name in ("wof", "roe"))
+            flags["wof"] += [(c, k) for k in range(self.ncpu) if wof >> k & 1]
+            flags["roe"] += [(k, c) for k in range(self.ncpu) if roe >> k & 1]
+        return {name: sorted(pairs) for name, pairs in flags.items()}
+
+    def ipi_fifo_state(self, src: int, dst: int) -> dict[str, int]:
+        """FIFO[src][dst]'s registers (func, windex, rindex, wof, roe), read from the IPI matrix's
+        memories and bit words (hdl/ipi.py) without a bus cycle."""
+        ipi, row = self.dut.ipi, pair_address(self.ncpu, src, dst)
+        sent = int(getattr(ipi, f"sent_{src}").value) >> dst & 1
+        got = int(getattr(ipi, f"got_{dst}").value) >> src & 1
+        send_row = int(ipi.send[row].value) if sent else 0       # a row never written reads 0
+        return {"func": send_row >> 32, "windex": send_row & 0xFFFF_FFFF,
+                "rindex": int(ipi.recv[row].value) if got else 0,
+                "wof": int(getattr(ipi, f"wof_{src}").value) >> dst & 1,
+                "roe": int(getattr(ipi, f"roe_{dst}").value) >> src & 1}

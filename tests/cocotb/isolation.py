@@ -220,9 +220,8 @@ class Soc:
             if x == cpu:
                 continue
             for s, d in ((cpu, x), (x, cpu)):
-                fifo = getattr(self.dut.ipi, f"fifo_{s}_{d}")
-                for reg in ("func", "windex", "rindex", "wof", "roe"):
-                    state[f"rtl.fifo[{s}][{d}].{reg}"] = int(getattr(fifo, reg).value)
+                for reg, value in self.bench.ipi_fifo_state(s, d).items():
+                    state[f"rtl.fifo[{s}][{d}].{reg}"] = value
         state["rtl.irq"] = int(self.bench.masters[cpu].irq.value)
         return state
 

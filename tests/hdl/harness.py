@@ -245,12 +245,12 @@ class Soc:
         return fragment
 
     def component(self, *path: str):
-        """The elaboratable at ``path``, e.g. ``("cpu0", "debug")`` or ``("ipi", "fifo_0_1")``."""
+        """The elaboratable at ``path``, e.g. ``("cpu0", "debug")`` or ``("ipi", "send")`` (a memory)."""
         return self._fragment(path).origins[0]
 
     def signal(self, *path: str, name: str, domain: str = "sync") -> Signal:
         """The signal called ``name`` that the block at ``path`` (``()``: the top)
-        assigns in ``domain`` -- a register by default, e.g. an IPI FIFO's ``windex``."""
+        assigns in ``domain`` -- a register by default, e.g. an IPI matrix's ``pending_0``."""
         candidates = _driven_in(self._fragment(path), domain).get(name, [])
         if len(candidates) != 1:
             raise KeyError(f"{len(candidates)} {domain} signals named {name!r} in {path}")
@@ -267,8 +267,6 @@ class Soc:
     def timer(self, cpu: int):
         return self.component(f"cpu{cpu}", "timer")
 
-    def fifo_path(self, src: int, dst: int) -> tuple[str, str]:
-        return ("ipi", f"fifo_{src}_{dst}")
 
 
 Testbench = Callable[..., Awaitable[None]]

@@ -1,9 +1,7 @@
 """IPI: the FIFO matrix seen through IPI_TX, IPI_RX and RX_PENDING."""
 import pytest
-from amaranth.lib import data
-
 from hdl import memory_map as mm
-from hdl.ipi import FIFO_STATE
+from hdl.ipi import pair_address
 
 from .harness import access_all, field_get, run, small_config, soc_config, ticks, wr
 
@@ -247,10 +245,12 @@ def test_indices_wrap_at_2_pow_32(start):
     async def bench(ctx, soc):
         s, d = 1, 2
         src, dst = soc.ports[s], soc.ports[d]
-        path = soc.fifo_path(s, d)
-        state = data.View(FIFO_STATE, soc.signal(*path, name="state"))
-        ctx.set(state.windex, start)
-        ctx.set(state.rindex, start)
+        # FIFO[s][d]'s rows in the matrix's memories, and their written-since-reset bits.
+        row = pair_address(config.ncpu, s, d)
+        ctx.set(soc.component("ipi", "send").data[row].windex, start)
+        ctx.set(soc.component("ipi", "recv").data[row], start)
+        for name, cpu, bit in (("sent", s, d), ("sent_to", d, s), ("got", d, s), ("got_from", s, d)):
+            ctx.set(soc.signal("ipi", name=f"{name}_{cpu}"), 1 << bit)
         await ctx.tick()
         assert await src.read(ctx, tx("TX_WINDEX", d)) == start
         assert await src.read(ctx, tx("TX_RINDEX", d)) == start
