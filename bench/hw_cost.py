@@ -39,7 +39,7 @@ __all__ = [
 ROOT = Path(__file__).resolve().parent
 PROJECT = ROOT.parent
 CACHE_DIR = PROJECT / "build" / "hw_cost"
-CPU_COUNTS = (2, 4, 8, 16)
+CPU_COUNTS = (2, 4, 8, 16, 32)
 FIFO_DEPTHS = (4, 16, 32)
 #: The depth of the CPU-count sweep in the plot and the quadratic fit's headline.
 REFERENCE_DEPTH = 32
@@ -78,8 +78,8 @@ BLOCKS = (
     Block("intc", "per CPU", r"lwkt_soc\.cpu\d+\.intc", "interrupt controller"),
     Block("timer", "per CPU", r"lwkt_soc\.cpu\d+\.timer", "timer"),
     Block("debug", "per CPU", r"lwkt_soc\.cpu\d+\.debug", "debug registers"),
-    Block("ipi_fifo", "per CPU pair", r"lwkt_soc\.ipi\.fifo_\d+_\d+", "IPI FIFOs, one per ordered pair"),
-    Block("ipi_mux", "shared", r"lwkt_soc\.ipi", "IPI matrix slot decode and read-data mux"),
+    Block("ipi", "shared", r"lwkt_soc\.ipi",
+          "IPI matrix: two ports per CPU, the flag, pending and valid words; FIFO state in memories"),
     Block("mplock", "shared", r"lwkt_soc\.mplock", "MP lock"),
     Block("route", "shared", r"lwkt_soc\.route", "external IRQ routing"),
     Block("device", "shared", r"lwkt_soc\.device", "external device registers (DEVICE)"),
@@ -89,7 +89,7 @@ BLOCKS = (
 )
 OTHER = "other"
 BLOCK_NAMES = tuple(b.name for b in BLOCKS) + (OTHER,)
-IPI_BLOCKS = ("ipi_fifo", "ipi_mux")
+IPI_BLOCKS = ("ipi",)
 PER_CPU_BLOCKS = tuple(b.name for b in BLOCKS if b.scope == "per CPU")
 
 _GATE = re.compile(r"\$_(?:AND|NAND|OR|NOR|XOR|XNOR|ANDNOT|ORNOT|MUX|NMUX|NOT|BUF|AOI3|OAI3|AOI4|OAI4)_")
@@ -311,9 +311,9 @@ def fit_growth(results: list[dict]) -> dict:
     """Fit the growth of the cost.
 
     For each depth with at least three CPU counts: total cells ~ a + b*n + c*n^2,
-    the IPI matrix (FIFOs and mux) ~ a + k*n(n-1), the per-CPU blocks ~ a + b*n.
-    For each CPU count with at least two depths: IPI matrix cells ~ a + s*depth,
-    with the spread (max - min over the mean) of those cells.
+    the IPI matrix ~ a + b*n + c*n^2 (its ports grow as n, its bit words as n^2), the
+    per-CPU blocks ~ a + b*n. For each CPU count with at least two depths: IPI matrix
+    cells ~ a + s*depth, with the spread (max - min over the mean) of those cells.
     Keys are strings so that the result round-trips through JSON.
     """
     by_depth: dict[int, list] = {}
@@ -321,13 +321,13 @@ def fit_growth(results: list[dict]) -> dict:
     for r in results:
         by_depth.setdefault(r["config"]["fifo_depth"], []).append(r)
         by_cpus.setdefault(r["config"]["ncpu"], []).append(r)
-    fits = {"total_vs_n": {}, "ipi_vs_pairs": {}, "per_cpu_vs_n": {}, "ipi_vs_depth": {}}
+    fits = {"total_vs_n": {}, "ipi_vs_n": {}, "per_cpu_vs_n": {}, "ipi_vs_depth": {}}
     for depth, rows in sorted(by_depth.items()):
         if len({r["config"]["ncpu"] for r in rows}) < 3:
             continue
         n = [r["config"]["ncpu"] for r in rows]
         fits["total_vs_n"][str(depth)] = _fit(n, [r["cells"] for r in rows], 2)
-        fits["ipi_vs_pairs"][str(depth)] = _fit([k * (k - 1) for k in n], [_ipi_cells(r) for r in rows], 1)
+        fits["ipi_vs_n"][str(depth)] = _fit(n, [_ipi_cells(r) for r in rows], 2)
         fits["per_cpu_vs_n"][str(depth)] = _fit(n, [_per_cpu_cells(r) for r in rows], 1)
     for ncpu, rows in sorted(by_cpus.items()):
         if len({r["config"]["fifo_depth"] for r in rows}) < 2:
@@ -336,14 +336,13 @@ def fit_growth(results: list[dict]) -> dict:
         fit = _fit([r["config"]["fifo_depth"] for r in rows], cells, 1)
         # With a near-flat line R² says nothing; the spread says how flat it is.
         fit["spread"] = (max(cells) - min(cells)) / (sum(cells) / len(cells)) if any(cells) else 0.0
-        fit["cells_per_fifo"] = {str(r["config"]["fifo_depth"]): r["blocks"]["ipi_fifo"]["cells"] / (ncpu * (ncpu - 1))
-                                 for r in rows if ncpu > 1}
+        fit["cells_per_cpu"] = {str(r["config"]["fifo_depth"]): _ipi_cells(r) / ncpu for r in rows}
         fits["ipi_vs_depth"][str(ncpu)] = fit
     return fits
 
 
 _COLUMNS = BLOCK_NAMES + ("cells", "flip_flops", "memory_bits", "yosys_seconds")
-_HEADINGS = {"ipi_fifo": "IPI FIFOs", "ipi_mux": "IPI mux", "cells": "total cells", "flip_flops": "flip-flops",
+_HEADINGS = {"ipi": "IPI matrix", "cells": "total cells", "flip_flops": "flip-flops",
              "memory_bits": "memory bits", "yosys_seconds": "synth s"}
 
 
@@ -377,16 +376,16 @@ def markdown_fit(fits: dict) -> str:
     for depth, f in fits["total_vs_n"].items():
         lines.append(f"- depth {depth}: total cells = {_terms(f['coefficients'], ('', 'n', 'n²'))} "
                      f"(R² = {f['r2']:.5f})")
-    for depth, f in fits["ipi_vs_pairs"].items():
-        lines.append(f"- depth {depth}: IPI matrix cells = {_terms(f['coefficients'], ('', 'n(n−1)'), (0, 1))} "
+    for depth, f in fits["ipi_vs_n"].items():
+        lines.append(f"- depth {depth}: IPI matrix cells = {_terms(f['coefficients'], ('', 'n', 'n²'), (0, 0, 1))} "
                      f"(R² = {f['r2']:.5f})")
     for depth, f in fits["per_cpu_vs_n"].items():
         lines.append(f"- depth {depth}: per-CPU blocks = {_terms(f['coefficients'], ('', 'n'), (0, 1))} "
                      f"(R² = {f['r2']:.5f})")
     for ncpu, f in fits["ipi_vs_depth"].items():
-        per_fifo = ", ".join(f"{c:.0f} at depth {d}" for d, c in f["cells_per_fifo"].items())
+        per_cpu = ", ".join(f"{c:.0f} at depth {d}" for d, c in f["cells_per_cpu"].items())
         lines.append(f"- {ncpu} CPUs: IPI matrix cells = {_terms(f['coefficients'], ('', 'depth'), (0, 2))} "
-                     f"(spread {f['spread']:.2%} of the mean); cells per FIFO: {per_fifo}")
+                     f"(spread {f['spread']:.2%} of the mean); IPI cells per CPU: {per_cpu}")
     return "\n".join(lines) + "\n"
 
 
@@ -401,8 +400,8 @@ def _text_table(results: list[dict]) -> str:
 
 def plot(results: list[dict], fits: dict, path: Path, depth: int = REFERENCE_DEPTH) -> None:
     """Three panels: cells per block vs CPU count (log-log) with the fitted
-    quadratic; the IPI matrix against the FIFO count n(n-1) with its fit, per
-    depth; memory bits vs CPU count per depth."""
+    quadratic; the IPI matrix against the CPU count with its fit, per depth;
+    memory bits vs CPU count per depth."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -436,21 +435,21 @@ def plot(results: list[dict], fits: dict, path: Path, depth: int = REFERENCE_DEP
     depths = sorted({r["config"]["fifo_depth"] for r in results})
     for d in depths:
         points = [r for r in results if r["config"]["fifo_depth"] == d]
-        pairs = np.array([r["config"]["ncpu"] * (r["config"]["ncpu"] - 1) for r in points])
-        line, = middle.plot(pairs, [_ipi_cells(r) for r in points], "o", label=f"depth {d}")
-        f = fits["ipi_vs_pairs"].get(str(d))
+        cpus = np.array([r["config"]["ncpu"] for r in points])
+        line, = middle.plot(cpus, [_ipi_cells(r) for r in points], "o", label=f"depth {d}")
+        f = fits["ipi_vs_n"].get(str(d))
         if f:
-            middle.plot(pairs, np.polynomial.polynomial.polyval(pairs, f["coefficients"]), "--",
+            smooth = np.linspace(cpus.min(), cpus.max(), 100)
+            middle.plot(smooth, np.polynomial.polynomial.polyval(smooth, f["coefficients"]), "--",
                         color=line.get_color(), linewidth=1,
-                        label=f"fit {_terms(f['coefficients'], ('', 'n(n−1)'), (0, 0))}")
+                        label=f"fit {_terms(f['coefficients'], ('', 'n', 'n²'), (0, 0, 1))}")
         right.plot([r["config"]["ncpu"] for r in points], [r["memory_bits"] for r in points], "o-",
                    label=f"depth {d}")
-    middle.set(xlabel="ordered CPU pairs n(n−1) = FIFOs", ylabel="IPI matrix cells (FIFOs + mux)",
-               title="IPI matrix against the FIFO count")
+    middle.set(xlabel="CPUs", ylabel="IPI matrix cells", title="IPI matrix against the CPU count")
     middle.legend(fontsize=8)
     middle.grid(True, alpha=0.3)
     right.set(xscale="log", yscale="log", xlabel="CPUs", ylabel="memory bits (RAM + FIFO storage)",
-              title="Memory bits: RAM + n(n−1)·depth·64")
+              title="Memory bits: RAM + IPI memories (rows·(96 + depth·64))")
     right.set_xticks(n, [str(k) for k in n])
     right.xaxis.set_minor_formatter(NullFormatter())
     right.legend(fontsize=8)

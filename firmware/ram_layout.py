@@ -41,8 +41,13 @@ THREAD_WORDS = len(THREAD_FIELDS)
 
 #: Pool sizes per configuration (tokens and wait queues are objects a workload creates at boot).
 TOKENS = 32
-WAITQUEUES = 16
 DATA_WORDS = 128
+
+
+def waitqueues(ncpu: int) -> int:
+    """Wait queues: a few shared ones and one per CPU (the random workload gives each reaping CPU
+    its own exit queue), 16 at least, so that configurations up to 12 CPUs keep their layout."""
+    return max(16, ncpu + 4)
 
 
 def thread_records(ncpu: int) -> int:
@@ -52,7 +57,7 @@ def thread_records(ncpu: int) -> int:
 
 def required_words(ncpu: int) -> int:
     """RAM words the SMP kernel's layout needs on ``ncpu`` CPUs."""
-    return ncpu + TOKENS * TOKEN_WORDS + WAITQUEUES * WAITQ_WORDS + thread_records(ncpu) * THREAD_WORDS + DATA_WORDS
+    return ncpu + TOKENS * TOKEN_WORDS + waitqueues(ncpu) * WAITQ_WORDS + thread_records(ncpu) * THREAD_WORDS + DATA_WORDS
 
 
 class LayoutError(Exception):
@@ -129,9 +134,9 @@ class RamLayout:
         word += ncpu
         self.tokens = _Pool("tokens", word, TOKENS, TOKEN_WORDS, doc="t_cpu, t_reqcpu, t_gen")
         word += TOKENS * TOKEN_WORDS
-        self.waitqueues = _Pool("wait queues", word, WAITQUEUES, WAITQ_WORDS,
+        self.waitqueues = _Pool("wait queues", word, waitqueues(ncpu), WAITQ_WORDS,
                                 doc="its token (3 words), then head, tail, count, generation")
-        word += WAITQUEUES * WAITQ_WORDS
+        word += self.waitqueues.count * WAITQ_WORDS
         self.threads = _Pool("thread records", word, thread_records(ncpu), THREAD_WORDS,
                              doc=", ".join(THREAD_FIELDS))
         word += self.threads.count * THREAD_WORDS

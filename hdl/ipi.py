@@ -19,13 +19,14 @@ contract behaves as in docs/registers.md: a push and a pop in the same cycle bot
 state before that cycle, and both indices run free over 32 bits.
 """
 from amaranth.hdl import Module, Signal, Cat, Const, Mux
+from amaranth.utils import ceil_log2
 from amaranth.lib import data, wiring, memory
 from amaranth.lib.wiring import In, Out
 
 from . import memory_map as mm
 from .bus import RegisterSignature, pack_fields, prefix_member_names
 
-__all__ = ["IpiMatrix", "SLOT_WORDS", "SEND_ROW", "pair_address"]
+__all__ = ["IpiMatrix", "SLOT_WORDS", "SEND_ROW", "cpu_bits", "pair_address"]
 
 #: Words per slot in the IPI_TX and IPI_RX blocks (0x20 bytes).
 SLOT_WORDS = mm.IPI_TX.slot_stride // 4
@@ -43,6 +44,18 @@ def cpu_bits(ncpu: int) -> int:
 def pair_address(ncpu: int, src: int, dst: int) -> int:
     """The row of FIFO[src][dst] in ``send`` and ``recv`` (its entries start at this times depth)."""
     return (src << cpu_bits(ncpu)) | dst
+
+
+def _read_port(mem: memory.Memory, name: str) -> memory.ReadPort:
+    """An asynchronous read port of ``mem`` whose signals are called ``name__addr``, ``name__data``."""
+    signature = memory.ReadPort.Signature(shape=mem.shape, addr_width=ceil_log2(mem.depth))
+    return memory.ReadPort(signature, memory=mem, domain="comb", path=(name,))
+
+
+def _write_port(mem: memory.Memory, name: str) -> memory.WritePort:
+    """A write port of ``mem`` whose signals are called ``name__addr``, ``name__data``, ``name__en``."""
+    signature = memory.WritePort.Signature(shape=mem.shape, addr_width=ceil_log2(mem.depth))
+    return memory.WritePort(signature, memory=mem, domain="sync", path=(name,))
 
 
 class IpiMatrix(wiring.Component):
@@ -109,7 +122,8 @@ class IpiMatrix(wiring.Component):
             d = Signal(cb, name=f"tx{c}_slot")
             pair = Signal(2 * cb, name=f"tx{c}_pair")
             m.d.comb += [d.eq(tx.addr[_SLOT_BITS:]), pair.eq(Cat(d, Const(c, cb)))]
-            w_rd, r_rd = send.read_port(domain="comb"), recv.read_port(domain="comb")
+            # Ports named per CPU, so that every signal has its own name in waveforms.
+            w_rd, r_rd = _read_port(send, f"tx{c}_send_rd"), _read_port(recv, f"tx{c}_recv_rd")
             windex, func, rindex = Signal(32, name=f"tx{c}_windex"), Signal(32, name=f"tx{c}_func"), \
                 Signal(32, name=f"tx{c}_rindex")
             level = Signal(32, name=f"tx{c}_level")
@@ -122,8 +136,7 @@ class IpiMatrix(wiring.Component):
                 rindex.eq(Mux(got_by_src[c].bit_select(d, 1), r_rd.data, 0)),
                 level.eq(windex - rindex), full.eq(level == self.depth), empty.eq(level == 0),
             ]
-            w_wr = send.write_port()
-            e_wr = entries.write_port()
+            w_wr, e_wr = _write_port(send, f"tx{c}_send_wr"), _write_port(entries, f"tx{c}_entry_wr")
             m.d.comb += [w_wr.addr.eq(pair), w_wr.data.windex.eq(windex), w_wr.data.func.eq(func),
                          e_wr.addr.eq(Cat(windex[:eb], pair)), e_wr.data.eq(Cat(tx.wdata, func))]
             one_hot = Const(1, n) << d
@@ -164,18 +177,18 @@ class IpiMatrix(wiring.Component):
             s = Signal(cb, name=f"rx{c}_slot")
             rpair = Signal(2 * cb, name=f"rx{c}_pair")
             m.d.comb += [s.eq(rx.addr[_SLOT_BITS:]), rpair.eq(Cat(Const(c, cb), s))]
-            w_rd, r_rd = send.read_port(domain="comb"), recv.read_port(domain="comb")
-            e_rd = entries.read_port(domain="comb")
+            rw_rd, rr_rd = _read_port(send, f"rx{c}_send_rd"), _read_port(recv, f"rx{c}_recv_rd")
+            e_rd = _read_port(entries, f"rx{c}_entry_rd")
             rwindex, rrindex = Signal(32, name=f"rx{c}_windex"), Signal(32, name=f"rx{c}_rindex")
             rlevel, rempty = Signal(32, name=f"rx{c}_level"), Signal(name=f"rx{c}_empty")
             m.d.comb += [
-                w_rd.addr.eq(rpair), r_rd.addr.eq(rpair),
-                rwindex.eq(Mux(sent_by_dst[c].bit_select(s, 1), w_rd.data.windex, 0)),
-                rrindex.eq(Mux(got_by_dst[c].bit_select(s, 1), r_rd.data, 0)),
+                rw_rd.addr.eq(rpair), rr_rd.addr.eq(rpair),
+                rwindex.eq(Mux(sent_by_dst[c].bit_select(s, 1), rw_rd.data.windex, 0)),
+                rrindex.eq(Mux(got_by_dst[c].bit_select(s, 1), rr_rd.data, 0)),
                 rlevel.eq(rwindex - rrindex), rempty.eq(rlevel == 0),
                 e_rd.addr.eq(Cat(rrindex[:eb], rpair)),
             ]
-            r_wr = recv.write_port()
+            r_wr = _write_port(recv, f"rx{c}_recv_wr")
             m.d.comb += [r_wr.addr.eq(rpair), r_wr.data.eq(rrindex + 1)]
             r_hot = Const(1, n) << s
             m.d.comb += got_hot[c].eq(Mux(r_wr.en, r_hot, 0))

@@ -50,7 +50,7 @@ DEC = TR_RJUSTIFY | TR_DEC
 BIN = TR_RJUSTIFY | TR_BIN
 
 _UNITS = {"fs": 1e-15, "ps": 1e-12, "ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
-_MAX_FIFOS = 4                       # IPI FIFOs shown: the busiest ones
+_MAX_IPI_CPUS = 4                    # CPUs whose IPI ports are shown: the busiest ones
 _NAMED_MARKERS = 26                  # A..Z on the "*" line
 _WINDOW = (1600, 900)                # GTKWave window size the zoom is computed for
 _SST_WIDTH = 220                     # signal search tree pane
@@ -95,9 +95,10 @@ class _Waveform:
         pattern = re.compile(re.escape(self.soc) + r"cpu(\d+)\.debug\.curthread$")
         return sorted(int(m[1]) for m in map(pattern.match, self.vars) if m)
 
-    def fifos(self) -> list[tuple[int, int]]:
-        pattern = re.compile(re.escape(self.soc) + r"ipi\.fifo_(\d+)_(\d+)\.windex$")
-        return sorted((int(m[1]), int(m[2])) for m in map(pattern.match, self.vars) if m)
+    def ipi_cpus(self) -> list[int]:
+        """CPUs with IPI ports in the waveform (hdl/ipi.py names each CPU's pending word)."""
+        pattern = re.compile(re.escape(self.soc) + r"ipi\.pending_(\d+)$")
+        return sorted(int(m[1]) for m in map(pattern.match, self.vars) if m)
 
 
 def waveform_path(run_dir: Path) -> Path | None:
@@ -235,16 +236,17 @@ def _core_group(save: _SaveFile, cpu: int, translate: Path):
     return body
 
 
-def _busiest_fifos(wave: _Waveform) -> list[tuple[int, int]]:
-    """The IPI FIFOs with the most writes (at most ``_MAX_FIFOS``), or the first two if none was used."""
-    fifos = wave.fifos()
+def _busiest_ipi_cpus(wave: _Waveform) -> list[int]:
+    """The CPUs whose incoming IPIs changed most often (at most ``_MAX_IPI_CPUS``), or the first two
+    if none received one."""
+    cpus = wave.ipi_cpus()
 
-    def writes(pair):
-        return max(len(wave.find(f"ipi.fifo_{pair[0]}_{pair[1]}.windex").changes()) - 1, 0)
+    def changes(cpu):
+        return max(len(wave.find(f"ipi.pending_{cpu}").changes()) - 1, 0)
 
-    traffic = {pair: writes(pair) for pair in fifos}
-    busiest = sorted((p for p in fifos if traffic[p] > 0), key=lambda p: (-traffic[p], p))[:_MAX_FIFOS]
-    return sorted(busiest) if busiest else fifos[:2]
+    traffic = {cpu: changes(cpu) for cpu in cpus}
+    busiest = sorted((c for c in cpus if traffic[c] > 0), key=lambda c: (-traffic[c], c))[:_MAX_IPI_CPUS]
+    return sorted(busiest) if busiest else cpus[:2]
 
 
 def _last_trace_cycle(run_dir: Path) -> int:
@@ -322,12 +324,17 @@ def write_gtkwave_files(run_dir: Path) -> dict[str, Path]:
         save.signal("mplock.owner", DEC)
 
     def ipi():
-        for s, d in _busiest_fifos(wave):
-            def fifo(s=s, d=d):
-                save.signal(f"ipi.fifo_{s}_{d}__nonempty")
-                save.signal(f"ipi.fifo_{s}_{d}.windex", DEC)
-                save.signal(f"ipi.fifo_{s}_{d}.rindex", DEC)
-            save.group(f"fifo_{s}_{d}", fifo)
+        # The FIFOs live in memories (hdl/ipi.py); a CPU's ports show the FIFO they address.
+        for c in _busiest_ipi_cpus(wave):
+            def port(c=c):
+                save.signal(f"ipi.pending_{c}", BIN)          # bit s: FIFO[s][c] holds an entry
+                for side in ("tx", "rx"):
+                    save.signal(f"ipi.{side}{c}_slot", DEC)
+                    save.signal(f"ipi.{side}{c}_windex", DEC)
+                    save.signal(f"ipi.{side}{c}_rindex", DEC)
+                save.signal(f"ipi.wof_{c}", BIN)
+                save.signal(f"ipi.roe_{c}", BIN)
+            save.group(f"ipi_cpu{c}", port)
 
     def ram():
         save.signal("ram_arbiter.requests", BIN)

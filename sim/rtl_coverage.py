@@ -17,7 +17,7 @@ leaves ``coverage.dat``. This merges any number of them with Debian's
   (the instances of a kind added up) and the uncovered lines of each block.
 
 Amaranth writes one Verilog module per elaboratable instance, named by its path
-(``lwkt_soc.cpu2.intc``, ``lwkt_soc.ipi.fifo_0_3``), so a point's module names
+(``lwkt_soc.cpu2.intc``, ``lwkt_soc.ipi``), so a point's module names
 its block. Runs of different configurations are different builds: their points are
 added side by side, never matched line to line.
 """
@@ -62,8 +62,6 @@ def block_of(module: str) -> str:
     last = parts[-1]
     if re.fullmatch(r"cpu\d+", last):
         return "decoder"              # the tile itself: its port decoder and the RX_PENDING word
-    if re.fullmatch(r"fifo_\d+_\d+", last):
-        return "ipi_fifo"
     if last.endswith("_arbiter"):
         return "arbiter"
     return {"sys": "sysinfo"}.get(last, last)

@@ -146,11 +146,13 @@ def test_one_group_per_core_then_the_shared_blocks(run, cpus, request):
         expected |= {f"lwkt_soc.cpu{cpu}.intc.irq", f"lwkt_soc.cpu{cpu}.timer.pending"}
         assert expected <= members, expected - members
     assert {"lwkt_soc.mplock.held", "lwkt_soc.mplock.owner"} <= {split_range(n)[0] for n in groups["mplock"]}
-    if cpus > 1:                                  # a group per FIFO shown, inside "ipi"
-        fifos = [g for g in groups if g.startswith("fifo_")]
-        assert fifos and all(set(groups[g]) <= set(groups["ipi"]) for g in fifos)
-        for fifo in fifos:
-            assert f"lwkt_soc.ipi.{fifo}.windex[31:0]" in groups[fifo], groups[fifo]
+    if cpus > 1:                                  # a group per CPU's IPI ports shown, inside "ipi"
+        ports = [g for g in groups if g.startswith("ipi_cpu")]
+        assert ports and all(set(groups[g]) <= set(groups["ipi"]) for g in ports)
+        for group in ports:
+            c = group[len("ipi_cpu"):]
+            assert {f"lwkt_soc.ipi.pending_{c}", f"lwkt_soc.ipi.tx{c}_windex", f"lwkt_soc.ipi.rx{c}_rindex"} <= {
+                split_range(n)[0] for n in groups[group]}, groups[group]
     # Bus addresses and data in hexadecimal.
     adr = next(t for t in parsed["traces"] if split_range(t["name"])[0] == "lwkt_soc.cpu0__adr")
     assert adr["flags"] & gtkwave.TR_HEX

@@ -7,6 +7,7 @@ import pytest
 
 from bench import hw_cost
 from hdl.config import SocConfig
+from hdl.ipi import cpu_bits
 
 # One worker runs the module, so the synthesis below happens once.
 pytestmark = pytest.mark.xdist_group("hw_cost")
@@ -34,8 +35,7 @@ def test_block_of_names():
     assert hw_cost.block_of("\\lwkt_soc") == "top"
     assert hw_cost.block_of("lwkt_soc.cpu12") == "decoder"
     assert hw_cost.block_of("lwkt_soc.cpu3.intc") == "intc"
-    assert hw_cost.block_of("lwkt_soc.ipi") == "ipi_mux"
-    assert hw_cost.block_of("lwkt_soc.ipi.fifo_10_3") == "ipi_fifo"
+    assert hw_cost.block_of("lwkt_soc.ipi") == "ipi"
     assert hw_cost.block_of("lwkt_soc.route_arbiter") == "arbiter"
     assert hw_cost.block_of("lwkt_soc.device") == "device"
     assert hw_cost.block_of("lwkt_soc.device_arbiter") == "arbiter"
@@ -71,13 +71,15 @@ def test_every_block_has_cells(small_soc):
 def test_counts_follow_the_config(small_soc):
     result, config, _ = small_soc
     blocks = result["blocks"]
-    assert blocks["ipi_fifo"]["instances"] == NCPU * (NCPU - 1)
+    assert blocks["ipi"]["instances"] == 1
     for block in hw_cost.PER_CPU_BLOCKS:
         assert blocks[block]["instances"] == NCPU, block
     assert blocks["arbiter"]["instances"] == 4
-    # Each FIFO entry holds a 32-bit function and a 32-bit argument; RAM words are 32 bits.
-    fifo_bits = NCPU * (NCPU - 1) * config.fifo_depth * 64
-    assert blocks["ipi_fifo"]["memory_bits"] == fifo_bits
+    # Per pair row (a power of two of rows): {windex, func}, rindex, and depth entries of
+    # (function, argument); RAM words are 32 bits.
+    rows = 1 << (2 * cpu_bits(NCPU))
+    fifo_bits = rows * (64 + 32 + config.fifo_depth * 64)
+    assert blocks["ipi"]["memory_bits"] == fifo_bits
     assert blocks["ram"]["memory_bits"] == config.ram_words * 32
     assert result["memory_bits"] == fifo_bits + config.ram_words * 32
 
@@ -91,20 +93,20 @@ def test_cache_is_reused(small_soc):
 
 def _made_up(ncpu, depth, total, ipi, per_cpu):
     blocks = {name: {"cells": 0} for name in hw_cost.BLOCK_NAMES}
-    blocks["ipi_fifo"]["cells"] = ipi
+    blocks["ipi"]["cells"] = ipi
     blocks["decoder"]["cells"] = per_cpu
     return {"config": {"ncpu": ncpu, "fifo_depth": depth}, "cells": total, "blocks": blocks}
 
 
 def test_fit_recovers_known_growth():
-    results = [_made_up(n, d, 300 + 1200 * n + 950 * n * n + d, 950 * n * (n - 1) + 2 * d, 1100 * n)
+    results = [_made_up(n, d, 300 + 1200 * n + 950 * n * n + d, 40 + 700 * n + 9 * n * n + 2 * d, 1100 * n)
                for n in (2, 4, 8, 16) for d in (4, 32)]
     fits = hw_cost.fit_growth(results)
     a, b, c = fits["total_vs_n"]["4"]["coefficients"]
     assert (a, b, c) == pytest.approx((304, 1200, 950))
     assert fits["total_vs_n"]["4"]["r2"] == pytest.approx(1)
-    assert fits["ipi_vs_pairs"]["32"]["coefficients"] == pytest.approx([64, 950])
+    assert fits["ipi_vs_n"]["32"]["coefficients"] == pytest.approx([104, 700, 9])
     assert fits["per_cpu_vs_n"]["4"]["coefficients"] == pytest.approx([0, 1100], abs=1e-6)
     assert fits["ipi_vs_depth"]["16"]["coefficients"][1] == pytest.approx(2)
-    assert fits["ipi_vs_depth"]["16"]["cells_per_fifo"]["4"] == pytest.approx(950 + 8 / 240)
+    assert fits["ipi_vs_depth"]["16"]["cells_per_cpu"]["4"] == pytest.approx((40 + 700 * 16 + 9 * 256 + 8) / 16)
     assert "n²" in hw_cost.markdown_fit(fits)

@@ -41,8 +41,8 @@ def _dat(path, source, counts):
     points = [(4, 5, "branch", "lwkt_soc.cpu0.intc", "if"), (4, 6, "branch", "lwkt_soc.cpu0.intc", "else"),
               (5, 5, "line", "lwkt_soc.cpu0.intc", "block"), (6, 5, "branch", "lwkt_soc.cpu0.intc", "if"),
               (6, 6, "branch", "lwkt_soc.cpu0.intc", "else"), (6, 5, "branch", "lwkt_soc.cpu1.intc", "if"),
-              (10, 20, "branch", "lwkt_soc.ipi.fifo_0_1", "cond_then"),
-              (10, 21, "branch", "lwkt_soc.ipi.fifo_0_1", "cond_else"),
+              (10, 20, "branch", "lwkt_soc.ipi", "cond_then"),
+              (10, 21, "branch", "lwkt_soc.ipi", "cond_else"),
               (5, 5, "line", "lwkt_soc.ram_arbiter", "block"),
               (2, 13, "toggle", "lwkt_soc", "bus[0]:0->1"), (2, 13, "toggle", "lwkt_soc", "bus[0]:1->0")]
     assert len(counts) == len(points)
@@ -54,9 +54,9 @@ def _dat(path, source, counts):
 def test_block_names_of_the_generated_modules():
     assert [block_of(m) for m in ("lwkt_soc", "lwkt_soc.cpu3", "lwkt_soc.cpu12.intc", "lwkt_soc.cpu0.sys",
                                   "lwkt_soc.cpu0.timer", "lwkt_soc.cpu0.debug", "lwkt_soc.ipi",
-                                  "lwkt_soc.ipi.fifo_2_10", "lwkt_soc.mplock_arbiter", "lwkt_soc.mplock",
+                                  "lwkt_soc.mplock_arbiter", "lwkt_soc.mplock",
                                   "lwkt_soc.ram", "lwkt_soc.route", "lwkt_soc.device")] == [
-        "top", "decoder", "intc", "sysinfo", "timer", "debug", "ipi", "ipi_fifo", "arbiter", "mplock", "ram",
+        "top", "decoder", "intc", "sysinfo", "timer", "debug", "ipi", "arbiter", "mplock", "ram",
         "route", "device"]
 
 
@@ -85,14 +85,14 @@ def test_merge_adds_runs_and_sums_per_block(tmp_path):
     dat_b = _dat(tmp_path / "b.dat", source, [0, 4, 4, 2, 2, 0, 0, 0, 1, 0, 0])
     summary = merge_rtl_coverage([run_a, dat_b], tmp_path / "out")
     blocks = summary["blocks"]
-    assert set(blocks) == {"intc", "ipi_fifo", "arbiter", "top"}
+    assert set(blocks) == {"intc", "ipi", "arbiter", "top"}
     # The trigger line's two arms are artefacts; the then-arm of line 6 is hit in run b only.
     assert blocks["intc"]["excluded"] == 2 and summary["excluded"]["points"] == 2
     assert blocks["intc"]["instances"] == 2
     assert blocks["intc"]["line"] == {"hit": 3, "total": 4, "percent": 75.0}
     assert [(m["module"], m["line"], m["text"]) for m in blocks["intc"]["uncovered"]] == [
         ("lwkt_soc.cpu1.intc", 6, "if (a) begin")]
-    assert blocks["ipi_fifo"]["line"]["percent"] == 50.0 and blocks["ipi_fifo"]["uncovered"][0]["points"] == [
+    assert blocks["ipi"]["line"]["percent"] == 50.0 and blocks["ipi"]["uncovered"][0]["points"] == [
         "cond_else"]
     assert blocks["top"]["toggle"] == {"hit": 1, "total": 2, "percent": 50.0} and blocks["top"]["line"]["total"] == 0
     assert summary["total"]["line"] == {"hit": 5, "total": 7, "percent": 71.42}  # rounded down
@@ -151,11 +151,11 @@ def test_run_with_rtl_coverage_and_merge(tmp_path, capsys):
     assert main([str(run), "--out", str(tmp_path / "alone")]) == 0
     alone = json.loads((tmp_path / "alone" / "summary.json").read_text())
     blocks = alone["blocks"]
-    assert {"top", "decoder", "intc", "timer", "sysinfo", "debug", "ipi", "ipi_fifo", "mplock", "arbiter",
+    assert {"top", "decoder", "intc", "timer", "sysinfo", "debug", "ipi", "mplock", "arbiter",
             "ram", "route", "device"} <= set(blocks)
-    assert blocks["intc"]["instances"] == 2 and blocks["ipi_fifo"]["instances"] == 2
+    assert blocks["intc"]["instances"] == 2 and blocks["ipi"]["instances"] == 1
     assert blocks["arbiter"]["instances"] == 4
-    for name in ("decoder", "intc", "timer", "ipi_fifo", "mplock", "arbiter"):
+    for name in ("decoder", "intc", "timer", "ipi", "mplock", "arbiter"):
         assert 30 < blocks[name]["line"]["percent"] <= 100, (name, blocks[name])
     assert 0 < alone["total"]["toggle"]["percent"] < 100
     assert alone["builds"] == ["verilator-c2-f32-r4096-e4-p8-cov"]
@@ -169,7 +169,7 @@ def test_run_with_rtl_coverage_and_merge(tmp_path, capsys):
     log = (tmp_path / "corners" / "sim.log").read_text()
     assert corners.ok and corners.tests == 6, log[-6000:]
     merged = merge_rtl_coverage([run, tmp_path / "corners"], tmp_path / "merged")
-    for name in ("device", "route", "ipi_fifo", "timer", "mplock"):
+    for name in ("device", "route", "ipi", "timer", "mplock"):
         assert merged["blocks"][name]["line"]["percent"] >= 95, (name, merged["blocks"][name]["uncovered"])
     assert merged["total"]["line"]["hit"] > alone["total"]["line"]["hit"]
 

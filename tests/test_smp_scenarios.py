@@ -69,6 +69,17 @@ def test_mixed_on_8_cpus(sim, tmp_path):
     assert min(switches) >= MIN_SWITCH_CYCLES
 
 
+def test_ipi_storm_on_32_cpus(tmp_path):
+    """The contract's largest SoC: every CPU sends to every other, so all 992 FIFOs of the IPI
+    matrix carry traffic. On Icarus, whose build is seconds; make bench builds 32 CPUs on Verilator."""
+    require_simulator("icarus")
+    _, counters = _run("smp-ipi-storm", "icarus", tmp_path, cpus=32, seed=1)
+    smp = counters["smp"]
+    assert len(counters["per_cpu"]) == 32
+    assert smp["ipi_sent"] == smp["ipi_received"] >= 32 * 31
+    assert counters["outcome"] == "done"
+
+
 def test_mplock_contention_is_counted(tmp_path):
     out, counters = _run("smp-mplock", "verilator", tmp_path, cpus=4, seed=1)
     smp = counters["smp"]
