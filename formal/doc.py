@@ -67,7 +67,9 @@ def timings_table(summary: dict) -> str:
     rows = ["| proof | time | phases |", "|---|---|---|"]
     for proof in summary["proofs"]:
         phases = ", ".join(f"{k} {v:.1f} s" for k, v in proof["seconds"].items())
-        rows.append(f"| `{proof['label']}` | {sum(proof['seconds'].values()):.1f} s | {phases} |")
+        solver = proof.get("solver", "z3")
+        rows.append(f"| `{proof['label']}` | {sum(proof['seconds'].values()):.1f} s"
+                    + (f" ({solver})" if solver != "z3" else "") + f" | {phases} |")
     rows.append(f"| **whole run** ({summary['solver']}) | **{summary['seconds']:.0f} s** wall | |")
     return "\n".join(rows)
 

