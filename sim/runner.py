@@ -7,7 +7,6 @@ from pathlib import Path
 
 from .build import Build
 from . import toolchain
-from .model_clock import MODEL_CLOCK_ENV
 
 __all__ = ["run_cocotb", "CocotbResult", "wave_plusargs", "collect_waveform"]
 
@@ -41,8 +40,6 @@ def run_cocotb(build: Build, module: str | list[str], *, test_dir: Path, testcas
     test_dir = Path(test_dir)
     test_dir.mkdir(parents=True, exist_ok=True)
     env = dict(extra_env or {})
-    if build.model_clock:
-        env[MODEL_CLOCK_ENV] = "1"              # SocBench then leaves the clock to the model
     for entry in reversed(python_path or []):
         if entry not in sys.path:
             sys.path.insert(0, entry)

@@ -11,7 +11,6 @@ from hdl.ipi import pair_address
 from .bus import BusError, BusMaster
 from .cycles import CLOCK_PERIOD_NS
 from .hw_coverage import record_bench
-from .model_clock import model_drives_clock
 
 __all__ = ["SocBench", "CLOCK_PERIOD_NS"]
 
@@ -49,8 +48,7 @@ class SocBench:
         offset = int(get_sim_time("ns")) % CLOCK_PERIOD_NS
         if offset:
             await Timer(CLOCK_PERIOD_NS - offset, unit="ns")
-        if not model_drives_clock():          # Verilator builds generate it (sim/model_clock.py)
-            Clock(self.dut.clk, CLOCK_PERIOD_NS, unit="ns", impl="gpi").start()
+        Clock(self.dut.clk, CLOCK_PERIOD_NS, unit="ns", impl="gpi").start()
         self.dut.rst.value = 1
         await ClockCycles(self.dut.clk, reset_cycles)
         await FallingEdge(self.dut.clk)
