@@ -36,9 +36,12 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/pip install --quiet -e ".[test,bench]"
 	touch $(BENCH_STAMP)
 
-## bench: co-simulation speed figures (printed, and written to bench/results.json), then bench-campaign
+## bench: co-simulation speed figures and the simulator-alone bound (bench/limit.py) they are measured
+## against (printed, and written to bench/results.json), then bench-campaign; BENCH_ARGS go to bench.run
+## (e.g. BENCH_ARGS="--quick --cpus 1,4")
+BENCH_ARGS ?=
 bench: $(BENCH_STAMP)
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.campaign_bench --workers $(JOBS)
 
 ## bench-campaign: the Dask campaign against the local-process stress (40 seeds, JOBS workers) and the

