@@ -62,8 +62,9 @@ int main(int argc, char **argv) {
 PUBLIC = ("none", "all", "listed")
 
 
-def build(ncpu: int, *, public: str = "none", threads: int = 1, root: Path = BUILD) -> Path:
-    """Build the harness for ``ncpu`` CPUs; returns the executable (cached by Verilog and .vlt text)."""
+def build(ncpu: int, *, public: str = "none", threads: int = 1, profile: bool = False, root: Path = BUILD) -> Path:
+    """Build the harness for ``ncpu`` CPUs; returns the executable (cached by Verilog and .vlt text).
+    ``profile``: with ``--prof-cfuncs`` and gprof's ``-pg`` (bench/profile.py), one statement per function."""
     from hdl.config import SocConfig
     from hdl.verilog import soc_verilog
     from sim import toolchain
@@ -73,7 +74,7 @@ def build(ncpu: int, *, public: str = "none", threads: int = 1, root: Path = BUI
         raise ValueError(f"public must be one of {PUBLIC}, not {public!r}")
     toolchain.activate("verilator")
     suffix = {"none": "", "all": "-public", "listed": "-listed"}[public]
-    variant = f"c{ncpu}{suffix}{f'-t{threads}' if threads > 1 else ''}"
+    variant = f"c{ncpu}{suffix}{f'-t{threads}' if threads > 1 else ''}{'-prof' if profile else ''}"
     directory = root / variant
     directory.mkdir(parents=True, exist_ok=True)
     verilog = soc_verilog(SocConfig(ncpu=ncpu))
@@ -94,6 +95,8 @@ def build(ncpu: int, *, public: str = "none", threads: int = 1, root: Path = BUI
         args += ["--vpi", VLT_NAME]
     if threads > 1:
         args += ["--threads", str(threads)]
+    if profile:
+        args += ["--prof-cfuncs", "-CFLAGS", "-pg", "-LDFLAGS", "-pg"]
     start = time.monotonic()
     done = subprocess.run(args + ["main.cpp", "lwkt_soc.v"], cwd=directory, capture_output=True, text=True)
     if done.returncode != 0:

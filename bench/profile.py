@@ -3,7 +3,7 @@
     python -m bench.profile [--cpus 16] [--cycles N] [--sims verilator,icarus] [--json FILE]
 
 Verilator: the SoC's Verilog in bench/limit.py's minimal C++ harness (clock only, ports idle),
-built with ``--prof-cfuncs`` and gprof (``-pg``), so that each sampled function is one Verilog
+built by it with ``--prof-cfuncs`` and gprof (``-pg``), so that each sampled function is one Verilog
 statement; ``verilator_profcfunc`` names its line, the line names its module, and the module
 its block (bench/hw_cost.py's table). Time outside any statement is Verilator's scheduler
 (``_eval``, the trigger computation).
@@ -23,8 +23,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BUILD = ROOT / "build" / "profile"
 SCHEDULER = "Verilator scheduler"
 _LINE = re.compile(r"\s*([\d.]+)\s+[\d.]+\s+[\d.]+\s+\d*\s+\S+\s+(\S+)\s+(.*)")
 
@@ -48,28 +46,15 @@ def _module_at(starts: list[tuple[int, str]], line: int) -> str:
     return name
 
 
-def verilator_profile(ncpu: int, cycles: int, root: Path = BUILD) -> dict[str, float]:
+def verilator_profile(ncpu: int, cycles: int) -> dict[str, float]:
     """Per-block shares (percent) of the C++ harness's time on the idle ``ncpu``-CPU SoC."""
     from bench.hw_cost import block_of
-    from bench.limit import _MAIN
+    from bench.limit import build
     from hdl.config import SocConfig
     from hdl.verilog import soc_verilog
-    from sim import toolchain
 
-    toolchain.activate("verilator")
-    directory = root / f"verilator-c{ncpu}"
-    directory.mkdir(parents=True, exist_ok=True)
+    exe = build(ncpu, profile=True)
     verilog = soc_verilog(SocConfig(ncpu=ncpu))
-    source, exe = directory / "lwkt_soc.v", directory / "obj" / "Vlwkt_soc"
-    if not (exe.exists() and source.exists() and source.read_text() == verilog):
-        source.write_text(verilog)
-        (directory / "main.cpp").write_text(_MAIN)
-        args = ["verilator", "--cc", "--exe", "--build", "-O3", "-Wno-fatal", "-Wno-lint", "-Wno-style",
-                "--top-module", "lwkt_soc", "-Mdir", "obj", "-CFLAGS", "-O3 -pg", "-LDFLAGS", "-pg", "-j", "2",
-                "--x-assign", "fast", "--x-initial", "fast", "--noassert", "--prof-cfuncs", "main.cpp", "lwkt_soc.v"]
-        done = subprocess.run(args, cwd=directory, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"the profiling build failed: {done.stderr.strip()[-400:]}")
     obj = exe.parent
     (obj / "gmon.out").unlink(missing_ok=True)
     subprocess.run([str(exe), str(cycles)], cwd=obj, check=True, capture_output=True)
