@@ -6,7 +6,8 @@
 - no thread waits forever after being signalled (WaitChecker);
 - the MP lock's OWNER register and td_mpcount agree at every switch
   (``MpLockMixin.assert_mp_lock_consistent``);
-- WOF and ROE stay clear (read from the RTL at the end of the run, they are sticky).
+- WOF and ROE stay clear (read from the RTL at the end of the run, they are sticky);
+- a CPU whose MP lock the watchdog freed with BUST never runs again (StoppedChecker).
 
 Besides checking, they keep the latency figures of the report.
 """
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from .lwkt import Lwkt
     from .thread import Thread, Token
 
-__all__ = ["IpiChecker", "TokenChecker", "WaitChecker", "RunStats", "WAKE_LIMIT_CYCLES"]
+__all__ = ["IpiChecker", "TokenChecker", "WaitChecker", "StoppedChecker", "RunStats", "WAKE_LIMIT_CYCLES"]
 
 #: A thread signalled this many cycles ago that has still not run counts as waiting forever.
 WAKE_LIMIT_CYCLES = 100_000
@@ -138,6 +139,33 @@ class WaitChecker:
 
     def stranded(self) -> list[str]:
         return [f"td #{td.td_id} ({td.td_comm}) signalled at {cycle}" for cycle, td in self.pending.values()]
+
+
+class StoppedChecker:
+    """No BUST frees the lock of a live CPU: a CPU the watchdog declared stopped never runs again.
+
+    The watchdog reports each BUST that freed the lock (:meth:`busted`). From then on any bus
+    access of that CPU stops the run, naming the BUST; at the end, every CPU declared stopped
+    must be one that really stopped (its core frozen by the ``cpu-stop`` fault).
+    """
+
+    def __init__(self, system):
+        self.system = system
+        self.stopped: dict[int, int] = {}       # cpu -> cycle of the BUST that freed its lock
+
+    def busted(self, kernel: "Lwkt", cpu: int) -> None:
+        self.stopped[cpu] = cycle = kernel.cycle
+        system = self.system
+
+        def live_access() -> None:
+            system.check_failed(system.kernels[cpu], f"the MP-lock watchdog on cpu {kernel.gd_cpuid} freed cpu "
+                                                     f"{cpu}'s lock with BUST at cycle {cycle}, and cpu {cpu} is "
+                                                     f"live: it made a bus access at cycle {system.kernels[cpu].cycle}")
+        system.kernels[cpu].cpu.on_access = live_access
+
+    def live(self) -> list[int]:
+        """CPUs declared stopped whose core did not stop."""
+        return sorted(cpu for cpu in self.stopped if not getattr(self.system.kernels[cpu].cpu, "frozen", False))
 
 
 class RunStats:

@@ -33,11 +33,14 @@ class Core(Protocol):
         Cycles spent in thread work, in kernel execution (the cost model) and halted.
     debt : int
         Kernel cycles charged and not spent yet.
+    on_access : callable or None
+        Called (synchronously) before each read and write; checks use it to watch a core.
     """
 
     id: int
     debt: int
     on_interrupt: Callable[[], Awaitable[bool]] | None
+    on_access: Callable[[], None] | None
     work_cycles: int
     kernel_cycles: int
     idle_cycles: int

@@ -1,14 +1,14 @@
 """The shared-RAM layout: where every kernel object that more than one CPU touches lives.
 
 One module allocates all of it, as ``hdl/memory_map.py`` places every
-register: the MP-lock watchdog's heartbeats, tokens, wait queues, the shared
+register: tokens, wait queues, the shared
 part of each thread record, and the words workloads share. Each region says
 what guards it, so the RAM race detector (``sim/race.py``) can check every
 bus access against the lock that must be held:
 
 - ``token``: the CPU that owns the token (its ``t_cpu`` word) may access it;
 - ``mplock``: the CPU that owns the MP lock may access it;
-- ``writer``: only one CPU writes it (a heartbeat, a per-CPU counter); anyone reads;
+- ``writer``: only one CPU writes it (a per-CPU word); anyone reads;
 - ``free``: the synchronisation words themselves (token words), unchecked.
 
 A guard may cover writes only (``reads_guarded=False``): a word the seed reads
@@ -57,7 +57,7 @@ def thread_records(ncpu: int) -> int:
 
 def required_words(ncpu: int) -> int:
     """RAM words the SMP kernel's layout needs on ``ncpu`` CPUs."""
-    return ncpu + TOKENS * TOKEN_WORDS + waitqueues(ncpu) * WAITQ_WORDS + thread_records(ncpu) * THREAD_WORDS + DATA_WORDS
+    return TOKENS * TOKEN_WORDS + waitqueues(ncpu) * WAITQ_WORDS + thread_records(ncpu) * THREAD_WORDS + DATA_WORDS
 
 
 class LayoutError(Exception):
@@ -130,8 +130,6 @@ class RamLayout:
         self.ncpu = ncpu
         self.ram_words = ram_words
         word = 0
-        self.heartbeat_base = word
-        word += ncpu
         self.tokens = _Pool("tokens", word, TOKENS, TOKEN_WORDS, doc="t_cpu, t_reqcpu, t_gen")
         word += TOKENS * TOKEN_WORDS
         self.waitqueues = _Pool("wait queues", word, waitqueues(ncpu), WAITQ_WORDS,
@@ -143,14 +141,9 @@ class RamLayout:
         self.data = _Pool("data words", word, DATA_WORDS, 1, doc="workload and scenario words")
         word += DATA_WORDS
         self.end = word
-        self.regions: list[Region] = [
-            Region(f"heartbeat[{cpu}]", self.heartbeat_base + cpu, 1, Guard("writer", cpu),
-                   "hardclock tick count of the CPU, sampled by the MP-lock watchdog") for cpu in range(ncpu)]
+        self.regions: list[Region] = []
 
     # -- allocation --------------------------------------------------------------------------------
-
-    def heartbeat(self, cpu: int) -> int:
-        return self.heartbeat_base + cpu
 
     def new_token(self, name: str) -> int:
         """A token's first word; its words are the protocol itself (unguarded)."""

@@ -90,9 +90,6 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
 
     async def hardclock(self) -> None:
         await super().hardclock()
-        # The heartbeat the MP-lock watchdog looks at.
-        await self.cpu.write(self.system.ram.address(self.system.ram.heartbeat(self.gd_cpuid)),
-                             self.hardclock_ticks)
         sleepers, self.lbolt_sleepers = self.lbolt_sleepers, []
         for td in sleepers:
             self.event("tsleep_wake", target=td.td_id)

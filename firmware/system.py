@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import TYPE_CHECKING, Awaitable, Callable
 
-from .checks import IpiChecker, RunStats, TokenChecker, WaitChecker
+from .checks import IpiChecker, RunStats, StoppedChecker, TokenChecker, WaitChecker
 from .cost_model import DEFAULT, CostModel
 from .ipiq import KERNEL_IPI_FUNCS, SMP_COUNTERS
 from .lwkt import COUNTERS, Lwkt
@@ -108,7 +108,6 @@ class System:
         self.cost_model = cost_model
         self.hardware = hardware
         self._fault_rngs: dict[int, random.Random] = {}
-        self.dead_cpus: set[int] = set()
         self.uses_ipi = mode == "smp"
         self.hardclock_period = hardclock_period
         self.hardclock_hooks: list[Callable[[Lwkt], Awaitable[None]]] = []
@@ -141,6 +140,7 @@ class System:
         self.ipi_checker = IpiChecker(self)
         self.token_checker = TokenChecker(self)
         self.wait_checker = WaitChecker(self)
+        self.stopped_checker = StoppedChecker(self)
         self.stats = RunStats()
         self._ipi_names = dict(KERNEL_IPI_FUNCS)
         self._ipi_user: dict[str, Callable] = {}
@@ -297,6 +297,11 @@ class System:
             }
         return result
 
+    @property
+    def dead_cpus(self) -> list[int]:
+        """The CPUs the MP-lock watchdog declared stopped (and freed the lock of), in order."""
+        return sorted(self.stopped_checker.stopped)
+
     def final_checks(self) -> list[tuple[str, bool, str, bool]]:
         """End-of-run checks of the SMP build the kernel side can make: (name, ok, detail, evaluated);
         evaluated is False when there was nothing to check."""
@@ -311,6 +316,9 @@ class System:
              self.ipi_checker.sent_count > 0),
             ("no thread waits forever after being signalled", not stranded,
              "; ".join(stranded[:3]) or f"{woken} wake-ups", woken > 0),
+            ("no BUST freed the MP lock of a live CPU", not self.stopped_checker.live(),
+             f"busted {self.dead_cpus}; live among them: {self.stopped_checker.live()}",
+             bool(self.stopped_checker.stopped)),
         ]
 
     def in_flight(self) -> bool:

@@ -163,9 +163,15 @@ MPLOCK = Block("mplock", 0x1000, 0x1000, "global",
     Register("OWNER", 0x08, R, f"Owner CPU, {OWNER_FREE:#x} when free."),
     Register("ERR", 0x0C, RW, "Sticky error flags; write 1 to a bit to clear it.", (
         Field("NONOWNER", 0, 1, "A RELEASE came from a CPU that did not own the lock."),)),
-    Register("BUST", 0x10, W, "Write (any value): force the lock free, for fault recovery."),
+    Register("BUST", 0x10, W, "Write Q: fault recovery. Frees a held lock when its owner has been quiet for at "
+             "least Q cycles (OWNER_QUIET >= Q, compared in the cycle of the write) and counts it in BUSTS; "
+             "otherwise changes nothing. Q = 0 frees the lock whatever its owner does."),
     Register("ACQUIRES", 0x14, R, "Count of free-to-owned transitions (32-bit, wrapping)."),
     Register("FAILED_TRIES", 0x18, R, "Count of TRY reads that returned 0 (32-bit, wrapping)."),
+    Register("OWNER_QUIET", 0x1C, R, "Cycles since the owner CPU's port last had a request up (cyc & stb), "
+             "saturating at 0xffffffff; 0 while the lock is free. A stopped CPU's count only grows; a live "
+             "one's returns to 0 at its next bus access."),
+    Register("BUSTS", 0x20, R, "Count of BUST writes that freed the lock (32-bit, wrapping)."),
 ), arbitrated=True)
 
 _TX_STATUS_FIELDS = (

@@ -19,6 +19,7 @@ class MpLock(wiring.Component):
     ----------
     bus : In(RegisterSignature)  the granted access
     initiator : In(range(ncpu))  CPU that made it
+    active : In(ncpu)            bit i: CPU i's port has a request up (cyc & stb) this cycle
     held : Out(1)
     owner : Out(range(ncpu))     meaningful while ``held``
     mutant : str                 a planted bug of hdl.mutants for mutation testing, "" for none
@@ -28,9 +29,10 @@ class MpLock(wiring.Component):
         self.ncpu, self.mutant = ncpu, mutant
         super().__init__({
             "bus": In(RegisterSignature(addr_width)), "initiator": In(range(max(ncpu, 2))),
+            "active": In(max(ncpu, 1)),
             "held": Out(1), "owner": Out(range(max(ncpu, 2))),
         })
-        prefix_member_names(self, "mplock", keep=("held", "owner"))
+        prefix_member_names(self, "mplock", keep=("held", "owner", "active"))
 
     def elaborate(self, platform):
         m = Module()
@@ -42,6 +44,17 @@ class MpLock(wiring.Component):
         failed_tries = Signal(32)
         mine = Signal()
         m.d.comb += [bus.gnt.eq(bus.req), mine.eq(self.held & (self.owner == self.initiator))]
+        # The owner's quiet time: what lets BUST tell a stopped CPU from a busy one. A CPU
+        # spinning in the kernel (a token wait, a critical section) keeps making requests; a
+        # stopped one makes none. Reset while the lock is free and at every request of the owner.
+        quiet = Signal(32)
+        busts = Signal(32)
+        owner_active = Signal()
+        m.d.comb += owner_active.eq(self.active.bit_select(self.owner, 1))
+        with m.If(~self.held | owner_active):
+            m.d.sync += quiet.eq(0)
+        with m.Elif(quiet != 0xFFFF_FFFF):
+            m.d.sync += quiet.eq(quiet + 1)
         if self.mutant == "mplock-two-winners":
             # Bug: the owner check ignores bit 0, so CPU 1 also "owns" CPU 0's lock (and 3 CPU 2's ...).
             m.d.comb += mine.eq(self.held & (self.owner[1:] == self.initiator[1:]))
@@ -70,10 +83,14 @@ class MpLock(wiring.Component):
                 with m.If(write if self.mutant == "mplock-err-clear-any" else write & bus.wdata[nonowner_bit]):
                     m.d.sync += err_nonowner.eq(0)
             with m.Case(w("BUST")):
-                with m.If(write):
-                    m.d.sync += self.held.eq(0)
+                with m.If(write & self.held & (quiet >= bus.wdata)):
+                    m.d.sync += [self.held.eq(0), busts.eq(busts + 1)]
             with m.Case(w("ACQUIRES")):
                 m.d.comb += bus.rdata.eq(acquires)
             with m.Case(w("FAILED_TRIES")):
                 m.d.comb += bus.rdata.eq(failed_tries)
+            with m.Case(w("OWNER_QUIET")):
+                m.d.comb += bus.rdata.eq(quiet)
+            with m.Case(w("BUSTS")):
+                m.d.comb += bus.rdata.eq(busts)
         return m

@@ -1,5 +1,5 @@
 """The whole SoC: CPU tiles, the IPI matrix, the shared blocks and the cycle counter."""
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, connect, flipped
 
@@ -90,6 +90,8 @@ class LwktSoc(wiring.Component):
             connect(m, arbiter.target, block.bus)
             shared[name] = arbiter
         m.d.comb += mplock.initiator.eq(shared["mplock"].initiator)
+        # What the MP lock's OWNER_QUIET watches: a request up on a core's own port.
+        m.d.comb += mplock.active.eq(Cat(*(self.port(i).cyc & self.port(i).stb for i in range(n))))
 
         for i, tile in enumerate(tiles):
             for name, arbiter in shared.items():

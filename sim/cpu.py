@@ -117,6 +117,7 @@ class Cpu:
         self._irq_rise = RisingEdge(master.irq)
         self._rendezvous = rendezvous
         self.on_interrupt: Callable[[], Awaitable[bool]] | None = None
+        self.on_access: Callable[[], None] | None = None
         self.running: Context | None = None
         self.debt = 0
         self.work_cycles = 0
@@ -149,6 +150,8 @@ class Cpu:
 
     async def read(self, address: int) -> int:
         self._check_caller()
+        if self.on_access is not None:
+            self.on_access()
         if self.debt:
             await self._settle()
         value = await self.master.read(address)
@@ -157,6 +160,8 @@ class Cpu:
 
     async def write(self, address: int, value: int) -> None:
         self._check_caller()
+        if self.on_access is not None:
+            self.on_access()
         if self.debt:
             await self._settle()
         await self.master.write(address, value)

@@ -39,8 +39,6 @@ def render_layout(ncpu: int = SocConfig.ncpu) -> str:
         "",
         "| pool | first word | entries | words each | contents |",
         "|---|---|---|---|---|",
-        f"| heartbeats | {layout.heartbeat_base} | {ncpu} | 1 | hardclock tick count of CPU n, written by CPU n "
-        f"only, read by the MP-lock watchdog |",
     ]
     for pool in layout.pools():
         lines.append(f"| {pool.name} | {pool.base} | {pool.count} | {pool.size} | {pool.doc} |")

@@ -101,6 +101,10 @@ class SocBench:
         lock = self.dut.mplock
         return int(lock.owner.value) if int(lock.held.value) else None
 
+    def mplock_busts(self) -> int:
+        """BUST writes that freed the MP lock (the BUSTS register, read from the RTL)."""
+        return int(self.dut.mplock.busts.value)
+
     def ipi_error_flags(self) -> dict[str, list[tuple[int, int]]]:
         """FIFOs (s, d) whose sticky WOF (push dropped) or ROE (pop on empty) flag is set."""
         flags = {"wof": [], "roe": []}

@@ -49,8 +49,8 @@ PUBLIC_SIGNALS: tuple[tuple[str, str], ...] = (
     *_signals(TOP, *(f"cpu{digits}__{port}" for port in _CORE_PORTS for digits in ("?", "??"))),
     # The SoC's 64-bit cycle counter: tests/cocotb/isolation.py writes it (CYCLE_HI probes).
     (TOP, "cycle"),
-    # sim/testbench.py mplock_owner (the race detector), tests/cocotb/isolation.py probes.
-    *_signals(f"{TOP}.mplock", "held", "owner", "err_nonowner", "acquires"),
+    # sim/testbench.py mplock_owner (the race detector) and mplock_busts, tests/cocotb/isolation.py probes.
+    *_signals(f"{TOP}.mplock", "held", "owner", "err_nonowner", "acquires", "busts"),
     # sim/scenarios/base.py: the DEVICE block's REQUEST bits and its per-line counters.
     *_signals(f"{TOP}.device", "irq", "posted*", "serviced*"),
     # Per-CPU state: tests/cocotb/isolation.py (probes, EventMonitor), tests/cocotb/migration.py.

@@ -31,6 +31,7 @@ class StandinCore:
     def __init__(self, cpu: int = 0):
         self.id = cpu
         self.on_interrupt = None
+        self.on_access = None
         self.work_cycles = self.kernel_cycles = self.idle_cycles = 0
         self.debt = 0
         self.now = 0

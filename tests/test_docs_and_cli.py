@@ -86,7 +86,7 @@ def test_ram_too_small_is_a_usage_error(tmp_path):
                             cwd=ROOT)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "needs 852" in lines[0] and "Traceback" not in result.stderr
+    assert len(lines) == 1 and "needs 848" in lines[0] and "Traceback" not in result.stderr
 
 
 def test_unknown_planted_bug_is_a_usage_error(tmp_path):

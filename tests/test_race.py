@@ -133,12 +133,13 @@ def test_mplock_region(layout, lock, bus):
     assert race["holder"] == "cpu 1"
 
 
-def test_writer_regions_heartbeats(layout, bus):
-    assert bus.write(0, layout.heartbeat(0), 1) == []
-    assert bus.write(1, layout.heartbeat(1), 1) == []
-    assert bus.read(0, layout.heartbeat(1)) == []           # the watchdog samples them
-    [race] = bus.write(1, layout.heartbeat(0), 2)
-    assert race["region"] == "heartbeat[0]" and race["holder"] == "cpu 0"
+def test_writer_regions(layout, bus):
+    words = [layout.new_data(f"word[{cpu}]", 1, Guard("writer", cpu)) for cpu in (0, 1)]
+    assert bus.write(0, words[0], 1) == []
+    assert bus.write(1, words[1], 1) == []
+    assert bus.read(0, words[1]) == []                      # anyone reads
+    [race] = bus.write(1, words[0], 2)
+    assert race["region"] == "word[0]" and race["holder"] == "cpu 0"
     assert race["guard"] == "written by cpu 0"
 
 
@@ -152,7 +153,7 @@ def test_no_probe_means_nobody_holds_the_mplock(layout):
 def test_on_race_is_called_with_the_record(layout):
     seen = []
     det = RaceDetector(layout, on_race=seen.append)
-    det(3, 1, RamLayout.address(layout.heartbeat(0)), True, 1)
+    det(3, 1, RamLayout.address(layout.new_data("word[0]", 1, Guard("writer", 0))), True, 1)
     assert seen == det.races and len(seen) == 1
 
 

@@ -75,7 +75,7 @@ def _cases(tmp_path):
         (run + ["--scenario", "random", "--spec", _spec(tmp_path, "starve.json", {**good, "threads": [
             {"cpu": 0, "pri": 6, "ops": [["p", 1]]}]})], 2, "would wait forever"),
         (run + ["--scenario", "up-basic", "--plant-bug", "nope"], 2, "unknown planted bug"),
-        (run + ["--scenario", "smp-pingpong", "--ram-words", "256"], 2, "needs 852"),
+        (run + ["--scenario", "smp-pingpong", "--ram-words", "256"], 2, "needs 848"),
     ]
 
 

@@ -1,14 +1,16 @@
 """The SMP kernel's cocotb tests (tests/cocotb/smp_kernel.py, smp_kernel_ipiq.py, interleavings.py)
 on both simulators.
 
-Five runs per simulator:
+Six runs per simulator:
 - smp_kernel on 2 CPUs (default FIFO depth and RAM): everything but the 4-CPU test;
 - smp_kernel's 4-CPU test (a wake-up forwarded by the wait queue's token owner) on 4 CPUs;
 - smp_kernel_ipiq on 2 CPUs with 4-entry IPI FIFOs (bursts that pass the half-full mark);
 - interleavings on the same build: interrupts timed into the windows of crit_exit, get_mplock,
   rel_mplock, a remote lwkt_gettoken, lwkt_send_ipiq's drain at FIFO full and lwkt_switch's
   MP-lock hand-over;
-- migration on 4 CPUs: a thread moved twelve times round the CPUs by lwkt_acquire.
+- migration on 4 CPUs: a thread moved twelve times round the CPUs by lwkt_acquire;
+- watchdog on 4 CPUs: the MP-lock watchdog keeps a busy owner's lock, frees a stopped one's, and
+  a BUST of a live CPU stops the run.
 """
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -30,6 +32,7 @@ RUNS = {
     "2cpu-fifo4": (SocConfig(ncpu=2, fifo_depth=4), "smp_kernel_ipiq", None, {}, 3),
     "interleavings": (SocConfig(ncpu=2, fifo_depth=4), "interleavings", None, {}, 9),
     "4cpu-migration": (SocConfig(ncpu=4), "migration", None, {}, 1),
+    "4cpu-watchdog": (SocConfig(ncpu=4), "watchdog", None, {"LWKT_SMP_NCPU": "4"}, 3),
 }
 
 

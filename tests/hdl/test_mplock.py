@@ -1,9 +1,9 @@
-"""MPLOCK: the hardware MP lock (TRY/RELEASE/OWNER/ERR/BUST/ACQUIRES/FAILED_TRIES)."""
+"""MPLOCK: the hardware MP lock (TRY/RELEASE/OWNER/ERR/BUST/ACQUIRES/FAILED_TRIES/OWNER_QUIET/BUSTS)."""
 import pytest
 
 from hdl import memory_map as mm
 
-from .harness import access_all, rd, run, small_config, soc_config, wr
+from .harness import access_all, rd, run, small_config, soc_config, ticks, wr
 
 L = mm.MPLOCK
 NONOWNER = L.register("ERR").field("NONOWNER").mask
@@ -108,6 +108,46 @@ def test_bust_frees_whoever_owns_it():
         await p0.write(ctx, L.BUST, 0)
         await p1.write(ctx, L.BUST, 0)
         assert await state(ctx, p2) == (mm.OWNER_FREE, 0, 2, 0)
+    run(small_config(), bench)
+
+
+def test_owner_quiet_counts_the_owners_idle_cycles_and_restarts_at_its_requests():
+    async def bench(ctx, soc):
+        p0, p1, p2 = soc.ports
+        assert await p0.read(ctx, L.OWNER_QUIET) == 0            # free: 0
+        await ticks(ctx, 50)
+        assert await p0.read(ctx, L.OWNER_QUIET) == 0            # still free: others' idling does not count
+        assert await p1.read(ctx, L.TRY) == 1
+        first = await p0.read(ctx, L.OWNER_QUIET)
+        await ticks(ctx, 100)
+        later = await p2.read(ctx, L.OWNER_QUIET)
+        # Other CPUs' accesses do not count as the owner's: the count grew by the idle cycles and both reads.
+        assert first < 10 and 100 <= later - first <= 110, (first, later)
+        # Any request of the owner, to any block, restarts the count.
+        await p1.read(ctx, mm.SYS.CPUID)
+        assert await p0.read(ctx, L.OWNER_QUIET) < 5
+        await p1.write(ctx, L.RELEASE, 0)
+        assert await p0.read(ctx, L.OWNER_QUIET) == 0
+    run(small_config(), bench)
+
+
+def test_bust_frees_only_an_owner_quiet_for_the_cycles_asked():
+    async def bench(ctx, soc):
+        p0, p1, p2 = soc.ports
+        assert await p2.read(ctx, L.TRY) == 1
+        await p0.write(ctx, L.BUST, 200)                         # p2 has just made a request: refused
+        assert await state(ctx, p1) == (2, 0, 1, 0) and await p1.read(ctx, L.BUSTS) == 0
+        await ticks(ctx, 150)
+        await p2.read(ctx, L.OWNER)                              # the owner is live: its count restarts
+        await ticks(ctx, 150)
+        await p0.write(ctx, L.BUST, 200)
+        assert await p1.read(ctx, L.OWNER) == 2 and await p1.read(ctx, L.BUSTS) == 0
+        await ticks(ctx, 200)
+        assert await p0.read(ctx, L.OWNER_QUIET) >= 200
+        await p0.write(ctx, L.BUST, 200)                         # quiet long enough: freed, and counted
+        assert await state(ctx, p1) == (mm.OWNER_FREE, 0, 1, 0) and await p1.read(ctx, L.BUSTS) == 1
+        await p0.write(ctx, L.BUST, 0)                           # a free lock: nothing to free or count
+        assert await p1.read(ctx, L.BUSTS) == 1
     run(small_config(), bench)
 
 
