@@ -59,12 +59,16 @@ CAMPAIGN ?=
 regress: $(STAMP)
 	$(BIN)/lwkt-soc regress $(CAMPAIGN) --workers $(JOBS)
 
-## stress: SEEDS random workloads with every fault on, JOBS in parallel, on SIM (a small local campaign:
-## recorded in runs/stress/results.sqlite, so seeds already run at the same sources are not run again)
-SEEDS ?= 20
-SIM   ?= verilator
+## stress: the random workload across the matrix (2,4,8,16 CPUs x FIFO depths 2,4,8 x no fault, each fault
+## alone and all x Verilator and Icarus), SEEDS runs dealt out over its cells, JOBS in parallel (a local
+## campaign recorded in runs/stress/results.sqlite: what ran at the same sources is not run again;
+## lwkt-soc results --db runs/stress/results.sqlite shows it). SIM=verilator for one simulator,
+## STRESS_ARGS for the rest of sim.stress's options (--cpus, --fifo-depths, --faults, --first)
+SEEDS ?= 324
+SIM   ?=
+STRESS_ARGS ?=
 stress: $(STAMP)
-	$(BIN)/python -m sim.stress --seeds $(SEEDS) --sim $(SIM) --jobs $(JOBS)
+	$(BIN)/python -m sim.stress --seeds $(SEEDS) --jobs $(JOBS) $(if $(SIM),--sims $(SIM)) $(STRESS_ARGS)
 
 ## mutants: every planted bug (firmware and hardware) against the verification; MUTANT_SEEDS random
 ## workloads in the kill suite, MUTANT_SAMPLE=N for a sample of each kind; ends with "mutants: K/N killed"

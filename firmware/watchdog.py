@@ -10,7 +10,8 @@ token looked stopped and lost its lock.)
 
 The watchdog, a kernel thread on one CPU, samples OWNER and OWNER_QUIET at every
 hardclock tick (sleeping in between, so it never starves its CPU's threads).
-When another CPU owns the lock and has been quiet for ``quiet_cycles`` or more,
+When another CPU owns the lock and has been quiet for ``quiet_cycles`` or more
+(10,000 cycles, or 4 hardclock periods if that is longer),
 it writes BUST with ``quiet_cycles``: the hardware frees the lock only if the
 owner is still that quiet in the cycle of the write, so a CPU that made any
 access since the sample keeps its lock. BUSTS read before and after tells
@@ -29,16 +30,25 @@ from __future__ import annotations
 from hdl import memory_map as mm
 from .thread import TDPRI_INT_SUPPORT, Thread
 
-__all__ = ["start_mplock_watchdog", "STOPPED_QUIET_CYCLES"]
+__all__ = ["start_mplock_watchdog", "quiet_threshold", "STOPPED_QUIET_CYCLES"]
 
-#: A lock owner with no bus request for this many cycles has stopped. Live kernel code is never that
-#: quiet: its longest stretch without a request is a block of thread work (a few thousand cycles at
-#: most in the workloads here) or the halt of an idle CPU, which holds no lock.
+#: A lock owner with no bus request for this many cycles (or 4 hardclock periods, if longer) has
+#: stopped. Live kernel code is never that quiet: outside critical sections the hardclock interrupt
+#: makes accesses every period, and the longest stretch of work inside one in the workloads here is
+#: 4,000 cycles (the fifo-full fault's deaf section). An idle CPU halts, but holds no lock.
 STOPPED_QUIET_CYCLES = 10_000
 
 
-async def start_mplock_watchdog(k, *, quiet_cycles: int = STOPPED_QUIET_CYCLES) -> Thread:
-    """Start the watchdog thread on CPU ``k``; it runs until the run ends."""
+def quiet_threshold(hardclock_period: int) -> int:
+    """The quiet time that means "stopped" for a kernel ticking every ``hardclock_period`` cycles."""
+    return max(STOPPED_QUIET_CYCLES, 4 * hardclock_period)
+
+
+async def start_mplock_watchdog(k, *, quiet_cycles: int | None = None) -> Thread:
+    """Start the watchdog thread on CPU ``k``; it runs until the run ends. ``quiet_cycles``: the
+    threshold (default :func:`quiet_threshold` of the run's hardclock period)."""
+    if quiet_cycles is None:
+        quiet_cycles = quiet_threshold(k.system.hardclock_period)
 
     async def watchdog(td: Thread, arg) -> None:
         kernel = td.k

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import tomllib
 from dataclasses import asdict, dataclass, field, replace
@@ -50,6 +51,8 @@ KEYS = {
     "shrink": "true (default): shrink one failing random seed per new failure signature",
     "shrink_runs": "at most this many runs per shrink (default 40)",
     "batch": "runs per Dask task (default 1; more for very short runs on very many workers)",
+    "spread": "true: deal the seeds out over the configurations, one run per seed, instead of every seed "
+              "on every configuration (default false)",
     "plant_bug": "tests only: a planted scheduling bug in every run",
     "scenario_modules": "tests only: modules to import that register more scenarios",
     "cluster": "a table of dask-jobqueue options for --cluster (docs/campaigns.md)",
@@ -170,6 +173,7 @@ class Campaign:
     shrink: bool = True
     shrink_runs: int = 40
     batch: int = 1
+    spread: bool = False
     plant_bug: str = ""
     scenario_modules: tuple[str, ...] = ()
     cluster: dict = field(default_factory=dict)
@@ -180,9 +184,41 @@ class Campaign:
 
     def expand(self) -> "Expansion":
         """Every run, in a stable order (configuration by configuration, seeds ascending), and the
-        configurations left out with why. A usage error when nothing can run."""
+        configurations left out with why. A usage error when nothing can run.
+
+        With ``spread`` the seeds are dealt out instead, one run per seed: a matrix of M configurations
+        and N seeds is N runs, each configuration getting N/M seeds of its own (rounded). The runs come
+        configuration by configuration."""
         _check_values(self)
         runs, skipped = [], []
+        if self.spread:
+            bases = []
+            for scenario in self.scenarios:
+                for cpus in self.cpus:
+                    for fifo in self.fifo_depths:
+                        for faults in self.faults:
+                            for sim in self.sims:
+                                for cost in self.cost_models:
+                                    base, why = _config(self, scenario, cpus, fifo, faults, sim, cost)
+                                    if why:
+                                        skipped.append(why)
+                                    else:
+                                        bases.append(base)
+            skipped = list(dict.fromkeys(skipped))
+            if not bases:
+                raise UsageError(f"campaign {self.name}: no configuration can run"
+                                 + (f" ({skipped[0]})" if skipped else ""))
+            if len(self.seeds) > MAX_RUNS:
+                raise UsageError(f"campaign {self.name}: more than {MAX_RUNS:,} runs; check the seed ranges")
+            # Consecutive seeds go to cells far apart in the product (a stride near n/phi, coprime
+            # with n), so that even a few seeds vary every dimension, not only the innermost.
+            n = len(bases)
+            stride = next(s for s in range(max(1, round(n * 0.618)), 2 * n + 2) if math.gcd(s, n) == 1)
+            dealt: list[list[RunSpec]] = [[] for _ in bases]
+            for i, seed in enumerate(self.seeds):
+                cell = (i * stride) % n
+                dealt[cell].append(replace(bases[cell], seed=seed))
+            return Expansion([run for cell in dealt for run in cell], skipped)
         for scenario in self.scenarios:
             for cpus in self.cpus:
                 for fifo in self.fifo_depths:
@@ -385,7 +421,7 @@ def campaign_from_mapping(data: dict, *, default_name: str = "campaign", where: 
             values["fifo_depths"] = tuple(dict.fromkeys(_list(key, value, int)))
         elif key in ("scenarios", "faults", "sims", "cost_models", "scenario_modules"):
             values[key] = tuple(dict.fromkeys(_list(key, value, str)))
-        elif key in ("coverage", "shrink"):
+        elif key in ("coverage", "shrink", "spread"):
             if not isinstance(value, bool):
                 raise UsageError(f"{where}: {key} must be true or false")
             values[key] = value

@@ -758,6 +758,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="shrink one failing random seed per new failure signature (default on)")
     p.add_argument("--shrink-runs", type=int, metavar="N", help="at most N runs per shrink (default 40)")
     p.add_argument("--batch", type=int, metavar="N", help="runs per Dask task (default 1; see docs/campaigns.md)")
+    p.add_argument("--spread", action=argparse.BooleanOptionalAction, default=None,
+                   help="deal the seeds out over the configurations (one run per seed) instead of running "
+                        "every seed on every configuration")
     p.add_argument("--plant-bug", metavar="NAME", help="tests only: a planted scheduling bug in every run")
     p.add_argument("--scenario-module", action="append", metavar="MODULE",
                    help="tests only: import MODULE to register more scenarios")
@@ -821,7 +824,7 @@ def campaign_from_args(args) -> Campaign:
         "cpus": _ints("cpus", args.cpus, allow_default=True), "fifo_depths": _ints("fifo-depths", args.fifo_depths),
         "faults": args.faults, "sims": _split(args.sims), "cost_models": _split(args.cost_models),
         "coverage": args.coverage, "cycles": args.cycles, "keep": args.keep, "shrink": args.shrink,
-        "shrink_runs": args.shrink_runs, "batch": args.batch, "plant_bug": args.plant_bug, "scenario_modules": args.scenario_module,
+        "shrink_runs": args.shrink_runs, "batch": args.batch, "spread": args.spread, "plant_bug": args.plant_bug, "scenario_modules": args.scenario_module,
     }
     campaign = load_campaign(args.campaign, overrides)
     if args.cluster_option:

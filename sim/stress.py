@@ -1,16 +1,24 @@
-"""``make stress``: many seeds of the random workload with faults on, in parallel, and a summary.
+"""``make stress``: the random workload with faults on, across the configuration space, in parallel.
 
-    python -m sim.stress --seeds 200 --sim verilator --jobs 2
+    python -m sim.stress --seeds 336 --jobs 2
+    python -m sim.stress --seeds 2000 --first 20001 --sims verilator
 
-prints the seeds run, the checks evaluated, a line ``violations: N`` (failed
-checks over all runs), the first failing seed with the command that
-reproduces it, and how many interrupts landed inside each kernel function over
-all runs (taken there, or deferred to the end of the critical section they
-landed in). Exit status 0 when there was no violation.
+runs the ``random`` scenario on a matrix: CPU counts (default 2, 4, 8, 16) x IPI FIFO depths
+(default 2, 4, 8) x fault sets (default: none, each fault alone, all of them) x simulators
+(default Verilator and Icarus). The seeds are dealt out over the matrix's cells, one run per seed
+(``spread`` in docs/campaigns.md), so N seeds are N runs and every cell gets about N/cells of its own;
+a cell that cannot run (every fault together on 2 CPUs) is left out and named.
 
-The seeds run as a small local campaign (``sim/regress.py``): a Dask LocalCluster of ``--jobs``
-workers, every run recorded in ``OUT/results.sqlite``, so seeds already run at the same sources
-are taken from there instead of being run again.
+It prints the runs, the checks evaluated, a line ``violations: N`` (failed checks over all runs),
+the scheduling decisions and shared-RAM accesses checked, the MP-lock BUSTs, the failures per
+cell with the command that reproduces each failing seed, and how many interrupts landed inside
+each kernel function (taken there, or deferred to the end of the critical section they landed
+in). Exit status 0 when there was no violation.
+
+The seeds run as a local campaign (``sim/regress.py``) named ``stress``: a Dask LocalCluster of
+``--jobs`` workers, every run recorded in ``OUT/results.sqlite`` (``lwkt-soc results --db
+OUT/results.sqlite`` shows the matrix and the failure signatures), so runs already recorded at the
+same sources are taken from there instead of being run again.
 """
 from __future__ import annotations
 
@@ -18,6 +26,7 @@ import argparse
 import shutil
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from hdl.config import ConfigError, SocConfig
@@ -61,75 +70,135 @@ def run_seed(seed: int, sim: str, cpus: int, faults: str, fifo_depth: int, out: 
     return result
 
 
+#: The default matrix.
+CPU_COUNTS = (2, 4, 8, 16)
+FIFO_DEPTHS = (2, 4, 8)
+FAULT_SETS = ("none", *FAULTS, "all")
+SIMS = ("verilator", "icarus")
+
+
+def _ints(text: str, what: str) -> tuple[int, ...]:
+    try:
+        return tuple(dict.fromkeys(int(item) for item in text.split(",") if item.strip()))
+    except ValueError:
+        raise UsageError(f"--{what}: {text!r} is not a comma-separated list of numbers") from None
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim.stress", description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=20, help="number of seeds (default 20)")
+    parser.add_argument("--seeds", type=int, default=None,
+                        help="number of seeds, one run each, dealt out over the matrix (default: one per cell)")
     parser.add_argument("--first", type=int, default=1, help="first seed (default 1)")
-    parser.add_argument("--sim", choices=["verilator", "icarus"], default="verilator")
-    parser.add_argument("--cpus", type=int, default=4)
-    parser.add_argument("--fifo-depth", type=int, default=8, help="IPI FIFO depth (default 8: more pressure)")
-    parser.add_argument("--faults", default="all", help=f"faults to inject: all, none, or a list of {', '.join(FAULTS)}")
+    parser.add_argument("--sims", "--sim", default=",".join(SIMS), metavar="LIST",
+                        help="simulators (default verilator,icarus)")
+    parser.add_argument("--cpus", default=",".join(map(str, CPU_COUNTS)), metavar="LIST",
+                        help="CPU counts (default 2,4,8,16)")
+    parser.add_argument("--fifo-depths", "--fifo-depth", default=",".join(map(str, FIFO_DEPTHS)), metavar="LIST",
+                        help="IPI FIFO depths (default 2,4,8)")
+    parser.add_argument("--faults", action="append", metavar="SET",
+                        help=f"a fault set: all, none, or a comma-separated list of {', '.join(FAULTS)}; repeat "
+                             f"for several sets (default: none, each fault alone, all)")
     parser.add_argument("--jobs", type=int, default=2, help="parallel runs: Dask workers (default 2)")
-    parser.add_argument("--out", default="runs/stress", help="where failing runs are kept")
+    parser.add_argument("--out", default="runs/stress", help="results database and failing runs (default runs/stress)")
     args = parser.parse_args(argv)
-    if args.seeds < 1 or args.jobs < 1:
+    if args.seeds is not None and args.seeds < 1 or args.jobs < 1:
         parser.error("--seeds and --jobs must be at least 1")
+    out = Path(args.out).resolve()
     # Bad options are one line and exit 2 before any run: never counted as violations.
     try:
-        SocConfig(ncpu=args.cpus, fifo_depth=args.fifo_depth)
-        check_faults(parse_faults(args.faults), get_scenario("random"), args.cpus)
-    except (ConfigError, ValueError) as exc:
+        campaign = _matrix(args)
+        expansion = campaign.expand()
+    except (ConfigError, ValueError, UsageError) as exc:
         print(f"sim.stress: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    out = Path(args.out).resolve()
+    cells = len(expansion.configs)
+    print(f"stress: {len(expansion.runs)} runs over {cells} configurations "
+          f"(cpus {args.cpus}; FIFO depths {args.fifo_depths}; {len(campaign.faults)} fault sets; {args.sims})")
+    for why in expansion.skipped:
+        print(f"  left out: {why}")
     started = time.perf_counter()
-    seeds = range(args.first, args.first + args.seeds)
     try:
-        results = _campaign(args, seeds, out)
+        results = _campaign(campaign, out, args.jobs)
     except (UsageError, EnvironmentProblem) as exc:
         return report_error("sim.stress", exc)
     wall = time.perf_counter() - started
-    results.sort(key=lambda r: r["seed"])
+    return _summary(results, wall, out, cells)
+
+
+def _matrix(args):
+    """The stress campaign the options describe (a usage error for a bad value)."""
+    from .campaign import Campaign
+    fault_sets = tuple(dict.fromkeys(f or "none" for f in (args.faults or FAULT_SETS)))
+    cpus, depths = _ints(args.cpus, "cpus"), _ints(args.fifo_depths, "fifo-depths")
+    for n in cpus:
+        SocConfig(ncpu=n)
+    for depth in depths:
+        SocConfig(fifo_depth=depth)
+    for faults in fault_sets:
+        parse_faults(faults)
+    sims = tuple(dict.fromkeys(item.strip() for item in args.sims.split(",") if item.strip()))
+    if len(cpus) == 1 and len(fault_sets) == 1:      # one point: its own error, as lwkt-soc run gives it
+        check_faults(parse_faults(fault_sets[0]), get_scenario("random"), cpus[0])
+    probe = Campaign(name="stress", scenarios=("random",), seeds=(args.first,), cpus=cpus, fifo_depths=depths,
+                     faults=fault_sets, sims=sims, coverage=True, shrink=False, spread=True)
+    count = args.seeds if args.seeds is not None else _cells(probe)
+    return replace(probe, seeds=tuple(range(args.first, args.first + count)))
+
+
+def _cells(campaign) -> int:
+    from dataclasses import replace as _replace
+    return len(_replace(campaign, spread=False).expand().configs)
+
+
+def _summary(results: list[dict], wall: float, out: Path, cells: int) -> int:
+    from .campaign import config_label
+    results.sort(key=lambda r: (r["config_id"], r["seed"]))
     violations = sum(len(r["failed"]) for r in results)
     failing = [r for r in results if r["code"] != 0]
-    print(f"\nseeds run: {len(results)} ({args.sim}, {args.cpus} CPUs, FIFO depth {args.fifo_depth}, "
-          f"faults: {args.faults}) in {wall:.1f} s")
+    sims = sorted({r["config"]["sim"] for r in results})
+    print(f"\nseeds run: {len(results)} over {cells} configurations in {wall:.1f} s")
+    for sim in sims:
+        mine = [r for r in results if r["config"]["sim"] == sim]
+        print(f"  {sim}: {len(mine)} runs, {sum(1 for r in mine if r['code'] != 0)} failed")
     print(f"checks evaluated: {sum(r['checks'] for r in results)}")
     print(f"violations: {violations}")
     board = {key: sum(r["scoreboard"].get(key, 0) for r in results) for key in ("decisions", "undecidable", "mismatches")}
     ram = {key: sum(r["shared_ram"].get(key, 0) for r in results) for key in ("accesses", "guarded", "races")}
+    busts = sum((r["counters"].get("sysctl") or {}).get("lwkt.mplock_busts", 0) for r in results)
+    stops = sum(1 for r in results if "cpu-stop" in r["config"]["faults"] or r["config"]["faults"] == "all")
     print(f"scoreboard: {board['decisions']} scheduling decisions checked, {board['undecidable']} undecidable, "
           f"{board['mismatches']} mismatches")
     print(f"shared RAM: {ram['accesses']} accesses, {ram['guarded']} to guarded words checked, {ram['races']} races")
+    print(f"MP-lock BUSTs: {busts} (runs with a stopped CPU: {stops})")
     _print_landings(results)
-    hit = {name for r in results for name in r["bins"]}
+    hit = {name for r in results for name in (r["bins"] or ())}
     print(f"functional coverage: {len(hit)}/{len(MODEL)} bins of sim/func_coverage.py "
           f"({len(hit & set(reachable()))}/{len(reachable())} reachable; the register sweeps and named "
           f"scenarios of make coverage add the rest)")
     if failing:
-        first = failing[0]
-        print(f"first failing seed: {first['seed']} ({', '.join(first['failed'])})"
-              + (f"; panic: {first['panic']}" if first["panic"] else ""))
-        print(f"reproduce: {command_name()} run --scenario random --seed {first['seed']} --cpus {args.cpus} "
-              f"--fifo-depth {args.fifo_depth} --faults {args.faults} --sim {args.sim} --waves")
-        print(f"failing runs kept in {out}")
+        print(f"failing seeds ({len(failing)}):")
+        for r in failing:
+            c = r["config"]
+            print(f"  {config_label(c)} seed {r['seed']}: {', '.join(r['failed'])}"
+                  + (f"; panic: {r['panic']}" if r["panic"] else ""))
+            print(f"    reproduce: {command_name()} run --scenario random --seed {r['seed']} --cpus {c['cpus']} "
+                  f"--fifo-depth {c['fifo_depth']} --faults {c['faults']} --sim {c['sim']} --waves")
+        print(f"failing runs kept in {out}; lwkt-soc results --db {out / 'results.sqlite'} --campaign stress")
     return 1 if violations else 0
 
 
-def _campaign(args, seeds, out: Path) -> list[dict]:
-    """The seeds as a small local campaign (``sim/regress.py``): a LocalCluster of ``--jobs`` workers, every
-    run recorded in OUT/results.sqlite, so a second stress at the same sources runs only what is missing."""
-    from .campaign import Campaign
+def _campaign(campaign, out: Path, jobs: int) -> list[dict]:
+    """The matrix as a local campaign (``sim/regress.py``): a LocalCluster of ``jobs`` workers, every run
+    recorded in OUT/results.sqlite, so a second stress at the same sources runs only what is missing."""
+    from .campaign import config_label
     from .regress import run_campaign
 
     def line(r, spec, done, total):
         status = "ok" if r["code"] == 0 else f"FAILED ({', '.join(r['failed'])})"
-        print(f"  [{done}/{total}] seed {r['seed']}: {r['outcome']} in {r['seconds']} s {status}", flush=True)
+        print(f"  [{done}/{total}] {config_label(spec.config)} seed {r['seed']}: {r['outcome']} in "
+              f"{r['seconds']} s {status}", flush=True)
 
-    campaign = Campaign(name="stress", scenarios=("random",), seeds=tuple(seeds), cpus=(args.cpus,),
-                        fifo_depths=(args.fifo_depth,), faults=(args.faults or "none",), sims=(args.sim,),
-                        coverage=True, shrink=False)
-    outcome = run_campaign(campaign, db_path=out / "results.sqlite", folder=out, workers=args.jobs, progress=False,
+    outcome = run_campaign(campaign, db_path=out / "results.sqlite", folder=out, workers=jobs, progress=False,
                            on_result=line, say=lambda text: print(text, flush=True))
     return outcome.results
 

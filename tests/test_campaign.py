@@ -27,6 +27,30 @@ def test_seeds_take_numbers_ranges_and_lists():
             parse_seeds(bad)
 
 
+def test_spread_deals_each_seed_to_one_cell_and_varies_every_dimension():
+    faults = ("none", "wait-states", "spurious", "delayed-complete", "cpu-stop", "fifo-full", "all")
+    campaign = Campaign(name="m", seeds=tuple(range(1, 163)), cpus=(2, 4, 8, 16), fifo_depths=(2, 4, 8),
+                        faults=faults, sims=("verilator", "icarus"), spread=True)
+    expansion = campaign.expand()
+    # 4 x 3 x 7 x 2 = 168 cells, less every fault together on 2 CPUs (3 depths x 2 simulators).
+    assert len(expansion.configs) == 162 and len(expansion.skipped) == 1
+    assert sorted(run.seed for run in expansion.runs) == list(range(1, 163))     # each seed once
+    by_seed = {run.seed: run for run in expansion.runs}
+    for a, b in zip(range(1, 12), range(2, 13)):                                  # neighbours differ
+        assert by_seed[a].config_id != by_seed[b].config_id
+    first = [by_seed[s] for s in range(1, 13)]
+    assert {r.cpus for r in first} == {2, 4, 8, 16} and {r.fifo_depth for r in first} == {2, 4, 8}
+    assert {r.sim for r in first} == {"verilator", "icarus"} and len({r.faults for r in first}) >= 5
+    # Twice the seeds: two per cell; without spread every seed runs on every cell.
+    doubled = Campaign(**{**campaign.__dict__, "seeds": tuple(range(1, 325))}).expand()
+    per_cell = {}
+    for run in doubled.runs:
+        per_cell[run.config_id] = per_cell.get(run.config_id, 0) + 1
+    assert set(per_cell.values()) == {2}
+    assert len(Campaign(**{**campaign.__dict__, "seeds": (1, 2), "spread": False}).expand().runs) == 2 * 162
+    assert load_campaign(None, {"spread": True, "seeds": "1-3"}).spread
+
+
 def test_a_campaign_file_expands_into_runs_and_leaves_out_what_cannot_run(tmp_path):
     path = tmp_path / "nightly.toml"
     path.write_text('scenarios = ["up-basic", "random"]\nseeds = ["1-3"]\ncpus = ["default", 2]\n'

@@ -124,12 +124,30 @@ def test_shrinking_a_real_failing_run(tmp_path):
     assert report["outcome"] == "panic" and "scoreboard" in report["panic"]["message"]
 
 
-@pytest.mark.parametrize("sim, seeds", [("verilator", 12), ("icarus", 4)])
-def test_stress_summary(sim, seeds, tmp_path, capsys):
+#: Small matrices for CI (make stress runs 2,4,8,16 CPUs x depths 2,4,8 x 7 fault sets x both simulators):
+#: Verilator on builds other tests make anyway, Icarus across CPU counts and depths.
+STRESS_MATRICES = {"verilator": (12, ["--cpus", "4", "--fifo-depths", "8"]),
+                   "icarus": (4, ["--cpus", "2,3", "--fifo-depths", "2,4", "--faults", "all", "--faults", "none"])}
+
+
+@pytest.mark.parametrize("sim", list(STRESS_MATRICES))
+def test_stress_summary(sim, tmp_path, capsys):
     require_simulator(sim)
-    code = stress.main(["--seeds", str(seeds), "--first", "101", "--sim", sim, "--jobs", "1",
-                        "--out", str(tmp_path)])
+    seeds, matrix = STRESS_MATRICES[sim]
+    code = stress.main(["--seeds", str(seeds), "--first", "101", "--sims", sim, "--jobs", "1",
+                        "--out", str(tmp_path), *matrix])
     out = capsys.readouterr().out
-    assert f"seeds run: {seeds}" in out and "checks evaluated:" in out
+    assert f"seeds run: {seeds} over" in out and "checks evaluated:" in out and "MP-lock BUSTs:" in out
     assert "violations: 0" in out, out[-3000:]
     assert code == 0
+    # The seeds went to different cells, and the campaign is in the results database.
+    from sim.regress import campaign_results
+    from sim.results_db import ResultsDB
+    from sim.revision import source_digest
+    db = ResultsDB(tmp_path / "results.sqlite", create=False)
+    rows = campaign_results(db, "stress", source_digest())
+    assert sorted(r["seed"] for r in rows) == list(range(101, 101 + seeds))
+    cells = {r["config_id"] for r in rows}
+    assert len(cells) == (7 if sim == "verilator" else 4), cells
+    if sim == "icarus":
+        assert "left out: random on 2 CPU(s) with faults all" in out

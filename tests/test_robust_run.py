@@ -193,7 +193,8 @@ def test_a_damaged_build_is_rebuilt_once(tmp_path):
 
 def test_other_commands_refuse_bad_input_in_one_line(tmp_path):
     for argv, fragment in [(["-m", "sim.stress", "--faults", "bogus"], "unknown fault 'bogus'"),
-                           (["-m", "sim.stress", "--cpus", "2"], "need 3 CPUs"),
+                           (["-m", "sim.stress", "--cpus", "2", "--faults", "all"], "need 3 CPUs"),
+                           (["-m", "sim.stress", "--cpus", "2,x"], "--cpus: '2,x' is not"),
                            (["-m", "sim.shrink", "--seed", "1", "--cpus", "0"], "CPU count must be 1..32"),
                            (["-m", "sim.shrink", "--seed", "1", "--spec", str(tmp_path / "no.json")], "cannot be read")]:
         result = subprocess.run([sys.executable] + argv, cwd=ROOT, capture_output=True, text=True, timeout=120)

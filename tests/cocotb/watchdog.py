@@ -143,6 +143,7 @@ async def stopped_owner_loses_the_mp_lock(dut):
     assert bust["cpu"] == 0 and bust["stopped_cpu"] == 3 and bust["quiet"] >= STOPPED_QUIET_CYCLES
     # The documented detection time: the threshold, one period, the watchdog's own few accesses.
     delay = bust["cycle"] - info["stopped"]
+    dut._log.info("WATCHDOG detection: BUST %d cycles after the owner stopped (quiet %d)", delay, bust["quiet"])
     assert STOPPED_QUIET_CYCLES <= delay <= STOPPED_QUIET_CYCLES + PERIOD + 300, delay
     assert info["got"] > bust["cycle"]
     assert system.dead_cpus == [3] and system.hardware.mplock_busts() == 1
