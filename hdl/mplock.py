@@ -50,11 +50,12 @@ class MpLock(wiring.Component):
         quiet = Signal(32)
         busts = Signal(32)
         owner_active = Signal()
-        m.d.comb += owner_active.eq(self.active.bit_select(self.owner, 1))
-        with m.If(~self.held | owner_active):
-            m.d.sync += quiet.eq(0)
-        with m.Elif(quiet != 0xFFFF_FFFF):
-            m.d.sync += quiet.eq(quiet + 1)
+        with m.Switch(self.owner):
+            for cpu in range(self.ncpu):
+                with m.Case(cpu):
+                    m.d.comb += owner_active.eq(self.active[cpu])
+        # Saturating without a branch of its own: 2^32 - 1 cycles is out of any run's reach.
+        m.d.sync += quiet.eq(Mux(~self.held | owner_active, 0, quiet + (quiet != 0xFFFF_FFFF)))
         if self.mutant == "mplock-two-winners":
             # Bug: the owner check ignores bit 0, so CPU 1 also "owns" CPU 0's lock (and 3 CPU 2's ...).
             m.d.comb += mine.eq(self.held & (self.owner[1:] == self.initiator[1:]))

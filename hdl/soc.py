@@ -91,7 +91,10 @@ class LwktSoc(wiring.Component):
             shared[name] = arbiter
         m.d.comb += mplock.initiator.eq(shared["mplock"].initiator)
         # What the MP lock's OWNER_QUIET watches: a request up on a core's own port.
-        m.d.comb += mplock.active.eq(Cat(*(self.port(i).cyc & self.port(i).stb for i in range(n))))
+        # (One vector operation, not a Cat of per-CPU bits: that would split the block's port into
+        # anonymous one-bit ports in the Verilog.)
+        ports = [self.port(i) for i in range(n)]
+        m.d.comb += mplock.active.eq(Cat(*(p.cyc for p in ports)) & Cat(*(p.stb for p in ports)))
 
         for i, tile in enumerate(tiles):
             for name, arbiter in shared.items():

@@ -146,8 +146,8 @@ def _matrix(args):
 
 
 def _cells(campaign) -> int:
-    from dataclasses import replace as _replace
-    return len(_replace(campaign, spread=False).expand().configs)
+    """The configurations of ``campaign`` that can run."""
+    return len(replace(campaign, spread=False).expand().configs)
 
 
 def _summary(results: list[dict], wall: float, out: Path, cells: int) -> int:
@@ -195,7 +195,7 @@ def _campaign(campaign, out: Path, jobs: int) -> list[dict]:
 
     def line(r, spec, done, total):
         status = "ok" if r["code"] == 0 else f"FAILED ({', '.join(r['failed'])})"
-        print(f"  [{done}/{total}] {config_label(spec.config)} seed {r['seed']}: {r['outcome']} in "
+        print(f"  [{done}/{total}] {spec.label} seed {r['seed']}: {r['outcome']} in "
               f"{r['seconds']} s {status}", flush=True)
 
     outcome = run_campaign(campaign, db_path=out / "results.sqlite", folder=out, workers=jobs, progress=False,
