@@ -293,6 +293,7 @@ class System:
                 "mplock_hold_cycles": self.stats.mplock_holds,
                 "mplock_handoff_cycles": self.stats.mplock_handoffs,
                 "mplock_contended_tries": total.get("mplock_contended", 0),
+                "mplock_busts": total.get("mplock_busts", 0),
                 "token_entries": self.token_checker.entries,
             }
         return result

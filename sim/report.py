@@ -67,7 +67,8 @@ def build_report(run_dir: Path, *, sim: str, cpus: int, fifo_depth: int, files: 
             "switch": spread(counters.get("switch_cycles", [])),
         },
         "mplock": {"acquisitions": smp.get("mplock_acquisitions", 0),
-                   "contended_tries": smp.get("mplock_contended_tries", 0)},
+                   "contended_tries": smp.get("mplock_contended_tries", 0),
+                   "busts": smp.get("mplock_busts", 0)},
         "ipi": {"sent": smp.get("ipi_sent", 0), "received": smp.get("ipi_received", 0)},
         "cost_model": counters.get("cost_model"),
         "interrupt_landings": landing_table(counters.get("interrupt_landings", [])),
@@ -263,7 +264,7 @@ def render_text(r: dict) -> str:
         lines += ["", "interrupts landed inside kernel functions (taken/deferred):", *_text_table(header, rows)]
     if r["mode"] == "smp":
         lines.append(f"\nMP lock: {r['mplock']['acquisitions']} acquisitions, "
-                     f"{r['mplock']['contended_tries']} contended tries")
+                     f"{r['mplock']['contended_tries']} contended tries, {r['mplock'].get('busts', 0)} BUSTs")
         lines.append(f"IPIs: {r['ipi']['sent']} sent, {r['ipi']['received']} received")
     verification = _verification_lines(r)
     if verification:
@@ -311,6 +312,6 @@ def render_markdown(r: dict) -> str:
         lines += ["", "## Interrupts landed inside kernel functions (taken/deferred)", ""] + markdown_table(header, rows)
     if r["mode"] == "smp":
         lines += ["", f"MP lock: {r['mplock']['acquisitions']} acquisitions, {r['mplock']['contended_tries']} "
-                      f"contended tries. IPIs: {r['ipi']['sent']} sent, {r['ipi']['received']} received."]
+                      f"contended tries, {r['mplock'].get('busts', 0)} BUSTs. IPIs: {r['ipi']['sent']} sent, {r['ipi']['received']} received."]
     lines += ["", "## Files", ""] + [f"- {k}: `{v}`" for k, v in r["files"].items()]
     return "\n".join(lines) + "\n"

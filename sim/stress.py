@@ -114,8 +114,6 @@ def main(argv=None) -> int:
     cells = len(expansion.configs)
     print(f"stress: {len(expansion.runs)} runs over {cells} configurations "
           f"(cpus {args.cpus}; FIFO depths {args.fifo_depths}; {len(campaign.faults)} fault sets; {args.sims})")
-    for why in expansion.skipped:
-        print(f"  left out: {why}")
     started = time.perf_counter()
     try:
         results = _campaign(campaign, out, args.jobs)
@@ -164,7 +162,7 @@ def _summary(results: list[dict], wall: float, out: Path, cells: int) -> int:
     print(f"violations: {violations}")
     board = {key: sum(r["scoreboard"].get(key, 0) for r in results) for key in ("decisions", "undecidable", "mismatches")}
     ram = {key: sum(r["shared_ram"].get(key, 0) for r in results) for key in ("accesses", "guarded", "races")}
-    busts = sum((r["counters"].get("sysctl") or {}).get("lwkt.mplock_busts", 0) for r in results)
+    busts = sum((r["counters"].get("mplock") or {}).get("busts", 0) for r in results)
     stops = sum(1 for r in results if "cpu-stop" in r["config"]["faults"] or r["config"]["faults"] == "all")
     print(f"scoreboard: {board['decisions']} scheduling decisions checked, {board['undecidable']} undecidable, "
           f"{board['mismatches']} mismatches")
