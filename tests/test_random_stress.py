@@ -54,6 +54,20 @@ def test_each_fault_alone_keeps_every_check(fault, tmp_path):
         assert report["sysctl"]["lwkt.ipiq_fifofull"] > 0
 
 
+def test_a_busy_mp_lock_owner_is_not_taken_for_stopped(tmp_path):
+    """Issue 24's seed 1095: CPU 6 waits thousands of cycles in lwkt_gettoken holding the MP lock while
+    CPU 7 is stopped. The first watchdog freed CPU 6's lock too (its heartbeat stalls in a critical
+    section) and the race detector stopped the run; now only the stopped CPU loses it."""
+    assert run_scenario("random", sim="verilator", seed=1095, out=tmp_path, cpus=8, fifo_depth=4, faults="all",
+                        quiet=True) == 0, (tmp_path / "report.txt").read_text()
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["mplock"]["busts"] == 1
+    counters = json.loads((tmp_path / "counters.json").read_text())
+    assert counters["faults"]["dead_cpus"] == [7]
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["no BUST freed the MP lock of a live CPU"]["ok"]
+
+
 def test_fault_names_are_checked():
     assert parse_faults("all") == frozenset(FAULTS) and parse_faults("") == frozenset()
     with pytest.raises(ValueError, match="unknown fault 'gremlins'"):
