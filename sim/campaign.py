@@ -190,54 +190,39 @@ class Campaign:
         and N seeds is N runs, each configuration getting N/M seeds of its own (rounded). The runs come
         configuration by configuration."""
         _check_values(self)
-        runs, skipped = [], []
-        if self.spread:
-            bases = []
-            for scenario in self.scenarios:
-                for cpus in self.cpus:
-                    for fifo in self.fifo_depths:
-                        for faults in self.faults:
-                            for sim in self.sims:
-                                for cost in self.cost_models:
-                                    base, why = _config(self, scenario, cpus, fifo, faults, sim, cost)
-                                    if why:
-                                        skipped.append(why)
-                                    else:
-                                        bases.append(base)
-            skipped = list(dict.fromkeys(skipped))
-            if not bases:
-                raise UsageError(f"campaign {self.name}: no configuration can run"
-                                 + (f" ({skipped[0]})" if skipped else ""))
-            if len(self.seeds) > MAX_RUNS:
-                raise UsageError(f"campaign {self.name}: more than {MAX_RUNS:,} runs; check the seed ranges")
-            # Consecutive seeds go to cells far apart in the product (a stride near n/phi, coprime
-            # with n), so that even a few seeds vary every dimension, not only the innermost.
-            n = len(bases)
-            stride = next(s for s in range(max(1, round(n * 0.618)), 2 * n + 2) if math.gcd(s, n) == 1)
-            dealt: list[list[RunSpec]] = [[] for _ in bases]
-            for i, seed in enumerate(self.seeds):
-                cell = (i * stride) % n
-                dealt[cell].append(replace(bases[cell], seed=seed))
-            return Expansion([run for cell in dealt for run in cell], skipped)
+        bases, skipped = [], []
+        for base, why in self._configs():
+            if why:
+                skipped.append(why)
+            else:
+                bases.append(base)
+        skipped = list(dict.fromkeys(skipped))
+        if not bases:
+            raise UsageError(f"campaign {self.name}: no configuration can run"
+                             + (f" ({skipped[0]})" if skipped else ""))
+        if (len(self.seeds) if self.spread else len(bases) * len(self.seeds)) > MAX_RUNS:
+            raise UsageError(f"campaign {self.name}: more than {MAX_RUNS:,} runs; check the seed ranges")
+        if not self.spread:
+            return Expansion([replace(base, seed=seed) for base in bases for seed in self.seeds], skipped)
+        # Consecutive seeds go to cells far apart in the product (a stride near n/phi, coprime
+        # with n), so that even a few seeds vary every dimension, not only the innermost.
+        n = len(bases)
+        stride = next(s for s in range(max(1, round(n * 0.618)), 2 * n + 2) if math.gcd(s, n) == 1)
+        dealt: list[list[RunSpec]] = [[] for _ in bases]
+        for i, seed in enumerate(self.seeds):
+            cell = (i * stride) % n
+            dealt[cell].append(replace(bases[cell], seed=seed))
+        return Expansion([run for cell in dealt for run in cell], skipped)
+
+    def _configs(self):
+        """(run template, "") for each configuration of the product, or (None, why it cannot run)."""
         for scenario in self.scenarios:
             for cpus in self.cpus:
                 for fifo in self.fifo_depths:
                     for faults in self.faults:
                         for sim in self.sims:
                             for cost in self.cost_models:
-                                base, why = _config(self, scenario, cpus, fifo, faults, sim, cost)
-                                if why:
-                                    skipped.append(why)
-                                    continue
-                                runs += [replace(base, seed=seed) for seed in self.seeds]
-                                if len(runs) > MAX_RUNS:
-                                    raise UsageError(f"campaign {self.name}: more than {MAX_RUNS:,} runs; "
-                                                     f"check the seed ranges")
-        skipped = list(dict.fromkeys(skipped))
-        if not runs:
-            raise UsageError(f"campaign {self.name}: no configuration can run"
-                             + (f" ({skipped[0]})" if skipped else ""))
-        return Expansion(runs, skipped)
+                                yield _config(self, scenario, cpus, fifo, faults, sim, cost)
 
 
 @dataclass
