@@ -29,10 +29,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from hdl.config import ConfigError, SocConfig
+from hdl.config import ConfigError
 from .errors import EXIT_USAGE, EnvironmentProblem, UsageError, report_error
-from .faults import FAULTS, check_faults, parse_faults
-from .scenarios import get_scenario
+from .faults import FAULTS
 from .func_coverage import MODEL, reachable, run_hits
 from .run_files import RunFiles
 from .shrink import command_name
@@ -128,15 +127,8 @@ def _matrix(args):
     from .campaign import Campaign
     fault_sets = tuple(dict.fromkeys(f or "none" for f in (args.faults or FAULT_SETS)))
     cpus, depths = _ints(args.cpus, "cpus"), _ints(args.fifo_depths, "fifo-depths")
-    for n in cpus:
-        SocConfig(ncpu=n)
-    for depth in depths:
-        SocConfig(fifo_depth=depth)
-    for faults in fault_sets:
-        parse_faults(faults)
     sims = tuple(dict.fromkeys(item.strip() for item in args.sims.split(",") if item.strip()))
-    if len(cpus) == 1 and len(fault_sets) == 1:      # one point: its own error, as lwkt-soc run gives it
-        check_faults(parse_faults(fault_sets[0]), get_scenario("random"), cpus[0])
+    # Names, ranges and cells that cannot run are the campaign's to refuse (Campaign.expand).
     probe = Campaign(name="stress", scenarios=("random",), seeds=(args.first,), cpus=cpus, fifo_depths=depths,
                      faults=fault_sets, sims=sims, coverage=True, shrink=False, spread=True)
     count = args.seeds if args.seeds is not None else _cells(probe)
@@ -188,7 +180,6 @@ def _summary(results: list[dict], wall: float, out: Path, cells: int) -> int:
 def _campaign(campaign, out: Path, jobs: int) -> list[dict]:
     """The matrix as a local campaign (``sim/regress.py``): a LocalCluster of ``jobs`` workers, every run
     recorded in OUT/results.sqlite, so a second stress at the same sources runs only what is missing."""
-    from .campaign import config_label
     from .regress import run_campaign
 
     def line(r, spec, done, total):
