@@ -9,7 +9,7 @@ OUT    ?= build/lwkt_soc_$(NCPU)cpu.v
 # Parallel pytest workers; CI machines have 2 cores.
 JOBS   ?= 2
 
-.PHONY: prove prove-solvers run test test-hdl test-cosim bench bench-campaign hw-cost stress regress mutants coverage verilog docs clean
+.PHONY: prove prove-solvers run test lint test-hdl test-cosim bench bench-campaign hw-cost stress regress mutants coverage verilog docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,13 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/lwkt-soc run --scenario smp-mixed --cpus 4 --sim verilator --waves --out runs/latest
 
-## test: every test (amaranth.sim units, cocotb on Icarus and Verilator)
-test: $(STAMP)
+## test: the lint gate, then every test (amaranth.sim units, cocotb on Icarus and Verilator)
+test: lint
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
+
+## lint: the layers' import contracts (import-linter, pyproject.toml; docs/architecture.md)
+lint: $(STAMP)
+	$(BIN)/lint-imports --no-cache
 
 test-hdl: $(STAMP)
 	$(BIN)/python -m pytest tests/hdl -n $(JOBS)
@@ -63,19 +67,19 @@ regress: $(STAMP)
 ## alone and all x Verilator and Icarus), SEEDS runs dealt out over its cells, JOBS in parallel (a local
 ## campaign recorded in runs/stress/results.sqlite: what ran at the same sources is not run again;
 ## lwkt-soc results --db runs/stress/results.sqlite shows it). SIM=verilator for one simulator,
-## STRESS_ARGS for the rest of sim.stress's options (--cpus, --fifo-depths, --faults, --first)
+## STRESS_ARGS for the rest of sim.campaigns.stress's options (--cpus, --fifo-depths, --faults, --first)
 SEEDS ?= 324
 SIM   ?=
 STRESS_ARGS ?=
 stress: $(STAMP)
-	$(BIN)/python -m sim.stress --seeds $(SEEDS) --jobs $(JOBS) $(if $(SIM),--sims $(SIM)) $(STRESS_ARGS)
+	$(BIN)/python -m sim.campaigns.stress --seeds $(SEEDS) --jobs $(JOBS) $(if $(SIM),--sims $(SIM)) $(STRESS_ARGS)
 
 ## mutants: every planted bug (firmware and hardware) against the verification; MUTANT_SEEDS random
 ## workloads in the kill suite, MUTANT_SAMPLE=N for a sample of each kind; ends with "mutants: K/N killed"
 MUTANT_SEEDS ?= 6
 MUTANT_SAMPLE ?=
 mutants: $(STAMP)
-	$(BIN)/python -m sim.mutants --seeds $(MUTANT_SEEDS) --jobs $(JOBS) $(if $(MUTANT_SAMPLE),--sample $(MUTANT_SAMPLE))
+	$(BIN)/python -m sim.campaigns.mutants --seeds $(MUTANT_SEEDS) --jobs $(JOBS) $(if $(MUTANT_SAMPLE),--sample $(MUTANT_SAMPLE))
 
 ## coverage: functional, RTL and firmware code coverage of the named scenarios, the directed register
 ## tests and COVERAGE_SEEDS coverage-directed random workloads (runs/coverage; COVERAGE_ARGS=--compare
@@ -83,7 +87,7 @@ mutants: $(STAMP)
 COVERAGE_SEEDS ?= 20
 COVERAGE_ARGS ?=
 coverage: $(STAMP)
-	$(BIN)/python -m sim.coverage_run --seeds $(COVERAGE_SEEDS) --jobs $(JOBS) $(COVERAGE_ARGS)
+	$(BIN)/python -m sim.coverage.run --seeds $(COVERAGE_SEEDS) --jobs $(JOBS) $(COVERAGE_ARGS)
 
 ## prove: formal proofs of every hardware block at its sizes (BMC, then k-induction; build/formal), then
 ## every hardware mutant against them (--cross-check); PROVE_ARGS=--quick for the CI subset

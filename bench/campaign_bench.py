@@ -4,7 +4,7 @@ it replaced, and the figures that size a campaign of 10^5 runs.
     python -m bench.campaign_bench [--seeds 40] [--workers 2] [--repeats 2] [--scale-rows 100000]
 
 - **throughput**: the same ``--seeds`` random seeds (the stress set: 4 CPUs, FIFO depth 8, every fault,
-  functional coverage on) run once by a ``ProcessPoolExecutor`` over ``sim.stress.run_seed`` (what ``make
+  functional coverage on) run once by a ``ProcessPoolExecutor`` over ``sim.campaigns.stress.run_seed`` (what ``make
   stress`` did before it became a campaign) and once as a campaign on a LocalCluster, each with ``--workers``
   worker processes, startup and shutdown included. The overhead is the campaign's wall time over the
   pool's, less one (goal: at most 10 %); both must see the same cycles for every seed.
@@ -35,7 +35,7 @@ STRESS = {"cpus": 4, "fifo_depth": 8, "faults": "all"}
 
 
 def _local_pool(seeds, workers: int, sim: str, out: Path) -> tuple[float, dict]:
-    from sim.stress import run_seed
+    from sim.campaigns.stress import run_seed
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(run_seed, seeds, [sim] * len(seeds), [STRESS["cpus"]] * len(seeds),
@@ -46,8 +46,8 @@ def _local_pool(seeds, workers: int, sim: str, out: Path) -> tuple[float, dict]:
 
 
 def _campaign(seeds, workers: int, sim: str, out: Path) -> tuple[float, dict, Path]:
-    from sim.campaign import Campaign
-    from sim.regress import run_campaign
+    from sim.campaigns.campaign import Campaign
+    from sim.campaigns.regress import run_campaign
     campaign = Campaign(name="bench", scenarios=("random",), seeds=tuple(seeds), cpus=(STRESS["cpus"],),
                         fifo_depths=(STRESS["fifo_depth"],), faults=(STRESS["faults"],), sims=(sim,), coverage=True,
                         shrink=False)
@@ -62,7 +62,7 @@ def _campaign(seeds, workers: int, sim: str, out: Path) -> tuple[float, dict, Pa
 def throughput(seeds: int, workers: int, sim: str, repeats: int) -> tuple[dict, Path, Path]:
     """The best of ``repeats`` runs of each engine, taking turns."""
     from hdl.config import SocConfig
-    from sim.build import build_soc
+    from sim.host.build import build_soc
     build_soc(sim, SocConfig(ncpu=STRESS["cpus"], fifo_depth=STRESS["fifo_depth"]))   # neither pays the build
     tmp = Path(tempfile.mkdtemp(prefix="campaign-bench-"))
     seed_list = list(range(1, seeds + 1))
@@ -91,9 +91,9 @@ def throughput(seeds: int, workers: int, sim: str, repeats: int) -> tuple[dict, 
 def scheduler(tasks: int, workers: int, db_path: Path) -> dict:
     """Per-task cost of Dask with trivial tasks, and of the client's database write per run."""
     from distributed import Client, as_completed
-    from sim.regress import local_cluster
-    from sim.results_db import ResultsDB
-    from sim.regress import result_from_row
+    from sim.campaigns.engine import local_cluster
+    from sim.campaigns.results_db import ResultsDB
+    from sim.campaigns.regress import result_from_row
     logging.getLogger("distributed").setLevel(logging.ERROR)
     cluster = local_cluster(workers, dashboard=False)
     try:
@@ -116,13 +116,13 @@ def scheduler(tasks: int, workers: int, db_path: Path) -> dict:
     rows = source.rows("SELECT runs.*, configs.config FROM runs JOIN configs USING (config_id)")
     results = [result_from_row(source, r) for r in rows]
     source.close()
-    from sim.campaign import RunSpec
-    from sim.revision import Revision
+    from sim.campaigns.campaign import RunSpec
+    from sim.campaigns.revision import Revision
     with tempfile.TemporaryDirectory() as tmp:
         db = ResultsDB(Path(tmp) / "w.sqlite")
         revision = Revision("0" * 40, False, "bench")
         specs = [RunSpec.from_dict({**r["config"], "campaign": "w", "seed": r["seed"]}) for r in results]
-        from sim.campaign import Campaign
+        from sim.campaigns.campaign import Campaign
         session = db.start_session(Campaign(name="w"), revision, planned=len(specs), already=0, engine="bench",
                                    workers=1)
         start = time.perf_counter()
@@ -136,9 +136,9 @@ def scheduler(tasks: int, workers: int, db_path: Path) -> dict:
 
 def database_scale(rows: int, db_path: Path) -> dict:
     """A database of ``rows`` runs made from the real ones: size per run and the time of each query."""
-    from sim.campaign import Campaign
-    from sim.results import collect
-    from sim.results_db import ResultsDB
+    from sim.campaigns.campaign import Campaign
+    from sim.campaigns.results import collect
+    from sim.campaigns.results_db import ResultsDB
     with tempfile.TemporaryDirectory() as tmp:
         big = Path(tmp) / "big.sqlite"
         shutil.copy(db_path, big)

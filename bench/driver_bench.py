@@ -2,7 +2,7 @@
 
 The baseline spends FallingEdge, RisingEdge, ReadOnly and FallingEdge triggers on
 every transaction, the way a straightforward cocotb driver samples a registered
-bus; ours (``sim.bus.BusMaster``) drives and samples only at falling edges and
+bus; ours (``sim.tb.bus.BusMaster``) drives and samples only at falling edges and
 spends one trigger on an uncontended access. Writes ``driver.json`` into
 ``LWKT_BENCH_OUT``: transactions per wall second for each (the best of
 ``LWKT_BENCH_ROUNDS`` rounds of ``LWKT_BENCH_TRANSACTIONS`` reads), the rate
@@ -20,7 +20,7 @@ import cocotb
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer
 
 from hdl import memory_map as mm
-from sim.testbench import CLOCK_PERIOD_NS, SocBench
+from sim.tb.testbench import CLOCK_PERIOD_NS, SocBench
 
 
 class BaselineMaster:

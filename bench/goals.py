@@ -28,8 +28,8 @@ def verilog_megabytes(ncpu: int) -> float:
 def measure_32(sims) -> dict:
     """Per simulator: a fresh build of the 32-CPU SoC (seconds) and the random workload on it."""
     from hdl.config import SocConfig
-    from sim.build import build_soc
-    from sim.run import run_scenario
+    from sim.host.build import build_soc
+    from sim.host.run import run_scenario
     result = {}
     for sim in sims:
         # Rebuilt in place (timed from scratch), so that the run below uses this very build.
@@ -87,7 +87,7 @@ def evaluate(results: dict) -> list[dict]:
 
 
 def markdown(rows: list[dict]) -> str:
-    from sim.report import markdown_table
+    from sim.reports.report import markdown_table
     lines = markdown_table(["goal", "figure", "target", "met"],
                            [[r["goal"], str(r["figure"]), r["target"],
                              {True: "yes", False: "**no**", None: "not measured"}[r["met"]]] for r in rows])

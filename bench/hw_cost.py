@@ -358,7 +358,7 @@ def _row_values(result) -> list[str]:
 
 def markdown_table(results: list[dict]) -> str:
     """Cells per block, totals, flip-flops, memory bits and Yosys seconds, one row per configuration."""
-    from sim.report import markdown_table as table
+    from sim.reports.report import markdown_table as table
     headings = ["CPUs", "depth"] + [_HEADINGS.get(c, c) for c in _COLUMNS]
     rows = [[str(r["config"]["ncpu"]), str(r["config"]["fifo_depth"])] + _row_values(r) for r in results]
     return "\n".join(table(headings, rows, numeric=True)) + "\n"

@@ -1,6 +1,6 @@
 """cocotb program of ``make bench``: latencies of the hardware itself, in clock cycles.
 
-Measured on the real RTL through the core ports (``sim.bus.BusMaster``):
+Measured on the real RTL through the core ports (``sim.tb.bus.BusMaster``):
 
 - ``register_read`` / ``register_write``: one uncontended access, from the cycle
   the request is driven to the cycle its answer is seen;
@@ -21,8 +21,8 @@ import cocotb
 from cocotb.triggers import Combine, FallingEdge, RisingEdge
 
 from hdl import memory_map as mm
-from sim.cycles import CLOCK_PERIOD_NS, now_ns
-from sim.testbench import SocBench
+from sim.tb.cycles import CLOCK_PERIOD_NS, now_ns
+from sim.tb.testbench import SocBench
 
 RUN = 100
 

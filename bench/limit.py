@@ -9,7 +9,7 @@ loop. Its cycles per second is the physical limit of simulating that design on t
 machine: whatever cocotb, the bus driver and the firmware add can only be slower.
 ``--public`` (or ``--public all``) builds it the way cocotb's own runner does (``--vpi
 --public-flat-rw``), which measures what making every signal public costs; ``--public listed``
-the way sim/build.py does (``--vpi`` and sim/verilator_runner.py's ``public.vlt``), which
+the way sim/host/build.py does (``--vpi`` and sim/host/verilator.py's ``public.vlt``), which
 measures what the signals the testbench reaches cost.
 """
 from __future__ import annotations
@@ -67,8 +67,8 @@ def build(ncpu: int, *, public: str = "none", threads: int = 1, profile: bool = 
     ``profile``: with ``--prof-cfuncs`` and gprof's ``-pg`` (bench/profile.py), one statement per function."""
     from hdl.config import SocConfig
     from hdl.verilog import soc_verilog
-    from sim import toolchain
-    from sim.verilator_runner import VLT_NAME, vlt_text
+    from sim.host import toolchain
+    from sim.host.verilator import VLT_NAME, vlt_text
 
     if public not in PUBLIC:
         raise ValueError(f"public must be one of {PUBLIC}, not {public!r}")
@@ -125,7 +125,7 @@ def main(argv=None) -> int:
     p.add_argument("--cpus", type=int, nargs="+", default=[1, 4, 16, 32])
     p.add_argument("--cycles", type=int, default=200_000)
     p.add_argument("--public", nargs="?", const="all", default="none", choices=PUBLIC,
-                   help="all: as cocotb's runner builds (--vpi --public-flat-rw); listed: as sim/build.py "
+                   help="all: as cocotb's runner builds (--vpi --public-flat-rw); listed: as sim/host/build.py "
                         "does (--vpi, public.vlt); default none")
     p.add_argument("--threads", type=int, default=1, help="Verilator --threads (default 1)")
     p.add_argument("--json", metavar="FILE")

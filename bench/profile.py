@@ -84,7 +84,7 @@ def icarus_profile(ncpu: int, cycles: int, seed: int = 1) -> dict[str, float]:
     """Per-block shares (percent) of the value changes of the ``random`` workload on Icarus."""
     import pywellen
     from bench.hw_cost import block_of
-    from sim.run import run_scenario
+    from sim.host.run import run_scenario
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sim.report import markdown_table
+from sim.reports.report import markdown_table
 
 __all__ = ["render_markdown", "write_plots"]
 

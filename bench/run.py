@@ -45,8 +45,8 @@ import tempfile
 from pathlib import Path
 
 from bench import goals
-from sim import toolchain
-from sim.run import run_scenario
+from sim.host import toolchain
+from sim.host.run import run_scenario
 
 ROOT = Path(__file__).resolve().parent
 CPU_COUNTS = (1, 2, 4, 8, 16)
@@ -114,8 +114,8 @@ def measure_cost_models(sim: str, cpus: int, repeats: int) -> dict:
 def run_program(sim: str, module: str, cpus: int, result_file: str, env: dict[str, str] | None = None) -> dict:
     """Run one of bench's cocotb programs on a ``cpus``-CPU SoC; the JSON it writes."""
     from hdl.config import SocConfig
-    from sim.build import build_soc
-    from sim.runner import run_cocotb
+    from sim.host.build import build_soc
+    from sim.host.runner import run_cocotb
     with tempfile.TemporaryDirectory() as tmp:
         result = run_cocotb(build_soc(sim, SocConfig(ncpu=cpus)), module, test_dir=Path(tmp),
                             python_path=[str(ROOT.parent)], extra_env={"LWKT_BENCH_OUT": tmp, **(env or {})})

@@ -1,6 +1,6 @@
 """The core protocol: all the kernel knows of the processor it runs on.
 
-``sim/cpu.py`` implements it on the simulated SoC (every read and write a bus
+``sim/tb/cpu.py`` implements it on the simulated SoC (every read and write a bus
 cycle of the RTL); ``firmware/`` depends on no simulator and on nothing in
 ``sim/``. The shape follows the split amaranth's ``lib.wiring`` makes between a
 signature and what implements it: the kernel is written against this

@@ -3,7 +3,7 @@
 One module allocates all of it, as ``hdl/memory_map.py`` places every
 register: tokens, wait queues, the shared
 part of each thread record, and the words workloads share. Each region says
-what guards it, so the RAM race detector (``sim/race.py``) can check every
+what guards it, so the RAM race detector (``sim/tb/race.py``) can check every
 bus access against the lock that must be held:
 
 - ``token``: the CPU that owns the token (its ``t_cpu`` word) may access it;

@@ -1,7 +1,7 @@
 """The kernel side of a run: the kernel instances, what they share that is not kernel state
 (trace, sysctl settings, thread ids, IPI function ids, run-time checkers), and the outcome.
 
-The machine (``sim/machine.py``) builds the cores, hands them to a
+The machine (``sim/tb/machine.py``) builds the cores, hands them to a
 :class:`System`, boots each kernel and writes the outputs; this module knows
 only the core protocol (``firmware/core.py``).
 """
@@ -72,14 +72,14 @@ class System:
     fifo_depth : int
         Depth of the SoC's IPI FIFOs (the seed's MAXCPUFIFO).
     trace : object with ``emit(cycle, cpu, tid, thread, event, **fields)``
-        Where kernel events go (``sim/trace.py``).
+        Where kernel events go (``sim/contract/trace.py``).
     hardware : Hardware or None
         Probes for the checkers (the MP-lock owner) that read hardware without a bus cycle.
     hardclock_period : int
         Cycles between timer interrupts; 0 leaves the timer off.
     untimely_switch : int
         Initial value of the sysctl ``lwkt.untimely_switch``.
-    faults : set of fault names (see ``sim/faults.py``)
+    faults : set of fault names (see ``sim/contract/catalogue.py``)
         Fault injection switched on for this run; the kernel consults it where a
         fault acts inside firmware (``delayed-complete``).
     seed : int

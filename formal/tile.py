@@ -9,14 +9,14 @@ DEBUG and the RX_PENDING word) are the real ones.
 The contract the decoder is checked against is rebuilt here from the register list of
 hdl/memory_map.py (blocks, registers, slots, array counts and access), not from the
 windows and masks the decoder itself uses. The port carries word addresses, so a
-misaligned access cannot reach the tile (sim/bus.py refuses it); a word of a block that
+misaligned access cannot reach the tile (sim/tb/bus.py refuses it); a word of a block that
 holds no register (a gap, a slot's unused words) counts as unmapped.
 
 Liveness needs two facts about the surroundings, both assumptions here:
 * an arbiter grants a request it keeps seeing on its ``ncpu``-th presentation at the
   latest (round-robin: at most ncpu-1 others go first; proven with the arbiter);
 * wait-state injection (``stall``) lasts at most ``STALL_MAX`` cycles in a row
-  (sim/faults.py injects runs of 1 to 6 cycles).
+  (sim/tb/faults.py injects runs of 1 to 6 cycles).
 """
 from amaranth.hdl import Assume, Fragment, Mux, Signal
 
@@ -28,7 +28,7 @@ from .harness import Harness, internal
 
 __all__ = ["DecoderHarness", "contract_ranges"]
 
-#: Longest run of stalled cycles the testbench injects (sim/faults.py: 1 to 6).
+#: Longest run of stalled cycles the testbench injects (sim/tb/faults.py: 1 to 6).
 STALL_MAX = 6
 
 #: Blocks served inside the tile, and the name prefix of their register bus there.
@@ -175,7 +175,7 @@ class DecoderHarness(Harness):
         past = self.past_valid
         p_cur = self.past(m, cur, "cur")
         # Wishbone master: a request, once on the port, stays there unchanged until answered. In the
-        # answer cycle itself the port is free (sim/bus.py already drives the next request there).
+        # answer cycle itself the port is free (sim/tb/bus.py already drives the next request there).
         p_adr, p_we, p_dat_w = self.past(m, adr, "adr"), self.past(m, we, "we"), self.past(m, dat_w, "dat_w")
         with m.If(past & p_cur & ~answer):
             m.d.comb += Assume(cyc & stb & (adr == p_adr) & (we == p_we) & (dat_w == p_dat_w))

@@ -1,6 +1,6 @@
 """The ``lwkt-soc`` command.
 
-Exit codes (``sim/errors.py``): 0 every check held; 1 a kernel check failed or the
+Exit codes (``sim/contract/errors.py``): 0 every check held; 1 a kernel check failed or the
 firmware panicked; 2 usage error; 3 environment error; 130/143 interrupted.
 No input ends in a traceback: each error is one line naming the input.
 """
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from hdl.config import ConfigError, SocConfig, MAX_CPUS
-from .errors import (EXIT_CODES_HELP, EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_USAGE,
+from sim.contract.errors import (EXIT_CODES_HELP, EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_USAGE,
                      EnvironmentProblem, UsageError)
 
 __all__ = ["main"]
@@ -47,7 +47,7 @@ def _cmd_verilog(args) -> int:
 def _write_file(path: str, text: str) -> None:
     """Write a command's --out FILE (its folder made if missing); a path that cannot be written is an
     environment error naming it."""
-    from .outdir import atomic_write
+    from sim.contract.outdir import atomic_write
     out = Path(path)
     if out.is_dir():
         raise UsageError(f"--out {out}: is a folder, not a file")
@@ -70,14 +70,14 @@ def _cmd_regs(args) -> int:
 
 
 def _cmd_smoke(args) -> int:
-    from .smoke import run_smoke
+    from sim.host.smoke import run_smoke
     return EXIT_OK if run_smoke(_config(args), args.sim, Path(args.out), waves=args.waves) else EXIT_FAILED
 
 
 def _cmd_run(args) -> int:
     import importlib
-    from .run import run_scenario
-    from .scenarios import get_scenario
+    from sim.host.run import run_scenario
+    from sim.contract.catalogue import scenario_info as get_scenario
     for module in args.scenario_module:
         try:
             importlib.import_module(module)
@@ -103,7 +103,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_ram_layout(args) -> int:
-    from .ramdoc import render_layout
+    from sim.reports.ramdoc import render_layout
     SocConfig(ncpu=args.cpus)
     text = render_layout(args.cpus)
     if args.out:
@@ -114,8 +114,8 @@ def _cmd_ram_layout(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from .report import load_report, render_markdown, render_text
-    from .outdir import atomic_write
+    from sim.reports.report import load_report, render_markdown, render_text
+    from sim.contract.outdir import atomic_write
     run_dir = Path(args.dir)
     report = load_report(run_dir)
     try:
@@ -131,7 +131,7 @@ def _cmd_report(args) -> int:
 
 
 def _cmd_check(args) -> int:
-    from .check import CheckError, check_run
+    from sim.reports.check import CheckError, check_run
     try:
         ok = check_run(Path(args.dir))
     except CheckError as exc:
@@ -143,7 +143,7 @@ def _cmd_check(args) -> int:
 def _cmd_waves(args) -> int:
 
     import subprocess
-    from .gtkwave import open_command, viewer_available, write_gtkwave_files
+    from sim.reports.gtkwave import open_command, viewer_available, write_gtkwave_files
     run_dir = Path(args.dir)
     if not any((run_dir / f"waves.{ext}").exists() for ext in ("fst", "vcd")):
         print(f"lwkt-soc: error: {run_dir} holds no waveform; run with --waves", file=sys.stderr)
@@ -165,7 +165,7 @@ def _cmd_waves(args) -> int:
 
 
 def _cmd_list(args) -> int:
-    from .scenarios import SCENARIOS
+    from sim.contract.catalogue import SCENARIOS
     width = max(map(len, SCENARIOS))
     for name in sorted(SCENARIOS):
         cls = SCENARIOS[name]
@@ -195,8 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
     p.set_defaults(func=_cmd_ram_layout)
 
-    from .faults import FAULTS
-    from .scenarios import SCENARIOS
+    from sim.contract.catalogue import FAULTS
+    from sim.contract.catalogue import SCENARIOS
     p = sub.add_parser("run", help="run a named scenario of the kernel on the SoC",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="scenarios:\n" + "\n".join(f"  {name:16} {cls.description[:90]}"
@@ -221,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"shared RAM size in words, a power of two (default {SocConfig.ram_words}); the SMP "
                         f"kernel's layout must fit (see docs/ram-layout.md)")
     p.add_argument("--spec", default=None, metavar="FILE",
-                   help="random scenario only: run this workload spec (JSON, as sim.shrink writes) instead of "
+                   help="random scenario only: run this workload spec (JSON, as sim.campaigns.shrink writes) instead of "
                         "drawing one from the seed; checked against its schema and bounds before anything is built")
     p.add_argument("--plant-bug", default="", metavar="NAME",
                    help="test only: switch on one known scheduling bug (no-rotate, enqueue-head, preempt-lower, "
@@ -233,16 +233,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write a waveform (FST, or VCD without liblz4) and a GTKWave save file")
     p.add_argument("--rtl-coverage", action="store_true",
                    help="Verilator only: run a line and toggle coverage build and keep rtl_coverage.dat "
-                        "(merge runs with python -m sim.rtl_coverage)")
+                        "(merge runs with python -m sim.coverage.rtl)")
     p.add_argument("--fw-coverage", action="store_true",
                    help="measure coverage.py with branches over firmware/ and keep fw_coverage.dat "
-                        "(summarise runs with python -m sim.fw_coverage)")
+                        "(summarise runs with python -m sim.coverage.fw)")
     p.add_argument("--scenario-module", action="append", default=[], metavar="MODULE",
-                   help="tests only: import MODULE first to register more scenarios (e.g. tests.scenarios_extra)")
+                   help="tests only: import MODULE first, which declares more scenarios (e.g. tests.scenarios_extra)")
     p.add_argument("--out", metavar="DIR", default="runs/latest", help="output folder (default runs/latest)")
     p.set_defaults(func=_cmd_run)
 
-    from . import regress, results
+    from sim.campaigns import command as regress
+
+    from sim.campaigns import results
     p = sub.add_parser("regress", help="run a regression campaign on Dask and record it in the results database",
                        description=regress.__doc__.split("\n\n")[0].replace("``", ""), epilog=EXIT_CODES_HELP)
     regress.add_arguments(p)
@@ -292,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .toolchain import SimulatorMissing
+    from sim.host.toolchain import SimulatorMissing
     try:
         return args.func(args)
     except (ConfigError, UsageError) as exc:

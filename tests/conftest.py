@@ -3,9 +3,7 @@
 
 import pytest
 
-from sim import toolchain
-
-
+from sim.host import toolchain
 def require_simulator(sim: str) -> None:
     """Skip with a clear message when ``sim`` is not installed (Icarus comes from the system)."""
     try:

@@ -1,61 +1,10 @@
-"""Scenarios used only by the tests, registered through LWKT_SCENARIO_MODULES."""
-from firmware.thread import TDPRI_KERN_USER
-from sim.scenarios.base import Check, Scenario, register
+"""Scenarios used only by the tests, declared in the catalogue (``--scenario-module tests.scenarios_extra``,
+``RunConfig.scenario_modules``); tests/scenarios_extra_tb.py implements them in the simulator."""
+from sim.contract.catalogue import ScenarioInfo, declare
 
+_TB = "tests.scenarios_extra_tb"
 
-@register
-class CritUnderflow(Scenario):
-    name = "test-crit-underflow"
-    description = "a thread leaves one critical section too many (panics)"
-
-    async def boot(self, k):
-        async def bad(td, arg):
-            await td.k.cpu.work(100)
-            td.k.crit_enter()
-            await td.k.crit_exit()
-            await td.k.crit_exit()
-        await k.lwkt_create(bad, None, comm="underflow", pri=TDPRI_KERN_USER)
-
-
-@register
-class FailingCheck(Scenario):
-    name = "test-failing-check"
-    description = "runs fine but one of its checks fails"
-
-    async def boot(self, k):
-        async def quick(td, arg):
-            await td.k.cpu.work(10)
-            self.system.finish()
-        await k.lwkt_create(quick, None, comm="quick", pri=TDPRI_KERN_USER)
-
-    def checks(self):
-        return [Check("deliberately false", False, "this scenario exists to test failure reporting")]
-
-
-@register
-class PythonError(Scenario):
-    name = "test-python-error"
-    description = "a thread's code raises a Python exception (a firmware bug): a panic that keeps where"
-
-    async def boot(self, k):
-        async def buggy(td, arg):
-            await td.k.cpu.work(50)
-            table = {}
-            td.k.event("mark", label="before-bug")
-            return table["missing"]          # KeyError: the line the report must name
-        await k.lwkt_create(buggy, None, comm="buggy", pri=TDPRI_KERN_USER)
-
-
-@register
-class Forever(Scenario):
-    name = "test-forever"
-    description = "two threads taking turns for ever (until the cycle budget or a signal): a long run"
-    max_cycles = 50_000_000
-
-    async def boot(self, k):
-        async def spin(td, arg):
-            while True:
-                await td.k.cpu.work(200)
-                await td.k.lwkt_yield()
-        for n in range(2):
-            await k.lwkt_create(spin, None, comm=f"spin{n}", pri=TDPRI_KERN_USER)
+declare(ScenarioInfo("test-crit-underflow", "a thread leaves one critical section too many (panics)", _TB))
+declare(ScenarioInfo("test-failing-check", "runs fine but one of its checks fails", _TB))
+declare(ScenarioInfo("test-python-error", "a thread's code raises a Python exception (a firmware bug): a panic that keeps where", _TB))
+declare(ScenarioInfo("test-forever", "two threads taking turns for ever (until the cycle budget or a signal): a long run", _TB, max_cycles=50_000_000))

@@ -6,8 +6,8 @@ import pytest
 
 from bench import run as bench_run
 from hdl.config import SocConfig
-from sim.build import build_soc
-from sim.runner import run_cocotb
+from sim.host.build import build_soc
+from sim.host.runner import run_cocotb
 
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from sim.campaign import Campaign, load_campaign, parse_seeds
+from sim.campaigns.campaign import Campaign, load_campaign, parse_seeds
 from sim.cli import main
-from sim.errors import UsageError
-from sim.results import collect, render_markdown, write_png
-from sim.results_db import SCHEMA_VERSION, ResultsDB
-from sim.revision import Revision, current_revision
+from sim.contract.errors import UsageError
+from sim.campaigns.results import collect, render_markdown, write_png
+from sim.campaigns.results_db import SCHEMA_VERSION, ResultsDB
+from sim.campaigns.revision import Revision, current_revision
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -258,7 +258,8 @@ def test_regress_refuses_bad_input_in_one_line(tmp_path):
 
 def test_progress_lines_and_the_dashboard_without_bokeh(monkeypatch):
     import io
-    from sim.regress import Progress, _Engine
+    from sim.campaigns.engine import Engine as _Engine
+    from sim.campaigns.regress import Progress
     stream = io.StringIO()
     bar = Progress(4, enabled=True, stream=stream)
     bar.update(0, 0)
@@ -271,7 +272,8 @@ def test_progress_lines_and_the_dashboard_without_bokeh(monkeypatch):
 
 
 def test_each_configuration_is_built_once_per_worker_file_system(tmp_path):
-    from sim.regress import _submit_builds, build_task, filesystem_id
+    from sim.campaigns.regress import _submit_builds
+    from sim.campaigns.tasks import build_task, filesystem_id
 
     class Client:            # records what would go to Dask
         def __init__(self):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sim import run as run_module
+from sim.host import run as run_module
 from sim.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,7 +121,7 @@ def test_bad_input_exits_2_with_a_clear_message(argv, message, capsys, tmp_path)
 
 def test_missing_simulator_says_how_to_install(monkeypatch, capsys, tmp_path):
     import shutil
-    from sim import toolchain
+    from sim.host import toolchain
     real_which = shutil.which
     monkeypatch.setattr(toolchain.shutil, "which", lambda name: None if name in ("iverilog", "vvp") else real_which(name))
     assert main(["run", "--scenario", "up-basic", "--sim", "icarus", "--out", str(tmp_path)]) == 3

@@ -1,7 +1,7 @@
-"""sim.cycles: the time of the n-th falling edge, as ClockCycles(clk, n, rising=False) counts them."""
+"""sim.tb.cycles: the time of the n-th falling edge, as ClockCycles(clk, n, rising=False) counts them."""
 import pytest
 
-from sim.cycles import time_of_falling_edge
+from sim.tb.cycles import time_of_falling_edge
 
 PERIOD = 10      # rising edges at 0, 10, 20 ...; falling edges at 5, 15, 25 ...
 

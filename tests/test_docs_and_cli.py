@@ -74,7 +74,7 @@ def test_cli_usage_errors_exit_2():
 
 
 def test_ram_layout_doc_is_current():
-    from sim.ramdoc import render_layout
+    from sim.reports.ramdoc import render_layout
     current = (ROOT / "docs" / "ram-layout.md").read_text()
     assert current == render_layout(), "docs/ram-layout.md is stale: run `make docs`"
 

@@ -2,8 +2,8 @@
 import json
 
 from hdl.config import SocConfig
-from sim.build import build_soc
-from sim.runner import run_cocotb
+from sim.host.build import build_soc
+from sim.host.runner import run_cocotb
 
 
 def test_driver_bench_program(tmp_path):

@@ -1,16 +1,16 @@
-"""The functional coverage model (sim/func_coverage.py), the hardware bins (sim/hw_coverage.py) and a small
-version of `make coverage` (sim/coverage_run.py: the named runs, the directed modules and two random seeds)."""
+"""The functional coverage model (sim/coverage/func.py), the hardware bins (sim/contract/hw_coverage.py) and a small
+version of `make coverage` (sim/coverage/run.py: the named runs, the directed modules and two random seeds)."""
 import json
 
 import pytest
 
 from hdl import memory_map as mm
 from hdl.config import SocConfig
-from sim.coverage_run import NAMED_RUNS, DIRECTED_MODULES, main
-from sim.func_coverage import (HW_BINS, MODEL, UNREACHABLE, bins_hit, counter_hits, reachable,
+from sim.coverage.run import NAMED_RUNS, DIRECTED_MODULES, main
+from sim.coverage.func import (HW_BINS, MODEL, UNREACHABLE, bins_hit, counter_hits, reachable,
                                stimulus_for)
-from sim.hw_coverage import HwCoverage
-from sim.scenarios.random_workload import generate_spec
+from sim.contract.hw_coverage import HwCoverage
+from sim.contract.random_spec import generate_spec
 from tests.conftest import require_simulator
 
 
@@ -114,7 +114,7 @@ def test_make_coverage_small(tmp_path, capsys):
     assert result["bins"]["preempt.hit"]["first"] == "up-preempt seed 1"
     assert (first / "coverage.png").stat().st_size > 0 and "## Bins not hit" in (first / "coverage.md").read_text()
     # Each run's coverage as UCIS XML, and their sum.
-    from sim.ucis_export import read_ucis
+    from sim.coverage.ucis import read_ucis
     assert len(list((first / "ucis").glob("*.xml"))) == prefix + 2
     merged = read_ucis(first / "coverage.ucis.xml")
     assert merged["mplock.contended"] == result["bins"]["mplock.contended"]["hits"] > 0

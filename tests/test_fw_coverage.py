@@ -1,11 +1,11 @@
-"""Firmware code coverage (sim/fw_coverage.py): coverage.py over firmware/ inside the simulator, combined
+"""Firmware code coverage (sim/coverage/fw.py): coverage.py over firmware/ inside the simulator, combined
 over runs and summarised per seed function."""
 import json
 
 import pytest
 
-from sim.errors import EXIT_USAGE
-from sim.fw_coverage import DEFAULT_SEEDS, SEED_LIST, function_spans, main, merge_fw_coverage, render_markdown, seed_functions
+from sim.contract.errors import EXIT_USAGE
+from sim.coverage.fw import DEFAULT_SEEDS, SEED_LIST, function_spans, main, merge_fw_coverage, render_markdown, seed_functions
 from tests.conftest import require_simulator
 
 
@@ -48,7 +48,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
 @pytest.mark.xdist_group("fw_coverage")
 def test_runs_measure_the_firmware_and_merge_per_seed_function(tmp_path):
     require_simulator("verilator")
-    from sim.run import run_scenario
+    from sim.host.run import run_scenario
     runs = [tmp_path / "up", tmp_path / "smp"]
     assert run_scenario("up-basic", sim="verilator", seed=1, out=runs[0], quiet=True, fw_coverage=True) == 0
     assert run_scenario("smp-pingpong", sim="verilator", seed=1, cpus=2, out=runs[1], quiet=True,

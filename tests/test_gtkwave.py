@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from sim import gtkwave
-from sim.gtkwave import open_command, viewer_available, write_gtkwave_files
-from sim.run import run_scenario
-from sim.testbench import CLOCK_PERIOD_NS
+from sim.reports import gtkwave
+from sim.reports.gtkwave import open_command, viewer_available, write_gtkwave_files
+from sim.host.run import run_scenario
+from sim.tb.testbench import CLOCK_PERIOD_NS
 from tests.conftest import require_simulator
 
 pywellen = pytest.importorskip("pywellen")
@@ -44,7 +44,7 @@ def panic_run(tmp_path_factory):
     return _run(tmp_path_factory, "test-crit-underflow", scenario_modules=EXTRA)
 
 
-# -- reading the files back, independently of sim/gtkwave.py -------------------------------------------
+# -- reading the files back, independently of sim/reports/gtkwave.py -------------------------------------------
 
 
 def parse_save_file(path: Path) -> dict:

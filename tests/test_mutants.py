@@ -1,7 +1,7 @@
 """A sample of the mutation catalogue in CI (`make mutants` runs all of it): each planted bug is caught.
 
 Firmware: the kill suite (named scenarios, random workloads, the kernel's directed cocotb tests) with
-one random seed, for a spread of the catalogue, through `python -m sim.mutants`. Hardware: two
+one random seed, for a spread of the catalogue, through `python -m sim.campaigns.mutants`. Hardware: two
 mutants against the HDL unit tests. The full figures are in docs/mutants.md.
 """
 import json
@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_a_sample_of_firmware_mutants_is_killed(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "sim.mutants", "--no-hardware", "--sample", "4", "--seeds", "1",
+    result = subprocess.run([sys.executable, "-m", "sim.campaigns.mutants", "--no-hardware", "--sample", "4", "--seeds", "1",
                              "--jobs", "1", "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
                             timeout=1500)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -27,14 +27,14 @@ def test_a_sample_of_firmware_mutants_is_killed(tmp_path):
 
 
 def test_two_hardware_mutants_are_killed_by_the_hdl_tests():
-    from sim.hw_mutants import run_hw_mutant
+    from sim.campaigns.hw_mutants import run_hw_mutant
     for name, where in (("arbiter-starve", "test_arbiter.py"), ("decoder-accepts-unmapped", "test_decoder.py")):
         result = run_hw_mutant(name)
         assert result["killed"] and where in result["by"], result
 
 
 def test_the_mutant_runner_refuses_an_unknown_name(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "sim.mutants", "--no-hardware", "--only", "nope", "--out",
+    result = subprocess.run([sys.executable, "-m", "sim.campaigns.mutants", "--no-hardware", "--only", "nope", "--out",
                              str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "unknown mutant 'nope'" in result.stderr
 

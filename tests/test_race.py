@@ -1,8 +1,8 @@
-"""The shared-RAM race detector (sim/race.py) on synthetic bus accesses: no simulator."""
+"""The shared-RAM race detector (sim/tb/race.py) on synthetic bus accesses: no simulator."""
 import pytest
 
 from firmware.ram_layout import FREE, MPLOCK, THREAD_FIELDS, Guard, RamLayout
-from sim.race import RaceDetector, describe
+from sim.tb.race import RaceDetector, describe
 
 
 class Lock:

@@ -4,14 +4,14 @@ import json
 
 import pytest
 
-from sim.errors import UsageError
+from sim.contract.errors import UsageError
 
-from sim import stress
-from sim.faults import FAULTS, parse_faults
-from sim.run import RunError, run_scenario
-from sim.scenarios import SCENARIOS
-from sim.scenarios.random_workload import RandomSpec, generate_spec
-from sim.shrink import failure_signature, shrink
+from sim.campaigns import stress
+from sim.contract.catalogue import FAULTS, parse_faults
+from sim.host.run import RunError, run_scenario
+from sim.contract.catalogue import SCENARIOS
+from sim.contract.random_spec import RandomSpec, generate_spec
+from sim.campaigns.shrink import failure_signature, shrink
 from tests.conftest import require_simulator
 
 NAMED = sorted(name for name in SCENARIOS if not name.startswith("test-"))
@@ -155,9 +155,9 @@ def test_stress_summary(sim, tmp_path, capsys):
     assert "violations: 0" in out, out[-3000:]
     assert code == 0
     # The seeds went to different cells, and the campaign is in the results database.
-    from sim.regress import campaign_results
-    from sim.results_db import ResultsDB
-    from sim.revision import source_digest
+    from sim.campaigns.regress import campaign_results
+    from sim.campaigns.results_db import ResultsDB
+    from sim.campaigns.revision import source_digest
     db = ResultsDB(tmp_path / "results.sqlite", create=False)
     rows = campaign_results(db, "stress", source_digest())
     assert sorted(r["seed"] for r in rows) == list(range(101, 101 + seeds))

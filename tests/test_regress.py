@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from sim.campaign import Campaign
-from sim.regress import ATTEMPTS, local_cluster, run_campaign
-from sim.results import collect
-from sim.results_db import ResultsDB
+from sim.campaigns.campaign import Campaign
+from sim.campaigns.engine import local_cluster
+from sim.campaigns.regress import run_campaign
+from sim.campaigns.tasks import ATTEMPTS
+from sim.campaigns.results import collect
+from sim.campaigns.results_db import ResultsDB
 
 pytestmark = [pytest.mark.verilator, pytest.mark.xdist_group("regress")]
 
@@ -139,7 +141,7 @@ def _regress(db: Path, out: Path, seeds: str) -> list[str]:
 
 
 def test_a_campaign_killed_with_sigkill_loses_nothing_and_finishes_when_run_again(tmp_path):
-    from sim.interrupt import child_processes
+    from sim.host.interrupt import child_processes
     db, out = tmp_path / "r.sqlite", tmp_path / "killed"
     env = dict(os.environ, LWKT_SOC_SOURCE_DIGEST=DIGEST)
     first = subprocess.Popen(_regress(db, out, "21-26"), cwd=ROOT, env=env, stdout=subprocess.PIPE,

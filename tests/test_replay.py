@@ -7,9 +7,9 @@ import json
 import pytest
 
 from firmware.scoreboard import check_records
-from sim.run import run_scenario
-from sim.scenarios import SCENARIOS
-from sim.trace import read_trace
+from sim.host.run import run_scenario
+from sim.tb.scenarios import SCENARIOS
+from sim.contract.trace import read_trace
 
 NAMED = sorted(name for name in SCENARIOS if name != "random" and not name.startswith("test-"))
 IDLE = {"up-idle", "smp-idle"}          # nothing is scheduled: no decision to replay

@@ -1,5 +1,5 @@
 """What users do to a run: bad paths, bad specs, bad files, wrong combinations, two runs in one
-folder, signals, a damaged build. Each case: the command, its exit code (sim/errors.py), a fragment
+folder, signals, a damaged build. Each case: the command, its exit code (sim/contract/errors.py), a fragment
 of its one-line message, no traceback, and the previous run's outputs intact where they should be."""
 import json
 import os
@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from sim.interrupt import child_processes
+from sim.host.interrupt import child_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "docs" / "report-schema.json").read_text())
-LONG_RUN = ("import os, sys; sys.path.insert(0, os.getcwd()); from sim.run import run_scenario; sys.exit(run_scenario('test-forever', sim=sys.argv[2], "
+LONG_RUN = ("import os, sys; sys.path.insert(0, os.getcwd()); from sim.host.run import run_scenario; sys.exit(run_scenario('test-forever', sim=sys.argv[2], "
             "out=sys.argv[1], scenario_modules=('tests.scenarios_extra',)))")
 
 
@@ -192,11 +192,11 @@ def test_a_damaged_build_is_rebuilt_once(tmp_path):
 
 
 def test_other_commands_refuse_bad_input_in_one_line(tmp_path):
-    for argv, fragment in [(["-m", "sim.stress", "--faults", "bogus"], "unknown fault 'bogus'"),
-                           (["-m", "sim.stress", "--cpus", "2", "--faults", "all"], "need 3 CPUs"),
-                           (["-m", "sim.stress", "--cpus", "2,x"], "--cpus: '2,x' is not"),
-                           (["-m", "sim.shrink", "--seed", "1", "--cpus", "0"], "CPU count must be 1..32"),
-                           (["-m", "sim.shrink", "--seed", "1", "--spec", str(tmp_path / "no.json")], "cannot be read")]:
+    for argv, fragment in [(["-m", "sim.campaigns.stress", "--faults", "bogus"], "unknown fault 'bogus'"),
+                           (["-m", "sim.campaigns.stress", "--cpus", "2", "--faults", "all"], "need 3 CPUs"),
+                           (["-m", "sim.campaigns.stress", "--cpus", "2,x"], "--cpus: '2,x' is not"),
+                           (["-m", "sim.campaigns.shrink", "--seed", "1", "--cpus", "0"], "CPU count must be 1..32"),
+                           (["-m", "sim.campaigns.shrink", "--seed", "1", "--spec", str(tmp_path / "no.json")], "cannot be read")]:
         result = subprocess.run([sys.executable] + argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert result.returncode == 2 and fragment in result.stderr and "Traceback" not in result.stderr, \
             (argv, result.stderr)

@@ -1,4 +1,4 @@
-"""RTL code coverage (sim/rtl_coverage.py): the coverage-file parser, the block mapping and the merge on a
+"""RTL code coverage (sim/coverage/rtl.py): the coverage-file parser, the block mapping and the merge on a
 handmade .dat, bad input, and one real run on the Verilator coverage build merged end to end."""
 import json
 import shutil
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sim import rtl_coverage
-from sim.errors import UsageError
-from sim.rtl_coverage import block_of, main, merge_rtl_coverage, read_points, render_markdown
+from sim.coverage import rtl as rtl_coverage
+from sim.contract.errors import UsageError
+from sim.coverage.rtl import block_of, main, merge_rtl_coverage, read_points, render_markdown
 from tests.conftest import require_simulator
 
 COCOTB_DIR = str(Path(__file__).parent / "cocotb")
@@ -124,11 +124,11 @@ def test_bad_input_is_one_line_and_exit_code(tmp_path, capsys, monkeypatch):
     dat = _dat(tmp_path / "a.dat", tmp_path / "lwkt_soc.v", [1] * 11)
     monkeypatch.setattr(rtl_coverage.shutil, "which", lambda name: None)
     assert main([str(dat), "--out", str(tmp_path / "out")]) == 3
-    assert capsys.readouterr().err.strip() == f"sim.rtl_coverage: error: {rtl_coverage.TOOL_MISSING}"
+    assert capsys.readouterr().err.strip() == f"sim.coverage.rtl: error: {rtl_coverage.TOOL_MISSING}"
 
 
 def test_rtl_coverage_needs_verilator(tmp_path):
-    from sim.run import RunError, run_scenario
+    from sim.host.run import RunError, run_scenario
     with pytest.raises(RunError, match="needs --sim verilator"):
         run_scenario("up-basic", sim="icarus", out=tmp_path, rtl_coverage=True, quiet=True)
 
@@ -141,9 +141,9 @@ def test_run_with_rtl_coverage_and_merge(tmp_path, capsys):
     corners on the same build, merged."""
     require_simulator("verilator")
     from hdl.config import SocConfig
-    from sim.build import build_soc
+    from sim.host.build import build_soc
     from sim.cli import main as cli
-    from sim.runner import run_cocotb
+    from sim.host.runner import run_cocotb
     run = tmp_path / "run"
     assert cli(["run", "--scenario", "smp-pingpong", "--cpus", "2", "--rtl-coverage", "--out", str(run)]) == 0
     assert (run / "rtl_coverage.dat").stat().st_size > 0 and not (run / "coverage.dat").exists()
@@ -179,8 +179,8 @@ def test_register_corners_on_icarus(tmp_path):
     """The directed corners assert behaviour, not coverage: they hold on the other simulator too."""
     require_simulator("icarus")
     from hdl.config import SocConfig
-    from sim.build import build_soc
-    from sim.runner import run_cocotb
+    from sim.host.build import build_soc
+    from sim.host.runner import run_cocotb
     build = build_soc("icarus", SocConfig(ncpu=2, fifo_depth=4))
     result = run_cocotb(build, "register_corners", test_dir=tmp_path, python_path=[COCOTB_DIR])
     log = (tmp_path / "sim.log").read_text() if (tmp_path / "sim.log").exists() else ""

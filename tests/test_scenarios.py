@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 
 from sim.cli import main
-from sim.run import run_scenario
-from sim.scenarios import SCENARIOS
-from sim.trace import read_trace
+from sim.host.run import run_scenario
+from sim.tb.scenarios import SCENARIOS
+from sim.contract.trace import read_trace
 from tests.conftest import require_simulator
 
 UP_SCENARIOS = ["up-basic", "up-preempt", "up-untimely"]
@@ -64,7 +64,7 @@ def test_python_exception_in_firmware_is_a_panic_with_its_origin(tmp_path):
     panic = report["panic"]
     assert panic["message"] == "KeyError: 'missing'" and panic["thread"] == "buggy"
     exc = panic["exception"]
-    assert exc["type"] == "KeyError" and exc["file"].endswith("tests/scenarios_extra.py")
+    assert exc["type"] == "KeyError" and exc["file"].endswith("tests/scenarios_extra_tb.py")
     assert exc["function"] == "buggy" and 'return table["missing"]' in exc["traceback"]
     source = (Path(exc["file"])).read_text().splitlines()
     assert 'table["missing"]' in source[exc["line"] - 1]

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from hdl.config import SocConfig
-from sim.build import build_soc
-from sim.runner import run_cocotb
+from sim.host.build import build_soc
+from sim.host.runner import run_cocotb
 from tests.conftest import require_simulator
 
 COCOTB_DIR = str(Path(__file__).parent / "cocotb")

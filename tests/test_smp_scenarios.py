@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from sim.run import run_scenario
+from sim.host.run import run_scenario
 from tests.conftest import require_simulator
 
 SMP_SCENARIOS = ["smp-pingpong", "smp-ipi-storm", "smp-mplock", "smp-mixed"]

@@ -1,10 +1,10 @@
-"""The run timeline (sim/timeline.py): interval reconstruction, IPI matching and the PNG."""
+"""The run timeline (sim/reports/timeline.py): interval reconstruction, IPI matching and the PNG."""
 import json
 
 import matplotlib.image
 import pytest
 
-from sim.timeline import Interval, IpiArrow, idle_threads, match_ipis, render_timeline, run_intervals
+from sim.reports.timeline import Interval, IpiArrow, idle_threads, match_ipis, render_timeline, run_intervals
 
 
 def _rec(cycle, cpu, tid, thread, event, **fields):
@@ -119,13 +119,13 @@ def test_render_to_another_path_and_thin_out_arrows(tmp_path):
 
 
 def test_missing_trace_is_an_error(tmp_path):
-    from sim.errors import UsageError
+    from sim.contract.errors import UsageError
     with pytest.raises(UsageError, match="holds no trace.jsonl"):
         render_timeline(tmp_path)
 
 
 def test_arrows_are_thinned_per_pair_and_capped():
-    from sim.timeline import _thin_out
+    from sim.reports.timeline import _thin_out
     arrows = [IpiArrow(i % 4, 10 * i, (i + 1) % 4, 10 * i + 3, "f") for i in range(400)]
     kept, step = _thin_out(arrows, 50)
     assert len(kept) <= 50 and step > 1

@@ -1,4 +1,4 @@
-"""UCIS XML export of the functional coverage (sim/ucis_export.py, pyucis): round trip, schema, merge,
+"""UCIS XML export of the functional coverage (sim/coverage/ucis.py, pyucis): round trip, schema, merge,
 and pyucis's own report tool reading the files."""
 import json
 import subprocess
@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
-from sim.errors import EXIT_USAGE, UsageError
-from sim.func_coverage import MODEL
-from sim.ucis_export import export_run, main, merge_ucis, read_tests, read_ucis, write_ucis
+from sim.contract.errors import EXIT_USAGE, UsageError
+from sim.coverage.func import MODEL
+from sim.coverage.ucis import export_run, main, merge_ucis, read_tests, read_ucis, write_ucis
 
 DESCRIPTIONS = dict(MODEL)
 #: A bin of another prefix with no description (the hardware bins may come this way).

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from hdl.config import SocConfig
-from sim import toolchain
-from sim.build import build_soc
-from sim.runner import CocotbResult, run_cocotb
+from sim.host import toolchain
+from sim.host.build import build_soc
+from sim.host.runner import CocotbResult, run_cocotb
 from tests.conftest import require_simulator
 
 COCOTB_DIR = str(Path(__file__).parent / "cocotb")

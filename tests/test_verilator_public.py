@@ -1,4 +1,4 @@
-"""Only the signals of sim/verilator_runner.py's PUBLIC_SIGNALS are reachable in the Verilator model.
+"""Only the signals of sim/host/verilator.py's PUBLIC_SIGNALS are reachable in the Verilator model.
 
 The pytest side parses the generated Verilog into its modules' signals, splits them into those
 the list names and the others, and runs this same file as a cocotb program (``probe_public``)
@@ -14,8 +14,8 @@ import cocotb
 from cocotb.triggers import FallingEdge
 
 from hdl.config import SocConfig
-from sim.testbench import SocBench
-from sim.verilator_runner import IPI_GROUP, PUBLIC_SIGNALS, TOP, VLT_NAME, vlt_text
+from sim.tb.testbench import SocBench
+from sim.host.verilator import IPI_GROUP, PUBLIC_SIGNALS, TOP, VLT_NAME, vlt_text
 
 CONFIG = SocConfig(ncpu=2)
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,8 +83,8 @@ def test_every_entry_names_a_signal_of_the_design():
 
 
 def test_model_exposes_only_the_list(tmp_path):
-    from sim.build import build_soc
-    from sim.runner import run_cocotb
+    from sim.host.build import build_soc
+    from sim.host.runner import run_cocotb
     from tests.conftest import require_simulator
 
     require_simulator("verilator")

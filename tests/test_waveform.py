@@ -2,7 +2,7 @@
 import pytest
 
 from hdl.config import SocConfig
-from sim.smoke import run_smoke
+from sim.host.smoke import run_smoke
 from tests.conftest import require_simulator
 
 pywellen = pytest.importorskip("pywellen")

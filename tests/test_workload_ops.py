@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from sim.func_coverage import run_hits
-from sim.run import run_scenario
-from sim.run_files import RunFiles
-from sim.scenarios.spec_check import SpecError, load_spec_file
+from sim.coverage.func import run_hits
+from sim.host.run import run_scenario
+from sim.reports.run_files import RunFiles
+from sim.contract.spec_check import SpecError, load_spec_file
 from tests.conftest import require_simulator
 
 SPEC = {

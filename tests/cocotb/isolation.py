@@ -52,8 +52,8 @@ from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 
 from hdl import memory_map as mm
 from hdl.config import SocConfig
-from sim.bus import BusError, BusTimeout
-from sim.testbench import SocBench
+from sim.tb.bus import BusError, BusTimeout
+from sim.tb.testbench import SocBench
 
 CONFIG = SocConfig(**json.loads(os.environ.get(
     "LWKT_ISOLATION_CONFIG", '{"ncpu": 4, "fifo_depth": 4, "ram_words": 256, "ext_lines": 2}')))

@@ -9,14 +9,14 @@ import os
 from firmware.ram_layout import THREAD_FIELDS, RamLayout
 from firmware.system import System
 from hdl import memory_map as mm
-from sim.machine import Machine, new_machine
-from sim.scenarios.base import Devices
+from sim.tb.machine import Machine, new_machine
+from sim.tb.scenarios.base import Devices
 
 __all__ = ["up_machine", "Device", "mark", "marks", "index_of", "indices", "between", "source_of"]
 
 
 def planted_bugs() -> frozenset[str]:
-    """The planted bug `python -m sim.mutants` runs these tests with (LWKT_BUG), if any."""
+    """The planted bug `python -m sim.campaigns.mutants` runs these tests with (LWKT_BUG), if any."""
     return frozenset(filter(None, [os.environ.get("LWKT_BUG", "")]))
 
 

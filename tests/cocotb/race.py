@@ -1,4 +1,4 @@
-"""cocotb tests of the shared-RAM race detector (sim/race.py) on the RTL, 2 CPUs.
+"""cocotb tests of the shared-RAM race detector (sim/tb/race.py) on the RTL, 2 CPUs.
 
 No kernel: the two cores' ports are driven straight from cocotb coroutines, so
 the tests depend only on the bus driver, the layout and the detector. The ack of
@@ -12,10 +12,10 @@ from cocotb.triggers import FallingEdge
 
 from firmware.ram_layout import TOKEN_FIELDS, Guard, RamLayout
 from hdl import memory_map as mm
-from sim.bus import BusError
-from sim.cycles import CLOCK_PERIOD_NS, now_ns
-from sim.race import RaceDetector, describe
-from sim.testbench import SocBench
+from sim.tb.bus import BusError
+from sim.tb.cycles import CLOCK_PERIOD_NS, now_ns
+from sim.tb.race import RaceDetector, describe
+from sim.tb.testbench import SocBench
 
 #: The default SocConfig's RAM.
 RAM_WORDS = 4096

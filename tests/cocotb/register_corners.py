@@ -1,5 +1,5 @@
 """Register corner cases the kernel's scenarios never make, for any configuration (run on Icarus and
-Verilator, and on the RTL coverage build: sim/rtl_coverage.py).
+Verilator, and on the RTL coverage build: sim/coverage/rtl.py).
 
 - every IPI FIFO filled, overflowed (WOF, the entry dropped), drained in order, popped empty (ROE), and
   both sticky flags cleared; a CPU's own IPI slot errs;
@@ -12,15 +12,15 @@ Verilator, and on the RTL coverage build: sim/rtl_coverage.py).
 - the MP lock's error paths: RELEASE by a non-owner (ERR.NONOWNER, write-1-to-clear), a TRY by the
   owner, a failed TRY, BUST.
 
-Each test brings the SoC up through :class:`sim.testbench.SocBench` (a reset) and reads the
+Each test brings the SoC up through :class:`sim.tb.testbench.SocBench` (a reset) and reads the
 configuration from the hardware, so one module fits every build.
 """
 import cocotb
 from cocotb.triggers import FallingEdge
 
 from hdl import memory_map as mm
-from sim.bus import BusError
-from sim.testbench import SocBench
+from sim.tb.bus import BusError
+from sim.tb.testbench import SocBench
 
 TX_STATUS = mm.IPI_TX.register("TX_STATUS")
 FULL, EMPTY, WOF = (TX_STATUS.field(name).mask for name in ("FULL", "EMPTY", "WOF"))

@@ -20,12 +20,12 @@ from firmware.device import device_take
 from firmware.ram_layout import required_words
 from firmware.smp import IDLE_POLL_CYCLES
 from firmware.system import System
-from sim.machine import Machine
+from sim.tb.machine import Machine
 from firmware.thread import (TDF, TDPRI_CRIT, TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER,
                              TDPRI_USER_NORM)
 from hdl import memory_map as mm
 from kernel_helpers import Device, blocked_on, index_of, indices, mark, marks, peek_td, planted_bugs, source_of
-from sim.testbench import SocBench
+from sim.tb.testbench import SocBench
 
 MAX_CYCLES = 16_000  # the kernel's own execution (the default cost model) takes cycles too
 #: Bound on a short kernel path (a switch, a wake-up at a tick) under the default cost model: a few

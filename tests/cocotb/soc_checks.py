@@ -1,6 +1,6 @@
 """cocotb tests of the integrated SoC, run on Icarus and Verilator for several CPU counts.
 
-Each test brings the SoC up through :class:`sim.testbench.SocBench` and talks to
+Each test brings the SoC up through :class:`sim.tb.testbench.SocBench` and talks to
 it only through the core ports.
 """
 import random
@@ -10,8 +10,8 @@ from cocotb.triggers import FallingEdge, RisingEdge, with_timeout
 from cocotb.utils import get_sim_time
 
 from hdl import memory_map as mm
-from sim.bus import BusError
-from sim.testbench import SocBench, CLOCK_PERIOD_NS
+from sim.tb.bus import BusError
+from sim.tb.testbench import SocBench, CLOCK_PERIOD_NS
 
 TX_STATUS = mm.IPI_TX.register("TX_STATUS")
 FULL = TX_STATUS.field("FULL").mask

@@ -1,0 +1,453 @@
+"""A regression campaign: what to run, from a TOML file or options, expanded into runs.
+
+    name = "nightly"
+    scenarios = ["random", "smp-pingpong"]
+    seeds = ["1-1000"]            # integers and ranges "A-B" (or "A..B"), or one string "1-40,50"
+    cpus = [2, 4]                 # "default": the scenario's own count
+    fifo_depths = [8, 32]
+    faults = ["none", "all", "wait-states,spurious"]   # each entry is one fault set
+    sims = ["verilator", "icarus"]
+    cost_models = ["default"]     # zero, default or a JSON table
+    coverage = true               # functional coverage, hardware bins included
+    keep = "failed"               # run folders to keep: failed, all or none
+
+    [cluster]                     # options of a dask-jobqueue cluster (lwkt-soc regress --cluster ...)
+    cores = 8
+
+The campaign is the product of its lists; each configuration (scenario, CPUs,
+FIFO depth, fault set, simulator, cost model, ...) runs every seed. A
+configuration that cannot work (an up scenario on 4 CPUs, a fault that cannot
+act in a scenario) is left out with its reason; names, ranges and files that
+are wrong are a usage error naming the key.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import tomllib
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from sim.contract.errors import UsageError
+
+__all__ = ["Campaign", "RunSpec", "Expansion", "load_campaign", "parse_seeds", "KEYS"]
+
+#: Every key a campaign file may hold, with what it takes.
+KEYS = {
+    "name": "the campaign's name (letters, digits, '.', '_', '-'); default: the file's name",
+    "scenarios": "scenario names (lwkt-soc list)",
+    "seeds": "seeds: integers and ranges \"A-B\"",
+    "cpus": "CPU counts, or \"default\" for the scenario's",
+    "fifo_depths": "IPI FIFO depths (powers of two in 2..1024)",
+    "faults": "fault sets: \"none\", \"all\" or comma-separated fault names, one set per entry",
+    "sims": "simulators: verilator, icarus",
+    "cost_models": "cost models: zero, default or the path of a JSON table",
+    "coverage": "true: record the functional coverage bins of every run (hardware bins included)",
+    "cycles": "cycle budget of every run (default: each scenario's)",
+    "ram_words": "shared RAM size in words (default 4096)",
+    "keep": "run folders to keep: failed (default), all or none",
+    "shrink": "true (default): shrink one failing random seed per new failure signature",
+    "shrink_runs": "at most this many runs per shrink (default 40)",
+    "batch": "runs per Dask task (default 1; more for very short runs on very many workers)",
+    "spread": "true: deal the seeds out over the configurations, one run per seed, instead of every seed "
+              "on every configuration (default false)",
+    "plant_bug": "tests only: a planted scheduling bug in every run",
+    "scenario_modules": "tests only: modules to import that declare more scenarios",
+    "cluster": "a table of dask-jobqueue options for --cluster (docs/campaigns.md)",
+}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+#: Keeping of run folders.
+KEEP = ("failed", "all", "none")
+#: More runs than this in one campaign is surely a typo in a range.
+MAX_RUNS = 1_000_000
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a campaign: a configuration and a seed."""
+    campaign: str
+    scenario: str
+    seed: int
+    sim: str
+    cpus: int
+    fifo_depth: int
+    faults: str               # "none", or sorted comma-separated fault names
+    cost_model: str           # zero, default, or an absolute path
+    cost_model_sha: str = ""  # the table's SHA-256 for a file, so that an edited table is another configuration
+    ram_words: int = 4096
+    cycles: int | None = None
+    bug: str = ""
+    coverage: bool = False
+    scenario_modules: tuple[str, ...] = ()
+
+    def config(self) -> dict:
+        """What makes a configuration: everything but the campaign and the seed."""
+        data = asdict(self)
+        del data["campaign"], data["seed"]
+        data["scenario_modules"] = list(self.scenario_modules)
+        return data
+
+    @property
+    def config_id(self) -> str:
+        return hashlib.sha256(json.dumps(self.config(), sort_keys=True).encode()).hexdigest()[:12]
+
+    def run_key(self, digest: str) -> str:
+        """Unique per campaign, source digest, configuration and seed."""
+        text = json.dumps([self.campaign, digest, self.config_id, self.seed])
+        return hashlib.sha256(text.encode()).hexdigest()[:40]
+
+    @property
+    def label(self) -> str:
+        return config_label(self.config())
+
+    @property
+    def run_dir(self) -> str:
+        """The run's folder name inside the campaign's folder."""
+        return f"{self.scenario}-c{self.cpus}-f{self.fifo_depth}-{self.sim}-{self.config_id[:6]}-s{self.seed}"
+
+    def run_options(self) -> list[str]:
+        """The ``lwkt-soc run`` options that repeat this run (without --out)."""
+        options = ["--scenario", self.scenario, "--seed", str(self.seed), "--cpus", str(self.cpus),
+                   "--fifo-depth", str(self.fifo_depth), "--sim", self.sim]
+        if self.faults != "none":
+            options += ["--faults", self.faults]
+        if self.cost_model != "default":
+            options += ["--cost-model", self.cost_model]
+        if self.ram_words != 4096:
+            options += ["--ram-words", str(self.ram_words)]
+        if self.cycles:
+            options += ["--cycles", str(self.cycles)]
+        if self.bug:
+            options += ["--plant-bug", self.bug]
+        for module in self.scenario_modules:
+            options += ["--scenario-module", module]
+        return options
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["scenario_modules"] = list(self.scenario_modules)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunSpec":
+        data = dict(data)
+        data["scenario_modules"] = tuple(data.get("scenario_modules") or ())
+        return cls(**data)
+
+
+def config_label(config: dict) -> str:
+    """A configuration in a few words: ``random 4cpu fifo8 faults=all verilator``."""
+    from sim.contract.catalogue import FAULTS
+    faults = config["faults"]
+    if faults != "none" and sorted(faults.split(",")) == sorted(FAULTS):
+        faults = "all"
+    text = f"{config['scenario']} {config['cpus']}cpu fifo{config['fifo_depth']} faults={faults} {config['sim']}"
+    if config["cost_model"] != "default":
+        text += f" cost={Path(config['cost_model']).name}"
+    if config.get("ram_words", 4096) != 4096:
+        text += f" ram={config['ram_words']}"
+    if config.get("cycles"):
+        text += f" cycles={config['cycles']}"
+    if config.get("bug"):
+        text += f" bug={config['bug']}"
+    return text
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A campaign as written; :meth:`expand` turns it into runs."""
+    name: str = "campaign"
+    scenarios: tuple[str, ...] = ("random",)
+    seeds: tuple[int, ...] = tuple(range(1, 21))
+    cpus: tuple[int | None, ...] = (None,)          # None: the scenario's own count
+    fifo_depths: tuple[int, ...] = (32,)
+    faults: tuple[str, ...] = ("none",)
+    sims: tuple[str, ...] = ("verilator",)
+    cost_models: tuple[str, ...] = ("default",)
+    coverage: bool = False
+    cycles: int | None = None
+    ram_words: int = 4096
+    keep: str = "failed"
+    shrink: bool = True
+    shrink_runs: int = 40
+    batch: int = 1
+    spread: bool = False
+    plant_bug: str = ""
+    scenario_modules: tuple[str, ...] = ()
+    cluster: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in data.items()}
+
+    def expand(self) -> "Expansion":
+        """Every run, in a stable order (configuration by configuration, seeds ascending), and the
+        configurations left out with why. A usage error when nothing can run.
+
+        With ``spread`` the seeds are dealt out instead, one run per seed: a matrix of M configurations
+        and N seeds is N runs, each configuration getting N/M seeds of its own (rounded). The runs come
+        configuration by configuration."""
+        _check_values(self)
+        bases, skipped = [], []
+        for base, why in self._configs():
+            if why:
+                skipped.append(why)
+            else:
+                bases.append(base)
+        skipped = list(dict.fromkeys(skipped))
+        if not bases:
+            raise UsageError(f"campaign {self.name}: no configuration can run"
+                             + (f" ({skipped[0]})" if skipped else ""))
+        if (len(self.seeds) if self.spread else len(bases) * len(self.seeds)) > MAX_RUNS:
+            raise UsageError(f"campaign {self.name}: more than {MAX_RUNS:,} runs; check the seed ranges")
+        if not self.spread:
+            return Expansion([replace(base, seed=seed) for base in bases for seed in self.seeds], skipped)
+        # Consecutive seeds go to cells far apart in the product (a stride near n/phi, coprime
+        # with n), so that even a few seeds vary every dimension, not only the innermost.
+        n = len(bases)
+        stride = next(s for s in range(max(1, round(n * 0.618)), 2 * n + 2) if math.gcd(s, n) == 1)
+        dealt: list[list[RunSpec]] = [[] for _ in bases]
+        for i, seed in enumerate(self.seeds):
+            cell = (i * stride) % n
+            dealt[cell].append(replace(bases[cell], seed=seed))
+        return Expansion([run for cell in dealt for run in cell], skipped)
+
+    def _configs(self):
+        """(run template, "") for each configuration of the product, or (None, why it cannot run)."""
+        for scenario in self.scenarios:
+            for cpus in self.cpus:
+                for fifo in self.fifo_depths:
+                    for faults in self.faults:
+                        for sim in self.sims:
+                            for cost in self.cost_models:
+                                yield _config(self, scenario, cpus, fifo, faults, sim, cost)
+
+
+@dataclass
+class Expansion:
+    runs: list[RunSpec]
+    skipped: list[str]
+
+    @property
+    def configs(self) -> dict[str, RunSpec]:
+        """config_id -> its first run."""
+        found: dict[str, RunSpec] = {}
+        for run in self.runs:
+            found.setdefault(run.config_id, run)
+        return found
+
+
+def _check_values(c: Campaign) -> None:
+    """Names and ranges that are wrong whatever they are combined with: a usage error naming the key."""
+    from firmware.cost_model import CostModelError, load_cost_model
+    from firmware.system import BUGS
+    from hdl.config import ConfigError, SocConfig
+    from sim.contract.catalogue import parse_faults
+    from sim.contract.catalogue import scenario_info as get_scenario
+    import importlib
+
+    if not _NAME.match(c.name):
+        raise UsageError(f"campaign name {c.name!r}: use letters, digits, '.', '_' and '-' (at most 64)")
+    for key in ("scenarios", "seeds", "cpus", "fifo_depths", "faults", "sims", "cost_models"):
+        if not getattr(c, key):
+            raise UsageError(f"campaign {c.name}: {key} is empty")
+    for module in c.scenario_modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise UsageError(f"scenario_modules: cannot import {module} ({exc})") from None
+    for name in c.scenarios:
+        try:
+            get_scenario(name)
+        except KeyError as exc:
+            raise UsageError(exc.args[0]) from None
+    for seed in c.seeds:
+        if seed < 0:
+            raise UsageError(f"seeds: {seed} is negative; seeds are integers >= 0")
+    try:
+        for cpus in c.cpus:
+            if cpus is not None:
+                SocConfig(ncpu=cpus)
+        for depth in c.fifo_depths:
+            SocConfig(fifo_depth=depth)
+        SocConfig(ram_words=c.ram_words)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    for faults in c.faults:
+        try:
+            parse_faults(faults)
+        except ValueError as exc:
+            raise UsageError(f"faults: {exc}") from None
+    for sim in c.sims:
+        if sim not in ("verilator", "icarus"):
+            raise UsageError(f"sims: unknown simulator {sim!r}; simulators: verilator, icarus")
+    for model in c.cost_models:
+        try:
+            load_cost_model(model)
+        except CostModelError as exc:
+            raise UsageError(f"cost_models: {exc}") from None
+    if c.plant_bug and c.plant_bug not in BUGS:
+        raise UsageError(f"plant_bug: unknown planted bug {c.plant_bug!r}; known: {', '.join(BUGS)}")
+    if c.keep not in KEEP:
+        raise UsageError(f"keep: {c.keep!r}; one of {', '.join(KEEP)}")
+    if c.cycles is not None and c.cycles <= 0:
+        raise UsageError(f"cycles: {c.cycles} must be > 0")
+    if c.shrink_runs < 1:
+        raise UsageError(f"shrink_runs: {c.shrink_runs} must be at least 1")
+    if c.batch < 1:
+        raise UsageError(f"batch: {c.batch} must be at least 1")
+
+
+def _config(c: Campaign, scenario: str, cpus: int | None, fifo: int, faults: str, sim: str,
+            cost: str) -> tuple[RunSpec | None, str]:
+    """The run template of one configuration, or why it cannot run (the rules of ``lwkt-soc run``)."""
+    from firmware.ram_layout import LayoutError, RamLayout
+    from sim.contract.catalogue import FAULTS, check_faults, parse_faults
+    from sim.contract.catalogue import scenario_info as get_scenario
+
+    cls = get_scenario(scenario)
+    ncpu = cpus or cls.cpus
+    fault_set = parse_faults(faults)
+    what = f"{scenario} on {ncpu} CPU(s)"
+    if cls.mode == "up" and ncpu != 1:
+        return None, f"{what}: an up scenario runs on one CPU"
+    if ncpu < cls.min_cpus:
+        return None, f"{what}: it needs at least {cls.min_cpus} CPUs"
+    try:
+        check_faults(fault_set, cls, ncpu)
+    except ValueError as exc:
+        return None, f"{what} with faults {faults}: {exc}"
+    if cls.mode == "smp":
+        try:
+            RamLayout(ncpu, c.ram_words)
+        except LayoutError as exc:
+            return None, f"{what}: {exc}"
+    cost_sha = ""
+    if cost not in ("zero", "default"):
+        path = Path(cost).resolve()
+        cost, cost_sha = str(path), hashlib.sha256(path.read_bytes()).hexdigest()
+    canonical = ",".join(name for name in FAULTS if name in fault_set) or "none"
+    return RunSpec(campaign=c.name, scenario=scenario, seed=0, sim=sim, cpus=ncpu, fifo_depth=fifo,
+                   faults=canonical, cost_model=cost, cost_model_sha=cost_sha, ram_words=c.ram_words,
+                   cycles=c.cycles, bug=c.plant_bug, coverage=c.coverage,
+                   scenario_modules=tuple(c.scenario_modules)), ""
+
+
+def parse_seeds(value) -> tuple[int, ...]:
+    """Seeds from an integer, a string "1-40,50" or a list of both; sorted, each once."""
+    items = value if isinstance(value, list) else [value]
+    seeds: set[int] = set()
+    for item in items:
+        if isinstance(item, bool):
+            raise UsageError(f"seeds: {item!r} is not a seed")
+        if isinstance(item, int):
+            seeds.add(item)
+            continue
+        if not isinstance(item, str):
+            raise UsageError(f"seeds: {item!r} is not a seed or a range \"A-B\"")
+        for part in filter(None, (p.strip() for p in item.split(","))):
+            match = re.fullmatch(r"(\d+)\s*(?:-|\.\.)\s*(\d+)", part)
+            if match:
+                low, high = int(match[1]), int(match[2])
+                if high < low:
+                    raise UsageError(f"seeds: range {part!r} ends before it starts")
+                if high - low >= MAX_RUNS:
+                    raise UsageError(f"seeds: range {part!r} has more than {MAX_RUNS:,} seeds")
+                seeds.update(range(low, high + 1))
+            elif re.fullmatch(r"\d+", part):
+                seeds.add(int(part))
+            else:
+                raise UsageError(f"seeds: {part!r} is not a seed or a range \"A-B\"")
+    if not seeds:
+        raise UsageError("seeds: no seed given")
+    return tuple(sorted(seeds))
+
+
+def _list(key: str, value, kind) -> tuple:
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if not isinstance(item, kind) or isinstance(item, bool) and kind is not bool:
+            raise UsageError(f"{key}: {item!r} is not {'a number' if kind is int else 'a string'}")
+    return tuple(items)
+
+
+def _cpus(value) -> tuple[int | None, ...]:
+    items = value if isinstance(value, list) else [value]
+    result = []
+    for item in items:
+        if item == "default":
+            result.append(None)
+        elif isinstance(item, int) and not isinstance(item, bool):
+            result.append(item)
+        else:
+            raise UsageError(f"cpus: {item!r} is not a CPU count or \"default\"")
+    return tuple(dict.fromkeys(result))
+
+
+def campaign_from_mapping(data: dict, *, default_name: str = "campaign", where: str = "campaign") -> Campaign:
+    """A Campaign from a TOML table (or options turned into one); unknown keys and wrong types are usage
+    errors naming the key."""
+    unknown = sorted(set(data) - set(KEYS))
+    if unknown:
+        raise UsageError(f"{where}: unknown key {unknown[0]!r}; known keys: {', '.join(KEYS)}")
+    values: dict = {"name": default_name}
+    for key, value in data.items():
+        if key == "name":
+            if not isinstance(value, str):
+                raise UsageError(f"{where}: name must be a string")
+            values["name"] = value
+        elif key == "seeds":
+            values["seeds"] = parse_seeds(value)
+        elif key == "cpus":
+            values["cpus"] = _cpus(value)
+        elif key == "fifo_depths":
+            values["fifo_depths"] = tuple(dict.fromkeys(_list(key, value, int)))
+        elif key in ("scenarios", "faults", "sims", "cost_models", "scenario_modules"):
+            values[key] = tuple(dict.fromkeys(_list(key, value, str)))
+        elif key in ("coverage", "shrink", "spread"):
+            if not isinstance(value, bool):
+                raise UsageError(f"{where}: {key} must be true or false")
+            values[key] = value
+        elif key in ("cycles", "ram_words", "shrink_runs", "batch"):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise UsageError(f"{where}: {key} must be an integer")
+            values[key] = value
+        elif key in ("keep", "plant_bug"):
+            if not isinstance(value, str):
+                raise UsageError(f"{where}: {key} must be a string")
+            values[key] = value
+        elif key == "cluster":
+            if not isinstance(value, dict):
+                raise UsageError(f"{where}: cluster must be a table of dask-jobqueue options")
+            values["cluster"] = dict(value)
+    if "faults" in values:                       # "" means no fault, as in lwkt-soc run
+        values["faults"] = tuple(f or "none" for f in values["faults"])
+    return Campaign(**values)
+
+
+def load_campaign(path: str | Path | None, overrides: dict | None = None) -> Campaign:
+    """The campaign of a TOML file (``None``: defaults only) with ``overrides`` (from options) on top."""
+    data: dict = {}
+    default_name = "campaign"
+    where = "campaign options"
+    if path is not None:
+        path = Path(path)
+        where = str(path)
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            raise UsageError(f"{path}: no such campaign file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"{path}: cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise UsageError(f"{path}: not valid TOML ({exc})") from None
+        if isinstance(data.get("campaign"), dict) and len(data) == 1 + ("cluster" in data):
+            cluster = data.get("cluster")       # a file may put its keys under [campaign]
+            data = dict(data["campaign"], **({"cluster": cluster} if cluster is not None else {}))
+        default_name = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem) or "campaign"
+    data.update({key: value for key, value in (overrides or {}).items() if value is not None})
+    return campaign_from_mapping(data, default_name=default_name, where=where)

@@ -1,0 +1,196 @@
+"""The Dask tasks of a campaign, run in the worker processes: probe the worker's file system, build a
+configuration, run a batch of runs into their folders and summarise each, shrink a failing seed.
+Each returns a small dict the client records (``sim/campaigns/regress.py``)."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import time
+import uuid
+from pathlib import Path
+
+from sim.campaigns.campaign import RunSpec
+from sim.contract.errors import EXIT_FAILED, EnvironmentProblem, UsageError
+from sim.campaigns.revision import source_digest
+
+__all__ = ["ATTEMPTS", "build_task", "run_task", "execute_run", "shrink_task", "probe_worker", "filesystem_id",
+           "error_result"]
+
+#: Folder (inside the campaign's) where each attempt of a run writes before it is kept or removed.
+ATTEMPTS = ".attempts"
+
+
+def filesystem_id(root: Path) -> str:
+    """A name for the file system holding ``root``: workers that read the same one share a build cache."""
+    marker = root / ".filesystem-id"
+    for _ in range(100):
+        try:
+            text = marker.read_text().strip()
+            if text:
+                return text
+        except FileNotFoundError:
+            root.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                pass                                # another worker is writing it
+            else:
+                name = uuid.uuid4().hex[:16]
+                with os.fdopen(fd, "w") as f:
+                    f.write(name)
+                return name
+        time.sleep(0.05)
+    raise EnvironmentProblem(f"{marker} stays empty")
+
+
+def probe_worker() -> dict:
+    """What the client needs to know about a worker (run on every worker)."""
+    from sim.host.build import BUILD_ROOT
+    return {"host": socket.gethostname(), "pid": os.getpid(), "fs": filesystem_id(BUILD_ROOT),
+            "digest": worker_digest(), "build_root": str(BUILD_ROOT)}
+
+
+def build_task(sim: str, config: dict) -> dict:
+    """Build one configuration on this worker's file system (cached: a no-op when built)."""
+    from hdl.config import SocConfig
+    from sim.host.build import build_soc
+    start = time.perf_counter()
+    try:
+        build = build_soc(sim, SocConfig(**config))
+    except EnvironmentProblem:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a simulator missing, a bad configuration: the campaign stops
+        raise EnvironmentProblem(f"{type(exc).__name__}: {exc}") from None
+    return {"host": socket.gethostname(), "directory": str(build.directory),
+            "seconds": round(time.perf_counter() - start, 3)}
+
+
+_DIGEST: list[str] = []
+
+
+def worker_digest() -> str:
+    """This worker's source digest, taken once: the code it imported when it started."""
+    if not _DIGEST:
+        _DIGEST.append(source_digest())
+    return _DIGEST[0]
+
+
+def run_task(specs: list[dict], folder: str, keep: str, digest: str) -> list[dict]:
+    """Runs of the campaign, one after the other (a batch: usually one run)."""
+    if worker_digest() != digest:
+        result = error_result(EnvironmentProblem(f"worker {socket.gethostname()} runs other sources (digest "
+                                                 f"{worker_digest()}, campaign {digest})"))
+        return [{**result, "seed": spec["seed"], "seconds": 0.0, "out_dir": None, "worker": socket.gethostname(),
+                 "attempt": 1} for spec in specs]
+    return [execute_run(RunSpec.from_dict(spec), Path(folder), keep) for spec in specs]
+
+
+def execute_run(spec: RunSpec, folder: Path, keep: str) -> dict:
+    """Run ``spec`` into its own attempt folder; returns what the database records. Never raises: a run that
+    cannot run or report is a result with status ``error``."""
+    from sim.host.run import run_scenario
+    attempts = folder / ATTEMPTS
+    attempts.mkdir(parents=True, exist_ok=True)
+    me = f"{socket.gethostname()}-{os.getpid()}"
+    out = attempts / f"{spec.run_dir}.{me}"
+    shutil.rmtree(out, ignore_errors=True)
+    # A folder another process left for the same run is an attempt that died with its worker.
+    earlier = sum(1 for _ in attempts.glob(f"{spec.run_dir}.*"))
+    start = time.perf_counter()
+    result = {"seed": spec.seed, "worker": me, "attempt": earlier + 1}
+    try:
+        code = run_scenario(spec.scenario, sim=spec.sim, seed=spec.seed, out=out, cpus=spec.cpus, cycles=spec.cycles,
+                            fifo_depth=spec.fifo_depth, quiet=True,
+                            faults="" if spec.faults == "none" else spec.faults, cost_model=spec.cost_model,
+                            scenario_modules=spec.scenario_modules, ram_words=spec.ram_words, bug=spec.bug,
+                            hw_coverage=spec.coverage)
+        result.update(summarise_run(out, code, spec.coverage))
+    except Exception as exc:            # noqa: BLE001 - whatever it was, the campaign records it and goes on
+        result.update(error_result(exc))
+    result["seconds"] = round(time.perf_counter() - start, 2)
+    if out.exists() and (keep == "all" or keep == "failed" and result["status"] != "pass"):
+        final = folder / spec.run_dir
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(out, final)
+        result["out_dir"] = str(final)
+    else:
+        shutil.rmtree(out, ignore_errors=True)
+        result["out_dir"] = None
+    return result
+
+
+def summarise_run(out: Path, code: int, coverage: bool) -> dict:
+    """The small dict a run task returns, from the run's folder."""
+    from sim.coverage.func import run_hits
+    from sim.reports.run_files import RunFiles
+    from sim.campaigns.shrink import failure_signature
+    report = RunFiles(out).report()
+    failed = [c["name"] for c in report["checks"] if not c["ok"]]
+    if code == 0:
+        status = "pass"
+    elif report["outcome"] == "panic":
+        status = "panic"
+    elif report["outcome"] == "interrupted":
+        status = "error"
+    else:
+        status = "fail"
+    landings = {row["function"]: [sum(row["taken"]), sum(row["deferred"])]
+                for row in report.get("interrupt_landings", [])}
+    counters = {"sysctl": report.get("sysctl") or {}, "ipi": report.get("ipi"), "mplock": report.get("mplock"),
+                "scoreboard": report.get("scoreboard") or {}, "shared_ram": report.get("shared_ram") or {},
+                "faults": (report.get("faults") or {}).get("injected"), "landings": landings,
+                "bus_transactions": report.get("bus_transactions")}
+    signature = None
+    if status != "pass":
+        checks, panic = failure_signature(report)
+        signature = [list(checks), panic]
+    return {"status": status, "code": code, "outcome": report["outcome"], "checks": len(report["checks"]),
+            "failed": failed, "panic": (report.get("panic") or {}).get("message"), "signature": signature,
+            "counters": counters, "latencies": report.get("latency") or {}, "cycles": report.get("cycles"),
+            "sim_seconds": report.get("wall_seconds"), "bins": sorted(run_hits(out)) if coverage else None}
+
+
+def error_result(exc: BaseException) -> dict:
+    """A run that could not run or report: recorded, and run again when the campaign is."""
+    from sim.contract.errors import EXIT_ENVIRONMENT, EXIT_USAGE
+    kind = type(exc).__name__
+    message = str(exc).splitlines()[0] if str(exc) else kind
+    code = EXIT_USAGE if isinstance(exc, UsageError) else EXIT_ENVIRONMENT if isinstance(
+        exc, EnvironmentProblem) else EXIT_FAILED
+    return {"status": "error", "code": code, "outcome": "error", "checks": 0, "failed": [f"run error: {kind}"],
+            "panic": None, "signature": [["run error"], f"{kind}: {re.sub(r'[0-9]+', '#', message)}"],
+            "detail": message, "counters": {}, "latencies": {}, "cycles": None, "sim_seconds": None, "bins": None}
+
+
+def shrink_task(spec: dict, target: list, budget: int, folder: str) -> dict:
+    """Shrink the workload of one failing random seed; at most ``budget`` runs."""
+    from sim.contract.catalogue import parse_faults
+    from sim.contract.random_spec import generate_spec
+    from sim.campaigns.shrink import shrink, spec_signature
+    run = RunSpec.from_dict(spec)
+    faults = "" if run.faults == "none" else run.faults
+    workload = generate_spec(run.seed, run.cpus, parse_faults(faults))
+    wanted = (tuple(target[0]), target[1])
+    runs = 0
+
+    def still_fails(candidate) -> bool:
+        nonlocal runs
+        if runs >= budget:
+            return False
+        runs += 1
+        return spec_signature(candidate, run.seed, sim=run.sim, cpus=run.cpus, cycles=run.cycles,
+                              fifo_depth=run.fifo_depth, faults=faults, cost_model=run.cost_model,
+                              ram_words=run.ram_words, bug=run.bug,
+                              scenario_modules=run.scenario_modules) == wanted
+
+    smallest = shrink(workload, still_fails, log=lambda *_: None)
+    out = Path(folder) / "shrinks" / f"{run.run_dir}"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "spec.json").write_text(smallest.to_json())
+    return {"status": "shrunk" if smallest.size() < workload.size() else "not-smaller",
+            "size_from": workload.size(), "size_to": smallest.size(), "runs": runs, "spec": smallest.to_json(),
+            "spec_path": str(out / "spec.json")}
+
+

@@ -1,0 +1,10 @@
+"""What a run is, as both sides of it see it: the host that starts it and the simulator that runs it.
+
+The run configuration (``config``, written as run.json), the run folder's files (``outdir``), the
+trace record format and clock (``trace``), exit codes and error kinds (``errors``), the catalogue
+of scenarios and faults (``catalogue``), random workload specs (``random_spec``, ``spec_check``),
+the hardware coverage bins (``hw_coverage``) and where the project's files are (``paths``).
+
+May import: the standard library, ``hdl`` and ``firmware`` (data only). Never cocotb, nor any other
+``sim`` package.
+"""

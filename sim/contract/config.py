@@ -1,0 +1,75 @@
+"""The run contract: one typed configuration per run, written once as ``run.json`` in its folder.
+
+``lwkt-soc run`` fills a :class:`RunConfig` from its options, writes it into the
+run folder, and hands the simulator only its path (``LWKT_RUN_CONFIG``); the
+simulator side (``sim/tb/run_program.py``) reads it back. ``run.json`` stays with
+the run's outputs as the record of what ran: scenario, seed, CPUs, FIFO depth,
+RAM size, faults, spec (path and SHA-256), cost model, planted bug, simulator and
+tool versions.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sim.contract.errors import UsageError
+from sim.contract.outdir import atomic_write
+
+__all__ = ["RunConfig", "CONFIG_ENV", "RUN_CONFIG_FILE", "FW_COVERAGE_FILE_ENV"]
+
+#: The one environment variable a run's simulator gets: the path of its run.json.
+CONFIG_ENV = "LWKT_RUN_CONFIG"
+RUN_CONFIG_FILE = "run.json"
+#: For directed cocotb modules (sim/tb/fw_coverage_start.py): the firmware coverage data file to measure into.
+FW_COVERAGE_FILE_ENV = "LWKT_FW_COVERAGE_FILE"
+
+
+@dataclass
+class RunConfig:
+    scenario: str
+    seed: int
+    sim: str
+    mode: str
+    cpus: int
+    fifo_depth: int
+    ram_words: int
+    cycles: int
+    faults: list[str] = field(default_factory=list)
+    cost_model: str = "default"
+    spec: str | None = None
+    spec_sha256: str | None = None
+    bug: str = ""
+    scenario_modules: list[str] = field(default_factory=list)
+    waves: bool = False
+    #: Code coverage of this run: Verilator's line and toggle coverage of the RTL (a coverage
+    #: build, written to rtl_coverage.dat) and coverage.py over firmware/ (fw_coverage.dat).
+    rtl_coverage: bool = False
+    fw_coverage: bool = False
+    #: The hardware functional coverage of the cores' bus accesses (sim/contract/hw_coverage.py), into
+    #: counters.json as ``hw_coverage``.
+    hw_coverage: bool = False
+    out: str = "."
+    versions: dict = field(default_factory=dict)
+
+    def write(self, folder: Path) -> Path:
+        path = Path(folder) / RUN_CONFIG_FILE
+        atomic_write(path, json.dumps(asdict(self), indent=2) + "\n")
+        return path
+
+    @classmethod
+    def read(cls, path: Path) -> "RunConfig":
+        try:
+            data = json.loads(Path(path).read_text())
+            return cls(**data)
+        except (OSError, ValueError, TypeError) as exc:
+            raise UsageError(f"{path} is not a run configuration ({exc})") from None
+
+    @classmethod
+    def from_environment(cls) -> "RunConfig":
+        """The configuration of the run this simulator process belongs to."""
+        path = os.environ.get(CONFIG_ENV)
+        if not path:
+            raise UsageError(f"{CONFIG_ENV} is not set: sim.tb.run_program runs under `lwkt-soc run`")
+        return cls.read(Path(path))

@@ -1,0 +1,6 @@
+"""Coverage over many runs: the functional model (``func``), RTL code coverage from Verilator
+(``rtl``), firmware code coverage from coverage.py (``fw``), the UCIS export (``ucis``), and the
+coverage-directed run set of ``make coverage`` (``run``).
+
+May import: ``sim.host``, ``sim.reports``, ``sim.contract``. Never cocotb or ``sim.tb``.
+"""

@@ -1,0 +1,87 @@
+"""Running cocotb test modules against a built SoC."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from sim.host.build import Build
+from sim.host import toolchain
+__all__ = ["run_cocotb", "CocotbResult", "wave_plusargs", "collect_waveform"]
+
+
+@dataclass(frozen=True)
+class CocotbResult:
+    tests: int
+    failed: int
+    results_xml: Path
+    directory: Path
+
+    @property
+    def ok(self) -> bool:
+        return self.tests > 0 and self.failed == 0
+
+
+def run_cocotb(build: Build, module: str | list[str], *, test_dir: Path, testcase: str | None = None,
+               extra_env: dict[str, str] | None = None, waves: bool = False,
+               seed: int | None = None, python_path: list[str] | None = None,
+               plusargs: list[str] | None = None) -> CocotbResult:
+    """Run the cocotb tests of ``module`` on ``build`` in ``test_dir`` (one per run).
+
+    ``python_path`` entries are added to this process's ``sys.path``, which the
+    cocotb runner hands to the simulator as its PYTHONPATH.
+    """
+    from cocotb_tools.runner import get_runner, get_results
+
+    toolchain.activate(build.sim)
+    if waves and not build.waves:
+        raise ValueError("a waveform needs a build made with waves=True")
+    test_dir = Path(test_dir)
+    test_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(extra_env or {})
+    for entry in reversed(python_path or []):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    runner = get_runner(build.sim)
+    results_xml = test_dir / "results.xml"
+    try:
+        runner.test(
+            test_module=module,
+            hdl_toplevel=build.toplevel,
+            hdl_toplevel_lang="verilog",
+            build_dir=build.directory,
+            test_dir=test_dir,
+            testcase=testcase,
+            extra_env=env,
+            waves=waves,
+            seed=seed,
+            plusargs=list(plusargs or []),
+            timescale=None,
+            log_file=test_dir / "sim.log",
+            results_xml=str(results_xml),
+        )
+    except SystemExit:
+        # The runner exits when a test failed; the results file tells which.
+        if not results_xml.exists():
+            raise RuntimeError(f"the simulator ended without results; see {test_dir / 'sim.log'}") from None
+    tests, failed = get_results(results_xml)
+    return CocotbResult(tests, failed, results_xml, test_dir)
+
+
+def wave_plusargs(build: Build, test_dir: Path) -> list[str]:
+    """Plusargs that make Icarus write its waveform into the run's folder (not the shared build)."""
+    if build.sim == "icarus" and build.waves:
+        return [f"+dumpfile_path={Path(test_dir).resolve() / 'waves.fst'}"]
+    return []
+
+
+def collect_waveform(build: Build, test_dir: Path) -> Path | None:
+    """The run's waveform as ``waves.fst`` or ``waves.vcd`` in ``test_dir`` (renaming Verilator's dump)."""
+    test_dir = Path(test_dir)
+    for candidate in (test_dir / "waves.fst", test_dir / "dump.fst", test_dir / "dump.vcd"):
+        if candidate.exists():
+            target = test_dir / f"waves{candidate.suffix}"
+            if candidate != target:
+                candidate.replace(target)
+            return target
+    return None

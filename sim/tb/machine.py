@@ -1,0 +1,132 @@
+"""The machine side of a run: cores over the SoC's ports, the kernel booted on them, the
+cocotb run and quiesce loops, the hardware's own end-of-run checks, and the outputs.
+
+``firmware.system.System`` holds the kernel side; this module binds it to the
+running SoC (the only place that does).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Awaitable, Callable
+
+import cocotb
+from cocotb.triggers import Event, First, Timer
+
+from firmware.cost_model import DEFAULT, CostModel
+from firmware.lwkt import Lwkt
+from firmware.panic import KernelPanic
+from firmware.system import System
+from sim.tb.cpu import Cpu, Rendezvous
+from sim.contract.outdir import atomic_write
+from sim.tb.race import RaceDetector, describe
+from sim.tb.testbench import CLOCK_PERIOD_NS, SocBench
+from sim.contract.trace import Trace
+
+__all__ = ["Machine", "new_machine"]
+
+
+class Machine:
+    """A System of kernels running on the cores of a started SoC bench.
+
+    Parameters
+    ----------
+    bench : SocBench
+        The running SoC (clock started, out of reset).
+    mode : "up" or "smp"
+        ``up`` runs seed v1.12 on CPU 0 alone (the other cores stay parked).
+    cost_model : CostModel
+        Cycles of kernel execution.
+    **options
+        The rest of :class:`firmware.system.System`'s options (hardclock_period,
+        untimely_switch, faults, seed).
+    """
+
+    def __init__(self, bench: SocBench, *, mode: str = "up", cost_model: CostModel = DEFAULT, **options):
+        self.bench = bench
+        rendezvous = Rendezvous(bench.dut.clk)
+        ncpu = 1 if mode == "up" else bench.ncpu
+        self.cores = [Cpu(bench.dut, master, CLOCK_PERIOD_NS, rendezvous) for master in bench.masters[:ncpu]]
+        self.trace = Trace()
+        self.system = System(self.cores, mode=mode, fifo_depth=bench.fifo_depth, trace=self.trace,
+                             hardware=bench, cost_model=cost_model, ram_words=bench.ram_words, **options)
+        self.done = Event()
+        self.system.on_finish = self.done.set
+        #: The lockset check of every shared-RAM access on the cores' ports (SMP).
+        self.races: RaceDetector | None = None
+        if mode == "smp":
+            self.races = RaceDetector(self.system.ram, bench.mplock_owner, self._race).attach(bench.masters)
+
+    def _race(self, race: dict) -> None:
+        """A race stops the run like any failed check: a panic on the CPU that made the access."""
+        system = self.system
+        if system.panic is None:
+            k = system.kernels[race["cpu"]]
+            td = k.curthread
+            raise KernelPanic(f"check failed: {describe(race)}", k.gd_cpuid, td.td_comm if td else "-",
+                              td.td_id if td else 0, race["cycle"])
+
+    def start(self, start: dict[int, Callable[[Lwkt], Awaitable[None]]] | None = None) -> None:
+        """Boot every kernel; ``start[cpu](kernel)`` runs in CPU ``cpu``'s boot context."""
+        start = start or {}
+        for k in self.system.kernels:
+            cocotb.start_soon(k.idle_main(start.get(k.gd_cpuid)))
+
+    async def run(self, max_cycles: int) -> str:
+        """Wait until the workload finishes, panics, or ``max_cycles`` pass; returns the outcome."""
+        timeout = Timer(max_cycles * CLOCK_PERIOD_NS, unit="ns")
+        await First(self.done.wait(), timeout)
+        if self.system.outcome is None:
+            self.system.outcome = "timeout"
+        return self.system.outcome
+
+    async def run_on(self, cycles: int) -> None:
+        """Let the kernels run ``cycles`` more cycles (after the run ended: what threads were in
+        the middle of, such as an exit, completes)."""
+        await Timer(cycles * CLOCK_PERIOD_NS, unit="ns")
+
+    async def quiesce(self, max_cycles: int = 5000) -> None:
+        """After the workload: let messages still in flight arrive before the final checks."""
+        step = 10
+        for _ in range(max_cycles // step):
+            if not self.system.in_flight():
+                return
+            await Timer(step * CLOCK_PERIOD_NS, unit="ns")
+
+    def final_checks(self) -> list[tuple[str, bool, str, bool]]:
+        """End-of-run checks: the scoreboard's; in the SMP build also the hardware's sticky error
+        flags, the RAM race detector's and the kernel's own."""
+        board = self.system.scoreboard
+        scoreboard = ("every scheduling decision matches the reference model", board.mismatches == 0,
+                      f"{board.decisions} decisions, {board.undecidable} undecidable", board.decisions > 0)
+        if self.system.mode != "smp":
+            return [scoreboard]
+        flags = self.bench.ipi_error_flags()
+        bad = flags["wof"] or flags["roe"]
+        races = self.races
+        return [("WOF and ROE stay clear", not bad, f"WOF on {flags['wof']}, ROE on {flags['roe']}" if bad else "",
+                 True),
+                ("no race on the shared RAM (lockset check of every access)", not races.races,
+                 f"{races.checked} guarded accesses of {races.accesses} checked"
+                 + (f"; first: {describe(races.races[0])}" if races.races else ""), races.checked > 0),
+                scoreboard] + self.system.final_checks()
+
+    def write_outputs(self, out: Path, summary: dict | None = None) -> None:
+        """The trace and ``counters.json`` (the kernel's counters, with ``summary`` of the run), each
+        written once, atomically."""
+        out.mkdir(parents=True, exist_ok=True)
+        self.trace.write_jsonl(out / "trace.jsonl")
+        system = self.system
+        result = {"outcome": system.outcome, "panic": system.panic.as_dict() if system.panic else None,
+                  **system.counters()}
+        if self.races is not None:
+            races = self.races
+            result["shared_ram"] = {"accesses": races.accesses, "guarded": races.checked, "races": len(races.races)}
+        result.update(summary or {})
+        atomic_write(out / "counters.json", json.dumps(result, indent=2) + "\n")
+
+
+async def new_machine(dut, *, mode: str = "up", **options) -> Machine:
+    """Start a freshly reset SoC and put a (not yet booted) kernel on it."""
+    bench = await SocBench(dut).start()
+    return Machine(bench, mode=mode, **options)

@@ -1,0 +1,139 @@
+"""The cocotb test that runs a scenario (``lwkt-soc run``).
+
+Its parameters come from the run's ``run.json`` (``sim/contract/config.py``), whose
+path is the one environment variable ``LWKT_RUN_CONFIG``. While it runs it
+keeps the file ``progress`` in the output folder up to date with the simulated
+cycle; SIGINT or SIGTERM end the run at the next progress tick with outcome
+``interrupted`` (``sim/host/interrupt.py``).
+"""
+import importlib
+import signal
+import json
+import time
+from pathlib import Path
+
+import cocotb
+from cocotb.triggers import Timer
+
+from sim.tb.fw_coverage import start_from_environment
+
+# coverage.py over firmware/ when run.json asks (fw_coverage): started before the firmware is
+# imported so that its module-level lines count too; saved at the end of run_scenario.
+_FW_COVERAGE = start_from_environment()
+
+from firmware.cost_model import load_cost_model  # noqa: E402
+from sim.tb.faults import FaultInjector
+from sim.contract.hw_coverage import HwCoverage
+from sim.tb.machine import Machine
+from sim.contract.config import RunConfig
+from sim.tb.scenarios import Check, Devices, get_scenario
+from sim.tb.testbench import CLOCK_PERIOD_NS, SocBench
+
+
+#: The signal that asked this run to stop (sim/host/interrupt.py): checked at every progress tick.
+_STOP: dict[str, int | None] = {"signal": None}
+
+
+def _on_signal(signum, frame) -> None:
+    _STOP["signal"] = signum
+
+
+@cocotb.test()
+async def run_scenario(dut):
+    try:
+        await _run_scenario(dut)
+    finally:  # the firmware coverage is written however the run ends (panic, failed check, signal)
+        if _FW_COVERAGE is not None:
+            _FW_COVERAGE.save()
+
+
+async def _run_scenario(dut):
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _on_signal)
+    config = RunConfig.from_environment()
+    for module in config.scenario_modules:
+        importlib.import_module(module)
+    name, seed, out = config.scenario, config.seed, Path(config.out)
+    scenario = get_scenario(name)(seed)
+    if config.spec:
+        scenario.use_spec(json.loads(Path(config.spec).read_text()))
+    max_cycles = config.cycles
+    faults = frozenset(config.faults)
+    cost_model = load_cost_model(config.cost_model)
+    bench = await SocBench(dut).start()
+    machine = Machine(bench, mode=config.mode, cost_model=cost_model, hardclock_period=scenario.hardclock_period,
+                      untimely_switch=scenario.untimely_switch, faults=faults, seed=seed,
+                      bugs=frozenset(filter(None, [config.bug])))
+    system = machine.system
+    hw_coverage = None
+    if config.hw_coverage:
+        hw_coverage = HwCoverage(bench.soc_config()).attach(bench.masters)
+    devices = Devices(dut)
+    scenario.attach(system, devices)
+    for model in scenario.device_models():
+        cocotb.start_soon(model)
+    injector = FaultInjector(dut, system.ncpu, len(dut.ext_irq), faults, seed, scenario.device_lines())
+    for coroutine in injector.coroutines(devices):
+        cocotb.start_soon(coroutine)
+    start_cycle = machine.cores[0].cycle
+    wall = time.perf_counter()
+    machine.start(scenario.start_functions())
+    cocotb.start_soon(_report_progress(out / "progress", machine.cores[0], max_cycles, system))
+    outcome = await machine.run(max_cycles)
+    wall = time.perf_counter() - wall
+    cycles = machine.cores[0].cycle - start_cycle
+    if outcome == "done":
+        await machine.quiesce()
+    if system.panic is not None and system.panic.exception:
+        dut._log.error("panic from a Python exception in firmware:\n%s", system.panic.exception["traceback"])
+
+    checks = [Check("no panic", system.panic is None, str(system.panic) if system.panic else ""),
+              Check("finished within the cycle budget", outcome != "timeout",
+                    f"outcome {outcome} after {cycles} cycles (budget {max_cycles})")]
+    if outcome == "interrupted":
+        # The workload did not end: its own checks and the end-of-run ones would judge half a run.
+        checks.append(Check("ran to the end", False, f"interrupted by {signal.Signals(_STOP['signal']).name} "
+                                                     f"after {cycles} cycles"))
+    else:
+        checks += [Check(*check) for check in machine.final_checks()]
+    if system.panic is None and outcome != "interrupted":
+        try:
+            checks += scenario.checks()
+        except Exception as exc:  # a check that cannot be evaluated has failed
+            checks.append(Check("scenario checks evaluated", False, f"{type(exc).__name__}: {exc}"))
+    machine.write_outputs(out, {
+        "scenario": name, "seed": seed, "cycles": cycles, "wall_seconds": round(wall, 6),
+        "bus_transactions": sum(m.transactions for m in bench.masters),
+        "faults": {"enabled": sorted(faults), "wait_states": injector.stalls,
+                   "wait_state_cycles": injector.stall_cycles, "spurious_pulses": injector.pulses,
+                   "delayed_completions": sum(k.counters.get("delayed_completions", 0) for k in system.kernels),
+                   "stopped_cpus": [{"cpu": r["cpu"], "cycle": r["cycle"]} for r in system.trace.events("cpu_stop")],
+                   "fifo_full_drains": system.sysctl("lwkt.ipiq_fifofull") if system.mode == "smp" else 0,
+                   "dead_cpus": sorted(system.dead_cpus)},
+        "checks": [c.as_dict() for c in checks],
+        **({"hw_coverage": hw_coverage.hits} if hw_coverage is not None else {})})
+    failed = [c for c in checks if not c.ok]
+    for c in checks:
+        dut._log.info("check %-45s %s %s", c.name, "ok" if c.ok else "FAILED", c.detail)
+    assert not failed, "failed checks: " + "; ".join(f"{c.name} ({c.detail})" for c in failed)
+
+
+#: The progress file is read five times a second (sim/host/run.py); writing it more often costs a
+#: file write (a millisecond or more) for nothing: measured as a third of a short run's wall time.
+_PROGRESS_WRITE_SECONDS = 0.2
+
+
+async def _report_progress(path: Path, cpu, budget: int, system) -> None:
+    """Wake a hundred times over the budget or more, write the simulated cycle at most every
+    _PROGRESS_WRITE_SECONDS of wall time; end the run (outcome ``interrupted``) once a signal
+    asked for it."""
+    step = min(max(1000, budget // 100), 20_000)   # a signal is noticed within 20,000 cycles
+    written = None
+    while True:
+        now = time.perf_counter()
+        if written is None or now - written >= _PROGRESS_WRITE_SECONDS:
+            path.write_text(f"{cpu.cycle} {budget}\n")
+            written = now
+        if _STOP["signal"] is not None:
+            system.finish("interrupted")
+        await Timer(step * CLOCK_PERIOD_NS, unit="ns")
