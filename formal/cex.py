@@ -1,54 +1,36 @@
-"""Counterexamples: read the VCD yosys-smtbmc writes, print its signals, write a GTKWave save file.
+"""Counterexamples: read the VCD yosys-smtbmc writes (pywellen), print its signals, write a GTKWave save
+file (pyvcd).
 
 yosys-smtbmc puts step s at time 10*s (a clock edge at 10*s+5 is not a step), with the
 harness's own signals in scope ``top`` and each block under ``top.<submodule>``.
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 __all__ = ["read_steps", "format_signals", "write_save_file"]
 
 _STEP = 10                 # VCD time units per solver step
-# GTKWave trace flags (gtkwave src/analyzer.h): right-justified hex, decimal, binary.
-_HEX, _BIN = 0x22, 0x28
 
 
 def read_steps(vcd: Path) -> tuple[dict[str, int], list[dict[str, int]]]:
-    """``(widths, steps)``: the width of each ``scope.name`` and its value at every step."""
-    ids: dict[str, list[str]] = {}
-    widths: dict[str, int] = {}
-    scope: list[str] = []
-    values: dict[str, int] = {}
-    steps: list[dict[str, int]] = []
-    current = 0
-    header = True
-    for line in Path(vcd).read_text().splitlines():
-        words = line.split()
-        if not words:
-            continue
-        if header:
-            if words[0] == "$scope":
-                scope.append(words[2])
-            elif words[0] == "$upscope":
-                scope.pop()
-            elif words[0] == "$var" and words[1] == "wire":
-                name = ".".join(scope + [words[4]])
-                ids.setdefault(words[3], []).append(name)
-                widths[name] = int(words[2])
-            elif words[0] == "$enddefinitions":
-                header = False
-            continue
-        if words[0].startswith("#"):
-            while current < int(words[0][1:]) // _STEP:   # the step before is complete
-                steps.append(dict(values))
-                current += 1
-        elif words[0][0] == "b" and len(words) == 2:
-            bits = words[0][1:]
-            value = int(bits, 2) if set(bits) <= {"0", "1"} else 0
-            for name in ids.get(words[1], ()):
-                values[name] = value
-    steps.append(dict(values))
+    """``(widths, steps)``: the width of each ``scope.name`` wire and its value at every step.
+
+    Read with pywellen. A step's value is the last change at or before it (a change at 10*s+5, the
+    clock's falling edge, belongs to step s); an unknown value (x, z) reads as 0."""
+    import pywellen
+    wave = pywellen.Waveform(str(vcd))
+    wires = [var for var in wave.all_vars() if str(var.var_type) == "Wire"]
+    widths = {var.full_name: int(var.bitwidth or 1) for var in wires}
+    changes = {var.full_name: list(var.tv) for var in wires}
+    last = max((time for var in wave.all_vars() for time, _ in var.tv), default=0)
+    steps: list[dict[str, int]] = [{} for _ in range(last // _STEP + 1)]
+    for name, tv in changes.items():
+        for i, (time, value) in enumerate(tv):
+            until = tv[i + 1][0] // _STEP if i + 1 < len(tv) else len(steps)
+            for s in range(time // _STEP, until):
+                steps[s][name] = value if isinstance(value, int) else 0
     return widths, steps
 
 
@@ -70,26 +52,22 @@ def format_signals(vcd: Path, step: int, *, scope: str = "top") -> list[str]:
 
 
 def write_save_file(vcd: Path, save: Path, step: int, *, scope: str = "top") -> Path:
-    """A GTKWave save file that opens ``vcd`` with the harness's signals, then the blocks',
-    the primary marker on the failing ``step``."""
+    """A GTKWave save file (pyvcd's ``vcd.gtkw``) that opens ``vcd`` with the harness's signals, free
+    inputs first, the primary marker on the failing ``step``."""
+    from vcd.gtkw import GTKWSave
     vcd, save = Path(vcd).resolve(), Path(save).resolve()
     widths, _ = read_steps(vcd)
-    lines = ["[*] lwkt-soc formal counterexample (formal/cex.py)",
-             f'[dumpfile] "{vcd}"', f'[savefile] "{save}"', "[timestart] 0",
-             f"*-4.000000 {step * _STEP} " + " ".join(["-1"] * 26), f"[treeopen] {scope}."]
-    flags = None
-
-    def add(name):
-        nonlocal flags
-        width = widths[name]
-        want = _HEX if width > 1 else _BIN
-        if want != flags:
-            lines.append(f"@{want:x}")
-            flags = want
-        lines.append(f"{name}[{width - 1}:0]" if width > 1 else name)
-
+    text = io.StringIO()
+    gtkw = GTKWSave(text)
+    gtkw.comment("lwkt-soc formal counterexample (formal/cex.py)")
+    gtkw.dumpfile(str(vcd))
+    gtkw.savefile(str(save))
+    gtkw.timestart(0)
+    gtkw.zoom_markers(-4.0, step * _STEP)
+    gtkw.treeopen(scope)
     own = sorted(n for n in widths if n.count(".") == 1 and n.startswith(scope + "."))
     for name in [n for n in own if ".f_" in n] + [n for n in own if ".f_" not in n]:
-        add(name)
-    save.write_text("\n".join(lines) + "\n")
+        width = widths[name]
+        gtkw.trace(f"{name}[{width - 1}:0]" if width > 1 else name, datafmt="hex" if width > 1 else "bin")
+    save.write_text(text.getvalue())
     return save

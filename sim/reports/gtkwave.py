@@ -16,15 +16,19 @@ Signal names are read from the waveform itself (with pywellen), so they are the
 exact names GTKWave knows, whatever scope the simulator put them under; a name
 the waveform does not have is left out rather than listed. In a save file a
 vector is named ``scope.signal[msb:lsb]`` as GTKWave names it. Flag values
-(``@...`` lines) are GTKWave's ``TR_*`` trace flags.
+(``@...`` lines) are GTKWave's ``TR_*`` trace flags. pyvcd's ``vcd.gtkw`` writes the file.
 """
 from __future__ import annotations
 
+import io
 import math
 import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from vcd.gtkw import GTKWFlag, GTKWSave
+
 from sim.contract.outdir import atomic_write
 from sim.contract.trace import CLOCK_PERIOD_NS
 from sim.reports.run_files import RunFiles
@@ -36,23 +40,16 @@ SAVE_FILE = "waves.gtkw"
 TRANSLATE_FILE = "threads.txt"
 _WAVEFORMS = ("waves.fst", "waves.vcd")
 
-# GTKWave trace flags (gtkwave src/analyzer.h).
-TR_HEX = 0x2
-TR_DEC = 0x4
-TR_BIN = 0x8
-TR_RJUSTIFY = 0x20
-TR_BLANK = 0x200
-TR_FTRANSLATED = 0x2000
-TR_GRP_BEGIN = 0x800000
-TR_GRP_END = 0x1000000
-
-HEX = TR_RJUSTIFY | TR_HEX
-DEC = TR_RJUSTIFY | TR_DEC
-BIN = TR_RJUSTIFY | TR_BIN
+# GTKWave's trace flags as pyvcd names them (gtkwave src/analyzer.h's TR_*), for readers of the file.
+TR_HEX = GTKWFlag.hex.value
+TR_DEC = GTKWFlag.dec.value
+TR_BIN = GTKWFlag.bin.value
+TR_FTRANSLATED = GTKWFlag.ftranslated.value
+TR_GRP_BEGIN = GTKWFlag.grp_begin.value
+TR_GRP_END = GTKWFlag.grp_end.value
 
 _UNITS = {"fs": 1e-15, "ps": 1e-12, "ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 _MAX_IPI_CPUS = 4                    # CPUs whose IPI ports are shown: the busiest ones
-_NAMED_MARKERS = 26                  # A..Z on the "*" line
 _WINDOW = (1600, 900)                # GTKWave window size the zoom is computed for
 _SST_WIDTH = 220                     # signal search tree pane
 _SIGNALS_WIDTH = 330                 # signal names pane
@@ -177,63 +174,45 @@ def _write_translate_file(path: Path, names: dict[int, list[str]], seen: set[int
 # -- the save file -----------------------------------------------------------------------------------
 
 
-class _SaveFile:
-    def __init__(self, wave: _Waveform):
-        self.wave = wave
-        self.lines: list[str] = []
-        self.signals: list[str] = []
-        self._flags: int | None = None
+class _Signals:
+    """The traces of the save file, through pyvcd's writer; only what the waveform has."""
 
-    def flags(self, value: int) -> None:
-        if value != self._flags:
-            self.lines.append(f"@{value:x}")
-            self._flags = value
+    def __init__(self, wave: _Waveform, save: GTKWSave):
+        self.wave, self.save = wave, save
 
-    def signal(self, relative: str, fmt: int = 0, *, translate: Path | None = None) -> bool:
-        """Show ``relative`` (to the SoC scope) in format ``fmt`` (1-bit signals in binary),
-        through the translate filter file ``translate`` if given; False if the waveform lacks it."""
-        var = self.wave.find(relative)
-        if var is None:
-            return False
-        fmt = fmt if var.width > 1 and fmt else BIN
-        if translate is not None:
-            self.flags(fmt | TR_FTRANSLATED)
-            self.lines.append(f"^1 {translate}")
-        else:
-            self.flags(fmt)
-        self.lines.append(var.gtkwave_name)
-        self.signals.append(var.gtkwave_name)
-        return True
+    def present(self, specs) -> list[tuple[_Var, str, Path | None]]:
+        """``(relative name, format[, translate file])`` specs the waveform has, as variables."""
+        found = []
+        for relative, fmt, *translate in specs:
+            var = self.wave.find(relative)
+            if var is not None:
+                found.append((var, fmt, translate[0] if translate else None))
+        return found
 
-    def group(self, name: str, body) -> None:
-        """A named group holding what ``body()`` adds; left out when the waveform has none of it."""
-        start = len(self.lines)
-        self.flags(TR_GRP_BEGIN | TR_BLANK)
-        self.lines.append(f"-{name}")
-        before = len(self.signals)
-        body()
-        if len(self.signals) == before:          # nothing of it in this waveform
-            del self.lines[start:]
-            self._flags = None
-            return
-        self.flags(TR_GRP_END | TR_BLANK)
-        self.lines.append(f"-{name}")
+    def trace(self, var: _Var, fmt: str, translate: Path | None = None) -> None:
+        """Show ``var`` in ``fmt`` (``hex``, ``dec``, ``bin``; one-bit signals in binary), through the
+        translate filter file ``translate`` if given."""
+        self.save.trace(var.gtkwave_name, datafmt=fmt if var.width > 1 else "bin",
+                        translate_filter_file=str(translate) if translate is not None else None)
+
+    def group(self, name: str, specs) -> None:
+        """A named group of ``specs``; left out when the waveform has none of it."""
+        found = self.present(specs)
+        if found:
+            with self.save.group(name):
+                for var, fmt, translate in found:
+                    self.trace(var, fmt, translate)
 
 
-def _core_group(save: _SaveFile, cpu: int, translate: Path):
-    def body():
-        c = f"cpu{cpu}"
-        save.signal(f"{c}.debug.curthread", HEX, translate=translate)
-        save.signal(f"{c}.debug.pri", DEC)
-        save.signal(f"{c}.debug.critdepth", DEC)
-        save.signal(f"{c}.debug.event", HEX)
-        save.signal(f"{c}.intc.irq")
-        save.signal(f"{c}.intc.pending", BIN)
-        save.signal(f"{c}.timer.pending")
-        for port, fmt in (("cyc", 0), ("stb", 0), ("we", 0), ("adr", HEX), ("dat_w", HEX), ("dat_r", HEX),
-                          ("ack", 0), ("err", 0), ("irq", 0)):
-            save.signal(f"{c}__{port}", fmt)
-    return body
+def _core_signals(cpu: int, translate: Path) -> list[tuple]:
+    c = f"cpu{cpu}"
+    specs = [(f"{c}.debug.curthread", "hex", translate), (f"{c}.debug.pri", "dec"),
+             (f"{c}.debug.critdepth", "dec"), (f"{c}.debug.event", "hex"), (f"{c}.intc.irq", "bin"),
+             (f"{c}.intc.pending", "bin"), (f"{c}.timer.pending", "bin")]
+    for port, fmt in (("cyc", "bin"), ("stb", "bin"), ("we", "bin"), ("adr", "hex"), ("dat_w", "hex"),
+                      ("dat_r", "hex"), ("ack", "bin"), ("err", "bin"), ("irq", "bin")):
+        specs.append((f"{c}__{port}", fmt))
+    return specs
 
 
 def _busiest_ipi_cpus(wave: _Waveform) -> list[int]:
@@ -277,6 +256,14 @@ def _markers(run_dir: Path, wave: _Waveform) -> tuple[int, list[tuple[int, str]]
     return primary, [(t, " ".join(label.split())) for t, label in named]
 
 
+def _ipi_signals(cpu: int) -> list[tuple]:
+    specs = [(f"ipi.pending_{cpu}", "bin")]          # bit s: FIFO[s][cpu] holds an entry
+    for side in ("tx", "rx"):
+        specs += [(f"ipi.{side}{cpu}_slot", "dec"), (f"ipi.{side}{cpu}_windex", "dec"),
+                  (f"ipi.{side}{cpu}_rindex", "dec")]
+    return specs + [(f"ipi.wof_{cpu}", "bin"), (f"ipi.roe_{cpu}", "bin")]
+
+
 def _zoom(wave: _Waveform) -> float:
     """GTKWave's zoom that shows the whole run in the window.
 
@@ -314,58 +301,42 @@ def write_gtkwave_files(run_dir: Path) -> dict[str, Path]:
     seen, width = _thread_ids(wave)
     _write_translate_file(translate_path, read_thread_names(run_dir), seen, width)
 
-    save = _SaveFile(wave)
-    save.signal("cycle", DEC)
-    for cpu in wave.cpus():
-        save.group(f"cpu{cpu}", _core_group(save, cpu, translate_path))
-
-    def mplock():
-        save.signal("mplock.held")
-        save.signal("mplock.owner", DEC)
-
-    def ipi():
-        # The FIFOs live in memories (hdl/ipi.py); a CPU's ports show the FIFO they address.
-        for c in _busiest_ipi_cpus(wave):
-            def port(c=c):
-                save.signal(f"ipi.pending_{c}", BIN)          # bit s: FIFO[s][c] holds an entry
-                for side in ("tx", "rx"):
-                    save.signal(f"ipi.{side}{c}_slot", DEC)
-                    save.signal(f"ipi.{side}{c}_windex", DEC)
-                    save.signal(f"ipi.{side}{c}_rindex", DEC)
-                save.signal(f"ipi.wof_{c}", BIN)
-                save.signal(f"ipi.roe_{c}", BIN)
-            save.group(f"ipi_cpu{c}", port)
-
-    def ram():
-        save.signal("ram_arbiter.requests", BIN)
-        save.signal("ram_arbiter.grant", BIN)
-        save.signal("ram.write_port__en")
-        save.signal("ram.write_port__addr", HEX)
-        save.signal("ram.write_port__data", HEX)
-
-    save.group("mplock", mplock)
-    save.group("ipi", ipi)
-    save.group("ram", ram)
-
     primary, named = _markers(run_dir, wave)
-    times = [t for t, _ in named] + [-1] * (_NAMED_MARKERS - len(named))
-    header = [
-        "[*]",
-        f"[*] lwkt-soc run view (sim/reports/gtkwave.py): gtkwave {save_path}",
-        "[*]",
-        f'[dumpfile] "{path}"',
-        f'[savefile] "{save_path}"',
-        "[timestart] 0",
-        f"[size] {_WINDOW[0]} {_WINDOW[1]}",
-        "[pos] -1 -1",
-        f"*{_zoom(wave):.6f} {primary} " + " ".join(map(str, times)),
-    ]
-    header += [f"[markername] {chr(ord('A') + i)}{label}" for i, (_, label) in enumerate(named)]
+    text = io.StringIO()
+    save = GTKWSave(text)
+    save.comment(f"lwkt-soc run view (sim/reports/gtkwave.py): gtkwave {save_path}")
+    save.dumpfile(str(path))
+    save.savefile(str(save_path))
+    save.timestart(0)
+    save.size(*_WINDOW)
+    save.pos(-1, -1)
+    save.zoom_markers(_zoom(wave), primary, **{chr(ord("a") + i): t for i, (t, _) in enumerate(named)})
+    # pyvcd has no directive for marker names and the search tree's size: the same line format.
+    for i, (_, label) in enumerate(named):
+        text.write(f"[markername] {chr(ord('A') + i)}{label}\n")
     scopes = wave.soc.split(".")[:-1]
-    header += [f"[treeopen] {'.'.join(scopes[:i + 1])}." for i in range(len(scopes))]
-    header += [f"[sst_width] {_SST_WIDTH}", f"[signals_width] {_SIGNALS_WIDTH}",
-               "[sst_expanded] 1", "[sst_vpaned_height] 250"]
-    atomic_write(save_path, "\n".join(header + save.lines) + "\n")
+    for i in range(len(scopes)):
+        save.treeopen(".".join(scopes[:i + 1]))
+    text.write(f"[sst_width] {_SST_WIDTH}\n")
+    save.signals_width(_SIGNALS_WIDTH)
+    save.sst_expanded(True)
+    text.write("[sst_vpaned_height] 250\n")
+
+    signals = _Signals(wave, save)
+    for var, fmt, _ in signals.present([("cycle", "dec")]):
+        signals.trace(var, fmt)
+    for cpu in wave.cpus():
+        signals.group(f"cpu{cpu}", _core_signals(cpu, translate_path))
+    signals.group("mplock", [("mplock.held", "bin"), ("mplock.owner", "dec")])
+    # The FIFOs live in memories (hdl/ipi.py); a CPU's ports show the FIFO they address.
+    busiest = _busiest_ipi_cpus(wave)
+    if any(signals.present(_ipi_signals(c)) for c in busiest):
+        with save.group("ipi"):
+            for c in busiest:
+                signals.group(f"ipi_cpu{c}", _ipi_signals(c))
+    signals.group("ram", [("ram_arbiter.requests", "bin"), ("ram_arbiter.grant", "bin"), ("ram.write_port__en", "bin"),
+                          ("ram.write_port__addr", "hex"), ("ram.write_port__data", "hex")])
+    atomic_write(save_path, text.getvalue())
     return {"gtkwave_save": save_path, "thread_names": translate_path}
 
 
