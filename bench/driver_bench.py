@@ -4,15 +4,14 @@ The baseline spends FallingEdge, RisingEdge, ReadOnly and FallingEdge triggers o
 every transaction, the way a straightforward cocotb driver samples a registered
 bus; ours (``sim.tb.bus.BusMaster``) drives and samples only at falling edges and
 spends one trigger on an uncontended access. Writes ``driver.json`` into
-``LWKT_BENCH_OUT``: transactions per wall second for each (the best of
-``LWKT_BENCH_ROUNDS`` rounds of ``LWKT_BENCH_TRANSACTIONS`` reads), the rate
+its run folder: transactions per wall second for each (the best of run.json's
+``params["rounds"]`` rounds of ``params["transactions"]`` reads), the rate
 at which the simulator alone runs the two cycles an access takes (the bound
 no driver can beat), the cycles an access took, and the headline figure
 ``driver_bound_fraction``: ours over that bound (1.0 would be a driver that
 costs nothing); ``driver_speedup`` (ours over the baseline) is secondary.
 """
 import json
-import os
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import cocotb
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, Timer
 
 from hdl import memory_map as mm
+from sim.contract.config import RunConfig
 from sim.tb.testbench import CLOCK_PERIOD_NS, SocBench
 
 
@@ -53,8 +53,9 @@ class BaselineMaster:
 
 @cocotb.test()
 async def driver_speed(dut):
-    n = int(os.environ.get("LWKT_BENCH_TRANSACTIONS", "3000"))
-    rounds = int(os.environ.get("LWKT_BENCH_ROUNDS", "5"))
+    config = RunConfig.from_environment()
+    n = int(config.params.get("transactions", 3000))
+    rounds = int(config.params.get("rounds", 5))
     bench = await SocBench(dut).start()
     ours = bench.masters[0]
     baseline = BaselineMaster(dut, 0)
@@ -83,5 +84,5 @@ async def driver_speed(dut):
     results["access_cycles"] = ours.last_cycles
     results["driver_bound_fraction"] = best["ours"] / best["simulator_only"]
     results["driver_speedup"] = best["ours"] / best["baseline"]
-    out = Path(os.environ.get("LWKT_BENCH_OUT", "."))
+    out = Path(config.out)
     (out / "driver.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -11,16 +11,16 @@ Measured on the real RTL through the core ports (``sim.tb.bus.BusMaster``):
 - ``tx_arg_to_irq``: from a TX_ARG write being answered to the receiver's ``irq``
   line being high.
 
-Writes ``hw_latency.json`` into ``LWKT_BENCH_OUT``.
+Writes ``hw_latency.json`` into its run folder (run.json's ``out``).
 """
 import json
-import os
 from pathlib import Path
 
 import cocotb
 from cocotb.triggers import Combine, FallingEdge, RisingEdge
 
 from hdl import memory_map as mm
+from sim.contract.config import RunConfig
 from sim.tb.cycles import CLOCK_PERIOD_NS, now_ns
 from sim.tb.testbench import SocBench
 
@@ -72,5 +72,5 @@ async def hardware_latency(dut):
         await watcher
         result["tx_arg_to_irq"] = raised[0] - answered
 
-    out = Path(os.environ.get("LWKT_BENCH_OUT", "."))
+    out = Path(RunConfig.from_environment().out)
     (out / "hw_latency.json").write_text(json.dumps(result, indent=2) + "\n")

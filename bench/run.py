@@ -111,14 +111,18 @@ def measure_cost_models(sim: str, cpus: int, repeats: int) -> dict:
             "cycle_ratio": round(default["cycles"] / zero["cycles"], 2)}
 
 
-def run_program(sim: str, module: str, cpus: int, result_file: str, env: dict[str, str] | None = None) -> dict:
-    """Run one of bench's cocotb programs on a ``cpus``-CPU SoC; the JSON it writes."""
+def run_program(sim: str, module: str, cpus: int, result_file: str, params: dict | None = None) -> dict:
+    """Run one of bench's cocotb programs on a ``cpus``-CPU SoC (``params``: its run.json's); the JSON
+    it writes."""
     from hdl.config import SocConfig
+    from sim.contract.config import RunConfig
     from sim.host.build import build_soc
     from sim.host.runner import run_cocotb
     with tempfile.TemporaryDirectory() as tmp:
-        result = run_cocotb(build_soc(sim, SocConfig(ncpu=cpus)), module, test_dir=Path(tmp),
-                            python_path=[str(ROOT.parent)], extra_env={"LWKT_BENCH_OUT": tmp, **(env or {})})
+        soc = SocConfig(ncpu=cpus)
+        config = RunConfig.directed(module, soc, sim, Path(tmp), params=params)
+        result = run_cocotb(build_soc(sim, soc), module, test_dir=Path(tmp), config=config,
+                            python_path=[str(ROOT.parent)])
         if not result.ok:
             raise RuntimeError(f"{module} failed on {sim}: {(Path(tmp) / 'sim.log').read_text()[-2000:]}")
         return json.loads((Path(tmp) / result_file).read_text())
@@ -144,7 +148,7 @@ def measure_sim(sim: str, cpu_counts, repeats: int, transactions: int, idle_coun
         if cpus in cpu_counts:
             cost_models.append(measure_cost_models(sim, cpus, repeats))
     driver = run_program(sim, "bench.driver_bench", 4, "driver.json",
-                         {"LWKT_BENCH_TRANSACTIONS": str(transactions)})
+                         {"transactions": transactions})
     hardware = {cpus: run_program(sim, "bench.hw_latency", cpus, "hw_latency.json") for cpus in (2, 4, 16)
                 if cpus in cpu_counts or cpus == 4}
     per_event = {r["cpus"]: r["wall_per_event_us"] for r in throughput}

@@ -36,7 +36,7 @@ TRACEPOINTS = {
 
 MODES = ("up", "smp")
 
-#: Known scheduling bugs a test can plant, one at a time (``bugs=``, ``LWKT_BUG``): each must be
+#: Known scheduling bugs a test can plant, one at a time (``bugs=``; run.json's ``bug``): each must be
 #: caught by the scheduling scoreboard.
 BUGS = {
     "no-rotate": "lwkt_switch (v1.12 path) leaves the picked thread at the head of its queue",

@@ -14,7 +14,7 @@ from sim.host.runner import run_cocotb
 @pytest.mark.parametrize("cpus", [2, 4])
 def test_hardware_latency_program(tmp_path, cpus):
     build = build_soc("verilator", SocConfig(ncpu=cpus))
-    result = run_cocotb(build, "bench.hw_latency", test_dir=tmp_path, extra_env={"LWKT_BENCH_OUT": str(tmp_path)})
+    result = run_cocotb(build, "bench.hw_latency", test_dir=tmp_path)
     assert result.ok, (tmp_path / "sim.log").read_text()[-3000:]
     data = json.loads((tmp_path / "hw_latency.json").read_text())
     assert data["cpus"] == cpus

@@ -2,15 +2,16 @@
 import json
 
 from hdl.config import SocConfig
+from sim.contract.config import RunConfig
 from sim.host.build import build_soc
 from sim.host.runner import run_cocotb
 
 
 def test_driver_bench_program(tmp_path):
-    build = build_soc("verilator", SocConfig(ncpu=2))
-    result = run_cocotb(build, "bench.driver_bench", test_dir=tmp_path,
-                        extra_env={"LWKT_BENCH_OUT": str(tmp_path), "LWKT_BENCH_TRANSACTIONS": "50",
-                                   "LWKT_BENCH_ROUNDS": "2"})
+    soc = SocConfig(ncpu=2)
+    config = RunConfig.directed("bench.driver_bench", soc, "verilator", tmp_path,
+                                params={"transactions": 50, "rounds": 2})
+    result = run_cocotb(build_soc("verilator", soc), "bench.driver_bench", test_dir=tmp_path, config=config)
     assert result.ok, (tmp_path / "sim.log").read_text()[-3000:]
     data = json.loads((tmp_path / "driver.json").read_text())
     assert data["ours"]["transactions"] == data["baseline"]["transactions"] == 50

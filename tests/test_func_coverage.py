@@ -6,7 +6,7 @@ import pytest
 
 from hdl import memory_map as mm
 from hdl.config import SocConfig
-from sim.coverage.run import NAMED_RUNS, DIRECTED_MODULES, main
+from sim.coverage.run import NAMED_RUNS, REGISTER_MODULES, main
 from sim.coverage.func import (HW_BINS, MODEL, UNREACHABLE, bins_hit, counter_hits, reachable,
                                stimulus_for)
 from sim.contract.hw_coverage import HwCoverage
@@ -104,7 +104,7 @@ def test_make_coverage_small(tmp_path, capsys):
     out = capsys.readouterr().out
     result = json.loads((first / "coverage.json").read_text())
     assert rc in (0, 1) and result["total"] == len(MODEL)
-    prefix = len(NAMED_RUNS) + len(DIRECTED_MODULES)   # --no-code: the directed modules on one build
+    prefix = len(NAMED_RUNS) + len(REGISTER_MODULES)   # --no-code: the directed modules on one build
     assert result["prefix_runs"] == prefix and len(result["curves"]["biased"]) == prefix + 2
     assert result["curves"]["biased"] == sorted(result["curves"]["biased"])
     assert all(r["ok"] for r in result["runs"]), result["runs"]

@@ -9,12 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hdl.config import SocConfig
-from sim.host.build import build_soc
-from sim.host.runner import run_cocotb
+from sim.host.runner import run_directed
 from tests.conftest import require_simulator
 
-COCOTB_DIR = str(Path(__file__).parent / "cocotb")
 SIMS = ["icarus", "verilator"]
 #: Both cocotb tests: the race without hold/rele, and with them.
 EXPECTED = 2
@@ -30,9 +27,7 @@ def _passed(results_xml: Path) -> int:
 @pytest.mark.parametrize("sim", SIMS)
 def test_hold_rele(sim, tmp_path):
     require_simulator(sim)
-    build = build_soc(sim, SocConfig(ncpu=2))
-    result = run_cocotb(build, "hold_rele", test_dir=tmp_path, extra_env={"LWKT_SMP_NCPU": "2"},
-                        python_path=[COCOTB_DIR])
+    result = run_directed("hold_rele", sim, tmp_path)
     log = (tmp_path / "sim.log").read_text() if (tmp_path / "sim.log").exists() else ""
     assert result.ok, f"{result.failed} of {result.tests} cocotb tests failed on {sim}:\n{log[-8000:]}"
     assert _passed(result.results_xml) == EXPECTED, log[-4000:]

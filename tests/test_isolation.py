@@ -6,21 +6,17 @@ window, every read, every illegal access) is tried against a victim CPU in a kno
 state, once per victim; the victim's whole readable state and its RTL state must not
 change. MPLOCK.BUST, the documented fault-recovery path, is tested apart.
 """
-import json
 import re
 import time
-from dataclasses import asdict
-from pathlib import Path
 
 import pytest
 
-from hdl.config import SocConfig
 from sim.host.build import build_soc
-from sim.host.runner import run_cocotb
+from sim.contract.directed import directed_run
+from sim.host.runner import run_directed
 from tests.conftest import require_simulator
 
-COCOTB_DIR = str(Path(__file__).parent / "cocotb")
-CONFIG = SocConfig(ncpu=4, fifo_depth=4, ram_words=256, ext_lines=2)
+CONFIG = directed_run("isolation").soc
 #: Two cocotb tests, each parametrized by the victim CPU.
 EXPECTED_TESTS = 2 * CONFIG.ncpu
 
@@ -28,10 +24,9 @@ EXPECTED_TESTS = 2 * CONFIG.ncpu
 @pytest.mark.parametrize("sim", ["icarus", "verilator"])
 def test_isolation(sim, tmp_path):
     require_simulator(sim)
-    build = build_soc(sim, CONFIG)
+    build_soc(sim, CONFIG)
     start = time.perf_counter()
-    result = run_cocotb(build, "isolation", test_dir=tmp_path, python_path=[COCOTB_DIR],
-                        extra_env={"LWKT_ISOLATION_CONFIG": json.dumps(asdict(CONFIG))})
+    result = run_directed("isolation", sim, tmp_path)
     wall = time.perf_counter() - start
     log = (tmp_path / "sim.log").read_text() if (tmp_path / "sim.log").exists() else ""
     assert result.ok, f"{result.failed} of {result.tests} cocotb tests failed on {sim}:\n{log[-8000:]}"

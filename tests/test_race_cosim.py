@@ -4,12 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from hdl.config import SocConfig
-from sim.host.build import build_soc
-from sim.host.runner import run_cocotb
+from sim.host.runner import run_directed
 from tests.conftest import require_simulator
 
-COCOTB_DIR = str(Path(__file__).parent / "cocotb")
 #: cocotb tests in race.py, all of which must pass.
 TESTS = 2
 
@@ -23,8 +20,7 @@ def _passed(results_xml: Path) -> int:
 @pytest.mark.parametrize("sim", ["icarus", "verilator"])
 def test_race_detector_on_rtl(sim, tmp_path):
     require_simulator(sim)
-    build = build_soc(sim, SocConfig(ncpu=2))
-    result = run_cocotb(build, "race", test_dir=tmp_path, python_path=[COCOTB_DIR])
+    result = run_directed("race", sim, tmp_path)
     log = (tmp_path / "sim.log").read_text() if (tmp_path / "sim.log").exists() else ""
     assert result.ok, f"{result.failed} of {result.tests} cocotb tests failed on {sim}:\n{log[-8000:]}"
     assert _passed(result.results_xml) == TESTS, log[-4000:]

@@ -17,23 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from hdl.config import SocConfig
-from sim.host.build import build_soc
-from sim.host.runner import run_cocotb
+from sim.host.runner import run_directed
 from tests.conftest import require_simulator
 
-COCOTB_DIR = str(Path(__file__).parent / "cocotb")
 SIMS = ["icarus", "verilator"]
 
-#: name -> (configuration, cocotb module, testcase filter, environment, tests that must pass)
-RUNS = {
-    "2cpu": (SocConfig(ncpu=2), "smp_kernel", None, {"LWKT_SMP_NCPU": "2"}, 16),
-    "4cpu": (SocConfig(ncpu=4), "smp_kernel", "schedule_follows_wait_queue_token", {"LWKT_SMP_NCPU": "4"}, 1),
-    "2cpu-fifo4": (SocConfig(ncpu=2, fifo_depth=4), "smp_kernel_ipiq", None, {}, 3),
-    "interleavings": (SocConfig(ncpu=2, fifo_depth=4), "interleavings", None, {}, 9),
-    "4cpu-migration": (SocConfig(ncpu=4), "migration", None, {}, 1),
-    "4cpu-watchdog": (SocConfig(ncpu=4), "watchdog", None, {"LWKT_SMP_NCPU": "4"}, 3),
-}
+#: directed run (sim/contract/directed.py) -> tests that must pass
+RUNS = {"smp_kernel": 16, "smp_kernel-4cpu": 1, "smp_kernel_ipiq": 3, "interleavings": 9, "migration": 1,
+        "watchdog": 3}
 
 
 def _passed(results_xml: Path) -> int:
@@ -47,10 +38,8 @@ def _passed(results_xml: Path) -> int:
 @pytest.mark.parametrize("sim", SIMS)
 def test_smp_kernel(sim, run, tmp_path):
     require_simulator(sim)
-    config, module, testcase, env, expected = RUNS[run]
-    build = build_soc(sim, config)
-    result = run_cocotb(build, module, test_dir=tmp_path, testcase=testcase, extra_env=env,
-                        python_path=[COCOTB_DIR])
+    expected = RUNS[run]
+    result = run_directed(run, sim, tmp_path)
     log = (tmp_path / "sim.log").read_text() if (tmp_path / "sim.log").exists() else ""
     assert result.ok, f"{result.failed} of {result.tests} cocotb tests failed on {sim} ({run}):\n{log[-8000:]}"
     assert _passed(result.results_xml) == expected, log[-4000:]

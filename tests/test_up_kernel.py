@@ -8,14 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from hdl.config import SocConfig
 from sim.host import toolchain
-from sim.host.build import build_soc
-from sim.host.runner import CocotbResult, run_cocotb
+from sim.host.runner import CocotbResult, run_directed
 from tests.conftest import require_simulator
 
-COCOTB_DIR = str(Path(__file__).parent / "cocotb")
-UP_CONFIG = SocConfig(ncpu=1, fifo_depth=4, ram_words=256, ext_lines=4)
 SIMS = ["icarus", "verilator"]
 #: cocotb tests in up_kernel.py, parametrized ones counted per case.
 EXPECTED_TESTS = 12
@@ -28,9 +24,7 @@ def _run(sim: str, tmp_path_factory) -> tuple[CocotbResult, Path, str]:
     if sim not in _runs:
         test_dir = tmp_path_factory.mktemp(f"up_kernel_{sim}")
         trace = test_dir / "reference_trace.jsonl"
-        build = build_soc(sim, UP_CONFIG)
-        result = run_cocotb(build, "up_kernel", test_dir=test_dir, python_path=[COCOTB_DIR],
-                            extra_env={"LWKT_TRACE_OUT": str(trace)})
+        result = run_directed("up_kernel", sim, test_dir)
         log_file = test_dir / "sim.log"
         _runs[sim] = (result, trace, log_file.read_text() if log_file.exists() else "")
     return _runs[sim]

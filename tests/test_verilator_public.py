@@ -96,8 +96,7 @@ def test_model_exposes_only_the_list(tmp_path):
     assert any(path.startswith("ipi.") for path in public)
     assert {"cpu0.intc.pending", "mplock.failed_tries", "device.data0", "cpu0__bus__cyc"} <= set(private)
     (tmp_path / "names.json").write_text(json.dumps({"public": public, "private": private}))
-    result = run_cocotb(build, "tests.test_verilator_public", test_dir=tmp_path, python_path=[str(ROOT)],
-                        extra_env={"LWKT_PUBLIC_NAMES": str(tmp_path / "names.json")})
+    result = run_cocotb(build, "tests.test_verilator_public", test_dir=tmp_path, python_path=[str(ROOT)])
     assert result.ok, (tmp_path / "sim.log").read_text()[-4000:]
 
 
@@ -114,7 +113,8 @@ def _handle(dut, path: str):
 
 @cocotb.test()
 async def probe_public(dut):
-    names = json.loads(Path(os.environ["LWKT_PUBLIC_NAMES"]).read_text())
+    from sim.contract.config import RunConfig
+    names = json.loads((Path(RunConfig.from_environment().out) / "names.json").read_text())
     missing = [path for path in names["public"] if _handle(dut, path) is None]
     leaked = [path for path in names["private"] if _handle(dut, path) is not None]
     assert not missing, f"listed but not public: {missing}"

@@ -28,7 +28,7 @@ from pathlib import Path
 from firmware.system import BUGS
 from sim.contract.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from sim.contract.outdir import atomic_write
-from sim.contract.paths import TESTS_DIR
+from sim.contract.directed import DIRECTED_RUNS
 from sim.reports.run_files import RunFiles
 
 __all__ = ["main", "kill_suite", "run_firmware_mutant", "GOAL"]
@@ -60,26 +60,20 @@ def _why(report: dict) -> str:
     return f"check '{failed[0]['name']}': {failed[0]['detail']}" if failed else f"outcome {report['outcome']}"
 
 
-#: The kernel's directed cocotb tests (tests/cocotb/), after the scenarios: (module, CPUs, FIFO depth,
-#: testcase, environment). They reach windows a workload meets only by chance.
-COCOTB_SUITE = [("smp_kernel", 2, 32, None, {"LWKT_SMP_NCPU": "2"}), ("interleavings", 2, 4, None, {}),
-                ("smp_kernel_ipiq", 2, 4, None, {}), ("up_intr", 1, 4, None, {})]
+#: The kernel's directed cocotb tests, after the scenarios (sim/contract/directed.py, those used by
+#: "mutants"). They reach windows a workload meets only by chance.
+COCOTB_SUITE = [run for run in DIRECTED_RUNS.values() if "mutants" in run.uses]
 
 
 def _cocotb_kill(bug: str, sim: str) -> str | None:
     """Run the directed cocotb tests with ``bug`` planted; the first failing test, or None."""
     import xml.etree.ElementTree as ET
-    from hdl.config import SocConfig
-    from sim.host.build import build_soc
-    from sim.host.runner import run_cocotb
-    tests_dir = str(TESTS_DIR / "cocotb")
-    for module, ncpu, depth, testcase, env in COCOTB_SUITE:
-        ram = 256 if ncpu == 1 else SocConfig.ram_words
-        build = build_soc(sim, SocConfig(ncpu=ncpu, fifo_depth=depth, ram_words=ram))
+    from sim.host.runner import run_directed
+    for run in COCOTB_SUITE:
+        module = run.module
         with tempfile.TemporaryDirectory() as tmp:
             try:
-                result = run_cocotb(build, module, test_dir=Path(tmp), testcase=testcase,
-                                    extra_env={**env, "LWKT_BUG": bug}, python_path=[tests_dir])
+                result = run_directed(run, sim, Path(tmp), bug=bug)
             except RuntimeError as exc:          # the simulator died: that is caught too
                 return f"{module}: {exc}"
             if not result.ok:

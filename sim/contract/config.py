@@ -2,7 +2,10 @@
 
 ``lwkt-soc run`` fills a :class:`RunConfig` from its options, writes it into the
 run folder, and hands the simulator only its path (``LWKT_RUN_CONFIG``); the
-simulator side (``sim/tb/run_program.py``) reads it back. ``run.json`` stays with
+simulator side (``sim/tb/run_program.py``) reads it back. A directed cocotb module
+(``kind`` "directed": the kernel's and the register contract's own tests, the
+benchmarks) gets the same file from ``sim/host/runner.py``, with its module's name in
+``scenario`` and its own knobs in ``params``: no other variable reaches a simulator. ``run.json`` stays with
 the run's outputs as the record of what ran: scenario, seed, CPUs, FIFO depth,
 RAM size, faults, spec (path and SHA-256), cost model, planted bug, simulator and
 tool versions.
@@ -14,16 +17,17 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from hdl.config import SocConfig
 from sim.contract.errors import UsageError
 from sim.contract.outdir import atomic_write
 
-__all__ = ["RunConfig", "CONFIG_ENV", "RUN_CONFIG_FILE", "FW_COVERAGE_FILE_ENV"]
+__all__ = ["RunConfig", "CONFIG_ENV", "RUN_CONFIG_FILE", "HW_COVERAGE_FILE"]
 
 #: The one environment variable a run's simulator gets: the path of its run.json.
 CONFIG_ENV = "LWKT_RUN_CONFIG"
 RUN_CONFIG_FILE = "run.json"
-#: For directed cocotb modules (sim/tb/fw_coverage_start.py): the firmware coverage data file to measure into.
-FW_COVERAGE_FILE_ENV = "LWKT_FW_COVERAGE_FILE"
+#: A directed module's hardware bins (``hw_coverage``), in its run folder.
+HW_COVERAGE_FILE = "hw_coverage.json"
 
 
 @dataclass
@@ -52,6 +56,25 @@ class RunConfig:
     hw_coverage: bool = False
     out: str = "."
     versions: dict = field(default_factory=dict)
+    #: "scenario" (lwkt-soc run: ``scenario`` names it) or "directed" (``scenario`` names the cocotb module).
+    kind: str = "scenario"
+    ext_lines: int = SocConfig.ext_lines
+    #: A directed module's own knobs (a benchmark's rounds, ...).
+    params: dict = field(default_factory=dict)
+
+    @classmethod
+    def directed(cls, module: str, soc: SocConfig, sim: str, out: Path, *, bug: str = "",
+                 hw_coverage: bool = False, fw_coverage: bool = False, waves: bool = False,
+                 params: dict | None = None) -> "RunConfig":
+        """The configuration of a directed cocotb module's run on a SoC of ``soc``."""
+        return cls(scenario=module, seed=0, sim=sim, mode="smp" if soc.ncpu > 1 else "up", cpus=soc.ncpu,
+                   fifo_depth=soc.fifo_depth, ram_words=soc.ram_words, ext_lines=soc.ext_lines, cycles=0,
+                   bug=bug, hw_coverage=hw_coverage, fw_coverage=fw_coverage, waves=waves,
+                   out=str(Path(out).resolve()), kind="directed", params=dict(params or {}))
+
+    def soc_config(self) -> SocConfig:
+        return SocConfig(ncpu=self.cpus, fifo_depth=self.fifo_depth, ram_words=self.ram_words,
+                         ext_lines=self.ext_lines)
 
     def write(self, folder: Path) -> Path:
         path = Path(folder) / RUN_CONFIG_FILE
@@ -71,5 +94,5 @@ class RunConfig:
         """The configuration of the run this simulator process belongs to."""
         path = os.environ.get(CONFIG_ENV)
         if not path:
-            raise UsageError(f"{CONFIG_ENV} is not set: sim.tb.run_program runs under `lwkt-soc run`")
+            raise UsageError(f"{CONFIG_ENV} is not set: a simulator of lwkt-soc starts through sim/host/runner.py")
         return cls.read(Path(path))

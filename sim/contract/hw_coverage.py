@@ -19,24 +19,19 @@ by the memory map (``hdl/memory_map.py``) into bins:
 Levels and in-service sets are followed from the acknowledged accesses, by the
 contract's rules. Only coverage runs attach it: a scenario run with
 ``RunConfig.hw_coverage`` writes its bins into ``counters.json`` as ``hw_coverage``;
-a directed cocotb module run with ``LWKT_HW_COVERAGE_FILE`` set records every
-bench it starts and adds the bins to that JSON file when the simulator exits.
+a directed cocotb module whose run.json asks for ``hw_coverage`` records every bench
+it starts (``sim/tb/testbench.py``) and adds the bins to ``hw_coverage.json`` in its
+run folder when the simulator exits.
 """
 from __future__ import annotations
 
-import atexit
 import json
-import os
 from pathlib import Path
 
 from hdl import memory_map as mm
 from hdl.config import SocConfig
 
-__all__ = ["HwCoverage", "hw_bins", "LEVEL_BINS", "COVERAGE_FILE_ENV", "record_bench", "read_hits"]
-
-#: Set for a directed cocotb module: the JSON file its benches' bins are added to.
-COVERAGE_FILE_ENV = "LWKT_HW_COVERAGE_FILE"
-_recorded: list["HwCoverage"] = []
+__all__ = ["HwCoverage", "hw_bins", "LEVEL_BINS", "read_hits", "save_hits"]
 
 #: FIFO levels with a bin of their own (0 .. this); a deeper FIFO's levels above it count here too.
 LEVEL_BINS = 8
@@ -207,24 +202,13 @@ _EFFECTS = {
 }
 
 
-def record_bench(bench, config: SocConfig) -> HwCoverage | None:
-    """Watch ``bench``'s ports when ``LWKT_HW_COVERAGE_FILE`` names a file (else None)."""
-    path = os.environ.get(COVERAGE_FILE_ENV)
-    if not path:
-        return None
-    if not _recorded:
-        atexit.register(_save, Path(path))
-    coverage = HwCoverage(config).attach(bench.masters)
-    _recorded.append(coverage)
-    return coverage
-
-
-def _save(path: Path) -> None:
+def save_hits(path: Path, coverages: list["HwCoverage"]) -> None:
+    """Add the bins of ``coverages`` to those ``path`` holds already."""
     hits = read_hits(path)
-    for coverage in _recorded:
+    for coverage in coverages:
         for name, n in coverage.hits.items():
             hits[name] = hits.get(name, 0) + n
-    path.write_text(json.dumps({"hits": hits}, indent=1, sort_keys=True) + "\n")
+    Path(path).write_text(json.dumps({"hits": hits}, indent=1, sort_keys=True) + "\n")
 
 
 def read_hits(path: Path) -> dict[str, int]:

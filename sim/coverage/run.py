@@ -43,28 +43,22 @@ from sim.contract.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, EnvironmentPro
 from sim.coverage.func import MODEL, UNREACHABLE, reachable, run_hits, stimulus_for
 from sim.contract.hw_coverage import LEVEL_BINS
 from sim.contract.outdir import atomic_write
-from sim.contract.paths import TESTS_DIR
+from sim.contract.config import HW_COVERAGE_FILE
+from sim.contract.directed import DIRECTED_RUNS, REGISTER_MODULES, DirectedRun
+from sim.contract.outdir import FW_COVERAGE_DATA
 
-__all__ = ["main", "NAMED_RUNS", "DIRECTED_MODULES"]
+__all__ = ["main", "NAMED_RUNS", "REGISTER_MODULES"]
 
-COCOTB_DIR = TESTS_DIR / "cocotb"
 #: (scenario, cpus, faults, FIFO depth): every named scenario, with the faults that act in it.
 NAMED_RUNS = [("up-basic", None, "", 32), ("up-preempt", None, "wait-states,spurious,delayed-complete", 32),
               ("up-untimely", None, "", 32), ("smp-pingpong", 4, "", 32), ("smp-ipi-storm", 4, "", 4),
               ("smp-mplock", 4, "", 32), ("smp-mixed", 4, "spurious,delayed-complete", 32),
               ("smp-mp-fallback", 4, "", 32)]
-#: Directed cocotb modules of the register contract (isolation needs two CPUs or more).
-DIRECTED_MODULES = ("isolation", "soc_checks", "register_corners")
 RANDOM_CPUS, RANDOM_FIFO_DEPTH = 4, LEVEL_BINS
-#: The kernel's directed cocotb tests (module, configuration, environment), run on plain builds for the
-#: firmware's code coverage (lwkt_hold/rele, the UP kernel's corners, the interleavings) and the hardware bins.
-KERNEL_MODULES = (("smp_kernel", SocConfig(ncpu=2), {"LWKT_SMP_NCPU": "2"}),
-                  ("interleavings", SocConfig(ncpu=2, fifo_depth=4), {}),
-                  ("smp_kernel_ipiq", SocConfig(ncpu=2, fifo_depth=4), {}),
-                  ("migration", SocConfig(ncpu=4), {}),
-                  ("hold_rele", SocConfig(ncpu=2), {"LWKT_SMP_NCPU": "2"}),
-                  ("up_kernel", SocConfig(ncpu=1, fifo_depth=4, ram_words=256, ext_lines=4), {}),
-                  ("up_intr", SocConfig(ncpu=1, fifo_depth=4, ram_words=256, ext_lines=4), {}))
+#: The kernel's directed cocotb tests (sim/contract/directed.py, those used by "coverage"), run on plain
+#: builds for the firmware's code coverage (lwkt_hold/rele, the UP kernel's corners, the interleavings)
+#: and the hardware bins.
+KERNEL_RUNS = [run for run in DIRECTED_RUNS.values() if "coverage" in run.uses]
 
 
 def run_configs(code: bool) -> list[SocConfig]:
@@ -83,11 +77,10 @@ def _jobs(seeds: int, biased: bool, series: str, code: bool) -> list[dict]:
     named = [{"label": f"{s} seed 1", "kind": "scenario", "scenario": s, "seed": 1, "cpus": c, "faults": f,
               "fifo_depth": d} for s, c, f, d in NAMED_RUNS]
     directed = [{"label": f"directed {m} ({c.ncpu} CPUs, FIFO {c.fifo_depth})", "kind": "directed", "module": m,
-                 "config": asdict(c)} for c in run_configs(code) for m in DIRECTED_MODULES
+                 "config": asdict(c)} for c in run_configs(code) for m in REGISTER_MODULES
                 if m != "isolation" or c.ncpu >= 2]
     if code:
-        directed += [{"label": f"kernel {m}", "kind": "kernel", "module": m, "config": asdict(c), "env": env}
-                     for m, c, env in KERNEL_MODULES]
+        directed += [{"label": f"kernel {run.name}", "kind": "kernel", "run": run.name} for run in KERNEL_RUNS]
     randoms = [{"label": f"{series}random seed {s}", "kind": "scenario", "scenario": "random", "seed": s,
                 "cpus": RANDOM_CPUS, "faults": "all", "fifo_depth": RANDOM_FIFO_DEPTH, "biased": biased}
                for s in range(1, seeds + 1)]
@@ -152,37 +145,37 @@ def _scenario(job: dict, folder: Path, data: Path, code: bool) -> tuple[dict, bo
     return hits, code_rc == EXIT_OK
 
 
-def _cocotb(modules, config: SocConfig, folder: Path, env: dict, *, coverage_build: bool = False):
-    """Run cocotb ``modules`` on a build of ``config`` in a fresh ``folder`` with the hardware bins
-    recorded; returns the bins and the result."""
-    from sim.host.build import build_soc
-    from sim.contract.hw_coverage import COVERAGE_FILE_ENV, read_hits
-    from sim.host.runner import run_cocotb
-    build = build_soc("verilator", config, coverage=coverage_build)
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    hw_file = folder / "hw_coverage.json"
-    result = run_cocotb(build, modules, test_dir=folder, python_path=[str(COCOTB_DIR)],
-                        extra_env={**env, COVERAGE_FILE_ENV: str(hw_file)})
-    return {f"hw.{name}": n for name, n in read_hits(hw_file).items() if n}, result
-
-
 def _directed(module: str, config: SocConfig, folder: Path, rtl_dat: Path, code: bool) -> tuple[dict, bool]:
     """A register module, on the coverage build of ``config`` when ``code``: its RTL points too."""
-    hits, result = _cocotb(module, config, folder, {"LWKT_ISOLATION_CONFIG": json.dumps(asdict(config))},
-                           coverage_build=code)
+    from sim.host.runner import run_directed
+    result = run_directed(DirectedRun(module, module, config), "verilator", _fresh(folder), hw_coverage=True,
+                          coverage_build=code)
     if code and (folder / "coverage.dat").exists():
         shutil.copyfile(folder / "coverage.dat", rtl_dat)
-    return hits, result.ok
+    return _hw_hits(folder), result.ok
 
 
 def _kernel(job: dict, folder: Path, fw_dat: Path) -> tuple[dict, bool]:
     """A directed kernel module on a plain build (its RTL points would be a build no register test
     covers): firmware coverage through sim/tb/fw_coverage_start.py, imported before the module."""
-    from sim.coverage.fw import FILE_ENV
-    hits, result = _cocotb(["sim.tb.fw_coverage_start", job["module"]], SocConfig(**job["config"]), folder,
-                           {**job["env"], FILE_ENV: str(fw_dat)})
-    return hits, result.ok
+    from sim.host.runner import run_directed
+    result = run_directed(job["run"], "verilator", _fresh(folder), first=("sim.tb.fw_coverage_start",),
+                          hw_coverage=True, fw_coverage=True)
+    if (folder / FW_COVERAGE_DATA).exists():
+        shutil.copyfile(folder / FW_COVERAGE_DATA, fw_dat)
+    return _hw_hits(folder), result.ok
+
+
+def _fresh(folder: Path) -> Path:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def _hw_hits(folder: Path) -> dict:
+    """The hardware bins a directed run recorded (sim/tb/testbench.py), as functional-coverage names."""
+    from sim.contract.hw_coverage import read_hits
+    return {f"hw.{name}": n for name, n in read_hits(folder / HW_COVERAGE_FILE).items() if n}
 
 
 class Tally:

@@ -26,7 +26,7 @@ from sim.host.runner import collect_waveform, run_cocotb, wave_plusargs
 from sim.contract.catalogue import parse_faults
 from sim.host.interrupt import Interruption
 from sim.contract.catalogue import check_faults
-from sim.contract.config import CONFIG_ENV, RunConfig
+from sim.contract.config import RunConfig
 from sim.host.toolchain import tool_versions
 from sim.contract.catalogue import scenario_info as get_scenario
 from sim.contract.spec_check import load_spec_file
@@ -45,7 +45,7 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
                  cycles: int | None = None, fifo_depth: int = SocConfig.fifo_depth, mode: str | None = None,
                  waves: bool = False, quiet: bool = False, progress: bool | None = None,
                  faults: str = "", cost_model: str = "default", scenario_modules: tuple[str, ...] = (),
-                 extra_env: dict[str, str] | None = None, ram_words: int = SocConfig.ram_words,
+                 ram_words: int = SocConfig.ram_words,
                  bug: str = "", spec: str | Path | None = None, rtl_coverage: bool = False,
                  fw_coverage: bool = False, hw_coverage: bool = False) -> int:
     """Run scenario ``name``; returns the exit code (0 every check held, 1 otherwise).
@@ -55,8 +55,8 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
     plain lines elsewhere (default: unless ``quiet``). ``faults`` switches fault
     injection on (see ``sim/contract/catalogue.py``: a comma-separated list or ``all``). ``cost_model``
     is ``zero``, ``default`` or the path of a JSON table (``firmware/cost_model.py``).
-    ``scenario_modules`` are imported here and in the simulator to register
-    scenarios defined elsewhere; ``extra_env`` goes to the simulator's environment. ``spec``
+    ``scenario_modules`` are imported here and in the simulator: they declare more
+    scenarios (sim/contract/catalogue.py). ``spec``
     (random workload only) is a workload spec file, checked before anything is built.
     ``rtl_coverage`` (Verilator only) runs a coverage build and keeps ``rtl_coverage.dat``;
     ``fw_coverage`` measures coverage.py over ``firmware/`` into ``fw_coverage.dat``.
@@ -128,23 +128,20 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
                            out=str(folder.path), versions=tool_versions(sim))
         if interruption.signal is not None:
             return interruption.exit_code
-        return _run(folder.path, build, config, interruption, progress=progress, say=say, costs=costs,
-                    extra_env=extra_env)
+        return _run(folder.path, build, config, interruption, progress=progress, say=say, costs=costs)
 
 
-def _run(out: Path, build, config: RunConfig, interruption: Interruption, *, progress, say, costs, extra_env) -> int:
+def _run(out: Path, build, config: RunConfig, interruption: Interruption, *, progress, say, costs) -> int:
     name, budget, waves, sim = config.scenario, config.cycles, config.waves, config.sim
     ncpu, fifo_depth = config.cpus, config.fifo_depth
     spec = f", spec {config.spec}" if config.spec else ""
     say(f"running {name} ({config.mode} build, seed {config.seed}{spec}, cost model {costs.name}, "
         f"up to {budget} cycles) ...")
-    env = {CONFIG_ENV: str(config.write(out))}
-    env.update(extra_env or {})
     result = None
     for attempt in (1, 2):
         try:
             result = _with_progress(
-                lambda: run_cocotb(build, "sim.tb.run_program", test_dir=out, waves=waves, extra_env=env,
+                lambda: run_cocotb(build, "sim.tb.run_program", test_dir=out, waves=waves, config=config,
                                    plusargs=wave_plusargs(build, out)),
                 out / PROGRESS_FILE, budget, enabled=progress)
             break

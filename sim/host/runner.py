@@ -5,9 +5,13 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.host.build import Build
+from hdl.config import SocConfig
+from sim.contract.config import CONFIG_ENV, RunConfig
+from sim.contract.directed import DIRECTED_DIR, DirectedRun, directed_run
 from sim.host import toolchain
-__all__ = ["run_cocotb", "CocotbResult", "wave_plusargs", "collect_waveform"]
+from sim.host.build import Build
+
+__all__ = ["run_cocotb", "run_directed", "CocotbResult", "wave_plusargs", "collect_waveform"]
 
 
 @dataclass(frozen=True)
@@ -22,14 +26,16 @@ class CocotbResult:
         return self.tests > 0 and self.failed == 0
 
 
-def run_cocotb(build: Build, module: str | list[str], *, test_dir: Path, testcase: str | None = None,
-               extra_env: dict[str, str] | None = None, waves: bool = False,
-               seed: int | None = None, python_path: list[str] | None = None,
-               plusargs: list[str] | None = None) -> CocotbResult:
+def run_cocotb(build: Build, module: str | list[str], *, test_dir: Path, config: RunConfig | None = None,
+               testcase: str | None = None, waves: bool = False, seed: int | None = None,
+               python_path: list[str] | None = None, plusargs: list[str] | None = None) -> CocotbResult:
     """Run the cocotb tests of ``module`` on ``build`` in ``test_dir`` (one per run).
 
-    ``python_path`` entries are added to this process's ``sys.path``, which the
-    cocotb runner hands to the simulator as its PYTHONPATH.
+    The simulator gets the run's configuration as ``test_dir/run.json`` (its path in
+    ``LWKT_RUN_CONFIG``, the only variable it is given): ``config``, or for a directed
+    module a :meth:`RunConfig.directed` of the build. ``python_path`` entries are added
+    to this process's ``sys.path``, which the cocotb runner hands to the simulator as
+    its PYTHONPATH.
     """
     from cocotb_tools.runner import get_runner, get_results
 
@@ -38,7 +44,10 @@ def run_cocotb(build: Build, module: str | list[str], *, test_dir: Path, testcas
         raise ValueError("a waveform needs a build made with waves=True")
     test_dir = Path(test_dir)
     test_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(extra_env or {})
+    if config is None:
+        name = module if isinstance(module, str) else module[-1]
+        config = RunConfig.directed(name, build.config, build.sim, test_dir, waves=waves)
+    env = {CONFIG_ENV: str(config.write(test_dir))}
     for entry in reversed(python_path or []):
         if entry not in sys.path:
             sys.path.insert(0, entry)
@@ -66,6 +75,22 @@ def run_cocotb(build: Build, module: str | list[str], *, test_dir: Path, testcas
             raise RuntimeError(f"the simulator ended without results; see {test_dir / 'sim.log'}") from None
     tests, failed = get_results(results_xml)
     return CocotbResult(tests, failed, results_xml, test_dir)
+
+
+def run_directed(run: DirectedRun | str, sim: str, test_dir: Path, *, soc: SocConfig | None = None,
+                 first: tuple[str, ...] = (), bug: str = "", hw_coverage: bool = False, fw_coverage: bool = False,
+                 coverage_build: bool = False) -> CocotbResult:
+    """Run a directed run of the table (``run``: it or its name) on ``sim``, on its SoC or ``soc``;
+    ``first`` are modules the simulator imports before it (``sim.tb.fw_coverage_start``)."""
+    from sim.host.build import build_soc
+    if isinstance(run, str):
+        run = directed_run(run)
+    soc = soc or run.soc
+    build = build_soc(sim, soc, coverage=coverage_build)
+    config = RunConfig.directed(run.module, soc, sim, test_dir, bug=bug, hw_coverage=hw_coverage,
+                                fw_coverage=fw_coverage)
+    return run_cocotb(build, [*first, run.module] if first else run.module, test_dir=test_dir, config=config,
+                      testcase=run.testcase, python_path=[str(DIRECTED_DIR)])
 
 
 def wave_plusargs(build: Build, test_dir: Path) -> list[str]:

@@ -18,8 +18,7 @@ def run_smoke(config: SocConfig, sim: str, out: Path, *, waves: bool = False) ->
     print(f"building the {config.ncpu}-CPU SoC for {sim} ...", flush=True)
     build = build_soc(sim, config, waves=waves)
     print(f"running the bring-up program in {out} ...", flush=True)
-    result = run_cocotb(build, "sim.tb.smoke_program", test_dir=out, waves=waves,
-                        extra_env={"LWKT_SOC_OUT": str(out)}, plusargs=wave_plusargs(build, out))
+    result = run_cocotb(build, "sim.tb.smoke_program", test_dir=out, waves=waves, plusargs=wave_plusargs(build, out))
     wave = collect_waveform(build, out) if waves else None
     summary = out / "smoke.json"
     print(f"\n{'PASSED' if result.ok else 'FAILED'}: {result.tests - result.failed}/{result.tests} "

@@ -7,12 +7,12 @@ import os
 import sys
 from pathlib import Path
 
-from sim.contract.config import CONFIG_ENV, FW_COVERAGE_FILE_ENV, RunConfig
+from sim.contract.config import CONFIG_ENV, RunConfig
 from sim.contract.errors import UsageError
 from sim.contract.outdir import FW_COVERAGE_DATA as DATA_FILE
 from sim.contract.paths import FIRMWARE_DIR
 
-__all__ = ["FirmwareCoverage", "start_from_environment", "start_from_file_environment"]
+__all__ = ["FirmwareCoverage", "start_from_environment"]
 
 
 class FirmwareCoverage:
@@ -57,9 +57,3 @@ def start_from_environment() -> FirmwareCoverage | None:
     if not config.fw_coverage:
         return None
     return FirmwareCoverage(Path(config.out) / DATA_FILE)
-
-
-def start_from_file_environment() -> FirmwareCoverage | None:
-    """Start measuring into the file ``LWKT_FW_COVERAGE_FILE`` names (None when it is not set)."""
-    path = os.environ.get(FW_COVERAGE_FILE_ENV)
-    return FirmwareCoverage(Path(path)) if path else None

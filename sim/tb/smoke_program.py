@@ -1,16 +1,16 @@
 """The bring-up program of ``lwkt-soc smoke``: every block exercised from every core.
 
-Runs inside the simulator under cocotb; writes ``smoke.json`` into the folder
-named by the environment variable ``LWKT_SOC_OUT``.
+Runs inside the simulator under cocotb; writes ``smoke.json`` into its run folder
+(``out`` of its run.json).
 """
 import json
-import os
 from pathlib import Path
 
 import cocotb
 from cocotb.triggers import RisingEdge
 
 from hdl import memory_map as mm
+from sim.contract.config import RunConfig
 from sim.tb.testbench import SocBench
 
 COUNTER = mm.RAM.addr("WORD", index=0)
@@ -85,7 +85,7 @@ async def smoke(dut):
         "bus_transactions": sum(m.transactions for m in bench.masters),
         "cpus": records,
     }
-    out = Path(os.environ.get("LWKT_SOC_OUT", "."))
+    out = Path(RunConfig.from_environment().out)
     (out / "smoke.json").write_text(json.dumps(summary, indent=2) + "\n")
     assert summary["ram_counter"] == bench.ncpu, "the MP lock did not serialise the RAM updates"
     assert summary["mplock_acquires"] == bench.ncpu

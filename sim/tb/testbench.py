@@ -1,6 +1,10 @@
 """Bringing up the SoC in a cocotb test: clock, reset and one bus master per core."""
 from __future__ import annotations
 
+import atexit
+import os
+from pathlib import Path
+
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, Timer
 from cocotb.utils import get_sim_time
@@ -10,10 +14,28 @@ from hdl.config import SocConfig
 from hdl.ipi import pair_address
 from sim.tb.bus import BusError, BusMaster
 from sim.tb.cycles import CLOCK_PERIOD_NS
-from sim.contract.hw_coverage import record_bench
+from sim.contract.config import CONFIG_ENV, HW_COVERAGE_FILE, RunConfig
+from sim.contract.hw_coverage import HwCoverage, save_hits
 
 __all__ = ["SocBench", "CLOCK_PERIOD_NS"]
 
+#: The benches of a directed module whose run asks for hw_coverage (saved when the simulator exits).
+_recorded: list[HwCoverage] = []
+
+
+def _record_directed_coverage(bench: "SocBench") -> HwCoverage | None:
+    """Watch ``bench``'s ports when this simulator runs a directed module with ``hw_coverage``
+    (a scenario run attaches its own, sim/tb/run_program.py)."""
+    if not os.environ.get(CONFIG_ENV):
+        return None
+    config = RunConfig.from_environment()
+    if config.kind != "directed" or not config.hw_coverage:
+        return None
+    if not _recorded:
+        atexit.register(save_hits, Path(config.out) / HW_COVERAGE_FILE, _recorded)
+    coverage = HwCoverage(bench.soc_config()).attach(bench.masters)
+    _recorded.append(coverage)
+    return coverage
 
 
 class SocBench:
@@ -58,7 +80,7 @@ class SocBench:
         assert ncpu == self.ncpu, f"SYS.NCPU reads {ncpu} but the top has {self.ncpu} core ports"
         self.fifo_depth = await self.masters[0].read(mm.SYS.FIFO_DEPTH)
         self.ram_words = await self._probe_ram_words()
-        self.hw_coverage = record_bench(self, self.soc_config())
+        self.hw_coverage = _record_directed_coverage(self)
         return self
 
     def soc_config(self) -> SocConfig:

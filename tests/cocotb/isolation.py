@@ -38,12 +38,10 @@ MPLOCK.BUST is the documented fault-recovery path that frees a lock another CPU
 owns: ``mplock_bust_is_the_only_cross_cpu_release`` shows that BUST from any CPU
 frees v's lock and changes nothing else of v.
 
-The configuration comes from ``LWKT_ISOLATION_CONFIG`` (JSON of SocConfig fields).
+The configuration comes from the run's run.json (its CPUs, FIFO depth, RAM words and external lines).
 """
 from __future__ import annotations
 
-import json
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -51,12 +49,11 @@ import cocotb
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 
 from hdl import memory_map as mm
-from hdl.config import SocConfig
+from sim.contract.config import RunConfig
 from sim.tb.bus import BusError, BusTimeout
 from sim.tb.testbench import SocBench
 
-CONFIG = SocConfig(**json.loads(os.environ.get(
-    "LWKT_ISOLATION_CONFIG", '{"ncpu": 4, "fifo_depth": 4, "ram_words": 256, "ext_lines": 2}')))
+CONFIG = RunConfig.from_environment().soc_config()
 
 PATTERNS = (0x0000_0000, 0xFFFF_FFFF, 0xA5A5_A5A5)
 MASK32 = 0xFFFF_FFFF
@@ -118,7 +115,7 @@ class Soc:
         self.depth = bench.fifo_depth
         self.cfg = CONFIG
         assert self.n == CONFIG.ncpu and self.depth == CONFIG.fifo_depth, \
-            f"LWKT_ISOLATION_CONFIG {CONFIG} does not match the SoC ({self.n} CPUs, depth {self.depth})"
+            f"run.json's {CONFIG} does not match the SoC ({self.n} CPUs, depth {self.depth})"
         self.n_src = CONFIG.n_sources
         self.windows = [mm.windows(CONFIG, c) for c in range(self.n)]
         self.fifo = {(s, d): FifoModel() for s in range(self.n) for d in range(self.n) if s != d}

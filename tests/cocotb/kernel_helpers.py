@@ -4,11 +4,10 @@ Not a test module itself: the cocotb modules import it.
 """
 from __future__ import annotations
 
-import os
-
 from firmware.ram_layout import THREAD_FIELDS, RamLayout
 from firmware.system import System
 from hdl import memory_map as mm
+from sim.contract.config import RunConfig
 from sim.tb.machine import Machine, new_machine
 from sim.tb.scenarios.base import Devices
 
@@ -16,8 +15,8 @@ __all__ = ["up_machine", "Device", "mark", "marks", "index_of", "indices", "betw
 
 
 def planted_bugs() -> frozenset[str]:
-    """The planted bug `python -m sim.campaigns.mutants` runs these tests with (LWKT_BUG), if any."""
-    return frozenset(filter(None, [os.environ.get("LWKT_BUG", "")]))
+    """The planted bug `python -m sim.campaigns.mutants` runs these tests with (run.json's ``bug``), if any."""
+    return frozenset(filter(None, [RunConfig.from_environment().bug]))
 
 
 async def up_machine(dut, **kwargs) -> Machine:

@@ -11,7 +11,6 @@ RTL probes sampled during the run.
 """
 from __future__ import annotations
 
-import os
 
 import cocotb
 from cocotb.triggers import FallingEdge
@@ -20,6 +19,7 @@ from firmware.device import device_take
 from firmware.ram_layout import required_words
 from firmware.smp import IDLE_POLL_CYCLES
 from firmware.system import System
+from sim.contract.config import RunConfig
 from sim.tb.machine import Machine
 from firmware.thread import (TDF, TDPRI_CRIT, TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER,
                              TDPRI_USER_NORM)
@@ -34,7 +34,7 @@ KERNEL_PATH_CYCLES = 400
 LINE = 0
 SOURCE = source_of(LINE)
 #: The wrapper says how many CPUs the SoC under test has (the 4-CPU test runs on its own build).
-NCPU = int(os.environ.get("LWKT_SMP_NCPU", "2"))
+NCPU = RunConfig.from_environment().cpus
 
 
 # -- helpers (also imported by smp_kernel_ipiq.py) ---------------------------------------------------

@@ -4,7 +4,6 @@ the free-thread cache, panics, and a reference workload whose trace must not dep
 The interrupt side (critical sections, preemption, preempt_* counters, signals from
 interrupt threads, untimely_switch) is in up_intr.py.
 """
-import os
 from pathlib import Path
 
 import cocotb
@@ -13,6 +12,7 @@ from firmware.device import device_take
 from firmware.thread import (CACHE_NTHREADS, TDF, TDPRI_INT_LOW, TDPRI_INT_MED, TDPRI_KERN_DAEMON,
                              TDPRI_KERN_USER, TDPRI_SOFT_NORM, Thread, WaitQueue)
 from kernel_helpers import Device, mark, marks, up_machine
+from sim.contract.config import RunConfig
 
 MAX_CYCLES = 20_000  # the kernel's own execution (the default cost model) takes cycles too
 #: Cycles to let the kernel finish what it was doing when a thread ended the run.
@@ -344,7 +344,8 @@ async def cross_cpu_operations_panic(dut, case):
 @cocotb.test()
 async def reference_workload(dut):
     """A mixed workload (hardclock, two interrupt lines, wait queues, preemption, round-robin, exit and
-    reuse). Its trace goes to $LWKT_TRACE_OUT, which the pytest wrapper compares across simulators."""
+    reuse). Its trace goes to reference_trace.jsonl in the run folder, which the pytest wrapper compares
+    across simulators."""
     machine = await up_machine(dut, hardclock_period=400)
     system = machine.system
     dev = Device(dut)
@@ -429,9 +430,7 @@ async def reference_workload(dut):
 
     machine.start({0: start})
     assert await machine.run(MAX_CYCLES) == "done", system.panic
-    path = os.environ.get("LWKT_TRACE_OUT")
-    if path:
-        system.trace.write_jsonl(Path(path))
+    system.trace.write_jsonl(Path(RunConfig.from_environment().out) / "reference_trace.jsonl")
     c = system.sysctl
     dut._log.info("reference workload: %d records, counters %s", len(system.trace.records),
                   system.counters()["total"])
