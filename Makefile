@@ -104,10 +104,12 @@ prove-solvers: $(STAMP)
 verilog: $(STAMP)
 	$(BIN)/lwkt-soc verilog --cpus $(NCPU) --out $(OUT)
 
-## docs: regenerate docs/registers.md and docs/ram-layout.md from the memory map and the RAM layout
+## docs: regenerate docs/registers.md and docs/ram-layout.md from the memory map and the RAM layout, then
+## build the documentation site (README, docs/, the API reference; broken links fail it) into build/site
 docs: $(STAMP)
 	$(BIN)/lwkt-soc regs --out docs/registers.md
 	$(BIN)/lwkt-soc ram-layout --out docs/ram-layout.md
+	$(BIN)/python docs/build_site.py --out build/site
 
 clean:
 	rm -rf build runs .pytest_cache

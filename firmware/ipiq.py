@@ -1,7 +1,7 @@
 """IPI queues over the SoC's mailbox matrix (seed v1.18: lwkt_send_ipiq, lwkt_wait_ipiq,
 lwkt_process_ipiq).
 
-A message is a function id and a one-word argument pushed into FIFO[me][d]
+A message is a function id and a one-word argument pushed into ``FIFO[me][d]``
 (TX_FUNC, then TX_ARG). The function id names a kernel function (or one a
 scenario registered); the argument is a word, for the kernel's own messages
 the first word of an object in shared RAM (a thread record, a token), the way
@@ -52,7 +52,7 @@ class IpiqMixin:
     async def lwkt_send_ipiq(self, dcpu: int, func: str, arg: int = 0) -> int:
         """Ask CPU ``dcpu`` to run ``func(arg)``; returns the sequence number to wait for.
 
-        To this CPU itself the function runs directly. While FIFO[me][dcpu] is over
+        To this CPU itself the function runs directly. While ``FIFO[me][dcpu]`` is over
         half full this CPU drains its own incoming queues, so that two CPUs filling
         FIFOs towards each other never deadlock.
         """

@@ -16,11 +16,11 @@ accepted push carried, and whenever entry k is the head RX_FUNC/RX_ARG must show
 applied to CPU s's accesses to its TX slot d and CPU d's accesses to its RX slot s, with
 rx_pending[d] bit s as its nonempty. As s, d and k are arbitrary, this holds for every pair and
 every entry; as the other 2n-2 buses and the other slots of s and d are free, it holds whatever
-the rest of the SoC does: no other CPU or slot can disturb FIFO[s][d].
+the rest of the SoC does: no other CPU or slot can disturb ``FIFO[s][d]``.
 
 ipi-fifo is that proof at 2 CPUs (two FIFOs: the FIFO-level proof, at depths 2 and 4); ipi-matrix
 at 3 and 4 CPUs (depth 2), with covers that show third parties and other slots at work beside
-FIFO[s][d]. Both run bitwuzla by default (``SOLVER``): z3 needs minutes on the arrays.
+``FIFO[s][d]``. Both run bitwuzla by default (``SOLVER``): z3 needs minutes on the arrays.
 
 The only references to hdl/ipi.py internals are in the two functions marked below.
 """
@@ -67,7 +67,7 @@ def _memory(frag: Fragment, name: str) -> MemoryInstance:
 
 
 def pair_state(m, frag: Fragment, n: int, depth: int, s, d, entry=None, tag: str = "") -> dict:
-    """FIFO[s][d]'s state inside the IpiMatrix elaborated as ``frag`` (``s``, ``d``: ints or
+    """``FIFO[s][d]``'s state inside the IpiMatrix elaborated as ``frag`` (``s``, ``d``: ints or
     values), as the contract sees it. Rows are read through combinational read ports added here
     to the matrix's memories: they drive nothing in the design, so its behaviour is unchanged.
 
@@ -329,7 +329,7 @@ class IpiMatrixHarness(Harness):
         self._covers(m, n, buses, dut.rx_pending, s, d, tx, rx, nonempty)
 
     def _covers(self, m, n, buses, rx_pending, s, d, tx, rx, nonempty):
-        """Non-vacuity of "whatever the others do": traffic beside FIFO[s][d]'s own."""
+        """Non-vacuity of "whatever the others do": traffic beside ``FIFO[s][d]``'s own."""
         tw, rw = mm.IPI_TX.word, mm.IPI_RX.word
 
         def writes(side, cpu, slot, reg):

@@ -9,10 +9,10 @@ CPU j's per-CPU state, the state a request of j may write:
 * its tile: INTC ENABLE, PRIO[k], in-service bits and the soft source; TIMER COMPARE,
   PERIOD, CTRL.ENABLE, ARMED, PENDING; DEBUG CURTHREAD, CRITDEPTH, PRI and the EVENT
   pulse; the CYCLE_HI word SYS latches on a CYCLE_LO read;
-* the producer side of the FIFOs it sends on, FIFO[j][d]: the write index and latched
+* the producer side of the FIFOs it sends on, ``FIFO[j][d]``: the write index and latched
   TX_FUNC (its ``send`` row in the IPI matrix, as CPU j and CPU d read it through their
   valid bits), WOF, and its ``entries`` rows (no write port writes them);
-* the consumer side of the FIFOs it receives on, FIFO[s][j]: the read index (its ``recv``
+* the consumer side of the FIFOs it receives on, ``FIFO[s][j]``: the read index (its ``recv``
   row, as CPU j and CPU s read it) and ROE.
 
 Changes the contract makes without a request, stated exactly rather than left out:

@@ -1,6 +1,6 @@
 """The IPI mailbox matrix: one FIFO per ordered pair of distinct CPUs, held in three memories.
 
-FIFO[s][d] has exactly one producer (CPU s, through its IPI_TX slot d) and one consumer
+``FIFO[s][d]`` has exactly one producer (CPU s, through its IPI_TX slot d) and one consumer
 (CPU d, through its IPI_RX slot s). Instead of n(n-1) FIFO blocks, each with its own indices,
 flags and read multiplexers, the state of every FIFO sits in memories addressed by the pair,
 and each CPU's two ports read and write only the row of the pair they address. The logic is
@@ -42,7 +42,7 @@ def cpu_bits(ncpu: int) -> int:
 
 
 def pair_address(ncpu: int, src: int, dst: int) -> int:
-    """The row of FIFO[src][dst] in ``send`` and ``recv`` (its entries start at this times depth)."""
+    """The row of ``FIFO[src][dst]`` in ``send`` and ``recv`` (its entries start at this times depth)."""
     return (src << cpu_bits(ncpu)) | dst
 
 
@@ -61,20 +61,20 @@ def _write_port(mem: memory.Memory, name: str) -> memory.WritePort:
 class IpiMatrix(wiring.Component):
     """All FIFOs of the SoC, with each CPU's send and receive views.
 
-    The address of CPU c's ``tx[c]`` bus is ``slot * 8 + register`` (slot d is FIFO[c][d]);
-    of ``rx[c]``, slot s is FIFO[s][c]. The port decoder already refuses slot c itself and
+    The address of CPU c's ``tx[c]`` bus is ``slot * 8 + register`` (slot d is ``FIFO[c][d]``);
+    of ``rx[c]``, slot s is ``FIFO[s][c]``. The port decoder already refuses slot c itself and
     slots beyond the CPU count.
 
     Attributes
     ----------
     tx, rx : In(RegisterSignature).array(ncpu)
     rx_pending : Out(ncpu).array(ncpu)
-        ``rx_pending[d]`` bit s: FIFO[s][d] holds an entry.
+        ``rx_pending[d]`` bit s: ``FIFO[s][d]`` holds an entry.
     mutant : str   a planted bug of hdl.mutants for mutation testing, "" for none
 
     Probes (registers, one n-bit word per CPU; bit k is the FIFO to or from CPU k):
-    ``wof_<s>`` bit d is FIFO[s][d]'s WOF, ``roe_<d>`` bit s is FIFO[s][d]'s ROE,
-    ``pending_<d>`` bit s is rx_pending; ``sent_<s>`` bit d (``got_<d>`` bit s): FIFO[s][d]'s
+    ``wof_<s>`` bit d is ``FIFO[s][d]``'s WOF, ``roe_<d>`` bit s is ``FIFO[s][d]``'s ROE,
+    ``pending_<d>`` bit s is rx_pending; ``sent_<s>`` bit d (``got_<d>`` bit s): ``FIFO[s][d]``'s
     ``send`` (``recv``) row was written since reset, else it reads as 0.
     """
 

@@ -10,7 +10,7 @@ Usage from firmware or a test::
 
     from hdl import memory_map as mm
     mm.SYS.CPUID                      # 0x0000
-    mm.IPI_TX.addr("TX_ARG", slot=2)  # FIFO[me][2] push register
+    mm.IPI_TX.addr("TX_ARG", slot=2)  # ``FIFO[me][2]`` push register
     mm.INTC.addr("PRIO", index=1)     # PRIO[1]
 """
 from __future__ import annotations

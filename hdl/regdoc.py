@@ -43,7 +43,7 @@ def render_markdown() -> str:
     for block in mm.BLOCKS:
         scope = "per CPU" if block.scope == "cpu" else "global"
         extra = "arbitrated" if block.arbitrated else ""
-        lines.append(f"| [{block.name}](#{block.name.replace('_', '')}) | `{block.base:#010x}` | "
+        lines.append(f"| [{block.name}](#{block.name}) | `{block.base:#010x}` | "
                      f"{block.size:#x} bytes | {scope} | {extra} |")
     for block in mm.BLOCKS:
         lines += ["", f"## {block.name}", "", f"Base `{block.base:#010x}`. {block.doc}", ""]

@@ -6,7 +6,7 @@ uniprocessor kernel makes (CLAIM finds nothing pending, CYCLE counts), the irq l
 and time is a counter that bus accesses (one cycle), work and kernel charges advance. Threads are
 asyncio tasks handed the core through events, as the cocotb core does. It exists to show that the
 kernel depends only on the protocol, and to test pure scheduling logic in milliseconds; every
-claim about the hardware is tested on the RTL (tests/cocotb/).
+claim about the hardware is tested on the RTL (sim/tb/directed/).
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from sim.host import run as run_module
 from sim.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = json.loads((ROOT / "docs" / "report-schema.json").read_text())
+SCHEMA = json.loads((ROOT / "sim" / "contract" / "report-schema.json").read_text())
 EXTRA = "tests.scenarios_extra"
 
 

@@ -1,4 +1,4 @@
-"""The lwkt_hold/lwkt_rele race tests (tests/cocotb/hold_rele.py) on both simulators, 2 CPUs.
+"""The lwkt_hold/lwkt_rele race tests (sim/tb/directed/hold_rele.py) on both simulators, 2 CPUs.
 
 A sysctl reader on CPU 0 copies a thread of CPU 1 out in two parts and sleeps in a page fault
 between them while the thread exits, is reaped (lwkt_wait_free, lwkt_free_thread) and its

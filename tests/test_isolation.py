@@ -1,4 +1,4 @@
-"""Isolation between CPUs (tests/cocotb/isolation.py) on Icarus and Verilator.
+"""Isolation between CPUs (sim/tb/directed/isolation.py) on Icarus and Verilator.
 
 From every CPU, every access that must not affect another CPU (RELEASE of a lock it
 does not own, COMPLETE of sources it did not claim, every write of every per-CPU

@@ -1,4 +1,4 @@
-"""The race detector's cocotb tests (tests/cocotb/race.py) on a 2-CPU SoC, both simulators."""
+"""The race detector's cocotb tests (sim/tb/directed/race.py) on a 2-CPU SoC, both simulators."""
 import xml.etree.ElementTree as ET
 from pathlib import Path
 

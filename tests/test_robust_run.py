@@ -15,7 +15,7 @@ from sim.cli import main
 from sim.host.interrupt import child_processes
 
 ROOT = Path(__file__).resolve().parent.parent
-SCHEMA = json.loads((ROOT / "docs" / "report-schema.json").read_text())
+SCHEMA = json.loads((ROOT / "sim" / "contract" / "report-schema.json").read_text())
 LONG_RUN = ("import os, sys; sys.path.insert(0, os.getcwd()); from sim.host.run import run_scenario; sys.exit(run_scenario('test-forever', sim=sys.argv[2], "
             "out=sys.argv[1], scenario_modules=('tests.scenarios_extra',)))")
 
@@ -107,7 +107,7 @@ def test_a_run_that_cannot_start_keeps_the_previous_outputs(tmp_path, capsys):
     config = json.loads((out / "run.json").read_text())
     assert config["scenario"] == "up-basic" and config["sim"] == "verilator" and config["versions"]["cocotb"]
     jsonschema = pytest.importorskip("jsonschema")
-    counters_schema = json.loads((ROOT / "docs" / "counters-schema.json").read_text())
+    counters_schema = json.loads((ROOT / "sim" / "contract" / "counters-schema.json").read_text())
     jsonschema.validate(json.loads((out / "counters.json").read_text()), counters_schema)
     jsonschema.validate(json.loads((out / "report.json").read_text()), SCHEMA)
 

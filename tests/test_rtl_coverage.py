@@ -2,7 +2,6 @@
 handmade .dat, bad input, and one real run on the Verilator coverage build merged end to end."""
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -11,7 +10,6 @@ from sim.contract.errors import UsageError
 from sim.coverage.rtl import block_of, main, merge_rtl_coverage, read_points, render_markdown
 from tests.conftest import require_simulator
 
-COCOTB_DIR = str(Path(__file__).parent / "cocotb")
 
 needs_tool = pytest.mark.skipif(shutil.which("verilator_coverage") is None, reason=rtl_coverage.TOOL_MISSING)
 
@@ -163,9 +161,9 @@ def test_run_with_rtl_coverage_and_merge(tmp_path, capsys):
     assert info.count("\nDA:") > 100 and "end_of_record" in info
     assert "| intc | 2 |" in capsys.readouterr().out
 
-    # The directed corners (tests/cocotb/register_corners.py) on the same build close what the run leaves.
+    # The directed corners (sim/tb/directed/register_corners.py) on the same build close what the run leaves.
     build = build_soc("verilator", SocConfig(ncpu=2), coverage=True)
-    corners = run_cocotb(build, "register_corners", test_dir=tmp_path / "corners", python_path=[COCOTB_DIR])
+    corners = run_cocotb(build, "sim.tb.directed.register_corners", test_dir=tmp_path / "corners")
     log = (tmp_path / "corners" / "sim.log").read_text()
     assert corners.ok and corners.tests == 6, log[-6000:]
     merged = merge_rtl_coverage([run, tmp_path / "corners"], tmp_path / "merged")
@@ -182,6 +180,6 @@ def test_register_corners_on_icarus(tmp_path):
     from sim.host.build import build_soc
     from sim.host.runner import run_cocotb
     build = build_soc("icarus", SocConfig(ncpu=2, fifo_depth=4))
-    result = run_cocotb(build, "register_corners", test_dir=tmp_path, python_path=[COCOTB_DIR])
+    result = run_cocotb(build, "sim.tb.directed.register_corners", test_dir=tmp_path)
     log = (tmp_path / "sim.log").read_text() if (tmp_path / "sim.log").exists() else ""
     assert result.ok and result.tests == 6, log[-6000:]

@@ -1,8 +1,8 @@
-"""The SMP kernel's cocotb tests (tests/cocotb/smp_kernel.py, smp_kernel_ipiq.py, interleavings.py)
-on both simulators.
+"""The SMP kernel's directed tests (sim/tb/directed/smp_kernel.py, smp_kernel_mp.py, smp_kernel_ipiq.py,
+interleavings.py, migration.py, watchdog.py) on both simulators.
 
-Six runs per simulator:
-- smp_kernel on 2 CPUs (default FIFO depth and RAM): everything but the 4-CPU test;
+Seven runs per simulator (sim/contract/directed.py):
+- smp_kernel and smp_kernel_mp on 2 CPUs (default FIFO depth and RAM): everything but the 4-CPU test;
 - smp_kernel's 4-CPU test (a wake-up forwarded by the wait queue's token owner) on 4 CPUs;
 - smp_kernel_ipiq on 2 CPUs with 4-entry IPI FIFOs (bursts that pass the half-full mark);
 - interleavings on the same build: interrupts timed into the windows of crit_exit, get_mplock,
@@ -23,7 +23,7 @@ from tests.conftest import require_simulator
 SIMS = ["icarus", "verilator"]
 
 #: directed run (sim/contract/directed.py) -> tests that must pass
-RUNS = {"smp_kernel": 16, "smp_kernel-4cpu": 1, "smp_kernel_ipiq": 3, "interleavings": 9, "migration": 1,
+RUNS = {"smp_kernel": 8, "smp_kernel_mp": 8, "smp_kernel-4cpu": 1, "smp_kernel_ipiq": 3, "interleavings": 9, "migration": 1,
         "watchdog": 3}
 
 

@@ -3,7 +3,7 @@
 
 NOT co-verification: no RTL runs here. These tests show that firmware/ depends only on the core
 protocol, and check scheduling logic in milliseconds; the same behaviour is tested on the RTL, on
-both simulators, in tests/cocotb/up_kernel.py.
+both simulators, in sim/tb/directed/up_kernel.py.
 """
 import subprocess
 import sys

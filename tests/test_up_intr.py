@@ -1,4 +1,4 @@
-"""The uniprocessor kernel's interrupt-side cocotb tests (tests/cocotb/up_intr.py) on both simulators."""
+"""The uniprocessor kernel's interrupt-side cocotb tests (sim/tb/directed/up_intr.py) on both simulators."""
 
 import pytest
 

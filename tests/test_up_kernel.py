@@ -1,4 +1,4 @@
-"""The uniprocessor kernel under cocotb (tests/cocotb/up_kernel.py) on both simulators, and the
+"""The uniprocessor kernel under cocotb (sim/tb/directed/up_kernel.py) on both simulators, and the
 check that one workload gives byte-identical event traces on Icarus and Verilator.
 
 Each simulator runs the cocotb module once per pytest session; the trace comparison

@@ -5,7 +5,6 @@ the list names and the others, and runs this same file as a cocotb program (``pr
 on a 2-CPU build: every listed signal must be there (and ``cycle`` writable), no other may be.
 """
 import json
-import os
 import re
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -119,7 +118,7 @@ async def probe_public(dut):
     leaked = [path for path in names["private"] if _handle(dut, path) is not None]
     assert not missing, f"listed but not public: {missing}"
     assert not leaked, f"public but not listed: {leaked}"
-    # Readable, and cycle writable (tests/cocotb/isolation.py moves it forward): it counts on from there.
+    # Readable, and cycle writable (sim/tb/directed/isolation.py moves it forward): it counts on from there.
     assert int(dut.cpu0.debug.curthread.value) == 0
     await SocBench(dut).start()                 # the clock (cocotb's or the model's) and reset
     dut.cycle.value = 5 << 32

@@ -1,8 +1,8 @@
 """The directed cocotb modules, and the runs of them the tests, ``make mutants`` and ``make coverage``
 use: one table.
 
-A directed module is a cocotb test module of the kernel's or the register contract's own (as
-opposed to a scenario under ``lwkt-soc run``). Each gets its configuration as run.json like every
+A directed module (``sim/tb/directed/``) is a cocotb test module of the kernel's or the register
+contract's own (as opposed to a scenario under ``lwkt-soc run``). Each gets its configuration as run.json like every
 run (:meth:`sim.contract.config.RunConfig.directed`): CPUs and sizes, a planted bug, the coverage
 it should record. ``uses`` says which flows run it besides its own test: ``mutants`` (the kill
 suite of ``make mutants``) and ``coverage`` (firmware and hardware coverage of ``make coverage``).
@@ -12,12 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hdl.config import SocConfig
-from sim.contract.paths import TESTS_DIR
 
-__all__ = ["DirectedRun", "DIRECTED_RUNS", "DIRECTED_DIR", "REGISTER_MODULES", "directed_run"]
+__all__ = ["DirectedRun", "DIRECTED_RUNS", "DIRECTED_PACKAGE", "REGISTER_MODULES", "directed_run"]
 
-#: Where the directed modules live (importable by their plain names from there).
-DIRECTED_DIR = TESTS_DIR / "cocotb"
+#: Where the directed modules live (sim/tb/directed/).
+DIRECTED_PACKAGE = "sim.tb.directed"
 
 #: The uniprocessor kernel's SoC: one CPU, small RAM and FIFOs, every external line.
 _UP = SocConfig(ncpu=1, fifo_depth=4, ram_words=256, ext_lines=4)
@@ -26,15 +25,22 @@ _UP = SocConfig(ncpu=1, fifo_depth=4, ram_words=256, ext_lines=4)
 @dataclass(frozen=True)
 class DirectedRun:
     name: str
+    #: Its module's name in DIRECTED_PACKAGE.
     module: str
     soc: SocConfig
     #: Only this cocotb test of the module (None: all of them).
     testcase: str | None = None
     uses: tuple[str, ...] = ()
 
+    @property
+    def module_path(self) -> str:
+        """The module's full name, as the simulator imports it."""
+        return f"{DIRECTED_PACKAGE}.{self.module}"
+
 
 DIRECTED_RUNS: dict[str, DirectedRun] = {run.name: run for run in (
     DirectedRun("smp_kernel", "smp_kernel", SocConfig(ncpu=2), uses=("mutants", "coverage")),
+    DirectedRun("smp_kernel_mp", "smp_kernel_mp", SocConfig(ncpu=2), uses=("mutants", "coverage")),
     DirectedRun("smp_kernel-4cpu", "smp_kernel", SocConfig(ncpu=4), testcase="schedule_follows_wait_queue_token"),
     DirectedRun("smp_kernel_ipiq", "smp_kernel_ipiq", SocConfig(ncpu=2, fifo_depth=4), uses=("mutants", "coverage")),
     DirectedRun("interleavings", "interleavings", SocConfig(ncpu=2, fifo_depth=4), uses=("mutants", "coverage")),

@@ -7,7 +7,7 @@ by the memory map (``hdl/memory_map.py``) into bins:
 - ``bus-error.<kind>``: each kind of access the decoder answers with ``err``
   (unmapped, a read of a write-only or a write of a read-only register, an
   offset inside a block with no register, the CPU's own IPI slot);
-- ``ipi.level.<class>.<n>``: the entries FIFO[s][d] holds after a push or a pop,
+- ``ipi.level.<class>.<n>``: the entries ``FIFO[s][d]`` holds after a push or a pop,
   per pair class (``up``: s < d, ``down``: s > d; the receiver drains lower
   sources first, so the two classes fill differently), ``ipi.push-on-full`` and
   ``ipi.pop-on-empty`` (WOF and ROE set);

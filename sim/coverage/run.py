@@ -4,7 +4,7 @@
                                [--merge DIR ...] [--out DIR]
 
 The set: the named scenarios, the directed cocotb modules of the register
-contract (``tests/cocotb/isolation.py`` and ``soc_checks.py``, which make every
+contract (``sim/tb/directed/isolation.py`` and ``soc_checks.py``, which make every
 legal and illegal access), then ``--seeds`` random workloads with every fault on.
 Each run measures
 

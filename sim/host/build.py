@@ -10,7 +10,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,12 +18,11 @@ from hdl.soc import TOPLEVEL
 from sim.host import toolchain
 from sim.host import verilator as verilator_runner
 from sim.contract.errors import EnvironmentProblem, UsageError
-from sim.contract.paths import PROJECT_ROOT
+from sim.contract.paths import BUILD_ROOT, PROJECT_ROOT
 
 __all__ = ["Build", "build_soc", "BUILD_ROOT", "TIMESCALE"]
 
 #: Where builds go unless LWKT_SOC_BUILD_DIR says otherwise.
-BUILD_ROOT = Path(os.environ.get("LWKT_SOC_BUILD_DIR", PROJECT_ROOT / "build"))
 #: Amaranth's Verilog has no `timescale; Icarus gets this one at build time.
 TIMESCALE = ("1ns", "1ps")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hdl.config import SocConfig
 from sim.contract.config import CONFIG_ENV, RunConfig
-from sim.contract.directed import DIRECTED_DIR, DirectedRun, directed_run
+from sim.contract.directed import DirectedRun, directed_run
 from sim.host import toolchain
 from sim.host.build import Build
 
@@ -87,10 +87,10 @@ def run_directed(run: DirectedRun | str, sim: str, test_dir: Path, *, soc: SocCo
         run = directed_run(run)
     soc = soc or run.soc
     build = build_soc(sim, soc, coverage=coverage_build)
-    config = RunConfig.directed(run.module, soc, sim, test_dir, bug=bug, hw_coverage=hw_coverage,
+    config = RunConfig.directed(run.module_path, soc, sim, test_dir, bug=bug, hw_coverage=hw_coverage,
                                 fw_coverage=fw_coverage)
-    return run_cocotb(build, [*first, run.module] if first else run.module, test_dir=test_dir, config=config,
-                      testcase=run.testcase, python_path=[str(DIRECTED_DIR)])
+    return run_cocotb(build, [*first, run.module_path] if first else run.module_path, test_dir=test_dir,
+                      config=config, testcase=run.testcase)
 
 
 def wave_plusargs(build: Build, test_dir: Path) -> list[str]:

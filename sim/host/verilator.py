@@ -28,7 +28,7 @@ __all__ = ["IPI_GROUP", "PUBLIC_SIGNALS", "VLT_NAME", "public_verilator", "vlt_t
 VLT_NAME = "public.vlt"
 
 TOP = "lwkt_soc"
-#: The core ports of one CPU (sim/tb/bus.py, tests/cocotb/race.py, bench/driver_bench.py).
+#: The core ports of one CPU (sim/tb/bus.py, sim/tb/directed/race.py, bench/driver_bench.py).
 _CORE_PORTS = ("cyc", "stb", "we", "adr", "dat_w", "dat_r", "ack", "err", "irq")
 
 
@@ -38,7 +38,7 @@ def _signals(module: str, *names: str) -> tuple[tuple[str, str], ...]:
 
 #: The IPI group of PUBLIC_SIGNALS: hdl/ipi.py's per-CPU words of sticky flags (sim/tb/testbench.py
 #: ipi_error_flags), and the FIFO rows with their written-since-reset bits that
-#: tests/cocotb/isolation.py probes through sim/tb/testbench.py ipi_fifo_state.
+#: sim/tb/directed/isolation.py probes through sim/tb/testbench.py ipi_fifo_state.
 IPI_GROUP: tuple[tuple[str, str], ...] = _signals(f"{TOP}.ipi", "wof_*", "roe_*", "sent_*", "got_*", "send", "recv")
 
 #: ``(module, signal)`` pairs in Verilator's wildcard syntax: the only signals cocotb can reach.
@@ -47,13 +47,13 @@ PUBLIC_SIGNALS: tuple[tuple[str, str], ...] = (
     # the ports of CPUs 0-9 and 10-31; cpu*__cyc would also take the top's internal cpuN__bus__cyc.
     *_signals(TOP, "clk", "rst", "ext_irq", "dev_post", "dev_data", "stall"),
     *_signals(TOP, *(f"cpu{digits}__{port}" for port in _CORE_PORTS for digits in ("?", "??"))),
-    # The SoC's 64-bit cycle counter: tests/cocotb/isolation.py writes it (CYCLE_HI probes).
+    # The SoC's 64-bit cycle counter: sim/tb/directed/isolation.py writes it (CYCLE_HI probes).
     (TOP, "cycle"),
-    # sim/tb/testbench.py mplock_owner (the race detector) and mplock_busts, tests/cocotb/isolation.py probes.
+    # sim/tb/testbench.py mplock_owner (the race detector) and mplock_busts, sim/tb/directed/isolation.py probes.
     *_signals(f"{TOP}.mplock", "held", "owner", "err_nonowner", "acquires", "busts"),
     # sim/tb/scenarios/base.py: the DEVICE block's REQUEST bits and its per-line counters.
     *_signals(f"{TOP}.device", "irq", "posted*", "serviced*"),
-    # Per-CPU state: tests/cocotb/isolation.py (probes, EventMonitor), tests/cocotb/migration.py.
+    # Per-CPU state: sim/tb/directed/isolation.py (probes, EventMonitor), sim/tb/directed/migration.py.
     *_signals(f"{TOP}.cpu*.debug", "curthread", "critdepth", "pri", "event", "event_valid"),
     *_signals(f"{TOP}.cpu*.intc", "enable", "in_service", "soft", "prio*"),
     *_signals(f"{TOP}.cpu*.timer", "compare", "period", "enable", "armed", "pending"),

@@ -1,4 +1,4 @@
-"""The report of a run: ``report.json`` (schema in ``docs/report-schema.json``) and its
+"""The report of a run: ``report.json`` (schema in ``sim/contract/report-schema.json``) and its
 human renderings ``report.txt`` and ``report.md``.
 
 ``build_report`` assembles the report from what the simulator wrote
@@ -17,7 +17,7 @@ __all__ = ["markdown_table", "SCHEMA_ID", "build_report", "write_report", "rende
            "load_report"]
 
 SCHEMA_ID = "lwkt-soc-report/1"
-#: The report's JSON schema (docs/report-schema.json), shipped with the package's source tree.
+#: The report's JSON schema (sim/contract/report-schema.json), shipped with the package's source tree.
 #: Per-CPU counters shown in the sysctl-style table, in this order (when present).
 _TABLE_COUNTERS = ("switch_count", "preempt_hit", "preempt_miss", "preempt_weird", "ipiq_count",
                    "ipiq_fifofull", "ipiq_received", "token_requests", "mplock_acquires", "mplock_contended",

@@ -51,18 +51,22 @@ class RunFiles:
         return self._json("counters.json")
 
     def report(self, complete: bool = True) -> dict:
-        """report.json, checked against the report schema's required keys and id (``complete``
-        False: any JSON object, for a reader that needs only a few keys and checks them itself)."""
+        """report.json, validated against its JSON schema (``complete`` False: any JSON object, for a
+        reader that needs only a few keys and checks them itself)."""
+        import jsonschema
         report = self._json("report.json")
         if not complete:
             return report
         schema = json.loads(REPORT_SCHEMA.read_text())
-        missing = [key for key in schema["required"] if key not in report]
-        if missing or report.get("schema") != schema["$id"]:
-            path = self.folder / "report.json"
-            raise UsageError(f"{path} is not a {schema['$id']} report"
-                             + (f" (missing {', '.join(missing[:5])})" if missing
-                                else f" (schema {report.get('schema')!r})"))
+        path = self.folder / "report.json"
+        if not isinstance(report, dict) or report.get("schema") != schema["$id"]:
+            found = report.get("schema") if isinstance(report, dict) else type(report).__name__
+            raise UsageError(f"{path} is not a {schema['$id']} report (schema {found!r})")
+        error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(report))
+        if error is not None:
+            where = "/".join(map(str, error.absolute_path)) or "the top level"
+            raise UsageError(f"{path} is not a valid {schema['$id']} report ({' '.join(error.message.split())[:160]} "
+                             f"at {where})")
         return report
 
     def trace(self, required: bool = True) -> list[dict]:

@@ -140,7 +140,7 @@ class SocBench:
         return {name: sorted(pairs) for name, pairs in flags.items()}
 
     def ipi_fifo_state(self, src: int, dst: int) -> dict[str, int]:
-        """FIFO[src][dst]'s registers (func, windex, rindex, wof, roe), read from the IPI matrix's
+        """``FIFO[src][dst]``'s registers (func, windex, rindex, wof, roe), read from the IPI matrix's
         memories and bit words (hdl/ipi.py) without a bus cycle."""
         ipi, row = self.dut.ipi, pair_address(self.ncpu, src, dst)
         sent = int(getattr(ipi, f"sent_{src}").value) >> dst & 1

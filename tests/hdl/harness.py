@@ -293,9 +293,9 @@ def run(config: SocConfig | Soc, testbench: Testbench, *, vcd: str | None = None
         sim.add_testbench(side, background=True)
     if vcd:
         with sim.write_vcd(vcd):
-            sim.host.run()
+            sim.run()
     else:
-        sim.host.run()
+        sim.run()
     return soc
 
 
@@ -306,6 +306,6 @@ def run_component(dut, testbench: Testbench, *, vcd: str | None = None) -> None:
     sim.add_testbench(testbench)
     if vcd:
         with sim.write_vcd(vcd):
-            sim.host.run()
+            sim.run()
     else:
-        sim.host.run()
+        sim.run()

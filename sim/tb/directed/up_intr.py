@@ -12,7 +12,7 @@ import cocotb
 from firmware.device import device_take
 from firmware.thread import (TDF, TDPRI_INT_HIGH, TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER,
                              WaitQueue)
-from kernel_helpers import Device, between, index_of, indices, mark, marks, source_of, up_machine
+from sim.tb.directed.kernel_helpers import Device, between, index_of, indices, mark, marks, source_of, up_machine
 
 LINE = 0
 SOURCE = source_of(LINE)

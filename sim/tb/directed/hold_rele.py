@@ -35,8 +35,8 @@ import cocotb
 
 from firmware.thread import TDF, TDPRI_KERN_DAEMON, TDPRI_KERN_USER, TDPRI_MASK
 from hdl import memory_map as mm
-from kernel_helpers import blocked_on, index_of, indices, mark, peek_td
-from smp_kernel import KERNEL_PATH_CYCLES, Done, final_checks_ok, smp_machine, until
+from sim.tb.directed.kernel_helpers import blocked_on, index_of, indices, mark, peek_td
+from sim.tb.directed.kernel_helpers import KERNEL_PATH_CYCLES, Done, final_checks_ok, smp_machine, until
 
 #: Cycles between hardclock ticks: the page fault and lwkt_wait_free sleep in whole ticks.
 PERIOD = 1000  # long against a wake-up's kernel path (a few hundred cycles)

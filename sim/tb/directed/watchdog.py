@@ -15,7 +15,7 @@ import cocotb
 
 from firmware.watchdog import STOPPED_QUIET_CYCLES, start_mplock_watchdog
 from firmware.thread import TDPRI_KERN_USER
-from smp_kernel import Done, final_checks_ok, owner, smp_machine, until
+from sim.tb.directed.kernel_helpers import Done, final_checks_ok, owner, smp_machine, until
 
 #: The hardclock period of these runs (the random workload's).
 PERIOD = 500

@@ -9,8 +9,8 @@ import cocotb
 from firmware.device import device_take
 from firmware.thread import TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER
 from hdl import memory_map as mm
-from kernel_helpers import Device, indices, mark
-from smp_kernel import Done, final_checks_ok, smp_machine
+from sim.tb.directed.kernel_helpers import Device, indices, mark
+from sim.tb.directed.kernel_helpers import Done, final_checks_ok, smp_machine
 
 MAX_CYCLES = 150_000
 NCPU = 4

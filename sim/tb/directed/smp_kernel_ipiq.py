@@ -12,8 +12,8 @@ import cocotb
 
 from firmware.thread import TDPRI_KERN_USER
 from hdl import memory_map as mm
-from kernel_helpers import index_of, indices, mark
-from smp_kernel import Done, final_checks_ok, smp_machine, until
+from sim.tb.directed.kernel_helpers import index_of, indices, mark
+from sim.tb.directed.kernel_helpers import Done, final_checks_ok, smp_machine, until
 
 MAX_CYCLES = 16_000  # the kernel's own execution (the default cost model) takes cycles too
 FIFO_DEPTH = 4

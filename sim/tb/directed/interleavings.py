@@ -19,8 +19,8 @@ import cocotb
 
 from firmware.device import device_take
 from firmware.thread import TDPRI_INT_MED, TDPRI_KERN_USER
-from kernel_helpers import Device, index_of, mark, source_of
-from smp_kernel import Done, final_checks_ok, owner, smp_machine, until
+from sim.tb.directed.kernel_helpers import Device, index_of, mark, source_of
+from sim.tb.directed.kernel_helpers import Done, final_checks_ok, owner, smp_machine, until
 
 MAX_CYCLES = 20_000
 LINE, LINE2 = 0, 1

@@ -11,7 +11,7 @@ import cocotb
 from firmware.device import device_take
 from firmware.thread import (CACHE_NTHREADS, TDF, TDPRI_INT_LOW, TDPRI_INT_MED, TDPRI_KERN_DAEMON,
                              TDPRI_KERN_USER, TDPRI_SOFT_NORM, Thread, WaitQueue)
-from kernel_helpers import Device, mark, marks, up_machine
+from sim.tb.directed.kernel_helpers import Device, mark, marks, up_machine
 from sim.contract.config import RunConfig
 
 MAX_CYCLES = 20_000  # the kernel's own execution (the default cost model) takes cycles too

@@ -1,6 +1,7 @@
-"""Helpers shared by the cocotb kernel tests: bring-up, a device on the external lines, trace queries.
+"""Helpers shared by the directed kernel tests: bring-up of the UP and SMP kernels, a device on the external
+lines, trace queries, waiting and ending a run.
 
-Not a test module itself: the cocotb modules import it.
+Not a test module itself: the directed modules import it.
 """
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from firmware.ram_layout import THREAD_FIELDS, RamLayout
 from firmware.system import System
 from hdl import memory_map as mm
 from sim.contract.config import RunConfig
+from firmware.ram_layout import required_words
 from sim.tb.machine import Machine, new_machine
+from sim.tb.testbench import SocBench
 from sim.tb.scenarios.base import Devices
 
-__all__ = ["up_machine", "Device", "mark", "marks", "index_of", "indices", "between", "source_of"]
+__all__ = ["up_machine", "Device", "mark", "marks", "index_of", "indices", "between", "source_of", "smp_machine", "Done",
+           "until", "owner", "final_checks_ok", "after", "KERNEL_PATH_CYCLES", "planted_bugs"]
 
 
 def planted_bugs() -> frozenset[str]:
@@ -70,3 +74,60 @@ def peek_td(system: System, td, field: str) -> int:
 def blocked_on(system: System, w, count: int = 1) -> bool:
     """At least ``count`` threads have finished blocking on ``w`` (their ``block`` records are out)."""
     return sum(1 for r in system.trace.records if r["event"] == "block" and r["wait"] == w.name) >= count
+
+
+#: Bound on a short kernel path (a switch, a wake-up at a tick) under the default cost model: a few
+#: hundred instructions at one per cycle, plus their bus accesses.
+KERNEL_PATH_CYCLES = 400
+
+# -- the SMP kernel's tests -----------------------------------------------------------------------------
+
+
+async def smp_machine(dut, **kwargs) -> Machine:
+    """A freshly reset SoC with the SMP kernel on every core, not booted yet.
+
+    A reset leaves the shared RAM as the previous test left it, and a new System lays out its
+    objects from word 0 again: clear the layout's words (as memory is clear at power-up) so that
+    every token starts owned by CPU 0 with generation 0, as the race detector assumes too.
+    """
+    bench = await SocBench(dut).start()
+    bench.watch_ram()                    # peek_td reads the RAM as the bus traffic leaves it
+    for word in range(required_words(bench.ncpu)):
+        await bench.masters[0].write(mm.RAM.addr("WORD", index=word), 0)
+    return Machine(bench, mode="smp", bugs=planted_bugs(), **kwargs)
+
+
+class Done:
+    """Ends the run once ``n`` parties have called it."""
+
+    def __init__(self, system: System, n: int):
+        self.system, self.left = system, n
+
+    def __call__(self) -> None:
+        self.left -= 1
+        if self.left == 0:
+            self.system.finish()
+
+
+async def until(k, condition, what: str, step: int = 5, limit: int = 3000) -> None:
+    """Spend time on ``k``'s current thread (interrupts allowed) until ``condition()`` holds."""
+    waited = 0
+    while not condition():
+        if waited >= limit:
+            raise AssertionError(f"cpu {k.gd_cpuid} waited {waited} cycles for {what}")
+        await k.cpu.work(step)
+        waited += step
+
+
+def owner(system: System):
+    """The MP lock's OWNER, read from the RTL (None when free)."""
+    return system.hardware.mplock_owner()
+
+
+def final_checks_ok(machine: Machine) -> None:
+    failed = [(name, detail) for name, ok, detail, _ in machine.final_checks() if not ok]
+    assert not failed, failed
+
+
+def after(records: list[dict], position: int, event: str, **match) -> list[int]:
+    return [i for i in indices(records, event, **match) if i > position]

@@ -1,0 +1,458 @@
+"""cocotb tests of the SMP LWKT kernel (seed v1.18) on a 2-CPU SoC (one test needs 4 CPUs).
+
+Remote scheduling through IPIs, tokens in shared RAM, and run-time checks that stop a
+run. The MP lock, preemption, need_resched, lwkt_acquire and lwkt_hold/rele/wait_free are
+in smp_kernel_mp.py; the IPI-queue tests with a 4-entry FIFO in smp_kernel_ipiq.py.
+
+Thread bodies only record what they see (into ``info``) and put ``mark`` records on
+the trace; the assertions run after the run, on the records, the counters and the
+RTL probes sampled during the run.
+"""
+from __future__ import annotations
+
+import cocotb
+
+from firmware.thread import TDF, TDPRI_KERN_DAEMON, TDPRI_KERN_USER
+from hdl import memory_map as mm
+from sim.contract.config import RunConfig
+from sim.tb.directed.kernel_helpers import (Done, after, blocked_on, final_checks_ok, index_of, indices, mark, marks,
+                                            owner, smp_machine, source_of, until)
+
+MAX_CYCLES = 16_000  # the kernel's own execution (the default cost model) takes cycles too
+LINE = 0
+SOURCE = source_of(LINE)
+#: The wrapper says how many CPUs the SoC under test has (the 4-CPU test runs on its own build).
+NCPU = RunConfig.from_environment().cpus
+
+
+# -- 1. remote wake-up of a blocked thread --------------------------------------------------------------
+
+@cocotb.test(skip=NCPU != 2)
+async def signal_wakes_blocked_thread_on_other_cpu(dut):
+    """A thread of CPU 1 blocks on a wait queue whose token starts on CPU 0; a thread of CPU 0
+    signals it: the token comes over by IPI, the wake-up goes to CPU 1 as an lwkt_schedule IPI,
+    CPU 1 receives it and switches to the thread, whose lwkt_block returns a new generation."""
+    machine = await smp_machine(dut)
+    system = machine.system
+    wq = system.new_waitqueue("wq")
+    info = {}
+    done = Done(system, 2)
+
+    async def sleeper(td, arg):
+        k = td.k
+        info["token_owner_before"] = await k.tok_get(wq.wa_token, "t_cpu")
+        info["gen0"] = gen = await k.waitq_gen(wq)
+        info["gen1"] = await k.lwkt_block(wq, "wq", gen)
+        mark(td, "sleeper-woken")
+        info["wa_gen"] = await k.wq_get(wq, "wa_gen")
+        done()
+
+    async def waker(td, arg):
+        k = td.k
+        await until(k, lambda: blocked_on(system, wq), "the sleeper to block")
+        mark(td, "signal-start")
+        await k.lwkt_signal(wq)
+        info["token_owner_after"] = await k.tok_get(wq.wa_token, "t_cpu")
+        mark(td, "signal-end")
+        done()
+
+    async def boot0(k):
+        info["waker"] = await k.lwkt_create(waker, comm="waker", pri=TDPRI_KERN_USER, mpsafe=True)
+
+    async def boot1(k):
+        info["sleeper"] = await k.lwkt_create(sleeper, comm="sleeper", pri=TDPRI_KERN_USER, mpsafe=True)
+
+    machine.start({0: boot0, 1: boot1})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
+    sleeper_id = info["sleeper"].td_id
+    recs = system.trace.sorted_records()
+
+    # The wait queue's token starts on CPU 0: blocking on CPU 1 asked CPU 0 for it first.
+    assert info["token_owner_before"] == 0
+    get1 = index_of(recs, "ipi_send", cpu=1, dest=0, func="lwkt_gettoken_remote")
+    block = index_of(recs, "block", cpu=1, tid=sleeper_id, wait="wq")
+    assert get1 < block
+    # The signal: CPU 0 takes the token back from CPU 1, then sends the wake-up.
+    start = index_of(recs, "mark", label="signal-start", cpu=0)
+    assert block < start
+    get0 = index_of(recs, "ipi_send", cpu=0, dest=1, func="lwkt_gettoken_remote")
+    send = index_of(recs, "ipi_send", cpu=0, dest=1, func="lwkt_schedule")
+    signal = index_of(recs, "signal", cpu=0, wait="wq")
+    assert recs[signal]["woken"] == [sleeper_id] and recs[signal]["tid"] == info["waker"].td_id
+    assert start < get0 < send < signal < index_of(recs, "mark", label="signal-end")
+    # CPU 1 receives the lwkt_schedule and then (and only then) switches to the sleeper.
+    receive = index_of(recs, "ipi_receive", cpu=1, source=0, func="lwkt_schedule")
+    assert send < receive
+    switches = indices(recs, "switch", cpu=1, to=sleeper_id)
+    assert len(switches) == 2, [recs[i] for i in switches]     # its first run, and the wake-up
+    assert switches[0] < block < receive < switches[1] < index_of(recs, "mark", label="sleeper-woken")
+    assert recs[receive]["cycle"] >= recs[send]["cycle"]
+    # lwkt_block returned the generation the signal made.
+    assert info["gen1"] != info["gen0"] and info["gen1"] == info["wa_gen"] == info["gen0"] + 1
+    # Nothing is marked or switched on CPU 0 for the sleeper; it stays CPU 1's thread.
+    assert all(r["cpu"] == 1 for r in system.trace.events(tid=sleeper_id))
+    assert info["token_owner_after"] == 0
+    smp = system.counters()["smp"]
+    assert smp["ipi_sent"] == smp["ipi_received"] == 3
+    final_checks_ok(machine)
+
+
+# -- 2. remote schedule / deschedule of a thread that is not waiting ---------------------------------
+
+@cocotb.test(skip=NCPU != 2)
+async def schedule_and_deschedule_remote_thread(dut):
+    """lwkt_schedule of a stopped thread of CPU 1 from CPU 0 goes by IPI and the thread runs on
+    CPU 1; lwkt_deschedule from CPU 0 goes by IPI and CPU 1 stops running it (idle); a second
+    lwkt_schedule brings it back."""
+    machine = await smp_machine(dut)
+    system = machine.system
+    k1 = system.kernels[1]
+    info = {"steps": 0}
+    done = Done(system, 2)
+
+    async def victim(td, arg):
+        k = td.k
+        while not info.get("stop"):
+            info["steps"] += 1
+            mark(td, "victim-step")
+            await k.cpu.work(30)
+            await k.lwkt_switch()          # no re-enqueue: runs again only while scheduled
+        done()
+
+    async def actor(td, arg):
+        k = td.k
+        await until(k, lambda: "victim" in info, "the victim to exist")
+        v = info["victim"]
+        await k.cpu.work(100)
+        info["steps_before_schedule"] = info["steps"]
+        mark(td, "schedule")
+        await k.lwkt_schedule(v)
+        await until(k, lambda: info["steps"] >= 3, "the victim to run")
+        mark(td, "deschedule")
+        await k.lwkt_deschedule(v)
+        await until(k, lambda: k1.curthread is k1.gd_idletd, "CPU 1 to go idle")
+        info["parked_steps"] = info["steps"]
+        info["parked_flags"] = v.td_flags
+        await k.cpu.work(300)
+        info["steps_while_parked"] = info["steps"] - info["parked_steps"]
+        mark(td, "reschedule")
+        await k.lwkt_schedule(v)
+        await until(k, lambda: info["steps"] > info["parked_steps"] + 1, "the victim to run again")
+        info["stop"] = True
+        done()
+
+    async def boot0(k):
+        await k.lwkt_create(actor, comm="actor", pri=TDPRI_KERN_USER, mpsafe=True)
+
+    async def boot1(k):
+        info["victim"] = await k.lwkt_create(victim, comm="victim", tdflags=TDF.STOPREQ,
+                                             pri=TDPRI_KERN_USER, mpsafe=True)
+
+    machine.start({0: boot0, 1: boot1})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
+    vid = info["victim"].td_id
+    recs = system.trace.sorted_records()
+    steps = indices(recs, "mark", label="victim-step")
+    assert all(recs[i]["cpu"] == 1 and recs[i]["tid"] == vid for i in steps)
+    assert info["steps_before_schedule"] == 0          # created stopped: never ran on its own
+
+    # Each remote operation: an event on CPU 0, the IPI, and the same operation on CPU 1.
+    ops = []
+    for label, func, kind in (("schedule", "lwkt_schedule", "schedule"),
+                              ("deschedule", "lwkt_deschedule", "deschedule"),
+                              ("reschedule", "lwkt_schedule", "schedule")):
+        m = index_of(recs, "mark", label=label)
+        local = after(recs, m, kind, cpu=0, target=vid)[0]
+        send = after(recs, m, "ipi_send", cpu=0, dest=1, func=func)[0]
+        receive = after(recs, send, "ipi_receive", cpu=1, source=0, func=func)[0]
+        remote = after(recs, receive, kind, cpu=1, target=vid)[0]
+        assert m < local < send < receive < remote, (label, recs[m], recs[send], recs[receive])
+        ops.append((m, receive, remote))
+    assert len(system.trace.events("ipi_send", func="lwkt_schedule")) == 2
+    assert len(system.trace.events("ipi_send", func="lwkt_deschedule")) == 1
+
+    (_, recv_s, _), (_, recv_d, desched), (_, recv_r, _) = ops
+    # The first step comes after the schedule IPI arrived, on CPU 1.
+    assert steps[0] > recv_s
+    # After the deschedule, the victim's next switch goes to the idle thread, and it takes no
+    # step until the reschedule IPI has arrived.
+    to_idle = after(recs, desched, "switch", cpu=1, tid=vid, to_thread="idle1")[0]
+    back = after(recs, recv_r, "switch", cpu=1, to=vid)[0]
+    assert not [i for i in steps if to_idle < i < back]
+    assert info["steps_while_parked"] == 0 and not info["parked_flags"] & TDF.RUNQ
+    assert [i for i in steps if i > back], "the victim did not run after the reschedule"
+    assert not after(recs, desched, "switch", cpu=0, to=vid)
+    final_checks_ok(machine)
+
+
+# -- 3. tokens ------------------------------------------------------------------------------------------
+
+@cocotb.test(skip=NCPU != 2)
+async def tokens_move_between_cpus(dut):
+    """lwkt_gettoken asks the owner by IPI and returns owning the token (t_cpu in RAM);
+    trytoken fails on a foreign token and succeeds on an own one; regettoken/gentoken report
+    an unchanged generation when nobody took the token and a new one when CPU 0 took it while
+    CPU 1's holder was switched out; inittoken gives it back to CPU 0; hand-off latencies are
+    in the counters."""
+    machine = await smp_machine(dut)
+    system = machine.system
+    tok = system.new_token("tok")
+    info = {}
+    done = Done(system, 2)
+
+    async def fields(k):
+        return tuple([await k.tok_get(tok, f) for f in ("t_cpu", "t_reqcpu", "t_gen")])
+
+    async def holder(td, arg):                         # CPU 1
+        k = td.k
+        info["initial"] = await fields(k)
+        info["try_foreign"] = await k.lwkt_trytoken(tok)
+        info["crit_after_failed_try"] = td.crit_count
+        mark(td, "get")
+        info["g1"] = await k.lwkt_gettoken(tok)
+        info["after_get"] = await fields(k)
+        info["crit_holding"] = td.crit_count
+        info["reget_same"] = await k.lwkt_regettoken(tok)
+        info["gentoken_same"] = await k.lwkt_gentoken(tok, info["g1"])
+        info["holding"] = True
+        await until(k, lambda: "try_from_0" in info, "CPU 0's trytoken", limit=500)
+        # Switch out still holding the token (and its critical section): the CPU can take IPIs.
+        mark(td, "park")
+        await k.lwkt_deschedule_self()
+        info["parked"] = True
+        await k.lwkt_switch()
+        mark(td, "resumed")
+        info["owner_on_resume"] = await k.tok_get(tok, "t_cpu")
+        info["gentoken_lost"] = await k.lwkt_gentoken(tok, info["g1"])
+        info["after_reget"] = await fields(k)
+        await k.lwkt_reltoken(tok)
+        info["crit_after_rel"] = td.crit_count
+        info["after_rel"] = await fields(k)
+        info["try_own"] = await k.lwkt_trytoken(tok)
+        await k.lwkt_reltoken(tok)
+        # reltoken hands an owned token to t_reqcpu (the seed's hook for a release to the
+        # requester; gettoken_remote always names the new owner, so point it at CPU 0 here).
+        await k.lwkt_gettoken(tok)
+        await k.tok_set(tok, "t_reqcpu", 0)
+        await k.lwkt_reltoken(tok)
+        info["after_rel_to_reqcpu"] = await fields(k)
+        await k.lwkt_inittoken(tok)
+        info["after_init"] = await fields(k)
+        info["try_after_init"] = await k.lwkt_trytoken(tok)
+        done()
+
+    async def taker(td, arg):                          # CPU 0
+        k = td.k
+        await until(k, lambda: info.get("holding"), "CPU 1 to hold the token")
+        crit = td.crit_count
+        info["try_from_0"] = await k.lwkt_trytoken(tok)
+        info["crit_after_try_from_0"] = td.crit_count - crit
+        await until(k, lambda: info.get("parked") and system.kernels[1].curthread
+                    is system.kernels[1].gd_idletd, "the holder to switch out")
+        mark(td, "take")
+        info["g_taker"] = await k.lwkt_gettoken(tok)
+        info["taker_fields"] = await fields(k)
+        info["try_own_0"] = await k.lwkt_trytoken(tok)
+        await k.lwkt_reltoken(tok)
+        await k.lwkt_reltoken(tok)
+        info["after_taker_rel"] = await fields(k)
+        await k.lwkt_schedule(info["holder"])
+        done()
+
+    async def boot0(k):
+        await k.lwkt_create(taker, comm="taker", pri=TDPRI_KERN_USER, mpsafe=True)
+
+    async def boot1(k):
+        info["holder"] = await k.lwkt_create(holder, comm="holder", pri=TDPRI_KERN_USER, mpsafe=True)
+
+    machine.start({0: boot0, 1: boot1})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
+    g1 = info["g1"]
+    # (t_cpu, t_reqcpu, t_gen) as read from shared RAM.
+    assert info["initial"] == (0, 0, 0)
+    assert info["try_foreign"] == 0 and info["crit_after_failed_try"] == 0
+    assert g1 == 1 and info["after_get"] == (1, 1, 1) and info["crit_holding"] == 1
+    assert info["reget_same"] == g1 and info["gentoken_same"] == (0, g1)
+    assert info["try_from_0"] == 0 and info["crit_after_try_from_0"] == 0
+    # CPU 0 took it while the holder was switched out: generation 2, trytoken made it 3.
+    assert info["g_taker"] == 2 and info["taker_fields"] == (0, 0, 2) and info["try_own_0"] == 1
+    assert info["after_taker_rel"] == (0, 0, 3)
+    assert info["owner_on_resume"] == 0
+    rc, g2 = info["gentoken_lost"]
+    assert rc == -1 and g2 != g1 and g2 == 4 and info["after_reget"] == (1, 1, 4)
+    assert info["after_rel"] == (1, 1, 4) and info["crit_after_rel"] == 0
+    assert info["try_own"] == 1
+    assert info["after_rel_to_reqcpu"] == (0, 0, 6)
+    assert info["after_init"] == (0, 0, 0) and info["try_after_init"] == 0
+
+    recs = system.trace.sorted_records()
+    # Three hand-offs, each an lwkt_gettoken_remote IPI to the owner.
+    reqs = [(r["cpu"], r["dest"]) for r in system.trace.events("ipi_send", func="lwkt_gettoken_remote")]
+    assert reqs == [(1, 0), (0, 1), (1, 0)], reqs
+    take, park = index_of(recs, "mark", label="take"), index_of(recs, "mark", label="park")
+    lost = index_of(recs, "token_lost", cpu=1, token="tok")
+    assert park < take < lost and recs[lost]["holds"] == 1 and recs[lost]["tid"] != info["holder"].td_id
+    acquired = system.trace.events("token_acquired", token="tok")
+    assert [r["cpu"] for r in acquired] == [1, 0, 1]
+    handoffs = system.counters()["smp"]["token_handoff_cycles"]
+    dut._log.info("token hand-off cycles: %s", handoffs)
+    assert handoffs == [r["cycles"] for r in acquired] and all(c > 0 for c in handoffs), handoffs
+    per_cpu = system.counters()["per_cpu"]
+    assert (per_cpu[0]["token_requests"], per_cpu[1]["token_requests"]) == (1, 2)
+    final_checks_ok(machine)
+
+
+# -- 9. a violated check or assertion stops the run ---------------------------------------------------
+
+@cocotb.test(skip=NCPU != 2)
+@cocotb.parametrize(case=[
+    ("ipi_unexpected", "check failed: IPI from cpu 0"),
+    ("mplock_invariant", "check failed: MP lock: switching to td"),
+    ("acquire_without_mplock", "lwkt_acquire without the MP lock"),
+    ("rele_without_hold", "lwkt_rele: td"),
+    ("rel_mplock_without_hold", "rel_mplock: td"),
+])
+async def violation_stops_the_run(dut, case):
+    """A broken invariant stops the run (outcome "panic") with a clear message, naming the CPU
+    and thread; nothing runs after it."""
+    name, message = case
+    machine = await smp_machine(dut)
+    system = machine.system
+    k0, k1 = system.kernels
+    info = {}
+
+    async def note(k, arg):
+        info["note_ran"] = True
+
+    system.register_ipi("note", note)
+
+    async def other(td, arg):
+        mark(td, "other-runs")
+
+    async def actor(td, arg):                     # CPU 0, MP-safe
+        k = td.k
+        info["actor"] = td
+        if name == "ipi_unexpected":
+            # A message pushed into the mailbox behind lwkt_send_ipiq's back.
+            await k.cpu.write(mm.IPI_TX.addr("TX_FUNC", slot=1), system.ipi_func_id("note"))
+            await k.cpu.write(mm.IPI_TX.addr("TX_ARG", slot=1), 0x1234)
+            await k.cpu.work(200)
+        elif name == "mplock_invariant":
+            # lwkt_switch gives back a lock held without a count (the seed's clean-up) ...
+            info["try"] = await k.cpu_try_mplock()
+            info["owner_held"] = (owner(system), td.td_mpcount)
+            await k.lwkt_yield()
+            info["owner_after_switch"] = owner(system)
+            # ... a switch that skips it leaves the hardware lock out of step with td_mpcount.
+            info["try2"] = await k.cpu_try_mplock()
+            k.crit_enter()
+            info["cycle"] = k.cycle
+            await k._td_switch(info["other"])
+        elif name == "acquire_without_mplock":
+            await until(k, lambda: "stopped" in info, "the thread of CPU 1")
+            info["cycle"] = k.cycle
+            await k.lwkt_acquire(info["stopped"])
+        elif name == "rele_without_hold":
+            await k.get_mplock()
+            info["cycle"] = k.cycle
+            await k.lwkt_rele(info["other"])
+        elif name == "rel_mplock_without_hold":
+            info["cycle"] = k.cycle
+            await k.rel_mplock()
+        mark(td, "survived")
+
+    async def boot0(k):
+        info["other"] = await k.lwkt_create(other, comm="other", pri=TDPRI_KERN_USER, mpsafe=True)
+        await k.lwkt_create(actor, comm="actor", pri=TDPRI_KERN_DAEMON, mpsafe=True)
+
+    async def boot1(k):
+        info["stopped"] = await k.lwkt_create(other, comm="stopped", tdflags=TDF.STOPREQ, mpsafe=True)
+
+    machine.start({0: boot0, 1: boot1})
+    assert await machine.run(MAX_CYCLES) == "panic", (name, system.outcome, marks(system))
+    panic = system.panic
+    assert panic.message.startswith(message) or message in panic.message, (name, panic.message)
+    assert "survived" not in marks(system)
+    recs = system.trace.events("panic")
+    assert len(recs) == 1 and recs[0]["message"] == panic.message
+    if name == "ipi_unexpected":
+        # CPU 1 saw it: a message never sent through the kernel; the function never ran.
+        assert panic.cpu == 1 and "received but never sent" in panic.message and "0x1234" in panic.message
+        assert "note_ran" not in info
+    elif name == "mplock_invariant":
+        assert info["try"] is True and info["owner_held"] == (0, 0)
+        assert info["owner_after_switch"] is None and "other-runs" not in marks(system)
+        assert info["try2"] is True
+        other = info["other"]
+        assert panic.message == (f"check failed: MP lock: switching to td #{other.td_id} (other) with "
+                                 f"td_mpcount 0 but OWNER is 0"), panic.message
+        assert (panic.cpu, panic.thread, panic.cycle) == (0, "actor", info["cycle"])
+    else:
+        # The check comes after the bus reads it needs (the record, the MP lock's OWNER).
+        assert (panic.cpu, panic.thread) == (0, "actor") and 0 <= panic.cycle - info["cycle"] < 60, \
+            (panic.cycle, info["cycle"])
+
+
+# -- a 4-CPU case: the wake-up chases the token -----------------------------------------------------
+
+@cocotb.test(skip=NCPU != 4)
+async def schedule_follows_wait_queue_token(dut):
+    """lwkt_schedule from CPU 3 of a thread of CPU 1 blocked on a wait queue whose token CPU 2
+    owns: the request goes to CPU 2 (token owner), which takes the thread off the queue and
+    forwards an lwkt_schedule to CPU 1, where it runs."""
+    machine = await smp_machine(dut)
+    system = machine.system
+    wq = system.new_waitqueue("wq")
+    info = {}
+    done = Done(system, 3)
+
+    async def sleeper(td, arg):                   # CPU 1
+        k = td.k
+        gen = await k.waitq_gen(wq)
+        info["gen_new"] = await k.lwkt_block(wq, "wq", gen)
+        info["gen_old"] = gen
+        mark(td, "sleeper-woken")
+        done()
+
+    async def owner2(td, arg):                    # CPU 2: takes the queue's token and keeps it
+        k = td.k
+        await until(k, lambda: blocked_on(system, wq), "the sleeper to block")
+        await k.lwkt_gettoken(wq.wa_token)
+        await k.lwkt_reltoken(wq.wa_token)
+        info["owner"] = await k.tok_get(wq.wa_token, "t_cpu")
+        done()
+
+    async def waker3(td, arg):                    # CPU 3
+        k = td.k
+        await until(k, lambda: "owner" in info, "CPU 2 to own the token")
+        mark(td, "schedule")
+        await k.lwkt_schedule(info["sleeper"])
+        done()
+
+    async def boot1(k):
+        info["sleeper"] = await k.lwkt_create(sleeper, comm="sleeper", pri=TDPRI_KERN_USER, mpsafe=True)
+
+    async def boot2(k):
+        await k.lwkt_create(owner2, comm="owner2", pri=TDPRI_KERN_USER, mpsafe=True)
+
+    async def boot3(k):
+        await k.lwkt_create(waker3, comm="waker3", pri=TDPRI_KERN_USER, mpsafe=True)
+
+    machine.start({1: boot1, 2: boot2, 3: boot3})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
+    sid = info["sleeper"].td_id
+    assert info["owner"] == 2
+    recs = system.trace.sorted_records()
+    m = index_of(recs, "mark", label="schedule")
+    hop1 = index_of(recs, "ipi_send", cpu=3, dest=2, func="lwkt_schedule")
+    recv1 = index_of(recs, "ipi_receive", cpu=2, source=3, func="lwkt_schedule")
+    hop2 = index_of(recs, "ipi_send", cpu=2, dest=1, func="lwkt_schedule")
+    recv2 = index_of(recs, "ipi_receive", cpu=1, source=2, func="lwkt_schedule")
+    run = after(recs, recv2, "switch", cpu=1, to=sid)[0]
+    assert m < hop1 < recv1 < hop2 < recv2 < run < index_of(recs, "mark", label="sleeper-woken")
+    assert [recs[i]["cpu"] for i in after(recs, m, "schedule", target=sid)] == [3, 2, 1]
+    assert info["gen_new"] == info["gen_old"]     # a schedule is not a signal: no new generation
+    # CPU 0 only gave the queue's token away (to the sleeper's lwkt_block): it sent nothing.
+    assert not system.trace.events("ipi_send", cpu=0)
+    assert [r["func"] for r in system.trace.events("ipi_send", dest=0)] == ["lwkt_gettoken_remote"]
+    final_checks_ok(machine)
