@@ -126,7 +126,7 @@ def scheduler(tasks: int, workers: int, db_path: Path) -> dict:
         session = db.start_session(Campaign(name="w"), revision, planned=len(specs), already=0, engine="bench",
                                    workers=1)
         start = time.perf_counter()
-        for spec, result in zip(specs, results):
+        for spec, result in zip(specs, results, strict=True):
             db.record(spec, revision, session, result)
         per_write = (time.perf_counter() - start) / len(specs)
         db.close()

@@ -367,7 +367,7 @@ def markdown_table(results: list[dict]) -> str:
 def _terms(coefficients, names, digits=(0, 0, 1)) -> str:
     """``a + b·n − c·n²`` with the signs folded in."""
     text = ""
-    for value, name, places in zip(coefficients, names, digits):
+    for value, name, places in zip(coefficients, names, digits, strict=True):
         number = f"{abs(value):.{places}f}" + (f"·{name}" if name else "")
         text += (("−" if value < 0 else "") + number) if not text else (" − " if value < 0 else " + ") + number
     return text
@@ -396,8 +396,8 @@ def _text_table(results: list[dict]) -> str:
     headings = ["CPUs", "depth"] + [_HEADINGS.get(c, c) for c in _COLUMNS]
     rows = [[str(r["config"]["ncpu"]), str(r["config"]["fifo_depth"])] + _row_values(r) for r in results]
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headings)]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(headings, widths))]
-    lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths)) for row in rows]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(headings, widths, strict=True))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
     return "\n".join(lines)
 
 

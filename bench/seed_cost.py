@@ -378,7 +378,7 @@ def collect(b: Build, iterations: int, jobs: int) -> dict:
     out_dir = b.harness.parent
     run_names = [name for name, _ in b.runs]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = dict(zip(run_names, pool.map(lambda r: measure(b, r, iterations, out_dir), run_names)))
+        results = dict(zip(run_names, pool.map(lambda r: measure(b, r, iterations, out_dir), run_names), strict=True))
 
     cases: dict[str, dict] = {}
     not_measured: dict[str, str] = {}

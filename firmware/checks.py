@@ -43,7 +43,7 @@ class IpiChecker:
         self.queues.setdefault((source, dest), deque()).append((fid, handle, cycle))
         self.sent_count += 1
 
-    def received(self, kernel: "Lwkt", source: int, fid: int, handle: int) -> None:
+    def received(self, kernel: Lwkt, source: int, fid: int, handle: int) -> None:
         queue = self.queues.get((source, kernel.gd_cpuid))
         if not queue:
             self.system.check_failed(kernel, f"IPI from cpu {source} (func {fid}, arg {handle:#x}) "
@@ -56,12 +56,12 @@ class IpiChecker:
         # Ends once RX_FUNC and RX_ARG are read, as the receiver calls the function.
         self.latencies.append(kernel.cycle - sent_at)
 
-    def finished(self, kernel: "Lwkt", source: int) -> None:
+    def finished(self, kernel: Lwkt, source: int) -> None:
         """The function of the oldest message from ``source`` returned on ``kernel``'s CPU."""
         pair = (source, kernel.gd_cpuid)
         self.completed[pair] = self.completed.get(pair, 0) + 1
 
-    def waited(self, kernel: "Lwkt", dest: int, seq: int) -> None:
+    def waited(self, kernel: Lwkt, dest: int, seq: int) -> None:
         """lwkt_wait_ipiq(dest, seq) returned: the seed's promise is that message ``seq`` (and every one
         before it) has been carried out, its function run to the end."""
         done = self.completed.get((kernel.gd_cpuid, dest), 0)
@@ -73,7 +73,7 @@ class IpiChecker:
         return sum(len(q) for q in self.queues.values())
 
 
-def _key(tok: "Token"):
+def _key(tok: Token):
     """A token's identity: its shared-RAM words (SMP), else the object."""
     return tok.ram_word if tok.ram_word is not None else id(tok)
 
@@ -91,7 +91,7 @@ class TokenChecker:
         self.holders: dict[int, dict[int, int]] = {}  # id(token) -> {cpu: holds}
         self.entries = 0
 
-    def enter(self, kernel: "Lwkt", tok: "Token") -> None:
+    def enter(self, kernel: Lwkt, tok: Token) -> None:
         holders = self.holders.setdefault(_key(tok), {})
         others = [cpu for cpu, n in holders.items() if n > 0 and cpu != kernel.gd_cpuid]
         if others:
@@ -100,12 +100,12 @@ class TokenChecker:
         holders[kernel.gd_cpuid] = holders.get(kernel.gd_cpuid, 0) + 1
         self.entries += 1
 
-    def leave(self, kernel: "Lwkt", tok: "Token") -> None:
+    def leave(self, kernel: Lwkt, tok: Token) -> None:
         holders = self.holders.get(_key(tok), {})
         if holders.get(kernel.gd_cpuid, 0) > 0:
             holders[kernel.gd_cpuid] -= 1
 
-    def given_away(self, kernel: "Lwkt", tok: "Token") -> None:
+    def given_away(self, kernel: Lwkt, tok: Token) -> None:
         holders = self.holders.get(_key(tok), {})
         if holders.get(kernel.gd_cpuid, 0) > 0:
             kernel.event("token_lost", token=tok.name, holds=holders[kernel.gd_cpuid])
@@ -118,20 +118,20 @@ class WaitChecker:
     def __init__(self, system, limit: int = WAKE_LIMIT_CYCLES):
         self.system = system
         self.limit = limit
-        self.pending: dict[int, tuple[int, "Thread"]] = {}
+        self.pending: dict[int, tuple[int, Thread]] = {}
         self.woken_count = 0
 
-    def woken(self, td: "Thread", cycle: int) -> None:
+    def woken(self, td: Thread, cycle: int) -> None:
         self.woken_count += 1
         self.pending.setdefault(td.td_id, (cycle, td))
 
-    def blocking(self, td: "Thread") -> None:
+    def blocking(self, td: Thread) -> None:
         self.pending.pop(td.td_id, None)
 
-    def ran(self, td: "Thread") -> None:
+    def ran(self, td: Thread) -> None:
         self.pending.pop(td.td_id, None)
 
-    def tick(self, kernel: "Lwkt") -> None:
+    def tick(self, kernel: Lwkt) -> None:
         for cycle, td in list(self.pending.values()):
             if kernel.cycle - cycle > self.limit:
                 self.system.check_failed(kernel, f"td #{td.td_id} ({td.td_comm}) was signalled at cycle "
@@ -153,7 +153,7 @@ class StoppedChecker:
         self.system = system
         self.stopped: dict[int, int] = {}       # cpu -> cycle of the BUST that freed its lock
 
-    def busted(self, kernel: "Lwkt", cpu: int) -> None:
+    def busted(self, kernel: Lwkt, cpu: int) -> None:
         self.stopped[cpu] = cycle = kernel.cycle
         system = self.system
 
@@ -192,7 +192,7 @@ class RunStats:
     def token_handoff(self, cycles: int) -> None:
         self.token_handoffs.append(cycles)
 
-    def mplock_acquired(self, kernel: "Lwkt") -> None:
+    def mplock_acquired(self, kernel: Lwkt) -> None:
         cpu = kernel.gd_cpuid
         self.mplock_acquisitions += 1
         self._held_since[cpu] = kernel.cycle
@@ -204,10 +204,10 @@ class RunStats:
             self.mplock_handoffs.append(kernel.cycle - released[0])
         self._mplock_waiting.discard(cpu)
 
-    def mplock_try_failed(self, kernel: "Lwkt") -> None:
+    def mplock_try_failed(self, kernel: Lwkt) -> None:
         self._mplock_waiting.add(kernel.gd_cpuid)
 
-    def mplock_released(self, kernel: "Lwkt") -> None:
+    def mplock_released(self, kernel: Lwkt) -> None:
         cpu = kernel.gd_cpuid
         start = self._held_since.pop(cpu, None)
         if start is not None:
@@ -215,11 +215,11 @@ class RunStats:
         waiters = frozenset(self._mplock_waiting - {cpu})
         self._mplock_released_to = (kernel.cycle, waiters) if waiters else None
 
-    def switch_entered(self, ntd: "Thread", cycle: int) -> None:
+    def switch_entered(self, ntd: Thread, cycle: int) -> None:
         """lwkt_switch, entered at ``cycle``, is handing the core to ``ntd``."""
         self._switch_entered[ntd.td_id] = cycle
 
-    def thread_resumed(self, td: "Thread", cycle: int) -> None:
+    def thread_resumed(self, td: Thread, cycle: int) -> None:
         """``td`` runs again; a switch counts only when lwkt_switch picked it (not a preemption)."""
         start = self._switch_entered.pop(td.td_id, None)
         if start is not None:

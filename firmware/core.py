@@ -15,7 +15,8 @@ section, or leave it pending while the running thread has interrupts off.
 """
 from __future__ import annotations
 
-from typing import Awaitable, Callable, Protocol
+from typing import Protocol
+from collections.abc import Awaitable, Callable
 
 __all__ = ["Core", "Hardware"]
 

@@ -26,7 +26,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
+from collections.abc import Mapping
 
 __all__ = ["CostModel", "ZERO", "DEFAULT", "DEFAULT_SMP", "DEFAULT_UP", "OPERATIONS", "load_cost_model",
            "CostModelError", "COST_MODEL_NAMES"]

@@ -20,7 +20,7 @@ the source when it has serviced its device.
 """
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from hdl import memory_map as mm
 from .frames import kernel_function, landed_in

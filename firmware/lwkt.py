@@ -25,14 +25,15 @@ that can switch continues with the kernel ``lwkt_switch`` returns (the
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 from hdl import memory_map as mm
 from .frames import Landings, kernel_function
 from .intr import InterruptMixin
 from .panic import KernelPanic
 from .scoreboard import RecordError
-from .thread import (CACHE_NTHREADS, NQS, TDF, TDPRI_CRIT, TDPRI_IDLE_THREAD, TDPRI_MASK, TDPRI_MAX, Thread,
+from .thread import (CACHE_NTHREADS, NO_TDF, NQS, TDF, TDPRI_CRIT, TDPRI_IDLE_THREAD, TDPRI_MASK, TDPRI_MAX, Thread,
                      Token, WaitQueue)
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class Lwkt(InterruptMixin):
         The core it runs on.
     """
 
-    def __init__(self, system: "System", cpu: "Core"):
+    def __init__(self, system: System, cpu: Core):
         self.system = system
         self.cpu = cpu
         self.gd_cpuid = cpu.id
@@ -274,7 +275,7 @@ class Lwkt(InterruptMixin):
         """``td`` (this CPU's running thread) is on no wait queue."""
         return td.td_wait is None
 
-    def lwkt_init_thread(self, td: Thread, stack: object, flags: TDF, gd: "Lwkt") -> None:
+    def lwkt_init_thread(self, td: Thread, stack: object, flags: TDF, gd: Lwkt) -> None:
         self.cpu.charge(self.costs["lwkt_init_thread"] + self.costs["bzero_thread"])
         generation = td.td_generation
         td.reset()
@@ -309,7 +310,7 @@ class Lwkt(InterruptMixin):
     # -- switching ----------------------------------------------------------------------------------
 
     @kernel_function(cost="")
-    async def lwkt_switch(self, *, _exiting: bool = False) -> "Lwkt":
+    async def lwkt_switch(self, *, _exiting: bool = False) -> Lwkt:
         """Switch to the highest-priority runnable thread (round-robin within a priority),
         or resume the thread the current one preempted, or run the idle thread.
 
@@ -361,7 +362,7 @@ class Lwkt(InterruptMixin):
         self.event("pick", to=ntd.td_id, cur_mpcount=td.td_mpcount, mpheld=mpheld, tried=tried,
                    idle=self.gd_idletd.td_id, preempted=preempted.td_id if preempted is not None else None)
 
-    async def _td_switch(self, ntd: Thread, *, exiting: bool = False, entered: int | None = None) -> "Lwkt":
+    async def _td_switch(self, ntd: Thread, *, exiting: bool = False, entered: int | None = None) -> Lwkt:
         """The machine-dependent switch: hand the core to ``ntd``'s context.
 
         ``entered``: the cycle lwkt_switch was entered, for the switch latency
@@ -481,7 +482,7 @@ class Lwkt(InterruptMixin):
             k.crit_exit_noyield()
 
     @kernel_function
-    async def lwkt_yield(self) -> "Lwkt":
+    async def lwkt_yield(self) -> Lwkt:
         """Yield to threads of higher or equal priority; returns the kernel the thread runs on after."""
         self.event("yield", crit=self.curthread.crit_count)
         await self.lwkt_schedule_self()
@@ -655,7 +656,7 @@ class Lwkt(InterruptMixin):
 
     @kernel_function
     async def lwkt_create(self, func: ThreadFunc, arg=None, template: Thread | None = None,
-                          tdflags: TDF = TDF(0), comm: str = "", *, pri: int | None = None) -> Thread:
+                          tdflags: TDF = NO_TDF, comm: str = "", *, pri: int | None = None) -> Thread:
         """Create a thread running ``func(td, arg)`` and schedule it (unless TDF.STOPREQ).
 
         ``pri`` (an addition to the seed's interface) sets the priority before
@@ -705,7 +706,7 @@ class Lwkt(InterruptMixin):
         await self.cpu.wait_for_interrupt()
         await self.interrupt_entry()
 
-    async def idle_main(self, start: Callable[["Lwkt"], Awaitable[None]] | None = None) -> None:
+    async def idle_main(self, start: Callable[[Lwkt], Awaitable[None]] | None = None) -> None:
         """The boot context becomes the idle thread: set up, run ``start``, then idle forever."""
         idle = self.gd_idletd
         idle.td_context = self.cpu.boot_context(idle.td_comm)

@@ -28,7 +28,7 @@ class KernelPanic(Exception):
         super().__init__(f"panic: {message} (cpu {cpu}, thread {thread!r} #{tid}, cycle {cycle})")
 
     @classmethod
-    def from_exception(cls, exc: BaseException, cpu: int, thread: str, tid: int, cycle: int) -> "KernelPanic":
+    def from_exception(cls, exc: BaseException, cpu: int, thread: str, tid: int, cycle: int) -> KernelPanic:
         """The panic a Python exception raised in firmware turns into, keeping where it came from."""
         frames = traceback.extract_tb(exc.__traceback__)
         where = frames[-1] if frames else None

@@ -16,7 +16,7 @@ from .ipiq import IpiqMixin
 from .lwkt import Lwkt, ThreadFunc
 from .shared import SharedRecordsMixin
 from .smp_sync import MpLockMixin, TokenMixin
-from .thread import TDF, TDPRI_CRIT, TDPRI_INT_MED, TDPRI_MASK, Thread, WaitQueue
+from .thread import NO_TDF, TDF, TDPRI_CRIT, TDPRI_INT_MED, TDPRI_MASK, Thread, WaitQueue
 
 __all__ = ["LwktSmp", "IDLE_POLL_CYCLES"]
 
@@ -74,7 +74,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         while await k.td_get(td, "td_refs"):
             k = await k.tsleep_tick("tdreap")
 
-    async def tsleep_tick(self, wmesg: str) -> "LwktSmp":
+    async def tsleep_tick(self, wmesg: str) -> LwktSmp:
         """Sleep until the next hardclock tick on this CPU (tsleep with a one-tick timeout);
         returns the kernel the thread wakes up on."""
         td = self.curthread
@@ -126,7 +126,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         self.gd_tdallq = [td for td in self.gd_tdallq if td.td_gd is self]
 
     async def lwkt_create(self, func: ThreadFunc, arg=None, template: Thread | None = None,
-                          tdflags: TDF = TDF(0), comm: str = "", *, pri: int | None = None,
+                          tdflags: TDF = NO_TDF, comm: str = "", *, pri: int | None = None,
                           mpsafe: bool = False) -> Thread:
         """As in v1.12, but the thread starts holding the MP lock (td_mpcount 1)
         unless ``mpsafe`` (an addition) says it does not need it."""
@@ -144,7 +144,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
     # -- switching ------------------------------------------------------------------------------
 
     @kernel_function(cost="")
-    async def lwkt_switch(self, *, _exiting: bool = False) -> "LwktSmp":
+    async def lwkt_switch(self, *, _exiting: bool = False) -> LwktSmp:
         entered = self.exec_cycle
         self.cpu.charge(self.costs["lwkt_switch"])
         td = self.curthread
@@ -221,7 +221,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
             return ntd
         return self.gd_idletd
 
-    async def _td_switch(self, ntd: Thread, *, exiting: bool = False, entered: int | None = None) -> "LwktSmp":
+    async def _td_switch(self, ntd: Thread, *, exiting: bool = False, entered: int | None = None) -> LwktSmp:
         await self.assert_mp_lock_consistent(ntd)
         self.system.wait_checker.ran(ntd)
         return await super()._td_switch(ntd, exiting=exiting, entered=entered)

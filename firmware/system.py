@@ -8,7 +8,8 @@ only the core protocol (``firmware/core.py``).
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 from .checks import IpiChecker, RunStats, StoppedChecker, TokenChecker, WaitChecker
 from .cost_model import DEFAULT, CostModel
@@ -92,8 +93,8 @@ class System:
         Known scheduling bugs switched on, for the tests that show the scoreboard catches them.
     """
 
-    def __init__(self, cores: list["Core"], *, mode: str = "up", fifo_depth: int = 32, trace,
-                 hardware: "Hardware | None" = None, hardclock_period: int = 0, untimely_switch: int = 0,
+    def __init__(self, cores: list[Core], *, mode: str = "up", fifo_depth: int = 32, trace,
+                 hardware: Hardware | None = None, hardclock_period: int = 0, untimely_switch: int = 0,
                  faults: frozenset[str] = frozenset(), seed: int = 1, cost_model: CostModel = DEFAULT,
                  ram_words: int = 4096, bugs: frozenset[str] = frozenset()):
         if mode not in MODES:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 __all__ = [
     "TDPRI_IDLE_THREAD", "TDPRI_USER_IDLE", "TDPRI_USER_NORM", "TDPRI_USER_REAL", "TDPRI_KERN_USER",
@@ -54,6 +55,10 @@ class TDF(enum.IntFlag):
     STOPREQ = 0x2000          # created stopped: lwkt_create does not schedule it
     WAKEREQ = 0x4000
     TIMEOUT = 0x8000
+
+
+#: No thread flags (lwkt_create's default).
+NO_TDF = TDF(0)
 
 
 #: The flags other CPUs test (lwkt_acquire); the SMP build mirrors them in the thread's shared record.

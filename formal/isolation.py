@@ -135,7 +135,7 @@ class IsolationHarness(Harness):
             p = {k: self.past(m, v, f"{k}_{j}".replace(".", "_").replace("@", "_at_"))
                  for k, v in st.items() if not k.endswith(".write")}
 
-            def same(*names):
+            def same(*names, st=st, p=p):
                 out = 1
                 for name in names:
                     out = out & (st[name] == p[name])

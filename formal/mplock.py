@@ -82,7 +82,9 @@ class MpLockHarness(Harness):
 
         held, owner = dut.held, dut.owner
         p_mine = p_held & (p_owner == p_init)
-        acc = lambda reg, write: p_req & (p_we == write) & (p_addr == w(reg))
+        def acc(reg, write):
+            return p_req & (p_we == write) & (p_addr == w(reg))
+
         same_lock = (held == p_held) & (~held | (owner == p_owner))
         same_cnt = (acq == p_acq) & (failed == p_failed)
 

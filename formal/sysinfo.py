@@ -57,7 +57,9 @@ class SysInfoHarness(Harness):
         self.assume_legal(m, self.win, req, we, addr)
 
         w = mm.SYS.word
-        read = lambda reg: req & ~we & (addr == w(reg))
+        def read(reg):
+            return req & ~we & (addr == w(reg))
+
         # Shadow of the contract: the counter at the last CYCLE_LO read, and whether one happened.
         snap, seen = Signal(64, name="snap"), Signal(name="seen_lo")
         with m.If(read("CYCLE_LO")):

@@ -186,13 +186,13 @@ class DecoderHarness(Harness):
 
         # -- decoder ---------------------------------------------------------------------------
         with m.If(presented & ~any_legal):
-            for name, req in reqs.items():
+            for req in reqs.values():
                 self.check(m, "bad-access-err", ~req)
         with m.If(past & p_presented & ~p_legal):
             self.check(m, "bad-access-err", err & ~ack)
 
         with m.If(~presented):
-            for name, req in reqs.items():
+            for req in reqs.values():
                 self.check(m, "legal-one-block", ~req)
         for name, (req, bwe, baddr, bwdata, _, _) in buses.items():
             with m.If(presented & legal[name]):

@@ -66,7 +66,9 @@ class TimerHarness(Harness):
         p_pending, p_fire = self.past(m, pending, "pending"), self.past(m, fire, "fire")
         p_req, p_we = self.past(m, req, "req"), self.past(m, we, "we")
         p_addr, p_wdata = self.past(m, addr, "addr"), self.past(m, wdata, "wdata")
-        wrote = lambda reg: p_req & p_we & (p_addr == w(reg))
+        def wrote(reg):
+            return p_req & p_we & (p_addr == w(reg))
+
         rearm = wrote("COMPARE_LO") | wrote("COMPARE_HI") | wrote("CTRL")
         periodic = p_fire & (p_period != 0) & ~rearm
 
@@ -113,7 +115,9 @@ class TimerHarness(Harness):
                 with m.Case(w("PERIOD")):
                     self.check(m, "reads", bus.rdata == period)
                 with m.Case(w("CTRL")):
-                    bit = lambda name, v: v.as_unsigned() << ctrl.field(name).lsb
+                    def bit(name, v):
+                        return v.as_unsigned() << ctrl.field(name).lsb
+
                     expect = bit("ENABLE", enable) | bit("ARMED", armed) | bit("PENDING", pending)
                     self.check(m, "reads", bus.rdata == expect)     # reserved bits read 0
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 from .config import SocConfig
 

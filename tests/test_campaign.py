@@ -36,7 +36,7 @@ def test_spread_deals_each_seed_to_one_cell_and_varies_every_dimension():
     assert len(expansion.configs) == 162 and len(expansion.skipped) == 1
     assert sorted(run.seed for run in expansion.runs) == list(range(1, 163))     # each seed once
     by_seed = {run.seed: run for run in expansion.runs}
-    for a, b in zip(range(1, 12), range(2, 13)):                                  # neighbours differ
+    for a, b in zip(range(1, 12), range(2, 13), strict=True):                                  # neighbours differ
         assert by_seed[a].config_id != by_seed[b].config_id
     first = [by_seed[s] for s in range(1, 13)]
     assert {r.cpus for r in first} == {2, 4, 8, 16} and {r.fifo_depth for r in first} == {2, 4, 8}

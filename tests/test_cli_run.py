@@ -156,5 +156,5 @@ def test_progress_lines_without_a_terminal(tmp_path, capsys):
         return "finished"
 
     assert run_module._with_progress(job, progress, 100_000, enabled=True) == "finished"
-    lines = [l for l in capsys.readouterr().out.splitlines() if l.strip().startswith("progress:")]
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("progress:")]
     assert lines and "cycles" in lines[0]

@@ -91,7 +91,9 @@ def test_stimulus_leans_towards_open_bins():
     assert stimulus_for([]) == ({}, {})
     plain = generate_spec(5, 4, frozenset())
     leaning = generate_spec(5, 4, frozenset(), weights={"desched": 50})
-    count = lambda spec: sum(op[0] == "desched" for t in spec.threads for op in t.ops)
+    def count(spec):
+        return sum(op[0] == "desched" for t in spec.threads for op in t.ops)
+
     assert count(leaning) > count(plain)
 
 

@@ -45,7 +45,7 @@ def _dat(path, source, counts):
               (2, 13, "toggle", "lwkt_soc", "bus[0]:0->1"), (2, 13, "toggle", "lwkt_soc", "bus[0]:1->0")]
     assert len(counts) == len(points)
     path.write_text(rtl_coverage.HEADER + "\n" + "".join(
-        _point(source, *p, c) for p, c in zip(points, counts)))
+        _point(source, *p, c) for p, c in zip(points, counts, strict=True)))
     return path
 
 

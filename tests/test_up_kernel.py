@@ -56,7 +56,7 @@ def test_same_trace_on_both_simulators(tmp_path_factory):
         assert b'"event":"%s"' % kind in icarus, f"the reference trace has no {kind.decode()} record"
     if icarus != verilator:
         a, b = icarus.splitlines(), verilator.splitlines()
-        first = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        first = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
         pytest.fail(f"traces differ first at line {first + 1} ({len(a)} vs {len(b)} lines):\n"
                     f"icarus:    {a[first] if first < len(a) else '<end>'}\n"
                     f"verilator: {b[first] if first < len(b) else '<end>'}")

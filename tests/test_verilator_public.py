@@ -30,7 +30,7 @@ def declared(verilog: str) -> dict[str, set[str]]:
     """The signals declared in each module of Amaranth's Verilog, by unescaped module name."""
     starts = list(_MODULE.finditer(verilog))
     modules = {}
-    for match, end in zip(starts, [m.start() for m in starts[1:]] + [len(verilog)]):
+    for match, end in zip(starts, [m.start() for m in starts[1:]] + [len(verilog)], strict=True):
         body = verilog[match.end():end]
         modules[_unescape(match.group(1))] = {_unescape(n) for n in _DECLARATION.findall(body)}
     return modules

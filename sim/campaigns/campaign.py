@@ -131,7 +131,7 @@ class RunSpec:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RunSpec":
+    def from_dict(cls, data: dict) -> RunSpec:
         data = dict(data)
         data["scenario_modules"] = tuple(data.get("scenario_modules") or ())
         return cls(**data)
@@ -182,7 +182,7 @@ class Campaign:
         data = asdict(self)
         return {key: list(value) if isinstance(value, tuple) else value for key, value in data.items()}
 
-    def expand(self) -> "Expansion":
+    def expand(self) -> Expansion:
         """Every run, in a stable order (configuration by configuration, seeds ascending), and the
         configurations left out with why. A usage error when nothing can run.
 

@@ -300,7 +300,7 @@ def _execute_on(campaign, pending, keys, revision, db, outcome, *, scheduler, cl
                     f"{results['size_to']} in {results['runs']} runs")
                 continue
             in_flight -= 1
-            for spec, result in zip(what, results):
+            for spec, result in zip(what, results, strict=True):
                 if db.record(spec, revision, session, result, replace=rerun):
                     outcome.new += 1
                 done += 1

@@ -18,7 +18,7 @@ import re
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from hdl.config import ConfigError, SocConfig
 from sim.contract.errors import EXIT_USAGE, UsageError

@@ -65,7 +65,7 @@ class RunConfig:
     @classmethod
     def directed(cls, module: str, soc: SocConfig, sim: str, out: Path, *, bug: str = "",
                  hw_coverage: bool = False, fw_coverage: bool = False, waves: bool = False,
-                 params: dict | None = None) -> "RunConfig":
+                 params: dict | None = None) -> RunConfig:
         """The configuration of a directed cocotb module's run on a SoC of ``soc``."""
         return cls(scenario=module, seed=0, sim=sim, mode="smp" if soc.ncpu > 1 else "up", cpus=soc.ncpu,
                    fifo_depth=soc.fifo_depth, ram_words=soc.ram_words, ext_lines=soc.ext_lines, cycles=0,
@@ -82,7 +82,7 @@ class RunConfig:
         return path
 
     @classmethod
-    def read(cls, path: Path) -> "RunConfig":
+    def read(cls, path: Path) -> RunConfig:
         try:
             data = json.loads(Path(path).read_text())
             return cls(**data)
@@ -90,7 +90,7 @@ class RunConfig:
             raise UsageError(f"{path} is not a run configuration ({exc})") from None
 
     @classmethod
-    def from_environment(cls) -> "RunConfig":
+    def from_environment(cls) -> RunConfig:
         """The configuration of the run this simulator process belongs to."""
         path = os.environ.get(CONFIG_ENV)
         if not path:

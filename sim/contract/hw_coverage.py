@@ -89,7 +89,7 @@ class HwCoverage:
         self.tries: dict[int, set[int]] = {}      # request cycle -> CPUs whose TRY was presented then
         self.owner: int | None = None
 
-    def attach(self, masters) -> "HwCoverage":
+    def attach(self, masters) -> HwCoverage:
         for master in masters:
             master.add_observer(self.observe)
         return self
@@ -202,7 +202,7 @@ _EFFECTS = {
 }
 
 
-def save_hits(path: Path, coverages: list["HwCoverage"]) -> None:
+def save_hits(path: Path, coverages: list[HwCoverage]) -> None:
     """Add the bins of ``coverages`` to those ``path`` holds already."""
     hits = read_hits(path)
     for coverage in coverages:

@@ -46,7 +46,7 @@ class RunFolder:
         self.what = what
         self._lock = None
 
-    def __enter__(self) -> "RunFolder":
+    def __enter__(self) -> RunFolder:
         path = self.path
         if path.exists() and not path.is_dir():
             raise UsageError(f"--out {path}: is a file, not a folder")

@@ -76,11 +76,11 @@ class RandomSpec:
         return json.dumps(asdict(self), indent=1)
 
     @classmethod
-    def from_json(cls, text: str) -> "RandomSpec":
+    def from_json(cls, text: str) -> RandomSpec:
         return cls.from_dict(json.loads(text))
 
     @classmethod
-    def from_dict(cls, data: dict) -> "RandomSpec":
+    def from_dict(cls, data: dict) -> RandomSpec:
         return cls(ncpu=data["ncpu"], threads=[ThreadSpec(**t) for t in data["threads"]],
                    devices=[DeviceSpec(**d) for d in data["devices"]], victim=data.get("victim"),
                    deaf=data.get("deaf"))

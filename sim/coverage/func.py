@@ -30,7 +30,7 @@ from any run folder; ``sim/coverage/ucis.py`` writes it as UCIS XML.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from sim.contract.hw_coverage import hw_bins
 from sim.reports.run_files import RunFiles
@@ -43,6 +43,11 @@ _FUNCTIONS = ("lwkt_switch", "lwkt_schedule", "lwkt_schedule_self", "lwkt_desche
               "lwkt_gettoken", "lwkt_reltoken", "lwkt_regettoken", "get_mplock", "rel_mplock", "lwkt_send_ipiq",
               "lwkt_wait_ipiq", "lwkt_process_ipiq", "lwkt_signal", "lwkt_block", "lwkt_preempt",
               "lwkt_alloc_thread", "crit_exit", "lwkt_yield", "(thread code)", "(idle)")
+
+
+def _landed_in(function: str) -> Callable[[dict], bool]:
+    """An interrupt taken or deferred while ``function`` is the innermost kernel function."""
+    return lambda r: r["event"] in ("interrupt", "intr_deferred") and r.get("in") == function
 
 
 def _preempt(result: str, why: Callable[[dict], bool] = lambda r: True):
@@ -79,8 +84,7 @@ BINS: dict[str, tuple[str, Callable[[dict], bool]]] = {
                              _preempt("hit", lambda r: bool(r.get("mpheld")))),
     **{f"interrupt.landed-in.{f}": (f"an interrupt lands while {f} is the innermost kernel function (taken, or "
                                     f"deferred in its critical section)",
-                                    (lambda f: lambda r: r["event"] in ("interrupt", "intr_deferred")
-                                     and r.get("in") == f)(f))
+                                    _landed_in(f))
        for f in _FUNCTIONS},
     "interrupt.deferred": ("an interrupt pended inside a critical section", lambda r: r["event"] == "intr_deferred"),
     "interrupt.run-at-splz": ("pended interrupts run by splz", lambda r: r["event"] == "interrupt"

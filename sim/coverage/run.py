@@ -200,7 +200,7 @@ class Tally:
     def open(self) -> list[str]:
         return [name for name in reachable() if not self.hits[name]]
 
-    def copy(self) -> "Tally":
+    def copy(self) -> Tally:
         other = Tally()
         other.hits, other.first, other.curve = dict(self.hits), dict(self.first), list(self.curve)
         return other

@@ -75,7 +75,7 @@ class Interruption:
         self._killer.daemon = True
         self._killer.start()
 
-    def __enter__(self) -> "Interruption":
+    def __enter__(self) -> Interruption:
         if threading.current_thread() is threading.main_thread():
             for sig in _SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._handle)

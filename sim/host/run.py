@@ -141,8 +141,8 @@ def _run(out: Path, build, config: RunConfig, interruption: Interruption, *, pro
     for attempt in (1, 2):
         try:
             result = _with_progress(
-                lambda: run_cocotb(build, "sim.tb.run_program", test_dir=out, waves=waves, config=config,
-                                   plusargs=wave_plusargs(build, out)),
+                lambda build=build: run_cocotb(build, "sim.tb.run_program", test_dir=out, waves=waves, config=config,
+                                               plusargs=wave_plusargs(build, out)),
                 out / PROGRESS_FILE, budget, enabled=progress)
             break
         except RuntimeError as exc:          # the simulator ended without results

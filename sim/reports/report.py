@@ -224,7 +224,7 @@ def _landing_rows(r: dict) -> tuple[list[str], list[list[str]]]:
     rows = r.get("interrupt_landings") or []
     cpus = len(rows[0]["taken"]) if rows else 0
     header = ["landed in"] + [f"cpu{c}" for c in range(cpus)] + ["total"]
-    body = [[row["function"]] + [f"{t}/{d}" for t, d in zip(row["taken"], row["deferred"])]
+    body = [[row["function"]] + [f"{t}/{d}" for t, d in zip(row["taken"], row["deferred"], strict=True)]
             + [f"{sum(row['taken'])}/{sum(row['deferred'])}"] for row in rows]
     return header, body
 
@@ -232,7 +232,7 @@ def _landing_rows(r: dict) -> tuple[list[str], list[list[str]]]:
 def _text_table(header: list[str], rows: list[list[str]]) -> list[str]:
     """Indented text lines: the first column left-aligned, the others right-aligned."""
     widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
-    return ["  " + row[0].ljust(widths[0]) + "  " + "  ".join(v.rjust(w) for v, w in zip(row[1:], widths[1:]))
+    return ["  " + row[0].ljust(widths[0]) + "  " + "  ".join(v.rjust(w) for v, w in zip(row[1:], widths[1:], strict=True))
             for row in [header] + rows]
 
 

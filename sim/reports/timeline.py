@@ -24,7 +24,8 @@ import math
 import textwrap
 from collections import defaultdict, deque
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
+from collections.abc import Iterable
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import BoundaryNorm, ListedColormap, to_rgb
@@ -330,13 +331,13 @@ def render_timeline(run_dir: Path, out_png: Path | None = None, *, max_arrows: i
             deferred.append((r["cycle"], r["cpu"]))
     for source in sorted(by_source):
         label, color = _source_style(source)
-        xs, ys = zip(*by_source[source])
+        xs, ys = zip(*by_source[source], strict=True)
         ax.scatter(xs, [y + MARK_OFFSET for y in ys], marker="^", s=22, color=color, linewidths=0,
                    zorder=5, clip_on=False)
         legend.append(Line2D([], [], marker="^", linestyle="", color=color, markersize=6,
                              label=f"{label} ({len(xs)})"))
     if deferred:
-        xs, ys = zip(*deferred)
+        xs, ys = zip(*deferred, strict=True)
         ax.scatter(xs, [y + MARK_OFFSET for y in ys], marker="^", s=22, facecolors="none",
                    edgecolors="black", linewidths=0.8, zorder=5, clip_on=False)
         legend.append(Line2D([], [], marker="^", linestyle="", markerfacecolor="none",

@@ -72,7 +72,7 @@ _MISSING = object()
 
 def compare(old: list[dict], new: list[dict]) -> Comparison:
     """Where ``new`` first differs from ``old`` (fields only ``new`` has are ignored)."""
-    for i, (a, b) in enumerate(zip(old, new)):
+    for i, (a, b) in enumerate(zip(old, new, strict=False)):
         if not _same(a, b):
             return Comparison(len(old), i, a, b)
     n = min(len(old), len(new))

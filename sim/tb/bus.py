@@ -61,7 +61,9 @@ class BusMaster:
                  timeout_cycles: int = DEFAULT_TIMEOUT_CYCLES):
         self.cpu = cpu
         prefix = f"cpu{cpu}__"
-        signal = lambda name: PortSignal(getattr(dut, prefix + name))
+        def signal(name):
+            return PortSignal(getattr(dut, prefix + name))
+
         self._cyc, self._stb, self._we = signal("cyc"), signal("stb"), signal("we")
         self._adr, self._dat_w = signal("adr"), signal("dat_w")
         self._dat_r, self._ack, self._err = signal("dat_r"), signal("ack"), signal("err")

@@ -26,7 +26,7 @@ CPU's kernel, a stray coroutine) raises :class:`CoreMisuse`.
 """
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import cocotb
 from cocotb import task as cocotb_task

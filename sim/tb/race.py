@@ -21,7 +21,7 @@ machine turns it into a panic with :func:`describe`'s message.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from firmware.ram_layout import RamLayout, Region
 
@@ -75,7 +75,7 @@ class RaceDetector:
 
     # -- wiring ------------------------------------------------------------------------------------
 
-    def attach(self, masters) -> "RaceDetector":
+    def attach(self, masters) -> RaceDetector:
         """Watch the ports of ``masters`` (``SocBench.masters``)."""
         for master in masters:
             master.add_monitor(self)

@@ -6,22 +6,20 @@ keeps the file ``progress`` in the output folder up to date with the simulated
 cycle; SIGINT or SIGTERM end the run at the next progress tick with outcome
 ``interrupted`` (``sim/host/interrupt.py``).
 """
+# coverage.py over firmware/ when run.json asks (fw_coverage): started by this first import, before
+# the firmware is imported, so that its module-level lines count too; saved at the end of run_scenario.
+from sim.tb.fw_coverage_start import COVERAGE as _FW_COVERAGE
+
 import importlib
-import signal
 import json
+import signal
 import time
 from pathlib import Path
 
 import cocotb
 from cocotb.triggers import Timer
 
-from sim.tb.fw_coverage import start_from_environment
-
-# coverage.py over firmware/ when run.json asks (fw_coverage): started before the firmware is
-# imported so that its module-level lines count too; saved at the end of run_scenario.
-_FW_COVERAGE = start_from_environment()
-
-from firmware.cost_model import load_cost_model  # noqa: E402
+from firmware.cost_model import load_cost_model
 from sim.tb.faults import FaultInjector
 from sim.contract.hw_coverage import HwCoverage
 from sim.tb.machine import Machine

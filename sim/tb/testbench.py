@@ -23,7 +23,7 @@ __all__ = ["SocBench", "CLOCK_PERIOD_NS"]
 _recorded: list[HwCoverage] = []
 
 
-def _record_directed_coverage(bench: "SocBench") -> HwCoverage | None:
+def _record_directed_coverage(bench: SocBench) -> HwCoverage | None:
     """Watch ``bench``'s ports when this simulator runs a directed module with ``hw_coverage``
     (a scenario run attaches its own, sim/tb/run_program.py)."""
     if not os.environ.get(CONFIG_ENV):
@@ -59,7 +59,7 @@ class SocBench:
         self.ram_words = 0
         self.hw_coverage = None
 
-    async def start(self, reset_cycles: int = 2) -> "SocBench":
+    async def start(self, reset_cycles: int = 2) -> SocBench:
         """Start the clock, hold reset, and leave the bench at a falling edge."""
         self.dut.ext_irq.value = 0
         self.dut.dev_post.value = 0     # no device request (an undriven strobe would read X on Icarus)

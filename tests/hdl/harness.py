@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from amaranth.hdl import Fragment, Signal
 from amaranth.sim import Simulator
@@ -127,7 +127,7 @@ async def ticks(ctx, n: int = 1) -> None:
 class Port:
     """One CPU's core port of the SoC."""
 
-    def __init__(self, soc: "Soc", cpu: int):
+    def __init__(self, soc: Soc, cpu: int):
         self.soc, self.cpu = soc, cpu
         self.bus = soc.dut.port(cpu)
 
@@ -183,11 +183,11 @@ async def access_all(ctx, requests: Sequence[tuple[Port, Request]], *,
     cycles = 0
     while any(r is None for r in results):
         if cycles >= timeout:
-            waiting = [f"{p!r} {r}" for (p, r), res in zip(requests, results) if res is None]
+            waiting = [f"{p!r} {r}" for (p, r), res in zip(requests, results, strict=True) if res is None]
             raise BusTimeout(f"no answer after {timeout} cycles: {waiting}")
         await ctx.tick()
         cycles += 1
-        for k, (port, req) in enumerate(requests):
+        for k, (port, _req) in enumerate(requests):
             if results[k] is not None:
                 continue
             bus = port.bus

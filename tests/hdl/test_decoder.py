@@ -22,7 +22,7 @@ CONFIGS = [
 ]
 CONFIG_IDS = [c.slug for c in CONFIGS]
 
-L, T, I = mm.MPLOCK, mm.TIMER, mm.INTC
+L, T, INTC = mm.MPLOCK, mm.TIMER, mm.INTC
 #: Readable registers whose read changes state, or whose value moves with time (OWNER_QUIET counts
 #: cycles): kept out of the snapshot.
 SIDE_EFFECT_READS = {("sys", "CYCLE_LO"), ("mplock", "TRY"), ("intc", "CLAIM"), ("mplock", "OWNER_QUIET")}
@@ -167,9 +167,9 @@ async def populate(ctx, soc: Soc):
     top = (1 << cfg.prio_bits) - 1
     for p in P:
         c = p.cpu
-        await write(ctx, p, I.ENABLE, (1 << cfg.n_sources) - 1)
+        await write(ctx, p, INTC.ENABLE, (1 << cfg.n_sources) - 1)
         for k in range(cfg.n_sources):
-            await write(ctx, p, I.addr("PRIO", index=k), (k + c) % top + 1)
+            await write(ctx, p, INTC.addr("PRIO", index=k), (k + c) % top + 1)
         await write(ctx, p, T.PERIOD, 1000 + c)
         await write(ctx, p, T.COMPARE_HI, 0x100 + c)  # far in the future
         await write(ctx, p, T.COMPARE_LO, 0x1234 + c)
@@ -178,8 +178,8 @@ async def populate(ctx, soc: Soc):
         await write(ctx, p, mm.DEBUG.CRITDEPTH, 1 + c)
         await write(ctx, p, mm.DEBUG.PRI, 0x200 + c)
         if c % 2 == 0:
-            await write(ctx, p, I.SOFT_SET, 0)
-            assert await p.read(ctx, I.CLAIM) != mm.CLAIM_NONE
+            await write(ctx, p, INTC.SOFT_SET, 0)
+            assert await p.read(ctx, INTC.CLAIM) != mm.CLAIM_NONE
     # A pending timer on CPU0 (so that a stray ACK would show), then a far COMPARE.
     await write(ctx, P[0], T.COMPARE_HI, 0)
     await write(ctx, P[0], T.CTRL, 1)
@@ -252,7 +252,7 @@ def test_categories_cover_the_contract_examples():
     own = {a for _, a, _ in bad_accesses("own_slot", cfg, cpu)}
     assert {mm.SYS.CPUID, L.TRY, L.OWNER} <= wro
     assert {L.RELEASE, mm.IPI_TX.addr("TX_ARG", slot=0), mm.IPI_RX.addr("RX_POP", slot=2),
-            I.COMPLETE, mm.DEBUG.EVENT} <= rwo
+            INTC.COMPLETE, mm.DEBUG.EVENT} <= rwo
     assert {mm.IPI_TX.addr("TX_FUNC", slot=cfg.ncpu), mm.IPI_RX.addr("RX_FUNC", slot=cfg.ncpu),
             mm.RAM.addr("WORD", index=0) + 4 * cfg.ram_words,
             mm.INTC.addr("PRIO", index=0) + 4 * cfg.n_sources,

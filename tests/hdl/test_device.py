@@ -5,7 +5,7 @@ from hdl import memory_map as mm
 
 from .harness import BusError, access_all, rd, run, small_config, soc_config, wr
 
-D, I = mm.DEVICE, mm.INTC
+D, INTC = mm.DEVICE, mm.INTC
 REQUEST = D.register("STATUS").field("REQUEST").mask
 OVERRUN = D.register("STATUS").field("OVERRUN").mask
 ACK_REQUEST = D.register("ACK").field("REQUEST").mask
@@ -39,8 +39,8 @@ def irq_lines(ctx, soc) -> int:
 
 
 async def enable_line(ctx, port, k):
-    await port.write(ctx, I.ENABLE, ext_bit(k))
-    await port.write(ctx, I.addr("PRIO", index=mm.SOURCE_EXT0 + k), 1)
+    await port.write(ctx, INTC.ENABLE, ext_bit(k))
+    await port.write(ctx, INTC.addr("PRIO", index=mm.SOURCE_EXT0 + k), 1)
 
 
 async def ack_during_post(ctx, soc, port, line: int, value: int, post_lines: int, data: int) -> None:
@@ -71,7 +71,7 @@ def test_reset_state():
             for k in range(config.ext_lines):
                 assert await device_state(ctx, port, k) == (0, 0, 0, 0)
         assert irq_lines(ctx, soc) == 0
-        assert [await p.read(ctx, I.PENDING) for p in soc.ports] == [0, 0, 0]
+        assert [await p.read(ctx, INTC.PENDING) for p in soc.ports] == [0, 0, 0]
     run(config, bench)
 
 
@@ -87,12 +87,12 @@ def test_post_raises_request_and_the_routed_interrupt():
         assert p2.irq(ctx) == 1 and p0.irq(ctx) == 0 and p1.irq(ctx) == 0
         assert await device_state(ctx, p1, 1) == (REQUEST, 0x1234_5678, 1, 0)
         assert await device_state(ctx, p1, 0) == (0, 0, 0, 0)      # the other line is untouched
-        assert [await p.read(ctx, I.PENDING) for p in soc.ports] == [0, 0, ext_bit(1)]
-        assert await p2.read(ctx, I.CLAIM) == mm.SOURCE_EXT0 + 1
+        assert [await p.read(ctx, INTC.PENDING) for p in soc.ports] == [0, 0, ext_bit(1)]
+        assert await p2.read(ctx, INTC.CLAIM) == mm.SOURCE_EXT0 + 1
         # The line stays high without further strobes until it is acknowledged.
         for _ in range(5):
             await ctx.tick()
-        assert irq_lines(ctx, soc) == 0b10 and await p2.read(ctx, I.PENDING) == ext_bit(1)
+        assert irq_lines(ctx, soc) == 0b10 and await p2.read(ctx, INTC.PENDING) == ext_bit(1)
     run(small_config(), bench)
 
 
@@ -107,13 +107,13 @@ def test_ack_clears_request_and_drops_the_line():
             await p1.write(ctx, reg("ACK", 0), value)
             assert await device_state(ctx, p1, 0) == (REQUEST, 77, 1, 0), hex(value)
         # The handler's sequence: claim, STATUS, DATA, ACK, COMPLETE.
-        assert await p0.read(ctx, I.CLAIM) == mm.SOURCE_EXT0
+        assert await p0.read(ctx, INTC.CLAIM) == mm.SOURCE_EXT0
         assert await p0.read(ctx, reg("STATUS", 0)) == REQUEST
         assert await p0.read(ctx, reg("DATA", 0)) == 77
         await p0.write(ctx, reg("ACK", 0), ACK_REQUEST)
         assert irq_lines(ctx, soc) == 0
-        await p0.write(ctx, I.COMPLETE, mm.SOURCE_EXT0)
-        assert p0.irq(ctx) == 0 and await p0.read(ctx, I.PENDING) == 0
+        await p0.write(ctx, INTC.COMPLETE, mm.SOURCE_EXT0)
+        assert p0.irq(ctx) == 0 and await p0.read(ctx, INTC.PENDING) == 0
         # DATA keeps the last word; SERVICED counted the ACK that found the request.
         assert await device_state(ctx, p1, 0) == (0, 77, 1, 1)
         # An ACK with nothing pending is not counted.
@@ -185,7 +185,7 @@ def test_one_strobe_posts_on_several_lines_with_one_word():
             want = (REQUEST, 0xCAFE, 1, 0) if k != 3 else (0, 0, 0, 0)
             assert await device_state(ctx, soc.ports[k % 4], k) == want, k
         expected = [sum(ext_bit(k) for k in (0, 1, 2, 4) if targets[k] == cpu) for cpu in range(4)]
-        assert [await p.read(ctx, I.PENDING) for p in soc.ports] == expected
+        assert [await p.read(ctx, INTC.PENDING) for p in soc.ports] == expected
     run(config, bench)
 
 
@@ -193,17 +193,17 @@ def test_raw_ext_irq_is_ored_with_the_devices():
     async def bench(ctx, soc):
         p0 = soc.ports[0]
         ctx.set(soc.ext_irq, 0b01)               # a spurious pulse: no request behind it
-        assert await p0.read(ctx, I.PENDING) == ext_bit(0)
+        assert await p0.read(ctx, INTC.PENDING) == ext_bit(0)
         assert await p0.read(ctx, reg("STATUS", 0)) == 0
         ctx.set(soc.ext_irq, 0)
-        assert await p0.read(ctx, I.PENDING) == 0
+        assert await p0.read(ctx, INTC.PENDING) == 0
         await post(ctx, soc, 0b10, 5)
         ctx.set(soc.ext_irq, 0b10)
-        assert await p0.read(ctx, I.PENDING) == ext_bit(1)
+        assert await p0.read(ctx, INTC.PENDING) == ext_bit(1)
         await p0.write(ctx, reg("ACK", 1), ACK_REQUEST)
-        assert await p0.read(ctx, I.PENDING) == ext_bit(1)  # the raw line still holds it
+        assert await p0.read(ctx, INTC.PENDING) == ext_bit(1)  # the raw line still holds it
         ctx.set(soc.ext_irq, 0)
-        assert await p0.read(ctx, I.PENDING) == 0
+        assert await p0.read(ctx, INTC.PENDING) == 0
     run(small_config(), bench)
 
 

@@ -181,27 +181,27 @@ def test_rx_pending_bits_follow_fifo_contents():
 
 
 def test_irq_follows_ipi_source():
-    I = mm.INTC
+    INTC = mm.INTC
     bit = 1 << mm.SOURCE_IPI
 
     async def bench(ctx, soc):
         p0, p1, p2 = soc.ports
-        await p1.write(ctx, I.ENABLE, bit)
+        await p1.write(ctx, INTC.ENABLE, bit)
         await send(ctx, soc, 0, 1, 9, 9)
         # PRIO 0 (reset) disables it: pending but no irq.
-        assert await p1.read(ctx, I.PENDING) & bit
+        assert await p1.read(ctx, INTC.PENDING) & bit
         assert not p1.irq(ctx)
-        await p1.write(ctx, I.addr("PRIO", index=mm.SOURCE_IPI), 1)
+        await p1.write(ctx, INTC.addr("PRIO", index=mm.SOURCE_IPI), 1)
         assert p1.irq(ctx)
         assert not p0.irq(ctx) and not p2.irq(ctx)
         # A second sender keeps it high after the first FIFO drains.
         await send(ctx, soc, 2, 1, 8, 8)
         await p1.write(ctx, rx("RX_POP", 0), 0)
         assert p1.irq(ctx)
-        assert await p1.read(ctx, I.PENDING) & bit
+        assert await p1.read(ctx, INTC.PENDING) & bit
         await p1.write(ctx, rx("RX_POP", 2), 0)
         assert not p1.irq(ctx)
-        assert not await p1.read(ctx, I.PENDING) & bit
+        assert not await p1.read(ctx, INTC.PENDING) & bit
         await ticks(ctx, 2)
         assert not p1.irq(ctx)
     run(small_config(), bench)

@@ -172,7 +172,7 @@ def test_simultaneous_tries_have_exactly_one_winner(ncpu):
 
     async def bench(ctx, soc):
         acquires = failed = 0
-        for rounds in range(ncpu + 1):
+        for _ in range(ncpu + 1):
             results = await access_all(ctx, [(p, rd(L.TRY)) for p in soc.ports])
             assert all(r.ok for r in results)
             winners = [cpu for cpu, r in enumerate(results) if r.value == 1]

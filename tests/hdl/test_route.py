@@ -3,7 +3,7 @@ from hdl import memory_map as mm
 
 from .harness import run, small_config, soc_config
 
-I = mm.INTC
+INTC = mm.INTC
 
 
 def route(k):
@@ -15,7 +15,7 @@ def ext_bit(k):
 
 
 async def pendings(ctx, soc):
-    return [await p.read(ctx, I.PENDING) for p in soc.ports]
+    return [await p.read(ctx, INTC.PENDING) for p in soc.ports]
 
 
 def test_reset_routes_everything_to_cpu0():
@@ -68,14 +68,14 @@ def test_route_at_or_beyond_ncpu_goes_nowhere():
 def test_routed_line_raises_only_that_cpus_irq():
     async def bench(ctx, soc):
         for port in soc.ports:
-            await port.write(ctx, I.ENABLE, ext_bit(0))
-            await port.write(ctx, I.addr("PRIO", index=mm.SOURCE_EXT0), 1)
+            await port.write(ctx, INTC.ENABLE, ext_bit(0))
+            await port.write(ctx, INTC.addr("PRIO", index=mm.SOURCE_EXT0), 1)
         await soc.ports[0].write(ctx, route(0), 2)
         ctx.set(soc.ext_irq, 1)
         await ctx.tick()
         assert [p.irq(ctx) for p in soc.ports] == [0, 0, 1]
-        assert await soc.ports[2].read(ctx, I.CLAIM) == mm.SOURCE_EXT0
-        assert await soc.ports[1].read(ctx, I.CLAIM) == mm.CLAIM_NONE
+        assert await soc.ports[2].read(ctx, INTC.CLAIM) == mm.SOURCE_EXT0
+        assert await soc.ports[1].read(ctx, INTC.CLAIM) == mm.CLAIM_NONE
         await soc.ports[1].write(ctx, route(0), 1)
         # CPU2 has it in service; CPU1 now sees it.
         assert [p.irq(ctx) for p in soc.ports] == [0, 1, 0]

@@ -3,7 +3,7 @@ from hdl import memory_map as mm
 
 from .harness import field_get, run, small_config, ticks
 
-T, I = mm.TIMER, mm.INTC
+T, INTC = mm.TIMER, mm.INTC
 CTRL = T.register("CTRL")
 ENABLE, ARMED, PENDING = (CTRL.field(n) for n in ("ENABLE", "ARMED", "PENDING"))
 TIMER_BIT = 1 << mm.SOURCE_TIMER
@@ -40,7 +40,7 @@ def test_reset_state():
             assert await port.read(ctx, T.COMPARE_HI) == 0xFFFF_FFFF
             assert await port.read(ctx, T.PERIOD) == 0
             assert await ctrl(ctx, port) == dict(ENABLE=0, ARMED=0, PENDING=0)
-            assert await port.read(ctx, I.PENDING) & TIMER_BIT == 0
+            assert await port.read(ctx, INTC.PENDING) & TIMER_BIT == 0
     run(small_config(), bench)
 
 
@@ -55,7 +55,7 @@ def test_one_shot_fires_once_and_stays_pending_until_ack():
         # It fires at the edge where CYCLE reaches COMPARE.
         assert fired == compare
         assert await ctrl(ctx, p0) == dict(ENABLE=1, ARMED=0, PENDING=1)
-        assert await p0.read(ctx, I.PENDING) & TIMER_BIT
+        assert await p0.read(ctx, INTC.PENDING) & TIMER_BIT
         await ticks(ctx, 20)
         assert await ctrl(ctx, p0) == dict(ENABLE=1, ARMED=0, PENDING=1)
         await p0.write(ctx, T.ACK, 0)
@@ -99,7 +99,7 @@ def test_ctrl_fields_armed_and_pending_are_read_only():
         await p2.write(ctx, T.CTRL, ARMED.mask | PENDING.mask)
         # ENABLE cleared; ARMED set because a CTRL write arms; PENDING not writable.
         assert await ctrl(ctx, p2) == dict(ENABLE=0, ARMED=1, PENDING=0)
-        assert await p2.read(ctx, I.PENDING) & TIMER_BIT == 0
+        assert await p2.read(ctx, INTC.PENDING) & TIMER_BIT == 0
         await p2.write(ctx, T.CTRL, ENABLE.mask)
         assert await ctrl(ctx, p2) == dict(ENABLE=1, ARMED=1, PENDING=0)
         await p2.write(ctx, T.PERIOD, 0x1234_5678)
@@ -126,8 +126,8 @@ def test_periodic_timer_fires_every_period():
 
     async def bench(ctx, soc):
         p1 = soc.ports[1]
-        await p1.write(ctx, I.ENABLE, TIMER_BIT)
-        await p1.write(ctx, I.addr("PRIO", index=mm.SOURCE_TIMER), 1)
+        await p1.write(ctx, INTC.ENABLE, TIMER_BIT)
+        await p1.write(ctx, INTC.addr("PRIO", index=mm.SOURCE_TIMER), 1)
         await p1.write(ctx, T.PERIOD, period)
         start = ctx.get(soc.cycle) + 30
         await set_compare(ctx, p1, start)
@@ -142,9 +142,9 @@ def test_periodic_timer_fires_every_period():
             assert state == dict(ENABLE=1, ARMED=1, PENDING=1)
             # COMPARE advanced by itself.
             assert await p1.read(ctx, T.COMPARE_LO) == start + (n + 1) * period
-            assert await p1.read(ctx, I.CLAIM) == mm.SOURCE_TIMER
+            assert await p1.read(ctx, INTC.CLAIM) == mm.SOURCE_TIMER
             await p1.write(ctx, T.ACK, 0)
-            await p1.write(ctx, I.COMPLETE, mm.SOURCE_TIMER)
+            await p1.write(ctx, INTC.COMPLETE, mm.SOURCE_TIMER)
             assert not p1.irq(ctx)
         assert fired == [start + n * period for n in range(5)]
         # Disabling stops it.

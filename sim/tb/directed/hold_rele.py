@@ -74,7 +74,7 @@ def fields_of(td, names: tuple[str, ...]) -> list[int]:
 
 
 def decode(words: list[int], names: tuple[str, ...]) -> dict:
-    raw = dict(zip(names, words))
+    raw = dict(zip(names, words, strict=True))
     out = {k: v for k, v in raw.items() if not k.startswith("td_comm")}
     out["td_comm"] = unpack_comm([raw[f"td_comm{i}"] for i in range(COMM_WORDS)])
     return out
@@ -109,7 +109,6 @@ async def proc_exit(k, parent_wait) -> None:
 
 async def hold_rele_system(dut):
     machine = await smp_machine(dut, hardclock_period=PERIOD)
-    system = machine.system
     for word in range(RECORD_WORDS):
         await machine.bench.masters[0].write(mm.RAM.addr("WORD", index=USER_BUF + word), 0)
     return machine

@@ -241,8 +241,7 @@ class Soc:
                 continue
             if actual.get(key) != expected[key]:
                 e, a = expected[key], actual.get(key)
-                fmt = (lambda x: f"{x:#x}" if isinstance(x, int) else repr(x))
-                out.append(f"{key}: expected {fmt(e)}, got {fmt(a)}")
+                out.append(f"{key}: expected {_hex_or_repr(e)}, got {_hex_or_repr(a)}")
         return out
 
     async def check(self, cpu: int, before: dict[str, int], what: str) -> dict[str, int]:
@@ -293,3 +292,5 @@ class ChangeMonitor:
         self.task.cancel()
 
 
+def _hex_or_repr(x) -> str:
+    return f"{x:#x}" if isinstance(x, int) else repr(x)

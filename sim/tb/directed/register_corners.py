@@ -41,8 +41,12 @@ async def every_fifo_overflows_drains_and_underflows(dut):
     fifos = [(s, d) for s in range(n) for d in range(n) if s != d]
     for s, d in fifos:
         tx, rx = bench.masters[s], bench.masters[d]
-        tx_reg = lambda name: mm.IPI_TX.addr(name, slot=d)
-        rx_reg = lambda name: mm.IPI_RX.addr(name, slot=s)
+        def tx_reg(name, d=d):
+            return mm.IPI_TX.addr(name, slot=d)
+
+        def rx_reg(name, s=s):
+            return mm.IPI_RX.addr(name, slot=s)
+
         await tx.write(tx_reg("TX_FUNC"), (s << 8) | d)
         for k in range(depth):
             await tx.write(tx_reg("TX_ARG"), 0x100 + k)
@@ -108,7 +112,9 @@ async def every_line_reaches_the_cpu_it_is_routed_to(dut):
     lines = await _external_lines(bench)
     for line in range(lines):
         source = mm.SOURCE_EXT0 + line
-        dev = lambda name: mm.DEVICE.addr(name, index=line)
+        def dev(name, line=line):
+            return mm.DEVICE.addr(name, index=line)
+
         for cpu in list(range(n)) + [n]:                     # ROUTE = NCPU: routed nowhere
             await m0.write(mm.ROUTE.addr("ROUTE", index=line), cpu)
             assert await m0.read(mm.ROUTE.addr("ROUTE", index=line)) == cpu

@@ -551,19 +551,19 @@ async def wait_free_returns_after_last_rele(dut):
     machine.start({0: boot0, 1: boot1})
     assert await machine.run(MAX_CYCLES) == "done", system.panic
     recs = system.trace.sorted_records()
-    reaper = info["reaper"].td_id
+    reaper_id = info["reaper"].td_id
     rele2, freed = index_of(recs, "mark", label="rele2"), index_of(recs, "mark", label="freed")
     assert index_of(recs, "mark", label="rele1") < rele2 < freed
     assert info["reaper_wmesg"] == system.wmesgs["tdreap"] and info["refs_at_return"] == 0
     # It returned at its first look after the last rele (a look that began just before the rele still
     # naps once more: the kernel path from the tick through the test to the nap takes a few hundred
     # cycles) ...
-    naps_after = [i for i in indices(recs, "switch", cpu=0, tid=reaper, to_thread="idle0") if rele2 < i < freed]
+    naps_after = [i for i in indices(recs, "switch", cpu=0, tid=reaper_id, to_thread="idle0") if rele2 < i < freed]
     assert len(naps_after) <= 1, [recs[i] for i in naps_after]
     assert recs[freed]["cycle"] - recs[rele2]["cycle"] <= period + KERNEL_PATH_CYCLES
     # Meanwhile it slept a tick at a time: switched out to idle and back once per tick.
     wait = index_of(recs, "mark", label="wait-free")
-    naps = [i for i in indices(recs, "switch", cpu=0, tid=reaper, to_thread="idle0") if wait < i < freed]
+    naps = [i for i in indices(recs, "switch", cpu=0, tid=reaper_id, to_thread="idle0") if wait < i < freed]
     assert len(naps) == info["ticks1"] - info["ticks0"] >= 3, (len(naps), info)
     final_checks_ok(machine)
 

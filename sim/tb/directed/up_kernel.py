@@ -114,7 +114,6 @@ async def exited_threads_are_reused(dut):
     """lwkt_exit puts the thread on the per-CPU free cache; lwkt_create takes it from there."""
     machine = await up_machine(dut)
     system = machine.system
-    k0 = system.kernels[0]
     info = {}
 
     async def short(td, arg):
@@ -124,7 +123,7 @@ async def exited_threads_are_reused(dut):
 
     async def creator(td, arg):
         k = td.k
-        a, b = info["A"], info["B"]
+        a = info["A"]
         info["cache_before"] = (k.gd_tdfreecount, list(k.gd_tdfreeq),
                                 [bool(t.td_flags & TDF.EXITED) for t in k.gd_tdfreeq])
         info["gen_a"] = a.td_generation

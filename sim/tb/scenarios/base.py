@@ -4,7 +4,8 @@ from __future__ import annotations
 import importlib
 import random
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Awaitable, Callable, ClassVar
+from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Awaitable, Callable
 
 import cocotb
 from firmware.ram_layout import Guard
@@ -22,13 +23,13 @@ if TYPE_CHECKING:
 __all__ = ["Check", "Devices", "Scenario", "SCENARIOS", "Workload", "get_scenario", "register"]
 
 #: The scenario classes imported so far, by name (the catalogue, sim/contract/catalogue.py, has all).
-SCENARIOS: dict[str, type["Scenario"]] = {}
+SCENARIOS: dict[str, type[Scenario]] = {}
 
 #: The catalogue's fields a scenario class takes from its entry (and must not set itself).
 _INFO_FIELDS = ("description", "mode", "cpus", "min_cpus", "uses_devices", "max_cycles")
 
 
-def register(cls: type["Scenario"]) -> type["Scenario"]:
+def register(cls: type[Scenario]) -> type[Scenario]:
     """Make ``cls`` the implementation of the catalogue's scenario ``cls.name``; its declared fields
     become class attributes (a class that sets one itself, or a name not declared, is an error)."""
     info = scenario_info(cls.name)
@@ -43,7 +44,7 @@ def register(cls: type["Scenario"]) -> type["Scenario"]:
     return cls
 
 
-def get_scenario(name: str) -> type["Scenario"]:
+def get_scenario(name: str) -> type[Scenario]:
     """The class that implements scenario ``name``, importing its module (KeyError: not declared)."""
     if name not in SCENARIOS:
         importlib.import_module(scenario_info(name).module)
@@ -209,19 +210,19 @@ class Scenario:
     def __init__(self, seed: int = 1):
         self.seed = seed
         self.rng = random.Random(seed)
-        self.system: "System | None" = None
+        self.system: System | None = None
         self.devices: Devices | None = None
         self.workload = Workload(self)
 
-    def attach(self, system: "System", devices: Devices) -> None:
+    def attach(self, system: System, devices: Devices) -> None:
         self.system = system
         self.devices = devices
 
-    def start_functions(self) -> dict[int, Callable[["Lwkt"], Awaitable[None]]]:
+    def start_functions(self) -> dict[int, Callable[[Lwkt], Awaitable[None]]]:
         """What each CPU runs in its boot context (usually: create threads)."""
         return {0: self.boot}
 
-    async def boot(self, k: "Lwkt") -> None:
+    async def boot(self, k: Lwkt) -> None:
         """Create the scenario's threads on CPU ``k`` (every scenario defines it)."""
         raise NotImplementedError(f"scenario {self.name} defines no boot()")
 
@@ -248,7 +249,7 @@ class Workload:
         self.spawned_words: list[int] = []
         self.finished: list[str] = []
 
-    async def spawn(self, k: "Lwkt", func, arg=None, *, comm: str, pri: int, **options):
+    async def spawn(self, k: Lwkt, func, arg=None, *, comm: str, pri: int, **options):
         """Create a thread running ``func``; ``options`` go to lwkt_create (``mpsafe=`` in SMP).
 
         In the SMP build the counts live in shared RAM: each CPU counts the threads it spawned
@@ -278,7 +279,7 @@ class Workload:
 
         return await k.lwkt_create(body, arg, comm=comm, pri=pri, **options)
 
-    async def _count_end(self, k: "Lwkt") -> bool:
+    async def _count_end(self, k: Lwkt) -> bool:
         await k.get_mplock()
         k = k.curthread.td_gd
         ended = await k.cpu.read(self.ended_word) + 1

@@ -367,7 +367,7 @@ class RandomWorkload(SmpScenario):
         # stands for processing that data. None: a spurious interrupt, nothing was pending.
         device = next(d for d in self.spec.devices if d.line == line)
         if device.kick:
-            others = [t for l, t in k.ithreads.items() if l != line]
+            others = [t for other, t in k.ithreads.items() if other != line]
             if others:
                 self.kicks += 1
                 await k.lwkt_schedule(others[0])

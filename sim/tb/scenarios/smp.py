@@ -363,7 +363,7 @@ class SmpMpFallback(SmpScenario):
         trace = self.system.trace
         fallbacks = [r for r in trace.events("pick") if r["cpu"] != 0 and r["tried"] is False
                      and r["to"] != r["idle"]]
-        alternated = all(any(a != b for a, b in zip(seq, seq[1:])) for seq in self.steps.values())
+        alternated = all(any(a != b for a, b in zip(seq, seq[1:], strict=False)) for seq in self.steps.values())
         return [Check("lwkt_switch fell back to MP-safe threads while the lock was busy", len(fallbacks) > 0,
                       f"{len(fallbacks)} fallback picks"),
                 Check("the MP-safe threads took turns", alternated and len(self.steps) == self.system.ncpu - 1,

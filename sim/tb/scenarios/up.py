@@ -135,7 +135,7 @@ class UpPreempt(Scenario):
         self.done_devices = 0
 
     async def boot(self, k):
-        for line, pri in zip(self.lines, (TDPRI_INT_MED, TDPRI_INT_LOW)):
+        for line, pri in zip(self.lines, (TDPRI_INT_MED, TDPRI_INT_LOW), strict=False):
             await k.register_ithread(line, self._service, pri=pri, name=f"ithread{line}")
         for w in range(2):
             await self.workload.spawn(k, self._worker, w, comm=f"worker{w}", pri=TDPRI_KERN_USER)
@@ -220,7 +220,7 @@ class UpUntimely(Scenario):
 
     def checks(self):
         untimely = len(self.system.trace.events("untimely_switch"))
-        interleaved = any(a != b for a, b in zip(self.steps, self.steps[1:]))
+        interleaved = any(a != b for a, b in zip(self.steps, self.steps[1:], strict=False))
         return [Check("untimely switches happened", untimely > 0, f"{untimely} untimely switches"),
                 Check("peers interleaved", interleaved, " ".join(self.steps[:9])),
                 Check("every step ran", len(self.steps) == 15, f"{len(self.steps)} steps")]
