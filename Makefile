@@ -25,9 +25,12 @@ run: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup
 
-## lint: the layers' import contracts (import-linter, pyproject.toml; docs/architecture.md)
+## lint: the layers' import contracts (import-linter, pyproject.toml; docs/architecture.md), ruff's checks
+## and its format check
 lint: $(STAMP)
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test-hdl: $(STAMP)
 	$(BIN)/python -m pytest tests/hdl -n $(JOBS)
