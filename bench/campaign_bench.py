@@ -15,6 +15,7 @@ it replaced, and the figures that size a campaign of 10^5 runs.
 
 Writes ``bench/campaign.json`` and prints a table; docs/campaigns.md holds the last figures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,11 +37,20 @@ STRESS = {"cpus": 4, "fifo_depth": 8, "faults": "all"}
 
 def _local_pool(seeds, workers: int, sim: str, out: Path) -> tuple[float, dict]:
     from sim.campaigns.stress import run_seed
+
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(run_seed, seeds, [sim] * len(seeds), [STRESS["cpus"]] * len(seeds),
-                                [STRESS["faults"]] * len(seeds), [STRESS["fifo_depth"]] * len(seeds),
-                                [out] * len(seeds)))
+        results = list(
+            pool.map(
+                run_seed,
+                seeds,
+                [sim] * len(seeds),
+                [STRESS["cpus"]] * len(seeds),
+                [STRESS["faults"]] * len(seeds),
+                [STRESS["fifo_depth"]] * len(seeds),
+                [out] * len(seeds),
+            )
+        )
     wall = time.perf_counter() - start
     return wall, {r["seed"]: r for r in results}
 
@@ -48,13 +58,23 @@ def _local_pool(seeds, workers: int, sim: str, out: Path) -> tuple[float, dict]:
 def _campaign(seeds, workers: int, sim: str, out: Path) -> tuple[float, dict, Path]:
     from sim.campaigns.campaign import Campaign
     from sim.campaigns.regress import run_campaign
-    campaign = Campaign(name="bench", scenarios=("random",), seeds=tuple(seeds), cpus=(STRESS["cpus"],),
-                        fifo_depths=(STRESS["fifo_depth"],), faults=(STRESS["faults"],), sims=(sim,), coverage=True,
-                        shrink=False)
+
+    campaign = Campaign(
+        name="bench",
+        scenarios=("random",),
+        seeds=tuple(seeds),
+        cpus=(STRESS["cpus"],),
+        fifo_depths=(STRESS["fifo_depth"],),
+        faults=(STRESS["faults"],),
+        sims=(sim,),
+        coverage=True,
+        shrink=False,
+    )
     db = out / "results.sqlite"
     start = time.perf_counter()
-    outcome = run_campaign(campaign, db_path=db, folder=out / "bench", workers=workers, progress=False,
-                           say=lambda *_: None)
+    outcome = run_campaign(
+        campaign, db_path=db, folder=out / "bench", workers=workers, progress=False, say=lambda *_: None
+    )
     wall = time.perf_counter() - start
     return wall, {r["seed"]: r for r in outcome.results}, db
 
@@ -63,7 +83,8 @@ def throughput(seeds: int, workers: int, sim: str, repeats: int) -> tuple[dict, 
     """The best of ``repeats`` runs of each engine, taking turns."""
     from hdl.config import SocConfig
     from sim.host.build import build_soc
-    build_soc(sim, SocConfig(ncpu=STRESS["cpus"], fifo_depth=STRESS["fifo_depth"]))   # neither pays the build
+
+    build_soc(sim, SocConfig(ncpu=STRESS["cpus"], fifo_depth=STRESS["fifo_depth"]))  # neither pays the build
     tmp = Path(tempfile.mkdtemp(prefix="campaign-bench-"))
     seed_list = list(range(1, seeds + 1))
     best_local = best_campaign = None
@@ -79,12 +100,20 @@ def throughput(seeds: int, workers: int, sim: str, repeats: int) -> tuple[dict, 
         best_local = min(best_local or local_wall, local_wall)
         best_campaign = min(best_campaign or campaign_wall, campaign_wall)
     run_seconds = sum(r["seconds"] for r in campaign.values())
-    figures = {"seeds": seeds, "workers": workers, "sim": sim, **STRESS, "coverage": True, "repeats": repeats,
-               "local_seconds": round(best_local, 2), "campaign_seconds": round(best_campaign, 2),
-               "overhead_percent": round(100 * (best_campaign / best_local - 1), 1),
-               "local_runs_per_minute": round(60 * seeds / best_local, 1),
-               "campaign_runs_per_minute": round(60 * seeds / best_campaign, 1),
-               "mean_run_seconds": round(run_seconds / seeds, 2)}
+    figures = {
+        "seeds": seeds,
+        "workers": workers,
+        "sim": sim,
+        **STRESS,
+        "coverage": True,
+        "repeats": repeats,
+        "local_seconds": round(best_local, 2),
+        "campaign_seconds": round(best_campaign, 2),
+        "overhead_percent": round(100 * (best_campaign / best_local - 1), 1),
+        "local_runs_per_minute": round(60 * seeds / best_local, 1),
+        "campaign_runs_per_minute": round(60 * seeds / best_campaign, 1),
+        "mean_run_seconds": round(run_seconds / seeds, 2),
+    }
     return figures, db, tmp
 
 
@@ -94,6 +123,7 @@ def scheduler(tasks: int, workers: int, db_path: Path) -> dict:
     from sim.campaigns.engine import local_cluster
     from sim.campaigns.results_db import ResultsDB
     from sim.campaigns.regress import result_from_row
+
     logging.getLogger("distributed").setLevel(logging.ERROR)
     cluster = local_cluster(workers, dashboard=False)
     try:
@@ -118,20 +148,27 @@ def scheduler(tasks: int, workers: int, db_path: Path) -> dict:
     source.close()
     from sim.campaigns.campaign import RunSpec
     from sim.campaigns.revision import Revision
+
     with tempfile.TemporaryDirectory() as tmp:
         db = ResultsDB(Path(tmp) / "w.sqlite")
         revision = Revision("0" * 40, False, "bench")
         specs = [RunSpec.from_dict({**r["config"], "campaign": "w", "seed": r["seed"]}) for r in results]
         from sim.campaigns.campaign import Campaign
-        session = db.start_session(Campaign(name="w"), revision, planned=len(specs), already=0, engine="bench",
-                                   workers=1)
+
+        session = db.start_session(
+            Campaign(name="w"), revision, planned=len(specs), already=0, engine="bench", workers=1
+        )
         start = time.perf_counter()
         for spec, result in zip(specs, results, strict=True):
             db.record(spec, revision, session, result)
         per_write = (time.perf_counter() - start) / len(specs)
         db.close()
-    return {"trivial_tasks": tasks, "per_task_ms": round(per_task * 1000, 3),
-            "tasks_per_second": round(1 / per_task), "db_write_ms": round(per_write * 1000, 3)}
+    return {
+        "trivial_tasks": tasks,
+        "per_task_ms": round(per_task * 1000, 3),
+        "tasks_per_second": round(1 / per_task),
+        "db_write_ms": round(per_write * 1000, 3),
+    }
 
 
 def database_scale(rows: int, db_path: Path) -> dict:
@@ -139,6 +176,7 @@ def database_scale(rows: int, db_path: Path) -> dict:
     from sim.campaigns.campaign import Campaign
     from sim.campaigns.results import collect
     from sim.campaigns.results_db import ResultsDB
+
     with tempfile.TemporaryDirectory() as tmp:
         big = Path(tmp) / "big.sqlite"
         shutil.copy(db_path, big)
@@ -166,33 +204,49 @@ def database_scale(rows: int, db_path: Path) -> dict:
         data = collect(db, campaign="bench")
         report = time.perf_counter() - start
         db.close()
-    campaign = Campaign(name="scale", scenarios=("random",), seeds=tuple(range(rows)), cpus=(4,), fifo_depths=(8,),
-                        faults=("all",))
+    campaign = Campaign(
+        name="scale", scenarios=("random",), seeds=tuple(range(rows)), cpus=(4,), fifo_depths=(8,), faults=("all",)
+    )
     start = time.perf_counter()
     runs = campaign.expand().runs
     run_keys = {spec.run_key("x") for spec in runs}
     expand = time.perf_counter() - start
     assert len(keys) == rows and data["totals"]["runs"] == rows and len(run_keys) == rows
-    return {"rows": rows, "bytes": size, "bytes_per_run": round(size / rows), "fill_seconds": round(fill, 1),
-            "lookup_recorded_seconds": round(lookup, 2), "results_report_seconds": round(report, 2),
-            "expand_and_key_seconds": round(expand, 2)}
+    return {
+        "rows": rows,
+        "bytes": size,
+        "bytes_per_run": round(size / rows),
+        "fill_seconds": round(fill, 1),
+        "lookup_recorded_seconds": round(lookup, 2),
+        "results_report_seconds": round(report, 2),
+        "expand_and_key_seconds": round(expand, 2),
+    }
 
 
 def extrapolate(t: dict, s: dict, d: dict, runs: int = 100_000) -> dict:
     """What a campaign of ``runs`` runs costs, from the figures measured here."""
     run = t["mean_run_seconds"]
-    return {"runs": runs, "database_mb": round(d["bytes_per_run"] * runs / 1e6, 1),
-            "client_write_seconds": round(s["db_write_ms"] * runs / 1000),
-            "scheduler_seconds": round(s["per_task_ms"] * runs / 1000),
-            # Workers whose task completions keep one scheduler (and the client) fully busy: W / run time
-            # tasks per second at per_task seconds each. Batching b runs per task multiplies it by b.
-            "scheduler_saturation_workers": int(run / (s["per_task_ms"] / 1000)),
-            "run_hours_on_2_workers": round(runs * run / 2 / 3600, 1),
-            "run_hours_on_200_workers": round(runs * run / 200 / 3600, 2)}
+    return {
+        "runs": runs,
+        "database_mb": round(d["bytes_per_run"] * runs / 1e6, 1),
+        "client_write_seconds": round(s["db_write_ms"] * runs / 1000),
+        "scheduler_seconds": round(s["per_task_ms"] * runs / 1000),
+        # Workers whose task completions keep one scheduler (and the client) fully busy: W / run time
+        # tasks per second at per_task seconds each. Batching b runs per task multiplies it by b.
+        "scheduler_saturation_workers": int(run / (s["per_task_ms"] / 1000)),
+        "run_hours_on_2_workers": round(runs * run / 2 / 3600, 1),
+        "run_hours_on_200_workers": round(runs * run / 200 / 3600, 2),
+    }
 
 
-def measure(seeds: int = 40, workers: int = 2, sim: str = "verilator", repeats: int = 2, tasks: int = 2000,
-            scale_rows: int = 100_000) -> dict:
+def measure(
+    seeds: int = 40,
+    workers: int = 2,
+    sim: str = "verilator",
+    repeats: int = 2,
+    tasks: int = 2000,
+    scale_rows: int = 100_000,
+) -> dict:
     print(f"campaign against local processes: {seeds} seeds, {workers} workers, {sim}", flush=True)
     t, db, tmp = throughput(seeds, workers, sim, repeats)
     try:
@@ -202,30 +256,40 @@ def measure(seeds: int = 40, workers: int = 2, sim: str = "verilator", repeats: 
         d = database_scale(scale_rows, db)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"machine": platform.platform(), "cores": os.cpu_count(), "throughput": t, "scheduler": s,
-            "database": d, "extrapolation": extrapolate(t, s, d)}
+    return {
+        "machine": platform.platform(),
+        "cores": os.cpu_count(),
+        "throughput": t,
+        "scheduler": s,
+        "database": d,
+        "extrapolation": extrapolate(t, s, d),
+    }
 
 
 def render(r: dict) -> str:
     t, s, d, e = r["throughput"], r["scheduler"], r["database"], r["extrapolation"]
-    return "\n".join([
-        f"| {t['seeds']} stress seeds on {t['workers']} workers ({t['sim']}) | wall | runs/min |",
-        "|---|---:|---:|",
-        f"| local processes (ProcessPoolExecutor, before) | {t['local_seconds']} s | {t['local_runs_per_minute']} |",
-        f"| campaign (Dask LocalCluster + SQLite) | {t['campaign_seconds']} s | {t['campaign_runs_per_minute']} |",
-        f"| overhead | {t['overhead_percent']:+.1f} % | |",
-        "",
-        f"- Dask, trivial tasks: {s['per_task_ms']} ms per task ({s['tasks_per_second']} tasks/s); database write per "
-        f"run: {s['db_write_ms']} ms",
-        f"- database of {d['rows']:,} runs: {d['bytes'] / 1e6:.1f} MB ({d['bytes_per_run']} bytes per run); "
-        f"recorded-key lookup {d['lookup_recorded_seconds']} s; full results report {d['results_report_seconds']} s; "
-        f"expanding and keying {d['rows']:,} runs {d['expand_and_key_seconds']} s",
-        f"- 10^5 runs: database {e['database_mb']} MB; client writes {e['client_write_seconds']} s; scheduler "
-        f"{e['scheduler_seconds']} s of per-task cost; one scheduler saturates at about "
-        f"{e['scheduler_saturation_workers']:,} workers (batch beyond a quarter of that); "
-        f"{e['run_hours_on_2_workers']} h on 2 workers, "
-        f"{e['run_hours_on_200_workers']} h on 200",
-    ])
+    return "\n".join(
+        [
+            f"| {t['seeds']} stress seeds on {t['workers']} workers ({t['sim']}) | wall | runs/min |",
+            "|---|---:|---:|",
+            f"| local processes (ProcessPoolExecutor, before) | {t['local_seconds']} s "
+            f"| {t['local_runs_per_minute']} |",
+            f"| campaign (Dask LocalCluster + SQLite) | {t['campaign_seconds']} s | {t['campaign_runs_per_minute']} |",
+            f"| overhead | {t['overhead_percent']:+.1f} % | |",
+            "",
+            f"- Dask, trivial tasks: {s['per_task_ms']} ms per task ({s['tasks_per_second']} tasks/s); "
+            f"database write per run: {s['db_write_ms']} ms",
+            f"- database of {d['rows']:,} runs: {d['bytes'] / 1e6:.1f} MB ({d['bytes_per_run']} bytes per run); "
+            f"recorded-key lookup {d['lookup_recorded_seconds']} s; "
+            f"full results report {d['results_report_seconds']} s; "
+            f"expanding and keying {d['rows']:,} runs {d['expand_and_key_seconds']} s",
+            f"- 10^5 runs: database {e['database_mb']} MB; client writes {e['client_write_seconds']} s; scheduler "
+            f"{e['scheduler_seconds']} s of per-task cost; one scheduler saturates at about "
+            f"{e['scheduler_saturation_workers']:,} workers (batch beyond a quarter of that); "
+            f"{e['run_hours_on_2_workers']} h on 2 workers, "
+            f"{e['run_hours_on_200_workers']} h on 200",
+        ]
+    )
 
 
 def main(argv=None) -> int:
@@ -233,8 +297,12 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, default=40)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--sim", default="verilator", choices=["verilator", "icarus"])
-    parser.add_argument("--repeats", type=int, default=2,
-                        help="rounds of the comparison, the engines taking turns; the best of each is kept")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=2,
+        help="rounds of the comparison, the engines taking turns; the best of each is kept",
+    )
     parser.add_argument("--tasks", type=int, default=2000, help="trivial tasks for the scheduler figure")
     parser.add_argument("--scale-rows", type=int, default=100_000, help="rows of the database at scale")
     parser.add_argument("--out", default=str(ROOT / "campaign.json"))

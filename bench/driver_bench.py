@@ -11,6 +11,7 @@ no driver can beat), the cycles an access took, and the headline figure
 ``driver_bound_fraction``: ours over that bound (1.0 would be a driver that
 costs nothing); ``driver_speedup`` (ours over the baseline) is secondary.
 """
+
 import json
 import time
 from pathlib import Path
@@ -29,8 +30,9 @@ class BaselineMaster:
     def __init__(self, dut, cpu: int):
         prefix = f"cpu{cpu}__"
         self.clk = dut.clk
-        self.sig = {name: getattr(dut, prefix + name) for name in ("cyc", "stb", "we", "adr", "dat_w", "dat_r",
-                                                                     "ack", "err")}
+        self.sig = {
+            name: getattr(dut, prefix + name) for name in ("cyc", "stb", "we", "adr", "dat_w", "dat_r", "ack", "err")
+        }
 
     async def read(self, address: int) -> int:
         s = self.sig
@@ -78,8 +80,9 @@ async def driver_speed(dut):
         for _ in range(n):
             await two_cycles
         best["simulator_only"] = max(best["simulator_only"], n / (time.perf_counter() - start))
-    results = {name: {"transactions": n, "rounds": rounds, "transactions_per_second": rate}
-               for name, rate in best.items()}
+    results = {
+        name: {"transactions": n, "rounds": rounds, "transactions_per_second": rate} for name, rate in best.items()
+    }
     await ours.read(address)
     results["access_cycles"] = ours.last_cycles
     results["driver_bound_fraction"] = best["ours"] / best["simulator_only"]

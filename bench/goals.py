@@ -1,10 +1,11 @@
 """The goals of the simulation-speed work (docs/benchmarks.md), each as a figure of one ``make bench`` run.
 
 ``measure_32(sims)`` rebuilds the 32-CPU SoC from scratch on each simulator (timed, in its usual
-build folder) and runs the seeded ``random`` workload on that build; ``evaluate(results)`` turns ``bench/run.py``'s results into
-one row per goal: the figure, the target, met or not. The baselines of the ratios against
-"today" are the figures measured before the IPI matrix was restructured (docs/benchmarks.md).
+build folder) and runs the seeded ``random`` workload on that build; ``evaluate(results)`` turns
+``bench/run.py``'s results into one row per goal: the figure, the target, met or not. The baselines
+of the ratios against "today" are the figures measured before the IPI matrix was restructured (docs/benchmarks.md).
 """
+
 from __future__ import annotations
 
 import json
@@ -22,6 +23,7 @@ def verilog_megabytes(ncpu: int) -> float:
     """Size of the generated Verilog of the ``ncpu``-CPU SoC (default configuration), in MB."""
     from hdl.config import SocConfig
     from hdl.verilog import soc_verilog
+
     return round(len(soc_verilog(SocConfig(ncpu=ncpu)).encode()) / 1e6, 3)
 
 
@@ -30,6 +32,7 @@ def measure_32(sims) -> dict:
     from hdl.config import SocConfig
     from sim.host.build import build_soc
     from sim.host.run import run_scenario
+
     result = {}
     for sim in sims:
         # Rebuilt in place (timed from scratch), so that the run below uses this very build.
@@ -39,11 +42,18 @@ def measure_32(sims) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             code = run_scenario("random", sim=sim, seed=1, cpus=32, out=Path(tmp), quiet=True)
             counters = json.loads((Path(tmp) / "counters.json").read_text())
-        result[sim] = {"build_seconds": build_seconds, "random_ok": code == 0, "random_cycles": counters["cycles"],
-                       "random_wall_seconds": counters["wall_seconds"], "outcome": counters["outcome"]}
-        print(f"  32 CPUs on {sim}: build {build_seconds} s, random workload "
-              f"{'ok' if code == 0 else 'FAILED'} ({counters['cycles']} cycles, {counters['wall_seconds']} s)",
-              flush=True)
+        result[sim] = {
+            "build_seconds": build_seconds,
+            "random_ok": code == 0,
+            "random_cycles": counters["cycles"],
+            "random_wall_seconds": counters["wall_seconds"],
+            "outcome": counters["outcome"],
+        }
+        print(
+            f"  32 CPUs on {sim}: build {build_seconds} s, random workload "
+            f"{'ok' if code == 0 else 'FAILED'} ({counters['cycles']} cycles, {counters['wall_seconds']} s)",
+            flush=True,
+        )
     return result
 
 
@@ -62,15 +72,21 @@ def evaluate(results: dict) -> list[dict]:
     fraction = results.get("limit_fraction", {}).get("verilator", {})
     for n in ("4", "16"):
         value = fraction.get(n)
-        goal(f"idle co-simulation / C++ harness, {n} CPUs (Verilator)", value, ">= 0.5",
-             None if value is None else value >= 0.5)
+        goal(
+            f"idle co-simulation / C++ harness, {n} CPUs (Verilator)",
+            value,
+            ">= 0.5",
+            None if value is None else value >= 0.5,
+        )
     for sim in ("verilator", "icarus"):
         idle = _idle(results, sim)
         ratio = round(idle[1] / idle[16], 2) if idle.get(1) and idle.get(16) else None
         goal(f"idle SoC: 1-CPU speed / 16-CPU speed ({sim})", ratio, "<= 7", None if ratio is None else ratio <= 7)
     cost = results.get("hardware_cost") or {}
-    cells = next((r["cells"] for r in cost.get("results", [])
-                  if r["config"]["ncpu"] == 16 and r["config"]["fifo_depth"] == 32), None)
+    cells = next(
+        (r["cells"] for r in cost.get("results", []) if r["config"]["ncpu"] == 16 and r["config"]["fifo_depth"] == 32),
+        None,
+    )
     share = round(cells / BASELINE_CELLS_16, 3) if cells else None
     goal("Yosys cells at 16 CPUs / before (335,545)", share, "<= 0.333", None if share is None else share <= 1 / 3)
     size = results.get("verilog_mb", {}).get("16")
@@ -88,7 +104,12 @@ def evaluate(results: dict) -> list[dict]:
 
 def markdown(rows: list[dict]) -> str:
     from sim.reports.report import markdown_table
-    lines = markdown_table(["goal", "figure", "target", "met"],
-                           [[r["goal"], str(r["figure"]), r["target"],
-                             {True: "yes", False: "**no**", None: "not measured"}[r["met"]]] for r in rows])
+
+    lines = markdown_table(
+        ["goal", "figure", "target", "met"],
+        [
+            [r["goal"], str(r["figure"]), r["target"], {True: "yes", False: "**no**", None: "not measured"}[r["met"]]]
+            for r in rows
+        ],
+    )
     return "\n".join(lines) + "\n"

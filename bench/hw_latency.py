@@ -13,6 +13,7 @@ Measured on the real RTL through the core ports (``sim.tb.bus.BusMaster``):
 
 Writes ``hw_latency.json`` into its run folder (run.json's ``out``).
 """
+
 import json
 from pathlib import Path
 
@@ -38,7 +39,7 @@ async def hardware_latency(dut):
     result = {"cpus": bench.ncpu}
 
     await m0.read(mm.SYS.CPUID)
-    await FallingEdge(dut.clk)                    # leave a gap: the next access is uncontended
+    await FallingEdge(dut.clk)  # leave a gap: the next access is uncontended
     await m0.read(mm.SYS.CPUID)
     result["register_read"] = m0.last_cycles
     await FallingEdge(dut.clk)
@@ -66,6 +67,7 @@ async def hardware_latency(dut):
         async def watch():
             await RisingEdge(m1.irq)
             raised.append(cycle())
+
         watcher = cocotb.start_soon(watch())
         await m0.write(mm.IPI_TX.addr("TX_ARG", slot=1), 7)
         answered = cycle()

@@ -12,6 +12,7 @@ machine: whatever cocotb, the bus driver and the firmware add can only be slower
 the way sim/host/build.py does (``--vpi`` and sim/host/verilator.py's ``public.vlt``), which
 measures what the signals the testbench reaches cost.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -80,14 +81,38 @@ def build(ncpu: int, *, public: str = "none", threads: int = 1, profile: bool = 
     verilog = soc_verilog(SocConfig(ncpu=ncpu))
     source, vlt = directory / "lwkt_soc.v", directory / VLT_NAME
     exe = directory / "obj" / "Vlwkt_soc"
-    if (exe.exists() and source.exists() and source.read_text() == verilog
-            and (public != "listed" or (vlt.exists() and vlt.read_text() == vlt_text()))):
+    if (
+        exe.exists()
+        and source.exists()
+        and source.read_text() == verilog
+        and (public != "listed" or (vlt.exists() and vlt.read_text() == vlt_text()))
+    ):
         return exe
     source.write_text(verilog)
     (directory / "main.cpp").write_text(_MAIN)
-    args = ["verilator", "--cc", "--exe", "--build", "-O3", "-Wno-fatal", "-Wno-lint", "-Wno-style",
-            "--top-module", "lwkt_soc", "-Mdir", "obj", "-CFLAGS", "-O3", "-j", str(os.cpu_count() or 2),
-            "--x-assign", "fast", "--x-initial", "fast", "--noassert"]
+    args = [
+        "verilator",
+        "--cc",
+        "--exe",
+        "--build",
+        "-O3",
+        "-Wno-fatal",
+        "-Wno-lint",
+        "-Wno-style",
+        "--top-module",
+        "lwkt_soc",
+        "-Mdir",
+        "obj",
+        "-CFLAGS",
+        "-O3",
+        "-j",
+        str(os.cpu_count() or 2),
+        "--x-assign",
+        "fast",
+        "--x-initial",
+        "fast",
+        "--noassert",
+    ]
     if public == "all":
         args += ["--vpi", "--public-flat-rw"]
     elif public == "listed":
@@ -115,18 +140,30 @@ def measure(ncpu: int, cycles: int, *, public: str = "none", threads: int = 1, r
         if best is None or result["seconds"] < best["seconds"]:
             best = result
     build_seconds = exe.parent.parent / "build_seconds"
-    return {"cpus": ncpu, "public": public, "threads": threads, "cycles": best["cycles"],
-            "seconds": best["seconds"], "cycles_per_second": round(best["cycles"] / best["seconds"]),
-            "build_seconds": float(build_seconds.read_text()) if build_seconds.exists() else None}
+    return {
+        "cpus": ncpu,
+        "public": public,
+        "threads": threads,
+        "cycles": best["cycles"],
+        "seconds": best["seconds"],
+        "cycles_per_second": round(best["cycles"] / best["seconds"]),
+        "build_seconds": float(build_seconds.read_text()) if build_seconds.exists() else None,
+    }
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="bench.limit", description=__doc__.split("\n\n")[0])
     p.add_argument("--cpus", type=int, nargs="+", default=[1, 4, 16, 32])
     p.add_argument("--cycles", type=int, default=200_000)
-    p.add_argument("--public", nargs="?", const="all", default="none", choices=PUBLIC,
-                   help="all: as cocotb's runner builds (--vpi --public-flat-rw); listed: as sim/host/build.py "
-                        "does (--vpi, public.vlt); default none")
+    p.add_argument(
+        "--public",
+        nargs="?",
+        const="all",
+        default="none",
+        choices=PUBLIC,
+        help="all: as cocotb's runner builds (--vpi --public-flat-rw); listed: as sim/host/build.py "
+        "does (--vpi, public.vlt); default none",
+    )
     p.add_argument("--threads", type=int, default=1, help="Verilator --threads (default 1)")
     p.add_argument("--json", metavar="FILE")
     a = p.parse_args(argv)
@@ -134,9 +171,12 @@ def main(argv=None) -> int:
     for n in a.cpus:
         r = measure(n, a.cycles, public=a.public, threads=a.threads)
         results.append(r)
-        print(f"limit: {n:2d} CPUs {r['cycles_per_second']:>10,} cycles/s"
-              f"{'' if a.public == 'none' else f' (public: {a.public})'}"
-              f"{f' threads {a.threads}' if a.threads > 1 else ''} build {r['build_seconds']} s", flush=True)
+        print(
+            f"limit: {n:2d} CPUs {r['cycles_per_second']:>10,} cycles/s"
+            f"{'' if a.public == 'none' else f' (public: {a.public})'}"
+            f"{f' threads {a.threads}' if a.threads > 1 else ''} build {r['build_seconds']} s",
+            flush=True,
+        )
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=1))
     return 0

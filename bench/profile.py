@@ -12,6 +12,7 @@ Icarus is event-driven: its work follows the value changes it propagates. The se
 ``random`` workload runs co-simulated with a VCD waveform, and the changes of every signal are
 counted and added up per block. The figures are shares of the whole, not seconds.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,8 +61,9 @@ def verilator_profile(ncpu: int, cycles: int) -> dict[str, float]:
     subprocess.run([str(exe), str(cycles)], cwd=obj, check=True, capture_output=True)
     gprof = subprocess.run(["gprof", str(exe), "gmon.out"], cwd=obj, check=True, capture_output=True, text=True)
     (obj / "gprof.txt").write_text(gprof.stdout)
-    report = subprocess.run(["verilator_profcfunc", "gprof.txt"], cwd=obj, check=True, capture_output=True,
-                            text=True).stdout
+    report = subprocess.run(
+        ["verilator_profcfunc", "gprof.txt"], cwd=obj, check=True, capture_output=True, text=True
+    ).stdout
     starts = _modules_by_line(verilog)
     shares: dict[str, float] = collections.Counter()
     for line in report.splitlines():
@@ -88,8 +90,7 @@ def icarus_profile(ncpu: int, cycles: int, seed: int = 1) -> dict[str, float]:
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
-        run_scenario("random", sim="icarus", seed=seed, cpus=ncpu, out=out, quiet=True, waves=True,
-                     cycles=cycles)
+        run_scenario("random", sim="icarus", seed=seed, cpus=ncpu, out=out, quiet=True, waves=True, cycles=cycles)
         wave = pywellen.Waveform(str(next(out.glob("waves.*"))))
         changes: dict[str, int] = collections.Counter()
         for var in wave.all_vars():
@@ -97,7 +98,7 @@ def icarus_profile(ncpu: int, cycles: int, seed: int = 1) -> dict[str, float]:
             if not name.startswith("lwkt_soc."):
                 continue
             module = name.rsplit(".", 1)[0]
-            changes[block_of(module)] += max(len(list(var.tv)) - 1, 0)       # the first is the start value
+            changes[block_of(module)] += max(len(list(var.tv)) - 1, 0)  # the first is the start value
     total = sum(changes.values()) or 1
     return {block: round(100 * value / total, 1) for block, value in changes.most_common()}
 
@@ -106,15 +107,19 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__.split("\n")[0])
     parser.add_argument("--cpus", type=int, default=16)
     parser.add_argument("--cycles", type=int, default=100_000, help="Verilator harness cycles (default 100000)")
-    parser.add_argument("--icarus-cycles", type=int, default=20_000,
-                        help="cycles of the random workload on Icarus (default 20000)")
+    parser.add_argument(
+        "--icarus-cycles", type=int, default=20_000, help="cycles of the random workload on Icarus (default 20000)"
+    )
     parser.add_argument("--sims", default="verilator,icarus")
     parser.add_argument("--json", metavar="FILE")
     args = parser.parse_args(argv)
     result = {"cpus": args.cpus}
     for sim in args.sims.split(","):
-        profile = (verilator_profile(args.cpus, args.cycles) if sim == "verilator"
-                   else icarus_profile(args.cpus, args.icarus_cycles))
+        profile = (
+            verilator_profile(args.cpus, args.cycles)
+            if sim == "verilator"
+            else icarus_profile(args.cpus, args.icarus_cycles)
+        )
         result[sim] = profile
         print(f"{sim}, {args.cpus} CPUs:")
         for block, share in profile.items():

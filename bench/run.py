@@ -35,6 +35,7 @@ per simulator:
 
 ``make bench`` then runs ``bench/campaign_bench.py`` (the campaign engine against the local-process stress).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,15 +57,13 @@ LATENCY_KINDS = ("ipi", "token_handoff", "mplock_handoff", "switch")
 
 
 def kernel_events(report: dict) -> int:
-    return (report["sysctl"]["lwkt.switch_count"] + report["ipi"]["sent"]
-            + report["latency"]["token_handoff"]["count"])
+    return report["sysctl"]["lwkt.switch_count"] + report["ipi"]["sent"] + report["latency"]["token_handoff"]["count"]
 
 
 def run_once(scenario: str, sim: str, cpus: int, seed: int = 1, cost_model: str = "default") -> dict:
     """One run of ``scenario``; its report (raises when the run fails)."""
     with tempfile.TemporaryDirectory() as tmp:
-        if run_scenario(scenario, sim=sim, seed=seed, cpus=cpus, out=Path(tmp), quiet=True,
-                        cost_model=cost_model) != 0:
+        if run_scenario(scenario, sim=sim, seed=seed, cpus=cpus, out=Path(tmp), quiet=True, cost_model=cost_model) != 0:
             raise RuntimeError(f"{scenario} failed on {sim} with {cpus} CPUs ({cost_model} cost model)")
         return json.loads((Path(tmp) / "report.json").read_text())
 
@@ -77,12 +76,19 @@ def measure_throughput(scenario: str, sim: str, cpus: int, repeats: int) -> tupl
         if best is None or report["wall_seconds"] < best["wall_seconds"]:
             best = report
     wall, events = best["wall_seconds"], kernel_events(best)
-    figures = {"sim": sim, "cpus": cpus, "scenario": scenario, "cycles": best["cycles"],
-               "wall_seconds": wall, "cycles_per_second": round(best["cycles"] / wall),
-               "bus_transactions": best["bus_transactions"],
-               "transactions_per_second": round(best["bus_transactions"] / wall),
-               "kernel_events": events, "events_per_second": round(events / wall) if events else 0,
-               "wall_per_event_us": round(wall / events * 1e6, 2) if events else None}
+    figures = {
+        "sim": sim,
+        "cpus": cpus,
+        "scenario": scenario,
+        "cycles": best["cycles"],
+        "wall_seconds": wall,
+        "cycles_per_second": round(best["cycles"] / wall),
+        "bus_transactions": best["bus_transactions"],
+        "transactions_per_second": round(best["bus_transactions"] / wall),
+        "kernel_events": events,
+        "events_per_second": round(events / wall) if events else 0,
+        "wall_per_event_us": round(wall / events * 1e6, 2) if events else None,
+    }
     ram = best.get("shared_ram")
     # The shared data's bus traffic, measured in the same run: its share of all bus transactions.
     figures["shared_ram_accesses"] = ram["accesses"] if ram else 0
@@ -99,16 +105,24 @@ def measure_cost_models(sim: str, cpus: int, repeats: int) -> dict:
             report = run_once("random", sim, cpus, cost_model=model)
             if model not in best or report["wall_seconds"] < best[model]["wall_seconds"]:
                 best[model] = report
-    figures = {model: {"cycles": r["cycles"], "wall_seconds": r["wall_seconds"],
-                       "kernel_events": kernel_events(r),
-                       "kernel_cycles": sum(c.get("kernel_cycles", 0) for c in r["per_cpu"]),
-                       "wall_per_kcycle_us": round(r["wall_seconds"] / r["cycles"] * 1e9, 2)}
-               for model, r in best.items()}
+    figures = {
+        model: {
+            "cycles": r["cycles"],
+            "wall_seconds": r["wall_seconds"],
+            "kernel_events": kernel_events(r),
+            "kernel_cycles": sum(c.get("kernel_cycles", 0) for c in r["per_cpu"]),
+            "wall_per_kcycle_us": round(r["wall_seconds"] / r["cycles"] * 1e9, 2),
+        }
+        for model, r in best.items()
+    }
     zero, default = figures["zero"], figures["default"]
-    return {"cpus": cpus, **figures,
-            "speed_ratio": round(default["wall_per_kcycle_us"] / zero["wall_per_kcycle_us"], 2),
-            "wall_ratio": round(default["wall_seconds"] / zero["wall_seconds"], 2),
-            "cycle_ratio": round(default["cycles"] / zero["cycles"], 2)}
+    return {
+        "cpus": cpus,
+        **figures,
+        "speed_ratio": round(default["wall_per_kcycle_us"] / zero["wall_per_kcycle_us"], 2),
+        "wall_ratio": round(default["wall_seconds"] / zero["wall_seconds"], 2),
+        "cycle_ratio": round(default["cycles"] / zero["cycles"], 2),
+    }
 
 
 def run_program(sim: str, module: str, cpus: int, result_file: str, params: dict | None = None) -> dict:
@@ -118,11 +132,13 @@ def run_program(sim: str, module: str, cpus: int, result_file: str, params: dict
     from sim.contract.config import RunConfig
     from sim.host.build import build_soc
     from sim.host.runner import run_cocotb
+
     with tempfile.TemporaryDirectory() as tmp:
         soc = SocConfig(ncpu=cpus)
         config = RunConfig.directed(module, soc, sim, Path(tmp), params=params)
-        result = run_cocotb(build_soc(sim, soc), module, test_dir=Path(tmp), config=config,
-                            python_path=[str(ROOT.parent)])
+        result = run_cocotb(
+            build_soc(sim, soc), module, test_dir=Path(tmp), config=config, python_path=[str(ROOT.parent)]
+        )
         if not result.ok:
             raise RuntimeError(f"{module} failed on {sim}: {(Path(tmp) / 'sim.log').read_text()[-2000:]}")
         return json.loads((Path(tmp) / result_file).read_text())
@@ -147,19 +163,29 @@ def measure_sim(sim: str, cpu_counts, repeats: int, transactions: int, idle_coun
             idle.append(idle_figures)
         if cpus in cpu_counts:
             cost_models.append(measure_cost_models(sim, cpus, repeats))
-    driver = run_program(sim, "bench.driver_bench", 4, "driver.json",
-                         {"transactions": transactions})
-    hardware = {cpus: run_program(sim, "bench.hw_latency", cpus, "hw_latency.json") for cpus in (2, 4, 16)
-                if cpus in cpu_counts or cpus == 4}
+    driver = run_program(sim, "bench.driver_bench", 4, "driver.json", {"transactions": transactions})
+    hardware = {
+        cpus: run_program(sim, "bench.hw_latency", cpus, "hw_latency.json")
+        for cpus in (2, 4, 16)
+        if cpus in cpu_counts or cpus == 4
+    }
     per_event = {r["cpus"]: r["wall_per_event_us"] for r in throughput}
     ratio = round(per_event[16] / per_event[2], 2) if per_event.get(16) and per_event.get(2) else None
-    return {"throughput": throughput, "idle": idle, "driver": driver, "hardware_latency": hardware,
-            "kernel_latency": latency, "event_cost_ratio_16_2": ratio, "cost_models": cost_models}
+    return {
+        "throughput": throughput,
+        "idle": idle,
+        "driver": driver,
+        "hardware_latency": hardware,
+        "kernel_latency": latency,
+        "event_cost_ratio_16_2": ratio,
+        "cost_models": cost_models,
+    }
 
 
 def measure_limit(cpu_counts, cycles: int) -> list[dict]:
     """bench/limit.py at each CPU count: the simulator alone, nothing public (builds are cached)."""
     from bench import limit
+
     rows = []
     for cpus in cpu_counts:
         print(f"  limit: {cpus} CPU(s), {cycles:,} cycles", flush=True)
@@ -170,8 +196,11 @@ def measure_limit(cpu_counts, cycles: int) -> list[dict]:
 def limit_fractions(idle: list[dict], limit: list[dict]) -> dict[str, float]:
     """Idle co-simulation cycles/s over the simulator-alone bound, per CPU count measured by both."""
     bound = {row["cpus"]: row["cycles_per_second"] for row in limit}
-    return {str(row["cpus"]): round(row["cycles_per_second"] / bound[row["cpus"]], 3)
-            for row in idle if row["cpus"] in bound}
+    return {
+        str(row["cpus"]): round(row["cycles_per_second"] / bound[row["cpus"]], 3)
+        for row in idle
+        if row["cpus"] in bound
+    }
 
 
 def _counts(parser, option: str, text: str) -> tuple[int, ...]:
@@ -188,24 +217,34 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sims", default="verilator,icarus", help="comma-separated simulators")
     parser.add_argument("--cpus", help="comma-separated CPU counts (default: " + ",".join(map(str, CPU_COUNTS)) + ")")
-    parser.add_argument("--idle-cpus", help="CPU counts of the idle SoC (default: --cpus if given, else "
-                                            + ",".join(map(str, IDLE_CPU_COUNTS)) + ")")
-    parser.add_argument("--limit-cpus", help="CPU counts of the simulator-alone bound, '' for none (default: "
-                                             "--idle-cpus)")
+    parser.add_argument(
+        "--idle-cpus",
+        help="CPU counts of the idle SoC (default: --cpus if given, else " + ",".join(map(str, IDLE_CPU_COUNTS)) + ")",
+    )
+    parser.add_argument(
+        "--limit-cpus", help="CPU counts of the simulator-alone bound, '' for none (default: --idle-cpus)"
+    )
     parser.add_argument("--limit-cycles", type=int, default=200_000, help="clock cycles per limit measurement")
     parser.add_argument("--repeats", type=int, default=2, help="runs per throughput figure; the fastest is kept")
     parser.add_argument("--transactions", type=int, default=3000, help="reads per driver in the driver comparison")
     parser.add_argument("--no-hw-cost", action="store_true", help="skip the Yosys synthesis (hardware cost)")
-    parser.add_argument("--no-32", action="store_true",
-                        help="skip the fresh 32-CPU builds and their random workload")
-    parser.add_argument("--quick", action="store_true",
-                        help="every piece, quickly (1 repeat, 300 transactions, 20,000 limit cycles, no hardware "
-                             "cost): to check they run, not figures to keep")
+    parser.add_argument("--no-32", action="store_true", help="skip the fresh 32-CPU builds and their random workload")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="every piece, quickly (1 repeat, 300 transactions, 20,000 limit cycles, no hardware "
+        "cost): to check they run, not figures to keep",
+    )
     parser.add_argument("--out", default=str(ROOT), help="folder for results.json, results.md and the plots")
     args = parser.parse_args(argv)
     cpu_counts = _counts(parser, "--cpus", args.cpus) if args.cpus is not None else CPU_COUNTS
-    idle_counts = (_counts(parser, "--idle-cpus", args.idle_cpus) if args.idle_cpus is not None
-                   else cpu_counts if args.cpus is not None else IDLE_CPU_COUNTS)
+    idle_counts = (
+        _counts(parser, "--idle-cpus", args.idle_cpus)
+        if args.idle_cpus is not None
+        else cpu_counts
+        if args.cpus is not None
+        else IDLE_CPU_COUNTS
+    )
     limit_counts = _counts(parser, "--limit-cpus", args.limit_cpus) if args.limit_cpus is not None else idle_counts
     if args.quick:
         args.repeats, args.transactions, args.limit_cycles, args.no_hw_cost, args.no_32 = 1, 300, 20_000, True, True
@@ -236,13 +275,15 @@ def main(argv=None) -> int:
     hw_cost = None
     if not args.no_hw_cost:
         from bench import hw_cost as hw
+
         if hw.main(["--out", str(out / "hw_cost.json"), "--plot", str(out / "hw_cost.png")]) == 0:
             hw_cost = json.loads((out / "hw_cost.json").read_text())
         else:
             print("hardware cost skipped (see above)")
 
     results = {
-        "machine": platform.platform(), "python": sys.version.split()[0],
+        "machine": platform.platform(),
+        "python": sys.version.split()[0],
         "simulators": {sim: toolchain.simulator_version(sim) for sim in per_sim},
         "per_simulator": per_sim,
         # Our driver's rate over cocotb and the simulator running an access's two cycles, no bus (1.0: free).
@@ -254,10 +295,12 @@ def main(argv=None) -> int:
         "limit_fraction": {sim: limit_fractions(r["idle"], limit) for sim, r in per_sim.items()},
         "event_cost_ratio_16_2": {sim: r["event_cost_ratio_16_2"] for sim, r in per_sim.items()},
         # How many times slower the default cost model simulates than the zero one (worst CPU count).
-        "cost_model_speed_ratio": {sim: max(row["speed_ratio"] for row in r["cost_models"])
-                                   for sim, r in per_sim.items() if r["cost_models"]},
-        "shared_ram_share": {sim: {str(row["cpus"]): row["shared_ram_share"] for row in r["throughput"]}
-                             for sim, r in per_sim.items()},
+        "cost_model_speed_ratio": {
+            sim: max(row["speed_ratio"] for row in r["cost_models"]) for sim, r in per_sim.items() if r["cost_models"]
+        },
+        "shared_ram_share": {
+            sim: {str(row["cpus"]): row["shared_ram_share"] for row in r["throughput"]} for sim, r in per_sim.items()
+        },
         "hardware_cost": hw_cost,
         # The generated Verilog's size (MB) at the idle run's CPU counts.
         "verilog_mb": {str(n): goals.verilog_megabytes(n) for n in idle_counts},
@@ -269,6 +312,7 @@ def main(argv=None) -> int:
     results["goals"] = goals.evaluate(results)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     from bench.report import render_markdown, write_plots
+
     markdown = render_markdown(results)
     (out / "results.md").write_text(markdown)
     plots = write_plots(results, out)

@@ -15,6 +15,7 @@ cost of the function's own computation. See ``bench/seed_cost/README.md``.
 prints the table and writes ``bench/seed_cost.json``. Exit status 2, with one
 line, when the seeds, gcc or valgrind are missing (or ``--m32`` cannot link).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,16 +57,33 @@ SEEDS = (
 #: calls (gcc 2.95 made none) so that every call is a call; frame pointers as
 #: in the i386 kernels of the time; no stack protector, CET or vectorizer.
 SEED_CFLAGS = (
-    "-O2", "-g", "-fno-pic", "-fno-inline", "-fno-optimize-sibling-calls",
-    "-fno-ipa-cp", "-fno-ipa-sra", "-fno-ipa-icf", "-fno-partial-inlining",
-    "-fno-omit-frame-pointer", "-fno-stack-protector", "-fcf-protection=none",
-    "-fno-tree-vectorize", "-Werror=implicit-function-declaration",
+    "-O2",
+    "-g",
+    "-fno-pic",
+    "-fno-inline",
+    "-fno-optimize-sibling-calls",
+    "-fno-ipa-cp",
+    "-fno-ipa-sra",
+    "-fno-ipa-icf",
+    "-fno-partial-inlining",
+    "-fno-omit-frame-pointer",
+    "-fno-stack-protector",
+    "-fcf-protection=none",
+    "-fno-tree-vectorize",
+    "-Werror=implicit-function-declaration",
 )
 #: The harness: its own cost is never reported; bzero must stay a plain loop.
 HARNESS_CFLAGS = (
-    "-O2", "-g", "-fno-pic", "-fno-optimize-sibling-calls", "-fno-omit-frame-pointer",
-    "-fno-stack-protector", "-fcf-protection=none", "-fno-tree-vectorize",
-    "-fno-tree-loop-distribute-patterns", "-Wall",
+    "-O2",
+    "-g",
+    "-fno-pic",
+    "-fno-optimize-sibling-calls",
+    "-fno-omit-frame-pointer",
+    "-fno-stack-protector",
+    "-fcf-protection=none",
+    "-fno-tree-vectorize",
+    "-fno-tree-loop-distribute-patterns",
+    "-Wall",
 )
 COMMON_DEFINES = ("-D_KERNEL", "-DINVARIANTS")
 #: Headers stubs.h itself takes from the host: never shadowed.
@@ -132,16 +150,14 @@ CASES: tuple[tuple[str, str, str], ...] = (
 )
 
 #: Cases whose function the harness does not call directly: no whole-call figure.
-INNER = {"_lwkt_enqueue", "_lwkt_dequeue", "_lwkt_wantresched", "lwkt_gettoken_remote",
-         "bzero(struct thread)"}
+INNER = {"_lwkt_enqueue", "_lwkt_dequeue", "_lwkt_wantresched", "lwkt_gettoken_remote", "bzero(struct thread)"}
 
 #: Marginal costs: (case, function, run with more, run with fewer, how many more).
 DERIVED: tuple[tuple[str, str, str, str, int], ...] = (
     ("lwkt_switch/per empty queue", "lwkt_switch", "switch/pick+3stale", "switch/pick", 3),
     ("lwkt_signal/per extra woken thread", "lwkt_signal", "signal/4", "signal/1", 3),
     ("lwkt_wait_ipiq/per poll", "lwkt_wait_ipiq", "wait_ipiq/poll4", "wait_ipiq/poll1", 3),
-    ("lwkt_process_ipiq/per empty source", "lwkt_process_ipiq", "process_ipiq/empty",
-     "process_ipiq/empty-2cpu", 2),
+    ("lwkt_process_ipiq/per empty source", "lwkt_process_ipiq", "process_ipiq/empty", "process_ipiq/empty-2cpu", 2),
     ("lwkt_process_ipiq/per message", "lwkt_process_ipiq", "process_ipiq/4msg", "process_ipiq/1msg", 3),
 )
 
@@ -211,6 +227,7 @@ def shadow_headers(source: str, inc: Path) -> list[str]:
 
 # ---- tools -----------------------------------------------------------------
 
+
 def _run(cmd: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
 
@@ -222,7 +239,7 @@ def gcc_version() -> str:
 def probe_m32(work: Path) -> str | None:
     """None when gcc can build and link a 32-bit program here, else why not."""
     src = work / "probe.c"
-    src.write_text("#include <stdio.h>\nint main(void) { return puts(\"\") < 0; }\n")
+    src.write_text('#include <stdio.h>\nint main(void) { return puts("") < 0; }\n')
     r = _run(["gcc", "-m32", "-no-pie", str(src), "-o", str(work / "probe32")])
     if r.returncode != 0:
         last = [line for line in r.stderr.splitlines() if line.strip()]
@@ -237,7 +254,7 @@ def probe_m32(work: Path) -> str | None:
 class Build:
     seed: Seed
     harness: Path
-    seed_file: str              # the file name callgrind reports for the seed's code
+    seed_file: str  # the file name callgrind reports for the seed's code
     runs: list[tuple[str, str]] = field(default_factory=list)
     sizes: dict[str, int] = field(default_factory=dict)
 
@@ -253,10 +270,30 @@ def build(seed: Seed, seeds_dir: Path, work: Path, arch_flags: tuple[str, ...]) 
     shadow_headers(source, inc)
     defines = (*COMMON_DEFINES, *seed.defines)
     steps = [
-        ["gcc", *arch_flags, *SEED_CFLAGS, *defines, "-DSEED_TU", f"-I{inc}", f"-I{STUB_DIR}",
-         "-c", c_name, "-o", "seed.o"],
-        ["gcc", *arch_flags, *HARNESS_CFLAGS, *defines, f"-I{STUB_DIR}",
-         "-c", str(STUB_DIR / "harness.c"), "-o", "harness.o"],
+        [
+            "gcc",
+            *arch_flags,
+            *SEED_CFLAGS,
+            *defines,
+            "-DSEED_TU",
+            f"-I{inc}",
+            f"-I{STUB_DIR}",
+            "-c",
+            c_name,
+            "-o",
+            "seed.o",
+        ],
+        [
+            "gcc",
+            *arch_flags,
+            *HARNESS_CFLAGS,
+            *defines,
+            f"-I{STUB_DIR}",
+            "-c",
+            str(STUB_DIR / "harness.c"),
+            "-o",
+            "harness.o",
+        ],
         ["gcc", *arch_flags, "-no-pie", "seed.o", "harness.o", "-o", "harness"],
     ]
     for cmd in steps:
@@ -289,8 +326,17 @@ def parse_callgrind(path: Path) -> dict[str, dict]:
     gcc clone suffixes (``.part.0``, ``.constprop.0``) fold into the base name.
     """
     tables: dict[str, dict[str, str]] = {"fn": {}, "fl": {}, "ob": {}}
-    kind = {"fn": "fn", "cfn": "fn", "fl": "fl", "fi": "fl", "fe": "fl", "cfl": "fl",
-            "cfi": "fl", "ob": "ob", "cob": "ob"}
+    kind = {
+        "fn": "fn",
+        "cfn": "fn",
+        "fl": "fl",
+        "fi": "fl",
+        "fe": "fl",
+        "cfl": "fl",
+        "cfi": "fl",
+        "ob": "ob",
+        "cob": "ob",
+    }
     funcs: dict[str, dict] = {}
     npos = 1
     event_index = 0
@@ -350,16 +396,27 @@ def parse_callgrind(path: Path) -> dict[str, dict]:
 def measure(b: Build, run: str, iterations: int, out_dir: Path) -> dict:
     """One harness run under callgrind: per-function self Ir and calls."""
     out = out_dir / f"callgrind.{run.replace('/', '_')}.out"
-    cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=measured",
-           f"--callgrind-out-file={out}", str(b.harness), run, str(iterations)]
+    cmd = [
+        "valgrind",
+        "--tool=callgrind",
+        "--collect-atstart=no",
+        "--toggle-collect=measured",
+        f"--callgrind-out-file={out}",
+        str(b.harness),
+        run,
+        str(iterations),
+    ]
     r = _run(cmd)
     if r.returncode != 0:
         tail = "\n".join(r.stderr.strip().splitlines()[-5:])
         raise Failure(f"{b.seed.tag} {run}: harness exited {r.returncode}:\n{tail}")
     funcs = parse_callgrind(out)
     kernel_files = {b.seed_file, "stubs.h"}
-    per_iter = {name: round(v["ir"] / iterations, 3) for name, v in
-                sorted(funcs.items(), key=lambda kv: -kv[1]["ir"]) if v["ir"]}
+    per_iter = {
+        name: round(v["ir"] / iterations, 3)
+        for name, v in sorted(funcs.items(), key=lambda kv: -kv[1]["ir"])
+        if v["ir"]
+    }
     kernel = sum(v["ir"] for v in funcs.values() if v["file"] in kernel_files)
     return {
         "iterations": iterations,
@@ -417,15 +474,28 @@ def collect(b: Build, iterations: int, jobs: int) -> dict:
             "derived": f"({more} - {fewer}) / {k}",
             "with_seed_callees": _number(total),
         }
-    runs = {name: {"what": what, "iterations": results[name]["iterations"],
-                   "kernel_per_iteration": _number(results[name]["kernel_per_iteration"]),
-                   "per_iteration": {k: _number(v) for k, v in results[name]["per_iteration"].items()}}
-            for name, what in b.runs}
-    return {"seed": b.seed.tag, "seed_file": b.seed.filename, "build": b.seed.build,
-            "sizes": b.sizes, "cases": cases, "not_measured": not_measured, "runs": runs}
+    runs = {
+        name: {
+            "what": what,
+            "iterations": results[name]["iterations"],
+            "kernel_per_iteration": _number(results[name]["kernel_per_iteration"]),
+            "per_iteration": {k: _number(v) for k, v in results[name]["per_iteration"].items()},
+        }
+        for name, what in b.runs
+    }
+    return {
+        "seed": b.seed.tag,
+        "seed_file": b.seed.filename,
+        "build": b.seed.build,
+        "sizes": b.sizes,
+        "cases": cases,
+        "not_measured": not_measured,
+        "runs": runs,
+    }
 
 
 # ---- output ----------------------------------------------------------------
+
 
 def table_rows(report: dict) -> list[tuple[str, ...]]:
     """Case, function, then self and with-callees figures for v1.18 and v1.12."""
@@ -438,8 +508,11 @@ def table_rows(report: dict) -> list[tuple[str, ...]]:
             return "-", "-"
         return str(c["instructions_per_call"]), str(c.get("with_seed_callees", ""))
 
-    return [(case, (new.get(case) or old.get(case))["function"], *cells(new, case), *cells(old, case))
-            for case in order if case in new or case in old]
+    return [
+        (case, (new.get(case) or old.get(case))["function"], *cells(new, case), *cells(old, case))
+        for case in order
+        if case in new or case in old
+    ]
 
 
 HEADER = ("case", "function", "v1.18 self", "v1.18 +callees", "v1.12 self", "v1.12 +callees")
@@ -448,8 +521,7 @@ HEADER = ("case", "function", "v1.18 self", "v1.18 +callees", "v1.12 self", "v1.
 def text_table(report: dict) -> str:
     rows = [HEADER, *table_rows(report)]
     w = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
-    lines = ["  ".join(f"{v:<{w[i]}}" if i < 2 else f"{v:>{w[i]}}" for i, v in enumerate(r)).rstrip()
-             for r in rows]
+    lines = ["  ".join(f"{v:<{w[i]}}" if i < 2 else f"{v:>{w[i]}}" for i, v in enumerate(r)).rstrip() for r in rows]
     lines.insert(1, "-" * max(len(line) for line in lines))
     return "\n".join(lines)
 
@@ -470,8 +542,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iterations", type=int, default=ITERATIONS, help="calls per run")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel valgrind runs")
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
-    ap.add_argument("--keep", type=Path, metavar="DIR",
-                    help="build and keep the sources, harness and callgrind files in DIR (new or empty)")
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="build and keep the sources, harness and callgrind files in DIR (new or empty)",
+    )
     args = ap.parse_args(argv)
 
     try:
@@ -496,11 +572,16 @@ def main(argv: list[str] | None = None) -> int:
             report: dict = {
                 "method": METHOD,
                 "compiler": f"gcc {gcc_version()} {' '.join(arch_flags)} "
-                            f"{' '.join(SEED_CFLAGS)} {' '.join(COMMON_DEFINES)}",
+                f"{' '.join(SEED_CFLAGS)} {' '.join(COMMON_DEFINES)}",
                 "harness_compiler": f"gcc {gcc_version()} {' '.join(arch_flags)} {' '.join(HARNESS_CFLAGS)}",
                 "arch": "i386" if use_32 else "x86-64",
-                "arch_note": ("-m32 built and ran" if use_32 else
-                              "-m64 requested" if args.m64 else f"-m32 unavailable: {why_not_32}"),
+                "arch_note": (
+                    "-m32 built and ran"
+                    if use_32
+                    else "-m64 requested"
+                    if args.m64
+                    else f"-m32 unavailable: {why_not_32}"
+                ),
                 "valgrind": _run(["valgrind", "--version"]).stdout.strip(),
                 "iterations": args.iterations,
             }
@@ -520,9 +601,11 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"{report['compiler']}\ninstructions per call, {args.iterations} calls per run: "
-          f"self = the function's own instructions; +callees = everything the call runs in the "
-          f"seed object (crit_*, _lwkt_* ...), stubs excluded\n")
+    print(
+        f"{report['compiler']}\ninstructions per call, {args.iterations} calls per run: "
+        f"self = the function's own instructions; +callees = everything the call runs in the "
+        f"seed object (crit_*, _lwkt_* ...), stubs excluded\n"
+    )
     print(markdown_table(report) if args.markdown else text_table(report))
     for case, why in report["not_measured"].items():
         print(f"not measured in v1.18: {case}: {why}")

@@ -9,6 +9,7 @@ page (a schema, a source file) is kept working by copying that file into the sit
 configuration is written next to the staged pages in the build folder, so the repository keeps
 its top level as it is.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,6 +44,7 @@ def _modules(package: str) -> list[str]:
 def _stage_links(text: str, page: Path, stage: Path, source_dir: Path) -> str:
     """Rewrite links of a page moved from ``source_dir`` into the staging folder: docs pages keep
     theirs, repository files that are not pages are copied under ``files/``."""
+
     def fix(match):
         target, anchor = match.group(2), match.group(3) or ""
         if "://" in target or target.startswith("mailto:"):
@@ -59,7 +61,8 @@ def _stage_links(text: str, page: Path, stage: Path, source_dir: Path) -> str:
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(resolved, copy)
             return f"{match.group(1)}files/{resolved.relative_to(ROOT)}{anchor}{match.group(4)}"
-        return match.group(0)          # left for MkDocs to report
+        return match.group(0)  # left for MkDocs to report
+
     return _LINK.sub(fix, text)
 
 
@@ -102,6 +105,7 @@ def stage(stage_dir: Path) -> list:
 
 def write_config(stage_dir: Path, site_dir: Path, nav: list) -> Path:
     import json
+
     config = {
         "site_name": "lwkt-soc",
         "docs_dir": str(stage_dir),
@@ -110,15 +114,34 @@ def write_config(stage_dir: Path, site_dir: Path, nav: list) -> Path:
         "use_directory_urls": False,
         "theme": {"name": "mkdocs"},
         "nav": nav,
-        "validation": {"omitted_files": "warn", "absolute_links": "warn", "unrecognized_links": "warn",
-                       "anchors": "warn"},
-        "plugins": ["search", {"mkdocstrings": {"handlers": {"python": {
-            "paths": [str(ROOT)],
-            "options": {"docstring_style": None, "show_source": False, "show_root_heading": True,
-                        "heading_level": 2, "show_if_no_docstring": False}}}}}],
+        "validation": {
+            "omitted_files": "warn",
+            "absolute_links": "warn",
+            "unrecognized_links": "warn",
+            "anchors": "warn",
+        },
+        "plugins": [
+            "search",
+            {
+                "mkdocstrings": {
+                    "handlers": {
+                        "python": {
+                            "paths": [str(ROOT)],
+                            "options": {
+                                "docstring_style": None,
+                                "show_source": False,
+                                "show_root_heading": True,
+                                "heading_level": 2,
+                                "show_if_no_docstring": False,
+                            },
+                        }
+                    }
+                }
+            },
+        ],
     }
     path = stage_dir.parent / "mkdocs.yml"
-    path.write_text(json.dumps(config, indent=1))      # YAML is a superset of JSON
+    path.write_text(json.dumps(config, indent=1))  # YAML is a superset of JSON
     return path
 
 
@@ -130,15 +153,20 @@ def main(argv=None) -> int:
         import mkdocs  # noqa: F401
         import mkdocstrings  # noqa: F401
     except ImportError:
-        print("docs/build_site.py: error: MkDocs is missing: pip install 'lwkt-soc[docs]' (make docs installs it)",
-              file=sys.stderr)
+        print(
+            "docs/build_site.py: error: MkDocs is missing: pip install 'lwkt-soc[docs]' (make docs installs it)",
+            file=sys.stderr,
+        )
         return EXIT_ENVIRONMENT
     site = Path(args.out).resolve()
     stage_dir = site.parent / f"{site.name}-src" / "pages"
     nav = stage(stage_dir)
     config = write_config(stage_dir, site, nav)
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--clean", "-f", str(config)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--clean", "-f", str(config)],
+        capture_output=True,
+        text=True,
+    )
     problems = [line for line in (done.stdout + done.stderr).splitlines() if "WARNING" in line or "ERROR" in line]
     for line in problems:
         print(line, file=sys.stderr)

@@ -11,6 +11,7 @@
 
 Besides checking, they keep the latency figures of the report.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -35,7 +36,7 @@ class IpiChecker:
         self.sent_count = 0
         self.received_count = 0
         self.latencies: list[int] = []
-        self.completed: dict[tuple[int, int], int] = {}   # (source, dest) -> functions run to the end
+        self.completed: dict[tuple[int, int], int] = {}  # (source, dest) -> functions run to the end
 
     def sent(self, source: int, dest: int, fid: int, handle: int, called: int | None = None) -> None:
         """``called``: the cycle lwkt_send_ipiq was entered, where the latency starts."""
@@ -46,12 +47,17 @@ class IpiChecker:
     def received(self, kernel: Lwkt, source: int, fid: int, handle: int) -> None:
         queue = self.queues.get((source, kernel.gd_cpuid))
         if not queue:
-            self.system.check_failed(kernel, f"IPI from cpu {source} (func {fid}, arg {handle:#x}) "
-                                             f"received but never sent, or received twice")
+            self.system.check_failed(
+                kernel,
+                f"IPI from cpu {source} (func {fid}, arg {handle:#x}) received but never sent, or received twice",
+            )
         want_fid, want_handle, sent_at = queue.popleft()
         if (want_fid, want_handle) != (fid, handle):
-            self.system.check_failed(kernel, f"IPI from cpu {source} out of order: got func {fid} arg "
-                                             f"{handle:#x}, expected func {want_fid} arg {want_handle:#x}")
+            self.system.check_failed(
+                kernel,
+                f"IPI from cpu {source} out of order: got func {fid} arg "
+                f"{handle:#x}, expected func {want_fid} arg {want_handle:#x}",
+            )
         self.received_count += 1
         # Ends once RX_FUNC and RX_ARG are read, as the receiver calls the function.
         self.latencies.append(kernel.cycle - sent_at)
@@ -66,8 +72,11 @@ class IpiChecker:
         before it) has been carried out, its function run to the end."""
         done = self.completed.get((kernel.gd_cpuid, dest), 0)
         if done < seq:
-            self.system.check_failed(kernel, f"lwkt_wait_ipiq returned for message {seq} to cpu {dest}, but only "
-                                             f"{done} of its functions had run to the end")
+            self.system.check_failed(
+                kernel,
+                f"lwkt_wait_ipiq returned for message {seq} to cpu {dest}, but only "
+                f"{done} of its functions had run to the end",
+            )
 
     def undelivered(self) -> int:
         return sum(len(q) for q in self.queues.values())
@@ -95,8 +104,10 @@ class TokenChecker:
         holders = self.holders.setdefault(_key(tok), {})
         others = [cpu for cpu, n in holders.items() if n > 0 and cpu != kernel.gd_cpuid]
         if others:
-            self.system.check_failed(kernel, f"token {tok.name or hex(id(tok))}: cpu {kernel.gd_cpuid} "
-                                             f"entered while cpu {others[0]} is inside")
+            self.system.check_failed(
+                kernel,
+                f"token {tok.name or hex(id(tok))}: cpu {kernel.gd_cpuid} entered while cpu {others[0]} is inside",
+            )
         holders[kernel.gd_cpuid] = holders.get(kernel.gd_cpuid, 0) + 1
         self.entries += 1
 
@@ -134,8 +145,11 @@ class WaitChecker:
     def tick(self, kernel: Lwkt) -> None:
         for cycle, td in list(self.pending.values()):
             if kernel.cycle - cycle > self.limit:
-                self.system.check_failed(kernel, f"td #{td.td_id} ({td.td_comm}) was signalled at cycle "
-                                                 f"{cycle} and has not run for {kernel.cycle - cycle} cycles")
+                self.system.check_failed(
+                    kernel,
+                    f"td #{td.td_id} ({td.td_comm}) was signalled at cycle "
+                    f"{cycle} and has not run for {kernel.cycle - cycle} cycles",
+                )
 
     def stranded(self) -> list[str]:
         return [f"td #{td.td_id} ({td.td_comm}) signalled at {cycle}" for cycle, td in self.pending.values()]
@@ -151,16 +165,20 @@ class StoppedChecker:
 
     def __init__(self, system):
         self.system = system
-        self.stopped: dict[int, int] = {}       # cpu -> cycle of the BUST that freed its lock
+        self.stopped: dict[int, int] = {}  # cpu -> cycle of the BUST that freed its lock
 
     def busted(self, kernel: Lwkt, cpu: int) -> None:
         self.stopped[cpu] = cycle = kernel.cycle
         system = self.system
 
         def live_access() -> None:
-            system.check_failed(system.kernels[cpu], f"the MP-lock watchdog on cpu {kernel.gd_cpuid} freed cpu "
-                                                     f"{cpu}'s lock with BUST at cycle {cycle}, and cpu {cpu} is "
-                                                     f"live: it made a bus access at cycle {system.kernels[cpu].cycle}")
+            system.check_failed(
+                system.kernels[cpu],
+                f"the MP-lock watchdog on cpu {kernel.gd_cpuid} freed cpu "
+                f"{cpu}'s lock with BUST at cycle {cycle}, and cpu {cpu} is "
+                f"live: it made a bus access at cycle {system.kernels[cpu].cycle}",
+            )
+
         system.kernels[cpu].cpu.on_access = live_access
 
     def live(self) -> list[int]:

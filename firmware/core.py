@@ -13,6 +13,7 @@ owed from :meth:`Core.charge`) and when a halted core wakes, the core calls
 decides there: take the interrupt now, record it for the end of a critical
 section, or leave it pending while the running thread has interrupts off.
 """
+
 from __future__ import annotations
 
 from typing import Protocol

@@ -20,6 +20,7 @@ Tables (``--cost-model``):
 - a JSON file: ``{"base": "default" or "zero", "cycles": {"operation": cycles, ...}}``;
   operations it does not name keep the base tables' figures (in both builds).
 """
+
 from __future__ import annotations
 
 import json
@@ -28,70 +29,81 @@ from pathlib import Path
 from types import MappingProxyType
 from collections.abc import Mapping
 
-__all__ = ["CostModel", "ZERO", "DEFAULT", "DEFAULT_SMP", "DEFAULT_UP", "OPERATIONS", "load_cost_model",
-           "CostModelError", "COST_MODEL_NAMES"]
+__all__ = [
+    "CostModel",
+    "ZERO",
+    "DEFAULT",
+    "DEFAULT_SMP",
+    "DEFAULT_UP",
+    "OPERATIONS",
+    "load_cost_model",
+    "CostModelError",
+    "COST_MODEL_NAMES",
+]
 
 #: Every operation the kernel charges, with what it stands for.
-OPERATIONS: Mapping[str, str] = MappingProxyType({
-    # thread2.h and the run queues
-    "crit_enter": "td_pri += TDPRI_CRIT (also crit_exit_noyield)",
-    "crit_exit": "td_pri -= TDPRI_CRIT, the negative check and the gd_reqpri compare",
-    "_lwkt_enqueue": "insert at the tail of the priority's run queue, set the mask bit",
-    "_lwkt_dequeue": "remove from the run queue",
-    # scheduling
-    "lwkt_switch": "lwkt_switch's body on its shortest path (to the idle thread, or resuming a preempted one)",
-    "lwkt_switch_scan": "one run queue looked at by lwkt_switch (bsrl, TAILQ_FIRST, mask clean-up)",
-    "lwkt_switch_pick": "the thread picked: its rotation to the tail of its queue",
-    "td_switch": "the machine switch: cpu_lwkt_switch and cpu_lwkt_restore",
-    "lwkt_preempt": "lwkt_preempt's tests up to a miss",
-    "lwkt_preempt_hit": "what a successful preemption adds (MP-count lending, flags)",
-    "lwkt_yield_quick": "lwkt_yield_quick with nothing to do",
-    "lwkt_yield": "lwkt_yield's body",
-    "lwkt_schedule_self": "lwkt_schedule_self's body",
-    "lwkt_schedule": "lwkt_schedule's body",
-    "lwkt_deschedule_self": "lwkt_deschedule_self's body",
-    "lwkt_deschedule": "lwkt_deschedule's body",
-    "lwkt_setpri": "lwkt_setpri's body",
-    "lwkt_block": "lwkt_block's body",
-    "lwkt_signal": "lwkt_signal's body",
-    "lwkt_signal_wake": "one thread taken off the wait queue by lwkt_signal",
-    # tokens
-    "lwkt_gettoken": "lwkt_gettoken's body, token already here",
-    "lwkt_gettoken_request": "one round of asking the token's owner (the IPI functions excluded)",
-    "lwkt_trytoken": "lwkt_trytoken's body",
-    "lwkt_reltoken": "lwkt_reltoken's body",
-    "lwkt_regettoken": "lwkt_regettoken's body",
-    "lwkt_gettoken_remote": "lwkt_gettoken_remote's body",
-    "lwkt_inittoken": "lwkt_inittoken's body",
-    # threads
-    "lwkt_alloc_thread": "lwkt_alloc_thread's body",
-    "lwkt_init_thread": "lwkt_init_thread's body without the bzero",
-    "bzero_thread": "bzero of a struct thread",
-    "lwkt_free_thread": "lwkt_free_thread's body",
-    "zalloc": "the zone allocator's fast path (a thread structure)",
-    "kmem_alloc": "a kernel stack from kmem_alloc",
-    "lwkt_create": "lwkt_create's body (the name formatting excluded)",
-    "lwkt_exit": "lwkt_exit's body",
-    "lwkt_acquire": "lwkt_acquire's body",
-    "lwkt_hold": "lwkt_hold or lwkt_rele",
-    # IPIs
-    "lwkt_send_ipiq": "lwkt_send_ipiq's body",
-    "lwkt_wait_ipiq": "lwkt_wait_ipiq's body",
-    "lwkt_wait_ipiq_poll": "one more poll of lwkt_wait_ipiq",
-    "lwkt_process_ipiq": "lwkt_process_ipiq's body",
-    "lwkt_process_ipiq_source": "one other CPU's queue looked at by lwkt_process_ipiq",
-    "lwkt_process_ipiq_message": "one message run by lwkt_process_ipiq (its function excluded)",
-    # the MP lock (mplock.s)
-    "get_mplock": "get_mplock",
-    "rel_mplock": "rel_mplock",
-    "cpu_try_mplock": "cpu_try_mplock",
-    # interrupts (the vector code, splz, hardclock)
-    "intr_entry": "the interrupt vector: frame, critical-section test, gd_reqpri",
-    "intr_dispatch": "claiming and dispatching one source",
-    "splz": "splz's test of pending work",
-    "hardclock": "hardclock's own work",
-    "sched_ithd": "sched_ithd",
-})
+OPERATIONS: Mapping[str, str] = MappingProxyType(
+    {
+        # thread2.h and the run queues
+        "crit_enter": "td_pri += TDPRI_CRIT (also crit_exit_noyield)",
+        "crit_exit": "td_pri -= TDPRI_CRIT, the negative check and the gd_reqpri compare",
+        "_lwkt_enqueue": "insert at the tail of the priority's run queue, set the mask bit",
+        "_lwkt_dequeue": "remove from the run queue",
+        # scheduling
+        "lwkt_switch": "lwkt_switch's body on its shortest path (to the idle thread, or resuming a preempted one)",
+        "lwkt_switch_scan": "one run queue looked at by lwkt_switch (bsrl, TAILQ_FIRST, mask clean-up)",
+        "lwkt_switch_pick": "the thread picked: its rotation to the tail of its queue",
+        "td_switch": "the machine switch: cpu_lwkt_switch and cpu_lwkt_restore",
+        "lwkt_preempt": "lwkt_preempt's tests up to a miss",
+        "lwkt_preempt_hit": "what a successful preemption adds (MP-count lending, flags)",
+        "lwkt_yield_quick": "lwkt_yield_quick with nothing to do",
+        "lwkt_yield": "lwkt_yield's body",
+        "lwkt_schedule_self": "lwkt_schedule_self's body",
+        "lwkt_schedule": "lwkt_schedule's body",
+        "lwkt_deschedule_self": "lwkt_deschedule_self's body",
+        "lwkt_deschedule": "lwkt_deschedule's body",
+        "lwkt_setpri": "lwkt_setpri's body",
+        "lwkt_block": "lwkt_block's body",
+        "lwkt_signal": "lwkt_signal's body",
+        "lwkt_signal_wake": "one thread taken off the wait queue by lwkt_signal",
+        # tokens
+        "lwkt_gettoken": "lwkt_gettoken's body, token already here",
+        "lwkt_gettoken_request": "one round of asking the token's owner (the IPI functions excluded)",
+        "lwkt_trytoken": "lwkt_trytoken's body",
+        "lwkt_reltoken": "lwkt_reltoken's body",
+        "lwkt_regettoken": "lwkt_regettoken's body",
+        "lwkt_gettoken_remote": "lwkt_gettoken_remote's body",
+        "lwkt_inittoken": "lwkt_inittoken's body",
+        # threads
+        "lwkt_alloc_thread": "lwkt_alloc_thread's body",
+        "lwkt_init_thread": "lwkt_init_thread's body without the bzero",
+        "bzero_thread": "bzero of a struct thread",
+        "lwkt_free_thread": "lwkt_free_thread's body",
+        "zalloc": "the zone allocator's fast path (a thread structure)",
+        "kmem_alloc": "a kernel stack from kmem_alloc",
+        "lwkt_create": "lwkt_create's body (the name formatting excluded)",
+        "lwkt_exit": "lwkt_exit's body",
+        "lwkt_acquire": "lwkt_acquire's body",
+        "lwkt_hold": "lwkt_hold or lwkt_rele",
+        # IPIs
+        "lwkt_send_ipiq": "lwkt_send_ipiq's body",
+        "lwkt_wait_ipiq": "lwkt_wait_ipiq's body",
+        "lwkt_wait_ipiq_poll": "one more poll of lwkt_wait_ipiq",
+        "lwkt_process_ipiq": "lwkt_process_ipiq's body",
+        "lwkt_process_ipiq_source": "one other CPU's queue looked at by lwkt_process_ipiq",
+        "lwkt_process_ipiq_message": "one message run by lwkt_process_ipiq (its function excluded)",
+        # the MP lock (mplock.s)
+        "get_mplock": "get_mplock",
+        "rel_mplock": "rel_mplock",
+        "cpu_try_mplock": "cpu_try_mplock",
+        # interrupts (the vector code, splz, hardclock)
+        "intr_entry": "the interrupt vector: frame, critical-section test, gd_reqpri",
+        "intr_dispatch": "claiming and dispatching one source",
+        "splz": "splz's test of pending work",
+        "hardclock": "hardclock's own work",
+        "sched_ithd": "sched_ithd",
+    }
+)
 
 COST_MODEL_NAMES = ("zero", "default")
 
@@ -103,6 +115,7 @@ class CostModelError(ValueError):
 @dataclass(frozen=True)
 class CostModel:
     """A named cost model: cycles per operation for each build (``up``: seed v1.12, ``smp``: v1.18)."""
+
     name: str
     tables: Mapping[str, Mapping[str, int]]
 
@@ -136,31 +149,83 @@ def _table(**cycles: int) -> Mapping[str, int]:
 # and 48 with one request round; lwkt_wait_ipiq 25 and 8 per poll; lwkt_process_ipiq 26, 17 per
 # source, 10 per message.
 DEFAULT_SMP = _table(
-    crit_enter=4, crit_exit=13, _lwkt_enqueue=25, _lwkt_dequeue=22,
-    lwkt_switch=53, lwkt_switch_scan=12, lwkt_switch_pick=13, td_switch=20,
-    lwkt_preempt=25, lwkt_preempt_hit=62, lwkt_yield_quick=7, lwkt_yield=7,
-    lwkt_schedule_self=19, lwkt_schedule=39, lwkt_deschedule_self=14, lwkt_deschedule=16,
-    lwkt_setpri=25, lwkt_block=43, lwkt_signal=26, lwkt_signal_wake=27,
-    lwkt_gettoken=26, lwkt_gettoken_request=22, lwkt_trytoken=14, lwkt_reltoken=13, lwkt_regettoken=20,
-    lwkt_gettoken_remote=13, lwkt_inittoken=9,
-    lwkt_alloc_thread=44, lwkt_init_thread=35, bzero_thread=46, lwkt_free_thread=36,
-    zalloc=0, kmem_alloc=0, lwkt_create=44, lwkt_exit=29, lwkt_acquire=34, lwkt_hold=8,
-    lwkt_send_ipiq=51, lwkt_wait_ipiq=25, lwkt_wait_ipiq_poll=8, lwkt_process_ipiq=26,
-    lwkt_process_ipiq_source=17, lwkt_process_ipiq_message=10,
-    get_mplock=12, rel_mplock=13, cpu_try_mplock=6,
-    intr_entry=30, intr_dispatch=10, splz=15, hardclock=20, sched_ithd=15,
+    crit_enter=4,
+    crit_exit=13,
+    _lwkt_enqueue=25,
+    _lwkt_dequeue=22,
+    lwkt_switch=53,
+    lwkt_switch_scan=12,
+    lwkt_switch_pick=13,
+    td_switch=20,
+    lwkt_preempt=25,
+    lwkt_preempt_hit=62,
+    lwkt_yield_quick=7,
+    lwkt_yield=7,
+    lwkt_schedule_self=19,
+    lwkt_schedule=39,
+    lwkt_deschedule_self=14,
+    lwkt_deschedule=16,
+    lwkt_setpri=25,
+    lwkt_block=43,
+    lwkt_signal=26,
+    lwkt_signal_wake=27,
+    lwkt_gettoken=26,
+    lwkt_gettoken_request=22,
+    lwkt_trytoken=14,
+    lwkt_reltoken=13,
+    lwkt_regettoken=20,
+    lwkt_gettoken_remote=13,
+    lwkt_inittoken=9,
+    lwkt_alloc_thread=44,
+    lwkt_init_thread=35,
+    bzero_thread=46,
+    lwkt_free_thread=36,
+    zalloc=0,
+    kmem_alloc=0,
+    lwkt_create=44,
+    lwkt_exit=29,
+    lwkt_acquire=34,
+    lwkt_hold=8,
+    lwkt_send_ipiq=51,
+    lwkt_wait_ipiq=25,
+    lwkt_wait_ipiq_poll=8,
+    lwkt_process_ipiq=26,
+    lwkt_process_ipiq_source=17,
+    lwkt_process_ipiq_message=10,
+    get_mplock=12,
+    rel_mplock=13,
+    cpu_try_mplock=6,
+    intr_entry=30,
+    intr_dispatch=10,
+    splz=15,
+    hardclock=20,
+    sched_ithd=15,
 )
 # v1.12 where it differs (smaller structures, no MP code); the SMP-only operations never run there.
-DEFAULT_UP = _table(**{
-    **DEFAULT_SMP,
-    "_lwkt_dequeue": 20, "lwkt_switch": 41, "lwkt_switch_scan": 11, "lwkt_switch_pick": 5,
-    "lwkt_preempt": 40, "lwkt_preempt_hit": 15, "lwkt_schedule": 28, "lwkt_setpri": 21,
-    "lwkt_signal_wake": 19, "lwkt_gettoken": 6, "lwkt_regettoken": 2, "lwkt_init_thread": 21,
-    "bzero_thread": 39, "lwkt_free_thread": 29, "lwkt_create": 38,
-})
+DEFAULT_UP = _table(
+    **{
+        **DEFAULT_SMP,
+        "_lwkt_dequeue": 20,
+        "lwkt_switch": 41,
+        "lwkt_switch_scan": 11,
+        "lwkt_switch_pick": 5,
+        "lwkt_preempt": 40,
+        "lwkt_preempt_hit": 15,
+        "lwkt_schedule": 28,
+        "lwkt_setpri": 21,
+        "lwkt_signal_wake": 19,
+        "lwkt_gettoken": 6,
+        "lwkt_regettoken": 2,
+        "lwkt_init_thread": 21,
+        "bzero_thread": 39,
+        "lwkt_free_thread": 29,
+        "lwkt_create": 38,
+    }
+)
 
-ZERO = CostModel("zero", MappingProxyType({mode: MappingProxyType({op: 0 for op in OPERATIONS})
-                                           for mode in ("up", "smp")}))
+ZERO = CostModel(
+    "zero", MappingProxyType({mode: MappingProxyType({op: 0 for op in OPERATIONS}) for mode in ("up", "smp")})
+)
 DEFAULT = CostModel("default", MappingProxyType({"up": DEFAULT_UP, "smp": DEFAULT_SMP}))
 
 
@@ -180,26 +245,26 @@ def load_cost_model(spec: str) -> CostModel:
     except json.JSONDecodeError as exc:
         raise CostModelError(f"cost model {spec}: not JSON (line {exc.lineno}: {exc.msg})") from None
     if not isinstance(data, dict) or not isinstance(data.get("cycles", {}), dict):
-        raise CostModelError(f"cost model {spec}: expected an object with \"cycles\": {{operation: cycles}}")
+        raise CostModelError(f'cost model {spec}: expected an object with "cycles": {{operation: cycles}}')
     unknown_keys = set(data) - {"base", "cycles", "name"}
     if unknown_keys:
-        raise CostModelError(f"cost model {spec}: unknown key {sorted(unknown_keys)[0]!r} "
-                             "(keys: base, cycles, name)")
+        raise CostModelError(f"cost model {spec}: unknown key {sorted(unknown_keys)[0]!r} (keys: base, cycles, name)")
     base = data.get("base", "default")
     if base not in COST_MODEL_NAMES:
         raise CostModelError(f"cost model {spec}: base must be zero or default, not {base!r}")
     changes = {}
     for operation, value in data.get("cycles", {}).items():
         if operation not in OPERATIONS:
-            raise CostModelError(f"cost model {spec}: unknown operation {operation!r} "
-                                 f"(known: {', '.join(OPERATIONS)})")
+            raise CostModelError(f"cost model {spec}: unknown operation {operation!r} (known: {', '.join(OPERATIONS)})")
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 1_000_000:
-            raise CostModelError(f"cost model {spec}: {operation} must be a whole number of cycles "
-                                 f"in 0..1000000, not {value!r}")
+            raise CostModelError(
+                f"cost model {spec}: {operation} must be a whole number of cycles in 0..1000000, not {value!r}"
+            )
         changes[operation] = value
     name = data.get("name") or path.name
     if not isinstance(name, str):
         raise CostModelError(f"cost model {spec}: name must be a string")
     tables = (ZERO if base == "zero" else DEFAULT).tables
-    return CostModel(name, MappingProxyType({mode: MappingProxyType({**table, **changes})
-                                             for mode, table in tables.items()}))
+    return CostModel(
+        name, MappingProxyType({mode: MappingProxyType({**table, **changes}) for mode, table in tables.items()})
+    )

@@ -3,6 +3,7 @@
 Every access is a bus cycle of the core the calling thread runs on (and an
 interrupt boundary), like any other register access of the kernel.
 """
+
 from __future__ import annotations
 
 from hdl import memory_map as mm

@@ -7,6 +7,7 @@ interrupt reaches the kernel's entry, :class:`Landings` counts it for every
 kernel function on the interrupted thread's stack: taken there, or deferred
 to the end of the critical section it landed in.
 """
+
 from __future__ import annotations
 
 import functools
@@ -26,6 +27,7 @@ def kernel_function(fn=None, *, cost: str | None = None):
     """Decorate an ``async`` kernel method: track it on the thread's stack of kernel frames
     and charge ``cost`` (an operation of the cost model; default: the function's name, when
     the model has it; ``""`` charges nothing: the function charges its body itself) at entry."""
+
     def wrap(fn):
         name = fn.__name__
         operation = name if cost is None else cost
@@ -40,13 +42,15 @@ def kernel_function(fn=None, *, cost: str | None = None):
                 self.cpu.charge(cycles)
             try:
                 result = await fn(self, *args, **kwargs)
-                core = td.td_gd.cpu       # the thread may have moved to another CPU meanwhile
+                core = td.td_gd.cpu  # the thread may have moved to another CPU meanwhile
                 if core.debt > SETTLE_AT:
                     await core.spend(0)
                 return result
             finally:
                 frames.pop()
+
         return entered
+
     return wrap(fn) if fn is not None else wrap
 
 

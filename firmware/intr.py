@@ -18,6 +18,7 @@ Sources: the timer is the hardclock; an external line schedules its interrupt
 thread (``sched_ithd``), which may preempt the current thread and completes
 the source when it has serviced its device.
 """
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
@@ -33,7 +34,7 @@ IthreadHandler = Callable[[Thread, int], Awaitable[None]]
 
 #: Codes the kernel writes to DEBUG.EVENT (shown on debug.event for one cycle in the waveform).
 EVENT_INTERRUPT = 0x100  # | source: an interrupt was claimed
-EVENT_IPI_SEND = 0x200   # | destination CPU: an IPI was queued
+EVENT_IPI_SEND = 0x200  # | destination CPU: an IPI was queued
 
 #: Interrupt-controller priorities the kernel programs: IPIs first, then devices, then the clock.
 HARDWARE_PRIO = {mm.SOURCE_IPI: 3, mm.SOURCE_TIMER: 1, mm.SOURCE_SOFT: 1}
@@ -191,12 +192,12 @@ class InterruptMixin:
 
     # -- interrupt threads ----------------------------------------------------------------------
 
-    async def register_ithread(self, line: int, handler: IthreadHandler, *, pri: int = TDPRI_INT_MED,
-                               name: str | None = None) -> Thread:
+    async def register_ithread(
+        self, line: int, handler: IthreadHandler, *, pri: int = TDPRI_INT_MED, name: str | None = None
+    ) -> Thread:
         """Create the interrupt thread of external line ``line`` and enable the line here."""
         self.ithread_handlers[line] = handler
-        td = await self.lwkt_create(_ithread_main, line, tdflags=TDF.STOPREQ, comm=name or f"ithread{line}",
-                                    pri=pri)
+        td = await self.lwkt_create(_ithread_main, line, tdflags=TDF.STOPREQ, comm=name or f"ithread{line}", pri=pri)
         self.ithreads[line] = td
         source = mm.SOURCE_EXT0 + line
         await self.cpu.write(mm.INTC.addr("PRIO", index=source), EXTERNAL_PRIO)

@@ -9,6 +9,7 @@ a pointer names shared memory: no Python object travels with a message.
 The receiving CPU runs the function and only then pops the entry, so the
 sender's TX_RINDEX tells it that its request has been carried out.
 """
+
 from __future__ import annotations
 
 from hdl import memory_map as mm
@@ -44,8 +45,8 @@ class IpiqMixin:
 
     def init_ipiq(self) -> None:
         ncpu = self.system.ncpu
-        self.ipiq_windex = [0] * ncpu      # our own pushes per destination (we are the only producer)
-        self.ipiq_busy: set[int] = set()   # sources being drained by an outer lwkt_process_ipiq
+        self.ipiq_windex = [0] * ncpu  # our own pushes per destination (we are the only producer)
+        self.ipiq_busy: set[int] = set()  # sources being drained by an outer lwkt_process_ipiq
         self.counters.update({"ipiq_count": 0, "ipiq_fifofull": 0, "ipiq_received": 0})
 
     @kernel_function(cost="")
@@ -56,8 +57,10 @@ class IpiqMixin:
         half full this CPU drains its own incoming queues, so that two CPUs filling
         FIFOs towards each other never deadlock.
         """
-        self.kassert(isinstance(arg, int) and 0 <= arg <= _MASK32,
-                     f"lwkt_send_ipiq: the argument of {func} must be a 32-bit word, not {arg!r}")
+        self.kassert(
+            isinstance(arg, int) and 0 <= arg <= _MASK32,
+            f"lwkt_send_ipiq: the argument of {func} must be a 32-bit word, not {arg!r}",
+        )
         if dcpu == self.gd_cpuid:
             await self.ipi_call(func, arg, dcpu)
             return 0
@@ -114,8 +117,7 @@ class IpiqMixin:
             if polls == WAIT_IPIQ_WARN:
                 self.event("ipiq_wait_warning", dest=dcpu, seq=seq, polls=polls)
             if polls >= WAIT_IPIQ_PANIC:
-                self.panic(f"LWKT_WAIT_IPIQ: cpu {self.gd_cpuid} waited {polls} polls for cpu {dcpu} "
-                           f"to reach {seq}")
+                self.panic(f"LWKT_WAIT_IPIQ: cpu {self.gd_cpuid} waited {polls} polls for cpu {dcpu} to reach {seq}")
         if polls:
             self.count("wait_ipiq_polled")
         self.system.ipi_checker.waited(self, dcpu, seq)
@@ -133,7 +135,7 @@ class IpiqMixin:
             if not pending >> source & 1:
                 continue
             if source in self.ipiq_busy:
-                self.count("ipiq_nested_skip")   # an outer call is running this queue's head
+                self.count("ipiq_nested_skip")  # an outer call is running this queue's head
                 continue
             # A message's function may send IPIs and so drain queues again: never run the
             # head of a queue twice (the outer loop pops it when its function returns).

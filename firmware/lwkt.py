@@ -22,6 +22,7 @@ is switched out: it then resumes on the other CPU's kernel, so every function
 that can switch continues with the kernel ``lwkt_switch`` returns (the
 ``mycpu`` of C, read again after a switch).
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -33,8 +34,19 @@ from .frames import Landings, kernel_function
 from .intr import InterruptMixin
 from .panic import KernelPanic
 from .scoreboard import RecordError
-from .thread import (CACHE_NTHREADS, NO_TDF, NQS, TDF, TDPRI_CRIT, TDPRI_IDLE_THREAD, TDPRI_MASK, TDPRI_MAX, Thread,
-                     Token, WaitQueue)
+from .thread import (
+    CACHE_NTHREADS,
+    NO_TDF,
+    NQS,
+    TDF,
+    TDPRI_CRIT,
+    TDPRI_IDLE_THREAD,
+    TDPRI_MASK,
+    TDPRI_MAX,
+    Thread,
+    Token,
+    WaitQueue,
+)
 
 if TYPE_CHECKING:
     from .core import Core
@@ -116,17 +128,17 @@ class Lwkt(InterruptMixin):
         """Per-CPU state is changed only by its own CPU: anything else is a loud bug."""
         if td.td_gd is not self:
             owner = td.td_gd.gd_cpuid if td.td_gd is not None else None
-            self.panic(f"{what}: thread #{td.td_id} ({td.td_comm}) belongs to cpu {owner}, "
-                       f"not to cpu {self.gd_cpuid}")
+            self.panic(f"{what}: thread #{td.td_id} ({td.td_comm}) belongs to cpu {owner}, not to cpu {self.gd_cpuid}")
 
     def event(self, kind: str, **fields) -> None:
         td = self.curthread
-        record = self.system.trace.emit(self.cycle, self.gd_cpuid, td.td_id if td else 0,
-                                        td.td_comm if td else "-", kind, **fields)
+        record = self.system.trace.emit(
+            self.cycle, self.gd_cpuid, td.td_id if td else 0, td.td_comm if td else "-", kind, **fields
+        )
         # Every decision is checked against the reference model as it is made.
         try:
             mismatch = self.system.scoreboard.feed(record)
-        except RecordError as exc:           # the kernel emitted a record the model cannot read
+        except RecordError as exc:  # the kernel emitted a record the model cannot read
             mismatch = f"unreadable record: {exc}"
         if mismatch is not None and self.system.panic is None:
             self.system.check_failed(self, f"scoreboard: {mismatch}")
@@ -247,8 +259,9 @@ class Lwkt(InterruptMixin):
             if self.gd_tdfreecount > 0:
                 self.gd_tdfreecount -= 1
                 td = self.gd_tdfreeq[0] if self.gd_tdfreeq else None
-                self.kassert(td is not None and td.td_flags & TDF.EXITED,
-                             "lwkt_alloc_thread: unexpected NULL or corrupted td")
+                self.kassert(
+                    td is not None and td.td_flags & TDF.EXITED, "lwkt_alloc_thread: unexpected NULL or corrupted td"
+                )
                 self.gd_tdfreeq.popleft()
                 await self.crit_exit()
                 flags = td.td_flags & (TDF.ALLOCATED_STACK | TDF.ALLOCATED_THREAD)
@@ -284,7 +297,7 @@ class Lwkt(InterruptMixin):
         td.td_flags |= flags
         td.td_gd = gd
         if td.td_rec == 0:
-            td.td_cpu = gd.gd_cpuid   # the SMP build writes it in the shared record (publish_thread)
+            td.td_cpu = gd.gd_cpuid  # the SMP build writes it in the shared record (publish_thread)
         td.td_pri = TDPRI_CRIT
 
     @kernel_function
@@ -346,8 +359,7 @@ class Lwkt(InterruptMixin):
             if ntd is None:
                 ntd = self.gd_idletd
         self.record_pick(td, ntd)
-        self.kassert(ntd.td_pri >= TDPRI_CRIT,
-                     f"priority problem in lwkt_switch {td.td_pri} {ntd.td_pri}")
+        self.kassert(ntd.td_pri >= TDPRI_CRIT, f"priority problem in lwkt_switch {td.td_pri} {ntd.td_pri}")
         k = self
         if td is not ntd:
             k = await self._td_switch(ntd, exiting=_exiting, entered=entered)
@@ -359,8 +371,15 @@ class Lwkt(InterruptMixin):
     def record_pick(self, td: Thread, ntd: Thread, *, mpheld: bool = False, tried: bool | None = None) -> None:
         """The trace record of lwkt_switch's decision, with the inputs a reference model needs."""
         preempted = td.td_preempted
-        self.event("pick", to=ntd.td_id, cur_mpcount=td.td_mpcount, mpheld=mpheld, tried=tried,
-                   idle=self.gd_idletd.td_id, preempted=preempted.td_id if preempted is not None else None)
+        self.event(
+            "pick",
+            to=ntd.td_id,
+            cur_mpcount=td.td_mpcount,
+            mpheld=mpheld,
+            tried=tried,
+            idle=self.gd_idletd.td_id,
+            preempted=preempted.td_id if preempted is not None else None,
+        )
 
     async def _td_switch(self, ntd: Thread, *, exiting: bool = False, entered: int | None = None) -> Lwkt:
         """The machine-dependent switch: hand the core to ``ntd``'s context.
@@ -371,8 +390,16 @@ class Lwkt(InterruptMixin):
         """
         td = self.curthread
         self._mine(ntd, "td_switch")
-        self.event("switch", to=ntd.td_id, to_thread=ntd.td_comm, to_pri=ntd.pri, crit=td.crit_count,
-                   mpcount=td.td_mpcount, to_mpcount=ntd.td_mpcount, exiting=exiting)
+        self.event(
+            "switch",
+            to=ntd.td_id,
+            to_thread=ntd.td_comm,
+            to_pri=ntd.pri,
+            crit=td.crit_count,
+            mpcount=td.td_mpcount,
+            to_mpcount=ntd.td_mpcount,
+            exiting=exiting,
+        )
         td.td_flags &= ~TDF.RUNNING
         ntd.td_flags |= TDF.RUNNING
         await self.publish_flags(td)
@@ -418,8 +445,8 @@ class Lwkt(InterruptMixin):
                 self.system.on_panic(panic)
             except Exception as exc:  # a bus error or a bug in firmware: still a panic, with its traceback
                 gd = td.td_gd or self
-                self.system.on_panic(KernelPanic.from_exception(exc, gd.gd_cpuid, td.td_comm, td.td_id,
-                                                                gd.cycle))
+                self.system.on_panic(KernelPanic.from_exception(exc, gd.gd_cpuid, td.td_comm, td.td_id, gd.cycle))
+
         return body
 
     # -- preemption ---------------------------------------------------------------------------------
@@ -441,8 +468,10 @@ class Lwkt(InterruptMixin):
         ntd.td_preempted = td
         td.td_flags |= TDF.PREEMPT_LOCK
         await self._preempted_switch(ntd)
-        self.kassert(ntd.td_preempted is not None and td.td_flags & TDF.PREEMPT_DONE,
-                     "lwkt_preempt: resumed before the preempting thread gave the CPU back")
+        self.kassert(
+            ntd.td_preempted is not None and td.td_flags & TDF.PREEMPT_DONE,
+            "lwkt_preempt: resumed before the preempting thread gave the CPU back",
+        )
         ntd.td_preempted = None
         td.td_flags &= ~(TDF.PREEMPT_LOCK | TDF.PREEMPT_DONE)
         self.event("resume", preemptor=ntd.td_id)
@@ -459,8 +488,16 @@ class Lwkt(InterruptMixin):
         the inputs of the decision."""
         td = self.curthread
         self.count(f"preempt_{result}")
-        self.event("preempt", target=ntd.td_id, result=result, pri=td.pri, target_pri=ntd.pri,
-                   crit=td.crit_count, target_mpcount=ntd.td_mpcount, **fields)
+        self.event(
+            "preempt",
+            target=ntd.td_id,
+            result=result,
+            pri=td.pri,
+            target_pri=ntd.pri,
+            crit=td.crit_count,
+            target_mpcount=ntd.td_mpcount,
+            **fields,
+        )
 
     # -- yielding -----------------------------------------------------------------------------------
 
@@ -655,8 +692,16 @@ class Lwkt(InterruptMixin):
         td.td_context = None
 
     @kernel_function
-    async def lwkt_create(self, func: ThreadFunc, arg=None, template: Thread | None = None,
-                          tdflags: TDF = NO_TDF, comm: str = "", *, pri: int | None = None) -> Thread:
+    async def lwkt_create(
+        self,
+        func: ThreadFunc,
+        arg=None,
+        template: Thread | None = None,
+        tdflags: TDF = NO_TDF,
+        comm: str = "",
+        *,
+        pri: int | None = None,
+    ) -> Thread:
         """Create a thread running ``func(td, arg)`` and schedule it (unless TDF.STOPREQ).
 
         ``pri`` (an addition to the seed's interface) sets the priority before
@@ -675,8 +720,7 @@ class Lwkt(InterruptMixin):
             td.td_flags &= ~TDF.STOPREQ
         return td
 
-    async def kthread_create(self, func: ThreadFunc, arg=None, comm: str = "", *,
-                             pri: int | None = None) -> Thread:
+    async def kthread_create(self, func: ThreadFunc, arg=None, comm: str = "", *, pri: int | None = None) -> Thread:
         """lwkt_create without a template or flags: the thread is always scheduled."""
         return await self.lwkt_create(func, arg, None, TDF(0), comm, pri=pri)
 

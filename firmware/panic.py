@@ -1,4 +1,5 @@
 """Kernel panics: a KASSERT or panic() stops the run with the message, CPU, thread and cycle."""
+
 from __future__ import annotations
 
 import traceback
@@ -32,15 +33,18 @@ class KernelPanic(Exception):
         """The panic a Python exception raised in firmware turns into, keeping where it came from."""
         frames = traceback.extract_tb(exc.__traceback__)
         where = frames[-1] if frames else None
-        exception = {"type": type(exc).__name__, "message": str(exc),
-                     "file": where.filename if where else None, "line": where.lineno if where else None,
-                     "function": where.name if where else None,
-                     "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))}
+        exception = {
+            "type": type(exc).__name__,
+            "message": str(exc),
+            "file": where.filename if where else None,
+            "line": where.lineno if where else None,
+            "function": where.name if where else None,
+            "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        }
         return cls(f"{type(exc).__name__}: {exc}", cpu, thread, tid, cycle, exception)
 
     def as_dict(self) -> dict:
-        result = {"message": self.message, "cpu": self.cpu, "thread": self.thread, "tid": self.tid,
-                  "cycle": self.cycle}
+        result = {"message": self.message, "cpu": self.cpu, "thread": self.thread, "tid": self.tid, "cycle": self.cycle}
         if self.exception is not None:
             result["exception"] = dict(self.exception)
         return result

@@ -19,22 +19,41 @@ count, checked against the RAM size when a run is configured
 (:func:`required_words`), so a RAM too small is a usage error before anything
 runs. ``docs/ram-layout.md`` is generated from it (``lwkt-soc ram-layout``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from hdl import memory_map as mm
 
-__all__ = ["Guard", "Region", "RamLayout", "LayoutError", "TOKEN_FIELDS", "WAITQ_FIELDS", "THREAD_FIELDS",
-           "required_words", "FREE", "MPLOCK"]
+__all__ = [
+    "Guard",
+    "Region",
+    "RamLayout",
+    "LayoutError",
+    "TOKEN_FIELDS",
+    "WAITQ_FIELDS",
+    "THREAD_FIELDS",
+    "required_words",
+    "FREE",
+    "MPLOCK",
+]
 
 #: Word offsets of a token (lwkt_token).
 TOKEN_FIELDS = {"t_cpu": 0, "t_reqcpu": 1, "t_gen": 2}
 #: Word offsets of a wait queue (lwkt_wait): its token first, as in C, then the queue.
 WAITQ_FIELDS = {"t_cpu": 0, "t_reqcpu": 1, "t_gen": 2, "wa_head": 3, "wa_tail": 4, "wa_count": 5, "wa_gen": 6}
 #: Word offsets of the shared part of a thread record. Links hold record numbers + 1 (0 is NULL).
-THREAD_FIELDS = {"td_cpu": 0, "td_flags": 1, "td_wait": 2, "td_wmesg": 3, "td_refs": 4, "td_wnext": 5,
-                 "td_wprev": 6, "td_id": 7}
+THREAD_FIELDS = {
+    "td_cpu": 0,
+    "td_flags": 1,
+    "td_wait": 2,
+    "td_wmesg": 3,
+    "td_refs": 4,
+    "td_wnext": 5,
+    "td_wprev": 6,
+    "td_id": 7,
+}
 TOKEN_WORDS = len(TOKEN_FIELDS)
 WAITQ_WORDS = len(WAITQ_FIELDS)
 THREAD_WORDS = len(THREAD_FIELDS)
@@ -68,13 +87,18 @@ class LayoutError(Exception):
 class Guard:
     """What a CPU must hold to access a region: ``kind`` token/mplock/writer/free, ``arg`` the
     token's first word or the writer's CPU."""
+
     kind: str
     arg: int | None = None
     reads_guarded: bool = True
 
     def describe(self) -> str:
-        text = {"token": f"token at word {self.arg}", "mplock": "MP lock", "writer": f"written by cpu {self.arg}",
-                "free": "none (synchronisation words)"}[self.kind]
+        text = {
+            "token": f"token at word {self.arg}",
+            "mplock": "MP lock",
+            "writer": f"written by cpu {self.arg}",
+            "free": "none (synchronisation words)",
+        }[self.kind]
         return text if self.reads_guarded or self.kind in ("free", "writer") else text + " (writes)"
 
 
@@ -125,18 +149,24 @@ class RamLayout:
     def __init__(self, ncpu: int, ram_words: int):
         need = required_words(ncpu)
         if ram_words < need:
-            raise LayoutError(f"the shared RAM has {ram_words} words; the SMP kernel on {ncpu} CPUs needs "
-                              f"{need} (use --ram-words {1 << (need - 1).bit_length()})")
+            raise LayoutError(
+                f"the shared RAM has {ram_words} words; the SMP kernel on {ncpu} CPUs needs "
+                f"{need} (use --ram-words {1 << (need - 1).bit_length()})"
+            )
         self.ncpu = ncpu
         self.ram_words = ram_words
         word = 0
         self.tokens = _Pool("tokens", word, TOKENS, TOKEN_WORDS, doc="t_cpu, t_reqcpu, t_gen")
         word += TOKENS * TOKEN_WORDS
-        self.waitqueues = _Pool("wait queues", word, waitqueues(ncpu), WAITQ_WORDS,
-                                doc="its token (3 words), then head, tail, count, generation")
+        self.waitqueues = _Pool(
+            "wait queues",
+            word,
+            waitqueues(ncpu),
+            WAITQ_WORDS,
+            doc="its token (3 words), then head, tail, count, generation",
+        )
         word += self.waitqueues.count * WAITQ_WORDS
-        self.threads = _Pool("thread records", word, thread_records(ncpu), THREAD_WORDS,
-                             doc=", ".join(THREAD_FIELDS))
+        self.threads = _Pool("thread records", word, thread_records(ncpu), THREAD_WORDS, doc=", ".join(THREAD_FIELDS))
         word += self.threads.count * THREAD_WORDS
         self.data = _Pool("data words", word, DATA_WORDS, 1, doc="workload and scenario words")
         word += DATA_WORDS
@@ -155,12 +185,26 @@ class RamLayout:
         """A wait queue's first word: its token, then the queue words the token guards."""
         base = self.waitqueues.take(name)
         self.regions.append(Region(f"waitqueue {name}.token", base, TOKEN_WORDS, FREE, "t_cpu, t_reqcpu, t_gen"))
-        self.regions.append(Region(f"waitqueue {name}", base + TOKEN_WORDS, WAITQ_WORDS - TOKEN_WORDS - 1,
-                                   Guard("token", base), "head, tail, count"))
+        self.regions.append(
+            Region(
+                f"waitqueue {name}",
+                base + TOKEN_WORDS,
+                WAITQ_WORDS - TOKEN_WORDS - 1,
+                Guard("token", base),
+                "head, tail, count",
+            )
+        )
         # The seed reads the generation after blocking, when the token may be lost ("doesn't
         # matter for gen update"): only its writes need the token.
-        self.regions.append(Region(f"waitqueue {name}.gen", base + WAITQ_FIELDS["wa_gen"], 1,
-                                   Guard("token", base, reads_guarded=False), "generation"))
+        self.regions.append(
+            Region(
+                f"waitqueue {name}.gen",
+                base + WAITQ_FIELDS["wa_gen"],
+                1,
+                Guard("token", base, reads_guarded=False),
+                "generation",
+            )
+        )
         return base
 
     def new_thread_record(self, tid: int) -> int:

@@ -10,6 +10,7 @@ Where the records do not tell the model what it needs (a thread it never heard
 of, an MP count it cannot know) the decision is counted as undecidable and the
 model takes the kernel's view to go on.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,12 +36,12 @@ class _Undecidable(Exception):
 class _Td:
     tid: int
     pri: int | None = None
-    mpcount: int | None = None     # None: not known (SMP)
+    mpcount: int | None = None  # None: not known (SMP)
     cpu: int | None = None
-    queue: tuple[int, int] | None = None   # (cpu, nq) while on a run queue
-    preempted: int | None = None   # td_preempted: the thread this one preempted
-    locked: bool = False           # TDF_PREEMPT_LOCK
-    lent: int = 0                  # the mpheld lwkt_preempt added to our count, taken back at resume
+    queue: tuple[int, int] | None = None  # (cpu, nq) while on a run queue
+    preempted: int | None = None  # td_preempted: the thread this one preempted
+    locked: bool = False  # TDF_PREEMPT_LOCK
+    lent: int = 0  # the mpheld lwkt_preempt added to our count, taken back at resume
 
 
 class _Cpu:
@@ -48,7 +49,7 @@ class _Cpu:
         self.id = cpuid
         self.runq: list[list[int]] = [[] for _ in range(NQS)]
         self.idle: int | None = None
-        self.expect: tuple[int, str] | None = None   # the switch the last decision calls for
+        self.expect: tuple[int, str] | None = None  # the switch the last decision calls for
 
 
 def _need(rec: dict, name: str):
@@ -70,10 +71,17 @@ class Scoreboard:
         self.threads: dict[int, _Td] = {}
         self.counts = {k: {"seen": 0, "undecidable": 0, "mismatches": 0} for k in DECISION_KINDS + _OTHER_KINDS}
         self._msgs: list[str] = []
-        self._handlers = {"thread_create": self._thread_create, "enqueue": self._enqueue,
-                          "dequeue": self._dequeue, "setpri": self._setpri, "pick": self._pick,
-                          "switch": self._switch, "preempt": self._preempt, "resume": self._resume,
-                          "acquire": self._acquire}
+        self._handlers = {
+            "thread_create": self._thread_create,
+            "enqueue": self._enqueue,
+            "dequeue": self._dequeue,
+            "setpri": self._setpri,
+            "pick": self._pick,
+            "switch": self._switch,
+            "preempt": self._preempt,
+            "resume": self._resume,
+            "acquire": self._acquire,
+        }
 
     # -- counters ---------------------------------------------------------------------------
 
@@ -146,7 +154,7 @@ class Scoreboard:
         return count
 
     def _desc(self, cpu: _Cpu, tid: int | None, why: str = "") -> str:
-        """"td 5 (pri 12, why)"; the idle thread named as such."""
+        """ "td 5 (pri 12, why)"; the idle thread named as such."""
         notes = [] if why == "" else [why]
         td = self.threads.get(tid)
         if tid is not None and tid == cpu.idle:
@@ -158,7 +166,7 @@ class Scoreboard:
     def _thread_create(self, rec: dict, cpu: _Cpu) -> None:
         tid = _need(rec, "target")
         old = self.threads.get(tid)
-        if old is not None:   # a structure reused from the free cache: bzero'd
+        if old is not None:  # a structure reused from the free cache: bzero'd
             self._unqueue(old)
         self._adopt(tid, cpu, pri=rec.get("pri"))
 
@@ -174,14 +182,15 @@ class Scoreboard:
             self._bad(kind, f"td {tid} enqueued twice: it is already on cpu {td.queue[0]} queue {td.queue[1]}")
             self._unqueue(td)
         elif td.pri is not None and td.pri != nq:
-            self._bad(kind, f"_lwkt_enqueue put td {tid} on queue {nq}, the model expects queue {td.pri} "
-                            f"(its priority)")
+            self._bad(
+                kind, f"_lwkt_enqueue put td {tid} on queue {nq}, the model expects queue {td.pri} (its priority)"
+            )
         elif td.cpu is not None and td.cpu != cpu.id:
             self._bad(kind, f"_lwkt_enqueue put td {tid} on this cpu's queue, the model has it on cpu {td.cpu}")
         td.pri, td.cpu, td.queue = nq, cpu.id, (cpu.id, nq)
         if rec.get("mpcount") is not None:
             td.mpcount = rec["mpcount"]
-        cpu.runq[nq].append(tid)   # TAILQ_INSERT_TAIL
+        cpu.runq[nq].append(tid)  # TAILQ_INSERT_TAIL
 
     def _known(self, kind: str, tid: int, cpu: _Cpu, **fields) -> _Td | None:
         """The model's thread ``tid``; None for one it never heard of: the decision is undecidable, and
@@ -213,8 +222,11 @@ class Scoreboard:
             return
         if td.queue is not None:
             # lwkt_setpri dequeues a queued thread first: the queue is found from td_pri.
-            self._bad(kind, f"lwkt_setpri changed td {tid}'s priority while the model has it on queue "
-                            f"{td.queue[1]} (no dequeue first)")
+            self._bad(
+                kind,
+                f"lwkt_setpri changed td {tid}'s priority while the model has it on queue "
+                f"{td.queue[1]} (no dequeue first)",
+            )
             self._unqueue(td)
         elif rec.get("old") is not None and td.pri is not None and rec["old"] != td.pri:
             self._bad(kind, f"lwkt_setpri of td {tid} from pri {rec['old']}, the model has pri {td.pri}")
@@ -229,12 +241,12 @@ class Scoreboard:
             self.counts[kind]["undecidable"] += 1
             td = self._adopt(tid, cpu)
         elif td.queue is not None:
-            self._bad(kind, f"lwkt_acquire took td {tid} while the model has it on cpu {td.queue[0]} "
-                            f"queue {td.queue[1]}")
+            self._bad(
+                kind, f"lwkt_acquire took td {tid} while the model has it on cpu {td.queue[0]} queue {td.queue[1]}"
+            )
             self._unqueue(td)
         elif rec.get("from_cpu") is not None and td.cpu is not None and td.cpu != rec["from_cpu"]:
-            self._bad(kind, f"lwkt_acquire took td {tid} from cpu {rec['from_cpu']}, the model has it on "
-                            f"cpu {td.cpu}")
+            self._bad(kind, f"lwkt_acquire took td {tid} from cpu {rec['from_cpu']}, the model has it on cpu {td.cpu}")
         td.cpu = cpu.id
 
     # -- lwkt_switch ---------------------------------------------------------------------------------
@@ -245,7 +257,7 @@ class Scoreboard:
         to, cur = _need(rec, "to"), rec["tid"]
         if rec.get("idle") is not None:
             cpu.idle = rec["idle"]
-            if cpu.idle not in self.threads:   # made at boot, without a thread_create record
+            if cpu.idle not in self.threads:  # made at boot, without a thread_create record
                 self._adopt(cpu.idle, cpu, pri=0, mpcount=0)
         tried = rec.get("tried")
         cur_mpcount = rec.get("cur_mpcount") if self.smp else 0
@@ -254,8 +266,11 @@ class Scoreboard:
             curtd.mpcount = cur_mpcount
         preempted = curtd.preempted if curtd is not None else None
         if "preempted" in rec and rec["preempted"] != preempted:
-            self._bad(kind, f"lwkt_switch: the kernel has td {cur} preempting td {rec['preempted']}, "
-                            f"the model has it preempting {'nothing' if preempted is None else f'td {preempted}'}")
+            self._bad(
+                kind,
+                f"lwkt_switch: the kernel has td {cur} preempting td {rec['preempted']}, "
+                f"the model has it preempting {'nothing' if preempted is None else f'td {preempted}'}",
+            )
             preempted = rec["preempted"]
             if curtd is not None:
                 curtd.preempted = preempted
@@ -263,18 +278,22 @@ class Scoreboard:
             if preempted is not None:
                 # Rule 1: resume the thread we preempted, without looking at the queues.
                 if tried is not None:
-                    self._bad(kind, "lwkt_switch tried the MP lock while resuming a preempted thread, "
-                                    "the model expects no TRY")
+                    self._bad(
+                        kind,
+                        "lwkt_switch tried the MP lock while resuming a preempted thread, the model expects no TRY",
+                    )
                 expected, why = preempted, "the thread it preempted"
             else:
                 expected, why = self._scan(cpu, cur, cur_mpcount, bool(rec.get("mpheld")), tried)
             if expected != to:
-                self._bad(kind, f"lwkt_switch picked {self._desc(cpu, to)}, the model expects "
-                                f"{self._desc(cpu, expected, why)}")
+                self._bad(
+                    kind,
+                    f"lwkt_switch picked {self._desc(cpu, to)}, the model expects {self._desc(cpu, expected, why)}",
+                )
         except _Undecidable:
             self.counts[kind]["undecidable"] += 1
         if preempted is None:
-            self._rotate(cpu, to)   # the kernel's pick, so that a mismatch does not cascade
+            self._rotate(cpu, to)  # the kernel's pick, so that a mismatch does not cascade
         cpu.expect = (to, "the thread lwkt_switch picked") if to != cur else None
 
     def _scan(self, cpu: _Cpu, cur: int, cur_mpcount: int | None, mpheld: bool, tried) -> tuple[int, str]:
@@ -288,12 +307,18 @@ class Scoreboard:
         needs = self.smp and not mpheld and self._mp(head, cur, cur_mpcount) > 0
         if not needs:
             if tried is not None:
-                self._bad("picks", f"lwkt_switch tried the MP lock, the model expects no TRY (head td {head} "
-                                   f"{'needs no MP lock' if not mpheld else 'and the lock is held'})")
+                self._bad(
+                    "picks",
+                    f"lwkt_switch tried the MP lock, the model expects no TRY (head td {head} "
+                    f"{'needs no MP lock' if not mpheld else 'and the lock is held'})",
+                )
             return head, f"head of queue {nq}"
         if tried is None:
-            self._bad("picks", f"lwkt_switch did not try the MP lock, the model expects a TRY (head td {head} "
-                               f"needs it and it is not held)")
+            self._bad(
+                "picks",
+                f"lwkt_switch did not try the MP lock, the model expects a TRY (head td {head} "
+                f"needs it and it is not held)",
+            )
             raise _Undecidable("no TRY result")
         if tried:
             return head, f"head of queue {nq}, the TRY got the MP lock"
@@ -349,8 +374,11 @@ class Scoreboard:
             rule = self._rule_smp if self.smp else self._rule_up
             expected, why = rule(rec, cpu, td, curtd, pri, tpri)
             if expected != result:
-                self._bad(kind, f"lwkt_preempt of {self._desc(cpu, tid)} over td {cur} (pri {pri}) was a {result}, "
-                                f"the model expects a {expected} ({why})")
+                self._bad(
+                    kind,
+                    f"lwkt_preempt of {self._desc(cpu, tid)} over td {cur} (pri {pri}) was a {result}, "
+                    f"the model expects a {expected} ({why})",
+                )
         except _Undecidable:
             self.counts[kind]["undecidable"] += 1
         if td is None:
@@ -399,21 +427,32 @@ class Scoreboard:
         expected = self._smp_before_mp(rec, cpu, td, curtd, pri, tpri)
         if expected is not None:
             if rec.get("tried") is not None:
-                self._bad("preempts", f"lwkt_preempt tried the MP lock, the model expects no TRY (decided "
-                                      f"before the MP step: {expected[1]})")
+                self._bad(
+                    "preempts",
+                    f"lwkt_preempt tried the MP lock, the model expects no TRY (decided "
+                    f"before the MP step: {expected[1]})",
+                )
             return expected
         tried, mpheld = rec.get("tried"), bool(rec.get("mpheld"))
         cur_count, lent = rec.get("cur_mpcount"), rec.get("target_mpcount")
-        if td.mpcount is not None and cur_count is not None and lent is not None and rec.get("result") == "hit" \
-                and lent != td.mpcount + cur_count + mpheld:
-            self._bad("preempts", f"lwkt_preempt lent td {td.tid} an MP count of {lent}, the model expects "
-                                  f"{td.mpcount} + {cur_count} + {int(mpheld)}")
+        if (
+            td.mpcount is not None
+            and cur_count is not None
+            and lent is not None
+            and rec.get("result") == "hit"
+            and lent != td.mpcount + cur_count + mpheld
+        ):
+            self._bad(
+                "preempts",
+                f"lwkt_preempt lent td {td.tid} an MP count of {lent}, the model expects "
+                f"{td.mpcount} + {cur_count} + {int(mpheld)}",
+            )
         if mpheld:
             needs = False
         elif td.mpcount is not None and cur_count is not None:
             needs = td.mpcount + cur_count > 0
         elif rec.get("result") == "hit" and lent is not None:
-            needs = lent > 0   # the kernel's td_mpcount after lending, which the TRY looks at
+            needs = lent > 0  # the kernel's td_mpcount after lending, which the TRY looks at
         elif td.mpcount:
             needs = True
         else:
@@ -423,8 +462,11 @@ class Scoreboard:
                 self._bad("preempts", "lwkt_preempt tried the MP lock, the model expects no TRY")
             return "hit", "MP lock held or not needed"
         if tried is None:
-            self._bad("preempts", f"lwkt_preempt did not try the MP lock, the model expects a TRY "
-                                  f"(td {td.tid} needs it and it is not held)")
+            self._bad(
+                "preempts",
+                f"lwkt_preempt did not try the MP lock, the model expects a TRY "
+                f"(td {td.tid} needs it and it is not held)",
+            )
             raise _Undecidable("no TRY result")
         return ("hit", "the TRY got the MP lock") if tried else ("miss", "the TRY for the MP lock failed")
 
@@ -455,11 +497,14 @@ class Scoreboard:
             self.counts[kind]["undecidable"] += 1
             return
         if ptd.preempted != cur:
-            self._bad(kind, f"td {cur} resumed from td {by}, the model has td {by} preempting "
-                            f"{'nothing' if ptd.preempted is None else f'td {ptd.preempted}'}")
+            self._bad(
+                kind,
+                f"td {cur} resumed from td {by}, the model has td {by} preempting "
+                f"{'nothing' if ptd.preempted is None else f'td {ptd.preempted}'}",
+            )
         ptd.preempted, curtd.locked = None, False
         if curtd.mpcount is not None:
-            curtd.mpcount -= curtd.lent   # lwkt_preempt takes back the mpheld it added
+            curtd.mpcount -= curtd.lent  # lwkt_preempt takes back the mpheld it added
         curtd.lent = 0
 
 

@@ -11,6 +11,7 @@ the records' ``td_wnext``/``td_wprev`` words; a link is a record's first word
 The Python ``Thread`` stays the owner's private part (run-queue state,
 context, critical-section count): only its CPU touches it.
 """
+
 from __future__ import annotations
 
 from .frames import kernel_function

@@ -7,6 +7,7 @@ and preemption that lends the MP count; the ``td_release`` and
 ``td_preemptable`` hooks; ``need_resched``; the per-CPU list of all threads;
 ``lwkt_acquire``, ``lwkt_set_comm``, ``lwkt_hold``/``lwkt_rele``/``lwkt_wait_free``.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -41,11 +42,12 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         super().__init__(system, cpu)
         self.gd_need_resched = False
         self.intr_frames = 0
-        self.counters.update({"need_resched": 0, "token_requests": 0, "mplock_acquires": 0,
-                              "mplock_contended": 0, "mplock_busts": 0})
+        self.counters.update(
+            {"need_resched": 0, "token_requests": 0, "mplock_acquires": 0, "mplock_contended": 0, "mplock_busts": 0}
+        )
         self.init_ipiq()
         self.lbolt_sleepers: list[Thread] = []  # threads sleeping until the next hardclock tick
-        self._tried: bool | None = None          # the result of the last MP-lock TRY (for the trace)
+        self._tried: bool | None = None  # the result of the last MP-lock TRY (for the trace)
 
     # -- thread structures ----------------------------------------------------------------------
 
@@ -108,8 +110,10 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         flags = await self.shared_flags(td)
         self.kassert(not flags & TDF.RUNQ, "lwkt_acquire: thread is on a run queue")
         if cpu != self.gd_cpuid:
-            self.kassert(not flags & (TDF.RUNNING | TDF.PREEMPT_LOCK),
-                         f"lwkt_acquire: td #{td.td_id} is running or preempted on cpu {cpu}")
+            self.kassert(
+                not flags & (TDF.RUNNING | TDF.PREEMPT_LOCK),
+                f"lwkt_acquire: td #{td.td_id} is running or preempted on cpu {cpu}",
+            )
             self.cpu.charge(self.costs["lwkt_acquire"])
             self.crit_enter()
             if not self.system.bug("acquire-keeps-td-cpu"):
@@ -125,9 +129,17 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         """Forget threads that lwkt_acquire moved to another CPU."""
         self.gd_tdallq = [td for td in self.gd_tdallq if td.td_gd is self]
 
-    async def lwkt_create(self, func: ThreadFunc, arg=None, template: Thread | None = None,
-                          tdflags: TDF = NO_TDF, comm: str = "", *, pri: int | None = None,
-                          mpsafe: bool = False) -> Thread:
+    async def lwkt_create(
+        self,
+        func: ThreadFunc,
+        arg=None,
+        template: Thread | None = None,
+        tdflags: TDF = NO_TDF,
+        comm: str = "",
+        *,
+        pri: int | None = None,
+        mpsafe: bool = False,
+    ) -> Thread:
         """As in v1.12, but the thread starts holding the MP lock (td_mpcount 1)
         unless ``mpsafe`` (an addition) says it does not need it."""
         stop = tdflags & TDF.STOPREQ
@@ -137,8 +149,9 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
             await self.lwkt_schedule(td)
         return td
 
-    async def kthread_create(self, func: ThreadFunc, arg=None, comm: str = "", *,
-                             pri: int | None = None, mpsafe: bool = False) -> Thread:
+    async def kthread_create(
+        self, func: ThreadFunc, arg=None, comm: str = "", *, pri: int | None = None, mpsafe: bool = False
+    ) -> Thread:
         return await self.lwkt_create(func, arg, None, TDF(0), comm, pri=pri, mpsafe=mpsafe)
 
     # -- switching ------------------------------------------------------------------------------
@@ -160,8 +173,9 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
             self.kassert(ntd.td_flags & TDF.PREEMPT_LOCK, "lwkt_switch: preempted thread not locked")
             ntd.td_flags |= TDF.PREEMPT_DONE
             if ntd.td_mpcount and not mpheld:
-                self.panic(f"MPLOCK NOT HELD ON RETURN: td #{td.td_id} td #{ntd.td_id} "
-                           f"{td.td_mpcount} {ntd.td_mpcount}")
+                self.panic(
+                    f"MPLOCK NOT HELD ON RETURN: td #{td.td_id} td #{ntd.td_id} {td.td_mpcount} {ntd.td_mpcount}"
+                )
             if ntd.td_mpcount:
                 td.td_mpcount -= ntd.td_mpcount
                 self.kassert(td.td_mpcount >= 0, "lwkt_switch: negative td_mpcount after preemption")
@@ -249,8 +263,13 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         # ntd was just put on a run queue by its owner; the caller may be another CPU's ithread
         # hook only through an IPI that runs here, so the owner test needs no shared word.
         target_cpu = ntd.td_gd.gd_cpuid
-        facts = {"critpri": critpri // TDPRI_CRIT, "target_cpu": target_cpu, "mpheld": None, "tried": None,
-                 "cur_mpcount": td.td_mpcount}
+        facts = {
+            "critpri": critpri // TDPRI_CRIT,
+            "target_cpu": target_cpu,
+            "mpheld": None,
+            "tried": None,
+            "cur_mpcount": td.td_mpcount,
+        }
         if not _wantresched(ntd, td) and not (self.system.bug("preempt-lower") and ntd.pri < td.pri):
             return self._preempt_result("miss", ntd, **facts)
         if (td.td_pri & ~TDPRI_MASK) > critpri:
@@ -282,8 +301,10 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         ntd.td_preempted = td
         td.td_flags |= TDF.PREEMPT_LOCK
         await self._preempted_switch(ntd)
-        self.kassert(ntd.td_preempted is not None and td.td_flags & TDF.PREEMPT_DONE,
-                     "lwkt_preempt: resumed before the preempting thread gave the CPU back")
+        self.kassert(
+            ntd.td_preempted is not None and td.td_flags & TDF.PREEMPT_DONE,
+            "lwkt_preempt: resumed before the preempting thread gave the CPU back",
+        )
         if not self.system.bug("mpcount-not-restored"):
             td.td_mpcount -= mpheld
         self.kassert(savecnt == td.td_mpcount, "lwkt_preempt: MP count not restored")
@@ -444,8 +465,9 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         # v1.18: lwkt_schedule offers the CPU through the thread's td_preemptable hook.
         await self.lwkt_schedule(td)
 
-    async def register_ithread(self, line: int, handler, *, pri: int = TDPRI_INT_MED,
-                               name: str | None = None, mpsafe: bool = True) -> Thread:
+    async def register_ithread(
+        self, line: int, handler, *, pri: int = TDPRI_INT_MED, name: str | None = None, mpsafe: bool = True
+    ) -> Thread:
         td = await super().register_ithread(line, handler, pri=pri, name=name)
         if mpsafe:
             td.td_mpcount = 0

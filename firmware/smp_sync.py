@@ -12,6 +12,7 @@ interrupts off, as ``mplock.s`` of the seed's date does (``pushfl; cli`` ...
 ``popfl``): an interrupt that found the lock held with a count of 0 would make
 ``lwkt_preempt`` panic ("held and no count").
 """
+
 from __future__ import annotations
 
 from hdl import memory_map as mm
@@ -27,8 +28,10 @@ class TokenMixin:
 
     def _token_word(self, tok: Token, field: str) -> int:
         if tok.ram_word is None:
-            self.panic(f"token {tok.name or '?'} has no shared-RAM words: the SMP build needs tokens "
-                       f"from System.new_token / new_waitqueue")
+            self.panic(
+                f"token {tok.name or '?'} has no shared-RAM words: the SMP build needs tokens "
+                f"from System.new_token / new_waitqueue"
+            )
         return mm.RAM.addr("WORD", index=tok.ram_word + TOKEN_FIELDS[field])
 
     async def tok_get(self, tok: Token, field: str) -> int:
@@ -69,11 +72,11 @@ class TokenMixin:
         the token's new generation."""
         self.crit_enter()
         td = self.curthread
-        if td.td_pri > 2000:    # the seed's INVARIANTS check: runaway critical-section nesting
+        if td.td_pri > 2000:  # the seed's INVARIANTS check: runaway critical-section nesting
             td.td_pri = 1000
             self.panic("too HIGH!")
         if not self.system.bug("token-skip-fetch") and not await self._token_fetch(tok):
-            self.count("token_fast")        # already this CPU's: no message
+            self.count("token_fast")  # already this CPU's: no message
         gen = (await self.tok_get(tok, "t_gen") + 1) & 0xFFFF_FFFF
         await self.tok_set(tok, "t_gen", gen)
         self.system.token_checker.enter(self, tok)
@@ -107,7 +110,7 @@ class TokenMixin:
         """Own ``tok`` again if it was lost; returns its generation (bumped when it was lost)."""
         self.kassert(self.curthread.td_pri >= TDPRI_CRIT, "lwkt_regettoken outside a critical section")
         if await self.tok_get(tok, "t_cpu") != self.gd_cpuid:
-            self.count("regettoken_lost")   # lost while blocked: the caller's generation is stale
+            self.count("regettoken_lost")  # lost while blocked: the caller's generation is stale
             await self._token_fetch(tok)
             await self.tok_set(tok, "t_gen", (await self.tok_get(tok, "t_gen") + 1) & 0xFFFF_FFFF)
             self.system.token_checker.enter(self, tok)
@@ -188,7 +191,7 @@ class MpLockMixin:
             # lwkt_switch only runs this thread again once it has the lock for it.
             k = await self.lwkt_switch()
             k.kassert(await k.mp_lock_held(), "get_mplock: resumed without the MP lock")
-            k.count("mplock_handoff")       # handed over after waiting for another CPU
+            k.count("mplock_handoff")  # handed over after waiting for another CPU
 
     def _mplock_cli(self) -> int:
         """Interrupts off for an MP-lock transition (unless the debug.mplock_cli setting is 0)."""
@@ -220,5 +223,7 @@ class MpLockMixin:
         held = owner == self.gd_cpuid
         if held != (td.td_mpcount > 0):
             self.system.check_failed(
-                self, f"MP lock: switching to td #{td.td_id} ({td.td_comm}) with td_mpcount "
-                      f"{td.td_mpcount} but OWNER is {'free' if owner is None else owner}")
+                self,
+                f"MP lock: switching to td #{td.td_id} ({td.td_comm}) with td_mpcount "
+                f"{td.td_mpcount} but OWNER is {'free' if owner is None else owner}",
+            )

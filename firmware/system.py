@@ -5,6 +5,7 @@ The machine (``sim/tb/machine.py``) builds the cores, hands them to a
 :class:`System`, boots each kernel and writes the outputs; this module knows
 only the core protocol (``firmware/core.py``).
 """
+
 from __future__ import annotations
 
 import random
@@ -45,7 +46,7 @@ BUGS = {
     "preempt-lower": "lwkt_preempt lets a lower-priority thread preempt",
     "no-rotate-mp": "v1.18's MP-aware pick leaves the picked thread at the head of its queue",
     "switch-ignores-preempted": "lwkt_switch picks from the run queue instead of resuming the thread the "
-                                "current one preempted",
+    "current one preempted",
     "dequeue-leaves-queue": "_lwkt_dequeue clears RUNQ but leaves the thread on its run queue",
     "crit-exit-no-splz": "crit_exit leaving the last section never runs the interrupts it deferred",
     "intr-in-crit": "an interrupt inside a critical section is taken at once instead of deferred",
@@ -93,10 +94,22 @@ class System:
         Known scheduling bugs switched on, for the tests that show the scoreboard catches them.
     """
 
-    def __init__(self, cores: list[Core], *, mode: str = "up", fifo_depth: int = 32, trace,
-                 hardware: Hardware | None = None, hardclock_period: int = 0, untimely_switch: int = 0,
-                 faults: frozenset[str] = frozenset(), seed: int = 1, cost_model: CostModel = DEFAULT,
-                 ram_words: int = 4096, bugs: frozenset[str] = frozenset()):
+    def __init__(
+        self,
+        cores: list[Core],
+        *,
+        mode: str = "up",
+        fifo_depth: int = 32,
+        trace,
+        hardware: Hardware | None = None,
+        hardclock_period: int = 0,
+        untimely_switch: int = 0,
+        faults: frozenset[str] = frozenset(),
+        seed: int = 1,
+        cost_model: CostModel = DEFAULT,
+        ram_words: int = 4096,
+        bugs: frozenset[str] = frozenset(),
+    ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         unknown = set(bugs) - set(BUGS)
@@ -117,8 +130,7 @@ class System:
         self.tracepoints: dict[str, list[Callable[[Lwkt], None]]] = {}
         # debug.mplock_cli 0 opens the interrupts-off stretches of get_mplock/rel_mplock (for tests
         # that show why they are there).
-        self.settings = {"lwkt.untimely_switch": int(untimely_switch), "lwkt.token_debug": 0,
-                         "debug.mplock_cli": 1}
+        self.settings = {"lwkt.untimely_switch": int(untimely_switch), "lwkt.token_debug": 0, "debug.mplock_cli": 1}
         self.trace = trace
         self.panic: KernelPanic | None = None
         self.outcome: str | None = None
@@ -147,6 +159,7 @@ class System:
         self._ipi_user: dict[str, Callable] = {}
         if mode == "smp":
             from .smp import LwktSmp
+
             self.kernels = [LwktSmp(self, core) for core in cores]
         else:
             self.kernels = [Lwkt(self, core) for core in cores]
@@ -205,8 +218,7 @@ class System:
 
     def waitqueue_at(self, word: int) -> WaitQueue:
         """The wait queue whose shared words start at ``word`` (a td_wait value): a pointer, as in C."""
-        return WaitQueue(name=self._waitq_names.get(word, f"wq@{word}"), wa_token=self.token_at(word),
-                         ram_word=word)
+        return WaitQueue(name=self._waitq_names.get(word, f"wq@{word}"), wa_token=self.token_at(word), ram_word=word)
 
     def token_at(self, word: int) -> Token:
         return Token(name=self._token_names.get(word, f"tok@{word}"), ram_word=word)
@@ -266,28 +278,43 @@ class System:
         """Every counter, per CPU and in total."""
         per_cpu = []
         for k in self.kernels:
-            entry = {"cpu": k.gd_cpuid, **k.counters, "hardclock_ticks": k.hardclock_ticks,
-                     "interrupts": k.interrupts_taken, "interrupts_deferred": k.interrupts_deferred,
-                     "threads_allocated": k.threads_allocated, "threads_freed": k.threads_freed,
-                     "free_cache": k.gd_tdfreecount, "work_cycles": k.cpu.work_cycles,
-                     "kernel_cycles": k.cpu.kernel_cycles, "idle_cycles": k.cpu.idle_cycles}
+            entry = {
+                "cpu": k.gd_cpuid,
+                **k.counters,
+                "hardclock_ticks": k.hardclock_ticks,
+                "interrupts": k.interrupts_taken,
+                "interrupts_deferred": k.interrupts_deferred,
+                "threads_allocated": k.threads_allocated,
+                "threads_freed": k.threads_freed,
+                "free_cache": k.gd_tdfreecount,
+                "work_cycles": k.cpu.work_cycles,
+                "kernel_cycles": k.cpu.kernel_cycles,
+                "idle_cycles": k.cpu.idle_cycles,
+            }
             per_cpu.append(entry)
         total = {}
         for entry in per_cpu:
             for key, value in entry.items():
                 if key != "cpu":
                     total[key] = total.get(key, 0) + value
-        result = {"mode": self.mode, "settings": dict(self.settings), "cost_model": self.cost_model.name,
-                  "sysctl": {f"lwkt.{c}": self.sysctl(f"lwkt.{c}")
-                             for c in COUNTERS + (SMP_COUNTERS if self.mode == "smp" else ())},
-                  "per_cpu": per_cpu, "total": total,
-                  "interrupt_landings": [k.landings.as_dict() for k in self.kernels],
-                  "scoreboard": self.scoreboard.summary(),
-                  # Both builds switch threads: outside the "smp" section.
-                  "switch_cycles": self.stats.switches}
+        result = {
+            "mode": self.mode,
+            "settings": dict(self.settings),
+            "cost_model": self.cost_model.name,
+            "sysctl": {
+                f"lwkt.{c}": self.sysctl(f"lwkt.{c}") for c in COUNTERS + (SMP_COUNTERS if self.mode == "smp" else ())
+            },
+            "per_cpu": per_cpu,
+            "total": total,
+            "interrupt_landings": [k.landings.as_dict() for k in self.kernels],
+            "scoreboard": self.scoreboard.summary(),
+            # Both builds switch threads: outside the "smp" section.
+            "switch_cycles": self.stats.switches,
+        }
         if self.mode == "smp":
             result["smp"] = {
-                "ipi_sent": self.ipi_checker.sent_count, "ipi_received": self.ipi_checker.received_count,
+                "ipi_sent": self.ipi_checker.sent_count,
+                "ipi_received": self.ipi_checker.received_count,
                 "ipi_latency_cycles": self.ipi_checker.latencies,
                 "token_handoff_cycles": self.stats.token_handoffs,
                 "mplock_acquisitions": self.stats.mplock_acquisitions,
@@ -313,14 +340,24 @@ class System:
         undelivered = self.ipi_checker.undelivered()
         woken = self.wait_checker.woken_count
         return [
-            ("every IPI delivered exactly once, in order", undelivered == 0,
-             f"{self.ipi_checker.received_count} of {self.ipi_checker.sent_count} delivered",
-             self.ipi_checker.sent_count > 0),
-            ("no thread waits forever after being signalled", not stranded,
-             "; ".join(stranded[:3]) or f"{woken} wake-ups", woken > 0),
-            ("no BUST freed the MP lock of a live CPU", not self.stopped_checker.live(),
-             f"busted {self.dead_cpus}; live among them: {self.stopped_checker.live()}",
-             bool(self.stopped_checker.stopped)),
+            (
+                "every IPI delivered exactly once, in order",
+                undelivered == 0,
+                f"{self.ipi_checker.received_count} of {self.ipi_checker.sent_count} delivered",
+                self.ipi_checker.sent_count > 0,
+            ),
+            (
+                "no thread waits forever after being signalled",
+                not stranded,
+                "; ".join(stranded[:3]) or f"{woken} wake-ups",
+                woken > 0,
+            ),
+            (
+                "no BUST freed the MP lock of a live CPU",
+                not self.stopped_checker.live(),
+                f"busted {self.dead_cpus}; live among them: {self.stopped_checker.live()}",
+                bool(self.stopped_checker.stopped),
+            ),
         ]
 
     def in_flight(self) -> bool:
@@ -334,8 +371,7 @@ class System:
             self.panic = panic
             e = panic.exception
             fields = {"exception": f"{e['type']} at {e['file']}:{e['line']}"} if e else {}
-            self.trace.emit(panic.cycle, panic.cpu, panic.tid, panic.thread, "panic", message=panic.message,
-                            **fields)
+            self.trace.emit(panic.cycle, panic.cpu, panic.tid, panic.thread, "panic", message=panic.message, **fields)
             self.finish("panic")
 
     def finish(self, outcome: str = "done") -> None:

@@ -25,6 +25,7 @@ thread waits to run after the tick (it runs at TDPRI_INT_SUPPORT, above every
 kernel and user thread, below interrupt threads; a tick that lands in a critical
 section is taken at its end) + its five bus accesses.
 """
+
 from __future__ import annotations
 
 from hdl import memory_map as mm
@@ -63,10 +64,9 @@ async def start_mplock_watchdog(k, *, quiet_cycles: int | None = None) -> Thread
             before = await kernel.cpu.read(mm.MPLOCK.BUSTS)
             await kernel.cpu.write(mm.MPLOCK.BUST, quiet_cycles)
             if await kernel.cpu.read(mm.MPLOCK.BUSTS) == before:
-                continue                    # the owner made a request since the sample: not stopped
+                continue  # the owner made a request since the sample: not stopped
             kernel.system.stopped_checker.busted(kernel, owner)
             kernel.count("mplock_busts")
             kernel.event("mplock_bust", stopped_cpu=owner, quiet=quiet)
 
-    return await k.lwkt_create(watchdog, None, comm=f"mpwatchdog{k.gd_cpuid}", pri=TDPRI_INT_SUPPORT,
-                               mpsafe=True)
+    return await k.lwkt_create(watchdog, None, comm=f"mpwatchdog{k.gd_cpuid}", pri=TDPRI_INT_SUPPORT, mpsafe=True)

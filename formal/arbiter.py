@@ -20,6 +20,7 @@ grant). Let d(i) be the number of requesters strictly between the last grant and
 order; a grant to another while i waits goes to one of those and moves the pointer past it, so
 d(i) drops by at least one per grant to another and cnt(i) + d(i) <= n-1 is inductive.
 """
+
 from amaranth.hdl import Cat, Const, Fragment, Mux, Signal
 
 from hdl import memory_map as mm
@@ -41,12 +42,12 @@ class ArbiterHarness(Harness):
         "index": "the arbiter's index names the granted requester",
         "fair": "a waiting requester is granted within n-1 grants to others",
         "bus-grant": "SharedBus grants as the round-robin arbiter does: each initiator's gnt is its "
-                     "grant bit and ``initiator`` names the granted one",
+        "grant bit and ``initiator`` names the granted one",
         "bus-forward": "the target sees exactly the granted initiator's access (req, we, addr, wdata)",
         "bus-rdata": "every initiator sees the target's read data",
         "rr-mask": "after_last is an upper mask: its set bits are those from some position up",
         "rr-wait": "for each requester, the grants to others while it waits plus the requesters "
-                   "strictly between the last grant and it (circularly) are at most n-1",
+        "strictly between the last grant and it (circularly) are at most n-1",
         "bus-state": "SharedBus's after_last equals the arbiter's",
     }
     # rr-mask is not needed by induction (rr-wait at a zero count already implies it), but it is
@@ -54,7 +55,7 @@ class ArbiterHarness(Harness):
     INVARIANTS = ("rr-wait", "bus-state")
     SIZES = ({"ncpu": 2}, {"ncpu": 3}, {"ncpu": 4}, {"ncpu": 8}, {"ncpu": 16}, {"ncpu": 32})
     QUICK = ({"ncpu": 2}, {"ncpu": 3})
-    DEPTH = 4       # enough to show a full n-1 wait up to n = 4; induction closes at 1
+    DEPTH = 4  # enough to show a full n-1 wait up to n = 4; induction closes at 1
     MUTANTS = ("arbiter-starve",)
 
     def build(self, m, platform):
@@ -79,8 +80,7 @@ class ArbiterHarness(Harness):
         wdata = [self.input(32, f"wdata{k}") for k in range(n)]
         rdata = self.input(32, "target_rdata")
         for k in range(n):
-            m.d.comb += [ini[k].req.eq(req[k]), ini[k].we.eq(we[k]),
-                         ini[k].addr.eq(addr[k]), ini[k].wdata.eq(wdata[k])]
+            m.d.comb += [ini[k].req.eq(req[k]), ini[k].we.eq(we[k]), ini[k].addr.eq(addr[k]), ini[k].wdata.eq(wdata[k])]
         # target.gnt is an input SharedBus does not use; the blocks behind it answer at once.
         m.d.comb += [t.rdata.eq(rdata), t.gnt.eq(t.req)]
         gnt = Signal(n, name="s_bus_gnt")
@@ -94,12 +94,12 @@ class ArbiterHarness(Harness):
             self.check(m, "index", (index < n) & grant.bit_select(index, 1))
 
         # after_last: bit k set implies bit k+1 set; q counts its clear (low) bits.
-        self.check(m, "rr-mask", (after[:n - 1] & ~after[1:]) == 0)
+        self.check(m, "rr-mask", (after[: n - 1] & ~after[1:]) == 0)
         q = Signal(range(n + 1), name="rr_q")
         m.d.comb += q.eq(sum((~after[k] for k in range(n)), Const(0, 1)))
 
         # Per requester: grants to others while it waits (saturating at n, "more than n-1").
-        wait = min(n - 1, self.DEPTH - 1)   # the longest wait a cover can show within DEPTH
+        wait = min(n - 1, self.DEPTH - 1)  # the longest wait a cover can show within DEPTH
         waited = []
         for i in range(n):
             cnt = Signal(range(n + 1), name=f"cnt{i}")
@@ -128,7 +128,12 @@ class ArbiterHarness(Harness):
         self.cover(m, grant[n - 1] & (index == n - 1), "the last requester granted")
         self.cover(m, Cat(waited).any(), f"a requester granted after {wait} grants to others")
         self.cover(m, (after != (1 << n) - 1) & (after != 0), "after_last moved off the start")
-        self.cover(m, Cat(req[i] & ~grant[i] & ~after[i] for i in range(n)).any(),
-                   "a requester at or before the last grant waits (the wrap-around)")
-        self.cover(m, gnt[n - 1] & req[0] & t.we & (t.wdata != 0), "the last initiator's write passes while the first waits")
+        self.cover(
+            m,
+            Cat(req[i] & ~grant[i] & ~after[i] for i in range(n)).any(),
+            "a requester at or before the last grant waits (the wrap-around)",
+        )
+        self.cover(
+            m, gnt[n - 1] & req[0] & t.we & (t.wdata != 0), "the last initiator's write passes while the first waits"
+        )
         self.cover(m, t.req & ~t.we & (ini[0].rdata != 0), "a granted read returns data")

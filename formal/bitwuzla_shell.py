@@ -6,6 +6,7 @@ at a time and hands each to bitwuzla's own SMT-LIB parser, which answers on stan
 output, so yosys-smtbmc can drive it incrementally. ``--help`` mentions ``--lang``, which
 tells yosys-smtbmc to call it the way it calls bitwuzla 0.3 and later.
 """
+
 from __future__ import annotations
 
 import sys
@@ -16,7 +17,7 @@ __all__ = ["commands", "main"]
 def commands(stream):
     """Yield each complete top-level s-expression of ``stream`` (strings, |symbols| and
     ; comments respected)."""
-    buf, depth, state = [], 0, None      # state: None, '"' in a string, '|' in a quoted symbol
+    buf, depth, state = [], 0, None  # state: None, '"' in a string, '|' in a quoted symbol
     for line in stream:
         i = 0
         while i < len(line):
@@ -25,7 +26,7 @@ def commands(stream):
                 buf.append(c)
                 if c == state:
                     state = None
-            elif c == ";":                # a comment to the end of the line: keep the line break
+            elif c == ";":  # a comment to the end of the line: keep the line break
                 if depth:
                     buf.append("\n")
                 break
@@ -52,6 +53,7 @@ def main(argv=None) -> int:
         print("usage: bitwuzla --lang smt2   (an SMT-LIB 2 shell over the bitwuzla Python wheel)")
         return 0
     import bitwuzla
+
     options = bitwuzla.Options()
     options.set(bitwuzla.Option.PRODUCE_MODELS, True)
     parser = bitwuzla.Parser(bitwuzla.TermManager(), options, "smt2", 2)

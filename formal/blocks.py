@@ -1,4 +1,5 @@
 """The registry of formal harnesses: block name -> harness class, in report order."""
+
 from __future__ import annotations
 
 import importlib

@@ -4,6 +4,7 @@ file (pyvcd).
 yosys-smtbmc puts step s at time 10*s (a clock edge at 10*s+5 is not a step), with the
 harness's own signals in scope ``top`` and each block under ``top.<submodule>``.
 """
+
 from __future__ import annotations
 
 import io
@@ -11,7 +12,7 @@ from pathlib import Path
 
 __all__ = ["read_steps", "format_signals", "write_save_file"]
 
-_STEP = 10                 # VCD time units per solver step
+_STEP = 10  # VCD time units per solver step
 
 
 def read_steps(vcd: Path) -> tuple[dict[str, int], list[dict[str, int]]]:
@@ -20,6 +21,7 @@ def read_steps(vcd: Path) -> tuple[dict[str, int], list[dict[str, int]]]:
     Read with pywellen. A step's value is the last change at or before it (a change at 10*s+5, the
     clock's falling edge, belongs to step s); an unknown value (x, z) reads as 0."""
     import pywellen
+
     wave = pywellen.Waveform(str(vcd))
     wires = [var for var in wave.all_vars() if str(var.var_type) == "Wire"]
     widths = {var.full_name: int(var.bitwidth or 1) for var in wires}
@@ -55,6 +57,7 @@ def write_save_file(vcd: Path, save: Path, step: int, *, scope: str = "top") -> 
     """A GTKWave save file (pyvcd's ``vcd.gtkw``) that opens ``vcd`` with the harness's signals, free
     inputs first, the primary marker on the failing ``step``."""
     from vcd.gtkw import GTKWSave
+
     vcd, save = Path(vcd).resolve(), Path(save).resolve()
     widths, _ = read_steps(vcd)
     text = io.StringIO()

@@ -9,6 +9,7 @@ is an exact one-cycle next-state rule of one line and k-induction closes without
 invariants. REQUEST is the block's ``irq`` output itself; the properties are stated on
 ``irq[k]`` and "reads" shows STATUS.REQUEST is that same bit.
 """
+
 from amaranth.hdl import Fragment, Mux
 
 from hdl import memory_map as mm
@@ -25,20 +26,20 @@ class DeviceHarness(Harness):
     TITLE = "the external devices (hdl/device.py): post, STATUS/DATA/ACK/POSTED/SERVICED, irq lines"
     PROPERTIES = {
         "reads": "STATUS[k] (REQUEST = irq line k, OVERRUN), DATA[k], POSTED[k] and SERVICED[k] read the "
-                 "state of device k; every access completes in its cycle",
+        "state of device k; every access completes in its cycle",
         "reset": "out of reset every device is idle: no REQUEST (irq low), no OVERRUN, DATA and counters 0",
         "request": "REQUEST[k] (irq line k) is set by a post on line k and cleared by an ACK[k] write with bit 0 "
-                   "set, a post winning over an ACK in the same cycle; nothing else changes it",
+        "set, a post winning over an ACK in the same cycle; nothing else changes it",
         "data": "DATA[k] takes the posted word when a post finds no request pending or comes with an ACK[k] "
-                "(bit 0); otherwise, overrunning posts included, it is kept",
+        "(bit 0); otherwise, overrunning posts included, it is kept",
         "overrun": "OVERRUN[k] is set by a post that finds a request pending and no ACK[k] (bit 0); an ACK[k] "
-                   "write with bit 1 clears it unless such a post comes in the same cycle; nothing else changes it",
+        "write with bit 1 clears it unless such a post comes in the same cycle; nothing else changes it",
         "posted": "POSTED[k] counts every post on line k (32-bit, wrapping)",
         "serviced": "SERVICED[k] counts the ACK[k] writes with bit 0 set that found REQUEST set (32-bit, wrapping)",
     }
     SIZES = ({"ext_lines": 1}, {"ext_lines": 2}, {"ext_lines": 4})
     QUICK = ({"ext_lines": 4},)
-    DEPTH = 4          # covers: post, overrunning post, ACK write clearing OVERRUN, its effect
+    DEPTH = 4  # covers: post, overrunning post, ACK write clearing OVERRUN, its effect
     MUTANTS = ("device-ack-ignored",)
 
     def build(self, m, platform):
@@ -76,8 +77,8 @@ class DeviceHarness(Harness):
             ack = ack_write & p_wdata[ack_req_bit]
             clear = ack_write & p_wdata[ack_ovr_bit]
             posted_k = p_post[k]
-            captured = posted_k & (~p_irq | ack)       # this post becomes the pending request
-            overran = posted_k & p_irq & ~ack          # this post finds one pending and is dropped
+            captured = posted_k & (~p_irq | ack)  # this post becomes the pending request
+            overran = posted_k & p_irq & ~ack  # this post finds one pending and is dropped
 
             with m.If(~past):
                 self.check(m, "reset", ~irq & ~overrun & (data == 0) & (posted == 0) & (serviced == 0))
@@ -94,10 +95,15 @@ class DeviceHarness(Harness):
                 self.check(m, "serviced", serviced == (p_serviced + (ack & p_irq))[:32])
 
             with m.If(req & ~we):
-                st = ((irq.as_unsigned() << status.field("REQUEST").lsb)
-                      | (overrun.as_unsigned() << status.field("OVERRUN").lsb))
-                for word, value in ((w("STATUS") + k, st), (w("DATA") + k, data),
-                                    (w("POSTED") + k, posted), (w("SERVICED") + k, serviced)):
+                st = (irq.as_unsigned() << status.field("REQUEST").lsb) | (
+                    overrun.as_unsigned() << status.field("OVERRUN").lsb
+                )
+                for word, value in (
+                    (w("STATUS") + k, st),
+                    (w("DATA") + k, data),
+                    (w("POSTED") + k, posted),
+                    (w("SERVICED") + k, serviced),
+                ):
                     with m.If(addr == word):
                         self.check(m, "reads", bus.rdata == value)
 

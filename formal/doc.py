@@ -8,6 +8,7 @@ Each table replaces the text between ``<!-- NAME:begin -->`` and ``<!-- NAME:end
 ``mutants`` (which property caught each hardware mutant), ``solvers`` (the timing table)
 and ``timings`` (time per proof). The prose around them is written by hand.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,8 +58,11 @@ def solvers_table(result: dict) -> str:
     solvers = result["solvers"]
     rows = ["| proof | " + " | ".join(solvers) + " | agree |", "|---" * (len(solvers) + 2) + "|"]
     for row in result["rows"]:
-        rows.append(f"| `{row['label']}` | " + " | ".join(f"{row['times'][s]:.1f} s" for s in solvers)
-                    + f" | {'yes' if row['agree'] else '**no**'} |")
+        rows.append(
+            f"| `{row['label']}` | "
+            + " | ".join(f"{row['times'][s]:.1f} s" for s in solvers)
+            + f" | {'yes' if row['agree'] else '**no**'} |"
+        )
     rows.append("| **total** | " + " | ".join(f"**{result['totals'][s]:.1f} s**" for s in solvers) + " | |")
     return "\n".join(rows)
 
@@ -68,8 +72,11 @@ def timings_table(summary: dict) -> str:
     for proof in summary["proofs"]:
         phases = ", ".join(f"{k} {v:.1f} s" for k, v in proof["seconds"].items())
         solver = proof.get("solver", "z3")
-        rows.append(f"| `{proof['label']}` | {sum(proof['seconds'].values()):.1f} s"
-                    + (f" ({solver})" if solver != "z3" else "") + f" | {phases} |")
+        rows.append(
+            f"| `{proof['label']}` | {sum(proof['seconds'].values()):.1f} s"
+            + (f" ({solver})" if solver != "z3" else "")
+            + f" | {phases} |"
+        )
     rows.append(f"| **whole run** ({summary['solver']}) | **{summary['seconds']:.0f} s** wall | |")
     return "\n".join(rows)
 
@@ -91,8 +98,12 @@ def main(argv=None) -> int:
     doc = Path(a.doc)
     try:
         text = doc.read_text()
-        for name, path, render in (("properties", a.summary, properties_table), ("timings", a.summary, timings_table),
-                                   ("mutants", a.cross_check, mutants_table), ("solvers", a.solvers, solvers_table)):
+        for name, path, render in (
+            ("properties", a.summary, properties_table),
+            ("timings", a.summary, timings_table),
+            ("mutants", a.cross_check, mutants_table),
+            ("solvers", a.solvers, solvers_table),
+        ):
             if Path(path).exists():
                 text = replace_section(text, name, render(json.loads(Path(path).read_text())))
                 print(f"formal.doc: {name} from {path}")

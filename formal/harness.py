@@ -10,6 +10,7 @@ Strengthening invariants (facts about internal state that make k-induction close
 properties too, listed in ``INVARIANTS``: they are proven like the others, and kept in
 every per-property run because the other properties lean on them.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -63,6 +64,7 @@ class Harness(Elaboratable):
     FREE_MEMORIES : bool        memories start with any contents (their $meminit is deleted), as in
                                 the simulated SoC whose IPI memories have no initial contents
     """
+
     NAME = ""
     TITLE = ""
     PROPERTIES: dict[str, str] = {}
@@ -162,11 +164,11 @@ class Harness(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.d.sync += self.past_valid.eq(1)
-        m.d.comb += Assume(~ResetSignal())    # no reset: registers start at their init values
+        m.d.comb += Assume(~ResetSignal())  # no reset: registers start at their init values
         try:
             self.build(m, platform)
         except Exception:
-            m._MustUse__silence = True    # the error is reported; no "never used" warning on top
+            m._MustUse__silence = True  # the error is reported; no "never used" warning on top
             raise
         return m
 

@@ -24,6 +24,7 @@ at 3 and 4 CPUs (depth 2), with covers that show third parties and other slots a
 
 The only references to hdl/ipi.py internals are in the two functions marked below.
 """
+
 from amaranth.hdl import Array, Assume, Cat, Const, Fragment, MemoryInstance, Mux, Signal, Value
 from amaranth.lib import data
 from amaranth.utils import ceil_log2
@@ -36,7 +37,7 @@ from .harness import Harness, internal
 
 __all__ = ["IpiFifoHarness", "IpiMatrixHarness", "pair_state"]
 
-_SLOT_BITS = (SLOT_WORDS - 1).bit_length()      # register offset inside a slot
+_SLOT_BITS = (SLOT_WORDS - 1).bit_length()  # register offset inside a slot
 _TX_STATUS = mm.IPI_TX.register("TX_STATUS")
 _RX_STATUS = mm.IPI_RX.register("RX_STATUS")
 _WOF, _ROE = _TX_STATUS.field("WOF"), _RX_STATUS.field("ROE")
@@ -55,11 +56,12 @@ def _pack(reg: mm.Register, **values) -> Value:
     for name, value in values.items():
         f = reg.field(name)
         value = Value.cast(value)
-        word = word | (value[:min(f.width, len(value))] << f.lsb)
+        word = word | (value[: min(f.width, len(value))] << f.lsb)
     return word[:32]
 
 
 # -- the only references to hdl/ipi.py internals ---------------------------------------------------
+
 
 def _memory(frag: Fragment, name: str) -> MemoryInstance:
     """The matrix's memory ``name`` (send, recv or entries), as elaborated."""
@@ -80,7 +82,7 @@ def pair_state(m, frag: Fragment, n: int, depth: int, s, d, entry=None, tag: str
     - ``row``: the ``entries`` row of the pair's slot ``entry`` (when given), as Cat(arg, func);
     - ``entry_write``: some write port of ``entries`` writes one of the pair's rows this cycle.
     """
-    eb = (depth - 1).bit_length()             # entries row = Cat(index[:eb], pair)
+    eb = (depth - 1).bit_length()  # entries row = Cat(index[:eb], pair)
 
     def bit(word: str, row, col):
         words = [internal(frag, f"{word}_{c}") for c in range(n)]
@@ -102,18 +104,23 @@ def pair_state(m, frag: Fragment, n: int, depth: int, s, d, entry=None, tag: str
     sent, sent_to = bit("sent", s, d), bit("sent_to", d, s)
     got_from, got = bit("got_from", s, d), bit("got", d, s)
     st = {
-        "windex": Mux(sent, send.windex, 0), "func": Mux(sent, send.func, 0), "rindex": Mux(got_from, recv, 0),
-        "rx_windex": Mux(sent_to, send.windex, 0), "rx_rindex": Mux(got, recv, 0),
+        "windex": Mux(sent, send.windex, 0),
+        "func": Mux(sent, send.func, 0),
+        "rindex": Mux(got_from, recv, 0),
+        "rx_windex": Mux(sent_to, send.windex, 0),
+        "rx_rindex": Mux(got, recv, 0),
         "agree": (sent == sent_to) & (got == got_from),
-        "wof": bit("wof", s, d), "roe": bit("roe", d, s),
+        "wof": bit("wof", s, d),
+        "roe": bit("roe", d, s),
     }
     if entry is not None:
         st["row"] = probe("entries", Cat(entry[:eb], pair), 64, "row")
     writes = Const(0, 1)
-    for port in _memory(frag, "entries")._write_ports:       # one per producer port
+    for port in _memory(frag, "entries")._write_ports:  # one per producer port
         writes = writes | (port._en.any() & (port._addr[eb:] == pair))
     st["entry_write"] = writes
     return st
+
 
 # ---------------------------------------------------------------------------------------------------
 
@@ -125,13 +132,13 @@ def _fifo_contract(h: Harness, m, depth: int, tx: _View, rx: _View, nonempty, st
     state (``pair_state``: windex, rindex, func, wof, roe, and ``row``, its entries row ``row``),
     for the invariants."""
     aw = (depth - 1).bit_length()
-    k = h.stable(m, 32, "k")                   # the symbolic entry: the k-th accepted push
+    k = h.stable(m, 32, "k")  # the symbolic entry: the k-th accepted push
     st = state_at(k[:aw])
 
     # The reference model: what the register contract says the FIFO holds.
     w, r, func = Signal(32, name="m_windex"), Signal(32, name="m_rindex"), Signal(32, name="m_func")
     wof, roe = Signal(name="m_wof"), Signal(name="m_roe")
-    entry = Signal(64, name="m_entry")         # Cat(arg, func) of the k-th accepted push
+    entry = Signal(64, name="m_entry")  # Cat(arg, func) of the k-th accepted push
     level, full, empty = Signal(32, name="m_level"), Signal(name="m_full"), Signal(name="m_empty")
     m.d.comb += [level.eq(w - r), full.eq(level == depth), empty.eq(level == 0)]
 
@@ -139,8 +146,12 @@ def _fifo_contract(h: Harness, m, depth: int, tx: _View, rx: _View, nonempty, st
     tx_wr, rx_wr = tx.req & tx.we, rx.req & rx.we
     push_try, pop_try = Signal(name="m_push_try"), Signal(name="m_pop_try")
     push, pop = Signal(name="m_push"), Signal(name="m_pop")
-    m.d.comb += [push_try.eq(tx_wr & (tx.reg == tw("TX_ARG"))), push.eq(push_try & ~full),
-                 pop_try.eq(rx_wr & (rx.reg == rw("RX_POP"))), pop.eq(pop_try & ~empty)]
+    m.d.comb += [
+        push_try.eq(tx_wr & (tx.reg == tw("TX_ARG"))),
+        push.eq(push_try & ~full),
+        pop_try.eq(rx_wr & (rx.reg == rw("RX_POP"))),
+        pop.eq(pop_try & ~empty),
+    ]
     # Both sides see the state before the cycle: a push to a full FIFO is dropped even
     # with a pop beside it, and a pop of an empty one fails even with a push beside it.
     with m.If(push):
@@ -162,11 +173,14 @@ def _fifo_contract(h: Harness, m, depth: int, tx: _View, rx: _View, nonempty, st
 
     # Strengthening invariants: the block's registers are the model's, the level is in range
     # (so a push never lands on a stored entry), and entry k sits in its row while stored.
-    h.check(m, "inv-state", (st["windex"] == w) & (st["rindex"] == r) & (st["func"] == func)
-               & (st["wof"] == wof) & (st["roe"] == roe))
+    h.check(
+        m,
+        "inv-state",
+        (st["windex"] == w) & (st["rindex"] == r) & (st["func"] == func) & (st["wof"] == wof) & (st["roe"] == roe),
+    )
     h.check(m, "inv-level", level <= depth)
     stored = Signal(name="m_k_stored")
-    m.d.comb += stored.eq((k - r)[:32] < level)        # r <= k < w, indices mod 2^32
+    m.d.comb += stored.eq((k - r)[:32] < level)  # r <= k < w, indices mod 2^32
     with m.If(stored):
         h.check(m, "inv-entry", st["row"] == entry)
 
@@ -181,8 +195,11 @@ def _fifo_contract(h: Harness, m, depth: int, tx: _View, rx: _View, nonempty, st
                 h.check(m, "indices", tx.rdata == r)
             with m.Case(tw("TX_STATUS")):
                 h.check(m, "wof", tx.rdata[_WOF.lsb] == wof)
-                h.check(m, "level", (tx.rdata & ~Const(_WOF.mask, 32))
-                           == _pack(_TX_STATUS, FULL=full, EMPTY=empty, LEVEL=level))
+                h.check(
+                    m,
+                    "level",
+                    (tx.rdata & ~Const(_WOF.mask, 32)) == _pack(_TX_STATUS, FULL=full, EMPTY=empty, LEVEL=level),
+                )
     # The receive side's reads.
     head = Signal(name="m_k_at_head")
     m.d.comb += head.eq(~empty & (r == k))
@@ -208,8 +225,7 @@ def _fifo_contract(h: Harness, m, depth: int, tx: _View, rx: _View, nonempty, st
     def wr(view, reg, word):
         return view.req & view.we & (view.reg == word(reg))
 
-    h.cover(m, rd(rx, "RX_ARG", rw) & head & (k != 0) & (level >= 2),
-            "entry k>0 read at the head, another behind it")
+    h.cover(m, rd(rx, "RX_ARG", rw) & head & (k != 0) & (level >= 2), "entry k>0 read at the head, another behind it")
     h.cover(m, rd(rx, "RX_FUNC", rw) & head & (entry[32:] != 0), "entry k's function read at the head")
     h.cover(m, pop & head & push, "entry k popped while another is pushed")
     h.cover(m, stored & ~head, "entry k stored behind the head")
@@ -234,29 +250,31 @@ def _fifo_contract(h: Harness, m, depth: int, tx: _View, rx: _View, nonempty, st
 
 class IpiMatrixHarness(Harness):
     NAME = "ipi-matrix"
-    TITLE = ("the IPI mailbox matrix (hdl/ipi.py IpiMatrix): every FIFO[s][d] keeps the register contract "
-             "at CPU s's TX slot d and CPU d's RX slot s, whatever the other CPUs and slots do")
+    TITLE = (
+        "the IPI mailbox matrix (hdl/ipi.py IpiMatrix): every FIFO[s][d] keeps the register contract "
+        "at CPU s's TX slot d and CPU d's RX slot s, whatever the other CPUs and slots do"
+    )
     PROPERTIES = {
         "order": "no loss, duplication or reordering: while the k-th accepted push (k free) is the head, "
-                 "RX_FUNC/RX_ARG read exactly its (TX_FUNC, TX_ARG)",
+        "RX_FUNC/RX_ARG read exactly its (TX_FUNC, TX_ARG)",
         "empty-head": "RX_FUNC and RX_ARG read 0 while the FIFO is empty",
         "indices": "TX_WINDEX reads the number of accepted pushes (TX_ARG writes to a non-full FIFO), "
-                   "TX_RINDEX the number of accepted pops (RX_POP writes to a non-empty FIFO), mod 2^32",
+        "TX_RINDEX the number of accepted pops (RX_POP writes to a non-empty FIFO), mod 2^32",
         "level": "RX_LEVEL and TX_STATUS.LEVEL read TX_WINDEX - TX_RINDEX; FULL, EMPTY and VALID match it; "
-                 "the other status bits read 0",
+        "the other status bits read 0",
         "wof": "TX_STATUS.WOF is set exactly by a push to a full FIFO (the entry is dropped) and stays set "
-               "until a TX_STATUS write with bit 2 set",
+        "until a TX_STATUS write with bit 2 set",
         "roe": "RX_STATUS.ROE is set exactly by a pop of an empty FIFO and stays set until an RX_STATUS "
-               "write with bit 1 set",
+        "write with bit 1 set",
         "func": "TX_FUNC reads the last value written to it",
         "pending": "rx_pending[d] bit s is high exactly while FIFO[s][d] holds an entry; rx_pending[d] bit d is 0",
         "gnt": "every access of every CPU is granted in its cycle",
         "inv-state": "invariant: FIFO[s][d]'s send and recv rows (as CPU s's port reads them through the valid "
-                     "bits), WOF and ROE equal the reference model's",
+        "bits), WOF and ROE equal the reference model's",
         "inv-level": "invariant: TX_WINDEX - TX_RINDEX <= depth",
         "inv-entry": "invariant: while entry k is in FIFO[s][d], its entries row holds what its push carried",
         "inv-valid": "invariant: the two copies of FIFO[s][d]'s valid bits agree (sent_<s> bit d = sent_to_<d> "
-                     "bit s, got_<d> bit s = got_from_<s> bit d), so both ends read the same indices",
+        "bit s, got_<d> bit s = got_from_<s> bit d), so both ends read the same indices",
     }
     INVARIANTS = ("inv-state", "inv-level", "inv-entry", "inv-valid")
     # FIFO depth 2: the covers fit in 4 cycles (2 pushes fill a FIFO, a 3rd sets WOF, the 4th cycle
@@ -269,7 +287,7 @@ class IpiMatrixHarness(Harness):
     # arrays and address the entries array, and z3's array reasoning (kept as SMT arrays by the
     # flow) gets lost in those chains (docs/formal.md, "Solvers").
     SOLVER = "bitwuzla"
-    FREE_MEMORIES = True           # the SoC's IPI memories start with any contents
+    FREE_MEMORIES = True  # the SoC's IPI memories start with any contents
 
     def size(self) -> tuple[int, int]:
         return self.params["ncpu"], self.params["depth"]
@@ -279,7 +297,7 @@ class IpiMatrixHarness(Harness):
         cfg = SocConfig(ncpu=n, fifo_depth=depth)
         wins = [{w.block.name: w for w in mm.windows(cfg, c)} for c in range(n)]
         aw = wins[0]["ipi_tx"].span_log2
-        assert wins[0]["ipi_rx"].span_log2 == aw      # the SoC gives both sides one width
+        assert wins[0]["ipi_rx"].span_log2 == aw  # the SoC gives both sides one width
         dut = IpiMatrix(n, depth, aw, mutant=self.mutant)
         frag = Fragment.get(dut, platform)
         m.submodules.dut = frag
@@ -304,13 +322,20 @@ class IpiMatrixHarness(Harness):
             """What ``cpu`` does on ``side`` when it addresses ``slot`` (req is low otherwise)."""
             b = buses[side]
             addr = Array(x.reg for x in b)[cpu]
-            view = _View(Signal(name=f"u_{side}_req"), Signal(name=f"u_{side}_we"),
-                         Signal(_SLOT_BITS, name=f"u_{side}_reg"), Signal(32, name=f"u_{side}_wdata"),
-                         Signal(32, name=f"u_{side}_rdata"))
-            m.d.comb += [view.req.eq(Array(x.req for x in b)[cpu] & (addr[_SLOT_BITS:] == slot)),
-                         view.we.eq(Array(x.we for x in b)[cpu]), view.reg.eq(addr[:_SLOT_BITS]),
-                         view.wdata.eq(Array(x.wdata for x in b)[cpu]),
-                         view.rdata.eq(Array(x.rdata for x in b)[cpu])]
+            view = _View(
+                Signal(name=f"u_{side}_req"),
+                Signal(name=f"u_{side}_we"),
+                Signal(_SLOT_BITS, name=f"u_{side}_reg"),
+                Signal(32, name=f"u_{side}_wdata"),
+                Signal(32, name=f"u_{side}_rdata"),
+            )
+            m.d.comb += [
+                view.req.eq(Array(x.req for x in b)[cpu] & (addr[_SLOT_BITS:] == slot)),
+                view.we.eq(Array(x.we for x in b)[cpu]),
+                view.reg.eq(addr[:_SLOT_BITS]),
+                view.wdata.eq(Array(x.wdata for x in b)[cpu]),
+                view.rdata.eq(Array(x.rdata for x in b)[cpu]),
+            ]
             return view
 
         tx, rx = user("tx", s, d), user("rx", d, s)
@@ -335,8 +360,7 @@ class IpiMatrixHarness(Harness):
         def writes(side, cpu, slot, reg):
             """``cpu`` (an int or a value) writes register ``reg`` of its slot ``slot`` on ``side``."""
             b, word = buses[side], (tw if side == "tx" else rw)
-            return (Array(x.req & x.we for x in b)[cpu]
-                    & (Array(x.reg for x in b)[cpu] == slot * SLOT_WORDS + word(reg)))
+            return Array(x.req & x.we for x in b)[cpu] & (Array(x.reg for x in b)[cpu] == slot * SLOT_WORDS + word(reg))
 
         def any_of(cells):
             out = Const(0, 1)
@@ -347,8 +371,9 @@ class IpiMatrixHarness(Harness):
         push = tx.req & tx.we & (tx.reg == tw("TX_ARG"))
         self.cover(m, writes("tx", d, s, "TX_ARG") & push, "CPU d pushes to CPU s while CPU s pushes to CPU d")
         others = any_of(b.req for side in ("tx", "rx") for b in buses[side])
-        self.cover(m, others & ~tx.req & ~rx.req & nonempty,
-                   "accesses elsewhere, none to FIFO[s][d], while it holds an entry")
+        self.cover(
+            m, others & ~tx.req & ~rx.req & nonempty, "accesses elsewhere, none to FIFO[s][d], while it holds an entry"
+        )
         if n < 3:
             return
         busy_s, busy_d = Array(x.req for x in buses["tx"])[s], Array(x.req for x in buses["rx"])[d]
@@ -356,20 +381,28 @@ class IpiMatrixHarness(Harness):
         self.cover(m, busy_d & ~rx.req & nonempty, "CPU d at another RX slot while FIFO[s][d] holds an entry")
         # A third CPU t (neither s nor d) using the FIFOs that share an end with FIFO[s][d].
         thirds = [(s != t) & (d != t) for t in range(n)]
-        self.cover(m, any_of(thirds[t] & writes("tx", t, d, "TX_ARG") for t in range(n)) & push,
-                   "a third CPU and CPU s push to CPU d in one cycle")
-        self.cover(m, any_of(thirds[t] & writes("rx", t, s, "RX_POP") & rx_pending[t].bit_select(s, 1)
-                             for t in range(n)) & nonempty,
-                   "a third CPU pops its FIFO from CPU s while FIFO[s][d] holds an entry")
+        self.cover(
+            m,
+            any_of(thirds[t] & writes("tx", t, d, "TX_ARG") for t in range(n)) & push,
+            "a third CPU and CPU s push to CPU d in one cycle",
+        )
+        self.cover(
+            m,
+            any_of(thirds[t] & writes("rx", t, s, "RX_POP") & rx_pending[t].bit_select(s, 1) for t in range(n))
+            & nonempty,
+            "a third CPU pops its FIFO from CPU s while FIFO[s][d] holds an entry",
+        )
 
 
 class IpiFifoHarness(IpiMatrixHarness):
     NAME = "ipi-fifo"
-    TITLE = ("one IPI mailbox FIFO between its producer and its consumer: the contract of ipi-matrix at "
-             "2 CPUs (FIFO[0][1] or FIFO[1][0]) and depths 2 and 4")
+    TITLE = (
+        "one IPI mailbox FIFO between its producer and its consumer: the contract of ipi-matrix at "
+        "2 CPUs (FIFO[0][1] or FIFO[1][0]) and depths 2 and 4"
+    )
     SIZES = ({"depth": 2}, {"depth": 4})
     QUICK = ({"depth": 4},)
-    DEPTH = 6          # covers at depth 4: 4 pushes fill the FIFO, a 5th sets WOF, a 6th clears it
+    DEPTH = 6  # covers at depth 4: 4 pushes fill the FIFO, a 5th sets WOF, a 6th clears it
     MUTANTS = ("fifo-drop-last", "fifo-roe-not-sticky", "fifo-wof-never", "ipi-pending-transposed")
 
     def size(self) -> tuple[int, int]:

@@ -27,6 +27,7 @@ firing needs three register writes after reset (CTRL, COMPARE_HI, COMPARE_LO), s
 cycles, twice the depth that keeps this proof fast; the timer harness covers it.
 The proof runs bitwuzla by default: the IPI rows come from SMT arrays, which z3 is slow on.
 """
+
 from amaranth.hdl import Fragment, Mux, Signal
 
 from hdl import memory_map as mm
@@ -49,10 +50,18 @@ def _cpu_state(m, frag: Fragment, cfg: SocConfig, j: int, pairs: dict) -> dict:
     tile = f"cpu{j}"
     st = {f"intc.{name}": internal(frag, name, (tile, "intc")) for name in ("enable", "in_service", "soft")}
     st.update({f"intc.prio{k}": internal(frag, f"prio{k}", (tile, "intc")) for k in range(cfg.n_sources)})
-    st.update({f"timer.{name}": internal(frag, name, (tile, "timer"))
-               for name in ("compare", "period", "enable", "armed", "pending", "fire")})
-    st.update({f"debug.{name}": internal(frag, name, (tile, "debug"))
-               for name in ("curthread", "critdepth", "pri", "event", "event_valid")})
+    st.update(
+        {
+            f"timer.{name}": internal(frag, name, (tile, "timer"))
+            for name in ("compare", "period", "enable", "armed", "pending", "fire")
+        }
+    )
+    st.update(
+        {
+            f"debug.{name}": internal(frag, name, (tile, "debug"))
+            for name in ("curthread", "critdepth", "pri", "event", "event_valid")
+        }
+    )
     st["sys.cycle_hi"] = internal(frag, "cycle_hi", (tile, "sys"))
     ipi = next(f for f, name, _ in frag.subfragments if name == "ipi")
 
@@ -64,15 +73,28 @@ def _cpu_state(m, frag: Fragment, cfg: SocConfig, j: int, pairs: dict) -> dict:
     for other in range(cfg.ncpu):
         if other == j:
             continue
-        tx, rx = fifo(j, other), fifo(other, j)       # j produces, j consumes
+        tx, rx = fifo(j, other), fifo(other, j)  # j produces, j consumes
         # "@dst"/"@src": the same row as the other end's port reads it (its own valid bits).
         # tx.rindex, tx.roe and rx.windex are the other end's state: only the covers use them.
-        st.update({f"tx{other}.windex": tx["windex"], f"tx{other}.windex@dst": tx["rx_windex"],
-                   f"tx{other}.func": tx["func"], f"tx{other}.wof": tx["wof"],
-                   f"tx{other}.rindex": tx["rx_rindex"], f"tx{other}.roe": tx["roe"],
-                   f"tx{other}.write": tx["entry_write"]})
-        st.update({f"rx{other}.rindex": rx["rx_rindex"], f"rx{other}.rindex@src": rx["rindex"],
-                   f"rx{other}.roe": rx["roe"], f"rx{other}.windex": rx["rx_windex"]})
+        st.update(
+            {
+                f"tx{other}.windex": tx["windex"],
+                f"tx{other}.windex@dst": tx["rx_windex"],
+                f"tx{other}.func": tx["func"],
+                f"tx{other}.wof": tx["wof"],
+                f"tx{other}.rindex": tx["rx_rindex"],
+                f"tx{other}.roe": tx["roe"],
+                f"tx{other}.write": tx["entry_write"],
+            }
+        )
+        st.update(
+            {
+                f"rx{other}.rindex": rx["rx_rindex"],
+                f"rx{other}.rindex@src": rx["rindex"],
+                f"rx{other}.roe": rx["roe"],
+                f"rx{other}.windex": rx["rx_windex"],
+            }
+        )
     return st
 
 
@@ -81,18 +103,18 @@ class IsolationHarness(Harness):
     TITLE = "no CPU's request changes another CPU's per-CPU state (hdl/soc.py)"
     PROPERTIES = {
         "intc-isolated": "CPU j's INTC ENABLE, PRIO, in-service bits and soft source change only in a "
-                         "cycle where j presents a request",
+        "cycle where j presents a request",
         "timer-isolated": "without a request of CPU j its TIMER PERIOD and ENABLE keep their values, and "
-                          "COMPARE, ARMED and PENDING change only by a firing (PENDING set; COMPARE += PERIOD "
-                          "when periodic, ARMED cleared when one-shot)",
+        "COMPARE, ARMED and PENDING change only by a firing (PENDING set; COMPARE += PERIOD "
+        "when periodic, ARMED cleared when one-shot)",
         "debug-isolated": "without a request of CPU j its DEBUG CURTHREAD, CRITDEPTH and PRI keep their "
-                          "values and the EVENT pulse is 0 the next cycle",
+        "values and the EVENT pulse is 0 the next cycle",
         "sys-isolated": "without a request of CPU j its latched CYCLE_HI keeps its value",
         "tx-isolated": "without a request of CPU j the FIFOs it sends on (FIFO[j][d]) keep their write "
-                       "index (as CPU j's TX_WINDEX and CPU d's RX_LEVEL read it), TX_FUNC and WOF, and no "
-                       "entries row of theirs is written",
+        "index (as CPU j's TX_WINDEX and CPU d's RX_LEVEL read it), TX_FUNC and WOF, and no "
+        "entries row of theirs is written",
         "rx-isolated": "without a request of CPU j the FIFOs it receives on (FIFO[s][j]) keep their read "
-                       "index (as CPU j's RX_LEVEL and CPU s's TX_RINDEX read it) and ROE",
+        "index (as CPU j's RX_LEVEL and CPU s's TX_RINDEX read it) and ROE",
     }
     SIZES = ({"ncpu": 2}, {"ncpu": 3})
     QUICK = ({"ncpu": 2},)
@@ -101,7 +123,7 @@ class IsolationHarness(Harness):
     MUTANTS = ("fifo-roe-not-sticky",)
     # The IPI rows are read from SMT arrays: z3 takes 4-5 min at 3 CPUs, bitwuzla 11 s.
     SOLVER = "bitwuzla"
-    FREE_MEMORIES = True           # the SoC's IPI memories start with any contents
+    FREE_MEMORIES = True  # the SoC's IPI memories start with any contents
 
     def build(self, m, platform):
         n = self.params["ncpu"]
@@ -115,14 +137,21 @@ class IsolationHarness(Harness):
         for i in range(n):
             port = soc.port(i)
             cyc, stb = self.input(1, f"cyc{i}"), self.input(1, f"stb{i}")
-            m.d.comb += [port.cyc.eq(cyc), port.stb.eq(stb), port.we.eq(self.input(1, f"we{i}")),
-                         port.adr.eq(self.input(len(port.adr), f"adr{i}")),
-                         port.dat_w.eq(self.input(32, f"dat_w{i}"))]
+            m.d.comb += [
+                port.cyc.eq(cyc),
+                port.stb.eq(stb),
+                port.we.eq(self.input(1, f"we{i}")),
+                port.adr.eq(self.input(len(port.adr), f"adr{i}")),
+                port.dat_w.eq(self.input(32, f"dat_w{i}")),
+            ]
             seen.append(cyc & stb & ~port.ack & ~port.err & ~soc.stall[i])
         stall = self.input(n, "stall")
-        m.d.comb += [soc.stall.eq(stall), soc.ext_irq.eq(self.input(len(soc.ext_irq), "ext_irq")),
-                     soc.dev_post.eq(self.input(len(soc.dev_post), "dev_post")),
-                     soc.dev_data.eq(self.input(32, "dev_data"))]
+        m.d.comb += [
+            soc.stall.eq(stall),
+            soc.ext_irq.eq(self.input(len(soc.ext_irq), "ext_irq")),
+            soc.dev_post.eq(self.input(len(soc.dev_post), "dev_post")),
+            soc.dev_data.eq(self.input(32, "dev_data")),
+        ]
 
         past = self.past_valid
         pairs = {}
@@ -132,8 +161,11 @@ class IsolationHarness(Harness):
             m.d.comb += idle.eq(~seen[j])
             p_idle = self.past(m, idle, f"idle{j}")
             # Last cycle's values (the entries writes are checked in their own cycle).
-            p = {k: self.past(m, v, f"{k}_{j}".replace(".", "_").replace("@", "_at_"))
-                 for k, v in st.items() if not k.endswith(".write")}
+            p = {
+                k: self.past(m, v, f"{k}_{j}".replace(".", "_").replace("@", "_at_"))
+                for k, v in st.items()
+                if not k.endswith(".write")
+            }
 
             def same(*names, st=st, p=p):
                 out = 1
@@ -142,16 +174,32 @@ class IsolationHarness(Harness):
                 return out
 
             with m.If(past & p_idle):
-                self.check(m, "intc-isolated", same("intc.enable", "intc.in_service", "intc.soft",
-                                                    *(f"intc.prio{k}" for k in range(cfg.n_sources))))
+                self.check(
+                    m,
+                    "intc-isolated",
+                    same(
+                        "intc.enable", "intc.in_service", "intc.soft", *(f"intc.prio{k}" for k in range(cfg.n_sources))
+                    ),
+                )
                 fire, period = p["timer.fire"], p["timer.period"]
-                self.check(m, "timer-isolated", same("timer.period", "timer.enable")
-                           & (st["timer.pending"] == (p["timer.pending"] | fire))
-                           & (st["timer.compare"] == Mux(fire & (period != 0),
-                                                         (p["timer.compare"] + period)[:64], p["timer.compare"]))
-                           & (st["timer.armed"] == (p["timer.armed"] & ~(fire & (period == 0)))))
-                self.check(m, "debug-isolated", same("debug.curthread", "debug.critdepth", "debug.pri")
-                           & (st["debug.event"] == 0) & ~st["debug.event_valid"])
+                self.check(
+                    m,
+                    "timer-isolated",
+                    same("timer.period", "timer.enable")
+                    & (st["timer.pending"] == (p["timer.pending"] | fire))
+                    & (
+                        st["timer.compare"]
+                        == Mux(fire & (period != 0), (p["timer.compare"] + period)[:64], p["timer.compare"])
+                    )
+                    & (st["timer.armed"] == (p["timer.armed"] & ~(fire & (period == 0)))),
+                )
+                self.check(
+                    m,
+                    "debug-isolated",
+                    same("debug.curthread", "debug.critdepth", "debug.pri")
+                    & (st["debug.event"] == 0)
+                    & ~st["debug.event_valid"],
+                )
                 self.check(m, "sys-isolated", same("sys.cycle_hi"))
                 for other in range(n):
                     if other == j:
@@ -188,14 +236,21 @@ class IsolationHarness(Harness):
         # The counter's high word stays 0 for 2**32 cycles, so the latch is shown written, not changed.
         self.cover(m, seen[-1] & ~j.we & (j.adr == mm.SYS.CYCLE_LO // 4), "CPU j reads CYCLE_LO")
         # ... and the idle cycles the properties speak of come with CPU 0 at work.
-        self.cover(m, j_idle & p_seen0 & changed("rx0.windex"),
-                   "CPU 0 pushes to FIFO[0][j] while j is idle")
-        self.cover(m, j_idle & p_seen0 & changed("tx0.rindex"),
-                   "CPU 0 pops FIFO[j][0] while j is idle")
-        self.cover(m, j_idle & p_seen0 & st["tx0.roe"] & ~p["tx0.roe"],
-                   "CPU 0 sets ROE of FIFO[j][0] while j is idle")
-        self.cover(m, ~seen[-1] & seen[0] & cpu0.we & (cpu0.adr >= mm.TIMER.base // 4)
-                   & (cpu0.adr < (mm.TIMER.base + mm.TIMER.size) // 4), "CPU 0 writes its TIMER while j is idle")
-        self.cover(m, ~seen[-1] & seen[0] & ~cpu0.we & (cpu0.adr == mm.SYS.CYCLE_LO // 4),
-                   "CPU 0 reads CYCLE_LO while j is idle")
+        self.cover(m, j_idle & p_seen0 & changed("rx0.windex"), "CPU 0 pushes to FIFO[0][j] while j is idle")
+        self.cover(m, j_idle & p_seen0 & changed("tx0.rindex"), "CPU 0 pops FIFO[j][0] while j is idle")
+        self.cover(m, j_idle & p_seen0 & st["tx0.roe"] & ~p["tx0.roe"], "CPU 0 sets ROE of FIFO[j][0] while j is idle")
+        self.cover(
+            m,
+            ~seen[-1]
+            & seen[0]
+            & cpu0.we
+            & (cpu0.adr >= mm.TIMER.base // 4)
+            & (cpu0.adr < (mm.TIMER.base + mm.TIMER.size) // 4),
+            "CPU 0 writes its TIMER while j is idle",
+        )
+        self.cover(
+            m,
+            ~seen[-1] & seen[0] & ~cpu0.we & (cpu0.adr == mm.SYS.CYCLE_LO // 4),
+            "CPU 0 reads CYCLE_LO while j is idle",
+        )
         self.cover(m, j_idle & p["debug.event_valid"], "CPU j's EVENT pulse ends while j is idle")

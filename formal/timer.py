@@ -6,6 +6,7 @@ counts up by one per cycle, wrapping at 2**64. The timer's whole state (COMPARE,
 ENABLE, ARMED, PENDING) is visible through CTRL and the other registers, so every property is
 an exact one-cycle next-state rule and k-induction closes with no extra invariant.
 """
+
 from amaranth.hdl import Cat, Fragment, Mux
 
 from hdl import memory_map as mm
@@ -22,23 +23,23 @@ class TimerHarness(Harness):
     TITLE = "one CPU's timer (hdl/timer.py): COMPARE/PERIOD/CTRL/ACK, firing, auto-reload"
     PROPERTIES = {
         "reads": "COMPARE_LO, COMPARE_HI, PERIOD and CTRL (ENABLE, ARMED, PENDING) read the state; "
-                 "every access completes in its cycle",
+        "every access completes in its cycle",
         "reset": "out of reset COMPARE is all ones, PERIOD is 0, and the timer is disabled, unarmed, not pending",
         "compare": "a write to COMPARE_LO/HI replaces that word only; a periodic firing that no COMPARE/CTRL "
-                   "write re-arms adds PERIOD (64-bit wrap); nothing else changes COMPARE",
+        "write re-arms adds PERIOD (64-bit wrap); nothing else changes COMPARE",
         "period": "PERIOD changes only by a write to it, to the written word",
         "enable": "CTRL.ENABLE changes only by a CTRL write, to the written ENABLE bit",
         "armed": "a COMPARE_LO/HI or CTRL write arms the timer; a one-shot firing (PERIOD 0) without such a "
-                 "write disarms it; a periodic firing keeps it armed; nothing else changes ARMED",
+        "write disarms it; a periodic firing keeps it armed; nothing else changes ARMED",
         "fire": "when enabled, armed and CYCLE >= COMPARE the timer fires: PENDING is set next cycle, even "
-                "with an ACK written in the same cycle; PENDING rises only by a firing",
+        "with an ACK written in the same cycle; PENDING rises only by a firing",
         "ack": "an ACK write in a cycle without a firing clears PENDING; without an ACK PENDING holds",
     }
     # The timer has no parameter of its own: its window and logic are the same in every SocConfig.
     # It is proven in the default 4-CPU SoC; any valid ncpu gives the same block.
     SIZES = ({"ncpu": 4},)
     QUICK = ({"ncpu": 4},)
-    DEPTH = 4          # covers: PERIOD write, CTRL write (arms), the firing, its effect
+    DEPTH = 4  # covers: PERIOD write, CTRL write (arms), the firing, its effect
     MUTANTS = ("timer-no-rearm", "timer-ack-beats-fire")
 
     def build(self, m, platform):
@@ -46,7 +47,7 @@ class TimerHarness(Harness):
         dut = Timer(self.win.span_log2, mutant=self.mutant)
         bus = dut.bus
         req, we, addr, wdata = self.drive_bus(m, bus)
-        cycle = self.cycle_counter(m)      # the SoC's counter: any start value, then +1 per cycle
+        cycle = self.cycle_counter(m)  # the SoC's counter: any start value, then +1 per cycle
         frag = Fragment.get(dut, platform)
         m.submodules.dut = frag
         m.d.comb += [dut.cycle.eq(cycle)]
@@ -58,7 +59,7 @@ class TimerHarness(Harness):
 
         w = mm.TIMER.word
         ctrl = mm.TIMER.register("CTRL")
-        fire = enable & armed & (cycle >= compare)       # the contract's firing condition
+        fire = enable & armed & (cycle >= compare)  # the contract's firing condition
 
         past = self.past_valid
         p_compare, p_period = self.past(m, compare, "compare"), self.past(m, period, "period")
@@ -66,6 +67,7 @@ class TimerHarness(Harness):
         p_pending, p_fire = self.past(m, pending, "pending"), self.past(m, fire, "fire")
         p_req, p_we = self.past(m, req, "req"), self.past(m, we, "we")
         p_addr, p_wdata = self.past(m, addr, "addr"), self.past(m, wdata, "wdata")
+
         def wrote(reg):
             return p_req & p_we & (p_addr == w(reg))
 
@@ -115,19 +117,23 @@ class TimerHarness(Harness):
                 with m.Case(w("PERIOD")):
                     self.check(m, "reads", bus.rdata == period)
                 with m.Case(w("CTRL")):
+
                     def bit(name, v):
                         return v.as_unsigned() << ctrl.field(name).lsb
 
                     expect = bit("ENABLE", enable) | bit("ARMED", armed) | bit("PENDING", pending)
-                    self.check(m, "reads", bus.rdata == expect)     # reserved bits read 0
+                    self.check(m, "reads", bus.rdata == expect)  # reserved bits read 0
 
         # Non-vacuity.
         self.cover(m, past & periodic & (compare != p_compare) & armed, "a periodic firing advances COMPARE")
         self.cover(m, past & p_fire & (p_period == 0) & ~rearm & ~armed, "a one-shot firing disarms")
         self.cover(m, past & p_fire & wrote("ACK") & pending, "a firing wins over an ACK in its cycle")
         self.cover(m, past & ~p_fire & wrote("ACK") & p_pending & ~pending, "an ACK clears PENDING")
-        self.cover(m, past & p_fire & rearm & (p_period != 0) & (compare != (p_compare + p_period)[:64]),
-                   "a write in the firing cycle re-arms instead of advancing")
+        self.cover(
+            m,
+            past & p_fire & rearm & (p_period != 0) & (compare != (p_compare + p_period)[:64]),
+            "a write in the firing cycle re-arms instead of advancing",
+        )
         self.cover(m, past & ~p_armed & armed, "a write arms the timer")
         self.cover(m, past & wrote("PERIOD") & (period != p_period), "PERIOD written")
         self.cover(m, past & wrote("CTRL") & p_enable & ~enable, "the timer disabled")

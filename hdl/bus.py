@@ -11,12 +11,21 @@ Two buses exist:
   the arbiter picks this initiator, for shared blocks) and drives ``rdata``
   combinationally for that cycle.
 """
+
 from amaranth.hdl import Module, Signal, Mux, Array, Cat, Const, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["CoreBusSignature", "RegisterSignature", "RoundRobinArbiter", "SharedBus", "ADDR_WIDTH", "pack_fields", "round_robin",
-           "prefix_member_names"]
+__all__ = [
+    "CoreBusSignature",
+    "RegisterSignature",
+    "RoundRobinArbiter",
+    "SharedBus",
+    "ADDR_WIDTH",
+    "pack_fields",
+    "round_robin",
+    "prefix_member_names",
+]
 
 #: Word-address width of the core bus: the 32-bit byte address space.
 ADDR_WIDTH = 30
@@ -36,11 +45,19 @@ class CoreBusSignature(wiring.Signature):
     """
 
     def __init__(self):
-        super().__init__({
-            "cyc": Out(1), "stb": Out(1), "we": Out(1),
-            "adr": Out(ADDR_WIDTH), "dat_w": Out(32),
-            "dat_r": In(32), "ack": In(1), "err": In(1), "irq": In(1),
-        })
+        super().__init__(
+            {
+                "cyc": Out(1),
+                "stb": Out(1),
+                "we": Out(1),
+                "adr": Out(ADDR_WIDTH),
+                "dat_w": Out(32),
+                "dat_r": In(32),
+                "ack": In(1),
+                "err": In(1),
+                "irq": In(1),
+            }
+        )
 
 
 class RegisterSignature(wiring.Signature):
@@ -54,10 +71,16 @@ class RegisterSignature(wiring.Signature):
 
     def __init__(self, addr_width: int):
         self.addr_width = addr_width
-        super().__init__({
-            "req": Out(1), "we": Out(1), "addr": Out(max(addr_width, 1)), "wdata": Out(32),
-            "gnt": In(1), "rdata": In(32),
-        })
+        super().__init__(
+            {
+                "req": Out(1),
+                "we": Out(1),
+                "addr": Out(max(addr_width, 1)),
+                "wdata": Out(32),
+                "gnt": In(1),
+                "rdata": In(32),
+            }
+        )
 
     def __eq__(self, other):
         return isinstance(other, RegisterSignature) and other.addr_width == self.addr_width
@@ -139,11 +162,13 @@ class SharedBus(wiring.Component):
 
     def __init__(self, n: int, addr_width: int, *, name: str | None = None, mutant: str = ""):
         self.n, self.mutant = n, mutant
-        super().__init__({
-            "initiators": In(RegisterSignature(addr_width)).array(n),
-            "target": Out(RegisterSignature(addr_width)),
-            "initiator": Out(range(max(n, 2))),
-        })
+        super().__init__(
+            {
+                "initiators": In(RegisterSignature(addr_width)).array(n),
+                "target": Out(RegisterSignature(addr_width)),
+                "initiator": Out(range(max(n, 2))),
+            }
+        )
         prefix_member_names(self, name)
 
     def elaborate(self, platform):
@@ -164,7 +189,6 @@ class SharedBus(wiring.Component):
         return m
 
 
-
 def pack_fields(register, values: dict) -> Value:
     """A 32-bit value with ``values[name]`` in each named field of ``register``.
 
@@ -179,7 +203,7 @@ def pack_fields(register, values: dict) -> Value:
         value = Value.cast(values[field.name])
         if len(value) < field.width:
             value = Cat(value, Const(0, field.width - len(value)))
-        parts.append(value[:field.width])
+        parts.append(value[: field.width])
         position = field.lsb + field.width
     if position < 32:
         parts.append(Const(0, 32 - position))

@@ -3,6 +3,7 @@
 Pure Python (no Amaranth import) so that the firmware, the simulator glue and the
 command line can all use it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -65,15 +66,27 @@ class SocConfig:
             if not isinstance(getattr(self, name), int) or isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name}={getattr(self, name)!r}: must be an integer")
         check("ncpu", 1 <= self.ncpu <= MAX_CPUS, f"CPU count must be 1..{MAX_CPUS}")
-        check("fifo_depth", _is_pow2(self.fifo_depth) and 2 <= self.fifo_depth <= 1024,
-              "FIFO depth must be a power of two in 2..1024")
-        check("ram_words", _is_pow2(self.ram_words) and 16 <= self.ram_words <= 1 << 20,
-              "RAM size must be a power of two in 16..1048576 words")
-        check("ext_lines", 0 <= self.ext_lines <= MAX_SOURCES - FIXED_SOURCES,
-              f"external line count must be 0..{MAX_SOURCES - FIXED_SOURCES}")
+        check(
+            "fifo_depth",
+            _is_pow2(self.fifo_depth) and 2 <= self.fifo_depth <= 1024,
+            "FIFO depth must be a power of two in 2..1024",
+        )
+        check(
+            "ram_words",
+            _is_pow2(self.ram_words) and 16 <= self.ram_words <= 1 << 20,
+            "RAM size must be a power of two in 16..1048576 words",
+        )
+        check(
+            "ext_lines",
+            0 <= self.ext_lines <= MAX_SOURCES - FIXED_SOURCES,
+            f"external line count must be 0..{MAX_SOURCES - FIXED_SOURCES}",
+        )
         check("prio_bits", 1 <= self.prio_bits <= 8, "PRIO width must be 1..8 bits")
-        check("mutant", self.mutant == "" or (isinstance(self.mutant, str) and self.mutant in HW_MUTANTS),
-              f"unknown hardware mutant; known: {', '.join(HW_MUTANTS)}")
+        check(
+            "mutant",
+            self.mutant == "" or (isinstance(self.mutant, str) and self.mutant in HW_MUTANTS),
+            f"unknown hardware mutant; known: {', '.join(HW_MUTANTS)}",
+        )
 
     @property
     def n_sources(self) -> int:
@@ -84,5 +97,6 @@ class SocConfig:
     def slug(self) -> str:
         """A short name for build directories: ``c4-f32-r4096-e4-p8``, with
         ``-m<mutant>`` appended only for a mutant (correct designs keep their names)."""
-        return (f"c{self.ncpu}-f{self.fifo_depth}-r{self.ram_words}"
-                f"-e{self.ext_lines}-p{self.prio_bits}" + (f"-m{self.mutant}" if self.mutant else ""))
+        return f"c{self.ncpu}-f{self.fifo_depth}-r{self.ram_words}-e{self.ext_lines}-p{self.prio_bits}" + (
+            f"-m{self.mutant}" if self.mutant else ""
+        )

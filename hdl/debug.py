@@ -1,4 +1,5 @@
 """DEBUG: registers the firmware writes so that waveforms show what each core runs."""
+
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -24,11 +25,16 @@ class DebugRegisters(wiring.Component):
     """
 
     def __init__(self, addr_width: int):
-        super().__init__({
-            "bus": In(RegisterSignature(addr_width)),
-            "curthread": Out(32), "critdepth": Out(32), "pri": Out(32),
-            "event": Out(32), "event_valid": Out(1),
-        })
+        super().__init__(
+            {
+                "bus": In(RegisterSignature(addr_width)),
+                "curthread": Out(32),
+                "critdepth": Out(32),
+                "pri": Out(32),
+                "event": Out(32),
+                "event_valid": Out(1),
+            }
+        )
         prefix_member_names(self, "debug", keep=("curthread", "critdepth", "pri", "event", "event_valid"))
 
     def elaborate(self, platform):

@@ -1,4 +1,5 @@
 """DEVICE: the register block of the external devices, one per external line."""
+
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -33,10 +34,14 @@ class ExternalDevices(wiring.Component):
     def __init__(self, ext_lines: int, addr_width: int, *, mutant: str = ""):
         self.ext_lines, self.mutant = ext_lines, mutant
         width = max(ext_lines, 1)
-        super().__init__({
-            "bus": In(RegisterSignature(addr_width)), "post": In(width), "post_data": In(32),
-            "irq": Out(width),
-        })
+        super().__init__(
+            {
+                "bus": In(RegisterSignature(addr_width)),
+                "post": In(width),
+                "post_data": In(32),
+                "irq": Out(width),
+            }
+        )
         # irq keeps its plain name: the testbench reads the REQUEST bits there (device.irq).
         prefix_member_names(self, "device", keep=("irq",))
 

@@ -1,4 +1,5 @@
 """INTC: a per-CPU interrupt controller with priorities and claim/complete."""
+
 from amaranth.hdl import Module, Signal, Cat, Const, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -34,11 +35,15 @@ class InterruptController(wiring.Component):
 
     def __init__(self, n_sources: int, prio_bits: int, addr_width: int, *, mutant: str = ""):
         self.n_sources, self.prio_bits, self.mutant = n_sources, prio_bits, mutant
-        super().__init__({
-            "bus": In(RegisterSignature(addr_width)),
-            "src_ipi": In(1), "src_timer": In(1), "src_ext": In(max(n_sources - mm.SOURCE_EXT0, 1)),
-            "irq": Out(1),
-        })
+        super().__init__(
+            {
+                "bus": In(RegisterSignature(addr_width)),
+                "src_ipi": In(1),
+                "src_timer": In(1),
+                "src_ext": In(max(n_sources - mm.SOURCE_EXT0, 1)),
+                "irq": Out(1),
+            }
+        )
         prefix_member_names(self, "intc", keep=("irq",))
 
     def elaborate(self, platform):
@@ -56,8 +61,7 @@ class InterruptController(wiring.Component):
 
         lines = [self.src_ipi, self.src_timer, soft] + [self.src_ext[k] for k in range(n - mm.SOURCE_EXT0)]
         m.d.comb += pending.eq(Cat(lines))
-        m.d.comb += candidate.eq(Cat(
-            pending[k] & enable[k] & ~in_service[k] & (prio[k] != 0) for k in range(n)))
+        m.d.comb += candidate.eq(Cat(pending[k] & enable[k] & ~in_service[k] & (prio[k] != 0) for k in range(n)))
         m.d.comb += self.irq.eq(candidate.any())
 
         # Highest priority wins; a strict comparison keeps the lowest id on ties.

@@ -18,6 +18,7 @@ contents over a reset; a row whose valid bit is clear reads as 0). Every registe
 contract behaves as in docs/registers.md: a push and a pop in the same cycle both see the
 state before that cycle, and both indices run free over 32 bits.
 """
+
 from amaranth.hdl import Module, Signal, Cat, Const, Mux
 from amaranth.utils import ceil_log2
 from amaranth.lib import data, wiring, memory
@@ -80,11 +81,13 @@ class IpiMatrix(wiring.Component):
 
     def __init__(self, ncpu: int, depth: int, addr_width: int, *, mutant: str = ""):
         self.ncpu, self.depth, self.mutant = ncpu, depth, mutant
-        super().__init__({
-            "tx": In(RegisterSignature(addr_width)).array(ncpu),
-            "rx": In(RegisterSignature(addr_width)).array(ncpu),
-            "rx_pending": Out(ncpu).array(ncpu),
-        })
+        super().__init__(
+            {
+                "tx": In(RegisterSignature(addr_width)).array(ncpu),
+                "rx": In(RegisterSignature(addr_width)).array(ncpu),
+                "rx_pending": Out(ncpu).array(ncpu),
+            }
+        )
         prefix_member_names(self, "ipi")
 
     def elaborate(self, platform):
@@ -93,7 +96,7 @@ class IpiMatrix(wiring.Component):
         for c in range(n):
             m.d.comb += [self.tx[c].gnt.eq(self.tx[c].req), self.rx[c].gnt.eq(self.rx[c].req)]
         if n == 1:
-            return m                    # no pair: every read is 0, nothing is pending
+            return m  # no pair: every read is 0, nothing is pending
 
         cb, eb = cpu_bits(n), (self.depth - 1).bit_length()
         rows = 1 << (2 * cb)
@@ -103,6 +106,7 @@ class IpiMatrix(wiring.Component):
 
         def matrix(name):
             return [Signal(n, name=f"{name}_{c}") for c in range(n)]
+
         wof, roe, pending = matrix("wof"), matrix("roe"), matrix("pending")
         # The valid bits in both orientations: a port tests the bit of the pair it addresses
         # with one bit select on its own CPU's word, never a select across CPUs.
@@ -110,8 +114,12 @@ class IpiMatrix(wiring.Component):
         got_by_dst, got_by_src = matrix("got"), matrix("got_from")
 
         # One-hot requests per port, gathered into the other orientation below.
-        push_hot, sent_hot, got_hot, clear_hot = matrix("push_hot"), matrix("send_hot"), matrix("recv_hot"), \
-            matrix("pop_last_hot")
+        push_hot, sent_hot, got_hot, clear_hot = (
+            matrix("push_hot"),
+            matrix("send_hot"),
+            matrix("recv_hot"),
+            matrix("pop_last_hot"),
+        )
 
         tw, rw = mm.IPI_TX.word, mm.IPI_RX.word
         wof_bit = mm.IPI_TX.register("TX_STATUS").field("WOF").lsb
@@ -124,21 +132,32 @@ class IpiMatrix(wiring.Component):
             m.d.comb += [d.eq(tx.addr[_SLOT_BITS:]), pair.eq(Cat(d, Const(c, cb)))]
             # Ports named per CPU, so that every signal has its own name in waveforms.
             w_rd, r_rd = _read_port(send, f"tx{c}_send_rd"), _read_port(recv, f"tx{c}_recv_rd")
-            windex, func, rindex = Signal(32, name=f"tx{c}_windex"), Signal(32, name=f"tx{c}_func"), \
-                Signal(32, name=f"tx{c}_rindex")
+            windex, func, rindex = (
+                Signal(32, name=f"tx{c}_windex"),
+                Signal(32, name=f"tx{c}_func"),
+                Signal(32, name=f"tx{c}_rindex"),
+            )
             level = Signal(32, name=f"tx{c}_level")
             full, empty = Signal(name=f"tx{c}_full"), Signal(name=f"tx{c}_empty")
             sent_valid = sent_by_src[c].bit_select(d, 1)
             m.d.comb += [
-                w_rd.addr.eq(pair), r_rd.addr.eq(pair),
+                w_rd.addr.eq(pair),
+                r_rd.addr.eq(pair),
                 windex.eq(Mux(sent_valid, w_rd.data.windex, 0)),
                 func.eq(Mux(sent_valid, w_rd.data.func, 0)),
                 rindex.eq(Mux(got_by_src[c].bit_select(d, 1), r_rd.data, 0)),
-                level.eq(windex - rindex), full.eq(level == self.depth), empty.eq(level == 0),
+                level.eq(windex - rindex),
+                full.eq(level == self.depth),
+                empty.eq(level == 0),
             ]
             w_wr, e_wr = _write_port(send, f"tx{c}_send_wr"), _write_port(entries, f"tx{c}_entry_wr")
-            m.d.comb += [w_wr.addr.eq(pair), w_wr.data.windex.eq(windex), w_wr.data.func.eq(func),
-                         e_wr.addr.eq(Cat(windex[:eb], pair)), e_wr.data.eq(Cat(tx.wdata, func))]
+            m.d.comb += [
+                w_wr.addr.eq(pair),
+                w_wr.data.windex.eq(windex),
+                w_wr.data.func.eq(func),
+                e_wr.addr.eq(Cat(windex[:eb], pair)),
+                e_wr.data.eq(Cat(tx.wdata, func)),
+            ]
             one_hot = Const(1, n) << d
             m.d.comb += sent_hot[c].eq(Mux(w_wr.en, one_hot, 0))
             tx_write = tx.req & tx.we
@@ -159,16 +178,23 @@ class IpiMatrix(wiring.Component):
                             with m.Elif(level == self.depth - 1):
                                 pass
                         with m.Else():
-                            m.d.comb += [e_wr.en.eq(1), w_wr.en.eq(1), w_wr.data.windex.eq(windex + 1),
-                                         push_hot[c].eq(one_hot)]
+                            m.d.comb += [
+                                e_wr.en.eq(1),
+                                w_wr.en.eq(1),
+                                w_wr.data.windex.eq(windex + 1),
+                                push_hot[c].eq(one_hot),
+                            ]
                 with m.Case(tw("TX_WINDEX")):
                     m.d.comb += tx.rdata.eq(windex)
                 with m.Case(tw("TX_RINDEX")):
                     m.d.comb += tx.rdata.eq(rindex)
                 with m.Case(tw("TX_STATUS")):
-                    m.d.comb += tx.rdata.eq(pack_fields(mm.IPI_TX.register("TX_STATUS"),
-                                                        {"FULL": full, "EMPTY": empty, "WOF": wof_c,
-                                                         "LEVEL": level}))
+                    m.d.comb += tx.rdata.eq(
+                        pack_fields(
+                            mm.IPI_TX.register("TX_STATUS"),
+                            {"FULL": full, "EMPTY": empty, "WOF": wof_c, "LEVEL": level},
+                        )
+                    )
                     with m.If(tx_write & tx.wdata[wof_bit]):
                         m.d.sync += wof[c].eq(wof[c] & ~one_hot)
 
@@ -182,10 +208,12 @@ class IpiMatrix(wiring.Component):
             rwindex, rrindex = Signal(32, name=f"rx{c}_windex"), Signal(32, name=f"rx{c}_rindex")
             rlevel, rempty = Signal(32, name=f"rx{c}_level"), Signal(name=f"rx{c}_empty")
             m.d.comb += [
-                rw_rd.addr.eq(rpair), rr_rd.addr.eq(rpair),
+                rw_rd.addr.eq(rpair),
+                rr_rd.addr.eq(rpair),
                 rwindex.eq(Mux(sent_by_dst[c].bit_select(s, 1), rw_rd.data.windex, 0)),
                 rrindex.eq(Mux(got_by_dst[c].bit_select(s, 1), rr_rd.data, 0)),
-                rlevel.eq(rwindex - rrindex), rempty.eq(rlevel == 0),
+                rlevel.eq(rwindex - rrindex),
+                rempty.eq(rlevel == 0),
                 e_rd.addr.eq(Cat(rrindex[:eb], rpair)),
             ]
             r_wr = _write_port(recv, f"rx{c}_recv_wr")
@@ -212,8 +240,9 @@ class IpiMatrix(wiring.Component):
                 with m.Case(rw("RX_LEVEL")):
                     m.d.comb += rx.rdata.eq(rlevel)
                 with m.Case(rw("RX_STATUS")):
-                    m.d.comb += rx.rdata.eq(pack_fields(mm.IPI_RX.register("RX_STATUS"),
-                                                        {"VALID": ~rempty, "ROE": roe[c].bit_select(s, 1)}))
+                    m.d.comb += rx.rdata.eq(
+                        pack_fields(mm.IPI_RX.register("RX_STATUS"), {"VALID": ~rempty, "ROE": roe[c].bit_select(s, 1)})
+                    )
                     with m.If(rx_write & rx.wdata[roe_bit]):
                         m.d.sync += roe[c].eq(roe[c] & ~r_hot)
 
@@ -222,7 +251,7 @@ class IpiMatrix(wiring.Component):
             return Cat(Const(0, 1) if j == k else hot[j][k] for j in range(n))
 
         for c in range(n):
-            pushed_in = column(push_hot, c)        # bit s: CPU s pushed to CPU c this cycle
+            pushed_in = column(push_hot, c)  # bit s: CPU s pushed to CPU c this cycle
             # A push beside the pop of the last entry leaves the FIFO non-empty.
             m.d.sync += [
                 pending[c].eq((pending[c] & ~clear_hot[c]) | pushed_in),

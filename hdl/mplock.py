@@ -1,4 +1,5 @@
 """MPLOCK: the hardware MP lock register, one owner CPU at a time."""
+
 from amaranth.hdl import Module, Signal, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -27,11 +28,15 @@ class MpLock(wiring.Component):
 
     def __init__(self, ncpu: int, addr_width: int, *, mutant: str = ""):
         self.ncpu, self.mutant = ncpu, mutant
-        super().__init__({
-            "bus": In(RegisterSignature(addr_width)), "initiator": In(range(max(ncpu, 2))),
-            "active": In(max(ncpu, 1)),
-            "held": Out(1), "owner": Out(range(max(ncpu, 2))),
-        })
+        super().__init__(
+            {
+                "bus": In(RegisterSignature(addr_width)),
+                "initiator": In(range(max(ncpu, 2))),
+                "active": In(max(ncpu, 1)),
+                "held": Out(1),
+                "owner": Out(range(max(ncpu, 2))),
+            }
+        )
         prefix_member_names(self, "mplock", keep=("held", "owner", "active"))
 
     def elaborate(self, platform):

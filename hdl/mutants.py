@@ -7,6 +7,7 @@ block it names, guarded by ``if mutant == "name":`` at elaboration.
 
 Pure Python, like hdl/config.py.
 """
+
 from __future__ import annotations
 
 __all__ = ["HW_MUTANTS", "MUTANT_ENV"]

@@ -1,4 +1,5 @@
 """Shared RAM: word-addressed memory for cross-CPU kernel data."""
+
 from amaranth.hdl import Module
 from amaranth.lib import wiring, memory
 from amaranth.lib.wiring import In

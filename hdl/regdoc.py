@@ -1,4 +1,5 @@
 """Renders docs/registers.md from the memory map (``lwkt-soc regs``)."""
+
 from __future__ import annotations
 
 from . import memory_map as mm
@@ -24,7 +25,7 @@ def render_markdown() -> str:
         " do not edit by hand (a test checks it is current). -->",
         "",
         "Byte addresses; every register is a 32-bit word. Every CPU sees the same map; "
-        "\"me\" is the requesting CPU, known from the port the request arrives on. "
+        '"me" is the requesting CPU, known from the port the request arrives on. '
         "The core port's `adr` is a word address (byte address >> 2), so a misaligned "
         "address cannot reach the hardware: the bus driver reports it as a bus error.",
         "",
@@ -43,14 +44,18 @@ def render_markdown() -> str:
     for block in mm.BLOCKS:
         scope = "per CPU" if block.scope == "cpu" else "global"
         extra = "arbitrated" if block.arbitrated else ""
-        lines.append(f"| [{block.name}](#{block.name}) | `{block.base:#010x}` | "
-                     f"{block.size:#x} bytes | {scope} | {extra} |")
+        lines.append(
+            f"| [{block.name}](#{block.name}) | `{block.base:#010x}` | {block.size:#x} bytes | {scope} | {extra} |"
+        )
     for block in mm.BLOCKS:
         lines += ["", f"## {block.name}", "", f"Base `{block.base:#010x}`. {block.doc}", ""]
         if block.slot_stride:
-            lines += [f"The registers repeat every {block.slot_stride:#x} bytes, one slot per CPU: "
-                      f"address = base + {block.slot_stride:#x}·slot + offset. Slots at or beyond "
-                      "NCPU are unmapped.", ""]
+            lines += [
+                f"The registers repeat every {block.slot_stride:#x} bytes, one slot per CPU: "
+                f"address = base + {block.slot_stride:#x}·slot + offset. Slots at or beyond "
+                "NCPU are unmapped.",
+                "",
+            ]
         lines += ["| offset | register | access | description |", "|---|---|---|---|"]
         for reg in block.registers:
             doc = reg.doc

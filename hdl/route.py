@@ -1,4 +1,5 @@
 """ROUTE: which CPU each external interrupt line interrupts."""
+
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -24,10 +25,13 @@ class ExternalRouting(wiring.Component):
     def __init__(self, ncpu: int, ext_lines: int, addr_width: int, *, mutant: str = ""):
         self.ncpu, self.ext_lines, self.mutant = ncpu, ext_lines, mutant
         width = max(ext_lines, 1)
-        super().__init__({
-            "bus": In(RegisterSignature(addr_width)), "lines": In(width),
-            "to_cpu": Out(width).array(ncpu),
-        })
+        super().__init__(
+            {
+                "bus": In(RegisterSignature(addr_width)),
+                "lines": In(width),
+                "to_cpu": Out(width).array(ncpu),
+            }
+        )
         prefix_member_names(self, "route")
 
     def elaborate(self, platform):

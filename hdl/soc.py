@@ -1,4 +1,5 @@
 """The whole SoC: CPU tiles, the IPI matrix, the shared blocks and the cycle counter."""
+
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, connect, flipped
@@ -101,6 +102,9 @@ class LwktSoc(wiring.Component):
                 connect(m, getattr(tile, name), arbiter.initiators[i])
             connect(m, tile.ipi_tx, ipi.tx[i])
             connect(m, tile.ipi_rx, ipi.rx[i])
-            m.d.comb += [tile.rx_pending.eq(ipi.rx_pending[i]), tile.ext.eq(route.to_cpu[i]),
-                         tile.stall.eq(self.stall[i])]
+            m.d.comb += [
+                tile.rx_pending.eq(ipi.rx_pending[i]),
+                tile.ext.eq(route.to_cpu[i]),
+                tile.stall.eq(self.stall[i]),
+            ]
         return m

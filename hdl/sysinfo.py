@@ -1,4 +1,5 @@
 """SYS: identification registers and the per-CPU view of the cycle counter."""
+
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In

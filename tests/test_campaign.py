@@ -1,6 +1,7 @@
 """Regression campaigns without a simulator: the campaign model, the results database, the queries,
 the dask-jobqueue job scripts and the command line's answers to bad input (tests/test_regress.py runs
 campaigns on the RTL)."""
+
 import json
 import sqlite3
 import subprocess
@@ -29,14 +30,21 @@ def test_seeds_take_numbers_ranges_and_lists():
 
 def test_spread_deals_each_seed_to_one_cell_and_varies_every_dimension():
     faults = ("none", "wait-states", "spurious", "delayed-complete", "cpu-stop", "fifo-full", "all")
-    campaign = Campaign(name="m", seeds=tuple(range(1, 163)), cpus=(2, 4, 8, 16), fifo_depths=(2, 4, 8),
-                        faults=faults, sims=("verilator", "icarus"), spread=True)
+    campaign = Campaign(
+        name="m",
+        seeds=tuple(range(1, 163)),
+        cpus=(2, 4, 8, 16),
+        fifo_depths=(2, 4, 8),
+        faults=faults,
+        sims=("verilator", "icarus"),
+        spread=True,
+    )
     expansion = campaign.expand()
     # 4 x 3 x 7 x 2 = 168 cells, less every fault together on 2 CPUs (3 depths x 2 simulators).
     assert len(expansion.configs) == 162 and len(expansion.skipped) == 1
-    assert sorted(run.seed for run in expansion.runs) == list(range(1, 163))     # each seed once
+    assert sorted(run.seed for run in expansion.runs) == list(range(1, 163))  # each seed once
     by_seed = {run.seed: run for run in expansion.runs}
-    for a, b in zip(range(1, 12), range(2, 13), strict=True):                                  # neighbours differ
+    for a, b in zip(range(1, 12), range(2, 13), strict=True):  # neighbours differ
         assert by_seed[a].config_id != by_seed[b].config_id
     first = [by_seed[s] for s in range(1, 13)]
     assert {r.cpus for r in first} == {2, 4, 8, 16} and {r.fifo_depth for r in first} == {2, 4, 8}
@@ -53,22 +61,37 @@ def test_spread_deals_each_seed_to_one_cell_and_varies_every_dimension():
 
 def test_a_campaign_file_expands_into_runs_and_leaves_out_what_cannot_run(tmp_path):
     path = tmp_path / "nightly.toml"
-    path.write_text('scenarios = ["up-basic", "random"]\nseeds = ["1-3"]\ncpus = ["default", 2]\n'
-                    'faults = ["none", "all"]\nfifo_depths = [8]\ncoverage = true\n[cluster]\ncores = 4\n')
+    path.write_text(
+        'scenarios = ["up-basic", "random"]\nseeds = ["1-3"]\ncpus = ["default", 2]\n'
+        'faults = ["none", "all"]\nfifo_depths = [8]\ncoverage = true\n[cluster]\ncores = 4\n'
+    )
     campaign = load_campaign(path)
     assert campaign.name == "nightly" and campaign.cluster == {"cores": 4} and campaign.coverage
     expansion = campaign.expand()
     labels = sorted(spec.label for spec in expansion.configs.values())
-    assert labels == ["random 2cpu fifo8 faults=none verilator", "random 4cpu fifo8 faults=all verilator",
-                      "random 4cpu fifo8 faults=none verilator", "up-basic 1cpu fifo8 faults=none verilator"]
+    assert labels == [
+        "random 2cpu fifo8 faults=none verilator",
+        "random 4cpu fifo8 faults=all verilator",
+        "random 4cpu fifo8 faults=none verilator",
+        "up-basic 1cpu fifo8 faults=none verilator",
+    ]
     assert len(expansion.runs) == 4 * 3 and any("up-basic on 2 CPU(s)" in why for why in expansion.skipped)
     assert any("cpu-stop and fifo-full together need 3 CPUs" in why for why in expansion.skipped)
     run = expansion.runs[0]
     # The key changes with the sources and the seed, never with the order of the lists.
     assert run.run_key("a") != run.run_key("b") and run.run_key("a") == run.run_key("a")
-    again = load_campaign(None, {"name": "nightly", "scenarios": ["random", "up-basic"], "seeds": "3,2,1",
-                                 "cpus": [2, "default"], "faults": ["all", "none"], "fifo_depths": [8],
-                                 "coverage": True})
+    again = load_campaign(
+        None,
+        {
+            "name": "nightly",
+            "scenarios": ["random", "up-basic"],
+            "seeds": "3,2,1",
+            "cpus": [2, "default"],
+            "faults": ["all", "none"],
+            "fifo_depths": [8],
+            "coverage": True,
+        },
+    )
     assert {r.run_key("x") for r in again.expand().runs} == {r.run_key("x") for r in expansion.runs}
 
 
@@ -79,20 +102,23 @@ def test_campaign_options_override_the_file_and_under_a_campaign_table(tmp_path)
     assert campaign.name == "x" and campaign.seeds == (5, 6) and campaign.keep == "all"
 
 
-@pytest.mark.parametrize("text, words", [
-    ("scenarios = [\"nope\"]", "unknown scenario 'nope'; valid scenarios:"),
-    ("seeds = [", "not valid TOML"),
-    ("colour = 1", "unknown key 'colour'; known keys: name, scenarios"),
-    ("cpus = [64]", "CPU count must be 1..32"),
-    ("fifo_depths = [3]", "FIFO depth must be a power of two"),
-    ("faults = [\"gremlins\"]", "unknown fault 'gremlins'"),
-    ("sims = [\"xsim\"]", "unknown simulator 'xsim'"),
-    ("keep = \"some\"", "keep: 'some'"),
-    ("name = \"a b\"", "campaign name 'a b'"),
-    ("scenarios = [\"up-basic\"]\ncpus = [4]", "no configuration can run (up-basic on 4 CPU(s)"),
-    ("cost_models = [\"/no/such.json\"]", "cost_models:"),
-    ("plant_bug = \"gremlin\"", "unknown planted bug"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('scenarios = ["nope"]', "unknown scenario 'nope'; valid scenarios:"),
+        ("seeds = [", "not valid TOML"),
+        ("colour = 1", "unknown key 'colour'; known keys: name, scenarios"),
+        ("cpus = [64]", "CPU count must be 1..32"),
+        ("fifo_depths = [3]", "FIFO depth must be a power of two"),
+        ('faults = ["gremlins"]', "unknown fault 'gremlins'"),
+        ('sims = ["xsim"]', "unknown simulator 'xsim'"),
+        ('keep = "some"', "keep: 'some'"),
+        ('name = "a b"', "campaign name 'a b'"),
+        ('scenarios = ["up-basic"]\ncpus = [4]', "no configuration can run (up-basic on 4 CPU(s)"),
+        ('cost_models = ["/no/such.json"]', "cost_models:"),
+        ('plant_bug = "gremlin"', "unknown planted bug"),
+    ],
+)
 def test_bad_campaigns_are_usage_errors_naming_the_key(tmp_path, text, words):
     path = tmp_path / "bad.toml"
     path.write_text(text + "\n")
@@ -103,10 +129,24 @@ def test_bad_campaigns_are_usage_errors_naming_the_key(tmp_path, text, words):
 
 def _result(status="pass", seed=1, bins=("a.bin", "b.bin"), panic=None, failed=()):
     signature = None if status == "pass" else [list(failed), panic or ""]
-    return {"status": status, "code": 0 if status == "pass" else 1, "outcome": "panic" if status == "panic" else "done",
-            "checks": 10, "failed": list(failed), "panic": panic, "signature": signature,
-            "counters": {"scoreboard": {"decisions": 5}}, "latencies": {"ipi": {"median": 3}}, "bins": list(bins),
-            "cycles": 1000 + seed, "sim_seconds": 0.5, "seconds": 2.0, "out_dir": None, "worker": "w", "attempt": 1}
+    return {
+        "status": status,
+        "code": 0 if status == "pass" else 1,
+        "outcome": "panic" if status == "panic" else "done",
+        "checks": 10,
+        "failed": list(failed),
+        "panic": panic,
+        "signature": signature,
+        "counters": {"scoreboard": {"decisions": 5}},
+        "latencies": {"ipi": {"median": 3}},
+        "bins": list(bins),
+        "cycles": 1000 + seed,
+        "sim_seconds": 0.5,
+        "seconds": 2.0,
+        "out_dir": None,
+        "worker": "w",
+        "attempt": 1,
+    }
 
 
 def test_the_database_records_a_run_once_and_replaces_only_errors(tmp_path):
@@ -116,9 +156,9 @@ def test_the_database_records_a_run_once_and_replaces_only_errors(tmp_path):
     revision = Revision("f" * 40, False, "d1")
     session = db.start_session(campaign, revision, planned=2, already=0, engine="test", workers=1)
     assert db.record(runs[0], revision, session, _result())
-    assert not db.record(runs[0], revision, session, _result("fail", failed=["x"]))   # a retry's duplicate
+    assert not db.record(runs[0], revision, session, _result("fail", failed=["x"]))  # a retry's duplicate
     assert db.record(runs[1], revision, session, _result("error"))
-    assert db.recorded_keys("c", "d1") == {runs[0].run_key("d1")}                     # errors run again
+    assert db.recorded_keys("c", "d1") == {runs[0].run_key("d1")}  # errors run again
     assert db.record(runs[1], revision, session, _result("pass", seed=2))
     rows = db.rows("SELECT seed, status, bins FROM runs ORDER BY seed")
     assert [(r["seed"], r["status"]) for r in rows] == [(1, "pass"), (2, "pass")]
@@ -137,7 +177,7 @@ def test_the_database_records_a_run_once_and_replaces_only_errors(tmp_path):
         ResultsDB(tmp_path / "junk.sqlite")
     with pytest.raises(UsageError, match="no such results database"):
         ResultsDB(tmp_path / "none.sqlite", create=False)
-    other = sqlite3.connect(tmp_path / "other.sqlite")          # the right version, not our tables
+    other = sqlite3.connect(tmp_path / "other.sqlite")  # the right version, not our tables
     other.execute("CREATE TABLE t (x)")
     other.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     other.commit()
@@ -166,8 +206,15 @@ def test_results_matrix_failures_coverage_and_history(tmp_path):
     data = collect(db, commit="latest")
     assert data["revisions"][0]["commit"] == "b" * 40 and data["totals"]["pass"] == 6
     data = collect(db, commit="aaaa")
-    assert data["totals"] == {"runs": 6, "pass": 5, "fail": 0, "panic": 1, "error": 0, "run_seconds": 12.0,
-                              "simulated_cycles": 6012}
+    assert data["totals"] == {
+        "runs": 6,
+        "pass": 5,
+        "fail": 0,
+        "panic": 1,
+        "error": 0,
+        "run_seconds": 12.0,
+        "simulated_cycles": 6012,
+    }
     (failure,) = data["failures"]
     assert failure["first_seed"] == 3 and failure["checks"] == ["no panic"]
     assert "run --scenario random --seed 3 --cpus 4" in failure["reproduce"]
@@ -213,17 +260,20 @@ def test_the_revision_is_read_from_the_git_folder(tmp_path):
     assert current_revision(tmp_path).digest != bare.digest
 
 
-@pytest.mark.parametrize("kind, directive", [("slurm", "#SBATCH -p short"), ("sge", "#$ -q short"),
-                                             ("lsf", "#BSUB -q short"), ("pbs", "#PBS -q short")])
+@pytest.mark.parametrize(
+    "kind, directive",
+    [("slurm", "#SBATCH -p short"), ("sge", "#$ -q short"), ("lsf", "#BSUB -q short"), ("pbs", "#PBS -q short")],
+)
 def test_jobqueue_job_scripts(tmp_path, capsys, kind, directive):
     """What --cluster would submit, without submitting it: the queue, one thread and one worker process per
     core, the project's Python, and the prologue from the campaign's [cluster] table."""
     path = tmp_path / "c.toml"
-    path.write_text('scenarios = ["random"]\nseeds = [1]\n[cluster]\ncores = 4\nmemory = "8GB"\n'
-                    'walltime = "01:00:00"\njob_script_prologue = ["source /opt/lwkt/.venv/bin/activate"]\n'
-                    'scheduler_options = {host = "127.0.0.1", dashboard_address = "127.0.0.1:0"}\n')
-    assert main(["regress", str(path), "--cluster", kind, "--cluster-option", "queue=short",
-                 "--print-job-script"]) == 0
+    path.write_text(
+        'scenarios = ["random"]\nseeds = [1]\n[cluster]\ncores = 4\nmemory = "8GB"\n'
+        'walltime = "01:00:00"\njob_script_prologue = ["source /opt/lwkt/.venv/bin/activate"]\n'
+        'scheduler_options = {host = "127.0.0.1", dashboard_address = "127.0.0.1:0"}\n'
+    )
+    assert main(["regress", str(path), "--cluster", kind, "--cluster-option", "queue=short", "--print-job-script"]) == 0
     script = capsys.readouterr().out
     assert directive in script and "source /opt/lwkt/.venv/bin/activate" in script
     assert f"{sys.executable} -m distributed.cli.dask_worker tcp://127.0.0.1:" in script
@@ -238,28 +288,70 @@ def test_regress_refuses_bad_input_in_one_line(tmp_path):
         (["regress", str(bad_toml)], 2, "not valid TOML"),
         (["regress", str(tmp_path / "none.toml")], 2, "no such campaign file"),
         (["regress", "--scenarios", "nope"], 2, "unknown scenario 'nope'"),
-        (["regress", "--seeds", "1", "--scheduler", "tcp://nohost", "--db", db, "--out", str(tmp_path / "n")], 2,
-         "not a Dask scheduler address"),
-        (["regress", "--seeds", "1", "--scenarios", "up-basic", "--scheduler", "tcp://127.0.0.1:9",
-          "--connect-timeout", "1", "--db", db, "--out", str(tmp_path / "c")], 3, "cannot reach the Dask scheduler"),
+        (
+            ["regress", "--seeds", "1", "--scheduler", "tcp://nohost", "--db", db, "--out", str(tmp_path / "n")],
+            2,
+            "not a Dask scheduler address",
+        ),
+        (
+            [
+                "regress",
+                "--seeds",
+                "1",
+                "--scenarios",
+                "up-basic",
+                "--scheduler",
+                "tcp://127.0.0.1:9",
+                "--connect-timeout",
+                "1",
+                "--db",
+                db,
+                "--out",
+                str(tmp_path / "c"),
+            ],
+            3,
+            "cannot reach the Dask scheduler",
+        ),
         (["regress", "--print-job-script"], 2, "needs --cluster"),
         (["regress", "--cluster", "slurm", "--print-job-script"], 2, "--cluster slurm:"),
-        (["regress", "--seeds", "1", "--scenarios", "up-basic", "--cluster", "slurm", "--cluster-option", "cores=2",
-          "--cluster-option", "memory=4GB", "--cluster-option", 'scheduler_options={host="127.0.0.1"}',
-          "--db", db, "--out", str(tmp_path / "s")], 3, "sbatch not found"),
+        (
+            [
+                "regress",
+                "--seeds",
+                "1",
+                "--scenarios",
+                "up-basic",
+                "--cluster",
+                "slurm",
+                "--cluster-option",
+                "cores=2",
+                "--cluster-option",
+                "memory=4GB",
+                "--cluster-option",
+                'scheduler_options={host="127.0.0.1"}',
+                "--db",
+                db,
+                "--out",
+                str(tmp_path / "s"),
+            ],
+            3,
+            "sbatch not found",
+        ),
         (["results", "--db", str(tmp_path / "none.sqlite")], 2, "no such results database"),
     ]:
-        result = subprocess.run([sys.executable, "-m", "sim.cli", *argv], cwd=ROOT, capture_output=True, text=True,
-                                timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-m", "sim.cli", *argv], cwd=ROOT, capture_output=True, text=True, timeout=120
+        )
         assert result.returncode == code and fragment in result.stderr, (argv, result.stderr[-2000:])
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert not (tmp_path / "n").exists()                     # a malformed address makes nothing
+    assert not (tmp_path / "n").exists()  # a malformed address makes nothing
 
 
 def test_progress_lines_and_the_dashboard_without_bokeh(monkeypatch):
     import io
     from sim.campaigns.engine import Engine as _Engine
     from sim.campaigns.regress import Progress
+
     stream = io.StringIO()
     bar = Progress(4, enabled=True, stream=stream)
     bar.update(0, 0)
@@ -267,7 +359,7 @@ def test_progress_lines_and_the_dashboard_without_bokeh(monkeypatch):
     lines = stream.getvalue().splitlines()
     assert lines[0] == "  progress: 0/4 done, 0 failed, 4 remaining, ETA ?"
     assert lines[-1].startswith("  progress: 4/4 done, 1 failed, 0 remaining, ETA 0:00:0")
-    monkeypatch.setitem(sys.modules, "bokeh", None)          # as if it were not installed
+    monkeypatch.setitem(sys.modules, "bokeh", None)  # as if it were not installed
     assert _Engine(None, None, "test").dashboard == "pip install bokeh"
 
 
@@ -275,7 +367,7 @@ def test_each_configuration_is_built_once_per_worker_file_system(tmp_path):
     from sim.campaigns.regress import _submit_builds
     from sim.campaigns.tasks import build_task, filesystem_id
 
-    class Client:            # records what would go to Dask
+    class Client:  # records what would go to Dask
         def __init__(self):
             self.calls = []
 
@@ -286,9 +378,11 @@ def test_each_configuration_is_built_once_per_worker_file_system(tmp_path):
     # Workers on one file system share its marker; another file system has its own.
     shared, local = tmp_path / "shared", tmp_path / "local"
     assert filesystem_id(shared) == filesystem_id(shared) != filesystem_id(local)
-    probes = {"tcp://a:1": {"fs": filesystem_id(shared), "host": "a"},
-              "tcp://b:1": {"fs": filesystem_id(shared), "host": "b"},
-              "tcp://c:1": {"fs": filesystem_id(local), "host": "c"}}
+    probes = {
+        "tcp://a:1": {"fs": filesystem_id(shared), "host": "a"},
+        "tcp://b:1": {"fs": filesystem_id(shared), "host": "b"},
+        "tcp://c:1": {"fs": filesystem_id(local), "host": "c"},
+    }
     runs = Campaign(name="b", scenarios=("random",), cpus=(2, 4), seeds=(1, 2, 3)).expand().runs
     client, futures = Client(), {}
     builds = _submit_builds(client, runs, probes, "nonce", futures)
@@ -300,12 +394,27 @@ def test_each_configuration_is_built_once_per_worker_file_system(tmp_path):
 
 def test_the_campaign_bench_extrapolates_and_renders():
     from bench.campaign_bench import extrapolate, render
-    t = {"seeds": 40, "workers": 2, "sim": "verilator", "local_seconds": 30.0, "campaign_seconds": 31.0,
-         "overhead_percent": 3.3, "local_runs_per_minute": 80.0, "campaign_runs_per_minute": 77.4,
-         "mean_run_seconds": 2.0}
+
+    t = {
+        "seeds": 40,
+        "workers": 2,
+        "sim": "verilator",
+        "local_seconds": 30.0,
+        "campaign_seconds": 31.0,
+        "overhead_percent": 3.3,
+        "local_runs_per_minute": 80.0,
+        "campaign_runs_per_minute": 77.4,
+        "mean_run_seconds": 2.0,
+    }
     s = {"per_task_ms": 4.0, "tasks_per_second": 250, "db_write_ms": 0.3}
-    d = {"rows": 100_000, "bytes": 216_000_000, "bytes_per_run": 2160, "lookup_recorded_seconds": 0.2,
-         "results_report_seconds": 0.8, "expand_and_key_seconds": 3.0}
+    d = {
+        "rows": 100_000,
+        "bytes": 216_000_000,
+        "bytes_per_run": 2160,
+        "lookup_recorded_seconds": 0.2,
+        "results_report_seconds": 0.8,
+        "expand_and_key_seconds": 3.0,
+    }
     e = extrapolate(t, s, d)
     assert e["database_mb"] == 216.0 and e["client_write_seconds"] == 30 and e["scheduler_saturation_workers"] == 500
     assert "+3.3 %" in render({"throughput": t, "scheduler": s, "database": d, "extrapolation": e})
@@ -314,6 +423,7 @@ def test_the_campaign_bench_extrapolates_and_renders():
 def test_the_shipped_nightly_campaign_expands(capsys):
     """campaigns/nightly.toml (the README's make regress example) parses and expands into runs."""
     from sim.cli import main
+
     assert main(["regress", "campaigns/nightly.toml", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "campaign nightly:" in out and " runs in " in out

@@ -1,4 +1,5 @@
 """`lwkt-soc run/report/waves/list` end to end: outputs, schema, bad input, exit codes."""
+
 import json
 import re
 import subprocess
@@ -35,8 +36,22 @@ def _gtkw_signals(path: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def smp_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "run"
-    code = main(["run", "--scenario", "smp-pingpong", "--cpus", "2", "--sim", "verilator", "--seed", "3",
-                 "--waves", "--out", str(out)])
+    code = main(
+        [
+            "run",
+            "--scenario",
+            "smp-pingpong",
+            "--cpus",
+            "2",
+            "--sim",
+            "verilator",
+            "--seed",
+            "3",
+            "--waves",
+            "--out",
+            str(out),
+        ]
+    )
     return code, out
 
 
@@ -77,9 +92,9 @@ def test_report_renders_a_finished_run_again(smp_run, capsys):
     (out / "report.txt").unlink()
     assert main(["report", str(out)]) == 0
     assert "PASSED: smp-pingpong" in capsys.readouterr().out
-    assert not (out / "report.txt").exists()          # reading rewrites nothing ...
+    assert not (out / "report.txt").exists()  # reading rewrites nothing ...
     assert main(["report", str(out), "--write"]) == 0
-    assert (out / "report.txt").exists()              # ... unless asked
+    assert (out / "report.txt").exists()  # ... unless asked
     capsys.readouterr()
     assert main(["report", str(out), "--markdown"]) == 0
     assert capsys.readouterr().out.startswith("# smp-pingpong")
@@ -93,8 +108,9 @@ def test_waves_prints_how_to_open(smp_run, capsys):
 
 def test_panic_keeps_trace_report_and_waveform(tmp_path):
     out = tmp_path / "panic"
-    code = run_module.run_scenario("test-crit-underflow", sim="verilator", out=out, waves=True, quiet=True,
-                                   scenario_modules=(EXTRA,))
+    code = run_module.run_scenario(
+        "test-crit-underflow", sim="verilator", out=out, waves=True, quiet=True, scenario_modules=(EXTRA,)
+    )
     assert code == 1
     report = json.loads((out / "report.json").read_text())
     _validate(report)
@@ -105,15 +121,18 @@ def test_panic_keeps_trace_report_and_waveform(tmp_path):
     assert "panic" in (out / "report.txt").read_text()
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["run", "--scenario", "nope"], r"unknown scenario 'nope'; valid scenarios: .*smp-mixed"),
-    (["run", "--scenario", "smp-mixed", "--cpus", "99"], r"CPU count must be 1\.\.32"),
-    (["run", "--scenario", "smp-mixed", "--fifo-depth", "3"], r"power of two in 2\.\.1024"),
-    (["run", "--scenario", "up-basic", "--seed", "-1"], r"seed=-1: must be >= 0"),
-    (["run", "--scenario", "up-basic", "--cycles", "0"], r"cycles=0: must be > 0"),
-    (["run", "--scenario", "smp-mixed", "--mode", "up"], r"needs the smp build"),
-    (["run", "--scenario", "up-basic", "--cpus", "4"], r"needs --mode smp"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "--scenario", "nope"], r"unknown scenario 'nope'; valid scenarios: .*smp-mixed"),
+        (["run", "--scenario", "smp-mixed", "--cpus", "99"], r"CPU count must be 1\.\.32"),
+        (["run", "--scenario", "smp-mixed", "--fifo-depth", "3"], r"power of two in 2\.\.1024"),
+        (["run", "--scenario", "up-basic", "--seed", "-1"], r"seed=-1: must be >= 0"),
+        (["run", "--scenario", "up-basic", "--cycles", "0"], r"cycles=0: must be > 0"),
+        (["run", "--scenario", "smp-mixed", "--mode", "up"], r"needs the smp build"),
+        (["run", "--scenario", "up-basic", "--cpus", "4"], r"needs --mode smp"),
+    ],
+)
 def test_bad_input_exits_2_with_a_clear_message(argv, message, capsys, tmp_path):
     assert main(argv + ["--out", str(tmp_path / "x")]) == 2
     assert re.search(message, capsys.readouterr().err)
@@ -122,8 +141,11 @@ def test_bad_input_exits_2_with_a_clear_message(argv, message, capsys, tmp_path)
 def test_missing_simulator_says_how_to_install(monkeypatch, capsys, tmp_path):
     import shutil
     from sim.host import toolchain
+
     real_which = shutil.which
-    monkeypatch.setattr(toolchain.shutil, "which", lambda name: None if name in ("iverilog", "vvp") else real_which(name))
+    monkeypatch.setattr(
+        toolchain.shutil, "which", lambda name: None if name in ("iverilog", "vvp") else real_which(name)
+    )
     assert main(["run", "--scenario", "up-basic", "--sim", "icarus", "--out", str(tmp_path)]) == 3
     assert "apt-get install iverilog" in capsys.readouterr().err
 
@@ -141,8 +163,9 @@ def test_help_documents_exit_codes():
     text = " ".join(proc.stdout.split())
     assert "0 every check held" in text and "1 a kernel check failed or the firmware panicked" in text
     assert "2 usage error" in text and "3 environment error" in text and "130/143 interrupted" in text
-    run_help = subprocess.run([sys.executable, "-m", "sim.cli", "run", "--help"], capture_output=True, text=True,
-                              cwd=ROOT).stdout
+    run_help = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "run", "--help"], capture_output=True, text=True, cwd=ROOT
+    ).stdout
     assert "smp-mp-fallback" in run_help and "wait-states" in run_help and "fifo-full" in run_help
 
 

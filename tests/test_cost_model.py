@@ -1,12 +1,12 @@
 """The cost model: its tables, the figures measured on the seeds, JSON tables, and the option."""
+
 import json
 import re
 from pathlib import Path
 
 import pytest
 
-from firmware.cost_model import (DEFAULT, DEFAULT_SMP, DEFAULT_UP, OPERATIONS, ZERO, CostModelError,
-                                 load_cost_model)
+from firmware.cost_model import DEFAULT, DEFAULT_SMP, DEFAULT_UP, OPERATIONS, ZERO, CostModelError, load_cost_model
 from sim.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -15,23 +15,41 @@ MEASURED = json.loads((ROOT / "bench" / "seed_cost.json").read_text())
 #: Table entries that are one measured case of bench/seed_cost.py, as (case, seed): v1.18 for the
 #: smp table, v1.12 for the up table (where the function exists there).
 ONE_CASE = {
-    "crit_enter": "crit_enter", "crit_exit": "crit_exit (no yield)", "_lwkt_enqueue": "_lwkt_enqueue",
-    "_lwkt_dequeue": "_lwkt_dequeue", "lwkt_yield_quick": "lwkt_yield_quick", "lwkt_yield": "lwkt_yield",
-    "lwkt_schedule_self": "lwkt_schedule_self", "lwkt_schedule": "lwkt_schedule/local",
-    "lwkt_deschedule_self": "lwkt_deschedule_self", "lwkt_deschedule": "lwkt_deschedule/local",
-    "lwkt_setpri": "lwkt_setpri/not queued", "lwkt_block": "lwkt_block", "lwkt_signal": "lwkt_signal/0 waiters",
-    "lwkt_gettoken": "lwkt_gettoken/local", "lwkt_reltoken": "lwkt_reltoken/local",
-    "lwkt_regettoken": "lwkt_regettoken/local", "lwkt_alloc_thread": "lwkt_alloc_thread/cache",
-    "lwkt_init_thread": "lwkt_init_thread", "lwkt_free_thread": "lwkt_free_thread", "lwkt_create": "lwkt_create",
-    "lwkt_exit": "lwkt_exit", "lwkt_switch": "lwkt_switch/idle",
+    "crit_enter": "crit_enter",
+    "crit_exit": "crit_exit (no yield)",
+    "_lwkt_enqueue": "_lwkt_enqueue",
+    "_lwkt_dequeue": "_lwkt_dequeue",
+    "lwkt_yield_quick": "lwkt_yield_quick",
+    "lwkt_yield": "lwkt_yield",
+    "lwkt_schedule_self": "lwkt_schedule_self",
+    "lwkt_schedule": "lwkt_schedule/local",
+    "lwkt_deschedule_self": "lwkt_deschedule_self",
+    "lwkt_deschedule": "lwkt_deschedule/local",
+    "lwkt_setpri": "lwkt_setpri/not queued",
+    "lwkt_block": "lwkt_block",
+    "lwkt_signal": "lwkt_signal/0 waiters",
+    "lwkt_gettoken": "lwkt_gettoken/local",
+    "lwkt_reltoken": "lwkt_reltoken/local",
+    "lwkt_regettoken": "lwkt_regettoken/local",
+    "lwkt_alloc_thread": "lwkt_alloc_thread/cache",
+    "lwkt_init_thread": "lwkt_init_thread",
+    "lwkt_free_thread": "lwkt_free_thread",
+    "lwkt_create": "lwkt_create",
+    "lwkt_exit": "lwkt_exit",
+    "lwkt_switch": "lwkt_switch/idle",
     "lwkt_switch_scan": "lwkt_switch/per empty queue",
 }
 ONE_CASE_SMP = {
-    "lwkt_trytoken": "lwkt_trytoken/local", "lwkt_gettoken_remote": "lwkt_gettoken_remote",
-    "lwkt_inittoken": "lwkt_inittoken", "lwkt_acquire": "lwkt_acquire", "lwkt_send_ipiq": "lwkt_send_ipiq",
-    "lwkt_wait_ipiq": "lwkt_wait_ipiq/done", "lwkt_wait_ipiq_poll": "lwkt_wait_ipiq/per poll",
+    "lwkt_trytoken": "lwkt_trytoken/local",
+    "lwkt_gettoken_remote": "lwkt_gettoken_remote",
+    "lwkt_inittoken": "lwkt_inittoken",
+    "lwkt_acquire": "lwkt_acquire",
+    "lwkt_send_ipiq": "lwkt_send_ipiq",
+    "lwkt_wait_ipiq": "lwkt_wait_ipiq/done",
+    "lwkt_wait_ipiq_poll": "lwkt_wait_ipiq/per poll",
     "lwkt_process_ipiq_source": "lwkt_process_ipiq/per empty source",
-    "lwkt_process_ipiq_message": "lwkt_process_ipiq/per message", "lwkt_signal_wake": "lwkt_signal/per extra woken thread",
+    "lwkt_process_ipiq_message": "lwkt_process_ipiq/per message",
+    "lwkt_signal_wake": "lwkt_signal/per extra woken thread",
 }
 
 
@@ -63,13 +81,15 @@ def test_split_figures_add_up_to_the_measured_paths():
     smp, up = DEFAULT_SMP, DEFAULT_UP
     # lwkt_switch picking a thread from one non-empty queue: body + one queue looked at + the rotation.
     for table, seed in ((smp, "v1.18"), (up, "v1.12")):
-        assert table["lwkt_switch"] + table["lwkt_switch_scan"] + table["lwkt_switch_pick"] == \
-            _measured(seed, "lwkt_switch/pick")
+        assert table["lwkt_switch"] + table["lwkt_switch_scan"] + table["lwkt_switch_pick"] == _measured(
+            seed, "lwkt_switch/pick"
+        )
         assert table["lwkt_preempt"] + table["lwkt_preempt_hit"] == _measured(seed, "lwkt_preempt/hit")
         assert table["lwkt_preempt"] == _measured(seed, "lwkt_preempt/miss")
     assert smp["lwkt_gettoken"] + smp["lwkt_gettoken_request"] == _measured("v1.18", "lwkt_gettoken/remote")
-    assert smp["lwkt_process_ipiq"] + 3 * smp["lwkt_process_ipiq_source"] == \
-        _measured("v1.18", "lwkt_process_ipiq/3 empty sources")
+    assert smp["lwkt_process_ipiq"] + 3 * smp["lwkt_process_ipiq_source"] == _measured(
+        "v1.18", "lwkt_process_ipiq/3 empty sources"
+    )
 
 
 def test_every_operation_is_charged_by_the_kernel():
@@ -78,7 +98,7 @@ def test_every_operation_is_charged_by_the_kernel():
     looked_up = set(re.findall(r'costs\["([a-z_]+)"\]', source))
     decorated = set(re.findall(r"@kernel_function\s+async def ([a-z_]+)", source))
     decorated |= set(re.findall(r'@kernel_function\(cost="([a-z_]+)"\)', source))
-    attributes = {"crit_enter", "crit_exit"}          # cached on the kernel (_crit_enter_cost, ...)
+    attributes = {"crit_enter", "crit_exit"}  # cached on the kernel (_crit_enter_cost, ...)
     missing = set(OPERATIONS) - looked_up - decorated - attributes
     assert not missing, missing
 
@@ -98,16 +118,19 @@ def test_json_table_overrides_a_base(tmp_path):
     assert load_cost_model("zero") is ZERO and load_cost_model("default") is DEFAULT
 
 
-@pytest.mark.parametrize("content, message", [
-    ("{not json", "not JSON"),
-    ('{"cycles": {"lwkt_bogus": 3}}', "unknown operation 'lwkt_bogus'"),
-    ('{"cycles": {"td_switch": -1}}', "td_switch must be a whole number"),
-    ('{"cycles": {"td_switch": 2.5}}', "td_switch must be a whole number"),
-    ('{"cycles": {"td_switch": true}}', "td_switch must be a whole number"),
-    ('{"base": "fast"}', "base must be zero or default"),
-    ('{"cycle": {}}', "unknown key 'cycle'"),
-    ('[1, 2]', "expected an object"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "not JSON"),
+        ('{"cycles": {"lwkt_bogus": 3}}', "unknown operation 'lwkt_bogus'"),
+        ('{"cycles": {"td_switch": -1}}', "td_switch must be a whole number"),
+        ('{"cycles": {"td_switch": 2.5}}', "td_switch must be a whole number"),
+        ('{"cycles": {"td_switch": true}}', "td_switch must be a whole number"),
+        ('{"base": "fast"}', "base must be zero or default"),
+        ('{"cycle": {}}', "unknown key 'cycle'"),
+        ("[1, 2]", "expected an object"),
+    ],
+)
 def test_bad_json_tables_are_refused_in_one_line(tmp_path, content, message):
     path = tmp_path / "table.json"
     path.write_text(content)
@@ -117,8 +140,20 @@ def test_bad_json_tables_are_refused_in_one_line(tmp_path, content, message):
 
 
 def test_a_missing_table_is_a_usage_error(tmp_path, capsys):
-    assert main(["run", "--scenario", "up-basic", "--cost-model", str(tmp_path / "none.json"),
-                 "--out", str(tmp_path / "out")]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "--scenario",
+                "up-basic",
+                "--cost-model",
+                str(tmp_path / "none.json"),
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no such file" in err and "zero, default or a JSON file" in err
 

@@ -1,4 +1,5 @@
 """The generated register reference is current, and the command line behaves."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -42,13 +43,16 @@ def test_addresses_follow_the_contract():
     assert mm.describe(0x9000) == "unmapped"
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"ncpu": 0}, "CPU count must be 1..32"),
-    ({"ncpu": 33}, "CPU count must be 1..32"),
-    ({"fifo_depth": 12}, "power of two"),
-    ({"ram_words": 100}, "power of two"),
-    ({"ext_lines": 30}, "0..29"),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"ncpu": 0}, "CPU count must be 1..32"),
+        ({"ncpu": 33}, "CPU count must be 1..32"),
+        ({"fifo_depth": 12}, "power of two"),
+        ({"ram_words": 100}, "power of two"),
+        ({"ext_lines": 30}, "0..29"),
+    ],
+)
 def test_config_ranges_are_named(kwargs, words):
     with pytest.raises(ConfigError, match=words):
         SocConfig(**kwargs)
@@ -75,22 +79,53 @@ def test_cli_usage_errors_exit_2():
 
 def test_ram_layout_doc_is_current():
     from sim.reports.ramdoc import render_layout
+
     current = (ROOT / "docs" / "ram-layout.md").read_text()
     assert current == render_layout(), "docs/ram-layout.md is stale: run `make docs`"
 
 
 def test_ram_too_small_is_a_usage_error(tmp_path):
     """A RAM too small for the SMP kernel's layout is refused before anything is built (exit 2, one line)."""
-    result = subprocess.run([sys.executable, "-m", "sim.cli", "run", "--scenario", "smp-pingpong", "--cpus", "4",
-                             "--ram-words", "256", "--out", str(tmp_path)], capture_output=True, text=True,
-                            cwd=ROOT)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim.cli",
+            "run",
+            "--scenario",
+            "smp-pingpong",
+            "--cpus",
+            "4",
+            "--ram-words",
+            "256",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "needs 848" in lines[0] and "Traceback" not in result.stderr
 
 
 def test_unknown_planted_bug_is_a_usage_error(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "sim.cli", "run", "--scenario", "smp-pingpong",
-                             "--plant-bug", "nonsense", "--out", str(tmp_path)], capture_output=True, text=True,
-                            cwd=ROOT)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim.cli",
+            "run",
+            "--scenario",
+            "smp-pingpong",
+            "--plant-bug",
+            "nonsense",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert result.returncode == 2 and "unknown planted bug" in result.stderr and "Traceback" not in result.stderr

@@ -1,5 +1,6 @@
 """The documentation site builds in MkDocs' strict mode: every internal link and anchor of README and
 docs/ resolves, and the API reference renders every package's docstrings."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -8,8 +9,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_site_builds_with_every_link_resolved(tmp_path):
-    done = subprocess.run([sys.executable, str(ROOT / "docs" / "build_site.py"), "--out", str(tmp_path / "site")],
-                          capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "docs" / "build_site.py"), "--out", str(tmp_path / "site")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
     pages = {p.relative_to(tmp_path / "site").as_posix() for p in (tmp_path / "site").rglob("*.html")}
     assert {"index.html", "architecture.html", "registers.html", "api/sim.html", "api/hdl.html"} <= pages

@@ -1,4 +1,5 @@
 """The driver benchmark's cocotb program runs and both drivers read the same value."""
+
 import json
 
 from hdl.config import SocConfig
@@ -9,8 +10,9 @@ from sim.host.runner import run_cocotb
 
 def test_driver_bench_program(tmp_path):
     soc = SocConfig(ncpu=2)
-    config = RunConfig.directed("bench.driver_bench", soc, "verilator", tmp_path,
-                                params={"transactions": 50, "rounds": 2})
+    config = RunConfig.directed(
+        "bench.driver_bench", soc, "verilator", tmp_path, params={"transactions": 50, "rounds": 2}
+    )
     result = run_cocotb(build_soc("verilator", soc), "bench.driver_bench", test_dir=tmp_path, config=config)
     assert result.ok, (tmp_path / "sim.log").read_text()[-3000:]
     data = json.loads((tmp_path / "driver.json").read_text())

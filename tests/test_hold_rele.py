@@ -4,6 +4,7 @@ A sysctl reader on CPU 0 copies a thread of CPU 1 out in two parts and sleeps in
 between them while the thread exits, is reaped (lwkt_wait_free, lwkt_free_thread) and its
 structure reused: without hold/rele the record is torn, with them lwkt_wait_free waits.
 """
+
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -19,8 +20,11 @@ EXPECTED = 2
 
 def _passed(results_xml: Path) -> int:
     cases = ET.parse(results_xml).getroot().iter("testcase")
-    return sum(1 for case in cases if case.find("failure") is None and case.find("error") is None
-               and case.find("skipped") is None)
+    return sum(
+        1
+        for case in cases
+        if case.find("failure") is None and case.find("error") is None and case.find("skipped") is None
+    )
 
 
 @pytest.mark.xdist_group("hold_rele")

@@ -3,6 +3,7 @@
 Not timed: one small synthesis (2 CPUs, depth 4, 16 RAM words) checked for
 structure, and the fit on made-up figures.
 """
+
 import pytest
 
 from bench import hw_cost
@@ -99,8 +100,11 @@ def _made_up(ncpu, depth, total, ipi, per_cpu):
 
 
 def test_fit_recovers_known_growth():
-    results = [_made_up(n, d, 300 + 1200 * n + 950 * n * n + d, 40 + 700 * n + 9 * n * n + 2 * d, 1100 * n)
-               for n in (2, 4, 8, 16) for d in (4, 32)]
+    results = [
+        _made_up(n, d, 300 + 1200 * n + 950 * n * n + d, 40 + 700 * n + 9 * n * n + 2 * d, 1100 * n)
+        for n in (2, 4, 8, 16)
+        for d in (4, 32)
+    ]
     fits = hw_cost.fit_growth(results)
     a, b, c = fits["total_vs_n"]["4"]["coefficients"]
     assert (a, b, c) == pytest.approx((304, 1200, 950))

@@ -6,6 +6,7 @@ window, every read, every illegal access) is tried against a victim CPU in a kno
 state, once per victim; the victim's whole readable state and its RTL state must not
 change. MPLOCK.BUST, the documented fault-recovery path, is tested apart.
 """
+
 import re
 import time
 

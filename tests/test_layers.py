@@ -1,5 +1,6 @@
 """The layers of sim/ (docs/architecture.md): host commands run without the simulator side, and the
 scenario catalogue the host reads matches the classes the simulator runs."""
+
 import subprocess
 import sys
 
@@ -20,11 +21,11 @@ print("LOADED", ",".join(loaded))
 """
 
 
-@pytest.mark.parametrize("args", [["list"], ["regs"], ["results", "--help"], ["run", "--help"],
-                                  ["regress", "--help"], ["report", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["list"], ["regs"], ["results", "--help"], ["run", "--help"], ["regress", "--help"], ["report", "--help"]]
+)
 def test_host_commands_load_neither_cocotb_nor_the_simulator_side(args):
-    done = subprocess.run([sys.executable, "-c", _PROBE.format(args=args)], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-c", _PROBE.format(args=args)], capture_output=True, text=True, timeout=120)
     loaded = [line for line in done.stdout.splitlines() if line.startswith("LOADED")]
     assert loaded, done.stderr
     assert loaded[-1] == "LOADED ", f"lwkt-soc {' '.join(args)} imported {loaded[-1][7:]}"
@@ -33,6 +34,7 @@ def test_host_commands_load_neither_cocotb_nor_the_simulator_side(args):
 def test_every_declared_scenario_has_one_implementation_with_its_fields():
     from sim.tb.scenarios import get_scenario
     from sim.tb.scenarios.base import _INFO_FIELDS
+
     for name, info in CATALOGUE.items():
         if info.module.startswith("tests."):
             continue
@@ -44,12 +46,16 @@ def test_every_declared_scenario_has_one_implementation_with_its_fields():
 
 def test_a_class_that_restates_a_declared_field_is_refused():
     from sim.tb.scenarios.base import Scenario, register
+
     with pytest.raises(TypeError, match="sets max_cycles"):
+
         @register
         class Restated(Scenario):
             name = "up-idle"
             max_cycles = 5
+
     with pytest.raises(KeyError, match="unknown scenario 'no-such'"):
+
         @register
         class Undeclared(Scenario):
             name = "no-such"

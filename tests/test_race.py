@@ -1,4 +1,5 @@
 """The shared-RAM race detector (sim/tb/race.py) on synthetic bus accesses: no simulator."""
+
 import pytest
 
 from firmware.ram_layout import FREE, MPLOCK, THREAD_FIELDS, Guard, RamLayout
@@ -60,14 +61,23 @@ def field(base, name):
 
 # -- token-guarded regions -------------------------------------------------------------------------
 
+
 def test_token_data_owner_fine_other_cpu_races(layout, det, bus):
     tok = layout.new_token("tok")
     data = layout.new_data("counter", 2, Guard("token", tok))
     # RAM starts zeroed: CPU 0 owns every token.
     assert bus.read(0, data) == [] and bus.write(0, data + 1, 5) == []
     [race] = bus.write(1, data + 1, 6)
-    assert race == {"cycle": bus.cycle, "cpu": 1, "address": RamLayout.address(data + 1), "word": data + 1,
-                    "region": "counter", "access": "write", "guard": f"token at word {tok}", "holder": "cpu 0"}
+    assert race == {
+        "cycle": bus.cycle,
+        "cpu": 1,
+        "address": RamLayout.address(data + 1),
+        "word": data + 1,
+        "region": "counter",
+        "access": "write",
+        "guard": f"token at word {tok}",
+        "holder": "cpu 0",
+    }
     message = describe(race)
     assert message.startswith("race: ")
     for text in (f"cycle {bus.cycle}", "cpu 1", f"{RamLayout.address(data + 1):#010x}", "counter", "cpu 0"):
@@ -81,12 +91,12 @@ def test_token_data_owner_fine_other_cpu_races(layout, det, bus):
 def test_ownership_moves_with_t_cpu_writes(layout, det, bus):
     tok = layout.new_token("tok")
     data = layout.new_data("shared", 1, Guard("token", tok))
-    assert bus.write(0, tok + 1, 1) == []            # t_reqcpu: the protocol words are free
-    assert bus.write(0, tok, 1) == []                # CPU 0 hands the token to CPU 1
+    assert bus.write(0, tok + 1, 1) == []  # t_reqcpu: the protocol words are free
+    assert bus.write(0, tok, 1) == []  # CPU 0 hands the token to CPU 1
     assert det.owner_of_token(tok) == 1
     assert bus.write(1, data, 1) == [] and bus.read(1, data) == []
     assert len(bus.write(0, data, 2)) == 1
-    assert bus.write(1, tok, 0) == []                # and back
+    assert bus.write(1, tok, 0) == []  # and back
     assert bus.write(0, data, 3) == [] and len(bus.read(1, data)) == 1
 
 
@@ -95,7 +105,7 @@ def test_waitqueue_token_guards_the_queue_words(layout, det, bus):
     head = wq + 3
     assert bus.write(0, head, 9) == []
     assert len(bus.read(1, head)) == 1
-    bus.write(0, wq, 1)                              # the queue's token is its first word
+    bus.write(0, wq, 1)  # the queue's token is its first word
     assert bus.read(1, head) == [] and len(bus.write(0, head, 0)) == 1
 
 
@@ -109,7 +119,7 @@ def test_writes_only_guard_leaves_reads_free(layout, bus):
 def test_free_and_unallocated_words_are_unchecked(layout, det, bus):
     free = layout.new_data("scratch", 1, FREE)
     assert bus.write(1, free, 1) == [] and bus.read(0, free) == []
-    assert bus.write(1, layout.data.base + 50, 1) == []       # not allocated yet
+    assert bus.write(1, layout.data.base + 50, 1) == []  # not allocated yet
     assert det.accesses == 3 and det.checked == 0
 
 
@@ -122,6 +132,7 @@ def test_regions_allocated_after_the_detector_are_seen(layout, det, bus):
 
 
 # -- MP lock and writer regions --------------------------------------------------------------------
+
 
 def test_mplock_region(layout, lock, bus):
     data = layout.new_data("giant", 1, MPLOCK)
@@ -137,7 +148,7 @@ def test_writer_regions(layout, bus):
     words = [layout.new_data(f"word[{cpu}]", 1, Guard("writer", cpu)) for cpu in (0, 1)]
     assert bus.write(0, words[0], 1) == []
     assert bus.write(1, words[1], 1) == []
-    assert bus.read(0, words[1]) == []                      # anyone reads
+    assert bus.read(0, words[1]) == []  # anyone reads
     [race] = bus.write(1, words[0], 2)
     assert race["region"] == "word[0]" and race["holder"] == "cpu 0"
     assert race["guard"] == "written by cpu 0"
@@ -158,6 +169,7 @@ def test_on_race_is_called_with_the_record(layout):
 
 
 # -- thread records --------------------------------------------------------------------------------
+
 
 def publish(bus, td, cpu, tid=1):
     """What lwkt_init_thread writes of a record (firmware/shared.py publish_thread), in its order."""
@@ -186,8 +198,8 @@ def test_record_creation_is_free(layout, bus):
 def test_reusing_a_cached_record_is_the_owners(layout, lock, bus):
     td = create(bus, layout, 1)
     lock.owner = 0
-    bus.write(0, field(td, "td_refs"), 1)          # lwkt_hold from CPU 0
-    bus.write(0, field(td, "td_refs"), 0)          # lwkt_rele
+    bus.write(0, field(td, "td_refs"), 1)  # lwkt_hold from CPU 0
+    bus.write(0, field(td, "td_refs"), 0)  # lwkt_rele
     lock.owner = None
     # The thread exited into CPU 1's free cache and is initialised again: bzero stores 0 over 0.
     assert publish(bus, td, 1, tid=2) == []
@@ -199,19 +211,26 @@ def test_reusing_a_cached_record_is_the_owners(layout, lock, bus):
     assert race["region"] == "td record 0 td_refs" and race["guard"] == "MP lock"
     races = publish(bus, td, 0, tid=4)
     # (td_flags is written after td_cpu moved to CPU 0, so by its owner.)
-    assert [r["region"].split()[-1] for r in races] == ["td_wait", "td_wmesg", "td_refs", "td_wnext", "td_wprev",
-                                                        "td_id", "td_cpu"]
+    assert [r["region"].split()[-1] for r in races] == [
+        "td_wait",
+        "td_wmesg",
+        "td_refs",
+        "td_wnext",
+        "td_wprev",
+        "td_id",
+        "td_cpu",
+    ]
 
 
 def test_td_cpu_moves_under_the_mplock(layout, lock, bus, det):
     td = create(bus, layout, 0)
-    assert bus.read(1, field(td, "td_cpu")) == []            # reads are free (IPI destination)
+    assert bus.read(1, field(td, "td_cpu")) == []  # reads are free (IPI destination)
     [race] = bus.write(1, field(td, "td_cpu"), 1)
     assert race["region"] == "td record 0 td_cpu" and race["holder"] == "td_cpu cpu 0, MP lock nobody"
-    assert det.td_owner[td] == 1                              # the write happened all the same
-    assert bus.write(1, field(td, "td_cpu"), 0) == []         # now the owner's
+    assert det.td_owner[td] == 1  # the write happened all the same
+    assert bus.write(1, field(td, "td_cpu"), 0) == []  # now the owner's
     lock.owner = 1
-    assert bus.write(1, field(td, "td_cpu"), 1) == []         # lwkt_acquire
+    assert bus.write(1, field(td, "td_cpu"), 1) == []  # lwkt_acquire
     assert bus.write(1, field(td, "td_flags"), 4) == []
     assert len(bus.write(0, field(td, "td_flags"), 0)) == 1
 
@@ -221,8 +240,8 @@ def test_td_flags_rules(layout, lock, bus):
     assert bus.write(0, field(td, "td_flags"), 2) == [] and bus.read(0, field(td, "td_flags")) == []
     assert len(bus.read(1, field(td, "td_flags"))) == 1
     lock.owner = 1
-    assert bus.read(1, field(td, "td_flags")) == []           # tested under the MP lock
-    assert len(bus.write(1, field(td, "td_flags"), 0)) == 1   # but written by the owner only
+    assert bus.read(1, field(td, "td_flags")) == []  # tested under the MP lock
+    assert len(bus.write(1, field(td, "td_flags"), 0)) == 1  # but written by the owner only
 
 
 def test_td_refs_need_the_mplock_to_write(layout, lock, bus):
@@ -230,7 +249,7 @@ def test_td_refs_need_the_mplock_to_write(layout, lock, bus):
     [race] = bus.write(0, field(td, "td_refs"), 1)
     assert race["guard"] == "MP lock" and race["region"] == "td record 0 td_refs"
     lock.owner = 1
-    assert bus.write(1, field(td, "td_refs"), 1) == []        # lwkt_hold from another CPU
+    assert bus.write(1, field(td, "td_refs"), 1) == []  # lwkt_hold from another CPU
     assert bus.read(0, field(td, "td_refs")) == []
 
 
@@ -248,7 +267,7 @@ def test_td_wait_dynamic_guard(layout, det, bus):
     # Blocking on CPU 1 without the queue's token (CPU 0 has it) is a race.
     [race] = bus.write(1, wait, wq)
     assert race["guard"] == f"token at word {wq} (the queue td_wait is set to)" and race["holder"] == "cpu 0"
-    bus.write(0, wait, 0)                        # (undo: CPU 0 holds the token it was set under)
+    bus.write(0, wait, 0)  # (undo: CPU 0 holds the token it was set under)
     assert det.races[1:] == []
     # Properly: the token comes to CPU 1, then td_wait is set and the links written under it.
     bus.write(0, wq, 1)
@@ -264,8 +283,8 @@ def test_td_wait_dynamic_guard(layout, det, bus):
     # Clearing needs the old queue's token: the thread's owner does not have it.
     [race] = bus.write(1, wait, 0)
     assert race["guard"] == f"token at word {wq} (the queue td_wait is cleared from)" and race["holder"] == "cpu 0"
-    assert bus.write(0, wait, wq) == []          # (back on the queue, by the token's holder)
-    assert bus.write(0, wait, 0) == []           # lwkt_signal takes it off
+    assert bus.write(0, wait, wq) == []  # (back on the queue, by the token's holder)
+    assert bus.write(0, wait, 0) == []  # lwkt_signal takes it off
     # Cleared: the links are the owner's alone again.
     assert len(bus.write(0, wnext, 0)) == 1
     assert bus.write(1, wnext, 0) == [] and bus.read(1, wmesg) == []

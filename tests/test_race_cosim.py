@@ -1,4 +1,5 @@
 """The race detector's cocotb tests (sim/tb/directed/race.py) on a 2-CPU SoC, both simulators."""
+
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -13,8 +14,11 @@ TESTS = 2
 
 def _passed(results_xml: Path) -> int:
     cases = ET.parse(results_xml).getroot().iter("testcase")
-    return sum(1 for case in cases if case.find("failure") is None and case.find("error") is None
-               and case.find("skipped") is None)
+    return sum(
+        1
+        for case in cases
+        if case.find("failure") is None and case.find("error") is None and case.find("skipped") is None
+    )
 
 
 @pytest.mark.parametrize("sim", ["icarus", "verilator"])

@@ -1,5 +1,6 @@
 """The random workload, fault injection, stress runs, shrinking, and cross-simulator equivalence
 of every named scenario."""
+
 import json
 
 import pytest
@@ -43,8 +44,7 @@ def test_random_with_every_fault_is_identical_on_both_simulators(tmp_path):
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_each_fault_alone_keeps_every_check(fault, tmp_path):
-    assert run_scenario("random", sim="verilator", seed=12, out=tmp_path, faults=fault, fifo_depth=8,
-                        quiet=True) == 0
+    assert run_scenario("random", sim="verilator", seed=12, out=tmp_path, faults=fault, fifo_depth=8, quiet=True) == 0
     report = json.loads((tmp_path / "report.json").read_text())
     names = [c["name"] for c in report["checks"]]
     if fault == "cpu-stop":
@@ -58,8 +58,10 @@ def test_a_busy_mp_lock_owner_is_not_taken_for_stopped(tmp_path):
     """Issue 24's seed 1095: CPU 6 waits thousands of cycles in lwkt_gettoken holding the MP lock while
     CPU 7 is stopped. The first watchdog freed CPU 6's lock too (its heartbeat stalls in a critical
     section) and the race detector stopped the run; now only the stopped CPU loses it."""
-    assert run_scenario("random", sim="verilator", seed=1095, out=tmp_path, cpus=8, fifo_depth=4, faults="all",
-                        quiet=True) == 0, (tmp_path / "report.txt").read_text()
+    assert (
+        run_scenario("random", sim="verilator", seed=1095, out=tmp_path, cpus=8, fifo_depth=4, faults="all", quiet=True)
+        == 0
+    ), (tmp_path / "report.txt").read_text()
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["mplock"]["busts"] == 1
     counters = json.loads((tmp_path / "counters.json").read_text())
@@ -119,9 +121,17 @@ def test_shrinking_a_real_failing_run(tmp_path):
         path = tmp_path / f"spec{len(calls)}.json"
         path.write_text(candidate.to_json())
         try:
-            run_scenario("random", sim="verilator", seed=3, cpus=2, out=tmp_path / "run", quiet=True, spec=path,
-                         bug="enqueue-head")
-        except UsageError as exc:               # a removal that leaves a queue short of tickets
+            run_scenario(
+                "random",
+                sim="verilator",
+                seed=3,
+                cpus=2,
+                out=tmp_path / "run",
+                quiet=True,
+                spec=path,
+                bug="enqueue-head",
+            )
+        except UsageError as exc:  # a removal that leaves a queue short of tickets
             return ("unrunnable", str(exc))
         return failure_signature(json.loads((tmp_path / "run" / "report.json").read_text()))
 
@@ -140,16 +150,19 @@ def test_shrinking_a_real_failing_run(tmp_path):
 
 #: Small matrices for CI (make stress runs 2,4,8,16 CPUs x depths 2,4,8 x 7 fault sets x both simulators):
 #: Verilator on builds other tests make anyway, Icarus across CPU counts and depths.
-STRESS_MATRICES = {"verilator": (12, ["--cpus", "4", "--fifo-depths", "8"]),
-                   "icarus": (4, ["--cpus", "2,3", "--fifo-depths", "2,4", "--faults", "all", "--faults", "none"])}
+STRESS_MATRICES = {
+    "verilator": (12, ["--cpus", "4", "--fifo-depths", "8"]),
+    "icarus": (4, ["--cpus", "2,3", "--fifo-depths", "2,4", "--faults", "all", "--faults", "none"]),
+}
 
 
 @pytest.mark.parametrize("sim", list(STRESS_MATRICES))
 def test_stress_summary(sim, tmp_path, capsys):
     require_simulator(sim)
     seeds, matrix = STRESS_MATRICES[sim]
-    code = stress.main(["--seeds", str(seeds), "--first", "101", "--sims", sim, "--jobs", "1",
-                        "--out", str(tmp_path), *matrix])
+    code = stress.main(
+        ["--seeds", str(seeds), "--first", "101", "--sims", sim, "--jobs", "1", "--out", str(tmp_path), *matrix]
+    )
     out = capsys.readouterr().out
     assert f"seeds run: {seeds} over" in out and "checks evaluated:" in out and "MP-lock BUSTs:" in out
     assert "violations: 0" in out, out[-3000:]
@@ -158,6 +171,7 @@ def test_stress_summary(sim, tmp_path, capsys):
     from sim.campaigns.regress import campaign_results
     from sim.campaigns.results_db import ResultsDB
     from sim.campaigns.revision import source_digest
+
     db = ResultsDB(tmp_path / "results.sqlite", create=False)
     rows = campaign_results(db, "stress", source_digest())
     assert sorted(r["seed"] for r in rows) == list(range(101, 101 + seeds))

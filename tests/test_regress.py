@@ -1,6 +1,7 @@
 """Regression campaigns on Dask (a LocalCluster on loopback with 2 workers) and the RTL on Verilator: a
 campaign of short runs and what the database holds, a failing and a panicking run with a reproduce command
 run as printed, a shrink, resuming after a SIGKILL of the campaign, and a worker killed mid-campaign."""
+
 import json
 import logging
 import os
@@ -30,8 +31,9 @@ DIGEST = "test-regress"
 @pytest.fixture(scope="module")
 def client():
     from distributed import Client
+
     previous = os.environ.get("LWKT_SOC_SOURCE_DIGEST")
-    os.environ["LWKT_SOC_SOURCE_DIGEST"] = DIGEST         # the workers inherit it
+    os.environ["LWKT_SOC_SOURCE_DIGEST"] = DIGEST  # the workers inherit it
     cluster = local_cluster(2, dashboard=False)
     with Client(cluster) as c:
         yield c
@@ -48,21 +50,37 @@ def _quiet(*_):
 
 
 def test_a_campaign_records_every_run_once_and_resumes(client, tmp_path):
-    campaign = Campaign(name="smoke", scenarios=("up-basic", "smp-pingpong", "random"), cpus=(1, 2), seeds=(1, 2),
-                        coverage=True)
+    campaign = Campaign(
+        name="smoke", scenarios=("up-basic", "smp-pingpong", "random"), cpus=(1, 2), seeds=(1, 2), coverage=True
+    )
     db_path, folder = tmp_path / "r.sqlite", tmp_path / "smoke"
     seen = []
-    outcome = run_campaign(campaign, db_path=db_path, folder=folder, client=client, progress=False, say=_quiet,
-                           on_result=lambda r, spec, done, total: seen.append((spec.label, r["seed"], done, total)))
+    outcome = run_campaign(
+        campaign,
+        db_path=db_path,
+        folder=folder,
+        client=client,
+        progress=False,
+        say=_quiet,
+        on_result=lambda r, spec, done, total: seen.append((spec.label, r["seed"], done, total)),
+    )
     assert outcome.exit_code == 0 and outcome.counts == {"pass": 8, "fail": 0, "panic": 0, "error": 0}, outcome.results
     assert any("smp-pingpong on 1 CPU(s)" in why for why in outcome.skipped)
     assert sorted(done for *_, done, _ in seen) == list(range(1, 9)) and {t for *_, t in seen} == {8}
     db = ResultsDB(db_path, create=False)
-    rows = db.rows("SELECT runs.*, configs.config FROM runs JOIN configs USING (config_id) "
-                   "ORDER BY scenario, cpus, seed")
+    rows = db.rows(
+        "SELECT runs.*, configs.config FROM runs JOIN configs USING (config_id) ORDER BY scenario, cpus, seed"
+    )
     assert [(r["scenario"], r["cpus"], r["seed"]) for r in rows] == [
-        ("random", 1, 1), ("random", 1, 2), ("random", 2, 1), ("random", 2, 2), ("smp-pingpong", 2, 1),
-        ("smp-pingpong", 2, 2), ("up-basic", 1, 1), ("up-basic", 1, 2)]
+        ("random", 1, 1),
+        ("random", 1, 2),
+        ("random", 2, 1),
+        ("random", 2, 2),
+        ("smp-pingpong", 2, 1),
+        ("smp-pingpong", 2, 2),
+        ("up-basic", 1, 1),
+        ("up-basic", 1, 2),
+    ]
     for r in rows:
         assert r["status"] == "pass" and r["exit_code"] == 0 and r["outcome"] == "done" and r["attempt"] == 1
         assert r["source_digest"] == DIGEST and r["campaign"] == "smoke" and r["faults"] == "none"
@@ -88,8 +106,13 @@ def test_a_campaign_records_every_run_once_and_resumes(client, tmp_path):
 
 
 def test_a_failing_run_and_panics_are_recorded_with_a_reproduce_command(client, tmp_path):
-    campaign = Campaign(name="bugs", scenarios=("up-basic", "test-failing-check", "test-crit-underflow"), seeds=(1,),
-                        plant_bug="no-rotate", scenario_modules=("tests.scenarios_extra",))
+    campaign = Campaign(
+        name="bugs",
+        scenarios=("up-basic", "test-failing-check", "test-crit-underflow"),
+        seeds=(1,),
+        plant_bug="no-rotate",
+        scenario_modules=("tests.scenarios_extra",),
+    )
     db_path, folder = tmp_path / "r.sqlite", tmp_path / "bugs"
     outcome = run_campaign(campaign, db_path=db_path, folder=folder, client=client, progress=False, say=_quiet)
     assert outcome.exit_code == 1
@@ -100,7 +123,7 @@ def test_a_failing_run_and_panics_are_recorded_with_a_reproduce_command(client, 
     assert "td_pri is/would-go negative" in status["test-crit-underflow"]["panic"]
     assert status["up-basic"]["status"] == "panic"
     assert status["up-basic"]["panic"].startswith("check failed: scoreboard:")
-    for r in outcome.results:                       # failing runs keep their folder
+    for r in outcome.results:  # failing runs keep their folder
         assert Path(r["out_dir"]).is_dir() and (Path(r["out_dir"]) / "report.json").is_file()
     db = ResultsDB(db_path, create=False)
     failures = collect(db)["failures"]
@@ -109,16 +132,18 @@ def test_a_failing_run_and_panics_are_recorded_with_a_reproduce_command(client, 
     (scoreboard,) = [f for f in failures if f["panic"].startswith("check failed: scoreboard")]
     assert scoreboard["first_seed"] == 1 and "lwkt_switch picked td #" in scoreboard["panic"]
     # The reproduce command works as printed (from another folder, with its own output folder).
-    done = subprocess.run(scoreboard["reproduce"], shell=True, cwd=tmp_path, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        scoreboard["reproduce"], shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
     (report,) = (tmp_path / "runs" / "repro").glob("*/report.json")
     assert json.loads(report.read_text())["panic"]["message"] == status["up-basic"]["panic"]
 
 
 def test_one_seed_of_a_new_signature_is_shrunk_by_a_task(client, tmp_path):
-    campaign = Campaign(name="shrink", scenarios=("random",), cpus=(2,), seeds=(3,), plant_bug="enqueue-head",
-                        shrink_runs=3)
+    campaign = Campaign(
+        name="shrink", scenarios=("random",), cpus=(2,), seeds=(3,), plant_bug="enqueue-head", shrink_runs=3
+    )
     db_path, folder = tmp_path / "r.sqlite", tmp_path / "shrink"
     outcome = run_campaign(campaign, db_path=db_path, folder=folder, client=client, progress=False, say=_quiet)
     assert outcome.exit_code == 1 and outcome.shrinks == 1
@@ -130,22 +155,43 @@ def test_one_seed_of_a_new_signature_is_shrunk_by_a_task(client, tmp_path):
     assert f"--spec {row['spec_path']}" in failure["shrink"]["reproduce"]
     db.close()
     # Known now: a second campaign with the same failure does not shrink it again.
-    again = run_campaign(campaign, db_path=db_path, folder=folder, client=client, progress=False, say=_quiet,
-                         rerun=True)
+    again = run_campaign(
+        campaign, db_path=db_path, folder=folder, client=client, progress=False, say=_quiet, rerun=True
+    )
     assert again.shrinks == 0
 
 
 def _regress(db: Path, out: Path, seeds: str) -> list[str]:
-    return [sys.executable, "-m", "sim.cli", "regress", "--name", "killed", "--scenarios", "random", "--cpus", "2",
-            "--seeds", seeds, "--workers", "2", "--db", str(db), "--out", str(out)]
+    return [
+        sys.executable,
+        "-m",
+        "sim.cli",
+        "regress",
+        "--name",
+        "killed",
+        "--scenarios",
+        "random",
+        "--cpus",
+        "2",
+        "--seeds",
+        seeds,
+        "--workers",
+        "2",
+        "--db",
+        str(db),
+        "--out",
+        str(out),
+    ]
 
 
 def test_a_campaign_killed_with_sigkill_loses_nothing_and_finishes_when_run_again(tmp_path):
     from sim.host.interrupt import child_processes
+
     db, out = tmp_path / "r.sqlite", tmp_path / "killed"
     env = dict(os.environ, LWKT_SOC_SOURCE_DIGEST=DIGEST)
-    first = subprocess.Popen(_regress(db, out, "21-26"), cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
+    first = subprocess.Popen(
+        _regress(db, out, "21-26"), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     deadline, recorded = time.monotonic() + 120, 0
     try:
         while time.monotonic() < deadline and first.poll() is None:
@@ -160,7 +206,7 @@ def test_a_campaign_killed_with_sigkill_loses_nothing_and_finishes_when_run_agai
         descendants = child_processes(first.pid)
         first.kill()
         output = first.communicate()[0]
-        for pid in descendants:                       # its workers and simulators, by id
+        for pid in descendants:  # its workers and simulators, by id
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
@@ -172,19 +218,19 @@ def test_a_campaign_killed_with_sigkill_loses_nothing_and_finishes_when_run_agai
     before = dict(con.execute("SELECT run_key, recorded FROM runs").fetchall())
     con.close()
 
-    second = subprocess.run(_regress(db, out, "21-26"), cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=300)
+    second = subprocess.run(_regress(db, out, "21-26"), cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert f"{len(before)} already recorded, {6 - len(before)} to run" in second.stdout
     con = sqlite3.connect(db)
     rows = con.execute("SELECT run_key, recorded, seed, status FROM runs").fetchall()
     assert sorted(r[2] for r in rows) == list(range(21, 27)) and {r[3] for r in rows} == {"pass"}
-    assert all(before[key] == when for key, when, *_ in rows if key in before)   # what was written stays
+    assert all(before[key] == when for key, when, *_ in rows if key in before)  # what was written stays
     assert [s for (s,) in con.execute("SELECT status FROM sessions ORDER BY id")] == ["running", "done"]
 
 
 def test_a_worker_killed_mid_campaign_costs_its_run_one_retry(tmp_path, monkeypatch):
     from distributed import Client
+
     monkeypatch.setenv("LWKT_SOC_SOURCE_DIGEST", DIGEST)
     cluster = local_cluster(2, dashboard=False)
     folder = tmp_path / "w"
@@ -208,15 +254,22 @@ def test_a_worker_killed_mid_campaign_costs_its_run_one_retry(tmp_path, monkeypa
         with Client(cluster) as client:
             workers = set(client.run(os.getpid).values())
             campaign = Campaign(name="w", scenarios=("random",), cpus=(2,), seeds=tuple(range(31, 37)))
-            outcome = run_campaign(campaign, db_path=tmp_path / "r.sqlite", folder=folder, client=client,
-                                   progress=False, say=_quiet, on_result=kill_one)
+            outcome = run_campaign(
+                campaign,
+                db_path=tmp_path / "r.sqlite",
+                folder=folder,
+                client=client,
+                progress=False,
+                say=_quiet,
+                on_result=kill_one,
+            )
     finally:
         logging.getLogger("distributed").setLevel(logging.CRITICAL)
         cluster.close()
     assert killed and killed["pid"] in workers
     assert outcome.exit_code == 0 and outcome.counts["pass"] == 6
     rows = sqlite3.connect(tmp_path / "r.sqlite").execute("SELECT seed, attempt FROM runs").fetchall()
-    assert sorted(seed for seed, _ in rows) == list(range(31, 37))           # nothing lost, nothing twice
+    assert sorted(seed for seed, _ in rows) == list(range(31, 37))  # nothing lost, nothing twice
     retried = {seed for seed, attempt in rows if attempt == 2}
     assert retried == {int(killed["run"].rsplit("-s", 1)[1])} and {a for _, a in rows} == {1, 2}
     assert not (folder / ATTEMPTS).exists()
@@ -226,21 +279,77 @@ def test_a_campaign_on_a_running_scheduler(tmp_path):
     """--scheduler: a scheduler and workers started apart (as on several machines, here on loopback)."""
     env = dict(os.environ, LWKT_SOC_SOURCE_DIGEST=DIGEST)
     scheduler_file = tmp_path / "scheduler.json"
-    started = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                                 "--port", "0", "--dashboard-address", "127.0.0.1:0", "--scheduler-file",
-                                 str(scheduler_file)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    started = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--dashboard-address",
+                "127.0.0.1:0",
+                "--scheduler-file",
+                str(scheduler_file),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
     try:
         deadline = time.monotonic() + 60
         while not scheduler_file.is_file() and time.monotonic() < deadline:
             time.sleep(0.1)
         address = json.loads(scheduler_file.read_text())["address"]
-        started.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers",
-                                         "2", "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"], env=env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        done = subprocess.run([sys.executable, "-m", "sim.cli", "regress", "--name", "remote", "--scenarios",
-                               "up-basic", "--seeds", "1-2", "--scheduler", address, "--db", str(tmp_path / "r.sqlite"),
-                               "--out", str(tmp_path / "remote"), "--no-progress"], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=300)
+        started.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "distributed.cli.dask_worker",
+                    address,
+                    "--nworkers",
+                    "2",
+                    "--nthreads",
+                    "1",
+                    "--host",
+                    "127.0.0.1",
+                    "--no-dashboard",
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sim.cli",
+                "regress",
+                "--name",
+                "remote",
+                "--scenarios",
+                "up-basic",
+                "--seeds",
+                "1-2",
+                "--scheduler",
+                address,
+                "--db",
+                str(tmp_path / "r.sqlite"),
+                "--out",
+                str(tmp_path / "remote"),
+                "--no-progress",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         for process in reversed(started):
             process.terminate()
@@ -251,6 +360,9 @@ def test_a_campaign_on_a_running_scheduler(tmp_path):
                 process.wait()
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert f"engine: scheduler {address}" in done.stdout and "2 runs: 2 pass" in done.stdout
-    rows = sqlite3.connect(tmp_path / "r.sqlite").execute("SELECT seed, runs.status, engine FROM runs JOIN sessions "
-                                                          "ON sessions.id = runs.session").fetchall()
+    rows = (
+        sqlite3.connect(tmp_path / "r.sqlite")
+        .execute("SELECT seed, runs.status, engine FROM runs JOIN sessions ON sessions.id = runs.session")
+        .fetchall()
+    )
     assert sorted(rows) == [(1, "pass", f"scheduler {address}"), (2, "pass", f"scheduler {address}")]

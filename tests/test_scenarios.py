@@ -1,4 +1,5 @@
 """Named scenarios end to end through `lwkt-soc run`, on both simulators."""
+
 import json
 from pathlib import Path
 
@@ -79,15 +80,15 @@ def test_python_exception_in_firmware_is_a_panic_with_its_origin(tmp_path):
 @pytest.mark.parametrize("seed", [1, 2])
 def test_an_up_scenario_runs_on_the_smp_kernel(tmp_path, seed):
     """up-basic with --mode smp (its wait queue's token in shared RAM) on one CPU."""
-    assert run_scenario("up-basic", sim="verilator", seed=seed, mode="smp", out=tmp_path, quiet=True) == 0, \
-        (tmp_path / "report.txt").read_text()
+    assert run_scenario("up-basic", sim="verilator", seed=seed, mode="smp", out=tmp_path, quiet=True) == 0, (
+        tmp_path / "report.txt"
+    ).read_text()
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["mode"] == "smp" and report["ok"] and report["cpus"] == 1
 
 
 def test_failed_check_exits_1(tmp_path):
-    assert run_scenario("test-failing-check", sim="verilator", out=tmp_path, quiet=True,
-                        scenario_modules=EXTRA) == 1
+    assert run_scenario("test-failing-check", sim="verilator", out=tmp_path, quiet=True, scenario_modules=EXTRA) == 1
     checks = json.loads((tmp_path / "counters.json").read_text())["checks"]
     assert [c["name"] for c in checks if not c["ok"]] == ["deliberately false"]
 

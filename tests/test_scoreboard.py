@@ -1,5 +1,6 @@
 """The scheduling scoreboard (firmware/scoreboard.py) on hand-written record sequences,
 and `lwkt-soc check` on run folders made here."""
+
 import json
 
 import pytest
@@ -31,12 +32,22 @@ class Feed:
         return self("enqueue", cur, target=tid, pri=pri, mpcount=mpcount)
 
     def pick(self, cur, to, cur_mpcount=0, mpheld=False, tried=None, preempted=None):
-        return self("pick", cur, to=to, cur_mpcount=cur_mpcount, mpheld=mpheld, tried=tried, idle=IDLE,
-                    preempted=preempted)
+        return self(
+            "pick", cur, to=to, cur_mpcount=cur_mpcount, mpheld=mpheld, tried=tried, idle=IDLE, preempted=preempted
+        )
 
     def switch(self, cur, to, pri=0, mpcount=0, to_mpcount=0):
-        return self("switch", cur, to=to, to_thread=f"t{to}", to_pri=pri, crit=1, mpcount=mpcount,
-                    to_mpcount=to_mpcount, exiting=False)
+        return self(
+            "switch",
+            cur,
+            to=to,
+            to_thread=f"t{to}",
+            to_pri=pri,
+            crit=1,
+            mpcount=mpcount,
+            to_mpcount=to_mpcount,
+            exiting=False,
+        )
 
 
 def _two_threads(feed):
@@ -45,6 +56,7 @@ def _two_threads(feed):
 
 
 # -- UP: queues and lwkt_switch ------------------------------------------------------------------
+
 
 def test_round_robin_at_one_priority_passes():
     feed = Feed()
@@ -139,6 +151,7 @@ def test_missing_field_is_a_record_error():
 
 # -- UP: lwkt_preempt -----------------------------------------------------------------------------
 
+
 def _running_a(feed, ithread_pri):
     feed.create(A, 10)
     feed.pick(IDLE, A)
@@ -184,17 +197,21 @@ def test_pick_disagreeing_with_the_preemption_link():
 
 # -- SMP: the MP lock in lwkt_switch ------------------------------------------------------------------
 
+
 def _smp_queues(feed, threads):
     for tid, pri, mpcount in threads:
         feed.create(tid, pri, mpcount=mpcount)
 
 
-@pytest.mark.parametrize("threads, expected", [
-    # head needs the lock, the TRY failed: the first thread with mpcount 0, from its queue down
-    ([(A, 20, 1), (B, 20, 1), (C, 10, 0)], C),
-    ([(A, 20, 1), (B, 20, 0), (C, 10, 0)], B),
-    ([(A, 20, 1), (B, 20, 1), (C, 10, 1)], IDLE),
-])
+@pytest.mark.parametrize(
+    "threads, expected",
+    [
+        # head needs the lock, the TRY failed: the first thread with mpcount 0, from its queue down
+        ([(A, 20, 1), (B, 20, 1), (C, 10, 0)], C),
+        ([(A, 20, 1), (B, 20, 0), (C, 10, 0)], B),
+        ([(A, 20, 1), (B, 20, 1), (C, 10, 1)], IDLE),
+    ],
+)
 def test_mp_lock_fallback(threads, expected):
     others = [t for t in (A, B, C, IDLE) if t != expected]
     feed = Feed("smp", 2)
@@ -236,9 +253,20 @@ def test_current_thread_mpcount_comes_from_the_pick():
 
 # -- SMP: lwkt_preempt (v1.18) --------------------------------------------------------------------------
 
+
 def _smp_preempt(feed, **fields):
-    base = dict(target=C, pri=10, target_pri=20, crit=1, critpri=1, target_cpu=0, mpheld=False, tried=None,
-                cur_mpcount=0, target_mpcount=0)
+    base = dict(
+        target=C,
+        pri=10,
+        target_pri=20,
+        crit=1,
+        critpri=1,
+        target_cpu=0,
+        mpheld=False,
+        tried=None,
+        cur_mpcount=0,
+        target_mpcount=0,
+    )
     base.update(fields)
     return feed("preempt", A, **base)
 
@@ -283,6 +311,7 @@ def test_v118_preempt_order_and_mp_step():
 
 # -- offline ----------------------------------------------------------------------------------------------
 
+
 def test_check_records_on_a_list():
     feed = Feed()
     _two_threads(feed)
@@ -320,13 +349,16 @@ def test_cli_check_exit_codes(tmp_path, capsys):
     assert "1 mismatches" in out[0] and "lwkt_switch picked td 2" in out[1]
 
 
-@pytest.mark.parametrize("damage, words", [
-    ("no-dir", "no such run folder"),
-    ("bad-line", "trace.jsonl: line 2 is not JSON"),
-    ("no-report", "holds no report.json"),
-    ("bad-report", "needs 'mode'"),
-    ("no-field", "lacks field 'to'"),
-])
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        ("no-dir", "no such run folder"),
+        ("bad-line", "trace.jsonl: line 2 is not JSON"),
+        ("no-report", "holds no report.json"),
+        ("bad-report", "needs 'mode'"),
+        ("no-field", "lacks field 'to'"),
+    ],
+)
 def test_cli_check_usage_errors(tmp_path, capsys, damage, words):
     run = _run_dir(tmp_path, [{"cycle": 1, "cpu": 0, "tid": 1, "thread": "idle0", "event": "yield"}])
     if damage == "no-dir":

@@ -12,6 +12,7 @@ Seven runs per simulator (sim/contract/directed.py):
 - watchdog on 4 CPUs: the MP-lock watchdog keeps a busy owner's lock, frees a stopped one's, and
   a BUST of a live CPU stops the run.
 """
+
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -23,14 +24,24 @@ from tests.conftest import require_simulator
 SIMS = ["icarus", "verilator"]
 
 #: directed run (sim/contract/directed.py) -> tests that must pass
-RUNS = {"smp_kernel": 8, "smp_kernel_mp": 8, "smp_kernel-4cpu": 1, "smp_kernel_ipiq": 3, "interleavings": 9, "migration": 1,
-        "watchdog": 3}
+RUNS = {
+    "smp_kernel": 8,
+    "smp_kernel_mp": 8,
+    "smp_kernel-4cpu": 1,
+    "smp_kernel_ipiq": 3,
+    "interleavings": 9,
+    "migration": 1,
+    "watchdog": 3,
+}
 
 
 def _passed(results_xml: Path) -> int:
     cases = ET.parse(results_xml).getroot().iter("testcase")
-    return sum(1 for case in cases if case.find("failure") is None and case.find("error") is None
-               and case.find("skipped") is None)
+    return sum(
+        1
+        for case in cases
+        if case.find("failure") is None and case.find("error") is None and case.find("skipped") is None
+    )
 
 
 @pytest.mark.xdist_group("smp_kernel")

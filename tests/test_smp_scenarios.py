@@ -1,4 +1,5 @@
 """The SMP scenarios through `lwkt-soc run`, on both simulators, with their run-time checks."""
+
 import json
 
 import pytest
@@ -37,11 +38,15 @@ def test_smp_scenario_on_both_simulators(name, cpus, tmp_path):
         smp = counters["smp"]
         assert smp["ipi_sent"] == smp["ipi_received"]
         check_names = {c["name"] for c in counters["checks"]}
-        assert {"WOF and ROE stay clear", "every IPI delivered exactly once, in order",
-                "no thread waits forever after being signalled"} <= check_names
+        assert {
+            "WOF and ROE stay clear",
+            "every IPI delivered exactly once, in order",
+            "no thread waits forever after being signalled",
+        } <= check_names
         outs[sim] = out
-    assert (outs["verilator"] / "trace.jsonl").read_bytes() == (outs["icarus"] / "trace.jsonl").read_bytes(), \
+    assert (outs["verilator"] / "trace.jsonl").read_bytes() == (outs["icarus"] / "trace.jsonl").read_bytes(), (
         "the same scenario and seed gave different traces on the two simulators"
+    )
     # The latencies come from the same cycles as the trace: identical on both simulators.
     assert _latency(outs["verilator"]) == _latency(outs["icarus"])
 

@@ -8,7 +8,6 @@ from sim.host.runner import run_directed
 from tests.conftest import require_simulator
 
 
-
 @pytest.mark.parametrize("ncpu", [1, 2, 4, 16])
 @pytest.mark.parametrize("sim", ["icarus", "verilator"])
 def test_soc(sim, ncpu, tmp_path):

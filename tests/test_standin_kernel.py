@@ -5,6 +5,7 @@ NOT co-verification: no RTL runs here. These tests show that firmware/ depends o
 protocol, and check scheduling logic in milliseconds; the same behaviour is tested on the RTL, on
 both simulators, in sim/tb/directed/up_kernel.py.
 """
+
 import subprocess
 import sys
 
@@ -36,8 +37,17 @@ def _priority_workload(cost_model):
 def test_strict_priority_and_round_robin_without_a_simulator():
     system, order = _priority_workload(ZERO)
     assert system.outcome == "done" and system.panic is None
-    assert order == [("hiA", 0), ("hiB", 0), ("hiA", 1), ("hiB", 1), ("hiA", 2), ("hiB", 2),
-                     ("lo", 0), ("lo", 1), ("lo", 2)]
+    assert order == [
+        ("hiA", 0),
+        ("hiB", 0),
+        ("hiA", 1),
+        ("hiB", 1),
+        ("hiA", 2),
+        ("hiB", 2),
+        ("lo", 0),
+        ("lo", 1),
+        ("lo", 2),
+    ]
     switches = [(r["thread"], r["to_thread"]) for r in system.trace.records if r["event"] == "switch"]
     assert switches[:3] == [("idle0", "hiA"), ("hiA", "hiB"), ("hiB", "hiA")]
     assert system.kernels[0].cpu.kernel_cycles == 0
@@ -58,7 +68,7 @@ def test_a_panic_names_cpu_thread_and_cycle_without_a_simulator():
     async def bad(td, arg):
         k = td.k
         await k.cpu.work(7)
-        await k.crit_exit()                      # one too many
+        await k.crit_exit()  # one too many
 
     async def start(k):
         await k.lwkt_create(bad, None, comm="bad", pri=TDPRI_KERN_DAEMON)
@@ -70,7 +80,9 @@ def test_a_panic_names_cpu_thread_and_cycle_without_a_simulator():
 
 
 def test_firmware_imports_no_simulator():
-    code = ("import sys, firmware.system, firmware.smp, firmware.watchdog; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('cocotb', 'sim')))")
+    code = (
+        "import sys, firmware.system, firmware.smp, firmware.watchdog; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('cocotb', 'sim')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

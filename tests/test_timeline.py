@@ -1,4 +1,5 @@
 """The run timeline (sim/reports/timeline.py): interval reconstruction, IPI matching and the PNG."""
+
 import json
 
 import matplotlib.image
@@ -33,14 +34,26 @@ TRACE = [
 ]
 
 EXPECTED = [
-    [Interval(0, 10, 1, "idle0", 0), Interval(10, 41, 3, "worker", 10),
-     Interval(41, 60, 4, "ithread0", 28), Interval(60, 100, 3, "worker", 10)],
-    [Interval(0, 20, 2, "idle1", 0), Interval(20, 50, 5, "helper", 12),
-     Interval(50, 80, 2, "idle1", 0), Interval(80, 100, 5, "helper", 12)],
+    [
+        Interval(0, 10, 1, "idle0", 0),
+        Interval(10, 41, 3, "worker", 10),
+        Interval(41, 60, 4, "ithread0", 28),
+        Interval(60, 100, 3, "worker", 10),
+    ],
+    [
+        Interval(0, 20, 2, "idle1", 0),
+        Interval(20, 50, 5, "helper", 12),
+        Interval(50, 80, 2, "idle1", 0),
+        Interval(80, 100, 5, "helper", 12),
+    ],
 ]
 
 COUNTERS = {
-    "outcome": "panic", "scenario": "synthetic", "seed": 7, "mode": "smp", "cycles": 95,
+    "outcome": "panic",
+    "scenario": "synthetic",
+    "seed": 7,
+    "mode": "smp",
+    "cycles": 95,
     "panic": {"message": "lwkt_exit: nothing to switch to", "cpu": 0, "thread": "worker", "tid": 3, "cycle": 95},
     "per_cpu": [{"cpu": 0}, {"cpu": 1}],
     "checks": [{"name": "no panic", "ok": False, "detail": "panic"}],
@@ -70,10 +83,13 @@ def test_idle_thread_runs_before_the_first_switch_and_on_quiet_cpus():
 
 
 def test_empty_intervals_are_left_out():
-    records = TRACE[:3] + [_rec(10, 0, 3, "worker", "switch", to=6, to_thread="blip", to_pri=20),
-                           _rec(30, 0, 6, "blip", "switch", to=3, to_thread="worker", to_pri=10)]
-    assert run_intervals(records, 1, 40) == [[Interval(0, 10, 1, "idle0", 0), Interval(10, 30, 6, "blip", 20),
-                                              Interval(30, 40, 3, "worker", 10)]]
+    records = TRACE[:3] + [
+        _rec(10, 0, 3, "worker", "switch", to=6, to_thread="blip", to_pri=20),
+        _rec(30, 0, 6, "blip", "switch", to=3, to_thread="worker", to_pri=10),
+    ]
+    assert run_intervals(records, 1, 40) == [
+        [Interval(0, 10, 1, "idle0", 0), Interval(10, 30, 6, "blip", 20), Interval(30, 40, 3, "worker", 10)]
+    ]
     # a switch at the very end leaves no empty interval behind either
     assert run_intervals(records, 1, 30)[0][-1] == Interval(10, 30, 6, "blip", 20)
 
@@ -82,12 +98,14 @@ def test_ipis_pair_in_order_per_source_and_destination():
     arrows, lost = match_ipis(TRACE)
     assert arrows == [IpiArrow(0, 70, 1, 75, "lwkt_schedule_remote")]
     assert lost == []
-    records = [_rec(10, 0, 1, "a", "ipi_send", dest=1, func="f", seq=1),
-               _rec(11, 2, 3, "c", "ipi_send", dest=1, func="h", seq=1),
-               _rec(12, 0, 1, "a", "ipi_send", dest=1, func="g", seq=2),
-               _rec(15, 1, 2, "b", "ipi_receive", source=0, func="f"),
-               _rec(16, 1, 2, "b", "ipi_receive", source=0, func="g"),
-               _rec(17, 0, 1, "a", "ipi_send", dest=1, func="k", seq=3)]
+    records = [
+        _rec(10, 0, 1, "a", "ipi_send", dest=1, func="f", seq=1),
+        _rec(11, 2, 3, "c", "ipi_send", dest=1, func="h", seq=1),
+        _rec(12, 0, 1, "a", "ipi_send", dest=1, func="g", seq=2),
+        _rec(15, 1, 2, "b", "ipi_receive", source=0, func="f"),
+        _rec(16, 1, 2, "b", "ipi_receive", source=0, func="g"),
+        _rec(17, 0, 1, "a", "ipi_send", dest=1, func="k", seq=3),
+    ]
     arrows, lost = match_ipis(records)
     assert arrows == [IpiArrow(0, 10, 1, 15, "f"), IpiArrow(0, 12, 1, 16, "g")]
     assert [(s["cpu"], s["func"]) for s in lost] == [(2, "h"), (0, "k")]
@@ -109,8 +127,16 @@ def test_render_to_another_path_and_thin_out_arrows(tmp_path):
     for i in range(400):
         records.append(_rec(10 + 5 * i, i % 4, 1, "idle", "ipi_send", dest=(i + 1) % 4, func="f", seq=i))
         records.append(_rec(12 + 5 * i, (i + 1) % 4, 1, "idle", "ipi_receive", source=i % 4, func="f"))
-    counters = {"outcome": "done", "scenario": "many-ipis", "seed": 1, "mode": "smp", "cycles": 2020,
-                "panic": None, "per_cpu": [{"cpu": c} for c in range(4)], "checks": []}
+    counters = {
+        "outcome": "done",
+        "scenario": "many-ipis",
+        "seed": 1,
+        "mode": "smp",
+        "cycles": 2020,
+        "panic": None,
+        "per_cpu": [{"cpu": c} for c in range(4)],
+        "checks": [],
+    }
     run = _write_run(tmp_path / "run", records, counters)
     out = render_timeline(run, tmp_path / "pictures" / "t.png", max_arrows=50)
     assert out == tmp_path / "pictures" / "t.png"
@@ -120,12 +146,14 @@ def test_render_to_another_path_and_thin_out_arrows(tmp_path):
 
 def test_missing_trace_is_an_error(tmp_path):
     from sim.contract.errors import UsageError
+
     with pytest.raises(UsageError, match="holds no trace.jsonl"):
         render_timeline(tmp_path)
 
 
 def test_arrows_are_thinned_per_pair_and_capped():
     from sim.reports.timeline import _thin_out
+
     arrows = [IpiArrow(i % 4, 10 * i, (i + 1) % 4, 10 * i + 3, "f") for i in range(400)]
     kept, step = _thin_out(arrows, 50)
     assert len(kept) <= 50 and step > 1

@@ -1,5 +1,6 @@
 """UCIS XML export of the functional coverage (sim/coverage/ucis.py, pyucis): round trip, schema, merge,
 and pyucis's own report tool reading the files."""
+
 import json
 import subprocess
 import sys
@@ -12,8 +13,13 @@ from sim.coverage.ucis import export_run, main, merge_ucis, read_tests, read_uci
 
 DESCRIPTIONS = dict(MODEL)
 #: A bin of another prefix with no description (the hardware bins may come this way).
-HITS = {"preempt.hit": 3, "interrupt.landed-in.lwkt_switch": 2, "interrupt.landed-in.(thread code)": 7,
-        "mplock.bust": 1, "hw.ipi.fifo-full": 4}
+HITS = {
+    "preempt.hit": 3,
+    "interrupt.landed-in.lwkt_switch": 2,
+    "interrupt.landed-in.(thread code)": 7,
+    "mplock.bust": 1,
+    "hw.ipi.fifo-full": 4,
+}
 
 
 def _all(hits):
@@ -22,9 +28,17 @@ def _all(hits):
 
 def test_round_trip_and_schema(tmp_path):
     from ucis.xml import validate_ucis_xml
-    path = write_ucis(HITS, DESCRIPTIONS, tmp_path / "run.ucis.xml", test_name="up-preempt seed 1", seed=1,
-                      sim_cycles=1234, wall_seconds=0.5)
-    assert validate_ucis_xml(str(path))                # pyucis's ucis.xsd
+
+    path = write_ucis(
+        HITS,
+        DESCRIPTIONS,
+        tmp_path / "run.ucis.xml",
+        test_name="up-preempt seed 1",
+        seed=1,
+        sim_cycles=1234,
+        wall_seconds=0.5,
+    )
+    assert validate_ucis_xml(str(path))  # pyucis's ucis.xsd
     assert read_ucis(path) == _all(HITS)
     assert read_tests(path) == [{"name": "up-preempt seed 1", "seed": "1", "ok": True}]
     text = path.read_text()
@@ -33,8 +47,14 @@ def test_round_trip_and_schema(tmp_path):
 
 def test_merge_sums_hits(tmp_path):
     a = write_ucis(HITS, DESCRIPTIONS, tmp_path / "a.xml", test_name="a", seed=1)
-    b = write_ucis({"preempt.hit": 4, "switch.idle": 2, "hw.other": 1}, DESCRIPTIONS, tmp_path / "b.xml",
-                   test_name="b", seed=2, ok=False)
+    b = write_ucis(
+        {"preempt.hit": 4, "switch.idle": 2, "hw.other": 1},
+        DESCRIPTIONS,
+        tmp_path / "b.xml",
+        test_name="b",
+        seed=2,
+        ok=False,
+    )
     merged = merge_ucis([a, b], tmp_path / "m.xml")
     expected = _all(HITS)
     expected.update({"preempt.hit": 7, "switch.idle": 2, "hw.other": 1})
@@ -47,8 +67,12 @@ def test_merge_sums_hits(tmp_path):
 def test_pyucis_report_reads_it(tmp_path):
     path = write_ucis(HITS, DESCRIPTIONS, tmp_path / "run.ucis.xml", test_name="t")
     # The ucis command prints a banner on stdout: the report goes to a file.
-    subprocess.run([sys.executable, "-m", "ucis", "report", str(path), "-of", "json", "-o", str(tmp_path / "r.json")],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "ucis", "report", str(path), "-of", "json", "-o", str(tmp_path / "r.json")],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     report = json.loads((tmp_path / "r.json").read_text())
     bins = {b["name"]: b["count"] for cg in report["covergroups"] for cp in cg["coverpoints"] for b in cp["bins"]}
     assert bins == _all(HITS)
@@ -58,8 +82,9 @@ def test_export_of_a_run_folder_and_bad_files(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
     (run / "report.json").write_text(json.dumps({"scenario": "up-preempt", "seed": 3, "ok": True, "cycles": 99}))
-    (run / "trace.jsonl").write_text(json.dumps({"event": "intr_deferred", "in": "lwkt_gettoken", "crit": 1,
-                                                 "tid": 3}) + "\n")
+    (run / "trace.jsonl").write_text(
+        json.dumps({"event": "intr_deferred", "in": "lwkt_gettoken", "crit": 1, "tid": 3}) + "\n"
+    )
     (run / "counters.json").write_text(json.dumps({"total": {"token_fast": 2}, "hw_coverage": {"intc.claim-none": 1}}))
     path = export_run(run)
     assert path == run / "coverage.ucis.xml"

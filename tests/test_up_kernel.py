@@ -4,6 +4,7 @@ check that one workload gives byte-identical event traces on Icarus and Verilato
 Each simulator runs the cocotb module once per pytest session; the trace comparison
 reuses those runs (all tests here share an xdist group, so they share a worker).
 """
+
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,8 @@ def test_same_trace_on_both_simulators(tmp_path_factory):
     if icarus != verilator:
         a, b = icarus.splitlines(), verilator.splitlines()
         first = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
-        pytest.fail(f"traces differ first at line {first + 1} ({len(a)} vs {len(b)} lines):\n"
-                    f"icarus:    {a[first] if first < len(a) else '<end>'}\n"
-                    f"verilator: {b[first] if first < len(b) else '<end>'}")
+        pytest.fail(
+            f"traces differ first at line {first + 1} ({len(a)} vs {len(b)} lines):\n"
+            f"icarus:    {a[first] if first < len(a) else '<end>'}\n"
+            f"verilator: {b[first] if first < len(b) else '<end>'}"
+        )

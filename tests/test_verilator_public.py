@@ -4,6 +4,7 @@ The pytest side parses the generated Verilog into its modules' signals, splits t
 the list names and the others, and runs this same file as a cocotb program (``probe_public``)
 on a 2-CPU build: every listed signal must be there (and ``cycle`` writable), no other may be.
 """
+
 import json
 import re
 from fnmatch import fnmatchcase
@@ -31,7 +32,7 @@ def declared(verilog: str) -> dict[str, set[str]]:
     starts = list(_MODULE.finditer(verilog))
     modules = {}
     for match, end in zip(starts, [m.start() for m in starts[1:]] + [len(verilog)], strict=True):
-        body = verilog[match.end():end]
+        body = verilog[match.end() : end]
         modules[_unescape(match.group(1))] = {_unescape(n) for n in _DECLARATION.findall(body)}
     return modules
 
@@ -42,7 +43,7 @@ def split(modules: dict[str, set[str]]) -> tuple[list[str], list[str]]:
     public, private = [], []
     for module, names in modules.items():
         # Amaranth names each module definition by its instance path: lwkt_soc.cpu0.debug is dut.cpu0.debug.
-        prefix = module[len(TOP) + 1:] + "." if module != TOP else ""
+        prefix = module[len(TOP) + 1 :] + "." if module != TOP else ""
         for name in sorted(names):
             if not re.fullmatch(r"[A-Za-z]\w*", name):
                 continue
@@ -63,11 +64,11 @@ def test_every_entry_names_a_signal_of_the_design():
     """A renamed signal would silently drop out of the list: each entry matches something (2 CPUs; the
     ports of CPUs 10-31 by name)."""
     from hdl.verilog import soc_verilog
+
     modules = declared(soc_verilog(CONFIG))
 
     def matches(module, name):
-        return any(fnmatchcase(m, module) and any(fnmatchcase(n, name) for n in names)
-                   for m, names in modules.items())
+        return any(fnmatchcase(m, module) and any(fnmatchcase(n, name) for n in names) for m, names in modules.items())
 
     for module, name in PUBLIC_SIGNALS:
         if "??" in name:
@@ -90,8 +91,9 @@ def test_model_exposes_only_the_list(tmp_path):
     build = build_soc("verilator", CONFIG)
     assert (build.directory / VLT_NAME).read_text() == vlt_text()
     public, private = split(declared(build.verilog.read_text()))
-    assert {"cycle", "clk", "cpu0__cyc", "mplock.held", "cpu1.debug.event", "cpu0.intc.soft",
-            "device.posted3"} <= set(public)
+    assert {"cycle", "clk", "cpu0__cyc", "mplock.held", "cpu1.debug.event", "cpu0.intc.soft", "device.posted3"} <= set(
+        public
+    )
     assert any(path.startswith("ipi.") for path in public)
     assert {"cpu0.intc.pending", "mplock.failed_tries", "device.data0", "cpu0__bus__cyc"} <= set(private)
     (tmp_path / "names.json").write_text(json.dumps({"public": public, "private": private}))
@@ -113,6 +115,7 @@ def _handle(dut, path: str):
 @cocotb.test()
 async def probe_public(dut):
     from sim.contract.config import RunConfig
+
     names = json.loads((Path(RunConfig.from_environment().out) / "names.json").read_text())
     missing = [path for path in names["public"] if _handle(dut, path) is None]
     leaked = [path for path in names["private"] if _handle(dut, path) is not None]
@@ -120,7 +123,7 @@ async def probe_public(dut):
     assert not leaked, f"public but not listed: {leaked}"
     # Readable, and cycle writable (sim/tb/directed/isolation.py moves it forward): it counts on from there.
     assert int(dut.cpu0.debug.curthread.value) == 0
-    await SocBench(dut).start()                 # the clock (cocotb's or the model's) and reset
+    await SocBench(dut).start()  # the clock (cocotb's or the model's) and reset
     dut.cycle.value = 5 << 32
     for _ in range(3):
         await FallingEdge(dut.clk)

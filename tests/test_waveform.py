@@ -1,4 +1,5 @@
 """A waveform written by a cocotb run names every core's signals readably."""
+
 import pytest
 
 from hdl.config import SocConfig
@@ -17,9 +18,15 @@ def test_waveform_has_per_core_scopes(sim, tmp_path):
     waveform = pywellen.Waveform(str(wave))
     names = {var.full_name: var for var in waveform.all_vars()}
     for cpu in range(2):
-        for signal in ("cpu{c}__cyc", "cpu{c}__ack", "cpu{c}__irq",
-                       "cpu{c}.debug.curthread", "cpu{c}.debug.pri", "cpu{c}.intc.irq",
-                       "cpu{c}.timer.pending"):
+        for signal in (
+            "cpu{c}__cyc",
+            "cpu{c}__ack",
+            "cpu{c}__irq",
+            "cpu{c}.debug.curthread",
+            "cpu{c}.debug.pri",
+            "cpu{c}.intc.irq",
+            "cpu{c}.timer.pending",
+        ):
             name = "lwkt_soc." + signal.format(c=cpu)
             assert name in names, f"{name} missing from {wave.name}"
     # The IPI matrix's ports show the FIFO each CPU addresses, with its indices and pending word.

@@ -4,6 +4,7 @@ folder. Everything a run reads (schemas, the seed-function list, the directed mo
 The builds are shared with the checkout's cache (LWKT_SOC_BUILD_DIR): the wheel's hardware sources
 are the checkout's, so its build keys are the same and nothing is built twice.
 """
+
 import json
 import os
 import subprocess
@@ -27,8 +28,11 @@ def _run(command, *, cwd, env, timeout=1800):
 def installed(tmp_path_factory):
     """A fresh virtualenv with the wheel installed: (its bin folder, an environment, a work folder)."""
     tmp = tmp_path_factory.mktemp("wheel")
-    code, out = _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp / "dist"),
-                      str(ROOT)], cwd=tmp, env=dict(os.environ))
+    code, out = _run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp / "dist"), str(ROOT)],
+        cwd=tmp,
+        env=dict(os.environ),
+    )
     assert code == 0, out[-4000:]
     [wheel] = (tmp / "dist").glob("lwkt_soc-*.whl")
     code, out = _run([sys.executable, "-m", "venv", str(tmp / "venv")], cwd=tmp, env=dict(os.environ))
@@ -46,8 +50,9 @@ def installed(tmp_path_factory):
 
 def test_the_wheel_is_what_runs(installed):
     bin_dir, env, work = installed
-    code, out = _run([str(bin_dir / "python"), "-c", "import sim, hdl, firmware; print(sim.__file__)"],
-                     cwd=work, env=env)
+    code, out = _run(
+        [str(bin_dir / "python"), "-c", "import sim, hdl, firmware; print(sim.__file__)"], cwd=work, env=env
+    )
     assert code == 0, out
     location = Path(out.strip().splitlines()[-1])
     assert "site-packages" in location.parts and ROOT not in location.parents, location
@@ -58,8 +63,11 @@ def test_the_wheel_is_what_runs(installed):
 def test_run_report_check_and_a_mutant_from_the_wheel(installed):
     require_simulator("verilator")
     bin_dir, env, work = installed
-    code, out = _run([str(bin_dir / "lwkt-soc"), "run", "--scenario", "up-basic", "--sim", "verilator",
-                      "--out", "up"], cwd=work, env=env)
+    code, out = _run(
+        [str(bin_dir / "lwkt-soc"), "run", "--scenario", "up-basic", "--sim", "verilator", "--out", "up"],
+        cwd=work,
+        env=env,
+    )
     assert code == 0, out[-4000:]
     report = json.loads((work / "up" / "report.json").read_text())
     assert report["ok"] and report["scenario"] == "up-basic"
@@ -69,8 +77,24 @@ def test_run_report_check_and_a_mutant_from_the_wheel(installed):
     assert code == 0, out[-2000:]
     # One planted bug through the whole kill suite (named scenarios and the directed modules, which
     # live in the package): the suite passes unmutated, and up-basic catches the bug.
-    code, out = _run([str(bin_dir / "python"), "-m", "sim.campaigns.mutants", "--only", "no-rotate", "--seeds", "0",
-                      "--no-hardware", "--jobs", "1", "--out", "mutants"], cwd=work, env=env)
+    code, out = _run(
+        [
+            str(bin_dir / "python"),
+            "-m",
+            "sim.campaigns.mutants",
+            "--only",
+            "no-rotate",
+            "--seeds",
+            "0",
+            "--no-hardware",
+            "--jobs",
+            "1",
+            "--out",
+            "mutants",
+        ],
+        cwd=work,
+        env=env,
+    )
     assert code == 0, out[-4000:]
     result = json.loads((work / "mutants" / "mutants.json").read_text())
     [mutant] = [m for m in result["mutants"] if m["name"] == "no-rotate"]

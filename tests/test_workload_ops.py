@@ -3,6 +3,7 @@ reuses a cached thread structure, a zombie is reaped into the cache, another CPU
 scheduled again, an interrupt thread is offered the CPU from nested critical sections (critpri miss) and
 while holding the MP lock (a hit that lends the count), a blocked thread is woken without a ticket, and a
 burst's notes are sent back from inside the receiver's IPI handler."""
+
 import json
 
 import pytest
@@ -16,8 +17,22 @@ from tests.conftest import require_simulator
 SPEC = {
     "ncpu": 2,
     "threads": [
-        {"cpu": 0, "pri": 6, "ops": [["spawn", 20], ["yield"], ["spawn", 20], ["reap", 30], ["desched", 1, 60],
-                                     ["offer", 1, 0], ["offer", 0, 1], ["wake", 0], ["work", 300], ["v", 0]]},
+        {
+            "cpu": 0,
+            "pri": 6,
+            "ops": [
+                ["spawn", 20],
+                ["yield"],
+                ["spawn", 20],
+                ["reap", 30],
+                ["desched", 1, 60],
+                ["offer", 1, 0],
+                ["offer", 0, 1],
+                ["wake", 0],
+                ["work", 300],
+                ["v", 0],
+            ],
+        },
         {"cpu": 1, "pri": 6, "ops": [["p", 0], ["desched", 0, 40], ["work", 50]]},
     ],
     "devices": [{"line": 0, "cpu": 0, "gaps": [400]}],
@@ -30,11 +45,19 @@ def test_each_operation_reaches_its_path(tmp_path):
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps(SPEC))
     out = tmp_path / "run"
-    assert run_scenario("random", sim="verilator", seed=1, cpus=2, out=out, quiet=True, spec=spec,
-                        hw_coverage=True) == 0, (out / "report.txt").read_text()
+    assert (
+        run_scenario("random", sim="verilator", seed=1, cpus=2, out=out, quiet=True, spec=spec, hw_coverage=True) == 0
+    ), (out / "report.txt").read_text()
     hits = run_hits(out)
-    for name in ("thread.cache-hit", "thread.cache-put", "deschedule.remote", "preempt.miss-critpri",
-                 "preempt.lend-mpcount", "schedule.local", "hw.reg.ipi_tx.TX_ARG.write"):
+    for name in (
+        "thread.cache-hit",
+        "thread.cache-put",
+        "deschedule.remote",
+        "preempt.miss-critpri",
+        "preempt.lend-mpcount",
+        "schedule.local",
+        "hw.reg.ipi_tx.TX_ARG.write",
+    ):
         assert hits.get(name), f"{name} not hit: {sorted(hits)}"
     trace = RunFiles(out).trace()
     reaped = [r for r in trace if r["event"] == "thread_cache"]

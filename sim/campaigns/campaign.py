@@ -20,6 +20,7 @@ configuration that cannot work (an up scenario on 4 CPUs, a fault that cannot
 act in a scenario) is left out with its reason; names, ranges and files that
 are wrong are a usage error naming the key.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -38,10 +39,10 @@ __all__ = ["Campaign", "RunSpec", "Expansion", "load_campaign", "parse_seeds", "
 KEYS = {
     "name": "the campaign's name (letters, digits, '.', '_', '-'); default: the file's name",
     "scenarios": "scenario names (lwkt-soc list)",
-    "seeds": "seeds: integers and ranges \"A-B\"",
-    "cpus": "CPU counts, or \"default\" for the scenario's",
+    "seeds": 'seeds: integers and ranges "A-B"',
+    "cpus": 'CPU counts, or "default" for the scenario\'s',
     "fifo_depths": "IPI FIFO depths (powers of two in 2..1024)",
-    "faults": "fault sets: \"none\", \"all\" or comma-separated fault names, one set per entry",
+    "faults": 'fault sets: "none", "all" or comma-separated fault names, one set per entry',
     "sims": "simulators: verilator, icarus",
     "cost_models": "cost models: zero, default or the path of a JSON table",
     "coverage": "true: record the functional coverage bins of every run (hardware bins included)",
@@ -52,7 +53,7 @@ KEYS = {
     "shrink_runs": "at most this many runs per shrink (default 40)",
     "batch": "runs per Dask task (default 1; more for very short runs on very many workers)",
     "spread": "true: deal the seeds out over the configurations, one run per seed, instead of every seed "
-              "on every configuration (default false)",
+    "on every configuration (default false)",
     "plant_bug": "tests only: a planted scheduling bug in every run",
     "scenario_modules": "tests only: modules to import that declare more scenarios",
     "cluster": "a table of dask-jobqueue options for --cluster (docs/campaigns.md)",
@@ -67,14 +68,15 @@ MAX_RUNS = 1_000_000
 @dataclass(frozen=True)
 class RunSpec:
     """One run of a campaign: a configuration and a seed."""
+
     campaign: str
     scenario: str
     seed: int
     sim: str
     cpus: int
     fifo_depth: int
-    faults: str               # "none", or sorted comma-separated fault names
-    cost_model: str           # zero, default, or an absolute path
+    faults: str  # "none", or sorted comma-separated fault names
+    cost_model: str  # zero, default, or an absolute path
     cost_model_sha: str = ""  # the table's SHA-256 for a file, so that an edited table is another configuration
     ram_words: int = 4096
     cycles: int | None = None
@@ -109,8 +111,18 @@ class RunSpec:
 
     def run_options(self) -> list[str]:
         """The ``lwkt-soc run`` options that repeat this run (without --out)."""
-        options = ["--scenario", self.scenario, "--seed", str(self.seed), "--cpus", str(self.cpus),
-                   "--fifo-depth", str(self.fifo_depth), "--sim", self.sim]
+        options = [
+            "--scenario",
+            self.scenario,
+            "--seed",
+            str(self.seed),
+            "--cpus",
+            str(self.cpus),
+            "--fifo-depth",
+            str(self.fifo_depth),
+            "--sim",
+            self.sim,
+        ]
         if self.faults != "none":
             options += ["--faults", self.faults]
         if self.cost_model != "default":
@@ -140,6 +152,7 @@ class RunSpec:
 def config_label(config: dict) -> str:
     """A configuration in a few words: ``random 4cpu fifo8 faults=all verilator``."""
     from sim.contract.catalogue import FAULTS
+
     faults = config["faults"]
     if faults != "none" and sorted(faults.split(",")) == sorted(FAULTS):
         faults = "all"
@@ -158,10 +171,11 @@ def config_label(config: dict) -> str:
 @dataclass(frozen=True)
 class Campaign:
     """A campaign as written; :meth:`expand` turns it into runs."""
+
     name: str = "campaign"
     scenarios: tuple[str, ...] = ("random",)
     seeds: tuple[int, ...] = tuple(range(1, 21))
-    cpus: tuple[int | None, ...] = (None,)          # None: the scenario's own count
+    cpus: tuple[int | None, ...] = (None,)  # None: the scenario's own count
     fifo_depths: tuple[int, ...] = (32,)
     faults: tuple[str, ...] = ("none",)
     sims: tuple[str, ...] = ("verilator",)
@@ -198,8 +212,9 @@ class Campaign:
                 bases.append(base)
         skipped = list(dict.fromkeys(skipped))
         if not bases:
-            raise UsageError(f"campaign {self.name}: no configuration can run"
-                             + (f" ({skipped[0]})" if skipped else ""))
+            raise UsageError(
+                f"campaign {self.name}: no configuration can run" + (f" ({skipped[0]})" if skipped else "")
+            )
         if (len(self.seeds) if self.spread else len(bases) * len(self.seeds)) > MAX_RUNS:
             raise UsageError(f"campaign {self.name}: more than {MAX_RUNS:,} runs; check the seed ranges")
         if not self.spread:
@@ -300,8 +315,9 @@ def _check_values(c: Campaign) -> None:
         raise UsageError(f"batch: {c.batch} must be at least 1")
 
 
-def _config(c: Campaign, scenario: str, cpus: int | None, fifo: int, faults: str, sim: str,
-            cost: str) -> tuple[RunSpec | None, str]:
+def _config(
+    c: Campaign, scenario: str, cpus: int | None, fifo: int, faults: str, sim: str, cost: str
+) -> tuple[RunSpec | None, str]:
     """The run template of one configuration, or why it cannot run (the rules of ``lwkt-soc run``)."""
     from firmware.ram_layout import LayoutError, RamLayout
     from sim.contract.catalogue import FAULTS, check_faults, parse_faults
@@ -329,10 +345,22 @@ def _config(c: Campaign, scenario: str, cpus: int | None, fifo: int, faults: str
         path = Path(cost).resolve()
         cost, cost_sha = str(path), hashlib.sha256(path.read_bytes()).hexdigest()
     canonical = ",".join(name for name in FAULTS if name in fault_set) or "none"
-    return RunSpec(campaign=c.name, scenario=scenario, seed=0, sim=sim, cpus=ncpu, fifo_depth=fifo,
-                   faults=canonical, cost_model=cost, cost_model_sha=cost_sha, ram_words=c.ram_words,
-                   cycles=c.cycles, bug=c.plant_bug, coverage=c.coverage,
-                   scenario_modules=tuple(c.scenario_modules)), ""
+    return RunSpec(
+        campaign=c.name,
+        scenario=scenario,
+        seed=0,
+        sim=sim,
+        cpus=ncpu,
+        fifo_depth=fifo,
+        faults=canonical,
+        cost_model=cost,
+        cost_model_sha=cost_sha,
+        ram_words=c.ram_words,
+        cycles=c.cycles,
+        bug=c.plant_bug,
+        coverage=c.coverage,
+        scenario_modules=tuple(c.scenario_modules),
+    ), ""
 
 
 def parse_seeds(value) -> tuple[int, ...]:
@@ -346,7 +374,7 @@ def parse_seeds(value) -> tuple[int, ...]:
             seeds.add(item)
             continue
         if not isinstance(item, str):
-            raise UsageError(f"seeds: {item!r} is not a seed or a range \"A-B\"")
+            raise UsageError(f'seeds: {item!r} is not a seed or a range "A-B"')
         for part in filter(None, (p.strip() for p in item.split(","))):
             match = re.fullmatch(r"(\d+)\s*(?:-|\.\.)\s*(\d+)", part)
             if match:
@@ -359,7 +387,7 @@ def parse_seeds(value) -> tuple[int, ...]:
             elif re.fullmatch(r"\d+", part):
                 seeds.add(int(part))
             else:
-                raise UsageError(f"seeds: {part!r} is not a seed or a range \"A-B\"")
+                raise UsageError(f'seeds: {part!r} is not a seed or a range "A-B"')
     if not seeds:
         raise UsageError("seeds: no seed given")
     return tuple(sorted(seeds))
@@ -382,7 +410,7 @@ def _cpus(value) -> tuple[int | None, ...]:
         elif isinstance(item, int) and not isinstance(item, bool):
             result.append(item)
         else:
-            raise UsageError(f"cpus: {item!r} is not a CPU count or \"default\"")
+            raise UsageError(f'cpus: {item!r} is not a CPU count or "default"')
     return tuple(dict.fromkeys(result))
 
 
@@ -422,7 +450,7 @@ def campaign_from_mapping(data: dict, *, default_name: str = "campaign", where: 
             if not isinstance(value, dict):
                 raise UsageError(f"{where}: cluster must be a table of dask-jobqueue options")
             values["cluster"] = dict(value)
-    if "faults" in values:                       # "" means no fault, as in lwkt-soc run
+    if "faults" in values:  # "" means no fault, as in lwkt-soc run
         values["faults"] = tuple(f or "none" for f in values["faults"])
     return Campaign(**values)
 
@@ -446,7 +474,7 @@ def load_campaign(path: str | Path | None, overrides: dict | None = None) -> Cam
         except tomllib.TOMLDecodeError as exc:
             raise UsageError(f"{path}: not valid TOML ({exc})") from None
         if isinstance(data.get("campaign"), dict) and len(data) == 1 + ("cluster" in data):
-            cluster = data.get("cluster")       # a file may put its keys under [campaign]
+            cluster = data.get("cluster")  # a file may put its keys under [campaign]
             data = dict(data["campaign"], **({"cluster": cluster} if cluster is not None else {}))
         default_name = re.sub(r"[^A-Za-z0-9._-]", "-", path.stem) or "campaign"
     data.update({key: value for key, value in (overrides or {}).items() if value is not None})

@@ -5,6 +5,7 @@ A hardware mutant (``hdl/mutants.py``) is one small bug planted in the RTL by
 ``LWKT_HW_MUTANT=name`` (the harness builds every SoC with it) and stops at the
 first failure: the mutant is killed when the suite fails.
 """
+
 from __future__ import annotations
 
 import os
@@ -38,11 +39,14 @@ def run_hw_mutant(name: str, *, timeout: float = 600) -> dict:
     env = dict(os.environ, **{MUTANT_ENV: name})
     start = time.perf_counter()
     try:
-        done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                              timeout=timeout)
+        done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {"name": name, "killed": True, "by": f"timeout after {timeout:g} s",
-                "seconds": round(time.perf_counter() - start, 1)}
+        return {
+            "name": name,
+            "killed": True,
+            "by": f"timeout after {timeout:g} s",
+            "seconds": round(time.perf_counter() - start, 1),
+        }
     seconds = round(time.perf_counter() - start, 1)
     if done.returncode not in (0, 1):  # 1: tests failed; anything else: pytest could not run them
         tail = (done.stdout + done.stderr).strip().splitlines()[-5:]
@@ -55,5 +59,6 @@ def run_hw_mutant(name: str, *, timeout: float = 600) -> dict:
 if __name__ == "__main__":
     for mutant in sys.argv[1:] or HW_MUTANTS:
         r = run_hw_mutant(mutant)
-        print(f"{r['name']:28} {'killed' if r['killed'] else 'SURVIVED':8} {r['seconds']:6.1f} s  {r['by']}",
-              flush=True)
+        print(
+            f"{r['name']:28} {'killed' if r['killed'] else 'SURVIVED':8} {r['seconds']:6.1f} s  {r['by']}", flush=True
+        )

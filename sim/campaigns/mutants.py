@@ -15,6 +15,7 @@ The suite first runs without any mutant: it must pass, or nothing can be
 measured. The summary ends with ``mutants: K/N killed (P %)``; the exit code is 0
 when at least ``GOAL`` of them were killed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,12 +40,21 @@ GOAL = 0.95
 
 def kill_suite(seeds: int) -> list[dict]:
     """The runs a firmware mutant meets, cheapest first: (scenario, seed, CPUs, faults, FIFO depth)."""
-    named = [("up-basic", None, "", 32), ("up-preempt", None, "", 32), ("up-untimely", None, "", 32),
-             ("smp-pingpong", 4, "", 32), ("smp-ipi-storm", 4, "", 4), ("smp-mplock", 4, "", 32),
-             ("smp-mixed", 4, "", 32), ("smp-mp-fallback", 4, "", 32)]
+    named = [
+        ("up-basic", None, "", 32),
+        ("up-preempt", None, "", 32),
+        ("up-untimely", None, "", 32),
+        ("smp-pingpong", 4, "", 32),
+        ("smp-ipi-storm", 4, "", 4),
+        ("smp-mplock", 4, "", 32),
+        ("smp-mixed", 4, "", 32),
+        ("smp-mp-fallback", 4, "", 32),
+    ]
     runs = [{"scenario": s, "seed": 1, "cpus": c, "faults": f, "fifo_depth": d} for s, c, f, d in named]
-    runs += [{"scenario": "random", "seed": seed, "cpus": 4, "faults": "all", "fifo_depth": 8}
-             for seed in range(1, seeds + 1)]
+    runs += [
+        {"scenario": "random", "seed": seed, "cpus": 4, "faults": "all", "fifo_depth": 8}
+        for seed in range(1, seeds + 1)
+    ]
     return runs
 
 
@@ -69,12 +79,13 @@ def _cocotb_kill(bug: str, sim: str) -> str | None:
     """Run the directed cocotb tests with ``bug`` planted; the first failing test, or None."""
     import xml.etree.ElementTree as ET
     from sim.host.runner import run_directed
+
     for run in COCOTB_SUITE:
         module = run.module
         with tempfile.TemporaryDirectory() as tmp:
             try:
                 result = run_directed(run, sim, Path(tmp), bug=bug)
-            except RuntimeError as exc:          # the simulator died: that is caught too
+            except RuntimeError as exc:  # the simulator died: that is caught too
                 return f"{module}: {exc}"
             if not result.ok:
                 for case in ET.parse(result.results_xml).getroot().iter("testcase"):
@@ -90,27 +101,56 @@ def run_firmware_mutant(bug: str, seeds: int, sim: str = "verilator") -> dict:
     """Run the kill suite with ``bug`` planted (``""``: none) until a run fails: the scenarios, then the
     kernel's directed cocotb tests."""
     from sim.host.run import run_scenario
+
     start = time.perf_counter()
     runs = 0
     for run in kill_suite(seeds):
         runs += 1
         with tempfile.TemporaryDirectory() as tmp:
-            code = run_scenario(run["scenario"], sim=sim, seed=run["seed"], cpus=run["cpus"], faults=run["faults"],
-                                fifo_depth=run["fifo_depth"], out=Path(tmp), quiet=True, bug=bug)
+            code = run_scenario(
+                run["scenario"],
+                sim=sim,
+                seed=run["seed"],
+                cpus=run["cpus"],
+                faults=run["faults"],
+                fifo_depth=run["fifo_depth"],
+                out=Path(tmp),
+                quiet=True,
+                bug=bug,
+            )
             if code != 0:
                 why = _why(RunFiles(tmp).report())
-                return {"kind": "firmware", "name": bug, "killed": True, "by": f"{_describe(run)}: {why}",
-                        "runs": runs, "seconds": round(time.perf_counter() - start, 1)}
+                return {
+                    "kind": "firmware",
+                    "name": bug,
+                    "killed": True,
+                    "by": f"{_describe(run)}: {why}",
+                    "runs": runs,
+                    "seconds": round(time.perf_counter() - start, 1),
+                }
     by = _cocotb_kill(bug, sim)
-    return {"kind": "firmware", "name": bug, "killed": by is not None, "by": by or "", "runs": runs + 1,
-            "seconds": round(time.perf_counter() - start, 1)}
+    return {
+        "kind": "firmware",
+        "name": bug,
+        "killed": by is not None,
+        "by": by or "",
+        "runs": runs + 1,
+        "seconds": round(time.perf_counter() - start, 1),
+    }
 
 
 def _hardware(name: str) -> dict:
     from sim.campaigns.hw_mutants import run_hw_mutant
+
     result = run_hw_mutant(name)
-    return {"kind": "hardware", "name": name, "killed": result["killed"], "by": result["by"], "runs": 1,
-            "seconds": result["seconds"]}
+    return {
+        "kind": "hardware",
+        "name": name,
+        "killed": result["killed"],
+        "by": result["by"],
+        "runs": 1,
+        "seconds": result["seconds"],
+    }
 
 
 def _select(names: list[str], only: str | None, sample: int | None) -> list[str]:
@@ -119,7 +159,7 @@ def _select(names: list[str], only: str | None, sample: int | None) -> list[str]
         return [n for n in names if n in wanted]
     if sample:
         step = max(1, len(names) // sample)
-        return names[::step][:sample]       # spread over the catalogue, the same every time
+        return names[::step][:sample]  # spread over the catalogue, the same every time
     return names
 
 
@@ -135,6 +175,7 @@ def main(argv=None) -> int:
     hw_names: list[str] = []
     if not args.no_hardware:
         from hdl.mutants import HW_MUTANTS
+
         hw_names = _select(list(HW_MUTANTS), args.only, args.sample)
     fw_names = _select(list(BUGS), args.only, args.sample)
     if args.only:
@@ -151,8 +192,11 @@ def main(argv=None) -> int:
     if baseline["killed"]:
         print(f"the kill suite fails without any mutant ({baseline['by']}): nothing can be measured")
         return EXIT_FAILED
-    print(f"kill suite: {len(kill_suite(args.seeds))} runs per firmware mutant (passes unmutated in "
-          f"{baseline['seconds']} s); hardware mutants meet the HDL unit tests", flush=True)
+    print(
+        f"kill suite: {len(kill_suite(args.seeds))} runs per firmware mutant (passes unmutated in "
+        f"{baseline['seconds']} s); hardware mutants meet the HDL unit tests",
+        flush=True,
+    )
     results = []
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [pool.submit(run_firmware_mutant, name, args.seeds) for name in fw_names]
@@ -165,8 +209,15 @@ def main(argv=None) -> int:
     killed = sum(r["killed"] for r in results)
     total = len(results)
     share = killed / total if total else 1.0
-    summary = {"killed": killed, "total": total, "share": round(share, 4), "goal": GOAL,
-               "seconds": round(time.perf_counter() - started, 1), "seeds": args.seeds, "mutants": results}
+    summary = {
+        "killed": killed,
+        "total": total,
+        "share": round(share, 4),
+        "goal": GOAL,
+        "seconds": round(time.perf_counter() - started, 1),
+        "seeds": args.seeds,
+        "mutants": results,
+    }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "mutants.json", json.dumps(summary, indent=2) + "\n")
@@ -182,18 +233,26 @@ def _describe_mutant(r: dict) -> str:
     if r["kind"] == "firmware":
         return BUGS[r["name"]]
     from hdl.mutants import HW_MUTANTS
+
     return HW_MUTANTS[r["name"]]
 
 
 def _markdown(summary: dict) -> str:
-    lines = ["# Mutants", "", f"{summary['killed']}/{summary['total']} killed "
-             f"({100 * summary['share']:.0f} %, goal {100 * summary['goal']:.0f} %) in {summary['seconds']} s; "
-             f"kill suite with {summary['seeds']} random seeds.", "",
-             "| kind | mutant | the bug | killed | by |", "|---|---|---|---|---|"]
+    lines = [
+        "# Mutants",
+        "",
+        f"{summary['killed']}/{summary['total']} killed "
+        f"({100 * summary['share']:.0f} %, goal {100 * summary['goal']:.0f} %) in {summary['seconds']} s; "
+        f"kill suite with {summary['seeds']} random seeds.",
+        "",
+        "| kind | mutant | the bug | killed | by |",
+        "|---|---|---|---|---|",
+    ]
     for r in summary["mutants"]:
         by = r["by"].replace("|", "\\|")[:200]
-        lines.append(f"| {r['kind']} | `{r['name']}` | {_describe_mutant(r)} | {'yes' if r['killed'] else '**no**'} "
-                     f"| {by} |")
+        lines.append(
+            f"| {r['kind']} | `{r['name']}` | {_describe_mutant(r)} | {'yes' if r['killed'] else '**no**'} | {by} |"
+        )
     return "\n".join(lines) + "\n"
 
 

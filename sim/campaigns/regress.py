@@ -2,6 +2,7 @@
 (``engine``) as Dask tasks (``tasks``), record each result as it completes, shrink new failures,
 show progress, and stop cleanly on a signal. ``lwkt-soc regress`` (``command``) calls
 :func:`run_campaign`."""
+
 from __future__ import annotations
 
 import collections
@@ -26,8 +27,15 @@ from sim.campaigns.revision import current_revision
 from sim.campaigns.engine import DASK_CONFIG, Engine, open_engine
 from sim.campaigns.tasks import ATTEMPTS, build_task, error_result, probe_worker, run_task, shrink_task
 
-__all__ = ["run_campaign", "CampaignOutcome", "campaign_results", "result_from_row", "Progress", "DEFAULT_DB",
-           "DEFAULT_ROOT"]
+__all__ = [
+    "run_campaign",
+    "CampaignOutcome",
+    "campaign_results",
+    "result_from_row",
+    "Progress",
+    "DEFAULT_DB",
+    "DEFAULT_ROOT",
+]
 
 DEFAULT_ROOT = Path("runs/campaigns")
 DEFAULT_DB = DEFAULT_ROOT / "results.sqlite"
@@ -36,6 +44,7 @@ DEFAULT_DB = DEFAULT_ROOT / "results.sqlite"
 @dataclass
 class CampaignOutcome:
     """What a campaign left: every run of it at this revision (recorded earlier or now)."""
+
     campaign: Campaign
     revision: object
     db_path: Path
@@ -111,16 +120,18 @@ class _CampaignLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.file = open(self.path, "a+")
         except OSError as exc:
-            raise EnvironmentProblem(f"{self.path.parent}: cannot create or write the campaign folder "
-                                     f"({exc.strerror or exc})") from None
+            raise EnvironmentProblem(
+                f"{self.path.parent}: cannot create or write the campaign folder ({exc.strerror or exc})"
+            ) from None
         try:
             fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             self.file.seek(0)
             holder = self.file.read().strip() or "another client"
             self.file.close()
-            raise UsageError(f"campaign folder {self.path.parent} is in use by a campaign still going ({holder})") \
-                from None
+            raise UsageError(
+                f"campaign folder {self.path.parent} is in use by a campaign still going ({holder})"
+            ) from None
         self.file.seek(0)
         self.file.truncate()
         self.file.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
@@ -131,10 +142,22 @@ class _CampaignLock:
         self.file.close()
 
 
-def run_campaign(campaign: Campaign, *, db_path: Path = DEFAULT_DB, folder: Path | None = None,
-                 scheduler: str | None = None, cluster: str | None = None, workers: int | None = None,
-                 client=None, progress: bool = True, on_result=None, rerun: bool = False, say=print,
-                 connect_timeout: float = 30.0, wait_workers: float | None = None) -> CampaignOutcome:
+def run_campaign(
+    campaign: Campaign,
+    *,
+    db_path: Path = DEFAULT_DB,
+    folder: Path | None = None,
+    scheduler: str | None = None,
+    cluster: str | None = None,
+    workers: int | None = None,
+    client=None,
+    progress: bool = True,
+    on_result=None,
+    rerun: bool = False,
+    say=print,
+    connect_timeout: float = 30.0,
+    wait_workers: float | None = None,
+) -> CampaignOutcome:
     """Run every run of ``campaign`` not yet recorded (every one with ``rerun``) and record it.
 
     ``folder`` is the campaign's folder (default ``runs/campaigns/<name>``); ``client`` an existing Dask
@@ -151,32 +174,79 @@ def run_campaign(campaign: Campaign, *, db_path: Path = DEFAULT_DB, folder: Path
     with _CampaignLock(folder):
         db = ResultsDB(db_path)
         try:
-            return _run_recorded(campaign, expansion, revision, db, outcome, started, scheduler=scheduler,
-                                 cluster=cluster, workers=workers, client=client, progress=progress,
-                                 on_result=on_result, rerun=rerun, say=say, connect_timeout=connect_timeout,
-                                 wait_workers=wait_workers)
-        except sqlite3.OperationalError as exc:     # disk full, a lock held too long, a file made read-only
+            return _run_recorded(
+                campaign,
+                expansion,
+                revision,
+                db,
+                outcome,
+                started,
+                scheduler=scheduler,
+                cluster=cluster,
+                workers=workers,
+                client=client,
+                progress=progress,
+                on_result=on_result,
+                rerun=rerun,
+                say=say,
+                connect_timeout=connect_timeout,
+                wait_workers=wait_workers,
+            )
+        except sqlite3.OperationalError as exc:  # disk full, a lock held too long, a file made read-only
             raise EnvironmentProblem(f"{db.path}: cannot write the results database ({exc})") from None
         finally:
             db.close()
 
 
-def _run_recorded(campaign, expansion, revision, db, outcome, started, *, scheduler, cluster, workers, client,
-                  progress, on_result, rerun, say, connect_timeout, wait_workers) -> CampaignOutcome:
+def _run_recorded(
+    campaign,
+    expansion,
+    revision,
+    db,
+    outcome,
+    started,
+    *,
+    scheduler,
+    cluster,
+    workers,
+    client,
+    progress,
+    on_result,
+    rerun,
+    say,
+    connect_timeout,
+    wait_workers,
+) -> CampaignOutcome:
     folder = outcome.folder
     keys = {spec: spec.run_key(revision.digest) for spec in expansion.runs}
     recorded = set() if rerun else db.recorded_keys(campaign.name, revision.digest)
     pending = [spec for spec in expansion.runs if keys[spec] not in recorded]
     outcome.total = len(expansion.runs)
     outcome.already = len(expansion.runs) - len(pending)
-    say(f"campaign {campaign.name}: {len(expansion.runs)} runs in {len(expansion.configs)} configuration(s) "
-        f"at {revision.label}: {outcome.already} already recorded, {len(pending)} to run")
+    say(
+        f"campaign {campaign.name}: {len(expansion.runs)} runs in {len(expansion.configs)} configuration(s) "
+        f"at {revision.label}: {outcome.already} already recorded, {len(pending)} to run"
+    )
     if pending:
-        shutil.rmtree(folder / ATTEMPTS, ignore_errors=True)      # left by a client killed before
-        outcome.exit_code = _execute(campaign, pending, keys, revision, db, outcome, scheduler=scheduler,
-                                     cluster=cluster, workers=workers, client=client, progress=progress,
-                                     on_result=on_result, rerun=rerun, say=say, connect_timeout=connect_timeout,
-                                     wait_workers=wait_workers)
+        shutil.rmtree(folder / ATTEMPTS, ignore_errors=True)  # left by a client killed before
+        outcome.exit_code = _execute(
+            campaign,
+            pending,
+            keys,
+            revision,
+            db,
+            outcome,
+            scheduler=scheduler,
+            cluster=cluster,
+            workers=workers,
+            client=client,
+            progress=progress,
+            on_result=on_result,
+            rerun=rerun,
+            say=say,
+            connect_timeout=connect_timeout,
+            wait_workers=wait_workers,
+        )
         shutil.rmtree(folder / ATTEMPTS, ignore_errors=True)
     outcome.results = campaign_results(db, campaign.name, revision.digest, set(keys.values()))
     outcome.wall = time.perf_counter() - started
@@ -188,28 +258,51 @@ def _run_recorded(campaign, expansion, revision, db, outcome, started, *, schedu
 def _execute(*args, **kwargs) -> int:
     import dask
     import distributed  # noqa: F401  (its defaults must be loaded before they are overridden)
-    with dask.config.set(DASK_CONFIG):          # the workers of a LocalCluster take it too (their nanny passes it)
+
+    with dask.config.set(DASK_CONFIG):  # the workers of a LocalCluster take it too (their nanny passes it)
         return _execute_on(*args, **kwargs)
 
 
-def _execute_on(campaign, pending, keys, revision, db, outcome, *, scheduler, cluster, workers, client, progress,
-                on_result, rerun, say, connect_timeout, wait_workers) -> int:
+def _execute_on(
+    campaign,
+    pending,
+    keys,
+    revision,
+    db,
+    outcome,
+    *,
+    scheduler,
+    cluster,
+    workers,
+    client,
+    progress,
+    on_result,
+    rerun,
+    say,
+    connect_timeout,
+    wait_workers,
+) -> int:
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
     from sim.host.toolchain import SimulatorMissing
 
     engine = None
     if client is None:
-        engine = open_engine(scheduler=scheduler, cluster=cluster, workers=workers,
-                             cluster_options=campaign.cluster, connect_timeout=connect_timeout)
+        engine = open_engine(
+            scheduler=scheduler,
+            cluster=cluster,
+            workers=workers,
+            cluster_options=campaign.cluster,
+            connect_timeout=connect_timeout,
+        )
         client = engine.client
     else:
         engine = Engine(client, None, "the given Dask client")
-        engine.close = lambda: None              # not ours to close
+        engine.close = lambda: None  # not ours to close
     session = None
     previous = signal.getsignal(signal.SIGTERM) if _main_thread() else None
     status, exit_code = "done", EXIT_OK
-    futures: dict[str, tuple] = {}           # key -> (kind, what, future)
+    futures: dict[str, tuple] = {}  # key -> (kind, what, future)
     try:
         if _main_thread():
             signal.signal(signal.SIGTERM, _raise_stop)
@@ -223,10 +316,18 @@ def _execute_on(campaign, pending, keys, revision, db, outcome, *, scheduler, cl
         foreign = {addr: p for addr, p in probes.items() if p["digest"] != revision.digest}
         if foreign:
             addr, p = next(iter(foreign.items()))
-            raise EnvironmentProblem(f"worker {addr} on {p['host']} runs other sources (digest {p['digest']}, here "
-                                     f"{revision.digest}): install this checkout on every worker")
-        session = db.start_session(campaign, revision, planned=len(pending), already=outcome.already,
-                                   engine=engine.description, workers=len(probes))
+            raise EnvironmentProblem(
+                f"worker {addr} on {p['host']} runs other sources (digest {p['digest']}, here "
+                f"{revision.digest}): install this checkout on every worker"
+            )
+        session = db.start_session(
+            campaign,
+            revision,
+            planned=len(pending),
+            already=outcome.already,
+            engine=engine.description,
+            workers=len(probes),
+        )
         nonce = uuid.uuid4().hex[:8]
         builds = _submit_builds(client, pending, probes, nonce, futures)
         ac = as_completed([f for fs in builds.values() for f in fs])
@@ -236,7 +337,7 @@ def _execute_on(campaign, pending, keys, revision, db, outcome, *, scheduler, cl
         for spec in pending:
             waiting.setdefault(_build_key(spec), collections.deque()).append(spec)
         builds_left = {key: len(fs) for key, fs in builds.items()}
-        ready_keys: collections.deque = collections.deque()        # built configurations with runs left
+        ready_keys: collections.deque = collections.deque()  # built configurations with runs left
         # Tasks in flight at once: enough to keep every worker busy, few enough that a campaign of 10^5 runs
         # never puts them all on the scheduler.
         window = max(32, 4 * max(1, engine.threads()))
@@ -253,9 +354,15 @@ def _execute_on(campaign, pending, keys, revision, db, outcome, *, scheduler, cl
                 batch = [ready.popleft() for _ in range(min(campaign.batch, len(ready)))]
                 if not ready:
                     ready_keys.popleft()
-                future = client.submit(run_task, [spec.as_dict() for spec in batch], str(outcome.folder),
-                                       campaign.keep, revision.digest, key=f"run-{keys[batch[0]][:16]}-{nonce}",
-                                       pure=False)
+                future = client.submit(
+                    run_task,
+                    [spec.as_dict() for spec in batch],
+                    str(outcome.folder),
+                    campaign.keep,
+                    revision.digest,
+                    key=f"run-{keys[batch[0]][:16]}-{nonce}",
+                    pure=False,
+                )
                 futures[future.key] = ("run", batch, future)
                 ac.add(future)
                 in_flight += 1
@@ -273,16 +380,22 @@ def _execute_on(campaign, pending, keys, revision, db, outcome, *, scheduler, cl
                     raise EnvironmentProblem(f"a build for the campaign failed on {host}: {exc}")
                 if kind == "shrink":
                     spec, signature = what
-                    db.record_shrink(campaign.name, signature, spec, revision,
-                                     {"status": "error", "detail": f"{type(exc).__name__}: {exc}"})
+                    db.record_shrink(
+                        campaign.name,
+                        signature,
+                        spec,
+                        revision,
+                        {"status": "error", "detail": f"{type(exc).__name__}: {exc}"},
+                    )
                     continue
                 results = []
                 for spec in what:
                     result = error_result(exc)
                     if isinstance(exc, KilledWorker):
                         result["detail"] = f"the run's task killed its worker too often ({exc})"
-                    results.append({**result, "seed": spec.seed, "seconds": None, "out_dir": None, "worker": None,
-                                    "attempt": 0})
+                    results.append(
+                        {**result, "seed": spec.seed, "seconds": None, "out_dir": None, "worker": None, "attempt": 0}
+                    )
             else:
                 results = future.result()
             future.release()
@@ -296,8 +409,10 @@ def _execute_on(campaign, pending, keys, revision, db, outcome, *, scheduler, cl
                 spec, signature = what
                 db.record_shrink(campaign.name, signature, spec, revision, results)
                 outcome.shrinks += 1
-                say(f"shrunk seed {spec.seed} ({spec.label}): workload size {results['size_from']} -> "
-                    f"{results['size_to']} in {results['runs']} runs")
+                say(
+                    f"shrunk seed {spec.seed} ({spec.label}): workload size {results['size_from']} -> "
+                    f"{results['size_to']} in {results['runs']} runs"
+                )
                 continue
             in_flight -= 1
             for spec, result in zip(what, results, strict=True):
@@ -308,17 +423,33 @@ def _execute_on(campaign, pending, keys, revision, db, outcome, *, scheduler, cl
                 if on_result is not None:
                     on_result(result, spec, done, len(pending))
                 signature = json.dumps(result["signature"]) if result.get("signature") else None
-                if (shrinks_wanted and signature and spec.scenario == "random"
-                        and result["status"] in ("fail", "panic") and signature not in seen_signatures):
+                if (
+                    shrinks_wanted
+                    and signature
+                    and spec.scenario == "random"
+                    and result["status"] in ("fail", "panic")
+                    and signature not in seen_signatures
+                ):
                     seen_signatures.add(signature)
-                    shrink = client.submit(shrink_task, spec.as_dict(), result["signature"], campaign.shrink_runs,
-                                           str(outcome.folder), key=f"shrink-{keys[spec][:16]}-{nonce}", pure=False)
+                    shrink = client.submit(
+                        shrink_task,
+                        spec.as_dict(),
+                        result["signature"],
+                        campaign.shrink_runs,
+                        str(outcome.folder),
+                        key=f"shrink-{keys[spec][:16]}-{nonce}",
+                        pure=False,
+                    )
                     futures[shrink.key] = ("shrink", (spec, result["signature"]), shrink)
                     ac.add(shrink)
             submit_more()
             shrinking = sum(1 for entry in futures.values() if entry[0] == "shrink")
-            bar.update(done, failed, f"; shrinking {shrinking} signature(s)" if shrinking else "",
-                       final=done == len(pending) and not shrinking)
+            bar.update(
+                done,
+                failed,
+                f"; shrinking {shrinking} signature(s)" if shrinking else "",
+                final=done == len(pending) and not shrinking,
+            )
         if outcome.shrinks:
             bar.update(done, failed, final=True)
     except KeyboardInterrupt:
@@ -369,9 +500,15 @@ def _submit_builds(client, pending, probes: dict, nonce: str, futures: dict) -> 
         builds[key] = []
         sim, cpus, fifo, ram = key
         for fs, addresses in sorted(groups.items()):
-            future = client.submit(build_task, sim, {"ncpu": cpus, "fifo_depth": fifo, "ram_words": ram},
-                                   key=f"build-{sim}-c{cpus}-f{fifo}-r{ram}-{fs[:8]}-{nonce}", pure=False,
-                                   workers=addresses, allow_other_workers=True)
+            future = client.submit(
+                build_task,
+                sim,
+                {"ncpu": cpus, "fifo_depth": fifo, "ram_words": ram},
+                key=f"build-{sim}-c{cpus}-f{fifo}-r{ram}-{fs[:8]}-{nonce}",
+                pure=False,
+                workers=addresses,
+                allow_other_workers=True,
+            )
             futures[future.key] = ("build", (probes[addresses[0]]["host"], key), future)
             builds[key].append(future)
     return builds
@@ -387,21 +524,37 @@ def _raise_stop(signum, frame):
 
 def campaign_results(db: ResultsDB, campaign: str, digest: str, keys: set[str] | None = None) -> list[dict]:
     """Every recorded run of ``campaign`` at ``digest`` (only ``keys`` when given), as result dicts."""
-    rows = db.rows("SELECT runs.*, configs.config FROM runs JOIN configs USING (config_id) WHERE campaign = ? "
-                   "AND source_digest = ? ORDER BY config_id, seed", (campaign, digest))
+    rows = db.rows(
+        "SELECT runs.*, configs.config FROM runs JOIN configs USING (config_id) WHERE campaign = ? "
+        "AND source_digest = ? ORDER BY config_id, seed",
+        (campaign, digest),
+    )
     return [result_from_row(db, row) for row in rows if keys is None or row["run_key"] in keys]
 
 
 def result_from_row(db: ResultsDB, row) -> dict:
     counters = json.loads(row["counters"] or "{}")
-    return {"run_key": row["run_key"], "seed": row["seed"], "status": row["status"], "code": row["exit_code"],
-            "outcome": row["outcome"], "checks": row["checks"] or 0, "failed": json.loads(row["failed_checks"]),
-            "panic": row["panic"], "signature": json.loads(row["signature"]) if row["signature"] else None,
-            "counters": counters, "landings": {f: tuple(v) for f, v in (counters.get("landings") or {}).items()},
-            "scoreboard": counters.get("scoreboard") or {}, "shared_ram": counters.get("shared_ram") or {},
-            "latencies": json.loads(row["latencies"] or "{}"), "bins": db.decode_bins(row["bins"]),
-            "cycles": row["cycles"], "seconds": row["wall_seconds"], "out_dir": row["out_dir"],
-            "config": json.loads(row["config"]), "config_id": row["config_id"], "attempt": row["attempt"],
-            "worker": row["worker"]}
-
-
+    return {
+        "run_key": row["run_key"],
+        "seed": row["seed"],
+        "status": row["status"],
+        "code": row["exit_code"],
+        "outcome": row["outcome"],
+        "checks": row["checks"] or 0,
+        "failed": json.loads(row["failed_checks"]),
+        "panic": row["panic"],
+        "signature": json.loads(row["signature"]) if row["signature"] else None,
+        "counters": counters,
+        "landings": {f: tuple(v) for f, v in (counters.get("landings") or {}).items()},
+        "scoreboard": counters.get("scoreboard") or {},
+        "shared_ram": counters.get("shared_ram") or {},
+        "latencies": json.loads(row["latencies"] or "{}"),
+        "bins": db.decode_bins(row["bins"]),
+        "cycles": row["cycles"],
+        "seconds": row["wall_seconds"],
+        "out_dir": row["out_dir"],
+        "config": json.loads(row["config"]),
+        "config_id": row["config_id"],
+        "attempt": row["attempt"],
+        "worker": row["worker"],
+    }

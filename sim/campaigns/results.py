@@ -13,6 +13,7 @@ reproduces it and, for a random workload, its shrunk workload; and the merged
 functional coverage of the runs that recorded it. The PNG is the matrix, or the
 trend when a history is asked for.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,10 +32,15 @@ SCHEMA = "lwkt-soc-results/1"
 
 def add_arguments(p) -> None:
     from sim.campaigns.regress import DEFAULT_DB
+
     p.add_argument("--db", default=str(DEFAULT_DB), metavar="FILE", help=f"results database (default {DEFAULT_DB})")
     p.add_argument("--campaign", metavar="NAME", help="the campaign (needed when the database holds several)")
-    p.add_argument("--commit", default="latest", metavar="REV",
-                   help="latest (default), all, or a commit or source digest (a prefix is enough)")
+    p.add_argument(
+        "--commit",
+        default="latest",
+        metavar="REV",
+        help="latest (default), all, or a commit or source digest (a prefix is enough)",
+    )
     p.add_argument("--history-seed", type=int, metavar="S", help="the history of seed S across commits")
     p.add_argument("--history-config", metavar="ID", help="the history of a configuration (its id, as in the matrix)")
     p.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
@@ -44,15 +50,21 @@ def add_arguments(p) -> None:
 def command(args) -> int:
     db = ResultsDB(args.db, create=False)
     try:
-        data = collect(db, campaign=args.campaign, commit=args.commit, history_seed=args.history_seed,
-                       history_config=args.history_config)
-    except sqlite3.DatabaseError as exc:           # a damaged file, or one another program changed
+        data = collect(
+            db,
+            campaign=args.campaign,
+            commit=args.commit,
+            history_seed=args.history_seed,
+            history_config=args.history_config,
+        )
+    except sqlite3.DatabaseError as exc:  # a damaged file, or one another program changed
         raise UsageError(f"{db.path}: cannot be read ({exc})") from None
     finally:
         db.close()
     markdown = render_markdown(data)
     if args.out:
         from sim.contract.outdir import atomic_write
+
         out = Path(args.out)
         if out.exists() and not out.is_dir():
             raise UsageError(f"--out {out}: is a file, not a folder")
@@ -70,6 +82,7 @@ def command(args) -> int:
 
 # --- queries --------------------------------------------------------------------------------------------
 
+
 def _campaign(db: ResultsDB, name: str | None) -> str:
     names = [row[0] for row in db.rows("SELECT DISTINCT campaign FROM runs ORDER BY campaign")]
     if not names:
@@ -85,12 +98,24 @@ def _campaign(db: ResultsDB, name: str | None) -> str:
 
 def _revisions(db: ResultsDB, campaign: str) -> list[dict]:
     """Every revision of the campaign's sources, oldest first."""
-    rows = db.rows("SELECT source_digest, commit_sha, max(dirty) AS dirty, min(recorded) AS first, "
-                   "max(recorded) AS last, count(*) AS runs FROM runs WHERE campaign = ? "
-                   "GROUP BY source_digest, commit_sha ORDER BY first", (campaign,))
-    return [{"digest": r["source_digest"], "commit": r["commit_sha"], "dirty": None if r["dirty"] is None
-             else bool(r["dirty"]), "label": _label(r["commit_sha"], r["dirty"], r["source_digest"]),
-             "first": r["first"], "last": r["last"], "runs": r["runs"]} for r in rows]
+    rows = db.rows(
+        "SELECT source_digest, commit_sha, max(dirty) AS dirty, min(recorded) AS first, "
+        "max(recorded) AS last, count(*) AS runs FROM runs WHERE campaign = ? "
+        "GROUP BY source_digest, commit_sha ORDER BY first",
+        (campaign,),
+    )
+    return [
+        {
+            "digest": r["source_digest"],
+            "commit": r["commit_sha"],
+            "dirty": None if r["dirty"] is None else bool(r["dirty"]),
+            "label": _label(r["commit_sha"], r["dirty"], r["source_digest"]),
+            "first": r["first"],
+            "last": r["last"],
+            "runs": r["runs"],
+        }
+        for r in rows
+    ]
 
 
 def _label(commit: str, dirty, digest: str) -> str:
@@ -105,8 +130,9 @@ def _select(revisions: list[dict], commit: str) -> list[dict]:
         return [max(revisions, key=lambda r: r["last"])]
     chosen = [r for r in revisions if r["commit"].startswith(commit) or r["digest"].startswith(commit)]
     if not chosen:
-        raise UsageError(f"--commit {commit}: no run recorded for it; recorded: "
-                         + ", ".join(r["label"] for r in revisions[-10:]))
+        raise UsageError(
+            f"--commit {commit}: no run recorded for it; recorded: " + ", ".join(r["label"] for r in revisions[-10:])
+        )
     return chosen
 
 
@@ -115,8 +141,14 @@ def _where(campaign: str, revisions: list[dict]) -> tuple[str, list]:
     return f"campaign = ? AND source_digest IN ({marks})", [campaign] + [r["digest"] for r in revisions]
 
 
-def collect(db: ResultsDB, *, campaign: str | None = None, commit: str = "latest", history_seed: int | None = None,
-            history_config: str | None = None) -> dict:
+def collect(
+    db: ResultsDB,
+    *,
+    campaign: str | None = None,
+    commit: str = "latest",
+    history_seed: int | None = None,
+    history_config: str | None = None,
+) -> dict:
     """Everything ``lwkt-soc results`` shows, as one JSON-ready dict."""
     name = _campaign(db, campaign)
     revisions = _revisions(db, name)
@@ -125,29 +157,54 @@ def collect(db: ResultsDB, *, campaign: str | None = None, commit: str = "latest
     totals = {status: 0 for status in ("pass", "fail", "panic", "error")}
     for row in db.rows(f"SELECT status, count(*) FROM runs WHERE {where} GROUP BY status", params):
         totals[row[0]] = row[1]
-    wall = db.rows(f"SELECT coalesce(sum(wall_seconds), 0), coalesce(sum(cycles), 0) FROM runs WHERE {where}",
-                   params)[0]
-    data = {"schema": SCHEMA, "db": str(db.path), "campaign": name, "revisions": chosen,
-            "totals": {"runs": sum(totals.values()), **totals, "run_seconds": round(wall[0], 1),
-                       "simulated_cycles": wall[1]},
-            "matrix": _matrix(db, where, params), "failures": _failures(db, name, where, params),
-            "coverage": _coverage(db, where, params), "history": None}
+    wall = db.rows(f"SELECT coalesce(sum(wall_seconds), 0), coalesce(sum(cycles), 0) FROM runs WHERE {where}", params)[
+        0
+    ]
+    data = {
+        "schema": SCHEMA,
+        "db": str(db.path),
+        "campaign": name,
+        "revisions": chosen,
+        "totals": {
+            "runs": sum(totals.values()),
+            **totals,
+            "run_seconds": round(wall[0], 1),
+            "simulated_cycles": wall[1],
+        },
+        "matrix": _matrix(db, where, params),
+        "failures": _failures(db, name, where, params),
+        "coverage": _coverage(db, where, params),
+        "history": None,
+    }
     if history_seed is not None or history_config is not None:
         data["history"] = _history(db, name, revisions, history_seed, history_config)
     return data
 
 
 def _matrix(db: ResultsDB, where: str, params: list) -> list[dict]:
-    rows = db.rows(f"SELECT config_id, configs.config, count(*) AS runs, sum(status = 'pass') AS pass, "
-                   f"sum(status = 'fail') AS fail, sum(status = 'panic') AS panic, sum(status = 'error') AS error, "
-                   f"min(CASE WHEN status != 'pass' THEN seed END) AS first_failing FROM runs JOIN configs "
-                   f"USING (config_id) WHERE {where} GROUP BY config_id", params)
+    rows = db.rows(
+        f"SELECT config_id, configs.config, count(*) AS runs, sum(status = 'pass') AS pass, "
+        f"sum(status = 'fail') AS fail, sum(status = 'panic') AS panic, sum(status = 'error') AS error, "
+        f"min(CASE WHEN status != 'pass' THEN seed END) AS first_failing FROM runs JOIN configs "
+        f"USING (config_id) WHERE {where} GROUP BY config_id",
+        params,
+    )
     result = []
     for r in rows:
         config = json.loads(r["config"])
-        result.append({"config_id": r["config_id"], "label": config_label(config), "config": config,
-                       "runs": r["runs"], "pass": r["pass"], "fail": r["fail"], "panic": r["panic"],
-                       "error": r["error"], "first_failing_seed": r["first_failing"]})
+        result.append(
+            {
+                "config_id": r["config_id"],
+                "label": config_label(config),
+                "config": config,
+                "runs": r["runs"],
+                "pass": r["pass"],
+                "fail": r["fail"],
+                "panic": r["panic"],
+                "error": r["error"],
+                "first_failing_seed": r["first_failing"],
+            }
+        )
     return sorted(result, key=lambda m: m["label"])
 
 
@@ -155,24 +212,30 @@ def reproduce_command(spec: RunSpec, out: str, spec_file: str | None = None) -> 
     """The ``lwkt-soc run`` line that repeats ``spec`` (with a waveform), runnable as printed."""
     from sim.campaigns.revision import PROJECT_ROOT
     from sim.campaigns.shrink import command_name
+
     options = spec.run_options()
     if spec_file:
         options[2:2] = ["--spec", spec_file]
     line = shlex.join([command_name(), "run", *options, "--waves", "--out", out])
-    if spec.scenario_modules:        # test scenarios live in the project's tests package
+    if spec.scenario_modules:  # test scenarios live in the project's tests package
         line = f"PYTHONPATH={shlex.quote(str(PROJECT_ROOT))} {line}"
     return line
 
 
 def _failures(db: ResultsDB, campaign: str, where: str, params: list) -> list[dict]:
-    rows = db.rows(f"SELECT signature, status, seed, config_id, configs.config, panic, failed_checks, out_dir, "
-                   f"cycles FROM runs JOIN configs USING (config_id) WHERE {where} AND signature IS NOT NULL", params)
+    rows = db.rows(
+        f"SELECT signature, status, seed, config_id, configs.config, panic, failed_checks, out_dir, "
+        f"cycles FROM runs JOIN configs USING (config_id) WHERE {where} AND signature IS NOT NULL",
+        params,
+    )
     groups: dict[str, dict] = {}
     for r in rows:
         config = json.loads(r["config"])
         label = config_label(config)
-        group = groups.setdefault(r["signature"], {"signature": json.loads(r["signature"]), "runs": 0,
-                                                   "configs": set(), "statuses": set(), "first": None})
+        group = groups.setdefault(
+            r["signature"],
+            {"signature": json.loads(r["signature"]), "runs": 0, "configs": set(), "statuses": set(), "first": None},
+        )
         group["runs"] += 1
         group["configs"].add(r["config_id"])
         group["statuses"].add(r["status"])
@@ -185,22 +248,40 @@ def _failures(db: ResultsDB, campaign: str, where: str, params: list) -> list[di
         (_, r, config) = g["first"]
         spec = RunSpec.from_dict({**config, "campaign": campaign, "seed": r["seed"]})
         checks, panic = g["signature"]
-        entry = {"checks": checks, "panic": panic, "runs": g["runs"], "configurations": len(g["configs"]),
-                 "statuses": sorted(g["statuses"]), "first_seed": r["seed"], "first_config": config_label(config),
-                 "first_config_id": r["config_id"], "panic_message": r["panic"],
-                 "failed_checks": json.loads(r["failed_checks"]), "run_folder": r["out_dir"],
-                 "reproduce": reproduce_command(spec, f"runs/repro/{spec.run_dir}"), "shrink": None}
+        entry = {
+            "checks": checks,
+            "panic": panic,
+            "runs": g["runs"],
+            "configurations": len(g["configs"]),
+            "statuses": sorted(g["statuses"]),
+            "first_seed": r["seed"],
+            "first_config": config_label(config),
+            "first_config_id": r["config_id"],
+            "panic_message": r["panic"],
+            "failed_checks": json.loads(r["failed_checks"]),
+            "run_folder": r["out_dir"],
+            "reproduce": reproduce_command(spec, f"runs/repro/{spec.run_dir}"),
+            "shrink": None,
+        }
         s = shrinks.get(signature)
         if s is not None:
-            entry["shrink"] = {"status": s["status"], "seed": s["seed"], "size_from": s["size_from"],
-                               "size_to": s["size_to"], "runs": s["runs"], "spec_path": s["spec_path"],
-                               "detail": s["detail"], "commit": s["commit_sha"]}
+            entry["shrink"] = {
+                "status": s["status"],
+                "seed": s["seed"],
+                "size_from": s["size_from"],
+                "size_to": s["size_to"],
+                "runs": s["runs"],
+                "spec_path": s["spec_path"],
+                "detail": s["detail"],
+                "commit": s["commit_sha"],
+            }
             if s["spec_path"]:
                 found = db.rows("SELECT config FROM configs WHERE config_id = ?", (s["config_id"],))
                 shrunk_config = json.loads(found[0]["config"]) if found else config
                 shrunk = RunSpec.from_dict({**shrunk_config, "campaign": campaign, "seed": s["seed"]})
-                entry["shrink"]["reproduce"] = reproduce_command(shrunk, f"runs/repro/{shrunk.run_dir}-shrunk",
-                                                                 s["spec_path"])
+                entry["shrink"]["reproduce"] = reproduce_command(
+                    shrunk, f"runs/repro/{shrunk.run_dir}-shrunk", s["spec_path"]
+                )
         elif spec.scenario != "random":
             entry["shrink"] = {"status": "n/a", "detail": "only random workloads shrink"}
         result.append(entry)
@@ -210,8 +291,10 @@ def _failures(db: ResultsDB, campaign: str, where: str, params: list) -> list[di
 def _coverage(db: ResultsDB, where: str, params: list) -> dict | None:
     import numpy as np
     from sim.coverage.func import MODEL, reachable
-    blobs = [row[0] for row in db.rows(f"SELECT bins FROM runs WHERE {where} AND coverage = 1 AND bins IS NOT NULL",
-                                       params)]
+
+    blobs = [
+        row[0] for row in db.rows(f"SELECT bins FROM runs WHERE {where} AND coverage = 1 AND bins IS NOT NULL", params)
+    ]
     if not blobs:
         return None
     width = max(len(b) for b in blobs)
@@ -220,20 +303,32 @@ def _coverage(db: ResultsDB, where: str, params: list) -> dict | None:
     names = db.bin_names()
     hits = {names[i]: int(n) for i, n in enumerate(counts) if n and i in names}
     open_reachable = sorted(set(reachable()) - set(hits))
-    return {"runs": len(blobs), "model_bins": len(MODEL), "hit": len(set(hits) & set(MODEL)),
-            "reachable": len(reachable()), "reachable_hit": len(set(hits) & set(reachable())),
-            "not_hit": open_reachable, "runs_per_bin": dict(sorted(hits.items()))}
+    return {
+        "runs": len(blobs),
+        "model_bins": len(MODEL),
+        "hit": len(set(hits) & set(MODEL)),
+        "reachable": len(reachable()),
+        "reachable_hit": len(set(hits) & set(reachable())),
+        "not_hit": open_reachable,
+        "runs_per_bin": dict(sorted(hits.items())),
+    }
 
 
 def _history(db: ResultsDB, campaign: str, revisions: list[dict], seed: int | None, config: str | None) -> dict:
     params: list = [campaign]
     clause = "campaign = ?"
     if config is not None:
-        ids = [r[0] for r in db.rows("SELECT DISTINCT config_id FROM runs WHERE campaign = ? AND config_id LIKE ?",
-                                     (campaign, config + "%"))]
+        ids = [
+            r[0]
+            for r in db.rows(
+                "SELECT DISTINCT config_id FROM runs WHERE campaign = ? AND config_id LIKE ?", (campaign, config + "%")
+            )
+        ]
         if not ids:
-            raise UsageError(f"--history-config {config}: no configuration of campaign {campaign} has that id "
-                             f"(lwkt-soc results shows the ids in its matrix)")
+            raise UsageError(
+                f"--history-config {config}: no configuration of campaign {campaign} has that id "
+                f"(lwkt-soc results shows the ids in its matrix)"
+            )
         if len(ids) > 1:
             raise UsageError(f"--history-config {config}: matches {len(ids)} configurations; give more of the id")
         clause += " AND config_id = ?"
@@ -241,8 +336,11 @@ def _history(db: ResultsDB, campaign: str, revisions: list[dict], seed: int | No
     if seed is not None:
         clause += " AND seed = ?"
         params.append(seed)
-    rows = db.rows(f"SELECT source_digest, config_id, configs.config, seed, status FROM runs JOIN configs "
-                   f"USING (config_id) WHERE {clause}", params)
+    rows = db.rows(
+        f"SELECT source_digest, config_id, configs.config, seed, status FROM runs JOIN configs "
+        f"USING (config_id) WHERE {clause}",
+        params,
+    )
     if not rows:
         raise UsageError(f"no run of campaign {campaign} matches the history asked for")
     order = {r["digest"]: n for n, r in enumerate(revisions)}
@@ -250,8 +348,9 @@ def _history(db: ResultsDB, campaign: str, revisions: list[dict], seed: int | No
     labels = {}
     for r in rows:
         labels[r["config_id"]] = config_label(json.loads(r["config"]))
-        cell = per.setdefault((r["source_digest"], r["config_id"]),
-                              {"runs": 0, "pass": 0, "fail": 0, "panic": 0, "error": 0, "seeds": {}})
+        cell = per.setdefault(
+            (r["source_digest"], r["config_id"]), {"runs": 0, "pass": 0, "fail": 0, "panic": 0, "error": 0, "seeds": {}}
+        )
         cell["runs"] += 1
         cell[r["status"]] += 1
         if seed is not None:
@@ -259,10 +358,19 @@ def _history(db: ResultsDB, campaign: str, revisions: list[dict], seed: int | No
     points = []
     for (digest, config_id), cell in sorted(per.items(), key=lambda kv: (order.get(kv[0][0], -1), labels[kv[0][1]])):
         revision = revisions[order[digest]]
-        point = {"revision": revision["label"], "commit": revision["commit"], "digest": digest,
-                 "config_id": config_id, "config": labels[config_id], "runs": cell["runs"], "pass": cell["pass"],
-                 "fail": cell["fail"], "panic": cell["panic"], "error": cell["error"],
-                 "pass_rate": round(cell["pass"] / cell["runs"], 4)}
+        point = {
+            "revision": revision["label"],
+            "commit": revision["commit"],
+            "digest": digest,
+            "config_id": config_id,
+            "config": labels[config_id],
+            "runs": cell["runs"],
+            "pass": cell["pass"],
+            "fail": cell["fail"],
+            "panic": cell["panic"],
+            "error": cell["error"],
+            "pass_rate": round(cell["pass"] / cell["runs"], 4),
+        }
         if seed is not None:
             point["status"] = cell["seeds"][seed]
         points.append(point)
@@ -271,30 +379,41 @@ def _history(db: ResultsDB, campaign: str, revisions: list[dict], seed: int | No
 
 # --- rendering ------------------------------------------------------------------------------------------
 
+
 def render_markdown(data: dict) -> str:
     t = data["totals"]
     revisions = ", ".join(r["label"] for r in data["revisions"])
-    lines = [f"# Campaign {data['campaign']} at {revisions}", "",
-             f"{t['runs']} runs: {t['pass']} pass, {t['fail']} fail, {t['panic']} panic, {t['error']} error; "
-             f"{t['simulated_cycles']:,} simulated cycles in {t['run_seconds']:.0f} s of run time.", "",
-             "## Pass/fail by configuration", "",
-             "| configuration | id | runs | pass | fail | panic | error | first failing seed |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"# Campaign {data['campaign']} at {revisions}",
+        "",
+        f"{t['runs']} runs: {t['pass']} pass, {t['fail']} fail, {t['panic']} panic, {t['error']} error; "
+        f"{t['simulated_cycles']:,} simulated cycles in {t['run_seconds']:.0f} s of run time.",
+        "",
+        "## Pass/fail by configuration",
+        "",
+        "| configuration | id | runs | pass | fail | panic | error | first failing seed |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for m in data["matrix"]:
         first = m["first_failing_seed"] if m["first_failing_seed"] is not None else ""
-        lines.append(f"| {m['label']} | `{m['config_id']}` | {m['runs']} | {m['pass']} | {m['fail']} | {m['panic']} "
-                     f"| {m['error']} | {first} |")
+        lines.append(
+            f"| {m['label']} | `{m['config_id']}` | {m['runs']} | {m['pass']} | {m['fail']} | {m['panic']} "
+            f"| {m['error']} | {first} |"
+        )
     lines += ["", "## Failures by signature", ""]
     if not data["failures"]:
         lines.append("None.")
     for n, f in enumerate(data["failures"], 1):
         title = f["panic"] or ", ".join(f["checks"]) or "failed"
-        lines += [f"### {n}. {title}", "",
-                  f"- {f['runs']} run(s) in {f['configurations']} configuration(s) ({', '.join(f['statuses'])}); "
-                  f"failed checks: {', '.join(f['checks']) or 'none'}",
-                  f"- first seed: {f['first_seed']} ({f['first_config']})"
-                  + (f"; panic: {f['panic_message']}" if f["panic_message"] else ""),
-                  f"- reproduce: `{f['reproduce']}`"]
+        lines += [
+            f"### {n}. {title}",
+            "",
+            f"- {f['runs']} run(s) in {f['configurations']} configuration(s) ({', '.join(f['statuses'])}); "
+            f"failed checks: {', '.join(f['checks']) or 'none'}",
+            f"- first seed: {f['first_seed']} ({f['first_config']})"
+            + (f"; panic: {f['panic_message']}" if f["panic_message"] else ""),
+            f"- reproduce: `{f['reproduce']}`",
+        ]
         if f["run_folder"]:
             lines.append(f"- run folder: `{f['run_folder']}`")
         s = f["shrink"]
@@ -305,39 +424,54 @@ def render_markdown(data: dict) -> str:
         elif s["status"] == "error":
             lines.append(f"- shrink: failed ({s['detail']})")
         else:
-            lines.append(f"- shrunk (seed {s['seed']}): workload size {s['size_from']} -> {s['size_to']} in "
-                         f"{s['runs']} runs: `{s.get('reproduce', s['spec_path'])}`")
+            lines.append(
+                f"- shrunk (seed {s['seed']}): workload size {s['size_from']} -> {s['size_to']} in "
+                f"{s['runs']} runs: `{s.get('reproduce', s['spec_path'])}`"
+            )
         lines.append("")
     c = data["coverage"]
     lines += ["", "## Functional coverage", ""]
     if c is None:
         lines.append("Not recorded (run the campaign with coverage = true).")
     else:
-        lines.append(f"Merged over {c['runs']} runs: {c['hit']}/{c['model_bins']} bins of sim/coverage/func.py hit "
-                     f"({c['reachable_hit']}/{c['reachable']} reachable).")
+        lines.append(
+            f"Merged over {c['runs']} runs: {c['hit']}/{c['model_bins']} bins of sim/coverage/func.py hit "
+            f"({c['reachable_hit']}/{c['reachable']} reachable)."
+        )
         if c["not_hit"]:
             shown = ", ".join(f"`{b}`" for b in c["not_hit"][:40])
             more = f" and {len(c['not_hit']) - 40} more" if len(c["not_hit"]) > 40 else ""
             lines.append(f"Reachable bins not hit: {shown}{more}.")
     h = data["history"]
     if h is not None:
-        what = (f"seed {h['seed']}" if h["seed"] is not None else "") + \
-               (" of " if h["seed"] is not None and h["config_id"] else "") + \
-               (f"configuration `{h['config_id']}`" if h["config_id"] else "")
-        lines += ["", f"## History of {what}", "", "| revision | configuration | runs | pass | fail | panic | error |"
-                  + (" status |" if h["seed"] is not None else ""),
-                  "|---|---|---:|---:|---:|---:|---:|" + ("---|" if h["seed"] is not None else "")]
+        what = (
+            (f"seed {h['seed']}" if h["seed"] is not None else "")
+            + (" of " if h["seed"] is not None and h["config_id"] else "")
+            + (f"configuration `{h['config_id']}`" if h["config_id"] else "")
+        )
+        lines += [
+            "",
+            f"## History of {what}",
+            "",
+            "| revision | configuration | runs | pass | fail | panic | error |"
+            + (" status |" if h["seed"] is not None else ""),
+            "|---|---|---:|---:|---:|---:|---:|" + ("---|" if h["seed"] is not None else ""),
+        ]
         for p in h["points"]:
-            lines.append(f"| {p['revision']} | {p['config']} | {p['runs']} | {p['pass']} | {p['fail']} | {p['panic']} "
-                         f"| {p['error']} |" + (f" {p['status']} |" if h["seed"] is not None else ""))
+            lines.append(
+                f"| {p['revision']} | {p['config']} | {p['runs']} | {p['pass']} | {p['fail']} | {p['panic']} "
+                f"| {p['error']} |" + (f" {p['status']} |" if h["seed"] is not None else "")
+            )
     return "\n".join(lines) + "\n"
 
 
 def write_png(data: dict, path: Path) -> Path:
     """The trend when there is a history, else the pass/fail matrix."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     if data["history"] is not None:
         fig = _trend(plt, data)
     else:
@@ -390,13 +524,21 @@ def _trend(plt, data: dict):
     fig, ax = plt.subplots(figsize=(max(5, 1 + 0.8 * len(revisions)), 3.5))
     for config in configs[:12]:
         points = [p for p in h["points"] if p["config"] == config]
-        ax.plot([revisions.index(p["revision"]) for p in points], [100 * p["pass_rate"] for p in points],
-                marker="o", label=config)
+        ax.plot(
+            [revisions.index(p["revision"]) for p in points],
+            [100 * p["pass_rate"] for p in points],
+            marker="o",
+            label=config,
+        )
     ax.set_xticks(range(len(revisions)), revisions, rotation=30, ha="right", fontsize=7)
     ax.set_ylim(-5, 105)
     ax.set_ylabel("runs passed (%)")
-    ax.set_title(f"{data['campaign']}: " + (f"seed {h['seed']}" if h["seed"] is not None else "configuration")
-                 + " across revisions", fontsize=9)
+    ax.set_title(
+        f"{data['campaign']}: "
+        + (f"seed {h['seed']}" if h["seed"] is not None else "configuration")
+        + " across revisions",
+        fontsize=9,
+    )
     ax.legend(fontsize=6, loc="lower left")
     ax.grid(alpha=0.3)
     return fig

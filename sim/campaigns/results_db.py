@@ -18,6 +18,7 @@ Schema version 1 (``PRAGMA user_version``; docs/campaigns.md explains every colu
   (bit ``id`` of the little-endian integer), so a run's coverage takes a few bytes;
 - ``shrinks``: the shrunk workload of one seed per failure signature and campaign.
 """
+
 from __future__ import annotations
 
 import json
@@ -114,11 +115,42 @@ CREATE TABLE shrinks (
 
 _TABLES = ("meta", "sessions", "bins", "configs", "runs", "shrinks")
 #: The columns of ``runs`` a result fills, in order (the rest come from the run spec and revision).
-_RUN_COLUMNS = ("run_key", "campaign", "session", "commit_sha", "dirty", "source_digest", "config_id",
-                "scenario", "sim", "cpus", "fifo_depth", "ram_words", "faults", "cost_model", "bug", "coverage",
-                "seed", "status", "outcome", "exit_code", "failed_checks", "panic", "signature", "checks",
-                "counters", "latencies", "bins", "cycles", "sim_seconds", "wall_seconds", "out_dir", "worker",
-                "attempt", "recorded")
+_RUN_COLUMNS = (
+    "run_key",
+    "campaign",
+    "session",
+    "commit_sha",
+    "dirty",
+    "source_digest",
+    "config_id",
+    "scenario",
+    "sim",
+    "cpus",
+    "fifo_depth",
+    "ram_words",
+    "faults",
+    "cost_model",
+    "bug",
+    "coverage",
+    "seed",
+    "status",
+    "outcome",
+    "exit_code",
+    "failed_checks",
+    "panic",
+    "signature",
+    "checks",
+    "counters",
+    "latencies",
+    "bins",
+    "cycles",
+    "sim_seconds",
+    "wall_seconds",
+    "out_dir",
+    "worker",
+    "attempt",
+    "recorded",
+)
 
 
 class ResultsDB:
@@ -138,23 +170,25 @@ class ResultsDB:
         except sqlite3.DatabaseError as exc:
             raise UsageError(f"{self.path}: not a results database ({exc})") from None
         except OSError as exc:
-            raise EnvironmentProblem(f"{self.path}: cannot open the results database "
-                                     f"({exc.strerror or exc})") from None
+            raise EnvironmentProblem(f"{self.path}: cannot open the results database ({exc.strerror or exc})") from None
         try:
             if version == 0 and tables == 0:
                 if not create:
                     raise UsageError(f"{self.path}: an empty database, no campaign recorded")
                 self._create()
             elif version > SCHEMA_VERSION:
-                raise UsageError(f"{self.path}: results schema version {version}; this lwkt-soc reads up to "
-                                 f"{SCHEMA_VERSION} (update it)")
+                raise UsageError(
+                    f"{self.path}: results schema version {version}; this lwkt-soc reads up to "
+                    f"{SCHEMA_VERSION} (update it)"
+                )
             elif version != SCHEMA_VERSION:
                 raise UsageError(f"{self.path}: not a results database of lwkt-soc (schema version {version})")
             present = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             missing = sorted(set(_TABLES) - present)
             if missing:
-                raise UsageError(f"{self.path}: not a results database of schema {SCHEMA_VERSION} "
-                                 f"(no table {missing[0]})")
+                raise UsageError(
+                    f"{self.path}: not a results database of schema {SCHEMA_VERSION} (no table {missing[0]})"
+                )
             # WAL: readers never block the writer. NORMAL: a commit is in the WAL, which survives the writer's
             # death (SIGKILL) at once; only the OS going down can lose the last commits before a checkpoint.
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -168,11 +202,12 @@ class ResultsDB:
     def _create(self) -> None:
         with self.transaction():
             if self.db.execute("PRAGMA user_version").fetchone()[0]:
-                return                           # another process created it meanwhile
+                return  # another process created it meanwhile
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 self.db.execute(statement)
-            self.db.execute("INSERT INTO meta VALUES ('schema_version', ?), ('created', ?)",
-                            (str(SCHEMA_VERSION), str(time.time())))
+            self.db.execute(
+                "INSERT INTO meta VALUES ('schema_version', ?), ('created', ?)", (str(SCHEMA_VERSION), str(time.time()))
+            )
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def transaction(self):
@@ -183,41 +218,71 @@ class ResultsDB:
 
     # -- writing ---------------------------------------------------------------------------------------
 
-    def start_session(self, campaign, revision, *, planned: int, already: int, engine: str,
-                      workers: int | None) -> int:
+    def start_session(self, campaign, revision, *, planned: int, already: int, engine: str, workers: int | None) -> int:
         with self.transaction():
             cursor = self.db.execute(
                 "INSERT INTO sessions (campaign, commit_sha, dirty, source_digest, started, planned, already, engine,"
                 " workers, status, campaign_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
-                (campaign.name, revision.commit, _flag(revision.dirty), revision.digest, time.time(), planned,
-                 already, engine, workers, json.dumps(campaign.as_dict(), sort_keys=True)))
+                (
+                    campaign.name,
+                    revision.commit,
+                    _flag(revision.dirty),
+                    revision.digest,
+                    time.time(),
+                    planned,
+                    already,
+                    engine,
+                    workers,
+                    json.dumps(campaign.as_dict(), sort_keys=True),
+                ),
+            )
             return cursor.lastrowid
 
     def finish_session(self, session: int, status: str, *, workers: int | None = None) -> None:
         with self.transaction():
-            self.db.execute("UPDATE sessions SET finished = ?, status = ?, workers = coalesce(?, workers) "
-                            "WHERE id = ?", (time.time(), status, workers, session))
+            self.db.execute(
+                "UPDATE sessions SET finished = ?, status = ?, workers = coalesce(?, workers) WHERE id = ?",
+                (time.time(), status, workers, session),
+            )
 
     def record(self, spec, revision, session: int, result: dict, *, replace: bool = False) -> bool:
         """Write one run's result; True when it was new. An existing row is kept, except one whose run
         ended in an error (the run could not run or report) or when ``replace``."""
         row = {
-            "run_key": spec.run_key(revision.digest), "campaign": spec.campaign, "session": session,
-            "commit_sha": revision.commit, "dirty": _flag(revision.dirty), "source_digest": revision.digest,
+            "run_key": spec.run_key(revision.digest),
+            "campaign": spec.campaign,
+            "session": session,
+            "commit_sha": revision.commit,
+            "dirty": _flag(revision.dirty),
+            "source_digest": revision.digest,
             "config_id": spec.config_id,
-            "scenario": spec.scenario, "sim": spec.sim, "cpus": spec.cpus, "fifo_depth": spec.fifo_depth,
-            "ram_words": spec.ram_words, "faults": spec.faults, "cost_model": spec.cost_model, "bug": spec.bug,
-            "coverage": int(spec.coverage), "seed": spec.seed,
-            "status": result["status"], "outcome": result.get("outcome"), "exit_code": result.get("code"),
-            "failed_checks": _json(result.get("failed", [])), "panic": result.get("panic"),
+            "scenario": spec.scenario,
+            "sim": spec.sim,
+            "cpus": spec.cpus,
+            "fifo_depth": spec.fifo_depth,
+            "ram_words": spec.ram_words,
+            "faults": spec.faults,
+            "cost_model": spec.cost_model,
+            "bug": spec.bug,
+            "coverage": int(spec.coverage),
+            "seed": spec.seed,
+            "status": result["status"],
+            "outcome": result.get("outcome"),
+            "exit_code": result.get("code"),
+            "failed_checks": _json(result.get("failed", [])),
+            "panic": result.get("panic"),
             "signature": json.dumps(result["signature"]) if result.get("signature") else None,
             "checks": result.get("checks"),
             "counters": _json(result.get("counters") or {}),
             "latencies": _json(result.get("latencies") or {}),
             "bins": self.encode_bins(result["bins"]) if result.get("bins") is not None else None,
-            "cycles": result.get("cycles"), "sim_seconds": result.get("sim_seconds"),
-            "wall_seconds": result.get("seconds"), "out_dir": result.get("out_dir"), "worker": result.get("worker"),
-            "attempt": result.get("attempt", 1), "recorded": time.time(),
+            "cycles": result.get("cycles"),
+            "sim_seconds": result.get("sim_seconds"),
+            "wall_seconds": result.get("seconds"),
+            "out_dir": result.get("out_dir"),
+            "worker": result.get("worker"),
+            "attempt": result.get("attempt", 1),
+            "recorded": time.time(),
         }
         names = ", ".join(_RUN_COLUMNS)
         marks = ", ".join("?" for _ in _RUN_COLUMNS)
@@ -225,15 +290,20 @@ class ResultsDB:
         condition = "" if replace else " WHERE runs.status = 'error'"
         with self.transaction():
             if spec.config_id not in self._configs:
-                self.db.execute("INSERT OR IGNORE INTO configs VALUES (?, ?, ?)",
-                                (spec.config_id, _json(spec.config()), spec.label))
-            cursor = self.db.execute(f"INSERT INTO runs ({names}) VALUES ({marks}) ON CONFLICT(run_key) DO UPDATE "
-                                     f"SET {updates}{condition}", [row[c] for c in _RUN_COLUMNS])
+                self.db.execute(
+                    "INSERT OR IGNORE INTO configs VALUES (?, ?, ?)", (spec.config_id, _json(spec.config()), spec.label)
+                )
+            cursor = self.db.execute(
+                f"INSERT INTO runs ({names}) VALUES ({marks}) ON CONFLICT(run_key) DO UPDATE SET {updates}{condition}",
+                [row[c] for c in _RUN_COLUMNS],
+            )
             inserted = cursor.rowcount == 1
             self._configs.add(spec.config_id)
             if inserted:
-                self.db.execute("UPDATE sessions SET recorded = recorded + 1, failed = failed + ? WHERE id = ?",
-                                (int(result["status"] != "pass"), session))
+                self.db.execute(
+                    "UPDATE sessions SET recorded = recorded + 1, failed = failed + ? WHERE id = ?",
+                    (int(result["status"] != "pass"), session),
+                )
         return inserted
 
     def record_shrink(self, campaign: str, signature: list, spec, revision, result: dict) -> None:
@@ -247,10 +317,25 @@ class ResultsDB:
                 "command = excluded.command, detail = excluded.detail, recorded = excluded.recorded, "
                 "run_key = excluded.run_key, seed = excluded.seed, config_id = excluded.config_id, "
                 "commit_sha = excluded.commit_sha, source_digest = excluded.source_digest",
-                (campaign, json.dumps(signature), spec.run_key(revision.digest), spec.seed, spec.config_id,
-                 revision.commit, revision.digest, result["status"], result.get("size_from"),
-                 result.get("size_to"), result.get("runs"), result.get("spec"), result.get("spec_path"),
-                 result.get("command"), result.get("detail"), time.time()))
+                (
+                    campaign,
+                    json.dumps(signature),
+                    spec.run_key(revision.digest),
+                    spec.seed,
+                    spec.config_id,
+                    revision.commit,
+                    revision.digest,
+                    result["status"],
+                    result.get("size_from"),
+                    result.get("size_to"),
+                    result.get("runs"),
+                    result.get("spec"),
+                    result.get("spec_path"),
+                    result.get("command"),
+                    result.get("detail"),
+                    time.time(),
+                ),
+            )
 
     # -- coverage bins -----------------------------------------------------------------------------------
 
@@ -281,16 +366,22 @@ class ResultsDB:
 
     def recorded_keys(self, campaign: str, digest: str) -> set[str]:
         """Run keys of this campaign and source digest that need no new run (errors are run again)."""
-        rows = self.db.execute("SELECT run_key FROM runs WHERE campaign = ? AND source_digest = ? "
-                               "AND status != 'error'", (campaign, digest))
+        rows = self.db.execute(
+            "SELECT run_key FROM runs WHERE campaign = ? AND source_digest = ? AND status != 'error'",
+            (campaign, digest),
+        )
         return {row[0] for row in rows}
 
     def rows(self, sql: str, params=()) -> list[sqlite3.Row]:
         return self.db.execute(sql, params).fetchall()
 
     def shrunk_signatures(self, campaign: str) -> set[str]:
-        return {row[0] for row in self.db.execute("SELECT signature FROM shrinks WHERE campaign = ? "
-                                                  "AND status != 'error'", (campaign,))}
+        return {
+            row[0]
+            for row in self.db.execute(
+                "SELECT signature FROM shrinks WHERE campaign = ? AND status != 'error'", (campaign,)
+            )
+        }
 
 
 class _Transaction:

@@ -8,6 +8,7 @@ another, committed or not. ``dirty`` compares the tracked files with git's index
 digest sees it. ``LWKT_SOC_COMMIT`` names the commit where there is no ``.git``
 (a tree copied onto a cluster, an installed wheel).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,9 +27,9 @@ SOURCE_DIRS = ("hdl", "firmware", "sim")
 
 @dataclass(frozen=True)
 class Revision:
-    commit: str           # 40 hex digits, or "unknown"
-    dirty: bool | None    # None: not known (no .git, or an index format this reader does not parse)
-    digest: str           # sha256 of the sources, 16 hex digits
+    commit: str  # 40 hex digits, or "unknown"
+    dirty: bool | None  # None: not known (no .git, or an index format this reader does not parse)
+    digest: str  # sha256 of the sources, 16 hex digits
 
     @property
     def label(self) -> str:
@@ -59,7 +60,7 @@ def _git_dir(root: Path) -> Path | None:
     dot = root / ".git"
     if dot.is_dir():
         return dot
-    if dot.is_file():                       # a worktree or submodule: "gitdir: PATH"
+    if dot.is_file():  # a worktree or submodule: "gitdir: PATH"
         text = dot.read_text().strip()
         if text.startswith("gitdir:"):
             path = Path(text.split(":", 1)[1].strip())
@@ -90,7 +91,7 @@ def _head_commit(gitdir: Path) -> str | None:
             parts = line.split()
             if len(parts) == 2 and parts[1] == ref:
                 return parts[0]
-    return None                              # a branch with no commit yet
+    return None  # a branch with no commit yet
 
 
 def _index_dirty(gitdir: Path, root: Path) -> bool | None:
@@ -106,22 +107,22 @@ def _index_dirty(gitdir: Path, root: Path) -> bool | None:
         return None
     pos = 12
     for _ in range(count):
-        (_, _, mtime_s, mtime_ns, _, _, mode, _, _, size) = struct.unpack(">10I", data[pos:pos + 40])
-        sha = data[pos + 40:pos + 60].hex()
-        flags = struct.unpack(">H", data[pos + 60:pos + 62])[0]
+        (_, _, mtime_s, mtime_ns, _, _, mode, _, _, size) = struct.unpack(">10I", data[pos : pos + 40])
+        sha = data[pos + 40 : pos + 60].hex()
+        flags = struct.unpack(">H", data[pos + 60 : pos + 62])[0]
         start = pos + 62 + (2 if version == 3 and flags & 0x4000 else 0)
         end = data.index(b"\0", start)
         name = data[start:end].decode("utf-8", "surrogateescape")
-        pos += ((end - pos) // 8 + 1) * 8       # entries are NUL-padded to a multiple of 8 bytes
-        if mode >> 12 == 0o16:                  # a submodule: not ours to read
+        pos += ((end - pos) // 8 + 1) * 8  # entries are NUL-padded to a multiple of 8 bytes
+        if mode >> 12 == 0o16:  # a submodule: not ours to read
             continue
         path = root / name
         try:
             info = path.lstat()
         except OSError:
-            return True                          # a tracked file deleted
+            return True  # a tracked file deleted
         if info.st_size == size and int(info.st_mtime) == mtime_s and info.st_mtime_ns % 10**9 == mtime_ns:
-            continue                             # stat unchanged since git last looked: as git, trust it
+            continue  # stat unchanged since git last looked: as git, trust it
         content = os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
         if hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest() != sha:
             return True

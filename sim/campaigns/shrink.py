@@ -10,6 +10,7 @@ so that shrinking never wanders off to a different failure. It writes the smalle
 to ``--out``/spec.json and prints the command that replays it
 (``lwkt-soc run --scenario random --spec spec.json ...``). Bad input is one line and exit 2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,6 +43,7 @@ def spec_signature(candidate: RandomSpec, seed: int, **options) -> tuple | None:
     its failure signature, None when it passes, or ("unrunnable spec", why) when a removal left a
     spec that cannot run (never the same failure as a real one)."""
     from sim.host.run import run_scenario
+
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "spec.json"
         path.write_text(candidate.to_json())
@@ -79,7 +81,7 @@ def shrink(spec: RandomSpec, still_fails: Callable[[RandomSpec], bool], *, log=p
                 start = 0
                 while index < len(best.threads) and start < len(best.threads[index].ops):
                     candidate = copy.deepcopy(best)
-                    del candidate.threads[index].ops[start:start + chunk]
+                    del candidate.threads[index].ops[start : start + chunk]
                     if not attempt(candidate, f"ops {start}..{start + chunk - 1} of thread {index}"):
                         start += chunk
                     else:
@@ -119,7 +121,7 @@ def _main(argv=None) -> int:
     parser.add_argument("--sim", choices=["verilator", "icarus"], default="verilator")
     parser.add_argument("--out", default="runs/shrink")
     args = parser.parse_args(argv)
-    SocConfig(ncpu=args.cpus, fifo_depth=args.fifo_depth)   # names the range when out of it
+    SocConfig(ncpu=args.cpus, fifo_depth=args.fifo_depth)  # names the range when out of it
     faults = parse_faults(args.faults)
     out = Path(args.out).resolve()
     if args.spec:
@@ -133,8 +135,9 @@ def _main(argv=None) -> int:
     def signature_of(candidate: RandomSpec) -> tuple | None:
         nonlocal runs
         runs += 1
-        return spec_signature(candidate, args.seed, sim=args.sim, cpus=args.cpus, fifo_depth=args.fifo_depth,
-                              faults=args.faults)
+        return spec_signature(
+            candidate, args.seed, sim=args.sim, cpus=args.cpus, fifo_depth=args.fifo_depth, faults=args.faults
+        )
 
     target = signature_of(spec)
     if target is None:
@@ -144,15 +147,21 @@ def _main(argv=None) -> int:
     def still_fails(candidate: RandomSpec) -> bool:
         return signature_of(candidate) == target
 
-    print(f"seed {args.seed} fails ({', '.join(target[0])}{'; ' + target[1] if target[1] else ''}) with a "
-          f"workload of size {spec.size()}; shrinking ...")
+    print(
+        f"seed {args.seed} fails ({', '.join(target[0])}{'; ' + target[1] if target[1] else ''}) with a "
+        f"workload of size {spec.size()}; shrinking ..."
+    )
     smallest = shrink(spec, still_fails)
     (out / "spec.json").write_text(smallest.to_json())
-    print(f"\nsmallest failing workload: size {smallest.size()} (from {spec.size()}), "
-          f"{len(smallest.threads)} threads, after {runs} runs")
+    print(
+        f"\nsmallest failing workload: size {smallest.size()} (from {spec.size()}), "
+        f"{len(smallest.threads)} threads, after {runs} runs"
+    )
     print(f"written to {out / 'spec.json'}; replay with:")
-    print(f"  {command_name()} run --scenario random --spec {out / 'spec.json'} --seed {args.seed} "
-          f"--cpus {args.cpus} --fifo-depth {args.fifo_depth} --faults {args.faults} --sim {args.sim} --waves")
+    print(
+        f"  {command_name()} run --scenario random --spec {out / 'spec.json'} --seed {args.seed} "
+        f"--cpus {args.cpus} --fifo-depth {args.fifo_depth} --faults {args.faults} --sim {args.sim} --waves"
+    )
     return 1
 
 

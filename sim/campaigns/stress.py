@@ -20,6 +20,7 @@ The seeds run as a local campaign (``sim/campaigns/regress.py``) named ``stress`
 OUT/results.sqlite`` shows the matrix and the failure signatures), so runs already recorded at the
 same sources are taken from there instead of being run again.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,23 +47,52 @@ def run_seed(seed: int, sim: str, cpus: int, faults: str, fifo_depth: int, out: 
     """One random run; returns its seed, outcome and failed checks (how stress ran before campaigns:
     bench/campaign_bench.py measures the campaign against a process pool over this)."""
     from sim.host.run import run_scenario
+
     folder = out / f"seed-{seed}"
     start = time.perf_counter()
     try:
-        code = run_scenario("random", sim=sim, seed=seed, out=folder, cpus=cpus, faults=faults,
-                            fifo_depth=fifo_depth, quiet=True, hw_coverage=True)
+        code = run_scenario(
+            "random",
+            sim=sim,
+            seed=seed,
+            out=folder,
+            cpus=cpus,
+            faults=faults,
+            fifo_depth=fifo_depth,
+            quiet=True,
+            hw_coverage=True,
+        )
         report = RunFiles(folder).report()
         bins = sorted(run_hits(folder))
         failed = [c["name"] for c in report["checks"] if not c["ok"]]
-        landings = {row["function"]: (sum(row["taken"]), sum(row["deferred"]))
-                    for row in report.get("interrupt_landings", [])}
-        result = {"seed": seed, "code": code, "outcome": report["outcome"], "checks": len(report["checks"]),
-                  "failed": failed, "panic": (report["panic"] or {}).get("message"), "landings": landings,
-                  "scoreboard": report.get("scoreboard") or {}, "shared_ram": report.get("shared_ram") or {},
-                  "bins": bins}
+        landings = {
+            row["function"]: (sum(row["taken"]), sum(row["deferred"])) for row in report.get("interrupt_landings", [])
+        }
+        result = {
+            "seed": seed,
+            "code": code,
+            "outcome": report["outcome"],
+            "checks": len(report["checks"]),
+            "failed": failed,
+            "panic": (report["panic"] or {}).get("message"),
+            "landings": landings,
+            "scoreboard": report.get("scoreboard") or {},
+            "shared_ram": report.get("shared_ram") or {},
+            "bins": bins,
+        }
     except Exception as exc:  # a run that could not even report is a violation too
-        result = {"seed": seed, "code": 1, "outcome": "error", "checks": 1, "failed": [f"run error: {exc}"],
-                  "panic": None, "landings": {}, "scoreboard": {}, "shared_ram": {}, "bins": []}
+        result = {
+            "seed": seed,
+            "code": 1,
+            "outcome": "error",
+            "checks": 1,
+            "failed": [f"run error: {exc}"],
+            "panic": None,
+            "landings": {},
+            "scoreboard": {},
+            "shared_ram": {},
+            "bins": [],
+        }
     result["seconds"] = round(time.perf_counter() - start, 2)
     if result["code"] == 0:
         shutil.rmtree(folder, ignore_errors=True)  # keep only the failing runs
@@ -85,18 +115,33 @@ def _ints(text: str, what: str) -> tuple[int, ...]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim.campaigns.stress", description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=None,
-                        help="number of seeds, one run each, dealt out over the matrix (default: one per cell)")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        help="number of seeds, one run each, dealt out over the matrix (default: one per cell)",
+    )
     parser.add_argument("--first", type=int, default=1, help="first seed (default 1)")
-    parser.add_argument("--sims", "--sim", default=",".join(SIMS), metavar="LIST",
-                        help="simulators (default verilator,icarus)")
-    parser.add_argument("--cpus", default=",".join(map(str, CPU_COUNTS)), metavar="LIST",
-                        help="CPU counts (default 2,4,8,16)")
-    parser.add_argument("--fifo-depths", "--fifo-depth", default=",".join(map(str, FIFO_DEPTHS)), metavar="LIST",
-                        help="IPI FIFO depths (default 2,4,8)")
-    parser.add_argument("--faults", action="append", metavar="SET",
-                        help=f"a fault set: all, none, or a comma-separated list of {', '.join(FAULTS)}; repeat "
-                             f"for several sets (default: none, each fault alone, all)")
+    parser.add_argument(
+        "--sims", "--sim", default=",".join(SIMS), metavar="LIST", help="simulators (default verilator,icarus)"
+    )
+    parser.add_argument(
+        "--cpus", default=",".join(map(str, CPU_COUNTS)), metavar="LIST", help="CPU counts (default 2,4,8,16)"
+    )
+    parser.add_argument(
+        "--fifo-depths",
+        "--fifo-depth",
+        default=",".join(map(str, FIFO_DEPTHS)),
+        metavar="LIST",
+        help="IPI FIFO depths (default 2,4,8)",
+    )
+    parser.add_argument(
+        "--faults",
+        action="append",
+        metavar="SET",
+        help=f"a fault set: all, none, or a comma-separated list of {', '.join(FAULTS)}; repeat "
+        f"for several sets (default: none, each fault alone, all)",
+    )
     parser.add_argument("--jobs", type=int, default=2, help="parallel runs: Dask workers (default 2)")
     parser.add_argument("--out", default="runs/stress", help="results database and failing runs (default runs/stress)")
     args = parser.parse_args(argv)
@@ -111,8 +156,10 @@ def main(argv=None) -> int:
         print(f"sim.campaigns.stress: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     cells = len(expansion.configs)
-    print(f"stress: {len(expansion.runs)} runs over {cells} configurations "
-          f"(cpus {args.cpus}; FIFO depths {args.fifo_depths}; {len(campaign.faults)} fault sets; {args.sims})")
+    print(
+        f"stress: {len(expansion.runs)} runs over {cells} configurations "
+        f"(cpus {args.cpus}; FIFO depths {args.fifo_depths}; {len(campaign.faults)} fault sets; {args.sims})"
+    )
     started = time.perf_counter()
     try:
         results = _campaign(campaign, out, args.jobs)
@@ -125,12 +172,23 @@ def main(argv=None) -> int:
 def _matrix(args):
     """The stress campaign the options describe (a usage error for a bad value)."""
     from sim.campaigns.campaign import Campaign
+
     fault_sets = tuple(dict.fromkeys(f or "none" for f in (args.faults or FAULT_SETS)))
     cpus, depths = _ints(args.cpus, "cpus"), _ints(args.fifo_depths, "fifo-depths")
     sims = tuple(dict.fromkeys(item.strip() for item in args.sims.split(",") if item.strip()))
     # Names, ranges and cells that cannot run are the campaign's to refuse (Campaign.expand).
-    probe = Campaign(name="stress", scenarios=("random",), seeds=(args.first,), cpus=cpus, fifo_depths=depths,
-                     faults=fault_sets, sims=sims, coverage=True, shrink=False, spread=True)
+    probe = Campaign(
+        name="stress",
+        scenarios=("random",),
+        seeds=(args.first,),
+        cpus=cpus,
+        fifo_depths=depths,
+        faults=fault_sets,
+        sims=sims,
+        coverage=True,
+        shrink=False,
+        spread=True,
+    )
     count = args.seeds if args.seeds is not None else _cells(probe)
     return replace(probe, seeds=tuple(range(args.first, args.first + count)))
 
@@ -142,6 +200,7 @@ def _cells(campaign) -> int:
 
 def _summary(results: list[dict], wall: float, out: Path, cells: int) -> int:
     from sim.campaigns.campaign import config_label
+
     results.sort(key=lambda r: (r["config_id"], r["seed"]))
     violations = sum(len(r["failed"]) for r in results)
     failing = [r for r in results if r["code"] != 0]
@@ -152,27 +211,37 @@ def _summary(results: list[dict], wall: float, out: Path, cells: int) -> int:
         print(f"  {sim}: {len(mine)} runs, {sum(1 for r in mine if r['code'] != 0)} failed")
     print(f"checks evaluated: {sum(r['checks'] for r in results)}")
     print(f"violations: {violations}")
-    board = {key: sum(r["scoreboard"].get(key, 0) for r in results) for key in ("decisions", "undecidable", "mismatches")}
+    board = {
+        key: sum(r["scoreboard"].get(key, 0) for r in results) for key in ("decisions", "undecidable", "mismatches")
+    }
     ram = {key: sum(r["shared_ram"].get(key, 0) for r in results) for key in ("accesses", "guarded", "races")}
     busts = sum((r["counters"].get("mplock") or {}).get("busts", 0) for r in results)
     stops = sum(1 for r in results if "cpu-stop" in r["config"]["faults"] or r["config"]["faults"] == "all")
-    print(f"scoreboard: {board['decisions']} scheduling decisions checked, {board['undecidable']} undecidable, "
-          f"{board['mismatches']} mismatches")
+    print(
+        f"scoreboard: {board['decisions']} scheduling decisions checked, {board['undecidable']} undecidable, "
+        f"{board['mismatches']} mismatches"
+    )
     print(f"shared RAM: {ram['accesses']} accesses, {ram['guarded']} to guarded words checked, {ram['races']} races")
     print(f"MP-lock BUSTs: {busts} (runs with a stopped CPU: {stops})")
     _print_landings(results)
     hit = {name for r in results for name in (r["bins"] or ())}
-    print(f"functional coverage: {len(hit)}/{len(MODEL)} bins of sim/coverage/func.py "
-          f"({len(hit & set(reachable()))}/{len(reachable())} reachable; the register sweeps and named "
-          f"scenarios of make coverage add the rest)")
+    print(
+        f"functional coverage: {len(hit)}/{len(MODEL)} bins of sim/coverage/func.py "
+        f"({len(hit & set(reachable()))}/{len(reachable())} reachable; the register sweeps and named "
+        f"scenarios of make coverage add the rest)"
+    )
     if failing:
         print(f"failing seeds ({len(failing)}):")
         for r in failing:
             c = r["config"]
-            print(f"  {config_label(c)} seed {r['seed']}: {', '.join(r['failed'])}"
-                  + (f"; panic: {r['panic']}" if r["panic"] else ""))
-            print(f"    reproduce: {command_name()} run --scenario random --seed {r['seed']} --cpus {c['cpus']} "
-                  f"--fifo-depth {c['fifo_depth']} --faults {c['faults']} --sim {c['sim']} --waves")
+            print(
+                f"  {config_label(c)} seed {r['seed']}: {', '.join(r['failed'])}"
+                + (f"; panic: {r['panic']}" if r["panic"] else "")
+            )
+            print(
+                f"    reproduce: {command_name()} run --scenario random --seed {r['seed']} --cpus {c['cpus']} "
+                f"--fifo-depth {c['fifo_depth']} --faults {c['faults']} --sim {c['sim']} --waves"
+            )
         print(f"failing runs kept in {out}; lwkt-soc results --db {out / 'results.sqlite'} --campaign stress")
     return 1 if violations else 0
 
@@ -184,11 +253,19 @@ def _campaign(campaign, out: Path, jobs: int) -> list[dict]:
 
     def line(r, spec, done, total):
         status = "ok" if r["code"] == 0 else f"FAILED ({', '.join(r['failed'])})"
-        print(f"  [{done}/{total}] {spec.label} seed {r['seed']}: {r['outcome']} in "
-              f"{r['seconds']} s {status}", flush=True)
+        print(
+            f"  [{done}/{total}] {spec.label} seed {r['seed']}: {r['outcome']} in {r['seconds']} s {status}", flush=True
+        )
 
-    outcome = run_campaign(campaign, db_path=out / "results.sqlite", folder=out, workers=jobs, progress=False,
-                           on_result=line, say=lambda text: print(text, flush=True))
+    outcome = run_campaign(
+        campaign,
+        db_path=out / "results.sqlite",
+        folder=out,
+        workers=jobs,
+        progress=False,
+        on_result=line,
+        say=lambda text: print(text, flush=True),
+    )
     return outcome.results
 
 

@@ -1,6 +1,7 @@
 """The Dask tasks of a campaign, run in the worker processes: probe the worker's file system, build a
 configuration, run a batch of runs into their folders and summarise each, shrink a failing seed.
 Each returns a small dict the client records (``sim/campaigns/regress.py``)."""
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,16 @@ from sim.campaigns.campaign import RunSpec
 from sim.contract.errors import EXIT_FAILED, EnvironmentProblem, UsageError
 from sim.campaigns.revision import source_digest
 
-__all__ = ["ATTEMPTS", "build_task", "run_task", "execute_run", "shrink_task", "probe_worker", "filesystem_id",
-           "error_result"]
+__all__ = [
+    "ATTEMPTS",
+    "build_task",
+    "run_task",
+    "execute_run",
+    "shrink_task",
+    "probe_worker",
+    "filesystem_id",
+    "error_result",
+]
 
 #: Folder (inside the campaign's) where each attempt of a run writes before it is kept or removed.
 ATTEMPTS = ".attempts"
@@ -35,7 +44,7 @@ def filesystem_id(root: Path) -> str:
             try:
                 fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             except FileExistsError:
-                pass                                # another worker is writing it
+                pass  # another worker is writing it
             else:
                 name = uuid.uuid4().hex[:16]
                 with os.fdopen(fd, "w") as f:
@@ -48,14 +57,21 @@ def filesystem_id(root: Path) -> str:
 def probe_worker() -> dict:
     """What the client needs to know about a worker (run on every worker)."""
     from sim.host.build import BUILD_ROOT
-    return {"host": socket.gethostname(), "pid": os.getpid(), "fs": filesystem_id(BUILD_ROOT),
-            "digest": worker_digest(), "build_root": str(BUILD_ROOT)}
+
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "fs": filesystem_id(BUILD_ROOT),
+        "digest": worker_digest(),
+        "build_root": str(BUILD_ROOT),
+    }
 
 
 def build_task(sim: str, config: dict) -> dict:
     """Build one configuration on this worker's file system (cached: a no-op when built)."""
     from hdl.config import SocConfig
     from sim.host.build import build_soc
+
     start = time.perf_counter()
     try:
         build = build_soc(sim, SocConfig(**config))
@@ -63,8 +79,11 @@ def build_task(sim: str, config: dict) -> dict:
         raise
     except Exception as exc:  # noqa: BLE001 - a simulator missing, a bad configuration: the campaign stops
         raise EnvironmentProblem(f"{type(exc).__name__}: {exc}") from None
-    return {"host": socket.gethostname(), "directory": str(build.directory),
-            "seconds": round(time.perf_counter() - start, 3)}
+    return {
+        "host": socket.gethostname(),
+        "directory": str(build.directory),
+        "seconds": round(time.perf_counter() - start, 3),
+    }
 
 
 _DIGEST: list[str] = []
@@ -80,10 +99,22 @@ def worker_digest() -> str:
 def run_task(specs: list[dict], folder: str, keep: str, digest: str) -> list[dict]:
     """Runs of the campaign, one after the other (a batch: usually one run)."""
     if worker_digest() != digest:
-        result = error_result(EnvironmentProblem(f"worker {socket.gethostname()} runs other sources (digest "
-                                                 f"{worker_digest()}, campaign {digest})"))
-        return [{**result, "seed": spec["seed"], "seconds": 0.0, "out_dir": None, "worker": socket.gethostname(),
-                 "attempt": 1} for spec in specs]
+        result = error_result(
+            EnvironmentProblem(
+                f"worker {socket.gethostname()} runs other sources (digest {worker_digest()}, campaign {digest})"
+            )
+        )
+        return [
+            {
+                **result,
+                "seed": spec["seed"],
+                "seconds": 0.0,
+                "out_dir": None,
+                "worker": socket.gethostname(),
+                "attempt": 1,
+            }
+            for spec in specs
+        ]
     return [execute_run(RunSpec.from_dict(spec), Path(folder), keep) for spec in specs]
 
 
@@ -91,6 +122,7 @@ def execute_run(spec: RunSpec, folder: Path, keep: str) -> dict:
     """Run ``spec`` into its own attempt folder; returns what the database records. Never raises: a run that
     cannot run or report is a result with status ``error``."""
     from sim.host.run import run_scenario
+
     attempts = folder / ATTEMPTS
     attempts.mkdir(parents=True, exist_ok=True)
     me = f"{socket.gethostname()}-{os.getpid()}"
@@ -101,13 +133,24 @@ def execute_run(spec: RunSpec, folder: Path, keep: str) -> dict:
     start = time.perf_counter()
     result = {"seed": spec.seed, "worker": me, "attempt": earlier + 1}
     try:
-        code = run_scenario(spec.scenario, sim=spec.sim, seed=spec.seed, out=out, cpus=spec.cpus, cycles=spec.cycles,
-                            fifo_depth=spec.fifo_depth, quiet=True,
-                            faults="" if spec.faults == "none" else spec.faults, cost_model=spec.cost_model,
-                            scenario_modules=spec.scenario_modules, ram_words=spec.ram_words, bug=spec.bug,
-                            hw_coverage=spec.coverage)
+        code = run_scenario(
+            spec.scenario,
+            sim=spec.sim,
+            seed=spec.seed,
+            out=out,
+            cpus=spec.cpus,
+            cycles=spec.cycles,
+            fifo_depth=spec.fifo_depth,
+            quiet=True,
+            faults="" if spec.faults == "none" else spec.faults,
+            cost_model=spec.cost_model,
+            scenario_modules=spec.scenario_modules,
+            ram_words=spec.ram_words,
+            bug=spec.bug,
+            hw_coverage=spec.coverage,
+        )
         result.update(summarise_run(out, code, spec.coverage))
-    except Exception as exc:            # noqa: BLE001 - whatever it was, the campaign records it and goes on
+    except Exception as exc:  # noqa: BLE001 - whatever it was, the campaign records it and goes on
         result.update(error_result(exc))
     result["seconds"] = round(time.perf_counter() - start, 2)
     if out.exists() and (keep == "all" or keep == "failed" and result["status"] != "pass"):
@@ -126,6 +169,7 @@ def summarise_run(out: Path, code: int, coverage: bool) -> dict:
     from sim.coverage.func import run_hits
     from sim.reports.run_files import RunFiles
     from sim.campaigns.shrink import failure_signature
+
     report = RunFiles(out).report()
     failed = [c["name"] for c in report["checks"] if not c["ok"]]
     if code == 0:
@@ -136,32 +180,67 @@ def summarise_run(out: Path, code: int, coverage: bool) -> dict:
         status = "error"
     else:
         status = "fail"
-    landings = {row["function"]: [sum(row["taken"]), sum(row["deferred"])]
-                for row in report.get("interrupt_landings", [])}
-    counters = {"sysctl": report.get("sysctl") or {}, "ipi": report.get("ipi"), "mplock": report.get("mplock"),
-                "scoreboard": report.get("scoreboard") or {}, "shared_ram": report.get("shared_ram") or {},
-                "faults": (report.get("faults") or {}).get("injected"), "landings": landings,
-                "bus_transactions": report.get("bus_transactions")}
+    landings = {
+        row["function"]: [sum(row["taken"]), sum(row["deferred"])] for row in report.get("interrupt_landings", [])
+    }
+    counters = {
+        "sysctl": report.get("sysctl") or {},
+        "ipi": report.get("ipi"),
+        "mplock": report.get("mplock"),
+        "scoreboard": report.get("scoreboard") or {},
+        "shared_ram": report.get("shared_ram") or {},
+        "faults": (report.get("faults") or {}).get("injected"),
+        "landings": landings,
+        "bus_transactions": report.get("bus_transactions"),
+    }
     signature = None
     if status != "pass":
         checks, panic = failure_signature(report)
         signature = [list(checks), panic]
-    return {"status": status, "code": code, "outcome": report["outcome"], "checks": len(report["checks"]),
-            "failed": failed, "panic": (report.get("panic") or {}).get("message"), "signature": signature,
-            "counters": counters, "latencies": report.get("latency") or {}, "cycles": report.get("cycles"),
-            "sim_seconds": report.get("wall_seconds"), "bins": sorted(run_hits(out)) if coverage else None}
+    return {
+        "status": status,
+        "code": code,
+        "outcome": report["outcome"],
+        "checks": len(report["checks"]),
+        "failed": failed,
+        "panic": (report.get("panic") or {}).get("message"),
+        "signature": signature,
+        "counters": counters,
+        "latencies": report.get("latency") or {},
+        "cycles": report.get("cycles"),
+        "sim_seconds": report.get("wall_seconds"),
+        "bins": sorted(run_hits(out)) if coverage else None,
+    }
 
 
 def error_result(exc: BaseException) -> dict:
     """A run that could not run or report: recorded, and run again when the campaign is."""
     from sim.contract.errors import EXIT_ENVIRONMENT, EXIT_USAGE
+
     kind = type(exc).__name__
     message = str(exc).splitlines()[0] if str(exc) else kind
-    code = EXIT_USAGE if isinstance(exc, UsageError) else EXIT_ENVIRONMENT if isinstance(
-        exc, EnvironmentProblem) else EXIT_FAILED
-    return {"status": "error", "code": code, "outcome": "error", "checks": 0, "failed": [f"run error: {kind}"],
-            "panic": None, "signature": [["run error"], f"{kind}: {re.sub(r'[0-9]+', '#', message)}"],
-            "detail": message, "counters": {}, "latencies": {}, "cycles": None, "sim_seconds": None, "bins": None}
+    code = (
+        EXIT_USAGE
+        if isinstance(exc, UsageError)
+        else EXIT_ENVIRONMENT
+        if isinstance(exc, EnvironmentProblem)
+        else EXIT_FAILED
+    )
+    return {
+        "status": "error",
+        "code": code,
+        "outcome": "error",
+        "checks": 0,
+        "failed": [f"run error: {kind}"],
+        "panic": None,
+        "signature": [["run error"], f"{kind}: {re.sub(r'[0-9]+', '#', message)}"],
+        "detail": message,
+        "counters": {},
+        "latencies": {},
+        "cycles": None,
+        "sim_seconds": None,
+        "bins": None,
+    }
 
 
 def shrink_task(spec: dict, target: list, budget: int, folder: str) -> dict:
@@ -169,6 +248,7 @@ def shrink_task(spec: dict, target: list, budget: int, folder: str) -> dict:
     from sim.contract.catalogue import parse_faults
     from sim.contract.random_spec import generate_spec
     from sim.campaigns.shrink import shrink, spec_signature
+
     run = RunSpec.from_dict(spec)
     faults = "" if run.faults == "none" else run.faults
     workload = generate_spec(run.seed, run.cpus, parse_faults(faults))
@@ -180,17 +260,32 @@ def shrink_task(spec: dict, target: list, budget: int, folder: str) -> dict:
         if runs >= budget:
             return False
         runs += 1
-        return spec_signature(candidate, run.seed, sim=run.sim, cpus=run.cpus, cycles=run.cycles,
-                              fifo_depth=run.fifo_depth, faults=faults, cost_model=run.cost_model,
-                              ram_words=run.ram_words, bug=run.bug,
-                              scenario_modules=run.scenario_modules) == wanted
+        return (
+            spec_signature(
+                candidate,
+                run.seed,
+                sim=run.sim,
+                cpus=run.cpus,
+                cycles=run.cycles,
+                fifo_depth=run.fifo_depth,
+                faults=faults,
+                cost_model=run.cost_model,
+                ram_words=run.ram_words,
+                bug=run.bug,
+                scenario_modules=run.scenario_modules,
+            )
+            == wanted
+        )
 
     smallest = shrink(workload, still_fails, log=lambda *_: None)
     out = Path(folder) / "shrinks" / f"{run.run_dir}"
     out.mkdir(parents=True, exist_ok=True)
     (out / "spec.json").write_text(smallest.to_json())
-    return {"status": "shrunk" if smallest.size() < workload.size() else "not-smaller",
-            "size_from": workload.size(), "size_to": smallest.size(), "runs": runs, "spec": smallest.to_json(),
-            "spec_path": str(out / "spec.json")}
-
-
+    return {
+        "status": "shrunk" if smallest.size() < workload.size() else "not-smaller",
+        "size_from": workload.size(),
+        "size_to": smallest.size(),
+        "runs": runs,
+        "spec": smallest.to_json(),
+        "spec_path": str(out / "spec.json"),
+    }

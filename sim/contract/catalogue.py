@@ -28,17 +28,27 @@ The testbench-side faults (wait-states, spurious) are coroutines here; the
 others act in firmware (``delayed-complete``) or in the ``random`` scenario's
 workload (``cpu-stop``, ``fifo-full``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ScenarioInfo", "SCENARIOS", "declare", "scenario_info", "FAULTS", "parse_faults",
-           "faults_that_act", "check_faults"]
+__all__ = [
+    "ScenarioInfo",
+    "SCENARIOS",
+    "declare",
+    "scenario_info",
+    "FAULTS",
+    "parse_faults",
+    "faults_that_act",
+    "check_faults",
+]
 
 
 @dataclass(frozen=True)
 class ScenarioInfo:
     """A named scenario as the host sees it. ``module`` implements it in the simulator."""
+
     name: str
     description: str
     module: str
@@ -75,36 +85,93 @@ def scenario_info(name: str) -> ScenarioInfo:
 _UP = "sim.tb.scenarios.up"
 _SMP = "sim.tb.scenarios.smp"
 for _info in (
-    ScenarioInfo("up-idle", "one idle core taking a 1000-cycle hardclock for 200 ticks (no threads)", _UP,
-                 max_cycles=260_000),
-    ScenarioInfo("up-basic", "producers and a consumer on a wait queue at several priorities, plus "
-                 "equal-priority background threads taking turns", _UP),
-    ScenarioInfo("up-preempt", "two devices interrupting at seeded times; their interrupt threads preempt "
-                 "kernel threads, which also run critical sections that defer the interrupts", _UP,
-                 uses_devices=True),
-    ScenarioInfo("up-untimely", "lwkt.untimely_switch on: equal-priority threads switch at every "
-                 "lwkt_yield_quick, as wakeup() would have with preemption", _UP),
-    ScenarioInfo("smp-idle", "every core idle, each taking its own 1000-cycle hardclock, until each has had "
-                 "50 ticks (no threads): the simulator's own speed on the whole SoC", _SMP, mode="smp", cpus=4,
-                 max_cycles=70_000),
-    ScenarioInfo("smp-pingpong", "one token passed back and forth between the CPUs; a shared counter updated "
-                 "under it", _SMP, mode="smp", cpus=4, min_cpus=2),
-    ScenarioInfo("smp-ipi-storm", "every CPU fires IPIs at every other as fast as it can; with a small FIFO "
-                 "depth the senders hit the half-full mark and drain their own queues (ipiq_fifofull)", _SMP,
-                 mode="smp", cpus=4, min_cpus=2),
-    ScenarioInfo("smp-mplock", "threads that need the MP lock on every CPU (a shared counter updated under "
-                 "it) beside MP-safe threads that run while the lock is busy elsewhere", _SMP, mode="smp", cpus=4),
-    ScenarioInfo("smp-mixed", "a seeded mix: threads blocked on a shared wait queue woken from other CPUs, a "
-                 "token shared by all, IPIs, MP-lock holders and device interrupts routed to two CPUs", _SMP,
-                 mode="smp", cpus=4, min_cpus=2, uses_devices=True),
-    ScenarioInfo("smp-mp-fallback", "CPU 0 holds the MP lock for a long stretch; on every other CPU a thread "
-                 "that needs it heads the run queue, and lwkt_switch falls back to the MP-safe threads of the "
-                 "same priority behind it, in turn (v1.18's pick with the lock busy elsewhere)", _SMP,
-                 mode="smp", cpus=4, min_cpus=2),
-    ScenarioInfo("random", "a seeded random workload: threads, priorities, work, tokens, remote wake-ups, "
-                 "IPIs, MP-lock sections and device interrupts, all drawn from the seed (--faults to inject "
-                 "faults)", "sim.tb.scenarios.random_workload", mode="smp", cpus=4, uses_devices=True,
-                 max_cycles=400_000),
+    ScenarioInfo(
+        "up-idle", "one idle core taking a 1000-cycle hardclock for 200 ticks (no threads)", _UP, max_cycles=260_000
+    ),
+    ScenarioInfo(
+        "up-basic",
+        "producers and a consumer on a wait queue at several priorities, plus "
+        "equal-priority background threads taking turns",
+        _UP,
+    ),
+    ScenarioInfo(
+        "up-preempt",
+        "two devices interrupting at seeded times; their interrupt threads preempt "
+        "kernel threads, which also run critical sections that defer the interrupts",
+        _UP,
+        uses_devices=True,
+    ),
+    ScenarioInfo(
+        "up-untimely",
+        "lwkt.untimely_switch on: equal-priority threads switch at every "
+        "lwkt_yield_quick, as wakeup() would have with preemption",
+        _UP,
+    ),
+    ScenarioInfo(
+        "smp-idle",
+        "every core idle, each taking its own 1000-cycle hardclock, until each has had "
+        "50 ticks (no threads): the simulator's own speed on the whole SoC",
+        _SMP,
+        mode="smp",
+        cpus=4,
+        max_cycles=70_000,
+    ),
+    ScenarioInfo(
+        "smp-pingpong",
+        "one token passed back and forth between the CPUs; a shared counter updated under it",
+        _SMP,
+        mode="smp",
+        cpus=4,
+        min_cpus=2,
+    ),
+    ScenarioInfo(
+        "smp-ipi-storm",
+        "every CPU fires IPIs at every other as fast as it can; with a small FIFO "
+        "depth the senders hit the half-full mark and drain their own queues (ipiq_fifofull)",
+        _SMP,
+        mode="smp",
+        cpus=4,
+        min_cpus=2,
+    ),
+    ScenarioInfo(
+        "smp-mplock",
+        "threads that need the MP lock on every CPU (a shared counter updated under "
+        "it) beside MP-safe threads that run while the lock is busy elsewhere",
+        _SMP,
+        mode="smp",
+        cpus=4,
+    ),
+    ScenarioInfo(
+        "smp-mixed",
+        "a seeded mix: threads blocked on a shared wait queue woken from other CPUs, a "
+        "token shared by all, IPIs, MP-lock holders and device interrupts routed to two CPUs",
+        _SMP,
+        mode="smp",
+        cpus=4,
+        min_cpus=2,
+        uses_devices=True,
+    ),
+    ScenarioInfo(
+        "smp-mp-fallback",
+        "CPU 0 holds the MP lock for a long stretch; on every other CPU a thread "
+        "that needs it heads the run queue, and lwkt_switch falls back to the MP-safe threads of the "
+        "same priority behind it, in turn (v1.18's pick with the lock busy elsewhere)",
+        _SMP,
+        mode="smp",
+        cpus=4,
+        min_cpus=2,
+    ),
+    ScenarioInfo(
+        "random",
+        "a seeded random workload: threads, priorities, work, tokens, remote wake-ups, "
+        "IPIs, MP-lock sections and device interrupts, all drawn from the seed (--faults to inject "
+        "faults)",
+        "sim.tb.scenarios.random_workload",
+        mode="smp",
+        cpus=4,
+        uses_devices=True,
+        max_cycles=400_000,
+    ),
 ):
     declare(_info)
 
@@ -145,8 +212,11 @@ def check_faults(faults: frozenset[str], scenario, ncpu: int) -> None:
     acting = faults_that_act(scenario, ncpu)
     idle = sorted(faults - acting)
     if idle:
-        raise ValueError(f"fault {idle[0]} cannot act in {scenario.name} on {ncpu} CPU(s); faults that can: "
-                         f"{', '.join(sorted(acting))}")
+        raise ValueError(
+            f"fault {idle[0]} cannot act in {scenario.name} on {ncpu} CPU(s); faults that can: "
+            f"{', '.join(sorted(acting))}"
+        )
     if {"cpu-stop", "fifo-full"} <= faults and ncpu < 3:
-        raise ValueError(f"cpu-stop and fifo-full together need 3 CPUs (one stops, two exchange the burst); "
-                         f"the run has {ncpu}")
+        raise ValueError(
+            f"cpu-stop and fifo-full together need 3 CPUs (one stops, two exchange the burst); the run has {ncpu}"
+        )

@@ -10,6 +10,7 @@ the run's outputs as the record of what ran: scenario, seed, CPUs, FIFO depth,
 RAM size, faults, spec (path and SHA-256), cost model, planted bug, simulator and
 tool versions.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,18 +64,41 @@ class RunConfig:
     params: dict = field(default_factory=dict)
 
     @classmethod
-    def directed(cls, module: str, soc: SocConfig, sim: str, out: Path, *, bug: str = "",
-                 hw_coverage: bool = False, fw_coverage: bool = False, waves: bool = False,
-                 params: dict | None = None) -> RunConfig:
+    def directed(
+        cls,
+        module: str,
+        soc: SocConfig,
+        sim: str,
+        out: Path,
+        *,
+        bug: str = "",
+        hw_coverage: bool = False,
+        fw_coverage: bool = False,
+        waves: bool = False,
+        params: dict | None = None,
+    ) -> RunConfig:
         """The configuration of a directed cocotb module's run on a SoC of ``soc``."""
-        return cls(scenario=module, seed=0, sim=sim, mode="smp" if soc.ncpu > 1 else "up", cpus=soc.ncpu,
-                   fifo_depth=soc.fifo_depth, ram_words=soc.ram_words, ext_lines=soc.ext_lines, cycles=0,
-                   bug=bug, hw_coverage=hw_coverage, fw_coverage=fw_coverage, waves=waves,
-                   out=str(Path(out).resolve()), kind="directed", params=dict(params or {}))
+        return cls(
+            scenario=module,
+            seed=0,
+            sim=sim,
+            mode="smp" if soc.ncpu > 1 else "up",
+            cpus=soc.ncpu,
+            fifo_depth=soc.fifo_depth,
+            ram_words=soc.ram_words,
+            ext_lines=soc.ext_lines,
+            cycles=0,
+            bug=bug,
+            hw_coverage=hw_coverage,
+            fw_coverage=fw_coverage,
+            waves=waves,
+            out=str(Path(out).resolve()),
+            kind="directed",
+            params=dict(params or {}),
+        )
 
     def soc_config(self) -> SocConfig:
-        return SocConfig(ncpu=self.cpus, fifo_depth=self.fifo_depth, ram_words=self.ram_words,
-                         ext_lines=self.ext_lines)
+        return SocConfig(ncpu=self.cpus, fifo_depth=self.fifo_depth, ram_words=self.ram_words, ext_lines=self.ext_lines)
 
     def write(self, folder: Path) -> Path:
         path = Path(folder) / RUN_CONFIG_FILE

@@ -7,6 +7,7 @@ run (:meth:`sim.contract.config.RunConfig.directed`): CPUs and sizes, a planted 
 it should record. ``uses`` says which flows run it besides its own test: ``mutants`` (the kill
 suite of ``make mutants``) and ``coverage`` (firmware and hardware coverage of ``make coverage``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,20 +39,25 @@ class DirectedRun:
         return f"{DIRECTED_PACKAGE}.{self.module}"
 
 
-DIRECTED_RUNS: dict[str, DirectedRun] = {run.name: run for run in (
-    DirectedRun("smp_kernel", "smp_kernel", SocConfig(ncpu=2), uses=("mutants", "coverage")),
-    DirectedRun("smp_kernel_mp", "smp_kernel_mp", SocConfig(ncpu=2), uses=("mutants", "coverage")),
-    DirectedRun("smp_kernel-4cpu", "smp_kernel", SocConfig(ncpu=4), testcase="schedule_follows_wait_queue_token"),
-    DirectedRun("smp_kernel_ipiq", "smp_kernel_ipiq", SocConfig(ncpu=2, fifo_depth=4), uses=("mutants", "coverage")),
-    DirectedRun("interleavings", "interleavings", SocConfig(ncpu=2, fifo_depth=4), uses=("mutants", "coverage")),
-    DirectedRun("migration", "migration", SocConfig(ncpu=4), uses=("coverage",)),
-    DirectedRun("watchdog", "watchdog", SocConfig(ncpu=4)),
-    DirectedRun("hold_rele", "hold_rele", SocConfig(ncpu=2), uses=("coverage",)),
-    DirectedRun("up_kernel", "up_kernel", _UP, uses=("coverage",)),
-    DirectedRun("up_intr", "up_intr", _UP, uses=("mutants", "coverage")),
-    DirectedRun("race", "race", SocConfig(ncpu=2)),
-    DirectedRun("isolation", "isolation", SocConfig(ncpu=4, fifo_depth=4, ram_words=256, ext_lines=2)),
-)}
+DIRECTED_RUNS: dict[str, DirectedRun] = {
+    run.name: run
+    for run in (
+        DirectedRun("smp_kernel", "smp_kernel", SocConfig(ncpu=2), uses=("mutants", "coverage")),
+        DirectedRun("smp_kernel_mp", "smp_kernel_mp", SocConfig(ncpu=2), uses=("mutants", "coverage")),
+        DirectedRun("smp_kernel-4cpu", "smp_kernel", SocConfig(ncpu=4), testcase="schedule_follows_wait_queue_token"),
+        DirectedRun(
+            "smp_kernel_ipiq", "smp_kernel_ipiq", SocConfig(ncpu=2, fifo_depth=4), uses=("mutants", "coverage")
+        ),
+        DirectedRun("interleavings", "interleavings", SocConfig(ncpu=2, fifo_depth=4), uses=("mutants", "coverage")),
+        DirectedRun("migration", "migration", SocConfig(ncpu=4), uses=("coverage",)),
+        DirectedRun("watchdog", "watchdog", SocConfig(ncpu=4)),
+        DirectedRun("hold_rele", "hold_rele", SocConfig(ncpu=2), uses=("coverage",)),
+        DirectedRun("up_kernel", "up_kernel", _UP, uses=("coverage",)),
+        DirectedRun("up_intr", "up_intr", _UP, uses=("mutants", "coverage")),
+        DirectedRun("race", "race", SocConfig(ncpu=2)),
+        DirectedRun("isolation", "isolation", SocConfig(ncpu=4, fifo_depth=4, ram_words=256, ext_lines=2)),
+    )
+}
 
 #: The register contract's modules: they take any configuration, and ``make coverage`` runs them on
 #: every one its runs use (isolation needs two CPUs or more).

@@ -6,20 +6,33 @@
 - 3: environment error (a path that cannot be written, a simulator missing or broken, a failed build);
 - 130 / 143: interrupted by SIGINT / SIGTERM.
 """
+
 from __future__ import annotations
 
 import sys
 
-__all__ = ["EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_ENVIRONMENT", "EXIT_SIGINT", "EXIT_SIGTERM",
-           "EXIT_CODES_HELP", "UsageError", "EnvironmentProblem", "report_error"]
+__all__ = [
+    "EXIT_OK",
+    "EXIT_FAILED",
+    "EXIT_USAGE",
+    "EXIT_ENVIRONMENT",
+    "EXIT_SIGINT",
+    "EXIT_SIGTERM",
+    "EXIT_CODES_HELP",
+    "UsageError",
+    "EnvironmentProblem",
+    "report_error",
+]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ENVIRONMENT = 0, 1, 2, 3
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 
-EXIT_CODES_HELP = ("Exit codes: 0 every check held; 1 a kernel check failed or the firmware panicked; "
-                   "2 usage error (bad option, scenario, spec, or a combination that cannot work); "
-                   "3 environment error (path not writable, simulator missing or broken, build failed); "
-                   "130/143 interrupted (SIGINT/SIGTERM).")
+EXIT_CODES_HELP = (
+    "Exit codes: 0 every check held; 1 a kernel check failed or the firmware panicked; "
+    "2 usage error (bad option, scenario, spec, or a combination that cannot work); "
+    "3 environment error (path not writable, simulator missing or broken, build failed); "
+    "130/143 interrupted (SIGINT/SIGTERM)."
+)
 
 
 class UsageError(ValueError):

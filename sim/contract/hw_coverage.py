@@ -23,6 +23,7 @@ a directed cocotb module whose run.json asks for ``hw_coverage`` records every b
 it starts (``sim/tb/testbench.py``) and adds the bins to ``hw_coverage.json`` in its
 run folder when the simulator exits.
 """
+
 from __future__ import annotations
 
 import json
@@ -69,8 +70,10 @@ def hw_bins() -> dict[str, str]:
     bins.update({f"bus-error.{k}": f"err for {d}" for k, d in _ERRORS.items()})
     for cls in _CLASSES:
         for n in range(LEVEL_BINS + 1):
-            bins[f"ipi.level.{cls}.{n}"] = (f"a FIFO[s][d] with s {'<' if cls == 'up' else '>'} d holds "
-                                            f"{n}{' or more' if n == LEVEL_BINS else ''} entries")
+            bins[f"ipi.level.{cls}.{n}"] = (
+                f"a FIFO[s][d] with s {'<' if cls == 'up' else '>'} d holds "
+                f"{n}{' or more' if n == LEVEL_BINS else ''} entries"
+            )
     bins.update(_EVENTS)
     return bins
 
@@ -84,9 +87,9 @@ class HwCoverage:
         self.hits: dict[str, int] = {}
         self.levels = [[0] * self.ncpu for _ in range(self.ncpu)]
         self.in_service = [set() for _ in range(self.ncpu)]
-        self.periodic = [False] * self.ncpu       # PERIOD != 0
+        self.periodic = [False] * self.ncpu  # PERIOD != 0
         self.rearmed_by_write = [True] * self.ncpu
-        self.tries: dict[int, set[int]] = {}      # request cycle -> CPUs whose TRY was presented then
+        self.tries: dict[int, set[int]] = {}  # request cycle -> CPUs whose TRY was presented then
         self.owner: int | None = None
 
     def attach(self, masters) -> HwCoverage:
@@ -97,8 +100,7 @@ class HwCoverage:
     def _hit(self, name: str) -> None:
         self.hits[name] = self.hits.get(name, 0) + 1
 
-    def observe(self, cycle: int, cpu: int, address: int, write: bool, value: int, ok: bool,
-                cycles: int) -> None:
+    def observe(self, cycle: int, cpu: int, address: int, write: bool, value: int, ok: bool, cycles: int) -> None:
         block = mm.block_at(address)
         if block is None:
             if not ok:

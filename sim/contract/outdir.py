@@ -6,6 +6,7 @@ The previous run's files are removed only once the new run's own checks have
 passed (options, spec, build), so a run that cannot start leaves them intact.
 Every output is written under a temporary name and renamed into place.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -21,10 +22,28 @@ __all__ = ["RunFolder", "atomic_write", "OUTPUT_FILES", "FW_COVERAGE_DATA"]
 FW_COVERAGE_DATA = "fw_coverage.dat"
 
 #: Everything a run writes, leftovers of an interrupted run included (the simulator's dump files).
-OUTPUT_FILES = ("run.json", "trace.jsonl", "counters.json", "report.json", "report.txt", "report.md",
-                "timeline.png", "waves.fst", "waves.vcd", "waves.gtkw", "threads.txt", "progress", "sim.log",
-                "results.xml", "dump.vcd", "dump.fst", "coverage.dat", "rtl_coverage.dat", "fw_coverage.dat",
-                "coverage.ucis.xml")
+OUTPUT_FILES = (
+    "run.json",
+    "trace.jsonl",
+    "counters.json",
+    "report.json",
+    "report.txt",
+    "report.md",
+    "timeline.png",
+    "waves.fst",
+    "waves.vcd",
+    "waves.gtkw",
+    "threads.txt",
+    "progress",
+    "sim.log",
+    "results.xml",
+    "dump.vcd",
+    "dump.fst",
+    "coverage.dat",
+    "rtl_coverage.dat",
+    "fw_coverage.dat",
+    "coverage.ucis.xml",
+)
 
 
 def atomic_write(path: Path, data: str | bytes) -> None:
@@ -54,16 +73,18 @@ class RunFolder:
             path.mkdir(parents=True, exist_ok=True)
             lock = open(path / ".lock", "a+")
         except OSError as exc:
-            raise EnvironmentProblem(f"--out {path}: cannot create or write the folder "
-                                     f"({exc.strerror or exc})") from None
+            raise EnvironmentProblem(
+                f"--out {path}: cannot create or write the folder ({exc.strerror or exc})"
+            ) from None
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             lock.seek(0)
             holder = lock.read().strip() or "another run"
             lock.close()
-            raise UsageError(f"--out {path} is in use by a run still going ({holder}); "
-                             f"wait for it or choose another folder") from None
+            raise UsageError(
+                f"--out {path} is in use by a run still going ({holder}); wait for it or choose another folder"
+            ) from None
         lock.seek(0)
         lock.truncate()
         lock.write(json.dumps({"pid": os.getpid(), "run": self.what}) + "\n")
@@ -77,8 +98,9 @@ class RunFolder:
             try:
                 (self.path / name).unlink(missing_ok=True)
             except OSError as exc:
-                raise EnvironmentProblem(f"--out {self.path}: cannot remove the old {name} "
-                                         f"({exc.strerror or exc})") from None
+                raise EnvironmentProblem(
+                    f"--out {self.path}: cannot remove the old {name} ({exc.strerror or exc})"
+                ) from None
 
     def __exit__(self, *exc) -> None:
         if self._lock is not None:

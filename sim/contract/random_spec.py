@@ -16,14 +16,21 @@ Termination is by construction: a thread either produces tickets on wait
 queues (never blocks) or consumes them (may block), and every queue gets as
 many tickets as it is asked for.
 """
+
 from __future__ import annotations
 
 import json
 import random
 from dataclasses import asdict, dataclass, field
 
-from firmware.thread import (TDPRI_INT_HIGH, TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER,
-                             TDPRI_SOFT_NORM, TDPRI_USER_NORM)
+from firmware.thread import (
+    TDPRI_INT_HIGH,
+    TDPRI_INT_MED,
+    TDPRI_KERN_DAEMON,
+    TDPRI_KERN_USER,
+    TDPRI_SOFT_NORM,
+    TDPRI_USER_NORM,
+)
 
 __all__ = ["RandomSpec", "ThreadSpec", "DeviceSpec", "generate_spec", "OP_WEIGHTS", "KNOBS", "N_TOKENS", "N_QUEUES"]
 
@@ -31,26 +38,45 @@ _PRIORITIES = (TDPRI_USER_NORM, TDPRI_KERN_USER, TDPRI_KERN_DAEMON, TDPRI_SOFT_N
 N_TOKENS = 3
 N_QUEUES = 2
 #: How often each operation is drawn (relative); a coverage-directed run overrides some.
-OP_WEIGHTS = {"work": 4, "yield": 2, "crit": 2, "token": 3, "mplock": 2, "note": 2, "migrate": 2,
-              "spawn": 1, "reap": 0.5, "desched": 1, "offer": 1, "wake": 1}
+OP_WEIGHTS = {
+    "work": 4,
+    "yield": 2,
+    "crit": 2,
+    "token": 3,
+    "mplock": 2,
+    "note": 2,
+    "migrate": 2,
+    "spawn": 1,
+    "reap": 0.5,
+    "desched": 1,
+    "offer": 1,
+    "wake": 1,
+}
 #: Knobs (probabilities): both devices on one CPU, the second one's ithread at a higher priority
 #: kicking the first's, an ithread that needs the MP lock, a fifo-full burst whose notes are sent
 #: back from the receiver's IPI handler (so a send inside lwkt_process_ipiq meets a half-full FIFO);
 #: the share of threads that consume tickets, and the most tickets one takes; the most children
 #: (spawn and reap) a CPU's threads create (thread records are a fixed pool: at most 8).
-KNOBS = {"same_cpu": 0.25, "kick": 0.3, "not_mpsafe": 0.2, "forward": 0.5, "consumers": 0.5, "tickets": 3,
-         "children": 4}
+KNOBS = {
+    "same_cpu": 0.25,
+    "kick": 0.3,
+    "not_mpsafe": 0.2,
+    "forward": 0.5,
+    "consumers": 0.5,
+    "tickets": 3,
+    "children": 4,
+}
 
 
 @dataclass
 class ThreadSpec:
     cpu: int
     pri: int
-    ops: list[list]                   # ["work", n] ["yield"] ["crit", n] ["token", t, n] ["mplock", n]
-                                      # ["note", cpu] ["v", q] ["p", q] ["burst", cpu, count] ["migrate", q]
-                                      # ["spawn", n] ["reap", n] ["desched", cpu, n] ["offer", depth, mp]
-                                      # ["wake", q]; a burst may end [..., forward]: each note is sent
-                                      # back to the sender from inside the receiver's IPI handler
+    ops: list[list]  # ["work", n] ["yield"] ["crit", n] ["token", t, n] ["mplock", n]
+    # ["note", cpu] ["v", q] ["p", q] ["burst", cpu, count] ["migrate", q]
+    # ["spawn", n] ["reap", n] ["desched", cpu, n] ["offer", depth, mp]
+    # ["wake", q]; a burst may end [..., forward]: each note is sent
+    # back to the sender from inside the receiver's IPI handler
 
 
 @dataclass
@@ -58,10 +84,10 @@ class DeviceSpec:
     line: int
     cpu: int
     gaps: list[int]
-    pri: int = TDPRI_INT_MED          # its interrupt thread's priority
-    work: int = 30                    # most cycles its handler works per request
-    kick: bool = False                # the handler also schedules the CPU's other ithread
-    mpsafe: bool = True               # False: the ithread runs holding the MP lock
+    pri: int = TDPRI_INT_MED  # its interrupt thread's priority
+    work: int = 30  # most cycles its handler works per request
+    kick: bool = False  # the handler also schedules the CPU's other ithread
+    mpsafe: bool = True  # False: the ithread runs holding the MP lock
 
 
 @dataclass
@@ -69,8 +95,8 @@ class RandomSpec:
     ncpu: int
     threads: list[ThreadSpec] = field(default_factory=list)
     devices: list[DeviceSpec] = field(default_factory=list)
-    victim: int | None = None         # cpu-stop: the CPU that stops holding the MP lock
-    deaf: list[int] | None = None     # fifo-full: [cpu, cycles] of the long critical section
+    victim: int | None = None  # cpu-stop: the CPU that stops holding the MP lock
+    deaf: list[int] | None = None  # fifo-full: [cpu, cycles] of the long critical section
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
@@ -81,16 +107,26 @@ class RandomSpec:
 
     @classmethod
     def from_dict(cls, data: dict) -> RandomSpec:
-        return cls(ncpu=data["ncpu"], threads=[ThreadSpec(**t) for t in data["threads"]],
-                   devices=[DeviceSpec(**d) for d in data["devices"]], victim=data.get("victim"),
-                   deaf=data.get("deaf"))
+        return cls(
+            ncpu=data["ncpu"],
+            threads=[ThreadSpec(**t) for t in data["threads"]],
+            devices=[DeviceSpec(**d) for d in data["devices"]],
+            victim=data.get("victim"),
+            deaf=data.get("deaf"),
+        )
 
     def size(self) -> int:
         return sum(len(t.ops) for t in self.threads) + sum(len(d.gaps) for d in self.devices)
 
 
-def generate_spec(seed: int, ncpu: int, faults: frozenset[str], ext_lines: int = 4,
-                  weights: dict[str, float] | None = None, knobs: dict[str, float] | None = None) -> RandomSpec:
+def generate_spec(
+    seed: int,
+    ncpu: int,
+    faults: frozenset[str],
+    ext_lines: int = 4,
+    weights: dict[str, float] | None = None,
+    knobs: dict[str, float] | None = None,
+) -> RandomSpec:
     """Draw a workload from ``seed`` for ``ncpu`` CPUs. ``weights`` (operation name: relative
     weight) and ``knobs`` (see KNOBS) override the defaults: that is how coverage-directed
     generation (sim/coverage/func.py) steers the draws towards paths not yet exercised."""
@@ -108,8 +144,9 @@ def generate_spec(seed: int, ncpu: int, faults: frozenset[str], ext_lines: int =
     lines = list(range(min(ext_lines, 2)))
     for line in lines:
         cpu = spec.devices[0].cpu if spec.devices and rng.random() < knobs["same_cpu"] else rng.choice(live)
-        spec.devices.append(DeviceSpec(line=line, cpu=cpu, gaps=[rng.randint(300, 1500)
-                                                                 for _ in range(rng.randint(1, 4))]))
+        spec.devices.append(
+            DeviceSpec(line=line, cpu=cpu, gaps=[rng.randint(300, 1500) for _ in range(rng.randint(1, 4))])
+        )
     if len(spec.devices) == 2 and spec.devices[0].cpu == spec.devices[1].cpu and rng.random() < knobs["kick"]:
         # The second preempts the first and schedules it while it is preempted (a "weird" offer).
         spec.devices[0].work = rng.randint(100, 400)
@@ -156,8 +193,7 @@ def generate_spec(seed: int, ncpu: int, faults: frozenset[str], ext_lines: int =
             elif kind in ("spawn", "reap"):
                 thread.ops.append([kind, rng.randint(5, 120)])
             elif kind == "desched":
-                thread.ops.append(["desched", rng.choice([c for c in live if c != thread.cpu]),
-                                   rng.randint(20, 200)])
+                thread.ops.append(["desched", rng.choice([c for c in live if c != thread.cpu]), rng.randint(20, 200)])
             elif kind == "offer":
                 thread.ops.append(["offer", rng.choice([0, 0, 1, 2]), int(rng.random() < 0.3)])
             elif kind == "wake":

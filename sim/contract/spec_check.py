@@ -10,6 +10,7 @@ place and what is allowed (a :class:`SpecError`, exit 2):
    queue given at least as many tickets as its consumers take (else they would
    wait forever and the run would only end at its cycle budget).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,9 +25,9 @@ __all__ = ["SpecError", "SPEC_SCHEMA", "load_spec_file", "MAX_THREADS", "MAX_OPS
 
 MAX_THREADS = 64
 MAX_OPS = 256
-MAX_CYCLES = 100_000           # one work, critical-section or token-section length
-MAX_GAP = 1_000_000            # cycles between two device requests
-N_TOKENS, N_QUEUES = 3, 2      # the random workload's tokens and wait queues
+MAX_CYCLES = 100_000  # one work, critical-section or token-section length
+MAX_GAP = 1_000_000  # cycles between two device requests
+N_TOKENS, N_QUEUES = 3, 2  # the random workload's tokens and wait queues
 
 _COUNT = {"type": "integer", "minimum": 1, "maximum": MAX_CYCLES}
 _CPU = {"type": "integer", "minimum": 0, "maximum": 31}
@@ -45,41 +46,80 @@ SPEC_SCHEMA = {
     "additionalProperties": False,
     "properties": {
         "ncpu": {"type": "integer", "minimum": 1, "maximum": 32},
-        "threads": {"type": "array", "maxItems": MAX_THREADS, "items": {
-            "type": "object", "required": ["cpu", "pri", "ops"], "additionalProperties": False,
-            "properties": {
-                "cpu": _CPU,
-                "pri": {"type": "integer", "minimum": 1, "maximum": 31},
-                "ops": {"type": "array", "maxItems": MAX_OPS, "items": {"oneOf": [
-                    _op("work", _COUNT), _op("yield"), _op("crit", _COUNT),
-                    _op("token", {"type": "integer", "minimum": 0, "maximum": N_TOKENS - 1}, _COUNT),
-                    _op("mplock", _COUNT), _op("note", _CPU),
-                    _op("v", {"type": "integer", "minimum": 0, "maximum": N_QUEUES - 1}),
-                    _op("p", {"type": "integer", "minimum": 0, "maximum": N_QUEUES - 1}),
-                    {**_op("burst", _CPU, {"type": "integer", "minimum": 1, "maximum": 64},
-                           {"type": "integer", "minimum": 0, "maximum": 1}), "minItems": 3},
-                    _op("migrate", {"type": "integer", "minimum": 0, "maximum": N_QUEUES - 1}),
-                    _op("spawn", _COUNT), _op("reap", _COUNT), _op("desched", _CPU, _COUNT),
-                    _op("wake", {"type": "integer", "minimum": 0, "maximum": N_QUEUES - 1}),
-                    _op("offer", {"type": "integer", "minimum": 0, "maximum": 4},
-                        {"type": "integer", "minimum": 0, "maximum": 1}),
-                ]}},
-            }}},
-        "devices": {"type": "array", "maxItems": 29, "items": {
-            "type": "object", "required": ["line", "cpu", "gaps"], "additionalProperties": False,
-            "properties": {
-                "line": {"type": "integer", "minimum": 0, "maximum": 28},
-                "cpu": _CPU,
-                "gaps": {"type": "array", "maxItems": MAX_OPS,
-                         "items": {"type": "integer", "minimum": 1, "maximum": MAX_GAP}},
-                "pri": {"type": "integer", "minimum": 20, "maximum": 31},
-                "work": {"type": "integer", "minimum": 5, "maximum": MAX_CYCLES},
-                "kick": {"type": "boolean"},
-                "mpsafe": {"type": "boolean"},
-            }}},
+        "threads": {
+            "type": "array",
+            "maxItems": MAX_THREADS,
+            "items": {
+                "type": "object",
+                "required": ["cpu", "pri", "ops"],
+                "additionalProperties": False,
+                "properties": {
+                    "cpu": _CPU,
+                    "pri": {"type": "integer", "minimum": 1, "maximum": 31},
+                    "ops": {
+                        "type": "array",
+                        "maxItems": MAX_OPS,
+                        "items": {
+                            "oneOf": [
+                                _op("work", _COUNT),
+                                _op("yield"),
+                                _op("crit", _COUNT),
+                                _op("token", {"type": "integer", "minimum": 0, "maximum": N_TOKENS - 1}, _COUNT),
+                                _op("mplock", _COUNT),
+                                _op("note", _CPU),
+                                _op("v", {"type": "integer", "minimum": 0, "maximum": N_QUEUES - 1}),
+                                _op("p", {"type": "integer", "minimum": 0, "maximum": N_QUEUES - 1}),
+                                {
+                                    **_op(
+                                        "burst",
+                                        _CPU,
+                                        {"type": "integer", "minimum": 1, "maximum": 64},
+                                        {"type": "integer", "minimum": 0, "maximum": 1},
+                                    ),
+                                    "minItems": 3,
+                                },
+                                _op("migrate", {"type": "integer", "minimum": 0, "maximum": N_QUEUES - 1}),
+                                _op("spawn", _COUNT),
+                                _op("reap", _COUNT),
+                                _op("desched", _CPU, _COUNT),
+                                _op("wake", {"type": "integer", "minimum": 0, "maximum": N_QUEUES - 1}),
+                                _op(
+                                    "offer",
+                                    {"type": "integer", "minimum": 0, "maximum": 4},
+                                    {"type": "integer", "minimum": 0, "maximum": 1},
+                                ),
+                            ]
+                        },
+                    },
+                },
+            },
+        },
+        "devices": {
+            "type": "array",
+            "maxItems": 29,
+            "items": {
+                "type": "object",
+                "required": ["line", "cpu", "gaps"],
+                "additionalProperties": False,
+                "properties": {
+                    "line": {"type": "integer", "minimum": 0, "maximum": 28},
+                    "cpu": _CPU,
+                    "gaps": {
+                        "type": "array",
+                        "maxItems": MAX_OPS,
+                        "items": {"type": "integer", "minimum": 1, "maximum": MAX_GAP},
+                    },
+                    "pri": {"type": "integer", "minimum": 20, "maximum": 31},
+                    "work": {"type": "integer", "minimum": 5, "maximum": MAX_CYCLES},
+                    "kick": {"type": "boolean"},
+                    "mpsafe": {"type": "boolean"},
+                },
+            },
+        },
         "victim": {"type": ["integer", "null"], "minimum": 0, "maximum": 31},
-        "deaf": {"oneOf": [{"type": "null"}, {"type": "array", "prefixItems": [_CPU, _COUNT], "items": False,
-                                             "minItems": 2}]},
+        "deaf": {
+            "oneOf": [{"type": "null"}, {"type": "array", "prefixItems": [_CPU, _COUNT], "items": False, "minItems": 2}]
+        },
     },
 }
 
@@ -105,10 +145,14 @@ def load_spec_file(path: str | Path, ncpu: int, ext_lines: int = 4) -> tuple[dic
         raise SpecError(f"--spec {path}: not valid JSON ({exc})") from None
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(SPEC_SCHEMA).iter_errors(data))
     if error is not None:
-        hint = (f" (an operation is one of ['work', N], ['yield'], ['crit', N], ['token', 0..{N_TOKENS - 1}, N], "
-                f"['mplock', N], ['note', cpu], ['v', q], ['p', q], ['burst', cpu, 1..64(, 0|1)], ['migrate', q], "
-                f"['spawn', N], ['reap', N], ['desched', cpu, N], ['offer', 0..4, 0|1], ['wake', q] with "
-                f"N in 1..{MAX_CYCLES} and q in 0..{N_QUEUES - 1})" if error.validator == "oneOf" else "")
+        hint = (
+            f" (an operation is one of ['work', N], ['yield'], ['crit', N], ['token', 0..{N_TOKENS - 1}, N], "
+            f"['mplock', N], ['note', cpu], ['v', q], ['p', q], ['burst', cpu, 1..64(, 0|1)], ['migrate', q], "
+            f"['spawn', N], ['reap', N], ['desched', cpu, N], ['offer', 0..4, 0|1], ['wake', q] with "
+            f"N in 1..{MAX_CYCLES} and q in 0..{N_QUEUES - 1})"
+            if error.validator == "oneOf"
+            else ""
+        )
         raise SpecError(f"--spec {path}: at {_where(error)}: {error.message}{hint}")
     if data["ncpu"] != ncpu:
         raise SpecError(f"--spec {path}: the spec is for {data['ncpu']} CPUs; run it with --cpus {data['ncpu']}")
@@ -117,12 +161,15 @@ def load_spec_file(path: str | Path, ncpu: int, ext_lines: int = 4) -> tuple[dic
             raise SpecError(f"--spec {path}: threads[{i}].cpu is {thread['cpu']}, but the run has CPUs 0..{ncpu - 1}")
         for j, op in enumerate(thread["ops"]):
             if op[0] in ("note", "burst", "desched") and op[1] >= ncpu:
-                raise SpecError(f"--spec {path}: threads[{i}].ops[{j}] sends to CPU {op[1]}, but the run has "
-                                f"CPUs 0..{ncpu - 1}")
+                raise SpecError(
+                    f"--spec {path}: threads[{i}].ops[{j}] sends to CPU {op[1]}, but the run has CPUs 0..{ncpu - 1}"
+                )
     for i, device in enumerate(data["devices"]):
         if device["cpu"] >= ncpu or device["line"] >= ext_lines:
-            raise SpecError(f"--spec {path}: devices[{i}] is line {device['line']} to CPU {device['cpu']}, but the "
-                            f"run has lines 0..{ext_lines - 1} and CPUs 0..{ncpu - 1}")
+            raise SpecError(
+                f"--spec {path}: devices[{i}] is line {device['line']} to CPU {device['cpu']}, but the "
+                f"run has lines 0..{ext_lines - 1} and CPUs 0..{ncpu - 1}"
+            )
     for key in ("victim",):
         if data.get(key) is not None and data[key] >= ncpu:
             raise SpecError(f"--spec {path}: {key} is CPU {data[key]}, but the run has CPUs 0..{ncpu - 1}")
@@ -130,14 +177,18 @@ def load_spec_file(path: str | Path, ncpu: int, ext_lines: int = 4) -> tuple[dic
         for i, thread in enumerate(data["threads"]):
             for j, op in enumerate(thread["ops"]):
                 if op[0] == "desched" and op[1] == data["victim"]:
-                    raise SpecError(f"--spec {path}: threads[{i}].ops[{j}] deschedules on CPU {op[1]}, the victim "
-                                    f"that stops: its pawn would never end")
+                    raise SpecError(
+                        f"--spec {path}: threads[{i}].ops[{j}] deschedules on CPU {op[1]}, the victim "
+                        f"that stops: its pawn would never end"
+                    )
     if data.get("deaf") and data["deaf"][0] >= ncpu:
         raise SpecError(f"--spec {path}: deaf is CPU {data['deaf'][0]}, but the run has CPUs 0..{ncpu - 1}")
     for q in range(N_QUEUES):
         gives = sum(op == ["v", q] for t in data["threads"] for op in t["ops"])
         takes = sum(op == ["p", q] for t in data["threads"] for op in t["ops"])
         if takes > gives:
-            raise SpecError(f"--spec {path}: queue {q} is taken from {takes} times but given {gives} tickets: its "
-                            f"consumers would wait forever")
+            raise SpecError(
+                f"--spec {path}: queue {q} is taken from {takes} times but given {gives} tickets: its "
+                f"consumers would wait forever"
+            )
     return data, hashlib.sha256(raw).hexdigest()

@@ -5,6 +5,7 @@ Each record has ``cycle``, ``cpu``, ``tid`` and ``thread`` (the running thread),
 (cycle, cpu, order of emission on that CPU), so the file does not depend on the
 order in which a simulator delivers simultaneous callbacks.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,11 @@ class Trace:
 
     def events(self, event: str | None = None, **match) -> list[dict]:
         """Records (sorted) of kind ``event`` whose fields equal ``match``."""
-        return [r for r in self.sorted_records()
-                if (event is None or r["event"] == event) and all(r.get(k) == v for k, v in match.items())]
+        return [
+            r
+            for r in self.sorted_records()
+            if (event is None or r["event"] == event) and all(r.get(k) == v for k, v in match.items())
+        ]
 
     def write_jsonl(self, path: Path) -> None:
         """Write the records (under a temporary name, then renamed into place)."""

@@ -27,6 +27,7 @@ The model is our own rather than cocotb-coverage's: every fact it needs is
 already in the trace, the counters or the bus observer, so it counts offline
 from any run folder; ``sim/coverage/ucis.py`` writes it as UCIS XML.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,14 +36,43 @@ from collections.abc import Callable
 from sim.contract.hw_coverage import hw_bins
 from sim.reports.run_files import RunFiles
 
-__all__ = ["BINS", "COUNTER_BINS", "HW_BINS", "MODEL", "UNREACHABLE", "STIMULUS", "bins_hit", "run_hits",
-           "reachable", "stimulus_for"]
+__all__ = [
+    "BINS",
+    "COUNTER_BINS",
+    "HW_BINS",
+    "MODEL",
+    "UNREACHABLE",
+    "STIMULUS",
+    "bins_hit",
+    "run_hits",
+    "reachable",
+    "stimulus_for",
+]
 
 #: Kernel functions whose interrupt landings are bins (taken inside them).
-_FUNCTIONS = ("lwkt_switch", "lwkt_schedule", "lwkt_schedule_self", "lwkt_deschedule", "lwkt_deschedule_self",
-              "lwkt_gettoken", "lwkt_reltoken", "lwkt_regettoken", "get_mplock", "rel_mplock", "lwkt_send_ipiq",
-              "lwkt_wait_ipiq", "lwkt_process_ipiq", "lwkt_signal", "lwkt_block", "lwkt_preempt",
-              "lwkt_alloc_thread", "crit_exit", "lwkt_yield", "(thread code)", "(idle)")
+_FUNCTIONS = (
+    "lwkt_switch",
+    "lwkt_schedule",
+    "lwkt_schedule_self",
+    "lwkt_deschedule",
+    "lwkt_deschedule_self",
+    "lwkt_gettoken",
+    "lwkt_reltoken",
+    "lwkt_regettoken",
+    "get_mplock",
+    "rel_mplock",
+    "lwkt_send_ipiq",
+    "lwkt_wait_ipiq",
+    "lwkt_process_ipiq",
+    "lwkt_signal",
+    "lwkt_block",
+    "lwkt_preempt",
+    "lwkt_alloc_thread",
+    "crit_exit",
+    "lwkt_yield",
+    "(thread code)",
+    "(idle)",
+)
 
 
 def _landed_in(function: str) -> Callable[[dict], bool]:
@@ -67,64 +97,106 @@ def _smp_miss_reason(r: dict) -> str:
 
 #: name -> (description, predicate over a trace record)
 BINS: dict[str, tuple[str, Callable[[dict], bool]]] = {
-    "preempt.hit": ("lwkt_preempt switches to the target", _preempt("hit", lambda r: "critpri" not in r
-                                                                   or r.get("mpheld") is not None)),
-    "preempt.hit-already-preempting": ("hit counted, no switch: the target already preempted a thread",
-                                       _preempt("hit", lambda r: "critpri" in r and r.get("mpheld") is None)),
-    "preempt.miss-priority": ("miss: the target's priority is not higher",
-                              _preempt("miss", lambda r: r["target_pri"] <= r["pri"])),
-    "preempt.miss-critpri": ("miss (v1.18): the current thread is deeper in critical sections than critpri",
-                             _preempt("miss", lambda r: "critpri" in r and _smp_miss_reason(r) == "critpri")),
-    "preempt.miss-mplock": ("miss (v1.18): the target needs the MP lock and the TRY failed",
-                            _preempt("miss", lambda r: "critpri" in r and _smp_miss_reason(r) == "mplock")),
-    "preempt.miss-other-cpu": ("miss (v1.18): the target belongs to another CPU",
-                               _preempt("miss", lambda r: "critpri" in r and _smp_miss_reason(r) == "other-cpu")),
+    "preempt.hit": (
+        "lwkt_preempt switches to the target",
+        _preempt("hit", lambda r: "critpri" not in r or r.get("mpheld") is not None),
+    ),
+    "preempt.hit-already-preempting": (
+        "hit counted, no switch: the target already preempted a thread",
+        _preempt("hit", lambda r: "critpri" in r and r.get("mpheld") is None),
+    ),
+    "preempt.miss-priority": (
+        "miss: the target's priority is not higher",
+        _preempt("miss", lambda r: r["target_pri"] <= r["pri"]),
+    ),
+    "preempt.miss-critpri": (
+        "miss (v1.18): the current thread is deeper in critical sections than critpri",
+        _preempt("miss", lambda r: "critpri" in r and _smp_miss_reason(r) == "critpri"),
+    ),
+    "preempt.miss-mplock": (
+        "miss (v1.18): the target needs the MP lock and the TRY failed",
+        _preempt("miss", lambda r: "critpri" in r and _smp_miss_reason(r) == "mplock"),
+    ),
+    "preempt.miss-other-cpu": (
+        "miss (v1.18): the target belongs to another CPU",
+        _preempt("miss", lambda r: "critpri" in r and _smp_miss_reason(r) == "other-cpu"),
+    ),
     "preempt.weird": ("weird: the target is the current thread or preemption-locked", _preempt("weird")),
-    "preempt.lend-mpcount": ("a hit that lends the MP lock's count (v1.18)",
-                             _preempt("hit", lambda r: bool(r.get("mpheld")))),
-    **{f"interrupt.landed-in.{f}": (f"an interrupt lands while {f} is the innermost kernel function (taken, or "
-                                    f"deferred in its critical section)",
-                                    _landed_in(f))
-       for f in _FUNCTIONS},
+    "preempt.lend-mpcount": (
+        "a hit that lends the MP lock's count (v1.18)",
+        _preempt("hit", lambda r: bool(r.get("mpheld"))),
+    ),
+    **{
+        f"interrupt.landed-in.{f}": (
+            f"an interrupt lands while {f} is the innermost kernel function (taken, or "
+            f"deferred in its critical section)",
+            _landed_in(f),
+        )
+        for f in _FUNCTIONS
+    },
     "interrupt.deferred": ("an interrupt pended inside a critical section", lambda r: r["event"] == "intr_deferred"),
-    "interrupt.run-at-splz": ("pended interrupts run by splz", lambda r: r["event"] == "interrupt"
-                              and r.get("in") == "splz"),
+    "interrupt.run-at-splz": (
+        "pended interrupts run by splz",
+        lambda r: r["event"] == "interrupt" and r.get("in") == "splz",
+    ),
     "interrupt.source-ipi": ("the IPI source claimed", lambda r: r["event"] == "interrupt" and r["source"] == 0),
-    "interrupt.source-timer": ("the timer claimed (hardclock)", lambda r: r["event"] == "interrupt"
-                               and r["source"] == 1),
-    "interrupt.source-external": ("an external line claimed", lambda r: r["event"] == "interrupt"
-                                  and r["source"] >= 3),
+    "interrupt.source-timer": (
+        "the timer claimed (hardclock)",
+        lambda r: r["event"] == "interrupt" and r["source"] == 1,
+    ),
+    "interrupt.source-external": ("an external line claimed", lambda r: r["event"] == "interrupt" and r["source"] >= 3),
     "switch.untimely": ("an untimely switch (lwkt.untimely_switch)", lambda r: r["event"] == "untimely_switch"),
-    "switch.resume-preempted": ("lwkt_switch resumes the thread the current one preempted",
-                                lambda r: r["event"] == "pick" and r.get("preempted") is not None
-                                and r["to"] == r["preempted"]),
-    "switch.mp-fallback": ("v1.18's pick skips a thread needing the MP lock (TRY failed)",
-                           lambda r: r["event"] == "pick" and r.get("tried") is False),
-    "switch.idle": ("nothing runnable: the idle thread", lambda r: r["event"] == "pick" and r["to"] == r.get("idle")
-                    and r["tid"] != r["to"]),
+    "switch.resume-preempted": (
+        "lwkt_switch resumes the thread the current one preempted",
+        lambda r: r["event"] == "pick" and r.get("preempted") is not None and r["to"] == r["preempted"],
+    ),
+    "switch.mp-fallback": (
+        "v1.18's pick skips a thread needing the MP lock (TRY failed)",
+        lambda r: r["event"] == "pick" and r.get("tried") is False,
+    ),
+    "switch.idle": (
+        "nothing runnable: the idle thread",
+        lambda r: r["event"] == "pick" and r["to"] == r.get("idle") and r["tid"] != r["to"],
+    ),
     "thread.cache-hit": ("lwkt_alloc_thread reuses a cached structure", lambda r: r["event"] == "thread_reuse"),
     "thread.cache-put": ("an exited thread goes into the cache", lambda r: r["event"] == "thread_cache"),
-    "thread.cache-overflow": ("the cache is full: the structure goes back to the allocator",
-                              lambda r: r["event"] == "thread_free"),
-    "schedule.remote": ("lwkt_schedule of another CPU's thread, by IPI", lambda r: r["event"] == "ipi_send"
-                        and r.get("func") == "lwkt_schedule"),
-    "deschedule.local": ("lwkt_deschedule of a thread of this CPU", lambda r: r["event"] == "deschedule"
-                         and not r.get("remote")),
-    "deschedule.remote": ("lwkt_deschedule of another CPU's thread, by IPI", lambda r: r["event"] == "deschedule"
-                          and r.get("remote")),
+    "thread.cache-overflow": (
+        "the cache is full: the structure goes back to the allocator",
+        lambda r: r["event"] == "thread_free",
+    ),
+    "schedule.remote": (
+        "lwkt_schedule of another CPU's thread, by IPI",
+        lambda r: r["event"] == "ipi_send" and r.get("func") == "lwkt_schedule",
+    ),
+    "deschedule.local": (
+        "lwkt_deschedule of a thread of this CPU",
+        lambda r: r["event"] == "deschedule" and not r.get("remote"),
+    ),
+    "deschedule.remote": (
+        "lwkt_deschedule of another CPU's thread, by IPI",
+        lambda r: r["event"] == "deschedule" and r.get("remote"),
+    ),
     "signal.wakes": ("lwkt_signal wakes a blocked thread", lambda r: r["event"] == "signal" and r.get("woken")),
-    "wait.lost-wakeup-window": ("a signal between reading the generation and lwkt_block: the block is skipped",
-                                lambda r: r["event"] == "block_skipped"),
-    "token.remote-handoff": ("lwkt_gettoken gets the token from its owner by IPI",
-                             lambda r: r["event"] == "token_acquired"),
-    "token.lost": ("a CPU gives a token away while a thread of it holds it (lost while blocked)",
-                   lambda r: r["event"] == "token_lost"),
+    "wait.lost-wakeup-window": (
+        "a signal between reading the generation and lwkt_block: the block is skipped",
+        lambda r: r["event"] == "block_skipped",
+    ),
+    "token.remote-handoff": (
+        "lwkt_gettoken gets the token from its owner by IPI",
+        lambda r: r["event"] == "token_acquired",
+    ),
+    "token.lost": (
+        "a CPU gives a token away while a thread of it holds it (lost while blocked)",
+        lambda r: r["event"] == "token_lost",
+    ),
     "mplock.uncontended": ("an MP-lock TRY that succeeds", lambda r: r["event"] == "mplock_try" and r["ok"]),
     "mplock.contended": ("an MP-lock TRY that fails", lambda r: r["event"] == "mplock_try" and not r["ok"]),
     "mplock.release": ("the MP lock released", lambda r: r["event"] == "mplock_release"),
     "mplock.bust": ("the watchdog frees the lock of a stopped CPU (BUST)", lambda r: r["event"] == "mplock_bust"),
-    "ipi.fifo-full-drain": ("lwkt_send_ipiq drains its own queues at the half-full mark",
-                            lambda r: r["event"] == "ipiq_fifofull"),
+    "ipi.fifo-full-drain": (
+        "lwkt_send_ipiq drains its own queues at the half-full mark",
+        lambda r: r["event"] == "ipiq_fifofull",
+    ),
     "migration.acquire": ("lwkt_acquire moves a thread to this CPU", lambda r: r["event"] == "acquire"),
     "fault.cpu-stop": ("a CPU stops holding the MP lock", lambda r: r["event"] == "cpu_stop"),
 }
@@ -132,29 +204,37 @@ BINS: dict[str, tuple[str, Callable[[dict], bool]]] = {
 
 #: name -> (description, the per-CPU counter (counters.json "total") that is non-zero when hit)
 COUNTER_BINS: dict[str, tuple[str, str]] = {
-    "thread.cache-miss": ("lwkt_alloc_thread finds the cache empty and allocates a new structure",
-                          "thread_cache_miss"),
+    "thread.cache-miss": ("lwkt_alloc_thread finds the cache empty and allocates a new structure", "thread_cache_miss"),
     "token.local-fast-path": ("lwkt_gettoken finds the token already this CPU's: no message", "token_fast"),
     "token.remote-request": ("lwkt_gettoken asks the token's owner for it by IPI", "token_requests"),
     "token.trytoken-failed": ("lwkt_trytoken fails: another CPU owns the token", "trytoken_failed"),
-    "token.regettoken-lost": ("lwkt_regettoken finds the token lost (given away while blocked) and fetches it",
-                              "regettoken_lost"),
-    "mplock.handoff": ("a thread that waited for the MP lock runs holding it (handed over by a release)",
-                       "mplock_handoff"),
+    "token.regettoken-lost": (
+        "lwkt_regettoken finds the token lost (given away while blocked) and fetches it",
+        "regettoken_lost",
+    ),
+    "mplock.handoff": (
+        "a thread that waited for the MP lock runs holding it (handed over by a release)",
+        "mplock_handoff",
+    ),
     "schedule.local": ("lwkt_schedule makes a thread of this CPU runnable (and offers the CPU)", "schedule_local"),
     "signal.local": ("lwkt_signal wakes a thread of this CPU", "signal_local"),
     "signal.remote": ("lwkt_signal wakes a thread of another CPU (by IPI)", "signal_remote"),
     "ipi.wait-ipiq-polled": ("lwkt_wait_ipiq polls: the target had not yet run the message", "wait_ipiq_polled"),
-    "ipi.nested-process-skip": ("a nested lwkt_process_ipiq skips the queue whose head an outer call runs",
-                                "ipiq_nested_skip"),
+    "ipi.nested-process-skip": (
+        "a nested lwkt_process_ipiq skips the queue whose head an outer call runs",
+        "ipiq_nested_skip",
+    ),
 }
 
 #: name -> description of every hardware bin (sim/contract/hw_coverage.py), prefixed "hw."
 HW_BINS: dict[str, str] = {f"hw.{name}": text for name, text in hw_bins().items()}
 
 #: Every bin's description, in report order.
-MODEL: dict[str, str] = {**{n: d for n, (d, _) in BINS.items()}, **{n: d for n, (d, _) in COUNTER_BINS.items()},
-                         **HW_BINS}
+MODEL: dict[str, str] = {
+    **{n: d for n, (d, _) in BINS.items()},
+    **{n: d for n, (d, _) in COUNTER_BINS.items()},
+    **HW_BINS,
+}
 
 #: Bins no run can hit, and why (docs/coverage.md says more).
 UNREACHABLE: dict[str, str] = {
@@ -163,14 +243,17 @@ UNREACHABLE: dict[str, str] = {
         "giving the CPU back and the preempted thread clearing it; the first is the 'weird' case "
         "(checked first, as in the seed), the second lies inside the preempted thread's critical "
         "section, where nothing on its CPU can schedule (interrupts and IPIs wait) and no other CPU "
-        "schedules it except by an IPI to that CPU"),
+        "schedules it except by an IPI to that CPU"
+    ),
     "preempt.miss-other-cpu": (
         "the firmware offers the CPU only from lwkt_schedule's local path, for a thread of the calling "
         "CPU (another CPU's thread is scheduled by an IPI that runs on that CPU), so the target is "
-        "always local; the seed's check guards callers this kernel does not have"),
+        "always local; the seed's check guards callers this kernel does not have"
+    ),
     "interrupt.landed-in.lwkt_yield": (
         "interrupts are taken at bus-access boundaries, and lwkt_yield makes no access of its own: it "
-        "is a call of lwkt_schedule_self and one of lwkt_switch, where its interrupts land"),
+        "is a call of lwkt_schedule_self and one of lwkt_switch, where its interrupts land"
+    ),
 }
 
 #: Draws of the random workload (sim/tb/scenarios/random_workload.py) that make a bin likelier:
@@ -210,7 +293,7 @@ def bins_hit(records) -> dict[str, int]:
                 if hit(r):
                     hits[name] = hits.get(name, 0) + 1
             except (KeyError, TypeError):
-                pass                          # a record without the fields this bin reads
+                pass  # a record without the fields this bin reads
     return hits
 
 

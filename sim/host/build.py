@@ -5,6 +5,7 @@ test runs never share one. A build is redone only when the hardware source, the
 configuration, the simulator, this file, sim/host/verilator.py or the list of signals the
 Verilator model makes public change.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -36,6 +37,7 @@ _COVERAGE_ARGS = ["--coverage-line", "--coverage-toggle"]
 @dataclass(frozen=True)
 class Build:
     """A built simulator model of one configuration."""
+
     sim: str
     config: SocConfig
     waves: bool
@@ -60,8 +62,17 @@ def _hardware_digest() -> str:
     return digest.hexdigest()
 
 
-def build_soc(sim: str, config: SocConfig, *, waves: bool = False, root: Path | None = None,
-              verbose: bool = False, announce=None, force: bool = False, coverage: bool = False) -> Build:
+def build_soc(
+    sim: str,
+    config: SocConfig,
+    *,
+    waves: bool = False,
+    root: Path | None = None,
+    verbose: bool = False,
+    announce=None,
+    force: bool = False,
+    coverage: bool = False,
+) -> Build:
     """Build ``config`` for ``sim`` (``"verilator"`` or ``"icarus"``) unless cached (``force``:
     build again whatever the cache says). ``announce(text)`` hears when it builds or waits for
     another process's build. ``coverage`` (Verilator only) builds the line and toggle coverage
@@ -74,10 +85,18 @@ def build_soc(sim: str, config: SocConfig, *, waves: bool = False, root: Path | 
     directory = root / f"{sim}-{config.slug}{'-waves' if waves else ''}{'-cov' if coverage else ''}"
     verilog = directory / f"{TOPLEVEL}.v"
     result = Build(sim, config, waves, directory, verilog, coverage=coverage)
-    key = json.dumps({"config": asdict(config), "sim": toolchain.simulator_version(sim), "waves": waves,
-                      "coverage": coverage, "hardware": _hardware_digest(),
-                      # A model made before a signal joined the list would not show it to cocotb.
-                      "public": verilator_runner.vlt_text() if sim == "verilator" else None}, sort_keys=True)
+    key = json.dumps(
+        {
+            "config": asdict(config),
+            "sim": toolchain.simulator_version(sim),
+            "waves": waves,
+            "coverage": coverage,
+            "hardware": _hardware_digest(),
+            # A model made before a signal joined the list would not show it to cocotb.
+            "public": verilator_runner.vlt_text() if sim == "verilator" else None,
+        },
+        sort_keys=True,
+    )
     stamp = directory / "build.stamp"
     if not force and stamp.exists() and stamp.read_text() == key:
         return result
@@ -93,15 +112,18 @@ def build_soc(sim: str, config: SocConfig, *, waves: bool = False, root: Path | 
         except BlockingIOError:
             say(f"waiting for another run's build of {directory.name} ...")
             fcntl.flock(lock, fcntl.LOCK_EX)
-            force = False               # that build is the fresh one
+            force = False  # that build is the fresh one
         if force or not (stamp.exists() and stamp.read_text() == key):
-            say(f"{'rebuilding' if force else 'building'} the {config.ncpu}-CPU SoC for {sim} "
-                f"({'the cached build did not start' if force else 'first time for this configuration'}) ...")
+            say(
+                f"{'rebuilding' if force else 'building'} the {config.ncpu}-CPU SoC for {sim} "
+                f"({'the cached build did not start' if force else 'first time for this configuration'}) ..."
+            )
             try:
                 _build(sim, config, waves, result, stamp, key, verbose)
             except Exception as exc:  # the toolchain's own error: the log says more
-                raise EnvironmentProblem(f"building the {sim} model failed ({type(exc).__name__}: {exc}); "
-                                         f"see {directory / 'build.log'}") from None
+                raise EnvironmentProblem(
+                    f"building the {sim} model failed ({type(exc).__name__}: {exc}); see {directory / 'build.log'}"
+                ) from None
     return result
 
 

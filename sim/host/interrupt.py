@@ -8,6 +8,7 @@ outcome ``interrupted``, and writes the trace, counters and waveform so far. If
 the simulator has not ended ``GRACE_SECONDS`` later, or a second signal comes,
 it is killed. The run then exits 130 (SIGINT) or 143 (SIGTERM).
 """
+
 from __future__ import annotations
 
 import os
@@ -64,12 +65,14 @@ class Interruption:
 
     def _handle(self, signum, frame) -> None:
         children = child_processes()
-        if self.signal is not None:              # a second signal: no more waiting
+        if self.signal is not None:  # a second signal: no more waiting
             _signal_all(children, signal.SIGKILL)
             return
         self.signal = signum
-        print(f"\ninterrupted ({signal.Signals(signum).name}): stopping the simulator and keeping what it has ...",
-              flush=True)
+        print(
+            f"\ninterrupted ({signal.Signals(signum).name}): stopping the simulator and keeping what it has ...",
+            flush=True,
+        )
         _signal_all(children, signal.SIGTERM)
         self._killer = threading.Timer(GRACE_SECONDS, lambda: _signal_all(child_processes(), signal.SIGKILL))
         self._killer.daemon = True

@@ -6,6 +6,7 @@ counters from the simulator), ``report.json`` / ``report.txt`` / ``report.md``,
 save file and a thread-name translate file. A run that panics or fails a check
 still writes all of them, up to the point where it stopped.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -41,13 +42,29 @@ class RunError(UsageError):
     """A scenario and the options asked for cannot go together (a usage error, exit 2)."""
 
 
-def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path, cpus: int | None = None,
-                 cycles: int | None = None, fifo_depth: int = SocConfig.fifo_depth, mode: str | None = None,
-                 waves: bool = False, quiet: bool = False, progress: bool | None = None,
-                 faults: str = "", cost_model: str = "default", scenario_modules: tuple[str, ...] = (),
-                 ram_words: int = SocConfig.ram_words,
-                 bug: str = "", spec: str | Path | None = None, rtl_coverage: bool = False,
-                 fw_coverage: bool = False, hw_coverage: bool = False) -> int:
+def run_scenario(
+    name: str,
+    *,
+    sim: str = "verilator",
+    seed: int = 1,
+    out: Path,
+    cpus: int | None = None,
+    cycles: int | None = None,
+    fifo_depth: int = SocConfig.fifo_depth,
+    mode: str | None = None,
+    waves: bool = False,
+    quiet: bool = False,
+    progress: bool | None = None,
+    faults: str = "",
+    cost_model: str = "default",
+    scenario_modules: tuple[str, ...] = (),
+    ram_words: int = SocConfig.ram_words,
+    bug: str = "",
+    spec: str | Path | None = None,
+    rtl_coverage: bool = False,
+    fw_coverage: bool = False,
+    hw_coverage: bool = False,
+) -> int:
     """Run scenario ``name``; returns the exit code (0 every check held, 1 otherwise).
 
     ``mode`` defaults to the scenario's build; a uniprocessor scenario may also
@@ -114,18 +131,34 @@ def run_scenario(name: str, *, sim: str = "verilator", seed: int = 1, out: Path,
         try:
             build = build_soc(sim, config, waves=waves, announce=say, coverage=rtl_coverage)
         except EnvironmentProblem:
-            if interruption.signal is not None:      # the build was stopped by the signal
+            if interruption.signal is not None:  # the build was stopped by the signal
                 say(f"interrupted ({interruption.name}) while building")
                 return interruption.exit_code
             raise
         # Everything this run needs is in place: only now do the previous run's files go.
         folder.clear()
-        config = RunConfig(scenario=name, seed=seed, sim=sim, mode=mode, cpus=ncpu, fifo_depth=fifo_depth,
-                           ram_words=ram_words, cycles=budget, faults=sorted(fault_set), cost_model=cost_model,
-                           spec=spec_path, spec_sha256=spec_sha, bug=bug, scenario_modules=list(scenario_modules),
-                           waves=waves, rtl_coverage=rtl_coverage, fw_coverage=fw_coverage,
-                           hw_coverage=hw_coverage,
-                           out=str(folder.path), versions=tool_versions(sim))
+        config = RunConfig(
+            scenario=name,
+            seed=seed,
+            sim=sim,
+            mode=mode,
+            cpus=ncpu,
+            fifo_depth=fifo_depth,
+            ram_words=ram_words,
+            cycles=budget,
+            faults=sorted(fault_set),
+            cost_model=cost_model,
+            spec=spec_path,
+            spec_sha256=spec_sha,
+            bug=bug,
+            scenario_modules=list(scenario_modules),
+            waves=waves,
+            rtl_coverage=rtl_coverage,
+            fw_coverage=fw_coverage,
+            hw_coverage=hw_coverage,
+            out=str(folder.path),
+            versions=tool_versions(sim),
+        )
         if interruption.signal is not None:
             return interruption.exit_code
         return _run(folder.path, build, config, interruption, progress=progress, say=say, costs=costs)
@@ -135,17 +168,28 @@ def _run(out: Path, build, config: RunConfig, interruption: Interruption, *, pro
     name, budget, waves, sim = config.scenario, config.cycles, config.waves, config.sim
     ncpu, fifo_depth = config.cpus, config.fifo_depth
     spec = f", spec {config.spec}" if config.spec else ""
-    say(f"running {name} ({config.mode} build, seed {config.seed}{spec}, cost model {costs.name}, "
-        f"up to {budget} cycles) ...")
+    say(
+        f"running {name} ({config.mode} build, seed {config.seed}{spec}, cost model {costs.name}, "
+        f"up to {budget} cycles) ..."
+    )
     result = None
     for attempt in (1, 2):
         try:
             result = _with_progress(
-                lambda build=build: run_cocotb(build, "sim.tb.run_program", test_dir=out, waves=waves, config=config,
-                                               plusargs=wave_plusargs(build, out)),
-                out / PROGRESS_FILE, budget, enabled=progress)
+                lambda build=build: run_cocotb(
+                    build,
+                    "sim.tb.run_program",
+                    test_dir=out,
+                    waves=waves,
+                    config=config,
+                    plusargs=wave_plusargs(build, out),
+                ),
+                out / PROGRESS_FILE,
+                budget,
+                enabled=progress,
+            )
             break
-        except RuntimeError as exc:          # the simulator ended without results
+        except RuntimeError as exc:  # the simulator ended without results
             if interruption.signal is not None:
                 break
             if attempt == 2 or (out / "counters.json").exists():
@@ -163,17 +207,21 @@ def _run(out: Path, build, config: RunConfig, interruption: Interruption, *, pro
         if interruption.signal is not None:
             say(f"\ninterrupted ({interruption.name}) before the simulator wrote anything; see {out / 'sim.log'}")
             return interruption.exit_code
-        raise EnvironmentProblem(f"the simulator ended without writing the run's counters; see {out / 'sim.log'} "
-                                 f"(and the build log {build.directory / 'build.log'})")
+        raise EnvironmentProblem(
+            f"the simulator ended without writing the run's counters; see {out / 'sim.log'} "
+            f"(and the build log {build.directory / 'build.log'})"
+        )
     if (out / "rtl_coverage.dat").exists():
         files["rtl_coverage"] = "rtl_coverage.dat"
     wave = collect_waveform(build, out) if waves else None
     if wave is not None:
         from sim.reports.gtkwave import write_gtkwave_files
+
         files["waveform"] = wave.name
         for kind, path in write_gtkwave_files(out).items():
             files[kind] = path.name
     from sim.reports.timeline import render_timeline
+
     files["timeline"] = render_timeline(out).name
     files.update({"report": "report.txt", "report_markdown": "report.md", "report_json": "report.json"})
     report = build_report(out, sim=sim, cpus=ncpu, fifo_depth=fifo_depth, files=files)

@@ -1,4 +1,5 @@
 """Running cocotb test modules against a built SoC."""
+
 from __future__ import annotations
 
 import sys
@@ -26,9 +27,18 @@ class CocotbResult:
         return self.tests > 0 and self.failed == 0
 
 
-def run_cocotb(build: Build, module: str | list[str], *, test_dir: Path, config: RunConfig | None = None,
-               testcase: str | None = None, waves: bool = False, seed: int | None = None,
-               python_path: list[str] | None = None, plusargs: list[str] | None = None) -> CocotbResult:
+def run_cocotb(
+    build: Build,
+    module: str | list[str],
+    *,
+    test_dir: Path,
+    config: RunConfig | None = None,
+    testcase: str | None = None,
+    waves: bool = False,
+    seed: int | None = None,
+    python_path: list[str] | None = None,
+    plusargs: list[str] | None = None,
+) -> CocotbResult:
     """Run the cocotb tests of ``module`` on ``build`` in ``test_dir`` (one per run).
 
     The simulator gets the run's configuration as ``test_dir/run.json`` (its path in
@@ -77,20 +87,36 @@ def run_cocotb(build: Build, module: str | list[str], *, test_dir: Path, config:
     return CocotbResult(tests, failed, results_xml, test_dir)
 
 
-def run_directed(run: DirectedRun | str, sim: str, test_dir: Path, *, soc: SocConfig | None = None,
-                 first: tuple[str, ...] = (), bug: str = "", hw_coverage: bool = False, fw_coverage: bool = False,
-                 coverage_build: bool = False) -> CocotbResult:
+def run_directed(
+    run: DirectedRun | str,
+    sim: str,
+    test_dir: Path,
+    *,
+    soc: SocConfig | None = None,
+    first: tuple[str, ...] = (),
+    bug: str = "",
+    hw_coverage: bool = False,
+    fw_coverage: bool = False,
+    coverage_build: bool = False,
+) -> CocotbResult:
     """Run a directed run of the table (``run``: it or its name) on ``sim``, on its SoC or ``soc``;
     ``first`` are modules the simulator imports before it (``sim.tb.fw_coverage_start``)."""
     from sim.host.build import build_soc
+
     if isinstance(run, str):
         run = directed_run(run)
     soc = soc or run.soc
     build = build_soc(sim, soc, coverage=coverage_build)
-    config = RunConfig.directed(run.module_path, soc, sim, test_dir, bug=bug, hw_coverage=hw_coverage,
-                                fw_coverage=fw_coverage)
-    return run_cocotb(build, [*first, run.module_path] if first else run.module_path, test_dir=test_dir,
-                      config=config, testcase=run.testcase)
+    config = RunConfig.directed(
+        run.module_path, soc, sim, test_dir, bug=bug, hw_coverage=hw_coverage, fw_coverage=fw_coverage
+    )
+    return run_cocotb(
+        build,
+        [*first, run.module_path] if first else run.module_path,
+        test_dir=test_dir,
+        config=config,
+        testcase=run.testcase,
+    )
 
 
 def wave_plusargs(build: Build, test_dir: Path) -> list[str]:

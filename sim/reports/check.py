@@ -5,6 +5,7 @@ checks every scheduling decision against ``firmware/scoreboard.py`` and prints a
 summary line and the first mismatches. Anything wrong with the folder or its
 files is a :class:`CheckError` with a one-line message.
 """
+
 from __future__ import annotations
 
 import sys
@@ -32,8 +33,9 @@ def load_run(run_dir: Path) -> tuple[list[dict], str, int]:
         raise CheckError(str(exc)) from None
     mode, cpus = report.get("mode"), report.get("cpus")
     if mode not in ("up", "smp") or not isinstance(cpus, int) or cpus < 1:
-        raise CheckError(f"{run_dir / 'report.json'}: needs 'mode' (up or smp) and 'cpus' (>= 1), has {mode!r} "
-                         f"and {cpus!r}")
+        raise CheckError(
+            f"{run_dir / 'report.json'}: needs 'mode' (up or smp) and 'cpus' (>= 1), has {mode!r} and {cpus!r}"
+        )
     return records, mode, cpus
 
 
@@ -41,8 +43,10 @@ def summary_line(summary: dict) -> str:
     decisions, undecidable = summary["decisions"], summary["undecidable"]
     share = 100.0 * undecidable / decisions if decisions else 0.0
     kinds = ", ".join(f"{k} {summary[k]}" for k in DECISION_KINDS)
-    return (f"scoreboard: {decisions} decisions ({kinds}), {undecidable} undecidable ({share:.1f}%), "
-            f"{summary['mismatches']} mismatches")
+    return (
+        f"scoreboard: {decisions} decisions ({kinds}), {undecidable} undecidable ({share:.1f}%), "
+        f"{summary['mismatches']} mismatches"
+    )
 
 
 def check_run(run_dir: Path, *, limit: int = 10, out=None) -> bool:

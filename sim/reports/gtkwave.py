@@ -18,6 +18,7 @@ the waveform does not have is left out rather than listed. In a save file a
 vector is named ``scope.signal[msb:lsb]`` as GTKWave names it. Flag values
 (``@...`` lines) are GTKWave's ``TR_*`` trace flags. pyvcd's ``vcd.gtkw`` writes the file.
 """
+
 from __future__ import annotations
 
 import io
@@ -33,8 +34,14 @@ from sim.contract.outdir import atomic_write
 from sim.contract.trace import CLOCK_PERIOD_NS
 from sim.reports.run_files import RunFiles
 
-__all__ = ["write_gtkwave_files", "open_command", "viewer_available", "SAVE_FILE", "TRANSLATE_FILE",
-           "read_thread_names"]
+__all__ = [
+    "write_gtkwave_files",
+    "open_command",
+    "viewer_available",
+    "SAVE_FILE",
+    "TRANSLATE_FILE",
+    "read_thread_names",
+]
 
 SAVE_FILE = "waves.gtkw"
 TRANSLATE_FILE = "threads.txt"
@@ -49,18 +56,18 @@ TR_GRP_BEGIN = GTKWFlag.grp_begin.value
 TR_GRP_END = GTKWFlag.grp_end.value
 
 _UNITS = {"fs": 1e-15, "ps": 1e-12, "ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
-_MAX_IPI_CPUS = 4                    # CPUs whose IPI ports are shown: the busiest ones
-_WINDOW = (1600, 900)                # GTKWave window size the zoom is computed for
-_SST_WIDTH = 220                     # signal search tree pane
-_SIGNALS_WIDTH = 330                 # signal names pane
-_PIXELS_PER_FRAME = 200              # GTKWave's, for its zoom
+_MAX_IPI_CPUS = 4  # CPUs whose IPI ports are shown: the busiest ones
+_WINDOW = (1600, 900)  # GTKWave window size the zoom is computed for
+_SST_WIDTH = 220  # signal search tree pane
+_SIGNALS_WIDTH = 330  # signal names pane
+_PIXELS_PER_FRAME = 200  # GTKWave's, for its zoom
 
 
 @dataclass
 class _Var:
-    name: str                        # full name as pywellen gives it (no bit range)
+    name: str  # full name as pywellen gives it (no bit range)
     width: int
-    raw: object = None               # the pywellen variable, for its value changes
+    raw: object = None  # the pywellen variable, for its value changes
 
     @property
     def gtkwave_name(self) -> str:
@@ -74,12 +81,12 @@ class _Var:
 @dataclass
 class _Waveform:
     path: Path
-    seconds_per_unit: float          # GTKWave's time unit: the timescale's unit (the factor is applied)
-    factor: int                      # the timescale's factor: GTKWave time = file time * factor
+    seconds_per_unit: float  # GTKWave's time unit: the timescale's unit (the factor is applied)
+    factor: int  # the timescale's factor: GTKWave time = file time * factor
     vars: dict[str, _Var] = field(default_factory=dict)
-    soc: str = "lwkt_soc."           # scope prefix of the SoC
-    tops: tuple[str, ...] = ()       # other scopes the top-level ports may be under
-    end: int = 0                     # last time, in GTKWave's unit
+    soc: str = "lwkt_soc."  # scope prefix of the SoC
+    tops: tuple[str, ...] = ()  # other scopes the top-level ports may be under
+    end: int = 0  # last time, in GTKWave's unit
 
     def find(self, relative: str) -> _Var | None:
         """The variable ``relative`` to the SoC scope; ports also under Verilator's ``$rootio``/``TOP``."""
@@ -111,8 +118,10 @@ def _read_waveform(path: Path) -> _Waveform:
     try:
         import pywellen
     except ModuleNotFoundError as exc:
-        raise ModuleNotFoundError("writing the GTKWave save file reads the waveform with pywellen: "
-                                  "pip install pywellen (or the project's [test] extra)") from exc
+        raise ModuleNotFoundError(
+            "writing the GTKWave save file reads the waveform with pywellen: "
+            "pip install pywellen (or the project's [test] extra)"
+        ) from exc
     wave = pywellen.Waveform(str(path))
     raw = {var.full_name: var for var in wave.all_vars()}
     anchors = sorted(n[: -len("cpu0.debug.curthread")] for n in raw if n.endswith("cpu0.debug.curthread"))
@@ -120,11 +129,15 @@ def _read_waveform(path: Path) -> _Waveform:
         raise ValueError(f"{path}: no cpu0.debug.curthread; not a waveform of lwkt_soc")
     # Prefer the SoC's own scope (lwkt_soc.) over a wrapper's (TOP.lwkt_soc.).
     soc = min(anchors, key=lambda a: (not a.startswith("lwkt_soc."), "lwkt_soc" not in a, len(a)))
-    result = _Waveform(path=path, seconds_per_unit=_UNITS[str(wave.timescale.unit)],
-                       factor=int(wave.timescale.factor), soc=soc,
-                       tops=tuple(p for p in ("$rootio.", "TOP.") if p != soc and any(n.startswith(p) for n in raw)))
+    result = _Waveform(
+        path=path,
+        seconds_per_unit=_UNITS[str(wave.timescale.unit)],
+        factor=int(wave.timescale.factor),
+        soc=soc,
+        tops=tuple(p for p in ("$rootio.", "TOP.") if p != soc and any(n.startswith(p) for n in raw)),
+    )
     result.vars = {name: _Var(name, int(var.bitwidth or 1), var) for name, var in raw.items()}
-    clock = result.find("clk")            # it toggles to the end of the run
+    clock = result.find("clk")  # it toggles to the end of the run
     changes = clock.changes() if clock else []
     result.end = changes[-1][0] * result.factor if changes else 0
     return result
@@ -163,8 +176,10 @@ def read_thread_names(run_dir: Path) -> dict[int, list[str]]:
 
 def _write_translate_file(path: Path, names: dict[int, list[str]], seen: set[int], width: int) -> None:
     digits = max(1, math.ceil(width / 4))
-    lines = ["# GTKWave translate filter: debug.curthread (hexadecimal) -> thread name, from trace.jsonl",
-             "# A thread structure taken again from the free cache lists each name it ran under."]
+    lines = [
+        "# GTKWave translate filter: debug.curthread (hexadecimal) -> thread name, from trace.jsonl",
+        "# A thread structure taken again from the free cache lists each name it ran under.",
+    ]
     for tid in sorted(set(names) | seen | {0}):
         label = "/".join(names.get(tid, [])) or ("(none)" if tid == 0 else f"td{tid}")
         lines.append(f"{tid:0{digits}x} {label}")
@@ -192,8 +207,11 @@ class _Signals:
     def trace(self, var: _Var, fmt: str, translate: Path | None = None) -> None:
         """Show ``var`` in ``fmt`` (``hex``, ``dec``, ``bin``; one-bit signals in binary), through the
         translate filter file ``translate`` if given."""
-        self.save.trace(var.gtkwave_name, datafmt=fmt if var.width > 1 else "bin",
-                        translate_filter_file=str(translate) if translate is not None else None)
+        self.save.trace(
+            var.gtkwave_name,
+            datafmt=fmt if var.width > 1 else "bin",
+            translate_filter_file=str(translate) if translate is not None else None,
+        )
 
     def group(self, name: str, specs) -> None:
         """A named group of ``specs``; left out when the waveform has none of it."""
@@ -206,11 +224,26 @@ class _Signals:
 
 def _core_signals(cpu: int, translate: Path) -> list[tuple]:
     c = f"cpu{cpu}"
-    specs = [(f"{c}.debug.curthread", "hex", translate), (f"{c}.debug.pri", "dec"),
-             (f"{c}.debug.critdepth", "dec"), (f"{c}.debug.event", "hex"), (f"{c}.intc.irq", "bin"),
-             (f"{c}.intc.pending", "bin"), (f"{c}.timer.pending", "bin")]
-    for port, fmt in (("cyc", "bin"), ("stb", "bin"), ("we", "bin"), ("adr", "hex"), ("dat_w", "hex"),
-                      ("dat_r", "hex"), ("ack", "bin"), ("err", "bin"), ("irq", "bin")):
+    specs = [
+        (f"{c}.debug.curthread", "hex", translate),
+        (f"{c}.debug.pri", "dec"),
+        (f"{c}.debug.critdepth", "dec"),
+        (f"{c}.debug.event", "hex"),
+        (f"{c}.intc.irq", "bin"),
+        (f"{c}.intc.pending", "bin"),
+        (f"{c}.timer.pending", "bin"),
+    ]
+    for port, fmt in (
+        ("cyc", "bin"),
+        ("stb", "bin"),
+        ("we", "bin"),
+        ("adr", "hex"),
+        ("dat_w", "hex"),
+        ("dat_r", "hex"),
+        ("ack", "bin"),
+        ("err", "bin"),
+        ("irq", "bin"),
+    ):
         specs.append((f"{c}__{port}", fmt))
     return specs
 
@@ -243,12 +276,16 @@ def _markers(run_dir: Path, wave: _Waveform) -> tuple[int, list[tuple[int, str]]
     named: list[tuple[int, str]] = []
     panic = counters.get("panic")
     if panic:
-        named.append((_time(int(panic["cycle"]), wave),
-                      f"panic on cpu{panic.get('cpu')} in {panic.get('thread')}: {panic.get('message', '')}"))
+        named.append(
+            (
+                _time(int(panic["cycle"]), wave),
+                f"panic on cpu{panic.get('cpu')} in {panic.get('thread')}: {panic.get('message', '')}",
+            )
+        )
     failed = [check for check in counters.get("checks", []) if not check.get("ok", True)]
     if failed:
         label = f"failed check: {failed[0]['name']} (end of run)"
-        if panic:                                 # a panic ends the run: one marker for both
+        if panic:  # a panic ends the run: one marker for both
             named[0] = (named[0][0], f"{named[0][1]}; {label}")
         else:
             named.append((wave.end or _time(_last_trace_cycle(run_dir), wave), label))
@@ -257,10 +294,13 @@ def _markers(run_dir: Path, wave: _Waveform) -> tuple[int, list[tuple[int, str]]
 
 
 def _ipi_signals(cpu: int) -> list[tuple]:
-    specs = [(f"ipi.pending_{cpu}", "bin")]          # bit s: FIFO[s][cpu] holds an entry
+    specs = [(f"ipi.pending_{cpu}", "bin")]  # bit s: FIFO[s][cpu] holds an entry
     for side in ("tx", "rx"):
-        specs += [(f"ipi.{side}{cpu}_slot", "dec"), (f"ipi.{side}{cpu}_windex", "dec"),
-                  (f"ipi.{side}{cpu}_rindex", "dec")]
+        specs += [
+            (f"ipi.{side}{cpu}_slot", "dec"),
+            (f"ipi.{side}{cpu}_windex", "dec"),
+            (f"ipi.{side}{cpu}_rindex", "dec"),
+        ]
     return specs + [(f"ipi.wof_{cpu}", "bin"), (f"ipi.roe_{cpu}", "bin")]
 
 
@@ -316,7 +356,7 @@ def write_gtkwave_files(run_dir: Path) -> dict[str, Path]:
         text.write(f"[markername] {chr(ord('A') + i)}{label}\n")
     scopes = wave.soc.split(".")[:-1]
     for i in range(len(scopes)):
-        save.treeopen(".".join(scopes[:i + 1]))
+        save.treeopen(".".join(scopes[: i + 1]))
     text.write(f"[sst_width] {_SST_WIDTH}\n")
     save.signals_width(_SIGNALS_WIDTH)
     save.sst_expanded(True)
@@ -334,8 +374,16 @@ def write_gtkwave_files(run_dir: Path) -> dict[str, Path]:
         with save.group("ipi"):
             for c in busiest:
                 signals.group(f"ipi_cpu{c}", _ipi_signals(c))
-    signals.group("ram", [("ram_arbiter.requests", "bin"), ("ram_arbiter.grant", "bin"), ("ram.write_port__en", "bin"),
-                          ("ram.write_port__addr", "hex"), ("ram.write_port__data", "hex")])
+    signals.group(
+        "ram",
+        [
+            ("ram_arbiter.requests", "bin"),
+            ("ram_arbiter.grant", "bin"),
+            ("ram.write_port__en", "bin"),
+            ("ram.write_port__addr", "hex"),
+            ("ram.write_port__data", "hex"),
+        ],
+    )
     atomic_write(save_path, text.getvalue())
     return {"gtkwave_save": save_path, "thread_names": translate_path}
 

@@ -1,8 +1,8 @@
 """docs/ram-layout.md, generated from the shared-RAM layout (``firmware/ram_layout.py``)."""
+
 from __future__ import annotations
 
-from firmware.ram_layout import (THREAD_FIELDS, TOKEN_FIELDS, WAITQ_FIELDS, RamLayout, required_words,
-                                 thread_records)
+from firmware.ram_layout import THREAD_FIELDS, TOKEN_FIELDS, WAITQ_FIELDS, RamLayout, required_words, thread_records
 from hdl.config import SocConfig
 
 __all__ = ["render_layout"]
@@ -10,9 +10,9 @@ __all__ = ["render_layout"]
 _THREAD_GUARDS = {
     "td_cpu": "read by anyone; written by the owner CPU, or under the MP lock (lwkt_acquire)",
     "td_flags": "RUNQ, RUNNING, PREEMPT_LOCK as the owner publishes them; written by the owner, read by it "
-                "or under the MP lock",
+    "or under the MP lock",
     "td_wait": "the wait queue the thread is on (its first word), or 0; set and cleared under that queue's token; "
-               "read by anyone (lwkt_schedule reads it to learn which token to try, then again under the token)",
+    "read by anyone (lwkt_schedule reads it to learn which token to try, then again under the token)",
     "td_wmesg": "the wait message (a string number, 0 NULL): under the queue's token while waiting, else the owner's",
     "td_refs": "lwkt_hold/lwkt_rele count; written under the MP lock",
     "td_wnext": "the next thread on the wait queue (its record's first word, 0 NULL); under the queue's token",
@@ -34,33 +34,53 @@ def render_layout(ncpu: int = SocConfig.ncpu) -> str:
         "error, exit code 2). Each region names what guards it; the race detector (`sim/tb/race.py`)",
         "checks every access on the cores' ports against it.",
         "",
-        f"## Pools for {ncpu} CPUs ({required_words(ncpu)} words needed; the default RAM has "
-        f"{SocConfig.ram_words})",
+        f"## Pools for {ncpu} CPUs ({required_words(ncpu)} words needed; the default RAM has {SocConfig.ram_words})",
         "",
         "| pool | first word | entries | words each | contents |",
         "|---|---|---|---|---|",
     ]
     for pool in layout.pools():
         lines.append(f"| {pool.name} | {pool.base} | {pool.count} | {pool.size} | {pool.doc} |")
-    lines += ["", f"Pool sizes: {layout.tokens.count} tokens, {layout.waitqueues.count} wait queues, "
-              f"16 + 12 x CPUs thread records ({thread_records(ncpu)} here), {layout.data.count} data words.", ""]
+    lines += [
+        "",
+        f"Pool sizes: {layout.tokens.count} tokens, {layout.waitqueues.count} wait queues, "
+        f"16 + 12 x CPUs thread records ({thread_records(ncpu)} here), {layout.data.count} data words.",
+        "",
+    ]
     lines += ["## A token", "", "| offset | field | guard |", "|---|---|---|"]
     for name, offset in TOKEN_FIELDS.items():
         lines.append(f"| {offset} | `{name}` | none: the token protocol itself |")
     lines += ["", "## A wait queue", "", "| offset | field | guard |", "|---|---|---|"]
     for name, offset in WAITQ_FIELDS.items():
-        guard = ("none: its token" if name.startswith("t_") else
-                 "the queue's token for writes; reads are free (the seed reads it after blocking, when the "
-                 "token may be lost)" if name == "wa_gen" else "the queue's token")
+        guard = (
+            "none: its token"
+            if name.startswith("t_")
+            else "the queue's token for writes; reads are free (the seed reads it after blocking, when the "
+            "token may be lost)"
+            if name == "wa_gen"
+            else "the queue's token"
+        )
         lines.append(f"| {offset} | `{name}` | {guard} |")
-    lines += ["", "## The shared part of a thread record", "",
-              "The rest of a thread (run-queue state, critical-section count, context) is private to the CPU",
-              "that owns it and stays in that CPU's kernel.", "", "| offset | field | guard |", "|---|---|---|"]
+    lines += [
+        "",
+        "## The shared part of a thread record",
+        "",
+        "The rest of a thread (run-queue state, critical-section count, context) is private to the CPU",
+        "that owns it and stays in that CPU's kernel.",
+        "",
+        "| offset | field | guard |",
+        "|---|---|---|",
+    ]
     for name, offset in THREAD_FIELDS.items():
         lines.append(f"| {offset} | `{name}` | {_THREAD_GUARDS[name]} |")
-    lines += ["", "## Workload words", "",
-              "Scenarios take words from the data pool with `System.new_data(name, words, guard)`, guarded by a",
-              "token, the MP lock, one writer CPU, or nothing (flags written once). The random workload's token",
-              "counters are guarded by their tokens, its MP-lock counter by the MP lock, its ticket counts by",
-              "their queues' tokens; the live-thread count of every SMP workload by the MP lock.", ""]
+    lines += [
+        "",
+        "## Workload words",
+        "",
+        "Scenarios take words from the data pool with `System.new_data(name, words, guard)`, guarded by a",
+        "token, the MP lock, one writer CPU, or nothing (flags written once). The random workload's token",
+        "counters are guarded by their tokens, its MP-lock counter by the MP lock, its ticket counts by",
+        "their queues' tokens; the live-thread count of every SMP workload by the MP lock.",
+        "",
+    ]
     return "\n".join(lines)

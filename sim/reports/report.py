@@ -5,6 +5,7 @@ human renderings ``report.txt`` and ``report.md``.
 (``counters.json``, ``trace.jsonl``); ``render_text`` and ``render_markdown``
 turn it into tables; ``lwkt-soc report DIR`` does it all again for a finished run.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,16 +14,42 @@ from pathlib import Path
 from sim.contract.outdir import atomic_write
 from sim.reports.run_files import RunFiles
 
-__all__ = ["markdown_table", "SCHEMA_ID", "build_report", "write_report", "render_text", "render_markdown", "spread",
-           "load_report"]
+__all__ = [
+    "markdown_table",
+    "SCHEMA_ID",
+    "build_report",
+    "write_report",
+    "render_text",
+    "render_markdown",
+    "spread",
+    "load_report",
+]
 
 SCHEMA_ID = "lwkt-soc-report/1"
 #: The report's JSON schema (sim/contract/report-schema.json), shipped with the package's source tree.
 #: Per-CPU counters shown in the sysctl-style table, in this order (when present).
-_TABLE_COUNTERS = ("switch_count", "preempt_hit", "preempt_miss", "preempt_weird", "ipiq_count",
-                   "ipiq_fifofull", "ipiq_received", "token_requests", "mplock_acquires", "mplock_contended",
-                   "need_resched", "interrupts", "interrupts_deferred", "hardclock_ticks", "threads_allocated",
-                   "threads_freed", "free_cache", "work_cycles", "kernel_cycles", "idle_cycles")
+_TABLE_COUNTERS = (
+    "switch_count",
+    "preempt_hit",
+    "preempt_miss",
+    "preempt_weird",
+    "ipiq_count",
+    "ipiq_fifofull",
+    "ipiq_received",
+    "token_requests",
+    "mplock_acquires",
+    "mplock_contended",
+    "need_resched",
+    "interrupts",
+    "interrupts_deferred",
+    "hardclock_ticks",
+    "threads_allocated",
+    "threads_freed",
+    "free_cache",
+    "work_cycles",
+    "kernel_cycles",
+    "idle_cycles",
+)
 
 
 def spread(samples: list[int]) -> dict:
@@ -65,9 +92,11 @@ def build_report(run_dir: Path, *, sim: str, cpus: int, fifo_depth: int, files: 
             "mplock_hold": spread(smp.get("mplock_hold_cycles", [])),
             "switch": spread(counters.get("switch_cycles", [])),
         },
-        "mplock": {"acquisitions": smp.get("mplock_acquisitions", 0),
-                   "contended_tries": smp.get("mplock_contended_tries", 0),
-                   "busts": smp.get("mplock_busts", 0)},
+        "mplock": {
+            "acquisitions": smp.get("mplock_acquisitions", 0),
+            "contended_tries": smp.get("mplock_contended_tries", 0),
+            "busts": smp.get("mplock_busts", 0),
+        },
         "ipi": {"sent": smp.get("ipi_sent", 0), "received": smp.get("ipi_received", 0)},
         "cost_model": counters.get("cost_model"),
         "interrupt_landings": landing_table(counters.get("interrupt_landings", [])),
@@ -84,10 +113,20 @@ def build_report(run_dir: Path, *, sim: str, cpus: int, fifo_depth: int, files: 
 def _faults(faults: dict | None) -> dict:
     """The faults enabled and what each injected."""
     faults = faults or {}
-    return {"enabled": faults.get("enabled", []),
-            "injected": {key: faults.get(key, 0) for key in ("wait_states", "wait_state_cycles", "spurious_pulses",
-                                                              "delayed_completions", "fifo_full_drains")},
-            "stopped_cpus": faults.get("stopped_cpus", [])}
+    return {
+        "enabled": faults.get("enabled", []),
+        "injected": {
+            key: faults.get(key, 0)
+            for key in (
+                "wait_states",
+                "wait_state_cycles",
+                "spurious_pulses",
+                "delayed_completions",
+                "fifo_full_drains",
+            )
+        },
+        "stopped_cpus": faults.get("stopped_cpus", []),
+    }
 
 
 def _spec(run_dir: Path) -> dict | None:
@@ -102,8 +141,14 @@ def _waveform(files: dict, sim: str) -> dict | None:
     if not name:
         return None
     fmt = Path(name).suffix.lstrip(".")
-    why = "" if fmt == "fst" else ("Verilator writes FST only when liblz4's headers are installed "
-                                   "(apt-get install liblz4-dev); VCD is written instead")
+    why = (
+        ""
+        if fmt == "fst"
+        else (
+            "Verilator writes FST only when liblz4's headers are installed "
+            "(apt-get install liblz4-dev); VCD is written instead"
+        )
+    )
     return {"file": name, "format": fmt, "why": why}
 
 
@@ -112,9 +157,12 @@ def _fault_line(r: dict) -> str | None:
     if not faults.get("enabled"):
         return None
     injected = faults["injected"]
-    parts = [f"{injected['wait_states']} wait-state stretches ({injected['wait_state_cycles']} cycles)",
-             f"{injected['spurious_pulses']} spurious pulses", f"{injected['delayed_completions']} delayed completions",
-             f"{injected['fifo_full_drains']} FIFO-full drains"]
+    parts = [
+        f"{injected['wait_states']} wait-state stretches ({injected['wait_state_cycles']} cycles)",
+        f"{injected['spurious_pulses']} spurious pulses",
+        f"{injected['delayed_completions']} delayed completions",
+        f"{injected['fifo_full_drains']} FIFO-full drains",
+    ]
     parts += [f"cpu {s['cpu']} stopped at cycle {s['cycle']}" for s in faults.get("stopped_cpus", [])]
     return f"faults: {', '.join(faults['enabled'])}; injected: " + ", ".join(parts)
 
@@ -129,8 +177,10 @@ def _verdict(check: dict) -> str:
 def _scoreboard(summary: dict | None) -> dict | None:
     if summary is None:
         return None
-    return {key: summary[key] for key in ("decisions", "undecidable", "mismatches", "picks", "preempts",
-                                          "enqueues", "dequeues")}
+    return {
+        key: summary[key]
+        for key in ("decisions", "undecidable", "mismatches", "picks", "preempts", "enqueues", "dequeues")
+    }
 
 
 def _verification_lines(r: dict) -> list[str]:
@@ -139,13 +189,16 @@ def _verification_lines(r: dict) -> list[str]:
     board = r.get("scoreboard")
     if board:
         share = 100 * board["undecidable"] / board["decisions"] if board["decisions"] else 0.0
-        lines.append(f"scoreboard: {board['decisions']} decisions checked ({board['picks']} picks, "
-                     f"{board['preempts']} preemptions, {board['enqueues']} enqueues, {board['dequeues']} dequeues), "
-                     f"{board['undecidable']} undecidable ({share:.1f} %), {board['mismatches']} mismatches")
+        lines.append(
+            f"scoreboard: {board['decisions']} decisions checked ({board['picks']} picks, "
+            f"{board['preempts']} preemptions, {board['enqueues']} enqueues, {board['dequeues']} dequeues), "
+            f"{board['undecidable']} undecidable ({share:.1f} %), {board['mismatches']} mismatches"
+        )
     ram = r.get("shared_ram")
     if ram:
-        lines.append(f"shared RAM: {ram['accesses']} accesses, {ram['guarded']} to guarded words checked, "
-                     f"{ram['races']} races")
+        lines.append(
+            f"shared RAM: {ram['accesses']} accesses, {ram['guarded']} to guarded words checked, {ram['races']} races"
+        )
     return lines
 
 
@@ -153,9 +206,14 @@ def landing_table(per_cpu: list[dict]) -> list[dict]:
     """Interrupts that landed inside each kernel function: one row per function (most first),
     with per-CPU lists of taken and deferred counts."""
     places = {place for cpu in per_cpu for kind in ("taken", "deferred") for place in cpu.get(kind, {})}
-    rows = [{"function": place,
-             "taken": [cpu.get("taken", {}).get(place, 0) for cpu in per_cpu],
-             "deferred": [cpu.get("deferred", {}).get(place, 0) for cpu in per_cpu]} for place in places]
+    rows = [
+        {
+            "function": place,
+            "taken": [cpu.get("taken", {}).get(place, 0) for cpu in per_cpu],
+            "deferred": [cpu.get("deferred", {}).get(place, 0) for cpu in per_cpu],
+        }
+        for place in places
+    ]
     return sorted(rows, key=lambda r: (-sum(r["taken"]) - sum(r["deferred"]), r["function"]))
 
 
@@ -176,14 +234,17 @@ def load_report(run_dir: Path) -> dict:
 def markdown_table(header: list[str], rows: list[list], *, numeric: bool = False) -> list[str]:
     """A Markdown table as lines; ``numeric`` right-aligns every column."""
     rule = "---:" if numeric else "---"
-    return (["| " + " | ".join(header) + " |", "|" + "|".join(rule for _ in header) + "|"]
-            + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows])
+    return ["| " + " | ".join(header) + " |", "|" + "|".join(rule for _ in header) + "|"] + [
+        "| " + " | ".join(str(cell) for cell in row) + " |" for row in rows
+    ]
 
 
 def _title(r: dict) -> str:
     status = "PASSED" if r["ok"] else "FAILED"
-    return (f"{status}: {r['scenario']} ({r['mode']}, {r['cpus']} CPU{'s' if r['cpus'] != 1 else ''}, "
-            f"{r['sim']}, seed {r['seed']}): {r['outcome']} after {r['cycles']} cycles")
+    return (
+        f"{status}: {r['scenario']} ({r['mode']}, {r['cpus']} CPU{'s' if r['cpus'] != 1 else ''}, "
+        f"{r['sim']}, seed {r['seed']}): {r['outcome']} after {r['cycles']} cycles"
+    )
 
 
 def _cell(value) -> str:
@@ -198,8 +259,9 @@ def _table_rows(r: dict) -> tuple[list[str], list[list[str]]]:
     for name in _TABLE_COUNTERS:
         if per_cpu and name in per_cpu[0]:
             values = [c.get(name, 0) for c in per_cpu]
-            rows.append([f"lwkt.{name}" if name in _sysctl_names(r) else name]
-                        + [str(v) for v in values] + [str(sum(values))])
+            rows.append(
+                [f"lwkt.{name}" if name in _sysctl_names(r) else name] + [str(v) for v in values] + [str(sum(values))]
+            )
     return header, rows
 
 
@@ -207,16 +269,23 @@ def _sysctl_names(r: dict) -> set[str]:
     return {name.split(".", 1)[1] for name in r["sysctl"]}
 
 
-_LATENCY_LABELS = {"ipi": "IPI send -> run", "token_handoff": "token hand-off",
-                   "mplock_handoff": "MP lock hand-off", "mplock_hold": "MP lock hold",
-                   "switch": "context switch"}
+_LATENCY_LABELS = {
+    "ipi": "IPI send -> run",
+    "token_handoff": "token hand-off",
+    "mplock_handoff": "MP lock hand-off",
+    "mplock_hold": "MP lock hold",
+    "switch": "context switch",
+}
 #: Latencies the UP build has (the others need IPIs, tokens in RAM or the MP lock).
 _UP_LATENCIES = ("switch",)
 
 
 def _latency_rows(r: dict) -> list[list[str]]:
-    return [[_LATENCY_LABELS.get(key, key), _cell(v["count"]), _cell(v["median"]), _cell(v["p99"]), _cell(v["max"])]
-            for key, v in r["latency"].items() if r["mode"] == "smp" or key in _UP_LATENCIES]
+    return [
+        [_LATENCY_LABELS.get(key, key), _cell(v["count"]), _cell(v["median"]), _cell(v["p99"]), _cell(v["max"])]
+        for key, v in r["latency"].items()
+        if r["mode"] == "smp" or key in _UP_LATENCIES
+    ]
 
 
 def _landing_rows(r: dict) -> tuple[list[str], list[list[str]]]:
@@ -224,16 +293,22 @@ def _landing_rows(r: dict) -> tuple[list[str], list[list[str]]]:
     rows = r.get("interrupt_landings") or []
     cpus = len(rows[0]["taken"]) if rows else 0
     header = ["landed in"] + [f"cpu{c}" for c in range(cpus)] + ["total"]
-    body = [[row["function"]] + [f"{t}/{d}" for t, d in zip(row["taken"], row["deferred"], strict=True)]
-            + [f"{sum(row['taken'])}/{sum(row['deferred'])}"] for row in rows]
+    body = [
+        [row["function"]]
+        + [f"{t}/{d}" for t, d in zip(row["taken"], row["deferred"], strict=True)]
+        + [f"{sum(row['taken'])}/{sum(row['deferred'])}"]
+        for row in rows
+    ]
     return header, body
 
 
 def _text_table(header: list[str], rows: list[list[str]]) -> list[str]:
     """Indented text lines: the first column left-aligned, the others right-aligned."""
     widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
-    return ["  " + row[0].ljust(widths[0]) + "  " + "  ".join(v.rjust(w) for v, w in zip(row[1:], widths[1:], strict=True))
-            for row in [header] + rows]
+    return [
+        "  " + row[0].ljust(widths[0]) + "  " + "  ".join(v.rjust(w) for v, w in zip(row[1:], widths[1:], strict=True))
+        for row in [header] + rows
+    ]
 
 
 def _exception_lines(p: dict) -> list[str]:
@@ -247,8 +322,12 @@ def render_text(r: dict) -> str:
     lines = [_title(r), ""]
     if r["panic"]:
         p = r["panic"]
-        lines += [f"panic: {p['message']}", f"  cpu {p['cpu']}, thread {p['thread']} (#{p['tid']}), cycle {p['cycle']}",
-                  *_exception_lines(p), ""]
+        lines += [
+            f"panic: {p['message']}",
+            f"  cpu {p['cpu']}, thread {p['thread']} (#{p['tid']}), cycle {p['cycle']}",
+            *_exception_lines(p),
+            "",
+        ]
     lines.append("checks:")
     for c in r["checks"]:
         lines.append(f"  [{_verdict(c):6}] {c['name']}" + (f": {c['detail']}" if c["detail"] else ""))
@@ -262,8 +341,10 @@ def render_text(r: dict) -> str:
     if rows:
         lines += ["", "interrupts landed inside kernel functions (taken/deferred):", *_text_table(header, rows)]
     if r["mode"] == "smp":
-        lines.append(f"\nMP lock: {r['mplock']['acquisitions']} acquisitions, "
-                     f"{r['mplock']['contended_tries']} contended tries, {r['mplock'].get('busts', 0)} BUSTs")
+        lines.append(
+            f"\nMP lock: {r['mplock']['acquisitions']} acquisitions, "
+            f"{r['mplock']['contended_tries']} contended tries, {r['mplock'].get('busts', 0)} BUSTs"
+        )
         lines.append(f"IPIs: {r['ipi']['sent']} sent, {r['ipi']['received']} received")
     verification = _verification_lines(r)
     if verification:
@@ -277,27 +358,40 @@ def render_text(r: dict) -> str:
     if extra:
         lines += [""] + extra
     cost = f", cost model {r['cost_model']}" if r.get("cost_model") else ""
-    lines += ["", f"simulated {r['cycles']} cycles in {r['wall_seconds']:.2f} s, "
-                  f"{r['bus_transactions']} bus transactions{cost}", "", "files:"]
+    lines += [
+        "",
+        f"simulated {r['cycles']} cycles in {r['wall_seconds']:.2f} s, {r['bus_transactions']} bus transactions{cost}",
+        "",
+        "files:",
+    ]
     width = max((len(k) for k in r["files"]), default=0)
     lines += [f"  {k:{width}}  {v}" for k, v in r["files"].items()]
     return "\n".join(lines) + "\n"
 
 
 def render_markdown(r: dict) -> str:
-    lines = [f"# {r['scenario']}: {'passed' if r['ok'] else 'FAILED'}", "",
-             f"{r['mode']} build, {r['cpus']} CPU(s), FIFO depth {r['fifo_depth']}, {r['sim']}, seed {r['seed']}"
-             + (f", cost model {r['cost_model']}" if r.get("cost_model") else "") + ": "
-             f"**{r['outcome']}** after {r['cycles']} cycles ({r['wall_seconds']:.2f} s wall, "
-             f"{r['bus_transactions']} bus transactions).", ""]
+    lines = [
+        f"# {r['scenario']}: {'passed' if r['ok'] else 'FAILED'}",
+        "",
+        f"{r['mode']} build, {r['cpus']} CPU(s), FIFO depth {r['fifo_depth']}, {r['sim']}, seed {r['seed']}"
+        + (f", cost model {r['cost_model']}" if r.get("cost_model") else "")
+        + ": "
+        f"**{r['outcome']}** after {r['cycles']} cycles ({r['wall_seconds']:.2f} s wall, "
+        f"{r['bus_transactions']} bus transactions).",
+        "",
+    ]
     if r["panic"]:
         p = r["panic"]
-        lines += [f"**Panic** on cpu {p['cpu']}, thread `{p['thread']}` (#{p['tid']}), cycle {p['cycle']}: "
-                  f"`{p['message']}`", *[line.strip() for line in _exception_lines(p)], ""]
+        lines += [
+            f"**Panic** on cpu {p['cpu']}, thread `{p['thread']}` (#{p['tid']}), cycle {p['cycle']}: `{p['message']}`",
+            *[line.strip() for line in _exception_lines(p)],
+            "",
+        ]
     lines += ["## Checks", ""]
-    lines += markdown_table(["check", "result", "detail"],
-                            [[c["name"], _verdict(c).replace("FAILED", "**FAILED**"), c["detail"]]
-                             for c in r["checks"]])
+    lines += markdown_table(
+        ["check", "result", "detail"],
+        [[c["name"], _verdict(c).replace("FAILED", "**FAILED**"), c["detail"]] for c in r["checks"]],
+    )
     verification = _verification_lines(r) + [line for line in (_fault_line(r),) if line]
     if verification:
         lines += [""] + [line[0].upper() + line[1:] + "." for line in verification]
@@ -308,9 +402,15 @@ def render_markdown(r: dict) -> str:
         lines += ["", "## Latency (cycles)", ""] + markdown_table(["", "count", "median", "p99", "max"], latency)
     header, rows = _landing_rows(r)
     if rows:
-        lines += ["", "## Interrupts landed inside kernel functions (taken/deferred)", ""] + markdown_table(header, rows)
+        lines += ["", "## Interrupts landed inside kernel functions (taken/deferred)", ""] + markdown_table(
+            header, rows
+        )
     if r["mode"] == "smp":
-        lines += ["", f"MP lock: {r['mplock']['acquisitions']} acquisitions, {r['mplock']['contended_tries']} "
-                      f"contended tries, {r['mplock'].get('busts', 0)} BUSTs. IPIs: {r['ipi']['sent']} sent, {r['ipi']['received']} received."]
+        lines += [
+            "",
+            f"MP lock: {r['mplock']['acquisitions']} acquisitions, {r['mplock']['contended_tries']} "
+            f"contended tries, {r['mplock'].get('busts', 0)} BUSTs. "
+            f"IPIs: {r['ipi']['sent']} sent, {r['ipi']['received']} received.",
+        ]
     lines += ["", "## Files", ""] + [f"- {k}: `{v}`" for k, v in r["files"].items()]
     return "\n".join(lines) + "\n"

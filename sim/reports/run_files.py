@@ -4,6 +4,7 @@
 Each method names the file and what is wrong with it when it cannot be read
 (a :class:`UsageError`: the folder is not a run, or a file is damaged).
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,10 @@ class RunFiles:
         try:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
-            raise UsageError(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg}): a truncated or damaged "
-                             f"file; run the scenario again") from None
+            raise UsageError(
+                f"{path} is not valid JSON (line {exc.lineno}: {exc.msg}): a truncated or damaged "
+                f"file; run the scenario again"
+            ) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise UsageError(f"{path} cannot be read ({exc})") from None
         if not isinstance(data, dict):
@@ -54,6 +57,7 @@ class RunFiles:
         """report.json, validated against its JSON schema (``complete`` False: any JSON object, for a
         reader that needs only a few keys and checks them itself)."""
         import jsonschema
+
         report = self._json("report.json")
         if not complete:
             return report
@@ -65,8 +69,9 @@ class RunFiles:
         error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(report))
         if error is not None:
             where = "/".join(map(str, error.absolute_path)) or "the top level"
-            raise UsageError(f"{path} is not a valid {schema['$id']} report ({' '.join(error.message.split())[:160]} "
-                             f"at {where})")
+            raise UsageError(
+                f"{path} is not a valid {schema['$id']} report ({' '.join(error.message.split())[:160]} at {where})"
+            )
         return report
 
     def trace(self, required: bool = True) -> list[dict]:

@@ -18,6 +18,7 @@
 Matplotlib is used through its Agg canvas directly (no pyplot), so rendering never
 changes the backend or global state of the process that calls it.
 """
+
 from __future__ import annotations
 
 import math
@@ -50,17 +51,32 @@ SOFT_COLOR = "#17becf"
 EXT_COLORS = ("#b000b5", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
 PANIC_COLOR = "#e00000"
 PRIORITY_CMAP = "YlGn"
-PRIORITY_NAMES = {getattr(_thread, f"TDPRI_{n}"): n for n in (
-    "IDLE_THREAD", "USER_IDLE", "USER_NORM", "USER_REAL", "KERN_USER", "KERN_DAEMON", "SOFT_TIMER",
-    "SOFT_NORM", "INT_SUPPORT", "INT_LOW", "INT_MED", "INT_HIGH")}
+PRIORITY_NAMES = {
+    getattr(_thread, f"TDPRI_{n}"): n
+    for n in (
+        "IDLE_THREAD",
+        "USER_IDLE",
+        "USER_NORM",
+        "USER_REAL",
+        "KERN_USER",
+        "KERN_DAEMON",
+        "SOFT_TIMER",
+        "SOFT_NORM",
+        "INT_SUPPORT",
+        "INT_LOW",
+        "INT_MED",
+        "INT_HIGH",
+    )
+}
 
-BAR_HALF = 0.30       # a lane's bar spans cpu +- BAR_HALF (lanes are 1 apart, cpu0 at the top)
-MARK_OFFSET = 0.43    # interrupt marks sit under the bar
+BAR_HALF = 0.30  # a lane's bar spans cpu +- BAR_HALF (lanes are 1 apart, cpu0 at the top)
+MARK_OFFSET = 0.43  # interrupt marks sit under the bar
 DPI = 110
 
 
 class Interval(NamedTuple):
     """``tid`` (``name``, priority ``pri``) ran on a CPU from ``start`` to ``end`` (cycles)."""
+
     start: int
     end: int
     tid: int
@@ -70,6 +86,7 @@ class Interval(NamedTuple):
 
 class IpiArrow(NamedTuple):
     """An IPI sent by ``source`` at ``send_cycle`` and run on ``dest`` at ``receive_cycle``."""
+
     source: int
     send_cycle: int
     dest: int
@@ -103,8 +120,7 @@ def idle_threads(records: Iterable[dict], ncpu: int) -> dict[int, tuple[int, str
     return idle
 
 
-def run_intervals(records: Iterable[dict], ncpu: int, end_cycle: int,
-                  start_cycle: int = 0) -> list[list[Interval]]:
+def run_intervals(records: Iterable[dict], ncpu: int, end_cycle: int, start_cycle: int = 0) -> list[list[Interval]]:
     """Per CPU, the intervals of the threads that ran on it, in order.
 
     A thread runs on a CPU from the ``switch`` to it until the next ``switch`` on that
@@ -113,8 +129,7 @@ def run_intervals(records: Iterable[dict], ncpu: int, end_cycle: int,
     """
     records = _cycle_order(records)
     idle = idle_threads(records, ncpu)
-    current = {cpu: (start_cycle, idle[cpu][0], idle[cpu][1], _thread.TDPRI_IDLE_THREAD)
-               for cpu in range(ncpu)}
+    current = {cpu: (start_cycle, idle[cpu][0], idle[cpu][1], _thread.TDPRI_IDLE_THREAD) for cpu in range(ncpu)}
     lanes: list[list[Interval]] = [[] for _ in range(ncpu)]
     for r in records:
         cpu = r.get("cpu")
@@ -146,8 +161,14 @@ def match_ipis(records: Iterable[dict]) -> tuple[list[IpiArrow], list[dict]]:
             queue = pending.get((r["source"], r["cpu"]))
             if queue:
                 order, send = queue.popleft()
-                arrows.append((order, IpiArrow(send["cpu"], send["cycle"], r["cpu"], r["cycle"],
-                                               str(send.get("func", r.get("func", ""))))))
+                arrows.append(
+                    (
+                        order,
+                        IpiArrow(
+                            send["cpu"], send["cycle"], r["cpu"], r["cycle"], str(send.get("func", r.get("func", "")))
+                        ),
+                    )
+                )
     arrows.sort(key=lambda pair: pair[0])
     unmatched = sorted((send for queue in pending.values() for send in queue), key=lambda pair: pair[0])
     return [a for _, a in arrows], [send for _, send in unmatched]
@@ -185,7 +206,7 @@ def _thin_out(arrows: list[IpiArrow], max_arrows: int) -> tuple[list[IpiArrow], 
             break
         step = math.ceil(step * 1.2)
     if len(kept) > max_arrows:  # more pairs than arrows allowed: one arrow in so many
-        kept = kept[::math.ceil(len(kept) / max_arrows)]
+        kept = kept[:: math.ceil(len(kept) / max_arrows)]
     return kept, step
 
 
@@ -216,8 +237,10 @@ def _title(counters: dict, ncpu: int, records: list[dict], span: int) -> tuple[s
         count[r.get("event")] += 1
     cycles = counters.get("cycles")
     cycles = cycles if isinstance(cycles, int) else span
-    line2 = (f"{cycles:,} cycles  ·  {count['switch']} switches  ·  {count['interrupt']} interrupts  ·  "
-             f"{count['ipi_send']} IPIs  ·  {count['preempt']} preemptions")
+    line2 = (
+        f"{cycles:,} cycles  ·  {count['switch']} switches  ·  {count['interrupt']} interrupts  ·  "
+        f"{count['ipi_send']} IPIs  ·  {count['preempt']} preemptions"
+    )
     bad = outcome not in ("done", "?") or bool(failed) or bool(counters.get("panic"))
     return line1, line2, bad
 
@@ -245,8 +268,14 @@ def render_timeline(run_dir: Path, out_png: Path | None = None, *, max_arrows: i
     panic = counters.get("panic") or None
     panics = [r for r in records if r.get("event") == "panic"]
     if not panics and isinstance(panic, dict) and "cycle" in panic:
-        panics = [{"cycle": panic["cycle"], "cpu": panic.get("cpu"), "thread": panic.get("thread", "?"),
-                   "message": panic.get("message", "")}]
+        panics = [
+            {
+                "cycle": panic["cycle"],
+                "cpu": panic.get("cpu"),
+                "thread": panic.get("thread", "?"),
+                "message": panic.get("message", ""),
+            }
+        ]
     end = max([end] + [p["cycle"] for p in panics])
     span = end - start
     lanes = run_intervals(records, ncpu, end, start)
@@ -313,10 +342,20 @@ def render_timeline(run_dir: Path, out_png: Path | None = None, *, max_arrows: i
             if size is not None:
                 r, g, b = to_rgb(color)
                 dark = 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.45
-                ax.text((iv.start + iv.end) / 2, cpu, iv.name, fontsize=size, ha="center", va="center",
-                        color="white" if dark else "black", zorder=4, clip_on=True)
-        ax.broken_barh(bars, (cpu - BAR_HALF, 2 * BAR_HALF), facecolors=colors,
-                       edgecolor="white", linewidth=0.4, zorder=2)
+                ax.text(
+                    (iv.start + iv.end) / 2,
+                    cpu,
+                    iv.name,
+                    fontsize=size,
+                    ha="center",
+                    va="center",
+                    color="white" if dark else "black",
+                    zorder=4,
+                    clip_on=True,
+                )
+        ax.broken_barh(
+            bars, (cpu - BAR_HALF, 2 * BAR_HALF), facecolors=colors, edgecolor="white", linewidth=0.4, zorder=2
+        )
 
     # -- interrupts --------------------------------------------------------------------------------
     legend: list = [Patch(facecolor=IDLE_COLOR, label="idle thread")]
@@ -332,17 +371,35 @@ def render_timeline(run_dir: Path, out_png: Path | None = None, *, max_arrows: i
     for source in sorted(by_source):
         label, color = _source_style(source)
         xs, ys = zip(*by_source[source], strict=True)
-        ax.scatter(xs, [y + MARK_OFFSET for y in ys], marker="^", s=22, color=color, linewidths=0,
-                   zorder=5, clip_on=False)
-        legend.append(Line2D([], [], marker="^", linestyle="", color=color, markersize=6,
-                             label=f"{label} ({len(xs)})"))
+        ax.scatter(
+            xs, [y + MARK_OFFSET for y in ys], marker="^", s=22, color=color, linewidths=0, zorder=5, clip_on=False
+        )
+        legend.append(Line2D([], [], marker="^", linestyle="", color=color, markersize=6, label=f"{label} ({len(xs)})"))
     if deferred:
         xs, ys = zip(*deferred, strict=True)
-        ax.scatter(xs, [y + MARK_OFFSET for y in ys], marker="^", s=22, facecolors="none",
-                   edgecolors="black", linewidths=0.8, zorder=5, clip_on=False)
-        legend.append(Line2D([], [], marker="^", linestyle="", markerfacecolor="none",
-                             markeredgecolor="black", markersize=6,
-                             label=f"interrupt deferred by a critical section ({len(xs)})"))
+        ax.scatter(
+            xs,
+            [y + MARK_OFFSET for y in ys],
+            marker="^",
+            s=22,
+            facecolors="none",
+            edgecolors="black",
+            linewidths=0.8,
+            zorder=5,
+            clip_on=False,
+        )
+        legend.append(
+            Line2D(
+                [],
+                [],
+                marker="^",
+                linestyle="",
+                markerfacecolor="none",
+                markeredgecolor="black",
+                markersize=6,
+                label=f"interrupt deferred by a critical section ({len(xs)})",
+            )
+        )
 
     # -- IPIs ------------------------------------------------------------------------------------
     arrows, lost = match_ipis(records)
@@ -352,33 +409,64 @@ def render_timeline(run_dir: Path, out_png: Path | None = None, *, max_arrows: i
         down = a.dest > a.source
         y0 = a.source + (BAR_HALF if down else -BAR_HALF)
         y1 = a.dest - (BAR_HALF if down else -BAR_HALF)
-        ax.annotate("", xy=(a.receive_cycle, y1), xytext=(a.send_cycle, y0), zorder=6,
-                    arrowprops=dict(arrowstyle="-|>", color=IPI_COLOR, lw=0.7, alpha=0.7,
-                                    mutation_scale=7, shrinkA=0, shrinkB=0))
+        ax.annotate(
+            "",
+            xy=(a.receive_cycle, y1),
+            xytext=(a.send_cycle, y0),
+            zorder=6,
+            arrowprops=dict(
+                arrowstyle="-|>", color=IPI_COLOR, lw=0.7, alpha=0.7, mutation_scale=7, shrinkA=0, shrinkB=0
+            ),
+        )
     if arrows:
         what = f"IPI send → receive ({len(arrows)})"
         if len(drawn) < len(arrows):
-            what = (f"IPI send → receive: {len(drawn)} of {len(arrows)} drawn"
-                    + (f" (every {_ordinal(step)} per CPU pair)" if step > 1 else ""))
-        legend.append(Line2D([], [], color=IPI_COLOR, lw=1.2, marker=">", markevery=[1], markersize=5,
-                             label=what))
+            what = f"IPI send → receive: {len(drawn)} of {len(arrows)} drawn" + (
+                f" (every {_ordinal(step)} per CPU pair)" if step > 1 else ""
+            )
+        legend.append(Line2D([], [], color=IPI_COLOR, lw=1.2, marker=">", markevery=[1], markersize=5, label=what))
     if lost:
-        ax.scatter([s["cycle"] for s in lost], [s["cpu"] for s in lost], marker="x", s=30, color=IPI_COLOR,
-                   linewidths=1.2, zorder=6)
-        legend.append(Line2D([], [], marker="x", linestyle="", color=IPI_COLOR, markersize=6,
-                             label=f"IPI sent, never received ({len(lost)})"))
+        ax.scatter(
+            [s["cycle"] for s in lost],
+            [s["cpu"] for s in lost],
+            marker="x",
+            s=30,
+            color=IPI_COLOR,
+            linewidths=1.2,
+            zorder=6,
+        )
+        legend.append(
+            Line2D(
+                [],
+                [],
+                marker="x",
+                linestyle="",
+                color=IPI_COLOR,
+                markersize=6,
+                label=f"IPI sent, never received ({len(lost)})",
+            )
+        )
 
     # -- panic -------------------------------------------------------------------------------------
     for p in panics:
         ax.axvline(p["cycle"], color=PANIC_COLOR, lw=2, zorder=7)
         where = f"cpu{p['cpu']}" if p.get("cpu") is not None else "?"
         message = textwrap.shorten(str(p.get("message", "")), width=240, placeholder=" …")
-        text = "\n".join(textwrap.wrap(f"panic on {where} ({p.get('thread', '?')}, cycle {p['cycle']:,}): "
-                                       f"{message}", width=70))
+        text = "\n".join(
+            textwrap.wrap(f"panic on {where} ({p.get('thread', '?')}, cycle {p['cycle']:,}): {message}", width=70)
+        )
         right_half = p["cycle"] > start + span / 2
-        ax.text(p["cycle"], -0.5, text, fontsize=8, color=PANIC_COLOR, zorder=8,
-                ha="right" if right_half else "left", va="top",
-                bbox=dict(boxstyle="round,pad=0.3", facecolor="white", edgecolor=PANIC_COLOR, alpha=0.92))
+        ax.text(
+            p["cycle"],
+            -0.5,
+            text,
+            fontsize=8,
+            color=PANIC_COLOR,
+            zorder=8,
+            ha="right" if right_half else "left",
+            va="top",
+            bbox=dict(boxstyle="round,pad=0.3", facecolor="white", edgecolor=PANIC_COLOR, alpha=0.92),
+        )
     if panics:
         legend.append(Line2D([], [], color=PANIC_COLOR, lw=2, label="panic"))
 
@@ -394,24 +482,40 @@ def render_timeline(run_dir: Path, out_png: Path | None = None, *, max_arrows: i
     bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax)
     named = len(pris) <= max(2, int(plot_h / 0.16))
     bar.set_ticks(range(len(pris)) if pris else [0])
-    bar.set_ticklabels([f"{p} {PRIORITY_NAMES[p]}" if named and p in PRIORITY_NAMES else str(p)
-                        for p in pris] or [""], fontsize=7)
+    bar.set_ticklabels(
+        [f"{p} {PRIORITY_NAMES[p]}" if named and p in PRIORITY_NAMES else str(p) for p in pris] or [""], fontsize=7
+    )
     bar.ax.tick_params(length=2)
     bar.set_label("thread priority", fontsize=8)
     if not pris:
         bar.ax.set_visible(False)
 
     line1, line2, bad = _title(counters, ncpu, records, span)
-    fig.text(left / width, 1 - 0.28 / height, line1, fontsize=12, fontweight="bold",
-             color="#a00000" if bad else "black", va="center")
+    fig.text(
+        left / width,
+        1 - 0.28 / height,
+        line1,
+        fontsize=12,
+        fontweight="bold",
+        color="#a00000" if bad else "black",
+        va="center",
+    )
     fig.text(left / width, 1 - 0.55 / height, line2, fontsize=9, color="#444444", va="center")
-    fig.legend(handles=legend, loc="lower left", bbox_to_anchor=(left / width, 0.02), ncol=min(len(legend), 4),
-               fontsize=8, frameon=False, handlelength=1.6, columnspacing=1.6)
+    fig.legend(
+        handles=legend,
+        loc="lower left",
+        bbox_to_anchor=(left / width, 0.02),
+        ncol=min(len(legend), 4),
+        fontsize=8,
+        frameon=False,
+        handlelength=1.6,
+        columnspacing=1.6,
+    )
 
     out_png.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_png.with_name(f".{out_png.name}.tmp")
     fig.savefig(tmp, dpi=DPI, facecolor="white", format="png")
-    tmp.replace(out_png)                 # written under a temporary name, then renamed into place
+    tmp.replace(out_png)  # written under a temporary name, then renamed into place
     return out_png
 
 

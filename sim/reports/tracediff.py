@@ -16,6 +16,7 @@ at a first differing record; that record is classified:
 Exit status: 0 when every pair matches or parts only at an interrupt landing
 at a kernel access, 1 otherwise, 2 for a usage error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,9 +34,9 @@ _INTERRUPT_EVENTS = ("interrupt", "intr_deferred")
 
 @dataclass
 class Comparison:
-    records: int                 # records of the older trace
-    common: int                  # records equal from the start
-    old: dict | None = None      # the first differing records (None: that trace ended)
+    records: int  # records of the older trace
+    common: int  # records equal from the start
+    old: dict | None = None  # the first differing records (None: that trace ended)
     new: dict | None = None
 
     @property
@@ -58,9 +59,11 @@ class Comparison:
     def describe(self) -> str:
         if self.identical:
             return f"identical ({self.records} records)"
-        return (f"{self.kind}: {self.common} of {self.records} records equal, then\n"
-                f"    old: {json.dumps(self.old, separators=(',', ':'))}\n"
-                f"    new: {json.dumps(self.new, separators=(',', ':'))}")
+        return (
+            f"{self.kind}: {self.common} of {self.records} records equal, then\n"
+            f"    old: {json.dumps(self.old, separators=(',', ':'))}\n"
+            f"    new: {json.dumps(self.new, separators=(',', ':'))}"
+        )
 
 
 def _same(old: dict, new: dict) -> bool:
@@ -99,8 +102,9 @@ def main(argv=None) -> int:
         pairs = [(d.name, d, new / d.name) for d in sorted(old.iterdir()) if (d / "trace.jsonl").exists()]
     else:
         pairs = [(str(new), old, new)]
-    missing = [str(n) for _, o, n in pairs if not (n / "trace.jsonl" if n.is_dir() else n).exists()] + \
-              [str(o) for _, o, n in pairs if not (o / "trace.jsonl" if o.is_dir() else o).exists()]
+    missing = [str(n) for _, o, n in pairs if not (n / "trace.jsonl" if n.is_dir() else n).exists()] + [
+        str(o) for _, o, n in pairs if not (o / "trace.jsonl" if o.is_dir() else o).exists()
+    ]
     if not pairs or missing:
         print(f"tracediff: error: no trace in {missing[0] if missing else old}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@ and an input driven then is sampled by the next rising edge. An uncontended
 access costs one ``FallingEdge`` await: that single trigger per transaction is
 what makes this driver cheap.
 """
+
 from __future__ import annotations
 
 from cocotb.triggers import FallingEdge, Timer
@@ -57,10 +58,12 @@ class BusMaster:
         cycle its request was first presented.
     """
 
-    def __init__(self, dut, cpu: int, *, period_ns: int = CLOCK_PERIOD_NS,
-                 timeout_cycles: int = DEFAULT_TIMEOUT_CYCLES):
+    def __init__(
+        self, dut, cpu: int, *, period_ns: int = CLOCK_PERIOD_NS, timeout_cycles: int = DEFAULT_TIMEOUT_CYCLES
+    ):
         self.cpu = cpu
         prefix = f"cpu{cpu}__"
+
         def signal(name):
             return PortSignal(getattr(dut, prefix + name))
 
@@ -165,8 +168,15 @@ class BusMaster:
         if self.observers is not None and not isinstance(error, BusTimeout):
             cycle = now_ns() // self._period
             for observer in self.observers:
-                observer(cycle, self.cpu, address, write, value if write else data if error is None else 0,
-                         error is None, cycles)
+                observer(
+                    cycle,
+                    self.cpu,
+                    address,
+                    write,
+                    value if write else data if error is None else 0,
+                    error is None,
+                    cycles,
+                )
         if error is not None:
             raise error
         if self.monitors is not None and 0 <= address - _RAM_BASE < _RAM_SIZE:

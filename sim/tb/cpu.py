@@ -24,6 +24,7 @@ Every access, work and switch must come from the context that runs on the
 core now: anything else (a thread that moved to another CPU using its old
 CPU's kernel, a stray coroutine) raises :class:`CoreMisuse`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
@@ -139,8 +140,10 @@ class Cpu:
     def _check_caller(self) -> None:
         running = self.running
         if running is None or running.task is not cocotb_task.current_task():
-            raise CoreMisuse(f"cpu {self.id} used by code that does not run on it "
-                             f"(running: {running.name if running else 'nothing'})")
+            raise CoreMisuse(
+                f"cpu {self.id} used by code that does not run on it "
+                f"(running: {running.name if running else 'nothing'})"
+            )
 
     async def _boundary(self) -> None:
         if self.on_interrupt is not None and self.master.irq_high():
@@ -214,7 +217,7 @@ class Cpu:
         while remaining > 0:
             if self.irq_high():
                 if self.on_interrupt is not None and await self.on_interrupt():
-                    continue            # handled; keep watching the line
+                    continue  # handled; keep watching the line
                 # Deferred (or nobody to take it): the line stays high, no edge to wait for.
                 await falling_edges(self._clk, remaining, self._period)
                 return

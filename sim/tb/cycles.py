@@ -10,6 +10,7 @@ shows the difference (docs/benchmarks.md).
 The clock starts high at time 0 (rising edges at ``k * period``, falling edges
 at ``k * period + period / 2``).
 """
+
 from __future__ import annotations
 
 from cocotb import simulator
@@ -31,7 +32,7 @@ def now_ns() -> int:
     the CPU model asks for at every kernel event."""
     global _steps_per_ns
     if not _steps_per_ns:
-        _steps_per_ns = 10 ** max(0, -9 - simulator.get_precision())     # precision: 10**p seconds
+        _steps_per_ns = 10 ** max(0, -9 - simulator.get_precision())  # precision: 10**p seconds
     return get_sim_time("step") // _steps_per_ns
 
 
@@ -42,7 +43,7 @@ def time_of_falling_edge(now_ns: int, n: int, period_ns: int, clock_high: bool) 
     reads high (the simulator has not applied it yet in this time step).
     """
     half = period_ns // 2
-    last = (now_ns - half) // period_ns          # index of the last falling edge at or before now
+    last = (now_ns - half) // period_ns  # index of the last falling edge at or before now
     if (now_ns - half) % period_ns == 0 and clock_high:
         last -= 1
     return half + (last + n) * period_ns

@@ -1,5 +1,6 @@
 """The testbench side of fault injection (the faults themselves: ``sim/contract/catalogue.py``):
 random wait states on the interconnect and spurious pulses on the raw interrupt lines."""
+
 from __future__ import annotations
 
 import random

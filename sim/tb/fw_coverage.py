@@ -1,5 +1,6 @@
 """Firmware code coverage, measured inside the simulator: coverage.py with branches over ``firmware/``
 while the run goes (``sim/coverage/fw.py`` combines and reports the data files)."""
+
 from __future__ import annotations
 
 import atexit
@@ -20,16 +21,18 @@ class FirmwareCoverage:
 
     def __init__(self, data_file: Path):
         import coverage
+
         # config_file=False: no .coveragerc or [tool.coverage] of whatever folder the simulator runs in.
-        self.cov = coverage.Coverage(data_file=str(data_file), branch=True, source=[str(FIRMWARE_DIR)],
-                                     config_file=False)
+        self.cov = coverage.Coverage(
+            data_file=str(data_file), branch=True, source=[str(FIRMWARE_DIR)], config_file=False
+        )
         self.cov.erase()
         preimported = sorted(m for m in sys.modules if m == "firmware" or m.startswith("firmware."))
-        if preimported:       # their module-level lines will count as not run
+        if preimported:  # their module-level lines will count as not run
             print(f"fw_coverage: imported before measuring started: {', '.join(preimported)}", file=sys.stderr)
         self.cov.start()
         self._saved = False
-        atexit.register(self.save)     # a simulator that ends without the test's finally
+        atexit.register(self.save)  # a simulator that ends without the test's finally
 
     def save(self) -> None:
         """Stop measuring and write the data file (once; later calls do nothing)."""
@@ -40,8 +43,10 @@ class FirmwareCoverage:
         self.cov.save()
         data = self.cov.get_data()
         if not any(data.lines(f) for f in data.measured_files()):
-            print(f"fw_coverage: nothing of {FIRMWARE_DIR} was measured (firmware imported from elsewhere?)",
-                  file=sys.stderr)
+            print(
+                f"fw_coverage: nothing of {FIRMWARE_DIR} was measured (firmware imported from elsewhere?)",
+                file=sys.stderr,
+            )
 
 
 def start_from_environment() -> FirmwareCoverage | None:

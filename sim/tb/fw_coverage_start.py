@@ -2,6 +2,7 @@
 (``sim.coverage.run``): starts coverage.py over ``firmware/`` before anything imports the firmware,
 when the run's run.json asks for ``fw_coverage`` (saved into its folder at the end of the run, or
 when the simulator exits). It holds no test."""
+
 from sim.tb.fw_coverage import start_from_environment
 
 COVERAGE = start_from_environment()

@@ -4,6 +4,7 @@ cocotb run and quiesce loops, the hardware's own end-of-run checks, and the outp
 ``firmware.system.System`` holds the kernel side; this module binds it to the
 running SoC (the only place that does).
 """
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,16 @@ class Machine:
         ncpu = 1 if mode == "up" else bench.ncpu
         self.cores = [Cpu(bench.dut, master, CLOCK_PERIOD_NS, rendezvous) for master in bench.masters[:ncpu]]
         self.trace = Trace()
-        self.system = System(self.cores, mode=mode, fifo_depth=bench.fifo_depth, trace=self.trace,
-                             hardware=bench, cost_model=cost_model, ram_words=bench.ram_words, **options)
+        self.system = System(
+            self.cores,
+            mode=mode,
+            fifo_depth=bench.fifo_depth,
+            trace=self.trace,
+            hardware=bench,
+            cost_model=cost_model,
+            ram_words=bench.ram_words,
+            **options,
+        )
         self.done = Event()
         self.system.on_finish = self.done.set
         #: The lockset check of every shared-RAM access on the cores' ports (SMP).
@@ -63,8 +72,13 @@ class Machine:
         if system.panic is None:
             k = system.kernels[race["cpu"]]
             td = k.curthread
-            raise KernelPanic(f"check failed: {describe(race)}", k.gd_cpuid, td.td_comm if td else "-",
-                              td.td_id if td else 0, race["cycle"])
+            raise KernelPanic(
+                f"check failed: {describe(race)}",
+                k.gd_cpuid,
+                td.td_comm if td else "-",
+                td.td_id if td else 0,
+                race["cycle"],
+            )
 
     def start(self, start: dict[int, Callable[[Lwkt], Awaitable[None]]] | None = None) -> None:
         """Boot every kernel; ``start[cpu](kernel)`` runs in CPU ``cpu``'s boot context."""
@@ -97,19 +111,28 @@ class Machine:
         """End-of-run checks: the scoreboard's; in the SMP build also the hardware's sticky error
         flags, the RAM race detector's and the kernel's own."""
         board = self.system.scoreboard
-        scoreboard = ("every scheduling decision matches the reference model", board.mismatches == 0,
-                      f"{board.decisions} decisions, {board.undecidable} undecidable", board.decisions > 0)
+        scoreboard = (
+            "every scheduling decision matches the reference model",
+            board.mismatches == 0,
+            f"{board.decisions} decisions, {board.undecidable} undecidable",
+            board.decisions > 0,
+        )
         if self.system.mode != "smp":
             return [scoreboard]
         flags = self.bench.ipi_error_flags()
         bad = flags["wof"] or flags["roe"]
         races = self.races
-        return [("WOF and ROE stay clear", not bad, f"WOF on {flags['wof']}, ROE on {flags['roe']}" if bad else "",
-                 True),
-                ("no race on the shared RAM (lockset check of every access)", not races.races,
-                 f"{races.checked} guarded accesses of {races.accesses} checked"
-                 + (f"; first: {describe(races.races[0])}" if races.races else ""), races.checked > 0),
-                scoreboard] + self.system.final_checks()
+        return [
+            ("WOF and ROE stay clear", not bad, f"WOF on {flags['wof']}, ROE on {flags['roe']}" if bad else "", True),
+            (
+                "no race on the shared RAM (lockset check of every access)",
+                not races.races,
+                f"{races.checked} guarded accesses of {races.accesses} checked"
+                + (f"; first: {describe(races.races[0])}" if races.races else ""),
+                races.checked > 0,
+            ),
+            scoreboard,
+        ] + self.system.final_checks()
 
     def write_outputs(self, out: Path, summary: dict | None = None) -> None:
         """The trace and ``counters.json`` (the kernel's counters, with ``summary`` of the run), each
@@ -117,8 +140,11 @@ class Machine:
         out.mkdir(parents=True, exist_ok=True)
         self.trace.write_jsonl(out / "trace.jsonl")
         system = self.system
-        result = {"outcome": system.outcome, "panic": system.panic.as_dict() if system.panic else None,
-                  **system.counters()}
+        result = {
+            "outcome": system.outcome,
+            "panic": system.panic.as_dict() if system.panic else None,
+            **system.counters(),
+        }
         if self.races is not None:
             races = self.races
             result["shared_ram"] = {"accesses": races.accesses, "guarded": races.checked, "races": len(races.races)}

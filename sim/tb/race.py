@@ -19,6 +19,7 @@ token guards from any of its contexts, interrupt handlers included.
 Each violation becomes a race record (``races``) and goes to ``on_race``; the
 machine turns it into a panic with :func:`describe`'s message.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -35,8 +36,10 @@ def _cpu(cpu: int | None) -> str:
 def describe(race: dict) -> str:
     """The one-line message of a race (the machine's panic message follows ``check failed: ``)."""
     verb = "wrote" if race["access"] == "write" else "read"
-    return (f"race: cycle {race['cycle']}: cpu {race['cpu']} {verb} {race['address']:#010x} "
-            f"(word {race['word']}, {race['region']}) without {race['guard']}, held by {race['holder']}")
+    return (
+        f"race: cycle {race['cycle']}: cpu {race['cpu']} {verb} {race['address']:#010x} "
+        f"(word {race['word']}, {race['region']}) without {race['guard']}, held by {race['holder']}"
+    )
 
 
 class RaceDetector:
@@ -58,18 +61,22 @@ class RaceDetector:
     checked : int    those that had a guard to check (free words excluded)
     """
 
-    def __init__(self, layout: RamLayout, mplock_owner: Callable[[], int | None] | None = None,
-                 on_race: Callable[[dict], None] | None = None):
+    def __init__(
+        self,
+        layout: RamLayout,
+        mplock_owner: Callable[[], int | None] | None = None,
+        on_race: Callable[[dict], None] | None = None,
+    ):
         self.layout = layout
         self.mplock_owner = mplock_owner or (lambda: None)
         self.on_race = on_race
         self.races: list[dict] = []
         self.accesses = 0
         self.checked = 0
-        self.token_owner: dict[int, int] = {}       # token's first word -> CPU (absent: 0)
-        self.td_owner: dict[int, int] = {}          # record's first word -> td_cpu (absent: never written)
-        self.td_wait: dict[int, int] = {}           # record's first word -> td_wait (absent: 0)
-        self.td_refs: dict[int, int] = {}           # record's first word -> td_refs (absent: 0)
+        self.token_owner: dict[int, int] = {}  # token's first word -> CPU (absent: 0)
+        self.td_owner: dict[int, int] = {}  # record's first word -> td_cpu (absent: never written)
+        self.td_wait: dict[int, int] = {}  # record's first word -> td_wait (absent: 0)
+        self.td_refs: dict[int, int] = {}  # record's first word -> td_refs (absent: 0)
         self._regions: dict[int, Region] = {}
         self._indexed = 0
 
@@ -107,8 +114,16 @@ class RaceDetector:
                 self.token_owner[word] = value
         if problem is not None:
             guard, holder = problem
-            race = {"cycle": cycle, "cpu": cpu, "address": address, "word": word, "region": region,
-                    "access": "write" if write else "read", "guard": guard, "holder": holder}
+            race = {
+                "cycle": cycle,
+                "cpu": cpu,
+                "address": address,
+                "word": word,
+                "region": region,
+                "access": "write" if write else "read",
+                "guard": guard,
+                "holder": holder,
+            }
             self.races.append(race)
             if self.on_race is not None:
                 self.on_race(race)
@@ -122,7 +137,7 @@ class RaceDetector:
         regions = self.layout.regions
         if len(regions) != self._indexed:
             # Regions are only ever appended: index the new ones (the first region wins, as region_at).
-            for region in regions[self._indexed:]:
+            for region in regions[self._indexed :]:
                 for w in range(region.base, region.base + region.words):
                     self._regions.setdefault(w, region)
             self._indexed = len(regions)

@@ -6,6 +6,7 @@ keeps the file ``progress`` in the output folder up to date with the simulated
 cycle; SIGINT or SIGTERM end the run at the next progress tick with outcome
 ``interrupted`` (``sim/host/interrupt.py``).
 """
+
 # coverage.py over firmware/ when run.json asks (fw_coverage): started by this first import, before
 # the firmware is imported, so that its module-level lines count too; saved at the end of run_scenario.
 from sim.tb.fw_coverage_start import COVERAGE as _FW_COVERAGE
@@ -59,9 +60,16 @@ async def _run_scenario(dut):
     faults = frozenset(config.faults)
     cost_model = load_cost_model(config.cost_model)
     bench = await SocBench(dut).start()
-    machine = Machine(bench, mode=config.mode, cost_model=cost_model, hardclock_period=scenario.hardclock_period,
-                      untimely_switch=scenario.untimely_switch, faults=faults, seed=seed,
-                      bugs=frozenset(filter(None, [config.bug])))
+    machine = Machine(
+        bench,
+        mode=config.mode,
+        cost_model=cost_model,
+        hardclock_period=scenario.hardclock_period,
+        untimely_switch=scenario.untimely_switch,
+        faults=faults,
+        seed=seed,
+        bugs=frozenset(filter(None, [config.bug])),
+    )
     system = machine.system
     hw_coverage = None
     if config.hw_coverage:
@@ -85,13 +93,21 @@ async def _run_scenario(dut):
     if system.panic is not None and system.panic.exception:
         dut._log.error("panic from a Python exception in firmware:\n%s", system.panic.exception["traceback"])
 
-    checks = [Check("no panic", system.panic is None, str(system.panic) if system.panic else ""),
-              Check("finished within the cycle budget", outcome != "timeout",
-                    f"outcome {outcome} after {cycles} cycles (budget {max_cycles})")]
+    checks = [
+        Check("no panic", system.panic is None, str(system.panic) if system.panic else ""),
+        Check(
+            "finished within the cycle budget",
+            outcome != "timeout",
+            f"outcome {outcome} after {cycles} cycles (budget {max_cycles})",
+        ),
+    ]
     if outcome == "interrupted":
         # The workload did not end: its own checks and the end-of-run ones would judge half a run.
-        checks.append(Check("ran to the end", False, f"interrupted by {signal.Signals(_STOP['signal']).name} "
-                                                     f"after {cycles} cycles"))
+        checks.append(
+            Check(
+                "ran to the end", False, f"interrupted by {signal.Signals(_STOP['signal']).name} after {cycles} cycles"
+            )
+        )
     else:
         checks += [Check(*check) for check in machine.final_checks()]
     if system.panic is None and outcome != "interrupted":
@@ -99,17 +115,28 @@ async def _run_scenario(dut):
             checks += scenario.checks()
         except Exception as exc:  # a check that cannot be evaluated has failed
             checks.append(Check("scenario checks evaluated", False, f"{type(exc).__name__}: {exc}"))
-    machine.write_outputs(out, {
-        "scenario": name, "seed": seed, "cycles": cycles, "wall_seconds": round(wall, 6),
-        "bus_transactions": sum(m.transactions for m in bench.masters),
-        "faults": {"enabled": sorted(faults), "wait_states": injector.stalls,
-                   "wait_state_cycles": injector.stall_cycles, "spurious_pulses": injector.pulses,
-                   "delayed_completions": sum(k.counters.get("delayed_completions", 0) for k in system.kernels),
-                   "stopped_cpus": [{"cpu": r["cpu"], "cycle": r["cycle"]} for r in system.trace.events("cpu_stop")],
-                   "fifo_full_drains": system.sysctl("lwkt.ipiq_fifofull") if system.mode == "smp" else 0,
-                   "dead_cpus": sorted(system.dead_cpus)},
-        "checks": [c.as_dict() for c in checks],
-        **({"hw_coverage": hw_coverage.hits} if hw_coverage is not None else {})})
+    machine.write_outputs(
+        out,
+        {
+            "scenario": name,
+            "seed": seed,
+            "cycles": cycles,
+            "wall_seconds": round(wall, 6),
+            "bus_transactions": sum(m.transactions for m in bench.masters),
+            "faults": {
+                "enabled": sorted(faults),
+                "wait_states": injector.stalls,
+                "wait_state_cycles": injector.stall_cycles,
+                "spurious_pulses": injector.pulses,
+                "delayed_completions": sum(k.counters.get("delayed_completions", 0) for k in system.kernels),
+                "stopped_cpus": [{"cpu": r["cpu"], "cycle": r["cycle"]} for r in system.trace.events("cpu_stop")],
+                "fifo_full_drains": system.sysctl("lwkt.ipiq_fifofull") if system.mode == "smp" else 0,
+                "dead_cpus": sorted(system.dead_cpus),
+            },
+            "checks": [c.as_dict() for c in checks],
+            **({"hw_coverage": hw_coverage.hits} if hw_coverage is not None else {}),
+        },
+    )
     failed = [c for c in checks if not c.ok]
     for c in checks:
         dut._log.info("check %-45s %s %s", c.name, "ok" if c.ok else "FAILED", c.detail)
@@ -125,7 +152,7 @@ async def _report_progress(path: Path, cpu, budget: int, system) -> None:
     """Wake a hundred times over the budget or more, write the simulated cycle at most every
     _PROGRESS_WRITE_SECONDS of wall time; end the run (outcome ``interrupted``) once a signal
     asked for it."""
-    step = min(max(1000, budget // 100), 20_000)   # a signal is noticed within 20,000 cycles
+    step = min(max(1000, budget // 100), 20_000)  # a signal is noticed within 20,000 cycles
     written = None
     while True:
         now = time.perf_counter()

@@ -15,13 +15,14 @@ hold them to the end of the time step; the bus driver writes only while the
 clock is low, when no logic of the SoC samples its inputs, so both give the
 same result (the cross-simulator trace tests check it).
 """
+
 from __future__ import annotations
 
 from functools import partial
 
 __all__ = ["PortSignal"]
 
-_DEPOSIT = 0          # cocotb's GPI "deposit" action
+_DEPOSIT = 0  # cocotb's GPI "deposit" action
 
 
 class PortSignal:
@@ -37,15 +38,19 @@ class PortSignal:
         self.handle = handle
         raw = getattr(handle, "_handle", None)
         width = len(handle)
-        if (width <= 32 and raw is not None and hasattr(raw, "get_signal_val_long")
-                and hasattr(raw, "set_signal_val_int")):
+        if (
+            width <= 32
+            and raw is not None
+            and hasattr(raw, "get_signal_val_long")
+            and hasattr(raw, "set_signal_val_int")
+        ):
             read = raw.get_signal_val_long
             if width < 32:
                 self.get = read
-            else:                               # Icarus returns a 32-bit value signed
+            else:  # Icarus returns a 32-bit value signed
                 self.get = lambda: read() & 0xFFFF_FFFF
             self._write = partial(raw.set_signal_val_int, _DEPOSIT)
-        else:                                   # another cocotb: the public, slower path
+        else:  # another cocotb: the public, slower path
             self.get = lambda: int(handle.value)
             self._write = partial(setattr, handle, "value")
         self._last: int | None = None
@@ -59,4 +64,3 @@ class PortSignal:
         """Write ``value`` whatever was written before (someone else may have driven the signal)."""
         self._write(value)
         self._last = value
-

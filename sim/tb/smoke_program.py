@@ -3,6 +3,7 @@
 Runs inside the simulator under cocotb; writes ``smoke.json`` into its run folder
 (``out`` of its run.json).
 """
+
 import json
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """Bringing up the SoC in a cocotb test: clock, reset and one bus master per core."""
+
 from __future__ import annotations
 
 import atexit
@@ -62,7 +63,7 @@ class SocBench:
     async def start(self, reset_cycles: int = 2) -> SocBench:
         """Start the clock, hold reset, and leave the bench at a falling edge."""
         self.dut.ext_irq.value = 0
-        self.dut.dev_post.value = 0     # no device request (an undriven strobe would read X on Icarus)
+        self.dut.dev_post.value = 0  # no device request (an undriven strobe would read X on Icarus)
         self.dut.dev_data.value = 0
         self.dut.stall.value = 0
         # The clock's rising edges fall on multiples of the period (sim.tb.cycles relies on it),
@@ -85,8 +86,9 @@ class SocBench:
 
     def soc_config(self) -> SocConfig:
         """The configuration as the started hardware reports it (its sizes, read at boot)."""
-        return SocConfig(ncpu=self.ncpu, fifo_depth=self.fifo_depth, ram_words=self.ram_words,
-                         ext_lines=len(self.dut.ext_irq))
+        return SocConfig(
+            ncpu=self.ncpu, fifo_depth=self.fifo_depth, ram_words=self.ram_words, ext_lines=len(self.dut.ext_irq)
+        )
 
     async def _probe_ram_words(self) -> int:
         """The shared RAM's size, found as boot code would: the first power of two that errs."""
@@ -145,8 +147,11 @@ class SocBench:
         ipi, row = self.dut.ipi, pair_address(self.ncpu, src, dst)
         sent = int(getattr(ipi, f"sent_{src}").value) >> dst & 1
         got = int(getattr(ipi, f"got_{dst}").value) >> src & 1
-        send_row = int(ipi.send[row].value) if sent else 0       # a row never written reads 0
-        return {"func": send_row >> 32, "windex": send_row & 0xFFFF_FFFF,
-                "rindex": int(ipi.recv[row].value) if got else 0,
-                "wof": int(getattr(ipi, f"wof_{src}").value) >> dst & 1,
-                "roe": int(getattr(ipi, f"roe_{dst}").value) >> src & 1}
+        send_row = int(ipi.send[row].value) if sent else 0  # a row never written reads 0
+        return {
+            "func": send_row >> 32,
+            "windex": send_row & 0xFFFF_FFFF,
+            "rindex": int(ipi.recv[row].value) if got else 0,
+            "wof": int(getattr(ipi, f"wof_{src}").value) >> dst & 1,
+            "roe": int(getattr(ipi, f"roe_{dst}").value) >> src & 1,
+        }

@@ -31,6 +31,7 @@ arbiter the tests build) carries that planted bug of ``hdl/mutants.py``, so
 ``LWKT_HW_MUTANT=name pytest tests/hdl -x`` runs the whole suite against it.
 Tests build their configurations with these helpers, never ``SocConfig(...)``.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,9 +47,23 @@ from hdl.mutants import MUTANT_ENV
 from hdl.soc import LwktSoc
 
 __all__ = [
-    "BusError", "BusTimeout", "Request", "Result", "Port", "Soc", "rd", "wr",
-    "access_all", "run", "run_component", "small_config", "soc_config", "env_mutant", "ticks",
-    "field_get", "MUTANT_ENV",
+    "BusError",
+    "BusTimeout",
+    "Request",
+    "Result",
+    "Port",
+    "Soc",
+    "rd",
+    "wr",
+    "access_all",
+    "run",
+    "run_component",
+    "small_config",
+    "soc_config",
+    "env_mutant",
+    "ticks",
+    "field_get",
+    "MUTANT_ENV",
 ]
 
 #: Default bound on the cycles one access may take before the harness gives up.
@@ -88,6 +103,7 @@ class BusTimeout(AssertionError):
 @dataclass(frozen=True)
 class Request:
     """One access: a read, or a write of ``value``, at byte ``address``."""
+
     address: int
     write: bool = False
     value: int = 0
@@ -110,6 +126,7 @@ def wr(address: int, value: int) -> Request:
 @dataclass(frozen=True)
 class Result:
     """Outcome of one access. ``value`` is ``dat_r`` with ``ack`` (0 on error)."""
+
     ok: bool
     value: int
     cycles: int
@@ -159,8 +176,7 @@ class Port:
             raise BusError(self.cpu, address, True)
 
 
-async def access_all(ctx, requests: Sequence[tuple[Port, Request]], *,
-                     timeout: int = DEFAULT_TIMEOUT) -> list[Result]:
+async def access_all(ctx, requests: Sequence[tuple[Port, Request]], *, timeout: int = DEFAULT_TIMEOUT) -> list[Result]:
     """Issue every request in the same cycle (one per port) and wait for all answers.
 
     Returns the results in the order of ``requests``.
@@ -218,8 +234,10 @@ class Soc:
     def __init__(self, config: SocConfig):
         if env_mutant() and not config.mutant:
             # A SocConfig(...) made by hand would silently test the correct design instead.
-            raise AssertionError(f"{MUTANT_ENV} is set but this configuration has no mutant: "
-                                 "build it with soc_config() or small_config()")
+            raise AssertionError(
+                f"{MUTANT_ENV} is set but this configuration has no mutant: "
+                "build it with soc_config() or small_config()"
+            )
         self.config = config
         self.dut = LwktSoc(config)
         self.fragment = Fragment.get(self.dut, platform=None)
@@ -268,12 +286,12 @@ class Soc:
         return self.component(f"cpu{cpu}", "timer")
 
 
-
 Testbench = Callable[..., Awaitable[None]]
 
 
-def run(config: SocConfig | Soc, testbench: Testbench, *, vcd: str | None = None,
-        background: Sequence[Testbench] = ()) -> Soc:
+def run(
+    config: SocConfig | Soc, testbench: Testbench, *, vcd: str | None = None, background: Sequence[Testbench] = ()
+) -> Soc:
     """Simulate ``testbench(ctx, soc)`` against a fresh SoC of ``config``.
 
     ``background`` testbenches (same signature) run alongside and are dropped
@@ -288,8 +306,10 @@ def run(config: SocConfig | Soc, testbench: Testbench, *, vcd: str | None = None
 
     sim.add_testbench(main)
     for bench in background:
+
         async def side(ctx, bench=bench):
             await bench(ctx, soc)
+
         sim.add_testbench(side, background=True)
     if vcd:
         with sim.write_vcd(vcd):

@@ -1,4 +1,5 @@
 """hdl.bus.RoundRobinArbiter: one-hot grants that rotate."""
+
 import random
 
 import pytest
@@ -44,6 +45,7 @@ def test_all_requesting_rotates(n):
             assert grant == 1 << order[-1]
             await ctx.tick()
         assert order == [k % n for k in range(3 * n)]
+
     run_component(arb, bench)
 
 
@@ -60,6 +62,7 @@ def test_random_requests_match_round_robin_model(n):
             await ctx.tick()
             if granted is not None:
                 last = granted
+
     run_component(arb, bench)
 
 
@@ -74,6 +77,7 @@ def test_idle_cycles_keep_the_pointer():
             await ctx.tick()
             if granted is not None:
                 last = granted
+
     run_component(arb, bench)
 
 
@@ -92,4 +96,5 @@ def test_persistent_requester_waits_at_most_n_minus_1_grants():
                 waited = cycle - 5
             await ctx.tick()
         assert waited is not None and waited <= n - 1
+
     run_component(arb, bench)

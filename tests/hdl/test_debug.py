@@ -1,4 +1,5 @@
 """DEBUG: CURTHREAD/CRITDEPTH/PRI read back; EVENT pulses the block's ``event`` output."""
+
 from hdl import memory_map as mm
 
 from .harness import run, small_config, ticks
@@ -25,6 +26,7 @@ def test_registers_read_back_per_cpu():
             assert ctx.get(block.curthread) == 0x7000_0000 + c
             assert ctx.get(block.critdepth) == 10 + c
             assert ctx.get(block.pri) == 0xFFFF_FFF0 + c
+
     run(small_config(), bench)
 
 
@@ -67,4 +69,5 @@ def test_event_is_write_only():
         result = await p0.try_read(ctx, D.EVENT)
         assert not result.ok and result.cycles == 1
         assert ctx.get(soc.debug(0).event_valid) == 0
+
     run(small_config(), bench)

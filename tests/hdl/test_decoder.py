@@ -6,6 +6,7 @@ write-only registers, and any access to the CPU's own IPI TX/RX slot. Each must
 end with ``err`` in one cycle; the whole readable state of the SoC, seen from
 every CPU, is compared before and after.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -31,6 +32,7 @@ SPACE_TOP = 1 << 32
 
 # --- address sets ------------------------------------------------------------
 
+
 def mapped(config: SocConfig, cpu: int):
     """Every register ``cpu`` may access: (block, register, slot, index, address)."""
     for block in mm.BLOCKS:
@@ -39,7 +41,7 @@ def mapped(config: SocConfig, cpu: int):
             slots = [s for s in range(config.ncpu) if not (block.self_slot_error and s == cpu)]
         for slot in slots:
             for reg in block.registers:
-                for index in (range(reg.count(config)) if reg.count else [None]):
+                for index in range(reg.count(config)) if reg.count else [None]:
                     yield block, reg, slot, index, block.addr(reg.name, slot=slot, index=index)
 
 
@@ -72,13 +74,11 @@ def unmapped(config: SocConfig, cpu: int) -> list[tuple[str, int]]:
             for slot in good[:2]:
                 base = block.base + slot * stride
                 out += [(f"{block.name} slot {slot} hole {o:#x}", base + o) for o in holes]
-                out += [(f"{block.name} slot {slot} past registers", base + o)
-                        for o in range(end, stride, 4)]
+                out += [(f"{block.name} slot {slot} past registers", base + o) for o in range(end, stride, 4)]
             for slot in (config.ncpu, config.ncpu + 1, block.size // stride - 1):
                 if slot * stride < block.size:
                     out.append((f"{block.name} slot {slot} >= NCPU", block.base + slot * stride))
-                    out.append((f"{block.name} slot {slot} >= NCPU, last word",
-                                block.base + slot * stride + end - 4))
+                    out.append((f"{block.name} slot {slot} >= NCPU, last word", block.base + slot * stride + end - 4))
         else:
             out += [(f"{block.name} hole {o:#x}", block.base + o) for o in holes]
             out.append((f"{block.name} first word past registers", block.base + end))
@@ -94,8 +94,11 @@ def unmapped(config: SocConfig, cpu: int) -> list[tuple[str, int]]:
 
 
 def own_slot(config: SocConfig, cpu: int) -> list[tuple[str, int]]:
-    return [(f"{block.name} own slot {reg.name}", block.addr(reg.name, slot=cpu))
-            for block in (mm.IPI_TX, mm.IPI_RX) for reg in block.registers]
+    return [
+        (f"{block.name} own slot {reg.name}", block.addr(reg.name, slot=cpu))
+        for block in (mm.IPI_TX, mm.IPI_RX)
+        for reg in block.registers
+    ]
 
 
 def bad_accesses(category: str, config: SocConfig, cpu: int) -> list[tuple[str, int, bool]]:
@@ -105,11 +108,15 @@ def bad_accesses(category: str, config: SocConfig, cpu: int) -> list[tuple[str, 
     if category == "own_slot":
         return [(label, a, w) for label, a in own_slot(config, cpu) for w in (False, True)]
     if category == "write_read_only":
-        return [(f"{b.name}.{r.name}[{s},{i}]", a, True)
-                for b, r, s, i, a in mapped(config, cpu) if r.access is mm.Access.R]
+        return [
+            (f"{b.name}.{r.name}[{s},{i}]", a, True) for b, r, s, i, a in mapped(config, cpu) if r.access is mm.Access.R
+        ]
     if category == "read_write_only":
-        return [(f"{b.name}.{r.name}[{s},{i}]", a, False)
-                for b, r, s, i, a in mapped(config, cpu) if r.access is mm.Access.W]
+        return [
+            (f"{b.name}.{r.name}[{s},{i}]", a, False)
+            for b, r, s, i, a in mapped(config, cpu)
+            if r.access is mm.Access.W
+        ]
     raise ValueError(category)
 
 
@@ -117,6 +124,7 @@ CATEGORIES = ["unmapped", "own_slot", "write_read_only", "read_write_only"]
 
 
 # --- a busy SoC and its observable state -----------------------------------
+
 
 def ram(k):
     return mm.RAM.addr("WORD", index=k)
@@ -207,6 +215,7 @@ def diff(before: dict, after: dict) -> list:
 
 # --- tests -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("category", CATEGORIES)
 @pytest.mark.parametrize("config", CONFIGS, ids=CONFIG_IDS)
 def test_bad_access_errs_in_one_cycle_and_changes_nothing(config, category):
@@ -225,7 +234,7 @@ def test_bad_access_errs_in_one_cycle_and_changes_nothing(config, category):
         count = 0
         for port in soc.ports:
             for label, address, is_write in bad_accesses(category, config, port.cpu):
-                for value in ((0xFFFF_FFFF, 0) if is_write else (0,)):
+                for value in (0xFFFF_FFFF, 0) if is_write else (0,):
                     request = wr(address, value) if is_write else rd(address)
                     result = await port.access(ctx, request)
                     assert not result.ok, f"cpu{port.cpu} {label} {request} was acked"
@@ -251,13 +260,21 @@ def test_categories_cover_the_contract_examples():
     unm = {a for _, a, _ in bad_accesses("unmapped", cfg, cpu)}
     own = {a for _, a, _ in bad_accesses("own_slot", cfg, cpu)}
     assert {mm.SYS.CPUID, L.TRY, L.OWNER} <= wro
-    assert {L.RELEASE, mm.IPI_TX.addr("TX_ARG", slot=0), mm.IPI_RX.addr("RX_POP", slot=2),
-            INTC.COMPLETE, mm.DEBUG.EVENT} <= rwo
-    assert {mm.IPI_TX.addr("TX_FUNC", slot=cfg.ncpu), mm.IPI_RX.addr("RX_FUNC", slot=cfg.ncpu),
-            mm.RAM.addr("WORD", index=0) + 4 * cfg.ram_words,
-            mm.INTC.addr("PRIO", index=0) + 4 * cfg.n_sources,
-            mm.ROUTE.addr("ROUTE", index=0) + 4 * cfg.ext_lines,
-            mm.DEBUG.base + mm.DEBUG.size} <= unm
+    assert {
+        L.RELEASE,
+        mm.IPI_TX.addr("TX_ARG", slot=0),
+        mm.IPI_RX.addr("RX_POP", slot=2),
+        INTC.COMPLETE,
+        mm.DEBUG.EVENT,
+    } <= rwo
+    assert {
+        mm.IPI_TX.addr("TX_FUNC", slot=cfg.ncpu),
+        mm.IPI_RX.addr("RX_FUNC", slot=cfg.ncpu),
+        mm.RAM.addr("WORD", index=0) + 4 * cfg.ram_words,
+        mm.INTC.addr("PRIO", index=0) + 4 * cfg.n_sources,
+        mm.ROUTE.addr("ROUTE", index=0) + 4 * cfg.ext_lines,
+        mm.DEBUG.base + mm.DEBUG.size,
+    } <= unm
     assert {mm.IPI_TX.addr("TX_ARG", slot=cpu), mm.IPI_RX.addr("RX_POP", slot=cpu)} <= own
 
 
@@ -272,6 +289,7 @@ def test_every_mapped_register_acks_in_one_cycle(config):
                 if reg.access.writable:
                     result = await port.try_write(ctx, address, 0)
                     assert result.ok and result.cycles == 1, (port, block.name, reg.name, slot, index)
+
     run(config, bench)
 
 
@@ -279,8 +297,12 @@ def test_ack_and_err_last_exactly_one_cycle():
     async def bench(ctx, soc):
         port = soc.ports[1]
         bus = port.bus
-        for request, expect in ((rd(mm.SYS.CPUID), "ack"), (wr(mm.SYS.CPUID, 0), "err"),
-                                (rd(ram(3)), "ack"), (rd(mm.DEBUG.EVENT), "err")):
+        for request, expect in (
+            (rd(mm.SYS.CPUID), "ack"),
+            (wr(mm.SYS.CPUID, 0), "err"),
+            (rd(ram(3)), "ack"),
+            (rd(mm.DEBUG.EVENT), "err"),
+        ):
             result = await port.access(ctx, request)
             assert result.cycles == 1
             assert ctx.get(getattr(bus, expect)) == 1
@@ -291,11 +313,13 @@ def test_ack_and_err_last_exactly_one_cycle():
         # Nothing ever answers on the other ports.
         for other in (soc.ports[0], soc.ports[2]):
             assert (ctx.get(other.bus.ack), ctx.get(other.bus.err)) == (0, 0)
+
     run(small_config(), bench)
 
 
 def test_request_held_during_answer_is_seen_again_after_it():
     """A request still asserted while ack is high is not seen during that cycle."""
+
     async def bench(ctx, soc):
         port = soc.ports[0]
         bus = port.bus
@@ -312,6 +336,7 @@ def test_request_held_during_answer_is_seen_again_after_it():
         ctx.set(bus.cyc, 0)
         # One ack every other cycle: the answering cycle hides the request.
         assert answers == [1, 0, 1, 0, 1, 0]
+
     run(small_config(), bench)
 
 
@@ -340,6 +365,7 @@ def test_errors_never_wait_for_arbitration():
         assert await p0.read(ctx, L.OWNER) == 0
         assert await p0.read(ctx, L.ACQUIRES) == 1
         assert await p0.read(ctx, L.FAILED_TRIES) == 1
+
     run(small_config(), bench)
 
 
@@ -353,4 +379,5 @@ def test_harness_read_write_raise_bus_error():
             await port.read(ctx, mm.IPI_RX.addr("RX_FUNC", slot=2))
         assert (info.value.cpu, info.value.write) == (2, False)
         assert await port.read(ctx, mm.SYS.CPUID) == 2  # the port still works
+
     run(small_config(), bench)

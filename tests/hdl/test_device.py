@@ -1,4 +1,5 @@
 """DEVICE: the external devices' registers, their lines, and the testbench strobe ``dev_post``."""
+
 import pytest
 
 from hdl import memory_map as mm
@@ -72,6 +73,7 @@ def test_reset_state():
                 assert await device_state(ctx, port, k) == (0, 0, 0, 0)
         assert irq_lines(ctx, soc) == 0
         assert [await p.read(ctx, INTC.PENDING) for p in soc.ports] == [0, 0, 0]
+
     run(config, bench)
 
 
@@ -86,13 +88,14 @@ def test_post_raises_request_and_the_routed_interrupt():
         assert irq_lines(ctx, soc) == 0b10
         assert p2.irq(ctx) == 1 and p0.irq(ctx) == 0 and p1.irq(ctx) == 0
         assert await device_state(ctx, p1, 1) == (REQUEST, 0x1234_5678, 1, 0)
-        assert await device_state(ctx, p1, 0) == (0, 0, 0, 0)      # the other line is untouched
+        assert await device_state(ctx, p1, 0) == (0, 0, 0, 0)  # the other line is untouched
         assert [await p.read(ctx, INTC.PENDING) for p in soc.ports] == [0, 0, ext_bit(1)]
         assert await p2.read(ctx, INTC.CLAIM) == mm.SOURCE_EXT0 + 1
         # The line stays high without further strobes until it is acknowledged.
         for _ in range(5):
             await ctx.tick()
         assert irq_lines(ctx, soc) == 0b10 and await p2.read(ctx, INTC.PENDING) == ext_bit(1)
+
     run(small_config(), bench)
 
 
@@ -123,6 +126,7 @@ def test_ack_clears_request_and_drops_the_line():
         await post(ctx, soc, 0b01, 78)
         assert p0.irq(ctx) == 1
         assert await device_state(ctx, p1, 0) == (REQUEST, 78, 2, 1)
+
     run(small_config(), bench)
 
 
@@ -130,21 +134,22 @@ def test_overrun_is_sticky_and_keeps_the_first_data():
     async def bench(ctx, soc):
         p0 = soc.ports[0]
         await post(ctx, soc, 0b01, 1)
-        await post(ctx, soc, 0b01, 2)       # back to back: the first is still pending
+        await post(ctx, soc, 0b01, 2)  # back to back: the first is still pending
         assert await device_state(ctx, p0, 0) == (REQUEST | OVERRUN, 1, 2, 0)
         await ctx.tick()
         await post(ctx, soc, 0b01, 3)
         assert await device_state(ctx, p0, 0) == (REQUEST | OVERRUN, 1, 3, 0)
         await p0.write(ctx, reg("ACK", 0), ACK_REQUEST)
-        assert await device_state(ctx, p0, 0) == (OVERRUN, 1, 3, 1)       # OVERRUN outlives the ACK
+        assert await device_state(ctx, p0, 0) == (OVERRUN, 1, 3, 1)  # OVERRUN outlives the ACK
         await post(ctx, soc, 0b01, 4)
         assert await device_state(ctx, p0, 0) == (REQUEST | OVERRUN, 4, 4, 1)
-        await p0.write(ctx, reg("ACK", 0), ACK_OVERRUN)                   # clears OVERRUN only
+        await p0.write(ctx, reg("ACK", 0), ACK_OVERRUN)  # clears OVERRUN only
         assert await device_state(ctx, p0, 0) == (REQUEST, 4, 4, 1)
         await post(ctx, soc, 0b01, 5)
-        await p0.write(ctx, reg("ACK", 0), ACK_REQUEST | ACK_OVERRUN)     # both at once
+        await p0.write(ctx, reg("ACK", 0), ACK_REQUEST | ACK_OVERRUN)  # both at once
         assert await device_state(ctx, p0, 0) == (0, 4, 5, 2)
         assert await device_state(ctx, p0, 1) == (0, 0, 0, 0)
+
     run(small_config(), bench)
 
 
@@ -169,6 +174,7 @@ def test_post_and_ack_in_the_same_cycle():
         assert await device_state(ctx, p0, 0) == (0, 12, 4, 3)
         assert await device_state(ctx, p0, 1) == (REQUEST, 14, 1, 0)
         assert irq_lines(ctx, soc) == 0b10
+
     run(small_config(), bench)
 
 
@@ -176,7 +182,7 @@ def test_one_strobe_posts_on_several_lines_with_one_word():
     config = soc_config(ncpu=4, fifo_depth=2, ram_words=16, ext_lines=5)
 
     async def bench(ctx, soc):
-        targets = [3, 1, 7, 0, 3]                # 7 >= NCPU: nowhere
+        targets = [3, 1, 7, 0, 3]  # 7 >= NCPU: nowhere
         for k, cpu in enumerate(targets):
             await soc.ports[0].write(ctx, mm.ROUTE.addr("ROUTE", index=k), cpu)
         await post(ctx, soc, 0b10111, 0xCAFE)
@@ -186,13 +192,14 @@ def test_one_strobe_posts_on_several_lines_with_one_word():
             assert await device_state(ctx, soc.ports[k % 4], k) == want, k
         expected = [sum(ext_bit(k) for k in (0, 1, 2, 4) if targets[k] == cpu) for cpu in range(4)]
         assert [await p.read(ctx, INTC.PENDING) for p in soc.ports] == expected
+
     run(config, bench)
 
 
 def test_raw_ext_irq_is_ored_with_the_devices():
     async def bench(ctx, soc):
         p0 = soc.ports[0]
-        ctx.set(soc.ext_irq, 0b01)               # a spurious pulse: no request behind it
+        ctx.set(soc.ext_irq, 0b01)  # a spurious pulse: no request behind it
         assert await p0.read(ctx, INTC.PENDING) == ext_bit(0)
         assert await p0.read(ctx, reg("STATUS", 0)) == 0
         ctx.set(soc.ext_irq, 0)
@@ -204,6 +211,7 @@ def test_raw_ext_irq_is_ored_with_the_devices():
         assert await p0.read(ctx, INTC.PENDING) == ext_bit(1)  # the raw line still holds it
         ctx.set(soc.ext_irq, 0)
         assert await p0.read(ctx, INTC.PENDING) == 0
+
     run(small_config(), bench)
 
 
@@ -217,6 +225,7 @@ def test_counters_wrap():
         await p0.write(ctx, reg("ACK", 1), ACK_REQUEST)
         assert await p0.read(ctx, reg("SERVICED", 1)) == 0
         assert await p0.read(ctx, reg("POSTED", 0)) == 0
+
     run(small_config(), bench)
 
 
@@ -229,21 +238,22 @@ def test_accesses_from_several_cpus_are_arbitrated():
         assert sorted(r.cycles for r in results) == [1, 2, 3]
         assert [r.value for r in results] == [0x55] * 3
         # Two CPUs acknowledge different lines in the same cycle: both land.
-        results = await access_all(ctx, [(p0, wr(reg("ACK", 0), ACK_REQUEST)),
-                                         (p1, wr(reg("ACK", 1), ACK_REQUEST))])
+        results = await access_all(ctx, [(p0, wr(reg("ACK", 0), ACK_REQUEST)), (p1, wr(reg("ACK", 1), ACK_REQUEST))])
         assert all(r.ok for r in results) and sorted(r.cycles for r in results) == [1, 2]
         assert irq_lines(ctx, soc) == 0
         assert [await p2.read(ctx, reg("SERVICED", k)) for k in (0, 1)] == [1, 1]
         # Two CPUs acknowledge the same request: the first served takes it, the second finds nothing.
         await post(ctx, soc, 0b01, 0x66)
-        results = await access_all(ctx, [(p1, wr(reg("ACK", 0), ACK_REQUEST)),
-                                         (p2, wr(reg("ACK", 0), ACK_REQUEST)),
-                                         (p0, rd(reg("STATUS", 0)))])
+        results = await access_all(
+            ctx,
+            [(p1, wr(reg("ACK", 0), ACK_REQUEST)), (p2, wr(reg("ACK", 0), ACK_REQUEST)), (p0, rd(reg("STATUS", 0)))],
+        )
         assert sorted(r.cycles for r in results) == [1, 2, 3]
         assert await device_state(ctx, p0, 0) == (0, 0x66, 2, 2)
         # The reader saw REQUEST exactly when it was served before both ACKs.
         reader = results[2]
         assert reader.value == (REQUEST if reader.cycles == 1 else 0), reader
+
     run(small_config(), bench)
 
 
@@ -252,7 +262,7 @@ def test_no_external_lines():
 
     async def bench(ctx, soc):
         p0 = soc.ports[0]
-        ctx.set(soc.dut.dev_post, 1)             # the unused strobe bit changes nothing
+        ctx.set(soc.dut.dev_post, 1)  # the unused strobe bit changes nothing
         await ctx.tick()
         ctx.set(soc.dut.dev_post, 0)
         assert irq_lines(ctx, soc) == 0 and p0.irq(ctx) == 0
@@ -261,4 +271,5 @@ def test_no_external_lines():
                 await p0.read(ctx, address)
             with pytest.raises(BusError):
                 await p0.write(ctx, address, 1)
+
     run(config, bench)

@@ -1,4 +1,5 @@
 """INTC: per-CPU interrupt controller (PENDING/ENABLE/CLAIM/COMPLETE/SOFT/INSERVICE/PRIO, irq)."""
+
 import pytest
 
 from hdl import memory_map as mm
@@ -39,6 +40,7 @@ def test_reset_state():
                 assert await port.read(ctx, prio(k)) == 0
             assert await claim(ctx, port) == mm.CLAIM_NONE
             assert not port.irq(ctx)
+
     run(config, bench)
 
 
@@ -64,6 +66,7 @@ def test_soft_set_clr_and_pending_is_raw():
         set_line(ctx, soc, 1, 0)
         await ctx.tick()
         assert await p0.read(ctx, INTC.PENDING) == 0
+
     run(small_config(), bench)
 
 
@@ -94,6 +97,7 @@ def test_enable_and_prio_gate_irq_and_claim():
         assert p0.irq(ctx)
         assert await claim(ctx, p0) == SOFT
         assert not p0.irq(ctx)
+
     run(config, bench)
 
 
@@ -121,6 +125,7 @@ def test_claim_priority_ties_and_inservice():
         assert await p0.read(ctx, INTC.INSERVICE) == bits(SOFT, EXT0, EXT1)
         # Still pending: PENDING is raw.
         assert await p0.read(ctx, INTC.PENDING) == bits(SOFT, EXT0, EXT1)
+
     run(small_config(), bench)
 
 
@@ -138,6 +143,7 @@ def test_priority_beats_id_and_larger_is_higher():
         set_line(ctx, soc, 0, 1)
         set_line(ctx, soc, 1, 1)
         assert [await claim(ctx, p1) for _ in range(4)] == [EXT0, EXT1, SOFT, mm.CLAIM_NONE]
+
     run(small_config(), bench)
 
 
@@ -166,6 +172,7 @@ def test_complete_and_level_source_fires_again():
         assert not p0.irq(ctx)
         assert await claim(ctx, p0) == mm.CLAIM_NONE
         assert await p0.read(ctx, INTC.INSERVICE) == 0
+
     run(small_config(), bench)
 
 
@@ -189,6 +196,7 @@ def test_complete_of_source_not_in_service_is_ignored():
         await p0.write(ctx, INTC.COMPLETE, SOFT)
         assert await p0.read(ctx, INTC.INSERVICE) == bits(EXT0)
         assert p0.irq(ctx)  # soft is still pending and no longer in service
+
     run(config, bench)
 
 
@@ -206,6 +214,7 @@ def test_intc_is_per_cpu():
         assert await claim(ctx, p1) == SOFT
         await p0.write(ctx, INTC.COMPLETE, SOFT)  # CPU0's controller: nothing in service
         assert await p1.read(ctx, INTC.INSERVICE) == bits(SOFT)
+
     run(small_config(), bench)
 
 
@@ -228,6 +237,7 @@ def test_prio_keeps_low_bits(prio_bits):
         assert await claim(ctx, p0) == mm.CLAIM_NONE
         await p0.write(ctx, prio(SOFT), top)
         assert p0.irq(ctx)
+
     run(config, bench)
 
 
@@ -250,4 +260,5 @@ def test_timer_source_feeds_intc():
         await p2.write(ctx, INTC.COMPLETE, TIMER)
         assert await p2.read(ctx, INTC.PENDING) == 0
         assert not p2.irq(ctx)
+
     run(small_config(), bench)

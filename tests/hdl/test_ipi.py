@@ -1,4 +1,5 @@
 """IPI: the FIFO matrix seen through IPI_TX, IPI_RX and RX_PENDING."""
+
 import pytest
 from hdl import memory_map as mm
 from hdl.ipi import pair_address
@@ -54,6 +55,7 @@ def test_reset_state_and_empty_reads_zero():
                 assert await soc.ports[s].read(ctx, tx("TX_WINDEX", d)) == 0
                 assert await soc.ports[s].read(ctx, tx("TX_RINDEX", d)) == 0
             assert await soc.ports[s].read(ctx, RX_PENDING) == 0
+
     run(small_config(), bench)
 
 
@@ -71,6 +73,7 @@ def test_push_reaches_only_the_addressed_receiver():
             assert await soc.ports[d].read(ctx, rx("RX_LEVEL", s)) == 0
             assert await head(ctx, soc, s, d) == (0, 0)
         assert [await p.read(ctx, RX_PENDING) for p in soc.ports] == [0, 0, 1 << 0]
+
     run(small_config(), bench)
 
 
@@ -97,6 +100,7 @@ def test_fifo_order_latched_func_and_pop():
         assert await head(ctx, soc, 1, 0) == (0, 0)
         assert await rx_status(ctx, soc, 1, 0) == dict(VALID=0, ROE=0)
         assert await tx_status(ctx, soc, 1, 0) == dict(FULL=0, EMPTY=1, WOF=0, LEVEL=0)
+
     run(config, bench)
 
 
@@ -132,6 +136,7 @@ def test_full_fifo_drops_push_and_sets_wof(depth):
         await send(ctx, soc, s, d, 7, 8)
         assert await head(ctx, soc, s, d) == (7, 8)
         assert await src.read(ctx, tx("TX_WINDEX", d)) == depth + 1
+
     run(config, bench)
 
 
@@ -155,6 +160,7 @@ def test_pop_on_empty_sets_roe_and_changes_nothing():
         assert await rx_status(ctx, soc, 0, 1) == dict(VALID=1, ROE=0)
         # The other receive FIFOs of CPU1 did not get ROE.
         assert await rx_status(ctx, soc, 2, 1) == dict(VALID=0, ROE=0)
+
     run(small_config(), bench)
 
 
@@ -177,6 +183,7 @@ def test_rx_pending_bits_follow_fifo_contents():
         await soc.ports[3].write(ctx, rx("RX_POP", 0), 0)
         await soc.ports[1].write(ctx, rx("RX_POP", 3), 0)
         assert await pending() == [0, 0, 0, 0]
+
     run(config, bench)
 
 
@@ -204,6 +211,7 @@ def test_irq_follows_ipi_source():
         assert not await p1.read(ctx, INTC.PENDING) & bit
         await ticks(ctx, 2)
         assert not p1.irq(ctx)
+
     run(small_config(), bench)
 
 
@@ -233,6 +241,7 @@ def test_push_and_pop_in_same_cycle_see_state_before():
         assert await src.read(ctx, tx("TX_WINDEX", 1)) == 3
         assert await src.read(ctx, tx("TX_RINDEX", 1)) == 2
         assert await rx_status(ctx, soc, 0, 1) == dict(VALID=1, ROE=0)
+
     run(config, bench)
 
 
@@ -258,8 +267,7 @@ def test_indices_wrap_at_2_pow_32(start):
         for k in range(depth):
             await send(ctx, soc, s, d, 0x40 + k, 0x80 + k)
             assert await src.read(ctx, tx("TX_WINDEX", d)) == (start + k + 1) & mask
-            assert await tx_status(ctx, soc, s, d) == dict(
-                FULL=int(k + 1 == depth), EMPTY=0, WOF=0, LEVEL=k + 1)
+            assert await tx_status(ctx, soc, s, d) == dict(FULL=int(k + 1 == depth), EMPTY=0, WOF=0, LEVEL=k + 1)
             assert await dst.read(ctx, rx("RX_LEVEL", s)) == k + 1
         # Full across the wrap: the next push is dropped.
         await send(ctx, soc, s, d, 0xBAD, 0xBAD)
@@ -274,6 +282,7 @@ def test_indices_wrap_at_2_pow_32(start):
         assert await rx_status(ctx, soc, s, d) == dict(VALID=0, ROE=0)
         assert await head(ctx, soc, s, d) == (0, 0)
         assert await dst.read(ctx, RX_PENDING) == 0
+
     run(config, bench)
 
 
@@ -287,4 +296,5 @@ def test_two_cpus_only():
         assert await head(ctx, soc, 0, 1) == (5, 6)
         assert await soc.ports[0].read(ctx, RX_PENDING) == 1 << 1
         assert await soc.ports[1].read(ctx, RX_PENDING) == 1 << 0
+
     run(config, bench)

@@ -1,4 +1,5 @@
 """MPLOCK: the hardware MP lock (TRY/RELEASE/OWNER/ERR/BUST/ACQUIRES/FAILED_TRIES/OWNER_QUIET/BUSTS)."""
+
 import pytest
 
 from hdl import memory_map as mm
@@ -18,6 +19,7 @@ def test_reset_state():
     async def bench(ctx, soc):
         for port in soc.ports:
             assert await state(ctx, port) == (mm.OWNER_FREE, 0, 0, 0)
+
     run(small_config(), bench)
 
 
@@ -35,6 +37,7 @@ def test_try_claims_reclaim_and_contention():
         assert await p2.read(ctx, L.TRY) == 0
         assert await p2.read(ctx, L.TRY) == 0
         assert await state(ctx, p0) == (1, 0, 1, 3)
+
     run(small_config(), bench)
 
 
@@ -47,6 +50,7 @@ def test_release_by_owner_frees_once_not_recursive():
         assert await state(ctx, p1) == (mm.OWNER_FREE, 0, 1, 0)
         assert await p1.read(ctx, L.TRY) == 1
         assert await state(ctx, p0) == (1, 0, 2, 0)
+
     run(small_config(), bench)
 
 
@@ -60,6 +64,7 @@ def test_release_by_non_owner_is_ignored_and_sets_nonowner():
         # ERR is sticky: the owner's own release does not clear it.
         await p2.write(ctx, L.RELEASE, 0)
         assert await state(ctx, p1) == (mm.OWNER_FREE, NONOWNER, 1, 0)
+
     run(small_config(), bench)
 
 
@@ -75,6 +80,7 @@ def test_release_of_free_lock_sets_nonowner():
         assert await p1.read(ctx, L.ERR) == 0
         await p1.write(ctx, L.RELEASE, 0)
         assert await state(ctx, p0) == (mm.OWNER_FREE, NONOWNER, 1, 0)
+
     run(small_config(), bench)
 
 
@@ -93,6 +99,7 @@ def test_err_is_write_one_to_clear():
         # Writing 1 does not set it.
         await p1.write(ctx, L.ERR, NONOWNER)
         assert await p0.read(ctx, L.ERR) == 0
+
     run(small_config(), bench)
 
 
@@ -108,15 +115,16 @@ def test_bust_frees_whoever_owns_it():
         await p0.write(ctx, L.BUST, 0)
         await p1.write(ctx, L.BUST, 0)
         assert await state(ctx, p2) == (mm.OWNER_FREE, 0, 2, 0)
+
     run(small_config(), bench)
 
 
 def test_owner_quiet_counts_the_owners_idle_cycles_and_restarts_at_its_requests():
     async def bench(ctx, soc):
         p0, p1, p2 = soc.ports
-        assert await p0.read(ctx, L.OWNER_QUIET) == 0            # free: 0
+        assert await p0.read(ctx, L.OWNER_QUIET) == 0  # free: 0
         await ticks(ctx, 50)
-        assert await p0.read(ctx, L.OWNER_QUIET) == 0            # still free: others' idling does not count
+        assert await p0.read(ctx, L.OWNER_QUIET) == 0  # still free: others' idling does not count
         assert await p1.read(ctx, L.TRY) == 1
         first = await p0.read(ctx, L.OWNER_QUIET)
         await ticks(ctx, 100)
@@ -128,6 +136,7 @@ def test_owner_quiet_counts_the_owners_idle_cycles_and_restarts_at_its_requests(
         assert await p0.read(ctx, L.OWNER_QUIET) < 5
         await p1.write(ctx, L.RELEASE, 0)
         assert await p0.read(ctx, L.OWNER_QUIET) == 0
+
     run(small_config(), bench)
 
 
@@ -135,19 +144,20 @@ def test_bust_frees_only_an_owner_quiet_for_the_cycles_asked():
     async def bench(ctx, soc):
         p0, p1, p2 = soc.ports
         assert await p2.read(ctx, L.TRY) == 1
-        await p0.write(ctx, L.BUST, 200)                         # p2 has just made a request: refused
+        await p0.write(ctx, L.BUST, 200)  # p2 has just made a request: refused
         assert await state(ctx, p1) == (2, 0, 1, 0) and await p1.read(ctx, L.BUSTS) == 0
         await ticks(ctx, 150)
-        await p2.read(ctx, L.OWNER)                              # the owner is live: its count restarts
+        await p2.read(ctx, L.OWNER)  # the owner is live: its count restarts
         await ticks(ctx, 150)
         await p0.write(ctx, L.BUST, 200)
         assert await p1.read(ctx, L.OWNER) == 2 and await p1.read(ctx, L.BUSTS) == 0
         await ticks(ctx, 200)
         assert await p0.read(ctx, L.OWNER_QUIET) >= 200
-        await p0.write(ctx, L.BUST, 200)                         # quiet long enough: freed, and counted
+        await p0.write(ctx, L.BUST, 200)  # quiet long enough: freed, and counted
         assert await state(ctx, p1) == (mm.OWNER_FREE, 0, 1, 0) and await p1.read(ctx, L.BUSTS) == 1
-        await p0.write(ctx, L.BUST, 0)                           # a free lock: nothing to free or count
+        await p0.write(ctx, L.BUST, 0)  # a free lock: nothing to free or count
         assert await p1.read(ctx, L.BUSTS) == 1
+
     run(small_config(), bench)
 
 
@@ -163,6 +173,7 @@ def test_acquires_counts_free_to_owned_transitions_only():
             assert await other.read(ctx, L.ACQUIRES) == expected
             await owner.write(ctx, L.RELEASE, 0)
         assert await p0.read(ctx, L.FAILED_TRIES) == 4
+
     run(small_config(), bench)
 
 
@@ -190,6 +201,7 @@ def test_simultaneous_tries_have_exactly_one_winner(ncpu):
             failed += len(others)
             await owner.write(ctx, L.RELEASE, 0)
         assert await state(ctx, soc.ports[0]) == (mm.OWNER_FREE, 0, acquires, failed)
+
     run(config, bench)
 
 
@@ -206,6 +218,7 @@ def test_simultaneous_try_and_release():
         else:
             assert (r_try.value, owner) == (1, 1)
         assert await p0.read(ctx, L.ERR) == 0
+
     run(small_config(), bench)
 
 
@@ -219,6 +232,7 @@ def test_owner_is_free_marker_only_when_free_single_cpu():
         assert await p0.read(ctx, L.OWNER) == 0
         await p0.write(ctx, L.RELEASE, 0)
         assert await state(ctx, p0) == (mm.OWNER_FREE, 0, 1, 0)
+
     run(config, bench)
 
 
@@ -232,4 +246,5 @@ def test_counters_wrap_at_32_bits():
         assert await p0.read(ctx, L.TRY) == 1
         assert await p1.read(ctx, L.TRY) == 0
         assert await state(ctx, p1) == (0, 0, 0, 0)
+
     run(small_config(), bench)

@@ -1,4 +1,5 @@
 """Shared RAM: read/write, sharing between CPUs, arbitration under contention."""
+
 import pytest
 
 from hdl import memory_map as mm
@@ -28,6 +29,7 @@ def test_write_read_back_all_words_shared_by_cpus():
         await soc.ports[2].write(ctx, word(5), 0)
         for port in soc.ports:
             assert [await port.read(ctx, word(k)) for k in (4, 5, 6)] == [pattern(4), 0, pattern(6)]
+
     run(config, bench)
 
 
@@ -38,6 +40,7 @@ def test_uncontended_access_takes_one_cycle():
             assert result.ok and result.cycles == 1
             result = await port.try_read(ctx, word(port.cpu))
             assert result == Result(True, 0x55, 1)
+
     run(small_config(), bench)
 
 
@@ -59,6 +62,7 @@ def test_simultaneous_accesses_all_complete_one_per_cycle(ncpu):
         # Everybody reads the same word at once and sees the same value.
         results = await access_all(ctx, [(p, rd(word(0))) for p in soc.ports])
         assert {r.value for r in results} == {0xA0 + last}
+
     run(config, bench)
 
 
@@ -82,6 +86,7 @@ def test_contended_order_rotates():
         # Two contenders, 0 and 2; the last grant was 1, so 2 goes first.
         results = await access_all(ctx, [(p0, rd(word(0))), (p2, rd(word(0)))])
         assert [r.cycles for r in results] == [2, 1]
+
     run(config, bench)
 
 
@@ -98,6 +103,7 @@ def test_no_starvation_under_continuous_contention():
                 assert result.ok
                 latencies[cpu].append(result.cycles)
                 n += 1
+
         return bench
 
     async def main(ctx, soc):

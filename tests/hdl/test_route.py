@@ -1,4 +1,5 @@
 """ROUTE: which CPU each external line (``ext_irq``) interrupts."""
+
 from hdl import memory_map as mm
 
 from .harness import run, small_config, soc_config
@@ -27,6 +28,7 @@ def test_reset_routes_everything_to_cpu0():
                 assert await port.read(ctx, route(k)) == 0
         ctx.set(soc.ext_irq, (1 << config.ext_lines) - 1)
         assert await pendings(ctx, soc) == [ext_bit(0) | ext_bit(1), 0, 0]
+
     run(config, bench)
 
 
@@ -47,6 +49,7 @@ def test_rewriting_route_moves_the_line():
         # A low line is pending nowhere.
         ctx.set(soc.ext_irq, 0b10)
         assert await pendings(ctx, soc) == [0, ext_bit(1), 0]
+
     run(small_config(), bench)
 
 
@@ -62,6 +65,7 @@ def test_route_at_or_beyond_ncpu_goes_nowhere():
             assert await pendings(ctx, soc) == [0, 0, 0], hex(value)
         await p0.write(ctx, route(0), config.ncpu - 1)
         assert await pendings(ctx, soc) == [0, 0, ext_bit(0)]
+
     run(config, bench)
 
 
@@ -79,6 +83,7 @@ def test_routed_line_raises_only_that_cpus_irq():
         await soc.ports[1].write(ctx, route(0), 1)
         # CPU2 has it in service; CPU1 now sees it.
         assert [p.irq(ctx) for p in soc.ports] == [0, 1, 0]
+
     run(small_config(), bench)
 
 
@@ -92,4 +97,5 @@ def test_many_lines_and_cpus():
         ctx.set(soc.ext_irq, (1 << config.ext_lines) - 1)
         expected = [sum(ext_bit(k) for k, c in enumerate(targets) if c == cpu) for cpu in range(config.ncpu)]
         assert await pendings(ctx, soc) == expected
+
     run(config, bench)

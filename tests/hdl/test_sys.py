@@ -1,12 +1,16 @@
 """SYS: identification registers and the per-CPU view of the cycle counter."""
+
 import pytest
 
 from hdl import memory_map as mm
 
 from .harness import access_all, rd, run, small_config, soc_config, ticks
 
-CONFIGS = [small_config(), soc_config(ncpu=2, fifo_depth=8, ram_words=16, ext_lines=0),
-           soc_config(ncpu=5, fifo_depth=2, ram_words=16, ext_lines=1)]
+CONFIGS = [
+    small_config(),
+    soc_config(ncpu=2, fifo_depth=8, ram_words=16, ext_lines=0),
+    soc_config(ncpu=5, fifo_depth=2, ram_words=16, ext_lines=1),
+]
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.slug)
@@ -17,6 +21,7 @@ def test_identification(config):
             assert await port.read(ctx, mm.SYS.NCPU) == config.ncpu
             assert await port.read(ctx, mm.SYS.FIFO_DEPTH) == config.fifo_depth
             assert await port.read(ctx, mm.SYS.ID) == mm.SOC_ID
+
     run(config, bench)
 
 
@@ -25,6 +30,7 @@ def test_cpuid_differs_on_simultaneous_reads():
         results = await access_all(ctx, [(p, rd(mm.SYS.CPUID)) for p in soc.ports])
         assert [r.value for r in results] == list(range(soc.ncpu))
         assert all(r.ok and r.cycles == 1 for r in results)
+
     run(small_config(), bench)
 
 
@@ -39,6 +45,7 @@ def test_cycle_lo_advances_with_the_clock():
         # Seen 7 idle edges plus the request edge later.
         assert second - first == 8
         assert ctx.get(soc.cycle) == second + 1
+
     run(small_config(), bench)
 
 
@@ -63,6 +70,7 @@ def test_cycle_hi_is_latched_per_cpu_by_cycle_lo():
         assert await p0.read(ctx, mm.SYS.CYCLE_HI) == 4
         await p0.read(ctx, mm.SYS.CYCLE_LO)
         assert await p0.read(ctx, mm.SYS.CYCLE_HI) == 5
+
     run(small_config(), bench)
 
 
@@ -83,4 +91,5 @@ def test_cycle_lo_then_hi_is_never_torn_across_the_carry():
                 assert value > previous
             previous = value
         assert previous >= 1 << 32  # the loop did cross the carry
+
     run(small_config(), bench)

@@ -1,4 +1,5 @@
 """TIMER: one-shot and periodic compare timer, CTRL fields, ACK."""
+
 from hdl import memory_map as mm
 
 from .harness import field_get, run, small_config, ticks
@@ -41,6 +42,7 @@ def test_reset_state():
             assert await port.read(ctx, T.PERIOD) == 0
             assert await ctrl(ctx, port) == dict(ENABLE=0, ARMED=0, PENDING=0)
             assert await port.read(ctx, INTC.PENDING) & TIMER_BIT == 0
+
     run(small_config(), bench)
 
 
@@ -66,6 +68,7 @@ def test_one_shot_fires_once_and_stays_pending_until_ack():
         # Other CPUs' timers were never involved.
         for port in soc.ports[1:]:
             assert await ctrl(ctx, port) == dict(ENABLE=0, ARMED=0, PENDING=0)
+
     run(small_config(), bench)
 
 
@@ -90,6 +93,7 @@ def test_disabled_timer_does_not_fire_and_ctrl_write_rearms():
         await p1.write(ctx, T.COMPARE_LO, (ctx.get(soc.cycle) + 20) & 0xFFFF_FFFF)
         assert await ctrl(ctx, p1) == dict(ENABLE=1, ARMED=1, PENDING=0)
         assert await wait_pending(ctx, soc, 1, 40) is not None
+
     run(small_config(), bench)
 
 
@@ -104,6 +108,7 @@ def test_ctrl_fields_armed_and_pending_are_read_only():
         assert await ctrl(ctx, p2) == dict(ENABLE=1, ARMED=1, PENDING=0)
         await p2.write(ctx, T.PERIOD, 0x1234_5678)
         assert await p2.read(ctx, T.PERIOD) == 0x1234_5678
+
     run(small_config(), bench)
 
 
@@ -118,6 +123,7 @@ def test_compare_is_64_bit():
         ctx.set(soc.cycle, base - 20)
         await ctx.tick()
         assert await wait_pending(ctx, soc, 0, 60) == base + 10
+
     run(small_config(), bench)
 
 
@@ -150,6 +156,7 @@ def test_periodic_timer_fires_every_period():
         # Disabling stops it.
         await p1.write(ctx, T.CTRL, 0)
         assert await wait_pending(ctx, soc, 1, 3 * period) is None
+
     run(small_config(), bench)
 
 
@@ -172,6 +179,7 @@ def test_periodic_timer_not_acked_stays_pending_and_keeps_period():
         await p0.write(ctx, T.ACK, 0)
         nxt = await wait_pending(ctx, soc, 0, 2 * period)
         assert nxt is not None and (nxt - start) % period == 0
+
     run(small_config(), bench)
 
 
@@ -195,12 +203,14 @@ def test_periodic_timer_keeps_its_phase_after_falling_behind():
         await p2.write(ctx, T.ACK, 0)
         fired = await wait_pending(ctx, soc, 2, 2 * period)
         assert fired is not None and (fired - start) % period == 0
+
     run(small_config(), bench)
 
 
 def test_ack_in_the_firing_cycle_does_not_lose_the_firing():
     """An ACK clears only firings before it: an ACK written at the very edge the timer
     fires leaves the source pending (the interrupt is not lost)."""
+
     async def bench(ctx, soc):
         p0, pending = soc.ports[0], soc.timer(0).pending
         await p0.write(ctx, T.CTRL, ENABLE.mask)
@@ -219,4 +229,5 @@ def test_ack_in_the_firing_cycle_does_not_lose_the_firing():
             assert ctx.get(pending) == expected, f"ACK at firing edge {offset:+d}"
             assert await ctrl(ctx, p0) == dict(ENABLE=1, ARMED=0, PENDING=expected)
             await p0.write(ctx, T.ACK, 0)
+
     run(small_config(), bench)

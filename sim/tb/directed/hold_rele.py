@@ -29,6 +29,7 @@ again, after the sysctl returned) reads its record back over the bus. Every cros
 goes through the kernel: the kill is an lwkt_signal, the wake-ups IPIs, the reference count
 lwkt_hold/lwkt_rele/lwkt_wait_free.
 """
+
 from __future__ import annotations
 
 import cocotb
@@ -49,7 +50,7 @@ VICTIM_PRI, NEWCOMER_PRI = TDPRI_KERN_USER, TDPRI_KERN_DAEMON
 
 #: The user's buffer: shared-RAM words past the kernel's token area, cleared before each test.
 USER_BUF = 2048
-COMM_WORDS = 2                     # td_comm: 8 characters, 4 to a word
+COMM_WORDS = 2  # td_comm: 8 characters, 4 to a word
 #: The record (kinfo) the sysctl copies out: a summary, then the thread structure.
 SUMMARY = ("td_id", "td_generation", "td_pri") + tuple(f"td_comm{i}" for i in range(COMM_WORDS))
 THREAD = ("td_id", "td_generation", "td_pri", "td_cpu") + tuple(f"td_comm{i}" for i in range(COMM_WORDS))
@@ -57,8 +58,8 @@ RECORD_WORDS = len(SUMMARY) + len(THREAD)
 
 
 def pack_comm(name: str) -> list[int]:
-    raw = name.encode("ascii")[:4 * COMM_WORDS].ljust(4 * COMM_WORDS, b"\0")
-    return [int.from_bytes(raw[4 * i:4 * i + 4], "little") for i in range(COMM_WORDS)]
+    raw = name.encode("ascii")[: 4 * COMM_WORDS].ljust(4 * COMM_WORDS, b"\0")
+    return [int.from_bytes(raw[4 * i : 4 * i + 4], "little") for i in range(COMM_WORDS)]
 
 
 def unpack_comm(words: list[int]) -> str:
@@ -68,8 +69,13 @@ def unpack_comm(words: list[int]) -> str:
 def fields_of(td, names: tuple[str, ...]) -> list[int]:
     """Read ``names`` from the thread structure, as the copy would (priority without crit count)."""
     comm = pack_comm(td.td_comm)
-    values = {"td_id": td.td_id, "td_generation": td.td_generation, "td_pri": td.td_pri & TDPRI_MASK,
-              "td_cpu": td.td_gd.gd_cpuid, **{f"td_comm{i}": comm[i] for i in range(COMM_WORDS)}}
+    values = {
+        "td_id": td.td_id,
+        "td_generation": td.td_generation,
+        "td_pri": td.td_pri & TDPRI_MASK,
+        "td_cpu": td.td_gd.gd_cpuid,
+        **{f"td_comm{i}": comm[i] for i in range(COMM_WORDS)},
+    }
     return [values[name] for name in names]
 
 
@@ -104,7 +110,7 @@ async def proc_exit(k, parent_wait) -> None:
     await k.lwkt_deschedule_self()
     td.td_flags |= TDF.EXITED
     await k.lwkt_signal(parent_wait)
-    await k.lwkt_switch(_exiting=True)      # cpu_thread_exit(): never returns
+    await k.lwkt_switch(_exiting=True)  # cpu_thread_exit(): never returns
 
 
 async def hold_rele_system(dut):
@@ -119,12 +125,12 @@ async def run_race(dut, hold: bool) -> tuple:
     machine = await hold_rele_system(dut)
     system = machine.system
     k1 = system.kernels[1]
-    killq = system.new_waitqueue("killq")     # the victim pauses here until it is killed
-    exitq = system.new_waitqueue("exitq")     # the reaper waits here for its child to exit
+    killq = system.new_waitqueue("killq")  # the victim pauses here until it is killed
+    exitq = system.new_waitqueue("exitq")  # the reaper waits here for its child to exit
     info = {}
     done = Done(system, 3)
 
-    async def victim(td, arg):                # CPU 1
+    async def victim(td, arg):  # CPU 1
         k = td.k
         gen = await k.waitq_gen(killq)
         mark(td, "victim-pauses")
@@ -132,7 +138,7 @@ async def run_race(dut, hold: bool) -> tuple:
         mark(td, "victim-killed")
         await proc_exit(k, exitq)
 
-    async def reaper(td, arg):                # CPU 1: the victim's parent (wait1)
+    async def reaper(td, arg):  # CPU 1: the victim's parent (wait1)
         k = td.k
         v = info["victim"]
         gen = await k.waitq_gen(exitq)
@@ -147,24 +153,24 @@ async def run_race(dut, hold: bool) -> tuple:
         info["newcomer"] = await k.lwkt_create(newcomer, comm=NEWCOMER, pri=NEWCOMER_PRI, mpsafe=True)
         done()
 
-    async def newcomer(td, arg):              # CPU 1, in the victim's old structure
+    async def newcomer(td, arg):  # CPU 1, in the victim's old structure
         mark(td, "newcomer-runs", generation=td.td_generation)
         done()
 
-    async def killer(td, arg):                # CPU 0, runs while the reader sleeps
+    async def killer(td, arg):  # CPU 0, runs while the reader sleeps
         k = td.k
         await until(k, lambda: blocked_on(system, killq), "the victim to pause")
         mark(td, "kill")
         await k.lwkt_signal(killq)
 
-    async def reader(td, arg):                # CPU 0: the sysctl handler, then the user
+    async def reader(td, arg):  # CPU 0: the sysctl handler, then the user
         k = td.k
         await until(k, lambda: blocked_on(system, killq), "the victim to pause")
         # The lookup: walk CPU 1's list of all threads for the victim; hold it at once.
         target = next(t for t in k1.gd_tdallq if t.td_comm == VICTIM)
         info["target"] = target
         if hold:
-            await k.get_mplock()              # a hold changes the thread's shared record
+            await k.get_mplock()  # a hold changes the thread's shared record
             await k.lwkt_hold(target)
             await k.rel_mplock()
         mark(td, "read-summary", target=target.td_id, refs=peek_td(system, target, "td_refs"))
@@ -183,8 +189,8 @@ async def run_race(dut, hold: bool) -> tuple:
         mark(td, "rele" if hold else "copied", refs=peek_td(system, target, "td_refs"))
         # Back in user mode: read the record.
         words = await copyin(k, 0, RECORD_WORDS)
-        info["summary"] = decode(words[:len(SUMMARY)], SUMMARY)
-        info["thread"] = decode(words[len(SUMMARY):], THREAD)
+        info["summary"] = decode(words[: len(SUMMARY)], SUMMARY)
+        info["thread"] = decode(words[len(SUMMARY) :], THREAD)
         done()
 
     async def boot0(k):
@@ -213,14 +219,34 @@ async def run_race(dut, hold: bool) -> tuple:
     receive = [i for i in indices(recs, "ipi_receive", cpu=1, source=0, func="lwkt_schedule") if i > send[0]]
     assert len(send) == 1 and receive[0] < index_of(recs, "mark", label="victim-killed")
 
-    pos = {label: index_of(recs, "mark", label=label)
-           for label in ("victim-pauses", "read-summary", "fault", "kill", "victim-killed", "proc-exit",
-                         "wait-free", "free", "read-thread", "newcomer-runs")}
+    pos = {
+        label: index_of(recs, "mark", label=label)
+        for label in (
+            "victim-pauses",
+            "read-summary",
+            "fault",
+            "kill",
+            "victim-killed",
+            "proc-exit",
+            "wait-free",
+            "free",
+            "read-thread",
+            "newcomer-runs",
+        )
+    }
     pos["reuse"] = index_of(recs, "thread_reuse", cpu=1, target=vid)
     pos["end"] = index_of(recs, "mark", label="rele" if hold else "copied")
     # Common to both: the victim is killed and reaped while the reader sleeps in its page fault.
-    assert (pos["victim-pauses"] < pos["read-summary"] < pos["fault"] < pos["kill"] < pos["victim-killed"]
-            < pos["proc-exit"] < pos["wait-free"] < pos["read-thread"]), pos
+    assert (
+        pos["victim-pauses"]
+        < pos["read-summary"]
+        < pos["fault"]
+        < pos["kill"]
+        < pos["victim-killed"]
+        < pos["proc-exit"]
+        < pos["wait-free"]
+        < pos["read-thread"]
+    ), pos
     assert all(recs[pos[m]]["cpu"] == 1 for m in ("victim-killed", "proc-exit", "wait-free", "free"))
     assert recs[pos["read-summary"]]["refs"] == (1 if hold else 0)
     assert pos["wait-free"] < pos["free"] < pos["reuse"] < pos["newcomer-runs"]
@@ -228,8 +254,11 @@ async def run_race(dut, hold: bool) -> tuple:
     expected = {"td_id": vid, "td_generation": gen0, "td_pri": VICTIM_PRI, "td_comm": VICTIM}
     assert info["summary"] == expected, info["summary"]
     # The reaper's sleeps in lwkt_wait_free: switches from it to the idle thread.
-    naps = [i for i in indices(recs, "switch", cpu=1, tid=info["reaper"].td_id, to_thread="idle1")
-            if pos["wait-free"] < i < pos["free"]]
+    naps = [
+        i
+        for i in indices(recs, "switch", cpu=1, tid=info["reaper"].td_id, to_thread="idle1")
+        if pos["wait-free"] < i < pos["free"]
+    ]
     return machine, recs, info, pos, naps, expected
 
 
@@ -248,8 +277,13 @@ async def without_hold_the_reader_sees_a_reused_thread(dut):
     assert pos["newcomer-runs"] < pos["read-thread"]
     # The race, shown: the summary is the victim, the thread structure the newcomer.
     thread = info["thread"]
-    assert thread == {"td_id": expected["td_id"], "td_generation": expected["td_generation"] + 1,
-                      "td_pri": NEWCOMER_PRI, "td_cpu": 1, "td_comm": NEWCOMER}, thread
+    assert thread == {
+        "td_id": expected["td_id"],
+        "td_generation": expected["td_generation"] + 1,
+        "td_pri": NEWCOMER_PRI,
+        "td_cpu": 1,
+        "td_comm": NEWCOMER,
+    }, thread
     torn = sorted(f for f in ("td_comm", "td_generation", "td_pri") if thread[f] != info["summary"][f])
     assert torn == ["td_comm", "td_generation", "td_pri"] and thread["td_id"] == info["summary"]["td_id"]
     cocotb.log.info(f"torn record: summary {info['summary']}, thread {thread}")

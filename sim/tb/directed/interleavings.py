@@ -13,6 +13,7 @@ seed intends:
 - lwkt_send_ipiq while it drains its own queues at FIFO full;
 - lwkt_switch while it hands the MP lock over.
 """
+
 from __future__ import annotations
 
 import cocotb
@@ -35,6 +36,7 @@ def raise_at(system, dev: Device, tracepoint: str, thread: str, line: int = LINE
         if state["armed"] and state["cycle"] is None and k.curthread.td_comm == thread:
             state["cycle"] = k.cycle
             dev.raise_line(line)
+
     system.on_tracepoint(tracepoint, callback)
     return state
 
@@ -62,10 +64,12 @@ async def _ithread(k, dev: Device, info: dict, line: int = LINE, record=None) ->
         mark(td, f"handler{ln}")
         await device_take(td.k, ln)
         await td.k.cpu.work(10)
+
     await k.register_ithread(line, handler, pri=TDPRI_INT_MED)
 
 
 # -- crit_exit ------------------------------------------------------------------------------------
+
 
 @cocotb.test()
 async def crit_exit_window_takes_the_interrupt(dut):
@@ -151,6 +155,7 @@ async def crit_exit_window_after_a_pended_interrupt(dut):
 
 # -- the MP lock ------------------------------------------------------------------------------------
 
+
 @cocotb.test()
 @cocotb.parametrize(cli=[1, 0])
 async def interrupt_at_get_mplock(dut, cli):
@@ -219,7 +224,7 @@ async def interrupt_at_rel_mplock(dut, cli):
     done = Done(system, 1)
     dropped = raise_at(system, dev, "rel_mplock:dropped", "holder")
 
-    async def holder(td, arg):                  # created holding the MP lock (td_mpcount 1)
+    async def holder(td, arg):  # created holding the MP lock (td_mpcount 1)
         k = td.k
         await k.cpu.work(20)
         info["before"] = (td.td_mpcount, owner(system))
@@ -258,6 +263,7 @@ async def interrupt_at_rel_mplock(dut, cli):
 
 # -- a remote token ---------------------------------------------------------------------------------
 
+
 @cocotb.test()
 async def interrupt_while_requesting_a_remote_token(dut):
     """An interrupt arriving while lwkt_gettoken asks the owning CPU by IPI and waits lands in a
@@ -271,14 +277,14 @@ async def interrupt_while_requesting_a_remote_token(dut):
     done = Done(system, 2)
     request = raise_at(system, dev, "lwkt_gettoken:request", "asker")
 
-    async def owner1(td, arg):                  # CPU 1 takes the token over and lets it go
+    async def owner1(td, arg):  # CPU 1 takes the token over and lets it go
         k = td.k
         await k.lwkt_gettoken(tok)
         await k.lwkt_reltoken(tok)
         info["owned_by_1"] = True
         done()
 
-    async def asker(td, arg):                   # CPU 0
+    async def asker(td, arg):  # CPU 0
         k = td.k
         await until(k, lambda: info.get("owned_by_1"), "CPU 1 to own the token", limit=2000)
         request["armed"] = True
@@ -317,6 +323,7 @@ async def interrupt_while_requesting_a_remote_token(dut):
 
 # -- a full FIFO ------------------------------------------------------------------------------------
 
+
 @cocotb.test()
 async def interrupt_while_draining_a_full_fifo(dut):
     """An interrupt arriving while lwkt_send_ipiq drains its own queues (the FIFO to a CPU that sits
@@ -334,7 +341,7 @@ async def interrupt_while_draining_a_full_fifo(dut):
     async def note(k, arg):
         info["notes"].append(arg)
 
-    async def deaf(td, arg):                    # CPU 1: a long critical section
+    async def deaf(td, arg):  # CPU 1: a long critical section
         k = td.k
         k.crit_enter()
         info["deaf"] = True
@@ -342,7 +349,7 @@ async def interrupt_while_draining_a_full_fifo(dut):
         await k.crit_exit()
         done()
 
-    async def sender(td, arg):                  # CPU 0
+    async def sender(td, arg):  # CPU 0
         k = td.k
         await until(k, lambda: info.get("deaf"), "CPU 1's section", limit=2000)
         drain["armed"] = True
@@ -378,6 +385,7 @@ async def interrupt_while_draining_a_full_fifo(dut):
 
 # -- lwkt_switch's MP-lock hand-over ------------------------------------------------------------------
 
+
 @cocotb.test()
 async def interrupt_during_switch_mplock_handover(dut):
     """An interrupt arriving while lwkt_switch releases the MP lock for a thread that does not need
@@ -391,7 +399,7 @@ async def interrupt_during_switch_mplock_handover(dut):
     done = Done(system, 2)
     handover = raise_at(system, dev, "lwkt_switch:mplock", "giant")
 
-    async def giant(td, arg):                   # holds the MP lock (td_mpcount 1)
+    async def giant(td, arg):  # holds the MP lock (td_mpcount 1)
         k = td.k
         await k.cpu.work(20)
         handover["armed"] = True

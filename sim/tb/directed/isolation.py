@@ -40,6 +40,7 @@ frees v's lock and changes nothing else of v.
 
 The configuration comes from the run's run.json (its CPUs, FIFO depth, RAM words and external lines).
 """
+
 from __future__ import annotations
 
 import time
@@ -49,12 +50,28 @@ from cocotb.triggers import ClockCycles, FallingEdge
 
 from hdl import memory_map as mm
 from sim.tb.testbench import SocBench
-from sim.tb.directed.isolation_model import (ATTACK_CYCLE_HI, ATTACK_GLOBAL_WRITES, CONFIG, CTRL_ARMED, CTRL_ENABLE,
-                                             CTRL_PENDING, MASK32, NONOWNER, PATTERNS, UNMAPPED, VICTIM_COMPARE_HI,
-                                             VICTIM_CYCLE_HI, VICTIM_PRIO, ChangeMonitor, EventMonitor, Soc)
+from sim.tb.directed.isolation_model import (
+    ATTACK_CYCLE_HI,
+    ATTACK_GLOBAL_WRITES,
+    CONFIG,
+    CTRL_ARMED,
+    CTRL_ENABLE,
+    CTRL_PENDING,
+    MASK32,
+    NONOWNER,
+    PATTERNS,
+    UNMAPPED,
+    VICTIM_COMPARE_HI,
+    VICTIM_CYCLE_HI,
+    VICTIM_PRIO,
+    ChangeMonitor,
+    EventMonitor,
+    Soc,
+)
 
 
 # -- the victim's state -----------------------------------------------------------------------------
+
 
 def _others(soc: Soc, cpu: int) -> list[int]:
     return [x for x in range(soc.n) if x != cpu]
@@ -131,13 +148,23 @@ async def setup_victim(soc: Soc, v: int) -> None:
     state = await soc.snapshot(v)
     pending = (1 << soc.n_src) - 1 if soc.cfg.ext_lines else 0b111
     expect = {
-        "debug.CURTHREAD": 0xC0DE_0000 | v, "debug.CRITDEPTH": 3 + v, "debug.PRI": 0x40 + v,
-        "timer.COMPARE_HI": VICTIM_COMPARE_HI + v, "timer.COMPARE_LO": 0x1234_5000 + v, "timer.PERIOD": 0x777 + v,
+        "debug.CURTHREAD": 0xC0DE_0000 | v,
+        "debug.CRITDEPTH": 3 + v,
+        "debug.PRI": 0x40 + v,
+        "timer.COMPARE_HI": VICTIM_COMPARE_HI + v,
+        "timer.COMPARE_LO": 0x1234_5000 + v,
+        "timer.PERIOD": 0x777 + v,
         "sys.CYCLE_HI": VICTIM_CYCLE_HI,
         "timer.CTRL": CTRL_ENABLE | CTRL_ARMED | CTRL_PENDING,
-        "intc.ENABLE": enable, "intc.INSERVICE": 1 << mm.SOURCE_SOFT | 1 << mm.SOURCE_TIMER,
-        "intc.PENDING": pending, "mplock.OWNER": v, "mplock.ERR": 0, "sys.CPUID": v, "rtl.irq": 1,
-        "rtl.intc.soft": 1, "rtl.debug.curthread": 0xC0DE_0000 | v,
+        "intc.ENABLE": enable,
+        "intc.INSERVICE": 1 << mm.SOURCE_SOFT | 1 << mm.SOURCE_TIMER,
+        "intc.PENDING": pending,
+        "mplock.OWNER": v,
+        "mplock.ERR": 0,
+        "sys.CPUID": v,
+        "rtl.irq": 1,
+        "rtl.intc.soft": 1,
+        "rtl.debug.curthread": 0xC0DE_0000 | v,
     }
     expect.update({f"intc.PRIO[{k}]": p for k, p in prio.items()})
     expect.update(soc.model_view(v))
@@ -146,6 +173,7 @@ async def setup_victim(soc: Soc, v: int) -> None:
 
 
 # -- the attack -------------------------------------------------------------------------------------
+
 
 class Attack:
     def __init__(self, soc: Soc, v: int, a: int, full_window: bool):
@@ -189,8 +217,10 @@ class Attack:
         beyond = [n, n + 1, 31, 32, 0x100 | mm.SOURCE_SOFT, 0x8000_0000 | mm.SOURCE_SOFT, MASK32]
         for ident in beyond:
             await self.wr(mm.INTC.COMPLETE, ident)
-        self.expect(await self.rd(mm.INTC.INSERVICE) == 1 << mm.SOURCE_SOFT,
-                    "COMPLETE of an id that is no source ended its own soft source")
+        self.expect(
+            await self.rd(mm.INTC.INSERVICE) == 1 << mm.SOURCE_SOFT,
+            "COMPLETE of an id that is no source ended its own soft source",
+        )
         for ident in range(n):
             await self.wr(mm.INTC.COMPLETE, ident)
         self.expect(await self.rd(mm.INTC.INSERVICE) == 0, "COMPLETE 0..n-1 left its own sources in service")
@@ -236,17 +266,21 @@ class Attack:
         block, _, reg = name.partition(".")
         view = soc.model_view(self.a)
         if block.startswith("ipi_tx["):
-            slot = block[len("ipi_tx"):]
+            slot = block[len("ipi_tx") :]
             for r in ("TX_FUNC", "TX_WINDEX", "TX_STATUS"):
                 got = await self.rd(mm.IPI_TX.addr(r, slot=int(slot[1:-1])))
-                self.expect(got == view[f"ipi_tx{slot}.{r}"],
-                            f"after {name} <- {p:#x}: ipi_tx{slot}.{r} = {got:#x}, model {view[f'ipi_tx{slot}.{r}']:#x}")
+                self.expect(
+                    got == view[f"ipi_tx{slot}.{r}"],
+                    f"after {name} <- {p:#x}: ipi_tx{slot}.{r} = {got:#x}, model {view[f'ipi_tx{slot}.{r}']:#x}",
+                )
         elif block.startswith("ipi_rx["):
-            slot = block[len("ipi_rx"):]
+            slot = block[len("ipi_rx") :]
             for r in ("RX_LEVEL", "RX_STATUS", "RX_ARG"):
                 got = await self.rd(mm.IPI_RX.addr(r, slot=int(slot[1:-1])))
-                self.expect(got == view[f"ipi_rx{slot}.{r}"],
-                            f"after {name} <- {p:#x}: ipi_rx{slot}.{r} = {got:#x}, model {view[f'ipi_rx{slot}.{r}']:#x}")
+                self.expect(
+                    got == view[f"ipi_rx{slot}.{r}"],
+                    f"after {name} <- {p:#x}: ipi_rx{slot}.{r} = {got:#x}, model {view[f'ipi_rx{slot}.{r}']:#x}",
+                )
         elif name == "intc.ENABLE":
             self.expect(await self.rd(addr) == p & ((1 << soc.n_src) - 1), f"{name} <- {p:#x} not read back")
         elif reg.startswith("PRIO["):
@@ -258,7 +292,10 @@ class Attack:
             bit = await self.rd(mm.INTC.PENDING) >> mm.SOURCE_SOFT & 1
             self.expect(bit == (name == "intc.SOFT_SET"), f"{name} did not change its own soft source")
         elif name in ("timer.COMPARE_LO", "timer.COMPARE_HI", "timer.PERIOD") or name in (
-                "debug.CURTHREAD", "debug.CRITDEPTH", "debug.PRI"):
+            "debug.CURTHREAD",
+            "debug.CRITDEPTH",
+            "debug.PRI",
+        ):
             self.expect(await self.rd(addr) == p, f"{name} <- {p:#x} not read back")
         elif name == "timer.CTRL":
             self.expect(await self.rd(addr) & CTRL_ENABLE == p & CTRL_ENABLE, f"{name} <- {p:#x}: ENABLE not read back")
@@ -355,8 +392,16 @@ async def run_round(soc: Soc, v: int, a: int, full_window: bool, log) -> dict:
     failed_tries = (await soc.read(v, mm.MPLOCK.FAILED_TRIES) - failed_tries_before) & MASK32
     assert failed_tries == attack.tries, f"FAILED_TRIES grew by {failed_tries}, a made {attack.tries} TRYs"
     ok = soc.counts["attack_ok"] - start_ok
-    log.info("attacker %d vs victim %d: %d legal accesses (%d writes, %d reads), %d illegal accesses%s",
-             a, v, ok, attack.writes, attack.reads, errors, " (every word of every window)" if full_window else "")
+    log.info(
+        "attacker %d vs victim %d: %d legal accesses (%d writes, %d reads), %d illegal accesses%s",
+        a,
+        v,
+        ok,
+        attack.writes,
+        attack.reads,
+        errors,
+        " (every word of every window)" if full_window else "",
+    )
     return {"events": attack.events_written}
 
 
@@ -376,8 +421,9 @@ async def attackers_change_nothing_of_the_victim(dut, victim):
     for a in _others(soc, v):
         result = await run_round(soc, v, a, a == full, dut._log)
         await FallingEdge(dut.clk)
-        assert events[a].events == result["events"], \
+        assert events[a].events == result["events"], (
             f"CPU {a}: EVENT writes {result['events']} showed as {events[a].events}"
+        )
         for c in range(soc.n):
             if c != a:
                 assert not events[c].events, f"CPU {c}: debug.event pulsed {events[c].events} during CPU {a}'s attack"
@@ -389,20 +435,31 @@ async def attackers_change_nothing_of_the_victim(dut, victim):
         mon.stop()
     # Every FIFO holds exactly what the model says (the attackers' pushes included).
     expected = {key: list(f.entries) for key, f in soc.fifo.items()}
-    for (s, d) in soc.fifo:
+    for s, d in soc.fifo:
         got = []
         for _ in range(soc.depth + 1):
             if not await soc.read(d, mm.IPI_RX.addr("RX_LEVEL", slot=s)):
                 break
-            got.append((await soc.read(d, mm.IPI_RX.addr("RX_FUNC", slot=s)),
-                        await soc.read(d, mm.IPI_RX.addr("RX_ARG", slot=s))))
+            got.append(
+                (
+                    await soc.read(d, mm.IPI_RX.addr("RX_FUNC", slot=s)),
+                    await soc.read(d, mm.IPI_RX.addr("RX_ARG", slot=s)),
+                )
+            )
             await soc.write(d, mm.IPI_RX.addr("RX_POP", slot=s), 0)
         assert got == expected[(s, d)], f"FIFO[{s}][{d}] held {got}, model {expected[(s, d)]}"
     total = sum(m.transactions for m in bench.masters)
     wall = time.perf_counter() - t0
-    dut._log.info("ISOLATION victim %d: %d bus accesses (setup %d, snapshots %d, attack %d legal + %d illegal) "
-                  "in %.1f s wall", v, total, setup_accesses, soc.counts["snapshot"], soc.counts["attack_ok"],
-                  soc.counts["attack_err"], wall)
+    dut._log.info(
+        "ISOLATION victim %d: %d bus accesses (setup %d, snapshots %d, attack %d legal + %d illegal) in %.1f s wall",
+        v,
+        total,
+        setup_accesses,
+        soc.counts["snapshot"],
+        soc.counts["attack_ok"],
+        soc.counts["attack_err"],
+        wall,
+    )
 
 
 @cocotb.test()
@@ -422,8 +479,14 @@ async def mplock_bust_is_the_only_cross_cpu_release(dut, victim):
         await soc.write(a, mm.MPLOCK.BUST, 0)
         for c in range(soc.n):
             allowed = dict(before[c])
-            allowed.update({"mplock.OWNER": mm.OWNER_FREE, "rtl.mplock.held": 0, "rtl.mplock.owner": None,
-                            "mplock.BUSTS": before[c]["mplock.BUSTS"] + 1})
+            allowed.update(
+                {
+                    "mplock.OWNER": mm.OWNER_FREE,
+                    "rtl.mplock.held": 0,
+                    "rtl.mplock.owner": None,
+                    "mplock.BUSTS": before[c]["mplock.BUSTS"] + 1,
+                }
+            )
             await soc.check(c, allowed, f"BUST by CPU {a} of CPU {v}'s lock")
         # v's RELEASE now finds the lock free: ERR.NONOWNER, as for any RELEASE of a free lock.
         await soc.write(v, mm.MPLOCK.RELEASE, 0)
@@ -434,5 +497,9 @@ async def mplock_bust_is_the_only_cross_cpu_release(dut, victim):
         assert await soc.read(a, mm.MPLOCK.OWNER) == mm.OWNER_FREE
         assert await soc.read(a, mm.MPLOCK.ERR) == 0
         assert await soc.read(a, mm.MPLOCK.ACQUIRES) == acquires
-    dut._log.info("ISOLATION bust victim %d: %d bus accesses in %.1f s wall", v,
-                  sum(m.transactions for m in bench.masters), time.perf_counter() - t0)
+    dut._log.info(
+        "ISOLATION bust victim %d: %d bus accesses in %.1f s wall",
+        v,
+        sum(m.transactions for m in bench.masters),
+        time.perf_counter() - t0,
+    )

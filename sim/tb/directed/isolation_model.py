@@ -2,6 +2,7 @@
 uses, a reference model of every IPI FIFO fed with every successful access, the SoC as the test
 drives it (snapshots of every CPU's readable and probed state), and monitors of the victim's
 ``irq`` and ``debug.event``."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -43,8 +44,7 @@ SNAPSHOT_GLOBALS = ("mplock", "route")
 ATTACK_GLOBAL_WRITES = {"mplock.RELEASE", "mplock.ERR"}
 
 #: Addresses outside every block window.
-UNMAPPED = (0x0000_8000, 0x0000_C000, 0x0000_FFFC, 0x0100_0000, 0x0FFF_FFFC, 0x2000_0000,
-            0x8000_0000, 0xFFFF_FFFC)
+UNMAPPED = (0x0000_8000, 0x0000_C000, 0x0000_FFFC, 0x0100_0000, 0x0FFF_FFFC, 0x2000_0000, 0x8000_0000, 0xFFFF_FFFC)
 
 #: The cycle counter's high word while the victim is set up (v latches it) and during the attacks.
 VICTIM_CYCLE_HI, ATTACK_CYCLE_HI = 0x1234, 0x1235
@@ -56,6 +56,7 @@ VICTIM_PRIO = {mm.SOURCE_IPI: 3, mm.SOURCE_TIMER: 5, mm.SOURCE_SOFT: 7, mm.SOURC
 
 
 # -- a reference model of every FIFO, fed with every successful access ---------------------------
+
 
 @dataclass
 class FifoModel:
@@ -75,8 +76,9 @@ class Soc:
         self.n = bench.ncpu
         self.depth = bench.fifo_depth
         self.cfg = CONFIG
-        assert self.n == CONFIG.ncpu and self.depth == CONFIG.fifo_depth, \
+        assert self.n == CONFIG.ncpu and self.depth == CONFIG.fifo_depth, (
             f"run.json's {CONFIG} does not match the SoC ({self.n} CPUs, depth {self.depth})"
+        )
         self.n_src = CONFIG.n_sources
         self.windows = [mm.windows(CONFIG, c) for c in range(self.n)]
         self.fifo = {(s, d): FifoModel() for s in range(self.n) for d in range(self.n) if s != d}
@@ -108,8 +110,9 @@ class Soc:
             return f"timeout instead of err: {exc}"
         except BusError:
             return None
-        return (f"CPU {cpu}: illegal {'write' if write else 'read'} of {addr:#010x} "
-                f"({mm.describe(addr)}) was acknowledged")
+        return (
+            f"CPU {cpu}: illegal {'write' if write else 'read'} of {addr:#010x} ({mm.describe(addr)}) was acknowledged"
+        )
 
     def _track_write(self, cpu: int, addr: int, value: int) -> None:
         block = mm.block_at(addr)
@@ -205,8 +208,12 @@ class Soc:
             view[f"ipi_tx[{x}].TX_FUNC"] = f.func
             view[f"ipi_tx[{x}].TX_WINDEX"] = f.windex
             view[f"ipi_tx[{x}].TX_RINDEX"] = f.rindex
-            view[f"ipi_tx[{x}].TX_STATUS"] = ((TX_FULL if level == self.depth else 0) | (TX_EMPTY if not level else 0)
-                                              | (TX_WOF if f.wof else 0) | level << TX_LEVEL_LSB)
+            view[f"ipi_tx[{x}].TX_STATUS"] = (
+                (TX_FULL if level == self.depth else 0)
+                | (TX_EMPTY if not level else 0)
+                | (TX_WOF if f.wof else 0)
+                | level << TX_LEVEL_LSB
+            )
             g = self.fifo[x, cpu]
             head = g.entries[0] if g.entries else (0, 0)
             view[f"ipi_rx[{x}].RX_FUNC"], view[f"ipi_rx[{x}].RX_ARG"] = head
@@ -255,6 +262,7 @@ class Soc:
 
 
 # -- monitors -------------------------------------------------------------------------------------
+
 
 class EventMonitor:
     """Records every pulse of ``cpu<N>.debug.event_valid`` and the event code shown with it."""

@@ -3,6 +3,7 @@ lines, trace queries, waiting and ending a run.
 
 Not a test module itself: the directed modules import it.
 """
+
 from __future__ import annotations
 
 from firmware.ram_layout import THREAD_FIELDS, RamLayout
@@ -14,8 +15,24 @@ from sim.tb.machine import Machine, new_machine
 from sim.tb.testbench import SocBench
 from sim.tb.scenarios.base import Devices
 
-__all__ = ["up_machine", "Device", "mark", "marks", "index_of", "indices", "between", "source_of", "smp_machine", "Done",
-           "until", "owner", "final_checks_ok", "after", "KERNEL_PATH_CYCLES", "planted_bugs"]
+__all__ = [
+    "up_machine",
+    "Device",
+    "mark",
+    "marks",
+    "index_of",
+    "indices",
+    "between",
+    "source_of",
+    "smp_machine",
+    "Done",
+    "until",
+    "owner",
+    "final_checks_ok",
+    "after",
+    "KERNEL_PATH_CYCLES",
+    "planted_bugs",
+]
 
 
 def planted_bugs() -> frozenset[str]:
@@ -49,21 +66,19 @@ def marks(system: System) -> list[str]:
 
 def indices(records: list[dict], event: str, **match) -> list[int]:
     """Positions in ``records`` of the records of kind ``event`` whose fields equal ``match``."""
-    return [i for i, r in enumerate(records)
-            if r["event"] == event and all(r.get(k) == v for k, v in match.items())]
+    return [i for i, r in enumerate(records) if r["event"] == event and all(r.get(k) == v for k, v in match.items())]
 
 
 def index_of(records: list[dict], event: str, **match) -> int:
     """Position of the one record that matches (asserts there is exactly one)."""
     found = indices(records, event, **match)
-    assert len(found) == 1, f"expected one {event} {match}, found {len(found)}: " \
-                            f"{[records[i] for i in found]}"
+    assert len(found) == 1, f"expected one {event} {match}, found {len(found)}: {[records[i] for i in found]}"
     return found[0]
 
 
 def between(records: list[dict], first: int, last: int, event: str | None = None) -> list[dict]:
     """Records strictly between positions ``first`` and ``last`` (optionally of one kind)."""
-    return [r for r in records[first + 1:last] if event is None or r["event"] == event]
+    return [r for r in records[first + 1 : last] if event is None or r["event"] == event]
 
 
 def peek_td(system: System, td, field: str) -> int:
@@ -91,7 +106,7 @@ async def smp_machine(dut, **kwargs) -> Machine:
     every token starts owned by CPU 0 with generation 0, as the race detector assumes too.
     """
     bench = await SocBench(dut).start()
-    bench.watch_ram()                    # peek_td reads the RAM as the bus traffic leaves it
+    bench.watch_ram()  # peek_td reads the RAM as the bus traffic leaves it
     for word in range(required_words(bench.ncpu)):
         await bench.masters[0].write(mm.RAM.addr("WORD", index=word), 0)
     return Machine(bench, mode="smp", bugs=planted_bugs(), **kwargs)

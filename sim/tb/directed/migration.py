@@ -2,6 +2,7 @@
 then runs on the new CPU: its kernel, its bus port, its debug registers. On a 4-CPU SoC, under
 the default cost model, with other work running on every CPU.
 """
+
 from __future__ import annotations
 
 import cocotb
@@ -43,7 +44,7 @@ async def a_thread_migrates_across_every_cpu(dut):
             info["path"].append((k.gd_cpuid, cpuid, shown, probe, await k.td_get(td, "td_cpu")))
             mark(td, f"at{n}", where=k.gd_cpuid)
             if k.gd_cpuid == 0:
-                dev.raise_after(LINE, 5)           # preempted by CPU 0's ithread here
+                dev.raise_after(LINE, 5)  # preempted by CPU 0's ithread here
             await k.cpu.work(60)
             if n == HOPS:
                 break
@@ -56,7 +57,7 @@ async def a_thread_migrates_across_every_cpu(dut):
         while not info.get("finished"):
             k = td.k
             if info["want"] == k.gd_cpuid:
-                await k.get_mplock()            # lwkt_acquire changes a thread other CPUs share
+                await k.get_mplock()  # lwkt_acquire changes a thread other CPUs share
                 await k.lwkt_gettoken(hop.wa_token)
                 waiting = await k.waitq_records(hop)
                 moved = system.thread_at(waiting[0]) if waiting and info["want"] == k.gd_cpuid else None
@@ -67,7 +68,7 @@ async def a_thread_migrates_across_every_cpu(dut):
                 await k.rel_mplock()
                 if moved is not None:
                     mark(td, "pulled", target=moved.td_id)
-                    await k.lwkt_signal(hop)    # runnable here now: the thread is this CPU's
+                    await k.lwkt_signal(hop)  # runnable here now: the thread is this CPU's
             await k.cpu.work(20)
             await k.lwkt_yield()
         done()
@@ -96,8 +97,7 @@ async def a_thread_migrates_across_every_cpu(dut):
         if k.gd_cpuid == 0:
             system.register_ipi("note", note)
             await k.register_ithread(LINE, handler, pri=TDPRI_INT_MED)
-            info["traveller"] = await k.lwkt_create(traveller, comm="traveller", pri=TDPRI_KERN_DAEMON,
-                                                    mpsafe=True)
+            info["traveller"] = await k.lwkt_create(traveller, comm="traveller", pri=TDPRI_KERN_DAEMON, mpsafe=True)
         await k.lwkt_create(puller, comm=f"puller{k.gd_cpuid}", pri=TDPRI_KERN_USER, mpsafe=True)
         await k.lwkt_create(busy, comm=f"busy{k.gd_cpuid}", pri=TDPRI_KERN_USER, mpsafe=True)
 
@@ -125,13 +125,15 @@ async def a_thread_migrates_across_every_cpu(dut):
     assert ("traveller", 0) in info["preempted_on"]
     # Switches to it happen on the CPU it belongs to at the time.
     for i in indices(recs, "switch", to=t.td_id):
-        prior = [r for r in recs[:i] if r["event"] == "mark" and r.get("label", "").startswith("at")
-                 and r["tid"] == t.td_id]
+        prior = [
+            r for r in recs[:i] if r["event"] == "mark" and r.get("label", "").startswith("at") and r["tid"] == t.td_id
+        ]
         if prior:
             assert recs[i]["cpu"] in (prior[-1]["cpu"], (prior[-1]["cpu"] + 1) % NCPU)
     # Other work ran all along, on every CPU.
-    assert info["busy_rounds"] >= 4 * NCPU and info["notes"] == system.ipi_checker.received_count - \
-        len([r for r in recs if r["event"] == "ipi_receive" and r["func"] != "note"])
+    assert info["busy_rounds"] >= 4 * NCPU and info["notes"] == system.ipi_checker.received_count - len(
+        [r for r in recs if r["event"] == "ipi_receive" and r["func"] != "note"]
+    )
     assert t.td_gd.gd_cpuid == expected[-1] and t in t.td_gd.gd_tdallq
     # A CPU the thread left still lists it until it next walks its own list (no CPU edits
     # another's): then the entry goes.

@@ -5,6 +5,7 @@ the tests depend only on the bus driver, the layout and the detector. The ack of
 each access is also watched on the port itself, independently of the driver,
 to check the cycle the detector reports.
 """
+
 from __future__ import annotations
 
 import cocotb
@@ -26,13 +27,14 @@ class AckWatch:
 
     def __init__(self, dut, ncpu: int, address: int):
         self.dut, self.ncpu, self.word = dut, ncpu, address >> 2
-        self.writes: list[tuple[int, int]] = []    # (cycle, cpu)
+        self.writes: list[tuple[int, int]] = []  # (cycle, cpu)
         self.running = True
 
     async def run(self) -> None:
         falling = FallingEdge(self.dut.clk)
-        ports = [{name: getattr(self.dut, f"cpu{cpu}__{name}") for name in ("ack", "we", "adr")}
-                 for cpu in range(self.ncpu)]
+        ports = [
+            {name: getattr(self.dut, f"cpu{cpu}__{name}") for name in ("ack", "we", "adr")} for cpu in range(self.ncpu)
+        ]
         while self.running:
             await falling
             for cpu, port in enumerate(ports):
@@ -69,8 +71,8 @@ async def token_race_is_reported_at_its_access(dut):
     updated = []
 
     async def cpu1():
-        await m1.write(t_reqcpu, 1)                       # ask for the token
-        while await m1.read(t_cpu) != 1:                  # wait until CPU 0 gave it
+        await m1.write(t_reqcpu, 1)  # ask for the token
+        while await m1.read(t_cpu) != 1:  # wait until CPU 0 gave it
             pass
         value = await m1.read(data_addr)
         await m1.write(data_addr, value + 1)
@@ -79,10 +81,10 @@ async def token_race_is_reported_at_its_access(dut):
     async def cpu0():
         while await m0.read(t_reqcpu) != 1:
             pass
-        await m0.write(t_cpu, 1)                          # lwkt_gettoken_remote: hand it over
+        await m0.write(t_cpu, 1)  # lwkt_gettoken_remote: hand it over
         while not updated:
-            await m0.read(mm.SYS.CPUID)                   # (not shared RAM: not seen by the detector)
-        await m0.write(data_addr, 41)                     # the planted race: CPU 1 owns the token
+            await m0.read(mm.SYS.CPUID)  # (not shared RAM: not seen by the detector)
+        await m0.write(data_addr, 41)  # the planted race: CPU 1 owns the token
 
     first, second = cocotb.start_soon(cpu1()), cocotb.start_soon(cpu0())
     await first
@@ -127,7 +129,7 @@ async def monitor_sees_acknowledged_ram_accesses_only(dut):
     read_cycle = now_ns() // CLOCK_PERIOD_NS
     assert await m0.read(mm.SYS.CPUID) == 0
     try:
-        await m0.read(RamLayout.address(RAM_WORDS))       # past the RAM: err
+        await m0.read(RamLayout.address(RAM_WORDS))  # past the RAM: err
     except BusError:
         pass
     else:

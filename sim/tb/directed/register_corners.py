@@ -15,6 +15,7 @@ Verilator, and on the RTL coverage build: sim/coverage/rtl.py).
 Each test brings the SoC up through :class:`sim.tb.testbench.SocBench` (a reset) and reads the
 configuration from the hardware, so one module fits every build.
 """
+
 import cocotb
 from cocotb.triggers import FallingEdge
 
@@ -41,6 +42,7 @@ async def every_fifo_overflows_drains_and_underflows(dut):
     fifos = [(s, d) for s in range(n) for d in range(n) if s != d]
     for s, d in fifos:
         tx, rx = bench.masters[s], bench.masters[d]
+
         def tx_reg(name, d=d):
             return mm.IPI_TX.addr(name, slot=d)
 
@@ -51,7 +53,7 @@ async def every_fifo_overflows_drains_and_underflows(dut):
         for k in range(depth):
             await tx.write(tx_reg("TX_ARG"), 0x100 + k)
         assert await tx.read(tx_reg("TX_STATUS")) == FULL | depth << LEVEL_LSB, f"FIFO[{s}][{d}] not full"
-        await tx.write(tx_reg("TX_ARG"), 0xDEAD)             # full: dropped, WOF set
+        await tx.write(tx_reg("TX_ARG"), 0xDEAD)  # full: dropped, WOF set
         assert await tx.read(tx_reg("TX_STATUS")) == FULL | WOF | depth << LEVEL_LSB
         assert await tx.read(tx_reg("TX_WINDEX")) == depth
         assert await rx.read(mm.IPI_PENDING.RX_PENDING) == 1 << s
@@ -61,10 +63,10 @@ async def every_fifo_overflows_drains_and_underflows(dut):
             await rx.write(rx_reg("RX_POP"), 0)
         assert await rx.read(rx_reg("RX_STATUS")) == 0 and await rx.read(rx_reg("RX_LEVEL")) == 0
         assert await rx.read(rx_reg("RX_ARG")) == 0 and await rx.read(rx_reg("RX_FUNC")) == 0
-        await rx.write(rx_reg("RX_POP"), 0)                  # empty: ignored, ROE set
+        await rx.write(rx_reg("RX_POP"), 0)  # empty: ignored, ROE set
         assert await rx.read(rx_reg("RX_STATUS")) == ROE
         assert await tx.read(tx_reg("TX_RINDEX")) == depth
-        await rx.write(rx_reg("RX_STATUS"), 0)               # write 1 to clear: a 0 keeps it
+        await rx.write(rx_reg("RX_STATUS"), 0)  # write 1 to clear: a 0 keeps it
         assert await rx.read(rx_reg("RX_STATUS")) == ROE
         await rx.write(rx_reg("RX_STATUS"), ROE)
         assert await rx.read(rx_reg("RX_STATUS")) == 0
@@ -80,8 +82,10 @@ async def every_fifo_overflows_drains_and_underflows(dut):
                 except BusError as exc:
                     assert exc.cpu == m.cpu and exc.address == address
                 else:
-                    raise AssertionError(f"CPU {m.cpu}: {'write' if write else 'read'} of its own slot "
-                                         f"{mm.describe(address)} did not err")
+                    raise AssertionError(
+                        f"CPU {m.cpu}: {'write' if write else 'read'} of its own slot "
+                        f"{mm.describe(address)} did not err"
+                    )
     dut._log.info("IPI: %d FIFOs of depth %d overflowed, drained and underflowed", len(fifos), depth)
 
 
@@ -112,10 +116,11 @@ async def every_line_reaches_the_cpu_it_is_routed_to(dut):
     lines = await _external_lines(bench)
     for line in range(lines):
         source = mm.SOURCE_EXT0 + line
+
         def dev(name, line=line):
             return mm.DEVICE.addr(name, index=line)
 
-        for cpu in list(range(n)) + [n]:                     # ROUTE = NCPU: routed nowhere
+        for cpu in list(range(n)) + [n]:  # ROUTE = NCPU: routed nowhere
             await m0.write(mm.ROUTE.addr("ROUTE", index=line), cpu)
             assert await m0.read(mm.ROUTE.addr("ROUTE", index=line)) == cpu
             target = bench.masters[cpu] if cpu < n else None
@@ -132,7 +137,7 @@ async def every_line_reaches_the_cpu_it_is_routed_to(dut):
                 assert target.irq_high()
                 assert await target.read(mm.INTC.CLAIM) == source
                 assert await target.read(mm.INTC.INSERVICE) == 1 << source
-            await _post(dut, line, data ^ 0xFFFF_FFFF)                 # pending: overruns, DATA kept
+            await _post(dut, line, data ^ 0xFFFF_FFFF)  # pending: overruns, DATA kept
             assert await m0.read(dev("STATUS")) == REQUEST | OVERRUN and await m0.read(dev("DATA")) == data
             await m0.write(dev("ACK"), REQUEST | OVERRUN)
             assert await m0.read(dev("STATUS")) == 0
@@ -159,7 +164,7 @@ async def soft_source_claim_and_clear(dut):
         assert await m.read(mm.INTC.CLAIM) == mm.SOURCE_SOFT and not m.irq_high()
         await m.write(mm.INTC.SOFT_CLR, 0)
         assert not await m.read(mm.INTC.PENDING) & soft
-        await m.write(mm.INTC.COMPLETE, mm.SOURCE_IPI)     # not in service: ignored
+        await m.write(mm.INTC.COMPLETE, mm.SOURCE_IPI)  # not in service: ignored
         assert await m.read(mm.INTC.INSERVICE) == soft
         await m.write(mm.INTC.COMPLETE, mm.SOURCE_SOFT)
         assert await m.read(mm.INTC.INSERVICE) == 0 and await m.read(mm.INTC.CLAIM) == mm.CLAIM_NONE
@@ -173,7 +178,7 @@ async def one_shot_timer_fires_once(dut):
     for m in bench.masters:
         await m.write(mm.TIMER.PERIOD, 0)
         await m.write(mm.TIMER.COMPARE_HI, 0)
-        await m.write(mm.TIMER.COMPARE_LO, 0)              # already due
+        await m.write(mm.TIMER.COMPARE_LO, 0)  # already due
         await m.write(mm.TIMER.CTRL, ENABLE)
         assert await m.read(mm.TIMER.CTRL) == ENABLE | PENDING, "a one-shot firing disarms"
         assert await m.read(mm.TIMER.COMPARE_LO) == 0, "a one-shot firing leaves COMPARE"
@@ -212,13 +217,13 @@ async def timer_compare_write_in_a_firing_cycle_rearms(dut):
 async def mplock_error_paths(dut):
     bench = await SocBench(dut).start()
     m0, last = bench.masters[0], bench.masters[-1]
-    await m0.write(mm.MPLOCK.RELEASE, 0)                     # free: CPU 0 is not the owner
+    await m0.write(mm.MPLOCK.RELEASE, 0)  # free: CPU 0 is not the owner
     assert await m0.read(mm.MPLOCK.ERR) == NONOWNER
-    await m0.write(mm.MPLOCK.ERR, 0)                         # write 1 to clear: a 0 keeps it
+    await m0.write(mm.MPLOCK.ERR, 0)  # write 1 to clear: a 0 keeps it
     assert await m0.read(mm.MPLOCK.ERR) == NONOWNER
     await m0.write(mm.MPLOCK.ERR, NONOWNER)
     assert await m0.read(mm.MPLOCK.ERR) == 0
-    assert await m0.read(mm.MPLOCK.TRY) == 1 and await m0.read(mm.MPLOCK.TRY) == 1   # the owner again
+    assert await m0.read(mm.MPLOCK.TRY) == 1 and await m0.read(mm.MPLOCK.TRY) == 1  # the owner again
     assert await m0.read(mm.MPLOCK.ACQUIRES) == 1 and await m0.read(mm.MPLOCK.FAILED_TRIES) == 0
     if bench.ncpu > 1:
         assert await last.read(mm.MPLOCK.TRY) == 0

@@ -8,6 +8,7 @@ Thread bodies only record what they see (into ``info``) and put ``mark`` records
 the trace; the assertions run after the run, on the records, the counters and the
 RTL probes sampled during the run.
 """
+
 from __future__ import annotations
 
 import cocotb
@@ -15,8 +16,20 @@ import cocotb
 from firmware.thread import TDF, TDPRI_KERN_DAEMON, TDPRI_KERN_USER
 from hdl import memory_map as mm
 from sim.contract.config import RunConfig
-from sim.tb.directed.kernel_helpers import (Done, after, blocked_on, final_checks_ok, index_of, indices, mark, marks,
-                                            owner, smp_machine, source_of, until)
+from sim.tb.directed.kernel_helpers import (
+    Done,
+    after,
+    blocked_on,
+    final_checks_ok,
+    index_of,
+    indices,
+    mark,
+    marks,
+    owner,
+    smp_machine,
+    source_of,
+    until,
+)
 
 MAX_CYCLES = 16_000  # the kernel's own execution (the default cost model) takes cycles too
 LINE = 0
@@ -26,6 +39,7 @@ NCPU = RunConfig.from_environment().cpus
 
 
 # -- 1. remote wake-up of a blocked thread --------------------------------------------------------------
+
 
 @cocotb.test(skip=NCPU != 2)
 async def signal_wakes_blocked_thread_on_other_cpu(dut):
@@ -84,7 +98,7 @@ async def signal_wakes_blocked_thread_on_other_cpu(dut):
     receive = index_of(recs, "ipi_receive", cpu=1, source=0, func="lwkt_schedule")
     assert send < receive
     switches = indices(recs, "switch", cpu=1, to=sleeper_id)
-    assert len(switches) == 2, [recs[i] for i in switches]     # its first run, and the wake-up
+    assert len(switches) == 2, [recs[i] for i in switches]  # its first run, and the wake-up
     assert switches[0] < block < receive < switches[1] < index_of(recs, "mark", label="sleeper-woken")
     assert recs[receive]["cycle"] >= recs[send]["cycle"]
     # lwkt_block returned the generation the signal made.
@@ -98,6 +112,7 @@ async def signal_wakes_blocked_thread_on_other_cpu(dut):
 
 
 # -- 2. remote schedule / deschedule of a thread that is not waiting ---------------------------------
+
 
 @cocotb.test(skip=NCPU != 2)
 async def schedule_and_deschedule_remote_thread(dut):
@@ -116,7 +131,7 @@ async def schedule_and_deschedule_remote_thread(dut):
             info["steps"] += 1
             mark(td, "victim-step")
             await k.cpu.work(30)
-            await k.lwkt_switch()          # no re-enqueue: runs again only while scheduled
+            await k.lwkt_switch()  # no re-enqueue: runs again only while scheduled
         done()
 
     async def actor(td, arg):
@@ -145,8 +160,9 @@ async def schedule_and_deschedule_remote_thread(dut):
         await k.lwkt_create(actor, comm="actor", pri=TDPRI_KERN_USER, mpsafe=True)
 
     async def boot1(k):
-        info["victim"] = await k.lwkt_create(victim, comm="victim", tdflags=TDF.STOPREQ,
-                                             pri=TDPRI_KERN_USER, mpsafe=True)
+        info["victim"] = await k.lwkt_create(
+            victim, comm="victim", tdflags=TDF.STOPREQ, pri=TDPRI_KERN_USER, mpsafe=True
+        )
 
     machine.start({0: boot0, 1: boot1})
     assert await machine.run(MAX_CYCLES) == "done", system.panic
@@ -154,13 +170,15 @@ async def schedule_and_deschedule_remote_thread(dut):
     recs = system.trace.sorted_records()
     steps = indices(recs, "mark", label="victim-step")
     assert all(recs[i]["cpu"] == 1 and recs[i]["tid"] == vid for i in steps)
-    assert info["steps_before_schedule"] == 0          # created stopped: never ran on its own
+    assert info["steps_before_schedule"] == 0  # created stopped: never ran on its own
 
     # Each remote operation: an event on CPU 0, the IPI, and the same operation on CPU 1.
     ops = []
-    for label, func, kind in (("schedule", "lwkt_schedule", "schedule"),
-                              ("deschedule", "lwkt_deschedule", "deschedule"),
-                              ("reschedule", "lwkt_schedule", "schedule")):
+    for label, func, kind in (
+        ("schedule", "lwkt_schedule", "schedule"),
+        ("deschedule", "lwkt_deschedule", "deschedule"),
+        ("reschedule", "lwkt_schedule", "schedule"),
+    ):
         m = index_of(recs, "mark", label=label)
         local = after(recs, m, kind, cpu=0, target=vid)[0]
         send = after(recs, m, "ipi_send", cpu=0, dest=1, func=func)[0]
@@ -187,6 +205,7 @@ async def schedule_and_deschedule_remote_thread(dut):
 
 # -- 3. tokens ------------------------------------------------------------------------------------------
 
+
 @cocotb.test(skip=NCPU != 2)
 async def tokens_move_between_cpus(dut):
     """lwkt_gettoken asks the owner by IPI and returns owning the token (t_cpu in RAM);
@@ -203,7 +222,7 @@ async def tokens_move_between_cpus(dut):
     async def fields(k):
         return tuple([await k.tok_get(tok, f) for f in ("t_cpu", "t_reqcpu", "t_gen")])
 
-    async def holder(td, arg):                         # CPU 1
+    async def holder(td, arg):  # CPU 1
         k = td.k
         info["initial"] = await fields(k)
         info["try_foreign"] = await k.lwkt_trytoken(tok)
@@ -241,14 +260,17 @@ async def tokens_move_between_cpus(dut):
         info["try_after_init"] = await k.lwkt_trytoken(tok)
         done()
 
-    async def taker(td, arg):                          # CPU 0
+    async def taker(td, arg):  # CPU 0
         k = td.k
         await until(k, lambda: info.get("holding"), "CPU 1 to hold the token")
         crit = td.crit_count
         info["try_from_0"] = await k.lwkt_trytoken(tok)
         info["crit_after_try_from_0"] = td.crit_count - crit
-        await until(k, lambda: info.get("parked") and system.kernels[1].curthread
-                    is system.kernels[1].gd_idletd, "the holder to switch out")
+        await until(
+            k,
+            lambda: info.get("parked") and system.kernels[1].curthread is system.kernels[1].gd_idletd,
+            "the holder to switch out",
+        )
         mark(td, "take")
         info["g_taker"] = await k.lwkt_gettoken(tok)
         info["taker_fields"] = await fields(k)
@@ -304,14 +326,17 @@ async def tokens_move_between_cpus(dut):
 
 # -- 9. a violated check or assertion stops the run ---------------------------------------------------
 
+
 @cocotb.test(skip=NCPU != 2)
-@cocotb.parametrize(case=[
-    ("ipi_unexpected", "check failed: IPI from cpu 0"),
-    ("mplock_invariant", "check failed: MP lock: switching to td"),
-    ("acquire_without_mplock", "lwkt_acquire without the MP lock"),
-    ("rele_without_hold", "lwkt_rele: td"),
-    ("rel_mplock_without_hold", "rel_mplock: td"),
-])
+@cocotb.parametrize(
+    case=[
+        ("ipi_unexpected", "check failed: IPI from cpu 0"),
+        ("mplock_invariant", "check failed: MP lock: switching to td"),
+        ("acquire_without_mplock", "lwkt_acquire without the MP lock"),
+        ("rele_without_hold", "lwkt_rele: td"),
+        ("rel_mplock_without_hold", "rel_mplock: td"),
+    ]
+)
 async def violation_stops_the_run(dut, case):
     """A broken invariant stops the run (outcome "panic") with a clear message, naming the CPU
     and thread; nothing runs after it."""
@@ -329,7 +354,7 @@ async def violation_stops_the_run(dut, case):
     async def other(td, arg):
         mark(td, "other-runs")
 
-    async def actor(td, arg):                     # CPU 0, MP-safe
+    async def actor(td, arg):  # CPU 0, MP-safe
         k = td.k
         info["actor"] = td
         if name == "ipi_unexpected":
@@ -384,16 +409,20 @@ async def violation_stops_the_run(dut, case):
         assert info["owner_after_switch"] is None and "other-runs" not in marks(system)
         assert info["try2"] is True
         other = info["other"]
-        assert panic.message == (f"check failed: MP lock: switching to td #{other.td_id} (other) with "
-                                 f"td_mpcount 0 but OWNER is 0"), panic.message
+        assert panic.message == (
+            f"check failed: MP lock: switching to td #{other.td_id} (other) with td_mpcount 0 but OWNER is 0"
+        ), panic.message
         assert (panic.cpu, panic.thread, panic.cycle) == (0, "actor", info["cycle"])
     else:
         # The check comes after the bus reads it needs (the record, the MP lock's OWNER).
-        assert (panic.cpu, panic.thread) == (0, "actor") and 0 <= panic.cycle - info["cycle"] < 60, \
-            (panic.cycle, info["cycle"])
+        assert (panic.cpu, panic.thread) == (0, "actor") and 0 <= panic.cycle - info["cycle"] < 60, (
+            panic.cycle,
+            info["cycle"],
+        )
 
 
 # -- a 4-CPU case: the wake-up chases the token -----------------------------------------------------
+
 
 @cocotb.test(skip=NCPU != 4)
 async def schedule_follows_wait_queue_token(dut):
@@ -406,7 +435,7 @@ async def schedule_follows_wait_queue_token(dut):
     info = {}
     done = Done(system, 3)
 
-    async def sleeper(td, arg):                   # CPU 1
+    async def sleeper(td, arg):  # CPU 1
         k = td.k
         gen = await k.waitq_gen(wq)
         info["gen_new"] = await k.lwkt_block(wq, "wq", gen)
@@ -414,7 +443,7 @@ async def schedule_follows_wait_queue_token(dut):
         mark(td, "sleeper-woken")
         done()
 
-    async def owner2(td, arg):                    # CPU 2: takes the queue's token and keeps it
+    async def owner2(td, arg):  # CPU 2: takes the queue's token and keeps it
         k = td.k
         await until(k, lambda: blocked_on(system, wq), "the sleeper to block")
         await k.lwkt_gettoken(wq.wa_token)
@@ -422,7 +451,7 @@ async def schedule_follows_wait_queue_token(dut):
         info["owner"] = await k.tok_get(wq.wa_token, "t_cpu")
         done()
 
-    async def waker3(td, arg):                    # CPU 3
+    async def waker3(td, arg):  # CPU 3
         k = td.k
         await until(k, lambda: "owner" in info, "CPU 2 to own the token")
         mark(td, "schedule")
@@ -451,7 +480,7 @@ async def schedule_follows_wait_queue_token(dut):
     run = after(recs, recv2, "switch", cpu=1, to=sid)[0]
     assert m < hop1 < recv1 < hop2 < recv2 < run < index_of(recs, "mark", label="sleeper-woken")
     assert [recs[i]["cpu"] for i in after(recs, m, "schedule", target=sid)] == [3, 2, 1]
-    assert info["gen_new"] == info["gen_old"]     # a schedule is not a signal: no new generation
+    assert info["gen_new"] == info["gen_old"]  # a schedule is not a signal: no new generation
     # CPU 0 only gave the queue's token away (to the sleeper's lwkt_block): it sent nothing.
     assert not system.trace.events("ipi_send", cpu=0)
     assert [r["func"] for r in system.trace.events("ipi_send", dest=0)] == ["lwkt_gettoken_remote"]

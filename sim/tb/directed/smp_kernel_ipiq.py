@@ -6,6 +6,7 @@ has carried the message out; two CPUs that fire bursts at each other inside crit
 sections drain their own queues when a FIFO is over half full (ipiq_fifofull) instead of
 deadlocking, and the hardware's sticky WOF/ROE flags stay clear.
 """
+
 from __future__ import annotations
 
 import cocotb
@@ -43,14 +44,14 @@ async def send_to_self_and_wait_for_remote(dut):
     system.register_ipi("note", note)
     system.register_ipi("slow", slow)
 
-    async def sender(td, arg):                    # CPU 0
+    async def sender(td, arg):  # CPU 0
         k = td.k
         k.crit_enter()
         count0 = k.counters["ipiq_count"]
         info["self_seq"] = await k.lwkt_send_ipiq(0, "note", 1)
         info["self_ran_before_return"] = len(info["calls"])
         info["self_count"] = k.counters["ipiq_count"] - count0
-        await k.lwkt_wait_ipiq(0, 0)              # waiting on oneself returns at once
+        await k.lwkt_wait_ipiq(0, 0)  # waiting on oneself returns at once
         mark(td, "send-slow")
         seq = await k.lwkt_send_ipiq(1, "slow", 2)
         info["seq"] = seq
@@ -107,7 +108,7 @@ async def bursts_both_ways_drain_without_deadlock(dut, burst):
     done = Done(system, 2)
 
     async def ping(k, arg):
-        source, seq = arg >> 16, arg & 0xFFFF     # the message is one word
+        source, seq = arg >> 16, arg & 0xFFFF  # the message is one word
         info["received"].setdefault((source, k.gd_cpuid), []).append(seq)
         # Each message runs on a CPU whose own thread is inside its burst or already done.
         info["crit_at_receive"].append(k.curthread.td_comm)
@@ -142,8 +143,14 @@ async def bursts_both_ways_drain_without_deadlock(dut, burst):
     assert await machine.run(MAX_CYCLES) == "done", system.panic
     per_cpu = system.counters()["per_cpu"]
     fifofull = [c["ipiq_fifofull"] for c in per_cpu]
-    dut._log.info("burst %d: ipiq_fifofull per cpu %s, levels %s / %s, latencies %s", burst, fifofull,
-                  info["levels0"], info["levels1"], system.counters()["smp"]["ipi_latency_cycles"])
+    dut._log.info(
+        "burst %d: ipiq_fifofull per cpu %s, levels %s / %s, latencies %s",
+        burst,
+        fifofull,
+        info["levels0"],
+        info["levels1"],
+        system.counters()["smp"]["ipi_latency_cycles"],
+    )
     assert info["received"] == {(0, 1): list(range(burst)), (1, 0): list(range(burst))}, info["received"]
     assert [c["ipiq_count"] for c in per_cpu] == [burst, burst]
     assert [c["ipiq_received"] for c in per_cpu] == [burst, burst]
@@ -162,7 +169,7 @@ async def bursts_both_ways_drain_without_deadlock(dut, burst):
     # the mark, pushed once more), never reaching FIFO_DEPTH.
     for me in (0, 1):
         levels = info[f"levels{me}"]
-        assert levels[:HALF_MARK + 2] == list(range(min(burst, HALF_MARK + 2))), (me, levels)
+        assert levels[: HALF_MARK + 2] == list(range(min(burst, HALF_MARK + 2))), (me, levels)
         assert max(levels) == min(burst - 1, HALF_MARK + 1) < FIFO_DEPTH, (me, levels)
     smp = system.counters()["smp"]
     assert smp["ipi_sent"] == smp["ipi_received"] == 2 * burst

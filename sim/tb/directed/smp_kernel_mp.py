@@ -7,6 +7,7 @@ Thread bodies only record what they see (into ``info``) and put ``mark`` records
 the trace; the assertions run after the run, on the records, the counters and the
 RTL probes sampled during the run.
 """
+
 from __future__ import annotations
 
 
@@ -16,12 +17,23 @@ from cocotb.triggers import FallingEdge
 from firmware.device import device_take
 from firmware.smp import IDLE_POLL_CYCLES
 from sim.contract.config import RunConfig
-from firmware.thread import (TDF, TDPRI_CRIT, TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER,
-                             TDPRI_USER_NORM)
+from firmware.thread import TDF, TDPRI_CRIT, TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER, TDPRI_USER_NORM
 from hdl import memory_map as mm
-from sim.tb.directed.kernel_helpers import (KERNEL_PATH_CYCLES, Device, Done, final_checks_ok,
-                                            index_of, indices, mark, marks, owner, peek_td, smp_machine, source_of,
-                                            until)
+from sim.tb.directed.kernel_helpers import (
+    KERNEL_PATH_CYCLES,
+    Device,
+    Done,
+    final_checks_ok,
+    index_of,
+    indices,
+    mark,
+    marks,
+    owner,
+    peek_td,
+    smp_machine,
+    source_of,
+    until,
+)
 
 MAX_CYCLES = 16_000  # the kernel's own execution (the default cost model) takes cycles too
 LINE = 0
@@ -32,6 +44,7 @@ NCPU = RunConfig.from_environment().cpus
 
 # -- 4. the MP lock ------------------------------------------------------------------------------------
 
+
 @cocotb.test(skip=NCPU != 2)
 async def mplock_recursion_and_owner(dut):
     """get_mplock/rel_mplock nest through td_mpcount; the OWNER register follows the first
@@ -41,7 +54,7 @@ async def mplock_recursion_and_owner(dut):
     info = {"seq": []}
     done = Done(system, 2)
 
-    async def giant(td, arg):                     # created holding the MP lock (td_mpcount 1)
+    async def giant(td, arg):  # created holding the MP lock (td_mpcount 1)
         k = td.k
 
         async def rec(label):
@@ -70,7 +83,7 @@ async def mplock_recursion_and_owner(dut):
         info["failed_tries"] = await k.cpu.read(mm.MPLOCK.FAILED_TRIES)
         done()
 
-    async def other(td, arg):                     # CPU 1, MP-safe
+    async def other(td, arg):  # CPU 1, MP-safe
         k = td.k
         await until(k, lambda: info.get("held"), "CPU 0 to hold the lock")
         info["try1"] = await k.cpu_try_mplock()
@@ -90,9 +103,16 @@ async def mplock_recursion_and_owner(dut):
     machine.start({0: boot0, 1: boot1})
     assert await machine.run(MAX_CYCLES) == "done", system.panic
     free = mm.OWNER_FREE
-    assert info["seq"] == [("start", 1, 0, 0), ("get", 2, 0, 0), ("get", 3, 0, 0), ("rel", 2, 0, 0),
-                           ("rel", 1, 0, 0), ("rel", 0, None, free), ("get", 1, 0, 0),
-                           ("rel", 0, None, free)], info["seq"]
+    assert info["seq"] == [
+        ("start", 1, 0, 0),
+        ("get", 2, 0, 0),
+        ("get", 3, 0, 0),
+        ("rel", 2, 0, 0),
+        ("rel", 1, 0, 0),
+        ("rel", 0, None, free),
+        ("get", 1, 0, 0),
+        ("rel", 0, None, free),
+    ], info["seq"]
     assert info["try1"] is False and info["try2"] is True
     assert info["owner2"] == 1 and info["owner3"] is None
     # Hardware counters: three free->owned transitions (CPU 0 twice, CPU 1 once), one failed try.
@@ -116,7 +136,7 @@ async def _mplock_held_by_cpu1(dut, *, with_mpsafe: bool):
     info = {"safe_steps": 0, "nohlt_samples": 0}
     done = Done(system, 2)
 
-    async def holder(td, arg):                    # CPU 1, holds the MP lock from its creation
+    async def holder(td, arg):  # CPU 1, holds the MP lock from its creation
         k = td.k
         info["holder_owner"] = owner(system)
         await k.cpu.work(HOLD_CYCLES)
@@ -125,7 +145,7 @@ async def _mplock_held_by_cpu1(dut, *, with_mpsafe: bool):
         info["released_owner"] = owner(system)
         done()
 
-    async def giant(td, arg):                     # CPU 0, needs the MP lock
+    async def giant(td, arg):  # CPU 0, needs the MP lock
         k = td.k
         mark(td, "giant-runs")
         info["giant_owner"] = owner(system)
@@ -134,7 +154,7 @@ async def _mplock_held_by_cpu1(dut, *, with_mpsafe: bool):
         info["switch_count_at_run"] = k.counters["switch_count"]
         done()
 
-    async def safe(td, arg):                      # CPU 0, MP-safe, lower priority
+    async def safe(td, arg):  # CPU 0, MP-safe, lower priority
         k = td.k
         while "giant_owner" not in info:
             info["safe_steps"] += 1
@@ -188,7 +208,7 @@ async def mplock_busy_runs_mpsafe_thread_instead(dut):
     contended = system.counters()["per_cpu"][0]["mplock_contended"]
     assert contended >= info["safe_steps"] - 1, (contended, info["safe_steps"])
     assert system.counters()["smp"]["mplock_contended_tries"] == contended
-    assert info["nohlt_samples"] == 0       # there was always an MP-safe thread to run
+    assert info["nohlt_samples"] == 0  # there was always an MP-safe thread to run
     final_checks_ok(machine)
 
 
@@ -212,8 +232,13 @@ async def mplock_busy_idle_polls(dut):
     # ... about once per poll period (and a failing lwkt_switch) over the hold, and it never halted.
     assert polls >= HOLD_CYCLES // (IDLE_POLL_CYCLES + KERNEL_PATH_CYCLES), polls
     assert info["idle_cycles_at_run"] == info["boot_idle_cycles"]
-    dut._log.info("idle polls while the MP lock was busy: %d lwkt_switch calls, NOHLT seen in %d cycles, "
-                  "giant ran %d cycles after the release", polls, info["nohlt_samples"], delay)
+    dut._log.info(
+        "idle polls while the MP lock was busy: %d lwkt_switch calls, NOHLT seen in %d cycles, "
+        "giant ran %d cycles after the release",
+        polls,
+        info["nohlt_samples"],
+        delay,
+    )
     assert info["nohlt_samples"] >= polls - 1
     contended = system.counters()["per_cpu"][0]["mplock_contended"]
     assert contended >= polls - 1 and system.counters()["smp"]["mplock_contended_tries"] == contended
@@ -222,6 +247,7 @@ async def mplock_busy_idle_polls(dut):
 
 
 # -- 5. preemption -----------------------------------------------------------------------------------
+
 
 @cocotb.test(skip=NCPU != 2)
 async def ithread_preemption_lends_mp_count(dut):
@@ -235,13 +261,18 @@ async def ithread_preemption_lends_mp_count(dut):
 
     async def handler(td, line):
         low = info["low"]
-        info["in_handler"] = (td.td_mpcount, low.td_mpcount, owner(system),
-                              bool(low.td_flags & TDF.PREEMPT_LOCK), td.td_preempted is low)
+        info["in_handler"] = (
+            td.td_mpcount,
+            low.td_mpcount,
+            owner(system),
+            bool(low.td_flags & TDF.PREEMPT_LOCK),
+            td.td_preempted is low,
+        )
         mark(td, "handler")
         await device_take(td.k, line)
         await td.k.cpu.work(20)
 
-    async def low(td, arg):                       # holds the MP lock (td_mpcount 1)
+    async def low(td, arg):  # holds the MP lock (td_mpcount 1)
         k = td.k
         td.td_release = lambda t: mark(t, "release")
         info["before"] = (td.td_mpcount, owner(system))
@@ -253,7 +284,7 @@ async def ithread_preemption_lends_mp_count(dut):
         await k.rel_mplock()
         info["released"] = owner(system)
 
-    async def finisher(td, arg):                  # runs once "low" has exited
+    async def finisher(td, arg):  # runs once "low" has exited
         system.finish()
 
     async def boot0(k):
@@ -263,7 +294,7 @@ async def ithread_preemption_lends_mp_count(dut):
         hook = ithd.td_preemptable
         info["hook_calls"] = []
 
-        async def watched_hook(ntd, critpri):     # the kernel's hook, with a note of each call
+        async def watched_hook(ntd, critpri):  # the kernel's hook, with a note of each call
             info["hook_calls"].append((ntd.td_comm, critpri, ntd.td_gd.curthread.td_comm))
             await hook(ntd, critpri)
 
@@ -282,11 +313,16 @@ async def ithread_preemption_lends_mp_count(dut):
     # In the handler: ithread count 0 + lent (1 held + 1 counted), the preempted one counts 2.
     assert info["in_handler"] == (2, 2, 0, True, True), info["in_handler"]
     assert info["after"] == (1, 0, 0) and info["released"] is None
-    order = [index_of(recs, "mark", label="low-work"), index_of(recs, "interrupt", cpu=0, source=SOURCE),
-             index_of(recs, "preempt", cpu=0, target=ithd, result="hit"),
-             index_of(recs, "switch", cpu=0, tid=low_id, to=ithd), index_of(recs, "mark", label="handler"),
-             index_of(recs, "switch", cpu=0, tid=ithd, to=low_id),
-             index_of(recs, "resume", cpu=0, preemptor=ithd), index_of(recs, "mark", label="low-done")]
+    order = [
+        index_of(recs, "mark", label="low-work"),
+        index_of(recs, "interrupt", cpu=0, source=SOURCE),
+        index_of(recs, "preempt", cpu=0, target=ithd, result="hit"),
+        index_of(recs, "switch", cpu=0, tid=low_id, to=ithd),
+        index_of(recs, "mark", label="handler"),
+        index_of(recs, "switch", cpu=0, tid=ithd, to=low_id),
+        index_of(recs, "resume", cpu=0, preemptor=ithd),
+        index_of(recs, "mark", label="low-done"),
+    ]
     assert order == sorted(order), [recs[i] for i in order]
     # td_release ran once, when "low" exited, not when it was preempted.
     assert marks(system) == ["low-work", "handler", "low-done", "release"], marks(system)
@@ -307,7 +343,7 @@ async def preempt_miss_when_mp_lock_busy(dut):
     info = {"safe_steps": 0}
     done = Done(system, 2)
 
-    async def holder(td, arg):                    # CPU 1
+    async def holder(td, arg):  # CPU 1
         k = td.k
         await k.cpu.work(HOLD_CYCLES)
         await k.rel_mplock()
@@ -321,14 +357,18 @@ async def preempt_miss_when_mp_lock_busy(dut):
         await td.k.cpu.work(10)
         info["handled"] = True
 
-    async def safe(td, arg):                      # CPU 0, MP-safe
+    async def safe(td, arg):  # CPU 0, MP-safe
         k = td.k
         dev.raise_after(LINE, 30)
         while not info.get("handled"):
             info["safe_steps"] += 1
             if k.counters["preempt_miss"] and "after_miss" not in info:
-                info["after_miss"] = (info["ithd"].td_mpcount, td.td_mpcount, owner(system),
-                                      bool(info["ithd"].td_flags & TDF.RUNQ))
+                info["after_miss"] = (
+                    info["ithd"].td_mpcount,
+                    td.td_mpcount,
+                    owner(system),
+                    bool(info["ithd"].td_flags & TDF.RUNQ),
+                )
             await k.cpu.work(20)
             await k.lwkt_yield()
         done()
@@ -363,6 +403,7 @@ async def preempt_miss_when_mp_lock_busy(dut):
 
 
 # -- 6. need_resched and td_release -----------------------------------------------------------------
+
 
 @cocotb.test(skip=NCPU != 2)
 async def need_resched_and_release_hook(dut):
@@ -399,14 +440,12 @@ async def need_resched_and_release_hook(dut):
         await k.lwkt_check_resched()
         info["flag_after_check"] = k.gd_need_resched
         mark(td, "low-after-check")
-        await k.lwkt_check_resched()          # nothing pending: no switch
+        await k.lwkt_check_resched()  # nothing pending: no switch
         mark(td, "low-end")
 
     async def boot0(k):
-        info["high"] = await k.lwkt_create(high, comm="high", tdflags=TDF.STOPREQ, pri=TDPRI_KERN_DAEMON,
-                                           mpsafe=True)
-        info["lower"] = await k.lwkt_create(lower, comm="lower", tdflags=TDF.STOPREQ, pri=TDPRI_USER_NORM,
-                                            mpsafe=True)
+        info["high"] = await k.lwkt_create(high, comm="high", tdflags=TDF.STOPREQ, pri=TDPRI_KERN_DAEMON, mpsafe=True)
+        info["lower"] = await k.lwkt_create(lower, comm="lower", tdflags=TDF.STOPREQ, pri=TDPRI_USER_NORM, mpsafe=True)
         info["low"] = await k.lwkt_create(low, comm="low", pri=TDPRI_KERN_USER, mpsafe=True)
 
     machine.start({0: boot0})
@@ -415,20 +454,28 @@ async def need_resched_and_release_hook(dut):
     assert info["flag_at_start"] is True and info["flag_after_first_check"] is False
     assert info["after_lower"] == (0, False) and info["after_high"] == (1, True)
     assert info["flag_after_check"] is False
-    assert marks(system) == ["low-continues", "release", "high-runs", "low-after-check", "low-end",
-                             "release", "lower-runs"], marks(system)
+    assert marks(system) == [
+        "low-continues",
+        "release",
+        "high-runs",
+        "low-after-check",
+        "low-end",
+        "release",
+        "lower-runs",
+    ], marks(system)
     # The release marks are the low thread's, each right before it switches away.
     low_id = info["low"].td_id
     recs = system.trace.sorted_records()
     for i in indices(recs, "mark", label="release"):
         assert recs[i]["tid"] == low_id
         assert recs[i + 1]["event"] == "switch" and recs[i + 1]["tid"] == low_id, recs[i + 1]
-    assert len(system.trace.events("yield", tid=low_id)) == 2   # the boot-time request, then high's
+    assert len(system.trace.events("yield", tid=low_id)) == 2  # the boot-time request, then high's
     assert k0.counters["preempt_hit"] == 0
     final_checks_ok(machine)
 
 
 # -- 7. lwkt_acquire, lwkt_hold / lwkt_rele / lwkt_wait_free -----------------------------------------
+
 
 @cocotb.test(skip=NCPU != 2)
 async def acquire_moves_thread_to_this_cpu(dut):
@@ -445,25 +492,31 @@ async def acquire_moves_thread_to_this_cpu(dut):
         info["short"] = td
         info["short_listed"] = k1.gd_tdallq.count(td)
 
-    async def creator(td, arg):                   # CPU 1, after "short" has exited
+    async def creator(td, arg):  # CPU 1, after "short" has exited
         k = td.k
-        info["wanderer"] = await k.lwkt_create(wanderer, comm="wanderer", tdflags=TDF.STOPREQ,
-                                               pri=TDPRI_KERN_USER, mpsafe=True)
+        info["wanderer"] = await k.lwkt_create(
+            wanderer, comm="wanderer", tdflags=TDF.STOPREQ, pri=TDPRI_KERN_USER, mpsafe=True
+        )
 
     async def wanderer(td, arg):
         mark(td, "wanderer-runs")
         info["ran_on"] = td.k.gd_cpuid
         done()
 
-    async def acq(td, arg):                       # CPU 0, holds the MP lock
+    async def acq(td, arg):  # CPU 0, holds the MP lock
         k = td.k
         await until(k, lambda: "wanderer" in info, "the thread to exist")
         w = info["wanderer"]
-        info["before"] = (await k.td_get(w, "td_cpu"), w.td_gd is k1, k1.gd_tdallq.count(w), w in k0.gd_tdallq,
-                          td.td_mpcount)
+        info["before"] = (
+            await k.td_get(w, "td_cpu"),
+            w.td_gd is k1,
+            k1.gd_tdallq.count(w),
+            w in k0.gd_tdallq,
+            td.td_mpcount,
+        )
         await k.lwkt_acquire(w)
         info["after"] = (await k.td_get(w, "td_cpu"), w.td_gd is k0, k0.gd_tdallq.count(w))
-        await k.lwkt_acquire(w)                   # already ours: nothing to do
+        await k.lwkt_acquire(w)  # already ours: nothing to do
         k.lwkt_set_comm(w, "moved")
         mark(td, "schedule")
         await k.lwkt_schedule(w)
@@ -508,7 +561,7 @@ async def wait_free_returns_after_last_rele(dut):
     async def victim(td, arg):
         pass
 
-    async def reaper(td, arg):                    # CPU 0
+    async def reaper(td, arg):  # CPU 0
         k = td.k
         v = info["victim"]
         await until(k, lambda: peek_td(system, v, "td_refs") == 2, "two holds")
@@ -520,10 +573,10 @@ async def wait_free_returns_after_last_rele(dut):
         info["refs_at_return"] = await k.td_get(v, "td_refs")
         done()
 
-    async def holder(td, arg):                    # CPU 1
+    async def holder(td, arg):  # CPU 1
         k = td.k
         v = info["victim"]
-        await k.get_mplock()                      # holds change a record other CPUs share
+        await k.get_mplock()  # holds change a record other CPUs share
         await k.lwkt_hold(v)
         await k.lwkt_hold(v)
         await k.rel_mplock()
@@ -566,5 +619,3 @@ async def wait_free_returns_after_last_rele(dut):
     naps = [i for i in indices(recs, "switch", cpu=0, tid=reaper_id, to_thread="idle0") if wait < i < freed]
     assert len(naps) == info["ticks1"] - info["ticks0"] >= 3, (len(naps), info)
     final_checks_ok(machine)
-
-

@@ -3,6 +3,7 @@
 Each test brings the SoC up through :class:`sim.tb.testbench.SocBench` and talks to
 it only through the core ports.
 """
+
 import random
 
 import cocotb
@@ -41,7 +42,7 @@ async def mplock_mutual_exclusion(dut):
     """Every CPU hammers TRY/RELEASE; a checker sees one owner at a time through OWNER."""
     bench = await SocBench(dut).start()
     rounds = 6
-    holder = []          # CPUs inside the locked region right now
+    holder = []  # CPUs inside the locked region right now
     acquired = [0] * bench.ncpu
     rng = random.Random(1)
 
@@ -64,8 +65,7 @@ async def mplock_mutual_exclusion(dut):
     assert await m0.read(mm.MPLOCK.ERR) == 0
     assert await m0.read(mm.MPLOCK.ACQUIRES) == rounds * bench.ncpu
     failed = await m0.read(mm.MPLOCK.FAILED_TRIES)
-    dut._log.info("MP lock: %d acquisitions, %d failed tries over %d CPUs",
-                  rounds * bench.ncpu, failed, bench.ncpu)
+    dut._log.info("MP lock: %d acquisitions, %d failed tries over %d CPUs", rounds * bench.ncpu, failed, bench.ncpu)
     if bench.ncpu > 1:
         assert failed > 0, "with several CPUs hammering, some TRY must have failed"
 
@@ -156,10 +156,17 @@ async def uncontended_access_latency(dut):
     bench = await SocBench(dut).start()
     m = bench.masters[bench.ncpu - 1]
     other = 0 if bench.ncpu > 1 else None
-    probes = [("read", mm.SYS.CPUID), ("read", mm.SYS.CYCLE_LO), ("read", mm.MPLOCK.OWNER),
-              ("write", mm.DEBUG.CURTHREAD), ("read", mm.INTC.PENDING), ("read", mm.TIMER.CTRL),
-              ("write", mm.RAM.addr("WORD", index=3)), ("read", mm.RAM.addr("WORD", index=3)),
-              ("read", mm.IPI_PENDING.RX_PENDING)]
+    probes = [
+        ("read", mm.SYS.CPUID),
+        ("read", mm.SYS.CYCLE_LO),
+        ("read", mm.MPLOCK.OWNER),
+        ("write", mm.DEBUG.CURTHREAD),
+        ("read", mm.INTC.PENDING),
+        ("read", mm.TIMER.CTRL),
+        ("write", mm.RAM.addr("WORD", index=3)),
+        ("read", mm.RAM.addr("WORD", index=3)),
+        ("read", mm.IPI_PENDING.RX_PENDING),
+    ]
     if other is not None:
         probes.append(("read", mm.IPI_TX.addr("TX_STATUS", slot=other)))
         probes.append(("read", mm.IPI_RX.addr("RX_LEVEL", slot=other)))
@@ -188,8 +195,13 @@ async def uncontended_access_latency(dut):
 async def bus_errors_name_cpu_and_address(dut):
     bench = await SocBench(dut).start()
     m = bench.masters[0]
-    bad = [("read", 0x0000_8000), ("read", mm.MPLOCK.RELEASE), ("write", mm.MPLOCK.TRY),
-           ("write", mm.IPI_TX.addr("TX_ARG", slot=0)), ("read", mm.RAM.base + 4 * (1 << 20) + 4 * 1024 * 1024)]
+    bad = [
+        ("read", 0x0000_8000),
+        ("read", mm.MPLOCK.RELEASE),
+        ("write", mm.MPLOCK.TRY),
+        ("write", mm.IPI_TX.addr("TX_ARG", slot=0)),
+        ("read", mm.RAM.base + 4 * (1 << 20) + 4 * 1024 * 1024),
+    ]
     for kind, address in bad:
         try:
             if kind == "read":

@@ -7,11 +7,11 @@ takes it over the bus (``firmware.device.device_take``: STATUS, DATA, ACK).
 Assertions are on the kernel's event trace and counters; ``mark`` records put
 the test's own milestones on the same timeline.
 """
+
 import cocotb
 
 from firmware.device import device_take
-from firmware.thread import (TDF, TDPRI_INT_HIGH, TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER,
-                             WaitQueue)
+from firmware.thread import TDF, TDPRI_INT_HIGH, TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER, WaitQueue
 from sim.tb.directed.kernel_helpers import Device, between, index_of, indices, mark, marks, source_of, up_machine
 
 LINE = 0
@@ -23,8 +23,7 @@ KERNEL_PATH_CYCLES = 400
 
 
 def _preempt_counts(system):
-    return (system.sysctl("lwkt.preempt_hit"), system.sysctl("lwkt.preempt_miss"),
-            system.sysctl("lwkt.preempt_weird"))
+    return (system.sysctl("lwkt.preempt_hit"), system.sysctl("lwkt.preempt_miss"), system.sysctl("lwkt.preempt_weird"))
 
 
 @cocotb.test()
@@ -75,16 +74,24 @@ async def critical_section_defers_interrupt(dut):
     assert deferred[0]["tid"] == td and deferred[0]["crit"] == 1
     assert raised <= deferred[0]["cycle"] <= raised + 5, (raised, deferred)
     # Nothing of the interrupt ran inside the section.
-    for r in system.trace.events("interrupt") + system.trace.events("switch", to=ithd) + \
-            system.trace.events("mark", label="handler"):
+    for r in (
+        system.trace.events("interrupt")
+        + system.trace.events("switch", to=ithd)
+        + system.trace.events("mark", label="handler")
+    ):
         assert r["cycle"] >= t1, f"{r} inside the critical section [{t0}, {t1})"
     # At crit_exit: splz, claim, preempt, the ithread's handler, then back to the thread.
-    order = [index_of(recs, "mark", label="section-end"), index_of(recs, "splz", tid=td),
-             index_of(recs, "interrupt", source=SOURCE, tid=td),
-             index_of(recs, "preempt", target=ithd, result="hit", tid=td),
-             index_of(recs, "switch", to=ithd, tid=td), index_of(recs, "mark", label="handler", tid=ithd),
-             index_of(recs, "switch", to=td, tid=ithd), index_of(recs, "resume", preemptor=ithd, tid=td),
-             index_of(recs, "mark", label="after-crit-exit", tid=td)]
+    order = [
+        index_of(recs, "mark", label="section-end"),
+        index_of(recs, "splz", tid=td),
+        index_of(recs, "interrupt", source=SOURCE, tid=td),
+        index_of(recs, "preempt", target=ithd, result="hit", tid=td),
+        index_of(recs, "switch", to=ithd, tid=td),
+        index_of(recs, "mark", label="handler", tid=ithd),
+        index_of(recs, "switch", to=td, tid=ithd),
+        index_of(recs, "resume", preemptor=ithd, tid=td),
+        index_of(recs, "mark", label="after-crit-exit", tid=td),
+    ]
     assert order == sorted(order), [recs[i] for i in order]
     # Right after crit_exit: the path to the handler (splz, claim, schedule, preemption, switch) is
     # kernel code, about 230 cycles under the default cost model (and 10 with free kernel code).
@@ -118,16 +125,16 @@ async def preemption_is_transparent(dut, descheduled):
         info["low_preempt_locked"] = bool(low.td_flags & TDF.PREEMPT_LOCK)
         mark(td, "handler")
         await device_take(td.k, line)
-        await k.lwkt_signal(w)           # makes "other" (above "low") runnable
+        await k.lwkt_signal(w)  # makes "other" (above "low") runnable
         await k.cpu.work(30)
 
-    async def other(td, arg):            # KERN_DAEMON, blocked on w until the interrupt
+    async def other(td, arg):  # KERN_DAEMON, blocked on w until the interrupt
         gen = w.wa_gen
         await td.k.lwkt_block(w, "other", gen)
         mark(td, "other-runs")
         finished(td)
 
-    async def peer(td, arg):             # same priority as low, queued behind it
+    async def peer(td, arg):  # same priority as low, queued behind it
         mark(td, "peer-runs")
         finished(td)
 
@@ -171,8 +178,7 @@ async def preemption_is_transparent(dut, descheduled):
     back = indices(recs, "switch", tid=ithd, to=low_id)[0]
     assert recs[r]["cycle"] - recs[back]["cycle"] <= KERNEL_PATH_CYCLES
     # low finished its work before the higher-priority thread the ithread woke got the CPU.
-    assert marks(system) == ["low-work-start", "handler", "low-work-end", "other-runs", "peer-runs"], \
-        marks(system)
+    assert marks(system) == ["low-work-start", "handler", "low-work-end", "other-runs", "peer-runs"], marks(system)
     assert _preempt_counts(system) == (1, 0, 0)
 
 
@@ -247,12 +253,16 @@ async def preempt_miss_counted(dut):
     preempts = [(r["tid"], r["target"], r["result"]) for r in system.trace.events("preempt")]
     assert preempts == [(high_id, ithd, "miss")] * 2
     # The interrupts came in during the work, but the ithread only ran after the yield.
-    assert marks(system) == ["work-start0", "work-end0", "handler", "work-start1", "work-end1", "handler",
-                             "done"], marks(system)
+    assert marks(system) == ["work-start0", "work-end0", "handler", "work-start1", "work-end1", "handler", "done"], (
+        marks(system)
+    )
     recs = system.trace.sorted_records()
     for rnd, interrupt in enumerate(indices(recs, "interrupt", source=SOURCE)):
-        assert index_of(recs, "mark", label=f"work-start{rnd}") < interrupt < \
-            index_of(recs, "mark", label=f"work-end{rnd}")
+        assert (
+            index_of(recs, "mark", label=f"work-start{rnd}")
+            < interrupt
+            < index_of(recs, "mark", label=f"work-end{rnd}")
+        )
     assert system.trace.events("resume") == []
 
 
@@ -300,8 +310,16 @@ async def preempt_weird_counted(dut):
     weird = index_of(recs, "preempt", result="weird")
     assert index_of(recs, "mark", label="handler1") < weird < index_of(recs, "mark", label="handler-end1")
     # The second interrupt on the line was serviced like the first.
-    assert marks(system) == ["work-start1", "handler1", "handler-end1", "work-end1",
-                             "work-start2", "handler2", "handler-end2", "work-end2"], marks(system)
+    assert marks(system) == [
+        "work-start1",
+        "handler1",
+        "handler-end1",
+        "work-end1",
+        "work-start2",
+        "handler2",
+        "handler-end2",
+        "work-end2",
+    ], marks(system)
 
 
 @cocotb.test()
@@ -322,7 +340,7 @@ async def signal_before_block_is_not_lost(dut):
         gen = w.wa_gen
         mark(td, "gen-read")
         dev.raise_after(LINE, 30)
-        await k.cpu.work(150)            # the ithread signals w in here
+        await k.cpu.work(150)  # the ithread signals w in here
         mark(td, "work-end")
         info["gen"] = await k.lwkt_block(w, "wait", gen)
         mark(td, "after-block")
@@ -394,7 +412,7 @@ async def block_sleeps_until_signal(dut):
     assert recs[signal]["cycle"] - recs[block]["cycle"] >= 90
     assert [(s["tid"], s["to"]) for s in between(recs, signal, woken, "switch")][-1] == (idle, td)
     assert info["gen"] == 1
-    assert _preempt_counts(system) == (1, 0, 0)    # the ithread preempted the idle thread
+    assert _preempt_counts(system) == (1, 0, 0)  # the ithread preempted the idle thread
 
 
 @cocotb.test()
@@ -427,7 +445,7 @@ async def untimely_switch(dut, untimely, trigger):
             k.crit_enter()
             dev.raise_after(LINE, 20)
             await k.cpu.work(80)
-            await k.crit_exit()           # runs the deferred interrupt, then lwkt_yield_quick goes on
+            await k.crit_exit()  # runs the deferred interrupt, then lwkt_yield_quick goes on
         mark(td, "A-after")
         finished(td)
 
@@ -449,8 +467,8 @@ async def untimely_switch(dut, untimely, trigger):
     if untimely:
         us = index_of(recs, "untimely_switch", tid=a)
         # The next thing that happens is the switch (after lwkt_switch's own pick record).
-        nxt = next(r for r in recs[us + 1:] if r["event"] not in ("pick", "enqueue", "dequeue"))
-        assert nxt["event"] == "switch" and (nxt["tid"], nxt["to"]) == (a, b), recs[us:us + 4]
+        nxt = next(r for r in recs[us + 1 :] if r["event"] not in ("pick", "enqueue", "dequeue"))
+        assert nxt["event"] == "switch" and (nxt["tid"], nxt["to"]) == (a, b), recs[us : us + 4]
         assert marks(system) == expected + ["B-runs", "A-after"], marks(system)
         if trigger != "direct":
             assert index_of(recs, "resume", tid=a) < us
@@ -458,5 +476,6 @@ async def untimely_switch(dut, untimely, trigger):
         assert system.trace.events("untimely_switch") == []
         assert marks(system) == expected + ["A-after", "B-runs"], marks(system)
         before, after = index_of(recs, "mark", label="A-before"), index_of(recs, "mark", label="A-after")
-        assert [s["to"] for s in between(recs, before, after, "switch")] == \
-            ([] if trigger == "direct" else [info["ithd"].td_id, a])
+        assert [s["to"] for s in between(recs, before, after, "switch")] == (
+            [] if trigger == "direct" else [info["ithd"].td_id, a]
+        )

@@ -4,13 +4,23 @@ the free-thread cache, panics, and a reference workload whose trace must not dep
 The interrupt side (critical sections, preemption, preempt_* counters, signals from
 interrupt threads, untimely_switch) is in up_intr.py.
 """
+
 from pathlib import Path
 
 import cocotb
 
 from firmware.device import device_take
-from firmware.thread import (CACHE_NTHREADS, TDF, TDPRI_INT_LOW, TDPRI_INT_MED, TDPRI_KERN_DAEMON,
-                             TDPRI_KERN_USER, TDPRI_SOFT_NORM, Thread, WaitQueue)
+from firmware.thread import (
+    CACHE_NTHREADS,
+    TDF,
+    TDPRI_INT_LOW,
+    TDPRI_INT_MED,
+    TDPRI_KERN_DAEMON,
+    TDPRI_KERN_USER,
+    TDPRI_SOFT_NORM,
+    Thread,
+    WaitQueue,
+)
 from sim.tb.directed.kernel_helpers import Device, mark, marks, up_machine
 from sim.contract.config import RunConfig
 
@@ -53,17 +63,39 @@ async def strict_priority_and_round_robin(dut):
     await machine.run_on(SETTLE_CYCLES)
     dut._log.info("order %s", order)
     assert outcome == "done", system.panic
-    assert order == [("hiA", 0), ("hiB", 0), ("hiA", 1), ("hiB", 1), ("hiA", 2), ("hiB", 2),
-                     ("lo", 0), ("lo", 1), ("lo", 2)]
+    assert order == [
+        ("hiA", 0),
+        ("hiB", 0),
+        ("hiA", 1),
+        ("hiB", 1),
+        ("hiA", 2),
+        ("hiB", 2),
+        ("lo", 0),
+        ("lo", 1),
+        ("lo", 2),
+    ]
     # The same story in the switch records: alternate at priority 12 (a yield hands the CPU to
     # the other thread of that priority), then "lo" (alone at 10: its yields switch nothing),
     # then "end" at 1 once nobody else is runnable, and the idle thread when "end" exits.
     switches = [(r["thread"], r["to_thread"]) for r in system.trace.events("switch")]
-    assert switches == [("idle0", "hiA"), ("hiA", "hiB"), ("hiB", "hiA"), ("hiA", "hiB"), ("hiB", "hiA"),
-                        ("hiA", "hiB"), ("hiB", "hiA"), ("hiA", "hiB"), ("hiB", "lo"), ("lo", "end"),
-                        ("end", "idle0")], switches
-    assert [r["tid"] for r in system.trace.events("thread_exit")][:3] == \
-        [tds["hiA"].td_id, tds["hiB"].td_id, tds["lo"].td_id]
+    assert switches == [
+        ("idle0", "hiA"),
+        ("hiA", "hiB"),
+        ("hiB", "hiA"),
+        ("hiA", "hiB"),
+        ("hiB", "hiA"),
+        ("hiA", "hiB"),
+        ("hiB", "hiA"),
+        ("hiA", "hiB"),
+        ("hiB", "lo"),
+        ("lo", "end"),
+        ("end", "idle0"),
+    ], switches
+    assert [r["tid"] for r in system.trace.events("thread_exit")][:3] == [
+        tds["hiA"].td_id,
+        tds["hiB"].td_id,
+        tds["lo"].td_id,
+    ]
     assert system.sysctl("lwkt.switch_count") >= len(switches)
     dut._log.info("counters %s", system.counters()["total"])
 
@@ -87,7 +119,7 @@ async def priority_beats_arrival_order(dut):
     async def waker(td, arg):
         k = td.k
         mark(td, "waker-signals")
-        await k.lwkt_signal(w)          # sleeper (priority 15) is now runnable
+        await k.lwkt_signal(w)  # sleeper (priority 15) is now runnable
         await k.cpu.work(20)
         mark(td, "waker-still-running")
         await k.lwkt_yield()
@@ -103,8 +135,7 @@ async def priority_beats_arrival_order(dut):
     machine.start({0: start})
     assert await machine.run(MAX_CYCLES) == "done", system.panic
     # waker yields: the woken sleeper (15) first, then round-robin at 12: p1, p2, then waker again.
-    assert marks(system) == ["waker-signals", "waker-still-running", "sleeper", "p1", "p2", "waker-back"], \
-        marks(system)
+    assert marks(system) == ["waker-signals", "waker-still-running", "sleeper", "p1", "p2", "waker-back"], marks(system)
     sig = system.trace.events("signal", wait="go")
     assert len(sig) == 1 and sig[0]["woken"] == [tds["sleeper"].td_id]
 
@@ -124,8 +155,11 @@ async def exited_threads_are_reused(dut):
     async def creator(td, arg):
         k = td.k
         a = info["A"]
-        info["cache_before"] = (k.gd_tdfreecount, list(k.gd_tdfreeq),
-                                [bool(t.td_flags & TDF.EXITED) for t in k.gd_tdfreeq])
+        info["cache_before"] = (
+            k.gd_tdfreecount,
+            list(k.gd_tdfreeq),
+            [bool(t.td_flags & TDF.EXITED) for t in k.gd_tdfreeq],
+        )
         info["gen_a"] = a.td_generation
         allocated = k.threads_allocated
         info["C"] = await k.lwkt_create(short, comm="C", pri=TDPRI_KERN_DAEMON)
@@ -134,7 +168,7 @@ async def exited_threads_are_reused(dut):
         info["new_structures"] = k.threads_allocated - allocated
         info["cache_after_create"] = k.gd_tdfreecount
         mark(td, "created")
-        await k.lwkt_yield()             # C, D, E run and exit
+        await k.lwkt_yield()  # C, D, E run and exit
         info["cache_end"] = (k.gd_tdfreecount, [t.td_id for t in k.gd_tdfreeq])
         system.finish()
 
@@ -192,7 +226,7 @@ async def free_thread_cache_holds_six(dut):
         info["flags"] = [t.td_flags & (TDF.ALLOCATED_THREAD | TDF.ALLOCATED_STACK) for t in tds]
         info["ids"] = [t.td_id for t in tds]
         for t in tds:
-            t.td_flags |= TDF.EXITED       # as lwkt_exit leaves them
+            t.td_flags |= TDF.EXITED  # as lwkt_exit leaves them
             await k.lwkt_free_thread(t)
         info["count_after_free"] = k.gd_tdfreecount
         info["freed_after_free"] = k.threads_freed
@@ -227,7 +261,7 @@ async def free_thread_cache_holds_six(dut):
     assert reuse == list(reversed(ids[:CACHE_NTHREADS])), reuse
     assert info["again_ids"][:CACHE_NTHREADS] == reuse
     assert info["again_ids"][CACHE_NTHREADS] not in ids and info["again_fresh"] == 1
-    assert info["again_exited"] == [False] * (CACHE_NTHREADS + 1)   # lwkt_init_thread cleared them
+    assert info["again_exited"] == [False] * (CACHE_NTHREADS + 1)  # lwkt_init_thread cleared them
     assert info["cache_end"] == 0 and system.counters()["total"]["threads_freed"] == 2
 
 
@@ -247,7 +281,7 @@ async def crit_underflow_panics(dut):
         mark(td, "balanced")
         await k.cpu.work(15)
         info["cycle"] = k.cycle
-        await k.crit_exit()              # one too many
+        await k.crit_exit()  # one too many
         mark(td, "after-underflow")
 
     async def bystander(td, arg):
@@ -287,9 +321,9 @@ async def _cross_cpu(dut, op: str) -> tuple:
         if op == "free_live":
             target = await k.lwkt_alloc_thread()
         elif op == "schedule_foreign_token":
-            w.wa_token.t_cpu = 1             # the wait queue's token belongs to CPU 1
+            w.wa_token.t_cpu = 1  # the wait queue's token belongs to CPU 1
         else:
-            target.td_cpu = 1                 # the thread belongs to CPU 1
+            target.td_cpu = 1  # the thread belongs to CPU 1
         info["cycle"] = k.cycle
         if op in ("schedule", "schedule_waiter", "schedule_foreign_token"):
             await k.lwkt_schedule(target)
@@ -306,8 +340,7 @@ async def _cross_cpu(dut, op: str) -> tuple:
         if op in ("schedule_waiter", "schedule_foreign_token", "signal"):
             info["waiter"] = await k.lwkt_create(waiter, comm="waiter", pri=TDPRI_KERN_DAEMON)
         else:
-            info["stopped"] = await k.lwkt_create(waiter, comm="stopped", tdflags=TDF.STOPREQ,
-                                                  pri=TDPRI_KERN_DAEMON)
+            info["stopped"] = await k.lwkt_create(waiter, comm="stopped", tdflags=TDF.STOPREQ, pri=TDPRI_KERN_DAEMON)
         info["actor"] = await k.lwkt_create(actor, comm="actor", pri=TDPRI_KERN_USER)
 
     machine.start({0: start})
@@ -319,14 +352,16 @@ async def _cross_cpu(dut, op: str) -> tuple:
 
 
 @cocotb.test()
-@cocotb.parametrize(case=[
-    ("schedule", "lwkt_schedule: cpu mismatch3"),
-    ("schedule_waiter", "lwkt_schedule: cpu mismatch1"),
-    ("schedule_foreign_token", "lwkt_schedule: cpu mismatch2"),
-    ("deschedule", "lwkt_deschedule: cpu mismatch"),
-    ("signal", "lwkt_signal: cpu mismatch"),
-    ("free_live", "lwkt_free_thread: did not exit!"),
-])
+@cocotb.parametrize(
+    case=[
+        ("schedule", "lwkt_schedule: cpu mismatch3"),
+        ("schedule_waiter", "lwkt_schedule: cpu mismatch1"),
+        ("schedule_foreign_token", "lwkt_schedule: cpu mismatch2"),
+        ("deschedule", "lwkt_deschedule: cpu mismatch"),
+        ("signal", "lwkt_signal: cpu mismatch"),
+        ("free_live", "lwkt_free_thread: did not exit!"),
+    ]
+)
 async def cross_cpu_operations_panic(dut, case):
     """In the UP build, touching a thread or wait queue of another CPU panics with the seed's
     message (and so does freeing a thread that did not exit)."""
@@ -411,6 +446,7 @@ async def reference_workload(dut):
         async def run(td, arg):
             await body(td, arg)
             finished(td)
+
         return run
 
     async def start(k):
@@ -431,12 +467,20 @@ async def reference_workload(dut):
     assert await machine.run(MAX_CYCLES) == "done", system.panic
     system.trace.write_jsonl(Path(RunConfig.from_environment().out) / "reference_trace.jsonl")
     c = system.sysctl
-    dut._log.info("reference workload: %d records, counters %s", len(system.trace.records),
-                  system.counters()["total"])
+    dut._log.info("reference workload: %d records, counters %s", len(system.trace.records), system.counters()["total"])
     assert info["ticks_seen"] == 3 and info["data_seen"] == 3
     assert sorted(done) == ["consumer", "spawner", "ticker", "workerA", "workerB"]
-    for kind in ("hardclock", "interrupt", "preempt", "resume", "block", "signal", "thread_reuse",
-                 "thread_exit", "yield"):
+    for kind in (
+        "hardclock",
+        "interrupt",
+        "preempt",
+        "resume",
+        "block",
+        "signal",
+        "thread_reuse",
+        "thread_exit",
+        "yield",
+    ):
         assert system.trace.events(kind), f"the reference workload has no {kind} event"
     assert c("lwkt.preempt_hit") >= 3
     # The children reuse the structures of exited threads once some have exited.

@@ -9,6 +9,7 @@
 - A watchdog told to call a short quiet stretch "stopped" frees a live CPU's lock, and the
   checker that no BUST frees a live CPU's lock stops the run at that CPU's next access.
 """
+
 from __future__ import annotations
 
 import cocotb
@@ -47,15 +48,15 @@ async def busy_owner_keeps_the_mp_lock(dut):
 
     system.register_ipi("noop", noop)
 
-    async def holder(td, arg):                      # CPU 2: the token, deaf for HOLD cycles
+    async def holder(td, arg):  # CPU 2: the token, deaf for HOLD cycles
         k = td.k
-        await k.lwkt_gettoken(tok)                   # the token starts on CPU 0: asked by IPI
+        await k.lwkt_gettoken(tok)  # the token starts on CPU 0: asked by IPI
         info["held"] = True
-        await k.cpu.work(HOLD)                       # inside lwkt_gettoken's critical section
+        await k.cpu.work(HOLD)  # inside lwkt_gettoken's critical section
         await k.lwkt_reltoken(tok)
         done()
 
-    async def waiter(td, arg):                      # CPU 1: the MP lock, then the token
+    async def waiter(td, arg):  # CPU 1: the MP lock, then the token
         k = td.k
         await until(k, lambda: info.get("held"), "CPU 2 to hold the token", limit=10_000)
         await k.get_mplock()
@@ -71,7 +72,7 @@ async def busy_owner_keeps_the_mp_lock(dut):
         await k.rel_mplock()
         done()
 
-    async def noise(td, arg):                       # CPU 3
+    async def noise(td, arg):  # CPU 3
         k = td.k
         await until(k, lambda: "owner_before" in info, "CPU 1 to take the MP lock", limit=20_000)
         await _noise(k, info, "waited")
@@ -99,8 +100,11 @@ async def busy_owner_keeps_the_mp_lock(dut):
     # The SoC was contended: IPIs landed on CPU 1 while it waited, CPU 3 kept trying for the lock.
     assert info["noops"] > 100 and info["tries"] > 100, info
     # The watchdog looked at the lock many times during the wait, and never freed it.
-    wakes = [r for r in system.trace.events("tsleep_wake") if r["cpu"] == 0
-             and info["wait_start"] < r["cycle"] < info["wait_start"] + info["waited"]]
+    wakes = [
+        r
+        for r in system.trace.events("tsleep_wake")
+        if r["cpu"] == 0 and info["wait_start"] < r["cycle"] < info["wait_start"] + info["waited"]
+    ]
     assert len(wakes) >= info["waited"] // PERIOD // 2, len(wakes)
     assert system.trace.events("mplock_bust") == [] and system.dead_cpus == []
     assert system.hardware.mplock_busts() == 0
@@ -114,13 +118,13 @@ async def stopped_owner_loses_the_mp_lock(dut):
     info = {}
     done = Done(system, 1)
 
-    async def victim(td, arg):                      # CPU 3: takes the lock and stops
+    async def victim(td, arg):  # CPU 3: takes the lock and stops
         k = td.k
         await k.get_mplock()
         info["stopped"] = k.cycle
         await k.cpu.freeze()
 
-    async def needs_lock(td, arg):                  # CPU 2: needs the lock after the victim stopped
+    async def needs_lock(td, arg):  # CPU 2: needs the lock after the victim stopped
         k = td.k
         await until(k, lambda: "stopped" in info, "CPU 3 to stop", limit=10_000)
         await k.get_mplock()
@@ -155,23 +159,26 @@ async def a_bust_of_a_live_cpu_stops_the_run(dut):
     machine = await smp_machine(dut, hardclock_period=PERIOD)
     system = machine.system
 
-    async def worker(td, arg):                      # CPU 1: holds the lock through a long computation
+    async def worker(td, arg):  # CPU 1: holds the lock through a long computation
         k = td.k
         await k.get_mplock()
-        k.crit_enter()                              # no hardclock either: the port is quiet
+        k.crit_enter()  # no hardclock either: the port is quiet
         await k.cpu.work(3000)
         await k.crit_exit()
         await k.rel_mplock()
         system.finish()
 
     async def boot0(k):
-        await start_mplock_watchdog(k, quiet_cycles=600)   # far too short: live work looks stopped
+        await start_mplock_watchdog(k, quiet_cycles=600)  # far too short: live work looks stopped
 
     async def boot1(k):
         await k.lwkt_create(worker, comm="worker", pri=TDPRI_KERN_USER, mpsafe=True)
 
     machine.start({0: boot0, 1: boot1})
     assert await machine.run(20_000) == "panic"
-    assert system.panic.cpu == 1 and "freed cpu 1's lock with BUST" in system.panic.message \
-        and "is live" in system.panic.message, system.panic.message
+    assert (
+        system.panic.cpu == 1
+        and "freed cpu 1's lock with BUST" in system.panic.message
+        and "is live" in system.panic.message
+    ), system.panic.message
     assert system.dead_cpus == [1]

@@ -4,6 +4,7 @@ A scenario says which kernel build and how many CPUs it needs, creates its
 threads in each CPU's boot context, drives its external devices from the
 testbench side, and checks the run afterwards.
 """
+
 from sim.tb.scenarios.base import Check, Devices, Scenario, SCENARIOS, get_scenario
 
 # Importing the modules registers their scenarios.

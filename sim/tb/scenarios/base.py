@@ -1,4 +1,5 @@
 """The scenario interface, the registry and the external-device model."""
+
 from __future__ import annotations
 
 import importlib
@@ -51,14 +52,16 @@ def get_scenario(name: str) -> type[Scenario]:
     try:
         return SCENARIOS[name]
     except KeyError:
-        raise KeyError(f"scenario {name!r} is declared, but {scenario_info(name).module} does not "
-                       f"implement it") from None
+        raise KeyError(
+            f"scenario {name!r} is declared, but {scenario_info(name).module} does not implement it"
+        ) from None
 
 
 @dataclass
 class Check:
     """The outcome of one check of a run; ``evaluated`` False: there was nothing to check (shown
     as n/a, and not a failure)."""
+
     name: str
     ok: bool
     detail: str = ""
@@ -165,6 +168,7 @@ class Devices:
             await self.wait_cycles(cycles)
             self.raw_level &= ~(1 << line)
             self._raw.value = self.raw_level
+
         cocotb.start_soon(end())
 
     async def wait_cycles(self, cycles: int) -> None:
@@ -180,9 +184,11 @@ class Devices:
 
     def raise_after(self, line: int, cycles: int) -> None:
         """Raise ``line`` ``cycles`` falling edges from now, without blocking the caller."""
+
         async def later():
             await self.wait_cycles(cycles)
             self.raise_line(line)
+
         cocotb.start_soon(later())
 
 
@@ -244,7 +250,7 @@ class Workload:
 
     def __init__(self, scenario: Scenario):
         self.scenario = scenario
-        self.live = 0            # UP: the scenario's threads still live (SMP: counted in shared RAM)
+        self.live = 0  # UP: the scenario's threads still live (SMP: counted in shared RAM)
         self.ended_word: int | None = None
         self.spawned_words: list[int] = []
         self.finished: list[str] = []
@@ -258,8 +264,9 @@ class Workload:
         system = self.scenario.system
         if system.mode == "smp" and self.ended_word is None:
             self.ended_word = system.new_data("workload.ended", 1, "mplock")
-            self.spawned_words = [system.new_data(f"workload.spawned[{cpu}]", 1, Guard("writer", cpu))
-                                  for cpu in range(system.ncpu)]
+            self.spawned_words = [
+                system.new_data(f"workload.spawned[{cpu}]", 1, Guard("writer", cpu)) for cpu in range(system.ncpu)
+            ]
         if self.ended_word is None:
             self.live += 1
         else:

@@ -1,5 +1,6 @@
 """The seeded random workload (``--scenario random``): the spec of ``sim/contract/random_spec.py``
 run on the SoC, and the checks of its outcome."""
+
 from __future__ import annotations
 
 from firmware.device import device_take
@@ -66,48 +67,59 @@ class RandomWorkload(SmpScenario):
             self.tokens = [system.new_token(f"tok{t}") for t in range(N_TOKENS)]
             self.queues = [system.new_waitqueue(f"queue{q}") for q in range(N_QUEUES)]
             # The workload's shared words (firmware/ram_layout.py), each under what guards it.
-            self.token_counter = [system.new_data(f"random.tok{t}.counter", 1, tok) for t, tok in enumerate(self.tokens)]
+            self.token_counter = [
+                system.new_data(f"random.tok{t}.counter", 1, tok) for t, tok in enumerate(self.tokens)
+            ]
             self.mplock_counter = system.new_data("random.mplock.counter", 1, "mplock")
-            self.tickets = [system.new_data(f"random.queue{q}.tickets", 1, queue.wa_token)
-                            for q, queue in enumerate(self.queues)]
+            self.tickets = [
+                system.new_data(f"random.queue{q}.tickets", 1, queue.wa_token) for q, queue in enumerate(self.queues)
+            ]
             # Flags, each written by one thread and polled by another.
-            self.stopped_flag = system.new_data("random.victim_stopped")   # cpu-stop: the victim stopped
+            self.stopped_flag = system.new_data("random.victim_stopped")  # cpu-stop: the victim stopped
             self.deaf_flag = system.new_data("random.deaf_phase")  # fifo-full: 1 sender ready, 2 section runs
             system.register_ipi("random_note", self._note)
             system.register_ipi("random_pawn_done", self._pawn_done)
             # Each CPU's pawn (a thread others deschedule and schedule again) publishes its record
             # here; the deschedules done to it are counted by that CPU alone (IPI handler).
-            self.pawn_words = [system.new_data(f"random.pawn[{cpu}]", 2, Guard("writer", cpu))
-                               for cpu in range(system.ncpu)]
+            self.pawn_words = [
+                system.new_data(f"random.pawn[{cpu}]", 2, Guard("writer", cpu)) for cpu in range(system.ncpu)
+            ]
             # A parent blocks here until its zombie child has left the CPU.
-            self.exitqs = [system.new_waitqueue(f"exitq{cpu}") if self._reaps_on(cpu) else None
-                           for cpu in range(system.ncpu)]
+            self.exitqs = [
+                system.new_waitqueue(f"exitq{cpu}") if self._reaps_on(cpu) else None for cpu in range(system.ncpu)
+            ]
             if self.spec.victim is not None:
                 await start_mplock_watchdog(k)
-                await self.workload.spawn(k, self._after_stop, None, comm="needs-mplock", pri=TDPRI_USER_NORM,
-                                          mpsafe=True)
+                await self.workload.spawn(
+                    k, self._after_stop, None, comm="needs-mplock", pri=TDPRI_USER_NORM, mpsafe=True
+                )
         for device in self.spec.devices:
             if device.cpu == me:
                 await k.cpu.write(mm.ROUTE.addr("ROUTE", index=device.line), me)
-                await k.register_ithread(device.line, self._service, name=f"ithread{device.line}",
-                                         pri=device.pri, mpsafe=device.mpsafe)
+                await k.register_ithread(
+                    device.line, self._service, name=f"ithread{device.line}", pri=device.pri, mpsafe=device.mpsafe
+                )
                 # The run ends with the workload: let it include the device's requests.
-                await self.workload.spawn(k, self._await_device, device.line, comm=f"devwait{device.line}",
-                                          pri=TDPRI_USER_NORM, mpsafe=True)
+                await self.workload.spawn(
+                    k, self._await_device, device.line, comm=f"devwait{device.line}", pri=TDPRI_USER_NORM, mpsafe=True
+                )
         if self._desched_count(me):
             # The lowest workload priority: it only has to be there, never to starve anyone.
-            pawn = await self.workload.spawn(k, self._pawn, self._desched_count(me), comm=f"pawn{me}",
-                                             pri=TDPRI_USER_NORM, mpsafe=True)
+            pawn = await self.workload.spawn(
+                k, self._pawn, self._desched_count(me), comm=f"pawn{me}", pri=TDPRI_USER_NORM, mpsafe=True
+            )
             await k.cpu.write(self.pawn_words[me], pawn.td_rec)
         if me == self.spec.victim:
             await k.lwkt_create(self._victim, None, comm=f"victim{me}", pri=TDPRI_KERN_DAEMON, mpsafe=True)
         if self.spec.deaf and self.spec.deaf[0] == me:
-            await self.workload.spawn(k, self._deaf, self.spec.deaf[1], comm=f"deaf{me}", pri=TDPRI_KERN_USER,
-                                      mpsafe=True)
+            await self.workload.spawn(
+                k, self._deaf, self.spec.deaf[1], comm=f"deaf{me}", pri=TDPRI_KERN_USER, mpsafe=True
+            )
         for index, thread in enumerate(self.spec.threads):
             if thread.cpu == me:
-                await self.workload.spawn(k, self._program, thread.ops, comm=f"r{me}.{index}", pri=thread.pri,
-                                          mpsafe=True)
+                await self.workload.spawn(
+                    k, self._program, thread.ops, comm=f"r{me}.{index}", pri=thread.pri, mpsafe=True
+                )
 
     def _desched_count(self, cpu: int) -> int:
         return sum(op[0] == "desched" and op[1] == cpu for t in self.spec.threads for op in t.ops)
@@ -167,8 +179,7 @@ class RandomWorkload(SmpScenario):
             # The child exits normally: its structure goes to this CPU's free cache, and the next
             # thread created here reuses it.
             self.children_spawned += 1
-            await self.workload.spawn(k, self._child, op[1], comm=f"child{k.gd_cpuid}", pri=td.td_pri & 31,
-                                      mpsafe=True)
+            await self.workload.spawn(k, self._child, op[1], comm=f"child{k.gd_cpuid}", pri=td.td_pri & 31, mpsafe=True)
         elif kind == "reap":
             await self._reap(td, op[1])
         elif kind == "desched":
@@ -205,7 +216,7 @@ class RandomWorkload(SmpScenario):
         queue = self.queues[q]
         address = self.tickets[q]
         while True:
-            k = td.k                 # blocking may have moved the thread to another CPU
+            k = td.k  # blocking may have moved the thread to another CPU
             await k.lwkt_gettoken(queue.wa_token)
             tickets = await k.cpu.read(address)
             if tickets:
@@ -292,15 +303,16 @@ class RandomWorkload(SmpScenario):
             await ck.lwkt_deschedule_self()
             ctd.td_flags |= TDF.EXITED
             await ck.lwkt_signal(exitq)
-            await ck.lwkt_switch(_exiting=True)     # never returns
+            await ck.lwkt_switch(_exiting=True)  # never returns
 
         # Created stopped, so the generation is read before it can run.
-        child = await k.lwkt_create(zombie, None, tdflags=TDF.STOPREQ, comm=f"zombie{k.gd_cpuid}",
-                                    pri=td.td_pri & 31, mpsafe=True)
+        child = await k.lwkt_create(
+            zombie, None, tdflags=TDF.STOPREQ, comm=f"zombie{k.gd_cpuid}", pri=td.td_pri & 31, mpsafe=True
+        )
         state["child"] = child
         gen = await k.waitq_gen(exitq)
         await k.lwkt_schedule(child)
-        while not child.td_flags & TDF.EXITED:     # the child is this CPU's: its flags are ours to read
+        while not child.td_flags & TDF.EXITED:  # the child is this CPU's: its flags are ours to read
             gen = await k.lwkt_block(exitq, f"reap{k.gd_cpuid}", gen)
             k = td.k
         await k.lwkt_wait_free(child)
@@ -345,8 +357,8 @@ class RandomWorkload(SmpScenario):
         deep (beyond what lwkt_schedule allows for, so lwkt_preempt misses on critpri), holding the
         MP lock when ``mplock`` (a hit lends its count)."""
         k = td.k
-        ithreads = k.ithreads           # this CPU's own interrupt threads, by line
-        if not ithreads:                # moved to a CPU without one
+        ithreads = k.ithreads  # this CPU's own interrupt threads, by line
+        if not ithreads:  # moved to a CPU without one
             await k.cpu.work(20)
             return
         target = ithreads[min(ithreads)]
@@ -440,27 +452,55 @@ class RandomWorkload(SmpScenario):
     def checks(self):
         system = self.system
         checks = [
-            Check("token counters match their sections", self.token_values == self.token_ops,
-                  f"counters {self.token_values}, sections {self.token_ops}"),
-            Check("MP-lock counter matches its sections", self.mplock_value == self.mplock_ops,
-                  f"{self.mplock_value} of {self.mplock_ops}"),
-            Check("every ticket given was taken", self.tickets_given == self.tickets_taken,
-                  f"given {self.tickets_given}, taken {self.tickets_taken}"),
-            Check("every note IPI ran", self.notes_received == self.notes_sent,
-                  f"{self.notes_received} of {self.notes_sent}"),
-            Check("every device request serviced", self.device_serviced == self.device_requests,
-                  f"{self.device_serviced} of {self.device_requests}"),
+            Check(
+                "token counters match their sections",
+                self.token_values == self.token_ops,
+                f"counters {self.token_values}, sections {self.token_ops}",
+            ),
+            Check(
+                "MP-lock counter matches its sections",
+                self.mplock_value == self.mplock_ops,
+                f"{self.mplock_value} of {self.mplock_ops}",
+            ),
+            Check(
+                "every ticket given was taken",
+                self.tickets_given == self.tickets_taken,
+                f"given {self.tickets_given}, taken {self.tickets_taken}",
+            ),
+            Check(
+                "every note IPI ran",
+                self.notes_received == self.notes_sent,
+                f"{self.notes_received} of {self.notes_sent}",
+            ),
+            Check(
+                "every device request serviced",
+                self.device_serviced == self.device_requests,
+                f"{self.device_serviced} of {self.device_requests}",
+            ),
         ]
         moved = self._moved_threads_ran_where_they_went()
-        checks.append(Check("a thread moved by lwkt_acquire next ran on the CPU that acquired it", not moved,
-                            f"{self.migrations} moves" + (f"; wrong: {moved[:3]}" if moved else "")))
+        checks.append(
+            Check(
+                "a thread moved by lwkt_acquire next ran on the CPU that acquired it",
+                not moved,
+                f"{self.migrations} moves" + (f"; wrong: {moved[:3]}" if moved else ""),
+            )
+        )
         if self.spec.victim is not None:
             busts = system.sysctl("lwkt.mplock_busts")
-            checks.append(Check("a CPU stopped holding the MP lock was recovered with BUST",
-                                self.recovered and busts == 1 and system.dead_cpus == [self.spec.victim],
-                                f"victim cpu {self.spec.victim}, busts {busts}, recovered {self.recovered}"))
+            checks.append(
+                Check(
+                    "a CPU stopped holding the MP lock was recovered with BUST",
+                    self.recovered and busts == 1 and system.dead_cpus == [self.spec.victim],
+                    f"victim cpu {self.spec.victim}, busts {busts}, recovered {self.recovered}",
+                )
+            )
         if self.spec.deaf:
-            checks.append(Check("IPIs at a CPU in a long critical section filled the FIFO half way",
-                                system.sysctl("lwkt.ipiq_fifofull") > 0 or system.fifo_depth > 48,
-                                f"ipiq_fifofull={system.sysctl('lwkt.ipiq_fifofull')}"))
+            checks.append(
+                Check(
+                    "IPIs at a CPU in a long critical section filled the FIFO half way",
+                    system.sysctl("lwkt.ipiq_fifofull") > 0 or system.fifo_depth > 48,
+                    f"ipiq_fifofull={system.sysctl('lwkt.ipiq_fifofull')}",
+                )
+            )
         return checks

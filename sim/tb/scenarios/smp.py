@@ -1,4 +1,5 @@
 """SMP scenarios (seed v1.18 on every core)."""
+
 from __future__ import annotations
 
 import random
@@ -10,6 +11,7 @@ from firmware.thread import TDPRI_KERN_DAEMON, TDPRI_KERN_USER, TDPRI_USER_NORM
 from sim.tb.scenarios.base import Check, Scenario, register
 
 __all__ = ["SmpIdle", "SmpPingpong", "SmpIpiStorm", "SmpMplock", "SmpMixed"]
+
 
 class SmpScenario(Scenario):
     def __init__(self, seed=1):
@@ -46,14 +48,20 @@ class SmpIdle(SmpScenario):
         async def count(kernel):
             if all(other.hardclock_ticks >= self.ticks for other in self.system.kernels):
                 self.system.finish()
+
         self.system.hardclock_hooks.append(count)
 
     def checks(self):
         ticks = [k.hardclock_ticks for k in self.system.kernels]
         switches = sum(k.counters["switch_count"] for k in self.system.kernels)
-        return [Check("every core's hardclock ticked", min(ticks) >= self.ticks,
-                      f"{min(ticks)} to {max(ticks)} ticks of {self.hardclock_period} cycles"),
-                Check("idle cores stayed idle", switches == 0, f"{switches} switches")]
+        return [
+            Check(
+                "every core's hardclock ticked",
+                min(ticks) >= self.ticks,
+                f"{min(ticks)} to {max(ticks)} ticks of {self.hardclock_period} cycles",
+            ),
+            Check("idle cores stayed idle", switches == 0, f"{switches} switches"),
+        ]
 
 
 @register
@@ -70,8 +78,7 @@ class SmpPingpong(SmpScenario):
         if self.token is None:
             self.token = self.system.new_token("pingpong")
             self.counter = self.system.new_data("pingpong.counter", 1, self.token)
-        await self.workload.spawn(k, self._player, None, comm=f"player{k.gd_cpuid}", pri=TDPRI_KERN_USER,
-                                  mpsafe=True)
+        await self.workload.spawn(k, self._player, None, comm=f"player{k.gd_cpuid}", pri=TDPRI_KERN_USER, mpsafe=True)
 
     async def _player(self, td, arg):
         k = td.k
@@ -87,10 +94,14 @@ class SmpPingpong(SmpScenario):
     def checks(self):
         smp = self.system.counters()["smp"]
         expected = self.rounds * self.system.ncpu
-        return [Check("counter updated under the token", self.final_value == expected,
-                      f"{self.final_value} of {expected}"),
-                Check("the token changed hands", len(smp["token_handoff_cycles"]) > 0,
-                      f"{len(smp['token_handoff_cycles'])} hand-offs")]
+        return [
+            Check("counter updated under the token", self.final_value == expected, f"{self.final_value} of {expected}"),
+            Check(
+                "the token changed hands",
+                len(smp["token_handoff_cycles"]) > 0,
+                f"{len(smp['token_handoff_cycles'])} hand-offs",
+            ),
+        ]
 
 
 @register
@@ -108,10 +119,11 @@ class SmpIpiStorm(SmpScenario):
             self.system.register_ipi("storm_ping", self._ping)
             self.registered = True
             # How many pings each CPU has received: written by that CPU only (its IPI handler).
-            self.arrived = [self.system.new_data(f"storm.arrived[{cpu}]", 1, Guard("writer", cpu))
-                            for cpu in range(self.system.ncpu)]
-        await self.workload.spawn(k, self._sender, None, comm=f"storm{k.gd_cpuid}", pri=TDPRI_KERN_USER,
-                                  mpsafe=True)
+            self.arrived = [
+                self.system.new_data(f"storm.arrived[{cpu}]", 1, Guard("writer", cpu))
+                for cpu in range(self.system.ncpu)
+            ]
+        await self.workload.spawn(k, self._sender, None, comm=f"storm{k.gd_cpuid}", pri=TDPRI_KERN_USER, mpsafe=True)
 
     async def _ping(self, k, arg):
         source, seq = arg >> 16, arg & 0xFFFF
@@ -142,10 +154,18 @@ class SmpIpiStorm(SmpScenario):
         wrong = {pair: seqs for pair, seqs in self.received.items() if seqs != list(range(self.per_pair))}
         complete = len(self.received) == n * (n - 1)
         fifofull = self.system.sysctl("lwkt.ipiq_fifofull")
-        checks = [Check("every ping arrived once and in order", complete and not wrong,
-                        f"{len(self.received)} pairs, wrong {list(wrong.items())[:2]}"),
-                  Check("ipiq_count counts every send", self.system.sysctl("lwkt.ipiq_count")
-                        == self.per_pair * n * (n - 1), f"{self.system.sysctl('lwkt.ipiq_count')}")]
+        checks = [
+            Check(
+                "every ping arrived once and in order",
+                complete and not wrong,
+                f"{len(self.received)} pairs, wrong {list(wrong.items())[:2]}",
+            ),
+            Check(
+                "ipiq_count counts every send",
+                self.system.sysctl("lwkt.ipiq_count") == self.per_pair * n * (n - 1),
+                f"{self.system.sysctl('lwkt.ipiq_count')}",
+            ),
+        ]
         if self.system.fifo_depth <= 8 and n >= 4:
             checks.append(Check("the FIFOs filled up (ipiq_fifofull > 0)", fifofull > 0, f"ipiq_fifofull={fifofull}"))
         return checks
@@ -168,8 +188,7 @@ class SmpMplock(SmpScenario):
         if self.counter_word is None:
             self.counter_word = self.system.new_data("mplock.counter", 1, "mplock")
         await self.workload.spawn(k, self._locked, None, comm=f"giant{k.gd_cpuid}", pri=TDPRI_KERN_DAEMON)
-        await self.workload.spawn(k, self._mpsafe, None, comm=f"mpsafe{k.gd_cpuid}", pri=TDPRI_USER_NORM,
-                                  mpsafe=True)
+        await self.workload.spawn(k, self._mpsafe, None, comm=f"mpsafe{k.gd_cpuid}", pri=TDPRI_USER_NORM, mpsafe=True)
 
     async def _locked(self, td, arg):
         # Created by lwkt_create with td_mpcount 1: it runs holding the MP lock.
@@ -179,13 +198,13 @@ class SmpMplock(SmpScenario):
             if len(self.inside) > 1:
                 self.overlaps += 1
             value = await k.cpu.read(self.counter_word)
-            await k.get_mplock()          # recursive hold
+            await k.get_mplock()  # recursive hold
             await k.cpu.work(self.rng_of(td.k).randint(10, 40))
             await k.rel_mplock()
             await k.cpu.write(self.counter_word, value + 1)
             self.counter = value + 1
             self.inside.discard(k.gd_cpuid)
-            await k.lwkt_yield()          # lets the MP-safe thread or another CPU's giant run
+            await k.lwkt_yield()  # lets the MP-safe thread or another CPU's giant run
         await k.rel_mplock()
         await k.cpu.work(10)
 
@@ -199,12 +218,21 @@ class SmpMplock(SmpScenario):
     def checks(self):
         expected = self.rounds * self.system.ncpu
         smp = self.system.counters()["smp"]
-        return [Check("the MP lock serialised the counter", self.counter == expected and not self.overlaps,
-                      f"{self.counter} of {expected}, {self.overlaps} overlaps"),
-                Check("MP-safe threads ran", self.mpsafe_steps == self.rounds * self.system.ncpu,
-                      f"{self.mpsafe_steps} steps"),
-                Check("the lock was contended", smp["mplock_contended_tries"] > 0 or self.system.ncpu == 1,
-                      f"{smp['mplock_contended_tries']} failed tries, {smp['mplock_acquisitions']} acquisitions")]
+        return [
+            Check(
+                "the MP lock serialised the counter",
+                self.counter == expected and not self.overlaps,
+                f"{self.counter} of {expected}, {self.overlaps} overlaps",
+            ),
+            Check(
+                "MP-safe threads ran", self.mpsafe_steps == self.rounds * self.system.ncpu, f"{self.mpsafe_steps} steps"
+            ),
+            Check(
+                "the lock was contended",
+                smp["mplock_contended_tries"] > 0 or self.system.ncpu == 1,
+                f"{smp['mplock_contended_tries']} failed tries, {smp['mplock_acquisitions']} acquisitions",
+            ),
+        ]
 
 
 @register
@@ -223,8 +251,9 @@ class SmpMixed(SmpScenario):
         self.counted = 0
         self.signals = 0
         self.device_requests = {0: self.rng.randint(2, 4), 1: self.rng.randint(2, 4)}
-        self.device_gaps = {line: [self.rng.randint(200, 900) for _ in range(n)]
-                            for line, n in self.device_requests.items()}
+        self.device_gaps = {
+            line: [self.rng.randint(200, 900) for _ in range(n)] for line, n in self.device_requests.items()
+        }
         self.serviced = {0: 0, 1: 0}
 
     async def boot(self, k):
@@ -233,7 +262,7 @@ class SmpMixed(SmpScenario):
             self.queue = self.system.new_waitqueue("mixed")
             self.token = self.system.new_token("shared")
             self.system.register_ipi("mixed_note", self._note)
-            self.stop_word = self.system.new_data("mixed.stop", 1)      # a flag: written once, read by all
+            self.stop_word = self.system.new_data("mixed.stop", 1)  # a flag: written once, read by all
             self.counter_word = self.system.new_data("mixed.counter", 1, self.token)
             self.wakers_word = self.system.new_data("mixed.wakers_done", 1, self.token)
         lines = [line for line in self.device_requests if line % self.system.ncpu == me]
@@ -241,8 +270,9 @@ class SmpMixed(SmpScenario):
             await k.cpu.write(mm.ROUTE.addr("ROUTE", index=line), me)
             await k.register_ithread(line, self._service, name=f"ithread{line}")
         await self.workload.spawn(k, self._waiter, None, comm=f"waiter{me}", pri=TDPRI_KERN_DAEMON, mpsafe=True)
-        await self.workload.spawn(k, self._waker, self.rng_of(k).randint(4, 7), comm=f"waker{me}", pri=TDPRI_KERN_USER,
-                                  mpsafe=True)
+        await self.workload.spawn(
+            k, self._waker, self.rng_of(k).randint(4, 7), comm=f"waker{me}", pri=TDPRI_KERN_USER, mpsafe=True
+        )
         await self.workload.spawn(k, self._giant, self.rng_of(k).randint(1, 3), comm=f"giant{me}", pri=TDPRI_USER_NORM)
 
     async def _note(self, k, arg):
@@ -312,13 +342,24 @@ class SmpMixed(SmpScenario):
         await k.rel_mplock()
 
     def checks(self):
-        return [Check("the shared counter was updated under the token", self.counter == self.counted,
-                      f"{self.counter} of {self.counted}"),
-                Check("every note IPI ran", self.notes == self.notes_sent, f"{self.notes} of {self.notes_sent}"),
-                Check("every device request serviced", self.serviced == self.device_requests,
-                      f"{self.serviced} of {self.device_requests}"),
-                Check("waiters were woken from other CPUs", sum(self.wakeups.values()) > 0 or self.signals == 0,
-                      f"wakeups per cpu {self.wakeups}, {self.signals} signals")]
+        return [
+            Check(
+                "the shared counter was updated under the token",
+                self.counter == self.counted,
+                f"{self.counter} of {self.counted}",
+            ),
+            Check("every note IPI ran", self.notes == self.notes_sent, f"{self.notes} of {self.notes_sent}"),
+            Check(
+                "every device request serviced",
+                self.serviced == self.device_requests,
+                f"{self.serviced} of {self.device_requests}",
+            ),
+            Check(
+                "waiters were woken from other CPUs",
+                sum(self.wakeups.values()) > 0 or self.signals == 0,
+                f"wakeups per cpu {self.wakeups}, {self.signals} signals",
+            ),
+        ]
 
 
 @register
@@ -340,13 +381,12 @@ class SmpMpFallback(SmpScenario):
         await k.cpu.work(400)
         await self.workload.spawn(k, self._giant, None, comm=f"giant{me}", pri=TDPRI_KERN_USER)
         for name in "ab":
-            await self.workload.spawn(k, self._safe, None, comm=f"safe{me}{name}", pri=TDPRI_KERN_USER,
-                                      mpsafe=True)
+            await self.workload.spawn(k, self._safe, None, comm=f"safe{me}{name}", pri=TDPRI_KERN_USER, mpsafe=True)
 
     async def _holder(self, td, arg):
         k = td.k
         for _ in range(self.hold_cycles // 100):
-            await k.cpu.work(100)           # no yield: the lock stays on CPU 0
+            await k.cpu.work(100)  # no yield: the lock stays on CPU 0
         await k.rel_mplock()
 
     async def _giant(self, td, arg):
@@ -361,10 +401,17 @@ class SmpMpFallback(SmpScenario):
 
     def checks(self):
         trace = self.system.trace
-        fallbacks = [r for r in trace.events("pick") if r["cpu"] != 0 and r["tried"] is False
-                     and r["to"] != r["idle"]]
+        fallbacks = [r for r in trace.events("pick") if r["cpu"] != 0 and r["tried"] is False and r["to"] != r["idle"]]
         alternated = all(any(a != b for a, b in zip(seq, seq[1:], strict=False)) for seq in self.steps.values())
-        return [Check("lwkt_switch fell back to MP-safe threads while the lock was busy", len(fallbacks) > 0,
-                      f"{len(fallbacks)} fallback picks"),
-                Check("the MP-safe threads took turns", alternated and len(self.steps) == self.system.ncpu - 1,
-                      "; ".join(f"cpu {c}: {' '.join(s[:6])}" for c, s in sorted(self.steps.items())))]
+        return [
+            Check(
+                "lwkt_switch fell back to MP-safe threads while the lock was busy",
+                len(fallbacks) > 0,
+                f"{len(fallbacks)} fallback picks",
+            ),
+            Check(
+                "the MP-safe threads took turns",
+                alternated and len(self.steps) == self.system.ncpu - 1,
+                "; ".join(f"cpu {c}: {' '.join(s[:6])}" for c, s in sorted(self.steps.items())),
+            ),
+        ]

@@ -1,9 +1,10 @@
 """Uniprocessor scenarios (seed v1.12 on one core)."""
+
 from __future__ import annotations
 
 from collections import deque
 
-from firmware.thread import (TDPRI_INT_LOW, TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER, TDPRI_USER_NORM)
+from firmware.thread import TDPRI_INT_LOW, TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER, TDPRI_USER_NORM
 from firmware.device import device_take
 from hdl import memory_map as mm
 from sim.tb.scenarios.base import Check, Scenario, register
@@ -20,14 +21,19 @@ class UpIdle(Scenario):
         async def count(kernel):
             if kernel.hardclock_ticks >= self.ticks:
                 self.system.finish()
+
         self.system.hardclock_hooks.append(count)
 
     def checks(self):
         k = self.system.kernels[0]
-        return [Check("hardclock ticked", k.hardclock_ticks >= self.ticks,
-                      f"{k.hardclock_ticks} ticks of {self.hardclock_period} cycles"),
-                Check("idle core stayed idle", k.counters["switch_count"] == 0,
-                      f"{k.counters['switch_count']} switches")]
+        return [
+            Check(
+                "hardclock ticked",
+                k.hardclock_ticks >= self.ticks,
+                f"{k.hardclock_ticks} ticks of {self.hardclock_period} cycles",
+            ),
+            Check("idle core stayed idle", k.counters["switch_count"] == 0, f"{k.counters['switch_count']} switches"),
+        ]
 
 
 @register
@@ -84,23 +90,32 @@ class UpBasic(Scenario):
         trace = self.system.trace
         checks = []
         expected = sorted((p, i) for p, n in enumerate(self.per_producer) for i in range(n))
-        checks.append(Check("every item consumed exactly once", sorted(self.consumed) == expected,
-                            f"{len(self.consumed)} of {len(expected)}"))
-        in_order = all([i for q, i in self.consumed if q == p] == list(range(n))
-                       for p, n in enumerate(self.per_producer))
+        checks.append(
+            Check(
+                "every item consumed exactly once",
+                sorted(self.consumed) == expected,
+                f"{len(self.consumed)} of {len(expected)}",
+            )
+        )
+        in_order = all(
+            [i for q, i in self.consumed if q == p] == list(range(n)) for p, n in enumerate(self.per_producer)
+        )
         checks.append(Check("items consumed in order per producer", in_order))
         # Strict priority: a signal that wakes the consumer makes it the next thread to run.
         records = trace.sorted_records()
         late = []
         for i, r in enumerate(records):
             if r["event"] == "signal" and self.consumer_tid in r["woken"]:
-                nxt = next((s for s in records[i + 1:] if s["event"] == "switch"), None)
+                nxt = next((s for s in records[i + 1 :] if s["event"] == "switch"), None)
                 if nxt is not None and nxt["to"] != self.consumer_tid:
                     late.append(r["cycle"])
-        checks.append(Check("a woken consumer runs next (strict priority)", not late,
-                            f"late at cycles {late[:5]}" if late else ""))
+        checks.append(
+            Check(
+                "a woken consumer runs next (strict priority)", not late, f"late at cycles {late[:5]}" if late else ""
+            )
+        )
         # Round-robin: while only background threads run, they take turns in creation order.
-        tail = self.rounds[-self.n_background * 2:]
+        tail = self.rounds[-self.n_background * 2 :]
         names = [f"bg{b}" for b in range(self.n_background)]
         rr = all(tail[j] == names[j % self.n_background] for j in range(len(tail)))
         checks.append(Check("equal priorities take turns (round-robin)", rr, " ".join(tail)))
@@ -109,10 +124,13 @@ class UpBasic(Scenario):
 
     def _background_after_producers(self) -> bool:
         records = self.system.trace.sorted_records()
-        first_bg = next((i for i, r in enumerate(records) if r["event"] == "switch"
-                         and r["to_thread"].startswith("bg")), None)
-        last_producer = max((i for i, r in enumerate(records) if r["event"] == "thread_exit"
-                             and r["thread"].startswith("producer")), default=None)
+        first_bg = next(
+            (i for i, r in enumerate(records) if r["event"] == "switch" and r["to_thread"].startswith("bg")), None
+        )
+        last_producer = max(
+            (i for i, r in enumerate(records) if r["event"] == "thread_exit" and r["thread"].startswith("producer")),
+            default=None,
+        )
         return first_bg is not None and last_producer is not None and first_bg > last_producer
 
 
@@ -127,9 +145,13 @@ class UpPreempt(Scenario):
         # Device timing is drawn up front so that it does not depend on how firmware uses the rng.
         # Line 0's driver completes its source as soon as it has the data (intr_complete): a
         # request that follows closely interrupts its own interrupt thread (a "weird" preemption).
-        self.intervals = {line: [self.rng.randint(10, 40) if line == 0 and self.rng.random() < 0.5
-                                 else self.rng.randint(300, 1200) for _ in range(self.requests[line])]
-                          for line in self.lines}
+        self.intervals = {
+            line: [
+                self.rng.randint(10, 40) if line == 0 and self.rng.random() < 0.5 else self.rng.randint(300, 1200)
+                for _ in range(self.requests[line])
+            ]
+            for line in self.lines
+        }
         self.handled = {line: 0 for line in self.lines}
         self.crit_windows: list[tuple[int, int]] = []
         self.done_devices = 0
@@ -171,13 +193,21 @@ class UpPreempt(Scenario):
     def checks(self):
         system = self.system
         trace = system.trace
-        checks = [Check("every device request serviced once", self.handled == self.requests
-                        and self.devices.serviced == self.requests,
-                        f"requested {self.requests}, serviced {self.handled}")]
+        checks = [
+            Check(
+                "every device request serviced once",
+                self.handled == self.requests and self.devices.serviced == self.requests,
+                f"requested {self.requests}, serviced {self.handled}",
+            )
+        ]
         ithreads = {td.td_id for td in system.kernels[0].ithreads.values()}
         switches = trace.events("switch")
-        violations = [(s["cycle"], s["to_thread"]) for s in switches if s["to"] in ithreads and any(
-            start < s["cycle"] < end and s["tid"] == tid for start, end, tid in self.crit_windows)]
+        violations = [
+            (s["cycle"], s["to_thread"])
+            for s in switches
+            if s["to"] in ithreads
+            and any(start < s["cycle"] < end and s["tid"] == tid for start, end, tid in self.crit_windows)
+        ]
         checks.append(Check("no preemption inside a critical section", not violations, str(violations[:3])))
         hits = system.sysctl("lwkt.preempt_hit")
         resumes = len(trace.events("resume"))
@@ -187,11 +217,20 @@ class UpPreempt(Scenario):
         # after crit_exit leaves the section. Either way an interrupt is claimed before the next deferral.
         records = trace.sorted_records()
         deferrals = [i for i, r in enumerate(records) if r["event"] == "intr_deferred"]
-        stuck = [records[i]["cycle"] for n, i in enumerate(deferrals)
-                 if not any(r["event"] == "interrupt" for r in
-                            records[i + 1:deferrals[n + 1] if n + 1 < len(deferrals) else None])]
-        checks.append(Check("interrupts deferred by critical sections ran", not stuck,
-                            f"{len(deferrals)} deferred" + (f", never run: cycles {stuck[:3]}" if stuck else "")))
+        stuck = [
+            records[i]["cycle"]
+            for n, i in enumerate(deferrals)
+            if not any(
+                r["event"] == "interrupt" for r in records[i + 1 : deferrals[n + 1] if n + 1 < len(deferrals) else None]
+            )
+        ]
+        checks.append(
+            Check(
+                "interrupts deferred by critical sections ran",
+                not stuck,
+                f"{len(deferrals)} deferred" + (f", never run: cycles {stuck[:3]}" if stuck else ""),
+            )
+        )
         return checks
 
 
@@ -221,6 +260,8 @@ class UpUntimely(Scenario):
     def checks(self):
         untimely = len(self.system.trace.events("untimely_switch"))
         interleaved = any(a != b for a, b in zip(self.steps, self.steps[1:], strict=False))
-        return [Check("untimely switches happened", untimely > 0, f"{untimely} untimely switches"),
-                Check("peers interleaved", interleaved, " ".join(self.steps[:9])),
-                Check("every step ran", len(self.steps) == 15, f"{len(self.steps)} steps")]
+        return [
+            Check("untimely switches happened", untimely > 0, f"{untimely} untimely switches"),
+            Check("peers interleaved", interleaved, " ".join(self.steps[:9])),
+            Check("every step ran", len(self.steps) == 15, f"{len(self.steps)} steps"),
+        ]
