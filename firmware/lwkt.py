@@ -8,7 +8,7 @@ cache, critical-section counts) is touched only by that CPU's instance: the
 run-queue helpers, lwkt_setpri and the switch assert that the thread belongs to
 it, and the core refuses any access that does not come from the thread running
 on it. (Wait queues and some fields of other CPUs' threads are still Python
-objects shared under the seed's tokens and MP lock; see the README.)
+objects shared under the seed's tokens and MP lock; see docs/kernel.md.)
 
 The functions keep the seed's names and meanings. Those that may switch
 threads, take an interrupt or touch the bus are coroutines; ``crit_enter`` and

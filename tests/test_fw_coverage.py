@@ -20,10 +20,10 @@ from tests.conftest import require_simulator
 
 def test_seed_function_names_come_from_the_c_sources():
     """From the seed sources beside the checkout, or (a checkout without them, such as CI's) the list
-    read from them and saved in sim/seed_functions.json."""
+    read from them and saved in sim/coverage/seed_functions.json."""
     seeds = seed_functions()
     if DEFAULT_SEEDS.is_dir():
-        assert seeds == json.loads(SEED_LIST.read_text()), "sim/seed_functions.json is stale: --write-seed-list"
+        assert seeds == json.loads(SEED_LIST.read_text()), "sim/coverage/seed_functions.json is stale: --write-seed-list"
     for name in ("lwkt_switch", "lwkt_preempt", "lwkt_gettoken", "lwkt_schedule", "_lwkt_enqueue"):
         assert seeds[name]["kind"] == "defined" and "v1.12" in seeds[name]["seeds"], name
     assert seeds["lwkt_send_ipiq"] == {"seeds": ["v1.18"], "kind": "defined"}

@@ -77,7 +77,7 @@ def seed_functions(seeds_dir: Path | None = DEFAULT_SEEDS) -> dict[str, dict]:
     """name -> {"seeds": [seed file tags defining it], "kind": "defined"}, and for the functions the
     seeds call without defining them, {"seeds": [...calling it], "kind": "called"}. A seed function
     the firmware names otherwise (:data:`ALIASES`) is there under both names. Without the seed
-    sources (``seeds_dir`` None or missing) the list saved in ``sim/seed_functions.json``."""
+    sources (``seeds_dir`` None or missing) the list saved in ``sim/coverage/seed_functions.json``."""
     if seeds_dir is None or not Path(seeds_dir).is_dir():
         return json.loads(SEED_LIST.read_text())
     seeds_dir = Path(seeds_dir)
