@@ -23,7 +23,9 @@ def test_seed_function_names_come_from_the_c_sources():
     read from them and saved in sim/coverage/seed_functions.json."""
     seeds = seed_functions()
     if DEFAULT_SEEDS.is_dir():
-        assert seeds == json.loads(SEED_LIST.read_text()), "sim/coverage/seed_functions.json is stale: --write-seed-list"
+        assert seeds == json.loads(SEED_LIST.read_text()), (
+            "sim/coverage/seed_functions.json is stale: --write-seed-list"
+        )
     for name in ("lwkt_switch", "lwkt_preempt", "lwkt_gettoken", "lwkt_schedule", "_lwkt_enqueue"):
         assert seeds[name]["kind"] == "defined" and "v1.12" in seeds[name]["seeds"], name
     assert seeds["lwkt_send_ipiq"] == {"seeds": ["v1.18"], "kind": "defined"}
