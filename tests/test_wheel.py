@@ -7,6 +7,7 @@ are the checkout's, so its build keys are the same and nothing is built twice.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,8 +29,16 @@ def _run(command, *, cwd, env, timeout=1800):
 def installed(tmp_path_factory):
     """A fresh virtualenv with the wheel installed: (its bin folder, an environment, a work folder)."""
     tmp = tmp_path_factory.mktemp("wheel")
+    # From a copy of the sources: setuptools builds in the tree's build/lib, which it never clears,
+    # and build/ of the checkout is the SoC build cache.
+    source = tmp / "source"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(".git", ".venv", "build", "runs", "*.egg-info", "__pycache__", ".pytest_cache"),
+    )
     code, out = _run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp / "dist"), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp / "dist"), str(source)],
         cwd=tmp,
         env=dict(os.environ),
     )

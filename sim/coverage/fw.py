@@ -30,13 +30,11 @@ import re
 import sys
 from pathlib import Path
 
-from sim.contract.config import FW_COVERAGE_FILE_ENV as FILE_ENV
 from sim.contract.errors import EXIT_OK, EXIT_USAGE, EnvironmentProblem, UsageError, report_error
 from sim.contract.outdir import FW_COVERAGE_DATA as DATA_FILE
 from sim.contract.paths import DEFAULT_SEEDS, FIRMWARE_DIR
 
 __all__ = [
-    "FILE_ENV",
     "SEED_LIST",
     "merge_fw_coverage",
     "render_markdown",

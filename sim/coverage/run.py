@@ -509,8 +509,8 @@ def main(argv=None) -> int:
     code = not args.no_code
     # Everything the workers run, imported here: they fork from this process, so a source file
     # edited during a long campaign cannot mix two versions in one worker.
-    for module in ("build", "run", "runner", "ucis_export"):
-        importlib.import_module(f"sim.{module}")
+    for module in ("sim.host.build", "sim.host.run", "sim.host.runner", "sim.coverage.ucis"):
+        importlib.import_module(module)
     try:
         if code and shutil.which("verilator_coverage") is None:
             from sim.coverage.rtl import TOOL_MISSING

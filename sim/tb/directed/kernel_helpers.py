@@ -31,6 +31,10 @@ __all__ = [
     "final_checks_ok",
     "after",
     "KERNEL_PATH_CYCLES",
+    "MAX_CYCLES",
+    "LINE",
+    "SOURCE",
+    "NCPU",
     "planted_bugs",
 ]
 
@@ -95,7 +99,15 @@ def blocked_on(system: System, w, count: int = 1) -> bool:
 #: hundred instructions at one per cycle, plus their bus accesses.
 KERNEL_PATH_CYCLES = 400
 
-# -- the SMP kernel's tests -----------------------------------------------------------------------------
+# -- the SMP kernel's tests: smp_kernel.py, smp_kernel_mp.py and those that borrow their helpers ---------
+
+#: A directed SMP test's cycle budget: the kernel's own execution (the default cost model) takes cycles too.
+MAX_CYCLES = 16_000
+#: The external line the SMP tests' device uses, and its interrupt source.
+LINE = 0
+SOURCE = mm.SOURCE_EXT0 + LINE
+#: How many CPUs the SoC under test has (run.json; the 4-CPU test runs on its own build).
+NCPU = RunConfig.from_environment().cpus
 
 
 async def smp_machine(dut, **kwargs) -> Machine:

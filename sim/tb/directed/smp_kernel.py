@@ -15,8 +15,9 @@ import cocotb
 
 from firmware.thread import TDF, TDPRI_KERN_DAEMON, TDPRI_KERN_USER
 from hdl import memory_map as mm
-from sim.contract.config import RunConfig
 from sim.tb.directed.kernel_helpers import (
+    MAX_CYCLES,
+    NCPU,
     Done,
     after,
     blocked_on,
@@ -27,15 +28,8 @@ from sim.tb.directed.kernel_helpers import (
     marks,
     owner,
     smp_machine,
-    source_of,
     until,
 )
-
-MAX_CYCLES = 16_000  # the kernel's own execution (the default cost model) takes cycles too
-LINE = 0
-SOURCE = source_of(LINE)
-#: The wrapper says how many CPUs the SoC under test has (the 4-CPU test runs on its own build).
-NCPU = RunConfig.from_environment().cpus
 
 
 # -- 1. remote wake-up of a blocked thread --------------------------------------------------------------

@@ -1,11 +1,8 @@
 """cocotb tests of the SMP LWKT kernel (seed v1.18) on a 2-CPU SoC, continued from smp_kernel.py.
 
 The MP lock with td_mpcount, preemption that lends the MP count, need_resched and the
-td_release hook, lwkt_acquire, lwkt_hold/lwkt_rele/lwkt_wait_free.
-
-Thread bodies only record what they see (into ``info``) and put ``mark`` records on
-the trace; the assertions run after the run, on the records, the counters and the
-RTL probes sampled during the run.
+td_release hook, lwkt_acquire, lwkt_hold/lwkt_rele/lwkt_wait_free, written the way
+smp_kernel.py's tests are.
 """
 
 from __future__ import annotations
@@ -16,10 +13,13 @@ from cocotb.triggers import FallingEdge
 
 from firmware.device import device_take
 from firmware.smp import IDLE_POLL_CYCLES
-from sim.contract.config import RunConfig
 from firmware.thread import TDF, TDPRI_CRIT, TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER, TDPRI_USER_NORM
 from hdl import memory_map as mm
 from sim.tb.directed.kernel_helpers import (
+    LINE,
+    MAX_CYCLES,
+    NCPU,
+    SOURCE,
     KERNEL_PATH_CYCLES,
     Device,
     Done,
@@ -31,15 +31,8 @@ from sim.tb.directed.kernel_helpers import (
     owner,
     peek_td,
     smp_machine,
-    source_of,
     until,
 )
-
-MAX_CYCLES = 16_000  # the kernel's own execution (the default cost model) takes cycles too
-LINE = 0
-SOURCE = source_of(LINE)
-#: The wrapper says how many CPUs the SoC under test has (the 4-CPU test runs on its own build).
-NCPU = RunConfig.from_environment().cpus
 
 
 # -- 4. the MP lock ------------------------------------------------------------------------------------
