@@ -30,6 +30,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from importlib import metadata
 from pathlib import Path
 
+from sim.contract.paths import PROJECT_ROOT
+
 from hdl.config import SocConfig
 
 __all__ = [
@@ -51,7 +53,7 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parent
-PROJECT = ROOT.parent
+PROJECT = PROJECT_ROOT
 CACHE_DIR = PROJECT / "build" / "hw_cost"
 CPU_COUNTS = (2, 4, 8, 16)
 #: Configurations swept besides the grid: 32 CPUs (the contract's maximum) at the reference depth

@@ -23,7 +23,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from sim.contract.paths import PROJECT_ROOT
+
+ROOT = PROJECT_ROOT
 BUILD = ROOT / "build" / "limit"
 
 # The harness: reset for 4 cycles, then CYCLES clock cycles timed with a monotonic clock.

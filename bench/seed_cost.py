@@ -30,8 +30,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sim.contract.paths import PROJECT_ROOT
+
 ROOT = Path(__file__).resolve().parent
-PROJECT = ROOT.parent
+PROJECT = PROJECT_ROOT
 STUB_DIR = ROOT / "seed_cost"
 DEFAULT_SEEDS = PROJECT.parent / "shared" / "seeds"
 DEFAULT_OUT = ROOT / "seed_cost.json"

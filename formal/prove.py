@@ -32,6 +32,8 @@ from dataclasses import dataclass, field, asdict
 from multiprocessing import get_context
 from pathlib import Path
 
+from sim.contract.paths import PROJECT_ROOT
+
 from .blocks import BLOCKS, harness
 from .cex import format_signals, write_save_file
 
@@ -114,8 +116,7 @@ def _solver_path(solver: str, work: Path) -> tuple[str, str]:
             shim.chmod(0o755)
     elif solver == "z3":
         _tool("z3")  # the pip z3; a distribution's older z3 can hang on these problems
-    root = Path(__file__).resolve().parent.parent
-    return os.pathsep.join([str(shims), str(BIN), os.environ.get("PATH", "")]), str(root)
+    return os.pathsep.join([str(shims), str(BIN), os.environ.get("PATH", "")]), str(PROJECT_ROOT)
 
 
 def _run(args: list[str], cwd: Path, solver: str = "z3") -> str:

@@ -3,6 +3,7 @@ dask-jobqueue, or a LocalCluster on loopback; the Dask settings that keep an idl
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import re
@@ -15,9 +16,11 @@ __all__ = [
     "open_engine",
     "local_cluster",
     "jobqueue_cluster",
+    "require_dask",
     "scheduler_address",
     "default_workers",
     "JOBQUEUE",
+    "require_dask",
     "DASK_CONFIG",
 ]
 
@@ -69,6 +72,15 @@ class Engine:
                 self.cluster.close(timeout=20)
             except Exception:  # noqa: BLE001
                 pass
+
+
+def require_dask() -> None:
+    """Campaigns run on Dask, an extra of the package: a clear error where it is not installed."""
+    if importlib.util.find_spec("distributed") is None:
+        raise EnvironmentProblem(
+            "campaigns run on Dask, which is not installed: pip install 'lwkt-soc[campaigns]' "
+            "(make regress and make stress install it)"
+        )
 
 
 def default_workers() -> int:

@@ -6,14 +6,12 @@ show progress, and stop cleanly on a signal. ``lwkt-soc regress`` (``command``) 
 from __future__ import annotations
 
 import collections
-import fcntl
 import json
 import os
 import shutil
 import signal
 import socket
 import sqlite3
-import sys
 import threading
 import time
 import uuid
@@ -24,7 +22,9 @@ from sim.campaigns.campaign import Campaign, RunSpec
 from sim.contract.errors import EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EnvironmentProblem, UsageError
 from sim.campaigns.results_db import ResultsDB
 from sim.campaigns.revision import current_revision
-from sim.campaigns.engine import DASK_CONFIG, Engine, open_engine
+from sim.campaigns.engine import DASK_CONFIG, Engine, open_engine, require_dask
+from sim.contract.outdir import FileLock
+from sim.reports.progress import ProgressDisplay
 from sim.campaigns.tasks import ATTEMPTS, build_task, error_result, probe_worker, run_task, shrink_task
 
 __all__ = [
@@ -71,39 +71,18 @@ class _Stop(Exception):
 
 
 class Progress:
-    """Runs done, failed and remaining, with an ETA: a bar on a terminal, a line every 10 % elsewhere."""
+    """Runs done, failed and remaining, with an ETA (sim/reports/progress.py draws it)."""
 
     def __init__(self, total: int, *, enabled: bool, stream=None):
-        self.total, self.enabled = total, enabled and total > 0
-        self.stream = stream or sys.stdout
-        self.tty = self.stream.isatty()
-        self.start = time.monotonic()
-        self.shown_tenth = -1
-        self.last = 0.0
+        self.total = total
+        self.display = ProgressDisplay(total, enabled=enabled, stream=stream)
 
     def update(self, done: int, failed: int, extra: str = "", final: bool = False) -> None:
-        if not self.enabled:
-            return
-        remaining = self.total - done
-        elapsed = time.monotonic() - self.start
-        eta = _duration(elapsed / done * remaining) if done else "?"
-        text = f"{done}/{self.total} done, {failed} failed, {remaining} remaining, ETA {eta}{extra}"
-        if self.tty:
-            filled = int(30 * done / self.total)
-            self.stream.write(f"\r  [{'#' * filled}{'.' * (30 - filled)}] {text}\033[K")
-            if final:
-                self.stream.write("\n")
-            self.stream.flush()
-            return
-        tenth = 10 * done // self.total
-        if final or tenth > self.shown_tenth and time.monotonic() - self.last > 1:
-            self.shown_tenth, self.last = tenth, time.monotonic()
-            print(f"  progress: {text}", file=self.stream, flush=True)
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds + 0.5)
-    return f"{seconds // 3600}:{seconds // 60 % 60:02}:{seconds % 60:02}"
+        text = (
+            f"{done}/{self.total} done, {failed} failed, {self.total - done} remaining, "
+            f"ETA {self.display.eta(done)}{extra}"
+        )
+        self.display.show(done, text, text, final=final)
 
 
 class _CampaignLock:
@@ -111,35 +90,24 @@ class _CampaignLock:
 
     def __init__(self, folder: Path):
         self.path = folder / ".campaign.lock"
-        self.file = None
+        self.lock = FileLock(self.path)
 
     def __enter__(self):
         if self.path.parent.exists() and not self.path.parent.is_dir():
             raise UsageError(f"--out {self.path.parent}: is a file, not a folder")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.file = open(self.path, "a+")
+            holder = self.lock.acquire(f"pid {os.getpid()} on {socket.gethostname()}")
         except OSError as exc:
             raise EnvironmentProblem(
                 f"{self.path.parent}: cannot create or write the campaign folder ({exc.strerror or exc})"
             ) from None
-        try:
-            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self.file.seek(0)
-            holder = self.file.read().strip() or "another client"
-            self.file.close()
-            raise UsageError(
-                f"campaign folder {self.path.parent} is in use by a campaign still going ({holder})"
-            ) from None
-        self.file.seek(0)
-        self.file.truncate()
-        self.file.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
-        self.file.flush()
+        if holder is not None:
+            raise UsageError(f"campaign folder {self.path.parent} is in use by a campaign still going ({holder})")
         return self
 
     def __exit__(self, *exc):
-        self.file.close()
+        self.lock.release()
 
 
 def run_campaign(
@@ -165,6 +133,7 @@ def run_campaign(
     recorded.
     """
     started = time.perf_counter()
+    require_dask()
     expansion = campaign.expand()
     for why in expansion.skipped:
         say(f"left out: {why}")

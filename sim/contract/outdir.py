@@ -12,11 +12,12 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from sim.contract.errors import EnvironmentProblem, UsageError
 
-__all__ = ["RunFolder", "atomic_write", "OUTPUT_FILES", "FW_COVERAGE_DATA"]
+__all__ = ["RunFolder", "FileLock", "atomic_write", "OUTPUT_FILES", "FW_COVERAGE_DATA"]
 
 #: A run's coverage.py data file of the firmware (sim/tb/fw_coverage.py writes it).
 FW_COVERAGE_DATA = "fw_coverage.dat"
@@ -46,15 +47,62 @@ OUTPUT_FILES = (
 )
 
 
-def atomic_write(path: Path, data: str | bytes) -> None:
-    """Write ``data`` to ``path`` under a temporary name, then rename it into place."""
+def atomic_write(path: Path, data: str | bytes | Iterable[str]) -> None:
+    """Write ``data`` (text, bytes, or text chunks streamed one after the other) to ``path`` under a
+    temporary name, then rename it into place: a reader never sees half a file."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    if isinstance(data, bytes):
-        tmp.write_bytes(data)
-    else:
-        tmp.write_text(data)
-    os.replace(tmp, path)
+    try:
+        if isinstance(data, bytes):
+            tmp.write_bytes(data)
+        elif isinstance(data, str):
+            tmp.write_text(data)
+        else:
+            with open(tmp, "w") as f:
+                f.writelines(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class FileLock:
+    """An exclusive lock on a file (``flock``), held from :meth:`acquire` until :meth:`release` or
+    the process ends, with a line saying who holds it for the one that is refused.
+
+    The run folder, the build cache and the campaign folder each take one: the same mechanism,
+    so one kill of a process frees whatever it held."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._file = None
+
+    def acquire(self, holder: str, *, wait: bool = False, on_wait=None) -> str | None:
+        """Take the lock and write ``holder`` into the file; None on success. Without ``wait``, a lock
+        held elsewhere returns that holder's line instead; with ``wait`` it calls ``on_wait()`` once and
+        blocks. OSError when the file cannot be opened."""
+        file = open(self.path, "a+")
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            if not wait:
+                file.seek(0)
+                other = file.read().strip()
+                file.close()
+                return other or "another process"
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(file, fcntl.LOCK_EX)
+        file.seek(0)
+        file.truncate()
+        file.write(holder + "\n")
+        file.flush()
+        self._file = file
+        return None
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 class RunFolder:
@@ -69,26 +117,18 @@ class RunFolder:
         path = self.path
         if path.exists() and not path.is_dir():
             raise UsageError(f"--out {path}: is a file, not a folder")
+        lock = FileLock(path / ".lock")
         try:
             path.mkdir(parents=True, exist_ok=True)
-            lock = open(path / ".lock", "a+")
+            holder = lock.acquire(json.dumps({"pid": os.getpid(), "run": self.what}))
         except OSError as exc:
             raise EnvironmentProblem(
                 f"--out {path}: cannot create or write the folder ({exc.strerror or exc})"
             ) from None
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            lock.seek(0)
-            holder = lock.read().strip() or "another run"
-            lock.close()
+        if holder is not None:
             raise UsageError(
                 f"--out {path} is in use by a run still going ({holder}); wait for it or choose another folder"
-            ) from None
-        lock.seek(0)
-        lock.truncate()
-        lock.write(json.dumps({"pid": os.getpid(), "run": self.what}) + "\n")
-        lock.flush()
+            )
         self._lock = lock
         return self
 
@@ -104,5 +144,5 @@ class RunFolder:
 
     def __exit__(self, *exc) -> None:
         if self._lock is not None:
-            self._lock.close()
+            self._lock.release()
             self._lock = None

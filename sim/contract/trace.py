@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sim.contract.outdir import atomic_write
+
 
 __all__ = ["Trace", "read_trace", "CLOCK_PERIOD_NS"]
 
@@ -46,13 +48,8 @@ class Trace:
         ]
 
     def write_jsonl(self, path: Path) -> None:
-        """Write the records (under a temporary name, then renamed into place)."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "w") as f:
-            for record in self.sorted_records():
-                f.write(json.dumps(record, separators=(",", ":")) + "\n")
-        tmp.replace(path)
+        """Write the records, one JSON line each (atomically: sim/contract/outdir.py)."""
+        atomic_write(path, (json.dumps(record, separators=(",", ":")) + "\n" for record in self.sorted_records()))
 
 
 def read_trace(path: Path) -> list[dict]:

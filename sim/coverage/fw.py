@@ -199,7 +199,12 @@ def merge_fw_coverage(inputs, out_dir: Path, *, seeds_dir: Path | None = DEFAULT
 
     Raises UsageError for a missing or damaged input, EnvironmentProblem when ``out_dir`` cannot
     be written."""
-    import coverage
+    try:
+        import coverage
+    except ImportError:
+        raise EnvironmentProblem(
+            "firmware coverage is measured with coverage.py, which is not installed: pip install 'lwkt-soc[coverage]'"
+        ) from None
 
     files = _data_files(inputs)
     out_dir = Path(out_dir).resolve()

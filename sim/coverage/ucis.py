@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import io
 import os
 import sys
 import time
 from pathlib import Path
 
+from sim.contract.outdir import atomic_write
 from sim.contract.errors import EXIT_OK, EnvironmentProblem, UsageError, report_error
 
 __all__ = ["write_ucis", "read_ucis", "merge_ucis", "build_db", "UCIS_FILE", "COVERGROUP", "main"]
@@ -177,14 +179,12 @@ def write_ucis(
 
 def _write(db, path: Path) -> Path:
     _, _, XmlFactory = _ucis()
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    text = io.StringIO()
+    XmlFactory.write(db, text)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "w") as f:
-            XmlFactory.write(db, f)
-        os.replace(tmp, path)
+        atomic_write(path, text.getvalue())
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise EnvironmentProblem(f"{path}: cannot write it ({exc.strerror or exc})") from None
     return path
 

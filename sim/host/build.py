@@ -8,9 +8,9 @@ Verilator model makes public change.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from hdl.config import SocConfig
 from hdl.soc import TOPLEVEL
 from sim.host import toolchain
 from sim.host import verilator as verilator_runner
+from sim.contract.outdir import FileLock
 from sim.contract.errors import EnvironmentProblem, UsageError
 from sim.contract.paths import BUILD_ROOT, PROJECT_ROOT
 
@@ -100,18 +101,21 @@ def build_soc(
     stamp = directory / "build.stamp"
     if not force and stamp.exists() and stamp.read_text() == key:
         return result
+    # Parallel runs may want the same build: one builds, the others wait and reuse it.
+    lock = FileLock(root / f".{directory.name}.lock")
+    waited = []
+
+    def on_wait():
+        waited.append(True)
+        say(f"waiting for another run's build of {directory.name} ...")
+
     try:
         root.mkdir(parents=True, exist_ok=True)
-        lock = open(root / f".{directory.name}.lock", "w")
+        lock.acquire(f"pid {os.getpid()}", wait=True, on_wait=on_wait)
     except OSError as exc:
         raise EnvironmentProblem(f"cannot write the build folder {root} ({exc.strerror or exc})") from None
-    # Parallel runs may want the same build: one builds, the others wait and reuse it.
-    with lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            say(f"waiting for another run's build of {directory.name} ...")
-            fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        if waited:
             force = False  # that build is the fresh one
         if force or not (stamp.exists() and stamp.read_text() == key):
             say(
@@ -124,6 +128,8 @@ def build_soc(
                 raise EnvironmentProblem(
                     f"building the {sim} model failed ({type(exc).__name__}: {exc}); see {directory / 'build.log'}"
                 ) from None
+    finally:
+        lock.release()
     return result
 
 

@@ -10,9 +10,9 @@ still writes all of them, up to the point where it stopped.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 import threading
-import time
 from pathlib import Path
 
 from firmware.cost_model import CostModelError, load_cost_model
@@ -22,6 +22,7 @@ from hdl.config import SocConfig
 from sim.host.build import build_soc
 from sim.contract.errors import EXIT_FAILED, EXIT_OK, EnvironmentProblem, UsageError
 from sim.contract.outdir import RunFolder
+from sim.reports.progress import ProgressDisplay
 from sim.reports.report import build_report, render_text, write_report
 from sim.host.runner import collect_waveform, run_cocotb, wave_plusargs
 from sim.contract.catalogue import parse_faults
@@ -117,6 +118,10 @@ def run_scenario(
             raise RunError(str(exc)) from None
     if bug and bug not in BUGS:
         raise RunError(f"unknown planted bug {bug!r}; known: {', '.join(BUGS)}")
+    if fw_coverage and importlib.util.find_spec("coverage") is None:
+        raise EnvironmentProblem(
+            "--fw-coverage measures with coverage.py, which is not installed: pip install 'lwkt-soc[coverage]'"
+        )
     if rtl_coverage and sim != "verilator":
         raise RunError(f"--rtl-coverage needs --sim verilator (Verilator's coverage build); {sim} has none")
     budget = cycles or scenario.max_cycles
@@ -235,31 +240,21 @@ def _run(out: Path, build, config: RunConfig, interruption: Interruption, *, pro
 
 
 def _with_progress(job, progress_file: Path, budget: int, *, enabled: bool):
-    """Run ``job`` while showing how far the simulation is (bar on a terminal, lines otherwise)."""
+    """Run ``job`` while showing how far the simulation is (sim/reports/progress.py)."""
     if not enabled:
         return job()
     result = {}
     worker = threading.Thread(target=lambda: result.setdefault("value", _capture(job)), daemon=True)
     worker.start()
-    tty = sys.stdout.isatty()
-    shown = -1
-    last_line = time.monotonic()
+    display = ProgressDisplay(budget or 1, min_gap=2.0)
     while worker.is_alive():
         worker.join(0.2)
         cycle = _read_progress(progress_file)
         if cycle is None:
             continue
         fraction = min(1.0, cycle / budget) if budget else 0.0
-        if tty:
-            filled = int(fraction * 30)
-            sys.stdout.write(f"\r  [{'#' * filled}{'.' * (30 - filled)}] {cycle:>10,} cycles")
-            sys.stdout.flush()
-        elif int(fraction * 10) > shown and time.monotonic() - last_line > 2:
-            shown = int(fraction * 10)
-            last_line = time.monotonic()
-            print(f"  progress: {cycle} cycles ({fraction:.0%} of the budget)", flush=True)
-    if tty:
-        sys.stdout.write("\n")
+        display.show(min(cycle, budget), f"{cycle:>10,} cycles", f"{cycle} cycles ({fraction:.0%} of the budget)")
+    display.end()
     value = result["value"]
     if isinstance(value, BaseException):
         raise value
