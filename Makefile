@@ -68,8 +68,8 @@ regress: $(STAMP)
 
 ## stress: the random workload across the matrix (2,4,8,16 CPUs x FIFO depths 2,4,8 x no fault, each fault
 ## alone and all x Verilator and Icarus), SEEDS runs dealt out over its cells, JOBS in parallel (a local
-## campaign recorded in runs/stress/results.sqlite: what ran at the same sources is not run again;
-## lwkt-soc results --db runs/stress/results.sqlite shows it). SIM=verilator for one simulator,
+## campaign recorded in the campaigns' database, runs/campaigns/results.sqlite: what ran at the same sources is
+## not run again; lwkt-soc results --campaign stress shows it). SIM=verilator for one simulator,
 ## STRESS_ARGS for the rest of sim.campaigns.stress's options (--cpus, --fifo-depths, --faults, --first)
 SEEDS ?= 324
 SIM   ?=

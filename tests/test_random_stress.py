@@ -161,7 +161,21 @@ def test_stress_summary(sim, tmp_path, capsys):
     require_simulator(sim)
     seeds, matrix = STRESS_MATRICES[sim]
     code = stress.main(
-        ["--seeds", str(seeds), "--first", "101", "--sims", sim, "--jobs", "1", "--out", str(tmp_path), *matrix]
+        [
+            "--seeds",
+            str(seeds),
+            "--first",
+            "101",
+            "--sims",
+            sim,
+            "--jobs",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--db",
+            str(tmp_path / "results.sqlite"),
+            *matrix,
+        ]
     )
     out = capsys.readouterr().out
     assert f"seeds run: {seeds} over" in out and "checks evaluated:" in out and "MP-lock BUSTs:" in out

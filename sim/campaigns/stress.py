@@ -16,9 +16,9 @@ each kernel function (taken there, or deferred to the end of the critical sectio
 in). Exit status 0 when there was no violation.
 
 The seeds run as a local campaign (``sim/campaigns/regress.py``) named ``stress``: a Dask LocalCluster of
-``--jobs`` workers, every run recorded in ``OUT/results.sqlite`` (``lwkt-soc results --db
-OUT/results.sqlite`` shows the matrix and the failure signatures), so runs already recorded at the
-same sources are taken from there instead of being run again.
+``--jobs`` workers, every run recorded in the campaigns' results database (``runs/campaigns/results.sqlite``,
+or ``--db``; ``lwkt-soc results --campaign stress`` shows the matrix and the failure signatures), so runs
+already recorded at the same sources are taken from there instead of being run again.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from sim.contract.errors import EXIT_USAGE, EnvironmentProblem, UsageError, repo
 from sim.contract.catalogue import FAULTS
 from sim.coverage.func import MODEL, reachable, run_hits
 from sim.reports.run_files import RunFiles
+from sim.campaigns.regress import DEFAULT_DB, DEFAULT_ROOT
 from sim.campaigns.shrink import command_name
 
 __all__ = ["main", "run_seed", "MAIN_FUNCTIONS"]
@@ -143,7 +144,14 @@ def main(argv=None) -> int:
         f"for several sets (default: none, each fault alone, all)",
     )
     parser.add_argument("--jobs", type=int, default=2, help="parallel runs: Dask workers (default 2)")
-    parser.add_argument("--out", default="runs/stress", help="results database and failing runs (default runs/stress)")
+    parser.add_argument(
+        "--db",
+        default=str(DEFAULT_DB),
+        help=f"the results database (default {DEFAULT_DB}, the one lwkt-soc results reads)",
+    )
+    parser.add_argument(
+        "--out", default=str(DEFAULT_ROOT / "stress"), help=f"failing runs (default {DEFAULT_ROOT / 'stress'})"
+    )
     args = parser.parse_args(argv)
     if args.seeds is not None and args.seeds < 1 or args.jobs < 1:
         parser.error("--seeds and --jobs must be at least 1")
@@ -162,11 +170,11 @@ def main(argv=None) -> int:
     )
     started = time.perf_counter()
     try:
-        results = _campaign(campaign, out, args.jobs)
+        results = _campaign(campaign, out, Path(args.db).resolve(), args.jobs)
     except (UsageError, EnvironmentProblem) as exc:
         return report_error("sim.campaigns.stress", exc)
     wall = time.perf_counter() - started
-    return _summary(results, wall, out, cells)
+    return _summary(results, wall, out, cells, Path(args.db))
 
 
 def _matrix(args):
@@ -198,7 +206,7 @@ def _cells(campaign) -> int:
     return len(replace(campaign, spread=False).expand().configs)
 
 
-def _summary(results: list[dict], wall: float, out: Path, cells: int) -> int:
+def _summary(results: list[dict], wall: float, out: Path, cells: int, db: Path) -> int:
     from sim.campaigns.campaign import config_label
 
     results.sort(key=lambda r: (r["config_id"], r["seed"]))
@@ -242,13 +250,14 @@ def _summary(results: list[dict], wall: float, out: Path, cells: int) -> int:
                 f"    reproduce: {command_name()} run --scenario random --seed {r['seed']} --cpus {c['cpus']} "
                 f"--fifo-depth {c['fifo_depth']} --faults {c['faults']} --sim {c['sim']} --waves"
             )
-        print(f"failing runs kept in {out}; lwkt-soc results --db {out / 'results.sqlite'} --campaign stress")
+        print(f"failing runs kept in {out}; lwkt-soc results --db {db} --campaign stress")
     return 1 if violations else 0
 
 
-def _campaign(campaign, out: Path, jobs: int) -> list[dict]:
+def _campaign(campaign, out: Path, db: Path, jobs: int) -> list[dict]:
     """The matrix as a local campaign (``sim/campaigns/regress.py``): a LocalCluster of ``jobs`` workers, every run
-    recorded in OUT/results.sqlite, so a second stress at the same sources runs only what is missing."""
+    recorded in ``db`` (the campaigns' database unless asked otherwise), so a second stress at the same sources
+    runs only what is missing."""
     from sim.campaigns.regress import run_campaign
 
     def line(r, spec, done, total):
@@ -259,7 +268,7 @@ def _campaign(campaign, out: Path, jobs: int) -> list[dict]:
 
     outcome = run_campaign(
         campaign,
-        db_path=out / "results.sqlite",
+        db_path=db,
         folder=out,
         workers=jobs,
         progress=False,
