@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from hdl import memory_map as mm
+from .bugs import Bug
 from .frames import kernel_function, landed_in
 from .thread import TDF, TDPRI_CRIT, TDPRI_INT_MED, Thread
 
@@ -104,7 +105,7 @@ class InterruptMixin:
         td = self.curthread
         if td is None or td.td_intr_off:
             return False
-        if td.td_pri >= TDPRI_CRIT and not self.system.bug("intr-in-crit"):
+        if td.td_pri >= TDPRI_CRIT and not self.system.bug(Bug.INTR_IN_CRIT):
             # The vector pends it once (gd_reqpri); it stays masked until splz runs it.
             if self.gd_reqpri < TDPRI_CRIT:
                 self.landings.record(td.td_kframes, td is self.gd_idletd, deferred=True)

@@ -13,6 +13,7 @@ sender's TX_RINDEX tells it that its request has been carried out.
 from __future__ import annotations
 
 from hdl import memory_map as mm
+from .bugs import Bug
 from .frames import kernel_function
 from .intr import EVENT_IPI_SEND
 from .thread import TDPRI_CRIT
@@ -75,7 +76,7 @@ class IpiqMixin:
         depth = self.system.fifo_depth
         windex = self.ipiq_windex[dcpu]
         rindex = await self.cpu.read(mm.IPI_TX.addr("TX_RINDEX", slot=dcpu))
-        threshold = depth if self.system.bug("fifo-drain-threshold") else depth // 2
+        threshold = depth if self.system.bug(Bug.FIFO_DRAIN_THRESHOLD) else depth // 2
         if (windex - rindex) & _MASK32 > threshold:
             self.count("ipiq_fifofull")
             self.event("ipiq_fifofull", dest=dcpu, level=(windex - rindex) & _MASK32)
@@ -151,7 +152,7 @@ class IpiqMixin:
                     self.count("ipiq_received")
                     name = self.system.ipi_func_name(fid)
                     self.event("ipi_receive", source=source, func=name)
-                    early = self.system.bug("ipi-pop-before-run")
+                    early = self.system.bug(Bug.IPI_POP_BEFORE_RUN)
                     if early:
                         await self.cpu.write(mm.IPI_RX.addr("RX_POP", slot=source), 0)
                     await self.ipi_call(name, arg, source)

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from collections.abc import Awaitable, Callable
 
 from hdl import memory_map as mm
+from .bugs import Bug
 from .frames import Landings, kernel_function
 from .intr import InterruptMixin
 from .panic import KernelPanic
@@ -174,7 +175,7 @@ class Lwkt(InterruptMixin):
                     td.td_kframes.pop()
         else:
             self.cpu.charge(self._crit_exit_cost)
-        if td.td_pri < self.gd_reqpri and not self.system.bug("crit-exit-no-splz"):
+        if td.td_pri < self.gd_reqpri and not self.system.bug(Bug.CRIT_EXIT_NO_SPLZ):
             await self.lwkt_yield_quick()
 
     def crit_exit_noyield(self) -> None:
@@ -205,7 +206,7 @@ class Lwkt(InterruptMixin):
         self.cpu.charge(self.costs["_lwkt_dequeue"])
         if td.td_flags & TDF.RUNQ:
             td.td_flags &= ~TDF.RUNQ
-            if not self.system.bug("dequeue-leaves-queue"):
+            if not self.system.bug(Bug.DEQUEUE_LEAVES_QUEUE):
                 self.gd_tdrunq[td.td_pri & TDPRI_MASK].remove(td)
             # The ready mask is cleaned up lazily by lwkt_switch.
             self.event("dequeue", target=td.td_id, pri=td.pri)
@@ -218,7 +219,7 @@ class Lwkt(InterruptMixin):
         if not td.td_flags & TDF.RUNQ:
             nq = td.td_pri & TDPRI_MASK
             td.td_flags |= TDF.RUNQ
-            if self.system.bug("enqueue-head"):
+            if self.system.bug(Bug.ENQUEUE_HEAD):
                 self.gd_tdrunq[nq].appendleft(td)
             else:
                 self.gd_tdrunq[nq].append(td)
@@ -353,7 +354,7 @@ class Lwkt(InterruptMixin):
                     continue
                 self.cpu.charge(self.costs["lwkt_switch_pick"])
                 ntd = queue[0]
-                if not self.system.bug("no-rotate"):
+                if not self.system.bug(Bug.NO_ROTATE):
                     queue.rotate(-1)
                 break
             if ntd is None:
@@ -461,7 +462,7 @@ class Lwkt(InterruptMixin):
             return self._preempt_result("weird", ntd, source=id)
         if ntd.td_preempted is not None:
             return self._preempt_result("hit", ntd, source=id)
-        if ntd.pri <= td.pri and not (self.system.bug("preempt-lower") and ntd.pri < td.pri):
+        if ntd.pri <= td.pri and not (self.system.bug(Bug.PREEMPT_LOWER) and ntd.pri < td.pri):
             return self._preempt_result("miss", ntd, source=id)
         self._preempt_result("hit", ntd, source=id)
         self.cpu.charge(self.costs["lwkt_preempt_hit"])

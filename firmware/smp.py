@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 
+from .bugs import Bug
 from .frames import kernel_function
 from .ipiq import IpiqMixin
 from .lwkt import Lwkt, ThreadFunc
@@ -116,7 +117,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
             )
             self.cpu.charge(self.costs["lwkt_acquire"])
             self.crit_enter()
-            if not self.system.bug("acquire-keeps-td-cpu"):
+            if not self.system.bug(Bug.ACQUIRE_KEEPS_TD_CPU):
                 await self.td_set(td, "td_cpu", self.gd_cpuid)
             # The structure's private part follows the published owner: the old CPU drops it from
             # its list of threads itself (prune_tdallq), so no CPU edits another's list.
@@ -167,7 +168,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         self.count("switch_count")
         # td_mpcount cannot tell whether we hold the lock (get_mplock counts first): ask it.
         mpheld = await self.mp_lock_held()
-        ntd = None if self.system.bug("switch-ignores-preempted") else td.td_preempted
+        ntd = None if self.system.bug(Bug.SWITCH_IGNORES_PREEMPTED) else td.td_preempted
         if ntd is not None:
             # Resume the preempted thread; take back the MP count it lent us.
             self.kassert(ntd.td_flags & TDF.PREEMPT_LOCK, "lwkt_switch: preempted thread not locked")
@@ -229,7 +230,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
                     return idle
             queue = self.gd_tdrunq[nq]
             self.cpu.charge(self.costs["lwkt_switch_pick"])
-            if not self.system.bug("no-rotate-mp"):
+            if not self.system.bug(Bug.NO_ROTATE_MP):
                 queue.remove(ntd)
                 queue.append(ntd)
             return ntd
@@ -270,7 +271,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
             "tried": None,
             "cur_mpcount": td.td_mpcount,
         }
-        if not _wantresched(ntd, td) and not (self.system.bug("preempt-lower") and ntd.pri < td.pri):
+        if not _wantresched(ntd, td) and not (self.system.bug(Bug.PREEMPT_LOWER) and ntd.pri < td.pri):
             return self._preempt_result("miss", ntd, **facts)
         if (td.td_pri & ~TDPRI_MASK) > critpri:
             self.need_resched()
@@ -305,7 +306,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
             ntd.td_preempted is not None and td.td_flags & TDF.PREEMPT_DONE,
             "lwkt_preempt: resumed before the preempting thread gave the CPU back",
         )
-        if not self.system.bug("mpcount-not-restored"):
+        if not self.system.bug(Bug.MPCOUNT_NOT_RESTORED):
             td.td_mpcount -= mpheld
         self.kassert(savecnt == td.td_mpcount, "lwkt_preempt: MP count not restored")
         held = await self.mp_lock_held()
@@ -368,7 +369,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         if cpu == self.gd_cpuid:
             await self._enqueue_and_offer(self.own(td.td_rec), critpri)
         else:
-            if self.system.bug("schedule-wrong-cpu"):
+            if self.system.bug(Bug.SCHEDULE_WRONG_CPU):
                 cpu = (cpu + 1) % self.system.ncpu
             await self.lwkt_send_ipiq(cpu, "lwkt_schedule", td.td_rec)
 
@@ -417,7 +418,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         """Wake every thread blocked on ``w`` (by IPI to the CPUs they belong to) and advance its
         generation."""
         await self.lwkt_gettoken(w.wa_token)
-        gen = (await self.wq_get(w, "wa_gen") + (0 if self.system.bug("wait-gen-not-bumped") else 1)) & 0xFFFF_FFFF
+        gen = (await self.wq_get(w, "wa_gen") + (0 if self.system.bug(Bug.WAIT_GEN_NOT_BUMPED) else 1)) & 0xFFFF_FFFF
         await self.wq_set(w, "wa_gen", gen)
         count = await self.wq_get(w, "wa_count")
         woken = []
@@ -438,7 +439,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
             self.count("signal_local" if cpu == self.gd_cpuid else "signal_remote")
             if cpu == self.gd_cpuid:
                 await self._lwkt_enqueue(self.own(record))
-            elif not self.system.bug("signal-drop-remote"):
+            elif not self.system.bug(Bug.SIGNAL_DROP_REMOTE):
                 await self.lwkt_send_ipiq(cpu, "lwkt_schedule", record)
             await self.lwkt_regettoken(w.wa_token)
         self.event("signal", wait=w.name, woken=woken, gen=gen)

@@ -16,6 +16,7 @@ interrupts off, as ``mplock.s`` of the seed's date does (``pushfl; cli`` ...
 from __future__ import annotations
 
 from hdl import memory_map as mm
+from .bugs import Bug
 from .frames import kernel_function
 from .ram_layout import TOKEN_FIELDS
 from .thread import TDPRI_CRIT, Thread, Token
@@ -75,7 +76,7 @@ class TokenMixin:
         if td.td_pri > 2000:  # the seed's INVARIANTS check: runaway critical-section nesting
             td.td_pri = 1000
             self.panic("too HIGH!")
-        if not self.system.bug("token-skip-fetch") and not await self._token_fetch(tok):
+        if not self.system.bug(Bug.TOKEN_SKIP_FETCH) and not await self._token_fetch(tok):
             self.count("token_fast")  # already this CPU's: no message
         gen = (await self.tok_get(tok, "t_gen") + 1) & 0xFFFF_FFFF
         await self.tok_set(tok, "t_gen", gen)
@@ -207,7 +208,7 @@ class MpLockMixin:
         self.kassert(td.td_mpcount > 0, f"rel_mplock: td #{td.td_id} does not hold the MP lock")
         saved = self._mplock_cli()
         td.td_mpcount -= 1
-        if td.td_mpcount == (1 if self.system.bug("mplock-release-early") else 0):
+        if td.td_mpcount == (1 if self.system.bug(Bug.MPLOCK_RELEASE_EARLY) else 0):
             self.tracepoint("rel_mplock:dropped")
             if await self.mp_lock_held():
                 await self.cpu_rel_mplock()

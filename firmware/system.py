@@ -12,6 +12,7 @@ import random
 from typing import TYPE_CHECKING
 from collections.abc import Awaitable, Callable
 
+from .bugs import BUGS, Bug
 from .checks import IpiChecker, RunStats, StoppedChecker, TokenChecker, WaitChecker
 from .cost_model import DEFAULT, CostModel
 from .ipiq import KERNEL_IPI_FUNCS, SMP_COUNTERS
@@ -24,7 +25,7 @@ from .thread import Thread, Token, WaitQueue
 if TYPE_CHECKING:
     from .core import Core, Hardware
 
-__all__ = ["System", "MODES", "TRACEPOINTS", "BUGS"]
+__all__ = ["System", "MODES", "TRACEPOINTS"]
 
 #: Points in the kernel where the interleavings the seed's comments worry about open.
 TRACEPOINTS = {
@@ -37,29 +38,6 @@ TRACEPOINTS = {
 }
 
 MODES = ("up", "smp")
-
-#: Known scheduling bugs a test can plant, one at a time (``bugs=``; run.json's ``bug``): each must be
-#: caught by the scheduling scoreboard.
-BUGS = {
-    "no-rotate": "lwkt_switch (v1.12 path) leaves the picked thread at the head of its queue",
-    "enqueue-head": "_lwkt_enqueue inserts at the head of the run queue instead of the tail",
-    "preempt-lower": "lwkt_preempt lets a lower-priority thread preempt",
-    "no-rotate-mp": "v1.18's MP-aware pick leaves the picked thread at the head of its queue",
-    "switch-ignores-preempted": "lwkt_switch picks from the run queue instead of resuming the thread the "
-    "current one preempted",
-    "dequeue-leaves-queue": "_lwkt_dequeue clears RUNQ but leaves the thread on its run queue",
-    "crit-exit-no-splz": "crit_exit leaving the last section never runs the interrupts it deferred",
-    "intr-in-crit": "an interrupt inside a critical section is taken at once instead of deferred",
-    "token-skip-fetch": "lwkt_gettoken enters the section without asking the owner for the token",
-    "fifo-drain-threshold": "lwkt_send_ipiq never drains its own queues (threshold the depth, not half of it)",
-    "ipi-pop-before-run": "lwkt_process_ipiq pops a message before running its function",
-    "mpcount-not-restored": "lwkt_preempt does not take back the MP count it lent",
-    "wait-gen-not-bumped": "lwkt_signal does not advance the wait queue's generation",
-    "schedule-wrong-cpu": "lwkt_schedule of another CPU's thread sends the IPI to the next CPU",
-    "signal-drop-remote": "lwkt_signal takes a thread of another CPU off the queue but never schedules it",
-    "mplock-release-early": "rel_mplock frees the MP lock when the count drops to 1",
-    "acquire-keeps-td-cpu": "lwkt_acquire moves the thread without writing its td_cpu",
-}
 
 
 class System:
@@ -112,10 +90,10 @@ class System:
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-        unknown = set(bugs) - set(BUGS)
+        unknown = set(map(str, bugs)) - set(BUGS)
         if unknown:
             raise ValueError(f"unknown planted bug {sorted(unknown)[0]!r}; known: {', '.join(BUGS)}")
-        self.bugs = frozenset(bugs)
+        self.bugs = frozenset(Bug(name) for name in bugs)
         self.mode = mode
         self.faults = frozenset(faults)
         self.seed = seed
@@ -186,9 +164,11 @@ class System:
 
     # -- shared memory and IPI function ids ------------------------------------------------------
 
-    def bug(self, name: str) -> bool:
-        """Planted bug ``name`` is switched on (tests of the scoreboard only)."""
-        return name in self.bugs
+    def bug(self, bug: Bug) -> bool:
+        """Planted bug ``bug`` is switched on (the verification's own tests only)."""
+        if not isinstance(bug, Bug):
+            raise TypeError(f"system.bug takes a Bug, not {bug!r}")
+        return bug in self.bugs
 
     def new_token(self, name: str = "") -> Token:
         """A token; in the SMP build its fields get three words of shared RAM (zero: CPU 0 owns it)."""

@@ -10,7 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from firmware.system import BUGS
+import pytest
+
+from firmware.bugs import BUGS, Bug
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,4 +70,31 @@ def test_no_mutant_is_on_by_default():
     from tests.standin_core import StandinCore, _Trace
 
     system = System([StandinCore()], mode="up", trace=_Trace())
-    assert system.bugs == frozenset() and not any(system.bug(name) for name in BUGS)
+    assert system.bugs == frozenset() and not any(system.bug(bug) for bug in Bug)
+
+
+def test_the_kernel_names_planted_bugs_through_the_enum_and_plants_each_one():
+    """Every ``system.bug(...)`` of the firmware passes a member of Bug that exists, and each member
+    has a site: a misspelled name cannot silently never match."""
+    import ast
+
+    from firmware.system import System
+    from tests.standin_core import StandinCore, _Trace
+
+    used = set()
+    for path in (ROOT / "firmware").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "bug":
+                [arg] = node.args
+                assert isinstance(arg, ast.Attribute) and isinstance(arg.value, ast.Name) and arg.value.id == "Bug", (
+                    f"{path}:{node.lineno}: system.bug takes a Bug member"
+                )
+                assert arg.attr in Bug.__members__, f"{path}:{node.lineno}: no Bug.{arg.attr}"
+                used.add(Bug[arg.attr])
+    assert used == set(Bug), f"planted bugs with no site in the firmware: {set(Bug) - used}"
+    system = System([StandinCore()], mode="up", trace=_Trace(), bugs=frozenset({"no-rotate"}))
+    assert system.bug(Bug.NO_ROTATE) and not system.bug(Bug.ENQUEUE_HEAD)
+    with pytest.raises(TypeError):
+        system.bug("no-rotate")
+    with pytest.raises(ValueError, match="unknown planted bug 'no-rotat'"):
+        System([StandinCore()], mode="up", trace=_Trace(), bugs=frozenset({"no-rotat"}))

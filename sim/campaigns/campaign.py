@@ -257,7 +257,7 @@ class Expansion:
 def _check_values(c: Campaign) -> None:
     """Names and ranges that are wrong whatever they are combined with: a usage error naming the key."""
     from firmware.cost_model import CostModelError, load_cost_model
-    from firmware.system import BUGS
+    from firmware.bugs import BUGS
     from hdl.config import ConfigError, SocConfig
     from sim.contract.catalogue import parse_faults
     from sim.contract.catalogue import scenario_info as get_scenario

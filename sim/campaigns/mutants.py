@@ -2,7 +2,7 @@
 
     python -m sim.campaigns.mutants [--only NAME,...] [--sample N] [--seeds R] [--jobs J] [--no-hardware]
 
-Firmware mutants are the planted bugs of ``firmware/system.py`` (``BUGS``), each a
+Firmware mutants are the planted bugs of ``firmware/bugs.py`` (``Bug``), each a
 small break of one rule of the seeds, switched on with ``--plant-bug``. Each runs
 through the kill suite: the named scenarios and ``R`` random workloads with every
 fault on, on Verilator, with every run-time check (the scheduling scoreboard, the
@@ -26,7 +26,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from firmware.system import BUGS
+from firmware.bugs import BUGS
 from sim.contract.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from sim.contract.outdir import atomic_write
 from sim.contract.directed import DIRECTED_RUNS

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from firmware.cost_model import CostModelError, load_cost_model
 from firmware.ram_layout import LayoutError, RamLayout
-from firmware.system import BUGS
+from firmware.bugs import BUGS
 from hdl.config import SocConfig
 from sim.host.build import build_soc
 from sim.contract.errors import EXIT_FAILED, EXIT_OK, EnvironmentProblem, UsageError
