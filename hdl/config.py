@@ -20,6 +20,10 @@ MAX_SOURCES = 32
 FIXED_SOURCES = 3
 
 
+#: Verilog name of the top module: every tool that names the SoC's hierarchy takes it from here.
+TOPLEVEL = "lwkt_soc"
+
+
 class ConfigError(ValueError):
     """A parameter of :class:`SocConfig` is outside its range."""
 

@@ -5,7 +5,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, connect, flipped
 
 from .bus import CoreBusSignature, SharedBus
-from .config import SocConfig
+from .config import TOPLEVEL, SocConfig
 from .device import ExternalDevices
 from .ipi import IpiMatrix
 from .mplock import MpLock
@@ -14,9 +14,6 @@ from .route import ExternalRouting
 from .tile import CpuTile
 
 __all__ = ["LwktSoc", "TOPLEVEL"]
-
-#: Verilog name of the top module.
-TOPLEVEL = "lwkt_soc"
 
 
 class LwktSoc(wiring.Component):

@@ -31,7 +31,7 @@ def soc_verilog(config: SocConfig) -> str:
             "proc -nomux -norom",
             # The IPI matrix's memories need no initial contents: a row reads as 0 until it is written
             # (hdl/ipi.py's valid bits). Left in, their zero words are most of the Verilog's size.
-            "delete lwkt_soc.ipi/t:$meminit_v2",
+            f"delete {TOPLEVEL}.ipi/t:$meminit_v2",
             "memory_collect",
             "attrmap -remove generator -remove top -remove src -remove amaranth.hierarchy -remove amaranth.decoding",
             "attrmap -modattr -remove generator -remove top -remove src -remove amaranth.hierarchy "

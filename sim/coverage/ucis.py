@@ -28,6 +28,7 @@ import sys
 import time
 from pathlib import Path
 
+from hdl.config import TOPLEVEL
 from sim.contract.outdir import atomic_write
 from sim.contract.errors import EXIT_OK, EnvironmentProblem, UsageError, report_error
 
@@ -36,7 +37,7 @@ __all__ = ["write_ucis", "read_ucis", "merge_ucis", "build_db", "UCIS_FILE", "CO
 #: A run's UCIS file (in sim/contract/outdir.py's OUTPUT_FILES).
 UCIS_FILE = "coverage.ucis.xml"
 COVERGROUP = "lwkt_kernel"
-INSTANCE = "lwkt_soc"
+INSTANCE = TOPLEVEL
 
 
 def _ucis():

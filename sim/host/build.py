@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from hdl.config import SocConfig
-from hdl.soc import TOPLEVEL
+from hdl.config import TOPLEVEL
 from sim.host import toolchain
 from sim.host import verilator as verilator_runner
 from sim.contract.outdir import FileLock

@@ -23,12 +23,14 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from hdl.config import TOPLEVEL
+
 __all__ = ["IPI_GROUP", "PUBLIC_SIGNALS", "VLT_NAME", "public_verilator", "vlt_text"]
 
 #: The file written into the build folder.
 VLT_NAME = "public.vlt"
 
-TOP = "lwkt_soc"
+TOP = TOPLEVEL
 #: The core ports of one CPU (sim/tb/bus.py, sim/tb/directed/race.py, bench/driver_bench.py).
 _CORE_PORTS = ("cyc", "stb", "we", "adr", "dat_w", "dat_r", "ack", "err", "irq")
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from vcd.gtkw import GTKWFlag, GTKWSave
 
+from hdl.config import TOPLEVEL
 from sim.contract.outdir import atomic_write
 from sim.contract.trace import CLOCK_PERIOD_NS
 from sim.reports.run_files import RunFiles
@@ -84,7 +85,7 @@ class _Waveform:
     seconds_per_unit: float  # GTKWave's time unit: the timescale's unit (the factor is applied)
     factor: int  # the timescale's factor: GTKWave time = file time * factor
     vars: dict[str, _Var] = field(default_factory=dict)
-    soc: str = "lwkt_soc."  # scope prefix of the SoC
+    soc: str = f"{TOPLEVEL}."  # scope prefix of the SoC
     tops: tuple[str, ...] = ()  # other scopes the top-level ports may be under
     end: int = 0  # last time, in GTKWave's unit
 
@@ -128,7 +129,7 @@ def _read_waveform(path: Path) -> _Waveform:
     if not anchors:
         raise ValueError(f"{path}: no cpu0.debug.curthread; not a waveform of lwkt_soc")
     # Prefer the SoC's own scope (lwkt_soc.) over a wrapper's (TOP.lwkt_soc.).
-    soc = min(anchors, key=lambda a: (not a.startswith("lwkt_soc."), "lwkt_soc" not in a, len(a)))
+    soc = min(anchors, key=lambda a: (not a.startswith(f"{TOPLEVEL}."), TOPLEVEL not in a, len(a)))
     result = _Waveform(
         path=path,
         seconds_per_unit=_UNITS[str(wave.timescale.unit)],
