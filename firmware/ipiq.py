@@ -92,7 +92,7 @@ class IpiqMixin:
         self.kassert((windex - rindex) & _MASK32 < depth, "lwkt_send_ipiq: FIFO overrun")
         fid = self.system.ipi_func_id(func)
         # Recorded before the push: the receiver may run the message before our write returns.
-        self.system.ipi_checker.sent(self.gd_cpuid, dcpu, fid, arg, called)
+        self.tracepoint("ipi:sent", dest=dcpu, fid=fid, arg=arg, called=called)
         await self.cpu.write(mm.IPI_TX.addr("TX_FUNC", slot=dcpu), fid)
         await self.cpu.write(mm.IPI_TX.addr("TX_ARG", slot=dcpu), arg)
         windex = (windex + 1) & _MASK32
@@ -121,7 +121,7 @@ class IpiqMixin:
                 self.panic(f"LWKT_WAIT_IPIQ: cpu {self.gd_cpuid} waited {polls} polls for cpu {dcpu} to reach {seq}")
         if polls:
             self.count("wait_ipiq_polled")
-        self.system.ipi_checker.waited(self, dcpu, seq)
+        self.tracepoint("ipi:waited", dest=dcpu, seq=seq)
         self.intr_restore(saved)
 
     @kernel_function
@@ -148,7 +148,7 @@ class IpiqMixin:
                         break
                     self.cpu.charge(self.costs["lwkt_process_ipiq_message"])
                     arg = await self.cpu.read(mm.IPI_RX.addr("RX_ARG", slot=source))
-                    self.system.ipi_checker.received(self, source, fid, arg)
+                    self.tracepoint("ipi:received", source=source, fid=fid, arg=arg)
                     self.count("ipiq_received")
                     name = self.system.ipi_func_name(fid)
                     self.event("ipi_receive", source=source, func=name)
@@ -156,7 +156,7 @@ class IpiqMixin:
                     if early:
                         await self.cpu.write(mm.IPI_RX.addr("RX_POP", slot=source), 0)
                     await self.ipi_call(name, arg, source)
-                    self.system.ipi_checker.finished(self, source)
+                    self.tracepoint("ipi:finished", source=source)
                     if not early:
                         await self.cpu.write(mm.IPI_RX.addr("RX_POP", slot=source), 0)
             finally:

@@ -34,7 +34,6 @@ from .bugs import Bug
 from .frames import Landings, kernel_function
 from .intr import InterruptMixin
 from .panic import KernelPanic
-from .scoreboard import RecordError
 from .thread import (
     CACHE_NTHREADS,
     NO_TDF,
@@ -86,6 +85,7 @@ class Lwkt(InterruptMixin):
         self._crit_enter_cost = self.costs["crit_enter"]
         self._crit_exit_cost = self.costs["crit_exit"]
         self._tracepoints = system.tracepoints
+        self._record_observers = system.record_observers
         self.landings = Landings()
         self.counters = {name: 0 for name in COUNTERS}
         self.lwkt_gdinit()
@@ -136,18 +136,15 @@ class Lwkt(InterruptMixin):
         record = self.system.trace.emit(
             self.cycle, self.gd_cpuid, td.td_id if td else 0, td.td_comm if td else "-", kind, **fields
         )
-        # Every decision is checked against the reference model as it is made.
-        try:
-            mismatch = self.system.scoreboard.feed(record)
-        except RecordError as exc:  # the kernel emitted a record the model cannot read
-            mismatch = f"unreadable record: {exc}"
-        if mismatch is not None and self.system.panic is None:
-            self.system.check_failed(self, f"scoreboard: {mismatch}")
+        # The checkers see every record as it is made (a scoreboard judges each decision at once).
+        for observer in self._record_observers:
+            observer(self, record)
 
-    def tracepoint(self, name: str) -> None:
-        """Run the callbacks a test put on tracepoint ``name`` (``System.on_tracepoint``)."""
+    def tracepoint(self, name: str, **fields) -> None:
+        """Run the callbacks put on tracepoint ``name`` (``System.on_tracepoint``): a test's, or a
+        checker's, which reads ``fields``."""
         for callback in self._tracepoints.get(name, ()):
-            callback(self)
+            callback(self, **fields)
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
@@ -410,7 +407,7 @@ class Lwkt(InterruptMixin):
         if ntd.td_context is None:
             ntd.td_context = self.cpu.new_context(ntd.td_comm, self._thread_body(ntd))
         if entered is not None:
-            self.system.stats.switch_entered(ntd, entered)
+            self.tracepoint("td_switch:entered", td=ntd, cycle=entered)
         self.cpu.charge(self.costs["td_switch"])
         if exiting:
             await self.cpu.switch(None, ntd.td_context)
@@ -418,7 +415,7 @@ class Lwkt(InterruptMixin):
         await self.cpu.switch(td.td_context, ntd.td_context)
         # td runs again, here or on the CPU that acquired it meanwhile: the end of the switch that picked it.
         k = td.td_gd
-        k.system.stats.thread_resumed(td, k.cycle)
+        k.tracepoint("thread:resumed", td=td)
         return k
 
     async def show_thread(self, td: Thread) -> None:
@@ -435,7 +432,7 @@ class Lwkt(InterruptMixin):
             try:
                 k = td.td_gd
                 # A new thread's first run ends the switch that picked it.
-                k.system.stats.thread_resumed(td, k.cycle)
+                k.tracepoint("thread:resumed", td=td)
                 # A new thread starts inside the critical section of the switch that ran it.
                 await k.crit_exit()
                 await func(td, arg)
@@ -658,7 +655,7 @@ class Lwkt(InterruptMixin):
             td.td_wait = None
             td.td_wmesg = None
             woken.append(td.td_id)
-            self.system.wait_checker.woken(td, self.cycle)
+            self.tracepoint("thread:woken", td=td)
             if td.td_cpu == self.gd_cpuid:
                 await self._lwkt_enqueue(td)
             else:

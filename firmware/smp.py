@@ -97,7 +97,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         for td in sleepers:
             self.event("tsleep_wake", target=td.td_id)
             await self._lwkt_enqueue(td)
-        self.system.wait_checker.tick(self)
+        self.tracepoint("hardclock:tick")
 
     @kernel_function(cost="")
     async def lwkt_acquire(self, td: Thread) -> None:
@@ -237,8 +237,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         return self.gd_idletd
 
     async def _td_switch(self, ntd: Thread, *, exiting: bool = False, entered: int | None = None) -> LwktSmp:
-        await self.assert_mp_lock_consistent(ntd)
-        self.system.wait_checker.ran(ntd)
+        self.tracepoint("td_switch:next", td=ntd)
         return await super()._td_switch(ntd, exiting=exiting, entered=entered)
 
     # -- preemption ------------------------------------------------------------------------------
@@ -347,7 +346,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
                     if await self.td_get(td, "td_wait") == wait:
                         await self.waitq_remove(w, td.td_rec)
                         await self.td_set(td, "td_wait", 0)
-                        self.system.wait_checker.woken(td, self.cycle)
+                        self.tracepoint("thread:woken", td=td)
                         cpu = await self.td_get(td, "td_cpu")
                         if cpu == self.gd_cpuid:
                             await self._enqueue_and_offer(self.own(td.td_rec), TDPRI_CRIT * 2)
@@ -394,7 +393,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
     async def lwkt_block(self, w: WaitQueue, wmesg: str, gen: int) -> int:
         """Block on ``w`` unless it was signalled since ``gen``; returns the new generation."""
         td = self.curthread
-        self.system.wait_checker.blocking(td)
+        self.tracepoint("thread:blocking", td=td)
         await self.lwkt_gettoken(w.wa_token)
         k = self
         wa_gen = await self.wq_get(w, "wa_gen")
@@ -434,7 +433,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
             await self.td_set(record, "td_wait", 0)
             td = self.system.thread_at(record)
             woken.append(td.td_id)
-            self.system.wait_checker.woken(td, self.cycle)
+            self.tracepoint("thread:woken", td=td)
             cpu = await self.td_get(record, "td_cpu")
             self.count("signal_local" if cpu == self.gd_cpuid else "signal_remote")
             if cpu == self.gd_cpuid:

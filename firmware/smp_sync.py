@@ -19,7 +19,7 @@ from hdl import memory_map as mm
 from .bugs import Bug
 from .frames import kernel_function
 from .ram_layout import TOKEN_FIELDS
-from .thread import TDPRI_CRIT, Thread, Token
+from .thread import TDPRI_CRIT, Token
 
 __all__ = ["TokenMixin", "MpLockMixin"]
 
@@ -63,7 +63,7 @@ class TokenMixin:
             seq = await self.lwkt_send_ipiq(owner, "lwkt_gettoken_remote", tok.ram_word)
             await self.lwkt_wait_ipiq(owner, seq)
         if asked:
-            self.system.stats.token_handoff(self.cycle - start)
+            self.tracepoint("token:handoff", cycles=self.cycle - start)
             self.event("token_acquired", token=tok.name, cycles=self.cycle - start)
         return asked
 
@@ -80,7 +80,7 @@ class TokenMixin:
             self.count("token_fast")  # already this CPU's: no message
         gen = (await self.tok_get(tok, "t_gen") + 1) & 0xFFFF_FFFF
         await self.tok_set(tok, "t_gen", gen)
-        self.system.token_checker.enter(self, tok)
+        self.tracepoint("token:enter", tok=tok)
         return gen
 
     @kernel_function
@@ -96,14 +96,14 @@ class TokenMixin:
             await self.crit_exit()
             return 0
         await self.tok_set(tok, "t_gen", (await self.tok_get(tok, "t_gen") + 1) & 0xFFFF_FFFF)
-        self.system.token_checker.enter(self, tok)
+        self.tracepoint("token:enter", tok=tok)
         return 1
 
     @kernel_function
     async def lwkt_reltoken(self, tok: Token) -> None:
         if await self.tok_get(tok, "t_cpu") == self.gd_cpuid:
             await self.tok_set(tok, "t_cpu", await self.tok_get(tok, "t_reqcpu"))
-        self.system.token_checker.leave(self, tok)
+        self.tracepoint("token:leave", tok=tok)
         await self.crit_exit()
 
     @kernel_function
@@ -114,7 +114,7 @@ class TokenMixin:
             self.count("regettoken_lost")  # lost while blocked: the caller's generation is stale
             await self._token_fetch(tok)
             await self.tok_set(tok, "t_gen", (await self.tok_get(tok, "t_gen") + 1) & 0xFFFF_FFFF)
-            self.system.token_checker.enter(self, tok)
+            self.tracepoint("token:enter", tok=tok)
         return await self.tok_get(tok, "t_gen")
 
     async def lwkt_gentoken(self, tok: Token, gen: int) -> tuple[int, int]:
@@ -135,7 +135,7 @@ class TokenMixin:
                 self.event("token_give", token=tok.name, to=cpu)
             await self.tok_set(tok, "t_cpu", cpu)
             await self.tok_set(tok, "t_reqcpu", cpu)
-            self.system.token_checker.given_away(self, tok)
+            self.tracepoint("token:given_away", tok=tok)
 
 
 class MpLockMixin:
@@ -156,19 +156,19 @@ class MpLockMixin:
             self._tried = True
             self.event("mplock_try", ok=True, owner=self._mplock_owner())
             self.count("mplock_acquires")
-            self.system.stats.mplock_acquired(self)
+            self.tracepoint("mplock:acquired")
             return True
         self._tried = False
         self.event("mplock_try", ok=False, owner=self._mplock_owner())
         self.count("mplock_contended")
-        self.system.stats.mplock_try_failed(self)
+        self.tracepoint("mplock:try_failed")
         return False
 
     async def cpu_rel_mplock(self) -> None:
         await self.cpu.write(mm.MPLOCK.RELEASE, 0)
         self.event("mplock_release", owner=self._mplock_owner())
         # Here the write is acknowledged: the hand-off to a waiting CPU starts.
-        self.system.stats.mplock_released(self)
+        self.tracepoint("mplock:released")
 
     @kernel_function
     async def get_mplock(self) -> None:
@@ -214,17 +214,3 @@ class MpLockMixin:
                 await self.cpu_rel_mplock()
         self.intr_restore(saved)
         await self.cpu.boundary()
-
-    async def assert_mp_lock_consistent(self, td: Thread) -> None:
-        """The check run at every switch: OWNER says this CPU exactly when ``td`` holds counts."""
-        hardware = self.system.hardware
-        if hardware is None:
-            return
-        owner = hardware.mplock_owner()
-        held = owner == self.gd_cpuid
-        if held != (td.td_mpcount > 0):
-            self.system.check_failed(
-                self,
-                f"MP lock: switching to td #{td.td_id} ({td.td_comm}) with td_mpcount "
-                f"{td.td_mpcount} but OWNER is {'free' if owner is None else owner}",
-            )

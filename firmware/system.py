@@ -1,9 +1,11 @@
 """The kernel side of a run: the kernel instances, what they share that is not kernel state
-(trace, sysctl settings, thread ids, IPI function ids, run-time checkers), and the outcome.
+(trace, sysctl settings, thread ids, IPI function ids, tracepoints), and the outcome.
 
 The machine (``sim/tb/machine.py``) builds the cores, hands them to a
 :class:`System`, boots each kernel and writes the outputs; this module knows
-only the core protocol (``firmware/core.py``).
+only the core protocol (``firmware/core.py``). The kernel checks nothing of the
+run's correctness beyond its own KASSERTs: it emits trace records and passes
+tracepoints, and the run-time checkers (``sim/checks``) subscribe to both.
 """
 
 from __future__ import annotations
@@ -13,22 +15,21 @@ from typing import TYPE_CHECKING
 from collections.abc import Awaitable, Callable
 
 from .bugs import BUGS, Bug
-from .checks import IpiChecker, RunStats, StoppedChecker, TokenChecker, WaitChecker
 from .cost_model import DEFAULT, CostModel
 from .ipiq import KERNEL_IPI_FUNCS, SMP_COUNTERS
 from .lwkt import COUNTERS, Lwkt
 from .panic import KernelPanic
 from .ram_layout import FREE, MPLOCK, Guard, RamLayout
-from .scoreboard import Scoreboard
 from .thread import Thread, Token, WaitQueue
 
 if TYPE_CHECKING:
     from .core import Core, Hardware
 
-__all__ = ["System", "MODES", "TRACEPOINTS"]
+__all__ = ["System", "MODES", "TRACEPOINTS", "INTERLEAVING_POINTS", "CHECK_POINTS"]
 
-#: Points in the kernel where the interleavings the seed's comments worry about open.
-TRACEPOINTS = {
+#: Points in the kernel where the interleavings the seed's comments worry about open: directed
+#: tests raise a device line there (sim/tb/directed/interleavings.py).
+INTERLEAVING_POINTS = {
     "crit_exit:window": "crit_exit left the last section; its gd_reqpri test is still ahead",
     "get_mplock:counted": "get_mplock counted the hold; reading OWNER and the TRY follow (interrupts off)",
     "rel_mplock:dropped": "rel_mplock dropped the last hold; reading OWNER and the RELEASE follow (interrupts off)",
@@ -36,6 +37,32 @@ TRACEPOINTS = {
     "lwkt_send_ipiq:drain": "lwkt_send_ipiq found the FIFO over half full and starts draining its own queues",
     "lwkt_switch:mplock": "lwkt_switch chose the next thread and is about to hand the MP lock over",
 }
+
+#: Points where the kernel tells the run-time checkers (sim/checks) what it just did; the fields a
+#: callback receives follow the name. The kernel never learns what a checker made of it.
+CHECK_POINTS = {
+    "ipi:sent": "lwkt_send_ipiq is about to push a message (dest, fid, arg, called: the cycle it was entered)",
+    "ipi:received": "lwkt_process_ipiq read a message's function and argument (source, fid, arg)",
+    "ipi:finished": "the function of the oldest message from a source returned (source)",
+    "ipi:waited": "lwkt_wait_ipiq saw the destination's read index pass a message (dest, seq)",
+    "token:enter": "this CPU entered a token's protected region (tok)",
+    "token:leave": "a thread of this CPU released a token (tok)",
+    "token:given_away": "this CPU handed a token it held to another (tok)",
+    "token:handoff": "a token asked for by IPI arrived (cycles: since the request)",
+    "mplock:acquired": "a TRY of the MP lock succeeded",
+    "mplock:try_failed": "a TRY of the MP lock failed: another CPU holds it",
+    "mplock:released": "the RELEASE of the MP lock was acknowledged",
+    "mplock:busted": "the MP-lock watchdog freed a stopped CPU's lock with BUST (cpu)",
+    "thread:woken": "a thread was taken off a wait queue (td)",
+    "thread:blocking": "a thread is about to block on a wait queue (td)",
+    "thread:resumed": "a thread runs again after a switch (td)",
+    "td_switch:entered": "lwkt_switch, entered at a cycle, hands the core to a thread (td, cycle)",
+    "td_switch:next": "the SMP machine switch is about to run a thread, the MP lock already handed over (td)",
+    "hardclock:tick": "an SMP hardclock interrupt ran",
+}
+
+#: Every tracepoint a callback may be put on.
+TRACEPOINTS = {**INTERLEAVING_POINTS, **CHECK_POINTS}
 
 MODES = ("up", "smp")
 
@@ -54,7 +81,7 @@ class System:
     trace : object with ``emit(cycle, cpu, tid, thread, event, **fields)``
         Where kernel events go (``sim/contract/trace.py``).
     hardware : Hardware or None
-        Probes for the checkers (the MP-lock owner) that read hardware without a bus cycle.
+        Probes that read hardware without a bus cycle: the MP-lock owner the trace records.
     hardclock_period : int
         Cycles between timer interrupts; 0 leaves the timer off.
     untimely_switch : int
@@ -103,9 +130,11 @@ class System:
         self.uses_ipi = mode == "smp"
         self.hardclock_period = hardclock_period
         self.hardclock_hooks: list[Callable[[Lwkt], Awaitable[None]]] = []
-        #: Tracepoints: name -> callbacks run (synchronously, taking the kernel) when a kernel
-        #: passes that point; directed tests time devices with them. Names: TRACEPOINTS.
-        self.tracepoints: dict[str, list[Callable[[Lwkt], None]]] = {}
+        #: Tracepoints: name -> callbacks run (synchronously, taking the kernel and the point's
+        #: fields) when a kernel passes that point. Names: TRACEPOINTS.
+        self.tracepoints: dict[str, list[Callable[..., None]]] = {}
+        #: Called with (kernel, record) for every trace record a kernel emits.
+        self.record_observers: list[Callable[[Lwkt, dict], None]] = []
         # debug.mplock_cli 0 opens the interrupts-off stretches of get_mplock/rel_mplock (for tests
         # that show why they are there).
         self.settings = {"lwkt.untimely_switch": int(untimely_switch), "lwkt.token_debug": 0, "debug.mplock_cli": 1}
@@ -126,13 +155,6 @@ class System:
         #: The kernel's wait-message strings, numbered as the words td_wmesg holds (0 is NULL).
         self.wmesgs: dict[str, int] = {}
         self._waitq_names: dict[int, str] = {}
-        #: The scheduling scoreboard: a reference model fed every kernel event (firmware/scoreboard.py).
-        self.scoreboard = Scoreboard(mode, self.ncpu)
-        self.ipi_checker = IpiChecker(self)
-        self.token_checker = TokenChecker(self)
-        self.wait_checker = WaitChecker(self)
-        self.stopped_checker = StoppedChecker(self)
-        self.stats = RunStats()
         self._ipi_names = dict(KERNEL_IPI_FUNCS)
         self._ipi_user: dict[str, Callable] = {}
         if mode == "smp":
@@ -226,15 +248,11 @@ class System:
     def ipi_user_func(self, name: str) -> Callable:
         return self._ipi_user[name]
 
-    def on_tracepoint(self, name: str, callback: Callable[[Lwkt], None]) -> None:
-        """Run ``callback(kernel)`` each time a kernel passes tracepoint ``name``."""
+    def on_tracepoint(self, name: str, callback: Callable[..., None]) -> None:
+        """Run ``callback(kernel, **fields)`` each time a kernel passes tracepoint ``name``."""
         if name not in TRACEPOINTS:
             raise KeyError(f"unknown tracepoint {name!r}; known: {', '.join(TRACEPOINTS)}")
         self.tracepoints.setdefault(name, []).append(callback)
-
-    def check_failed(self, kernel: Lwkt, message: str) -> None:
-        """A run-time check found a violation: stop the run as a panic would."""
-        kernel.panic(f"check failed: {message}")
 
     def sysctl(self, name: str) -> int:
         """Read a sysctl by name: ``lwkt.switch_count`` (summed over CPUs), ``lwkt.untimely_switch``."""
@@ -287,62 +305,8 @@ class System:
             "per_cpu": per_cpu,
             "total": total,
             "interrupt_landings": [k.landings.as_dict() for k in self.kernels],
-            "scoreboard": self.scoreboard.summary(),
-            # Both builds switch threads: outside the "smp" section.
-            "switch_cycles": self.stats.switches,
         }
-        if self.mode == "smp":
-            result["smp"] = {
-                "ipi_sent": self.ipi_checker.sent_count,
-                "ipi_received": self.ipi_checker.received_count,
-                "ipi_latency_cycles": self.ipi_checker.latencies,
-                "token_handoff_cycles": self.stats.token_handoffs,
-                "mplock_acquisitions": self.stats.mplock_acquisitions,
-                "mplock_hold_cycles": self.stats.mplock_holds,
-                "mplock_handoff_cycles": self.stats.mplock_handoffs,
-                "mplock_contended_tries": total.get("mplock_contended", 0),
-                "mplock_busts": total.get("mplock_busts", 0),
-                "token_entries": self.token_checker.entries,
-            }
         return result
-
-    @property
-    def dead_cpus(self) -> list[int]:
-        """The CPUs the MP-lock watchdog declared stopped (and freed the lock of), in order."""
-        return sorted(self.stopped_checker.stopped)
-
-    def final_checks(self) -> list[tuple[str, bool, str, bool]]:
-        """End-of-run checks of the SMP build the kernel side can make: (name, ok, detail, evaluated);
-        evaluated is False when there was nothing to check."""
-        if self.mode != "smp":
-            return []
-        stranded = self.wait_checker.stranded()
-        undelivered = self.ipi_checker.undelivered()
-        woken = self.wait_checker.woken_count
-        return [
-            (
-                "every IPI delivered exactly once, in order",
-                undelivered == 0,
-                f"{self.ipi_checker.received_count} of {self.ipi_checker.sent_count} delivered",
-                self.ipi_checker.sent_count > 0,
-            ),
-            (
-                "no thread waits forever after being signalled",
-                not stranded,
-                "; ".join(stranded[:3]) or f"{woken} wake-ups",
-                woken > 0,
-            ),
-            (
-                "no BUST freed the MP lock of a live CPU",
-                not self.stopped_checker.live(),
-                f"busted {self.dead_cpus}; live among them: {self.stopped_checker.live()}",
-                bool(self.stopped_checker.stopped),
-            ),
-        ]
-
-    def in_flight(self) -> bool:
-        """Messages or wake-ups still on their way (the machine lets them land before the final checks)."""
-        return bool(self.ipi_checker.undelivered() or self.wait_checker.pending)
 
     # -- outcome -------------------------------------------------------------------------------
 

@@ -65,7 +65,7 @@ async def start_mplock_watchdog(k, *, quiet_cycles: int | None = None) -> Thread
             await kernel.cpu.write(mm.MPLOCK.BUST, quiet_cycles)
             if await kernel.cpu.read(mm.MPLOCK.BUSTS) == before:
                 continue  # the owner made a request since the sample: not stopped
-            kernel.system.stopped_checker.busted(kernel, owner)
+            kernel.tracepoint("mplock:busted", cpu=owner)
             kernel.count("mplock_busts")
             kernel.event("mplock_bust", stopped_cpu=owner, quiet=quiet)
 

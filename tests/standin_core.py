@@ -15,6 +15,7 @@ import asyncio
 
 from firmware.cost_model import ZERO
 from firmware.system import System
+from sim.checks.run_checks import RunChecks
 from hdl import memory_map as mm
 
 __all__ = ["StandinCore", "run_standin"]
@@ -120,11 +121,13 @@ class _Trace:
         return record
 
 
-def run_standin(start, *, cost_model=ZERO, timeout: float = 5.0) -> System:
-    """Boot the uniprocessor kernel on one stand-in core, run ``start(kernel)`` in its boot context,
-    and return the System once a thread calls ``system.finish()`` (or a panic ends the run)."""
+def run_standin(start, *, cost_model=ZERO, timeout: float = 5.0) -> tuple[System, RunChecks]:
+    """Boot the uniprocessor kernel on one stand-in core with the run-time checkers, run
+    ``start(kernel)`` in its boot context, and return the System and its checkers once a thread
+    calls ``system.finish()`` (or a panic ends the run)."""
     core = StandinCore()
     system = System([core], mode="up", trace=_Trace(), cost_model=cost_model)
+    checks = RunChecks(system)
 
     async def main():
         finished = asyncio.Event()
@@ -134,4 +137,4 @@ def run_standin(start, *, cost_model=ZERO, timeout: float = 5.0) -> System:
         idle.cancel()
 
     asyncio.run(main())
-    return system
+    return system, checks

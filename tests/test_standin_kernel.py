@@ -31,11 +31,11 @@ def _priority_workload(cost_model):
             await k.lwkt_create(worker, None, comm=name, pri=pri)
         await k.lwkt_create(finisher, None, comm="end", pri=1)
 
-    return run_standin(start, cost_model=cost_model), order
+    return *run_standin(start, cost_model=cost_model), order
 
 
 def test_strict_priority_and_round_robin_without_a_simulator():
-    system, order = _priority_workload(ZERO)
+    system, _, order = _priority_workload(ZERO)
     assert system.outcome == "done" and system.panic is None
     assert order == [
         ("hiA", 0),
@@ -54,14 +54,14 @@ def test_strict_priority_and_round_robin_without_a_simulator():
 
 
 def test_kernel_execution_costs_cycles_from_the_table():
-    zero, _ = _priority_workload(ZERO)
-    default, order = _priority_workload(DEFAULT)
+    zero, zero_checks, _ = _priority_workload(ZERO)
+    default, default_checks, order = _priority_workload(DEFAULT)
     assert order[0] == ("hiA", 0)
     core = default.kernels[0].cpu
     assert core.kernel_cycles > 0 and core.work_cycles == zero.kernels[0].cpu.work_cycles
     # The same decisions take longer: every switch includes lwkt_switch and the machine switch.
-    assert min(default.stats.switches) > max(zero.stats.switches)
-    assert min(default.stats.switches) >= DEFAULT.cycles("up")["lwkt_switch"] + DEFAULT.cycles("up")["td_switch"]
+    assert min(default_checks.stats.switches) > max(zero_checks.stats.switches)
+    assert min(default_checks.stats.switches) >= DEFAULT.cycles("up")["lwkt_switch"] + DEFAULT.cycles("up")["td_switch"]
 
 
 def test_a_panic_names_cpu_thread_and_cycle_without_a_simulator():
@@ -73,7 +73,7 @@ def test_a_panic_names_cpu_thread_and_cycle_without_a_simulator():
     async def start(k):
         await k.lwkt_create(bad, None, comm="bad", pri=TDPRI_KERN_DAEMON)
 
-    system = run_standin(start)
+    system, _ = run_standin(start)
     assert system.outcome == "panic"
     assert "td_pri is/would-go negative" in system.panic.message
     assert (system.panic.cpu, system.panic.thread) == (0, "bad")

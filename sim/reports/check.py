@@ -1,7 +1,7 @@
 """``lwkt-soc check DIR``: replay a finished run's trace through the scheduling scoreboard.
 
 Reads ``DIR/report.json`` (the kernel build and CPU count) and ``DIR/trace.jsonl``,
-checks every scheduling decision against ``firmware/scoreboard.py`` and prints a
+checks every scheduling decision against ``sim/checks/scoreboard.py`` and prints a
 summary line and the first mismatches. Anything wrong with the folder or its
 files is a :class:`CheckError` with a one-line message.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from firmware.scoreboard import DECISION_KINDS, RecordError, check_records
+from sim.checks.scoreboard import DECISION_KINDS, RecordError, check_records
 
 from sim.contract.errors import UsageError
 from sim.reports.run_files import RunFiles

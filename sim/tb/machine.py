@@ -1,5 +1,6 @@
-"""The machine side of a run: cores over the SoC's ports, the kernel booted on them, the
-cocotb run and quiesce loops, the hardware's own end-of-run checks, and the outputs.
+"""The machine side of a run: cores over the SoC's ports, the kernel booted on them with its
+run-time checkers (``sim/checks``), the cocotb run and quiesce loops, the hardware's own
+end-of-run checks, and the outputs.
 
 ``firmware.system.System`` holds the kernel side; this module binds it to the
 running SoC (the only place that does).
@@ -18,6 +19,7 @@ from firmware.cost_model import DEFAULT, CostModel
 from firmware.lwkt import Lwkt
 from firmware.panic import KernelPanic
 from firmware.system import System
+from sim.checks.run_checks import RunChecks, Verdict
 from sim.tb.cpu import Cpu, Rendezvous
 from sim.contract.outdir import atomic_write
 from sim.tb.race import RaceDetector, describe
@@ -59,6 +61,8 @@ class Machine:
             ram_words=bench.ram_words,
             **options,
         )
+        #: The run-time checkers, subscribed before any kernel runs.
+        self.checks = RunChecks(self.system)
         self.done = Event()
         self.system.on_finish = self.done.set
         #: The lockset check of every shared-RAM access on the cores' ports (SMP).
@@ -103,20 +107,14 @@ class Machine:
         """After the workload: let messages still in flight arrive before the final checks."""
         step = 10
         for _ in range(max_cycles // step):
-            if not self.system.in_flight():
+            if not self.checks.in_flight():
                 return
             await Timer(step * CLOCK_PERIOD_NS, unit="ns")
 
-    def final_checks(self) -> list[tuple[str, bool, str, bool]]:
+    def final_checks(self) -> list[Verdict]:
         """End-of-run checks: the scoreboard's; in the SMP build also the hardware's sticky error
-        flags, the RAM race detector's and the kernel's own."""
-        board = self.system.scoreboard
-        scoreboard = (
-            "every scheduling decision matches the reference model",
-            board.mismatches == 0,
-            f"{board.decisions} decisions, {board.undecidable} undecidable",
-            board.decisions > 0,
-        )
+        flags, the RAM race detector's and the other run-time checkers'."""
+        scoreboard = self.checks.scoreboard_verdict()
         if self.system.mode != "smp":
             return [scoreboard]
         flags = self.bench.ipi_error_flags()
@@ -132,7 +130,7 @@ class Machine:
                 races.checked > 0,
             ),
             scoreboard,
-        ] + self.system.final_checks()
+        ] + self.checks.smp_verdicts()
 
     def write_outputs(self, out: Path, summary: dict | None = None) -> None:
         """The trace and ``counters.json`` (the kernel's counters, with ``summary`` of the run), each
@@ -143,8 +141,10 @@ class Machine:
         result = {
             "outcome": system.outcome,
             "panic": system.panic.as_dict() if system.panic else None,
-            **system.counters(),
         }
+        kernel = system.counters()
+        result.update(kernel)
+        result.update(self.checks.counters(kernel["total"]))
         if self.races is not None:
             races = self.races
             result["shared_ram"] = {"accesses": races.accesses, "guarded": races.checked, "races": len(races.races)}

@@ -131,7 +131,7 @@ async def _run_scenario(dut):
                 "delayed_completions": sum(k.counters.get("delayed_completions", 0) for k in system.kernels),
                 "stopped_cpus": [{"cpu": r["cpu"], "cycle": r["cycle"]} for r in system.trace.events("cpu_stop")],
                 "fifo_full_drains": system.sysctl("lwkt.ipiq_fifofull") if system.mode == "smp" else 0,
-                "dead_cpus": sorted(system.dead_cpus),
+                "dead_cpus": machine.checks.dead_cpus,
             },
             "checks": [c.as_dict() for c in checks],
             **({"hw_coverage": hw_coverage.hits} if hw_coverage is not None else {}),

@@ -131,7 +131,7 @@ async def a_thread_migrates_across_every_cpu(dut):
         if prior:
             assert recs[i]["cpu"] in (prior[-1]["cpu"], (prior[-1]["cpu"] + 1) % NCPU)
     # Other work ran all along, on every CPU.
-    assert info["busy_rounds"] >= 4 * NCPU and info["notes"] == system.ipi_checker.received_count - len(
+    assert info["busy_rounds"] >= 4 * NCPU and info["notes"] == machine.checks.ipi.received_count - len(
         [r for r in recs if r["event"] == "ipi_receive" and r["func"] != "note"]
     )
     assert t.td_gd.gd_cpuid == expected[-1] and t in t.td_gd.gd_tdallq

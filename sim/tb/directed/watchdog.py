@@ -106,7 +106,7 @@ async def busy_owner_keeps_the_mp_lock(dut):
         if r["cpu"] == 0 and info["wait_start"] < r["cycle"] < info["wait_start"] + info["waited"]
     ]
     assert len(wakes) >= info["waited"] // PERIOD // 2, len(wakes)
-    assert system.trace.events("mplock_bust") == [] and system.dead_cpus == []
+    assert system.trace.events("mplock_bust") == [] and machine.checks.dead_cpus == []
     assert system.hardware.mplock_busts() == 0
     final_checks_ok(machine)
 
@@ -150,7 +150,7 @@ async def stopped_owner_loses_the_mp_lock(dut):
     dut._log.info("WATCHDOG detection: BUST %d cycles after the owner stopped (quiet %d)", delay, bust["quiet"])
     assert STOPPED_QUIET_CYCLES <= delay <= STOPPED_QUIET_CYCLES + PERIOD + 300, delay
     assert info["got"] > bust["cycle"]
-    assert system.dead_cpus == [3] and system.hardware.mplock_busts() == 1
+    assert machine.checks.dead_cpus == [3] and system.hardware.mplock_busts() == 1
     final_checks_ok(machine)
 
 
@@ -181,4 +181,4 @@ async def a_bust_of_a_live_cpu_stops_the_run(dut):
         and "freed cpu 1's lock with BUST" in system.panic.message
         and "is live" in system.panic.message
     ), system.panic.message
-    assert system.dead_cpus == [1]
+    assert machine.checks.dead_cpus == [1]

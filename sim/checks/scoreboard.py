@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .thread import NQS
+from firmware.thread import NQS
 
 __all__ = ["Scoreboard", "RecordError", "check_records", "DECISION_KINDS"]
 

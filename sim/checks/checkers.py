@@ -4,12 +4,11 @@
 - every IPI message is delivered exactly once and in order per (source, destination)
   (IpiChecker);
 - no thread waits forever after being signalled (WaitChecker);
-- the MP lock's OWNER register and td_mpcount agree at every switch
-  (``MpLockMixin.assert_mp_lock_consistent``);
-- WOF and ROE stay clear (read from the RTL at the end of the run, they are sticky);
+- the MP lock's OWNER register and td_mpcount agree at every switch (MpLockChecker);
 - a CPU whose MP lock the watchdog freed with BUST never runs again (StoppedChecker).
 
-Besides checking, they keep the latency figures of the report.
+Each is fed by the kernel's tracepoints (``run_checks.py`` subscribes them) and reads nothing of
+the kernel but what a tracepoint hands it and the thread structures it names.
 """
 
 from __future__ import annotations
@@ -18,45 +17,51 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .lwkt import Lwkt
-    from .thread import Thread, Token
+    from firmware.core import Hardware
+    from firmware.lwkt import Lwkt
+    from firmware.system import System
+    from firmware.thread import Thread, Token
 
-__all__ = ["IpiChecker", "TokenChecker", "WaitChecker", "StoppedChecker", "RunStats", "WAKE_LIMIT_CYCLES"]
+__all__ = ["IpiChecker", "TokenChecker", "WaitChecker", "StoppedChecker", "MpLockChecker", "WAKE_LIMIT_CYCLES", "fail"]
 
 #: A thread signalled this many cycles ago that has still not run counts as waiting forever.
 WAKE_LIMIT_CYCLES = 100_000
 
 
+def fail(kernel: Lwkt, message: str) -> None:
+    """A run-time check found a violation: stop the run as a panic on ``kernel``'s CPU would."""
+    kernel.panic(f"check failed: {message}")
+
+
 class IpiChecker:
     """Every message sent is received once, in order, per (source, destination)."""
 
-    def __init__(self, system):
-        self.system = system
+    def __init__(self):
         self.queues: dict[tuple[int, int], deque] = {}
         self.sent_count = 0
         self.received_count = 0
         self.latencies: list[int] = []
         self.completed: dict[tuple[int, int], int] = {}  # (source, dest) -> functions run to the end
 
-    def sent(self, source: int, dest: int, fid: int, handle: int, called: int | None = None) -> None:
+    def sent(self, kernel: Lwkt, dest: int, fid: int, arg: int, called: int | None = None) -> None:
         """``called``: the cycle lwkt_send_ipiq was entered, where the latency starts."""
-        cycle = self.system.kernels[source].cycle if called is None else called
-        self.queues.setdefault((source, dest), deque()).append((fid, handle, cycle))
+        cycle = kernel.cycle if called is None else called
+        self.queues.setdefault((kernel.gd_cpuid, dest), deque()).append((fid, arg, cycle))
         self.sent_count += 1
 
-    def received(self, kernel: Lwkt, source: int, fid: int, handle: int) -> None:
+    def received(self, kernel: Lwkt, source: int, fid: int, arg: int) -> None:
         queue = self.queues.get((source, kernel.gd_cpuid))
         if not queue:
-            self.system.check_failed(
+            fail(
                 kernel,
-                f"IPI from cpu {source} (func {fid}, arg {handle:#x}) received but never sent, or received twice",
+                f"IPI from cpu {source} (func {fid}, arg {arg:#x}) received but never sent, or received twice",
             )
         want_fid, want_handle, sent_at = queue.popleft()
-        if (want_fid, want_handle) != (fid, handle):
-            self.system.check_failed(
+        if (want_fid, want_handle) != (fid, arg):
+            fail(
                 kernel,
                 f"IPI from cpu {source} out of order: got func {fid} arg "
-                f"{handle:#x}, expected func {want_fid} arg {want_handle:#x}",
+                f"{arg:#x}, expected func {want_fid} arg {want_handle:#x}",
             )
         self.received_count += 1
         # Ends once RX_FUNC and RX_ARG are read, as the receiver calls the function.
@@ -72,7 +77,7 @@ class IpiChecker:
         before it) has been carried out, its function run to the end."""
         done = self.completed.get((kernel.gd_cpuid, dest), 0)
         if done < seq:
-            self.system.check_failed(
+            fail(
                 kernel,
                 f"lwkt_wait_ipiq returned for message {seq} to cpu {dest}, but only "
                 f"{done} of its functions had run to the end",
@@ -95,8 +100,7 @@ class TokenChecker:
     token may be lost if you block"). Threads of the owning CPU share it.
     """
 
-    def __init__(self, system):
-        self.system = system
+    def __init__(self):
         self.holders: dict[int, dict[int, int]] = {}  # id(token) -> {cpu: holds}
         self.entries = 0
 
@@ -104,7 +108,7 @@ class TokenChecker:
         holders = self.holders.setdefault(_key(tok), {})
         others = [cpu for cpu, n in holders.items() if n > 0 and cpu != kernel.gd_cpuid]
         if others:
-            self.system.check_failed(
+            fail(
                 kernel,
                 f"token {tok.name or hex(id(tok))}: cpu {kernel.gd_cpuid} entered while cpu {others[0]} is inside",
             )
@@ -126,26 +130,25 @@ class TokenChecker:
 class WaitChecker:
     """A thread taken off a wait queue runs again within WAKE_LIMIT_CYCLES."""
 
-    def __init__(self, system, limit: int = WAKE_LIMIT_CYCLES):
-        self.system = system
+    def __init__(self, limit: int = WAKE_LIMIT_CYCLES):
         self.limit = limit
         self.pending: dict[int, tuple[int, Thread]] = {}
         self.woken_count = 0
 
-    def woken(self, td: Thread, cycle: int) -> None:
+    def woken(self, kernel: Lwkt, td: Thread) -> None:
         self.woken_count += 1
-        self.pending.setdefault(td.td_id, (cycle, td))
+        self.pending.setdefault(td.td_id, (kernel.cycle, td))
 
-    def blocking(self, td: Thread) -> None:
+    def blocking(self, kernel: Lwkt, td: Thread) -> None:
         self.pending.pop(td.td_id, None)
 
-    def ran(self, td: Thread) -> None:
+    def ran(self, kernel: Lwkt, td: Thread) -> None:
         self.pending.pop(td.td_id, None)
 
     def tick(self, kernel: Lwkt) -> None:
         for cycle, td in list(self.pending.values()):
             if kernel.cycle - cycle > self.limit:
-                self.system.check_failed(
+                fail(
                     kernel,
                     f"td #{td.td_id} ({td.td_comm}) was signalled at cycle "
                     f"{cycle} and has not run for {kernel.cycle - cycle} cycles",
@@ -163,7 +166,7 @@ class StoppedChecker:
     must be one that really stopped (its core frozen by the ``cpu-stop`` fault).
     """
 
-    def __init__(self, system):
+    def __init__(self, system: System):
         self.system = system
         self.stopped: dict[int, int] = {}  # cpu -> cycle of the BUST that freed its lock
 
@@ -172,7 +175,7 @@ class StoppedChecker:
         system = self.system
 
         def live_access() -> None:
-            system.check_failed(
+            fail(
                 system.kernels[cpu],
                 f"the MP-lock watchdog on cpu {kernel.gd_cpuid} freed cpu "
                 f"{cpu}'s lock with BUST at cycle {cycle}, and cpu {cpu} is "
@@ -186,59 +189,21 @@ class StoppedChecker:
         return sorted(cpu for cpu in self.stopped if not getattr(self.system.kernels[cpu].cpu, "frozen", False))
 
 
-class RunStats:
-    """Latency figures: token hand-offs, the MP lock, context switches.
+class MpLockChecker:
+    """The MP lock's OWNER register and td_mpcount agree at every switch of the SMP kernel: OWNER
+    says this CPU exactly when the thread about to run holds counts. Reads OWNER through the
+    hardware probe, without a bus cycle, so checking cannot change the run."""
 
-    Only Python bookkeeping at points the kernel passes anyway: recording never
-    touches the bus or waits, so it cannot change a run.
-    """
+    def __init__(self, hardware: Hardware | None):
+        self.hardware = hardware
 
-    def __init__(self):
-        self.token_handoffs: list[int] = []
-        self.mplock_holds: list[int] = []
-        self.mplock_handoffs: list[int] = []
-        self.switches: list[int] = []
-        self.mplock_acquisitions = 0
-        self._held_since: dict[int, int] = {}
-        # CPUs whose last TRY failed and that have not had the lock since: the waiters.
-        self._mplock_waiting: set[int] = set()
-        # The last RELEASE while some CPU was waiting: (cycle acknowledged, the waiters then).
-        self._mplock_released_to: tuple[int, frozenset[int]] | None = None
-        # td_id -> cycle its switcher entered lwkt_switch, until that thread runs.
-        self._switch_entered: dict[int, int] = {}
-
-    def token_handoff(self, cycles: int) -> None:
-        self.token_handoffs.append(cycles)
-
-    def mplock_acquired(self, kernel: Lwkt) -> None:
-        cpu = kernel.gd_cpuid
-        self.mplock_acquisitions += 1
-        self._held_since[cpu] = kernel.cycle
-        # The first acquisition after a release ends the hand-off; it counts only when
-        # one of the CPUs already waiting got the lock (not the releaser, not a newcomer).
-        released = self._mplock_released_to
-        self._mplock_released_to = None
-        if released is not None and cpu in released[1]:
-            self.mplock_handoffs.append(kernel.cycle - released[0])
-        self._mplock_waiting.discard(cpu)
-
-    def mplock_try_failed(self, kernel: Lwkt) -> None:
-        self._mplock_waiting.add(kernel.gd_cpuid)
-
-    def mplock_released(self, kernel: Lwkt) -> None:
-        cpu = kernel.gd_cpuid
-        start = self._held_since.pop(cpu, None)
-        if start is not None:
-            self.mplock_holds.append(kernel.cycle - start)
-        waiters = frozenset(self._mplock_waiting - {cpu})
-        self._mplock_released_to = (kernel.cycle, waiters) if waiters else None
-
-    def switch_entered(self, ntd: Thread, cycle: int) -> None:
-        """lwkt_switch, entered at ``cycle``, is handing the core to ``ntd``."""
-        self._switch_entered[ntd.td_id] = cycle
-
-    def thread_resumed(self, td: Thread, cycle: int) -> None:
-        """``td`` runs again; a switch counts only when lwkt_switch picked it (not a preemption)."""
-        start = self._switch_entered.pop(td.td_id, None)
-        if start is not None:
-            self.switches.append(cycle - start)
+    def switching_to(self, kernel: Lwkt, td: Thread) -> None:
+        if self.hardware is None:
+            return
+        owner = self.hardware.mplock_owner()
+        if (owner == kernel.gd_cpuid) != (td.td_mpcount > 0):
+            fail(
+                kernel,
+                f"MP lock: switching to td #{td.td_id} ({td.td_comm}) with td_mpcount "
+                f"{td.td_mpcount} but OWNER is {'free' if owner is None else owner}",
+            )
