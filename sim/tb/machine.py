@@ -132,6 +132,11 @@ class Machine:
             scoreboard,
         ] + self.checks.smp_verdicts()
 
+    def counters(self) -> dict:
+        """The kernels' counters, then the checkers' figures: the body of counters.json."""
+        kernel = self.system.counters()
+        return {**kernel, **self.checks.counters(kernel["total"])}
+
     def write_outputs(self, out: Path, summary: dict | None = None) -> None:
         """The trace and ``counters.json`` (the kernel's counters, with ``summary`` of the run), each
         written once, atomically."""
@@ -141,10 +146,8 @@ class Machine:
         result = {
             "outcome": system.outcome,
             "panic": system.panic.as_dict() if system.panic else None,
+            **self.counters(),
         }
-        kernel = system.counters()
-        result.update(kernel)
-        result.update(self.checks.counters(kernel["total"]))
         if self.races is not None:
             races = self.races
             result["shared_ram"] = {"accesses": races.accesses, "guarded": races.checked, "races": len(races.races)}

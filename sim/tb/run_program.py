@@ -75,7 +75,7 @@ async def _run_scenario(dut):
     if config.hw_coverage:
         hw_coverage = HwCoverage(bench.soc_config()).attach(bench.masters)
     devices = Devices(dut)
-    scenario.attach(system, devices)
+    scenario.attach(system, devices, machine.counters)
     for model in scenario.device_models():
         cocotb.start_soon(model)
     injector = FaultInjector(dut, system.ncpu, len(dut.ext_irq), faults, seed, scenario.device_lines())

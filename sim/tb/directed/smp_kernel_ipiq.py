@@ -89,7 +89,7 @@ async def send_to_self_and_wait_for_remote(dut):
     assert info["calls_after_wait2"][1][:3] == (1, 3, "idle1")
     receive = index_of(recs, "ipi_receive", cpu=1, func="slow")
     assert index_of(recs, "mark", label="send-slow") < receive < index_of(recs, "mark", label="wait-returned")
-    smp = system.counters()["smp"]
+    smp = machine.counters()["smp"]
     assert smp["ipi_sent"] == smp["ipi_received"] == 2 and system.sysctl("lwkt.ipiq_count") == 2
     final_checks_ok(machine)
 
@@ -149,7 +149,7 @@ async def bursts_both_ways_drain_without_deadlock(dut, burst):
         fifofull,
         info["levels0"],
         info["levels1"],
-        system.counters()["smp"]["ipi_latency_cycles"],
+        machine.counters()["smp"]["ipi_latency_cycles"],
     )
     assert info["received"] == {(0, 1): list(range(burst)), (1, 0): list(range(burst))}, info["received"]
     assert [c["ipiq_count"] for c in per_cpu] == [burst, burst]
@@ -171,6 +171,6 @@ async def bursts_both_ways_drain_without_deadlock(dut, burst):
         levels = info[f"levels{me}"]
         assert levels[: HALF_MARK + 2] == list(range(min(burst, HALF_MARK + 2))), (me, levels)
         assert max(levels) == min(burst - 1, HALF_MARK + 1) < FIFO_DEPTH, (me, levels)
-    smp = system.counters()["smp"]
+    smp = machine.counters()["smp"]
     assert smp["ipi_sent"] == smp["ipi_received"] == 2 * burst
     final_checks_ok(machine)

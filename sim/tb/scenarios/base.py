@@ -218,11 +218,19 @@ class Scenario:
         self.rng = random.Random(seed)
         self.system: System | None = None
         self.devices: Devices | None = None
+        self._counters: Callable[[], dict] | None = None
         self.workload = Workload(self)
 
-    def attach(self, system: System, devices: Devices) -> None:
+    def attach(self, system: System, devices: Devices, counters: Callable[[], dict]) -> None:
+        """Bind the scenario to its run: the kernels, the device lines, and ``counters``, which
+        gives the run's figures as counters.json will hold them (the kernels' and the checkers')."""
         self.system = system
         self.devices = devices
+        self._counters = counters
+
+    def counters(self) -> dict:
+        """The run's figures so far (counters.json's sections: ``total``, ``smp``, ...)."""
+        return self._counters()
 
     def start_functions(self) -> dict[int, Callable[[Lwkt], Awaitable[None]]]:
         """What each CPU runs in its boot context (usually: create threads)."""

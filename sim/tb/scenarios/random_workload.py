@@ -51,8 +51,8 @@ class RandomWorkload(SmpScenario):
         """Run this spec (checked by sim/contract/spec_check.py) instead of drawing one from the seed."""
         self.spec = RandomSpec.from_dict(data)
 
-    def attach(self, system, devices):
-        super().attach(system, devices)
+    def attach(self, system, devices, counters):
+        super().attach(system, devices, counters)
         if self.spec is None:
             self.spec = generate_spec(self.seed, system.ncpu, system.faults)
         if self.spec.ncpu != system.ncpu:

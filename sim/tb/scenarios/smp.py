@@ -92,7 +92,7 @@ class SmpPingpong(SmpScenario):
             await k.cpu.work(self.rng_of(td.k).randint(20, 60))
 
     def checks(self):
-        smp = self.system.counters()["smp"]
+        smp = self.counters()["smp"]
         expected = self.rounds * self.system.ncpu
         return [
             Check("counter updated under the token", self.final_value == expected, f"{self.final_value} of {expected}"),
@@ -217,7 +217,7 @@ class SmpMplock(SmpScenario):
 
     def checks(self):
         expected = self.rounds * self.system.ncpu
-        smp = self.system.counters()["smp"]
+        smp = self.counters()["smp"]
         return [
             Check(
                 "the MP lock serialised the counter",
