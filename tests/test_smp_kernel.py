@@ -25,8 +25,8 @@ SIMS = ["icarus", "verilator"]
 
 #: directed run (sim/contract/directed.py) -> tests that must pass
 RUNS = {
-    "smp_kernel": 8,
-    "smp_kernel_mp": 8,
+    "smp_kernel": 9,
+    "smp_kernel_mp": 7,
     "smp_kernel-4cpu": 1,
     "smp_kernel_ipiq": 3,
     "interleavings": 9,

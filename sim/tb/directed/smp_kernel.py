@@ -1,8 +1,8 @@
 """cocotb tests of the SMP LWKT kernel (seed v1.18) on a 2-CPU SoC (one test needs 4 CPUs).
 
-Remote scheduling through IPIs, tokens in shared RAM, and run-time checks that stop a
-run. The MP lock, preemption, need_resched, lwkt_acquire and lwkt_hold/rele/wait_free are
-in smp_kernel_mp.py; the IPI-queue tests with a 4-entry FIFO in smp_kernel_ipiq.py.
+Remote scheduling through IPIs, tokens in shared RAM, run-time checks that stop a run, and
+lwkt_hold/rele/wait_free across CPUs. The MP lock, preemption, need_resched and lwkt_acquire
+are in smp_kernel_mp.py; the IPI-queue tests with a 4-entry FIFO in smp_kernel_ipiq.py.
 
 Thread bodies only record what they see (into ``info``) and put ``mark`` records on
 the trace; the assertions run after the run, on the records, the counters and the
@@ -16,6 +16,7 @@ import cocotb
 from firmware.thread import TDF, TDPRI_KERN_DAEMON, TDPRI_KERN_USER
 from hdl import memory_map as mm
 from sim.tb.directed.kernel_helpers import (
+    KERNEL_PATH_CYCLES,
     MAX_CYCLES,
     NCPU,
     Done,
@@ -27,6 +28,7 @@ from sim.tb.directed.kernel_helpers import (
     mark,
     marks,
     owner,
+    peek_td,
     smp_machine,
     until,
 )
@@ -478,4 +480,81 @@ async def schedule_follows_wait_queue_token(dut):
     # CPU 0 only gave the queue's token away (to the sleeper's lwkt_block): it sent nothing.
     assert not system.trace.events("ipi_send", cpu=0)
     assert [r["func"] for r in system.trace.events("ipi_send", dest=0)] == ["lwkt_gettoken_remote"]
+    final_checks_ok(machine)
+
+
+# -- 8. lwkt_hold, lwkt_rele and lwkt_wait_free across CPUs ---------------------------------------------
+
+
+@cocotb.test(skip=NCPU != 2)
+async def wait_free_returns_after_last_rele(dut):
+    """lwkt_wait_free sleeps a hardclock tick at a time while the thread is held, and returns at
+    the first tick after the last lwkt_rele (done on the other CPU)."""
+    # A tick is long against the kernel path of a wake-up and a nap (a few hundred cycles).
+    period = 1000
+    machine = await smp_machine(dut, hardclock_period=period)
+    system = machine.system
+    info = {}
+    done = Done(system, 2)
+
+    async def victim(td, arg):
+        pass
+
+    async def reaper(td, arg):  # CPU 0
+        k = td.k
+        v = info["victim"]
+        await until(k, lambda: peek_td(system, v, "td_refs") == 2, "two holds")
+        mark(td, "wait-free")
+        info["ticks0"] = k.hardclock_ticks
+        await k.lwkt_wait_free(v)
+        mark(td, "freed")
+        info["ticks1"] = k.hardclock_ticks
+        info["refs_at_return"] = await k.td_get(v, "td_refs")
+        done()
+
+    async def holder(td, arg):  # CPU 1
+        k = td.k
+        v = info["victim"]
+        await k.get_mplock()  # holds change a record other CPUs share
+        await k.lwkt_hold(v)
+        await k.lwkt_hold(v)
+        await k.rel_mplock()
+        await k.cpu.work(1750)
+        info["reaper_wmesg"] = peek_td(system, info["reaper"], "td_wmesg")
+        await k.get_mplock()
+        await k.lwkt_rele(v)
+        await k.rel_mplock()
+        mark(td, "rele1")
+        await k.cpu.work(1750)
+        await k.get_mplock()
+        await k.lwkt_rele(v)
+        await k.rel_mplock()
+        mark(td, "rele2")
+        done()
+
+    async def boot0(k):
+        info["victim"] = await k.lwkt_create(victim, comm="victim", tdflags=TDF.STOPREQ, mpsafe=True)
+        info["reaper"] = await k.lwkt_create(reaper, comm="reaper", pri=TDPRI_KERN_USER, mpsafe=True)
+
+    async def boot1(k):
+        await until(k, lambda: "victim" in info, "the victim to exist", limit=1000)
+        await k.lwkt_create(holder, comm="holder", pri=TDPRI_KERN_USER, mpsafe=True)
+
+    machine.start({0: boot0, 1: boot1})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
+    recs = system.trace.sorted_records()
+    reaper_id = info["reaper"].td_id
+    rele2, freed = index_of(recs, "mark", label="rele2"), index_of(recs, "mark", label="freed")
+    assert index_of(recs, "mark", label="rele1") < rele2 < freed
+    assert info["reaper_wmesg"] == system.wmesgs["tdreap"] and info["refs_at_return"] == 0
+    # It returned at its first look after the last rele (a look that began just before the rele still
+    # naps once more: the kernel path from the tick through the test to the nap takes a few hundred
+    # cycles) ...
+    naps_after = [i for i in indices(recs, "switch", cpu=0, tid=reaper_id, to_thread="idle0") if rele2 < i < freed]
+    assert len(naps_after) <= 1, [recs[i] for i in naps_after]
+    assert recs[freed]["cycle"] - recs[rele2]["cycle"] <= period + KERNEL_PATH_CYCLES
+    # Meanwhile it slept a tick at a time: switched out to idle and back once per tick.
+    wait = index_of(recs, "mark", label="wait-free")
+    naps = [i for i in indices(recs, "switch", cpu=0, tid=reaper_id, to_thread="idle0") if wait < i < freed]
+    assert len(naps) == info["ticks1"] - info["ticks0"] >= 3, (len(naps), info)
     final_checks_ok(machine)

@@ -1,8 +1,7 @@
 """cocotb tests of the SMP LWKT kernel (seed v1.18) on a 2-CPU SoC, continued from smp_kernel.py.
 
 The MP lock with td_mpcount, preemption that lends the MP count, need_resched and the
-td_release hook, lwkt_acquire, lwkt_hold/lwkt_rele/lwkt_wait_free, written the way
-smp_kernel.py's tests are.
+td_release hook, lwkt_acquire, written the way smp_kernel.py's tests are.
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ from sim.tb.directed.kernel_helpers import (
     mark,
     marks,
     owner,
-    peek_td,
     smp_machine,
     until,
 )
@@ -467,7 +465,7 @@ async def need_resched_and_release_hook(dut):
     final_checks_ok(machine)
 
 
-# -- 7. lwkt_acquire, lwkt_hold / lwkt_rele / lwkt_wait_free -----------------------------------------
+# -- 7. lwkt_acquire -----------------------------------------------------------------------------------
 
 
 @cocotb.test(skip=NCPU != 2)
@@ -537,78 +535,4 @@ async def acquire_moves_thread_to_this_cpu(dut):
     assert system.trace.events("switch", cpu=0, to=wid)[0]["to_thread"] == "moved"
     assert not system.trace.events("ipi_send")
     assert not [r for r in system.trace.events(cpu=1, tid=wid) if r["thread"] == "moved"]
-    final_checks_ok(machine)
-
-
-@cocotb.test(skip=NCPU != 2)
-async def wait_free_returns_after_last_rele(dut):
-    """lwkt_wait_free sleeps a hardclock tick at a time while the thread is held, and returns at
-    the first tick after the last lwkt_rele (done on the other CPU)."""
-    # A tick is long against the kernel path of a wake-up and a nap (a few hundred cycles).
-    period = 1000
-    machine = await smp_machine(dut, hardclock_period=period)
-    system = machine.system
-    info = {}
-    done = Done(system, 2)
-
-    async def victim(td, arg):
-        pass
-
-    async def reaper(td, arg):  # CPU 0
-        k = td.k
-        v = info["victim"]
-        await until(k, lambda: peek_td(system, v, "td_refs") == 2, "two holds")
-        mark(td, "wait-free")
-        info["ticks0"] = k.hardclock_ticks
-        await k.lwkt_wait_free(v)
-        mark(td, "freed")
-        info["ticks1"] = k.hardclock_ticks
-        info["refs_at_return"] = await k.td_get(v, "td_refs")
-        done()
-
-    async def holder(td, arg):  # CPU 1
-        k = td.k
-        v = info["victim"]
-        await k.get_mplock()  # holds change a record other CPUs share
-        await k.lwkt_hold(v)
-        await k.lwkt_hold(v)
-        await k.rel_mplock()
-        await k.cpu.work(1750)
-        info["reaper_wmesg"] = peek_td(system, info["reaper"], "td_wmesg")
-        await k.get_mplock()
-        await k.lwkt_rele(v)
-        await k.rel_mplock()
-        mark(td, "rele1")
-        await k.cpu.work(1750)
-        await k.get_mplock()
-        await k.lwkt_rele(v)
-        await k.rel_mplock()
-        mark(td, "rele2")
-        done()
-
-    async def boot0(k):
-        info["victim"] = await k.lwkt_create(victim, comm="victim", tdflags=TDF.STOPREQ, mpsafe=True)
-        info["reaper"] = await k.lwkt_create(reaper, comm="reaper", pri=TDPRI_KERN_USER, mpsafe=True)
-
-    async def boot1(k):
-        await until(k, lambda: "victim" in info, "the victim to exist", limit=1000)
-        await k.lwkt_create(holder, comm="holder", pri=TDPRI_KERN_USER, mpsafe=True)
-
-    machine.start({0: boot0, 1: boot1})
-    assert await machine.run(MAX_CYCLES) == "done", system.panic
-    recs = system.trace.sorted_records()
-    reaper_id = info["reaper"].td_id
-    rele2, freed = index_of(recs, "mark", label="rele2"), index_of(recs, "mark", label="freed")
-    assert index_of(recs, "mark", label="rele1") < rele2 < freed
-    assert info["reaper_wmesg"] == system.wmesgs["tdreap"] and info["refs_at_return"] == 0
-    # It returned at its first look after the last rele (a look that began just before the rele still
-    # naps once more: the kernel path from the tick through the test to the nap takes a few hundred
-    # cycles) ...
-    naps_after = [i for i in indices(recs, "switch", cpu=0, tid=reaper_id, to_thread="idle0") if rele2 < i < freed]
-    assert len(naps_after) <= 1, [recs[i] for i in naps_after]
-    assert recs[freed]["cycle"] - recs[rele2]["cycle"] <= period + KERNEL_PATH_CYCLES
-    # Meanwhile it slept a tick at a time: switched out to idle and back once per tick.
-    wait = index_of(recs, "mark", label="wait-free")
-    naps = [i for i in indices(recs, "switch", cpu=0, tid=reaper_id, to_thread="idle0") if wait < i < freed]
-    assert len(naps) == info["ticks1"] - info["ticks0"] >= 3, (len(naps), info)
     final_checks_ok(machine)
