@@ -31,6 +31,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from sim.reports.tables import markdown_table
+
 ROOT = Path(__file__).resolve().parent
 STRESS = {"cpus": 4, "fifo_depth": 8, "faults": "all"}
 
@@ -268,14 +270,18 @@ def measure(
 
 def render(r: dict) -> str:
     t, s, d, e = r["throughput"], r["scheduler"], r["database"], r["extrapolation"]
+    table = markdown_table(
+        [f"{t['seeds']} stress seeds on {t['workers']} workers ({t['sim']})", "wall", "runs/min"],
+        [
+            ["local processes (ProcessPoolExecutor, before)", f"{t['local_seconds']} s", t["local_runs_per_minute"]],
+            ["campaign (Dask LocalCluster + SQLite)", f"{t['campaign_seconds']} s", t["campaign_runs_per_minute"]],
+            ["overhead", f"{t['overhead_percent']:+.1f} %", ""],
+        ],
+        align="lrr",
+    )
     return "\n".join(
         [
-            f"| {t['seeds']} stress seeds on {t['workers']} workers ({t['sim']}) | wall | runs/min |",
-            "|---|---:|---:|",
-            f"| local processes (ProcessPoolExecutor, before) | {t['local_seconds']} s "
-            f"| {t['local_runs_per_minute']} |",
-            f"| campaign (Dask LocalCluster + SQLite) | {t['campaign_seconds']} s | {t['campaign_runs_per_minute']} |",
-            f"| overhead | {t['overhead_percent']:+.1f} % | |",
+            *table,
             "",
             f"- Dask, trivial tasks: {s['per_task_ms']} ms per task ({s['tasks_per_second']} tasks/s); "
             f"database write per run: {s['db_write_ms']} ms",

@@ -103,7 +103,7 @@ def evaluate(results: dict) -> list[dict]:
 
 
 def markdown(rows: list[dict]) -> str:
-    from sim.reports.report import markdown_table
+    from sim.reports.tables import markdown_table
 
     lines = markdown_table(
         ["goal", "figure", "target", "met"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sim.reports.report import markdown_table
+from sim.reports.tables import markdown_table
 
 __all__ = ["render_markdown", "write_plots"]
 

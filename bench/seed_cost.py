@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.callgrind import parse_callgrind
+from sim.reports.tables import markdown_table as markdown_lines
+from sim.reports.tables import text_table as text_table_lines
 from sim.contract.paths import PROJECT_ROOT
 
 ROOT = Path(__file__).resolve().parent
@@ -439,17 +441,12 @@ HEADER = ("case", "function", "v1.18 self", "v1.18 +callees", "v1.12 self", "v1.
 
 
 def text_table(report: dict) -> str:
-    rows = [HEADER, *table_rows(report)]
-    w = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
-    lines = ["  ".join(f"{v:<{w[i]}}" if i < 2 else f"{v:>{w[i]}}" for i, v in enumerate(r)).rstrip() for r in rows]
-    lines.insert(1, "-" * max(len(line) for line in lines))
-    return "\n".join(lines)
+    return "\n".join(text_table_lines(HEADER, table_rows(report), align="llrrrr", rule=True))
 
 
 def markdown_table(report: dict) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "| --- | --- | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {r[0]} | `{r[1]}` | " + " | ".join(r[2:]) + " |" for r in table_rows(report)]
-    return "\n".join(lines)
+    rows = [[r[0], f"`{r[1]}`", *r[2:]] for r in table_rows(report)]
+    return "\n".join(markdown_lines(HEADER, rows, align="llrrrr"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,8 @@ import re
 import sys
 from pathlib import Path
 
+from sim.reports.tables import markdown_table
+
 from .blocks import BLOCKS, harness
 
 __all__ = ["properties_table", "mutants_table", "solvers_table", "timings_table", "replace_section"]
@@ -30,7 +32,7 @@ def properties_table(summary: dict) -> str:
     by_block: dict[str, list[dict]] = {}
     for proof in summary["proofs"]:
         by_block.setdefault(proof["block"], []).append(proof)
-    rows = ["| block | property | status | statement |", "|---|---|---|---|"]
+    rows = []
     for block in BLOCKS:
         cls = harness(block)
         proofs = by_block.get(block, [])
@@ -41,44 +43,38 @@ def properties_table(summary: dict) -> str:
             status = "; ".join(f"{v} at {' / '.join(sizes)}" for v, sizes in verdicts.items()) or "not run"
             kind = " (invariant)" if prop in cls.INVARIANTS else ""
             why = f" Bounded because {cls.BOUNDED[prop]}" if prop in cls.BOUNDED else ""
-            rows.append(f"| `{block}` | `{prop}`{kind} | {status} | {statement}.{why} |")
-    return "\n".join(rows)
+            rows.append([f"`{block}`", f"`{prop}`{kind}", status, f"{statement}.{why}"])
+    return "\n".join(markdown_table(["block", "property", "status", "statement"], rows))
 
 
 def mutants_table(cross: dict) -> str:
-    rows = ["| mutant | block (size) | caught by |", "|---|---|---|"]
+    rows = []
     for proof in cross["proofs"]:
         failed = [p for p, s in proof["status"].items() if s.startswith("FAILED")]
         caught = ", ".join(f"`{p}` ({proof['status'][p].lower()})" for p in failed) or "NOT CAUGHT"
-        rows.append(f"| `{proof['mutant']}` | `{proof['block']}` ({_size(proof['params'])}) | {caught} |")
-    return "\n".join(rows)
+        rows.append([f"`{proof['mutant']}`", f"`{proof['block']}` ({_size(proof['params'])})", caught])
+    return "\n".join(markdown_table(["mutant", "block (size)", "caught by"], rows))
 
 
 def solvers_table(result: dict) -> str:
     solvers = result["solvers"]
-    rows = ["| proof | " + " | ".join(solvers) + " | agree |", "|---" * (len(solvers) + 2) + "|"]
-    for row in result["rows"]:
-        rows.append(
-            f"| `{row['label']}` | "
-            + " | ".join(f"{row['times'][s]:.1f} s" for s in solvers)
-            + f" | {'yes' if row['agree'] else '**no**'} |"
-        )
-    rows.append("| **total** | " + " | ".join(f"**{result['totals'][s]:.1f} s**" for s in solvers) + " | |")
-    return "\n".join(rows)
+    rows = [
+        [f"`{row['label']}`", *(f"{row['times'][s]:.1f} s" for s in solvers), "yes" if row["agree"] else "**no**"]
+        for row in result["rows"]
+    ]
+    rows.append(["**total**", *(f"**{result['totals'][s]:.1f} s**" for s in solvers), ""])
+    return "\n".join(markdown_table(["proof", *solvers, "agree"], rows))
 
 
 def timings_table(summary: dict) -> str:
-    rows = ["| proof | time | phases |", "|---|---|---|"]
+    rows = []
     for proof in summary["proofs"]:
         phases = ", ".join(f"{k} {v:.1f} s" for k, v in proof["seconds"].items())
         solver = proof.get("solver", "z3")
-        rows.append(
-            f"| `{proof['label']}` | {sum(proof['seconds'].values()):.1f} s"
-            + (f" ({solver})" if solver != "z3" else "")
-            + f" | {phases} |"
-        )
-    rows.append(f"| **whole run** ({summary['solver']}) | **{summary['seconds']:.0f} s** wall | |")
-    return "\n".join(rows)
+        time = f"{sum(proof['seconds'].values()):.1f} s" + (f" ({solver})" if solver != "z3" else "")
+        rows.append([f"`{proof['label']}`", time, phases])
+    rows.append([f"**whole run** ({summary['solver']})", f"**{summary['seconds']:.0f} s** wall", ""])
+    return "\n".join(markdown_table(["proof", "time", "phases"], rows))
 
 
 def replace_section(text: str, name: str, body: str) -> str:

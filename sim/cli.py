@@ -89,7 +89,7 @@ def _write_file(path: str, text: str) -> None:
 
 
 def _cmd_regs(args) -> int:
-    from hdl.regdoc import render_markdown
+    from sim.reports.regdoc import render_markdown
 
     text = render_markdown()
     if args.out in (None, "-"):

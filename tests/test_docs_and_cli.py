@@ -8,7 +8,7 @@ import pytest
 
 from hdl import memory_map as mm
 from hdl.config import ConfigError, SocConfig
-from hdl.regdoc import render_markdown
+from sim.reports.regdoc import render_markdown
 from sim.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -33,6 +33,7 @@ from pathlib import Path
 from sim.contract.errors import EXIT_OK, EXIT_USAGE, EnvironmentProblem, UsageError, report_error
 from sim.contract.outdir import FW_COVERAGE_DATA as DATA_FILE
 from sim.contract.paths import DEFAULT_SEEDS, FIRMWARE_DIR
+from sim.reports.tables import markdown_table
 
 __all__ = [
     "SEED_LIST",
@@ -388,7 +389,7 @@ def render_markdown(summary: dict) -> str:
         f"branches {_cell(fw['branches_taken'], fw['branches'], fw['branches_pct'])}.",
         "",
     ]
-    header = ["| function | module | seeds | statements | branches | missed lines |", "|---|---|---|---|---|---|"]
+    header = ["function", "module", "seeds", "statements", "branches", "missed lines"]
 
     def row(f):
         name = (
@@ -396,11 +397,14 @@ def render_markdown(summary: dict) -> str:
             + (f" (seed `{f['seed_name']}`)" if f.get("seed_name") not in (None, f["name"]) else "")
             + ("" if f["statements_run"] else " **not run**")
         )
-        return (
-            f"| {name} | {f['module']} | {', '.join(f['seed_files'])} | "
-            f"{_cell(f['statements_run'], f['statements'], f['statements_pct'])} | "
-            f"{_cell(f['branches_taken'], f['branches'], f['branches_pct'])} | {f['missed_lines']} |"
-        )
+        return [
+            name,
+            f["module"],
+            ", ".join(f["seed_files"]),
+            _cell(f["statements_run"], f["statements"], f["statements_pct"]),
+            _cell(f["branches_taken"], f["branches"], f["branches_pct"]),
+            f["missed_lines"],
+        ]
 
     if not summary["seeds_available"]:
         lines += ["(no seed sources found: every function is in the rest)", ""]
@@ -420,7 +424,8 @@ def render_markdown(summary: dict) -> str:
             f"{_cell(total['branches_taken'], total['branches'], total['branches_pct'])}.",
             "",
         ]
-        lines += header + [row(f) for f in sorted(chosen, key=lambda f: (f["seed_name"], f["module"]))] + [""]
+        chosen.sort(key=lambda f: (f["seed_name"], f["module"]))
+        lines += markdown_table(header, [row(f) for f in chosen]) + [""]
     if summary["seed_functions_missing"]:
         lines += [
             "Seed functions with no firmware function of that name: "

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from sim.contract.errors import EXIT_ENVIRONMENT, EXIT_FAILED, EXIT_OK, EnvironmentProblem, UsageError, report_error
 from sim.contract.outdir import atomic_write
+from sim.reports.tables import markdown_table
 
 __all__ = [
     "merge_rtl_coverage",
@@ -315,25 +316,27 @@ def render_markdown(summary: dict) -> str:
         f"{len(summary.get('inputs', []))} coverage file(s) over build(s) "
         f"{', '.join(summary.get('builds', [])) or '-'}.",
         "",
-        "| block | instances | line points hit | line % | toggle points hit | toggle % |",
-        "|---|---:|---:|---:|---:|---:|",
     ]
-    for name, b in summary["blocks"].items():
-        out.append(f"| {name} | {b['instances']} | {' | '.join(_cell(b['line']))} | {' | '.join(_cell(b['toggle']))} |")
     t = summary["total"]
-    out.append(f"| **all** | | {' | '.join(_cell(t['line']))} | {' | '.join(_cell(t['toggle']))} |")
+    out += markdown_table(
+        ["block", "instances", "line points hit", "line %", "toggle points hit", "toggle %"],
+        [[name, b["instances"], *_cell(b["line"]), *_cell(b["toggle"])] for name, b in summary["blocks"].items()]
+        + [["**all**", "", *_cell(t["line"]), *_cell(t["toggle"])]],
+        align="lrrrrr",
+    )
     by_build = summary.get("by_build", {})
     if len(by_build) > 1:
         out += [
             "",
             "Line coverage per build:",
             "",
-            "| block | " + " | ".join(b.removeprefix("verilator-").removesuffix("-cov") for b in by_build) + " |",
-            "|---|" + "---:|" * len(by_build),
         ]
+        rows = []
         for name in summary["blocks"]:
             cells = [by_build[b][name]["line"] if name in by_build[b] else None for b in by_build]
-            out.append(f"| {name} | " + " | ".join("" if c is None else _cell(c)[1] for c in cells) + " |")
+            rows.append([name, *("" if c is None else _cell(c)[1] for c in cells)])
+        builds = [b.removeprefix("verilator-").removesuffix("-cov") for b in by_build]
+        out += markdown_table(["block", *builds], rows, align="l" + "r" * len(builds))
     excluded = summary.get("excluded", {})
     if excluded.get("points"):
         out += ["", f"Left out of the line points: {excluded['points']} {excluded['why']}."]

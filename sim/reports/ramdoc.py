@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from firmware.ram_layout import THREAD_FIELDS, TOKEN_FIELDS, WAITQ_FIELDS, RamLayout, required_words, thread_records
 from hdl.config import SocConfig
+from sim.reports.tables import markdown_table
 
 __all__ = ["render_layout"]
 
@@ -21,6 +22,17 @@ _THREAD_GUARDS = {
 }
 
 
+def _waitq_guard(name: str) -> str:
+    if name.startswith("t_"):
+        return "none: its token"
+    if name == "wa_gen":
+        return (
+            "the queue's token for writes; reads are free (the seed reads it after blocking, "
+            "when the token may be lost)"
+        )
+    return "the queue's token"
+
+
 def render_layout(ncpu: int = SocConfig.ncpu) -> str:
     layout = RamLayout(ncpu, max(SocConfig.ram_words, 1 << (required_words(ncpu) - 1).bit_length()))
     lines = [
@@ -36,31 +48,26 @@ def render_layout(ncpu: int = SocConfig.ncpu) -> str:
         "",
         f"## Pools for {ncpu} CPUs ({required_words(ncpu)} words needed; the default RAM has {SocConfig.ram_words})",
         "",
-        "| pool | first word | entries | words each | contents |",
-        "|---|---|---|---|---|",
     ]
-    for pool in layout.pools():
-        lines.append(f"| {pool.name} | {pool.base} | {pool.count} | {pool.size} | {pool.doc} |")
+    lines += markdown_table(
+        ["pool", "first word", "entries", "words each", "contents"],
+        [[pool.name, pool.base, pool.count, pool.size, pool.doc] for pool in layout.pools()],
+    )
     lines += [
         "",
         f"Pool sizes: {layout.tokens.count} tokens, {layout.waitqueues.count} wait queues, "
         f"16 + 12 x CPUs thread records ({thread_records(ncpu)} here), {layout.data.count} data words.",
         "",
     ]
-    lines += ["## A token", "", "| offset | field | guard |", "|---|---|---|"]
-    for name, offset in TOKEN_FIELDS.items():
-        lines.append(f"| {offset} | `{name}` | none: the token protocol itself |")
-    lines += ["", "## A wait queue", "", "| offset | field | guard |", "|---|---|---|"]
-    for name, offset in WAITQ_FIELDS.items():
-        guard = (
-            "none: its token"
-            if name.startswith("t_")
-            else "the queue's token for writes; reads are free (the seed reads it after blocking, when the "
-            "token may be lost)"
-            if name == "wa_gen"
-            else "the queue's token"
-        )
-        lines.append(f"| {offset} | `{name}` | {guard} |")
+    fields = ["offset", "field", "guard"]
+    lines += ["## A token", ""]
+    lines += markdown_table(
+        fields, [[offset, f"`{name}`", "none: the token protocol itself"] for name, offset in TOKEN_FIELDS.items()]
+    )
+    lines += ["", "## A wait queue", ""]
+    lines += markdown_table(
+        fields, [[offset, f"`{name}`", _waitq_guard(name)] for name, offset in WAITQ_FIELDS.items()]
+    )
     lines += [
         "",
         "## The shared part of a thread record",
@@ -68,11 +75,10 @@ def render_layout(ncpu: int = SocConfig.ncpu) -> str:
         "The rest of a thread (run-queue state, critical-section count, context) is private to the CPU",
         "that owns it and stays in that CPU's kernel.",
         "",
-        "| offset | field | guard |",
-        "|---|---|---|",
     ]
-    for name, offset in THREAD_FIELDS.items():
-        lines.append(f"| {offset} | `{name}` | {_THREAD_GUARDS[name]} |")
+    lines += markdown_table(
+        fields, [[offset, f"`{name}`", _THREAD_GUARDS[name]] for name, offset in THREAD_FIELDS.items()]
+    )
     lines += [
         "",
         "## Workload words",

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from sim.contract.outdir import atomic_write
 from sim.reports.run_files import RunFiles
+from sim.reports.tables import markdown_table, text_table
 
 __all__ = [
-    "markdown_table",
     "SCHEMA_ID",
     "build_report",
     "write_report",
@@ -231,14 +231,6 @@ def load_report(run_dir: Path) -> dict:
     return RunFiles(run_dir).report()
 
 
-def markdown_table(header: list[str], rows: list[list], *, numeric: bool = False) -> list[str]:
-    """A Markdown table as lines; ``numeric`` right-aligns every column."""
-    rule = "---:" if numeric else "---"
-    return ["| " + " | ".join(header) + " |", "|" + "|".join(rule for _ in header) + "|"] + [
-        "| " + " | ".join(str(cell) for cell in row) + " |" for row in rows
-    ]
-
-
 def _title(r: dict) -> str:
     status = "PASSED" if r["ok"] else "FAILED"
     return (
@@ -304,11 +296,7 @@ def _landing_rows(r: dict) -> tuple[list[str], list[list[str]]]:
 
 def _text_table(header: list[str], rows: list[list[str]]) -> list[str]:
     """Indented text lines: the first column left-aligned, the others right-aligned."""
-    widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
-    return [
-        "  " + row[0].ljust(widths[0]) + "  " + "  ".join(v.rjust(w) for v, w in zip(row[1:], widths[1:], strict=True))
-        for row in [header] + rows
-    ]
+    return text_table(header, rows, align="l" + "r" * (len(header) - 1), indent=2)
 
 
 def _exception_lines(p: dict) -> list[str]:

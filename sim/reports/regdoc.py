@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from . import memory_map as mm
-from .config import FIXED_SOURCES, MAX_CPUS, MAX_SOURCES
+from hdl import memory_map as mm
+from hdl.config import FIXED_SOURCES, MAX_CPUS, MAX_SOURCES
+from sim.reports.tables import markdown_table
 
 __all__ = ["render_markdown"]
 
@@ -15,6 +16,10 @@ def _offset(block: mm.Block, reg: mm.Register) -> str:
     if reg.count is not None:
         text += " + 4·k"
     return text
+
+
+def _bits(f: mm.Field) -> str:
+    return f"{f.lsb}" if f.width == 1 else f"{f.lsb + f.width - 1}:{f.lsb}"
 
 
 def render_markdown() -> str:
@@ -38,15 +43,20 @@ def render_markdown() -> str:
         f"Limits: 1 to {MAX_CPUS} CPUs, FIFO depth a power of two (2 to 1024), "
         f"{FIXED_SOURCES} fixed interrupt sources plus up to {MAX_SOURCES - FIXED_SOURCES} external lines.",
         "",
-        "| block | base | window | scope | |",
-        "|---|---|---|---|---|",
     ]
-    for block in mm.BLOCKS:
-        scope = "per CPU" if block.scope == "cpu" else "global"
-        extra = "arbitrated" if block.arbitrated else ""
-        lines.append(
-            f"| [{block.name}](#{block.name}) | `{block.base:#010x}` | {block.size:#x} bytes | {scope} | {extra} |"
-        )
+    lines += markdown_table(
+        ["block", "base", "window", "scope", ""],
+        [
+            [
+                f"[{block.name}](#{block.name})",
+                f"`{block.base:#010x}`",
+                f"{block.size:#x} bytes",
+                "per CPU" if block.scope == "cpu" else "global",
+                "arbitrated" if block.arbitrated else "",
+            ]
+            for block in mm.BLOCKS
+        ],
+    )
     for block in mm.BLOCKS:
         lines += ["", f"## {block.name}", "", f"Base `{block.base:#010x}`. {block.doc}", ""]
         if block.slot_stride:
@@ -56,31 +66,40 @@ def render_markdown() -> str:
                 "NCPU are unmapped.",
                 "",
             ]
-        lines += ["| offset | register | access | description |", "|---|---|---|---|"]
-        for reg in block.registers:
-            doc = reg.doc
-            if reg.count is not None:
-                doc += f" k = 0 .. count−1, {reg.count_doc}."
-            lines.append(f"| `{_offset(block, reg)}` | {reg.name} | {_ACCESS[reg.access]} | {doc} |")
+        lines += markdown_table(
+            ["offset", "register", "access", "description"],
+            [
+                [
+                    f"`{_offset(block, reg)}`",
+                    reg.name,
+                    _ACCESS[reg.access],
+                    reg.doc + (f" k = 0 .. count−1, {reg.count_doc}." if reg.count is not None else ""),
+                ]
+                for reg in block.registers
+            ],
+        )
         for reg in block.registers:
             if reg.fields:
-                lines += ["", f"**{reg.name}** fields:", "", "| bits | field | meaning |", "|---|---|---|"]
-                for f in reg.fields:
-                    bits = f"{f.lsb}" if f.width == 1 else f"{f.lsb + f.width - 1}:{f.lsb}"
-                    lines.append(f"| {bits} | {f.name} | {f.doc} |")
+                lines += ["", f"**{reg.name}** fields:", ""]
+                lines += markdown_table(["bits", "field", "meaning"], [[_bits(f), f.name, f.doc] for f in reg.fields])
                 lines.append("")
                 lines.append("Other bits read 0." if reg.access.readable else "Other bits are ignored.")
     lines += [
         "",
         "## Interrupt sources",
         "",
-        "| id | source |",
-        "|---|---|",
-        f"| {mm.SOURCE_IPI} | IPI: level, high while RX_PENDING != 0 |",
-        f"| {mm.SOURCE_TIMER} | this CPU's timer, pending until TIMER.ACK |",
-        f"| {mm.SOURCE_SOFT} | soft: INTC.SOFT_SET / SOFT_CLR |",
-        f"| {mm.SOURCE_EXT0} + k | external line k (DEVICE STATUS[k].REQUEST, or the raw ext_irq input k), "
-        "when ROUTE[k] names this CPU |",
-        "",
     ]
+    lines += markdown_table(
+        ["id", "source"],
+        [
+            [mm.SOURCE_IPI, "IPI: level, high while RX_PENDING != 0"],
+            [mm.SOURCE_TIMER, "this CPU's timer, pending until TIMER.ACK"],
+            [mm.SOURCE_SOFT, "soft: INTC.SOFT_SET / SOFT_CLR"],
+            [
+                f"{mm.SOURCE_EXT0} + k",
+                "external line k (DEVICE STATUS[k].REQUEST, or the raw ext_irq input k), when ROUTE[k] names this CPU",
+            ],
+        ],
+    )
+    lines.append("")
     return "\n".join(lines)
