@@ -5,7 +5,7 @@
 Verilator: the SoC's Verilog in bench/limit.py's minimal C++ harness (clock only, ports idle),
 built by it with ``--prof-cfuncs`` and gprof (``-pg``), so that each sampled function is one Verilog
 statement; ``verilator_profcfunc`` names its line, the line names its module, and the module
-its block (bench/hw_cost.py's table). Time outside any statement is Verilator's scheduler
+its block (bench/hw_cost_blocks.py's table). Time outside any statement is Verilator's scheduler
 (``_eval``, the trigger computation).
 
 Icarus is event-driven: its work follows the value changes it propagates. The seeded
@@ -23,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from hdl.config import TOPLEVEL
 
 SCHEDULER = "Verilator scheduler"
 _LINE = re.compile(r"\s*([\d.]+)\s+[\d.]+\s+[\d.]+\s+\d*\s+\S+\s+(\S+)\s+(.*)")
@@ -49,7 +51,7 @@ def _module_at(starts: list[tuple[int, str]], line: int) -> str:
 
 def verilator_profile(ncpu: int, cycles: int) -> dict[str, float]:
     """Per-block shares (percent) of the C++ harness's time on the idle ``ncpu``-CPU SoC."""
-    from bench.hw_cost import block_of
+    from bench.hw_cost_blocks import block_of
     from bench.limit import build
     from hdl.config import SocConfig
     from hdl.verilog import soc_verilog
@@ -71,7 +73,7 @@ def verilator_profile(ncpu: int, cycles: int) -> dict[str, float]:
         if not match:
             continue
         percent, kind, where = float(match[1]), match[2], match[3]
-        statement = re.match(r"lwkt_soc:(\d+)", where)
+        statement = re.match(rf"{re.escape(TOPLEVEL)}:(\d+)", where)
         if kind == "VBlock" and statement:
             shares[block_of(_module_at(starts, int(statement[1])))] += percent
         elif kind in ("VCommon", "VLib"):
@@ -85,7 +87,7 @@ def verilator_profile(ncpu: int, cycles: int) -> dict[str, float]:
 def icarus_profile(ncpu: int, cycles: int, seed: int = 1) -> dict[str, float]:
     """Per-block shares (percent) of the value changes of the ``random`` workload on Icarus."""
     import pywellen
-    from bench.hw_cost import block_of
+    from bench.hw_cost_blocks import block_of
     from sim.host.run import run_scenario
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -95,7 +97,7 @@ def icarus_profile(ncpu: int, cycles: int, seed: int = 1) -> dict[str, float]:
         changes: dict[str, int] = collections.Counter()
         for var in wave.all_vars():
             name = var.full_name
-            if not name.startswith("lwkt_soc."):
+            if not name.startswith(f"{TOPLEVEL}."):
                 continue
             module = name.rsplit(".", 1)[0]
             changes[block_of(module)] += max(len(list(var.tv)) - 1, 0)  # the first is the start value

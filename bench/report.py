@@ -226,15 +226,15 @@ def render_markdown(results: dict) -> str:
 
     cost = results.get("hardware_cost")
     if cost:
-        from bench import hw_cost
+        from bench import hw_cost_figures
 
         lines += [
             "",
             f"## Hardware cost ({cost['yosys']}, cells per block)",
             "",
-            hw_cost.markdown_table(cost["results"]),
+            hw_cost_figures.markdown_table(cost["results"]),
             "",
-            hw_cost.markdown_fit(cost["fits"]),
+            hw_cost_figures.markdown_fit(cost["fits"]),
         ]
     if results.get("goals"):
         from bench.goals import markdown as goals_markdown

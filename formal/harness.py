@@ -18,24 +18,45 @@ import os
 
 from amaranth.hdl import Assert, Assume, Const, Cover, Elaboratable, Fragment, Module, Mux, ResetSignal, Signal, Value
 
-__all__ = ["Harness", "internal"]
+from hdl.probe import declared
+
+__all__ = ["Harness", "internal", "internal_memory", "submodule"]
+
+
+def _at(frag: Fragment, path: tuple[str, ...]) -> Fragment:
+    """The fragment of the submodule at ``path`` (names of submodules) below ``frag``."""
+    for sub in path:
+        frag = next(f for f, n, _ in frag.subfragments if n == sub)
+    return frag
+
+
+def submodule(frag: Fragment, *path: str):
+    """The elaboratable at ``path`` below ``frag``, e.g. ``("sys",)`` in a CPU tile: its ports."""
+    return _at(frag, path).origins[0]
 
 
 def internal(frag: Fragment, name: str, path: tuple[str, ...] = ()) -> Signal:
     """The signal ``name`` assigned inside ``frag`` (a local of some elaborate()).
 
-    ``path`` names submodules to descend into first, e.g. ``("cpu1", "intc")``.
-    Harnesses read internal state through this only for invariants and for state the
-    register contract makes observable (a register's value).
+    ``path`` names submodules to descend into first, e.g. ``("cpu1", "intc")``. The block there
+    must declare ``name`` in its ``PROBES`` (hdl/probe.py): UndeclaredProbe otherwise. Harnesses
+    read internal state through this only for invariants and for state the register contract
+    makes observable (a register's value).
     """
-    for sub in path:
-        frag = next(f for f, n, _ in frag.subfragments if n == sub)
+    frag = _at(frag, path)
+    declared(type(frag.origins[0]), name)
     for stmts in frag.statements.values():
         for s in stmts:
             for sig in s._lhs_signals():
                 if sig.name == name:
                     return sig
     raise LookupError(f"{'.'.join(path) or 'top'}: no signal {name}")
+
+
+def internal_memory(frag: Fragment, name: str):
+    """The memory ``name`` elaborated inside ``frag``, declared in its block's ``PROBES``."""
+    declared(type(frag.origins[0]), name)
+    return _at(frag, (name,))
 
 
 def _tag(stmt, number: int):

@@ -33,7 +33,7 @@ from hdl import memory_map as mm
 from hdl.config import SocConfig
 from hdl.ipi import IpiMatrix, SEND_ROW, SLOT_WORDS, pair_address
 
-from .harness import Harness, internal
+from .harness import Harness, internal, internal_memory
 
 __all__ = ["IpiFifoHarness", "IpiMatrixHarness", "pair_state"]
 
@@ -65,7 +65,7 @@ def _pack(reg: mm.Register, **values) -> Value:
 
 def _memory(frag: Fragment, name: str) -> MemoryInstance:
     """The matrix's memory ``name`` (send, recv or entries), as elaborated."""
-    return next(f for f, n, _ in frag.subfragments if n == name)
+    return internal_memory(frag, name)
 
 
 def pair_state(m, frag: Fragment, n: int, depth: int, s, d, entry=None, tag: str = "") -> dict:

@@ -25,21 +25,16 @@ from hdl import memory_map as mm
 from hdl.config import SocConfig
 from hdl.tile import EXTERNAL_BLOCKS, CpuTile
 
-from .harness import Harness, internal
+from .harness import Harness, internal, submodule
 
 __all__ = ["DecoderHarness", "contract_ranges"]
 
 #: Longest run of stalled cycles the testbench injects (sim/tb/faults.py: 1 to 6).
 STALL_MAX = 6
 
-#: Blocks served inside the tile, and the name prefix of their register bus there.
-TILE_BLOCKS = {
-    "sys": "sys__bus",
-    "ipi_pending": "ipi_pending",
-    "intc": "intc__bus",
-    "timer": "timer__bus",
-    "debug": "debug__bus",
-}
+#: Blocks served inside the tile: RX_PENDING by the tile itself, the others by a submodule.
+TILE_BLOCKS = ("sys", "ipi_pending", "intc", "timer", "debug")
+_BUS = ("req", "we", "addr", "wdata", "gnt", "rdata")
 
 
 def contract_ranges(config: SocConfig, cpu: int):
@@ -68,13 +63,12 @@ def _tile_buses(frag: Fragment, tile: CpuTile) -> dict:
     The only place that reaches inside the tile: its own blocks are built in elaborate().
     """
     buses = {}
-    for name, prefix in TILE_BLOCKS.items():
-        # The decoder drives req/we/addr/wdata; the block drives gnt/rdata in its own fragment
-        # (RX_PENDING is answered by the tile itself).
-        sub = () if name == "ipi_pending" else (name,)
-        buses[name] = tuple(internal(frag, f"{prefix}__{f}") for f in ("req", "we", "addr", "wdata")) + tuple(
-            internal(frag, f"{prefix}__{f}", sub) for f in ("gnt", "rdata")
-        )
+    for name in TILE_BLOCKS:
+        if name == "ipi_pending":  # no block of its own: a bus the tile creates (a declared probe)
+            buses[name] = tuple(internal(frag, f"ipi_pending__{member}") for member in _BUS)
+        else:  # the block's port: the decoder drives req/we/addr/wdata, the block gnt/rdata
+            bus = submodule(frag, name).bus
+            buses[name] = tuple(getattr(bus, member) for member in _BUS)
     for name in EXTERNAL_BLOCKS:
         bus = getattr(tile, name)
         buses[name] = (bus.req, bus.we, bus.addr, bus.wdata, bus.gnt, bus.rdata)

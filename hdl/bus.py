@@ -16,6 +16,8 @@ from amaranth.hdl import Module, Signal, Mux, Array, Cat, Const, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .probe import private
+
 __all__ = [
     "CoreBusSignature",
     "RegisterSignature",
@@ -29,6 +31,9 @@ __all__ = [
 
 #: Word-address width of the core bus: the 32-bit byte address space.
 ADDR_WIDTH = 30
+
+#: round_robin()'s state, in both arbiters that use it.
+_ROUND_ROBIN_PROBES = (private("after_last", "formal: the arbiter proof's round-robin state"),)
 
 
 class CoreBusSignature(wiring.Signature):
@@ -103,6 +108,8 @@ class RoundRobinArbiter(wiring.Component):
     mutant : str   a planted bug of hdl.mutants for mutation testing, "" for none
     """
 
+    PROBES = _ROUND_ROBIN_PROBES
+
     def __init__(self, n: int, *, mutant: str = ""):
         self.n, self.mutant = n, mutant
         super().__init__({"requests": In(n), "grant": Out(n), "index": Out(range(max(n, 2)))})
@@ -159,6 +166,12 @@ class SharedBus(wiring.Component):
     mutant : str
         A planted bug of hdl.mutants for mutation testing, "" for none.
     """
+
+    PROBES = (
+        *_ROUND_ROBIN_PROBES,
+        private("requests", "waveforms: who asks"),
+        private("grant", "waveforms: who gets it"),
+    )
 
     def __init__(self, n: int, addr_width: int, *, name: str | None = None, mutant: str = ""):
         self.n, self.mutant = n, mutant

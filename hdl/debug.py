@@ -6,8 +6,13 @@ from amaranth.lib.wiring import In, Out
 
 from . import memory_map as mm
 from .bus import prefix_member_names, RegisterSignature
+from .probe import public
 
 __all__ = ["DebugRegisters"]
+
+
+#: Who reads the public probes below.
+_READERS = "isolation probes and EventMonitor (sim/tb/directed/isolation*.py), migration, waveforms; formal"
 
 
 class DebugRegisters(wiring.Component):
@@ -23,6 +28,14 @@ class DebugRegisters(wiring.Component):
     event_valid : Out(1)
         High for the cycle after an EVENT write.
     """
+
+    PROBES = (
+        public("curthread", _READERS),
+        public("critdepth", _READERS),
+        public("pri", _READERS),
+        public("event", _READERS),
+        public("event_valid", _READERS),
+    )
 
     def __init__(self, addr_width: int):
         super().__init__(

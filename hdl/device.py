@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from . import memory_map as mm
 from .bus import RegisterSignature, pack_fields, prefix_member_names
+from .probe import private, public
 
 __all__ = ["ExternalDevices"]
 
@@ -30,6 +31,14 @@ class ExternalDevices(wiring.Component):
     irq : Out(ext_lines)      REQUEST of each line (the device's interrupt line)
     mutant : str              a planted bug of hdl.mutants for mutation testing, "" for none
     """
+
+    PROBES = (
+        public("irq", "the REQUEST bits the testbench's device model watches (sim/tb/scenarios/base.py)"),
+        public("posted{k}", "the device model's per-line counts (sim/tb/scenarios/base.py); formal: POSTED"),
+        public("serviced{k}", "as posted{k}: SERVICED"),
+        private("overrun{k}", "formal: OVERRUN"),
+        private("data{k}", "formal: DATA"),
+    )
 
     def __init__(self, ext_lines: int, addr_width: int, *, mutant: str = ""):
         self.ext_lines, self.mutant = ext_lines, mutant

@@ -6,8 +6,13 @@ from amaranth.lib.wiring import In, Out
 
 from . import memory_map as mm
 from .bus import prefix_member_names, RegisterSignature
+from .probe import private, public
 
 __all__ = ["InterruptController"]
+
+
+#: Who reads the public probes below.
+_READERS = "isolation probes (sim/tb/directed/isolation_model.py); formal: the intc and isolation proofs"
 
 
 class InterruptController(wiring.Component):
@@ -32,6 +37,15 @@ class InterruptController(wiring.Component):
     irq : Out(1)
     mutant : str   a planted bug of hdl.mutants for mutation testing, "" for none
     """
+
+    PROBES = (
+        public("enable", _READERS),
+        public("in_service", _READERS),
+        public("soft", _READERS),
+        public("prio{k}", _READERS),
+        private("irq", "waveforms: the CPU's interrupt line"),
+        private("pending", "waveforms: the sources' levels"),
+    )
 
     def __init__(self, n_sources: int, prio_bits: int, addr_width: int, *, mutant: str = ""):
         self.n_sources, self.prio_bits, self.mutant = n_sources, prio_bits, mutant

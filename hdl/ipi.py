@@ -26,6 +26,7 @@ from amaranth.lib.wiring import In, Out
 
 from . import memory_map as mm
 from .bus import RegisterSignature, pack_fields, prefix_member_names
+from .probe import private, public
 
 __all__ = ["IpiMatrix", "SLOT_WORDS", "SEND_ROW", "cpu_bits", "pair_address"]
 
@@ -78,6 +79,26 @@ class IpiMatrix(wiring.Component):
     ``pending_<d>`` bit s is rx_pending; ``sent_<s>`` bit d (``got_<d>`` bit s): ``FIFO[s][d]``'s
     ``send`` (``recv``) row was written since reset, else it reads as 0.
     """
+
+    PROBES = (
+        public("wof_{c}", "the run's sticky-flag check (SocBench.ipi_error_flags); isolation probes; formal"),
+        public("roe_{c}", "as wof_{c}"),
+        public("sent_{c}", "isolation probes (SocBench.ipi_fifo_state): a send row's valid bits; formal"),
+        public("got_{c}", "as sent_{c}, for recv rows"),
+        # Public because Verilator's "sent_*" and "got_*" have always taken them along; no testbench reads them.
+        public("sent_to_{c}", "formal: sent_{c}'s copy by destination"),
+        public("got_from_{c}", "formal: got_{c}'s copy by source"),
+        public("send", "isolation probes: the memory of the producers' rows"),
+        public("recv", "isolation probes: the memory of the consumers' rows"),
+        private("entries", "formal: the FIFOs' entries, read through extra read ports"),
+        private("pending_{c}", "waveforms: RX_PENDING of each CPU"),
+        private("tx{c}_slot", "waveforms: the FIFO a CPU's TX port addresses"),
+        private("tx{c}_windex", "waveforms: its write index"),
+        private("tx{c}_rindex", "waveforms: its read index"),
+        private("rx{c}_slot", "waveforms: the FIFO a CPU's RX port addresses"),
+        private("rx{c}_windex", "waveforms: its write index"),
+        private("rx{c}_rindex", "waveforms: its read index"),
+    )
 
     def __init__(self, ncpu: int, depth: int, addr_width: int, *, mutant: str = ""):
         self.ncpu, self.depth, self.mutant = ncpu, depth, mutant

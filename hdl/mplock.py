@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from . import memory_map as mm
 from .bus import RegisterSignature, pack_fields, prefix_member_names
+from .probe import private, public
 
 __all__ = ["MpLock"]
 
@@ -25,6 +26,16 @@ class MpLock(wiring.Component):
     owner : Out(range(ncpu))     meaningful while ``held``
     mutant : str                 a planted bug of hdl.mutants for mutation testing, "" for none
     """
+
+    PROBES = (
+        public("held", "the race detector's MP lock owner (sim/tb/testbench.py), isolation probes, waveforms"),
+        public("owner", "as held: the owner CPU, meaningful while held"),
+        public("err_nonowner", "isolation probes (sim/tb/directed/isolation_model.py); formal: ERR"),
+        public("acquires", "isolation probes; formal: the ACQUIRES counter"),
+        public("busts", "the BUSTS count the watchdog tests read (SocBench.mplock_busts); formal"),
+        private("failed_tries", "formal: the FAILED_TRIES counter"),
+        private("quiet", "formal: the owner's quiet time OWNER_QUIET reads and BUST compares"),
+    )
 
     def __init__(self, ncpu: int, addr_width: int, *, mutant: str = ""):
         self.ncpu, self.mutant = ncpu, mutant

@@ -5,6 +5,7 @@ from amaranth.lib import wiring, memory
 from amaranth.lib.wiring import In
 
 from .bus import RegisterSignature, prefix_member_names
+from .probe import private
 
 __all__ = ["SharedRam"]
 
@@ -22,6 +23,12 @@ class SharedRam(wiring.Component):
     bus : In(RegisterSignature(log2(words)))
     mutant : str   a planted bug of hdl.mutants for mutation testing, "" for none
     """
+
+    PROBES = (
+        private("write_port__en", "waveforms: the RAM's writes"),
+        private("write_port__addr", "waveforms: the RAM's writes"),
+        private("write_port__data", "waveforms: the RAM's writes"),
+    )
 
     def __init__(self, words: int, *, mutant: str = ""):
         self.words, self.mutant = words, mutant

@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from . import memory_map as mm
 from .bus import RegisterSignature, prefix_member_names
+from .probe import private
 
 __all__ = ["ExternalRouting"]
 
@@ -21,6 +22,8 @@ class ExternalRouting(wiring.Component):
         ``to_cpu[c]`` bit k: line k is high and routed to CPU c.
     mutant : str   a planted bug of hdl.mutants for mutation testing, "" for none
     """
+
+    PROBES = (private("route{k}", "formal: the ROUTE registers"),)
 
     def __init__(self, ncpu: int, ext_lines: int, addr_width: int, *, mutant: str = ""):
         self.ncpu, self.ext_lines, self.mutant = ncpu, ext_lines, mutant

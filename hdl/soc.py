@@ -9,6 +9,7 @@ from .config import TOPLEVEL, SocConfig
 from .device import ExternalDevices
 from .ipi import IpiMatrix
 from .mplock import MpLock
+from .probe import public
 from .ram import SharedRam
 from .route import ExternalRouting
 from .tile import CpuTile
@@ -39,6 +40,22 @@ class LwktSoc(wiring.Component):
         Wait-state injection for fault testing: while bit i is high, CPU i's port
         accepts no request (the access waits). Tie to 0 in normal use.
     """
+
+    # The ports (clk and rst are the sync domain's, added by the Verilog writer) and the cycle counter.
+    # Without a mark Verilator's VPI does not show even the ports to cocotb.
+    PROBES = (
+        public("clk", "the testbench's clock"),
+        public("rst", "the testbench's reset"),
+        public("ext_irq", "the testbench's external lines (spurious pulses)"),
+        public("dev_post", "the testbench's device model (sim/tb/scenarios/base.py)"),
+        public("dev_data", "as dev_post"),
+        public("stall", "wait-state injection (sim/tb/faults.py)"),
+        *(
+            public(f"cpu{{c}}__{member}", "the core's bus master (sim/tb/bus.py); waveforms")
+            for member in CoreBusSignature().members
+        ),
+        public("cycle", "the cycle counter sim/tb/directed/isolation.py moves forward; waveforms"),
+    )
 
     def __init__(self, config: SocConfig):
         self.config = config

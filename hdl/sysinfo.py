@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In
 
 from . import memory_map as mm
 from .bus import prefix_member_names, RegisterSignature
+from .probe import public
 
 __all__ = ["SysInfo"]
 
@@ -24,6 +25,8 @@ class SysInfo(wiring.Component):
     cycle : In(64)  the SoC's free-running cycle counter
     mutant : str    a planted bug of hdl.mutants for mutation testing, "" for none
     """
+
+    PROBES = (public("cycle_hi", "isolation probes: the latched CYCLE_HI; formal: the sysinfo and isolation proofs"),)
 
     def __init__(self, cpu: int, ncpu: int, fifo_depth: int, addr_width: int, *, mutant: str = ""):
         self.cpu, self.ncpu, self.fifo_depth, self.mutant = cpu, ncpu, fifo_depth, mutant

@@ -16,6 +16,7 @@ from .bus import CoreBusSignature, RegisterSignature, prefix_member_names
 from .config import SocConfig
 from .debug import DebugRegisters
 from .intc import InterruptController
+from .probe import private
 from .sysinfo import SysInfo
 from .timer import Timer
 
@@ -43,6 +44,11 @@ class CpuTile(wiring.Component):
     mplock, route, device, ram, ipi_tx, ipi_rx : Out(RegisterSignature)
         Decoded accesses to blocks outside the tile.
     """
+
+    # The RX_PENDING word's register bus, served in the tile: the decoder proof checks it as a block's.
+    PROBES = tuple(
+        private(f"ipi_pending__{member}", "formal: the decoder proof") for member in RegisterSignature(1).members
+    )
 
     def __init__(self, config: SocConfig, cpu: int):
         self.config, self.cpu = config, cpu

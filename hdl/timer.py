@@ -6,8 +6,13 @@ from amaranth.lib.wiring import In, Out
 
 from . import memory_map as mm
 from .bus import prefix_member_names, RegisterSignature, pack_fields
+from .probe import private, public
 
 __all__ = ["Timer"]
+
+
+#: Who reads the public probes below.
+_READERS = "isolation probes (sim/tb/directed/isolation_model.py); formal: the timer and isolation proofs"
 
 
 class Timer(wiring.Component):
@@ -25,6 +30,15 @@ class Timer(wiring.Component):
     pending : Out(1)  the timer interrupt source
     mutant : str      a planted bug of hdl.mutants for mutation testing, "" for none
     """
+
+    PROBES = (
+        public("compare", _READERS),
+        public("period", _READERS),
+        public("enable", _READERS),
+        public("armed", _READERS),
+        public("pending", _READERS + "; waveforms"),
+        private("fire", "formal: the isolation proof's firing condition"),
+    )
 
     def __init__(self, addr_width: int, *, mutant: str = ""):
         self.mutant = mutant

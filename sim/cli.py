@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hdl.config import ConfigError, SocConfig, MAX_CPUS
+from hdl.config import TOPLEVEL, ConfigError, SocConfig, MAX_CPUS
 from sim.contract.errors import (
     EXIT_CODES_HELP,
     EXIT_ENVIRONMENT,
@@ -69,7 +69,7 @@ def _cmd_verilog(args) -> int:
         sys.stdout.write(text)
     else:
         _write_file(args.out, text)
-        print(f"wrote {args.out} ({len(text):,} bytes, top module lwkt_soc, {args.cpus} CPUs)", file=sys.stderr)
+        print(f"wrote {args.out} ({len(text):,} bytes, top module {TOPLEVEL}, {args.cpus} CPUs)", file=sys.stderr)
     return EXIT_OK
 
 

@@ -6,7 +6,7 @@ structure, and the fit on made-up figures.
 
 import pytest
 
-from bench import hw_cost
+from bench import hw_cost, hw_cost_blocks, hw_cost_figures
 from hdl.config import SocConfig
 from hdl.ipi import cpu_bits
 
@@ -33,14 +33,14 @@ def small_soc(tmp_path_factory):
 
 
 def test_block_of_names():
-    assert hw_cost.block_of("\\lwkt_soc") == "top"
-    assert hw_cost.block_of("lwkt_soc.cpu12") == "decoder"
-    assert hw_cost.block_of("lwkt_soc.cpu3.intc") == "intc"
-    assert hw_cost.block_of("lwkt_soc.ipi") == "ipi"
-    assert hw_cost.block_of("lwkt_soc.route_arbiter") == "arbiter"
-    assert hw_cost.block_of("lwkt_soc.device") == "device"
-    assert hw_cost.block_of("lwkt_soc.device_arbiter") == "arbiter"
-    assert hw_cost.block_of("lwkt_soc.cpu0.intc.helper") == "other"
+    assert hw_cost_blocks.block_of("\\lwkt_soc") == "top"
+    assert hw_cost_blocks.block_of("lwkt_soc.cpu12") == "decoder"
+    assert hw_cost_blocks.block_of("lwkt_soc.cpu3.intc") == "intc"
+    assert hw_cost_blocks.block_of("lwkt_soc.ipi") == "ipi"
+    assert hw_cost_blocks.block_of("lwkt_soc.route_arbiter") == "arbiter"
+    assert hw_cost_blocks.block_of("lwkt_soc.device") == "device"
+    assert hw_cost_blocks.block_of("lwkt_soc.device_arbiter") == "arbiter"
+    assert hw_cost_blocks.block_of("lwkt_soc.cpu0.intc.helper") == "other"
 
 
 def test_instances_multiply():
@@ -50,7 +50,7 @@ def test_instances_multiply():
         "leaf": {"cells_by_type": {"$_XOR_": 5, "$mem_v2": 1}, "memory_bits": 8},
         "orphan": {"cells_by_type": {"$_OR_": 1}, "memory_bits": 0},
     }
-    result = hw_cost.rollup(modules, "top")
+    result = hw_cost_blocks.rollup(modules, "top")
     other = result["blocks"]["other"]
     assert other["instances"] == 1 + 2 + 6
     assert other["cells"] == 1 + 2 * 4 + 6 * 5 == result["cells"]
@@ -60,8 +60,8 @@ def test_instances_multiply():
 
 def test_every_block_has_cells(small_soc):
     result, _, _ = small_soc
-    for block in hw_cost.BLOCK_NAMES:
-        if block != hw_cost.OTHER:
+    for block in hw_cost_blocks.BLOCK_NAMES:
+        if block != hw_cost_blocks.OTHER:
             assert result["blocks"][block]["cells"] > 0, block
     assert result["blocks"]["other"]["cells"] == 0 and result["other_modules"] == []
     assert result["unknown_cell_types"] == {} and result["unreached_modules"] == []
@@ -73,7 +73,7 @@ def test_counts_follow_the_config(small_soc):
     result, config, _ = small_soc
     blocks = result["blocks"]
     assert blocks["ipi"]["instances"] == 1
-    for block in hw_cost.PER_CPU_BLOCKS:
+    for block in hw_cost_blocks.PER_CPU_BLOCKS:
         assert blocks[block]["instances"] == NCPU, block
     assert blocks["arbiter"]["instances"] == 4
     # Per pair row (a power of two of rows): {windex, func}, rindex, and depth entries of
@@ -93,7 +93,7 @@ def test_cache_is_reused(small_soc):
 
 
 def _made_up(ncpu, depth, total, ipi, per_cpu):
-    blocks = {name: {"cells": 0} for name in hw_cost.BLOCK_NAMES}
+    blocks = {name: {"cells": 0} for name in hw_cost_blocks.BLOCK_NAMES}
     blocks["ipi"]["cells"] = ipi
     blocks["decoder"]["cells"] = per_cpu
     return {"config": {"ncpu": ncpu, "fifo_depth": depth}, "cells": total, "blocks": blocks}
@@ -105,7 +105,7 @@ def test_fit_recovers_known_growth():
         for n in (2, 4, 8, 16)
         for d in (4, 32)
     ]
-    fits = hw_cost.fit_growth(results)
+    fits = hw_cost_figures.fit_growth(results)
     a, b, c = fits["total_vs_n"]["4"]["coefficients"]
     assert (a, b, c) == pytest.approx((304, 1200, 950))
     assert fits["total_vs_n"]["4"]["r2"] == pytest.approx(1)
@@ -113,4 +113,4 @@ def test_fit_recovers_known_growth():
     assert fits["per_cpu_vs_n"]["4"]["coefficients"] == pytest.approx([0, 1100], abs=1e-6)
     assert fits["ipi_vs_depth"]["16"]["coefficients"][1] == pytest.approx(2)
     assert fits["ipi_vs_depth"]["16"]["cells_per_cpu"]["4"] == pytest.approx((40 + 700 * 16 + 9 * 256 + 8) / 16)
-    assert "n²" in hw_cost.markdown_fit(fits)
+    assert "n²" in hw_cost_figures.markdown_fit(fits)

@@ -1,4 +1,4 @@
-"""Only the signals of sim/host/verilator.py's PUBLIC_SIGNALS are reachable in the Verilator model.
+"""Only the public probes (hdl/probe_map.py, as sim/host/verilator.py's list) are reachable in the Verilator model.
 
 The pytest side parses the generated Verilog into its modules' signals, splits them into those
 the list names and the others, and runs this same file as a cocotb program (``probe_public``)
@@ -13,9 +13,10 @@ from pathlib import Path
 import cocotb
 from cocotb.triggers import FallingEdge
 
+from hdl.config import TOPLEVEL as TOP
 from hdl.config import SocConfig
 from sim.tb.testbench import SocBench
-from sim.host.verilator import IPI_GROUP, PUBLIC_SIGNALS, TOP, VLT_NAME, vlt_text
+from sim.host.verilator import VLT_NAME, public_signals, vlt_text
 
 CONFIG = SocConfig(ncpu=2)
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,7 +48,7 @@ def split(modules: dict[str, set[str]]) -> tuple[list[str], list[str]]:
         for name in sorted(names):
             if not re.fullmatch(r"[A-Za-z]\w*", name):
                 continue
-            listed = any(fnmatchcase(module, m) and fnmatchcase(name, v) for m, v in PUBLIC_SIGNALS)
+            listed = any(fnmatchcase(module, m) and fnmatchcase(name, v) for m, v in public_signals())
             (public if listed else private).append(prefix + name)
     return public, private
 
@@ -55,9 +56,9 @@ def split(modules: dict[str, set[str]]) -> tuple[list[str], list[str]]:
 def test_vlt_names_every_signal_of_the_list():
     lines = vlt_text().splitlines()
     assert lines[0] == "`verilator_config"
-    for module, name in PUBLIC_SIGNALS:
+    for module, name in public_signals():
         assert f'public_flat_rw -module "{module}" -var "{name}"' in lines
-    assert len([line for line in lines if line.startswith("public")]) == len(PUBLIC_SIGNALS)
+    assert len([line for line in lines if line.startswith("public")]) == len(public_signals())
 
 
 def test_every_entry_names_a_signal_of_the_design():
@@ -70,13 +71,11 @@ def test_every_entry_names_a_signal_of_the_design():
     def matches(module, name):
         return any(fnmatchcase(m, module) and any(fnmatchcase(n, name) for n in names) for m, names in modules.items())
 
-    for module, name in PUBLIC_SIGNALS:
+    for module, name in public_signals():
         if "??" in name:
             assert fnmatchcase(name.replace("??", "31"), name) and not fnmatchcase("cpu31__bus__cyc", name)
-        elif (module, name) not in IPI_GROUP:
+        else:
             assert matches(module, name), (module, name)
-    # hdl/ipi.py is being reworked, and its group with it: checked as a whole.
-    assert any(matches(module, name) for module, name in IPI_GROUP)
     # The top-level ports of a core, not the top's internal wires of the same stem.
     public, _ = split(modules)
     assert "cpu1__cyc" in public and "cpu1__bus__cyc" not in public

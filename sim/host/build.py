@@ -141,7 +141,7 @@ def _build(sim: str, config: SocConfig, waves: bool, result: Build, stamp: Path,
     directory.mkdir(parents=True, exist_ok=True)
     stamp.unlink(missing_ok=True)
     verilog.write_text(soc_verilog(config))
-    # Verilator: only the signals of verilator_runner.PUBLIC_SIGNALS public, not all (--public-flat-rw).
+    # Verilator: only the public probes (verilator_runner.public_signals) public, not all (--public-flat-rw).
     runner = verilator_runner.public_verilator() if sim == "verilator" else get_runner(sim)
     build_args = []
     if sim == "verilator":

@@ -4,11 +4,12 @@ cocotb's Verilator runner passes ``--public-flat-rw``: every signal of the desig
 readable and writable through VPI, so Verilator may optimise none of them away (the 4-CPU
 SoC in a bare C++ harness runs about 2.3x slower that way; ``python -m bench.limit``).
 Its builds (``public_verilator()``) pass instead a Verilator configuration file (``public.vlt`` in the
-build folder) that marks ``public_flat_rw`` only the signals of ``PUBLIC_SIGNALS``.
+build folder) that marks ``public_flat_rw`` only the public probes of hdl/probe_map.py
+(:func:`public_signals`).
 
-A signal missing from the list does not exist for cocotb (``dut.cpu0.intc.pending`` raises
-AttributeError, ``hasattr`` says False): a new probe of the RTL state goes into the list.
-Waveforms are not affected: ``--trace`` records every signal, public or not.
+A signal not declared public there does not exist for cocotb (``dut.cpu0.intc.pending`` raises
+AttributeError, ``hasattr`` says False): a new probe of the RTL state is declared in its block's
+``PROBES`` (docs/architecture.md). Waveforms are not affected: ``--trace`` records every signal.
 
 How Verilator matches the entries: ``-module`` is the name of the module *definition*.
 Amaranth writes one definition per instance, named by its hierarchical path as an escaped
@@ -21,58 +22,64 @@ signal's name, escaped ones (``\\event ``) likewise unescaped. Both take the wil
 from __future__ import annotations
 
 import functools
+import re
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from hdl.config import TOPLEVEL
+from hdl.probe import placeholders
 
-__all__ = ["IPI_GROUP", "PUBLIC_SIGNALS", "VLT_NAME", "public_verilator", "vlt_text"]
+__all__ = ["VLT_NAME", "public_signals", "public_verilator", "vlt_text"]
 
 #: The file written into the build folder.
 VLT_NAME = "public.vlt"
 
-TOP = TOPLEVEL
-#: The core ports of one CPU (sim/tb/bus.py, sim/tb/directed/race.py, bench/driver_bench.py).
-_CORE_PORTS = ("cyc", "stb", "we", "adr", "dat_w", "dat_r", "ack", "err", "irq")
+
+def _module(instance: str) -> str:
+    """The module definitions of an instance template: every CPU's at once."""
+    return f"{TOPLEVEL}.{instance.replace('{c}', '*')}" if instance else TOPLEVEL
 
 
-def _signals(module: str, *names: str) -> tuple[tuple[str, str], ...]:
-    return tuple((module, name) for name in names)
+def _vars(name: str) -> tuple[str, ...]:
+    """A probe's name as Verilator patterns. A number at the end is ``*``; one inside is ``?`` and
+    ``??`` (CPUs 0-9 and 10-31), since ``cpu*__cyc`` would also take the top's internal cpuN__bus__cyc."""
+    count = len(placeholders(name))
+    if count == 0:
+        return (name,)
+    if count == 1 and name.endswith("}"):
+        return (name[: name.rindex("{")] + "*",)
+    return tuple(re.sub(r"\{[a-z]\}", digits, name) for digits in ("?", "??"))
 
 
-#: The IPI group of PUBLIC_SIGNALS: hdl/ipi.py's per-CPU words of sticky flags (sim/tb/testbench.py
-#: ipi_error_flags), and the FIFO rows with their written-since-reset bits that
-#: sim/tb/directed/isolation.py probes through sim/tb/testbench.py ipi_fifo_state.
-IPI_GROUP: tuple[tuple[str, str], ...] = _signals(f"{TOP}.ipi", "wof_*", "roe_*", "sent_*", "got_*", "send", "recv")
+@functools.cache
+def public_signals() -> tuple[tuple[str, str], ...]:
+    """``(module, signal)`` pairs in Verilator's wildcard syntax: the only signals cocotb can reach.
 
-#: ``(module, signal)`` pairs in Verilator's wildcard syntax: the only signals cocotb can reach.
-PUBLIC_SIGNALS: tuple[tuple[str, str], ...] = (
-    # Top-level ports: without a mark Verilator's VPI does not show even these. cpu? and cpu?? are
-    # the ports of CPUs 0-9 and 10-31; cpu*__cyc would also take the top's internal cpuN__bus__cyc.
-    *_signals(TOP, "clk", "rst", "ext_irq", "dev_post", "dev_data", "stall"),
-    *_signals(TOP, *(f"cpu{digits}__{port}" for port in _CORE_PORTS for digits in ("?", "??"))),
-    # The SoC's 64-bit cycle counter: sim/tb/directed/isolation.py writes it (CYCLE_HI probes).
-    (TOP, "cycle"),
-    # sim/tb/testbench.py mplock_owner (the race detector) and mplock_busts, sim/tb/directed/isolation.py probes.
-    *_signals(f"{TOP}.mplock", "held", "owner", "err_nonowner", "acquires", "busts"),
-    # sim/tb/scenarios/base.py: the DEVICE block's REQUEST bits and its per-line counters.
-    *_signals(f"{TOP}.device", "irq", "posted*", "serviced*"),
-    # Per-CPU state: sim/tb/directed/isolation.py (probes, EventMonitor), sim/tb/directed/migration.py.
-    *_signals(f"{TOP}.cpu*.debug", "curthread", "critdepth", "pri", "event", "event_valid"),
-    *_signals(f"{TOP}.cpu*.intc", "enable", "in_service", "soft", "prio*"),
-    *_signals(f"{TOP}.cpu*.timer", "compare", "period", "enable", "armed", "pending"),
-    (f"{TOP}.cpu*.sys", "cycle_hi"),
-    # --- IPI group (above) ---
-    *IPI_GROUP,
-)
+    A pair an earlier one already covers is left out: ``sent_*`` takes ``sent_to_*`` along (both
+    are declared public).
+    """
+    # The table imports the blocks, so Amaranth (0.2 s): only what starts a run pays for it.
+    from hdl.probe_map import SOC_PROBES
+
+    pairs: list[tuple[str, str]] = []
+    for placed in SOC_PROBES:
+        if not placed.public:
+            continue
+        for var in _vars(placed.probe.name):
+            pair = (_module(placed.instance), var)
+            if not any(fnmatchcase(pair[0], m) and fnmatchcase(pair[1], v) for m, v in pairs):
+                pairs.append(pair)
+    return tuple(pairs)
 
 
-def vlt_text(signals=PUBLIC_SIGNALS) -> str:
-    """The Verilator configuration file that marks ``signals`` public (read and write)."""
+def vlt_text(signals=None) -> str:
+    """The Verilator configuration file that marks ``signals`` (default: :func:`public_signals`) public."""
     lines = [
         "`verilator_config",
-        "// Written by sim/host/verilator.py from PUBLIC_SIGNALS: the only signals cocotb can reach.",
+        "// Written by sim/host/verilator.py from hdl/probe_map.py: the only signals cocotb can reach.",
     ]
-    lines += [f'public_flat_rw -module "{module}" -var "{name}"' for module, name in signals]
+    pairs = public_signals() if signals is None else signals
+    lines += [f'public_flat_rw -module "{module}" -var "{name}"' for module, name in pairs]
     return "\n".join(lines) + "\n"
 
 
@@ -101,5 +108,5 @@ def _runner_class():
 
 
 def public_verilator():
-    """A cocotb runner for Verilator whose builds make public only ``PUBLIC_SIGNALS``."""
+    """A cocotb runner for Verilator whose builds make public only :func:`public_signals`."""
     return _runner_class()()

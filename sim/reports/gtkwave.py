@@ -14,16 +14,17 @@
 
 Signal names are read from the waveform itself (with pywellen), so they are the
 exact names GTKWave knows, whatever scope the simulator put them under; a name
-the waveform does not have is left out rather than listed. In a save file a
-vector is named ``scope.signal[msb:lsb]`` as GTKWave names it. Flag values
-(``@...`` lines) are GTKWave's ``TR_*`` trace flags. pyvcd's ``vcd.gtkw`` writes the file.
+the waveform does not have is left out rather than listed. Every name shown is a
+probe hdl/probe_map.py declares: the groups name them by template (``cpu{c}.debug.pri``),
+and filling one in refuses an undeclared name. In a save file a vector is named
+``scope.signal[msb:lsb]`` as GTKWave names it. Flag values (``@...`` lines) are GTKWave's
+``TR_*`` trace flags. pyvcd's ``vcd.gtkw`` writes the file.
 """
 
 from __future__ import annotations
 
 import io
 import math
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from pathlib import Path
 from vcd.gtkw import GTKWFlag, GTKWSave
 
 from hdl.config import TOPLEVEL
+from hdl import probe_map
 from sim.contract.outdir import atomic_write
 from sim.contract.trace import CLOCK_PERIOD_NS
 from sim.reports.run_files import RunFiles
@@ -62,6 +64,49 @@ _WINDOW = (1600, 900)  # GTKWave window size the zoom is computed for
 _SST_WIDTH = 220  # signal search tree pane
 _SIGNALS_WIDTH = 330  # signal names pane
 _PIXELS_PER_FRAME = 200  # GTKWave's, for its zoom
+_CURTHREAD = "cpu{c}.debug.curthread"  # shown as thread names; it also finds the SoC's scope
+_IPI_PENDING = "ipi.pending_{c}"  # a CPU's incoming FIFOs that hold entries
+
+# What the save file shows, as (probe template, format): the cycle counter, a group per core, the MP
+# lock, a group per busy CPU's IPI ports (a CPU's ports show the FIFO they address), the RAM.
+TOP_SIGNALS = (("cycle", "dec"),)
+CORE_SIGNALS = (
+    (_CURTHREAD, "hex"),  # through the translate file: thread names
+    ("cpu{c}.debug.pri", "dec"),
+    ("cpu{c}.debug.critdepth", "dec"),
+    ("cpu{c}.debug.event", "hex"),
+    ("cpu{c}.intc.irq", "bin"),
+    ("cpu{c}.intc.pending", "bin"),
+    ("cpu{c}.timer.pending", "bin"),
+    *(
+        (f"cpu{{c}}__{port}", fmt)
+        for port, fmt in (
+            ("cyc", "bin"),
+            ("stb", "bin"),
+            ("we", "bin"),
+            ("adr", "hex"),
+            ("dat_w", "hex"),
+            ("dat_r", "hex"),
+            ("ack", "bin"),
+            ("err", "bin"),
+            ("irq", "bin"),
+        )
+    ),
+)
+MPLOCK_SIGNALS = (("mplock.held", "bin"), ("mplock.owner", "dec"))
+IPI_SIGNALS = (
+    (_IPI_PENDING, "bin"),  # bit s: FIFO[s][c] holds an entry
+    *((f"ipi.{side}{{c}}_{name}", "dec") for side in ("tx", "rx") for name in ("slot", "windex", "rindex")),
+    ("ipi.wof_{c}", "bin"),
+    ("ipi.roe_{c}", "bin"),
+)
+RAM_SIGNALS = (
+    ("ram_arbiter.requests", "bin"),
+    ("ram_arbiter.grant", "bin"),
+    ("ram.write_port__en", "bin"),
+    ("ram.write_port__addr", "hex"),
+    ("ram.write_port__data", "hex"),
+)
 
 
 @dataclass
@@ -97,14 +142,17 @@ class _Waveform:
                 return var
         return None
 
+    def indices(self, template: str) -> list[int]:
+        """The numbers the one placeholder of ``template`` takes in the waveform, sorted."""
+        found = probe_map.pattern(template, self.soc)
+        return sorted(int(m[1]) for m in map(found.match, self.vars) if m)
+
     def cpus(self) -> list[int]:
-        pattern = re.compile(re.escape(self.soc) + r"cpu(\d+)\.debug\.curthread$")
-        return sorted(int(m[1]) for m in map(pattern.match, self.vars) if m)
+        return self.indices(_CURTHREAD)
 
     def ipi_cpus(self) -> list[int]:
         """CPUs with IPI ports in the waveform (hdl/ipi.py names each CPU's pending word)."""
-        pattern = re.compile(re.escape(self.soc) + r"ipi\.pending_(\d+)$")
-        return sorted(int(m[1]) for m in map(pattern.match, self.vars) if m)
+        return self.indices(_IPI_PENDING)
 
 
 def waveform_path(run_dir: Path) -> Path | None:
@@ -125,9 +173,10 @@ def _read_waveform(path: Path) -> _Waveform:
         ) from exc
     wave = pywellen.Waveform(str(path))
     raw = {var.full_name: var for var in wave.all_vars()}
-    anchors = sorted(n[: -len("cpu0.debug.curthread")] for n in raw if n.endswith("cpu0.debug.curthread"))
+    anchor = probe_map.path(_CURTHREAD, c=0)
+    anchors = sorted(n[: -len(anchor)] for n in raw if n.endswith(anchor))
     if not anchors:
-        raise ValueError(f"{path}: no cpu0.debug.curthread; not a waveform of lwkt_soc")
+        raise ValueError(f"{path}: no {anchor}; not a waveform of {TOPLEVEL}")
     # Prefer the SoC's own scope (lwkt_soc.) over a wrapper's (TOP.lwkt_soc.).
     soc = min(anchors, key=lambda a: (not a.startswith(f"{TOPLEVEL}."), TOPLEVEL not in a, len(a)))
     result = _Waveform(
@@ -138,7 +187,7 @@ def _read_waveform(path: Path) -> _Waveform:
         tops=tuple(p for p in ("$rootio.", "TOP.") if p != soc and any(n.startswith(p) for n in raw)),
     )
     result.vars = {name: _Var(name, int(var.bitwidth or 1), var) for name, var in raw.items()}
-    clock = result.find("clk")  # it toggles to the end of the run
+    clock = result.find(probe_map.path("clk"))  # it toggles to the end of the run
     changes = clock.changes() if clock else []
     result.end = changes[-1][0] * result.factor if changes else 0
     return result
@@ -223,30 +272,16 @@ class _Signals:
                     self.trace(var, fmt, translate)
 
 
+def _filled(specs, **indices) -> list[tuple]:
+    """``(template, format[, translate file])`` specs with their templates filled: declared names."""
+    return [(probe_map.path(template, **indices), *rest) for template, *rest in specs]
+
+
 def _core_signals(cpu: int, translate: Path) -> list[tuple]:
-    c = f"cpu{cpu}"
     specs = [
-        (f"{c}.debug.curthread", "hex", translate),
-        (f"{c}.debug.pri", "dec"),
-        (f"{c}.debug.critdepth", "dec"),
-        (f"{c}.debug.event", "hex"),
-        (f"{c}.intc.irq", "bin"),
-        (f"{c}.intc.pending", "bin"),
-        (f"{c}.timer.pending", "bin"),
+        (template, fmt, translate) if template == _CURTHREAD else (template, fmt) for template, fmt in CORE_SIGNALS
     ]
-    for port, fmt in (
-        ("cyc", "bin"),
-        ("stb", "bin"),
-        ("we", "bin"),
-        ("adr", "hex"),
-        ("dat_w", "hex"),
-        ("dat_r", "hex"),
-        ("ack", "bin"),
-        ("err", "bin"),
-        ("irq", "bin"),
-    ):
-        specs.append((f"{c}__{port}", fmt))
-    return specs
+    return _filled(specs, c=cpu)
 
 
 def _busiest_ipi_cpus(wave: _Waveform) -> list[int]:
@@ -255,7 +290,7 @@ def _busiest_ipi_cpus(wave: _Waveform) -> list[int]:
     cpus = wave.ipi_cpus()
 
     def changes(cpu):
-        return max(len(wave.find(f"ipi.pending_{cpu}").changes()) - 1, 0)
+        return max(len(wave.find(probe_map.path(_IPI_PENDING, c=cpu)).changes()) - 1, 0)
 
     traffic = {cpu: changes(cpu) for cpu in cpus}
     busiest = sorted((c for c in cpus if traffic[c] > 0), key=lambda c: (-traffic[c], c))[:_MAX_IPI_CPUS]
@@ -295,14 +330,7 @@ def _markers(run_dir: Path, wave: _Waveform) -> tuple[int, list[tuple[int, str]]
 
 
 def _ipi_signals(cpu: int) -> list[tuple]:
-    specs = [(f"ipi.pending_{cpu}", "bin")]  # bit s: FIFO[s][cpu] holds an entry
-    for side in ("tx", "rx"):
-        specs += [
-            (f"ipi.{side}{cpu}_slot", "dec"),
-            (f"ipi.{side}{cpu}_windex", "dec"),
-            (f"ipi.{side}{cpu}_rindex", "dec"),
-        ]
-    return specs + [(f"ipi.wof_{cpu}", "bin"), (f"ipi.roe_{cpu}", "bin")]
+    return _filled(IPI_SIGNALS, c=cpu)
 
 
 def _zoom(wave: _Waveform) -> float:
@@ -319,7 +347,7 @@ def _thread_ids(wave: _Waveform) -> tuple[set[int], int]:
     seen: set[int] = set()
     width = 32
     for cpu in wave.cpus():
-        var = wave.find(f"cpu{cpu}.debug.curthread")
+        var = wave.find(probe_map.path(_CURTHREAD, c=cpu))
         width = var.width
         seen.update(value for _, value in var.changes() if isinstance(value, int))
     return seen, width
@@ -364,27 +392,18 @@ def write_gtkwave_files(run_dir: Path) -> dict[str, Path]:
     text.write("[sst_vpaned_height] 250\n")
 
     signals = _Signals(wave, save)
-    for var, fmt, _ in signals.present([("cycle", "dec")]):
+    for var, fmt, _ in signals.present(_filled(TOP_SIGNALS)):
         signals.trace(var, fmt)
     for cpu in wave.cpus():
         signals.group(f"cpu{cpu}", _core_signals(cpu, translate_path))
-    signals.group("mplock", [("mplock.held", "bin"), ("mplock.owner", "dec")])
-    # The FIFOs live in memories (hdl/ipi.py); a CPU's ports show the FIFO they address.
+    signals.group("mplock", _filled(MPLOCK_SIGNALS))
+    # The FIFOs live in memories (hdl/ipi.py): the busiest CPUs' ports.
     busiest = _busiest_ipi_cpus(wave)
     if any(signals.present(_ipi_signals(c)) for c in busiest):
         with save.group("ipi"):
             for c in busiest:
                 signals.group(f"ipi_cpu{c}", _ipi_signals(c))
-    signals.group(
-        "ram",
-        [
-            ("ram_arbiter.requests", "bin"),
-            ("ram_arbiter.grant", "bin"),
-            ("ram.write_port__en", "bin"),
-            ("ram.write_port__addr", "hex"),
-            ("ram.write_port__data", "hex"),
-        ],
-    )
+    signals.group("ram", _filled(RAM_SIGNALS))
     atomic_write(save_path, text.getvalue())
     return {"gtkwave_save": save_path, "thread_names": translate_path}
 

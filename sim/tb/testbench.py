@@ -15,6 +15,7 @@ from hdl.config import SocConfig
 from hdl.ipi import pair_address
 from sim.tb.bus import BusError, BusMaster
 from sim.tb.cycles import CLOCK_PERIOD_NS
+from sim.tb.probes import Probes
 from sim.contract.config import CONFIG_ENV, HW_COVERAGE_FILE, RunConfig
 from sim.contract.hw_coverage import HwCoverage, save_hits
 
@@ -45,12 +46,14 @@ class SocBench:
     Attributes
     ----------
     dut : the top-level handle
+    probe : Probes        the declared public probes, ``probe("mplock.owner")``
     ncpu : int            number of core ports (read from the hardware)
     masters : list[BusMaster]
     """
 
     def __init__(self, dut):
         self.dut = dut
+        self.probe = Probes(dut)
         self.ncpu = 0
         while hasattr(dut, f"cpu{self.ncpu}__cyc"):
             self.ncpu += 1
@@ -122,12 +125,11 @@ class SocBench:
 
     def mplock_owner(self) -> int | None:
         """The MP lock's owner CPU, or None when free (read from the RTL registers)."""
-        lock = self.dut.mplock
-        return int(lock.owner.value) if int(lock.held.value) else None
+        return int(self.probe("mplock.owner").value) if int(self.probe("mplock.held").value) else None
 
     def mplock_busts(self) -> int:
         """BUST writes that freed the MP lock (the BUSTS register, read from the RTL)."""
-        return int(self.dut.mplock.busts.value)
+        return int(self.probe("mplock.busts").value)
 
     def ipi_error_flags(self) -> dict[str, list[tuple[int, int]]]:
         """FIFOs (s, d) whose sticky WOF (push dropped) or ROE (pop on empty) flag is set."""
@@ -136,7 +138,7 @@ class SocBench:
             return flags
         # hdl/ipi.py keeps the flags as one word per CPU: wof_<s> bit d, roe_<d> bit s.
         for c in range(self.ncpu):
-            wof, roe = (int(getattr(self.dut.ipi, f"{name}_{c}").value) for name in ("wof", "roe"))
+            wof, roe = (int(self.probe(f"ipi.{name}_{c}").value) for name in ("wof", "roe"))
             flags["wof"] += [(c, k) for k in range(self.ncpu) if wof >> k & 1]
             flags["roe"] += [(k, c) for k in range(self.ncpu) if roe >> k & 1]
         return {name: sorted(pairs) for name, pairs in flags.items()}
@@ -144,14 +146,14 @@ class SocBench:
     def ipi_fifo_state(self, src: int, dst: int) -> dict[str, int]:
         """``FIFO[src][dst]``'s registers (func, windex, rindex, wof, roe), read from the IPI matrix's
         memories and bit words (hdl/ipi.py) without a bus cycle."""
-        ipi, row = self.dut.ipi, pair_address(self.ncpu, src, dst)
-        sent = int(getattr(ipi, f"sent_{src}").value) >> dst & 1
-        got = int(getattr(ipi, f"got_{dst}").value) >> src & 1
-        send_row = int(ipi.send[row].value) if sent else 0  # a row never written reads 0
+        probe, row = self.probe, pair_address(self.ncpu, src, dst)
+        sent = int(probe(f"ipi.sent_{src}").value) >> dst & 1
+        got = int(probe(f"ipi.got_{dst}").value) >> src & 1
+        send_row = int(probe("ipi.send")[row].value) if sent else 0  # a row never written reads 0
         return {
             "func": send_row >> 32,
             "windex": send_row & 0xFFFF_FFFF,
-            "rindex": int(ipi.recv[row].value) if got else 0,
-            "wof": int(getattr(ipi, f"wof_{src}").value) >> dst & 1,
-            "roe": int(getattr(ipi, f"roe_{dst}").value) >> src & 1,
+            "rindex": int(probe("ipi.recv")[row].value) if got else 0,
+            "wof": int(probe(f"ipi.wof_{src}").value) >> dst & 1,
+            "roe": int(probe(f"ipi.roe_{dst}").value) >> src & 1,
         }

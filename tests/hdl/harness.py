@@ -39,10 +39,12 @@ from dataclasses import dataclass
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from amaranth.hdl import Fragment, Signal
+from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
 from hdl import memory_map as mm
 from hdl.config import SocConfig
+from hdl.probe_map import lookup
 from hdl.mutants import MUTANT_ENV
 from hdl.soc import LwktSoc
 
@@ -263,12 +265,18 @@ class Soc:
         return fragment
 
     def component(self, *path: str):
-        """The elaboratable at ``path``, e.g. ``("cpu0", "debug")`` or ``("ipi", "send")`` (a memory)."""
-        return self._fragment(path).origins[0]
+        """The elaboratable at ``path``, e.g. ``("cpu0", "debug")`` or ``("ipi", "send")`` (a memory,
+        which hdl/probe_map.py must declare)."""
+        found = self._fragment(path).origins[0]
+        if isinstance(found, Memory):
+            lookup(".".join(path))
+        return found
 
     def signal(self, *path: str, name: str, domain: str = "sync") -> Signal:
         """The signal called ``name`` that the block at ``path`` (``()``: the top)
-        assigns in ``domain`` -- a register by default, e.g. an IPI matrix's ``pending_0``."""
+        assigns in ``domain`` -- a register by default, e.g. an IPI matrix's ``pending_0``.
+        hdl/probe_map.py must declare it."""
+        lookup(".".join((*path, name)))
         candidates = _driven_in(self._fragment(path), domain).get(name, [])
         if len(candidates) != 1:
             raise KeyError(f"{len(candidates)} {domain} signals named {name!r} in {path}")

@@ -89,7 +89,7 @@ async def setup_victim(soc: Soc, v: int) -> None:
     prio_mask = (1 << soc.cfg.prio_bits) - 1
     others = _others(soc, v)
     # The cycle counter jumps to a non-zero high word, so that CYCLE_HI latches mean something.
-    dut.cycle.value = VICTIM_CYCLE_HI << 32
+    soc.bench.probe("cycle").value = VICTIM_CYCLE_HI << 32
     await FallingEdge(dut.clk)
     # DEBUG
     await soc.write(v, mm.DEBUG.CURTHREAD, 0xC0DE_0000 | v)
@@ -142,7 +142,7 @@ async def setup_victim(soc: Soc, v: int) -> None:
     assert await soc.read(v, mm.INTC.CLAIM) == mm.SOURCE_TIMER
     await soc.read(v, mm.SYS.CYCLE_LO)
     # From now on every CYCLE_LO read (the attackers') latches another high word than v's.
-    dut.cycle.value = ATTACK_CYCLE_HI << 32
+    soc.bench.probe("cycle").value = ATTACK_CYCLE_HI << 32
     await FallingEdge(dut.clk)
     # Check what v now reads.
     state = await soc.snapshot(v)

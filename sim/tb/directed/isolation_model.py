@@ -13,6 +13,7 @@ from cocotb.triggers import ReadOnly, RisingEdge
 from hdl import memory_map as mm
 from sim.contract.config import RunConfig
 from sim.tb.bus import BusError, BusTimeout
+from sim.tb.probes import Probes
 from sim.tb.testbench import SocBench
 
 CONFIG = RunConfig.from_environment().soc_config()
@@ -161,21 +162,17 @@ class Soc:
 
     def probes(self, cpu: int) -> dict[str, int]:
         """RTL state of ``cpu`` and of the shared blocks, read without a bus cycle."""
-        tile = getattr(self.dut, f"cpu{cpu}")
-        names = {
-            "intc": ["enable", "in_service", "soft"] + [f"prio{k}" for k in range(self.n_src)],
-            "timer": ["compare", "period", "enable", "armed", "pending"],
-            "sys": ["cycle_hi"],
-            "debug": ["curthread", "critdepth", "pri"],
-        }
+        probe = self.bench.probe
         state = {}
-        for sub, regs in names.items():
-            block = getattr(tile, sub)
-            for reg in regs:
-                state[f"rtl.{sub}.{reg}"] = int(getattr(block, reg).value)
-        lock = self.dut.mplock
+        for reg in ("enable", "in_service", "soft", *(f"prio{k}" for k in range(self.n_src))):
+            state[f"rtl.intc.{reg}"] = int(probe(f"cpu{cpu}.intc.{reg}").value)
+        for reg in ("compare", "period", "enable", "armed", "pending"):
+            state[f"rtl.timer.{reg}"] = int(probe(f"cpu{cpu}.timer.{reg}").value)
+        state["rtl.sys.cycle_hi"] = int(probe(f"cpu{cpu}.sys.cycle_hi").value)
+        for reg in ("curthread", "critdepth", "pri"):
+            state[f"rtl.debug.{reg}"] = int(probe(f"cpu{cpu}.debug.{reg}").value)
         for reg in ("held", "owner", "err_nonowner", "acquires"):
-            state[f"rtl.mplock.{reg}"] = int(getattr(lock, reg).value)
+            state[f"rtl.mplock.{reg}"] = int(probe(f"mplock.{reg}").value)
         if not state["rtl.mplock.held"]:
             state["rtl.mplock.owner"] = None  # meaningless while free
         for x in range(self.n):
@@ -268,8 +265,8 @@ class EventMonitor:
     """Records every pulse of ``cpu<N>.debug.event_valid`` and the event code shown with it."""
 
     def __init__(self, dut, cpu: int):
-        debug = getattr(dut, f"cpu{cpu}").debug
-        self.valid, self.code = debug.event_valid, debug.event
+        probe = Probes(dut)
+        self.valid, self.code = probe(f"cpu{cpu}.debug.event_valid"), probe(f"cpu{cpu}.debug.event")
         self.events: list[int] = []
         self.task = cocotb.start_soon(self._run())
 

@@ -40,7 +40,7 @@ async def a_thread_migrates_across_every_cpu(dut):
             # (SYS.CPUID is answered per port), and that CPU's debug register.
             cpuid = await k.cpu.read(mm.SYS.CPUID)
             shown = await k.cpu.read(mm.DEBUG.CURTHREAD)
-            probe = int(getattr(dut, f"cpu{k.gd_cpuid}").debug.curthread.value)
+            probe = int(machine.bench.probe(f"cpu{k.gd_cpuid}.debug.curthread").value)
             info["path"].append((k.gd_cpuid, cpuid, shown, probe, await k.td_get(td, "td_cpu")))
             mark(td, f"at{n}", where=k.gd_cpuid)
             if k.gd_cpuid == 0:

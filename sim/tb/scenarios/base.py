@@ -12,6 +12,7 @@ import cocotb
 from firmware.ram_layout import Guard
 from cocotb.triggers import RisingEdge
 from sim.tb.cycles import falling_edges, now_ns
+from sim.tb.probes import Probes
 from sim.tb.signals import PortSignal
 
 from sim.tb.testbench import CLOCK_PERIOD_NS
@@ -92,13 +93,13 @@ class Devices:
     """
 
     def __init__(self, dut):
-        self._dut = dut
         self._clk = dut.clk
         self._raw = dut.ext_irq
         self._post = dut.dev_post
         self._data = dut.dev_data
+        self._probe = Probes(dut)
         # The DEVICE block's REQUEST bits (its irq output), read as an integer.
-        self._request = PortSignal(dut.device.irq)
+        self._request = PortSignal(self._probe("device.irq"))
         self.raw_level = 0
         self._strobe = 0
         self._strobe_cycle: int | None = None
@@ -112,27 +113,28 @@ class Devices:
     def raised(self) -> dict[int, int]:
         return {line: len(cycles) for line, cycles in self.raised_at.items()}
 
-    def _counters(self, name: str) -> dict[int, int]:
-        """The DEVICE block's per-line counters read from the RTL, lines with a non-zero count."""
-        block = self._dut.device
-        counts = {}
+    def _counters(self) -> dict[str, dict[int, int]]:
+        """The DEVICE block's per-line counters read from the RTL (``posted``, ``serviced``), lines
+        with a non-zero count."""
+        counts = {"posted": {}, "serviced": {}}
         line = 0
-        while hasattr(block, f"{name}{line}"):
-            value = int(getattr(block, f"{name}{line}").value)
-            if value:
-                counts[line] = value
+        while self._probe.exists(f"device.posted{line}"):  # one of each per line
+            for name in ("posted", "serviced"):
+                value = int(self._probe(f"device.{name}{line}").value)
+                if value:
+                    counts[name][line] = value
             line += 1
         return counts
 
     @property
     def serviced(self) -> dict[int, int]:
         """Requests acknowledged per line (the hardware's SERVICED counters)."""
-        return self._counters("serviced")
+        return self._counters()["serviced"]
 
     @property
     def posted(self) -> dict[int, int]:
         """Requests posted per line (the hardware's POSTED counters)."""
-        return self._counters("posted")
+        return self._counters()["posted"]
 
     def raise_line(self, line: int) -> None:
         """Post a request on ``line`` (a strobe for the next rising edge)."""
