@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.hw_cost_blocks import BLOCK_NAMES, BLOCKS, IPI_BLOCKS, PER_CPU_BLOCKS
+from sim.reports import tables
 
 __all__ = ["REFERENCE_DEPTH", "fit_growth", "markdown_fit", "markdown_table", "plot", "text_table"]
 
@@ -93,13 +94,15 @@ def _row_values(result) -> list[str]:
     return values
 
 
-def markdown_table(results: list[dict]) -> str:
-    """Cells per block, totals, flip-flops, memory bits and Yosys seconds, one row per configuration."""
-    from sim.reports.report import markdown_table as table
-
+def _table(results: list[dict]) -> tuple[list[str], list[list[str]]]:
     headings = ["CPUs", "depth"] + [_HEADINGS.get(c, c) for c in _COLUMNS]
     rows = [[str(r["config"]["ncpu"]), str(r["config"]["fifo_depth"])] + _row_values(r) for r in results]
-    return "\n".join(table(headings, rows, numeric=True)) + "\n"
+    return headings, rows
+
+
+def markdown_table(results: list[dict]) -> str:
+    """Cells per block, totals, flip-flops, memory bits and Yosys seconds, one row per configuration."""
+    return "\n".join(tables.markdown_table(*_table(results), align="r")) + "\n"
 
 
 def _terms(coefficients, names, digits=(0, 0, 1)) -> str:
@@ -138,12 +141,7 @@ def markdown_fit(fits: dict) -> str:
 
 def text_table(results: list[dict]) -> str:
     """markdown_table's rows as aligned plain text, for the terminal."""
-    headings = ["CPUs", "depth"] + [_HEADINGS.get(c, c) for c in _COLUMNS]
-    rows = [[str(r["config"]["ncpu"]), str(r["config"]["fifo_depth"])] + _row_values(r) for r in results]
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headings)]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(headings, widths, strict=True))]
-    lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join(lines)
+    return "\n".join(tables.text_table(*_table(results), align="r"))
 
 
 def plot(results: list[dict], fits: dict, path: Path, depth: int = REFERENCE_DEPTH) -> None:
