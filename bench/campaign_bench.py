@@ -31,6 +31,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from sim.contract.config import DEFAULT_SIM, SIMULATORS
+
 ROOT = Path(__file__).resolve().parent
 STRESS = {"cpus": 4, "fifo_depth": 8, "faults": "all"}
 
@@ -296,7 +298,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=40)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--sim", default="verilator", choices=["verilator", "icarus"])
+    parser.add_argument("--sim", default=DEFAULT_SIM, choices=SIMULATORS)
     parser.add_argument(
         "--repeats",
         type=int,

@@ -12,7 +12,10 @@ import random
 from typing import TYPE_CHECKING
 from collections.abc import Awaitable, Callable
 
+from hdl.config import SocConfig
+
 from .bugs import BUGS, Bug
+from .builds import MODES
 from .checks import IpiChecker, RunStats, StoppedChecker, TokenChecker, WaitChecker
 from .cost_model import DEFAULT, CostModel
 from .ipiq import KERNEL_IPI_FUNCS, SMP_COUNTERS
@@ -36,8 +39,6 @@ TRACEPOINTS = {
     "lwkt_send_ipiq:drain": "lwkt_send_ipiq found the FIFO over half full and starts draining its own queues",
     "lwkt_switch:mplock": "lwkt_switch chose the next thread and is about to hand the MP lock over",
 }
-
-MODES = ("up", "smp")
 
 
 class System:
@@ -77,7 +78,7 @@ class System:
         cores: list[Core],
         *,
         mode: str = "up",
-        fifo_depth: int = 32,
+        fifo_depth: int = SocConfig.fifo_depth,
         trace,
         hardware: Hardware | None = None,
         hardclock_period: int = 0,
@@ -85,7 +86,7 @@ class System:
         faults: frozenset[str] = frozenset(),
         seed: int = 1,
         cost_model: CostModel = DEFAULT,
-        ram_words: int = 4096,
+        ram_words: int = SocConfig.ram_words,
         bugs: frozenset[str] = frozenset(),
     ):
         if mode not in MODES:
