@@ -43,7 +43,6 @@ __all__ = [
     "ALL_FAULTS",
     "NO_FAULTS",
     "parse_faults",
-    "format_faults",
     "faults_that_act",
     "check_faults",
 ]
@@ -200,11 +199,6 @@ def parse_faults(text: str | None) -> frozenset[str]:
     if ALL_FAULTS in names:
         return frozenset(FAULTS)
     return frozenset(name for name in names if name != NO_FAULTS)
-
-
-def format_faults(faults) -> str:
-    """A fault set as one comma-separated list in FAULTS' order (empty for none): one text per set."""
-    return ",".join(name for name in FAULTS if name in faults)
 
 
 def faults_that_act(scenario, ncpu: int) -> frozenset[str]:

@@ -12,6 +12,7 @@ tool versions.
 
 A :class:`RunConfig` is first a request: what a command line, a campaign or a test asks for, where
 ``None`` means "the scenario's" (its build, CPU count, cycle budget) and faults may be ``all``.
+A request may also give ``out`` and ``spec`` as paths and its faults as one comma-separated text.
 ``sim/contract/resolve.py`` checks it and fills those in; ``run.json`` always holds the resolved one.
 Its command-line options, the command that repeats a run and a campaign's record of it come from
 the one table of ``sim/contract/run_options.py``.

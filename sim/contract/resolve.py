@@ -23,7 +23,7 @@ from sim.contract.catalogue import ScenarioInfo, check_faults, parse_faults, sce
 from sim.contract.config import SIMULATORS, RunConfig
 from sim.contract.errors import EnvironmentProblem, UsageError
 
-__all__ = ["RunError", "resolve_run", "default_cpus", "import_scenario_modules"]
+__all__ = ["RunError", "resolve_run", "default_cpus"]
 
 
 class RunError(UsageError):
@@ -38,7 +38,7 @@ class RunError(UsageError):
         self.reason = reason or message
 
 
-def import_scenario_modules(modules) -> None:
+def _import_scenario_modules(modules) -> None:
     """Import the modules that declare more scenarios (tests), before any name is looked up."""
     for module in modules:
         try:
@@ -54,7 +54,7 @@ def default_cpus(info: ScenarioInfo, mode: str | None = None) -> int:
 
 def resolve_run(request: RunConfig) -> RunConfig:
     """``request`` checked and made concrete (see the module's docstring)."""
-    import_scenario_modules(request.scenario_modules)
+    _import_scenario_modules(request.scenario_modules)
     try:
         info = scenario_info(request.scenario)
     except KeyError as exc:

@@ -196,9 +196,7 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         "MODULE",
         record="scenario_modules",
     ),
-    RunOption(
-        "waves", "--waves", "write a waveform (FST, or VCD without liblz4) and a GTKWave save file", repeat="changed"
-    ),
+    RunOption("waves", "--waves", "write a waveform (FST, or VCD without liblz4) and a GTKWave save file"),
     RunOption("out", "--out", f"output folder (default {DEFAULT_OUT})", "DIR"),
 )
 
