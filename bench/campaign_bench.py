@@ -31,6 +31,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from sim.contract.config import DEFAULT_SIM, SIMULATORS
 from sim.reports.tables import markdown_table
 
 ROOT = Path(__file__).resolve().parent
@@ -302,7 +303,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=40)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--sim", default="verilator", choices=["verilator", "icarus"])
+    parser.add_argument("--sim", default=DEFAULT_SIM, choices=SIMULATORS)
     parser.add_argument(
         "--repeats",
         type=int,

@@ -13,6 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sim.contract.config import SIMULATORS
+
 __all__ = ["BASELINE_CELLS_16", "measure_32", "verilog_megabytes", "evaluate", "markdown"]
 
 #: Yosys cells of the 16-CPU SoC (FIFO depth 32) before the restructuring (one FIFO block per pair).
@@ -30,6 +32,7 @@ def verilog_megabytes(ncpu: int) -> float:
 def measure_32(sims) -> dict:
     """Per simulator: a fresh build of the 32-CPU SoC (seconds) and the random workload on it."""
     from hdl.config import SocConfig
+    from sim.contract.config import RunConfig
     from sim.host.build import build_soc
     from sim.host.run import run_scenario
 
@@ -40,7 +43,7 @@ def measure_32(sims) -> dict:
         build_soc(sim, SocConfig(ncpu=32), force=True)
         build_seconds = round(time.monotonic() - start, 1)
         with tempfile.TemporaryDirectory() as tmp:
-            code = run_scenario("random", sim=sim, seed=1, cpus=32, out=Path(tmp), quiet=True)
+            code = run_scenario(RunConfig("random", sim=sim, seed=1, cpus=32, out=tmp), quiet=True)
             counters = json.loads((Path(tmp) / "counters.json").read_text())
         result[sim] = {
             "build_seconds": build_seconds,
@@ -78,7 +81,7 @@ def evaluate(results: dict) -> list[dict]:
             ">= 0.5",
             None if value is None else value >= 0.5,
         )
-    for sim in ("verilator", "icarus"):
+    for sim in SIMULATORS:
         idle = _idle(results, sim)
         ratio = round(idle[1] / idle[16], 2) if idle.get(1) and idle.get(16) else None
         goal(f"idle SoC: 1-CPU speed / 16-CPU speed ({sim})", ratio, "<= 7", None if ratio is None else ratio <= 7)

@@ -88,11 +88,13 @@ def icarus_profile(ncpu: int, cycles: int, seed: int = 1) -> dict[str, float]:
     """Per-block shares (percent) of the value changes of the ``random`` workload on Icarus."""
     import pywellen
     from bench.hw_cost_blocks import block_of
+    from sim.contract.config import RunConfig
     from sim.host.run import run_scenario
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run"
-        run_scenario("random", sim="icarus", seed=seed, cpus=ncpu, out=out, quiet=True, waves=True, cycles=cycles)
+        request = RunConfig("random", sim="icarus", seed=seed, cpus=ncpu, out=str(out), waves=True, cycles=cycles)
+        run_scenario(request, quiet=True)
         wave = pywellen.Waveform(str(next(out.glob("waves.*"))))
         changes: dict[str, int] = collections.Counter()
         for var in wave.all_vars():

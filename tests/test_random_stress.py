@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from sim.contract.config import RunConfig
 from sim.contract.errors import UsageError
 
 from sim.campaigns import stress
@@ -24,7 +25,9 @@ def test_every_named_scenario_gives_identical_traces_on_both_simulators(name, tm
     traces = []
     for sim in ("verilator", "icarus"):
         out = tmp_path / sim
-        assert run_scenario(name, sim=sim, seed=5, out=out, quiet=True) == 0, (out / "report.txt").read_text()
+        assert run_scenario(RunConfig(name, sim=sim, seed=5, out=out), quiet=True) == 0, (
+            out / "report.txt"
+        ).read_text()
         traces.append((out / "trace.jsonl").read_bytes())
     assert traces[0] == traces[1], f"{name}: traces differ between Verilator and Icarus"
 
@@ -34,7 +37,7 @@ def test_random_with_every_fault_is_identical_on_both_simulators(tmp_path):
     traces, reports = [], []
     for sim in ("verilator", "icarus"):
         out = tmp_path / sim
-        assert run_scenario("random", sim=sim, seed=9, out=out, faults="all", fifo_depth=8, quiet=True) == 0
+        assert run_scenario(RunConfig("random", sim=sim, seed=9, out=out, faults="all", fifo_depth=8), quiet=True) == 0
         traces.append((out / "trace.jsonl").read_bytes())
         reports.append(json.loads((out / "counters.json").read_text()))
     assert traces[0] == traces[1]
@@ -44,7 +47,12 @@ def test_random_with_every_fault_is_identical_on_both_simulators(tmp_path):
 
 @pytest.mark.parametrize("fault", FAULTS)
 def test_each_fault_alone_keeps_every_check(fault, tmp_path):
-    assert run_scenario("random", sim="verilator", seed=12, out=tmp_path, faults=fault, fifo_depth=8, quiet=True) == 0
+    assert (
+        run_scenario(
+            RunConfig("random", sim="verilator", seed=12, out=tmp_path, faults=fault, fifo_depth=8), quiet=True
+        )
+        == 0
+    )
     report = json.loads((tmp_path / "report.json").read_text())
     names = [c["name"] for c in report["checks"]]
     if fault == "cpu-stop":
@@ -59,7 +67,10 @@ def test_a_busy_mp_lock_owner_is_not_taken_for_stopped(tmp_path):
     CPU 7 is stopped. The first watchdog freed CPU 6's lock too (its heartbeat stalls in a critical
     section) and the race detector stopped the run; now only the stopped CPU loses it."""
     assert (
-        run_scenario("random", sim="verilator", seed=1095, out=tmp_path, cpus=8, fifo_depth=4, faults="all", quiet=True)
+        run_scenario(
+            RunConfig("random", sim="verilator", seed=1095, out=tmp_path, cpus=8, fifo_depth=4, faults="all"),
+            quiet=True,
+        )
         == 0
     ), (tmp_path / "report.txt").read_text()
     report = json.loads((tmp_path / "report.json").read_text())
@@ -75,7 +86,7 @@ def test_fault_names_are_checked():
     with pytest.raises(ValueError, match="unknown fault 'gremlins'"):
         parse_faults("spurious,gremlins")
     with pytest.raises(RunError, match="unknown fault"):
-        run_scenario("random", faults="gremlins", out="/tmp/unused", quiet=True)
+        run_scenario(RunConfig("random", faults="gremlins", out="/tmp/unused"), quiet=True)
 
 
 def test_the_seed_is_the_whole_workload():
@@ -89,8 +100,10 @@ def test_a_replayed_spec_reproduces_the_seed_exactly(tmp_path):
     spec = generate_spec(4, 4, frozenset())
     path = tmp_path / "spec.json"
     path.write_text(spec.to_json())
-    assert run_scenario("random", sim="verilator", seed=4, out=tmp_path / "seed", quiet=True) == 0
-    assert run_scenario("random", sim="verilator", seed=4, out=tmp_path / "replay", quiet=True, spec=path) == 0
+    assert run_scenario(RunConfig("random", sim="verilator", seed=4, out=tmp_path / "seed"), quiet=True) == 0
+    assert (
+        run_scenario(RunConfig("random", sim="verilator", seed=4, out=tmp_path / "replay", spec=path), quiet=True) == 0
+    )
     config = json.loads((tmp_path / "replay" / "run.json").read_text())
     report = json.loads((tmp_path / "replay" / "report.json").read_text())
     assert config["spec"] == str(path) and report["spec"] == {"path": str(path), "sha256": config["spec_sha256"]}
@@ -122,14 +135,10 @@ def test_shrinking_a_real_failing_run(tmp_path):
         path.write_text(candidate.to_json())
         try:
             run_scenario(
-                "random",
-                sim="verilator",
-                seed=3,
-                cpus=2,
-                out=tmp_path / "run",
+                RunConfig(
+                    "random", sim="verilator", seed=3, cpus=2, out=tmp_path / "run", spec=path, bug="enqueue-head"
+                ),
                 quiet=True,
-                spec=path,
-                bug="enqueue-head",
             )
         except UsageError as exc:  # a removal that leaves a queue short of tickets
             return ("unrunnable", str(exc))

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from sim.checks.scoreboard import check_records
+from sim.contract.config import RunConfig
 from sim.host.run import run_scenario
 from sim.tb.scenarios import SCENARIOS
 from sim.contract.trace import read_trace
@@ -35,7 +36,7 @@ def _assert_replayable(summary, mismatches, idle=False):
 
 @pytest.mark.parametrize("name", NAMED)
 def test_named_scenario_replays(name, tmp_path):
-    assert run_scenario(name, sim="verilator", seed=3, out=tmp_path, quiet=True) == 0
+    assert run_scenario(RunConfig(name, sim="verilator", seed=3, out=tmp_path), quiet=True) == 0
     _assert_replayable(*_replay(tmp_path), idle=name in IDLE)
 
 
@@ -49,5 +50,10 @@ def test_named_scenario_replays(name, tmp_path):
 )
 def test_random_workload_replays(cpus, seed, faults, tmp_path):
     """Every fault that can act on that many CPUs is on."""
-    assert run_scenario("random", sim="verilator", seed=seed, cpus=cpus, faults=faults, out=tmp_path, quiet=True) == 0
+    assert (
+        run_scenario(
+            RunConfig("random", sim="verilator", seed=seed, cpus=cpus, faults=faults, out=tmp_path), quiet=True
+        )
+        == 0
+    )
     _assert_replayable(*_replay(tmp_path))

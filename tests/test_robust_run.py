@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "sim" / "contract" / "report-schema.json").read_text())
 LONG_RUN = (
     "import os, sys; sys.path.insert(0, os.getcwd()); from sim.host.run import run_scenario; "
-    "sys.exit(run_scenario('test-forever', sim=sys.argv[2], out=sys.argv[1], "
-    "scenario_modules=('tests.scenarios_extra',)))"
+    "from sim.contract.config import RunConfig; "
+    "sys.exit(run_scenario(RunConfig('test-forever', sim=sys.argv[2], out=sys.argv[1], "
+    "scenario_modules=['tests.scenarios_extra'])))"
 )
 
 

@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 
+from sim.contract.config import RunConfig
 from sim.coverage import rtl as rtl_coverage
 from sim.contract.errors import UsageError
 from sim.coverage.rtl import block_of, main, merge_rtl_coverage, read_points, render_markdown
@@ -155,7 +156,7 @@ def test_rtl_coverage_needs_verilator(tmp_path):
     from sim.host.run import RunError, run_scenario
 
     with pytest.raises(RunError, match="needs --sim verilator"):
-        run_scenario("up-basic", sim="icarus", out=tmp_path, rtl_coverage=True, quiet=True)
+        run_scenario(RunConfig("up-basic", sim="icarus", out=tmp_path, rtl_coverage=True), quiet=True)
 
 
 @pytest.mark.verilator

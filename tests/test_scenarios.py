@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from sim.contract.config import RunConfig
 from sim.cli import main
 from sim.host.run import run_scenario
 from sim.tb.scenarios import SCENARIOS
@@ -21,7 +22,9 @@ def test_scenario_passes_and_traces_match_across_simulators(name, tmp_path):
     traces = {}
     for sim in ("icarus", "verilator"):
         out = tmp_path / sim
-        assert run_scenario(name, sim=sim, seed=7, out=out, quiet=True) == 0, (out / "sim.log").read_text()[-4000:]
+        assert run_scenario(RunConfig(name, sim=sim, seed=7, out=out), quiet=True) == 0, (out / "sim.log").read_text()[
+            -4000:
+        ]
         counters = json.loads((out / "counters.json").read_text())
         assert counters["outcome"] == "done" and all(c["ok"] for c in counters["checks"])
         assert counters["sysctl"]["lwkt.switch_count"] > 0
@@ -39,13 +42,17 @@ def test_scenario_passes_and_traces_match_across_simulators(name, tmp_path):
 def test_different_seeds_give_different_runs(tmp_path):
     runs = []
     for seed in (1, 2):
-        assert run_scenario("up-preempt", sim="verilator", seed=seed, out=tmp_path / str(seed), quiet=True) == 0
+        assert (
+            run_scenario(RunConfig("up-preempt", sim="verilator", seed=seed, out=tmp_path / str(seed)), quiet=True) == 0
+        )
         runs.append((tmp_path / str(seed) / "trace.jsonl").read_bytes())
     assert runs[0] != runs[1]
 
 
 def test_panic_stops_the_run_and_keeps_its_outputs(tmp_path):
-    code = run_scenario("test-crit-underflow", sim="verilator", out=tmp_path, quiet=True, scenario_modules=EXTRA)
+    code = run_scenario(
+        RunConfig("test-crit-underflow", sim="verilator", out=tmp_path, scenario_modules=EXTRA), quiet=True
+    )
     assert code == 1
     counters = json.loads((tmp_path / "counters.json").read_text())
     panic = counters["panic"]
@@ -59,7 +66,9 @@ def test_panic_stops_the_run_and_keeps_its_outputs(tmp_path):
 def test_python_exception_in_firmware_is_a_panic_with_its_origin(tmp_path):
     """A Python exception in firmware stops the run as a panic naming the exception, its file and
     line (report and trace), with the traceback in sim.log."""
-    code = run_scenario("test-python-error", sim="verilator", out=tmp_path, quiet=True, scenario_modules=EXTRA)
+    code = run_scenario(
+        RunConfig("test-python-error", sim="verilator", out=tmp_path, scenario_modules=EXTRA), quiet=True
+    )
     assert code == 1
     report = json.loads((tmp_path / "report.json").read_text())
     panic = report["panic"]
@@ -80,7 +89,7 @@ def test_python_exception_in_firmware_is_a_panic_with_its_origin(tmp_path):
 @pytest.mark.parametrize("seed", [1, 2])
 def test_an_up_scenario_runs_on_the_smp_kernel(tmp_path, seed):
     """up-basic with --mode smp (its wait queue's token in shared RAM) on one CPU."""
-    assert run_scenario("up-basic", sim="verilator", seed=seed, mode="smp", out=tmp_path, quiet=True) == 0, (
+    assert run_scenario(RunConfig("up-basic", sim="verilator", seed=seed, mode="smp", out=tmp_path), quiet=True) == 0, (
         tmp_path / "report.txt"
     ).read_text()
     report = json.loads((tmp_path / "report.json").read_text())
@@ -88,7 +97,10 @@ def test_an_up_scenario_runs_on_the_smp_kernel(tmp_path, seed):
 
 
 def test_failed_check_exits_1(tmp_path):
-    assert run_scenario("test-failing-check", sim="verilator", out=tmp_path, quiet=True, scenario_modules=EXTRA) == 1
+    assert (
+        run_scenario(RunConfig("test-failing-check", sim="verilator", out=tmp_path, scenario_modules=EXTRA), quiet=True)
+        == 1
+    )
     checks = json.loads((tmp_path / "counters.json").read_text())["checks"]
     assert [c["name"] for c in checks if not c["ok"]] == ["deliberately false"]
 

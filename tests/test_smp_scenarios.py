@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from sim.contract.config import RunConfig
 from sim.host.run import run_scenario
 from tests.conftest import require_simulator
 
@@ -12,7 +13,7 @@ SMP_SCENARIOS = ["smp-pingpong", "smp-ipi-storm", "smp-mplock", "smp-mixed"]
 
 def _run(name, sim, tmp_path, **kwargs):
     out = tmp_path / f"{name}-{sim}-{kwargs.get('cpus')}-{kwargs.get('fifo_depth', 32)}"
-    code = run_scenario(name, sim=sim, out=out, quiet=True, **kwargs)
+    code = run_scenario(RunConfig(name, sim=sim, out=out, **kwargs), quiet=True)
     counters = json.loads((out / "counters.json").read_text())
     failed = [c for c in counters["checks"] if not c["ok"]]
     assert code == 0 and not failed, f"{name} on {sim}: {failed or counters.get('panic')}"

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from sim.contract.config import RunConfig
 from sim.coverage.func import run_hits
 from sim.host.run import run_scenario
 from sim.reports.run_files import RunFiles
@@ -46,7 +47,10 @@ def test_each_operation_reaches_its_path(tmp_path):
     spec.write_text(json.dumps(SPEC))
     out = tmp_path / "run"
     assert (
-        run_scenario("random", sim="verilator", seed=1, cpus=2, out=out, quiet=True, spec=spec, hw_coverage=True) == 0
+        run_scenario(
+            RunConfig("random", sim="verilator", seed=1, cpus=2, out=out, spec=spec, hw_coverage=True), quiet=True
+        )
+        == 0
     ), (out / "report.txt").read_text()
     hits = run_hits(out)
     for name in (

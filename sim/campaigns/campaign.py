@@ -31,7 +31,12 @@ import tomllib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from firmware.cost_model import DEFAULT_COST_MODEL
+from hdl.config import SocConfig
+from sim.contract.catalogue import ALL_FAULTS, FAULTS, NO_FAULTS
+from sim.contract.config import DEFAULT_SIM, SIMULATORS, RunConfig
 from sim.contract.errors import UsageError
+from sim.contract.run_options import config_from_record, config_record, run_arguments
 
 __all__ = ["Campaign", "RunSpec", "Expansion", "load_campaign", "parse_seeds", "KEYS"]
 
@@ -43,11 +48,11 @@ KEYS = {
     "cpus": 'CPU counts, or "default" for the scenario\'s',
     "fifo_depths": "IPI FIFO depths (powers of two in 2..1024)",
     "faults": 'fault sets: "none", "all" or comma-separated fault names, one set per entry',
-    "sims": "simulators: verilator, icarus",
+    "sims": f"simulators: {', '.join(SIMULATORS)}",
     "cost_models": "cost models: zero, default or the path of a JSON table",
     "coverage": "true: record the functional coverage bins of every run (hardware bins included)",
     "cycles": "cycle budget of every run (default: each scenario's)",
-    "ram_words": "shared RAM size in words (default 4096)",
+    "ram_words": f"shared RAM size in words (default {SocConfig.ram_words})",
     "keep": "run folders to keep: failed (default), all or none",
     "shrink": "true (default): shrink one failing random seed per new failure signature",
     "shrink_runs": "at most this many runs per shrink (default 40)",
@@ -65,31 +70,20 @@ KEEP = ("failed", "all", "none")
 MAX_RUNS = 1_000_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RunSpec:
-    """One run of a campaign: a configuration and a seed."""
+    """One run of a campaign: its RunConfig (a request: CPUs and the cost model's path resolved, the cycle
+    budget None for the scenario's) and the campaign's name. Its configuration, id, label, folder and the
+    command that repeats it come from RunConfig's fields (``sim/contract/run_options.py``)."""
 
     campaign: str
-    scenario: str
-    seed: int
-    sim: str
-    cpus: int
-    fifo_depth: int
-    faults: str  # "none", or sorted comma-separated fault names
-    cost_model: str  # zero, default, or an absolute path
-    cost_model_sha: str = ""  # the table's SHA-256 for a file, so that an edited table is another configuration
-    ram_words: int = 4096
-    cycles: int | None = None
-    bug: str = ""
-    coverage: bool = False
-    scenario_modules: tuple[str, ...] = ()
+    run: RunConfig
+    #: A cost table's SHA-256, so that an edited table is another configuration ("" for zero and default).
+    cost_model_sha: str = ""
 
     def config(self) -> dict:
         """What makes a configuration: everything but the campaign and the seed."""
-        data = asdict(self)
-        del data["campaign"], data["seed"]
-        data["scenario_modules"] = list(self.scenario_modules)
-        return data
+        return {**config_record(self.run), "cost_model_sha": self.cost_model_sha}
 
     @property
     def config_id(self) -> str:
@@ -97,7 +91,7 @@ class RunSpec:
 
     def run_key(self, digest: str) -> str:
         """Unique per campaign, source digest, configuration and seed."""
-        text = json.dumps([self.campaign, digest, self.config_id, self.seed])
+        text = json.dumps([self.campaign, digest, self.config_id, self.run.seed])
         return hashlib.sha256(text.encode()).hexdigest()[:40]
 
     @property
@@ -107,59 +101,42 @@ class RunSpec:
     @property
     def run_dir(self) -> str:
         """The run's folder name inside the campaign's folder."""
-        return f"{self.scenario}-c{self.cpus}-f{self.fifo_depth}-{self.sim}-{self.config_id[:6]}-s{self.seed}"
+        r = self.run
+        return f"{r.scenario}-c{r.cpus}-f{r.fifo_depth}-{r.sim}-{self.config_id[:6]}-s{r.seed}"
 
     def run_options(self) -> list[str]:
-        """The ``lwkt-soc run`` options that repeat this run (without --out)."""
-        options = [
-            "--scenario",
-            self.scenario,
-            "--seed",
-            str(self.seed),
-            "--cpus",
-            str(self.cpus),
-            "--fifo-depth",
-            str(self.fifo_depth),
-            "--sim",
-            self.sim,
-        ]
-        if self.faults != "none":
-            options += ["--faults", self.faults]
-        if self.cost_model != "default":
-            options += ["--cost-model", self.cost_model]
-        if self.ram_words != 4096:
-            options += ["--ram-words", str(self.ram_words)]
-        if self.cycles:
-            options += ["--cycles", str(self.cycles)]
-        if self.bug:
-            options += ["--plant-bug", self.bug]
-        for module in self.scenario_modules:
-            options += ["--scenario-module", module]
-        return options
+        """The ``lwkt-soc run`` options that repeat this run (without --out: the run has none of its own)."""
+        return run_arguments(self.run)
+
+    def with_seed(self, seed: int) -> RunSpec:
+        return replace(self, run=replace(self.run, seed=seed))
 
     def as_dict(self) -> dict:
-        data = asdict(self)
-        data["scenario_modules"] = list(self.scenario_modules)
-        return data
+        """The campaign's record of the run (its configuration, campaign and seed): what a Dask task gets."""
+        return {"campaign": self.campaign, "seed": self.run.seed, **self.config()}
 
     @classmethod
     def from_dict(cls, data: dict) -> RunSpec:
-        data = dict(data)
-        data["scenario_modules"] = tuple(data.get("scenario_modules") or ())
-        return cls(**data)
+        """The run of a record (:meth:`as_dict`, or a configuration of the results database with its campaign
+        and seed)."""
+        return cls(data["campaign"], RunConfig(**config_from_record(data)), data.get("cost_model_sha", ""))
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, RunSpec) and self.as_dict() == other.as_dict()
+
+    def __hash__(self) -> int:
+        return hash((self.campaign, self.config_id, self.run.seed))
 
 
 def config_label(config: dict) -> str:
     """A configuration in a few words: ``random 4cpu fifo8 faults=all verilator``."""
-    from sim.contract.catalogue import FAULTS
-
     faults = config["faults"]
-    if faults != "none" and sorted(faults.split(",")) == sorted(FAULTS):
-        faults = "all"
+    if faults != NO_FAULTS and sorted(faults.split(",")) == sorted(FAULTS):
+        faults = ALL_FAULTS
     text = f"{config['scenario']} {config['cpus']}cpu fifo{config['fifo_depth']} faults={faults} {config['sim']}"
-    if config["cost_model"] != "default":
+    if config["cost_model"] != DEFAULT_COST_MODEL:
         text += f" cost={Path(config['cost_model']).name}"
-    if config.get("ram_words", 4096) != 4096:
+    if config.get("ram_words", SocConfig.ram_words) != SocConfig.ram_words:
         text += f" ram={config['ram_words']}"
     if config.get("cycles"):
         text += f" cycles={config['cycles']}"
@@ -176,13 +153,13 @@ class Campaign:
     scenarios: tuple[str, ...] = ("random",)
     seeds: tuple[int, ...] = tuple(range(1, 21))
     cpus: tuple[int | None, ...] = (None,)  # None: the scenario's own count
-    fifo_depths: tuple[int, ...] = (32,)
-    faults: tuple[str, ...] = ("none",)
-    sims: tuple[str, ...] = ("verilator",)
-    cost_models: tuple[str, ...] = ("default",)
+    fifo_depths: tuple[int, ...] = (SocConfig.fifo_depth,)
+    faults: tuple[str, ...] = (NO_FAULTS,)
+    sims: tuple[str, ...] = (DEFAULT_SIM,)
+    cost_models: tuple[str, ...] = (DEFAULT_COST_MODEL,)
     coverage: bool = False
     cycles: int | None = None
-    ram_words: int = 4096
+    ram_words: int = SocConfig.ram_words
     keep: str = "failed"
     shrink: bool = True
     shrink_runs: int = 40
@@ -218,7 +195,7 @@ class Campaign:
         if (len(self.seeds) if self.spread else len(bases) * len(self.seeds)) > MAX_RUNS:
             raise UsageError(f"campaign {self.name}: more than {MAX_RUNS:,} runs; check the seed ranges")
         if not self.spread:
-            return Expansion([replace(base, seed=seed) for base in bases for seed in self.seeds], skipped)
+            return Expansion([base.with_seed(seed) for base in bases for seed in self.seeds], skipped)
         # Consecutive seeds go to cells far apart in the product (a stride near n/phi, coprime
         # with n), so that even a few seeds vary every dimension, not only the innermost.
         n = len(bases)
@@ -226,7 +203,7 @@ class Campaign:
         dealt: list[list[RunSpec]] = [[] for _ in bases]
         for i, seed in enumerate(self.seeds):
             cell = (i * stride) % n
-            dealt[cell].append(replace(bases[cell], seed=seed))
+            dealt[cell].append(bases[cell].with_seed(seed))
         return Expansion([run for cell in dealt for run in cell], skipped)
 
     def _configs(self):
@@ -258,7 +235,7 @@ def _check_values(c: Campaign) -> None:
     """Names and ranges that are wrong whatever they are combined with: a usage error naming the key."""
     from firmware.cost_model import CostModelError, load_cost_model
     from firmware.bugs import BUGS
-    from hdl.config import ConfigError, SocConfig
+    from hdl.config import ConfigError
     from sim.contract.catalogue import parse_faults
     from sim.contract.catalogue import scenario_info as get_scenario
     import importlib
@@ -296,8 +273,8 @@ def _check_values(c: Campaign) -> None:
         except ValueError as exc:
             raise UsageError(f"faults: {exc}") from None
     for sim in c.sims:
-        if sim not in ("verilator", "icarus"):
-            raise UsageError(f"sims: unknown simulator {sim!r}; simulators: verilator, icarus")
+        if sim not in SIMULATORS:
+            raise UsageError(f"sims: unknown simulator {sim!r}; simulators: {', '.join(SIMULATORS)}")
     for model in c.cost_models:
         try:
             load_cost_model(model)
@@ -318,49 +295,38 @@ def _check_values(c: Campaign) -> None:
 def _config(
     c: Campaign, scenario: str, cpus: int | None, fifo: int, faults: str, sim: str, cost: str
 ) -> tuple[RunSpec | None, str]:
-    """The run template of one configuration, or why it cannot run (the rules of ``lwkt-soc run``)."""
-    from firmware.ram_layout import LayoutError, RamLayout
-    from sim.contract.catalogue import FAULTS, check_faults, parse_faults
-    from sim.contract.catalogue import scenario_info as get_scenario
+    """The run template of one configuration, or why it cannot run (the rules of ``lwkt-soc run``,
+    sim/contract/resolve.py)."""
+    from firmware.cost_model import COST_MODEL_NAMES
+    from sim.contract.catalogue import scenario_info
+    from sim.contract.resolve import RunError, default_cpus, resolve_run
 
-    cls = get_scenario(scenario)
-    ncpu = cpus or cls.cpus
-    fault_set = parse_faults(faults)
-    what = f"{scenario} on {ncpu} CPU(s)"
-    if cls.mode == "up" and ncpu != 1:
-        return None, f"{what}: an up scenario runs on one CPU"
-    if ncpu < cls.min_cpus:
-        return None, f"{what}: it needs at least {cls.min_cpus} CPUs"
-    try:
-        check_faults(fault_set, cls, ncpu)
-    except ValueError as exc:
-        return None, f"{what} with faults {faults}: {exc}"
-    if cls.mode == "smp":
-        try:
-            RamLayout(ncpu, c.ram_words)
-        except LayoutError as exc:
-            return None, f"{what}: {exc}"
-    cost_sha = ""
-    if cost not in ("zero", "default"):
-        path = Path(cost).resolve()
-        cost, cost_sha = str(path), hashlib.sha256(path.read_bytes()).hexdigest()
-    canonical = ",".join(name for name in FAULTS if name in fault_set) or "none"
-    return RunSpec(
-        campaign=c.name,
-        scenario=scenario,
+    request = RunConfig(
+        scenario,
         seed=0,
         sim=sim,
-        cpus=ncpu,
+        cpus=cpus or default_cpus(scenario_info(scenario)),
         fifo_depth=fifo,
-        faults=canonical,
-        cost_model=cost,
-        cost_model_sha=cost_sha,
         ram_words=c.ram_words,
         cycles=c.cycles,
+        faults=[faults],
+        cost_model=cost,
         bug=c.plant_bug,
-        coverage=c.coverage,
-        scenario_modules=tuple(c.scenario_modules),
-    ), ""
+        hw_coverage=c.coverage,
+        scenario_modules=list(c.scenario_modules),
+    )
+    try:
+        resolved = resolve_run(request)
+    except RunError as exc:
+        what = f"{scenario} on {request.cpus} CPU(s)" + (f" with faults {faults}" if exc.field == "faults" else "")
+        return None, f"{what}: {exc.reason}"
+    cost_sha = ""
+    if resolved.cost_model not in COST_MODEL_NAMES:
+        cost_sha = hashlib.sha256(Path(resolved.cost_model).read_bytes()).hexdigest()
+    # The campaign keeps its request (the cycle budget stays None, the scenario's), with the fault set in
+    # the catalogue's order and the cost table's absolute path: the configuration's id is made of these.
+    run = replace(request, faults=sorted(resolved.faults, key=FAULTS.index), cost_model=resolved.cost_model)
+    return RunSpec(c.name, run, cost_sha), ""
 
 
 def parse_seeds(value) -> tuple[int, ...]:
@@ -451,7 +417,7 @@ def campaign_from_mapping(data: dict, *, default_name: str = "campaign", where: 
                 raise UsageError(f"{where}: cluster must be a table of dask-jobqueue options")
             values["cluster"] = dict(value)
     if "faults" in values:  # "" means no fault, as in lwkt-soc run
-        values["faults"] = tuple(f or "none" for f in values["faults"])
+        values["faults"] = tuple(f or NO_FAULTS for f in values["faults"])
     return Campaign(**values)
 
 

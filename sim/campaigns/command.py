@@ -24,6 +24,7 @@ import re
 from pathlib import Path
 
 from sim.campaigns.campaign import KEEP, Campaign, load_campaign
+from sim.contract.config import SIMULATORS
 from sim.contract.errors import EXIT_OK, UsageError
 from sim.campaigns.engine import JOBQUEUE, default_workers, jobqueue_cluster, scheduler_address
 from sim.campaigns.regress import DEFAULT_DB, DEFAULT_ROOT, CampaignOutcome, run_campaign
@@ -49,7 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="SET",
         help="a fault set (none, all, or a comma-separated list); repeat for several sets",
     )
-    p.add_argument("--sims", metavar="LIST", help="simulators: verilator,icarus")
+    p.add_argument("--sims", metavar="LIST", help=f"simulators: {','.join(SIMULATORS)}")
     p.add_argument("--cost-models", metavar="LIST", help="cost models: zero, default or JSON tables")
     p.add_argument(
         "--coverage",
@@ -222,7 +223,7 @@ def command(args) -> int:
 
 
 def print_summary(outcome: CampaignOutcome, *, db_arg: str | None = None) -> None:
-    from sim.campaigns.shrink import command_name
+    from sim.contract.run_options import command_name
 
     counts = outcome.counts
     total = len(outcome.results)

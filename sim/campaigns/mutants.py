@@ -24,9 +24,12 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 from firmware.bugs import BUGS
+from sim.contract.catalogue import ALL_FAULTS
+from sim.contract.config import DEFAULT_SIM, RunConfig
 from sim.contract.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from sim.contract.outdir import atomic_write
 from sim.contract.directed import DIRECTED_RUNS
@@ -38,28 +41,27 @@ __all__ = ["main", "kill_suite", "run_firmware_mutant", "GOAL"]
 GOAL = 0.95
 
 
-def kill_suite(seeds: int) -> list[dict]:
-    """The runs a firmware mutant meets, cheapest first: (scenario, seed, CPUs, faults, FIFO depth)."""
+def kill_suite(seeds: int) -> list[RunConfig]:
+    """The runs a firmware mutant meets, cheapest first: every named scenario on seed 1 (the IPI storm with
+    a small FIFO), then ``seeds`` random workloads with every fault on."""
     named = [
-        ("up-basic", None, "", 32),
-        ("up-preempt", None, "", 32),
-        ("up-untimely", None, "", 32),
-        ("smp-pingpong", 4, "", 32),
-        ("smp-ipi-storm", 4, "", 4),
-        ("smp-mplock", 4, "", 32),
-        ("smp-mixed", 4, "", 32),
-        ("smp-mp-fallback", 4, "", 32),
+        RunConfig("up-basic"),
+        RunConfig("up-preempt"),
+        RunConfig("up-untimely"),
+        RunConfig("smp-pingpong", cpus=4),
+        RunConfig("smp-ipi-storm", cpus=4, fifo_depth=4),
+        RunConfig("smp-mplock", cpus=4),
+        RunConfig("smp-mixed", cpus=4),
+        RunConfig("smp-mp-fallback", cpus=4),
     ]
-    runs = [{"scenario": s, "seed": 1, "cpus": c, "faults": f, "fifo_depth": d} for s, c, f, d in named]
-    runs += [
-        {"scenario": "random", "seed": seed, "cpus": 4, "faults": "all", "fifo_depth": 8}
-        for seed in range(1, seeds + 1)
+    randoms = [
+        RunConfig("random", seed=seed, cpus=4, faults=[ALL_FAULTS], fifo_depth=8) for seed in range(1, seeds + 1)
     ]
-    return runs
+    return named + randoms
 
 
-def _describe(run: dict) -> str:
-    return f"{run['scenario']} seed {run['seed']}" + (f" --faults {run['faults']}" if run["faults"] else "")
+def _describe(run: RunConfig) -> str:
+    return f"{run.scenario} seed {run.seed}" + (f" --faults {','.join(run.faults)}" if run.faults else "")
 
 
 def _why(report: dict) -> str:
@@ -97,7 +99,7 @@ def _cocotb_kill(bug: str, sim: str) -> str | None:
     return None
 
 
-def run_firmware_mutant(bug: str, seeds: int, sim: str = "verilator") -> dict:
+def run_firmware_mutant(bug: str, seeds: int, sim: str = DEFAULT_SIM) -> dict:
     """Run the kill suite with ``bug`` planted (``""``: none) until a run fails: the scenarios, then the
     kernel's directed cocotb tests."""
     from sim.host.run import run_scenario
@@ -107,17 +109,7 @@ def run_firmware_mutant(bug: str, seeds: int, sim: str = "verilator") -> dict:
     for run in kill_suite(seeds):
         runs += 1
         with tempfile.TemporaryDirectory() as tmp:
-            code = run_scenario(
-                run["scenario"],
-                sim=sim,
-                seed=run["seed"],
-                cpus=run["cpus"],
-                faults=run["faults"],
-                fifo_depth=run["fifo_depth"],
-                out=Path(tmp),
-                quiet=True,
-                bug=bug,
-            )
+            code = run_scenario(replace(run, sim=sim, bug=bug, out=tmp), quiet=True)
             if code != 0:
                 why = _why(RunFiles(tmp).report())
                 return {

@@ -363,7 +363,14 @@ def _execute_on(
                     if isinstance(exc, KilledWorker):
                         result["detail"] = f"the run's task killed its worker too often ({exc})"
                     results.append(
-                        {**result, "seed": spec.seed, "seconds": None, "out_dir": None, "worker": None, "attempt": 0}
+                        {
+                            **result,
+                            "seed": spec.run.seed,
+                            "seconds": None,
+                            "out_dir": None,
+                            "worker": None,
+                            "attempt": 0,
+                        }
                     )
             else:
                 results = future.result()
@@ -379,7 +386,7 @@ def _execute_on(
                 db.record_shrink(campaign.name, signature, spec, revision, results)
                 outcome.shrinks += 1
                 say(
-                    f"shrunk seed {spec.seed} ({spec.label}): workload size {results['size_from']} -> "
+                    f"shrunk seed {spec.run.seed} ({spec.label}): workload size {results['size_from']} -> "
                     f"{results['size_to']} in {results['runs']} runs"
                 )
                 continue
@@ -395,7 +402,7 @@ def _execute_on(
                 if (
                     shrinks_wanted
                     and signature
-                    and spec.scenario == "random"
+                    and spec.run.scenario == "random"
                     and result["status"] in ("fail", "panic")
                     and signature not in seen_signatures
                 ):
@@ -453,7 +460,7 @@ def _exception(future) -> BaseException:
 
 
 def _build_key(spec: RunSpec) -> tuple:
-    return spec.sim, spec.cpus, spec.fifo_depth, spec.ram_words
+    return spec.run.sim, spec.run.cpus, spec.run.fifo_depth, spec.run.ram_words
 
 
 def _submit_builds(client, pending, probes: dict, nonce: str, futures: dict) -> dict:

@@ -19,11 +19,14 @@ from __future__ import annotations
 import json
 import shlex
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
+from firmware.cost_model import DEFAULT_COST_MODEL
 from sim.campaigns.campaign import RunSpec, config_label
 from sim.contract.errors import EXIT_OK, UsageError
 from sim.campaigns.results_db import ResultsDB
+from sim.contract.run_options import repeat_command
 
 __all__ = ["add_arguments", "command", "collect", "render_markdown", "write_png", "reproduce_command"]
 
@@ -211,13 +214,9 @@ def _matrix(db: ResultsDB, where: str, params: list) -> list[dict]:
 def reproduce_command(spec: RunSpec, out: str, spec_file: str | None = None) -> str:
     """The ``lwkt-soc run`` line that repeats ``spec`` (with a waveform), runnable as printed."""
     from sim.campaigns.revision import PROJECT_ROOT
-    from sim.campaigns.shrink import command_name
 
-    options = spec.run_options()
-    if spec_file:
-        options[2:2] = ["--spec", spec_file]
-    line = shlex.join([command_name(), "run", *options, "--waves", "--out", out])
-    if spec.scenario_modules:  # test scenarios live in the project's tests package
+    line = repeat_command(replace(spec.run, spec=spec_file, waves=True, out=out))
+    if spec.run.scenario_modules:  # test scenarios live in the project's tests package
         line = f"PYTHONPATH={shlex.quote(str(PROJECT_ROOT))} {line}"
     return line
 
@@ -282,7 +281,7 @@ def _failures(db: ResultsDB, campaign: str, where: str, params: list) -> list[di
                 entry["shrink"]["reproduce"] = reproduce_command(
                     shrunk, f"runs/repro/{shrunk.run_dir}-shrunk", s["spec_path"]
                 )
-        elif spec.scenario != "random":
+        elif spec.run.scenario != "random":
             entry["shrink"] = {"status": "n/a", "detail": "only random workloads shrink"}
         result.append(entry)
     return sorted(result, key=lambda e: (-e["runs"], e["first_seed"]))
@@ -487,7 +486,7 @@ def _matrix_figure(plt, data: dict):
     def row_of(c):
         text = f"{c['scenario']} faults={config_label(c).split('faults=')[1].split()[0]}"
         for key, shown in (("cost_model", "cost"), ("bug", "bug"), ("cycles", "cycles")):
-            if c.get(key) and c[key] != "default":
+            if c.get(key) and c[key] != DEFAULT_COST_MODEL:
                 text += f" {shown}={Path(str(c[key])).name}"
         return text
 

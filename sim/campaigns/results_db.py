@@ -27,13 +27,14 @@ import time
 from pathlib import Path
 
 from sim.contract.errors import EnvironmentProblem, UsageError
+from sim.contract.run_options import RECORD_COLUMNS, record_columns
 
 __all__ = ["ResultsDB", "SCHEMA_VERSION", "STATUSES"]
 
 SCHEMA_VERSION = 1
 STATUSES = ("pass", "fail", "panic", "error")
 
-_SCHEMA = """
+_SCHEMA_TEMPLATE = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE sessions (
     id INTEGER PRIMARY KEY,
@@ -62,16 +63,7 @@ CREATE TABLE runs (
     dirty INTEGER,
     source_digest TEXT NOT NULL,
     config_id TEXT NOT NULL REFERENCES configs(config_id),
-    scenario TEXT NOT NULL,
-    sim TEXT NOT NULL,
-    cpus INTEGER NOT NULL,
-    fifo_depth INTEGER NOT NULL,
-    ram_words INTEGER NOT NULL,
-    faults TEXT NOT NULL,
-    cost_model TEXT NOT NULL,
-    bug TEXT NOT NULL,
-    coverage INTEGER NOT NULL,
-    seed INTEGER NOT NULL,
+{config_columns}
     status TEXT NOT NULL CHECK (status IN ('pass', 'fail', 'panic', 'error')),
     outcome TEXT,
     exit_code INTEGER,
@@ -113,8 +105,12 @@ CREATE TABLE shrinks (
 );
 """
 
+# The runs' configuration columns are those of the field table (sim/contract/run_options.py), in its order.
+_SCHEMA = _SCHEMA_TEMPLATE.replace(
+    "{config_columns}", "\n".join(f"    {name} {sql} NOT NULL," for name, sql in RECORD_COLUMNS)
+)
 _TABLES = ("meta", "sessions", "bins", "configs", "runs", "shrinks")
-#: The columns of ``runs`` a result fills, in order (the rest come from the run spec and revision).
+#: The columns of ``runs`` a result fills, in order: the run's key and revision, its configuration, its result.
 _RUN_COLUMNS = (
     "run_key",
     "campaign",
@@ -123,16 +119,7 @@ _RUN_COLUMNS = (
     "dirty",
     "source_digest",
     "config_id",
-    "scenario",
-    "sim",
-    "cpus",
-    "fifo_depth",
-    "ram_words",
-    "faults",
-    "cost_model",
-    "bug",
-    "coverage",
-    "seed",
+    *(name for name, _ in RECORD_COLUMNS),
     "status",
     "outcome",
     "exit_code",
@@ -188,6 +175,13 @@ class ResultsDB:
             if missing:
                 raise UsageError(
                     f"{self.path}: not a results database of schema {SCHEMA_VERSION} (no table {missing[0]})"
+                )
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(runs)")}
+            lacking = [name for name in _RUN_COLUMNS if name not in columns]
+            if lacking:  # a run field recorded since the file was made: refused rather than half written
+                raise UsageError(
+                    f"{self.path}: its runs table has no column {lacking[0]} (made by another lwkt-soc); "
+                    f"record into a new --db"
                 )
             # WAL: readers never block the writer. NORMAL: a commit is in the WAL, which survives the writer's
             # death (SIGKILL) at once; only the OS going down can lose the last commits before a checkpoint.
@@ -256,16 +250,7 @@ class ResultsDB:
             "dirty": _flag(revision.dirty),
             "source_digest": revision.digest,
             "config_id": spec.config_id,
-            "scenario": spec.scenario,
-            "sim": spec.sim,
-            "cpus": spec.cpus,
-            "fifo_depth": spec.fifo_depth,
-            "ram_words": spec.ram_words,
-            "faults": spec.faults,
-            "cost_model": spec.cost_model,
-            "bug": spec.bug,
-            "coverage": int(spec.coverage),
-            "seed": spec.seed,
+            **record_columns(spec.run),
             "status": result["status"],
             "outcome": result.get("outcome"),
             "exit_code": result.get("code"),
@@ -321,7 +306,7 @@ class ResultsDB:
                     campaign,
                     json.dumps(signature),
                     spec.run_key(revision.digest),
-                    spec.seed,
+                    spec.run.seed,
                     spec.config_id,
                     revision.commit,
                     revision.digest,

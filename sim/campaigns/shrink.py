@@ -18,12 +18,15 @@ import copy
 import re
 import sys
 import tempfile
-from pathlib import Path
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 
 from hdl.config import ConfigError, SocConfig
+from sim.contract.catalogue import ALL_FAULTS, parse_faults, scenario_info
+from sim.contract.config import DEFAULT_SIM, SIMULATORS, RunConfig
 from sim.contract.errors import EXIT_USAGE, UsageError
-from sim.contract.catalogue import parse_faults
+from sim.contract.run_options import repeat_command
 from sim.reports.run_files import RunFiles
 from sim.contract.random_spec import RandomSpec, generate_spec
 from sim.contract.spec_check import load_spec_file
@@ -38,17 +41,20 @@ def failure_signature(report: dict) -> tuple:
     return tuple(sorted(c["name"] for c in report["checks"] if not c["ok"])), panic
 
 
-def spec_signature(candidate: RandomSpec, seed: int, **options) -> tuple | None:
-    """Run the random workload ``candidate`` (``options`` go to run_scenario) in a scratch folder:
-    its failure signature, None when it passes, or ("unrunnable spec", why) when a removal left a
+def spec_signature(candidate: RandomSpec, run: RunConfig) -> tuple | None:
+    """Run the random workload ``candidate`` as ``run`` asks for (its seed, SoC, faults, ...) in a scratch
+    folder: its failure signature, None when it passes, or ("unrunnable spec", why) when a removal left a
     spec that cannot run (never the same failure as a real one)."""
     from sim.host.run import run_scenario
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "spec.json"
         path.write_text(candidate.to_json())
+        # Only the failure is wanted of a candidate: no coverage, no waveform.
+        attempt = replace(run, scenario="random", spec=str(path), out=str(Path(tmp) / "run"))
+        attempt = replace(attempt, hw_coverage=False, rtl_coverage=False, fw_coverage=False, waves=False)
         try:
-            code = run_scenario("random", seed=seed, out=Path(tmp) / "run", quiet=True, spec=path, **options)
+            code = run_scenario(attempt, quiet=True)
         except UsageError as exc:
             return ("unrunnable spec", str(exc))
         return None if code == 0 else failure_signature(RunFiles(Path(tmp) / "run").report())
@@ -97,12 +103,6 @@ def shrink(spec: RandomSpec, still_fails: Callable[[RandomSpec], bool], *, log=p
     return best
 
 
-def command_name() -> str:
-    """How to call lwkt-soc from where the user is: the script next to this Python, as printed."""
-    script = Path(sys.executable).parent / "lwkt-soc"
-    return str(script) if script.exists() else f"{sys.executable} -m sim.cli"
-
-
 def main(argv=None) -> int:
     try:
         return _main(argv)
@@ -115,12 +115,15 @@ def _main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim.campaigns.shrink", description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--spec", help="start from this spec.json instead of the seed's")
-    parser.add_argument("--faults", default="all")
-    parser.add_argument("--cpus", type=int, default=4)
+    parser.add_argument("--faults", default=ALL_FAULTS)
+    parser.add_argument("--cpus", type=int, default=scenario_info("random").cpus)
     parser.add_argument("--fifo-depth", type=int, default=8)
-    parser.add_argument("--sim", choices=["verilator", "icarus"], default="verilator")
+    parser.add_argument("--sim", choices=SIMULATORS, default=DEFAULT_SIM)
     parser.add_argument("--out", default="runs/shrink")
     args = parser.parse_args(argv)
+    request = RunConfig(
+        "random", seed=args.seed, sim=args.sim, cpus=args.cpus, fifo_depth=args.fifo_depth, faults=[args.faults]
+    )
     SocConfig(ncpu=args.cpus, fifo_depth=args.fifo_depth)  # names the range when out of it
     faults = parse_faults(args.faults)
     out = Path(args.out).resolve()
@@ -135,9 +138,7 @@ def _main(argv=None) -> int:
     def signature_of(candidate: RandomSpec) -> tuple | None:
         nonlocal runs
         runs += 1
-        return spec_signature(
-            candidate, args.seed, sim=args.sim, cpus=args.cpus, fifo_depth=args.fifo_depth, faults=args.faults
-        )
+        return spec_signature(candidate, request)
 
     target = signature_of(spec)
     if target is None:
@@ -158,10 +159,7 @@ def _main(argv=None) -> int:
         f"{len(smallest.threads)} threads, after {runs} runs"
     )
     print(f"written to {out / 'spec.json'}; replay with:")
-    print(
-        f"  {command_name()} run --scenario random --spec {out / 'spec.json'} --seed {args.seed} "
-        f"--cpus {args.cpus} --fifo-depth {args.fifo_depth} --faults {args.faults} --sim {args.sim} --waves"
-    )
+    print(f"  {repeat_command(replace(request, spec=str(out / 'spec.json'), waves=True))}")
     return 1
 
 

@@ -32,11 +32,12 @@ from pathlib import Path
 
 from hdl.config import ConfigError
 from sim.contract.errors import EXIT_USAGE, EnvironmentProblem, UsageError, report_error
-from sim.contract.catalogue import FAULTS
+from sim.contract.catalogue import ALL_FAULTS, FAULTS, NO_FAULTS
+from sim.contract.config import SIMULATORS, RunConfig
+from sim.contract.run_options import repeat_command
 from sim.coverage.func import MODEL, reachable, run_hits
 from sim.reports.run_files import RunFiles
 from sim.campaigns.regress import DEFAULT_DB, DEFAULT_ROOT
-from sim.campaigns.shrink import command_name
 
 __all__ = ["main", "run_seed", "MAIN_FUNCTIONS"]
 
@@ -52,17 +53,17 @@ def run_seed(seed: int, sim: str, cpus: int, faults: str, fifo_depth: int, out: 
     folder = out / f"seed-{seed}"
     start = time.perf_counter()
     try:
-        code = run_scenario(
+        request = RunConfig(
             "random",
-            sim=sim,
             seed=seed,
-            out=folder,
+            sim=sim,
             cpus=cpus,
-            faults=faults,
             fifo_depth=fifo_depth,
-            quiet=True,
+            faults=[faults],
             hw_coverage=True,
+            out=str(folder),
         )
+        code = run_scenario(request, quiet=True)
         report = RunFiles(folder).report()
         bins = sorted(run_hits(folder))
         failed = [c["name"] for c in report["checks"] if not c["ok"]]
@@ -103,8 +104,8 @@ def run_seed(seed: int, sim: str, cpus: int, faults: str, fifo_depth: int, out: 
 #: The default matrix.
 CPU_COUNTS = (2, 4, 8, 16)
 FIFO_DEPTHS = (2, 4, 8)
-FAULT_SETS = ("none", *FAULTS, "all")
-SIMS = ("verilator", "icarus")
+FAULT_SETS = (NO_FAULTS, *FAULTS, ALL_FAULTS)
+SIMS = SIMULATORS
 
 
 def _ints(text: str, what: str) -> tuple[int, ...]:
@@ -181,7 +182,7 @@ def _matrix(args):
     """The stress campaign the options describe (a usage error for a bad value)."""
     from sim.campaigns.campaign import Campaign
 
-    fault_sets = tuple(dict.fromkeys(f or "none" for f in (args.faults or FAULT_SETS)))
+    fault_sets = tuple(dict.fromkeys(f or NO_FAULTS for f in (args.faults or FAULT_SETS)))
     cpus, depths = _ints(args.cpus, "cpus"), _ints(args.fifo_depths, "fifo-depths")
     sims = tuple(dict.fromkeys(item.strip() for item in args.sims.split(",") if item.strip()))
     # Names, ranges and cells that cannot run are the campaign's to refuse (Campaign.expand).
@@ -207,7 +208,7 @@ def _cells(campaign) -> int:
 
 
 def _summary(results: list[dict], wall: float, out: Path, cells: int, db: Path) -> int:
-    from sim.campaigns.campaign import config_label
+    from sim.campaigns.campaign import RunSpec, config_label
 
     results.sort(key=lambda r: (r["config_id"], r["seed"]))
     violations = sum(len(r["failed"]) for r in results)
@@ -224,7 +225,7 @@ def _summary(results: list[dict], wall: float, out: Path, cells: int, db: Path) 
     }
     ram = {key: sum(r["shared_ram"].get(key, 0) for r in results) for key in ("accesses", "guarded", "races")}
     busts = sum((r["counters"].get("mplock") or {}).get("busts", 0) for r in results)
-    stops = sum(1 for r in results if "cpu-stop" in r["config"]["faults"] or r["config"]["faults"] == "all")
+    stops = sum(1 for r in results if "cpu-stop" in r["config"]["faults"] or r["config"]["faults"] == ALL_FAULTS)
     print(
         f"scoreboard: {board['decisions']} scheduling decisions checked, {board['undecidable']} undecidable, "
         f"{board['mismatches']} mismatches"
@@ -246,10 +247,8 @@ def _summary(results: list[dict], wall: float, out: Path, cells: int, db: Path) 
                 f"  {config_label(c)} seed {r['seed']}: {', '.join(r['failed'])}"
                 + (f"; panic: {r['panic']}" if r["panic"] else "")
             )
-            print(
-                f"    reproduce: {command_name()} run --scenario random --seed {r['seed']} --cpus {c['cpus']} "
-                f"--fifo-depth {c['fifo_depth']} --faults {c['faults']} --sim {c['sim']} --waves"
-            )
+            run = RunSpec.from_dict({**c, "campaign": "stress", "seed": r["seed"]}).run
+            print(f"    reproduce: {repeat_command(replace(run, waves=True))}")
         print(f"failing runs kept in {out}; lwkt-soc results --db {db} --campaign stress")
     return 1 if violations else 0
 

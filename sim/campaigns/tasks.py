@@ -10,6 +10,7 @@ import shutil
 import socket
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 from sim.campaigns.campaign import RunSpec
@@ -131,25 +132,10 @@ def execute_run(spec: RunSpec, folder: Path, keep: str) -> dict:
     # A folder another process left for the same run is an attempt that died with its worker.
     earlier = sum(1 for _ in attempts.glob(f"{spec.run_dir}.*"))
     start = time.perf_counter()
-    result = {"seed": spec.seed, "worker": me, "attempt": earlier + 1}
+    result = {"seed": spec.run.seed, "worker": me, "attempt": earlier + 1}
     try:
-        code = run_scenario(
-            spec.scenario,
-            sim=spec.sim,
-            seed=spec.seed,
-            out=out,
-            cpus=spec.cpus,
-            cycles=spec.cycles,
-            fifo_depth=spec.fifo_depth,
-            quiet=True,
-            faults="" if spec.faults == "none" else spec.faults,
-            cost_model=spec.cost_model,
-            scenario_modules=spec.scenario_modules,
-            ram_words=spec.ram_words,
-            bug=spec.bug,
-            hw_coverage=spec.coverage,
-        )
-        result.update(summarise_run(out, code, spec.coverage))
+        code = run_scenario(replace(spec.run, out=str(out)), quiet=True)
+        result.update(summarise_run(out, code, spec.run.hw_coverage))
     except Exception as exc:  # noqa: BLE001 - whatever it was, the campaign records it and goes on
         result.update(error_result(exc))
     result["seconds"] = round(time.perf_counter() - start, 2)
@@ -245,13 +231,11 @@ def error_result(exc: BaseException) -> dict:
 
 def shrink_task(spec: dict, target: list, budget: int, folder: str) -> dict:
     """Shrink the workload of one failing random seed; at most ``budget`` runs."""
-    from sim.contract.catalogue import parse_faults
     from sim.contract.random_spec import generate_spec
     from sim.campaigns.shrink import shrink, spec_signature
 
     run = RunSpec.from_dict(spec)
-    faults = "" if run.faults == "none" else run.faults
-    workload = generate_spec(run.seed, run.cpus, parse_faults(faults))
+    workload = generate_spec(run.run.seed, run.run.cpus, frozenset(run.run.faults))
     wanted = (tuple(target[0]), target[1])
     runs = 0
 
@@ -260,22 +244,7 @@ def shrink_task(spec: dict, target: list, budget: int, folder: str) -> dict:
         if runs >= budget:
             return False
         runs += 1
-        return (
-            spec_signature(
-                candidate,
-                run.seed,
-                sim=run.sim,
-                cpus=run.cpus,
-                cycles=run.cycles,
-                fifo_depth=run.fifo_depth,
-                faults=faults,
-                cost_model=run.cost_model,
-                ram_words=run.ram_words,
-                bug=run.bug,
-                scenario_modules=run.scenario_modules,
-            )
-            == wanted
-        )
+        return spec_signature(candidate, run.run) == wanted
 
     smallest = shrink(workload, still_fails, log=lambda *_: None)
     out = Path(folder) / "shrinks" / f"{run.run_dir}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from firmware.builds import MODES
 from firmware.thread import NQS
 
 __all__ = ["Scoreboard", "RecordError", "check_records", "DECISION_KINDS"]
@@ -62,7 +63,7 @@ class Scoreboard:
     """Feed it records one at a time; ``feed`` returns a one-line mismatch or None."""
 
     def __init__(self, mode: str, ncpu: int):
-        if mode not in ("up", "smp"):
+        if mode not in MODES:
             raise ValueError(f"mode {mode!r}: must be 'up' or 'smp'")
         if ncpu < 1:
             raise ValueError(f"ncpu {ncpu}: must be >= 1")

@@ -38,11 +38,18 @@ __all__ = [
     "SCENARIOS",
     "declare",
     "scenario_info",
+    "DEFAULT_CYCLES",
     "FAULTS",
+    "ALL_FAULTS",
+    "NO_FAULTS",
     "parse_faults",
     "faults_that_act",
     "check_faults",
 ]
+
+
+#: A scenario's cycle budget unless it declares its own.
+DEFAULT_CYCLES = 200_000
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,7 @@ class ScenarioInfo:
     #: External devices interrupt in this scenario (spurious pulses and delayed completions can act).
     uses_devices: bool = False
     #: The cycle budget when the run does not give one.
-    max_cycles: int = 200_000
+    max_cycles: int = DEFAULT_CYCLES
 
 
 SCENARIOS: dict[str, ScenarioInfo] = {}
@@ -179,17 +186,19 @@ for _info in (
 # --- faults ------------------------------------------------------------------------------------------
 
 FAULTS = ("wait-states", "spurious", "delayed-complete", "cpu-stop", "fifo-full")
+#: The names of every fault and of none, beside the faults' own.
+ALL_FAULTS, NO_FAULTS = "all", "none"
 
 
 def parse_faults(text: str | None) -> frozenset[str]:
     """``"all"``, ``"none"``/empty, or a comma-separated list of names from FAULTS."""
     names = [name.strip() for name in (text or "").split(",") if name.strip()]
-    unknown = [name for name in names if name not in FAULTS and name not in ("all", "none")]
+    unknown = [name for name in names if name not in FAULTS and name not in (ALL_FAULTS, NO_FAULTS)]
     if unknown:
-        raise ValueError(f"unknown fault {unknown[0]!r}; faults: {', '.join(FAULTS)}, all or none")
-    if "all" in names:
+        raise ValueError(f"unknown fault {unknown[0]!r}; faults: {', '.join(FAULTS)}, {ALL_FAULTS} or {NO_FAULTS}")
+    if ALL_FAULTS in names:
         return frozenset(FAULTS)
-    return frozenset(name for name in names if name != "none")
+    return frozenset(name for name in names if name != NO_FAULTS)
 
 
 def faults_that_act(scenario, ncpu: int) -> frozenset[str]:

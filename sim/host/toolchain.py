@@ -15,6 +15,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from sim.contract.config import SIMULATORS
+
 __all__ = [
     "SIMULATORS",
     "SimulatorMissing",
@@ -24,8 +26,6 @@ __all__ = [
     "fst_supported",
     "tool_versions",
 ]
-
-SIMULATORS = ("verilator", "icarus")
 
 
 class SimulatorMissing(RuntimeError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from firmware.builds import MODES
 from sim.checks.scoreboard import DECISION_KINDS, RecordError, check_records
 
 from sim.contract.errors import UsageError
@@ -32,7 +33,7 @@ def load_run(run_dir: Path) -> tuple[list[dict], str, int]:
     except UsageError as exc:
         raise CheckError(str(exc)) from None
     mode, cpus = report.get("mode"), report.get("cpus")
-    if mode not in ("up", "smp") or not isinstance(cpus, int) or cpus < 1:
+    if mode not in MODES or not isinstance(cpus, int) or cpus < 1:
         raise CheckError(
             f"{run_dir / 'report.json'}: needs 'mode' (up or smp) and 'cpus' (>= 1), has {mode!r} and {cpus!r}"
         )
