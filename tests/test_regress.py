@@ -300,10 +300,14 @@ def test_a_campaign_on_a_running_scheduler(tmp_path):
         )
     ]
     try:
-        deadline = time.monotonic() + 60
-        while not scheduler_file.is_file() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        address = json.loads(scheduler_file.read_text())["address"]
+        # The scheduler writes its file in more than one write: wait until it reads whole.
+        deadline, address = time.monotonic() + 60, None
+        while address is None and time.monotonic() < deadline:
+            try:
+                address = json.loads(scheduler_file.read_text())["address"]
+            except (OSError, ValueError, KeyError):
+                time.sleep(0.1)
+        assert address, f"the scheduler wrote no readable {scheduler_file.name} in 60 s"
         started.append(
             subprocess.Popen(
                 [

@@ -34,6 +34,7 @@ from sim.contract.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from sim.contract.outdir import atomic_write
 from sim.contract.directed import DIRECTED_RUNS
 from sim.reports.run_files import RunFiles
+from sim.reports.tables import markdown_table
 
 __all__ = ["main", "kill_suite", "run_firmware_mutant", "GOAL"]
 
@@ -237,14 +238,20 @@ def _markdown(summary: dict) -> str:
         f"({100 * summary['share']:.0f} %, goal {100 * summary['goal']:.0f} %) in {summary['seconds']} s; "
         f"kill suite with {summary['seeds']} random seeds.",
         "",
-        "| kind | mutant | the bug | killed | by |",
-        "|---|---|---|---|---|",
     ]
-    for r in summary["mutants"]:
-        by = r["by"].replace("|", "\\|")[:200]
-        lines.append(
-            f"| {r['kind']} | `{r['name']}` | {_describe_mutant(r)} | {'yes' if r['killed'] else '**no**'} | {by} |"
-        )
+    lines += markdown_table(
+        ["kind", "mutant", "the bug", "killed", "by"],
+        [
+            [
+                r["kind"],
+                f"`{r['name']}`",
+                _describe_mutant(r),
+                "yes" if r["killed"] else "**no**",
+                r["by"].replace("|", "\\|")[:200],
+            ]
+            for r in summary["mutants"]
+        ],
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -27,6 +27,7 @@ from sim.campaigns.campaign import RunSpec, config_label
 from sim.contract.errors import EXIT_OK, UsageError
 from sim.campaigns.results_db import ResultsDB
 from sim.contract.run_options import repeat_command
+from sim.reports.tables import markdown_table
 
 __all__ = ["add_arguments", "command", "collect", "render_markdown", "write_png", "reproduce_command"]
 
@@ -390,15 +391,16 @@ def render_markdown(data: dict) -> str:
         "",
         "## Pass/fail by configuration",
         "",
-        "| configuration | id | runs | pass | fail | panic | error | first failing seed |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for m in data["matrix"]:
-        first = m["first_failing_seed"] if m["first_failing_seed"] is not None else ""
-        lines.append(
-            f"| {m['label']} | `{m['config_id']}` | {m['runs']} | {m['pass']} | {m['fail']} | {m['panic']} "
-            f"| {m['error']} | {first} |"
-        )
+    lines += markdown_table(
+        ["configuration", "id", "runs", "pass", "fail", "panic", "error", "first failing seed"],
+        [
+            [m["label"], f"`{m['config_id']}`", m["runs"], m["pass"], m["fail"], m["panic"], m["error"]]
+            + ["" if m["first_failing_seed"] is None else m["first_failing_seed"]]
+            for m in data["matrix"]
+        ],
+        align="llrrrrrr",
+    )
     lines += ["", "## Failures by signature", ""]
     if not data["failures"]:
         lines.append("None.")
@@ -452,15 +454,17 @@ def render_markdown(data: dict) -> str:
             "",
             f"## History of {what}",
             "",
-            "| revision | configuration | runs | pass | fail | panic | error |"
-            + (" status |" if h["seed"] is not None else ""),
-            "|---|---|---:|---:|---:|---:|---:|" + ("---|" if h["seed"] is not None else ""),
         ]
-        for p in h["points"]:
-            lines.append(
-                f"| {p['revision']} | {p['config']} | {p['runs']} | {p['pass']} | {p['fail']} | {p['panic']} "
-                f"| {p['error']} |" + (f" {p['status']} |" if h["seed"] is not None else "")
-            )
+        one_seed = h["seed"] is not None
+        lines += markdown_table(
+            ["revision", "configuration", "runs", "pass", "fail", "panic", "error"] + (["status"] if one_seed else []),
+            [
+                [p["revision"], p["config"], p["runs"], p["pass"], p["fail"], p["panic"], p["error"]]
+                + ([p["status"]] if one_seed else [])
+                for p in h["points"]
+            ],
+            align="llrrrrr" + ("l" if one_seed else ""),
+        )
     return "\n".join(lines) + "\n"
 
 

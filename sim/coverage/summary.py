@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sim.coverage.func import MODEL, UNREACHABLE, reachable
 from sim.coverage.tally import Tally
+from sim.reports.tables import markdown_table
 
 __all__ = ["write_plot", "render_report"]
 
@@ -70,10 +71,11 @@ def write_plot(
     fig.savefig(path)
 
 
-def _points(part: dict) -> str:
+def _points(part: dict) -> list[str]:
+    """Points hit of the total, and the share (two cells)."""
     # Rounded down, as sim/coverage/rtl.py does: 99.97 % is not 100 %.
     pct = "-" if not part["total"] else f"{1000 * part['hit'] // part['total'] / 10:.1f} %"
-    return f"{part['hit']}/{part['total']} | {pct}"
+    return [f"{part['hit']}/{part['total']}", pct]
 
 
 def render_report(out: Path, tally: Tally, results: list, args, code: dict, closure: dict, prefix: int) -> str:
@@ -105,20 +107,20 @@ def render_report(out: Path, tally: Tally, results: list, args, code: dict, clos
         lines += [
             "## RTL code coverage (Verilator line and toggle)",
             "",
-            "| block | line points | line % | toggle points | toggle % |",
-            "|---|---:|---:|---:|---:|",
         ]
-        for block, entry in code["rtl"]["blocks"].items():
-            lines.append(f"| {block} | {_points(entry['line'])} | {_points(entry['toggle'])} |")
+        lines += markdown_table(
+            ["block", "line points", "line %", "toggle points", "toggle %"],
+            [[block, *_points(e["line"]), *_points(e["toggle"])] for block, e in code["rtl"]["blocks"].items()],
+            align="lrrrr",
+        )
         lines += ["", "Per build, the uncovered lines, the annotated sources, rtl.info and HTML: `rtl/summary.md`.", ""]
     if "fw" in code:
         fw = code["fw"]
         lines += [
             "## Firmware code coverage (coverage.py with branches)",
             "",
-            "| part | functions run | statements | branches |",
-            "|---|---:|---:|---:|",
         ]
+        rows = []
         for title, key in (
             ("functions the seeds define", "seed_total"),
             ("functions the seeds call", "seed_called_total"),
@@ -127,11 +129,15 @@ def render_report(out: Path, tally: Tally, results: list, args, code: dict, clos
         ):
             part = fw.get(key) or {}
             run = f"{part['functions_run']}/{part['functions']}" if "functions" in part else ""
-            lines.append(
-                f"| {title} | {run} | {part.get('statements_run')}/{part.get('statements')} "
-                f"({part.get('statements_pct')} %) | {part.get('branches_taken')}/{part.get('branches')} "
-                f"({part.get('branches_pct')} %) |"
+            rows.append(
+                [
+                    title,
+                    run,
+                    f"{part.get('statements_run')}/{part.get('statements')} ({part.get('statements_pct')} %)",
+                    f"{part.get('branches_taken')}/{part.get('branches')} ({part.get('branches_pct')} %)",
+                ]
             )
+        lines += markdown_table(["part", "functions run", "statements", "branches"], rows, align="lrrr")
         lines += [
             "",
             "Per seed function, with the missed lines and branches: `fw/fw_coverage.md`; coverage.py's "
@@ -142,10 +148,17 @@ def render_report(out: Path, tally: Tally, results: list, args, code: dict, clos
     lines += [f"- `{n}`: {MODEL[n]}" for n in tally.open()] or ["(none: closure)"]
     lines += ["", "## Unreachable bins", ""]
     lines += [f"- `{n}` ({'hit anyway' if tally.hits[n] else 'not hit'}): {why}" for n, why in UNREACHABLE.items()]
-    lines += ["", "## Every bin", "", "| bin | what | hits | first hit by |", "|---|---|---|---|"]
-    lines += [
-        f"| `{n}` | {MODEL[n]} | {tally.hits[n]:,} | "
-        f"{tally.first.get(n, '*unreachable*' if n in UNREACHABLE else '**not hit**')} |"
-        for n in MODEL
-    ]
+    lines += ["", "## Every bin", ""]
+    lines += markdown_table(
+        ["bin", "what", "hits", "first hit by"],
+        [
+            [
+                f"`{n}`",
+                MODEL[n],
+                f"{tally.hits[n]:,}",
+                tally.first.get(n, "*unreachable*" if n in UNREACHABLE else "**not hit**"),
+            ]
+            for n in MODEL
+        ],
+    )
     return "\n".join(lines) + "\n"
