@@ -206,14 +206,28 @@ def _start_long_run(out: Path, sim: str = "verilator") -> subprocess.Popen:
     return proc
 
 
-@pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_a_signal_stops_the_simulator_and_keeps_the_run(sig, code, tmp_path):
-    """The signal goes to the parent alone (as CI and IDEs send it): the simulator stops too."""
+@pytest.mark.parametrize(
+    "sig, code, sim, group",
+    [
+        (signal.SIGTERM, 143, "verilator", False),
+        (signal.SIGINT, 130, "verilator", False),
+        (signal.SIGTERM, 143, "icarus", False),
+        (signal.SIGINT, 130, "icarus", False),
+        (signal.SIGINT, 130, "icarus", True),
+    ],
+    ids=["verilator-SIGTERM", "verilator-SIGINT", "icarus-SIGTERM", "icarus-SIGINT", "icarus-SIGINT-to-the-group"],
+)
+def test_a_signal_stops_the_simulator_and_keeps_the_run(sig, code, sim, group, tmp_path):
+    """The signal goes to the parent alone (as CI and IDEs send it), or to the whole process group (as a
+    terminal's Ctrl-C does, so the simulator gets it too): either way the simulator side ends the run."""
+    from tests.conftest import require_simulator
+
+    require_simulator(sim)
     out = tmp_path / "long"
-    proc = _start_long_run(out)
+    proc = _start_long_run(out, sim)
     descendants = child_processes(proc.pid)
     assert descendants
-    if sig == signal.SIGTERM:
+    if sig == signal.SIGTERM and sim == "verilator":
         # Meanwhile a second run into the same folder is refused at once, naming the first.
         second = subprocess.run(
             [sys.executable, "-m", "sim.cli", "run", "--scenario", "up-basic", "--out", str(out)],
@@ -224,7 +238,10 @@ def test_a_signal_stops_the_simulator_and_keeps_the_run(sig, code, tmp_path):
         )
         assert second.returncode == 2 and "is in use by a run still going" in second.stderr
         assert "test-forever" in second.stderr
-    proc.send_signal(sig)
+    if group:
+        os.killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err[-2000:]
     assert "Traceback" not in err

@@ -37,6 +37,15 @@ def _on_signal(signum, frame) -> None:
     _STOP["signal"] = signum
 
 
+def _take_signals() -> None:
+    """Make SIGINT and SIGTERM ours. Icarus's vvp installs its own handlers when its simulation
+    starts, after this test began: its SIGINT and SIGTERM stop the simulation into vvp's interactive
+    prompt, which without a terminal ends the simulation at once, before this side writes anything.
+    Taken back at every progress tick, the signal is seen here and the run ends as ``interrupted``."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _on_signal)
+
+
 @cocotb.test()
 async def run_scenario(dut):
     try:
@@ -47,8 +56,7 @@ async def run_scenario(dut):
 
 
 async def _run_scenario(dut):
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _on_signal)
+    _take_signals()
     config = RunConfig.from_environment()
     for module in config.scenario_modules:
         importlib.import_module(module)
@@ -162,3 +170,4 @@ async def _report_progress(path: Path, cpu, budget: int, system) -> None:
         if _STOP["signal"] is not None:
             system.finish("interrupted")
         await Timer(step * CLOCK_PERIOD_NS, unit="ns")
+        _take_signals()
