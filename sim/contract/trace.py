@@ -21,7 +21,7 @@ CLOCK_PERIOD_NS = 10
 
 
 class Trace:
-    """Collects kernel events of a run; optionally streams them to a file as they come."""
+    """Collects the kernel events of a run in memory; written once, sorted, at the end of the run."""
 
     def __init__(self):
         self.records: list[dict] = []
