@@ -189,9 +189,14 @@ def test_faults_are_in_the_report_and_empty_checks_are_na(tmp_path):
     assert "[n/a   ] every IPI delivered exactly once" in (quiet / "report.txt").read_text()
 
 
-def _start_long_run(out: Path, sim: str = "verilator") -> subprocess.Popen:
+def _start_long_run(out: Path, sim: str = "verilator", *, cli: bool = False) -> subprocess.Popen:
+    """The never-ending scenario, through run_scenario or (``cli``) through lwkt-soc run."""
+    command = [sys.executable, "-c", LONG_RUN, str(out), sim]
+    if cli:
+        command = [sys.executable, "-m", "sim.cli", "run", "--scenario-module", "tests.scenarios_extra"]
+        command += ["--scenario", "test-forever", "--sim", sim, "--out", str(out)]
     proc = subprocess.Popen(
-        [sys.executable, "-c", LONG_RUN, str(out), sim],
+        command,
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -253,6 +258,26 @@ def test_a_signal_stops_the_simulator_and_keeps_the_run(sig, code, sim, group, t
     assert report["outcome"] == "interrupted" and not report["ok"] and report["cycles"] > 0
     records = [json.loads(line) for line in (out / "trace.jsonl").read_text().splitlines()]
     assert records and records[-1]["cycle"] <= report["cycles"] + 100
+
+
+@pytest.mark.parametrize("sim", ["verilator", "icarus"])
+def test_a_simulator_killed_mid_run_is_a_crash_not_a_broken_build(sim, tmp_path):
+    """SIGKILL of the simulator's own process (as the OOM killer would) once the run is going: exit 3 with
+    one line naming the signal and the cycle reached; no rebuild, no second attempt."""
+    from tests.conftest import require_simulator
+
+    require_simulator(sim)
+    out = tmp_path / "long"
+    proc = _start_long_run(out, sim, cli=True)
+    simulators = child_processes(proc.pid)
+    assert simulators
+    for pid in simulators:
+        os.kill(pid, signal.SIGKILL)
+    stdout, err = proc.communicate(timeout=120)
+    assert proc.returncode == 3, stdout[-2000:] + err[-2000:]
+    assert "crashed during the run (killed by SIGKILL) after cycle" in err and "Not retried" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "rebuilding" not in stdout and "did not start" not in stdout
 
 
 def test_a_damaged_build_is_rebuilt_once(tmp_path):

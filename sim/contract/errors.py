@@ -19,6 +19,7 @@ __all__ = [
     "EXIT_SIGINT",
     "EXIT_SIGTERM",
     "EXIT_CODES_HELP",
+    "SimulatorCrashed",
     "UsageError",
     "EnvironmentProblem",
     "report_error",
@@ -30,7 +31,8 @@ EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 EXIT_CODES_HELP = (
     "Exit codes: 0 every check held; 1 a kernel check failed or the firmware panicked; "
     "2 usage error (bad option, scenario, spec, or a combination that cannot work); "
-    "3 environment error (path not writable, simulator missing or broken, build failed); "
+    "3 environment error (path not writable, simulator missing or broken, build failed, or the simulator "
+    "crashed during the run); "
     "130/143 interrupted (SIGINT/SIGTERM)."
 )
 
@@ -41,6 +43,11 @@ class UsageError(ValueError):
 
 class EnvironmentProblem(RuntimeError):
     """The machine cannot do it (a path, a simulator, a build): exit 3 with the message."""
+
+
+class SimulatorCrashed(EnvironmentProblem):
+    """The simulator started the run and died before its end (a signal, a non-zero status): exit 3.
+    Not a broken build, so neither rebuilt nor run again."""
 
 
 def report_error(prog: str, exc: UsageError | EnvironmentProblem) -> int:

@@ -9,6 +9,7 @@ still writes all of them, up to the point where it stopped.
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 from dataclasses import replace
@@ -16,12 +17,12 @@ from pathlib import Path
 
 from firmware.cost_model import load_cost_model
 from sim.contract.config import RunConfig
-from sim.contract.errors import EXIT_FAILED, EXIT_OK, EnvironmentProblem
+from sim.contract.errors import EXIT_FAILED, EXIT_OK, EnvironmentProblem, SimulatorCrashed
 from sim.contract.outdir import RunFolder
 from sim.contract.resolve import RunError, resolve_run
 from sim.host.build import build_soc
 from sim.host.interrupt import Interruption
-from sim.host.runner import collect_waveform, run_cocotb, wave_plusargs
+from sim.host.runner import SimulatorEnded, collect_waveform, run_cocotb, wave_plusargs
 from sim.host.toolchain import tool_versions
 from sim.reports.progress import ProgressDisplay
 from sim.reports.report import build_report, render_text, write_report
@@ -93,9 +94,13 @@ def _run(out: Path, build, config: RunConfig, interruption: Interruption, *, pro
                 enabled=progress,
             )
             break
-        except RuntimeError as exc:  # the simulator ended without results
+        except SimulatorEnded as exc:  # the simulator ended without results
             if interruption.signal is not None:
                 break
+            if (out / PROGRESS_FILE).exists():
+                # The run had started (the simulator side writes progress from its first cycle): a crash,
+                # not a broken build. Neither rebuilt nor run again: a deterministic crash would only repeat.
+                raise SimulatorCrashed(_crash_message(out, exc.status)) from None
             if attempt == 2 or (out / "counters.json").exists():
                 raise EnvironmentProblem(f"{exc}; the build log is {build.directory / 'build.log'}") from None
             # A cached model that does not even start (a damaged build): build it again, once.
@@ -136,6 +141,24 @@ def _run(out: Path, build, config: RunConfig, interruption: Interruption, *, pro
     if interruption.signal is not None:
         return interruption.exit_code
     return EXIT_OK if report["ok"] and result is not None and result.ok else EXIT_FAILED
+
+
+def _crash_message(out: Path, status: int | None) -> str:
+    """One line: how the simulator ended, the last cycle it reported, its last words."""
+    if status is not None and status < 0:
+        how = f"killed by {signal.Signals(-status).name}"
+    else:
+        how = f"exit status {status}" if status else "ended without its results"
+    cycle = _read_progress(out / PROGRESS_FILE)
+    try:
+        lines = [line.strip() for line in (out / "sim.log").read_text(errors="replace").splitlines() if line.strip()]
+    except OSError:
+        lines = []
+    last = f"; its last line: {lines[-1][:200]!r}" if lines else ""
+    return (
+        f"the simulator crashed during the run ({how}) after cycle {cycle or 0:,}{last}; "
+        f"see {out / 'sim.log'}. Not retried, and the build is kept"
+    )
 
 
 def _with_progress(job, progress_file: Path, budget: int, *, enabled: bool):

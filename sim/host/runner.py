@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,16 @@ from sim.contract.directed import DirectedRun, directed_run
 from sim.host import toolchain
 from sim.host.build import Build
 
-__all__ = ["run_cocotb", "run_directed", "CocotbResult", "wave_plusargs", "collect_waveform"]
+__all__ = ["SimulatorEnded", "run_cocotb", "run_directed", "CocotbResult", "wave_plusargs", "collect_waveform"]
+
+
+class SimulatorEnded(RuntimeError):
+    """The simulator process ended without the results file; ``status`` is its exit status (negative:
+    the signal that killed it), or None when it exited 0."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -82,7 +92,15 @@ def run_cocotb(
     except SystemExit:
         # The runner exits when a test failed; the results file tells which.
         if not results_xml.exists():
-            raise RuntimeError(f"the simulator ended without results; see {test_dir / 'sim.log'}") from None
+            raise SimulatorEnded(f"the simulator ended without results; see {test_dir / 'sim.log'}") from None
+    except RuntimeError as exc:
+        # cocotb's runner raises this when the simulator process exits non-zero or is killed.
+        status = re.search(r"return code: (-?\d+)", str(exc))
+        if status is None or results_xml.exists():
+            raise
+        raise SimulatorEnded(
+            f"the simulator ended without results; see {test_dir / 'sim.log'}", int(status.group(1))
+        ) from None
     tests, failed = get_results(results_xml)
     return CocotbResult(tests, failed, results_xml, test_dir)
 
