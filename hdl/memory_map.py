@@ -498,6 +498,7 @@ RAM = Block(
     arbitrated=True,
 )
 
+
 @dataclass(frozen=True)
 class LocalRegion:
     """A window that each RV32 core decodes itself (hdl/rv32/): its accesses never reach the core bus,

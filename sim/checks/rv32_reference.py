@@ -123,6 +123,8 @@ class Reference:
     def __init__(
         self, image: ProgramImage, *, local_bytes: int, pages: dict[int, bytes], entry: int | None = None
     ) -> None:
+        if local_bytes % 4096:
+            raise ValueError(f"local_bytes={local_bytes}: unicorn maps memory in 4 KiB pages")
         self.local_bytes = local_bytes
         uc = self.uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV32)
         uc.mem_map(CORE_LOCAL.base, local_bytes)

@@ -108,6 +108,8 @@ class LockstepResult:
     interrupts: int
     bus_accesses: int
     bus_errors: int
+    registers: list[int]  # x0..x31 at the end
+    retire_cycles: list[int]  # the cycle each record appeared in
 
     @property
     def cpi(self) -> float:
@@ -156,9 +158,11 @@ def run_lockstep(
     bus, record = core.bus, core.retire
     names = [f.name for f in Retirement.__dataclass_fields__.values()]
     outcome: dict = {}
+    retire_cycles: list[int] = []
 
     async def bench(ctx):
         cycle, boundary_irq, respond_at, waited, interrupts_taken = 0, False, None, 0, 0
+        request = None
         while True:
             await ctx.tick()
             cycle += 1
@@ -170,8 +174,12 @@ def run_lockstep(
             if ctx.get(bus.ack) or ctx.get(bus.err):
                 ctx.set(bus.ack, 0)
                 ctx.set(bus.err, 0)
-            elif respond_at is None and ctx.get(bus.cyc) and ctx.get(bus.stb):
-                respond_at = cycle + bus_model.rng.randint(*bus_model.latency)
+            elif ctx.get(bus.cyc) and ctx.get(bus.stb):
+                seen = (ctx.get(bus.adr), ctx.get(bus.we), ctx.get(bus.dat_w))
+                if respond_at is None:
+                    respond_at, request = cycle + bus_model.rng.randint(*bus_model.latency), seen
+                elif seen != request:
+                    raise Mismatch(f"cycle {cycle}: the core changed its bus request before the answer")
             if respond_at == cycle:
                 respond_at = None
                 value = bus_model.access(ctx.get(bus.adr), bool(ctx.get(bus.we)), ctx.get(bus.dat_w))
@@ -181,6 +189,7 @@ def run_lockstep(
                 got = Retirement(**{n: ctx.get(getattr(record, n)) for n in names})
                 got.mem_valid, got.mem_we, got.trap = bool(got.mem_valid), bool(got.mem_we), bool(got.trap)
                 want = lockstep.check(got, irq=boundary_irq, cycle=cycle)
+                retire_cycles.append(cycle)
                 interrupts_taken += want.trap and want.cause >> 31
                 if got.pc == end and not got.trap:
                     break
@@ -218,4 +227,6 @@ def run_lockstep(
         interrupts=outcome["interrupts"],
         bus_accesses=bus_model.accesses,
         bus_errors=bus_model.errors,
+        registers=outcome["registers"],
+        retire_cycles=retire_cycles,
     )
