@@ -161,7 +161,7 @@ def test_cycles_per_instruction(name, words, latency, cpi):
     end = CORE_LOCAL.base + 4 * (len(prologue) + len(body))
     result = run_lockstep(image, end=end, local_words=1024, latency=latency)
     cycles = result.retire_cycles[len(prologue) : len(prologue) + len(body)]  # the body's records
-    assert [b - a for a, b in zip(cycles, cycles[1:])] == [cpi] * (len(body) - 1)
+    assert [b - a for a, b in zip(cycles, cycles[1:], strict=False)] == [cpi] * (len(body) - 1)
 
 
 def test_a_core_that_differs_is_caught():
