@@ -3,7 +3,8 @@
 The run configuration (``config``, written as run.json), the run folder's files (``outdir``), the
 trace record format and clock (``trace``), exit codes and error kinds (``errors``), the catalogue
 of scenarios and faults (``catalogue``), random workload specs (``random_spec``, ``spec_check``),
-the hardware coverage bins (``hw_coverage``) and where the project's files are (``paths``).
+the hardware coverage bins (``hw_coverage``), where the project's files are (``paths``), and the RV32
+core's instruction words (``rv32_isa``) and program images (``rv32_image``).
 
 May import: the standard library, ``hdl`` and ``firmware`` (data only). Never cocotb, nor any other
 ``sim`` package.

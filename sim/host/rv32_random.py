@@ -219,6 +219,8 @@ def random_program(seed: int, length: int, *, local_bytes: int) -> RandomProgram
             s.words[index] = E("jal", args[0], offset)
         else:
             s.words[index] = E(name, args[0], args[1], offset)
+    if len(s.words) > (data - base) // 4:
+        raise ValueError(f"{length} instructions do not fit below the data area of a {local_bytes}-byte memory")
     filler = [rng.getrandbits(32) for _ in range(DATA_BYTES // 4)]
     words = s.words + [0] * ((data - base) // 4 - len(s.words)) + filler
     return RandomProgram(ProgramImage.from_words(base, words), end=s.pc(end), length=length)

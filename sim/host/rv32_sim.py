@@ -230,3 +230,39 @@ def run_lockstep(
         registers=outcome["registers"],
         retire_cycles=retire_cycles,
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m sim.host.rv32_sim --seeds 0:100 --length 5000``: a longer random lockstep check."""
+    import argparse
+    import time
+
+    from .rv32_random import random_program
+
+    parser = argparse.ArgumentParser(prog="python -m sim.host.rv32_sim", description=main.__doc__)
+    parser.add_argument("--seeds", default="0:20", help="first:last (exclusive) seeds of the random streams")
+    parser.add_argument("--length", type=int, default=3000, help="random instructions per stream")
+    parser.add_argument("--irq", type=float, default=0.02, help="chance of an interrupt request after a retirement")
+    args = parser.parse_args(argv)
+    first, last = (int(v) for v in args.seeds.split(":"))
+    total, started = 0, time.monotonic()
+    local_words = 1 << (8 * args.length).bit_length() - 2  # room for the code and the data area
+    local_words = max(local_words, 4096)
+    for seed in range(first, last):
+        generated = random_program(seed, args.length, local_bytes=4 * local_words)
+        plan = InterruptPlan(probability=args.irq, wake_after=20, seed=seed)
+        try:
+            result = run_lockstep(
+                generated.image, end=generated.end, local_words=local_words, interrupts=plan, latency=(1, 3), seed=seed
+            )
+        except (Mismatch, LockstepTimeout) as failure:
+            print(f"seed {seed}: {failure}")
+            return 1
+        total += result.compared
+        print(f"seed {seed}: {result.compared} retirements, {sum(result.traps.values())} traps, CPI {result.cpi:.2f}")
+    print(f"{total} retirements compared, no mismatch, {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
