@@ -74,7 +74,7 @@ class _Stream:
         self.rng, self.base = rng, base
         self.words: list[int] = []
         self.fixups: list[tuple[int, str, tuple, int, int]] = []  # (index, name, args, target index, extra)
-        self.linked: set[int] = set()
+        self.linked: set[int] = set()  # the second instruction of a pair, which no jump may land on
 
     def pc(self, index: int) -> int:
         return self.base + 4 * index
@@ -149,6 +149,7 @@ def _access(s: _Stream, store: bool) -> None:
     if where == "unmapped":
         base = rng.choice(WRITABLE)
         s.emit(E("lui", base, UNMAPPED >> 12))
+        s.linked.add(len(s.words))  # no jump may land on the access: it would miss its base
         offset &= 0x7FF
     else:
         base = S0 if where == "local" else S1
