@@ -40,6 +40,8 @@ __all__ = [
     "DEBUG",
     "DEVICE",
     "RAM",
+    "LocalRegion",
+    "CORE_LOCAL",
     "SOC_ID",
     "OWNER_FREE",
     "CLAIM_NONE",
@@ -494,6 +496,27 @@ RAM = Block(
         ),
     ),
     arbitrated=True,
+)
+
+
+@dataclass(frozen=True)
+class LocalRegion:
+    """A window that each RV32 core decodes itself (hdl/rv32/): its accesses never reach the core bus,
+    so the tile's decoder and the register contract do not see it. The memory fills the window's start;
+    the rest of the window is an access fault."""
+
+    name: str
+    base: int
+    size: int
+    doc: str
+
+
+CORE_LOCAL = LocalRegion(
+    "core_local",
+    0x8000_0000,
+    0x1000_0000,
+    "Each RV32 core's local memory: its code and private data, byte-writable, loaded with the program "
+    "before reset; the core fetches only from here. One cycle per access, no arbitration.",
 )
 
 #: Every block, in address order.

@@ -5,7 +5,8 @@ command and campaign record (``run_options``: one table of its fields), a reques
 (``resolve``: the scenario's defaults and the rules of a run), the run folder's files (``outdir``), the
 trace record format and clock (``trace``), exit codes and error kinds (``errors``), the catalogue
 of scenarios and faults (``catalogue``), random workload specs (``random_spec``, ``spec_check``),
-the hardware coverage bins (``hw_coverage``) and where the project's files are (``paths``).
+the hardware coverage bins (``hw_coverage``), where the project's files are (``paths``), and the RV32
+core's instruction words (``rv32_isa``) and program images (``rv32_image``).
 
 May import: the standard library, ``hdl`` and ``firmware`` (data only). Never cocotb, nor any other
 ``sim`` package.

@@ -57,6 +57,13 @@ def render_markdown() -> str:
             for block in mm.BLOCKS
         ],
     )
+    local = mm.CORE_LOCAL
+    lines += [
+        "",
+        f"Not on the core bus: each RV32 core decodes its own `{local.name}` window, `{local.base:#010x}` "
+        f"({local.size:#x} bytes), before its port ([rv32.md](rv32.md)). {local.doc} An access in the window "
+        "beyond the memory is an access fault; the tile never sees one.",
+    ]
     for block in mm.BLOCKS:
         lines += ["", f"## {block.name}", "", f"Base `{block.base:#010x}`. {block.doc}", ""]
         if block.slot_stride:
