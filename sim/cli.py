@@ -22,6 +22,7 @@ from sim.contract.errors import (
     EXIT_USAGE,
     EnvironmentProblem,
     UsageError,
+    os_error_text,
 )
 
 __all__ = ["main"]
@@ -86,7 +87,7 @@ def _write_file(path: str, text: str) -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(out, text)
     except OSError as exc:
-        raise EnvironmentProblem(f"--out {out}: cannot write it ({exc.strerror or exc})") from None
+        raise EnvironmentProblem(f"--out {out}: cannot write it ({os_error_text(exc)})") from None
 
 
 def _cmd_regs(args) -> int:
@@ -318,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ENVIRONMENT
     except OSError as exc:  # a path the machine refuses: name it, no traceback
         where = f" {exc.filename}" if exc.filename else ""
-        print(f"lwkt-soc: error:{where}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"lwkt-soc: error:{where}: {os_error_text(exc)}", file=sys.stderr)
         return EXIT_ENVIRONMENT
     except KeyboardInterrupt:
         print("lwkt-soc: interrupted", file=sys.stderr)

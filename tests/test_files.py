@@ -68,6 +68,30 @@ def test_atomic_write_streams_chunks_and_leaves_nothing_behind(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]
 
 
+def test_a_file_size_limit_is_one_line_naming_the_file_and_leaves_nothing_half_written(tmp_path):
+    """``ulimit -f`` (RLIMIT_FSIZE) below the size of the register reference: exit 3, one line with the
+    file and the errno, no file under the final name and no temporary file left."""
+    import resource
+
+    from sim.contract.paths import PROJECT_ROOT
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    out = tmp_path / "regs.md"
+    result = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "regs", "--out", str(out)],
+        cwd=PROJECT_ROOT,
+        preexec_fn=limit,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 3, result.stderr
+    assert result.stderr.strip() == f"lwkt-soc: error: --out {out}: cannot write it (File too large (EFBIG))"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_progress_lines_off_a_terminal_at_each_tenth_and_the_end():
     stream = io.StringIO()
     display = ProgressDisplay(100, stream=stream, min_gap=0)

@@ -280,6 +280,38 @@ def test_a_simulator_killed_mid_run_is_a_crash_not_a_broken_build(sim, tmp_path)
     assert "rebuilding" not in stdout and "did not start" not in stdout
 
 
+@pytest.mark.parametrize("sim", ["verilator", "icarus"])
+def test_a_file_size_limit_while_the_simulator_writes_is_one_line_and_nothing_half_written(sim, tmp_path):
+    """``ulimit -f`` below the size of the trace (the simulator side writes it): exit 3, one line naming
+    the file and the errno, no output under a final name, and the folder's lock released for the next run."""
+    import resource
+
+    from tests.conftest import require_simulator
+
+    require_simulator(sim)
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "sim.cli", "run", "--scenario", "up-basic", "--sim", sim, "--out", str(out)]
+    first = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)  # builds, if needed
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert (out / "trace.jsonl").stat().st_size > 20 * 1024
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20 * 1024, 20 * 1024))
+
+    # As a user runs it: cocotb's runner logs more when it sees it is under pytest.
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    limited = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, preexec_fn=limit)
+    assert limited.returncode == 3, limited.stdout[-2000:] + limited.stderr[-2000:]
+    assert limited.stderr.strip().splitlines() == [
+        f"lwkt-soc: error: the simulator could not write {out / 'trace.jsonl'}: File too large (EFBIG); "
+        f"see {out / 'sim.log'}"
+    ]
+    left = sorted(p.name for p in out.iterdir())
+    assert "trace.jsonl" not in left and "counters.json" not in left and not [n for n in left if ".tmp" in n]
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+
+
 def test_a_damaged_build_is_rebuilt_once(tmp_path):
     """A cached model that does not start (here Icarus's compiled design, overwritten) is built again."""
     from tests.conftest import require_simulator

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "EXIT_SIGTERM",
     "EXIT_CODES_HELP",
     "SimulatorCrashed",
+    "os_error_text",
     "UsageError",
     "EnvironmentProblem",
     "report_error",
@@ -48,6 +50,12 @@ class EnvironmentProblem(RuntimeError):
 class SimulatorCrashed(EnvironmentProblem):
     """The simulator started the run and died before its end (a signal, a non-zero status): exit 3.
     Not a broken build, so neither rebuilt nor run again."""
+
+
+def os_error_text(exc: OSError) -> str:
+    """``File too large (EFBIG)``: what the system said, with the errno's name to search for."""
+    name = errno.errorcode.get(exc.errno or 0)
+    return f"{exc.strerror or exc}" + (f" ({name})" if name else "")
 
 
 def report_error(prog: str, exc: UsageError | EnvironmentProblem) -> int:

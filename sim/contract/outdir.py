@@ -61,6 +61,9 @@ def atomic_write(path: Path, data: str | bytes | Iterable[str]) -> None:
             with open(tmp, "w") as f:
                 f.writelines(data)
         os.replace(tmp, path)
+    except OSError as exc:
+        # A full disk or a file-size limit: name the file the user asked for, not the temporary one.
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
     finally:
         tmp.unlink(missing_ok=True)
 

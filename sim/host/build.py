@@ -125,8 +125,11 @@ def build_soc(
             try:
                 _build(sim, config, waves, result, stamp, key, verbose)
             except Exception as exc:  # the toolchain's own error: the log says more
+                # One line: a tool's message may hold a whole traceback; its last line says what went wrong.
+                lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+                why = lines[-1] if lines else type(exc).__name__
                 raise EnvironmentProblem(
-                    f"building the {sim} model failed ({type(exc).__name__}: {exc}); see {directory / 'build.log'}"
+                    f"building the {sim} model failed ({type(exc).__name__}: {why}); see {directory / 'build.log'}"
                 ) from None
     finally:
         lock.release()

@@ -9,6 +9,7 @@ still writes all of them, up to the point where it stopped.
 
 from __future__ import annotations
 
+import re
 import signal
 import sys
 import threading
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from firmware.cost_model import load_cost_model
 from sim.contract.config import RunConfig
-from sim.contract.errors import EXIT_FAILED, EXIT_OK, EnvironmentProblem, SimulatorCrashed
+from sim.contract.errors import EXIT_FAILED, EXIT_OK, EnvironmentProblem, SimulatorCrashed, os_error_text
 from sim.contract.outdir import RunFolder
 from sim.contract.resolve import RunError, resolve_run
 from sim.host.build import build_soc
@@ -116,6 +117,9 @@ def _run(out: Path, build, config: RunConfig, interruption: Interruption, *, pro
         if interruption.signal is not None:
             say(f"\ninterrupted ({interruption.name}) before the simulator wrote anything; see {out / 'sim.log'}")
             return interruption.exit_code
+        written = _write_error(out / "sim.log")
+        if written:
+            raise EnvironmentProblem(f"the simulator could not write {written}; see {out / 'sim.log'}")
         raise EnvironmentProblem(
             f"the simulator ended without writing the run's counters; see {out / 'sim.log'} "
             f"(and the build log {build.directory / 'build.log'})"
@@ -141,6 +145,24 @@ def _run(out: Path, build, config: RunConfig, interruption: Interruption, *, pro
     if interruption.signal is not None:
         return interruption.exit_code
     return EXIT_OK if report["ok"] and result is not None and result.ok else EXIT_FAILED
+
+
+_OS_ERROR = re.compile(r"OSError: \[Errno (\d+)\] (.*?): '(.+)'$")
+
+
+def _write_error(log: Path) -> str | None:
+    """``FILE: File too large (EFBIG)`` when the simulator side stopped on an OSError writing an output
+    (a full disk, a file-size limit): its outputs are written atomically, so nothing half-written is left."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        found = _OS_ERROR.search(line.strip())
+        if found:
+            number, text, path = int(found.group(1)), found.group(2), found.group(3)
+            return f"{path}: {os_error_text(OSError(number, text))}"
+    return None
 
 
 def _crash_message(out: Path, status: int | None) -> str:
