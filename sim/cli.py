@@ -91,9 +91,12 @@ def _write_file(path: str, text: str) -> None:
 
 
 def _cmd_regs(args) -> int:
-    from sim.reports.regdoc import render_markdown
+    if args.c_header:
+        from sim.reports.cheader import render_c_header as render
+    else:
+        from sim.reports.regdoc import render_markdown as render
 
-    text = render_markdown()
+    text = render()
     if args.out in (None, "-"):
         sys.stdout.write(text)
     else:
@@ -207,8 +210,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
     p.set_defaults(func=_cmd_verilog)
 
-    p = sub.add_parser("regs", help="write the register reference (Markdown) from the memory map")
+    p = sub.add_parser("regs", help="write the register reference (Markdown) or a C header from the memory map")
     p.add_argument("--out", metavar="FILE", help="output file (default: standard output)")
+    p.add_argument(
+        "--c-header",
+        action="store_true",
+        help="write the memory map as a C header (lwkt_soc.h: every block, register and field) instead",
+    )
     p.set_defaults(func=_cmd_regs)
 
     p = sub.add_parser("ram-layout", help="write the shared-RAM layout (Markdown) of the SMP kernel")
