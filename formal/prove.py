@@ -162,11 +162,14 @@ def _compile(h, work: Path, name: str = "top") -> Path:
 
 _ASSERT = re.compile(r"Assert failed in \S+: \S+#(\d+):\d+")
 _STEP = re.compile(r"Checking assertions in step (\d+)")
+_STATUS = re.compile(r"Status: (\w+)")
 _COVER = re.compile(r"Reached cover statement (?:in step \d+ )?at \S+: \S+#(\d+):\d+")
 
 
 def _failed_props(h, out: str) -> dict[str, int]:
-    """property -> first step it fails in, from a ``--keep-going`` BMC log."""
+    """property -> first step it fails in, from a ``--keep-going`` BMC log, checked against the log's own
+    ``Status:`` line: a failure the log reports but no property is named for (or the reverse) is an
+    error, never a pass."""
     failed, step = {}, 0
     for text in out.splitlines():
         if mo := _STEP.search(text):
@@ -174,6 +177,13 @@ def _failed_props(h, out: str) -> dict[str, int]:
         if mo := _ASSERT.search(text):
             prop = h.checks.get(int(mo.group(1)), "?")
             failed.setdefault(prop, step)
+    statuses = _STATUS.findall(out)
+    status = statuses[-1] if statuses else "none"
+    if (status == "FAILED") != bool(failed) or status not in ("PASSED", "FAILED") or "?" in failed:
+        raise ToolMissing(
+            f"the BMC log says Status: {status} but names {len(failed)} failed properties "
+            f"({', '.join(sorted(failed)) or 'none'}): its format is not the one this reader knows"
+        )
     return failed
 
 

@@ -122,3 +122,23 @@ def test_failing_property_prints_property_step_and_signals(tmp_path, capsys):
     assert re.search(r"^mplock\[ncpu=2\]\+mplock-err-clear-any err-w1c FAILED step \d+$", out, re.M), out
     assert "property: ERR.NONOWNER is cleared only by writing 1" in out and re.search(r"step 0 inputs: .*\baddr=", out)
     assert re.search(r"counterexample: \S+cex-err-w1c\.vcd \(gtkwave \S+cex-err-w1c\.gtkw\)", out)
+
+
+def test_the_bmc_verdict_is_read_from_the_log_s_own_status_line():
+    """A log whose Status line and named failures disagree is an error, never a pass."""
+    from formal.prove import ToolMissing, _failed_props
+
+    class H:
+        checks = {3: "owner-unique"}
+
+    failing = "Checking assertions in step 4..\nAssert failed in lwkt: top#3:1\nStatus: FAILED\n"
+    assert _failed_props(H, failing) == {"owner-unique": 4}
+    assert _failed_props(H, "Checking assertions in step 9..\nStatus: PASSED\n") == {}
+    for bad in (
+        "Checking assertions in step 4..\nStatus: FAILED\n",  # a failure no property is named for
+        "Assert failed in lwkt: top#3:1\nStatus: PASSED\n",  # named, but the run passed
+        "Assert failed in lwkt: top#7:1\nStatus: FAILED\n",  # a check no property owns
+        "Checking assertions in step 4..\n",  # no verdict at all
+    ):
+        with pytest.raises(ToolMissing, match="Status"):
+            _failed_props(H, bad)
