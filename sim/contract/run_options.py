@@ -20,6 +20,7 @@ import typing
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 
+from firmware.bugs import BUGS
 from firmware.builds import MODES
 from hdl.config import MAX_CPUS, SocConfig
 from sim.contract.catalogue import ALL_FAULTS, FAULTS, NO_FAULTS
@@ -163,8 +164,7 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     RunOption(
         "bug",
         "--plant-bug",
-        "test only: switch on one known scheduling bug (no-rotate, enqueue-head, preempt-lower, "
-        "no-rotate-mp) to show the scoreboard catches it",
+        f"test only: switch on one planted kernel bug ({', '.join(BUGS)}) to show the checks catch it",
         "NAME",
         record="bug",
         column=True,

@@ -94,13 +94,14 @@ def run_cocotb(
         if not results_xml.exists():
             raise SimulatorEnded(f"the simulator ended without results; see {test_dir / 'sim.log'}") from None
     except RuntimeError as exc:
-        # cocotb's runner raises this when the simulator process exits non-zero or is killed.
-        status = re.search(r"return code: (-?\d+)", str(exc))
-        if status is None or results_xml.exists():
-            raise
-        raise SimulatorEnded(
-            f"the simulator ended without results; see {test_dir / 'sim.log'}", int(status.group(1))
-        ) from None
+        # cocotb's runner raises this when the simulator process exits non-zero or is killed. With a
+        # results file the tests' verdicts stand, as after SystemExit; without one the simulator died.
+        if not results_xml.exists():
+            status = re.search(r"return code: (-?\d+)", str(exc))
+            raise SimulatorEnded(
+                f"the simulator ended without results; see {test_dir / 'sim.log'}",
+                int(status.group(1)) if status else None,
+            ) from None
     tests, failed = get_results(results_xml)
     return CocotbResult(tests, failed, results_xml, test_dir)
 
