@@ -17,41 +17,56 @@ from firmware.bugs import BUGS, Bug
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_a_sample_of_firmware_mutants_is_killed(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sim.campaigns.mutants",
-            "--no-hardware",
-            "--sample",
-            "4",
-            "--seeds",
-            "1",
-            "--jobs",
-            "1",
-            "--out",
-            str(tmp_path),
-        ],
+def _mutants(tmp_path, *options, timeout=1500):
+    return subprocess.run(
+        [sys.executable, "-m", "sim.campaigns.mutants", *options, "--out", str(tmp_path), "--db", str(tmp_path / "db")],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=1500,
+        timeout=timeout,
     )
+
+
+def test_a_sample_of_firmware_mutants_is_killed_on_the_campaign_engine(tmp_path):
+    options = ("--no-hardware", "--sample", "4", "--seeds", "1", "--jobs", "1")
+    result = _mutants(tmp_path, *options)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "mutants: 4/4 killed (100 %)" in result.stdout
     summary = json.loads((tmp_path / "mutants.json").read_text())
     assert [m["name"] for m in summary["mutants"]] == list(BUGS)[:: len(BUGS) // 4][:4]
     assert all(m["killed"] and m["by"] for m in summary["mutants"])
     assert "| firmware |" in (tmp_path / "mutants.md").read_text()
+    # Every run is in the results database; the baseline ran whole and passed; a mutant's first failure
+    # stops its suite: on one worker, at most the run that had already started is recorded after it.
+    from sim.campaigns.mutants import mutation_runs
+    from sim.campaigns.results_db import ResultsDB
+
+    db = ResultsDB(tmp_path / "db", create=False)
+    rows = db.rows("SELECT bug, kind, status, recorded FROM runs WHERE campaign = 'mutants' ORDER BY recorded")
+    suite = len(mutation_runs([], [], 1).runs)
+    baseline = [r for r in rows if r["bug"] == ""]
+    assert len(baseline) == suite and all(r["status"] == "pass" for r in baseline)
+    assert {r["kind"] for r in baseline} == {"scenario", "directed"}
+    for mutant in summary["mutants"]:
+        mine = [r["status"] for r in rows if r["bug"] == mutant["name"]]
+        first = next(i for i, status in enumerate(mine) if status != "pass")
+        assert len(mine) - first - 1 <= 1 and len(mine) <= suite, (mutant["name"], mine)
+    db.close()
+    # Asked again at the same sources, nothing runs: the verdicts come from the database.
+    again = _mutants(tmp_path, *options, timeout=300)
+    assert again.returncode == 0 and ", 0 to run" in again.stdout, again.stdout[-2000:]
+    assert json.loads((tmp_path / "mutants.json").read_text())["mutants"] == summary["mutants"]
 
 
-def test_two_hardware_mutants_are_killed_by_the_hdl_tests():
-    from sim.campaigns.hw_mutants import run_hw_mutant
+def test_two_hardware_mutants_are_killed_by_the_hdl_tests(tmp_path):
+    from sim.campaigns.hw_mutants import run_unit_tests
 
     for name, where in (("arbiter-starve", "test_arbiter.py"), ("decoder-accepts-unmapped", "test_decoder.py")):
-        result = run_hw_mutant(name)
-        assert result["killed"] and where in result["by"], result
+        result = run_unit_tests(name, tmp_path / name)
+        assert not result["ok"] and result["outcome"] == "fail" and where in result["failed"][0], result
+        assert where in (tmp_path / name / "pytest.log").read_text()
+    with pytest.raises(KeyError, match="unknown hardware mutant"):
+        run_unit_tests("nope", tmp_path)
 
 
 def test_the_mutant_runner_refuses_an_unknown_name(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 
 from sim.campaigns.campaign import Campaign, RunSpec
 from sim.campaigns.results import collect
-from sim.campaigns.results_db import ResultsDB
+from sim.campaigns.results_db import SCHEMA_VERSION, ResultsDB
 from sim.campaigns.revision import Revision
 from sim.cli import build_parser
 from sim.contract.catalogue import FAULTS, scenario_info
@@ -125,8 +125,9 @@ def test_a_request_is_made_concrete_from_the_catalogue():
             resolve_run(request_)
 
 
-def _old_column_order(path):
-    """Rebuild the runs table with its configuration columns in the order of schema 1 as first written."""
+def _schema_1(path):
+    """Rebuild the runs table as schema 1 had it: its configuration columns in the order first written, no
+    ``mutant`` or ``kind`` column, and ``user_version`` 1."""
     db = sqlite3.connect(path)
     (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'runs'").fetchone()
     lines = sql.splitlines()
@@ -137,22 +138,35 @@ def _old_column_order(path):
     db.executescript(
         "DROP INDEX runs_by_campaign; DROP INDEX runs_by_config; DROP TABLE runs;"
         + "\n".join(rest[:at] + [config[name] for name in old] + rest[at:])
+        + "; PRAGMA user_version = 1; UPDATE meta SET value = '1' WHERE key = 'schema_version';"
     )
     db.close()
 
 
-def test_a_database_of_schema_1_is_read_and_written_and_one_without_a_column_is_refused(tmp_path):
+def test_a_database_of_schema_1_is_migrated_keeping_its_runs_and_one_without_a_column_is_refused(tmp_path):
     path = tmp_path / "old.sqlite"
     ResultsDB(path).close()
-    _old_column_order(path)
-    db = ResultsDB(path)
+    _schema_1(path)
+    bare = sqlite3.connect(path)
+    bare.execute(
+        "INSERT INTO runs (run_key, campaign, session, commit_sha, source_digest, config_id, scenario, sim, cpus, "
+        "fifo_depth, ram_words, faults, cost_model, bug, coverage, seed, status, failed_checks, recorded) "
+        "VALUES ('k0', 'c', 1, 'x', 'd0', 'i0', 'up-basic', 'verilator', 1, 32, 4096, 'none', 'default', '', 0, "
+        "9, 'pass', '[]', 0)"
+    )
+    bare.commit()
+    bare.close()
+    db = ResultsDB(path)  # migrated to schema 2 as it opens
+    assert db.rows("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 2
+    (old,) = db.rows("SELECT seed, kind, mutant FROM runs")
+    assert tuple(old) == (9, "scenario", "")
     campaign = Campaign(name="c", scenarios=("up-basic",), seeds=(1, 2))
     revision = Revision("a" * 40, False, "d1")
     session = db.start_session(campaign, revision, planned=2, already=0, engine="test", workers=1)
     for spec in campaign.expand().runs:
         result = {"status": "pass", "code": 0, "outcome": "done", "failed": [], "checks": 3, "cycles": 10}
         assert db.record(spec, revision, session, result)
-    (row,) = collect(db)["matrix"]
+    (row,) = collect(db, commit="d1")["matrix"]
     assert row["label"] == "up-basic 1cpu fifo32 faults=none verilator" and row["pass"] == 2
     db.close()
     bare = sqlite3.connect(path)
@@ -160,6 +174,16 @@ def test_a_database_of_schema_1_is_read_and_written_and_one_without_a_column_is_
     bare.close()
     with pytest.raises(UsageError, match="runs table has no column bug"):
         ResultsDB(path)
+
+
+def test_a_field_added_to_the_record_keeps_the_ids_of_configurations_recorded_before_it():
+    """mutant and kind are left out of a configuration's record at their defaults: its id is the one it
+    had before they existed; a mutant's configuration is another one."""
+    (spec,) = Campaign(name="c", scenarios=("up-basic",), seeds=(1,)).expand().runs
+    assert "mutant" not in spec.config() and "kind" not in spec.config()
+    mutated = RunSpec("c", replace(spec.run, mutant="arbiter-starve"))
+    assert mutated.config()["mutant"] == "arbiter-starve" and mutated.config_id != spec.config_id
+    assert RunSpec.from_dict(mutated.as_dict()).run.mutant == "arbiter-starve"
 
 
 def test_a_spec_of_a_campaign_runs_as_the_campaign_asked(tmp_path):

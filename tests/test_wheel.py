@@ -47,7 +47,8 @@ def installed(tmp_path_factory):
     code, out = _run([sys.executable, "-m", "venv", str(tmp / "venv")], cwd=tmp, env=dict(os.environ))
     assert code == 0, out
     bin_dir = tmp / "venv" / "bin"
-    code, out = _run([str(bin_dir / "pip"), "install", "--quiet", str(wheel)], cwd=tmp, env=dict(os.environ))
+    # With the campaigns extra: make mutants runs on the campaign engine (Dask).
+    code, out = _run([str(bin_dir / "pip"), "install", "--quiet", f"{wheel}[campaigns]"], cwd=tmp, env=dict(os.environ))
     assert code == 0, out[-4000:]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"

@@ -99,6 +99,11 @@ class RunSpec:
         return config_label(self.config())
 
     @property
+    def mutant(self) -> tuple[str, str]:
+        """Which mutant the run meets: (planted kernel bug, hardware mutant); ("", "") for none."""
+        return self.run.bug, self.run.mutant
+
+    @property
     def run_dir(self) -> str:
         """The run's folder name inside the campaign's folder."""
         r = self.run
@@ -130,6 +135,10 @@ class RunSpec:
 
 def config_label(config: dict) -> str:
     """A configuration in a few words: ``random 4cpu fifo8 faults=all verilator``."""
+    if config.get("kind") == "unit":
+        return "unit tests of the RTL" + (f" mutant={config['mutant']}" if config.get("mutant") else "")
+    if config.get("kind") == "directed":
+        return f"directed {config['scenario']} {config['sim']}" + (f" bug={config['bug']}" if config.get("bug") else "")
     faults = config["faults"]
     if faults != NO_FAULTS and sorted(faults.split(",")) == sorted(FAULTS):
         faults = ALL_FAULTS
@@ -142,6 +151,8 @@ def config_label(config: dict) -> str:
         text += f" cycles={config['cycles']}"
     if config.get("bug"):
         text += f" bug={config['bug']}"
+    if config.get("mutant"):
+        text += f" mutant={config['mutant']}"
     return text
 
 
@@ -168,6 +179,9 @@ class Campaign:
     plant_bug: str = ""
     scenario_modules: tuple[str, ...] = ()
     cluster: dict = field(default_factory=dict)
+    #: A mutation campaign (make mutants): the first failing run of a mutant kills it, and its other runs
+    #: are not run (RunSpec.mutant).
+    stop_mutant_at_failure: bool = False
 
     def as_dict(self) -> dict:
         data = asdict(self)

@@ -1,19 +1,27 @@
 """Mutation testing: plant one known bug at a time and see whether the verification catches it.
 
     python -m sim.campaigns.mutants [--only NAME,...] [--sample N] [--seeds R] [--jobs J] [--no-hardware]
+                                    [--db FILE] [--out DIR]
 
 Firmware mutants are the planted bugs of ``firmware/bugs.py`` (``Bug``), each a
-small break of one rule of the seeds, switched on with ``--plant-bug``. Each runs
-through the kill suite: the named scenarios and ``R`` random workloads with every
-fault on, on Verilator, with every run-time check (the scheduling scoreboard, the
-RAM race detector, the kernel's own assertions, the scenarios' checks); it is
-killed by the first run that fails, and that run's failed check or panic says by
-what. Hardware mutants (``hdl/mutants.py``) are built into the RTL through an
-elaboration parameter and meet the HDL unit tests (``sim/campaigns/hw_mutants.py``).
+small break of one rule of the seeds, switched on with ``--plant-bug``. Each meets
+the kill suite: the named scenarios and ``R`` random workloads with every fault on,
+on Verilator, with every run-time check (the scheduling scoreboard, the RAM race
+detector, the kernel's own assertions, the scenarios' checks), then the kernel's
+directed cocotb modules. Hardware mutants (``hdl/mutants.py``) are built into the
+RTL and meet the RTL's unit tests (``sim/campaigns/hw_mutants.py``).
 
-The suite first runs without any mutant: it must pass, or nothing can be
-measured. The summary ends with ``mutants: K/N killed (P %)``; the exit code is 0
-when at least ``GOAL`` of them were killed.
+Every run is a run of the campaign ``mutants`` on the campaign engine
+(``sim/campaigns/regress.py``: a Dask LocalCluster of ``--jobs`` workers), recorded
+in the results database (``lwkt-soc results --campaign mutants``). A mutant is
+killed by its first failing run; its other runs are then not run. The suites also
+run without any mutant, the baseline: it must pass, or nothing can be measured.
+Runs recorded at the same sources are taken from the database, so a second
+``make mutants`` runs only what is missing.
+
+The summary ends with ``mutants: K/N killed (P %)``; the exit code is 0 when at
+least ``GOAL`` of them were killed, 1 otherwise, 2 for bad options, 3 when a tool
+is missing.
 """
 
 from __future__ import annotations
@@ -21,30 +29,33 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from firmware.bugs import BUGS
+from sim.campaigns.campaign import Campaign, Expansion, RunSpec
+from sim.campaigns.regress import DEFAULT_DB
 from sim.contract.catalogue import ALL_FAULTS
 from sim.contract.config import DEFAULT_SIM, RunConfig
-from sim.contract.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from sim.contract.outdir import atomic_write
 from sim.contract.directed import DIRECTED_RUNS
-from sim.reports.run_files import RunFiles
+from sim.contract.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, EnvironmentProblem, UsageError, report_error
+from sim.contract.outdir import atomic_write
 from sim.reports.tables import markdown_table
 
-__all__ = ["main", "kill_suite", "run_firmware_mutant", "GOAL"]
+__all__ = ["main", "kill_suite", "directed_suite", "mutation_runs", "verdicts", "GOAL", "CAMPAIGN"]
 
 #: The share of mutants the verification must kill.
 GOAL = 0.95
+#: The campaign's name in the results database.
+CAMPAIGN = "mutants"
+#: The RTL's unit tests as a run: no simulator of ours, no SoC of one configuration.
+UNIT_RUN = RunConfig("hdl", seed=0, sim="amaranth", cpus=0, kind="unit")
 
 
 def kill_suite(seeds: int) -> list[RunConfig]:
-    """The runs a firmware mutant meets, cheapest first: every named scenario on seed 1 (the IPI storm with
-    a small FIFO), then ``seeds`` random workloads with every fault on."""
+    """The scenario runs a firmware mutant meets, cheapest first: every named scenario on seed 1 (the IPI
+    storm with a small FIFO), then ``seeds`` random workloads with every fault on."""
     named = [
         RunConfig("up-basic"),
         RunConfig("up-preempt"),
@@ -61,89 +72,128 @@ def kill_suite(seeds: int) -> list[RunConfig]:
     return named + randoms
 
 
-def _describe(run: RunConfig) -> str:
-    return f"{run.scenario} seed {run.seed}" + (f" --faults {','.join(run.faults)}" if run.faults else "")
+def directed_suite(sim: str = DEFAULT_SIM) -> list[RunConfig]:
+    """The kernel's directed cocotb modules a firmware mutant meets after the scenarios (sim/contract/directed.py,
+    those used by "mutants"): they reach windows a workload meets only by chance."""
+    return [
+        RunConfig(
+            run.name,
+            seed=0,
+            sim=sim,
+            cpus=run.soc.ncpu,
+            fifo_depth=run.soc.fifo_depth,
+            ram_words=run.soc.ram_words,
+            kind="directed",
+        )
+        for run in DIRECTED_RUNS.values()
+        if "mutants" in run.uses
+    ]
 
 
-def _why(report: dict) -> str:
-    """What stopped a run: its panic (a failed run-time check is one) or its first failed check."""
-    if report.get("panic"):
-        return report["panic"]["message"]
-    failed = [c for c in report["checks"] if not c["ok"]]
-    return f"check '{failed[0]['name']}': {failed[0]['detail']}" if failed else f"outcome {report['outcome']}"
+def _scenario_specs(run: RunConfig, bug: str, sim: str) -> list[RunSpec]:
+    """``run`` as the campaign's run (checked and resolved as any campaign's: sim/campaigns/campaign.py)."""
+    one = Campaign(
+        name=CAMPAIGN,
+        scenarios=(run.scenario,),
+        seeds=(run.seed,),
+        cpus=(run.cpus,),
+        fifo_depths=(run.fifo_depth,),
+        faults=(",".join(run.faults) or "none",),
+        sims=(sim,),
+        plant_bug=bug,
+    )
+    return one.expand().runs
 
 
-#: The kernel's directed cocotb tests, after the scenarios (sim/contract/directed.py, those used by
-#: "mutants"). They reach windows a workload meets only by chance.
-COCOTB_SUITE = [run for run in DIRECTED_RUNS.values() if "mutants" in run.uses]
+@dataclass(frozen=True)
+class Mutant:
+    kind: str  # "firmware" or "hardware"
+    name: str  # "" for the baseline
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """As RunSpec.mutant: (planted bug, hardware mutant)."""
+        return (self.name, "") if self.kind == "firmware" else ("", self.name)
+
+    @property
+    def description(self) -> str:
+        if self.kind == "firmware":
+            return BUGS[self.name]
+        from hdl.mutants import HW_MUTANTS
+
+        return HW_MUTANTS[self.name]
 
 
-def _cocotb_kill(bug: str, sim: str) -> str | None:
-    """Run the directed cocotb tests with ``bug`` planted; the first failing test, or None."""
-    import xml.etree.ElementTree as ET
-    from sim.host.runner import run_directed
+def mutation_runs(firmware: list[str], hardware: list[str], seeds: int, sim: str = DEFAULT_SIM) -> Expansion:
+    """Every run of the campaign, in order: the baselines, then each mutant's suite (cheapest run first)."""
+    from dataclasses import replace
 
-    for run in COCOTB_SUITE:
-        module = run.module
-        with tempfile.TemporaryDirectory() as tmp:
-            try:
-                result = run_directed(run, sim, Path(tmp), bug=bug)
-            except RuntimeError as exc:  # the simulator died: that is caught too
-                return f"{module}: {exc}"
-            if not result.ok:
-                for case in ET.parse(result.results_xml).getroot().iter("testcase"):
-                    failure = case.find("failure")
-                    if failure is not None:
-                        message = " ".join((failure.get("message") or "").split())[:160]
-                        return f"cocotb {module}.{case.get('name')}: {message}"
-                return f"cocotb {module}: failed"
-    return None
+    runs: list[RunSpec] = []
 
+    def firmware_suite(bug: str) -> None:
+        for run in kill_suite(seeds):
+            runs.extend(_scenario_specs(run, bug, sim))
+        runs.extend(RunSpec(CAMPAIGN, replace(run, bug=bug)) for run in directed_suite(sim))
 
-def run_firmware_mutant(bug: str, seeds: int, sim: str = DEFAULT_SIM) -> dict:
-    """Run the kill suite with ``bug`` planted (``""``: none) until a run fails: the scenarios, then the
-    kernel's directed cocotb tests."""
-    from sim.host.run import run_scenario
-
-    start = time.perf_counter()
-    runs = 0
-    for run in kill_suite(seeds):
-        runs += 1
-        with tempfile.TemporaryDirectory() as tmp:
-            code = run_scenario(replace(run, sim=sim, bug=bug, out=tmp), quiet=True)
-            if code != 0:
-                why = _why(RunFiles(tmp).report())
-                return {
-                    "kind": "firmware",
-                    "name": bug,
-                    "killed": True,
-                    "by": f"{_describe(run)}: {why}",
-                    "runs": runs,
-                    "seconds": round(time.perf_counter() - start, 1),
-                }
-    by = _cocotb_kill(bug, sim)
-    return {
-        "kind": "firmware",
-        "name": bug,
-        "killed": by is not None,
-        "by": by or "",
-        "runs": runs + 1,
-        "seconds": round(time.perf_counter() - start, 1),
-    }
+    firmware_suite("")
+    if hardware:
+        runs.append(RunSpec(CAMPAIGN, UNIT_RUN))
+    for bug in firmware:
+        firmware_suite(bug)
+    for mutant in hardware:
+        runs.append(RunSpec(CAMPAIGN, replace(UNIT_RUN, mutant=mutant)))
+    return Expansion(runs, [])
 
 
-def _hardware(name: str) -> dict:
-    from sim.campaigns.hw_mutants import run_hw_mutant
+def _why(result: dict) -> str:
+    """What a failing run says: its run, then its panic (a failed run-time check is one) or failed checks."""
+    config = result["config"]
+    if config.get("kind") == "unit":
+        where = f"unit test {result['failed'][0]}" if result["failed"] else "the unit tests"
+    elif config.get("kind") == "directed":
+        where = f"cocotb {config['scenario']}" + (f".{result['failed'][0]}" if result["failed"] else "")
+    else:
+        faults = config.get("faults", "none")
+        where = f"{config['scenario']} seed {result['seed']}" + (f" --faults {faults}" if faults != "none" else "")
+    if result["outcome"] == "timeout":
+        return f"{where}: timeout (only the cycle budget caught it)"
+    if result["panic"]:
+        return f"{where}: {result['panic']}"
+    return f"{where}: failed {', '.join(result['failed'])}" if result["failed"] else f"{where}: {result['outcome']}"
 
-    result = run_hw_mutant(name)
-    return {
-        "kind": "hardware",
-        "name": name,
-        "killed": result["killed"],
-        "by": result["by"],
-        "runs": 1,
-        "seconds": result["seconds"],
-    }
+
+def verdicts(mutants: list[Mutant], expansion: Expansion, results: list[dict], digest: str) -> list[dict]:
+    """Each mutant's verdict from its recorded runs: killed by its first failing run in the suite's order,
+    survived when every run passed, ``error`` when a run could not run and none failed."""
+    order = {spec.run_key(digest): index for index, spec in enumerate(expansion.runs)}
+    mine: dict[tuple[str, str], list[dict]] = {}
+    for result in sorted(results, key=lambda r: order.get(r["run_key"], len(order))):
+        key = (result["config"].get("bug", ""), result["config"].get("mutant", ""))
+        mine.setdefault(key, []).append(result)
+    verdicts = []
+    for mutant in mutants:
+        runs = mine.get(mutant.key, [])
+        failing = [r for r in runs if r["status"] in ("fail", "panic")]
+        errors = [r for r in runs if r["status"] == "error"]
+        verdict = "killed" if failing else "error" if errors else "survived"
+        by = (
+            _why(failing[0])
+            if failing
+            else (f"run error: {errors[0]['panic'] or errors[0]['failed']}" if errors else "")
+        )
+        verdicts.append(
+            {
+                "kind": mutant.kind,
+                "name": mutant.name,
+                "verdict": verdict,
+                "killed": verdict == "killed",
+                "timeout": bool(failing) and failing[0]["outcome"] == "timeout",
+                "by": by,
+                "runs": len(runs),
+                "seconds": round(sum(r["seconds"] or 0 for r in runs), 1),
+            }
+        )
+    return verdicts
 
 
 def _select(names: list[str], only: str | None, sample: int | None) -> list[str]:
@@ -161,8 +211,13 @@ def main(argv=None) -> int:
     parser.add_argument("--only", help="comma-separated mutant names (default: all)")
     parser.add_argument("--sample", type=int, help="only this many of each kind, spread over the catalogue")
     parser.add_argument("--seeds", type=int, default=6, help="random workloads in the kill suite (default 6)")
-    parser.add_argument("--jobs", type=int, default=2, help="mutants run in parallel (default 2)")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel runs: Dask workers (default 2)")
     parser.add_argument("--no-hardware", action="store_true", help="firmware mutants only")
+    parser.add_argument(
+        "--db",
+        default=str(DEFAULT_DB),
+        help=f"the results database (default {DEFAULT_DB}, the one lwkt-soc results reads)",
+    )
     parser.add_argument("--out", default="runs/mutants", help="where mutants.json and mutants.md go")
     args = parser.parse_args(argv)
     hw_names: list[str] = []
@@ -179,55 +234,86 @@ def main(argv=None) -> int:
     if args.seeds < 0 or args.jobs < 1:
         print("sim.campaigns.mutants: error: --seeds must be >= 0 and --jobs >= 1", file=sys.stderr)
         return EXIT_USAGE
-
-    started = time.perf_counter()
-    baseline = run_firmware_mutant("", args.seeds)
-    if baseline["killed"]:
-        print(f"the kill suite fails without any mutant ({baseline['by']}): nothing can be measured")
+    mutants = [Mutant("firmware", n) for n in fw_names] + [Mutant("hardware", n) for n in hw_names]
+    try:
+        expansion = mutation_runs(fw_names, hw_names, args.seeds)
+        summary = _run(mutants, expansion, args)
+    except (UsageError, EnvironmentProblem) as exc:
+        return report_error("sim.campaigns.mutants", exc)
+    if summary is None:
         return EXIT_FAILED
+    for r in summary["mutants"]:
+        if not r["killed"]:
+            print(f"{r['verdict']}: {r['name']} ({r['kind']}): {Mutant(r['kind'], r['name']).description}")
+    print(f"mutants: {summary['killed']}/{summary['total']} killed ({100 * summary['share']:.0f} %)")
+    return EXIT_OK if summary["share"] >= GOAL and not summary["errors"] else EXIT_FAILED
+
+
+def _run(mutants: list[Mutant], expansion: Expansion, args) -> dict | None:
+    """Run the campaign and write mutants.json and mutants.md; None when the baseline fails."""
+    from sim.campaigns.regress import run_campaign
+
+    per_mutant = {}
+    for spec in expansion.runs:
+        per_mutant[spec.mutant] = per_mutant.get(spec.mutant, 0) + 1
+    fw_suite = per_mutant.get(("", ""), 0) - (1 if any(m.kind == "hardware" for m in mutants) else 0)
     print(
-        f"kill suite: {len(kill_suite(args.seeds))} runs per firmware mutant (passes unmutated in "
-        f"{baseline['seconds']} s); hardware mutants meet the HDL unit tests",
+        f"kill suite: {fw_suite} runs per firmware mutant ({len(kill_suite(args.seeds))} scenario runs, then the "
+        f"kernel's directed cocotb modules); hardware mutants meet the RTL's unit tests; each suite also runs "
+        f"without a mutant first",
         flush=True,
     )
-    results = []
-    with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(run_firmware_mutant, name, args.seeds) for name in fw_names]
-        futures += [pool.submit(_hardware, name) for name in hw_names]
-        for future in futures:
-            r = future.result()
-            results.append(r)
-            verdict = "killed" if r["killed"] else "SURVIVED"
-            print(f"  {r['kind']:8} {r['name']:26} {verdict:8} {r['seconds']:6.1f} s  {r['by'][:150]}", flush=True)
+    names = {m.key: m for m in mutants}
+
+    def line(result, spec, done, total):
+        if result["status"] in ("fail", "panic") and spec.mutant in names:
+            m = names[spec.mutant]
+            print(f"  [{done}/{total}] {m.kind:8} {m.name:26} killed by {_why(_with_config(result, spec))[:140]}")
+
+    started = time.perf_counter()
+    campaign = Campaign(name=CAMPAIGN, shrink=False, keep="none", stop_mutant_at_failure=True)
+    outcome = run_campaign(
+        campaign,
+        expansion=expansion,
+        db_path=Path(args.db),
+        folder=Path(args.out),
+        workers=args.jobs,
+        progress=False,
+        on_result=line,
+        say=lambda text: print(text, flush=True),
+    )
+    if outcome.exit_code not in (EXIT_OK, EXIT_FAILED):  # interrupted: the runs so far are recorded
+        raise SystemExit(outcome.exit_code)
+    digest = outcome.revision.digest
+    [baseline] = verdicts([Mutant("baseline", "")], expansion, outcome.results, digest)
+    if baseline["verdict"] != "survived":
+        print(f"the suites fail without any mutant ({baseline['by']}): nothing can be measured")
+        return None
+    results = verdicts(mutants, expansion, outcome.results, digest)
     killed = sum(r["killed"] for r in results)
     total = len(results)
-    share = killed / total if total else 1.0
     summary = {
         "killed": killed,
         "total": total,
-        "share": round(share, 4),
+        "share": round(killed / total if total else 1.0, 4),
         "goal": GOAL,
+        "errors": sum(r["verdict"] == "error" for r in results),
         "seconds": round(time.perf_counter() - started, 1),
         "seeds": args.seeds,
+        "revision": outcome.revision.as_dict(),
+        "database": str(outcome.db_path),
         "mutants": results,
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "mutants.json", json.dumps(summary, indent=2) + "\n")
     atomic_write(out / "mutants.md", _markdown(summary))
-    for r in results:
-        if not r["killed"]:
-            print(f"survived: {r['name']} ({r['kind']}): {_describe_mutant(r)}")
-    print(f"mutants: {killed}/{total} killed ({100 * share:.0f} %)")
-    return EXIT_OK if share >= GOAL else EXIT_FAILED
+    return summary
 
 
-def _describe_mutant(r: dict) -> str:
-    if r["kind"] == "firmware":
-        return BUGS[r["name"]]
-    from hdl.mutants import HW_MUTANTS
-
-    return HW_MUTANTS[r["name"]]
+def _with_config(result: dict, spec: RunSpec) -> dict:
+    """A result as the engine hands it over, with its configuration (as campaign_results gives it)."""
+    return {**result, "config": spec.config()}
 
 
 def _markdown(summary: dict) -> str:
@@ -236,17 +322,18 @@ def _markdown(summary: dict) -> str:
         "",
         f"{summary['killed']}/{summary['total']} killed "
         f"({100 * summary['share']:.0f} %, goal {100 * summary['goal']:.0f} %) in {summary['seconds']} s; "
-        f"kill suite with {summary['seeds']} random seeds.",
+        f"kill suite with {summary['seeds']} random seeds; every run in {summary['database']}, campaign "
+        f"`{CAMPAIGN}`.",
         "",
     ]
     lines += markdown_table(
-        ["kind", "mutant", "the bug", "killed", "by"],
+        ["kind", "mutant", "the bug", "verdict", "by"],
         [
             [
                 r["kind"],
                 f"`{r['name']}`",
-                _describe_mutant(r),
-                "yes" if r["killed"] else "**no**",
+                Mutant(r["kind"], r["name"]).description,
+                r["verdict"] if r["killed"] else f"**{r['verdict']}**",
                 r["by"].replace("|", "\\|")[:200],
             ]
             for r in summary["mutants"]

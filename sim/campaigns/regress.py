@@ -15,10 +15,10 @@ import sqlite3
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sim.campaigns.campaign import Campaign, RunSpec
+from sim.campaigns.campaign import Campaign, Expansion, RunSpec
 from sim.contract.errors import EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, EnvironmentProblem, UsageError
 from sim.campaigns.results_db import ResultsDB
 from sim.campaigns.revision import current_revision
@@ -125,16 +125,18 @@ def run_campaign(
     say=print,
     connect_timeout: float = 30.0,
     wait_workers: float | None = None,
+    expansion: Expansion | None = None,
 ) -> CampaignOutcome:
     """Run every run of ``campaign`` not yet recorded (every one with ``rerun``) and record it.
 
     ``folder`` is the campaign's folder (default ``runs/campaigns/<name>``); ``client`` an existing Dask
     client to use instead of starting one; ``on_result(result, spec, done, to_do)`` hears of each run as it is
-    recorded.
+    recorded. ``expansion`` gives the runs when they are not the product of the campaign's lists (make
+    mutants' kill suites); they run in its order as far as the workers and the builds allow.
     """
     started = time.perf_counter()
     require_dask()
-    expansion = campaign.expand()
+    expansion = expansion or campaign.expand()
     for why in expansion.skipped:
         say(f"left out: {why}")
     revision = current_revision()
@@ -190,11 +192,17 @@ def _run_recorded(
     keys = {spec: spec.run_key(revision.digest) for spec in expansion.runs}
     recorded = set() if rerun else db.recorded_keys(campaign.name, revision.digest)
     pending = [spec for spec in expansion.runs if keys[spec] not in recorded]
+    if campaign.stop_mutant_at_failure and pending:
+        failed = db.failed_keys(campaign.name, revision.digest)
+        killed = {spec.mutant for spec in expansion.runs if keys[spec] in failed}
+        pending = [spec for spec in pending if spec.mutant not in killed]
     outcome.total = len(expansion.runs)
     outcome.already = len(expansion.runs) - len(pending)
     say(
         f"campaign {campaign.name}: {len(expansion.runs)} runs in {len(expansion.configs)} configuration(s) "
-        f"at {revision.label}: {outcome.already} already recorded, {len(pending)} to run"
+        f"at {revision.label}: {outcome.already} already recorded"
+        + (" or moot (their mutant is killed)" if campaign.stop_mutant_at_failure else "")
+        + f", {len(pending)} to run"
     )
     if pending:
         shutil.rmtree(folder / ATTEMPTS, ignore_errors=True)  # left by a client killed before
@@ -301,12 +309,14 @@ def _execute_on(
         builds = _submit_builds(client, pending, probes, nonce, futures)
         ac = as_completed([f for fs in builds.values() for f in fs])
         # A configuration's runs are submitted once its builds are done (not as Dask dependencies: those would
-        # pin runs to the worker holding the build's result, and keep them from the scheduler's queue).
+        # pin runs to the worker holding the build's result, and keep them from the scheduler's queue). Among
+        # the built configurations, runs go in the expansion's order (a kill suite's cheapest runs first).
+        order = {spec: index for index, spec in enumerate(pending)}
         waiting: dict[tuple, collections.deque] = {}
         for spec in pending:
             waiting.setdefault(_build_key(spec), collections.deque()).append(spec)
         builds_left = {key: len(fs) for key, fs in builds.items()}
-        ready_keys: collections.deque = collections.deque()  # built configurations with runs left
+        ready_keys: list = [key for key in waiting if key not in builds]  # built configurations with runs left
         # Tasks in flight at once: enough to keep every worker busy, few enough that a campaign of 10^5 runs
         # never puts them all on the scheduler.
         window = max(32, 4 * max(1, engine.threads()))
@@ -314,15 +324,16 @@ def _execute_on(
         shrinks_wanted = campaign.shrink
         seen_signatures = db.shrunk_signatures(campaign.name)
         bar = Progress(len(pending), enabled=progress)
-        done = failed = 0
+        done = failed = dropped = 0
 
         def submit_more() -> None:
             nonlocal in_flight
-            while in_flight < window and ready_keys:
-                ready = waiting[ready_keys[0]]
+            while in_flight < window:
+                ready_keys[:] = [key for key in ready_keys if waiting[key]]
+                if not ready_keys:
+                    return
+                ready = waiting[min(ready_keys, key=lambda key: order[waiting[key][0]])]
                 batch = [ready.popleft() for _ in range(min(campaign.batch, len(ready)))]
-                if not ready:
-                    ready_keys.popleft()
                 future = client.submit(
                     run_task,
                     [spec.as_dict() for spec in batch],
@@ -335,6 +346,21 @@ def _execute_on(
                 futures[future.key] = ("run", batch, future)
                 ac.add(future)
                 in_flight += 1
+
+        def drop_mutant(mutant) -> None:
+            """The first failure of a mutant kills it: its runs not yet done are not needed."""
+            nonlocal in_flight, dropped
+            for queue in waiting.values():
+                keep = [spec for spec in queue if spec.mutant != mutant]
+                dropped += len(queue) - len(keep)
+                queue.clear()
+                queue.extend(keep)
+            for key, (kind, what, future) in list(futures.items()):
+                if kind == "run" and all(spec.mutant == mutant for spec in what):
+                    del futures[key]
+                    future.cancel()
+                    in_flight -= 1
+                    dropped += len(what)
 
         submit_more()
         bar.update(0, 0)
@@ -377,7 +403,7 @@ def _execute_on(
             future.release()
             if kind == "build":
                 builds_left[what[1]] -= 1
-                if not builds_left[what[1]]:
+                if not builds_left[what[1]] and what[1] in waiting:
                     ready_keys.append(what[1])
                     submit_more()
                 continue
@@ -398,6 +424,8 @@ def _execute_on(
                 failed += result["status"] != "pass"
                 if on_result is not None:
                     on_result(result, spec, done, len(pending))
+                if campaign.stop_mutant_at_failure and result["status"] in ("fail", "panic"):
+                    drop_mutant(spec.mutant)
                 signature = json.dumps(result["signature"]) if result.get("signature") else None
                 if (
                     shrinks_wanted
@@ -421,13 +449,14 @@ def _execute_on(
             submit_more()
             shrinking = sum(1 for entry in futures.values() if entry[0] == "shrink")
             bar.update(
-                done,
+                done + dropped,
                 failed,
-                f"; shrinking {shrinking} signature(s)" if shrinking else "",
-                final=done == len(pending) and not shrinking,
+                (f"; shrinking {shrinking} signature(s)" if shrinking else "")
+                + (f"; {dropped} not needed (their mutant is killed)" if dropped else ""),
+                final=done + dropped == len(pending) and not shrinking,
             )
         if outcome.shrinks:
-            bar.update(done, failed, final=True)
+            bar.update(done + dropped, failed, final=True)
     except KeyboardInterrupt:
         status, exit_code = "interrupted", EXIT_SIGINT
         say("\ninterrupted (SIGINT): the runs recorded so far are kept; run the campaign again to finish it")
@@ -459,8 +488,16 @@ def _exception(future) -> BaseException:
         return exc
 
 
-def _build_key(spec: RunSpec) -> tuple:
-    return spec.run.sim, spec.run.cpus, spec.run.fifo_depth, spec.run.ram_words
+def _build_key(spec: RunSpec) -> tuple | None:
+    """The build a run needs: (simulator, SocConfig); None for the RTL's unit tests, which need none."""
+    run = spec.run
+    if run.kind == "unit":
+        return None
+    if run.kind == "directed":
+        from sim.contract.directed import directed_run
+
+        return run.sim, directed_run(run.scenario).soc
+    return run.sim, run.soc_config()
 
 
 def _submit_builds(client, pending, probes: dict, nonce: str, futures: dict) -> dict:
@@ -471,16 +508,16 @@ def _submit_builds(client, pending, probes: dict, nonce: str, futures: dict) -> 
     builds: dict[tuple, list] = {}
     for spec in pending:
         key = _build_key(spec)
-        if key in builds:
+        if key is None or key in builds:
             continue
         builds[key] = []
-        sim, cpus, fifo, ram = key
+        sim, soc = key
         for fs, addresses in sorted(groups.items()):
             future = client.submit(
                 build_task,
                 sim,
-                {"ncpu": cpus, "fifo_depth": fifo, "ram_words": ram},
-                key=f"build-{sim}-c{cpus}-f{fifo}-r{ram}-{fs[:8]}-{nonce}",
+                asdict(soc),
+                key=f"build-{sim}-{soc.slug}-{fs[:8]}-{nonce}",
                 pure=False,
                 workers=addresses,
                 allow_other_workers=True,

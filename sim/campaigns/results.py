@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import shlex
 import sqlite3
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -213,9 +214,20 @@ def _matrix(db: ResultsDB, where: str, params: list) -> list[dict]:
 
 
 def reproduce_command(spec: RunSpec, out: str, spec_file: str | None = None) -> str:
-    """The ``lwkt-soc run`` line that repeats ``spec`` (with a waveform), runnable as printed."""
+    """The ``lwkt-soc run`` line that repeats ``spec`` (with a waveform), runnable as printed; for a directed
+    module the runner's line, for the RTL's unit tests pytest's (from the project's folder)."""
     from sim.campaigns.revision import PROJECT_ROOT
 
+    run = spec.run
+    if run.kind == "directed":
+        bug = ["--plant-bug", run.bug] if run.bug else []
+        return shlex.join([sys.executable, "-m", "sim.host.runner", run.scenario, "--sim", run.sim, *bug, "--out", out])
+    if run.kind == "unit":
+        from sim.campaigns.hw_mutants import MUTANT_ENV, UNIT_TESTS
+
+        mutant = f"{MUTANT_ENV}={shlex.quote(run.mutant)} " if run.mutant else ""
+        pytest = shlex.join([sys.executable, "-m", "pytest", UNIT_TESTS, "-x"])
+        return f"cd {shlex.quote(str(PROJECT_ROOT))} && {mutant}{pytest}"
     line = repeat_command(replace(spec.run, spec=spec_file, waves=True, out=out))
     if spec.run.scenario_modules:  # test scenarios live in the project's tests package
         line = f"PYTHONPATH={shlex.quote(str(PROJECT_ROOT))} {line}"

@@ -6,7 +6,9 @@ seed): a run is recorded once however often Dask ran its task, and a client
 killed at any point loses only the runs it had not written yet. Readers
 (``lwkt-soc results``) may read while a campaign writes (WAL journal).
 
-Schema version 1 (``PRAGMA user_version``; docs/campaigns.md explains every column):
+Schema version 2 (``PRAGMA user_version``; docs/campaigns.md explains every column). Version 1 lacked the
+runs' ``kind`` and ``mutant`` columns; a version-1 file is brought up to date when opened
+(:data:`MIGRATIONS`), even by a reader, its runs keeping their rows (``kind`` "scenario", no mutant).
 
 - ``meta(key, value)``: ``schema_version``, ``created``;
 - ``sessions``: one row per invocation of a campaign (its revision, what it planned, how it ended);
@@ -27,11 +29,11 @@ import time
 from pathlib import Path
 
 from sim.contract.errors import EnvironmentProblem, UsageError
-from sim.contract.run_options import RECORD_COLUMNS, record_columns
+from sim.contract.run_options import RECORD_COLUMNS, RUN_OPTIONS, record_columns
 
-__all__ = ["ResultsDB", "SCHEMA_VERSION", "STATUSES"]
+__all__ = ["ResultsDB", "SCHEMA_VERSION", "STATUSES", "MIGRATIONS"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATUSES = ("pass", "fail", "panic", "error")
 
 _SCHEMA_TEMPLATE = """
@@ -110,6 +112,22 @@ _SCHEMA = _SCHEMA_TEMPLATE.replace(
     "{config_columns}", "\n".join(f"    {name} {sql} NOT NULL," for name, sql in RECORD_COLUMNS)
 )
 _TABLES = ("meta", "sessions", "bins", "configs", "runs", "shrinks")
+
+
+def _added_columns(*names: str) -> list[str]:
+    """ALTER statements that add the configuration columns ``names`` with their defaults."""
+    options = {option.record: option for option in RUN_OPTIONS if option.column}
+    sql = dict(RECORD_COLUMNS)
+    statements = []
+    for name in names:
+        default = options[name].default
+        literal = f"'{default}'" if isinstance(default, str) else str(int(default))
+        statements.append(f"ALTER TABLE runs ADD COLUMN {name} {sql[name]} NOT NULL DEFAULT {literal}")
+    return statements
+
+
+#: version -> the statements that bring a file of that version to the next one.
+MIGRATIONS: dict[int, list[str]] = {1: _added_columns("mutant", "kind")}
 #: The columns of ``runs`` a result fills, in order: the run's key and revision, its configuration, its result.
 _RUN_COLUMNS = (
     "run_key",
@@ -168,6 +186,8 @@ class ResultsDB:
                     f"{self.path}: results schema version {version}; this lwkt-soc reads up to "
                     f"{SCHEMA_VERSION} (update it)"
                 )
+            elif version in MIGRATIONS:
+                self._migrate()
             elif version != SCHEMA_VERSION:
                 raise UsageError(f"{self.path}: not a results database of lwkt-soc (schema version {version})")
             present = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -203,6 +223,18 @@ class ResultsDB:
                 "INSERT INTO meta VALUES ('schema_version', ?), ('created', ?)", (str(SCHEMA_VERSION), str(time.time()))
             )
             self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _migrate(self) -> None:
+        """Bring a file of an older schema to this one, in one transaction (also when opened to read: the
+        steps only add columns with their defaults)."""
+        with self.transaction():
+            found = self.db.execute("PRAGMA user_version").fetchone()[0]
+            while found in MIGRATIONS:  # another process may have migrated it meanwhile
+                for statement in MIGRATIONS[found]:
+                    self.db.execute(statement)
+                found += 1
+                self.db.execute(f"PRAGMA user_version = {found}")
+            self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(found),))
 
     def transaction(self):
         return _Transaction(self.db)
@@ -353,6 +385,14 @@ class ResultsDB:
         """Run keys of this campaign and source digest that need no new run (errors are run again)."""
         rows = self.db.execute(
             "SELECT run_key FROM runs WHERE campaign = ? AND source_digest = ? AND status != 'error'",
+            (campaign, digest),
+        )
+        return {row[0] for row in rows}
+
+    def failed_keys(self, campaign: str, digest: str) -> set[str]:
+        """Run keys of this campaign and source digest whose run failed or panicked."""
+        rows = self.db.execute(
+            "SELECT run_key FROM runs WHERE campaign = ? AND source_digest = ? AND status IN ('fail', 'panic')",
             (campaign, digest),
         )
         return {row[0] for row in rows}

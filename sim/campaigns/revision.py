@@ -21,8 +21,9 @@ from sim.contract.paths import PROJECT_ROOT
 
 __all__ = ["Revision", "current_revision", "source_digest", "PROJECT_ROOT"]
 
-#: What a run executes: the hardware, the kernel and the simulation side.
-SOURCE_DIRS = ("hdl", "firmware", "sim")
+#: What a run executes: the hardware, the kernel, the simulation side, and the RTL's unit tests (a campaign
+#: run of make mutants; absent from an installed wheel).
+SOURCE_DIRS = ("hdl", "firmware", "sim", "tests/hdl")
 
 
 @dataclass(frozen=True)

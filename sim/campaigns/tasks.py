@@ -122,8 +122,6 @@ def run_task(specs: list[dict], folder: str, keep: str, digest: str) -> list[dic
 def execute_run(spec: RunSpec, folder: Path, keep: str) -> dict:
     """Run ``spec`` into its own attempt folder; returns what the database records. Never raises: a run that
     cannot run or report is a result with status ``error``."""
-    from sim.host.run import run_scenario
-
     attempts = folder / ATTEMPTS
     attempts.mkdir(parents=True, exist_ok=True)
     me = f"{socket.gethostname()}-{os.getpid()}"
@@ -134,8 +132,7 @@ def execute_run(spec: RunSpec, folder: Path, keep: str) -> dict:
     start = time.perf_counter()
     result = {"seed": spec.run.seed, "worker": me, "attempt": earlier + 1}
     try:
-        code = run_scenario(replace(spec.run, out=str(out)), quiet=True)
-        result.update(summarise_run(out, code, spec.run.hw_coverage))
+        result.update(_run_kind(spec.run, out))
     except Exception as exc:  # noqa: BLE001 - whatever it was, the campaign records it and goes on
         result.update(error_result(exc))
     result["seconds"] = round(time.perf_counter() - start, 2)
@@ -148,6 +145,72 @@ def execute_run(spec: RunSpec, folder: Path, keep: str) -> dict:
         shutil.rmtree(out, ignore_errors=True)
         result["out_dir"] = None
     return result
+
+
+def _run_kind(run, out: Path) -> dict:
+    """Run ``run`` into ``out`` as its kind says: a scenario, a directed cocotb module, or the RTL's unit
+    tests; its summary."""
+    if run.kind == "scenario":
+        from sim.host.run import run_scenario
+
+        return summarise_run(out, run_scenario(replace(run, out=str(out)), quiet=True), run.hw_coverage)
+    out.mkdir(parents=True, exist_ok=True)
+    if run.kind == "directed":
+        from sim.host.runner import run_directed
+
+        result = run_directed(run.scenario, run.sim, out, bug=run.bug, hw_coverage=run.hw_coverage)
+        return summarise_directed(result)
+    if run.kind == "unit":
+        from sim.campaigns.hw_mutants import run_unit_tests
+
+        return _unit_summary(run_unit_tests(run.mutant, out))
+    raise UsageError(f"a campaign cannot run runs of kind {run.kind!r}")
+
+
+def summarise_directed(result) -> dict:
+    """The summary of a directed cocotb module's run: its tests, the failing ones and the first failure's
+    message (from cocotb's results.xml)."""
+    import xml.etree.ElementTree as ET
+
+    failed, message = [], None
+    try:
+        cases = list(ET.parse(result.results_xml).getroot().iter("testcase"))
+    except (OSError, ET.ParseError):
+        cases = []
+    for case in cases:
+        failure = case.find("failure")
+        if failure is None:
+            failure = case.find("error")
+        if failure is not None:
+            failed.append(str(case.get("name")))
+            if message is None:
+                message = " ".join((failure.get("message") or "").split())[:200] or None
+    ok = result.ok
+    if not ok and not failed:
+        failed = ["no test ran" if not cases else "the module failed"]
+    return _verdict(ok, "pass" if ok else "fail", failed, message, checks=len(cases))
+
+
+def _unit_summary(result: dict) -> dict:
+    return _verdict(result["ok"], result["outcome"], result["failed"], result["message"], checks=0)
+
+
+def _verdict(ok: bool, outcome: str, failed: list[str], message: str | None, *, checks: int) -> dict:
+    """A run's summary when it has no report of its own (a directed module, the unit tests)."""
+    return {
+        "status": "pass" if ok else "fail",
+        "code": 0 if ok else EXIT_FAILED,
+        "outcome": outcome,
+        "checks": checks,
+        "failed": failed,
+        "panic": message,
+        "signature": None if ok else [sorted(failed), re.sub(r"[0-9]+", "#", message or "")],
+        "counters": {},
+        "latencies": {},
+        "cycles": None,
+        "sim_seconds": None,
+        "bins": None,
+    }
 
 
 def summarise_run(out: Path, code: int, coverage: bool) -> dict:

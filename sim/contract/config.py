@@ -75,6 +75,8 @@ class RunConfig:
     spec: str | None = None
     spec_sha256: str | None = None
     bug: str = ""
+    #: A hardware mutant (hdl/mutants.py) built into the RTL; "" for the correct design.
+    mutant: str = ""
     scenario_modules: list[str] = field(default_factory=list)
     waves: bool = False
     #: Code coverage of this run: Verilator's line and toggle coverage of the RTL (a coverage
@@ -86,7 +88,9 @@ class RunConfig:
     hw_coverage: bool = False
     out: str = DEFAULT_OUT
     versions: dict = field(default_factory=dict)
-    #: "scenario" (lwkt-soc run: ``scenario`` names it) or "directed" (``scenario`` names the cocotb module).
+    #: What runs: "scenario" (lwkt-soc run: ``scenario`` names it), "directed" (a directed cocotb module: in
+    #: run.json ``scenario`` is the module, in a campaign's request the name of its row in
+    #: sim/contract/directed.py) or "unit" (in a campaign: the RTL's unit tests, ``scenario`` "hdl").
     kind: str = "scenario"
     ext_lines: int = SocConfig.ext_lines
     #: A directed module's own knobs (a benchmark's rounds, ...).
@@ -127,7 +131,13 @@ class RunConfig:
         )
 
     def soc_config(self) -> SocConfig:
-        return SocConfig(ncpu=self.cpus, fifo_depth=self.fifo_depth, ram_words=self.ram_words, ext_lines=self.ext_lines)
+        return SocConfig(
+            ncpu=self.cpus,
+            fifo_depth=self.fifo_depth,
+            ram_words=self.ram_words,
+            ext_lines=self.ext_lines,
+            mutant=self.mutant,
+        )
 
     def write(self, folder: Path) -> Path:
         path = Path(folder) / RUN_CONFIG_FILE

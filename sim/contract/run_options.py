@@ -59,6 +59,9 @@ class RunOption:
     record: str | None = None
     #: The record is also a column of the results database's ``runs`` table.
     column: bool = False
+    #: Left out of the record at its default: a field added after configurations were recorded, so that
+    #: their ids (the hash of the record) stay what they were.
+    omit_default: bool = False
 
     @property
     def default(self):
@@ -169,6 +172,9 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         record="bug",
         column=True,
     ),
+    # A hardware mutant and the kind of run: set by make mutants' campaign, no option of lwkt-soc run.
+    RunOption("mutant", record="mutant", column=True, omit_default=True),
+    RunOption("kind", record="kind", column=True, omit_default=True),
     RunOption(
         "mode",
         "--mode",
@@ -304,6 +310,8 @@ def config_record(config: RunConfig) -> dict:
         if option.record is None or option.field == "seed":
             continue
         value = getattr(config, option.field)
+        if option.omit_default and value == option.default:
+            continue
         if option.kind == "names":
             value = _text(option, value) or NO_FAULTS
         elif option.kind == "list":
@@ -333,6 +341,9 @@ def config_from_record(record: dict) -> dict:
 def record_columns(config: RunConfig) -> dict:
     """The results database's configuration columns of one run (:data:`RECORD_COLUMNS`)."""
     record = {**config_record(config), "seed": config.seed}
+    for option in RUN_OPTIONS:
+        if option.omit_default and option.record not in record:
+            record[option.record] = option.default
     return {
         name: int(record[name]) if sql == "INTEGER" and isinstance(record[name], bool) else record[name]
         for name, sql in RECORD_COLUMNS

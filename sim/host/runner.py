@@ -155,3 +155,36 @@ def collect_waveform(build: Build, test_dir: Path) -> Path | None:
                 candidate.replace(target)
             return target
     return None
+
+
+def main(argv=None) -> int:
+    """``python -m sim.host.runner NAME``: one directed run of sim/contract/directed.py, as make mutants and
+    the tests run it (its results.xml and sim.log in ``--out``). Exit 0 when its tests pass, 1 when one fails,
+    2 for bad options, 3 when a tool is missing."""
+    import argparse
+
+    from firmware.bugs import BUGS
+    from sim.contract.config import DEFAULT_SIM, SIMULATORS
+    from sim.contract.directed import DIRECTED_RUNS
+    from sim.contract.errors import EXIT_FAILED, EXIT_OK, EnvironmentProblem, report_error
+
+    parser = argparse.ArgumentParser(prog="python -m sim.host.runner", description=main.__doc__.splitlines()[0])
+    parser.add_argument("name", choices=list(DIRECTED_RUNS), metavar="NAME", help=", ".join(DIRECTED_RUNS))
+    parser.add_argument("--sim", choices=SIMULATORS, default=DEFAULT_SIM)
+    parser.add_argument("--plant-bug", dest="bug", choices=list(BUGS), default="", metavar="BUG")
+    parser.add_argument("--out", default="runs/directed", help="output folder (default runs/directed)")
+    args = parser.parse_args(argv)
+    out = Path(args.out).resolve()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        result = run_directed(args.name, args.sim, out, bug=args.bug)
+    except (EnvironmentProblem, OSError) as exc:
+        return report_error(
+            "sim.host.runner", exc if isinstance(exc, EnvironmentProblem) else EnvironmentProblem(str(exc))
+        )
+    print(f"{args.name}: {result.tests} test(s), {result.failed} failed; {result.results_xml}")
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
