@@ -90,7 +90,7 @@ mutants: $(STAMP)
 COVERAGE_SEEDS ?= 20
 COVERAGE_ARGS ?=
 coverage: $(STAMP)
-	$(BIN)/python -m sim.coverage.run --seeds $(COVERAGE_SEEDS) --jobs $(JOBS) $(COVERAGE_ARGS)
+	$(BIN)/python -m sim.campaigns.coverage_run --seeds $(COVERAGE_SEEDS) --jobs $(JOBS) $(COVERAGE_ARGS)
 
 ## prove: formal proofs of every hardware block at its sizes (BMC, then k-induction; build/formal), then
 ## every hardware mutant against them (--cross-check); PROVE_ARGS=--quick for the CI subset

@@ -388,8 +388,8 @@ def test_each_configuration_is_built_once_per_worker_file_system(tmp_path):
     client, futures = Client(), {}
     builds = _submit_builds(client, runs, probes, "nonce", futures)
     assert len(builds) == 2 and all(len(fs) == 2 for fs in builds.values()) and len(client.calls) == 4
-    for function, (sim, config), kwargs in client.calls:
-        assert function is build_task and sim == "verilator" and config["ncpu"] in (2, 4)
+    for function, (sim, config, coverage), kwargs in client.calls:
+        assert function is build_task and sim == "verilator" and config["ncpu"] in (2, 4) and not coverage
         assert kwargs["workers"] in (["tcp://a:1", "tcp://b:1"], ["tcp://c:1"]) and kwargs["pure"] is False
 
 

@@ -1,13 +1,15 @@
-"""The functional coverage model (sim/coverage/func.py), the hardware bins (sim/contract/hw_coverage.py) and a small
-version of `make coverage` (sim/coverage/run.py: the named runs, the directed modules and two random seeds)."""
+"""The functional coverage model (sim/coverage/func.py), the hardware bins (sim/contract/hw_coverage.py) and a
+small version of `make coverage` (sim/campaigns/coverage_run.py: the named runs, the directed modules and two
+random seeds)."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 from hdl import memory_map as mm
 from hdl.config import SocConfig
-from sim.coverage.run import NAMED_RUNS, REGISTER_MODULES, main
+from sim.campaigns.coverage_run import NAMED_RUNS, REGISTER_MODULES, main
 from sim.coverage.func import HW_BINS, MODEL, UNREACHABLE, bins_hit, counter_hits, reachable, stimulus_for
 from sim.contract.hw_coverage import HwCoverage
 from sim.contract.random_spec import generate_spec
@@ -149,7 +151,8 @@ def test_stimulus_leans_towards_open_bins():
 def test_make_coverage_small(tmp_path, capsys):
     require_simulator("verilator")
     first = tmp_path / "first"
-    rc = main(["--seeds", "2", "--no-code", "--out", str(first)])
+    db = tmp_path / "results.sqlite"
+    rc = main(["--seeds", "2", "--no-code", "--out", str(first), "--db", str(db)])
     out = capsys.readouterr().out
     result = json.loads((first / "coverage.json").read_text())
     assert rc in (0, 1) and result["total"] == len(MODEL)
@@ -170,8 +173,16 @@ def test_make_coverage_small(tmp_path, capsys):
     assert merged["mplock.contended"] == result["bins"]["mplock.contended"]["hits"] > 0
     # Merging: the earlier hits are added to the new runs'.
     second = tmp_path / "second"
-    main(["--seeds", "0", "--no-code", "--merge", str(first), "--out", str(second)])
+    main(["--seeds", "0", "--no-code", "--merge", str(first), "--out", str(second), "--db", str(db)])
     merged = json.loads((second / "coverage.json").read_text())
     assert merged["covered"] >= result["covered"]
+    # Every run is a run of the campaign "coverage" in the results database; each coverage-directed seed
+    # ran the workload drawn for it, kept as a spec file named by its hash.
+    from sim.campaigns.results_db import ResultsDB
+
+    rows = ResultsDB(db, create=False).rows("SELECT runs.kind, configs.config FROM runs JOIN configs USING (config_id)")
+    assert len(rows) == prefix + 2 and {r["kind"] for r in rows} == {"scenario", "directed"}
+    specs = [json.loads(r["config"]).get("spec") for r in rows if '"random"' in r["config"]]
+    assert len(specs) == 2 and all(Path(s).parent == first / "specs" and Path(s).exists() for s in specs)
     assert merged["bins"]["mplock.contended"]["hits"] > result["bins"]["mplock.contended"]["hits"] > 0
     assert merged["bins"]["preempt.hit"]["first"] == "up-preempt seed 1"

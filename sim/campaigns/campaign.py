@@ -38,7 +38,7 @@ from sim.contract.config import DEFAULT_SIM, SIMULATORS, RunConfig
 from sim.contract.errors import UsageError
 from sim.contract.run_options import config_from_record, config_record, run_arguments
 
-__all__ = ["Campaign", "RunSpec", "Expansion", "load_campaign", "parse_seeds", "KEYS"]
+__all__ = ["Campaign", "RunSpec", "Expansion", "campaign_run", "load_campaign", "parse_seeds", "KEYS"]
 
 #: Every key a campaign file may hold, with what it takes.
 KEYS = {
@@ -341,6 +341,33 @@ def _config(
     # the catalogue's order and the cost table's absolute path: the configuration's id is made of these.
     run = replace(request, faults=sorted(resolved.faults, key=FAULTS.index), cost_model=resolved.cost_model)
     return RunSpec(c.name, run, cost_sha), ""
+
+
+def campaign_run(name: str, run: RunConfig) -> RunSpec:
+    """The scenario run ``run`` asks for as a run of campaign ``name``: checked and resolved as a
+    campaign's product is (a usage error when it cannot run), with the fields a campaign's lists do
+    not set (code coverage, a spec file, a hardware mutant) kept. For runs that are no product of
+    lists: make mutants' kill suites, make coverage's runs."""
+    (spec,) = (
+        Campaign(
+            name=name,
+            scenarios=(run.scenario,),
+            seeds=(run.seed,),
+            cpus=(run.cpus,),
+            fifo_depths=(run.fifo_depth,),
+            faults=(",".join(run.faults) or NO_FAULTS,),
+            sims=(run.sim,),
+            cost_models=(run.cost_model,),
+            coverage=run.hw_coverage,
+            cycles=run.cycles,
+            ram_words=run.ram_words,
+            plant_bug=run.bug,
+        )
+        .expand()
+        .runs
+    )
+    kept = replace(spec.run, spec=run.spec, rtl_coverage=run.rtl_coverage, fw_coverage=run.fw_coverage)
+    return RunSpec(name, replace(kept, mutant=run.mutant), spec.cost_model_sha)
 
 
 def parse_seeds(value) -> tuple[int, ...]:

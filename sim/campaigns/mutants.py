@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from firmware.bugs import BUGS
-from sim.campaigns.campaign import Campaign, Expansion, RunSpec
+from sim.campaigns.campaign import Campaign, Expansion, RunSpec, campaign_run
 from sim.campaigns.regress import DEFAULT_DB
 from sim.contract.catalogue import ALL_FAULTS
 from sim.contract.config import DEFAULT_SIM, RunConfig
@@ -83,26 +83,12 @@ def directed_suite(sim: str = DEFAULT_SIM) -> list[RunConfig]:
             cpus=run.soc.ncpu,
             fifo_depth=run.soc.fifo_depth,
             ram_words=run.soc.ram_words,
+            ext_lines=run.soc.ext_lines,
             kind="directed",
         )
         for run in DIRECTED_RUNS.values()
         if "mutants" in run.uses
     ]
-
-
-def _scenario_specs(run: RunConfig, bug: str, sim: str) -> list[RunSpec]:
-    """``run`` as the campaign's run (checked and resolved as any campaign's: sim/campaigns/campaign.py)."""
-    one = Campaign(
-        name=CAMPAIGN,
-        scenarios=(run.scenario,),
-        seeds=(run.seed,),
-        cpus=(run.cpus,),
-        fifo_depths=(run.fifo_depth,),
-        faults=(",".join(run.faults) or "none",),
-        sims=(sim,),
-        plant_bug=bug,
-    )
-    return one.expand().runs
 
 
 @dataclass(frozen=True)
@@ -132,7 +118,7 @@ def mutation_runs(firmware: list[str], hardware: list[str], seeds: int, sim: str
 
     def firmware_suite(bug: str) -> None:
         for run in kill_suite(seeds):
-            runs.extend(_scenario_specs(run, bug, sim))
+            runs.append(campaign_run(CAMPAIGN, replace(run, sim=sim, bug=bug)))
         runs.extend(RunSpec(CAMPAIGN, replace(run, bug=bug)) for run in directed_suite(sim))
 
     firmware_suite("")
@@ -159,6 +145,8 @@ def _why(result: dict) -> str:
         return f"{where}: timeout (only the cycle budget caught it)"
     if result["panic"]:
         return f"{where}: {result['panic']}"
+    if config.get("kind") in ("unit", "directed"):
+        return where  # the failing test is named already
     return f"{where}: failed {', '.join(result['failed'])}" if result["failed"] else f"{where}: {result['outcome']}"
 
 

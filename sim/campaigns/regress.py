@@ -489,15 +489,12 @@ def _exception(future) -> BaseException:
 
 
 def _build_key(spec: RunSpec) -> tuple | None:
-    """The build a run needs: (simulator, SocConfig); None for the RTL's unit tests, which need none."""
+    """The build a run needs: (simulator, SocConfig, Verilator coverage build); None for the RTL's unit
+    tests, which need none."""
     run = spec.run
     if run.kind == "unit":
         return None
-    if run.kind == "directed":
-        from sim.contract.directed import directed_run
-
-        return run.sim, directed_run(run.scenario).soc
-    return run.sim, run.soc_config()
+    return run.sim, run.soc_config(), run.rtl_coverage
 
 
 def _submit_builds(client, pending, probes: dict, nonce: str, futures: dict) -> dict:
@@ -511,13 +508,14 @@ def _submit_builds(client, pending, probes: dict, nonce: str, futures: dict) -> 
         if key is None or key in builds:
             continue
         builds[key] = []
-        sim, soc = key
+        sim, soc, coverage = key
         for fs, addresses in sorted(groups.items()):
             future = client.submit(
                 build_task,
                 sim,
                 asdict(soc),
-                key=f"build-{sim}-{soc.slug}-{fs[:8]}-{nonce}",
+                coverage,
+                key=f"build-{sim}-{soc.slug}{'-cov' if coverage else ''}-{fs[:8]}-{nonce}",
                 pure=False,
                 workers=addresses,
                 allow_other_workers=True,

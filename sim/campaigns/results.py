@@ -228,7 +228,7 @@ def reproduce_command(spec: RunSpec, out: str, spec_file: str | None = None) -> 
         mutant = f"{MUTANT_ENV}={shlex.quote(run.mutant)} " if run.mutant else ""
         pytest = shlex.join([sys.executable, "-m", "pytest", UNIT_TESTS, "-x"])
         return f"cd {shlex.quote(str(PROJECT_ROOT))} && {mutant}{pytest}"
-    line = repeat_command(replace(spec.run, spec=spec_file, waves=True, out=out))
+    line = repeat_command(replace(spec.run, spec=spec_file or spec.run.spec, waves=True, out=out))
     if spec.run.scenario_modules:  # test scenarios live in the project's tests package
         line = f"PYTHONPATH={shlex.quote(str(PROJECT_ROOT))} {line}"
     return line

@@ -19,6 +19,8 @@ from sim.campaigns.revision import source_digest
 
 __all__ = [
     "ATTEMPTS",
+    "CODE_COVERAGE",
+    "keep_code_coverage",
     "build_task",
     "run_task",
     "execute_run",
@@ -30,6 +32,8 @@ __all__ = [
 
 #: Folder (inside the campaign's) where each attempt of a run writes before it is kept or removed.
 ATTEMPTS = ".attempts"
+#: Folder (inside the campaign's) of the runs' code coverage data, named by run (make coverage).
+CODE_COVERAGE = "data"
 
 
 def filesystem_id(root: Path) -> str:
@@ -68,14 +72,15 @@ def probe_worker() -> dict:
     }
 
 
-def build_task(sim: str, config: dict) -> dict:
-    """Build one configuration on this worker's file system (cached: a no-op when built)."""
+def build_task(sim: str, config: dict, coverage: bool = False) -> dict:
+    """Build one configuration on this worker's file system (cached: a no-op when built); ``coverage``: its
+    Verilator coverage build."""
     from hdl.config import SocConfig
     from sim.host.build import build_soc
 
     start = time.perf_counter()
     try:
-        build = build_soc(sim, SocConfig(**config))
+        build = build_soc(sim, SocConfig(**config), coverage=coverage)
     except EnvironmentProblem:
         raise
     except Exception as exc:  # noqa: BLE001 - a simulator missing, a bad configuration: the campaign stops
@@ -133,6 +138,7 @@ def execute_run(spec: RunSpec, folder: Path, keep: str) -> dict:
     result = {"seed": spec.run.seed, "worker": me, "attempt": earlier + 1}
     try:
         result.update(_run_kind(spec.run, out))
+        keep_code_coverage(spec.run, out, folder / CODE_COVERAGE, spec.run_dir)
     except Exception as exc:  # noqa: BLE001 - whatever it was, the campaign records it and goes on
         result.update(error_result(exc))
     result["seconds"] = round(time.perf_counter() - start, 2)
@@ -156,15 +162,51 @@ def _run_kind(run, out: Path) -> dict:
         return summarise_run(out, run_scenario(replace(run, out=str(out)), quiet=True), run.hw_coverage)
     out.mkdir(parents=True, exist_ok=True)
     if run.kind == "directed":
+        from sim.contract.directed import DIRECTED_RUNS, DirectedRun
+        from sim.coverage.func import directed_hits
         from sim.host.runner import run_directed
 
-        result = run_directed(run.scenario, run.sim, out, bug=run.bug, hw_coverage=run.hw_coverage)
-        return summarise_directed(result)
+        # A row of the table (its module and test), or a module of the register contract by name; on the
+        # SoC the run asks for.
+        row = DIRECTED_RUNS.get(run.scenario)
+        directed = DirectedRun(
+            run.scenario, row.module if row else run.scenario, run.soc_config(), row.testcase if row else None
+        )
+        result = run_directed(
+            directed,
+            run.sim,
+            out,
+            first=("sim.tb.fw_coverage_start",) if run.fw_coverage else (),
+            bug=run.bug,
+            hw_coverage=run.hw_coverage,
+            fw_coverage=run.fw_coverage,
+            coverage_build=run.rtl_coverage,
+        )
+        summary = summarise_directed(result)
+        if run.hw_coverage:
+            hits = directed_hits(out)
+            summary["bins"] = sorted(hits)
+            summary["counters"] = {"bin_hits": hits}
+        return summary
     if run.kind == "unit":
         from sim.campaigns.hw_mutants import run_unit_tests
 
         return _unit_summary(run_unit_tests(run.mutant, out))
     raise UsageError(f"a campaign cannot run runs of kind {run.kind!r}")
+
+
+def keep_code_coverage(run, out: Path, data: Path, name: str) -> None:
+    """Keep a run's code coverage data as ``data/<name>.rtl.dat`` and ``.fw.dat`` (make coverage merges
+    them): Verilator's from a scenario (rtl_coverage.dat) or a directed module (coverage.dat), coverage.py's."""
+    from sim.contract.outdir import FW_COVERAGE_DATA
+
+    wanted = {"rtl": run.rtl_coverage, "fw": run.fw_coverage}
+    sources = {"rtl": ("rtl_coverage.dat", "coverage.dat"), "fw": (FW_COVERAGE_DATA,)}
+    for kind, files in sources.items():
+        found = next((out / f for f in files if (out / f).exists()), None) if wanted[kind] else None
+        if found is not None:
+            data.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(found, data / f"{name}.{kind}.dat")
 
 
 def summarise_directed(result) -> dict:
@@ -220,6 +262,7 @@ def summarise_run(out: Path, code: int, coverage: bool) -> dict:
     from sim.campaigns.shrink import failure_signature
 
     report = RunFiles(out).report()
+    hits = run_hits(out) if coverage else None
     failed = [c["name"] for c in report["checks"] if not c["ok"]]
     if code == 0:
         status = "pass"
@@ -242,6 +285,8 @@ def summarise_run(out: Path, code: int, coverage: bool) -> dict:
         "landings": landings,
         "bus_transactions": report.get("bus_transactions"),
     }
+    if hits is not None:  # how often each bin was hit (make coverage's tallies and UCIS files)
+        counters["bin_hits"] = hits
     signature = None
     if status != "pass":
         checks, panic = failure_signature(report)
@@ -258,7 +303,7 @@ def summarise_run(out: Path, code: int, coverage: bool) -> dict:
         "latencies": report.get("latency") or {},
         "cycles": report.get("cycles"),
         "sim_seconds": report.get("wall_seconds"),
-        "bins": sorted(run_hits(out)) if coverage else None,
+        "bins": sorted(hits) if hits is not None else None,
     }
 
 

@@ -102,6 +102,9 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         "random scenario only: run this workload spec (JSON, as sim.campaigns.shrink writes) instead of "
         "drawing one from the seed; checked against its schema and bounds before anything is built",
         "FILE",
+        # make coverage's coverage-directed seeds: their spec's file is named by its content's hash.
+        record="spec",
+        omit_default=True,
     ),
     RunOption(
         "seed",
@@ -175,6 +178,8 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     # A hardware mutant and the kind of run: set by make mutants' campaign, no option of lwkt-soc run.
     RunOption("mutant", record="mutant", column=True, omit_default=True),
     RunOption("kind", record="kind", column=True, omit_default=True),
+    # A directed module's SoC may have other external lines than the default.
+    RunOption("ext_lines", record="ext_lines", omit_default=True),
     RunOption(
         "mode",
         "--mode",
@@ -186,12 +191,16 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
         "--rtl-coverage",
         "Verilator only: run a line and toggle coverage build and keep rtl_coverage.dat "
         "(merge runs with python -m sim.coverage.rtl)",
+        record="rtl_coverage",
+        omit_default=True,
     ),
     RunOption(
         "fw_coverage",
         "--fw-coverage",
         "measure coverage.py with branches over firmware/ and keep fw_coverage.dat "
         "(summarise runs with python -m sim.coverage.fw)",
+        record="fw_coverage",
+        omit_default=True,
     ),
     # A campaign's "coverage": the functional bins, hardware bins included; no option of lwkt-soc run.
     RunOption("hw_coverage", record="coverage", column=True),

@@ -21,7 +21,7 @@ the simulation beyond the optional bus observer):
 
 ``UNREACHABLE`` names the bins no run can hit, each with why; closure is every
 other bin hit. ``STIMULUS`` says, per bin, which draws of the random workload
-make it likelier: coverage-directed generation (``sim/coverage/run.py``) uses it.
+make it likelier: coverage-directed generation (``sim/campaigns/coverage_run.py``) uses it.
 
 The model is our own rather than cocotb-coverage's: every fact it needs is
 already in the trace, the counters or the bus observer, so it counts offline
@@ -38,6 +38,7 @@ from sim.reports.run_files import RunFiles
 
 __all__ = [
     "BINS",
+    "directed_hits",
     "COUNTER_BINS",
     "HW_BINS",
     "MODEL",
@@ -313,6 +314,14 @@ def run_hits(folder: Path | str) -> dict[str, int]:
     hits = bins_hit(files.trace())
     hits.update(counter_hits(files.counters()))
     return hits
+
+
+def directed_hits(folder: Path | str) -> dict[str, int]:
+    """The hardware bins a directed cocotb run recorded (sim/tb/testbench.py), as functional-coverage names."""
+    from sim.contract.config import HW_COVERAGE_FILE
+    from sim.contract.hw_coverage import read_hits
+
+    return {f"hw.{name}": n for name, n in read_hits(Path(folder) / HW_COVERAGE_FILE).items() if n}
 
 
 def reachable() -> list[str]:

@@ -1,15 +1,11 @@
-"""Bins hit over a series of ``make coverage`` runs (:class:`Tally`), and a series run in worker processes
-(:func:`run_series`) with its bins added in the order the runs were submitted."""
+"""Bins hit over a series of ``make coverage`` runs (:class:`Tally`): the hits, the run that first hit
+each bin, and the curve of bins against runs."""
 
 from __future__ import annotations
 
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from pathlib import Path
+from sim.coverage.func import MODEL, reachable
 
-from sim.coverage.func import MODEL, reachable, stimulus_for
-from sim.coverage.jobs import run_job
-
-__all__ = ["Tally", "run_series"]
+__all__ = ["Tally"]
 
 
 class Tally:
@@ -38,43 +34,3 @@ class Tally:
         other = Tally()
         other.hits, other.first, other.curve = dict(self.hits), dict(self.first), list(self.curve)
         return other
-
-
-def run_series(jobs: list[dict], tally: Tally, out: Path, workers: int, code: bool, results: list) -> int | None:
-    """Run ``jobs`` (at most ``workers`` at a time, in order of submission), adding their bins to
-    ``tally``; a biased random job draws from the bins open when it is submitted. Returns the
-    number of random seeds after which every reachable bin was hit (None: not reached)."""
-    closed_at = None
-    seeds_done = 0
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        pending: dict = {}
-        queue = list(enumerate(jobs))
-        finished: dict[int, dict] = {}
-        next_to_add = 0
-        while queue or pending:
-            while queue and len(pending) < workers:
-                index, job = queue.pop(0)
-                if job.get("biased"):
-                    weights, knobs = stimulus_for(tally.open())
-                    job = dict(job, weights=weights, knobs=knobs)
-                pending[pool.submit(run_job, job, out, code)] = index
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                finished[pending.pop(future)] = future.result()
-            # Bins are added in submission order, so the curve does not depend on timing.
-            while next_to_add in finished:
-                r = finished.pop(next_to_add)
-                job = jobs[next_to_add]
-                next_to_add += 1
-                results.append(r)
-                tally.add(r["hits"], r["label"])
-                if "run" in job and job["run"].scenario == "random":
-                    seeds_done += 1
-                    if closed_at is None and not tally.open():
-                        closed_at = seeds_done
-                status = "ok" if r["ok"] else f"FAILED{': ' + r['error'] if r['error'] else ''}"
-                print(
-                    f"  {r['label']:44} {tally.covered():4}/{len(MODEL)} bins  {r['seconds']:6.1f} s  {status}",
-                    flush=True,
-                )
-    return closed_at
