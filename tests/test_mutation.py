@@ -401,3 +401,12 @@ def test_utf8_columns_are_characters(tmp_path):
     (mutant,) = [m for m in generate(path, tmp_path) if m.operator == "arith-swap"]
     assert (mutant.line, mutant.col, mutant.original) == (2, 18, "a + 1")
     assert mutated_source(mutant.id, tmp_path).endswith('return ("é€", a - 1)\n')
+
+
+def test_the_docs_table_lists_every_operator():
+    page = (ROOT / "docs" / "mutation-generator.md").read_text()
+    section = page.split("## Operators")[1].split("\n## ")[0]
+    rows = [line.split("|")[1].strip().strip("`") for line in section.splitlines() if line.startswith("| `")]
+    assert rows == list(OPERATORS)
+    counted = page.split("## Counts")[1]
+    assert [r for r in OPERATORS if f"| `{r}` |" in counted] == list(OPERATORS)

@@ -138,8 +138,11 @@ def is_builtin_name(node: ast.AST) -> bool:
 
 
 def is_statement_domain(target: ast.AST) -> bool:
-    """``m.d.sync`` / ``m.d.comb``: Amaranth's ``+=`` there adds statements; it is no arithmetic."""
-    return isinstance(target, ast.Attribute) and isinstance(target.value, ast.Attribute) and target.value.attr == "d"
+    """``m.d.sync``, ``m.d.comb``, ``m.d[name]``: Amaranth's ``+=`` there adds statements; it is no
+    arithmetic."""
+    if not isinstance(target, (ast.Attribute, ast.Subscript)):
+        return False
+    return isinstance(target.value, ast.Attribute) and target.value.attr == "d"
 
 
 def is_sequence_literal(node: ast.AST) -> bool:

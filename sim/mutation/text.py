@@ -104,9 +104,12 @@ class SourceText:
     def grouped(self, start: int, end: int) -> bool:
         """The text between ``start`` and ``end`` stands alone inside a pair of brackets (grouping
         parentheses, a call's only argument, a subscript): any expression fits there."""
-        before = self.text[:start].rstrip()
-        after = self.text[end:].lstrip()
-        return before[-1:] in ("(", "[") and after[:1] in (")", "]")
+        text, before, after = self.text, start - 1, end
+        while before >= 0 and text[before].isspace():
+            before -= 1
+        while after < len(text) and text[after].isspace():
+            after += 1
+        return before >= 0 and after < len(text) and text[before] in "([" and text[after] in ")]"
 
 
 def find_token(source: SourceText, start: int, end: int, pattern: re.Pattern) -> tuple[int, int]:
