@@ -176,7 +176,9 @@ def _unit_compiles(source: SourceText, site: Site, filename: str) -> bool:
 
 
 def generate(path: Path, root: Path) -> list[Mutant]:
-    """Every mutant of one source file, by position, then operator (:data:`OPERATORS`' order)."""
+    """Every mutant of one source file (under ``root``), by position, then operator (in
+    :data:`OPERATORS`' order). ValueError for a file outside ``root``, SyntaxError for one that
+    does not parse."""
     file = _relative(path, root)
     source = SourceText(Path(path).read_text(encoding="utf-8"))
     return [m for m, site in _mutants(file, source) if _unit_compiles(source, site, file)]
@@ -207,7 +209,7 @@ def mutated_source(mutant_id: str, root: Path) -> str:
     """
     file, line, col, operator, k, _ = parse_id(mutant_id)
     path = Path(root) / file
-    if not path.is_file():
+    if Path(file).is_absolute() or ".." in Path(file).parts or not path.is_file():
         raise ValueError(f"unknown mutant {mutant_id}: no file {file} under {root}")
     text = path.read_text(encoding="utf-8")
     wanted = mutant_id.rsplit(":", 1)[0]

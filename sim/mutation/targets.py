@@ -61,11 +61,21 @@ EXCLUDED = frozenset(
 
 
 def select_files(root: Path, globs: list[str] | tuple[str, ...]) -> list[Path]:
-    """The Python files under ``root`` that match any of ``globs`` (relative to ``root``), sorted."""
-    found = {path for pattern in globs for path in Path(root).glob(pattern) if path.suffix == ".py" and path.is_file()}
+    """The Python files under ``root`` that match any of ``globs`` (relative to ``root``, or absolute
+    under it), sorted; ValueError for an absolute pattern outside ``root``."""
+    root = Path(root).resolve()
+    found = set()
+    for pattern in globs:
+        if Path(pattern).is_absolute():
+            try:
+                pattern = Path(pattern).resolve().relative_to(root).as_posix()
+            except ValueError:
+                raise ValueError(f"{pattern} is not under {root}") from None
+        found.update(path for path in root.glob(pattern) if path.suffix == ".py" and path.is_file())
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
 def default_files(root: Path) -> list[Path]:
     """The kernel and RTL modules mutated when no ``--files`` is given."""
+    root = Path(root).resolve()
     return [p for p in select_files(root, DEFAULT_GLOBS) if p.relative_to(root).as_posix() not in EXCLUDED]
