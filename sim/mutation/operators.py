@@ -50,6 +50,8 @@ Rules that keep mutants meaningful rather than crashes:
   statement, nor, in an initializer (``__init__``, ``__post_init__``, any method with ``init`` in
   its name: ``init_ipiq``, ``lwkt_gdinit``), the first assignment of a ``self`` attribute: those
   mutants would only raise NameError or AttributeError.
+- a ``return`` is never deleted: ``return-none`` changes what it gives back, and without it the
+  function would mostly run off its end and give ``None`` all the same.
 - ``return True``/``False`` get ``return-bool`` only (``return None`` would be falsy as well);
   ``return None`` and a bare ``return`` get nothing.
 - ``negate-condition`` skips a test that is already ``not x`` (``drop-not`` gives ``x``), and an
