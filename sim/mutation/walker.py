@@ -243,18 +243,21 @@ class _Walker(ExpressionSites):
             and call.func.attr in ("If", "Elif")
             and len(call.args) == 1
             and not call.keywords
-            and not isinstance(call.args[0], ast.Starred)
-            and not (isinstance(call.args[0], ast.UnaryOp) and isinstance(call.args[0].op, ast.Invert))
-            and not self.switch_in(call.args[0])
-        ):  # `m.If(~x)`: drop-invert already gives `m.If(x)`
-            # Amaranth's hardware condition: a signal has no `not`, and `~` of a wide value is no
-            # negation; `== 0` is the negation of "non-zero", which is what m.If tests.
-            arg = call.args[0]
-            text = parenthesize(self.src.segment(arg), precedence(arg), ATOM)  # `(a & b) == 0`: plain to read
-            self.add_node(arg, "negate-rtl-condition", f"{text} == 0")
+        ):
+            self.rtl_condition(call.args[0])
         self.expr(call)
         if item.optional_vars is not None:
             self.bind(item.optional_vars)
+
+    def rtl_condition(self, test: ast.expr) -> None:
+        """Amaranth's hardware condition, ``m.If(test)``: a signal has no ``not`` and ``~`` of a
+        wide value is no negation; ``== 0`` negates "non-zero", which is what ``m.If`` tests."""
+        if isinstance(test, ast.Starred) or self.switch_in(test):
+            return
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Invert):
+            return  # `m.If(~x)`: drop-invert already gives `m.If(x)`
+        text = parenthesize(self.src.segment(test), precedence(test), ATOM)  # `(a & b) == 0`: plain to read
+        self.add_node(test, "negate-rtl-condition", f"{text} == 0")
 
     def try_statement(self, node: ast.Try | ast.TryStar) -> bool:
         before = set(self.bound)
