@@ -136,7 +136,9 @@ class RunSpec:
 
 def config_label(config: dict) -> str:
     """A configuration in a few words: ``random 4cpu fifo8 faults=all verilator``."""
-    mutant = "".join(f" {key.replace('_', '-')}={config[key]}" for key in ("bug", "mutant", "source_mutant") if config.get(key))
+    mutant = "".join(
+        f" {key.replace('_', '-')}={config[key]}" for key in ("bug", "mutant", "source_mutant") if config.get(key)
+    )
     if config.get("kind") == "unit":
         return "unit tests of the RTL" + mutant
     if config.get("kind") == "directed":
