@@ -9,7 +9,7 @@ OUT    ?= build/lwkt_soc_$(NCPU)cpu.v
 # Parallel pytest workers; CI machines have 2 cores.
 JOBS   ?= 2
 
-.PHONY: prove prove-solvers run test lint test-hdl test-cosim bench bench-campaign hw-cost stress regress mutants coverage verilog docs clean
+.PHONY: prove prove-solvers run test lint test-hdl test-cosim bench bench-campaign hw-cost stress regress mutants qualify coverage verilog docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,14 @@ MUTANT_SEEDS ?= 6
 MUTANT_SAMPLE ?=
 mutants: $(STAMP)
 	$(BIN)/python -m sim.campaigns.mutants --seeds $(MUTANT_SEEDS) --jobs $(JOBS) $(if $(MUTANT_SAMPLE),--sample $(MUTANT_SAMPLE))
+
+## qualify: mutation qualification: a stratified sample of the generated mutants (sim/mutation) of firmware/
+## and hdl/ against the kill suites, QUALIFY_SAMPLE of each kind (default: the size for +-5 %),
+## QUALIFY_SEED the sample's seed; ends with "qualification: firmware K/N killed (P %, +-I), hdl ..."
+QUALIFY_SAMPLE ?=
+QUALIFY_SEED ?= 1
+qualify: $(STAMP)
+	$(BIN)/python -m sim.campaigns.qualify --seeds $(MUTANT_SEEDS) --jobs $(JOBS) --sample-seed $(QUALIFY_SEED) $(if $(QUALIFY_SAMPLE),--sample $(QUALIFY_SAMPLE))
 
 ## coverage: functional, RTL and firmware code coverage of the named scenarios, the directed register
 ## tests and COVERAGE_SEEDS coverage-directed random workloads (runs/coverage; COVERAGE_ARGS=--compare

@@ -31,6 +31,8 @@ class Bug(enum.StrEnum):
     SIGNAL_DROP_REMOTE = "signal-drop-remote"
     MPLOCK_RELEASE_EARLY = "mplock-release-early"
     ACQUIRE_KEEPS_TD_CPU = "acquire-keeps-td-cpu"
+    SWITCH_RELEASES_UNHELD = "switch-releases-unheld"
+    ITHREAD_COMPLETES_AGAIN = "ithread-completes-again"
 
     @property
     def description(self) -> str:
@@ -57,6 +59,10 @@ _DESCRIPTIONS = {
     Bug.SIGNAL_DROP_REMOTE: "lwkt_signal takes a thread of another CPU off the queue but never schedules it",
     Bug.MPLOCK_RELEASE_EARLY: "rel_mplock frees the MP lock when the count drops to 1",
     Bug.ACQUIRE_KEEPS_TD_CPU: "lwkt_acquire moves the thread without writing its td_cpu",
+    Bug.SWITCH_RELEASES_UNHELD: (
+        "lwkt_switch to a thread without MP count releases the MP lock without asking whether this CPU holds it"
+    ),
+    Bug.ITHREAD_COMPLETES_AGAIN: "an interrupt thread completes its source even when its handler completed it early",
 }
 
 #: name -> what the bug does, in the catalogue's order.

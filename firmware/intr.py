@@ -229,7 +229,7 @@ async def _ithread_main(td: Thread, line: int) -> None:
             # Fault injection: the source stays in service a while after its device was served.
             k.count("delayed_completions")
             await k.cpu.work(k.system.fault_rng(k.gd_cpuid).randint(20, 200))
-        if source not in k.intr_completed:
+        if source not in k.intr_completed or k.system.bug(Bug.ITHREAD_COMPLETES_AGAIN):
             await k.cpu.write(mm.INTC.COMPLETE, source)
         k.intr_completed.discard(source)
         await k.lwkt_deschedule_self()

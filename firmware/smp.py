@@ -189,7 +189,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
             await _maybe_await(td.td_release(td))
         self.tracepoint("lwkt_switch:mplock")
         if ntd.td_mpcount == 0:
-            if await self.mp_lock_held():
+            if self.system.bug(Bug.SWITCH_RELEASES_UNHELD) or await self.mp_lock_held():
                 await self.cpu_rel_mplock()
         elif not await self.mp_lock_held():
             self.panic(f"lwkt_switch: td #{ntd.td_id} needs the MP lock and this CPU does not hold it")

@@ -13,6 +13,8 @@ Each subpackage says in its own docstring what lives there and what it may impor
 - ``sim.campaigns`` many runs: campaign files, the Dask engine, results database, stress,
   shrinking, mutants.
 - ``sim.cli``       the ``lwkt-soc`` command.
+- ``sim.mutation``  source mutants of the kernel and the RTL, and the hook that loads one into a
+  process: the lowest layer, standard library only.
 
 The host layers (everything but ``sim.tb``) never import cocotb or ``sim.tb``: they start the
 simulator, which imports ``sim.tb.run_program`` by name.

@@ -1,8 +1,17 @@
-"""Shared pytest fixtures: simulator availability and per-configuration builds."""
+"""Shared pytest fixtures: simulator availability and per-configuration builds.
 
-import pytest
+With ``LWKT_SOURCE_MUTANT`` set (make mutants' generated hdl mutants, sim/campaigns/hw_mutants.py), the
+mutated module is loaded in place of the real one: installed here, before any test imports it."""
 
-from sim.host import toolchain
+from pathlib import Path
+
+from sim.mutation.hook import install_from_environment
+
+install_from_environment(Path(__file__).resolve().parent.parent)
+
+import pytest  # noqa: E402
+
+from sim.host import toolchain  # noqa: E402
 
 
 def require_simulator(sim: str) -> None:

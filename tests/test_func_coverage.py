@@ -99,7 +99,8 @@ class _Port:
 
 def test_hardware_observer_follows_the_contract():
     config = SocConfig(ncpu=2, fifo_depth=2, ram_words=64, ext_lines=1)
-    cov = HwCoverage(config).attach([_Port(), _Port()])
+    errors = []
+    cov = HwCoverage(config, lambda *error: errors.append(error)).attach([_Port(), _Port()])
     see = cov.observe
     push = mm.IPI_TX.addr("TX_ARG", slot=1)
     for n in range(3):  # 0 -> 1: levels 1, 2, then a push on full
@@ -131,6 +132,14 @@ def test_hardware_observer_follows_the_contract():
         "reg.intc.COMPLETE.write": 1,
         "intc.complete-not-in-service": 1,
     }, cov.hits
+    # The two protocol errors were heard as they happened: (event, the access's request cycle, CPU).
+    assert errors == [("mplock.release-not-owner", 49, 1), ("intc.complete-not-in-service", 60, 0)]
+    # A RELEASE by the owner and a COMPLETE of a claimed source are no errors.
+    see(70, 0, mm.MPLOCK.TRY, False, 1, True, 1)
+    see(71, 0, mm.MPLOCK.RELEASE, True, 0, True, 1)
+    see(72, 1, mm.INTC.CLAIM, False, mm.SOURCE_TIMER, True, 1)
+    see(73, 1, mm.INTC.COMPLETE, True, mm.SOURCE_TIMER, True, 1)
+    assert len(errors) == 2
 
 
 def test_stimulus_leans_towards_open_bins():

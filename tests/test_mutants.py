@@ -6,6 +6,7 @@ mutants against the HDL unit tests. The full figures are in docs/mutants.md.
 """
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +114,57 @@ def test_the_kernel_names_planted_bugs_through_the_enum_and_plants_each_one():
         system.bug("no-rotate")
     with pytest.raises(ValueError, match="unknown planted bug 'no-rotat'"):
         System([StandinCore()], mode="up", trace=_Trace(), bugs=frozenset({"no-rotat"}))
+
+
+def test_a_qualification_sample_of_generated_firmware_mutants(tmp_path):
+    """Two generated firmware mutants through the kill suite on the campaign engine: each gets a verdict,
+    a kill names its run and its kind of failure, and the run ends with the qualification line."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim.campaigns.qualify",
+            "--no-hardware",
+            "--sample",
+            "2",
+            "--sample-seed",
+            "3",
+            "--seeds",
+            "0",
+            "--jobs",
+            "2",
+            "--out",
+            str(tmp_path),
+            "--db",
+            str(tmp_path / "db"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    assert result.returncode in (0, 1), result.stdout[-3000:] + result.stderr[-3000:]
+    summary = json.loads((tmp_path / "qualify.json").read_text())
+    line = summary["line"]
+    assert re.fullmatch(r"qualification: firmware \d/2 killed \(\d+ %, ±\d+\), 0 equivalent", line), line
+    assert line in result.stdout
+    assert [m["kind"] for m in summary["mutants"]] == ["firmware", "firmware"]
+    for m in summary["mutants"]:
+        assert m["verdict"] in ("killed", "survived") and m["id"].startswith("firmware/")
+        assert (m["verdict"] == "killed") == bool(m["by"]) == bool(m["failure"]), m
+    from sim.campaigns.results_db import ResultsDB
+
+    rows = ResultsDB(tmp_path / "db", create=False).rows("SELECT DISTINCT source_mutant FROM runs")
+    assert {r[0] for r in rows} == {""} | {m["id"] for m in summary["mutants"]}
+
+
+def test_a_generated_hdl_mutant_reaches_the_unit_tests(tmp_path):
+    """The unit tests' conftest loads LWKT_SOURCE_MUTANT's module in place of the real one: the MP lock with
+    its first RTL condition negated fails its own tests."""
+    from sim.campaigns.hw_mutants import run_unit_tests
+    from sim.mutation import generate
+
+    [mutant] = [m for m in generate(ROOT / "hdl" / "mplock.py", ROOT) if m.operator == "negate-rtl-condition"][:1]
+    result = run_unit_tests("", tmp_path, source_mutant=mutant.id)
+    assert not result["ok"] and result["outcome"] == "fail", result
+    assert (tmp_path / "pytest.log").exists()

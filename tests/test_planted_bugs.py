@@ -34,3 +34,21 @@ def test_planted_bug_is_caught(bug, tmp_path):
     assert "the model expects" in message
     # The offline replay of the trace written up to the panic finds the same mismatch.
     assert main(["check", str(planted)]) == 1
+
+
+#: bug -> the named scenario where it makes an access the hardware ignores, and what the failure says
+PROTOCOL_CASES = {
+    "switch-releases-unheld": ("smp-pingpong", "RELEASE of the MP lock by a CPU that does not own it"),
+    "ithread-completes-again": ("up-preempt", "COMPLETE of an interrupt source that is not in service"),
+}
+
+
+@pytest.mark.parametrize("bug", sorted(PROTOCOL_CASES))
+def test_a_protocol_error_on_the_bus_fails_the_run_at_the_access(bug, tmp_path):
+    """The hardware ignores a RELEASE by a non-owner and a COMPLETE of a source not in service, so no
+    other check sees them: the register contract followed from the bus does, in every run."""
+    scenario, words = PROTOCOL_CASES[bug]
+    planted = tmp_path / "planted"
+    assert main(["run", "--scenario", scenario, "--sim", "verilator", "--plant-bug", bug, "--out", str(planted)]) == 1
+    message = json.loads((planted / "report.json").read_text())["panic"]["message"]
+    assert message.startswith("check failed: protocol: cycle ") and words in message, message

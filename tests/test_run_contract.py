@@ -127,7 +127,7 @@ def test_a_request_is_made_concrete_from_the_catalogue():
 
 def _schema_1(path):
     """Rebuild the runs table as schema 1 had it: its configuration columns in the order first written, no
-    ``mutant`` or ``kind`` column, and ``user_version`` 1."""
+    ``mutant``, ``source_mutant`` or ``kind`` column, and ``user_version`` 1."""
     db = sqlite3.connect(path)
     (sql,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'runs'").fetchone()
     lines = sql.splitlines()
@@ -156,10 +156,10 @@ def test_a_database_of_schema_1_is_migrated_keeping_its_runs_and_one_without_a_c
     )
     bare.commit()
     bare.close()
-    db = ResultsDB(path)  # migrated to schema 2 as it opens
-    assert db.rows("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 2
-    (old,) = db.rows("SELECT seed, kind, mutant FROM runs")
-    assert tuple(old) == (9, "scenario", "")
+    db = ResultsDB(path)  # migrated to schema 3, step by step, as it opens
+    assert db.rows("PRAGMA user_version")[0][0] == SCHEMA_VERSION == 3
+    (old,) = db.rows("SELECT seed, kind, mutant, source_mutant FROM runs")
+    assert tuple(old) == (9, "scenario", "", "")
     campaign = Campaign(name="c", scenarios=("up-basic",), seeds=(1, 2))
     revision = Revision("a" * 40, False, "d1")
     session = db.start_session(campaign, revision, planned=2, already=0, engine="test", workers=1)

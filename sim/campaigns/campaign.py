@@ -99,9 +99,10 @@ class RunSpec:
         return config_label(self.config())
 
     @property
-    def mutant(self) -> tuple[str, str]:
-        """Which mutant the run meets: (planted kernel bug, hardware mutant); ("", "") for none."""
-        return self.run.bug, self.run.mutant
+    def mutant(self) -> tuple[str, str, str]:
+        """Which mutant the run meets: (planted kernel bug, hardware mutant, generated mutant of the sources);
+        ("", "", "") for none."""
+        return self.run.bug, self.run.mutant, self.run.source_mutant
 
     @property
     def run_dir(self) -> str:
@@ -135,10 +136,13 @@ class RunSpec:
 
 def config_label(config: dict) -> str:
     """A configuration in a few words: ``random 4cpu fifo8 faults=all verilator``."""
+    mutant = "".join(
+        f" {key.replace('_', '-')}={config[key]}" for key in ("bug", "mutant", "source_mutant") if config.get(key)
+    )
     if config.get("kind") == "unit":
-        return "unit tests of the RTL" + (f" mutant={config['mutant']}" if config.get("mutant") else "")
+        return "unit tests of the RTL" + mutant
     if config.get("kind") == "directed":
-        return f"directed {config['scenario']} {config['sim']}" + (f" bug={config['bug']}" if config.get("bug") else "")
+        return f"directed {config['scenario']} {config['sim']}" + mutant
     faults = config["faults"]
     if faults != NO_FAULTS and sorted(faults.split(",")) == sorted(FAULTS):
         faults = ALL_FAULTS
@@ -153,6 +157,8 @@ def config_label(config: dict) -> str:
         text += f" bug={config['bug']}"
     if config.get("mutant"):
         text += f" mutant={config['mutant']}"
+    if config.get("source_mutant"):
+        text += f" source-mutant={config['source_mutant']}"
     return text
 
 
@@ -367,7 +373,7 @@ def campaign_run(name: str, run: RunConfig) -> RunSpec:
         .runs
     )
     kept = replace(spec.run, spec=run.spec, rtl_coverage=run.rtl_coverage, fw_coverage=run.fw_coverage)
-    return RunSpec(name, replace(kept, mutant=run.mutant), spec.cost_model_sha)
+    return RunSpec(name, replace(kept, mutant=run.mutant, source_mutant=run.source_mutant), spec.cost_model_sha)
 
 
 def parse_seeds(value) -> tuple[int, ...]:

@@ -3,7 +3,8 @@ hardware mutant.
 
 A hardware mutant (``hdl/mutants.py``) is one small bug planted in the RTL by
 ``SocConfig(mutant=name)``. :func:`run_unit_tests` runs ``tests/hdl`` with
-``LWKT_HW_MUTANT=name`` (the harness builds every SoC with it), stops at the first
+``LWKT_HW_MUTANT=name`` (the harness builds every SoC with it), or with a generated mutant
+of an hdl module (``LWKT_SOURCE_MUTANT``, ``sim/mutation``), stops at the first
 failure, and keeps pytest's output as ``pytest.log`` in the run's folder. The
 unmutated design must pass the same tests: that is the baseline ``make mutants``
 runs first, so a test that fails anyway is never counted as a kill.
@@ -21,6 +22,7 @@ from pathlib import Path
 from hdl.mutants import HW_MUTANTS, MUTANT_ENV
 from sim.contract.errors import EnvironmentProblem
 from sim.contract.paths import PROJECT_ROOT
+from sim.mutation.hook import MUTANT_ENV as SOURCE_MUTANT_ENV
 
 __all__ = ["HW_MUTANTS", "run_unit_tests", "MUTANT_ENV", "UNIT_TESTS", "UNIT_TIMEOUT"]
 
@@ -33,8 +35,9 @@ UNIT_TIMEOUT = 600.0
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)(?: - (.*))?$", re.MULTILINE)
 
 
-def run_unit_tests(mutant: str, out: Path, *, timeout: float = UNIT_TIMEOUT) -> dict:
-    """Run the unit tests against ``mutant`` ("" for the correct design), writing ``out/pytest.log``.
+def run_unit_tests(mutant: str, out: Path, *, source_mutant: str = "", timeout: float = UNIT_TIMEOUT) -> dict:
+    """Run the unit tests against ``mutant`` ("" for the correct design), writing ``out/pytest.log``;
+    ``source_mutant``: a generated mutant of an hdl module instead (sim/mutation, loaded by tests/conftest.py).
 
     Returns ``{"ok", "outcome", "failed", "message"}``: ``outcome`` is pass, fail or timeout,
     ``failed`` the first failing test id. Raises ``KeyError`` for an unknown mutant (a typo is
@@ -46,9 +49,11 @@ def run_unit_tests(mutant: str, out: Path, *, timeout: float = UNIT_TIMEOUT) -> 
         raise EnvironmentProblem(f"the RTL's unit tests ({UNIT_TESTS}) are not here: run them from a checkout")
     out.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "pytest", UNIT_TESTS, "-q", "-x", "-p", "no:cacheprovider"]
-    env = dict(os.environ, **{MUTANT_ENV: mutant})
-    if not mutant:
-        env.pop(MUTANT_ENV)
+    env = {k: v for k, v in os.environ.items() if k not in (MUTANT_ENV, SOURCE_MUTANT_ENV)}
+    if mutant:
+        env[MUTANT_ENV] = mutant
+    if source_mutant:
+        env[SOURCE_MUTANT_ENV] = source_mutant
     try:
         done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as exc:

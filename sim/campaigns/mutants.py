@@ -43,7 +43,18 @@ from sim.contract.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, EnvironmentPro
 from sim.contract.outdir import atomic_write
 from sim.reports.tables import markdown_table
 
-__all__ = ["main", "kill_suite", "directed_suite", "mutation_runs", "verdicts", "GOAL", "CAMPAIGN"]
+__all__ = [
+    "main",
+    "kill_suite",
+    "directed_suite",
+    "mutation_runs",
+    "verdicts",
+    "why_failed",
+    "failure_kind",
+    "GOAL",
+    "CAMPAIGN",
+    "UNIT_RUN",
+]
 
 #: The share of mutants the verification must kill.
 GOAL = 0.95
@@ -97,9 +108,9 @@ class Mutant:
     name: str  # "" for the baseline
 
     @property
-    def key(self) -> tuple[str, str]:
-        """As RunSpec.mutant: (planted bug, hardware mutant)."""
-        return (self.name, "") if self.kind == "firmware" else ("", self.name)
+    def key(self) -> tuple[str, str, str]:
+        """As RunSpec.mutant: (planted bug, hardware mutant, generated mutant)."""
+        return (self.name, "", "") if self.kind == "firmware" else ("", self.name, "")
 
     @property
     def description(self) -> str:
@@ -131,7 +142,7 @@ def mutation_runs(firmware: list[str], hardware: list[str], seeds: int, sim: str
     return Expansion(runs, [])
 
 
-def _why(result: dict) -> str:
+def why_failed(result: dict) -> str:
     """What a failing run says: its run, then its panic (a failed run-time check is one) or failed checks."""
     config = result["config"]
     if config.get("kind") == "unit":
@@ -150,13 +161,34 @@ def _why(result: dict) -> str:
     return f"{where}: failed {', '.join(result['failed'])}" if result["failed"] else f"{where}: {result['outcome']}"
 
 
+def failure_kind(result: dict) -> str:
+    """The kind of failure that killed a mutant: the check that failed, a kernel panic, a Python exception
+    in the firmware, a timeout, or a unit or directed test."""
+    kind = result["config"].get("kind", "scenario")
+    if kind == "unit":
+        return "unit test" if result["outcome"] != "timeout" else "unit tests: timeout"
+    if kind == "directed":
+        return "directed test"
+    if result["outcome"] == "timeout":
+        return "timeout"
+    panic = result["panic"] or ""
+    if panic.startswith("check failed: "):
+        return "check: " + panic[len("check failed: ") :].split(":")[0]
+    if "Error" in panic.split(":")[0]:  # a Python exception in the firmware (firmware/panic.py)
+        return "exception"
+    if panic:
+        return "kernel panic"
+    return "check: " + (result["failed"][0] if result["failed"] else result["outcome"])
+
+
 def verdicts(mutants: list[Mutant], expansion: Expansion, results: list[dict], digest: str) -> list[dict]:
     """Each mutant's verdict from its recorded runs: killed by its first failing run in the suite's order,
     survived when every run passed, ``error`` when a run could not run and none failed."""
     order = {spec.run_key(digest): index for index, spec in enumerate(expansion.runs)}
-    mine: dict[tuple[str, str], list[dict]] = {}
+    mine: dict[tuple[str, str, str], list[dict]] = {}
     for result in sorted(results, key=lambda r: order.get(r["run_key"], len(order))):
-        key = (result["config"].get("bug", ""), result["config"].get("mutant", ""))
+        config = result["config"]
+        key = (config.get("bug", ""), config.get("mutant", ""), config.get("source_mutant", ""))
         mine.setdefault(key, []).append(result)
     verdicts = []
     for mutant in mutants:
@@ -165,7 +197,7 @@ def verdicts(mutants: list[Mutant], expansion: Expansion, results: list[dict], d
         errors = [r for r in runs if r["status"] == "error"]
         verdict = "killed" if failing else "error" if errors else "survived"
         by = (
-            _why(failing[0])
+            why_failed(failing[0])
             if failing
             else (f"run error: {errors[0]['panic'] or errors[0]['failed']}" if errors else "")
         )
@@ -256,7 +288,7 @@ def _run(mutants: list[Mutant], expansion: Expansion, args) -> dict | None:
     def line(result, spec, done, total):
         if result["status"] in ("fail", "panic") and spec.mutant in names:
             m = names[spec.mutant]
-            print(f"  [{done}/{total}] {m.kind:8} {m.name:26} killed by {_why(_with_config(result, spec))[:140]}")
+            print(f"  [{done}/{total}] {m.kind:8} {m.name:26} killed by {why_failed(_with_config(result, spec))[:140]}")
 
     started = time.perf_counter()
     campaign = Campaign(name=CAMPAIGN, shrink=False, keep="none", stop_mutant_at_failure=True)

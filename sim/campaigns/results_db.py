@@ -6,9 +6,10 @@ seed): a run is recorded once however often Dask ran its task, and a client
 killed at any point loses only the runs it had not written yet. Readers
 (``lwkt-soc results``) may read while a campaign writes (WAL journal).
 
-Schema version 2 (``PRAGMA user_version``; docs/campaigns.md explains every column). Version 1 lacked the
-runs' ``kind`` and ``mutant`` columns; a version-1 file is brought up to date when opened
-(:data:`MIGRATIONS`), even by a reader, its runs keeping their rows (``kind`` "scenario", no mutant).
+Schema version 3 (``PRAGMA user_version``; docs/campaigns.md explains every column). Version 1 lacked the
+runs' ``kind`` and ``mutant`` columns, version 2 their ``source_mutant``; an older file is brought up to
+date when opened (:data:`MIGRATIONS`), even by a reader, its runs keeping their rows (``kind``
+"scenario", no mutant).
 
 - ``meta(key, value)``: ``schema_version``, ``created``;
 - ``sessions``: one row per invocation of a campaign (its revision, what it planned, how it ended);
@@ -33,7 +34,7 @@ from sim.contract.run_options import RECORD_COLUMNS, RUN_OPTIONS, record_columns
 
 __all__ = ["ResultsDB", "SCHEMA_VERSION", "STATUSES", "MIGRATIONS"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STATUSES = ("pass", "fail", "panic", "error")
 
 _SCHEMA_TEMPLATE = """
@@ -127,7 +128,7 @@ def _added_columns(*names: str) -> list[str]:
 
 
 #: version -> the statements that bring a file of that version to the next one.
-MIGRATIONS: dict[int, list[str]] = {1: _added_columns("mutant", "kind")}
+MIGRATIONS: dict[int, list[str]] = {1: _added_columns("mutant", "kind"), 2: _added_columns("source_mutant")}
 #: The columns of ``runs`` a result fills, in order: the run's key and revision, its configuration, its result.
 _RUN_COLUMNS = (
     "run_key",

@@ -178,6 +178,7 @@ def _run_kind(run, out: Path) -> dict:
             out,
             first=("sim.tb.fw_coverage_start",) if run.fw_coverage else (),
             bug=run.bug,
+            source_mutant=run.source_mutant,
             hw_coverage=run.hw_coverage,
             fw_coverage=run.fw_coverage,
             coverage_build=run.rtl_coverage,
@@ -191,7 +192,7 @@ def _run_kind(run, out: Path) -> dict:
     if run.kind == "unit":
         from sim.campaigns.hw_mutants import run_unit_tests
 
-        return _unit_summary(run_unit_tests(run.mutant, out))
+        return _unit_summary(run_unit_tests(run.mutant, out, source_mutant=run.source_mutant))
     raise UsageError(f"a campaign cannot run runs of kind {run.kind!r}")
 
 

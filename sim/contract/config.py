@@ -77,6 +77,9 @@ class RunConfig:
     bug: str = ""
     #: A hardware mutant (hdl/mutants.py) built into the RTL; "" for the correct design.
     mutant: str = ""
+    #: A generated mutant of the sources (sim/mutation: one operator at one place of a firmware or hdl
+    #: module), loaded in place of its module where the run imports it; "" for none.
+    source_mutant: str = ""
     scenario_modules: list[str] = field(default_factory=list)
     waves: bool = False
     #: Code coverage of this run: Verilator's line and toggle coverage of the RTL (a coverage
@@ -105,6 +108,7 @@ class RunConfig:
         out: Path,
         *,
         bug: str = "",
+        source_mutant: str = "",
         hw_coverage: bool = False,
         fw_coverage: bool = False,
         waves: bool = False,
@@ -122,6 +126,7 @@ class RunConfig:
             ext_lines=soc.ext_lines,
             cycles=0,
             bug=bug,
+            source_mutant=source_mutant,
             hw_coverage=hw_coverage,
             fw_coverage=fw_coverage,
             waves=waves,

@@ -17,7 +17,9 @@ by the memory map (``hdl/memory_map.py``) into bins:
   ``timer.periodic-rearm`` (the timer fired again from PERIOD alone).
 
 Levels and in-service sets are followed from the acknowledged accesses, by the
-contract's rules. Only coverage runs attach it: a scenario run with
+contract's rules. Every kernel run attaches it (``sim/tb/machine.py``): two of its events,
+:data:`PROTOCOL_ERRORS`, are errors of a kernel, which that run reports as a failed check at the
+access that made them. A scenario run with
 ``RunConfig.hw_coverage`` writes its bins into ``counters.json`` as ``hw_coverage``;
 a directed cocotb module whose run.json asks for ``hw_coverage`` records every bench
 it starts (``sim/tb/testbench.py``) and adds the bins to ``hw_coverage.json`` in its
@@ -32,7 +34,7 @@ from pathlib import Path
 from hdl import memory_map as mm
 from hdl.config import SocConfig
 
-__all__ = ["HwCoverage", "hw_bins", "LEVEL_BINS", "read_hits", "save_hits"]
+__all__ = ["HwCoverage", "hw_bins", "LEVEL_BINS", "PROTOCOL_ERRORS", "read_hits", "save_hits"]
 
 #: FIFO levels with a bin of their own (0 .. this); a deeper FIFO's levels above it count here too.
 LEVEL_BINS = 8
@@ -58,6 +60,10 @@ _EVENTS = {
     "timer.periodic-rearm": "the timer fired again with no COMPARE or CTRL write since it last fired (PERIOD)",
 }
 
+#: Events no kernel may cause: the hardware ignores them (a RELEASE of a lock another CPU owns sets only
+#: ERR.NONOWNER, a COMPLETE of a source not in service changes nothing), so nothing else would see them.
+PROTOCOL_ERRORS = ("mplock.release-not-owner", "intc.complete-not-in-service")
+
 
 def hw_bins() -> dict[str, str]:
     """Every hardware bin's name and description, in a fixed order."""
@@ -81,8 +87,10 @@ def hw_bins() -> dict[str, str]:
 class HwCoverage:
     """Bins hit by the accesses of every core of one run (see the module's doc)."""
 
-    def __init__(self, config: SocConfig):
+    def __init__(self, config: SocConfig, on_error=None):
+        """``on_error(event, cycle, cpu)`` hears of each :data:`PROTOCOL_ERRORS` event as it happens."""
         self.config = config
+        self.on_error = on_error
         self.ncpu, self.depth = config.ncpu, config.fifo_depth
         self.hits: dict[str, int] = {}
         self.levels = [[0] * self.ncpu for _ in range(self.ncpu)]
@@ -99,6 +107,11 @@ class HwCoverage:
 
     def _hit(self, name: str) -> None:
         self.hits[name] = self.hits.get(name, 0) + 1
+
+    def _error(self, name: str, cycle: int, cpu: int) -> None:
+        self._hit(name)
+        if self.on_error is not None:
+            self.on_error(name, cycle, cpu)
 
     def observe(self, cycle: int, cpu: int, address: int, write: bool, value: int, ok: bool, cycles: int) -> None:
         block = mm.block_at(address)
@@ -158,7 +171,7 @@ class HwCoverage:
 
     def _release(self, start, cpu, slot, value):
         if self.owner != cpu:
-            self._hit("mplock.release-not-owner")
+            self._error("mplock.release-not-owner", start, cpu)
         else:
             self.owner = None
 
@@ -179,7 +192,7 @@ class HwCoverage:
 
     def _complete(self, start, cpu, slot, value):
         if value not in self.in_service[cpu]:
-            self._hit("intc.complete-not-in-service")
+            self._error("intc.complete-not-in-service", start, cpu)
         self.in_service[cpu].discard(value)
 
     def _period(self, start, cpu, slot, value):

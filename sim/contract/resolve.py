@@ -102,6 +102,14 @@ def resolve_run(request: RunConfig) -> RunConfig:
             raise RunError(str(exc), field="ram_words") from None
     if request.bug and request.bug not in BUGS:
         raise RunError(f"unknown planted bug {request.bug!r}; known: {', '.join(BUGS)}")
+    if request.source_mutant:
+        from sim.contract.paths import PROJECT_ROOT
+        from sim.mutation import mutated_source
+
+        try:
+            mutated_source(request.source_mutant, PROJECT_ROOT)
+        except ValueError as exc:
+            raise RunError(f"source mutant {request.source_mutant!r}: {exc}") from None
     if request.fw_coverage and importlib.util.find_spec("coverage") is None:
         raise EnvironmentProblem(
             "--fw-coverage measures with coverage.py, which is not installed: pip install 'lwkt-soc[coverage]'"

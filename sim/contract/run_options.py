@@ -177,6 +177,7 @@ RUN_OPTIONS: tuple[RunOption, ...] = (
     ),
     # A hardware mutant and the kind of run: set by make mutants' campaign, no option of lwkt-soc run.
     RunOption("mutant", record="mutant", column=True, omit_default=True),
+    RunOption("source_mutant", record="source_mutant", column=True, omit_default=True),
     RunOption("kind", record="kind", column=True, omit_default=True),
     # A directed module's SoC may have other external lines than the default.
     RunOption("ext_lines", record="ext_lines", omit_default=True),

@@ -13,6 +13,9 @@ from sim.contract.directed import DirectedRun, directed_run
 from sim.host import toolchain
 from sim.host.build import Build
 
+#: The module a simulator imports first when its run meets a generated mutant of the sources.
+MUTANT_START = "sim.tb.mutant_start"
+
 __all__ = ["SimulatorEnded", "run_cocotb", "run_directed", "CocotbResult", "wave_plusargs", "collect_waveform"]
 
 
@@ -68,6 +71,8 @@ def run_cocotb(
         name = module if isinstance(module, str) else module[-1]
         config = RunConfig.directed(name, build.config, build.sim, test_dir, waves=waves)
     env = {CONFIG_ENV: str(config.write(test_dir))}
+    if config.source_mutant:  # loaded in place of its module before anything imports it (sim/tb/mutant_start.py)
+        module = [MUTANT_START, *([module] if isinstance(module, str) else module)]
     for entry in reversed(python_path or []):
         if entry not in sys.path:
             sys.path.insert(0, entry)
@@ -114,6 +119,7 @@ def run_directed(
     soc: SocConfig | None = None,
     first: tuple[str, ...] = (),
     bug: str = "",
+    source_mutant: str = "",
     hw_coverage: bool = False,
     fw_coverage: bool = False,
     coverage_build: bool = False,
@@ -127,7 +133,14 @@ def run_directed(
     soc = soc or run.soc
     build = build_soc(sim, soc, coverage=coverage_build)
     config = RunConfig.directed(
-        run.module_path, soc, sim, test_dir, bug=bug, hw_coverage=hw_coverage, fw_coverage=fw_coverage
+        run.module_path,
+        soc,
+        sim,
+        test_dir,
+        bug=bug,
+        source_mutant=source_mutant,
+        hw_coverage=hw_coverage,
+        fw_coverage=fw_coverage,
     )
     return run_cocotb(
         build,

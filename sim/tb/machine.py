@@ -21,6 +21,7 @@ from firmware.panic import KernelPanic
 from firmware.system import System
 from sim.checks.run_checks import RunChecks, Verdict
 from sim.tb.cpu import Cpu, Rendezvous
+from sim.contract.hw_coverage import HwCoverage
 from sim.contract.outdir import atomic_write
 from sim.tb.race import RaceDetector, describe
 from sim.tb.testbench import CLOCK_PERIOD_NS, SocBench
@@ -69,19 +70,28 @@ class Machine:
         self.races: RaceDetector | None = None
         if mode == "smp":
             self.races = RaceDetector(self.system.ram, bench.mplock_owner, self._race).attach(bench.masters)
+        #: The register contract followed from every access (sim/contract/hw_coverage.py): its bins for
+        #: coverage runs, and the protocol errors no kernel may make, which stop the run.
+        self.protocol = HwCoverage(bench.soc_config(), self._protocol_error).attach(bench.masters)
 
     def _race(self, race: dict) -> None:
         """A race stops the run like any failed check: a panic on the CPU that made the access."""
+        self._check_failed(describe(race), race["cpu"], race["cycle"])
+
+    def _protocol_error(self, event: str, cycle: int, cpu: int) -> None:
+        what = {
+            "mplock.release-not-owner": "RELEASE of the MP lock by a CPU that does not own it",
+            "intc.complete-not-in-service": "COMPLETE of an interrupt source that is not in service",
+        }[event]
+        self._check_failed(f"protocol: cycle {cycle}: cpu {cpu}: {what}", cpu, cycle)
+
+    def _check_failed(self, message: str, cpu: int, cycle: int) -> None:
         system = self.system
-        if system.panic is None:
-            k = system.kernels[race["cpu"]]
+        if system.panic is None and cpu < len(system.kernels):
+            k = system.kernels[cpu]
             td = k.curthread
             raise KernelPanic(
-                f"check failed: {describe(race)}",
-                k.gd_cpuid,
-                td.td_comm if td else "-",
-                td.td_id if td else 0,
-                race["cycle"],
+                f"check failed: {message}", k.gd_cpuid, td.td_comm if td else "-", td.td_id if td else 0, cycle
             )
 
     def start(self, start: dict[int, Callable[[Lwkt], Awaitable[None]]] | None = None) -> None:

@@ -22,7 +22,6 @@ from cocotb.triggers import Timer
 
 from firmware.cost_model import load_cost_model
 from sim.tb.faults import FaultInjector
-from sim.contract.hw_coverage import HwCoverage
 from sim.tb.machine import Machine
 from sim.contract.config import RunConfig
 from sim.tb.scenarios import Check, Devices, get_scenario
@@ -79,9 +78,7 @@ async def _run_scenario(dut):
         bugs=frozenset(filter(None, [config.bug])),
     )
     system = machine.system
-    hw_coverage = None
-    if config.hw_coverage:
-        hw_coverage = HwCoverage(bench.soc_config()).attach(bench.masters)
+    hw_coverage = machine.protocol if config.hw_coverage else None
     devices = Devices(dut)
     scenario.attach(system, devices, machine.counters)
     for model in scenario.device_models():

@@ -1,0 +1,276 @@
+"""``make qualify``: mutation qualification with generated mutants.
+
+    python -m sim.campaigns.qualify [--sample N] [--sample-seed S] [--seeds R] [--jobs J] [--no-hardware]
+                                    [--equivalents FILE] [--db FILE] [--out DIR]
+
+Every mutant of the generator's operators (``sim/mutation``) over the kernel modules of
+``firmware/`` and the RTL modules of ``hdl/`` is the population; a stratified random sample
+of each (strata: file and operator; ``--sample`` mutants of each, by default the size that
+gives a ±5 % interval at 95 % confidence), drawn with ``--sample-seed``, meets the kill
+suites of ``make mutants`` (``sim/campaigns/mutants.py``): a firmware mutant the named
+scenarios, the random workloads and the kernel's directed modules; an hdl mutant the RTL's
+unit tests. Both run on the campaign engine, recorded in the results database as the
+campaign ``qualify``; a mutant's first failing run kills it.
+
+Each sampled mutant's verdict: **killed** (by which run, and the kind of failure: a check,
+a kernel panic, a Python exception, a timeout, a unit or directed test), **survived**, or
+**equivalent** (listed in ``--equivalents``, default ``campaigns/equivalent-mutants.toml``,
+each with the reason a person or a proof gave; not run). The score is killed ÷ (sample −
+equivalent) with its Wilson interval, and the run ends with
+
+    qualification: firmware K/N killed (P %, ±I), hdl K/N killed (P %, ±I), E equivalent
+
+Exit 0 when both scores reach their goals (:data:`GOALS`), 1 otherwise or when the baseline
+fails, 2 for bad options, 3 when a tool is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+
+from sim.campaigns.campaign import Campaign, Expansion, RunSpec, campaign_run
+from sim.campaigns.mutants import UNIT_RUN, directed_suite, failure_kind, kill_suite, why_failed
+from sim.campaigns.regress import DEFAULT_DB
+from sim.contract.config import DEFAULT_SIM
+from sim.contract.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, EnvironmentProblem, UsageError, report_error
+from sim.contract.outdir import atomic_write
+from sim.contract.paths import PROJECT_ROOT
+from sim.mutation import Mutant, default_files, generate, sample_size, stratified_sample, wilson_interval
+from sim.reports.tables import markdown_table
+
+__all__ = ["main", "population", "qualification_runs", "GOALS", "CAMPAIGN", "EQUIVALENTS"]
+
+#: The campaign's name in the results database.
+CAMPAIGN = "qualify"
+#: The share of non-equivalent mutants each part of the verification must kill.
+GOALS = {"firmware": 0.90, "hdl": 0.97}
+#: Mutants a person or a proof found equivalent to the original, each with the reason.
+EQUIVALENTS = Path("campaigns/equivalent-mutants.toml")
+
+
+def population(root: Path = PROJECT_ROOT) -> dict[str, list[Mutant]]:
+    """Every generated mutant of the default files, by kind ("firmware", "hdl")."""
+    found: dict[str, list[Mutant]] = {"firmware": [], "hdl": []}
+    for path in default_files(root):
+        kind = path.relative_to(root).parts[0]
+        found[kind].extend(generate(path, root))
+    return found
+
+
+def load_equivalents(path: Path) -> dict[str, str]:
+    """id -> reason, from a TOML file of ``[[equivalent]]`` tables (``id``, ``reason``); none when missing."""
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"{path}: not a list of equivalent mutants ({exc})") from None
+    found = {}
+    for entry in data.get("equivalent", []):
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or not entry.get("reason"):
+            raise UsageError(f"{path}: each [[equivalent]] needs an id and a reason")
+        found[entry["id"]] = str(entry["reason"])
+    return found
+
+
+def qualification_runs(firmware: list[Mutant], hdl: list[Mutant], seeds: int, sim: str = DEFAULT_SIM) -> Expansion:
+    """The baselines, then each firmware mutant's kill suite and each hdl mutant's unit tests."""
+    runs: list[RunSpec] = []
+
+    def firmware_suite(mutant: str) -> None:
+        for run in kill_suite(seeds):
+            runs.append(campaign_run(CAMPAIGN, replace(run, sim=sim, source_mutant=mutant)))
+        runs.extend(RunSpec(CAMPAIGN, replace(run, source_mutant=mutant)) for run in directed_suite(sim))
+
+    if firmware:
+        firmware_suite("")
+    if hdl:
+        runs.append(RunSpec(CAMPAIGN, UNIT_RUN))
+    for mutant in firmware:
+        firmware_suite(mutant.id)
+    for mutant in hdl:
+        runs.append(RunSpec(CAMPAIGN, replace(UNIT_RUN, source_mutant=mutant.id)))
+    return Expansion(runs, [])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sim.campaigns.qualify", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sample", type=int, help="mutants of each kind (default: the size for ±5 %% at 95 %% confidence)"
+    )
+    parser.add_argument("--sample-seed", type=int, default=1, help="the sample's seed (default 1)")
+    parser.add_argument("--seeds", type=int, default=6, help="random workloads in the kill suite (default 6)")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel runs: Dask workers (default 2)")
+    parser.add_argument("--no-hardware", action="store_true", help="firmware mutants only")
+    parser.add_argument("--equivalents", default=str(EQUIVALENTS), help=f"equivalent mutants (default {EQUIVALENTS})")
+    parser.add_argument(
+        "--db",
+        default=str(DEFAULT_DB),
+        help=f"the results database (default {DEFAULT_DB}, the one lwkt-soc results reads)",
+    )
+    parser.add_argument("--out", default="runs/qualify", help="where qualify.json and qualify.md go")
+    args = parser.parse_args(argv)
+    if args.sample is not None and args.sample < 1 or args.seeds < 0 or args.jobs < 1:
+        print("sim.campaigns.qualify: error: --sample and --jobs must be >= 1, --seeds >= 0", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        equivalents = load_equivalents(Path(args.equivalents))
+        everything = population()
+        if args.no_hardware:
+            everything["hdl"] = []
+        sample = {
+            kind: stratified_sample(mutants, args.sample or sample_size(population=len(mutants)), args.sample_seed)
+            for kind, mutants in everything.items()
+            if mutants
+        }
+        summary = _run(everything, sample, equivalents, args)
+    except (UsageError, EnvironmentProblem) as exc:
+        return report_error("sim.campaigns.qualify", exc)
+    if summary is None:
+        return EXIT_FAILED
+    print(summary["line"])
+    met = all(part["score"] >= GOALS[kind] for kind, part in summary["kinds"].items() if part["measured"])
+    return EXIT_OK if met else EXIT_FAILED
+
+
+def _run(everything: dict, sample: dict, equivalents: dict, args) -> dict | None:
+    from sim.campaigns.regress import run_campaign
+
+    torun = {kind: [m for m in mutants if m.id not in equivalents] for kind, mutants in sample.items()}
+    expansion = qualification_runs(torun.get("firmware", []), torun.get("hdl", []), args.seeds)
+    print(
+        "qualification sample: "
+        + ", ".join(f"{kind} {len(sample[kind])} of {len(everything[kind])} mutants" for kind in sample)
+        + f" (seed {args.sample_seed}); {sum(len(sample[k]) - len(torun[k]) for k in sample)} known equivalent",
+        flush=True,
+    )
+    started = time.perf_counter()
+    campaign = Campaign(name=CAMPAIGN, shrink=False, keep="none", stop_mutant_at_failure=True)
+    outcome = run_campaign(
+        campaign,
+        expansion=expansion,
+        db_path=Path(args.db),
+        folder=Path(args.out),
+        workers=args.jobs,
+        progress=False,
+        say=lambda text: print(text, flush=True),
+    )
+    if outcome.exit_code not in (EXIT_OK, EXIT_FAILED):
+        raise SystemExit(outcome.exit_code)
+    order = {spec.run_key(outcome.revision.digest): i for i, spec in enumerate(expansion.runs)}
+    runs: dict[str, list[dict]] = {}
+    for result in sorted(outcome.results, key=lambda r: order.get(r["run_key"], len(order))):
+        runs.setdefault(result["config"].get("source_mutant", ""), []).append(result)
+    baseline = [r for r in runs.get("", []) if r["status"] != "pass"]
+    if baseline:
+        print(f"the suites fail without any mutant ({why_failed(baseline[0])}): nothing can be measured")
+        return None
+    verdicts = []
+    for kind, mutants in sample.items():
+        for m in mutants:
+            verdicts.append(_verdict(kind, m, runs.get(m.id, []), equivalents.get(m.id)))
+    kinds = {kind: _score([v for v in verdicts if v["kind"] == kind]) for kind in sample}
+    equivalent = sum(v["verdict"] == "equivalent" for v in verdicts)
+    line = "qualification: " + ", ".join(
+        f"{kind} {p['killed']}/{p['measured']} killed ({100 * p['score']:.0f} %, ±{100 * p['half_width']:.0f})"
+        for kind, p in kinds.items()
+    )
+    line += f", {equivalent} equivalent"
+    summary = {
+        "line": line,
+        "kinds": kinds,
+        "goals": GOALS,
+        "population": {kind: len(mutants) for kind, mutants in everything.items()},
+        "sample_seed": args.sample_seed,
+        "seeds": args.seeds,
+        "seconds": round(time.perf_counter() - started, 1),
+        "revision": outcome.revision.as_dict(),
+        "database": str(outcome.db_path),
+        "mutants": verdicts,
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / "qualify.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write(out / "qualify.md", _markdown(summary))
+    return summary
+
+
+def _verdict(kind: str, mutant: Mutant, runs: list[dict], equivalent: str | None) -> dict:
+    failing = [r for r in runs if r["status"] in ("fail", "panic")]
+    errors = [r for r in runs if r["status"] == "error"]
+    if equivalent is not None:
+        verdict, by, how = "equivalent", equivalent, ""
+    elif failing:
+        verdict, by, how = "killed", why_failed(failing[0]), failure_kind(failing[0])
+    elif errors:
+        verdict, by, how = "error", f"run error: {errors[0]['panic'] or errors[0]['failed']}", ""
+    else:
+        verdict, by, how = "survived", "", ""
+    return {
+        "kind": kind,
+        "id": mutant.id,
+        "function": mutant.function,
+        "operator": mutant.operator,
+        "change": f"{mutant.original} → {mutant.replacement}",
+        "verdict": verdict,
+        "failure": how,
+        "by": by,
+        "runs": len(runs),
+    }
+
+
+def _score(verdicts: list[dict]) -> dict:
+    """Killed ÷ (sample − equivalent − error), with the Wilson interval's larger half-width."""
+    killed = sum(v["verdict"] == "killed" for v in verdicts)
+    measured = sum(v["verdict"] in ("killed", "survived") for v in verdicts)
+    score = killed / measured if measured else 0.0
+    low, high = wilson_interval(killed, measured) if measured else (0.0, 1.0)
+    return {
+        "killed": killed,
+        "measured": measured,
+        "survived": measured - killed,
+        "errors": sum(v["verdict"] == "error" for v in verdicts),
+        "score": round(score, 4),
+        "interval": [round(low, 4), round(high, 4)],
+        "half_width": round(max(score - low, high - score), 4),
+    }
+
+
+def _markdown(summary: dict) -> str:
+    lines = ["# Mutation qualification", "", summary["line"], ""]
+    lines.append(
+        f"Population {summary['population']}; sample seed {summary['sample_seed']}; kill suite with "
+        f"{summary['seeds']} random seeds; {summary['seconds']} s; every run in {summary['database']}, "
+        f"campaign `{CAMPAIGN}`."
+    )
+    failures: dict[str, int] = {}
+    for v in summary["mutants"]:
+        if v["verdict"] == "killed":
+            failures[v["failure"]] = failures.get(v["failure"], 0) + 1
+    lines += ["", "## Kills by kind of failure", ""]
+    lines += markdown_table(
+        ["failure", "mutants"], [[k, n] for k, n in sorted(failures.items(), key=lambda kv: -kv[1])]
+    )
+    for verdict in ("survived", "equivalent", "error", "killed"):
+        mine = [v for v in summary["mutants"] if v["verdict"] == verdict]
+        if not mine:
+            continue
+        lines += ["", f"## {verdict.capitalize()} ({len(mine)})", ""]
+        lines += markdown_table(
+            ["kind", "mutant", "function", "change", "by" if verdict != "equivalent" else "why equivalent"],
+            [
+                [v["kind"], f"`{v['id']}`", v["function"], f"`{v['change']}`".replace("|", "\\|"), v["by"][:160]]
+                for v in mine
+            ],
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
