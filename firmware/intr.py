@@ -48,7 +48,9 @@ class InterruptMixin:
     def init_interrupts(self) -> None:
         self.ithreads: dict[int, Thread] = {}
         self.ithread_handlers: dict[int, IthreadHandler] = {}
-        self.intr_completed: set[int] = set()
+        #: External sources claimed here and not completed yet: an interrupt thread completes only
+        #: these (one woken from thread context, with no claim, has nothing to complete).
+        self.intr_in_service: set[int] = set()
         self.hardclock_ticks = 0
         self.interrupts_taken = 0
         self.interrupts_deferred = 0
@@ -176,7 +178,7 @@ class InterruptMixin:
                 self.panic(f"stray interrupt: external line {line} has no interrupt thread")
             # A new claim must be completed again, even if the ithread completed the previous
             # one early (intr_complete) and is still running its handler.
-            self.intr_completed.discard(source)
+            self.intr_in_service.add(source)
             await self.sched_ithd(td, source)
 
     async def ipi_interrupt(self) -> None:
@@ -214,8 +216,9 @@ class InterruptMixin:
 
     async def intr_complete(self, source: int) -> None:
         """End service of ``source`` (an interrupt thread may do this before it finishes)."""
-        self.intr_completed.add(source)
-        await self.cpu.write(mm.INTC.COMPLETE, source)
+        if source in self.intr_in_service:
+            self.intr_in_service.discard(source)
+            await self.cpu.write(mm.INTC.COMPLETE, source)
 
 
 async def _ithread_main(td: Thread, line: int) -> None:
@@ -229,9 +232,9 @@ async def _ithread_main(td: Thread, line: int) -> None:
             # Fault injection: the source stays in service a while after its device was served.
             k.count("delayed_completions")
             await k.cpu.work(k.system.fault_rng(k.gd_cpuid).randint(20, 200))
-        if source not in k.intr_completed or k.system.bug(Bug.ITHREAD_COMPLETES_AGAIN):
+        if source in k.intr_in_service or k.system.bug(Bug.ITHREAD_COMPLETES_AGAIN):
+            k.intr_in_service.discard(source)
             await k.cpu.write(mm.INTC.COMPLETE, source)
-        k.intr_completed.discard(source)
         await k.lwkt_deschedule_self()
         k = await k.lwkt_switch()
         await k.crit_exit()

@@ -276,7 +276,7 @@ def _run(mutants: list[Mutant], expansion: Expansion, args) -> dict | None:
     per_mutant = {}
     for spec in expansion.runs:
         per_mutant[spec.mutant] = per_mutant.get(spec.mutant, 0) + 1
-    fw_suite = per_mutant.get(("", ""), 0) - (1 if any(m.kind == "hardware" for m in mutants) else 0)
+    fw_suite = per_mutant.get(("", "", ""), 0) - (1 if any(m.kind == "hardware" for m in mutants) else 0)
     print(
         f"kill suite: {fw_suite} runs per firmware mutant ({len(kill_suite(args.seeds))} scenario runs, then the "
         f"kernel's directed cocotb modules); hardware mutants meet the RTL's unit tests; each suite also runs "
