@@ -428,3 +428,23 @@ def test_the_shipped_nightly_campaign_expands(capsys):
     assert main(["regress", "campaigns/nightly.toml", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "campaign nightly:" in out and " runs in " in out
+
+
+def test_a_run_past_its_wall_clock_limit_is_stopped_as_a_hang():
+    """A mutant can loop in Python without letting simulated time pass: the wall clock ends its run, killing
+    only what the run started, and the run fails with outcome "hang"."""
+    import subprocess
+    import time
+
+    from sim.campaigns.tasks import WallLimit
+
+    started = time.perf_counter()
+    with WallLimit(1.0) as limit:
+        child = subprocess.Popen(["sleep", "30"])
+        child.wait()
+    assert limit.fired and child.returncode == -9 and time.perf_counter() - started < 10
+    result = limit.result()
+    assert result["status"] == "fail" and result["outcome"] == "hang" and "1 s of wall-clock time" in result["panic"]
+    with WallLimit(5.0) as quick:
+        subprocess.run(["true"], check=True)
+    assert not quick.fired

@@ -188,6 +188,9 @@ class Campaign:
     #: A mutation campaign (make mutants): the first failing run of a mutant kills it, and its other runs
     #: are not run (RunSpec.mutant).
     stop_mutant_at_failure: bool = False
+    #: Seconds of wall-clock time a run may take before it is stopped and fails as a hang (None: no limit;
+    #: mutation campaigns set one, sim/campaigns/tasks.py's WallLimit).
+    run_wall_limit: float | None = None
 
     def as_dict(self) -> dict:
         data = asdict(self)

@@ -54,10 +54,14 @@ __all__ = [
     "GOAL",
     "CAMPAIGN",
     "UNIT_RUN",
+    "RUN_WALL_LIMIT",
 ]
 
 #: The share of mutants the verification must kill.
 GOAL = 0.95
+#: Seconds a run of a mutation campaign may take: a mutant that loops in Python stops simulated time, so
+#: only the wall clock ends its run (a hang, which kills it). Unmutated runs of the suites take under 30 s.
+RUN_WALL_LIMIT = 120.0
 #: The campaign's name in the results database.
 CAMPAIGN = "mutants"
 #: The RTL's unit tests as a run: no simulator of ours, no SoC of one configuration.
@@ -169,8 +173,8 @@ def failure_kind(result: dict) -> str:
         return "unit test" if result["outcome"] != "timeout" else "unit tests: timeout"
     if kind == "directed":
         return "directed test"
-    if result["outcome"] == "timeout":
-        return "timeout"
+    if result["outcome"] in ("timeout", "hang"):
+        return result["outcome"]
     panic = result["panic"] or ""
     if panic.startswith("check failed: "):
         return "check: " + panic[len("check failed: ") :].split(":")[0]
@@ -291,7 +295,9 @@ def _run(mutants: list[Mutant], expansion: Expansion, args) -> dict | None:
             print(f"  [{done}/{total}] {m.kind:8} {m.name:26} killed by {why_failed(_with_config(result, spec))[:140]}")
 
     started = time.perf_counter()
-    campaign = Campaign(name=CAMPAIGN, shrink=False, keep="none", stop_mutant_at_failure=True)
+    campaign = Campaign(
+        name=CAMPAIGN, shrink=False, keep="none", stop_mutant_at_failure=True, run_wall_limit=RUN_WALL_LIMIT
+    )
     outcome = run_campaign(
         campaign,
         expansion=expansion,

@@ -35,7 +35,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from sim.campaigns.campaign import Campaign, Expansion, RunSpec, campaign_run
-from sim.campaigns.mutants import UNIT_RUN, directed_suite, failure_kind, kill_suite, why_failed
+from sim.campaigns.mutants import RUN_WALL_LIMIT, UNIT_RUN, directed_suite, failure_kind, kill_suite, why_failed
 from sim.campaigns.regress import DEFAULT_DB
 from sim.contract.config import DEFAULT_SIM
 from sim.contract.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, EnvironmentProblem, UsageError, report_error
@@ -151,7 +151,9 @@ def _run(everything: dict, sample: dict, equivalents: dict, args) -> dict | None
         flush=True,
     )
     started = time.perf_counter()
-    campaign = Campaign(name=CAMPAIGN, shrink=False, keep="none", stop_mutant_at_failure=True)
+    campaign = Campaign(
+        name=CAMPAIGN, shrink=False, keep="none", stop_mutant_at_failure=True, run_wall_limit=RUN_WALL_LIMIT
+    )
     outcome = run_campaign(
         campaign,
         expansion=expansion,

@@ -340,6 +340,7 @@ def _execute_on(
                     str(outcome.folder),
                     campaign.keep,
                     revision.digest,
+                    campaign.run_wall_limit,
                     key=f"run-{keys[batch[0]][:16]}-{nonce}",
                     pure=False,
                 )

@@ -7,7 +7,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
+import threading
 import time
 import uuid
 from dataclasses import replace
@@ -24,6 +26,7 @@ __all__ = [
     "build_task",
     "run_task",
     "execute_run",
+    "WallLimit",
     "shrink_task",
     "probe_worker",
     "filesystem_id",
@@ -102,7 +105,7 @@ def worker_digest() -> str:
     return _DIGEST[0]
 
 
-def run_task(specs: list[dict], folder: str, keep: str, digest: str) -> list[dict]:
+def run_task(specs: list[dict], folder: str, keep: str, digest: str, wall_limit: float | None = None) -> list[dict]:
     """Runs of the campaign, one after the other (a batch: usually one run)."""
     if worker_digest() != digest:
         result = error_result(
@@ -121,12 +124,50 @@ def run_task(specs: list[dict], folder: str, keep: str, digest: str) -> list[dic
             }
             for spec in specs
         ]
-    return [execute_run(RunSpec.from_dict(spec), Path(folder), keep) for spec in specs]
+    return [execute_run(RunSpec.from_dict(spec), Path(folder), keep, wall_limit) for spec in specs]
 
 
-def execute_run(spec: RunSpec, folder: Path, keep: str) -> dict:
+class WallLimit:
+    """Kills what a run started (this worker's new child processes) once it outlasts ``seconds`` of wall-clock
+    time. A mutation campaign needs it: a mutant can loop forever in Python without letting simulated time
+    pass, and no cycle budget would end that run."""
+
+    def __init__(self, seconds: float | None):
+        self.seconds, self.fired, self._timer = seconds, False, None
+
+    def __enter__(self) -> WallLimit:
+        if self.seconds:
+            from sim.host.interrupt import child_processes
+
+            before = set(child_processes())
+
+            def fire() -> None:
+                self.fired = True
+                for pid in set(child_processes()) - before:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+
+            self._timer = threading.Timer(self.seconds, fire)
+            self._timer.daemon = True
+            self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def result(self) -> dict:
+        """A run stopped by the limit: it failed to end (a hang), which kills a mutant."""
+        message = f"no end after {self.seconds:g} s of wall-clock time: the run hung"
+        return _verdict(False, "hang", ["ends within the wall-clock limit"], message, checks=0)
+
+
+def execute_run(spec: RunSpec, folder: Path, keep: str, wall_limit: float | None = None) -> dict:
     """Run ``spec`` into its own attempt folder; returns what the database records. Never raises: a run that
-    cannot run or report is a result with status ``error``."""
+    cannot run or report is a result with status ``error``; one that outlasts ``wall_limit`` seconds is
+    stopped and fails with outcome ``hang``."""
     attempts = folder / ATTEMPTS
     attempts.mkdir(parents=True, exist_ok=True)
     me = f"{socket.gethostname()}-{os.getpid()}"
@@ -136,11 +177,15 @@ def execute_run(spec: RunSpec, folder: Path, keep: str) -> dict:
     earlier = sum(1 for _ in attempts.glob(f"{spec.run_dir}.*"))
     start = time.perf_counter()
     result = {"seed": spec.run.seed, "worker": me, "attempt": earlier + 1}
+    limit = WallLimit(wall_limit)
     try:
-        result.update(_run_kind(spec.run, out))
+        with limit:
+            result.update(_run_kind(spec.run, out))
         keep_code_coverage(spec.run, out, folder / CODE_COVERAGE, spec.run_dir)
     except Exception as exc:  # noqa: BLE001 - whatever it was, the campaign records it and goes on
         result.update(error_result(exc))
+    if limit.fired:
+        result.update(limit.result())
     result["seconds"] = round(time.perf_counter() - start, 2)
     if out.exists() and (keep == "all" or keep == "failed" and result["status"] != "pass"):
         final = folder / spec.run_dir
