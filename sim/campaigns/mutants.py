@@ -55,6 +55,8 @@ __all__ = [
     "CAMPAIGN",
     "UNIT_RUN",
     "RUN_WALL_LIMIT",
+    "run_mutation_campaign",
+    "write_summary",
 ]
 
 #: The share of mutants the verification must kill.
@@ -275,7 +277,6 @@ def main(argv=None) -> int:
 
 def _run(mutants: list[Mutant], expansion: Expansion, args) -> dict | None:
     """Run the campaign and write mutants.json and mutants.md; None when the baseline fails."""
-    from sim.campaigns.regress import run_campaign
 
     per_mutant = {}
     for spec in expansion.runs:
@@ -295,21 +296,7 @@ def _run(mutants: list[Mutant], expansion: Expansion, args) -> dict | None:
             print(f"  [{done}/{total}] {m.kind:8} {m.name:26} killed by {why_failed(_with_config(result, spec))[:140]}")
 
     started = time.perf_counter()
-    campaign = Campaign(
-        name=CAMPAIGN, shrink=False, keep="none", stop_mutant_at_failure=True, run_wall_limit=RUN_WALL_LIMIT
-    )
-    outcome = run_campaign(
-        campaign,
-        expansion=expansion,
-        db_path=Path(args.db),
-        folder=Path(args.out),
-        workers=args.jobs,
-        progress=False,
-        on_result=line,
-        say=lambda text: print(text, flush=True),
-    )
-    if outcome.exit_code not in (EXIT_OK, EXIT_FAILED):  # interrupted: the runs so far are recorded
-        raise SystemExit(outcome.exit_code)
+    outcome = run_mutation_campaign(CAMPAIGN, expansion, args, on_result=line)
     digest = outcome.revision.digest
     [baseline] = verdicts([Mutant("baseline", "")], expansion, outcome.results, digest)
     if baseline["verdict"] != "survived":
@@ -330,11 +317,39 @@ def _run(mutants: list[Mutant], expansion: Expansion, args) -> dict | None:
         "database": str(outcome.db_path),
         "mutants": results,
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / "mutants.json", json.dumps(summary, indent=2) + "\n")
-    atomic_write(out / "mutants.md", _markdown(summary))
+    write_summary(Path(args.out), "mutants", summary, _markdown(summary))
     return summary
+
+
+def run_mutation_campaign(name: str, expansion: Expansion, args, *, on_result=None):
+    """Run a mutation campaign's runs on the engine (``args``: its --db, --out and --jobs): each mutant's
+    first failure stops its suite, a run past RUN_WALL_LIMIT fails as a hang. Exits with the signal's code
+    when interrupted (the runs so far are recorded)."""
+    from sim.campaigns.regress import run_campaign
+
+    campaign = Campaign(
+        name=name, shrink=False, keep="none", stop_mutant_at_failure=True, run_wall_limit=RUN_WALL_LIMIT
+    )
+    outcome = run_campaign(
+        campaign,
+        expansion=expansion,
+        db_path=Path(args.db),
+        folder=Path(args.out),
+        workers=args.jobs,
+        progress=False,
+        on_result=on_result,
+        say=lambda text: print(text, flush=True),
+    )
+    if outcome.exit_code not in (EXIT_OK, EXIT_FAILED):
+        raise SystemExit(outcome.exit_code)
+    return outcome
+
+
+def write_summary(out: Path, stem: str, summary: dict, markdown: str) -> None:
+    """``out/<stem>.json`` and ``out/<stem>.md``."""
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write(out / f"{stem}.json", json.dumps(summary, indent=2) + "\n")
+    atomic_write(out / f"{stem}.md", markdown)
 
 
 def _with_config(result: dict, spec: RunSpec) -> dict:

@@ -27,19 +27,25 @@ fails, 2 for bad options, 3 when a tool is missing.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import tomllib
 from dataclasses import replace
 from pathlib import Path
 
-from sim.campaigns.campaign import Campaign, Expansion, RunSpec, campaign_run
-from sim.campaigns.mutants import RUN_WALL_LIMIT, UNIT_RUN, directed_suite, failure_kind, kill_suite, why_failed
+from sim.campaigns.campaign import Expansion, RunSpec, campaign_run
+from sim.campaigns.mutants import (
+    UNIT_RUN,
+    directed_suite,
+    failure_kind,
+    kill_suite,
+    run_mutation_campaign,
+    why_failed,
+    write_summary,
+)
 from sim.campaigns.regress import DEFAULT_DB
 from sim.contract.config import DEFAULT_SIM
 from sim.contract.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, EnvironmentProblem, UsageError, report_error
-from sim.contract.outdir import atomic_write
 from sim.contract.paths import PROJECT_ROOT
 from sim.mutation import Mutant, default_files, generate, sample_size, stratified_sample, wilson_interval
 from sim.reports.tables import markdown_table
@@ -140,8 +146,6 @@ def main(argv=None) -> int:
 
 
 def _run(everything: dict, sample: dict, equivalents: dict, args) -> dict | None:
-    from sim.campaigns.regress import run_campaign
-
     torun = {kind: [m for m in mutants if m.id not in equivalents] for kind, mutants in sample.items()}
     expansion = qualification_runs(torun.get("firmware", []), torun.get("hdl", []), args.seeds)
     print(
@@ -151,20 +155,7 @@ def _run(everything: dict, sample: dict, equivalents: dict, args) -> dict | None
         flush=True,
     )
     started = time.perf_counter()
-    campaign = Campaign(
-        name=CAMPAIGN, shrink=False, keep="none", stop_mutant_at_failure=True, run_wall_limit=RUN_WALL_LIMIT
-    )
-    outcome = run_campaign(
-        campaign,
-        expansion=expansion,
-        db_path=Path(args.db),
-        folder=Path(args.out),
-        workers=args.jobs,
-        progress=False,
-        say=lambda text: print(text, flush=True),
-    )
-    if outcome.exit_code not in (EXIT_OK, EXIT_FAILED):
-        raise SystemExit(outcome.exit_code)
+    outcome = run_mutation_campaign(CAMPAIGN, expansion, args)
     order = {spec.run_key(outcome.revision.digest): i for i, spec in enumerate(expansion.runs)}
     runs: dict[str, list[dict]] = {}
     for result in sorted(outcome.results, key=lambda r: order.get(r["run_key"], len(order))):
@@ -196,10 +187,7 @@ def _run(everything: dict, sample: dict, equivalents: dict, args) -> dict | None
         "database": str(outcome.db_path),
         "mutants": verdicts,
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / "qualify.json", json.dumps(summary, indent=2) + "\n")
-    atomic_write(out / "qualify.md", _markdown(summary))
+    write_summary(Path(args.out), "qualify", summary, _markdown(summary))
     return summary
 
 
