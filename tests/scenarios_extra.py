@@ -20,3 +20,10 @@ declare(
         max_cycles=50_000_000,
     )
 )
+declare(
+    ScenarioInfo(
+        "test-hang",
+        "a thread loops for ever without awaiting: simulated time stops (only the wall clock ends the run)",
+        _TB,
+    )
+)

@@ -59,3 +59,17 @@ class Forever(Scenario):
 
         for n in range(2):
             await k.lwkt_create(spin, None, comm=f"spin{n}", pri=TDPRI_KERN_USER)
+
+
+@register
+class Hang(Scenario):
+    name = "test-hang"
+
+    async def boot(self, k):
+        async def stuck(td, arg):
+            await td.k.cpu.work(100)
+            td.k.event("mark", label="stuck")
+            while True:  # never awaits: simulated time stops, as a mutant's endless loop stops it
+                pass
+
+        await k.lwkt_create(stuck, None, comm="stuck", pri=TDPRI_KERN_USER)

@@ -370,3 +370,56 @@ def test_a_campaign_on_a_running_scheduler(tmp_path):
         .fetchall()
     )
     assert sorted(rows) == [(1, "pass", f"scheduler {address}"), (2, "pass", f"scheduler {address}")]
+
+
+def test_a_campaign_stopped_by_sigterm_stops_its_running_simulators(tmp_path):
+    """Cancelling a Dask task does not stop the simulator it started, and one stuck in a Python loop (a
+    mutant's) does not even notice its worker go: the client stops them on the workers it started, so none
+    outlives the campaign."""
+    from sim.host.interrupt import child_processes
+
+    campaign = tmp_path / "hang.toml"
+    campaign.write_text(
+        'name = "hang"\nscenarios = ["test-hang"]\nscenario_modules = ["tests.scenarios_extra"]\n'
+        'seeds = ["1-4"]\nshrink = false\n'
+    )
+    command = [sys.executable, "-m", "sim.cli", "regress", str(campaign), "--workers", "2"]
+    command += ["--db", str(tmp_path / "r.sqlite"), "--out", str(tmp_path / "out"), "--no-progress"]
+    env = dict(os.environ, LWKT_SOC_SOURCE_DIGEST=DIGEST)
+    client = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    simulators: list[int] = []
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and client.poll() is None and len(simulators) < 2:
+            time.sleep(0.5)
+            running = list((tmp_path / "out" / ATTEMPTS).glob("*/progress"))
+            if len(running) >= 2:
+                simulators = [pid for pid in child_processes(client.pid) if _is_simulator(pid)]
+        assert len(simulators) >= 2, "two runs never started"
+        client.send_signal(signal.SIGTERM)
+        output = client.communicate(timeout=120)[0]
+    finally:
+        for pid in child_processes(client.pid) if client.poll() is None else []:
+            os.kill(pid, signal.SIGKILL)
+        client.kill()
+    assert client.returncode == 143 and "interrupted (SIGTERM)" in output, output[-2000:]
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(_alive(pid) for pid in simulators):
+        time.sleep(0.2)
+    assert not [pid for pid in simulators if _alive(pid)], "a simulator outlived its campaign"
+
+
+def _is_simulator(pid: int) -> bool:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+    except OSError:
+        return False
+    return command.endswith("/lwkt_soc") or command.endswith("vvp")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

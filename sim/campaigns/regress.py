@@ -25,7 +25,7 @@ from sim.campaigns.revision import current_revision
 from sim.campaigns.engine import DASK_CONFIG, Engine, open_engine, require_dask
 from sim.contract.outdir import FileLock
 from sim.reports.progress import ProgressDisplay
-from sim.campaigns.tasks import ATTEMPTS, build_task, error_result, probe_worker, run_task, shrink_task
+from sim.campaigns.tasks import ATTEMPTS, build_task, error_result, probe_worker, run_task, shrink_task, stop_runs
 
 __all__ = [
     "run_campaign",
@@ -473,6 +473,10 @@ def _execute_on(
         try:
             if futures:
                 client.cancel([entry[2] for entry in futures.values()], force=True)
+            if status != "done" and engine is not None and engine.cluster is not None:
+                # Cancelling a task does not stop its simulator: on workers we started, stop them, so that
+                # none outlives the campaign (a shared scheduler's workers are not ours to clean).
+                client.run(stop_runs)
         except Exception:  # noqa: BLE001 - the cluster is going away anyway
             pass
         if session is not None:

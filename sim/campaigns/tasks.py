@@ -27,6 +27,7 @@ __all__ = [
     "run_task",
     "execute_run",
     "WallLimit",
+    "stop_runs",
     "shrink_task",
     "probe_worker",
     "filesystem_id",
@@ -73,6 +74,20 @@ def probe_worker() -> dict:
         "digest": worker_digest(),
         "build_root": str(BUILD_ROOT),
     }
+
+
+def stop_runs() -> int:
+    """Kill what this worker's runs started (its child processes: simulators, pytest): run on every worker
+    when a campaign stops before its end, so that no simulator outlives it. Returns how many."""
+    from sim.host.interrupt import child_processes
+
+    pids = child_processes()
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return len(pids)
 
 
 def build_task(sim: str, config: dict, coverage: bool = False) -> dict:
