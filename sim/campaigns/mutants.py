@@ -30,7 +30,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from firmware.bugs import BUGS
@@ -50,6 +50,8 @@ __all__ = [
     "mutation_runs",
     "verdicts",
     "why_failed",
+    "judge",
+    "firmware_suite",
     "failure_kind",
     "GOAL",
     "CAMPAIGN",
@@ -129,20 +131,11 @@ class Mutant:
 
 def mutation_runs(firmware: list[str], hardware: list[str], seeds: int, sim: str = DEFAULT_SIM) -> Expansion:
     """Every run of the campaign, in order: the baselines, then each mutant's suite (cheapest run first)."""
-    from dataclasses import replace
-
-    runs: list[RunSpec] = []
-
-    def firmware_suite(bug: str) -> None:
-        for run in kill_suite(seeds):
-            runs.append(campaign_run(CAMPAIGN, replace(run, sim=sim, bug=bug)))
-        runs.extend(RunSpec(CAMPAIGN, replace(run, bug=bug)) for run in directed_suite(sim))
-
-    firmware_suite("")
+    runs = firmware_suite(CAMPAIGN, seeds, sim)
     if hardware:
         runs.append(RunSpec(CAMPAIGN, UNIT_RUN))
     for bug in firmware:
-        firmware_suite(bug)
+        runs += firmware_suite(CAMPAIGN, seeds, sim, bug=bug)
     for mutant in hardware:
         runs.append(RunSpec(CAMPAIGN, replace(UNIT_RUN, mutant=mutant)))
     return Expansion(runs, [])
@@ -187,6 +180,25 @@ def failure_kind(result: dict) -> str:
     return "check: " + (result["failed"][0] if result["failed"] else result["outcome"])
 
 
+def judge(runs: list[dict]) -> tuple[str, str, str]:
+    """A mutant's verdict from its runs in the suite's order, what says why, and the kind of failure:
+    killed by the first failing run, ``error`` when a run could not run and none failed, else survived."""
+    failing = [r for r in runs if r["status"] in ("fail", "panic")]
+    if failing:
+        return "killed", why_failed(failing[0]), failure_kind(failing[0])
+    errors = [r for r in runs if r["status"] == "error"]
+    if errors:
+        return "error", f"run error: {errors[0]['panic'] or errors[0]['failed']}", ""
+    return "survived", "", ""
+
+
+def firmware_suite(campaign: str, seeds: int, sim: str, **mutant: str) -> list[RunSpec]:
+    """The kill suite of one firmware mutant as campaign runs: ``mutant`` is ``bug=`` (a planted bug) or
+    ``source_mutant=`` (a generated one); none for the baseline."""
+    scenarios = [campaign_run(campaign, replace(run, sim=sim, **mutant)) for run in kill_suite(seeds)]
+    return scenarios + [RunSpec(campaign, replace(run, **mutant)) for run in directed_suite(sim)]
+
+
 def verdicts(mutants: list[Mutant], expansion: Expansion, results: list[dict], digest: str) -> list[dict]:
     """Each mutant's verdict from its recorded runs: killed by its first failing run in the suite's order,
     survived when every run passed, ``error`` when a run could not run and none failed."""
@@ -199,21 +211,14 @@ def verdicts(mutants: list[Mutant], expansion: Expansion, results: list[dict], d
     verdicts = []
     for mutant in mutants:
         runs = mine.get(mutant.key, [])
-        failing = [r for r in runs if r["status"] in ("fail", "panic")]
-        errors = [r for r in runs if r["status"] == "error"]
-        verdict = "killed" if failing else "error" if errors else "survived"
-        by = (
-            why_failed(failing[0])
-            if failing
-            else (f"run error: {errors[0]['panic'] or errors[0]['failed']}" if errors else "")
-        )
+        verdict, by, failure = judge(runs)
         verdicts.append(
             {
                 "kind": mutant.kind,
                 "name": mutant.name,
                 "verdict": verdict,
                 "killed": verdict == "killed",
-                "timeout": bool(failing) and failing[0]["outcome"] == "timeout",
+                "timeout": failure == "timeout",
                 "by": by,
                 "runs": len(runs),
                 "seconds": round(sum(r["seconds"] or 0 for r in runs), 1),

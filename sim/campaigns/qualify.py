@@ -33,12 +33,11 @@ import tomllib
 from dataclasses import replace
 from pathlib import Path
 
-from sim.campaigns.campaign import Expansion, RunSpec, campaign_run
+from sim.campaigns.campaign import Expansion, RunSpec
 from sim.campaigns.mutants import (
     UNIT_RUN,
-    directed_suite,
-    failure_kind,
-    kill_suite,
+    firmware_suite,
+    judge,
     run_mutation_campaign,
     why_failed,
     write_summary,
@@ -87,19 +86,11 @@ def load_equivalents(path: Path) -> dict[str, str]:
 
 def qualification_runs(firmware: list[Mutant], hdl: list[Mutant], seeds: int, sim: str = DEFAULT_SIM) -> Expansion:
     """The baselines, then each firmware mutant's kill suite and each hdl mutant's unit tests."""
-    runs: list[RunSpec] = []
-
-    def firmware_suite(mutant: str) -> None:
-        for run in kill_suite(seeds):
-            runs.append(campaign_run(CAMPAIGN, replace(run, sim=sim, source_mutant=mutant)))
-        runs.extend(RunSpec(CAMPAIGN, replace(run, source_mutant=mutant)) for run in directed_suite(sim))
-
-    if firmware:
-        firmware_suite("")
+    runs: list[RunSpec] = firmware_suite(CAMPAIGN, seeds, sim) if firmware else []
     if hdl:
         runs.append(RunSpec(CAMPAIGN, UNIT_RUN))
     for mutant in firmware:
-        firmware_suite(mutant.id)
+        runs += firmware_suite(CAMPAIGN, seeds, sim, source_mutant=mutant.id)
     for mutant in hdl:
         runs.append(RunSpec(CAMPAIGN, replace(UNIT_RUN, source_mutant=mutant.id)))
     return Expansion(runs, [])
@@ -192,16 +183,10 @@ def _run(everything: dict, sample: dict, equivalents: dict, args) -> dict | None
 
 
 def _verdict(kind: str, mutant: Mutant, runs: list[dict], equivalent: str | None) -> dict:
-    failing = [r for r in runs if r["status"] in ("fail", "panic")]
-    errors = [r for r in runs if r["status"] == "error"]
     if equivalent is not None:
         verdict, by, how = "equivalent", equivalent, ""
-    elif failing:
-        verdict, by, how = "killed", why_failed(failing[0]), failure_kind(failing[0])
-    elif errors:
-        verdict, by, how = "error", f"run error: {errors[0]['panic'] or errors[0]['failed']}", ""
     else:
-        verdict, by, how = "survived", "", ""
+        verdict, by, how = judge(runs)
     return {
         "kind": kind,
         "id": mutant.id,
