@@ -33,6 +33,7 @@ class Bug(enum.StrEnum):
     ACQUIRE_KEEPS_TD_CPU = "acquire-keeps-td-cpu"
     SWITCH_RELEASES_UNHELD = "switch-releases-unheld"
     ITHREAD_COMPLETES_AGAIN = "ithread-completes-again"
+    IPI_WAIT_UNSIGNED = "ipi-wait-unsigned"
 
     @property
     def description(self) -> str:
@@ -63,6 +64,7 @@ _DESCRIPTIONS = {
         "lwkt_switch to a thread without MP count releases the MP lock without asking whether this CPU holds it"
     ),
     Bug.ITHREAD_COMPLETES_AGAIN: "an interrupt thread completes its source even when its handler completed it early",
+    Bug.IPI_WAIT_UNSIGNED: "lwkt_wait_ipiq compares TX_RINDEX with the sequence number as integers, not modulo 2^32",
 }
 
 #: name -> what the bug does, in the catalogue's order.

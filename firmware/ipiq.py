@@ -46,9 +46,17 @@ class IpiqMixin:
 
     def init_ipiq(self) -> None:
         ncpu = self.system.ncpu
-        self.ipiq_windex = [0] * ncpu  # our own pushes per destination (we are the only producer)
+        # Our write index per destination (we are the only producer), read from TX_WINDEX at boot:
+        # the hardware does not start it at 0 (hdl/memory_map.py IPI_INDEX_RESET).
+        self.ipiq_windex: list[int | None] = [None] * ncpu
         self.ipiq_busy: set[int] = set()  # sources being drained by an outer lwkt_process_ipiq
         self.counters.update({"ipiq_count": 0, "ipiq_fifofull": 0, "ipiq_received": 0})
+
+    async def read_ipiq_indices(self) -> None:
+        """Take our write index towards every other CPU from the hardware, before the first send."""
+        for dcpu in range(self.system.ncpu):
+            if dcpu != self.gd_cpuid:
+                self.ipiq_windex[dcpu] = await self.cpu.read(mm.IPI_TX.addr("TX_WINDEX", slot=dcpu))
 
     @kernel_function(cost="")
     async def lwkt_send_ipiq(self, dcpu: int, func: str, arg: int = 0) -> int:
@@ -111,7 +119,11 @@ class IpiqMixin:
         polls = 0
         # As in the seed, interrupts are on while it polls (it may be called from an interrupt).
         saved = self.intr_enable()
-        while _signed32(await self.cpu.read(mm.IPI_TX.addr("TX_RINDEX", slot=dcpu)) - seq) < 0:
+        unsigned = self.system.bug(Bug.IPI_WAIT_UNSIGNED)
+        while True:
+            rindex = await self.cpu.read(mm.IPI_TX.addr("TX_RINDEX", slot=dcpu))
+            if (rindex >= seq) if unsigned else _signed32(rindex - seq) >= 0:
+                break
             await self.lwkt_process_ipiq()
             self.cpu.charge(self.costs["lwkt_wait_ipiq_poll"])
             polls += 1

@@ -50,6 +50,10 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         self.lbolt_sleepers: list[Thread] = []  # threads sleeping until the next hardclock tick
         self._tried: bool | None = None  # the result of the last MP-lock TRY (for the trace)
 
+    async def setup_interrupts(self) -> None:
+        await self.read_ipiq_indices()
+        await super().setup_interrupts()
+
     # -- thread structures ----------------------------------------------------------------------
 
     def lwkt_init_thread(self, td, stack, flags, gd) -> None:

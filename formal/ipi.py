@@ -104,11 +104,11 @@ def pair_state(m, frag: Fragment, n: int, depth: int, s, d, entry=None, tag: str
     sent, sent_to = bit("sent", s, d), bit("sent_to", d, s)
     got_from, got = bit("got_from", s, d), bit("got", d, s)
     st = {
-        "windex": Mux(sent, send.windex, 0),
+        "windex": Mux(sent, send.windex, mm.IPI_INDEX_RESET),
         "func": Mux(sent, send.func, 0),
-        "rindex": Mux(got_from, recv, 0),
-        "rx_windex": Mux(sent_to, send.windex, 0),
-        "rx_rindex": Mux(got, recv, 0),
+        "rindex": Mux(got_from, recv, mm.IPI_INDEX_RESET),
+        "rx_windex": Mux(sent_to, send.windex, mm.IPI_INDEX_RESET),
+        "rx_rindex": Mux(got, recv, mm.IPI_INDEX_RESET),
         "agree": (sent == sent_to) & (got == got_from),
         "wof": bit("wof", s, d),
         "roe": bit("roe", d, s),
@@ -132,11 +132,12 @@ def _fifo_contract(h: Harness, m, depth: int, tx: _View, rx: _View, nonempty, st
     state (``pair_state``: windex, rindex, func, wof, roe, and ``row``, its entries row ``row``),
     for the invariants."""
     aw = (depth - 1).bit_length()
-    k = h.stable(m, 32, "k")  # the symbolic entry: the k-th accepted push
+    k = h.stable(m, 32, "k")  # the symbolic entry: the push accepted at write index k
     st = state_at(k[:aw])
 
     # The reference model: what the register contract says the FIFO holds.
-    w, r, func = Signal(32, name="m_windex"), Signal(32, name="m_rindex"), Signal(32, name="m_func")
+    w, r = Signal(32, name="m_windex", init=mm.IPI_INDEX_RESET), Signal(32, name="m_rindex", init=mm.IPI_INDEX_RESET)
+    func = Signal(32, name="m_func")
     wof, roe = Signal(name="m_wof"), Signal(name="m_roe")
     entry = Signal(64, name="m_entry")  # Cat(arg, func) of the k-th accepted push
     level, full, empty = Signal(32, name="m_level"), Signal(name="m_full"), Signal(name="m_empty")
@@ -225,13 +226,16 @@ def _fifo_contract(h: Harness, m, depth: int, tx: _View, rx: _View, nonempty, st
     def wr(view, reg, word):
         return view.req & view.we & (view.reg == word(reg))
 
-    h.cover(m, rd(rx, "RX_ARG", rw) & head & (k != 0) & (level >= 2), "entry k>0 read at the head, another behind it")
+    first = k == mm.IPI_INDEX_RESET  # the first push after reset
+    h.cover(
+        m, rd(rx, "RX_ARG", rw) & head & ~first & (level >= 2), "a later entry k read at the head, another behind it"
+    )
     h.cover(m, rd(rx, "RX_FUNC", rw) & head & (entry[32:] != 0), "entry k's function read at the head")
     h.cover(m, pop & head & push, "entry k popped while another is pushed")
     h.cover(m, stored & ~head, "entry k stored behind the head")
-    h.cover(m, rd(rx, "RX_FUNC", rw) & empty & (r != 0), "the head read on a drained FIFO")
-    h.cover(m, rd(tx, "TX_RINDEX", tw) & (r >= 2), "TX_RINDEX read after two pops")
-    h.cover(m, rd(tx, "TX_WINDEX", tw) & (w >= 2), "TX_WINDEX read after two pushes")
+    h.cover(m, rd(rx, "RX_FUNC", rw) & empty & (r != mm.IPI_INDEX_RESET), "the head read on a drained FIFO")
+    h.cover(m, rd(tx, "TX_RINDEX", tw) & ((r - mm.IPI_INDEX_RESET)[:32] >= 2), "TX_RINDEX read after two pops")
+    h.cover(m, rd(tx, "TX_WINDEX", tw) & ((w - mm.IPI_INDEX_RESET)[:32] >= 2), "TX_WINDEX read after two pushes")
     h.cover(m, rd(tx, "TX_STATUS", tw) & full, "TX_STATUS read on a full FIFO")
     h.cover(m, rd(rx, "RX_LEVEL", rw) & (level >= 2), "RX_LEVEL read with two entries")
     h.cover(m, rd(rx, "RX_STATUS", rw) & ~empty, "RX_STATUS read on a non-empty FIFO")
@@ -258,8 +262,9 @@ class IpiMatrixHarness(Harness):
         "order": "no loss, duplication or reordering: while the k-th accepted push (k free) is the head, "
         "RX_FUNC/RX_ARG read exactly its (TX_FUNC, TX_ARG)",
         "empty-head": "RX_FUNC and RX_ARG read 0 while the FIFO is empty",
-        "indices": "TX_WINDEX reads the number of accepted pushes (TX_ARG writes to a non-full FIFO), "
-        "TX_RINDEX the number of accepted pops (RX_POP writes to a non-empty FIFO), mod 2^32",
+        "indices": "TX_WINDEX reads IPI_INDEX_RESET plus the number of accepted pushes (TX_ARG writes to a "
+        "non-full FIFO), TX_RINDEX IPI_INDEX_RESET plus the number of accepted pops (RX_POP writes to a "
+        "non-empty FIFO), mod 2^32",
         "level": "RX_LEVEL and TX_STATUS.LEVEL read TX_WINDEX - TX_RINDEX; FULL, EMPTY and VALID match it; "
         "the other status bits read 0",
         "wof": "TX_STATUS.WOF is set exactly by a push to a full FIFO (the entry is dropped) and stays set "

@@ -14,7 +14,8 @@ simulator's cost per cycle grows with the ports, not with the pairs.
 
 The sticky flags, the pending bits and the "written since reset" bits are registers: bit
 matrices held as one n-bit word per CPU, so that a reset clears them (memories keep their
-contents over a reset; a row whose valid bit is clear reads as 0). Every register of the
+contents over a reset; a row whose valid bit is clear reads as after reset: func 0, the indices
+IPI_INDEX_RESET). Every register of the
 contract behaves as in docs/registers.md: a push and a pop in the same cycle both see the
 state before that cycle, and both indices run free over 32 bits.
 """
@@ -164,9 +165,9 @@ class IpiMatrix(wiring.Component):
             m.d.comb += [
                 w_rd.addr.eq(pair),
                 r_rd.addr.eq(pair),
-                windex.eq(Mux(sent_valid, w_rd.data.windex, 0)),
+                windex.eq(Mux(sent_valid, w_rd.data.windex, mm.IPI_INDEX_RESET)),
                 func.eq(Mux(sent_valid, w_rd.data.func, 0)),
-                rindex.eq(Mux(got_by_src[c].bit_select(d, 1), r_rd.data, 0)),
+                rindex.eq(Mux(got_by_src[c].bit_select(d, 1), r_rd.data, mm.IPI_INDEX_RESET)),
                 level.eq(windex - rindex),
                 full.eq(level == self.depth),
                 empty.eq(level == 0),
@@ -231,8 +232,8 @@ class IpiMatrix(wiring.Component):
             m.d.comb += [
                 rw_rd.addr.eq(rpair),
                 rr_rd.addr.eq(rpair),
-                rwindex.eq(Mux(sent_by_dst[c].bit_select(s, 1), rw_rd.data.windex, 0)),
-                rrindex.eq(Mux(got_by_dst[c].bit_select(s, 1), rr_rd.data, 0)),
+                rwindex.eq(Mux(sent_by_dst[c].bit_select(s, 1), rw_rd.data.windex, mm.IPI_INDEX_RESET)),
+                rrindex.eq(Mux(got_by_dst[c].bit_select(s, 1), rr_rd.data, mm.IPI_INDEX_RESET)),
                 rlevel.eq(rwindex - rrindex),
                 rempty.eq(rlevel == 0),
                 e_rd.addr.eq(Cat(rrindex[:eb], rpair)),

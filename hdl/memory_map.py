@@ -44,6 +44,7 @@ __all__ = [
     "SOC_ID",
     "OWNER_FREE",
     "CLAIM_NONE",
+    "IPI_INDEX_RESET",
     "SOURCE_IPI",
     "SOURCE_TIMER",
     "SOURCE_SOFT",
@@ -59,6 +60,10 @@ SOC_ID = 0x4C57_0001
 OWNER_FREE = 0xFFFF_FFFF
 #: INTC.CLAIM when no source can be claimed.
 CLAIM_NONE = 0xFFFF_FFFF
+#: TX_WINDEX and TX_RINDEX of every FIFO after reset: eight messages before the 2**32 wrap, so that
+#: every run that sends more than eight messages to one CPU crosses it (as Linux starts jiffies
+#: shortly before they wrap). Index arithmetic that is not modulo 2**32 then fails in ordinary runs.
+IPI_INDEX_RESET = 0xFFFF_FFF8
 
 SOURCE_IPI = 0
 SOURCE_TIMER = 1
@@ -158,8 +163,19 @@ IPI_TX = Block(
             "Write: push (TX_FUNC, value) as one entry. When the FIFO is full the entry is "
             "dropped and TX_STATUS.WOF set.",
         ),
-        Register("TX_WINDEX", 0x08, R, "Accepted pushes, free-running 32-bit."),
-        Register("TX_RINDEX", 0x0C, R, "Pops by the receiver, free-running 32-bit."),
+        Register(
+            "TX_WINDEX",
+            0x08,
+            R,
+            f"Accepted pushes, free-running 32-bit; {IPI_INDEX_RESET:#x} after reset (IPI_INDEX_RESET), "
+            "so that runs cross the 2^32 wrap.",
+        ),
+        Register(
+            "TX_RINDEX",
+            0x0C,
+            R,
+            f"Pops by the receiver, free-running 32-bit; {IPI_INDEX_RESET:#x} after reset (IPI_INDEX_RESET).",
+        ),
         Register("TX_STATUS", 0x10, RW, "FIFO status; write 1 to WOF to clear it.", _TX_STATUS_FIELDS),
     ),
     slot_stride=0x20,

@@ -52,3 +52,14 @@ def test_a_protocol_error_on_the_bus_fails_the_run_at_the_access(bug, tmp_path):
     assert main(["run", "--scenario", scenario, "--sim", "verilator", "--plant-bug", bug, "--out", str(planted)]) == 1
     message = json.loads((planted / "report.json").read_text())["panic"]["message"]
     assert message.startswith("check failed: protocol: cycle ") and words in message, message
+
+
+def test_ipi_index_arithmetic_is_checked_across_the_wrap(tmp_path):
+    """The IPI indices start eight short of 2**32 (IPI_INDEX_RESET), so the ninth remote token request
+    of smp-mixed waits across the wrap: a wait that compares the indices without the modulo returns
+    before the message has run, and the IPI checker sees it."""
+    planted = tmp_path / "planted"
+    argv = ["run", "--scenario", "smp-mixed", "--sim", "verilator", "--plant-bug", "ipi-wait-unsigned"]
+    assert main([*argv, "--out", str(planted)]) == 1
+    message = json.loads((planted / "report.json").read_text())["panic"]["message"]
+    assert message.startswith("check failed: lwkt_wait_ipiq returned for message 8 (index 0x0)"), message

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
+from hdl import memory_map as mm
+
 if TYPE_CHECKING:
     from firmware.core import Hardware
     from firmware.lwkt import Lwkt
@@ -76,10 +78,12 @@ class IpiChecker:
         """lwkt_wait_ipiq(dest, seq) returned: the seed's promise is that message ``seq`` (and every one
         before it) has been carried out, its function run to the end."""
         done = self.completed.get((kernel.gd_cpuid, dest), 0)
-        if done < seq:
+        # Sequence numbers are write indices, which start at IPI_INDEX_RESET and wrap at 2**32.
+        number = (seq - mm.IPI_INDEX_RESET) & 0xFFFF_FFFF
+        if done < number:
             fail(
                 kernel,
-                f"lwkt_wait_ipiq returned for message {seq} to cpu {dest}, but only "
+                f"lwkt_wait_ipiq returned for message {number} (index {seq:#x}) to cpu {dest}, but only "
                 f"{done} of its functions had run to the end",
             )
 

@@ -56,6 +56,7 @@ def render_c_header() -> str:
         f"#define {_name('SOC_ID')} {_hex(mm.SOC_ID)}",
         f"#define {_name('OWNER_FREE')} {_hex(mm.OWNER_FREE)}",
         f"#define {_name('CLAIM_NONE')} {_hex(mm.CLAIM_NONE)}",
+        f"#define {_name('IPI_INDEX_RESET')} {_hex(mm.IPI_INDEX_RESET)}",
         f"#define {_name('SOURCE_IPI')} {mm.SOURCE_IPI}u",
         f"#define {_name('SOURCE_TIMER')} {mm.SOURCE_TIMER}u",
         f"#define {_name('SOURCE_SOFT')} {mm.SOURCE_SOFT}u",

@@ -149,11 +149,11 @@ class SocBench:
         probe, row = self.probe, pair_address(self.ncpu, src, dst)
         sent = int(probe(f"ipi.sent_{src}").value) >> dst & 1
         got = int(probe(f"ipi.got_{dst}").value) >> src & 1
-        send_row = int(probe("ipi.send")[row].value) if sent else 0  # a row never written reads 0
+        send_row = int(probe("ipi.send")[row].value) if sent else mm.IPI_INDEX_RESET  # as after reset
         return {
             "func": send_row >> 32,
             "windex": send_row & 0xFFFF_FFFF,
-            "rindex": int(probe("ipi.recv")[row].value) if got else 0,
+            "rindex": int(probe("ipi.recv")[row].value) if got else mm.IPI_INDEX_RESET,
             "wof": int(probe(f"ipi.wof_{src}").value) >> dst & 1,
             "roe": int(probe(f"ipi.roe_{dst}").value) >> src & 1,
         }

@@ -14,6 +14,11 @@ VALID, ROE = RXS.field("VALID"), RXS.field("ROE")
 RX_PENDING = mm.IPI_PENDING.RX_PENDING
 
 
+def idx(count):
+    """An index after ``count`` pushes or pops since reset (indices start at IPI_INDEX_RESET)."""
+    return (mm.IPI_INDEX_RESET + count) & 0xFFFF_FFFF
+
+
 def tx(name, dst):
     return TX.addr(name, slot=dst)
 
@@ -43,6 +48,7 @@ async def rx_status(ctx, soc, src, dst):
 
 
 def test_reset_state_and_empty_reads_zero():
+    # The indices start eight short of the 2**32 wrap (hdl/memory_map.py IPI_INDEX_RESET).
     async def bench(ctx, soc):
         for s in range(soc.ncpu):
             for d in range(soc.ncpu):
@@ -52,8 +58,8 @@ def test_reset_state_and_empty_reads_zero():
                 assert await rx_status(ctx, soc, s, d) == dict(VALID=0, ROE=0)
                 assert await head(ctx, soc, s, d) == (0, 0)
                 assert await soc.ports[d].read(ctx, rx("RX_LEVEL", s)) == 0
-                assert await soc.ports[s].read(ctx, tx("TX_WINDEX", d)) == 0
-                assert await soc.ports[s].read(ctx, tx("TX_RINDEX", d)) == 0
+                assert await soc.ports[s].read(ctx, tx("TX_WINDEX", d)) == idx(0)
+                assert await soc.ports[s].read(ctx, tx("TX_RINDEX", d)) == idx(0)
             assert await soc.ports[s].read(ctx, RX_PENDING) == 0
 
     run(small_config(), bench)
@@ -66,7 +72,7 @@ def test_push_reaches_only_the_addressed_receiver():
         assert await soc.ports[2].read(ctx, rx("RX_LEVEL", 0)) == 1
         assert await rx_status(ctx, soc, 0, 2) == dict(VALID=1, ROE=0)
         assert await tx_status(ctx, soc, 0, 2) == dict(FULL=0, EMPTY=0, WOF=0, LEVEL=1)
-        assert await soc.ports[0].read(ctx, tx("TX_WINDEX", 2)) == 1
+        assert await soc.ports[0].read(ctx, tx("TX_WINDEX", 2)) == idx(1)
         assert await soc.ports[0].read(ctx, tx("TX_FUNC", 2)) == 0xF00D_0001
         # No other FIFO moved: 0->1, 1->2, 2->0 ...
         for s, d in ((0, 1), (1, 2), (2, 0), (1, 0), (2, 1)):
@@ -95,7 +101,7 @@ def test_fifo_order_latched_func_and_pop():
             assert await dst.read(ctx, rx("RX_LEVEL", 1)) == depth - k
             assert await head(ctx, soc, 1, 0) == (funcs[k], 100 + k)
             await dst.write(ctx, rx("RX_POP", 1), 0)
-            assert await src.read(ctx, tx("TX_RINDEX", 0)) == k + 1
+            assert await src.read(ctx, tx("TX_RINDEX", 0)) == idx(k + 1)
         # Drained: head reads 0 again although the storage keeps old words.
         assert await head(ctx, soc, 1, 0) == (0, 0)
         assert await rx_status(ctx, soc, 1, 0) == dict(VALID=0, ROE=0)
@@ -119,7 +125,7 @@ def test_full_fifo_drops_push_and_sets_wof(depth):
         await send(ctx, soc, s, d, 0xDEAD, 0xBEEF)
         await src.write(ctx, tx("TX_ARG", d), 0xBEEF)
         assert await tx_status(ctx, soc, s, d) == dict(FULL=1, EMPTY=0, WOF=1, LEVEL=depth)
-        assert await src.read(ctx, tx("TX_WINDEX", d)) == depth
+        assert await src.read(ctx, tx("TX_WINDEX", d)) == idx(depth)
         assert await dst.read(ctx, rx("RX_LEVEL", s)) == depth
         # The queued entries are intact (the dropped push did not overwrite the head or tail).
         for k in range(depth):
@@ -135,7 +141,7 @@ def test_full_fifo_drops_push_and_sets_wof(depth):
         # The FIFO accepts pushes again.
         await send(ctx, soc, s, d, 7, 8)
         assert await head(ctx, soc, s, d) == (7, 8)
-        assert await src.read(ctx, tx("TX_WINDEX", d)) == depth + 1
+        assert await src.read(ctx, tx("TX_WINDEX", d)) == idx(depth + 1)
 
     run(config, bench)
 
@@ -145,7 +151,7 @@ def test_pop_on_empty_sets_roe_and_changes_nothing():
         src, dst = soc.ports[0], soc.ports[1]
         await dst.write(ctx, rx("RX_POP", 0), 0)
         assert await rx_status(ctx, soc, 0, 1) == dict(VALID=0, ROE=1)
-        assert await src.read(ctx, tx("TX_RINDEX", 1)) == 0
+        assert await src.read(ctx, tx("TX_RINDEX", 1)) == idx(0)
         assert await dst.read(ctx, rx("RX_LEVEL", 0)) == 0
         assert await tx_status(ctx, soc, 0, 1) == dict(FULL=0, EMPTY=1, WOF=0, LEVEL=0)
         # A push still works normally: level 1, not 0 (no index underflow).
@@ -238,8 +244,8 @@ def test_push_and_pop_in_same_cycle_see_state_before():
         await access_all(ctx, [(src, wr(push, 4)), (dst, wr(pop, 0))])
         assert await tx_status(ctx, soc, 0, 1) == dict(FULL=0, EMPTY=0, WOF=1, LEVEL=1)
         assert await head(ctx, soc, 0, 1) == (0xF, 3)
-        assert await src.read(ctx, tx("TX_WINDEX", 1)) == 3
-        assert await src.read(ctx, tx("TX_RINDEX", 1)) == 2
+        assert await src.read(ctx, tx("TX_WINDEX", 1)) == idx(3)
+        assert await src.read(ctx, tx("TX_RINDEX", 1)) == idx(2)
         assert await rx_status(ctx, soc, 0, 1) == dict(VALID=1, ROE=0)
 
     run(config, bench)

@@ -63,8 +63,8 @@ VICTIM_PRIO = {mm.SOURCE_IPI: 3, mm.SOURCE_TIMER: 5, mm.SOURCE_SOFT: 7, mm.SOURC
 class FifoModel:
     func: int = 0
     entries: list = field(default_factory=list)
-    windex: int = 0
-    rindex: int = 0
+    windex: int = mm.IPI_INDEX_RESET
+    rindex: int = mm.IPI_INDEX_RESET
     wof: bool = False
     roe: bool = False
 

@@ -80,17 +80,60 @@ async def send_to_self_and_wait_for_remote(dut):
     assert [(recs[i]["cpu"], recs[i]["dest"], recs[i]["func"]) for i in sends] == [(0, 1, "slow"), (0, 1, "note")]
     assert not indices(recs, "ipi_receive", cpu=0)
     # The remote ran the slow function between the send and the return of the wait.
-    assert info["seq"] == 1 and info["seq2"] == 2
+    assert info["seq"] == mm.IPI_INDEX_RESET + 1 and info["seq2"] == mm.IPI_INDEX_RESET + 2
     assert info["slow_start"][:2] == (1, 2)
     assert info["sent_at"] <= info["slow_start"][2] < info["slow_end"] <= info["waited_until"]
     assert info["slow_end"] - info["slow_start"][2] >= 80
     assert info["waited_until"] - info["slow_end"] <= 20
-    assert info["rindex"] == 1
+    assert info["rindex"] == mm.IPI_INDEX_RESET + 1
     assert info["calls_after_wait2"][1][:3] == (1, 3, "idle1")
     receive = index_of(recs, "ipi_receive", cpu=1, func="slow")
     assert index_of(recs, "mark", label="send-slow") < receive < index_of(recs, "mark", label="wait-returned")
     smp = machine.counters()["smp"]
     assert smp["ipi_sent"] == smp["ipi_received"] == 2 and system.sysctl("lwkt.ipiq_count") == 2
+    final_checks_ok(machine)
+
+
+@cocotb.test()
+async def wait_returns_once_the_read_index_has_passed(dut):
+    """lwkt_wait_ipiq(d, seq) returns when TX_RINDEX has reached seq or gone past it: here the remote
+    has run message seq and the one after it before the first poll, and both indices have crossed
+    the 2**32 wrap. (A wait that returned only on TX_RINDEX == seq, or compared the indices without
+    the modulo, would wait for ever.)"""
+    machine = await smp_machine(dut)
+    system = machine.system
+    info = {"ran": []}
+    done = Done(system, 1)
+
+    async def note(k, arg):
+        info["ran"].append(arg)
+
+    system.register_ipi("note", note)
+
+    async def sender(td, arg):  # CPU 0
+        k = td.k
+        k.crit_enter()
+        seqs = [await k.lwkt_send_ipiq(1, "note", n) for n in range(10)]
+        await until(k, lambda: len(info["ran"]) == 10, "the ten messages to run")
+        rindex = mm.IPI_TX.addr("TX_RINDEX", slot=1)
+        while await k.cpu.read(rindex) != seqs[9]:  # the last pop follows its function
+            await k.cpu.work(5)
+        info["rindex"] = await k.cpu.read(rindex)
+        await k.lwkt_wait_ipiq(1, seqs[8])  # two behind TX_RINDEX, across the wrap
+        info["seqs"] = seqs
+        await k.crit_exit()
+        done()
+
+    async def boot0(k):
+        await k.lwkt_create(sender, comm="sender", pri=TDPRI_KERN_USER, mpsafe=True)
+
+    machine.start({0: boot0})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
+    assert info["ran"] == list(range(10))
+    first = mm.IPI_INDEX_RESET + 1
+    assert info["seqs"] == [(first + n) & 0xFFFF_FFFF for n in range(10)]
+    assert info["seqs"][8] < info["seqs"][0], "the messages did not cross the 2**32 wrap"
+    assert info["rindex"] == info["seqs"][9]
     final_checks_ok(machine)
 
 
