@@ -25,12 +25,15 @@ SMP_COUNTERS = ("ipiq_count", "ipiq_fifofull")
 
 #: Function ids the kernel itself sends; 0 means "empty" (RX_FUNC of an empty FIFO).
 KERNEL_IPI_FUNCS = {"lwkt_schedule": 1, "lwkt_deschedule": 2, "lwkt_gettoken_remote": 3}
-#: lwkt_wait_ipiq's watchdog, in polls of TX_RINDEX: a warning, then a panic. The seed warns
-#: after 10**8 polls and panics 10**6 polls later, seconds on the hardware of its day. A poll
-#: here costs about 10 cycles and a run's budget is a few 10**5 cycles, so the seed's figures
-#: would never be reached: both are scaled down by WAIT_IPIQ_SCALE, which keeps the warning
-#: within a run's budget and the panic one percent of the wait after it, as in the seed.
-WAIT_IPIQ_SCALE = 5_000
+#: The IPI loops' watchdog, in polls: a warning, then a panic. The seed's lwkt_wait_ipiq warns
+#: after 10**8 polls of its read index and panics 10**6 polls later, seconds on the hardware of
+#: its day. A poll here (a TX_RINDEX read and one lwkt_process_ipiq) costs 55 cycles on 2 CPUs and
+#: 89 on 4 under the default cost model, and a scenario's budget is 10**5 to 10**6 cycles, so
+#: both figures are scaled down by WAIT_IPIQ_SCALE: the warning comes after 2,000 polls (110,000
+#: cycles on 2 CPUs, 178,000 on 4; the longest wait a correct run makes is a few thousand
+#: cycles), the panic one percent of the wait after it, as in the seed. lwkt_send_ipiq's drain
+#: loop has the same watchdog (the seed's has none; see docs/kernel.md, "nested IPIs").
+WAIT_IPIQ_SCALE = 50_000
 WAIT_IPIQ_WARN = 100_000_000 // WAIT_IPIQ_SCALE
 WAIT_IPIQ_PANIC = (100_000_000 + 1_000_000) // WAIT_IPIQ_SCALE
 _MASK32 = 0xFFFF_FFFF
@@ -91,9 +94,12 @@ class IpiqMixin:
             self.tracepoint("lwkt_send_ipiq:drain")
             # The seed enables interrupts while it drains (it may be called from an interrupt).
             saved = self.intr_enable()
+            polls = 0
             while (windex - rindex) & _MASK32 > threshold:
                 await self.lwkt_process_ipiq()
                 rindex = await self.cpu.read(mm.IPI_TX.addr("TX_RINDEX", slot=dcpu))
+                polls += 1
+                self._ipiq_watchdog("LWKT_SEND_IPIQ", polls, dest=dcpu, level=(windex - rindex) & _MASK32)
             self.intr_restore(saved)
         # The seed asserts the level never reaches MAXCPUFIFO - 1, which its half-full rule
         # guarantees for its depth of 32; for any depth the hard limit is a full FIFO (WOF).
@@ -127,14 +133,21 @@ class IpiqMixin:
             await self.lwkt_process_ipiq()
             self.cpu.charge(self.costs["lwkt_wait_ipiq_poll"])
             polls += 1
-            if polls == WAIT_IPIQ_WARN:
-                self.event("ipiq_wait_warning", dest=dcpu, seq=seq, polls=polls)
-            if polls >= WAIT_IPIQ_PANIC:
-                self.panic(f"LWKT_WAIT_IPIQ: cpu {self.gd_cpuid} waited {polls} polls for cpu {dcpu} to reach {seq}")
+            self._ipiq_watchdog("LWKT_WAIT_IPIQ", polls, dest=dcpu, seq=seq)
         if polls:
             self.count("wait_ipiq_polled")
         self.tracepoint("ipi:waited", dest=dcpu, seq=seq)
         self.intr_restore(saved)
+
+    def _ipiq_watchdog(self, loop: str, polls: int, **what: int) -> None:
+        """A loop waiting on another CPU's FIFO has polled ``polls`` times: warn once, then panic."""
+        if polls == WAIT_IPIQ_WARN:
+            self.event("ipiq_wait_warning", loop=loop, polls=polls, **what)
+        if polls >= WAIT_IPIQ_PANIC:
+            detail = ", ".join(
+                f"{name} {value:#x}" if name == "seq" else f"{name} {value}" for name, value in what.items()
+            )
+            self.panic(f"{loop}: cpu {self.gd_cpuid} polled {polls} times ({detail})")
 
     @kernel_function
     async def lwkt_process_ipiq(self) -> None:

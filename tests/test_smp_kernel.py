@@ -28,7 +28,7 @@ RUNS = {
     "smp_kernel": 9,
     "smp_kernel_mp": 7,
     "smp_kernel-4cpu": 1,
-    "smp_kernel_ipiq": 4,
+    "smp_kernel_ipiq": 6,
     "interleavings": 9,
     "migration": 1,
     "watchdog": 3,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import cocotb
 
+from firmware.ipiq import WAIT_IPIQ_PANIC, WAIT_IPIQ_WARN
 from firmware.thread import TDPRI_KERN_USER
 from hdl import memory_map as mm
 from sim.tb.directed.kernel_helpers import index_of, indices, mark
@@ -217,3 +218,106 @@ async def bursts_both_ways_drain_without_deadlock(dut, burst):
     smp = machine.counters()["smp"]
     assert smp["ipi_sent"] == smp["ipi_received"] == 2 * burst
     final_checks_ok(machine)
+
+
+# -- the watchdog of the IPI loops --------------------------------------------------------------------
+
+#: Enough for WAIT_IPIQ_PANIC polls of about 55 cycles each (2 CPUs), with room.
+WATCHDOG_CYCLES = WAIT_IPIQ_PANIC * 80
+
+
+def _watchdog_records(system, loop):
+    return [r for r in system.trace.events("ipiq_wait_warning") if r["loop"] == loop]
+
+
+@cocotb.test()
+async def lost_ipi_warns_then_panics(dut):
+    """An IPI that is never carried out: CPU 1 masks its IPI source and halts, so its queue is never
+    served. CPU 0's lwkt_wait_ipiq polls on; after WAIT_IPIQ_WARN polls it warns (the seed's
+    "LWKT_WAIT_IPIQ WARNING!"), and one percent later it panics ("LWKT_WAIT_IPIQ"), as the seed does."""
+    machine = await smp_machine(dut)
+    system = machine.system
+    info = {}
+
+    async def note(k, arg):
+        info["ran"] = True
+
+    system.register_ipi("note", note)
+
+    async def sender(td, arg):  # CPU 0
+        k = td.k
+        k.crit_enter()
+        info["seq"] = await k.lwkt_send_ipiq(1, "note", 7)
+        info["sent_at"] = k.cycle
+        await k.lwkt_wait_ipiq(1, info["seq"])
+        info["returned"] = True
+
+    async def boot0(k):
+        await k.lwkt_create(sender, comm="sender", pri=TDPRI_KERN_USER, mpsafe=True)
+
+    async def boot1(k):  # the message to CPU 1 is lost: its IPI source is masked
+        enable = await k.cpu.read(mm.INTC.ENABLE)
+        await k.cpu.write(mm.INTC.ENABLE, enable & ~(1 << mm.SOURCE_IPI))
+
+    machine.start({0: boot0, 1: boot1})
+    assert await machine.run(WATCHDOG_CYCLES) == "panic", f"no panic: {system.outcome}"
+    panic = system.panic
+    assert (panic.cpu, panic.thread) == (0, "sender"), panic
+    assert panic.message.startswith(f"LWKT_WAIT_IPIQ: cpu 0 polled {WAIT_IPIQ_PANIC} times (dest 1, seq "), panic
+    (warning,) = _watchdog_records(system, "LWKT_WAIT_IPIQ")
+    assert (warning["cpu"], warning["dest"], warning["seq"], warning["polls"]) == (0, 1, info["seq"], WAIT_IPIQ_WARN)
+    assert info["sent_at"] < warning["cycle"] < panic.cycle
+    assert "ran" not in info and "returned" not in info
+
+
+@cocotb.test()
+async def nested_ipis_deadlock_and_the_drain_watchdog_panics(dut):
+    """Two CPUs fill their FIFOs to each other past the half-full mark, then each runs the head of
+    the other's queue, whose function sends back. Each sender drains its own incoming queue, but
+    the only message there is the head it is already running, which lwkt_process_ipiq does not run
+    twice (the seed would run it again, nest, and panic "TOO HEAVILY NESTED"): neither FIFO ever
+    drains. The drain loop's watchdog warns, then panics ("LWKT_SEND_IPIQ")."""
+    machine = await smp_machine(dut)
+    system = machine.system
+    info = {"bounced": []}
+    stage = system.new_data("test.stage", words=2)  # per CPU: 1 in its critical section, 2 FIFO filled
+
+    async def bounce(k, arg):  # runs on the receiver: send one message back
+        info["bounced"].append(k.gd_cpuid)
+        await k.lwkt_send_ipiq(1 - k.gd_cpuid, "note", arg)
+
+    async def note(k, arg):
+        info.setdefault("notes", []).append(k.gd_cpuid)
+
+    system.register_ipi("bounce", bounce)
+    system.register_ipi("note", note)
+
+    async def filler(td, arg):
+        k = td.k
+        me = k.gd_cpuid
+        mine, other = stage + 4 * me, stage + 4 * (1 - me)
+
+        async def step(n):  # both CPUs reach stage n, inside their critical sections
+            await k.cpu.write(mine, n)
+            while await k.cpu.read(other) < n:
+                await k.cpu.work(5)
+
+        k.crit_enter()
+        await step(1)  # neither serves its queue from here on
+        for n in range(HALF_MARK + 1):  # one past the half-full mark: the next send would drain
+            await k.lwkt_send_ipiq(1 - me, "bounce", n)
+        await step(2)
+        await k.crit_exit()  # both queues' interrupts are taken here
+
+    async def boot(k):
+        await k.lwkt_create(filler, comm=f"filler{k.gd_cpuid}", pri=TDPRI_KERN_USER, mpsafe=True)
+
+    machine.start({0: boot, 1: boot})
+    assert await machine.run(WATCHDOG_CYCLES) == "panic", f"no panic: {system.outcome}"
+    panic = system.panic
+    assert panic.message.startswith(f"LWKT_SEND_IPIQ: cpu {panic.cpu} polled {WAIT_IPIQ_PANIC} times"), panic
+    assert f"level {HALF_MARK + 1}" in panic.message, panic
+    assert sorted(info["bounced"]) == [0, 1] and "notes" not in info
+    warnings = _watchdog_records(system, "LWKT_SEND_IPIQ")
+    assert panic.cpu in [w["cpu"] for w in warnings]
+    assert all(w["polls"] == WAIT_IPIQ_WARN and w["level"] == HALF_MARK + 1 for w in warnings)
