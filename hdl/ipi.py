@@ -14,8 +14,7 @@ simulator's cost per cycle grows with the ports, not with the pairs.
 
 The sticky flags, the pending bits and the "written since reset" bits are registers: bit
 matrices held as one n-bit word per CPU, so that a reset clears them (memories keep their
-contents over a reset; a row whose valid bit is clear reads as after reset: func 0, the indices
-IPI_INDEX_RESET). Every register of the
+contents over a reset; a row whose valid bit is clear reads as after reset). Every register of the
 contract behaves as in docs/registers.md: a push and a pop in the same cycle both see the
 state before that cycle, and both indices run free over 32 bits.
 """

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from firmware.bugs import BUGS, Bug
+from sim.contract.errors import UsageError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -168,3 +169,39 @@ def test_a_generated_hdl_mutant_reaches_the_unit_tests(tmp_path):
     result = run_unit_tests("", tmp_path, source_mutant=mutant.id)
     assert not result["ok"] and result["outcome"] == "fail", result
     assert (tmp_path / "pytest.log").exists()
+
+
+def test_the_same_sample_is_found_again_after_its_lines_moved(tmp_path):
+    """--same-as: an earlier sample's mutants are found in today's sources by id, or, once lines above
+    them moved and their ids went stale, by file, function, operator and change, nearest the old line."""
+    from sim.campaigns.qualify import population, same_sample
+
+    everything = population()
+    a, b = everything["firmware"][10], everything["hdl"][5]
+    file, line, col, operator, k, digest = a.id.rsplit(":", 5)
+    moved = f"{file}:{int(line) + 3}:{col}:{operator}:{k}:{digest}"  # as if three lines were added above
+    old = [
+        {
+            "kind": "firmware",
+            "id": moved,
+            "function": a.function,
+            "operator": a.operator,
+            "change": f"{a.original} → {a.replacement}",
+        },
+        {"kind": "hdl", "id": b.id, "function": b.function, "operator": b.operator, "change": "whatever"},
+        {
+            "kind": "hdl",
+            "id": "hdl/gone.py:1:0:int-plus-one:0:00000000",
+            "function": "f",
+            "operator": "int-plus-one",
+            "change": "1 → 2",
+        },
+    ]
+    previous = tmp_path / "qualify.json"
+    previous.write_text(json.dumps({"mutants": old}))
+    sample, lost = same_sample(previous, everything)
+    assert sample["firmware"] == [a] and sample["hdl"] == [b]
+    assert lost == ["hdl/gone.py:1:0:int-plus-one:0:00000000"]
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(UsageError, match="not the qualify.json"):
+        same_sample(tmp_path / "bad.json", everything)

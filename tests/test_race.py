@@ -116,11 +116,23 @@ def test_writes_only_guard_leaves_reads_free(layout, bus):
     assert len(bus.write(1, data, 1)) == 1
 
 
-def test_free_and_unallocated_words_are_unchecked(layout, det, bus):
+def test_free_words_are_unchecked_and_unallocated_ones_are_races(layout, det, bus):
     free = layout.new_data("scratch", 1, FREE)
     assert bus.write(1, free, 1) == [] and bus.read(0, free) == []
-    assert bus.write(1, layout.data.base + 50, 1) == []  # not allocated yet
-    assert det.accesses == 3 and det.checked == 0
+    assert det.accesses == 2 and det.checked == 0
+    # A word no region holds: a stray pointer, read or written.
+    [race] = bus.write(1, layout.data.base + 50, 1)
+    assert race["region"] == "unallocated" and race["guard"] == "an allocated region"
+    assert "unallocated" in describe(race)
+    assert len(bus.read(0, layout.data.base + 51)) == 1
+
+
+def test_only_the_owner_moves_a_token(layout, det, bus):
+    tok = layout.new_token("tok")
+    [race] = bus.write(1, tok, 1)  # CPU 1 takes the token CPU 0 owns: no hand-off can do that
+    assert race["guard"] == "ownership of the token (t_cpu)" and race["holder"] == "cpu 0"
+    assert bus.write(1, tok, det.owner_of_token(tok)) == []  # a write that moves nothing
+    assert bus.write(1, tok, 0) == [] and bus.write(0, tok, 1) == []  # the owner hands it over
 
 
 def test_regions_allocated_after_the_detector_are_seen(layout, det, bus):

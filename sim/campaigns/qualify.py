@@ -27,6 +27,7 @@ fails, 2 for bad options, 3 when a tool is missing.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import tomllib
@@ -46,7 +47,7 @@ from sim.campaigns.regress import DEFAULT_DB
 from sim.contract.config import DEFAULT_SIM
 from sim.contract.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, EnvironmentProblem, UsageError, report_error
 from sim.contract.paths import PROJECT_ROOT
-from sim.mutation import Mutant, default_files, generate, sample_size, stratified_sample, wilson_interval
+from sim.mutation import Mutant, default_files, generate, parse_id, sample_size, stratified_sample, wilson_interval
 from sim.reports.tables import markdown_table
 
 __all__ = ["main", "population", "qualification_runs", "GOALS", "CAMPAIGN", "EQUIVALENTS"]
@@ -84,6 +85,36 @@ def load_equivalents(path: Path) -> dict[str, str]:
     return found
 
 
+def same_sample(previous: Path, everything: dict[str, list[Mutant]]) -> tuple[dict[str, list[Mutant]], list[str]]:
+    """The mutants of an earlier ``qualify.json``, found again in today's population: by id, or, when
+    the lines around one moved (its id went stale), by file, function, operator and change, the
+    nearest to its old line. Returns the sample by kind and the ids found nowhere."""
+    try:
+        old = json.loads(previous.read_text())["mutants"]
+        wanted = [(m["kind"], m["id"], m["function"], m["operator"], m["change"]) for m in old]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"{previous}: not the qualify.json of an earlier make qualify ({exc})") from None
+    by_id = {m.id: m for mutants in everything.values() for m in mutants}
+    by_key: dict[tuple, list[Mutant]] = {}
+    for mutants in everything.values():
+        for m in mutants:
+            by_key.setdefault((m.file, m.function, m.operator, f"{m.original} → {m.replacement}"), []).append(m)
+    sample: dict[str, list[Mutant]] = {kind: [] for kind in everything}
+    lost, taken = [], set()
+    for kind, mutant_id, function, operator, change in wanted:
+        found = by_id.get(mutant_id)
+        if found is None:
+            file, line = parse_id(mutant_id)[:2]
+            candidates = [m for m in by_key.get((file, function, operator, change), []) if m.id not in taken]
+            found = min(candidates, key=lambda m: abs(m.line - line), default=None)
+        if found is None:
+            lost.append(mutant_id)
+        else:
+            taken.add(found.id)
+            sample.setdefault(kind, []).append(found)
+    return sample, lost
+
+
 def qualification_runs(firmware: list[Mutant], hdl: list[Mutant], seeds: int, sim: str = DEFAULT_SIM) -> Expansion:
     """The baselines, then each firmware mutant's kill suite and each hdl mutant's unit tests."""
     runs: list[RunSpec] = firmware_suite(CAMPAIGN, seeds, sim) if firmware else []
@@ -111,6 +142,12 @@ def main(argv=None) -> int:
         default=str(DEFAULT_DB),
         help=f"the results database (default {DEFAULT_DB}, the one lwkt-soc results reads)",
     )
+    parser.add_argument(
+        "--same-as",
+        metavar="QUALIFY_JSON",
+        help="run the sample of an earlier qualify.json again (its mutants found in today's sources), "
+        "to compare scores before and after a change",
+    )
     parser.add_argument("--out", default="runs/qualify", help="where qualify.json and qualify.md go")
     args = parser.parse_args(argv)
     if args.sample is not None and args.sample < 1 or args.seeds < 0 or args.jobs < 1:
@@ -121,11 +158,20 @@ def main(argv=None) -> int:
         everything = population()
         if args.no_hardware:
             everything["hdl"] = []
-        sample = {
-            kind: stratified_sample(mutants, args.sample or sample_size(population=len(mutants)), args.sample_seed)
-            for kind, mutants in everything.items()
-            if mutants
-        }
+        if args.same_as:
+            sample, lost = same_sample(Path(args.same_as), everything)
+            sample = {kind: mutants for kind, mutants in sample.items() if mutants}
+            print(
+                f"same sample as {args.same_as}: "
+                + ", ".join(f"{len(m)} {kind}" for kind, m in sample.items())
+                + (f"; not found in today's sources: {', '.join(lost)}" if lost else "")
+            )
+        else:
+            sample = {
+                kind: stratified_sample(mutants, args.sample or sample_size(population=len(mutants)), args.sample_seed)
+                for kind, mutants in everything.items()
+                if mutants
+            }
         summary = _run(everything, sample, equivalents, args)
     except (UsageError, EnvironmentProblem) as exc:
         return report_error("sim.campaigns.qualify", exc)

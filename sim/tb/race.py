@@ -13,6 +13,9 @@ layout (``firmware/ram_layout.py``) gives the word:
 - a thread record: each field by its own rule (:meth:`RaceDetector._thread_field`),
   from the record's ``td_cpu`` and ``td_wait`` as last written on the bus.
 
+A word no region holds is never accessed (a stray pointer), and only a token's owner moves its
+``t_cpu`` to another CPU (the hand-off).
+
 Ownership is per CPU, as in the seed: a CPU that owns a token may touch what the
 token guards from any of its contexts, interrupt handlers included.
 
@@ -106,11 +109,22 @@ class RaceDetector:
             region = f"td record {(base - self.layout.threads.base) // self.layout.threads.size} {field}"
         else:
             region_obj = self._region_at(word)
-            problem = self._region(cpu, region_obj.guard, write) if region_obj is not None else None
-            if region_obj is not None and region_obj.guard.kind != "free":
+            if region_obj is None:
+                # No layout region holds the word: nothing of the kernel's or a workload's lives
+                # there, so any access is a stray pointer.
                 self.checked += 1
-            region = region_obj.name if region_obj is not None else "unallocated"
+                problem, region = ("an allocated region", "nobody"), "unallocated"
+            else:
+                problem = self._region(cpu, region_obj.guard, write)
+                if region_obj.guard.kind != "free":
+                    self.checked += 1
+                region = region_obj.name
             if write and self._is_token_word(word):
+                # Only the owner hands a token over (lwkt_gettoken_remote runs on it): a write that
+                # moves t_cpu from another CPU would be adopted as a hand-off it could not make.
+                owner = self.owner_of_token(word)
+                if problem is None and value != owner and cpu != owner:
+                    problem = ("ownership of the token (t_cpu)", f"cpu {owner}")
                 self.token_owner[word] = value
         if problem is not None:
             guard, holder = problem
