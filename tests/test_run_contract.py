@@ -3,19 +3,21 @@
 database's configuration columns and ids staying those of the databases already written."""
 
 import argparse
+import shlex
 import sqlite3
 from dataclasses import replace
 
 import pytest
 
 from sim.campaigns.campaign import Campaign, RunSpec
-from sim.campaigns.results import collect
+from sim.campaigns.results import collect, reproduce_command
 from sim.campaigns.results_db import SCHEMA_VERSION, ResultsDB
 from sim.campaigns.revision import Revision
 from sim.cli import build_parser
 from sim.contract.catalogue import FAULTS, scenario_info
 from sim.contract.config import DEFAULT_OUT, RunConfig
 from sim.contract.errors import UsageError
+from sim.contract.paths import PROJECT_ROOT
 from sim.contract.resolve import RunError, resolve_run
 from sim.contract.run_options import (
     RECORD_COLUMNS,
@@ -25,6 +27,8 @@ from sim.contract.run_options import (
     parse_run_arguments,
     run_arguments,
 )
+from sim.host.runner import main as runner_main
+from sim.mutation.operators import generate
 
 REQUESTS = [
     RunConfig("up-basic"),
@@ -123,6 +127,28 @@ def test_a_request_is_made_concrete_from_the_catalogue():
     ]:
         with pytest.raises(RunError, match=words):
             resolve_run(request_)
+
+
+def test_the_runner_checks_a_source_mutant_as_a_run_does_and_repeats_a_directed_run_with_it(tmp_path, capsys):
+    """``python -m sim.host.runner NAME --source-mutant ID`` refuses an id resolve_run refuses (exit 2, one
+    line, nothing run), and a campaign's repeat command of a directed run with a source mutant passes it on."""
+    good = generate(PROJECT_ROOT / "firmware" / "thread.py", PROJECT_ROOT)[0].id
+    stale = good.rsplit(":", 1)[0] + (":00000000" if not good.endswith(":00000000") else ":ffffffff")
+    out = tmp_path / "out"
+    for bad, words in [
+        (stale, "stale mutant"),
+        ("nope", "not a mutant id"),
+        ("firmware/no.py:1:0:int-plus-one:0:00000000", "no file"),
+    ]:
+        assert runner_main(["smp_kernel", "--source-mutant", bad, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"sim.host.runner: error: source mutant {bad!r}: ") and err.count("\n") == 1, err
+        assert words in err and not out.exists()
+        with pytest.raises(RunError, match=words):
+            resolve_run(RunConfig("up-basic", source_mutant=bad))
+    run = replace(RunConfig("smp_kernel", kind="directed"), source_mutant=good)
+    line = shlex.join(shlex.split(reproduce_command(RunSpec("qualify", run), "runs/x"))[1:])
+    assert line == f"-m sim.host.runner smp_kernel --sim {run.sim} --source-mutant {good} --out runs/x"
 
 
 def _schema_1(path):

@@ -221,7 +221,10 @@ def reproduce_command(spec: RunSpec, out: str, spec_file: str | None = None) -> 
     run = spec.run
     if run.kind == "directed":
         bug = ["--plant-bug", run.bug] if run.bug else []
-        return shlex.join([sys.executable, "-m", "sim.host.runner", run.scenario, "--sim", run.sim, *bug, "--out", out])
+        mutant = ["--source-mutant", run.source_mutant] if run.source_mutant else []
+        return shlex.join(
+            [sys.executable, "-m", "sim.host.runner", run.scenario, "--sim", run.sim, *bug, *mutant, "--out", out]
+        )
     if run.kind == "unit":
         from sim.campaigns.hw_mutants import MUTANT_ENV, UNIT_TESTS
 

@@ -23,7 +23,7 @@ from sim.contract.catalogue import ScenarioInfo, check_faults, parse_faults, sce
 from sim.contract.config import SIMULATORS, RunConfig
 from sim.contract.errors import EnvironmentProblem, UsageError
 
-__all__ = ["RunError", "resolve_run", "default_cpus"]
+__all__ = ["RunError", "resolve_run", "default_cpus", "check_source_mutant"]
 
 
 class RunError(UsageError):
@@ -36,6 +36,18 @@ class RunError(UsageError):
         super().__init__(message)
         self.field = field
         self.reason = reason or message
+
+
+def check_source_mutant(mutant_id: str) -> None:
+    """RunError unless ``mutant_id`` names a generated mutant (sim/mutation) that still applies to the
+    sources: a malformed or stale id, or one that names no file, is refused before any run."""
+    from sim.contract.paths import PROJECT_ROOT
+    from sim.mutation import mutated_source
+
+    try:
+        mutated_source(mutant_id, PROJECT_ROOT)
+    except ValueError as exc:
+        raise RunError(f"source mutant {mutant_id!r}: {exc}") from None
 
 
 def _import_scenario_modules(modules) -> None:
@@ -103,13 +115,7 @@ def resolve_run(request: RunConfig) -> RunConfig:
     if request.bug and request.bug not in BUGS:
         raise RunError(f"unknown planted bug {request.bug!r}; known: {', '.join(BUGS)}")
     if request.source_mutant:
-        from sim.contract.paths import PROJECT_ROOT
-        from sim.mutation import mutated_source
-
-        try:
-            mutated_source(request.source_mutant, PROJECT_ROOT)
-        except ValueError as exc:
-            raise RunError(f"source mutant {request.source_mutant!r}: {exc}") from None
+        check_source_mutant(request.source_mutant)
     if request.fw_coverage and importlib.util.find_spec("coverage") is None:
         raise EnvironmentProblem(
             "--fw-coverage measures with coverage.py, which is not installed: pip install 'lwkt-soc[coverage]'"

@@ -172,25 +172,38 @@ def collect_waveform(build: Build, test_dir: Path) -> Path | None:
 
 def main(argv=None) -> int:
     """``python -m sim.host.runner NAME``: one directed run of sim/contract/directed.py, as make mutants and
-    the tests run it (its results.xml and sim.log in ``--out``). Exit 0 when its tests pass, 1 when one fails,
-    2 for bad options, 3 when a tool is missing."""
+    the tests run it (its results.xml and sim.log in ``--out``); ``--source-mutant ID`` repeats it with a
+    generated mutant of the sources (``python -m sim.mutation --show ID``). Exit 0 when its tests pass, 1 when
+    one fails, 2 for bad options (an unknown or stale mutant id too), 3 when a tool is missing."""
     import argparse
 
     from firmware.bugs import BUGS
     from sim.contract.config import DEFAULT_SIM, SIMULATORS
     from sim.contract.directed import DIRECTED_RUNS
-    from sim.contract.errors import EXIT_FAILED, EXIT_OK, EnvironmentProblem, report_error
+    from sim.contract.errors import EXIT_FAILED, EXIT_OK, EnvironmentProblem, UsageError, report_error
+    from sim.contract.resolve import check_source_mutant
 
     parser = argparse.ArgumentParser(prog="python -m sim.host.runner", description=main.__doc__.splitlines()[0])
     parser.add_argument("name", choices=list(DIRECTED_RUNS), metavar="NAME", help=", ".join(DIRECTED_RUNS))
     parser.add_argument("--sim", choices=SIMULATORS, default=DEFAULT_SIM)
     parser.add_argument("--plant-bug", dest="bug", choices=list(BUGS), default="", metavar="BUG")
+    parser.add_argument(
+        "--source-mutant",
+        default="",
+        metavar="ID",
+        help="a generated mutant of the sources (sim/mutation) loaded in place of its module",
+    )
     parser.add_argument("--out", default="runs/directed", help="output folder (default runs/directed)")
     args = parser.parse_args(argv)
+    if args.source_mutant:
+        try:
+            check_source_mutant(args.source_mutant)
+        except UsageError as exc:
+            return report_error("sim.host.runner", exc)
     out = Path(args.out).resolve()
     try:
         out.mkdir(parents=True, exist_ok=True)
-        result = run_directed(args.name, args.sim, out, bug=args.bug)
+        result = run_directed(args.name, args.sim, out, bug=args.bug, source_mutant=args.source_mutant)
     except (EnvironmentProblem, OSError) as exc:
         return report_error(
             "sim.host.runner", exc if isinstance(exc, EnvironmentProblem) else EnvironmentProblem(str(exc))

@@ -1,8 +1,10 @@
 """cocotb tests of the SMP LWKT kernel (seed v1.18) on a 2-CPU SoC (one test needs 4 CPUs).
 
-Remote scheduling through IPIs, tokens in shared RAM, run-time checks that stop a run, and
-lwkt_hold/rele/wait_free across CPUs. The MP lock, preemption, need_resched and lwkt_acquire
-are in smp_kernel_mp.py; the IPI-queue tests with a 4-entry FIFO in smp_kernel_ipiq.py.
+Remote scheduling through IPIs (a thread blocked on a wait queue through the CPU that owns the
+queue's token), tokens in shared RAM, run-time checks and kernel assertions that stop a run,
+lwkt_hold/rele/wait_free across CPUs, and a thread structure going round the free cache. The
+MP lock, preemption, need_resched and lwkt_acquire are in smp_kernel_mp.py; the IPI-queue tests
+with a 4-entry FIFO in smp_kernel_ipiq.py.
 
 Thread bodies only record what they see (into ``info``) and put ``mark`` records on
 the trace; the assertions run after the run, on the records, the counters and the
@@ -199,6 +201,87 @@ async def schedule_and_deschedule_remote_thread(dut):
     final_checks_ok(machine)
 
 
+# -- 2b. lwkt_schedule of a thread blocked on a wait queue ---------------------------------------------
+
+
+@cocotb.test(skip=NCPU != 2)
+async def schedule_of_blocked_thread_goes_through_token_owner(dut):
+    """lwkt_schedule of a thread blocked on a wait queue is carried out by the CPU that owns the
+    queue's token. Sleeper a (CPU 1) blocks on qa, whose token its lwkt_block brought to CPU 1:
+    CPU 0's lwkt_trytoken fails and it sends the schedule to CPU 1, which takes a off the queue.
+    Sleeper b (CPU 1) blocks on qb, then CPU 0 takes qb's token: CPU 0 takes b off the queue
+    itself and sends the schedule on to b's CPU. Neither is a signal: the generations stay."""
+    machine = await smp_machine(dut)
+    system = machine.system
+    qa, qb = system.new_waitqueue("qa"), system.new_waitqueue("qb")
+    info = {}
+    done = Done(system, 3)
+
+    def off_queue(k, td) -> None:  # tracepoint thread:woken: a thread taken off a wait queue
+        k.event("mark", label=f"off-queue-{td.td_comm}")
+
+    system.on_tracepoint("thread:woken", off_queue)
+
+    async def sleeper(td, q):  # CPU 1
+        k = td.k
+        gen = await k.waitq_gen(q)
+        info[f"gen_{q.name}"] = (gen, await k.lwkt_block(q, q.name, gen))
+        mark(td, f"woken-{td.td_comm}")
+        done()
+
+    async def waker(td, arg):  # CPU 0
+        k = td.k
+        a, b = info["a"], info["b"]
+        await until(k, lambda: blocked_on(system, qa), "a to block")
+        info["qa_owner"] = await k.tok_get(qa.wa_token, "t_cpu")
+        mark(td, "schedule-a")
+        await k.lwkt_schedule(a)
+        await until(k, lambda: "gen_qa" in info, "a to run")
+        await until(k, lambda: blocked_on(system, qb), "b to block")
+        await k.lwkt_gettoken(qb.wa_token)
+        await k.lwkt_reltoken(qb.wa_token)
+        info["qb_owner"] = await k.tok_get(qb.wa_token, "t_cpu")
+        mark(td, "schedule-b")
+        await k.lwkt_schedule(b)
+        await k.lwkt_gettoken(qb.wa_token)
+        info["qb_count"] = await k.wq_get(qb, "wa_count")
+        await k.lwkt_reltoken(qb.wa_token)
+        done()
+
+    async def boot0(k):
+        await until(k, lambda: "b" in info, "the sleepers to exist", limit=1000)
+        await k.lwkt_create(waker, comm="waker", pri=TDPRI_KERN_USER, mpsafe=True)
+
+    async def boot1(k):
+        info["a"] = await k.lwkt_create(sleeper, qa, comm="a", pri=TDPRI_KERN_USER, mpsafe=True)
+        info["b"] = await k.lwkt_create(sleeper, qb, comm="b", pri=TDPRI_KERN_USER, mpsafe=True)
+
+    machine.start({0: boot0, 1: boot1})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
+    recs = system.trace.sorted_records()
+    assert (info["qa_owner"], info["qb_owner"]) == (1, 0)
+    for name, taker in (("a", 1), ("b", 0)):
+        tid = info[name].td_id
+        m = index_of(recs, "mark", label=f"schedule-{name}")
+        off = index_of(recs, "mark", label=f"off-queue-{name}")
+        send = after(recs, m, "ipi_send", cpu=0, dest=1, func="lwkt_schedule")[0]
+        receive = after(recs, send, "ipi_receive", cpu=1, source=0, func="lwkt_schedule")[0]
+        run = after(recs, receive, "switch", cpu=1, to=tid)[0]
+        woken = index_of(recs, "mark", label=f"woken-{name}")
+        # Taken off its queue by the token's owner only: by CPU 1 after the message, or by CPU 0 before it.
+        assert recs[off]["cpu"] == taker, (name, recs[off])
+        order = [m, off, send, receive, run, woken] if taker == 0 else [m, send, receive, off, run, woken]
+        assert order == sorted(order), (name, [recs[i] for i in order])
+        assert [recs[i]["cpu"] for i in after(recs, m, "schedule", target=tid)] == [0, 1], name
+        gen_old, gen_new = info[f"gen_q{name}"]
+        assert gen_new == gen_old, name  # a schedule is not a signal: no new generation
+    assert len(system.trace.events("ipi_send", func="lwkt_schedule")) == 2
+    assert info["qb_count"] == 0
+    # CPU 0's one failed lwkt_trytoken: qa's, whose token was CPU 1's.
+    assert machine.counters()["per_cpu"][0].get("trytoken_failed", 0) == 1
+    final_checks_ok(machine)
+
+
 # -- 3. tokens ------------------------------------------------------------------------------------------
 
 
@@ -317,6 +400,10 @@ async def tokens_move_between_cpus(dut):
     assert handoffs == [r["cycles"] for r in acquired] and all(c > 0 for c in handoffs), handoffs
     per_cpu = system.counters()["per_cpu"]
     assert (per_cpu[0]["token_requests"], per_cpu[1]["token_requests"]) == (1, 2)
+    # Every failed lwkt_trytoken is counted (counters.json, the coverage bin token.trytoken-failed): CPU 1's
+    # first try and its try after inittoken, CPU 0's while CPU 1 held the token.
+    failed = tuple(per_cpu[cpu].get("trytoken_failed", 0) for cpu in (0, 1))
+    assert failed == (1, 2), failed
     final_checks_ok(machine)
 
 
@@ -331,6 +418,9 @@ async def tokens_move_between_cpus(dut):
         ("acquire_without_mplock", "lwkt_acquire without the MP lock"),
         ("rele_without_hold", "lwkt_rele: td"),
         ("rel_mplock_without_hold", "rel_mplock: td"),
+        ("hold_without_mplock", "lwkt_hold without the MP lock"),
+        ("rele_without_mplock", "lwkt_rele without the MP lock"),
+        ("setpri_self_above_max", "lwkt_setpri_self: priority 32 out of range"),
     ]
 )
 async def violation_stops_the_run(dut, case):
@@ -380,6 +470,21 @@ async def violation_stops_the_run(dut, case):
         elif name == "rel_mplock_without_hold":
             info["cycle"] = k.cycle
             await k.rel_mplock()
+        elif name == "hold_without_mplock":
+            # A hold changes a record other CPUs share: the kernel asserts the MP lock (an MP-safe thread has none).
+            info["cycle"] = k.cycle
+            await k.lwkt_hold(info["other"])
+        elif name == "rele_without_mplock":
+            await k.get_mplock()
+            await k.lwkt_hold(info["other"])
+            await k.rel_mplock()
+            info["cycle"] = k.cycle
+            await k.lwkt_rele(info["other"])
+        elif name == "setpri_self_above_max":
+            await k.lwkt_setpri_self(31)  # the seed's TDPRI_MAX is accepted ...
+            info["pri_at_max"] = td.pri
+            info["cycle"] = k.cycle
+            await k.lwkt_setpri_self(32)  # ... one above it is not (the seed's KKASSERT); a literal on purpose
         mark(td, "survived")
 
     async def boot0(k):
@@ -415,6 +520,8 @@ async def violation_stops_the_run(dut, case):
             panic.cycle,
             info["cycle"],
         )
+        if name == "setpri_self_above_max":
+            assert info["pri_at_max"] == 31
 
 
 # -- a 4-CPU case: the wake-up chases the token -----------------------------------------------------
@@ -557,4 +664,64 @@ async def wait_free_returns_after_last_rele(dut):
     wait = index_of(recs, "mark", label="wait-free")
     naps = [i for i in indices(recs, "switch", cpu=0, tid=reaper_id, to_thread="idle0") if wait < i < freed]
     assert len(naps) == info["ticks1"] - info["ticks0"] >= 3, (len(naps), info)
+    final_checks_ok(machine)
+
+
+# -- 8b. a thread structure goes round the free cache ---------------------------------------------------
+
+
+@cocotb.test(skip=NCPU != 2)
+async def freed_structure_is_cached_again_after_reuse(dut):
+    """One structure, three generations: a child ends as a zombie (off its run queue with TDF_EXITED,
+    its structure left to the parent), the parent frees it (lwkt_free_thread: into the free cache),
+    the next child reuses it, and so on. lwkt_alloc_thread keeps the ALLOCATED_THREAD and
+    ALLOCATED_STACK flags a reused structure had (the seed's ``flags = td->td_flags & ...``), so each
+    free caches it again and no new structure is ever allocated."""
+    generations = 3
+    machine = await smp_machine(dut)
+    system = machine.system
+    owned = TDF.ALLOCATED_THREAD | TDF.ALLOCATED_STACK
+    info = {"children": [], "flags": [], "cached": []}
+    done = Done(system, 1)
+
+    async def child(td, arg):  # CPU 0: exit1 + cpu_proc_exit, the structure stays the parent's to free
+        k = td.k
+        info["flags"].append(td.td_flags & owned)
+        mark(td, "child-runs", generation=td.td_generation)
+        k.crit_enter()
+        await k.lwkt_deschedule_self()
+        td.td_flags |= TDF.EXITED
+        await k.lwkt_switch(_exiting=True)  # never returns
+
+    async def parent(td, arg):  # CPU 0, below its children's priority
+        k = td.k
+        info["allocated_before"] = k.threads_allocated
+        for _ in range(generations):
+            c = await k.lwkt_create(child, comm="child", pri=TDPRI_KERN_DAEMON, mpsafe=True)
+            info["children"].append(c)
+            while not c.td_flags & TDF.EXITED:
+                await k.lwkt_yield()
+            await k.lwkt_free_thread(c)
+            info["cached"].append(k.gd_tdfreecount)
+        info["allocated_after"] = k.threads_allocated
+        done()
+
+    async def boot0(k):
+        await k.lwkt_create(parent, comm="parent", pri=TDPRI_KERN_USER, mpsafe=True)
+
+    machine.start({0: boot0})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
+    # Each generation owns its structure and stack (the reused ones keep the flags of the first).
+    assert info["flags"] == [owned] * generations, info["flags"]
+    first = info["children"][0]
+    cid = first.td_id
+    assert all(c is first for c in info["children"]), [c.td_id for c in info["children"]]
+    assert [r["generation"] for r in system.trace.events("mark", label="child-runs")] == [
+        first.td_generation - generations + 1 + g for g in range(generations)
+    ]
+    assert [r["target"] for r in system.trace.events("thread_cache", cpu=0)] == [cid] * generations
+    assert [r["target"] for r in system.trace.events("thread_reuse", cpu=0)] == [cid] * (generations - 1)
+    assert not system.trace.events("thread_free")
+    assert info["cached"] == [1] * generations
+    assert info["allocated_after"] - info["allocated_before"] == 1  # the first child's structure only
     final_checks_ok(machine)

@@ -1,5 +1,6 @@
 """cocotb tests of the uniprocessor kernel's interrupt side: critical sections, preemption,
-the preempt_* counters, wait-queue signals from interrupt threads, untimely_switch.
+the preempt_* counters, wait-queue signals from interrupt threads, untimely_switch, and the
+hardclock's period once the cycle counter is past 2^32.
 
 The test plays the device behind external line 0 (interrupt source 3): it posts a
 request at a chosen cycle (``Device.raise_line``) and the interrupt thread's handler
@@ -8,7 +9,10 @@ Assertions are on the kernel's event trace and counters; ``mark`` records put
 the test's own milestones on the same timeline.
 """
 
+from itertools import pairwise
+
 import cocotb
+from cocotb.triggers import ClockCycles
 
 from firmware.device import device_take
 from firmware.thread import TDF, TDPRI_INT_HIGH, TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER, WaitQueue
@@ -479,3 +483,42 @@ async def untimely_switch(dut, untimely, trigger):
         assert [s["to"] for s in between(recs, before, after, "switch")] == (
             [] if trigger == "direct" else [info["ithd"].td_id, a]
         )
+
+
+@cocotb.test()
+async def hardclock_keeps_its_period_past_2_to_the_32_cycles(dut):
+    """setup_interrupts puts the first COMPARE one period after the 64-bit cycle count (CYCLE_LO, then
+    the CYCLE_HI it latched), so the hardclock ticks once a period however long the machine has been
+    up: with the SoC's cycle counter moved past 2^32 before boot (a high word of 3, as after about
+    two minutes at 100 MHz), the first tick comes one period after boot and the next ones a period
+    apart, and COMPARE keeps the counter's high word."""
+    period, ticks_wanted = 1000, 4
+    preset = 3 << 32 | 0x100  # far from a carry into the high word during the test
+    machine = await up_machine(dut, hardclock_period=period)
+    system = machine.system
+    machine.bench.probe("cycle").value = preset
+    await ClockCycles(dut.clk, 1)
+    info = {}
+
+    async def watcher(td, arg):
+        k = td.k
+        while k.hardclock_ticks < ticks_wanted and k.cycle - info["boot"] < (ticks_wanted + 2) * period:
+            await k.cpu.work(50)
+        system.finish()
+
+    async def start(k):
+        info["boot"] = k.cycle  # setup_interrupts has run: the timer is armed
+        await k.lwkt_create(watcher, comm="watcher", pri=TDPRI_KERN_USER)
+
+    machine.start({0: start})
+    outcome = await machine.run(MAX_CYCLES)
+    ticks = [r["cycle"] for r in system.trace.events("hardclock")]
+    assert outcome == "done", f"{outcome} ({system.panic}) after {len(ticks)} ticks, one per {period} cycles wanted"
+    compare = int(machine.bench.probe("cpu0.timer.compare").value)
+    assert ticks and period - KERNEL_PATH_CYCLES <= ticks[0] - info["boot"] <= period + KERNEL_PATH_CYCLES, (
+        info["boot"],
+        ticks[:8],
+    )
+    gaps = [b - a for a, b in pairwise(ticks)]
+    assert len(ticks) == ticks_wanted and all(abs(g - period) <= KERNEL_PATH_CYCLES for g in gaps), gaps[:8]
+    assert compare >> 32 == preset >> 32, hex(compare)
