@@ -34,6 +34,7 @@ class Bug(enum.StrEnum):
     SWITCH_RELEASES_UNHELD = "switch-releases-unheld"
     ITHREAD_COMPLETES_AGAIN = "ithread-completes-again"
     IPI_WAIT_UNSIGNED = "ipi-wait-unsigned"
+    SWITCH_TRUSTS_MPCOUNT = "switch-trusts-mpcount"
 
     @property
     def description(self) -> str:
@@ -64,6 +65,7 @@ _DESCRIPTIONS = {
         "lwkt_switch to a thread without MP count releases the MP lock without asking whether this CPU holds it"
     ),
     Bug.ITHREAD_COMPLETES_AGAIN: "an interrupt thread completes its source even when its handler completed it early",
+    Bug.SWITCH_TRUSTS_MPCOUNT: "lwkt_switch takes a non-zero td_mpcount for the MP lock held instead of asking OWNER",
     Bug.IPI_WAIT_UNSIGNED: "lwkt_wait_ipiq compares TX_RINDEX with the sequence number as integers, not modulo 2^32",
 }
 

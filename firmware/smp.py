@@ -171,7 +171,10 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         self.crit_enter()
         self.count("switch_count")
         # td_mpcount cannot tell whether we hold the lock (get_mplock counts first): ask it.
-        mpheld = await self.mp_lock_held()
+        if self.system.bug(Bug.SWITCH_TRUSTS_MPCOUNT):
+            mpheld = td.td_mpcount > 0
+        else:
+            mpheld = await self.mp_lock_held()
         ntd = None if self.system.bug(Bug.SWITCH_IGNORES_PREEMPTED) else td.td_preempted
         if ntd is not None:
             # Resume the preempted thread; take back the MP count it lent us.

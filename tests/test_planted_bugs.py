@@ -7,6 +7,7 @@ the seeds' text; a planted bug makes the kernel decide differently and the run s
 """
 
 import json
+import re
 
 import pytest
 
@@ -63,3 +64,17 @@ def test_ipi_index_arithmetic_is_checked_across_the_wrap(tmp_path):
     assert main([*argv, "--out", str(planted)]) == 1
     message = json.loads((planted / "report.json").read_text())["panic"]["message"]
     assert message.startswith("check failed: lwkt_wait_ipiq returned for message 8 (index 0x0)"), message
+
+
+def test_the_mp_lock_input_of_the_model_is_checked_against_owner(tmp_path):
+    """The scoreboard takes whether the CPU held the MP lock from the kernel's pick record; the RTL's
+    OWNER register vouches for it at the record, so a kernel that trusts td_mpcount for the lock
+    fails at the decision (before its own assertion would fire at the hand-over)."""
+    planted = tmp_path / "planted"
+    argv = ["run", "--scenario", "smp-mplock", "--sim", "verilator", "--plant-bug", "switch-trusts-mpcount"]
+    assert main([*argv, "--out", str(planted)]) == 1
+    message = json.loads((planted / "report.json").read_text())["panic"]["message"]
+    assert re.fullmatch(
+        r"check failed: scoreboard: pick record of cpu \d says mpheld=True, tried=None, but the MP lock's OWNER is (cpu \d|nobody)",
+        message,
+    ), message
