@@ -75,6 +75,7 @@ def test_the_mp_lock_input_of_the_model_is_checked_against_owner(tmp_path):
     assert main([*argv, "--out", str(planted)]) == 1
     message = json.loads((planted / "report.json").read_text())["panic"]["message"]
     assert re.fullmatch(
-        r"check failed: scoreboard: pick record of cpu \d says mpheld=True, tried=None, but the MP lock's OWNER is (cpu \d|nobody)",
+        r"check failed: scoreboard: pick record of cpu \d says mpheld=True, tried=None, "
+        r"but the MP lock's OWNER is (cpu \d|nobody)",
         message,
     ), message
