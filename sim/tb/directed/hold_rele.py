@@ -35,7 +35,6 @@ from __future__ import annotations
 import cocotb
 
 from firmware.thread import TDF, TDPRI_KERN_DAEMON, TDPRI_KERN_USER, TDPRI_MASK
-from hdl import memory_map as mm
 from sim.tb.directed.kernel_helpers import blocked_on, index_of, indices, mark, peek_td
 from sim.tb.directed.kernel_helpers import KERNEL_PATH_CYCLES, Done, final_checks_ok, smp_machine, until
 
@@ -48,8 +47,9 @@ MAX_CYCLES = 30_000
 VICTIM, NEWCOMER = "victim", "intruder"
 VICTIM_PRI, NEWCOMER_PRI = TDPRI_KERN_USER, TDPRI_KERN_DAEMON
 
-#: The user's buffer: shared-RAM words past the kernel's token area, cleared before each test.
-USER_BUF = 2048
+#: The user's buffer of each run's system: shared-RAM words of the layout's data pool (an unallocated word
+#: would be a race), cleared before each test.
+_user_buf: dict[int, int] = {}
 COMM_WORDS = 2  # td_comm: 8 characters, 4 to a word
 #: The record (kinfo) the sysctl copies out: a summary, then the thread structure.
 SUMMARY = ("td_id", "td_generation", "td_pri") + tuple(f"td_comm{i}" for i in range(COMM_WORDS))
@@ -89,11 +89,11 @@ def decode(words: list[int], names: tuple[str, ...]) -> dict:
 async def copyout(k, offset: int, words: list[int]) -> None:
     """Copy ``words`` to the user buffer at ``offset`` (bus writes to shared RAM)."""
     for i, word in enumerate(words):
-        await k.cpu.write(mm.RAM.addr("WORD", index=USER_BUF + offset + i), word)
+        await k.cpu.write(_user_buf[id(k.system)] + 4 * (offset + i), word)
 
 
 async def copyin(k, offset: int, n: int) -> list[int]:
-    return [await k.cpu.read(mm.RAM.addr("WORD", index=USER_BUF + offset + i)) for i in range(n)]
+    return [await k.cpu.read(_user_buf[id(k.system)] + 4 * (offset + i)) for i in range(n)]
 
 
 async def proc_exit(k, parent_wait) -> None:
@@ -115,8 +115,9 @@ async def proc_exit(k, parent_wait) -> None:
 
 async def hold_rele_system(dut):
     machine = await smp_machine(dut, hardclock_period=PERIOD)
+    base = _user_buf[id(machine.system)] = machine.system.new_data("hold_rele.user_buf", RECORD_WORDS)
     for word in range(RECORD_WORDS):
-        await machine.bench.masters[0].write(mm.RAM.addr("WORD", index=USER_BUF + word), 0)
+        await machine.bench.masters[0].write(base + 4 * word, 0)
     return machine
 
 
