@@ -1,5 +1,7 @@
 """TIMER: one-shot and periodic compare timer, CTRL fields, ACK."""
 
+import pytest
+
 from hdl import memory_map as mm
 
 from .harness import field_get, run, small_config, ticks
@@ -112,13 +114,13 @@ def test_ctrl_fields_armed_and_pending_are_read_only():
     run(small_config(), bench)
 
 
-def test_compare_is_64_bit():
+@pytest.mark.parametrize("base", [1 << 32, 1 << 63], ids=["bit32", "bit63"])
+def test_compare_is_64_bit(base):
     async def bench(ctx, soc):
         p0 = soc.ports[0]
-        base = 1 << 32
         await set_compare(ctx, p0, base + 10)
         await p0.write(ctx, T.CTRL, ENABLE.mask)
-        # LO alone (10) is long passed, but HI = 1 has not been reached.
+        # LO alone (10) is long passed, but HI (bit 32 or bit 63 set) has not been reached.
         assert await wait_pending(ctx, soc, 0, 40) is None
         ctx.set(soc.cycle, base - 20)
         await ctx.tick()
