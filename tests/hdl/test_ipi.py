@@ -170,12 +170,61 @@ def test_pop_on_empty_sets_roe_and_changes_nothing():
     run(small_config(), bench)
 
 
+async def flagged(ctx, soc, flag):
+    """The FIFOs (src, dst) whose ``flag`` ("WOF" or "ROE") reads 1, from every CPU's ports."""
+    status = tx_status if flag == "WOF" else rx_status
+    pairs = [(s, d) for s in range(soc.ncpu) for d in range(soc.ncpu) if s != d]
+    return {(s, d) for s, d in pairs if (await status(ctx, soc, s, d))[flag]}
+
+
+@pytest.mark.parametrize("flag", ["WOF", "ROE"])
+def test_sticky_flags_belong_to_one_fifo(flag):
+    """Raising or clearing one FIFO's WOF (ROE) leaves every other FIFO's as it was: those of the
+    other slots of the same CPU's port, and those of every other CPU's, whichever was set first."""
+    config = small_config(fifo_depth=2)
+
+    def fifo(cpu, slot):
+        # WOF is the producer's flag (its TX slot is the destination), ROE the consumer's.
+        return (cpu, slot) if flag == "WOF" else (slot, cpu)
+
+    async def raise_flag(ctx, soc, cpu, slot):
+        if flag == "WOF":
+            for k in range(config.fifo_depth + 1):  # the last push finds the FIFO full
+                await soc.ports[cpu].write(ctx, tx("TX_ARG", slot), k)
+        else:
+            await soc.ports[cpu].write(ctx, rx("RX_POP", slot), 0)  # on the empty FIFO
+
+    async def clear_flag(ctx, soc, cpu, slot):
+        if flag == "WOF":
+            await soc.ports[cpu].write(ctx, tx("TX_STATUS", slot), WOF.mask)
+        else:
+            await soc.ports[cpu].write(ctx, rx("RX_STATUS", slot), ROE.mask)
+
+    async def bench(ctx, soc):
+        expected = set()
+        # Each step on one CPU's port, one slot; the CPUs take turns so that each one's flags
+        # differ from the others' when it acts.
+        for cpu, slot in ((0, 2), (1, 0), (1, 2), (2, 1), (0, 1)):
+            await raise_flag(ctx, soc, cpu, slot)
+            expected.add(fifo(cpu, slot))
+            assert await flagged(ctx, soc, flag) == expected, f"after raising {flag} of {fifo(cpu, slot)}"
+        for cpu, slot in ((2, 1), (0, 2), (1, 0)):
+            await clear_flag(ctx, soc, cpu, slot)
+            expected.discard(fifo(cpu, slot))
+            assert await flagged(ctx, soc, flag) == expected, f"after clearing {flag} of {fifo(cpu, slot)}"
+
+    run(config, bench)
+
+
 def test_rx_pending_bits_follow_fifo_contents():
     config = soc_config(ncpu=4, fifo_depth=2, ram_words=16, ext_lines=0)
 
     async def bench(ctx, soc):
         async def pending():
-            return [await p.read(ctx, RX_PENDING) for p in soc.ports]
+            words = [await p.read(ctx, RX_PENDING) for p in soc.ports]
+            # The waveforms' probe ipi.pending_{c} shows the same word.
+            assert [ctx.get(soc.signal("ipi", name=f"pending_{c}")) for c in range(soc.ncpu)] == words
+            return words
 
         await send(ctx, soc, 0, 3, 1, 1)
         await send(ctx, soc, 2, 3, 2, 2)

@@ -1,5 +1,7 @@
 """TIMER: one-shot and periodic compare timer, CTRL fields, ACK."""
 
+import pytest
+
 from hdl import memory_map as mm
 
 from .harness import field_get, run, small_config, ticks
@@ -112,13 +114,13 @@ def test_ctrl_fields_armed_and_pending_are_read_only():
     run(small_config(), bench)
 
 
-def test_compare_is_64_bit():
+@pytest.mark.parametrize("base", [1 << 32, 1 << 63], ids=["bit32", "bit63"])
+def test_compare_is_64_bit(base):
     async def bench(ctx, soc):
         p0 = soc.ports[0]
-        base = 1 << 32
         await set_compare(ctx, p0, base + 10)
         await p0.write(ctx, T.CTRL, ENABLE.mask)
-        # LO alone (10) is long passed, but HI = 1 has not been reached.
+        # LO alone (10) is long passed, but HI (bit 32 or bit 63 set) has not been reached.
         assert await wait_pending(ctx, soc, 0, 40) is None
         ctx.set(soc.cycle, base - 20)
         await ctx.tick()
@@ -229,5 +231,33 @@ def test_ack_in_the_firing_cycle_does_not_lose_the_firing():
             assert ctx.get(pending) == expected, f"ACK at firing edge {offset:+d}"
             assert await ctrl(ctx, p0) == dict(ENABLE=1, ARMED=0, PENDING=expected)
             await p0.write(ctx, T.ACK, 0)
+
+    run(small_config(), bench)
+
+
+def test_period_keeps_all_32_bits_and_reloads_by_a_period_of_2_pow_31_or_more():
+    period = (1 << 31) + 7
+
+    async def bench(ctx, soc):
+        p0 = soc.ports[0]
+        await p0.write(ctx, T.PERIOD, 0xFFFF_FFFF)
+        assert await p0.read(ctx, T.PERIOD) == 0xFFFF_FFFF
+        await p0.write(ctx, T.PERIOD, period)
+        assert await p0.read(ctx, T.PERIOD) == period
+        start = ctx.get(soc.cycle) + 20
+        await set_compare(ctx, p0, start)
+        await p0.write(ctx, T.CTRL, ENABLE.mask)
+        assert await wait_pending(ctx, soc, 0, 40) == start
+        # COMPARE advanced by the whole period, bit 31 included, carrying into COMPARE_HI.
+        nxt = start + period
+        assert await p0.read(ctx, T.COMPARE_LO) == nxt & 0xFFFF_FFFF
+        assert await p0.read(ctx, T.COMPARE_HI) == nxt >> 32
+        await p0.write(ctx, T.ACK, 0)
+        assert await ctrl(ctx, p0) == dict(ENABLE=1, ARMED=1, PENDING=0)
+        # Nothing before the next reload point; then it fires exactly there.
+        assert await wait_pending(ctx, soc, 0, 40) is None
+        ctx.set(soc.cycle, nxt - 20)
+        await ctx.tick()
+        assert await wait_pending(ctx, soc, 0, 40) == nxt
 
     run(small_config(), bench)
