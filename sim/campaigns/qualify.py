@@ -156,6 +156,10 @@ def main(argv=None) -> int:
     try:
         equivalents = load_equivalents(Path(args.equivalents))
         everything = population()
+        known = {m.id for mutants in everything.values() for m in mutants}
+        stale = [mutant_id for mutant_id in equivalents if mutant_id not in known]
+        if stale:  # the code at the id changed: its reason may no longer hold, so the mutant counts again
+            print(f"{len(stale)} equivalent(s) no longer match today's sources, left out: {', '.join(stale)}")
         if args.no_hardware:
             everything["hdl"] = []
         if args.same_as:
