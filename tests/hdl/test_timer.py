@@ -2,7 +2,7 @@
 
 from hdl import memory_map as mm
 
-from .harness import field_get, run, small_config, ticks
+from .harness import access_all, field_get, run, small_config, ticks, wr
 
 T, INTC = mm.TIMER, mm.INTC
 CTRL = T.register("CTRL")
@@ -229,5 +229,17 @@ def test_ack_in_the_firing_cycle_does_not_lose_the_firing():
             assert ctx.get(pending) == expected, f"ACK at firing edge {offset:+d}"
             assert await ctrl(ctx, p0) == dict(ENABLE=1, ARMED=0, PENDING=expected)
             await p0.write(ctx, T.ACK, 0)
+
+    run(small_config(), bench)
+
+
+def test_period_writes_of_every_cpu_in_one_cycle_stay_per_cpu():
+    """Every CPU writes its own PERIOD in the same cycle: each timer keeps its own CPU's word."""
+
+    async def bench(ctx, soc):
+        periods = [0x100 + 0x11 * c for c in range(soc.ncpu)]
+        results = await access_all(ctx, [(port, wr(T.PERIOD, periods[port.cpu])) for port in soc.ports])
+        assert all(r.ok and r.cycles == 1 for r in results)
+        assert [await port.read(ctx, T.PERIOD) for port in soc.ports] == periods
 
     run(small_config(), bench)
