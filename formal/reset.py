@@ -55,7 +55,7 @@ class ResetHarness(Harness):
 
     def build(self, m, platform):
         n = self.params["ncpu"]
-        cfg = SocConfig(ncpu=n, fifo_depth=2, ram_words=16, ext_lines=1)
+        cfg = SocConfig(ncpu=n, fifo_depth=2, ram_words=16, ext_lines=1, mutant=self.mutant)
         soc = LwktSoc(cfg)
         frag = Fragment.get(soc, platform)
         m.submodules.soc = frag
