@@ -14,6 +14,8 @@ BLOCKS: dict[str, str] = {
     "intc": "formal.intc:IntcHarness",
     "decoder": "formal.tile:DecoderHarness",
     "isolation": "formal.isolation:IsolationHarness",
+    "noninterference": "formal.noninterference:NonInterferenceHarness",
+    "reset": "formal.reset:ResetHarness",
     "arbiter": "formal.arbiter:ArbiterHarness",
     "timer": "formal.timer:TimerHarness",
     "route": "formal.route:RouteHarness",

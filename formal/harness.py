@@ -84,6 +84,8 @@ class Harness(Elaboratable):
     SOLVER : str                the solver prove uses when none is given (``--solver`` overrides it)
     FREE_MEMORIES : bool        memories start with any contents (their $meminit is deleted), as in
                                 the simulated SoC whose IPI memories have no initial contents
+    FREE_RESET : bool           ``rst`` is a free input (the reset harness); otherwise it is assumed low.
+                                The harness's own registers (past values) never reset.
     """
 
     NAME = ""
@@ -97,6 +99,7 @@ class Harness(Elaboratable):
     MUTANTS: tuple[str, ...] = ()
     SOLVER = "z3"
     FREE_MEMORIES = False
+    FREE_RESET = False
 
     def __init__(self, *, mutant: str = "", only: str | None = None, invariants: bool = True, **params):
         # only: assert just this property (and the invariants, unless ``invariants`` is False:
@@ -107,7 +110,7 @@ class Harness(Elaboratable):
         self.checks: dict[int, str] = {}
         self.covers: dict[int, str] = {}
         self._inputs: list[Signal] = []
-        self.past_valid = Signal(name="past_valid")
+        self.past_valid = Signal(name="past_valid", reset_less=True)
 
     @classmethod
     def label(cls, params: dict) -> str:
@@ -144,7 +147,7 @@ class Harness(Elaboratable):
     def past(self, m: Module, value, name: str) -> Signal:
         """The value of ``value`` one cycle ago (meaningful while ``past_valid``)."""
         value = Value.cast(value)
-        sig = Signal(value.shape(), name=f"p_{name}")
+        sig = Signal(value.shape(), name=f"p_{name}", reset_less=True)
         m.d.sync += sig.eq(value)
         return sig
 
@@ -185,7 +188,8 @@ class Harness(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.d.sync += self.past_valid.eq(1)
-        m.d.comb += Assume(~ResetSignal())  # no reset: registers start at their init values
+        if not self.FREE_RESET:
+            m.d.comb += Assume(~ResetSignal())  # no reset: registers start at their init values
         try:
             self.build(m, platform)
         except Exception:

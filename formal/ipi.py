@@ -68,7 +68,7 @@ def _memory(frag: Fragment, name: str) -> MemoryInstance:
     return internal_memory(frag, name)
 
 
-def pair_state(m, frag: Fragment, n: int, depth: int, s, d, entry=None, tag: str = "") -> dict:
+def pair_state(m, frag: Fragment, n: int, depth: int, s, d, entry=None, tag: str = "", rows: bool = False) -> dict:
     """``FIFO[s][d]``'s state inside the IpiMatrix elaborated as ``frag`` (``s``, ``d``: ints or
     values), as the contract sees it. Rows are read through combinational read ports added here
     to the matrix's memories: they drive nothing in the design, so its behaviour is unchanged.
@@ -80,6 +80,7 @@ def pair_state(m, frag: Fragment, n: int, depth: int, s, d, entry=None, tag: str
     - ``agree``: the two copies of each valid bit are equal;
     - ``wof`` (``wof_<s>`` bit d), ``roe`` (``roe_<d>`` bit s);
     - ``row``: the ``entries`` row of the pair's slot ``entry`` (when given), as Cat(arg, func);
+    - ``rows``: with ``rows``, every ``entries`` row of the pair, slot 0 first;
     - ``entry_write``: some write port of ``entries`` writes one of the pair's rows this cycle.
     """
     eb = (depth - 1).bit_length()  # entries row = Cat(index[:eb], pair)
@@ -115,6 +116,8 @@ def pair_state(m, frag: Fragment, n: int, depth: int, s, d, entry=None, tag: str
     }
     if entry is not None:
         st["row"] = probe("entries", Cat(entry[:eb], pair), 64, "row")
+    if rows:
+        st["rows"] = [probe("entries", Cat(Const(k, eb), pair), 64, f"row{k}") for k in range(depth)]
     writes = Const(0, 1)
     for port in _memory(frag, "entries")._write_ports:  # one per producer port
         writes = writes | (port._en.any() & (port._addr[eb:] == pair))

@@ -26,6 +26,10 @@ without strengthening invariants. The timer firing case is proven but not covere
 firing needs three register writes after reset (CTRL, COMPARE_HI, COMPARE_LO), six
 cycles, twice the depth that keeps this proof fast; the timer harness covers it.
 The proof runs bitwuzla by default: the IPI rows come from SMT arrays, which z3 is slow on.
+
+These properties speak of the cycles where CPU j is idle only: a leak that lands in a cycle
+where j also makes a request (two CPUs writing PERIOD at once, say) passes them.
+formal/noninterference.py states j's next state in every cycle, on two copies of the SoC.
 """
 
 from amaranth.hdl import Fragment, Mux, Signal
@@ -37,15 +41,17 @@ from hdl.soc import LwktSoc
 from .harness import Harness, internal
 from .ipi import pair_state
 
-__all__ = ["IsolationHarness"]
+__all__ = ["IsolationHarness", "cpu_state"]
 
 
-def _cpu_state(m, frag: Fragment, cfg: SocConfig, j: int, pairs: dict) -> dict:
+def cpu_state(m, frag: Fragment, cfg: SocConfig, j: int, pairs: dict, *, rows: bool = False, tag: str = "") -> dict:
     """CPU ``j``'s per-CPU state, by name: the only place that reaches inside the SoC.
 
     The IPI FIFOs' state sits in the matrix's memories; formal.ipi.pair_state (the one place
     that knows the matrix's internals) reads a pair's rows through extra read ports, masked by
-    the valid bits as each end's port reads them. ``pairs`` caches one probe per FIFO.
+    the valid bits as each end's port reads them. ``pairs`` caches one probe per FIFO. With
+    ``rows``, the entries rows of the FIFOs j sends on too (``tx<d>.row<k>``); ``tag`` names the
+    probes' signals apart when several SoCs are read.
     """
     tile = f"cpu{j}"
     st = {f"intc.{name}": internal(frag, name, (tile, "intc")) for name in ("enable", "in_service", "soft")}
@@ -67,7 +73,9 @@ def _cpu_state(m, frag: Fragment, cfg: SocConfig, j: int, pairs: dict) -> dict:
 
     def fifo(src, dst):
         if (src, dst) not in pairs:
-            pairs[src, dst] = pair_state(m, ipi, cfg.ncpu, cfg.fifo_depth, src, dst, tag=f"_{src}_{dst}")
+            pairs[src, dst] = pair_state(
+                m, ipi, cfg.ncpu, cfg.fifo_depth, src, dst, tag=f"{tag}_{src}_{dst}", rows=rows
+            )
         return pairs[src, dst]
 
     for other in range(cfg.ncpu):
@@ -87,6 +95,8 @@ def _cpu_state(m, frag: Fragment, cfg: SocConfig, j: int, pairs: dict) -> dict:
                 f"tx{other}.write": tx["entry_write"],
             }
         )
+        if rows:
+            st.update({f"tx{other}.row{k}": row for k, row in enumerate(tx["rows"])})
         st.update(
             {
                 f"rx{other}.rindex": rx["rx_rindex"],
@@ -119,8 +129,9 @@ class IsolationHarness(Harness):
     SIZES = ({"ncpu": 2}, {"ncpu": 3})
     QUICK = ({"ncpu": 2},)
     DEPTH = 3
-    # ROE clearing itself is a change of CPU j's state in a cycle it makes no request.
-    MUTANTS = ("fifo-roe-not-sticky",)
+    # ROE clearing itself is a change of CPU j's state in a cycle it makes no request; so is ROE set by
+    # another CPU's pop (a leak into an idle victim: noninterference catches it too).
+    MUTANTS = ("fifo-roe-not-sticky", "fifo-roe-mirrored")
     # The IPI rows are read from SMT arrays: z3 takes 4-5 min at 3 CPUs, bitwuzla 11 s.
     SOLVER = "bitwuzla"
     FREE_MEMORIES = True  # the SoC's IPI memories start with any contents
@@ -156,7 +167,7 @@ class IsolationHarness(Harness):
         past = self.past_valid
         pairs = {}
         for j in range(n):
-            st = _cpu_state(m, frag, cfg, j, pairs)
+            st = cpu_state(m, frag, cfg, j, pairs)
             idle = Signal(name=f"idle{j}")
             m.d.comb += idle.eq(~seen[j])
             p_idle = self.past(m, idle, f"idle{j}")

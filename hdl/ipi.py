@@ -125,14 +125,16 @@ class IpiMatrix(wiring.Component):
         m.submodules.recv = recv = memory.Memory(shape=32, depth=rows, init=[])
         m.submodules.entries = entries = memory.Memory(shape=64, depth=rows << eb, init=[])
 
-        def matrix(name):
-            return [Signal(n, name=f"{name}_{c}") for c in range(n)]
+        def matrix(name, reset_less=False):
+            return [Signal(n, name=f"{name}_{c}", reset_less=reset_less) for c in range(n)]
 
         wof, roe, pending = matrix("wof"), matrix("roe"), matrix("pending")
         # The valid bits in both orientations: a port tests the bit of the pair it addresses
         # with one bit select on its own CPU's word, never a select across CPUs.
-        sent_by_src, sent_by_dst = matrix("sent"), matrix("sent_to")
-        got_by_dst, got_by_src = matrix("got"), matrix("got_from")
+        # Bug "ipi-valid-kept-on-reset": the valid bits survive a reset, so the rows' old indices show.
+        kept = self.mutant == "ipi-valid-kept-on-reset"
+        sent_by_src, sent_by_dst = matrix("sent", kept), matrix("sent_to", kept)
+        got_by_dst, got_by_src = matrix("got", kept), matrix("got_from", kept)
 
         # One-hot requests per port, gathered into the other orientation below.
         push_hot, sent_hot, got_hot, clear_hot = (
@@ -141,6 +143,9 @@ class IpiMatrix(wiring.Component):
             matrix("recv_hot"),
             matrix("pop_last_hot"),
         )
+
+        # For the planted bugs at the end (the correct design elaborates neither).
+        send_ports, roe_set = [], matrix("roe_set") if self.mutant == "fifo-roe-mirrored" else None
 
         tw, rw = mm.IPI_TX.word, mm.IPI_RX.word
         wof_bit = mm.IPI_TX.register("TX_STATUS").field("WOF").lsb
@@ -172,6 +177,7 @@ class IpiMatrix(wiring.Component):
                 empty.eq(level == 0),
             ]
             w_wr, e_wr = _write_port(send, f"tx{c}_send_wr"), _write_port(entries, f"tx{c}_entry_wr")
+            send_ports.append(w_wr)
             m.d.comb += [
                 w_wr.addr.eq(pair),
                 w_wr.data.windex.eq(windex),
@@ -254,6 +260,8 @@ class IpiMatrix(wiring.Component):
                     with m.If(rx_write):
                         with m.If(rempty):
                             m.d.sync += roe[c].eq(roe[c] | r_hot)
+                            if roe_set:
+                                m.d.comb += roe_set[c].eq(r_hot)
                         with m.Else():
                             m.d.comb += r_wr.en.eq(1)
                             with m.If(rlevel == 1):
@@ -266,6 +274,21 @@ class IpiMatrix(wiring.Component):
                     )
                     with m.If(rx_write & rx.wdata[roe_bit]):
                         m.d.sync += roe[c].eq(roe[c] & ~r_hot)
+
+        if self.mutant == "ipi-send-data-shared":
+            # Bug: one data bus for every producer's send row: several writers in a cycle all write the
+            # lowest one's row (applied from the highest lower writer down, so the lowest is assigned last).
+            for c in range(1, n):
+                for lower in reversed(range(c)):
+                    with m.If(send_ports[lower].en & send_ports[c].en):
+                        m.d.comb += send_ports[c].data.eq(send_ports[lower].data)
+        if self.mutant == "fifo-roe-mirrored":
+            # Bug: the ROE strobe also lands at the mirrored place of the bit matrix: a pop of an empty
+            # FIFO[s][c] sets ROE of FIFO[c][s] too (roe_<s> bit c), the flag of CPU s's receive side.
+            for d in range(n):
+                mirrored = Cat(Const(0, 1) if c == d else roe_set[c][d] for c in range(n))
+                with m.If(mirrored.any()):
+                    m.d.sync += roe[d].eq(roe[d] | mirrored)
 
         # -- the bit matrices: a row is one CPU's word, a column gathers one bit of every CPU's ----
         def column(hot, k):

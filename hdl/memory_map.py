@@ -50,6 +50,7 @@ __all__ = [
     "SOURCE_SOFT",
     "SOURCE_EXT0",
     "windows",
+    "reset_reads",
     "block_at",
     "describe",
 ]
@@ -448,6 +449,59 @@ def windows(config: SocConfig, cpu: int) -> list[Window]:
         assert block.base % block.size == 0 and span_log2 <= size_log2, block.name
         result.append(Window(block, block.base // 4, size_log2, span_log2, readable, writable))
     return result
+
+
+def reset_reads(config: SocConfig, cpu: int) -> dict[int, tuple[int, int]]:
+    """What ``cpu`` reads from each readable register right after a reset: byte address ->
+    ``(value, mask)``, the bits under ``mask`` being the ones a reset fixes.
+
+    Every register of the contract is a register of the hardware and returns to its reset value;
+    the IPI FIFOs are empty (their memories keep old words, which no register shows). Not fixed:
+    CYCLE_LO (the counter restarts at 0 and runs on) and INTC PENDING's external bits (the lines'
+    live levels; the IPI, timer and soft sources read 0). The RAM is a memory and keeps its contents:
+    it is not listed. MPLOCK.TRY reads 1 (the lock is free), and makes the reader its owner.
+    """
+    full = 0xFFFF_FFFF
+    out: dict[int, tuple[int, int]] = {}
+
+    def put(address: int, value: int, mask: int = full) -> None:
+        out[address] = (value & mask, mask)
+
+    for name, value in (("CPUID", cpu), ("NCPU", config.ncpu), ("FIFO_DEPTH", config.fifo_depth), ("ID", SOC_ID)):
+        put(SYS.addr(name), value)
+    put(SYS.CYCLE_LO, 0, 0)
+    put(SYS.CYCLE_HI, 0)
+    put(MPLOCK.TRY, 1)
+    put(MPLOCK.OWNER, OWNER_FREE)
+    for name in ("ERR", "ACQUIRES", "FAILED_TRIES", "OWNER_QUIET", "BUSTS"):
+        put(MPLOCK.addr(name), 0)
+    for other in range(config.ncpu):
+        if other == cpu:
+            continue
+        put(IPI_TX.addr("TX_FUNC", slot=other), 0)
+        for name in ("TX_WINDEX", "TX_RINDEX"):
+            put(IPI_TX.addr(name, slot=other), IPI_INDEX_RESET)
+        put(IPI_TX.addr("TX_STATUS", slot=other), IPI_TX.register("TX_STATUS").field("EMPTY").mask)
+        for name in ("RX_FUNC", "RX_ARG", "RX_LEVEL", "RX_STATUS"):
+            put(IPI_RX.addr(name, slot=other), 0)
+    put(IPI_PENDING.RX_PENDING, 0)
+    put(INTC.PENDING, 0, (1 << SOURCE_EXT0) - 1)
+    put(INTC.ENABLE, 0)
+    put(INTC.CLAIM, CLAIM_NONE)
+    put(INTC.INSERVICE, 0)
+    for k in range(config.n_sources):
+        put(INTC.addr("PRIO", index=k), 0)
+    for k in range(config.ext_lines):
+        put(ROUTE.addr("ROUTE", index=k), 0)
+        for name in ("STATUS", "DATA", "POSTED", "SERVICED"):
+            put(DEVICE.addr(name, index=k), 0)
+    put(TIMER.COMPARE_LO, full)
+    put(TIMER.COMPARE_HI, full)
+    put(TIMER.PERIOD, 0)
+    put(TIMER.CTRL, 0)
+    for name in ("CURTHREAD", "CRITDEPTH", "PRI"):
+        put(DEBUG.addr(name), 0)
+    return out
 
 
 def block_at(address: int) -> Block | None:

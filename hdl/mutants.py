@@ -24,6 +24,10 @@ HW_MUTANTS: dict[str, str] = {
     "fifo-roe-not-sticky": "IPI RX_STATUS.ROE clears itself on the next cycle",
     "fifo-wof-never": "IPI TX_STATUS.WOF never sets on a push to a full FIFO",
     "ipi-pending-transposed": "RX_PENDING of CPU d shows FIFO[d][s] (what d sent) instead of FIFO[s][d]",
+    "ipi-send-data-shared": "IPI send rows written in the same cycle by several CPUs all take the lowest "
+    "writer's {windex, func}",
+    "ipi-valid-kept-on-reset": "the IPI rows' valid bits are not reset: after a reset the FIFOs show their old indices",
+    "fifo-roe-mirrored": "an RX_POP of an empty FIFO[s][c] also sets ROE of FIFO[c][s], CPU s's flag",
     "claim-no-inservice": "INTC CLAIM does not mark the claimed source in service",
     "intc-prio-inverted": "INTC CLAIM picks the lowest non-zero priority instead of the highest",
     "intc-complete-low-bits": "INTC COMPLETE matches only the low 5 bits of the written source id",
@@ -35,4 +39,6 @@ HW_MUTANTS: dict[str, str] = {
     "device-ack-ignored": "DEVICE ACK does not clear REQUEST (the line stays high)",
     "route-wrong-cpu": "ROUTE delivers line k to CPU (ROUTE[k] + 1) % NCPU",
     "sys-cycle-hi-live": "SYS CYCLE_HI reads the live counter instead of the word latched by CYCLE_LO",
+    "soc-period-crosstalk": "when CPUs i and i+1 write TIMER PERIOD in the same cycle, CPU i+1's timer takes "
+    "CPU i's word",
 }

@@ -4,6 +4,7 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, connect, flipped
 
+from . import memory_map as mm
 from .bus import CoreBusSignature, SharedBus
 from .config import TOPLEVEL, SocConfig
 from .device import ExternalDevices
@@ -87,6 +88,14 @@ class LwktSoc(wiring.Component):
         aw = {name: win.span_log2 for name, win in tiles[0].windows.items()}
 
         mutant = cfg.mutant  # "" unless a planted bug is asked for (hdl/mutants.py)
+        if mutant == "soc-period-crosstalk":
+            # Bug: neighbouring tiles share a write-data wire: when CPUs i and i+1 both write their
+            # TIMER PERIOD in one cycle, CPU i+1's tile takes CPU i's word.
+            period = mm.TIMER.PERIOD >> 2
+            for i in range(n - 1):
+                a, b = self.port(i), self.port(i + 1)
+                with m.If(a.cyc & a.stb & a.we & (a.adr == period) & b.cyc & b.stb & b.we & (b.adr == period)):
+                    m.d.comb += tiles[i + 1].bus.dat_w.eq(a.dat_w)
         m.submodules.ipi = ipi = IpiMatrix(n, cfg.fifo_depth, aw["ipi_tx"], mutant=mutant)
         m.submodules.mplock = mplock = MpLock(n, aw["mplock"], mutant=mutant)
         m.submodules.route = route = ExternalRouting(n, cfg.ext_lines, aw["route"], mutant=mutant)

@@ -38,7 +38,7 @@ import os
 from dataclasses import dataclass
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
-from amaranth.hdl import Fragment, Signal
+from amaranth.hdl import ClockDomain, Fragment, Module, Signal
 from amaranth.lib.memory import Memory
 from amaranth.sim import Simulator
 
@@ -245,6 +245,7 @@ class Soc:
         self.fragment = Fragment.get(self.dut, platform=None)
         self.ports = [Port(self, cpu) for cpu in range(config.ncpu)]
         self.ext_irq = self.dut.ext_irq
+        self.rst: Signal | None = None  # the sync domain's reset, when run(..., reset=True)
 
     @property
     def ncpu(self) -> int:
@@ -298,15 +299,28 @@ Testbench = Callable[..., Awaitable[None]]
 
 
 def run(
-    config: SocConfig | Soc, testbench: Testbench, *, vcd: str | None = None, background: Sequence[Testbench] = ()
+    config: SocConfig | Soc,
+    testbench: Testbench,
+    *,
+    vcd: str | None = None,
+    background: Sequence[Testbench] = (),
+    reset: bool = False,
 ) -> Soc:
     """Simulate ``testbench(ctx, soc)`` against a fresh SoC of ``config``.
 
     ``background`` testbenches (same signature) run alongside and are dropped
-    when the main one returns. Returns the :class:`Soc` used.
+    when the main one returns. With ``reset`` the SoC sits in a top module that
+    declares its sync domain, whose synchronous reset the testbench drives as
+    ``soc.rst`` (``ctx.set(soc.rst, 1)``). Returns the :class:`Soc` used.
     """
     soc = config if isinstance(config, Soc) else Soc(config)
-    sim = Simulator(soc.fragment)
+    top = soc.fragment
+    if reset:
+        top = Module()
+        top.domains.sync = domain = ClockDomain("sync")
+        top.submodules.soc = soc.fragment
+        soc.rst = domain.rst
+    sim = Simulator(top)
     sim.add_clock(1e-8)
 
     async def main(ctx):

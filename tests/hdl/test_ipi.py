@@ -164,8 +164,29 @@ def test_pop_on_empty_sets_roe_and_changes_nothing():
         assert await rx_status(ctx, soc, 0, 1) == dict(VALID=1, ROE=1)
         await dst.write(ctx, rx("RX_STATUS", 0), ROE.mask)
         assert await rx_status(ctx, soc, 0, 1) == dict(VALID=1, ROE=0)
-        # The other receive FIFOs of CPU1 did not get ROE.
-        assert await rx_status(ctx, soc, 2, 1) == dict(VALID=0, ROE=0)
+        # No other FIFO got ROE: not CPU1's other receive FIFO, nor the other consumers of source 0.
+        for s, d in ((2, 1), (0, 2), (1, 0), (1, 2), (2, 0)):
+            assert await rx_status(ctx, soc, s, d) == dict(VALID=0, ROE=0), f"FIFO[{s}][{d}]"
+
+    run(small_config(), bench)
+
+
+def test_sends_of_every_cpu_in_one_cycle_keep_their_own_rows():
+    """Every producer writes TX_FUNC, then pushes, in the same cycle as all the others: each FIFO
+    latches its own producer's function and entry (the send rows share no write path)."""
+
+    async def bench(ctx, soc):
+        n = soc.ncpu
+        dst = [(c + 1) % n for c in range(n)]
+        funcs = [0xF00D_0000 + c for c in range(n)]
+        results = await access_all(ctx, [(soc.ports[c], wr(tx("TX_FUNC", dst[c]), funcs[c])) for c in range(n)])
+        assert all(r.ok for r in results)
+        results = await access_all(ctx, [(soc.ports[c], wr(tx("TX_ARG", dst[c]), 0xA0 + c)) for c in range(n)])
+        assert all(r.ok for r in results)
+        for c in range(n):
+            assert await soc.ports[c].read(ctx, tx("TX_FUNC", dst[c])) == funcs[c], f"CPU{c}'s TX_FUNC"
+            assert await soc.ports[c].read(ctx, tx("TX_WINDEX", dst[c])) == idx(1), f"CPU{c}'s TX_WINDEX"
+            assert await head(ctx, soc, c, dst[c]) == (funcs[c], 0xA0 + c), f"FIFO[{c}][{dst[c]}]"
 
     run(small_config(), bench)
 

@@ -4,7 +4,7 @@ import pytest
 
 from hdl import memory_map as mm
 
-from .harness import field_get, run, small_config, ticks
+from .harness import access_all, field_get, run, small_config, ticks, wr
 
 T, INTC = mm.TIMER, mm.INTC
 CTRL = T.register("CTRL")
@@ -259,5 +259,17 @@ def test_period_keeps_all_32_bits_and_reloads_by_a_period_of_2_pow_31_or_more():
         ctx.set(soc.cycle, nxt - 20)
         await ctx.tick()
         assert await wait_pending(ctx, soc, 0, 40) == nxt
+
+    run(small_config(), bench)
+
+
+def test_period_writes_of_every_cpu_in_one_cycle_stay_per_cpu():
+    """Every CPU writes its own PERIOD in the same cycle: each timer keeps its own CPU's word."""
+
+    async def bench(ctx, soc):
+        periods = [0x100 + 0x11 * c for c in range(soc.ncpu)]
+        results = await access_all(ctx, [(port, wr(T.PERIOD, periods[port.cpu])) for port in soc.ports])
+        assert all(r.ok and r.cycles == 1 for r in results)
+        assert [await port.read(ctx, T.PERIOD) for port in soc.ports] == periods
 
     run(small_config(), bench)
