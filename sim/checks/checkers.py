@@ -211,3 +211,18 @@ class MpLockChecker:
                 f"MP lock: switching to td #{td.td_id} ({td.td_comm}) with td_mpcount "
                 f"{td.td_mpcount} but OWNER is {'free' if owner is None else owner}",
             )
+
+    def record_mismatch(self, kernel: Lwkt, record: dict) -> str | None:
+        """A pick or preempt record says whether the CPU held the MP lock (``mpheld``) and what its TRY
+        returned (``tried``): it holds the lock now exactly when it held it or its TRY won. The
+        scoreboard's model takes both from the record; OWNER vouches for them (None: it agrees)."""
+        if self.hardware is None or record.get("event") not in ("pick", "preempt") or record.get("mpheld") is None:
+            return None
+        owner = self.hardware.mplock_owner()
+        claims = bool(record["mpheld"]) or record.get("tried") is True
+        if claims == (owner == kernel.gd_cpuid):
+            return None
+        return (
+            f"{record['event']} record of cpu {kernel.gd_cpuid} says mpheld={bool(record['mpheld'])}, "
+            f"tried={record.get('tried')}, but the MP lock's OWNER is {'nobody' if owner is None else f'cpu {owner}'}"
+        )

@@ -65,7 +65,7 @@ class RunChecks:
     def _record(self, kernel: Lwkt, record: dict) -> None:
         """Every decision is judged against the reference model as it is made. The model takes
         whether the CPU held the MP lock from the record; the RTL's OWNER register vouches for it."""
-        mismatch = self._mplock_fact(kernel, record) if self.system.mode == "smp" else None
+        mismatch = self.mplock.record_mismatch(kernel, record) if self.system.mode == "smp" else None
         if mismatch is not None:
             if self.system.panic is None:
                 fail(kernel, f"scoreboard: {mismatch}")
@@ -76,23 +76,6 @@ class RunChecks:
             mismatch = f"unreadable record: {exc}"
         if mismatch is not None and self.system.panic is None:
             fail(kernel, f"scoreboard: {mismatch}")
-
-    def _mplock_fact(self, kernel: Lwkt, record: dict) -> str | None:
-        """A pick or preempt record says whether the CPU held the MP lock (``mpheld``) and what its TRY
-        returned (``tried``): it holds the lock now exactly when it held it or its TRY won. Checked
-        against the OWNER register's probe, so a kernel that misreads the lock cannot feed the model
-        a wrong input."""
-        if record.get("event") not in ("pick", "preempt") or record.get("mpheld") is None:
-            return None
-        hardware = self.system.hardware
-        owner = hardware.mplock_owner() if hardware is not None else None
-        claims = bool(record["mpheld"]) or record.get("tried") is True
-        if claims == (owner == kernel.gd_cpuid):
-            return None
-        return (
-            f"{record['event']} record of cpu {kernel.gd_cpuid} says mpheld={bool(record['mpheld'])}, "
-            f"tried={record.get('tried')}, but the MP lock's OWNER is {'nobody' if owner is None else f'cpu {owner}'}"
-        )
 
     # -- the end of the run ----------------------------------------------------------------------
 
