@@ -94,3 +94,6 @@ class Hardware(Protocol):
 
     def mplock_owner(self) -> int | None:
         """The MP lock's owner CPU, or None when it is free."""
+
+    def ram_peek(self, address: int) -> int:
+        """The word at shared-RAM bus ``address`` as the bus traffic left it."""

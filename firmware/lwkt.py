@@ -235,8 +235,14 @@ class Lwkt(InterruptMixin):
 
     @staticmethod
     def lwkt_init_wait(w: WaitQueue) -> None:
+        """TAILQ_INIT, as in the seed (the count and generation start at 0 in a zeroed structure)."""
         w.wa_waitq.clear()
-        w.wa_count = 0
+
+    def waitq_view(self, w: WaitQueue) -> dict:
+        """What ``w`` holds now, for its trace records (``count``: wa_count; ``queued``: the thread
+        ids on it, head first): the scoreboard compares them with its own model of the queue. Read
+        as a checker reads it, never used by the kernel's logic."""
+        return {"count": w.wa_count, "queued": [t.td_id for t in w.wa_waitq]}
 
     # -- thread structures ------------------------------------------------------------------------
 
@@ -547,6 +553,7 @@ class Lwkt(InterruptMixin):
                     w.wa_waitq.remove(td)
                     w.wa_count -= 1
                     td.td_wait = None
+                    self.event("unwait", target=td.td_id, wait=w.name, by="schedule", **self.waitq_view(w))
                     if td.td_cpu == self.gd_cpuid:
                         await self._lwkt_enqueue(td)
                     else:
@@ -632,7 +639,7 @@ class Lwkt(InterruptMixin):
             w.wa_count += 1
             td.td_wait = w
             td.td_wmesg = wmesg
-            self.event("block", wait=w.name, wmesg=wmesg)
+            self.event("block", wait=w.name, wmesg=wmesg, gen=gen, **self.waitq_view(w))
             k = await self.lwkt_switch()
         else:
             self.event("block_skipped", wait=w.name, gen=gen, wa_gen=w.wa_gen)
@@ -646,6 +653,7 @@ class Lwkt(InterruptMixin):
         await self.lwkt_gettoken(w.wa_token)
         w.wa_gen += 1
         count = w.wa_count
+        self.event("signal_begin", wait=w.name, gen=w.wa_gen, **self.waitq_view(w))
         woken = []
         while w.wa_waitq and count:
             self.cpu.charge(self.costs["lwkt_signal_wake"])
@@ -654,6 +662,7 @@ class Lwkt(InterruptMixin):
             td = w.wa_waitq.pop(0)
             td.td_wait = None
             td.td_wmesg = None
+            self.event("unwait", target=td.td_id, wait=w.name, by="signal", **self.waitq_view(w))
             woken.append(td.td_id)
             self.tracepoint("thread:woken", td=td)
             if td.td_cpu == self.gd_cpuid:

@@ -121,6 +121,28 @@ class SharedRecordsMixin:
         self.kassert(count > 0, f"wait queue {w.name}: removing from an empty queue")
         await self.wq_set(w, "wa_count", count - 1)
 
+    def waitq_view(self, w: WaitQueue) -> dict:
+        """What ``w`` holds in shared RAM now, for its trace records: ``count`` and the thread ids
+        ``queued`` from the head along ``td_wnext``, read by the checkers' probe (the RAM as the bus
+        traffic left it: no bus cycle, the run is unchanged). Empty without the probe."""
+        hardware = self.system.hardware
+        if hardware is None:
+            return {}
+
+        def peek(word: int) -> int:
+            return hardware.ram_peek(RamLayout.address(word))
+
+        queued: list[int | str] = []
+        record = peek(w.ram_word + WAITQ_FIELDS["wa_head"])
+        while record and len(queued) <= len(self.system.thread_records):
+            td = self.system.thread_records.get(record)
+            if td is None:  # a link to no thread record: shown as the raw word, and the walk ends
+                queued.append(f"record {record}")
+                break
+            queued.append(td.td_id)
+            record = peek(record + THREAD_FIELDS["td_wnext"])
+        return {"count": peek(w.ram_word + WAITQ_FIELDS["wa_count"]), "queued": queued}
+
     async def waitq_records(self, w: WaitQueue) -> list[int]:
         """The records on a wait queue, head first (the caller holds its token)."""
         records = []

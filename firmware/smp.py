@@ -353,6 +353,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
                     if await self.td_get(td, "td_wait") == wait:
                         await self.waitq_remove(w, td.td_rec)
                         await self.td_set(td, "td_wait", 0)
+                        self.event("unwait", target=td.td_id, wait=w.name, by="schedule", **self.waitq_view(w))
                         self.tracepoint("thread:woken", td=td)
                         cpu = await self.td_get(td, "td_cpu")
                         if cpu == self.gd_cpuid:
@@ -409,7 +410,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
             await self.waitq_append(w, td.td_rec)
             await self.td_set(td, "td_wait", w.ram_word)
             await self.td_set(td, "td_wmesg", self.wmesg_id(wmesg))
-            self.event("block", wait=w.name, wmesg=wmesg)
+            self.event("block", wait=w.name, wmesg=wmesg, gen=gen, **self.waitq_view(w))
             k = await self.lwkt_switch()
         else:
             self.event("block_skipped", wait=w.name, gen=gen, wa_gen=wa_gen)
@@ -427,6 +428,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         gen = (await self.wq_get(w, "wa_gen") + (0 if self.system.bug(Bug.WAIT_GEN_NOT_BUMPED) else 1)) & 0xFFFF_FFFF
         await self.wq_set(w, "wa_gen", gen)
         count = await self.wq_get(w, "wa_count")
+        self.event("signal_begin", wait=w.name, gen=gen, **self.waitq_view(w))
         woken = []
         while count:
             record = await self.wq_get(w, "wa_head")
@@ -439,6 +441,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
             await self.td_set(record, "td_wmesg", 0)
             await self.td_set(record, "td_wait", 0)
             td = self.system.thread_at(record)
+            self.event("unwait", target=td.td_id, wait=w.name, by="signal", **self.waitq_view(w))
             woken.append(td.td_id)
             self.tracepoint("thread:woken", td=td)
             cpu = await self.td_get(record, "td_cpu")

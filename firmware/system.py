@@ -204,7 +204,9 @@ class System:
     def new_waitqueue(self, name: str) -> WaitQueue:
         """A wait queue; in the SMP build its token and queue live in shared RAM."""
         if self.mode == "up":
-            return WaitQueue(name=name, wa_token=self.new_token(f"{name}.token"))
+            w = WaitQueue(name=name, wa_token=self.new_token(f"{name}.token"))
+            Lwkt.lwkt_init_wait(w)
+            return w
         base = self.ram.new_waitqueue(name)
         self._waitq_names[base] = name
         self._token_names[base] = f"{name}.token"

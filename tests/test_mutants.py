@@ -6,6 +6,7 @@ mutants against the HDL unit tests. The full figures are in docs/mutants.md.
 """
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -169,6 +170,26 @@ def test_a_generated_hdl_mutant_reaches_the_unit_tests(tmp_path):
     result = run_unit_tests("", tmp_path, source_mutant=mutant.id)
     assert not result["ok"] and result["outcome"] == "fail", result
     assert (tmp_path / "pytest.log").exists()
+
+
+def test_a_generated_hdl_mutant_the_unit_tests_miss_meets_the_proofs(tmp_path):
+    """A tile that answers a write with dat_r = 1 (the contract says 0) passes the unit tests, which read
+    dat_r only on a read's ack; the decoder's proof (legal-answer) fails on it, and not on the design."""
+    from sim.campaigns.hw_mutants import _run_proofs
+    from sim.mutation import generate
+
+    source = (ROOT / "hdl" / "tile.py").read_text().splitlines()
+    [mutant] = [
+        m
+        for m in generate(ROOT / "hdl" / "tile.py", ROOT)
+        if m.operator == "int-plus-one" and "bus.dat_r.eq(Mux(done & ~bus.we, rdata, 0))" in source[m.line - 1]
+    ]
+    env = {k: v for k, v in os.environ.items() if k != "LWKT_SOURCE_MUTANT"}
+    assert _run_proofs(tmp_path / "design", env, 600, ("decoder",))["ok"]
+    result = _run_proofs(tmp_path / "mutant", {**env, "LWKT_SOURCE_MUTANT": mutant.id}, 600, ("decoder",))
+    assert not result["ok"] and result["outcome"] == "fail", result
+    assert "legal-answer FAILED" in result["message"], result
+    assert "legal-answer FAILED" in (tmp_path / "mutant" / "proofs.log").read_text()
 
 
 def test_the_same_sample_is_found_again_after_its_lines_moved(tmp_path):

@@ -377,3 +377,79 @@ def test_cli_check_usage_errors(tmp_path, capsys, damage, words):
     err = captured.err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("lwkt-soc: error: ") and words in err[0], captured.err
     assert "Traceback" not in captured.err and captured.out == ""
+
+
+# -- wait queues: lwkt_block, lwkt_signal, lwkt_schedule of a blocked thread ----------------------
+
+
+def _blocked(feed, *tids, wait="wq"):
+    """Threads created and blocked on ``wait`` one after another (each leaves its run queue first)."""
+    for n, tid in enumerate(tids):
+        feed.create(tid, 10)
+        assert feed("dequeue", tid, target=tid, pri=10) is None
+        queued = list(tids[: n + 1])
+        assert feed("block", tid, wait=wait, wmesg="w", gen=0, count=len(queued), queued=queued) is None
+
+
+def test_block_signal_and_schedule_that_follow_the_seed_pass():
+    feed = Feed()
+    _blocked(feed, A, B, C)
+    # lwkt_schedule of B takes it off the middle of the queue.
+    assert feed("unwait", IDLE, target=B, wait="wq", by="schedule", count=2, queued=[A, C]) is None
+    assert feed("signal_begin", IDLE, wait="wq", gen=1, count=2, queued=[A, C]) is None
+    assert feed("unwait", IDLE, target=A, wait="wq", by="signal", count=1, queued=[C]) is None
+    assert feed("unwait", IDLE, target=C, wait="wq", by="signal", count=0, queued=[]) is None
+    assert feed("signal", IDLE, wait="wq", woken=[A, C], gen=1) is None
+    # A blocking that read generation 0 before the signal is skipped.
+    assert feed("block_skipped", A, wait="wq", gen=0, wa_gen=1) is None
+    summary = feed.board.summary()
+    assert (summary["blocks"], summary["unwaits"], summary["signals"]) == (4, 3, 1) and summary["mismatches"] == 0
+
+
+@pytest.mark.parametrize(
+    "case, records, expected",
+    [
+        # lwkt_schedule left the thread on the queue (its TAILQ_REMOVE lost): the queue still holds it.
+        ("stale entry", [("unwait", dict(target=A, by="schedule", count=1, queued=[A, B]))], "holds [2, 3]"),
+        # The count not decremented.
+        ("count", [("unwait", dict(target=A, by="schedule", count=2, queued=[B]))], "wa_count 2"),
+        # A signal that does not advance the generation.
+        ("gen", [("signal_begin", dict(gen=0, count=2, queued=[A, B]))], "expects 1"),
+        # A signal that wakes the second waiter first.
+        (
+            "order",
+            [("signal_begin", dict(gen=1, count=2, queued=[A, B])), ("unwait", dict(target=B, by="signal"))],
+            "before td 2",
+        ),
+        # A thread taken off a queue it is not on.
+        ("absent", [("unwait", dict(target=C, by="schedule"))], "on no wait queue"),
+        # Blocking with the current generation skipped.
+        ("skip", [("block_skipped", dict(gen=0, wa_gen=0))], "no signal came in between"),
+        # Blocking with a stale generation.
+        ("stale gen", [("signal_begin", dict(gen=1)), ("block", dict(gen=0))], "must be skipped"),
+        # A signal that leaves a waiter behind.
+        (
+            "left behind",
+            [
+                ("signal_begin", dict(gen=1, count=2, queued=[A, B])),
+                ("unwait", dict(target=A, by="signal", count=1, queued=[B])),
+                ("signal", dict(woken=[A], gen=1)),
+            ],
+            "expects every waiter",
+        ),
+    ],
+)
+def test_wait_queue_mistakes_are_named(case, records, expected):
+    feed = Feed()
+    _blocked(feed, A, B)
+    feed.create(C, 10)
+    for event, fields in records:
+        feed(event, C, wait="wq", **fields)
+    assert len(feed.messages) >= 1 and expected in feed.messages[0], (case, feed.messages)
+
+
+def test_a_thread_blocked_and_enqueued_is_named():
+    feed = Feed()
+    _blocked(feed, A)
+    msg = feed("enqueue", IDLE, target=A, pri=10, mpcount=0)
+    assert msg is not None and "wait queue wq" in msg

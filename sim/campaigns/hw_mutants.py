@@ -1,13 +1,15 @@
-"""The RTL's unit tests as one run of a campaign: ``pytest tests/hdl`` against the correct design or a
-hardware mutant.
+"""The RTL's unit tests and proofs as one run of a campaign: ``pytest tests/hdl``, then for a generated
+mutant ``prove --quick``, against the correct design or a hardware mutant.
 
 A hardware mutant (``hdl/mutants.py``) is one small bug planted in the RTL by
 ``SocConfig(mutant=name)``. :func:`run_unit_tests` runs ``tests/hdl`` with
 ``LWKT_HW_MUTANT=name`` (the harness builds every SoC with it), or with a generated mutant
 of an hdl module (``LWKT_SOURCE_MUTANT``, ``sim/mutation``), stops at the first
-failure, and keeps pytest's output as ``pytest.log`` in the run's folder. The
-unmutated design must pass the same tests: that is the baseline ``make mutants``
-runs first, so a test that fails anyway is never counted as a kill.
+failure, and keeps pytest's output as ``pytest.log`` in the run's folder. A generated
+mutant the tests pass then meets the proofs (``formal/``, each block's smallest sizes,
+about a minute; output in ``proofs.log``): they state what the tests sample. The
+unmutated design must pass the same tests and proofs: that is the baseline ``make mutants``
+and ``make qualify`` run first, so a check that fails anyway is never counted as a kill.
 """
 
 from __future__ import annotations
@@ -24,20 +26,34 @@ from sim.contract.errors import EnvironmentProblem
 from sim.contract.paths import PROJECT_ROOT
 from sim.mutation.hook import MUTANT_ENV as SOURCE_MUTANT_ENV
 
-__all__ = ["HW_MUTANTS", "run_unit_tests", "MUTANT_ENV", "UNIT_TESTS", "UNIT_TIMEOUT"]
+__all__ = ["HW_MUTANTS", "run_unit_tests", "MUTANT_ENV", "UNIT_TESTS", "UNIT_TIMEOUT", "PROOF_COMMAND"]
 
 #: The unit tests, relative to the project's root.
 UNIT_TESTS = "tests/hdl"
 #: Seconds the unit tests may take; slower is a failure whose outcome is "timeout".
 UNIT_TIMEOUT = 600.0
 
+#: The proofs a generated hdl mutant meets after the unit tests: the mutant is loaded first (as
+#: tests/conftest.py does for pytest), then every block's smallest sizes are proved.
+PROOF_COMMAND = (
+    "import sys; from pathlib import Path; from sim.mutation.hook import install_from_environment; "
+    "install_from_environment(Path.cwd()); from formal.prove import main; sys.exit(main(sys.argv[1:]))"
+)
+# prove's line for a property that is not proven ("decoder[ncpu=2,cpu=0] legal-answer FAILED step 3", or
+# "BOUNDED 8": no counterexample from reset, but the induction no longer goes through), or for covers.
+_PROOF_LINE = re.compile(r"^(\S+ \S+ (?:FAILED.*|BOUNDED \d+)|\S+ covers (\d+)/(\d+) reached.*)$", re.MULTILINE)
+
 # pytest's short summary: "FAILED tests/hdl/test_x.py::test_y[p] - AssertionError ..."
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)(?: - (.*))?$", re.MULTILINE)
 
 
-def run_unit_tests(mutant: str, out: Path, *, source_mutant: str = "", timeout: float = UNIT_TIMEOUT) -> dict:
+def run_unit_tests(
+    mutant: str, out: Path, *, source_mutant: str = "", timeout: float = UNIT_TIMEOUT, proofs: bool = True
+) -> dict:
     """Run the unit tests against ``mutant`` ("" for the correct design), writing ``out/pytest.log``;
     ``source_mutant``: a generated mutant of an hdl module instead (sim/mutation, loaded by tests/conftest.py).
+    Unless ``proofs`` is False, the correct design and a generated mutant that pass the tests meet the
+    proofs too (``out/proofs.log``); a planted hardware mutant is built only by the tests' harness.
 
     Returns ``{"ok", "outcome", "failed", "message"}``: ``outcome`` is pass, fail or timeout,
     ``failed`` the first failing test id. Raises ``KeyError`` for an unknown mutant (a typo is
@@ -65,10 +81,34 @@ def run_unit_tests(mutant: str, out: Path, *, source_mutant: str = "", timeout: 
         raise EnvironmentProblem(f"pytest exited with {done.returncode} on {UNIT_TESTS}: " + " | ".join(tail))
     first = _FAILED.search(done.stdout)
     if done.returncode == 0:
+        if proofs and not mutant:
+            return _run_proofs(out, env, timeout)
         return {"ok": True, "outcome": "pass", "failed": [], "message": None}
     failed = [first.group(1)] if first else [f"{UNIT_TESTS} (failure not named)"]
     message = " ".join((first.group(2) or "").split())[:200] if first else ""
     return {"ok": False, "outcome": "fail", "failed": failed, "message": message or None}
+
+
+def _run_proofs(out: Path, env: dict, timeout: float, blocks: tuple[str, ...] = ()) -> dict:
+    """``prove --quick`` (of ``blocks``, default all) with the same mutant loaded; a property that fails
+    (or a cover no longer reached) is a failure named by its line."""
+    command = [sys.executable, "-c", PROOF_COMMAND, *blocks, "--quick", "--out", str(out / "formal")]
+    try:
+        done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        (out / "proofs.log").write_text(_text(exc.stdout) + _text(exc.stderr))
+        return {"ok": False, "outcome": "timeout", "failed": [], "message": f"proofs: timeout after {timeout:g} s"}
+    (out / "proofs.log").write_text(done.stdout + done.stderr)
+    if done.returncode == 3:
+        tail = (done.stdout + done.stderr).strip().splitlines()[-1:]
+        raise EnvironmentProblem("prove could not run: " + " | ".join(tail))
+    # Every property of the design is PROVEN (the baseline): one that is not, for the mutant, is a kill.
+    bad = [m.group(1) for m in _PROOF_LINE.finditer(done.stdout) if m.group(2) is None or m.group(2) != m.group(3)]
+    if done.returncode == 0 and not bad:
+        return {"ok": True, "outcome": "pass", "failed": [], "message": None}
+    tail = (done.stdout + done.stderr).strip().splitlines()[-1:]
+    what = bad[0] if bad else (tail[0] if tail else f"exit code {done.returncode}")
+    return {"ok": False, "outcome": "fail", "failed": ["formal/prove.py --quick"], "message": what[:200]}
 
 
 def _text(value) -> str:

@@ -1,7 +1,8 @@
 """``make qualify``: mutation qualification with generated mutants.
 
     python -m sim.campaigns.qualify [--sample N] [--sample-seed S] [--seeds R] [--jobs J] [--no-hardware]
-                                    [--equivalents FILE] [--db FILE] [--out DIR]
+                                    [--equivalents FILE] [--db FILE] [--same-as QUALIFY_JSON]
+                                    [--no-equiv-proofs] [--out DIR]
 
 Every mutant of the generator's operators (``sim/mutation``) over the kernel modules of
 ``firmware/`` and the RTL modules of ``hdl/`` is the population; a stratified random sample
@@ -9,8 +10,11 @@ of each (strata: file and operator; ``--sample`` mutants of each, by default the
 gives a ±5 % interval at 95 % confidence), drawn with ``--sample-seed``, meets the kill
 suites of ``make mutants`` (``sim/campaigns/mutants.py``): a firmware mutant the named
 scenarios, the random workloads and the kernel's directed modules; an hdl mutant the RTL's
-unit tests. Both run on the campaign engine, recorded in the results database as the
-campaign ``qualify``; a mutant's first failing run kills it.
+unit tests, then the proofs (``prove --quick``: a property no longer proven kills it). Both
+run on the campaign engine, recorded in the results database as the campaign ``qualify``; a
+mutant's first failing run kills it. An hdl mutant that survives both is put to an
+equivalence proof (``sim/mutation/equiv.py``, yosys on the 1-, 2- and 4-CPU SoC): proven, it
+is equivalent, with the proof as its reason.
 
 Each sampled mutant's verdict: **killed** (by which run, and the kind of failure: a check,
 a kernel panic, a Python exception, a timeout, a unit or directed test), **survived**, or
@@ -48,6 +52,7 @@ from sim.contract.config import DEFAULT_SIM
 from sim.contract.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, EnvironmentProblem, UsageError, report_error
 from sim.contract.paths import PROJECT_ROOT
 from sim.mutation import Mutant, default_files, generate, parse_id, sample_size, stratified_sample, wilson_interval
+from sim.mutation.equiv import proven_equivalent
 from sim.reports.tables import markdown_table
 
 __all__ = ["main", "population", "qualification_runs", "GOALS", "CAMPAIGN", "EQUIVALENTS"]
@@ -148,6 +153,12 @@ def main(argv=None) -> int:
         help="run the sample of an earlier qualify.json again (its mutants found in today's sources), "
         "to compare scores before and after a change",
     )
+    parser.add_argument(
+        "--no-equiv-proofs",
+        dest="equiv_proofs",
+        action="store_false",
+        help="do not try to prove the hdl survivors equivalent (sim/mutation/equiv.py)",
+    )
     parser.add_argument("--out", default="runs/qualify", help="where qualify.json and qualify.md go")
     args = parser.parse_args(argv)
     if args.sample is not None and args.sample < 1 or args.seeds < 0 or args.jobs < 1:
@@ -209,6 +220,8 @@ def _run(everything: dict, sample: dict, equivalents: dict, args) -> dict | None
     for kind, mutants in sample.items():
         for m in mutants:
             verdicts.append(_verdict(kind, m, runs.get(m.id, []), equivalents.get(m.id)))
+    if args.equiv_proofs:
+        _prove_survivors_equivalent(verdicts, Path(args.out))
     kinds = {kind: _score([v for v in verdicts if v["kind"] == kind]) for kind in sample}
     equivalent = sum(v["verdict"] == "equivalent" for v in verdicts)
     line = "qualification: " + ", ".join(
@@ -230,6 +243,18 @@ def _run(everything: dict, sample: dict, equivalents: dict, args) -> dict | None
     }
     write_summary(Path(args.out), "qualify", summary, _markdown(summary))
     return summary
+
+
+def _prove_survivors_equivalent(verdicts: list[dict], out: Path) -> None:
+    """An hdl survivor that yosys proves equivalent to the design at the small sizes
+    (sim/mutation/equiv.py) is equivalent, not a survivor; its verdict says so and how."""
+    for v in verdicts:
+        if v["kind"] != "hdl" or v["verdict"] != "survived":
+            continue
+        print(f"equivalence proof of survivor {v['id']} ...", flush=True)
+        how = proven_equivalent(v["id"], out / "equiv" / v["id"].replace("/", "_").replace(":", "_"))
+        if how is not None:
+            v["verdict"], v["by"] = "equivalent", how
 
 
 def _verdict(kind: str, mutant: Mutant, runs: list[dict], equivalent: str | None) -> dict:

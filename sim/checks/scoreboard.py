@@ -1,8 +1,9 @@
 """The scheduling scoreboard: a reference model of the seeds' scheduling rules.
 
 It replays the kernel's trace records (per CPU, in emission order) against its
-own run queues and preemption links, written from the seeds' text
-(``lwkt_switch``, ``lwkt_preempt``, ``_lwkt_enqueue``/``_lwkt_dequeue``; mode
+own run queues, wait queues and preemption links, written from the seeds' text
+(``lwkt_switch``, ``lwkt_preempt``, ``_lwkt_enqueue``/``_lwkt_dequeue``,
+``lwkt_block``/``lwkt_signal`` and ``lwkt_schedule`` of a blocked thread; mode
 "up" follows v1.12, "smp" v1.18), and names every decision the kernel took
 differently. It never calls kernel code, so a bug shared by both cannot hide.
 
@@ -13,7 +14,7 @@ model takes the kernel's view to go on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from firmware.builds import MODES
 from firmware.thread import NQS
@@ -21,7 +22,7 @@ from firmware.thread import NQS
 __all__ = ["Scoreboard", "RecordError", "check_records", "DECISION_KINDS"]
 
 #: Kinds counted as decisions; the others are consistency checks on the way.
-DECISION_KINDS = ("picks", "preempts", "enqueues", "dequeues")
+DECISION_KINDS = ("picks", "preempts", "enqueues", "dequeues", "blocks", "unwaits", "signals")
 _OTHER_KINDS = ("switches", "resumes", "setpri", "acquires")
 
 
@@ -43,6 +44,19 @@ class _Td:
     preempted: int | None = None  # td_preempted: the thread this one preempted
     locked: bool = False  # TDF_PREEMPT_LOCK
     lent: int = 0  # the mpheld lwkt_preempt added to our count, taken back at resume
+    wait: str | None = None  # td_wait: the wait queue it is blocked on
+
+
+@dataclass
+class _Wait:
+    """A wait queue as lwkt_init_wait leaves a zeroed one: empty, generation 0."""
+
+    queue: list[int] = field(default_factory=list)
+    gen: int = 0
+    #: cpu -> (the queue when its lwkt_signal began, the threads it has taken off so far)
+    signals: dict[int, tuple[list[int], list[int]]] = field(default_factory=dict)
+    #: cpus whose signal in progress saw another CPU change the queue (its token was lost)
+    disturbed: set[int] = field(default_factory=set)
 
 
 class _Cpu:
@@ -70,6 +84,7 @@ class Scoreboard:
         self.mode, self.ncpu, self.smp = mode, ncpu, mode == "smp"
         self.cpus = [_Cpu(i) for i in range(ncpu)]
         self.threads: dict[int, _Td] = {}
+        self.waits: dict[str, _Wait] = {}
         self.counts = {k: {"seen": 0, "undecidable": 0, "mismatches": 0} for k in DECISION_KINDS + _OTHER_KINDS}
         self._msgs: list[str] = []
         self._handlers = {
@@ -82,6 +97,11 @@ class Scoreboard:
             "preempt": self._preempt,
             "resume": self._resume,
             "acquire": self._acquire,
+            "block": self._block,
+            "block_skipped": self._block_skipped,
+            "unwait": self._unwait,
+            "signal_begin": self._signal_begin,
+            "signal": self._signal,
         }
 
     # -- counters ---------------------------------------------------------------------------
@@ -188,6 +208,8 @@ class Scoreboard:
             )
         elif td.cpu is not None and td.cpu != cpu.id:
             self._bad(kind, f"_lwkt_enqueue put td {tid} on this cpu's queue, the model has it on cpu {td.cpu}")
+        elif td.wait is not None:
+            self._bad(kind, f"_lwkt_enqueue put td {tid} on a run queue while the model has it on wait queue {td.wait}")
         td.pri, td.cpu, td.queue = nq, cpu.id, (cpu.id, nq)
         if rec.get("mpcount") is not None:
             td.mpcount = rec["mpcount"]
@@ -507,6 +529,123 @@ class Scoreboard:
         if curtd.mpcount is not None:
             curtd.mpcount -= curtd.lent  # lwkt_preempt takes back the mpheld it added
         curtd.lent = 0
+
+    # -- wait queues: lwkt_block, lwkt_signal, lwkt_schedule of a blocked thread --------------------------
+
+    def _wait(self, name: str, cpu: _Cpu) -> _Wait:
+        w = self.waits.get(name)
+        if w is None:
+            w = self.waits[name] = _Wait()
+        for other in w.signals:
+            if other != cpu.id:
+                w.disturbed.add(other)
+        return w
+
+    def _holds(self, kind: str, rec: dict, name: str, w: _Wait) -> None:
+        """The queue's own words as the record shows them (``count``, ``queued``) against the model's."""
+        count, queued = rec.get("count"), rec.get("queued")
+        if queued is not None and list(queued) != w.queue:
+            self._bad(kind, f"wait queue {name} holds {list(queued)}, the model has {w.queue}")
+        elif count is not None and count != len(w.queue):
+            self._bad(kind, f"wait queue {name} has wa_count {count}, the model has {len(w.queue)} threads on it")
+
+    def _block(self, rec: dict, cpu: _Cpu) -> None:
+        kind = "blocks"
+        self.counts[kind]["seen"] += 1
+        tid, name = rec["tid"], _need(rec, "wait")
+        w = self._wait(name, cpu)
+        gen = rec.get("gen")
+        if gen is not None and gen != w.gen:
+            self._bad(
+                kind,
+                f"lwkt_block: td {tid} blocked on {name} with generation {gen}, the model's is {w.gen} "
+                f"(it was signalled since: the block must be skipped)",
+            )
+        td = self.threads.get(tid)
+        if td is None:
+            self.counts[kind]["undecidable"] += 1
+            td = self._adopt(tid, cpu)
+        if td.wait is not None:
+            self._bad(kind, f"lwkt_block: td {tid} blocked on {name} while the model has it on {td.wait}")
+            self._off_wait(td)
+        if td.queue is not None:
+            self._bad(kind, f"lwkt_block: td {tid} blocked on {name} while the model has it on run queue {td.queue[1]}")
+        w.queue.append(tid)  # TAILQ_INSERT_TAIL
+        td.wait = name
+        self._holds(kind, rec, name, w)
+
+    def _block_skipped(self, rec: dict, cpu: _Cpu) -> None:
+        kind = "blocks"
+        self.counts[kind]["seen"] += 1
+        name = _need(rec, "wait")
+        w = self._wait(name, cpu)
+        gen, wa_gen = rec.get("gen"), rec.get("wa_gen")
+        if wa_gen is not None and wa_gen != w.gen:
+            self._bad(kind, f"lwkt_block read generation {wa_gen} of {name}, the model's is {w.gen}")
+        elif gen is not None and gen == w.gen:
+            self._bad(
+                kind,
+                f"lwkt_block did not block on {name} with generation {gen}, the model's current one "
+                f"(no signal came in between)",
+            )
+
+    def _off_wait(self, td: _Td) -> None:
+        w = self.waits.get(td.wait)
+        if w is not None and td.tid in w.queue:
+            w.queue.remove(td.tid)
+        td.wait = None
+
+    def _unwait(self, rec: dict, cpu: _Cpu) -> None:
+        kind = "unwaits"
+        self.counts[kind]["seen"] += 1
+        tid, name, by = _need(rec, "target"), _need(rec, "wait"), rec.get("by")
+        w = self._wait(name, cpu)
+        td = self.threads.get(tid)
+        if tid not in w.queue:
+            where = "on no wait queue" if td is None or td.wait is None else f"on {td.wait}"
+            who = f"lwkt_{by}" if by else "the kernel"
+            self._bad(kind, f"{who} took td {tid} off {name}, the model has it {where}")
+        elif by == "signal" and w.queue[0] != tid:
+            self._bad(kind, f"lwkt_signal woke td {tid} of {name} before td {w.queue[0]}, the head")
+        if td is not None:
+            self._off_wait(td)
+        if tid in w.queue:
+            w.queue.remove(tid)
+        if by == "signal":
+            if cpu.id not in w.signals:
+                self._bad(kind, f"lwkt_signal woke td {tid} of {name} outside a signal")
+            else:
+                w.signals[cpu.id][1].append(tid)
+        self._holds(kind, rec, name, w)
+
+    def _signal_begin(self, rec: dict, cpu: _Cpu) -> None:
+        kind = "signals"
+        self.counts[kind]["seen"] += 1
+        name = _need(rec, "wait")
+        w = self._wait(name, cpu)
+        gen = rec.get("gen")
+        expected = (w.gen + 1) & 0xFFFF_FFFF
+        if gen is not None and gen != expected:
+            self._bad(kind, f"lwkt_signal set {name}'s generation to {gen}, the model expects {expected}")
+        w.gen = expected if gen is None else gen
+        self._holds(kind, rec, name, w)
+        w.signals[cpu.id] = (list(w.queue), [])
+        w.disturbed.discard(cpu.id)
+
+    def _signal(self, rec: dict, cpu: _Cpu) -> None:
+        name = _need(rec, "wait")
+        w = self.waits.get(name)
+        if w is None or cpu.id not in w.signals:
+            return  # a trace from before the wait records: nothing to judge
+        queued, taken = w.signals.pop(cpu.id)
+        woken = list(rec.get("woken") or [])
+        if woken != taken:
+            self._bad("signals", f"lwkt_signal of {name} reports waking {woken}, it took {taken} off the queue")
+        elif cpu.id in w.disturbed:
+            self.counts["signals"]["undecidable"] += 1  # its token was lost on the way
+        elif taken != queued:
+            self._bad("signals", f"lwkt_signal of {name} woke {taken}, the model expects every waiter: {queued}")
+        w.disturbed.discard(cpu.id)
 
 
 def check_records(records, mode: str, ncpu: int) -> tuple[dict, list[str]]:

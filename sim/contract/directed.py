@@ -49,10 +49,10 @@ DIRECTED_RUNS: dict[str, DirectedRun] = {
             "smp_kernel_ipiq", "smp_kernel_ipiq", SocConfig(ncpu=2, fifo_depth=4), uses=("mutants", "coverage")
         ),
         DirectedRun("interleavings", "interleavings", SocConfig(ncpu=2, fifo_depth=4), uses=("mutants", "coverage")),
-        DirectedRun("migration", "migration", SocConfig(ncpu=4), uses=("coverage",)),
+        DirectedRun("migration", "migration", SocConfig(ncpu=4), uses=("mutants", "coverage")),
         DirectedRun("watchdog", "watchdog", SocConfig(ncpu=4)),
-        DirectedRun("hold_rele", "hold_rele", SocConfig(ncpu=2), uses=("coverage",)),
-        DirectedRun("up_kernel", "up_kernel", _UP, uses=("coverage",)),
+        DirectedRun("hold_rele", "hold_rele", SocConfig(ncpu=2), uses=("mutants", "coverage")),
+        DirectedRun("up_kernel", "up_kernel", _UP, uses=("mutants", "coverage")),
         DirectedRun("up_intr", "up_intr", _UP, uses=("mutants", "coverage")),
         DirectedRun("race", "race", SocConfig(ncpu=2)),
         DirectedRun("isolation", "isolation", SocConfig(ncpu=4, fifo_depth=4, ram_words=256, ext_lines=2)),

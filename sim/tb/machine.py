@@ -69,6 +69,7 @@ class Machine:
         #: The lockset check of every shared-RAM access on the cores' ports (SMP).
         self.races: RaceDetector | None = None
         if mode == "smp":
+            bench.watch_ram()  # the wait queues' trace records show them as the bus left them
             self.races = RaceDetector(self.system.ram, bench.mplock_owner, self._race).attach(bench.masters)
         #: The register contract followed from every access (sim/contract/hw_coverage.py): its bins for
         #: coverage runs, and the protocol errors no kernel may make, which stop the run.

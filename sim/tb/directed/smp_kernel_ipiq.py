@@ -259,6 +259,15 @@ async def lost_ipi_warns_then_panics(dut):
         enable = await k.cpu.read(mm.INTC.ENABLE)
         await k.cpu.write(mm.INTC.ENABLE, enable & ~(1 << mm.SOURCE_IPI))
 
+    # Every poll is one read of CPU 1's TX_RINDEX on CPU 0's port: count them as the bus sees them.
+    rindex = mm.IPI_TX.addr("TX_RINDEX", slot=1)
+    polls = []
+
+    def see(cycle, cpu, address, write, value, ok, cycles):
+        if address == rindex and not write:
+            polls.append(cycle)
+
+    machine.bench.masters[0].add_observer(see)
     machine.start({0: boot0, 1: boot1})
     assert await machine.run(WATCHDOG_CYCLES) == "panic", f"no panic: {system.outcome}"
     panic = system.panic
@@ -267,6 +276,11 @@ async def lost_ipi_warns_then_panics(dut):
     (warning,) = _watchdog_records(system, "LWKT_WAIT_IPIQ")
     assert (warning["cpu"], warning["dest"], warning["seq"], warning["polls"]) == (0, 1, info["seq"], WAIT_IPIQ_WARN)
     assert info["sent_at"] < warning["cycle"] < panic.cycle
+    # The warning comes after the WAIT_IPIQ_WARN-th poll and before the next; the panic after the last
+    # (lwkt_send_ipiq's own read of the index, before sent_at, is not a poll).
+    polls = [c for c in polls if c > info["sent_at"]]
+    assert sum(c <= warning["cycle"] for c in polls) == WAIT_IPIQ_WARN, (len(polls), warning["cycle"])
+    assert len(polls) == WAIT_IPIQ_PANIC, len(polls)
     assert "ran" not in info and "returned" not in info
 
 

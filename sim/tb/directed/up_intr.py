@@ -15,6 +15,7 @@ import cocotb
 from cocotb.triggers import ClockCycles
 
 from firmware.device import device_take
+from hdl import memory_map as mm
 from firmware.thread import TDF, TDPRI_INT_HIGH, TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER, WaitQueue
 from sim.tb.directed.kernel_helpers import Device, between, index_of, indices, mark, marks, source_of, up_machine
 
@@ -522,3 +523,24 @@ async def hardclock_keeps_its_period_past_2_to_the_32_cycles(dut):
     gaps = [b - a for a, b in pairwise(ticks)]
     assert len(ticks) == ticks_wanted and all(abs(g - period) <= KERNEL_PATH_CYCLES for g in gaps), gaps[:8]
     assert compare >> 32 == preset >> 32, hex(compare)
+
+
+@cocotb.test()
+@cocotb.parametrize(hardclock=[0, 1_000])
+async def boot_enables_only_the_sources_it_serves(dut, hardclock):
+    """setup_interrupts enables the soft interrupt, and the timer when the run has a hardclock;
+    never the IPI source, which the UP build has no handler for."""
+    machine = await up_machine(dut, hardclock_period=hardclock)
+    seen = {}
+
+    async def reader(td, arg):
+        seen["enable"] = await td.k.cpu.read(mm.INTC.ENABLE)
+        machine.system.finish()
+
+    async def start(k):
+        await k.lwkt_create(reader, comm="reader", pri=TDPRI_KERN_DAEMON)
+
+    machine.start({0: start})
+    assert await machine.run(MAX_CYCLES) == "done", machine.system.panic
+    expected = 1 << mm.SOURCE_SOFT | (1 << mm.SOURCE_TIMER if hardclock else 0)
+    assert seen["enable"] == expected, (hex(seen["enable"]), hex(expected))

@@ -141,6 +141,49 @@ async def priority_beats_arrival_order(dut):
 
 
 @cocotb.test()
+async def schedule_takes_a_blocked_thread_off_its_wait_queue(dut):
+    """lwkt_schedule of a thread blocked on a wait queue takes it off the queue (TAILQ_REMOVE,
+    --wa_count): a later signal wakes only the threads still blocked, each once."""
+    machine = await up_machine(dut)
+    system = machine.system
+    w = system.new_waitqueue("wq")
+    tds = {}
+
+    async def sleeper(td, arg):
+        await td.k.lwkt_block(w, "wq", w.wa_gen)
+        mark(td, f"{td.td_comm}-woken")
+
+    async def actor(td, arg):
+        k = td.k
+        await k.lwkt_schedule(tds["a"])  # a was blocked first: the queue holds b after it
+        await k.lwkt_yield()  # a (higher priority) runs now; b stays blocked
+        mark(td, "signal")
+        await k.lwkt_signal(w)
+        await k.lwkt_yield()
+        tds["c"] = await k.lwkt_create(sleeper, comm="c", pri=TDPRI_SOFT_NORM)
+        await k.lwkt_yield()  # c blocks on the emptied queue, whose token was released since
+        mark(td, "schedule-again")
+        await k.lwkt_schedule(tds["c"])
+        await k.lwkt_yield()
+        await k.lwkt_signal(w)  # nobody left to wake
+        system.finish()
+
+    async def start(k):
+        tds["a"] = await k.lwkt_create(sleeper, comm="a", pri=TDPRI_SOFT_NORM)
+        tds["b"] = await k.lwkt_create(sleeper, comm="b", pri=TDPRI_SOFT_NORM)
+        await k.lwkt_create(actor, comm="actor", pri=TDPRI_KERN_DAEMON)
+
+    machine.start({0: start})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
+    assert marks(system) == ["a-woken", "signal", "b-woken", "schedule-again", "c-woken"], marks(system)
+    a, b, c = (tds[n].td_id for n in "abc")
+    unwaits = [(r["target"], r["by"], r["count"], r["queued"]) for r in system.trace.events("unwait")]
+    assert unwaits == [(a, "schedule", 1, [b]), (b, "signal", 0, []), (c, "schedule", 0, [])], unwaits
+    assert [r["woken"] for r in system.trace.events("signal", wait="wq")] == [[b], []]
+    assert (w.wa_count, w.wa_waitq, w.wa_gen) == (0, [], 2)
+
+
+@cocotb.test()
 async def exited_threads_are_reused(dut):
     """lwkt_exit puts the thread on the per-CPU free cache; lwkt_create takes it from there."""
     machine = await up_machine(dut)
