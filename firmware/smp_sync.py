@@ -179,6 +179,7 @@ class MpLockMixin:
         td = self.curthread
         saved = self._mplock_cli()
         td.td_mpcount += 1
+        self.event("mp_count", op="get", mpcount=td.td_mpcount)
         self.tracepoint("get_mplock:counted")
         if await self.mp_lock_held():
             self.intr_restore(saved)
@@ -208,6 +209,7 @@ class MpLockMixin:
         self.kassert(td.td_mpcount > 0, f"rel_mplock: td #{td.td_id} does not hold the MP lock")
         saved = self._mplock_cli()
         td.td_mpcount -= 1
+        self.event("mp_count", op="rel", mpcount=td.td_mpcount)
         if td.td_mpcount == (1 if self.system.bug(Bug.MPLOCK_RELEASE_EARLY) else 0):
             self.tracepoint("rel_mplock:dropped")
             if await self.mp_lock_held():

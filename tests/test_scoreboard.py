@@ -246,9 +246,25 @@ def test_current_thread_mpcount_comes_from_the_pick():
     feed.pick(IDLE, A)
     feed.switch(IDLE, A, pri=20)
     feed.pick(A, A)  # rotates A; A is alone in queue 20
-    # A took the MP lock meanwhile (no record): its count at the pick is 1, the TRY fails.
+    # A took the MP lock meanwhile (get_mplock's record): its count at the pick is 1, the TRY fails.
+    assert feed("mp_count", A, op="get", mpcount=1) is None
     assert feed.pick(A, C, cur_mpcount=1, tried=False) is None
     assert feed.messages == []
+
+
+def test_mp_counts_follow_get_and_rel_mplock():
+    feed = Feed("smp", 2)
+    _smp_queues(feed, [(A, 20, 0)])
+    feed.pick(IDLE, A)
+    feed.switch(IDLE, A, pri=20)
+    assert feed("mp_count", A, op="get", mpcount=1) is None
+    assert feed("mp_count", A, op="get", mpcount=2) is None
+    assert feed("mp_count", A, op="rel", mpcount=1) is None
+    # A rel_mplock that takes two holds away, then a pick that reports a count nobody made.
+    msg = feed("mp_count", A, op="rel", mpcount=-1)
+    assert msg is not None and "rel_mplock: td 2's MP count went from 1 to -1, the model expects 0" in msg
+    msg = feed.pick(A, A, cur_mpcount=3)
+    assert msg is not None and "lwkt_switch: td 2's MP count is 3, the model has -1" in msg
 
 
 # -- SMP: lwkt_preempt (v1.18) --------------------------------------------------------------------------
@@ -307,6 +323,28 @@ def test_v118_preempt_order_and_mp_step():
     _smp_running_a(feed)
     msg = _smp_preempt(feed, result="hit", mpheld=True, cur_mpcount=1, target_mpcount=1)
     assert msg is not None and "lent td 4 an MP count of 1, the model expects 0 + 1 + 1" in msg
+
+
+def _a_preempted_by_c_who_gives_back(feed):
+    """A (count 1, lock held) is preempted by C (count 0), which then runs with 0 + 1 + 1 = 2."""
+    feed.create(A, 10, mpcount=1)
+    feed.pick(IDLE, A, mpheld=True)
+    feed.switch(IDLE, A, pri=10, to_mpcount=1)
+    feed.create(C, 20, cur=A, mpcount=0)
+    assert _smp_preempt(feed, result="hit", mpheld=True, cur_mpcount=1, target_mpcount=2) is None
+    assert feed("dequeue", A, target=C, pri=20) is None
+    assert feed.switch(A, C, pri=20, mpcount=2, to_mpcount=2) is None
+
+
+def test_a_preempted_thread_takes_back_the_mp_count_it_lent():
+    """When C gives the CPU back, lwkt_switch takes A's 2 off C's count: the pick reports C at 0."""
+    feed = Feed("smp", 2)
+    _a_preempted_by_c_who_gives_back(feed)
+    assert feed.pick(C, A, cur_mpcount=0, mpheld=True, preempted=A) is None
+    feed = Feed("smp", 2)
+    _a_preempted_by_c_who_gives_back(feed)
+    bad = feed.pick(C, A, cur_mpcount=2, mpheld=True, preempted=A)  # the count not taken back
+    assert bad is not None and "td 4's MP count is 2, the model has 0" in bad
 
 
 # -- offline ----------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ __all__ = ["Scoreboard", "RecordError", "check_records", "DECISION_KINDS"]
 
 #: Kinds counted as decisions; the others are consistency checks on the way.
 DECISION_KINDS = ("picks", "preempts", "enqueues", "dequeues", "blocks", "unwaits", "signals")
-_OTHER_KINDS = ("switches", "resumes", "setpri", "acquires")
+_OTHER_KINDS = ("switches", "resumes", "setpri", "acquires", "mpcounts")
 
 
 class RecordError(ValueError):
@@ -102,6 +102,7 @@ class Scoreboard:
             "unwait": self._unwait,
             "signal_begin": self._signal_begin,
             "signal": self._signal,
+            "mp_count": self._mp_count,
         }
 
     # -- counters ---------------------------------------------------------------------------
@@ -211,8 +212,7 @@ class Scoreboard:
         elif td.wait is not None:
             self._bad(kind, f"_lwkt_enqueue put td {tid} on a run queue while the model has it on wait queue {td.wait}")
         td.pri, td.cpu, td.queue = nq, cpu.id, (cpu.id, nq)
-        if rec.get("mpcount") is not None:
-            td.mpcount = rec["mpcount"]
+        self._mp_seen(td, rec.get("mpcount"), "_lwkt_enqueue")
         cpu.runq[nq].append(tid)  # TAILQ_INSERT_TAIL
 
     def _known(self, kind: str, tid: int, cpu: _Cpu, **fields) -> _Td | None:
@@ -285,9 +285,12 @@ class Scoreboard:
         tried = rec.get("tried")
         cur_mpcount = rec.get("cur_mpcount") if self.smp else 0
         curtd = self.threads.get(cur)
-        if curtd is not None and cur_mpcount is not None:
-            curtd.mpcount = cur_mpcount
         preempted = curtd.preempted if curtd is not None else None
+        if curtd is not None and self.smp:
+            back = self.threads.get(preempted) if preempted is not None else None
+            if back is not None and back.mpcount and curtd.mpcount is not None:
+                curtd.mpcount -= back.mpcount  # the preempted thread takes back the count it lent
+            self._mp_seen(curtd, cur_mpcount, "lwkt_switch")
         if "preempted" in rec and rec["preempted"] != preempted:
             self._bad(
                 kind,
@@ -367,14 +370,13 @@ class Scoreboard:
         if expect is not None and expect[0] != to:
             self._bad(kind, f"td_switch to td {to}, the model expects td {expect[0]} ({expect[1]})")
         old = self.threads.get(cur)
-        if old is not None and rec.get("mpcount") is not None:
-            old.mpcount = rec["mpcount"]
+        if old is not None:
+            self._mp_seen(old, rec.get("mpcount"), "td_switch (the thread leaving)")
         new = self.threads.get(to)
         if new is None:
             self.counts[kind]["undecidable"] += 1
             new = self._adopt(to, cpu, pri=rec.get("to_pri"))
-        if rec.get("to_mpcount") is not None:
-            new.mpcount = rec["to_mpcount"]
+        self._mp_seen(new, rec.get("to_mpcount"), "td_switch (the thread it switches to)")
         if rec.get("exiting") and old is not None:
             self._unqueue(old)
 
@@ -420,6 +422,7 @@ class Scoreboard:
         curtd.lent = int(bool(rec.get("mpheld")))
         cur_count = rec.get("cur_mpcount")
         if cur_count is not None:
+            self._mp_seen(curtd, cur_count, "lwkt_preempt (the current thread)")
             curtd.mpcount = cur_count + curtd.lent
         if rec.get("target_mpcount") is not None:
             td.mpcount = rec["target_mpcount"]
@@ -529,6 +532,39 @@ class Scoreboard:
         if curtd.mpcount is not None:
             curtd.mpcount -= curtd.lent  # lwkt_preempt takes back the mpheld it added
         curtd.lent = 0
+
+    # -- MP counts: get_mplock and rel_mplock -----------------------------------------------------------
+
+    def _mp_seen(self, td: _Td, count: int | None, where: str) -> None:
+        """A record's td_mpcount of ``td``: judged against the model's when the model knows it (from
+        an earlier record and the changes it modelled since), then the model's."""
+        if count is None or not self.smp:
+            return
+        if td.mpcount is not None and td.mpcount != count:
+            self._bad("mpcounts", f"{where}: td {td.tid}'s MP count is {count}, the model has {td.mpcount}")
+        td.mpcount = count
+
+    def _mp_count(self, rec: dict, cpu: _Cpu) -> None:
+        """get_mplock adds one hold, rel_mplock takes one away: the count after must follow."""
+        kind = "mpcounts"
+        self.counts[kind]["seen"] += 1
+        op, count = rec.get("op"), _need(rec, "mpcount")
+        td = self.threads.get(rec["tid"])
+        if td is None:
+            self.counts[kind]["undecidable"] += 1
+            self._adopt(rec["tid"], cpu, mpcount=count)
+            return
+        if td.mpcount is None:
+            self.counts[kind]["undecidable"] += 1
+        elif op in ("get", "rel"):
+            expected = td.mpcount + (1 if op == "get" else -1)
+            if count != expected:
+                self._bad(
+                    kind,
+                    f"{'get_mplock' if op == 'get' else 'rel_mplock'}: td {td.tid}'s MP count went from "
+                    f"{td.mpcount} to {count}, the model expects {expected}",
+                )
+        td.mpcount = count
 
     # -- wait queues: lwkt_block, lwkt_signal, lwkt_schedule of a blocked thread --------------------------
 

@@ -180,6 +180,8 @@ def _scoreboard(summary: dict | None) -> dict | None:
     return {
         key: summary[key]
         for key in ("decisions", "undecidable", "mismatches", "picks", "preempts", "enqueues", "dequeues")
+        + ("blocks", "unwaits", "signals")
+        if key in summary
     }
 
 
@@ -191,7 +193,8 @@ def _verification_lines(r: dict) -> list[str]:
         share = 100 * board["undecidable"] / board["decisions"] if board["decisions"] else 0.0
         lines.append(
             f"scoreboard: {board['decisions']} decisions checked ({board['picks']} picks, "
-            f"{board['preempts']} preemptions, {board['enqueues']} enqueues, {board['dequeues']} dequeues), "
+            f"{board['preempts']} preemptions, {board['enqueues']} enqueues, {board['dequeues']} dequeues, "
+            f"{sum(board.get(k, 0) for k in ('blocks', 'unwaits', 'signals'))} wait-queue changes), "
             f"{board['undecidable']} undecidable ({share:.1f} %), {board['mismatches']} mismatches"
         )
     ram = r.get("shared_ram")
