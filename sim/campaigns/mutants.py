@@ -182,13 +182,17 @@ def failure_kind(result: dict) -> str:
 
 def judge(runs: list[dict]) -> tuple[str, str, str]:
     """A mutant's verdict from its runs in the suite's order, what says why, and the kind of failure:
-    killed by the first failing run, ``error`` when a run could not run and none failed, else survived."""
-    failing = [r for r in runs if r["status"] in ("fail", "panic")]
+    killed by the first failing run, else survived.
+
+    A run that ended as ``error`` (the simulator wrote nothing: the kernel crashed before its run
+    began, or the process died) kills too, as a ``crash``: a campaign measures mutants only once
+    the baseline, the same runs without a mutant, all passed on the same machine."""
+    failing = [r for r in runs if r["status"] in ("fail", "panic", "error")]
     if failing:
-        return "killed", why_failed(failing[0]), failure_kind(failing[0])
-    errors = [r for r in runs if r["status"] == "error"]
-    if errors:
-        return "error", f"run error: {errors[0]['panic'] or errors[0]['failed']}", ""
+        first = failing[0]
+        if first["status"] == "error":
+            return "killed", f"{why_failed(first)} (the run crashed)", "crash"
+        return "killed", why_failed(first), failure_kind(first)
     return "survived", "", ""
 
 

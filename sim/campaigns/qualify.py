@@ -203,7 +203,8 @@ def _run(everything: dict, sample: dict, equivalents: dict, args) -> dict | None
     print(
         "qualification sample: "
         + ", ".join(f"{kind} {len(sample[kind])} of {len(everything[kind])} mutants" for kind in sample)
-        + f" (seed {args.sample_seed}); {sum(len(sample[k]) - len(torun[k]) for k in sample)} known equivalent",
+        + (f" (the sample of {args.same_as})" if args.same_as else f" (seed {args.sample_seed})")
+        + f"; {sum(len(sample[k]) - len(torun[k]) for k in sample)} known equivalent",
         flush=True,
     )
     started = time.perf_counter()

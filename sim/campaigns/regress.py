@@ -425,8 +425,8 @@ def _execute_on(
                 failed += result["status"] != "pass"
                 if on_result is not None:
                     on_result(result, spec, done, len(pending))
-                if campaign.stop_mutant_at_failure and result["status"] in ("fail", "panic"):
-                    drop_mutant(spec.mutant)
+                if campaign.stop_mutant_at_failure and result["status"] in ("fail", "panic", "error"):
+                    drop_mutant(spec.mutant)  # a crash kills a mutant too (mutants.judge)
                 signature = json.dumps(result["signature"]) if result.get("signature") else None
                 if (
                     shrinks_wanted

@@ -391,9 +391,10 @@ class ResultsDB:
         return {row[0] for row in rows}
 
     def failed_keys(self, campaign: str, digest: str) -> set[str]:
-        """Run keys of this campaign and source digest whose run failed or panicked."""
+        """Run keys of this campaign and source digest whose run failed, panicked or crashed (error)."""
         rows = self.db.execute(
-            "SELECT run_key FROM runs WHERE campaign = ? AND source_digest = ? AND status IN ('fail', 'panic')",
+            "SELECT run_key FROM runs WHERE campaign = ? AND source_digest = ? "
+            "AND status IN ('fail', 'panic', 'error')",
             (campaign, digest),
         )
         return {row[0] for row in rows}
