@@ -88,6 +88,34 @@ def test_token_data_owner_fine_other_cpu_races(layout, det, bus):
     assert det.checked == 4 and len(det.races) == 2
 
 
+def test_holds_are_per_context_on_one_cpu(layout, det, bus):
+    """A thread of CPU 0 holds the token; an interrupt frame on its stack (level 1) that touches the
+    data without a hold of its own races with it, though CPU 0 owns the token. With a hold of its
+    own, or once the thread has let go, it does not; another CPU's thread is still judged by
+    ownership. A token given away drops its CPU's holds."""
+    tok = layout.new_token("tok")
+    data = layout.new_data("counter", 1, Guard("token", tok))
+    now = {0: (5, 0), 1: (9, 0)}  # cpu -> (thread id, nesting level)
+    det.context_of = now.__getitem__
+    det.entered(0, tok)
+    assert bus.write(0, data, 1) == []
+    now[0] = (5, 1)  # an interrupt lands on td 5's stack
+    [race] = bus.write(0, data, 2)
+    assert race["guard"] == f"a hold of the token at word {tok} in this context (td 5, level 1)"
+    assert race["holder"] == "cpu 0 td 5 at thread"
+    det.entered(0, tok)  # the handler takes the token itself (lwkt_trytoken succeeds: cpu 0 owns it)
+    assert bus.write(0, data, 3) == []
+    det.left(0, tok)
+    now[0] = (5, 0)
+    det.left(0, tok)  # the thread lets go: no context holds it, ownership alone decides
+    now[0] = (7, 0)
+    assert bus.write(0, data, 4) == []
+    det.entered(0, tok)  # td 7 holds it, then hands the token over
+    det.given_away(0, tok)
+    now[0] = (8, 0)
+    assert bus.read(0, data) == []
+
+
 def test_ownership_moves_with_t_cpu_writes(layout, det, bus):
     tok = layout.new_token("tok")
     data = layout.new_data("shared", 1, Guard("token", tok))

@@ -71,9 +71,25 @@ class Machine:
         if mode == "smp":
             bench.watch_ram()  # the wait queues' trace records show them as the bus left them
             self.races = RaceDetector(self.system.ram, bench.mplock_owner, self._race).attach(bench.masters)
+            self._hold_tokens_per_context(self.races)
         #: The register contract followed from every access (sim/contract/hw_coverage.py): its bins for
         #: coverage runs, and the protocol errors no kernel may make, which stop the run.
         self.protocol = HwCoverage(bench.soc_config(), self._protocol_error).attach(bench.masters)
+
+    def _hold_tokens_per_context(self, races: RaceDetector) -> None:
+        """Tell the race detector which context of a CPU makes each access (the thread running there
+        and its interrupt nesting level) and which contexts hold which tokens."""
+        kernels = self.system.kernels
+
+        def context_of(cpu: int) -> tuple[int, int]:
+            k = kernels[cpu]
+            return (k.curthread.td_id if k.curthread else 0, k.gd_intr_nesting_level)
+
+        races.context_of = context_of
+        on = self.system.on_tracepoint
+        on("token:enter", lambda k, tok: races.entered(k.gd_cpuid, tok.ram_word))
+        on("token:leave", lambda k, tok: races.left(k.gd_cpuid, tok.ram_word))
+        on("token:given_away", lambda k, tok: races.given_away(k.gd_cpuid, tok.ram_word))
 
     def _race(self, race: dict) -> None:
         """A race stops the run like any failed check: a panic on the CPU that made the access."""

@@ -16,8 +16,14 @@ layout (``firmware/ram_layout.py``) gives the word:
 A word no region holds is never accessed (a stray pointer), and only a token's owner moves its
 ``t_cpu`` to another CPU (the hand-off).
 
-Ownership is per CPU, as in the seed: a CPU that owns a token may touch what the
-token guards from any of its contexts, interrupt handlers included.
+Ownership is per CPU, as in the seed, and holds are per context: a context is a
+thread at an interrupt nesting level (the thread itself at 0; an interrupt frame or
+an IPI drain on its stack above it), told by ``context_of``. When a context of a CPU
+holds a token (``entered`` it through lwkt_gettoken or lwkt_trytoken and has not
+``left``), another context of the same CPU that touches what the token guards
+without a hold of its own races with it, though the CPU owns the token: an interrupt
+handler in the middle of a thread's update. A token given away (``given_away``)
+drops the holds its CPU had on it.
 
 Each violation becomes a race record (``races``) and goes to ``on_race``; the
 machine turns it into a panic with :func:`describe`'s message.
@@ -80,6 +86,10 @@ class RaceDetector:
         self.td_owner: dict[int, int] = {}  # record's first word -> td_cpu (absent: never written)
         self.td_wait: dict[int, int] = {}  # record's first word -> td_wait (absent: 0)
         self.td_refs: dict[int, int] = {}  # record's first word -> td_refs (absent: 0)
+        #: Who may tell contexts apart: cpu -> (thread id, nesting level), or None (per CPU only).
+        self.context_of: Callable[[int], tuple[int, int]] | None = None
+        #: token's first word -> {(cpu, thread id, level): holds}
+        self.holds: dict[int, dict[tuple[int, int, int], int]] = {}
         self._regions: dict[int, Region] = {}
         self._indexed = 0
 
@@ -145,6 +155,49 @@ class RaceDetector:
     def owner_of_token(self, token_word: int) -> int:
         return self.token_owner.get(token_word, 0)
 
+    # -- holds per context ---------------------------------------------------------------------------
+
+    def entered(self, cpu: int, token_word: int) -> None:
+        """The current context of ``cpu`` holds the token at ``token_word`` (once more)."""
+        if self.context_of is not None:
+            key = (cpu, *self.context_of(cpu))
+            holders = self.holds.setdefault(token_word, {})
+            holders[key] = holders.get(key, 0) + 1
+
+    def left(self, cpu: int, token_word: int) -> None:
+        if self.context_of is not None:
+            key = (cpu, *self.context_of(cpu))
+            holders = self.holds.get(token_word, {})
+            if holders.get(key, 0) > 1:
+                holders[key] -= 1
+            else:
+                holders.pop(key, None)
+
+    def given_away(self, cpu: int, token_word: int) -> None:
+        """``cpu`` handed the token over: none of its contexts holds it any more."""
+        holders = self.holds.get(token_word, {})
+        for key in [k for k in holders if k[0] == cpu]:
+            del holders[key]
+
+    def _other_context(self, cpu: int, token_word: int) -> tuple[str, str] | None:
+        """A race when another context of ``cpu`` holds the token and the current one does not."""
+        holders = self.holds.get(token_word)
+        if not holders or self.context_of is None:
+            return None
+        me = (cpu, *self.context_of(cpu))
+        if holders.get(me):
+            return None
+        others = sorted(k for k in holders if k[0] == cpu)
+        if not others:
+            return None
+        _, tid, level = others[0]
+        _, my_tid, my_level = me
+        where = "thread" if level == 0 else f"interrupt level {level}"
+        return (
+            f"a hold of the token at word {token_word} in this context (td {my_tid}, level {my_level})",
+            f"cpu {cpu} td {tid} at {where}",
+        )
+
     # -- regions -----------------------------------------------------------------------------------
 
     def _region_at(self, word: int) -> Region | None:
@@ -180,7 +233,9 @@ class RaceDetector:
 
     def _need_token(self, cpu: int, token_word: int, why: str = "") -> tuple[str, str] | None:
         owner = self.owner_of_token(token_word)
-        return None if owner == cpu else (f"token at word {token_word}{why}", f"cpu {owner}")
+        if owner != cpu:
+            return (f"token at word {token_word}{why}", f"cpu {owner}")
+        return self._other_context(cpu, token_word)
 
     def _need_mplock(self, cpu: int) -> tuple[str, str] | None:
         owner = self.mplock_owner()
