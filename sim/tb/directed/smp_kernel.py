@@ -421,6 +421,9 @@ async def tokens_move_between_cpus(dut):
         ("hold_without_mplock", "lwkt_hold without the MP lock"),
         ("rele_without_mplock", "lwkt_rele without the MP lock"),
         ("setpri_self_above_max", "lwkt_setpri_self: priority 32 out of range"),
+        # The interrupt frame raises gd_intr_nesting_level for IPIs too (as i386's vectors do; the
+        # seed's file shows only lwkt_send_ipiq raising it): an IPI function may not switch.
+        ("switch_in_ipi", "lwkt_switch: cannot switch from within an interrupt"),
     ]
 )
 async def violation_stops_the_run(dut, case):
@@ -436,6 +439,13 @@ async def violation_stops_the_run(dut, case):
         info["note_ran"] = True
 
     system.register_ipi("note", note)
+
+    async def switcher(k, arg):  # an IPI function that tries to switch threads
+        info["ipi_level"] = k.gd_intr_nesting_level
+        await k.lwkt_switch()
+        info["switched"] = True
+
+    system.register_ipi("switcher", switcher)
 
     async def other(td, arg):
         mark(td, "other-runs")
@@ -485,6 +495,11 @@ async def violation_stops_the_run(dut, case):
             info["pri_at_max"] = td.pri
             info["cycle"] = k.cycle
             await k.lwkt_setpri_self(32)  # ... one above it is not (the seed's KKASSERT); a literal on purpose
+        elif name == "switch_in_ipi":
+            k.crit_enter()
+            await k.lwkt_send_ipiq(1, "switcher", 0)
+            await k.crit_exit()
+            await k.cpu.work(2_000)
         mark(td, "survived")
 
     async def boot0(k):
@@ -505,6 +520,9 @@ async def violation_stops_the_run(dut, case):
         # CPU 1 saw it: a message never sent through the kernel; the function never ran.
         assert panic.cpu == 1 and "received but never sent" in panic.message and "0x1234" in panic.message
         assert "note_ran" not in info
+    elif name == "switch_in_ipi":
+        # CPU 1 ran the message in its IPI interrupt frame, one level deep, and panicked there.
+        assert panic.cpu == 1 and info["ipi_level"] == 1 and "switched" not in info, (panic, info)
     elif name == "mplock_invariant":
         assert info["try"] is True and info["owner_held"] == (0, 0)
         assert info["owner_after_switch"] is None and "other-runs" not in marks(system)
