@@ -127,8 +127,9 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
             # its list of threads itself (prune_tdallq), so no CPU edits another's list.
             td.td_gd = self
             self.gd_tdallq.append(td)
-            self.crit_exit_noyield()
             self.event("acquire", target=td.td_id, from_cpu=cpu)
+            # As the seed: an interrupt deferred inside runs here (crit_exit's splz).
+            await self.crit_exit()
 
     def prune_tdallq(self) -> None:
         """Forget threads that lwkt_acquire moved to another CPU."""
