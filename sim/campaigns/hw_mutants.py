@@ -70,12 +70,9 @@ def run_unit_tests(
         env[MUTANT_ENV] = mutant
     if source_mutant:
         env[SOURCE_MUTANT_ENV] = source_mutant
-    try:
-        done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        (out / "pytest.log").write_text(_text(exc.stdout) + _text(exc.stderr))
+    done = _run_logged(command, env, timeout, out / "pytest.log")
+    if done is None:
         return {"ok": False, "outcome": "timeout", "failed": [], "message": f"timeout after {timeout:g} s"}
-    (out / "pytest.log").write_text(done.stdout + done.stderr)
     if done.returncode not in (0, 1):  # 1: tests failed; anything else: pytest could not run them
         tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
         raise EnvironmentProblem(f"pytest exited with {done.returncode} on {UNIT_TESTS}: " + " | ".join(tail))
@@ -93,12 +90,9 @@ def _run_proofs(out: Path, env: dict, timeout: float, blocks: tuple[str, ...] = 
     """``prove --quick`` (of ``blocks``, default all) with the same mutant loaded; a property that fails
     (or a cover no longer reached) is a failure named by its line."""
     command = [sys.executable, "-c", PROOF_COMMAND, *blocks, "--quick", "--out", str(out / "formal")]
-    try:
-        done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        (out / "proofs.log").write_text(_text(exc.stdout) + _text(exc.stderr))
+    done = _run_logged(command, env, timeout, out / "proofs.log")
+    if done is None:
         return {"ok": False, "outcome": "timeout", "failed": [], "message": f"proofs: timeout after {timeout:g} s"}
-    (out / "proofs.log").write_text(done.stdout + done.stderr)
     if done.returncode == 3:
         tail = (done.stdout + done.stderr).strip().splitlines()[-1:]
         raise EnvironmentProblem("prove could not run: " + " | ".join(tail))
@@ -109,6 +103,18 @@ def _run_proofs(out: Path, env: dict, timeout: float, blocks: tuple[str, ...] = 
     tail = (done.stdout + done.stderr).strip().splitlines()[-1:]
     what = bad[0] if bad else (tail[0] if tail else f"exit code {done.returncode}")
     return {"ok": False, "outcome": "fail", "failed": ["formal/prove.py --quick"], "message": what[:200]}
+
+
+def _run_logged(command: list[str], env: dict, timeout: float, log: Path) -> subprocess.CompletedProcess | None:
+    """Run ``command`` in the project's root, its output into ``log``; None when it outlasted ``timeout``
+    (the log then holds what it wrote)."""
+    try:
+        done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        log.write_text(_text(exc.stdout) + _text(exc.stderr))
+        return None
+    log.write_text(done.stdout + done.stderr)
+    return done
 
 
 def _text(value) -> str:

@@ -215,6 +215,14 @@ class Scoreboard:
         self._mp_seen(td, rec.get("mpcount"), "_lwkt_enqueue")
         cpu.runq[nq].append(tid)  # TAILQ_INSERT_TAIL
 
+    def _thread(self, kind: str, tid: int, cpu: _Cpu) -> _Td:
+        """The model's thread ``tid``, or, for one it never heard of, a new one (undecidable)."""
+        td = self.threads.get(tid)
+        if td is None:
+            self.counts[kind]["undecidable"] += 1
+            td = self._adopt(tid, cpu)
+        return td
+
     def _known(self, kind: str, tid: int, cpu: _Cpu, **fields) -> _Td | None:
         """The model's thread ``tid``; None for one it never heard of: the decision is undecidable, and
         the thread is adopted as the kernel has it (``fields``)."""
@@ -597,10 +605,7 @@ class Scoreboard:
                 f"lwkt_block: td {tid} blocked on {name} with generation {gen}, the model's is {w.gen} "
                 f"(it was signalled since: the block must be skipped)",
             )
-        td = self.threads.get(tid)
-        if td is None:
-            self.counts[kind]["undecidable"] += 1
-            td = self._adopt(tid, cpu)
+        td = self._thread(kind, tid, cpu)
         if td.wait is not None:
             self._bad(kind, f"lwkt_block: td {tid} blocked on {name} while the model has it on {td.wait}")
             self._off_wait(td)
