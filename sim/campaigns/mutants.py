@@ -145,7 +145,10 @@ def why_failed(result: dict) -> str:
     """What a failing run says: its run, then its panic (a failed run-time check is one) or failed checks."""
     config = result["config"]
     if config.get("kind") == "unit":
-        where = f"unit test {result['failed'][0]}" if result["failed"] else "the unit tests"
+        failed = result["failed"][0] if result["failed"] else ""
+        where = f"unit test {failed}" if failed else "the unit tests"
+        if failed.startswith("formal/"):
+            where = f"proof {failed}"
     elif config.get("kind") == "directed":
         where = f"cocotb {config['scenario']}" + (f".{result['failed'][0]}" if result["failed"] else "")
     else:
@@ -165,6 +168,8 @@ def failure_kind(result: dict) -> str:
     in the firmware, a timeout, or a unit or directed test."""
     kind = result["config"].get("kind", "scenario")
     if kind == "unit":
+        if result["failed"] and result["failed"][0].startswith("formal/"):
+            return "proof" if result["outcome"] != "timeout" else "proofs: timeout"
         return "unit test" if result["outcome"] != "timeout" else "unit tests: timeout"
     if kind == "directed":
         return "directed test"
