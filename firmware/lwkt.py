@@ -188,9 +188,6 @@ class Lwkt(InterruptMixin):
         td.td_pri = 0
         self.panic(f"td_pri is/would-go negative! td #{td.td_id} ({td.td_comm}) {lpri}")
 
-    def in_critical_section(self) -> bool:
-        return self.curthread.td_pri >= TDPRI_CRIT
-
     # -- run queues -----------------------------------------------------------------------------
 
     def lwkt_gdinit(self) -> None:

@@ -291,9 +291,10 @@ async def tokens_move_between_cpus(dut):
     trytoken fails on a foreign token and succeeds on an own one; regettoken/gentoken report
     an unchanged generation when nobody took the token and a new one when CPU 0 took it while
     CPU 1's holder was switched out; inittoken gives it back to CPU 0; hand-off latencies are
-    in the counters."""
+    in the counters; with lwkt.token_debug the owner traces each hand-over."""
     machine = await smp_machine(dut)
     system = machine.system
+    system.settings["lwkt.token_debug"] = 1
     tok = system.new_token("tok")
     info = {}
     done = Done(system, 2)
@@ -390,6 +391,8 @@ async def tokens_move_between_cpus(dut):
     # Three hand-offs, each an lwkt_gettoken_remote IPI to the owner.
     reqs = [(r["cpu"], r["dest"]) for r in system.trace.events("ipi_send", func="lwkt_gettoken_remote")]
     assert reqs == [(1, 0), (0, 1), (1, 0)], reqs
+    gives = [(r["cpu"], r["to"]) for r in system.trace.events("token_give", token="tok")]
+    assert gives == [(0, 1), (1, 0), (0, 1)], gives
     take, park = index_of(recs, "mark", label="take"), index_of(recs, "mark", label="park")
     lost = index_of(recs, "token_lost", cpu=1, token="tok")
     assert park < take < lost and recs[lost]["holds"] == 1 and recs[lost]["tid"] != info["holder"].td_id

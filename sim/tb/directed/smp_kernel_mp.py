@@ -315,6 +315,10 @@ async def ithread_preemption_lends_mp_count(dut):
         index_of(recs, "mark", label="low-done"),
     ]
     assert order == sorted(order), [recs[i] for i in order]
+    # The critpri lwkt_preempt judged by: lwkt_schedule's own section plus one for the single
+    # interrupt frame on the CPU (each frame holds a critical section of its own), in sections.
+    hit = recs[order[2]]
+    assert hit["critpri"] == 2 and hit["crit"] <= hit["critpri"], hit
     # td_release ran once, when "low" exited, not when it was preempted.
     assert marks(system) == ["low-work", "handler", "low-done", "release"], marks(system)
     c = system.sysctl

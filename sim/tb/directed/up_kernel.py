@@ -242,6 +242,9 @@ async def exited_threads_are_reused(dut):
     assert marks(system) == ["A-runs", "B-runs", "created", "C-runs", "D-runs", "E-runs"]
     assert info["cache_end"] == (3, [a_id, b_id, info["E"].td_id])
     assert system.counters()["total"]["threads_freed"] == 0
+    # Every structure the allocator made is counted once: the idle thread's and each id created.
+    made = {system.kernels[0].gd_idletd.td_id} | {r["target"] for r in system.trace.events("thread_create")}
+    assert system.counters()["total"]["threads_allocated"] == len(made) == 5, made
 
 
 @cocotb.test()
