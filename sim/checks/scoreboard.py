@@ -585,6 +585,12 @@ class Scoreboard:
                 w.disturbed.add(other)
         return w
 
+    def _wait_record(self, kind: str, rec: dict, cpu: _Cpu) -> tuple[str, _Wait]:
+        """A wait-queue record counted under ``kind``: its queue's name and the model's queue."""
+        self.counts[kind]["seen"] += 1
+        name = _need(rec, "wait")
+        return name, self._wait(name, cpu)
+
     def _holds(self, kind: str, rec: dict, name: str, w: _Wait) -> None:
         """The queue's own words as the record shows them (``count``, ``queued``) against the model's."""
         count, queued = rec.get("count"), rec.get("queued")
@@ -595,9 +601,8 @@ class Scoreboard:
 
     def _block(self, rec: dict, cpu: _Cpu) -> None:
         kind = "blocks"
-        self.counts[kind]["seen"] += 1
-        tid, name = rec["tid"], _need(rec, "wait")
-        w = self._wait(name, cpu)
+        tid = rec["tid"]
+        name, w = self._wait_record(kind, rec, cpu)
         gen = rec.get("gen")
         if gen is not None and gen != w.gen:
             self._bad(
@@ -617,9 +622,7 @@ class Scoreboard:
 
     def _block_skipped(self, rec: dict, cpu: _Cpu) -> None:
         kind = "blocks"
-        self.counts[kind]["seen"] += 1
-        name = _need(rec, "wait")
-        w = self._wait(name, cpu)
+        name, w = self._wait_record(kind, rec, cpu)
         gen, wa_gen = rec.get("gen"), rec.get("wa_gen")
         if wa_gen is not None and wa_gen != w.gen:
             self._bad(kind, f"lwkt_block read generation {wa_gen} of {name}, the model's is {w.gen}")
@@ -638,9 +641,8 @@ class Scoreboard:
 
     def _unwait(self, rec: dict, cpu: _Cpu) -> None:
         kind = "unwaits"
-        self.counts[kind]["seen"] += 1
-        tid, name, by = _need(rec, "target"), _need(rec, "wait"), rec.get("by")
-        w = self._wait(name, cpu)
+        tid, by = _need(rec, "target"), rec.get("by")
+        name, w = self._wait_record(kind, rec, cpu)
         td = self.threads.get(tid)
         if tid not in w.queue:
             where = "on no wait queue" if td is None or td.wait is None else f"on {td.wait}"
@@ -661,9 +663,7 @@ class Scoreboard:
 
     def _signal_begin(self, rec: dict, cpu: _Cpu) -> None:
         kind = "signals"
-        self.counts[kind]["seen"] += 1
-        name = _need(rec, "wait")
-        w = self._wait(name, cpu)
+        name, w = self._wait_record(kind, rec, cpu)
         gen = rec.get("gen")
         expected = (w.gen + 1) & 0xFFFF_FFFF
         if gen is not None and gen != expected:
