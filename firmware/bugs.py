@@ -35,6 +35,7 @@ class Bug(enum.StrEnum):
     ITHREAD_COMPLETES_AGAIN = "ithread-completes-again"
     IPI_WAIT_UNSIGNED = "ipi-wait-unsigned"
     SWITCH_TRUSTS_MPCOUNT = "switch-trusts-mpcount"
+    SAVE_SKIPS_MPCOUNT = "save-skips-mpcount"
 
     @property
     def description(self) -> str:
@@ -67,6 +68,9 @@ _DESCRIPTIONS = {
     Bug.ITHREAD_COMPLETES_AGAIN: "an interrupt thread completes its source even when its handler completed it early",
     Bug.SWITCH_TRUSTS_MPCOUNT: "lwkt_switch takes a non-zero td_mpcount for the MP lock held instead of asking OWNER",
     Bug.IPI_WAIT_UNSIGNED: "lwkt_wait_ipiq compares TX_RINDEX with the sequence number as integers, not modulo 2^32",
+    Bug.SAVE_SKIPS_MPCOUNT: (
+        "a thread that may move to another CPU has its priority saved in its shared record, but not its MP count"
+    ),
 }
 
 #: name -> what the bug does, in the catalogue's order.

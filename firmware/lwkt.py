@@ -204,7 +204,7 @@ class Lwkt(InterruptMixin):
                 self.gd_tdrunq[td.td_pri & TDPRI_MASK].remove(td)
             # The ready mask is cleaned up lazily by lwkt_switch.
             self.event("dequeue", target=td.td_id, pri=td.pri)
-            await self.publish_flags(td)
+            await self.publish_state(td)
 
     async def _lwkt_enqueue(self, td: Thread) -> None:
         self._mine(td, "_lwkt_enqueue")
@@ -219,10 +219,11 @@ class Lwkt(InterruptMixin):
                 self.gd_tdrunq[nq].append(td)
             self.gd_runqmask |= 1 << nq
             self.event("enqueue", target=td.td_id, pri=nq, mpcount=td.td_mpcount)
-            await self.publish_flags(td)
+            await self.publish_state(td)
 
-    async def publish_flags(self, td: Thread) -> None:
-        """Make the flags other CPUs test visible to them (the SMP build keeps them in shared RAM)."""
+    async def publish_state(self, td: Thread) -> None:
+        """Make what other CPUs may read of ``td`` visible to them: its flags, and its priority and
+        MP count while it can move to another CPU (the SMP build keeps them in shared RAM)."""
 
     def runnable(self) -> bool:
         """Some thread other than the idle thread may be ready (the mask may be stale)."""
@@ -403,8 +404,8 @@ class Lwkt(InterruptMixin):
         )
         td.td_flags &= ~TDF.RUNNING
         ntd.td_flags |= TDF.RUNNING
-        await self.publish_flags(td)
-        await self.publish_flags(ntd)
+        await self.publish_state(td)
+        await self.publish_state(ntd)
         await self.show_thread(ntd)
         self.curthread = ntd
         if ntd.td_context is None:
@@ -606,6 +607,7 @@ class Lwkt(InterruptMixin):
         else:
             td.td_pri = (td.td_pri & ~TDPRI_MASK) + pri
             self.event("setpri", target=td.td_id, old=old, pri=pri)
+            await self.publish_state(td)  # a thread that may move keeps its record's priority current
         await self.crit_exit()
 
     async def lwkt_setpri_self(self, pri: int) -> None:

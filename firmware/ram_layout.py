@@ -52,7 +52,8 @@ THREAD_FIELDS = {
     "td_refs": 4,
     "td_wnext": 5,
     "td_wprev": 6,
-    "td_id": 7,
+    "td_pri": 7,
+    "td_mpcount": 8,
 }
 TOKEN_WORDS = len(TOKEN_FIELDS)
 WAITQ_WORDS = len(WAITQ_FIELDS)

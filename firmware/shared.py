@@ -1,22 +1,27 @@
 """The SMP kernel's shared records in RAM: thread records and wait queues, reached only by bus accesses.
 
-What another CPU may read or write of a thread (its owner CPU, the flags
-lwkt_acquire tests, its wait queue and the links on it, its wait message and
-its hold count) lives in the thread's record in shared RAM
+What another CPU may read or write of a thread (its owner CPU, its flags, its
+wait queue and the links on it, its wait message, its hold count, and the
+priority and MP count lwkt_acquire takes over) lives in the thread's record in shared RAM
 (``firmware/ram_layout.py``); so does each wait queue (head, tail, count,
 generation, after its token). A wait queue is a doubly linked list through
 the records' ``td_wnext``/``td_wprev`` words; a link is a record's first word
 (0 is NULL), the way C links thread pointers.
 
-The Python ``Thread`` stays the owner's private part (run-queue state,
-context, critical-section count): only its CPU touches it.
+The Python ``Thread`` is the owner's private copy (run-queue links,
+critical-section count, MP count, context): only its CPU touches it. The
+owner writes the record's copy whenever the thread may move (publish_state);
+lwkt_acquire reads it back on the new CPU (load_state). The execution context
+(the thread's stack and registers, which the seed's new CPU also finds in
+memory) stays the simulation's coroutine.
 """
 
 from __future__ import annotations
 
+from .bugs import Bug
 from .frames import kernel_function
 from .ram_layout import THREAD_FIELDS, WAITQ_FIELDS, RamLayout
-from .thread import SHARED_TDF, TDF, SmpThread, Thread, WaitQueue
+from .thread import SHARED_TDF, TDF, TDPRI_CRIT, SmpThread, Thread, WaitQueue
 
 __all__ = ["SharedRecordsMixin"]
 
@@ -63,19 +68,45 @@ class SharedRecordsMixin:
 
     async def publish_thread(self, td: Thread) -> None:
         """A thread (re)initialised on this CPU: its whole shared record, as lwkt_init_thread's bzero."""
-        for field in ("td_wait", "td_wmesg", "td_refs", "td_wnext", "td_wprev"):
+        for field in ("td_wait", "td_wmesg", "td_refs", "td_wnext", "td_wprev", "td_pri", "td_mpcount"):
             await self.td_set(td, field, 0)
-        await self.td_set(td, "td_id", td.td_id)
         await self.td_set(td, "td_cpu", self.gd_cpuid)
         td.td_published = None
-        await self.publish_flags(td)
+        td.td_saved = (0, 0)
+        await self.publish_state(td)
 
-    async def publish_flags(self, td: Thread) -> None:
-        """Mirror the flags other CPUs test (RUNQ, RUNNING, PREEMPT_LOCK) when they changed."""
-        flags = int(td.td_flags & SHARED_TDF)
+    async def publish_state(self, td: Thread) -> None:
+        """Write the thread's flags when they changed; and while it is on no run queue, not running
+        and not preempted (so lwkt_acquire may take it), its priority and MP count as well: the
+        record is all the acquiring CPU reads of it (the seed's new CPU reads ``struct thread``)."""
+        flags = int(td.td_flags)
         if getattr(td, "td_published", None) != flags:
             td.td_published = flags
             await self.td_set(td, "td_flags", flags)
+        if flags & SHARED_TDF:
+            return
+        pri, mpcount = getattr(td, "td_saved", (None, None))
+        if td.td_pri != pri:
+            await self.td_set(td, "td_pri", td.td_pri)
+        if td.td_mpcount != mpcount and not self.system.bug(Bug.SAVE_SKIPS_MPCOUNT):
+            await self.td_set(td, "td_mpcount", td.td_mpcount)
+            mpcount = td.td_mpcount
+        td.td_saved = (td.td_pri, mpcount)
+
+    async def load_state(self, td: Thread, flags: int) -> None:
+        """lwkt_acquire's half of :meth:`publish_state`: this CPU takes ``td`` over (the caller holds
+        the MP lock) and makes its private part what the record says; nothing of the old owner's is
+        read. A thread off its CPU sits inside lwkt_switch's critical section (a new one inside
+        lwkt_init_thread's), so a record without one was never written."""
+        pri = await self.td_get(td, "td_pri")
+        mpcount = await self.td_get(td, "td_mpcount")
+        self.kassert(pri >= TDPRI_CRIT, f"lwkt_acquire: td #{td.td_id}'s record holds td_pri {pri}: never saved")
+        td.td_gd = self
+        td.td_flags = TDF(flags)
+        td.td_pri = pri
+        td.td_mpcount = mpcount
+        td.td_published = flags
+        td.td_saved = (pri, mpcount)
 
     def not_waiting(self, td: Thread) -> bool:
         # Only lwkt_block puts a thread on a wait queue, and it switches away at once: the running
@@ -172,4 +203,5 @@ class SharedRecordsMixin:
         await self.td_set(td, "td_refs", refs - 1)
 
     async def shared_flags(self, td: Thread | int) -> TDF:
+        """The thread's flags as its owner last published them."""
         return TDF(await self.td_get(td, "td_flags"))

@@ -106,9 +106,10 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
     @kernel_function(cost="")
     async def lwkt_acquire(self, td: Thread) -> None:
         """Move ``td`` (not on any run queue, not running) to this CPU. Needs the MP lock, which
-        guards a thread changing hands. What it tests and changes is the thread's shared record:
-        the flags its owner publishes and td_cpu. The thread runs here from its next switch-in on:
-        this CPU's kernel, bus port and debug registers."""
+        guards a thread changing hands. Everything it learns of the thread comes from the thread's
+        record in shared RAM, over the bus: td_cpu, the flags, and the priority and MP count its
+        owner saved there (load_state); the old CPU takes no part. The thread runs here from its
+        next switch-in on: this CPU's kernel, bus port and debug registers."""
         cpu = await self.td_get(td, "td_cpu")
         # Another CPU's thread: its record may be read only under the MP lock.
         self.kassert(cpu == self.gd_cpuid or self.curthread.td_mpcount > 0, "lwkt_acquire without the MP lock")
@@ -121,14 +122,13 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
             )
             self.cpu.charge(self.costs["lwkt_acquire"])
             self.crit_enter()
+            # The old CPU drops the thread from its list of threads itself (prune_tdallq), so no
+            # CPU edits another's list (the seed's TAILQ_REMOVE under the BGL).
+            await self.load_state(td, int(flags))
             if not self.system.bug(Bug.ACQUIRE_KEEPS_TD_CPU):
                 await self.td_set(td, "td_cpu", self.gd_cpuid)
-            # The structure's private part follows the published owner: the old CPU drops it from
-            # its list of threads itself (prune_tdallq), so no CPU edits another's list.
-            td.td_gd = self
             self.gd_tdallq.append(td)
-            self.event("acquire", target=td.td_id, from_cpu=cpu)
-            # As the seed: an interrupt deferred inside runs here (crit_exit's splz).
+            self.event("acquire", target=td.td_id, from_cpu=cpu, pri=td.pri, crit=td.crit_count, mpcount=td.td_mpcount)
             await self.crit_exit()
 
     def prune_tdallq(self) -> None:
@@ -151,6 +151,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         stop = tdflags & TDF.STOPREQ
         td = await super().lwkt_create(func, arg, template, tdflags | TDF.STOPREQ, comm, pri=pri)
         td.td_mpcount = 0 if mpsafe else 1
+        await self.publish_state(td)  # a stopped thread may be acquired before it first runs
         if not stop:
             await self.lwkt_schedule(td)
         return td

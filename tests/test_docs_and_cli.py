@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from firmware.ram_layout import required_words
 from hdl import memory_map as mm
 from hdl.config import ConfigError, SocConfig
 from sim.reports.regdoc import render_markdown
@@ -107,7 +108,7 @@ def test_ram_too_small_is_a_usage_error(tmp_path):
     )
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "needs 848" in lines[0] and "Traceback" not in result.stderr
+    assert len(lines) == 1 and f"needs {required_words(4)}" in lines[0] and "Traceback" not in result.stderr
 
 
 def test_unknown_planted_bug_is_a_usage_error(tmp_path):

@@ -12,6 +12,8 @@ import re
 import pytest
 
 from sim.cli import main
+from sim.host.runner import run_directed
+from tests.conftest import require_simulator
 
 #: bug -> the named scenario that catches it (and how the mismatch reads)
 CASES = {
@@ -79,3 +81,19 @@ def test_the_mp_lock_input_of_the_model_is_checked_against_owner(tmp_path):
         r"but the MP lock's OWNER is (cpu \d|nobody)",
         message,
     ), message
+
+
+def test_a_migrated_threads_state_comes_from_its_record(tmp_path):
+    """lwkt_acquire reads a thread's priority and MP count from its record in shared RAM, which the
+    old CPU wrote when the thread left its CPU. An owner that does not save the MP count hands over
+    a thread with none: the scoreboard, which follows every thread's count, stops the migration
+    run at the first acquire."""
+    require_simulator("verilator")
+    result = run_directed("migration", "verilator", tmp_path, bug="save-skips-mpcount")
+    assert not result.ok
+    log = (tmp_path / "sim.log").read_text()
+    assert re.search(
+        r"check failed: scoreboard: cycle \d+ cpu 1: lwkt_acquire \(the thread's record\): "
+        r"td \d+'s MP count is 0, the model has 1",
+        log,
+    ), log[-4000:]

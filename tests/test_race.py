@@ -214,11 +214,11 @@ def test_on_race_is_called_with_the_record(layout):
 def publish(bus, td, cpu, tid=1):
     """What lwkt_init_thread writes of a record (firmware/shared.py publish_thread), in its order."""
     races = []
-    for name in ("td_wait", "td_wmesg", "td_refs", "td_wnext", "td_wprev"):
+    for name in ("td_wait", "td_wmesg", "td_refs", "td_wnext", "td_wprev", "td_pri", "td_mpcount"):
         races += bus.write(cpu, field(td, name), 0)
-    races += bus.write(cpu, field(td, "td_id"), tid)
     races += bus.write(cpu, field(td, "td_cpu"), cpu)
     races += bus.write(cpu, field(td, "td_flags"), 0)
+    races += bus.write(cpu, field(td, "td_pri"), 32)  # not queued, not running: saved for lwkt_acquire
     return races
 
 
@@ -257,7 +257,8 @@ def test_reusing_a_cached_record_is_the_owners(layout, lock, bus):
         "td_refs",
         "td_wnext",
         "td_wprev",
-        "td_id",
+        "td_pri",
+        "td_mpcount",
         "td_cpu",
     ]
 
@@ -275,13 +276,14 @@ def test_td_cpu_moves_under_the_mplock(layout, lock, bus, det):
     assert len(bus.write(0, field(td, "td_flags"), 0)) == 1
 
 
-def test_td_flags_rules(layout, lock, bus):
+@pytest.mark.parametrize("name", ["td_flags", "td_pri", "td_mpcount"])
+def test_what_lwkt_acquire_reads_is_the_owners(layout, lock, bus, name):
     td = create(bus, layout, 0)
-    assert bus.write(0, field(td, "td_flags"), 2) == [] and bus.read(0, field(td, "td_flags")) == []
-    assert len(bus.read(1, field(td, "td_flags"))) == 1
+    assert bus.write(0, field(td, name), 2) == [] and bus.read(0, field(td, name)) == []
+    assert len(bus.read(1, field(td, name))) == 1
     lock.owner = 1
-    assert bus.read(1, field(td, "td_flags")) == []  # tested under the MP lock
-    assert len(bus.write(1, field(td, "td_flags"), 0)) == 1  # but written by the owner only
+    assert bus.read(1, field(td, name)) == []  # read under the MP lock (lwkt_acquire)
+    assert len(bus.write(1, field(td, name), 0)) == 1  # but written by the owner only
 
 
 def test_td_refs_need_the_mplock_to_write(layout, lock, bus):
@@ -291,13 +293,6 @@ def test_td_refs_need_the_mplock_to_write(layout, lock, bus):
     lock.owner = 1
     assert bus.write(1, field(td, "td_refs"), 1) == []  # lwkt_hold from another CPU
     assert bus.read(0, field(td, "td_refs")) == []
-
-
-def test_td_id_written_by_the_owner_only(layout, bus):
-    td = create(bus, layout, 0)
-    assert bus.read(1, field(td, "td_id")) == []
-    assert len(bus.write(1, field(td, "td_id"), 7)) == 1
-    assert bus.write(0, field(td, "td_id"), 7) == []
 
 
 def test_td_wait_dynamic_guard(layout, det, bus):

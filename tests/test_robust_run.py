@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from firmware.ram_layout import required_words
 from sim.cli import main
 from sim.host.interrupt import child_processes
 
@@ -124,7 +125,7 @@ def _cases(tmp_path):
             "would wait forever",
         ),
         (run + ["--scenario", "up-basic", "--plant-bug", "nope"], 2, "unknown planted bug"),
-        (run + ["--scenario", "smp-pingpong", "--ram-words", "256"], 2, "needs 848"),
+        (run + ["--scenario", "smp-pingpong", "--ram-words", "256"], 2, f"needs {required_words(4)}"),
     ]
 
 

@@ -278,6 +278,10 @@ class Scoreboard:
             self._unqueue(td)
         elif rec.get("from_cpu") is not None and td.cpu is not None and td.cpu != rec["from_cpu"]:
             self._bad(kind, f"lwkt_acquire took td {tid} from cpu {rec['from_cpu']}, the model has it on cpu {td.cpu}")
+        # What the new CPU read from the thread's record must be what the old one left there.
+        if rec.get("pri") is not None and td.pri is not None and rec["pri"] != td.pri:
+            self._bad(kind, f"lwkt_acquire read pri {rec['pri']} for td {tid}, the model has pri {td.pri}")
+        self._mp_seen(td, rec.get("mpcount"), "lwkt_acquire (the thread's record)")
         td.cpu = cpu.id
 
     # -- lwkt_switch ---------------------------------------------------------------------------------

@@ -10,15 +10,17 @@ __all__ = ["render_layout"]
 
 _THREAD_GUARDS = {
     "td_cpu": "read by anyone; written by the owner CPU, or under the MP lock (lwkt_acquire)",
-    "td_flags": "RUNQ, RUNNING, PREEMPT_LOCK as the owner publishes them; written by the owner, read by it "
-    "or under the MP lock",
+    "td_flags": "the flags as the owner last published them (RUNQ, RUNNING, PREEMPT_LOCK are what other CPUs "
+    "test); written by the owner, read by it or under the MP lock",
     "td_wait": "the wait queue the thread is on (its first word), or 0; set and cleared under that queue's token; "
     "read by anyone (lwkt_schedule reads it to learn which token to try, then again under the token)",
     "td_wmesg": "the wait message (a string number, 0 NULL): under the queue's token while waiting, else the owner's",
     "td_refs": "lwkt_hold/lwkt_rele count; written under the MP lock",
     "td_wnext": "the next thread on the wait queue (its record's first word, 0 NULL); under the queue's token",
     "td_wprev": "the previous thread on the wait queue; under the queue's token",
-    "td_id": "the thread's id (for traces); written by the owner",
+    "td_pri": "priority and critical-section count, saved by the owner while the thread may move "
+    "(not queued, not running, not preempted); read by it or under the MP lock (lwkt_acquire)",
+    "td_mpcount": "MP-lock count, saved and read as td_pri",
 }
 
 

@@ -247,10 +247,11 @@ class RaceDetector:
         """The rule of one thread-record field ("owner": the CPU td_cpu names); a write updates the
         state after it is checked.
 
-        td_cpu: written by the owner or the MP-lock owner (lwkt_acquire); td_flags: written by the
-        owner, read by it or the MP-lock owner; td_wait: see :meth:`_td_wait`; td_wnext, td_wprev,
-        td_wmesg: under the token of the queue td_wait names, by the owner while it names none;
-        td_refs: written under the MP lock; td_id: written by the owner. Other reads are free.
+        td_cpu: written by the owner or the MP-lock owner (lwkt_acquire); td_flags, td_pri,
+        td_mpcount: written by the owner, read by it or the MP-lock owner (lwkt_acquire); td_wait:
+        see :meth:`_td_wait`; td_wnext, td_wprev, td_wmesg: under the token of the queue td_wait
+        names, by the owner while it names none; td_refs: written under the MP lock. Other reads are
+        free.
         """
         owner = self.td_owner.get(base)
         wait = self.td_wait.get(base, 0)
@@ -264,11 +265,11 @@ class RaceDetector:
                 mp = self.mplock_owner()
                 if mp != cpu:
                     problem = ("td_cpu's owner or the MP lock", f"td_cpu cpu {owner}, MP lock {_cpu(mp)}")
-        elif field == "td_flags" and cpu != owner:
+        elif field in ("td_flags", "td_pri", "td_mpcount") and cpu != owner:
             if write:
                 problem = ("ownership of the thread (td_cpu)", f"td_cpu cpu {owner}")
             elif (mp := self.mplock_owner()) != cpu:
-                # Another CPU may test them only under the MP lock (lwkt_acquire).
+                # Another CPU may read them only under the MP lock (lwkt_acquire).
                 problem = ("td_cpu's owner or the MP lock", f"td_cpu cpu {owner}, MP lock {_cpu(mp)}")
         elif field == "td_wait":
             problem = self._td_wait(cpu, owner, wait, write, value)
@@ -282,9 +283,6 @@ class RaceDetector:
             # without the MP lock; a write that changes nothing loses no lwkt_hold.
             reinit = cpu == owner and value == 0 and self.td_refs.get(base, 0) == 0
             problem = self._need_mplock(cpu) if write and not reinit else None
-        elif field == "td_id":
-            if write and cpu != owner:
-                problem = ("ownership of the thread (td_cpu)", f"td_cpu cpu {owner}")
         if write:
             if field == "td_cpu":
                 self.td_owner[base] = value

@@ -97,7 +97,8 @@ async def a_thread_migrates_across_every_cpu(dut):
         if k.gd_cpuid == 0:
             system.register_ipi("note", note)
             await k.register_ithread(LINE, handler, pri=TDPRI_INT_MED)
-            info["traveller"] = await k.lwkt_create(traveller, comm="traveller", pri=TDPRI_KERN_DAEMON, mpsafe=True)
+            # Not MP-safe: it holds the MP lock (count 1) wherever it runs, and the count moves with it.
+            info["traveller"] = await k.lwkt_create(traveller, comm="traveller", pri=TDPRI_KERN_DAEMON)
         await k.lwkt_create(puller, comm=f"puller{k.gd_cpuid}", pri=TDPRI_KERN_USER, mpsafe=True)
         await k.lwkt_create(busy, comm=f"busy{k.gd_cpuid}", pri=TDPRI_KERN_USER, mpsafe=True)
 
@@ -118,6 +119,10 @@ async def a_thread_migrates_across_every_cpu(dut):
         assert at["cpu"] == cpu and at["tid"] == t.td_id
     acquires = [(r["cpu"], r["from_cpu"]) for r in recs if r["event"] == "acquire" and r["target"] == t.td_id]
     assert acquires == [(cpu, (cpu - 1) % NCPU) for cpu in expected[1:]], acquires
+    # What each new CPU read from the thread's record: its priority, the two critical sections it
+    # left in (lwkt_block's and lwkt_switch's), and its MP count.
+    moved = {(r["pri"], r["crit"], r["mpcount"]) for r in recs if r["event"] == "acquire" and r["target"] == t.td_id}
+    assert moved == {(TDPRI_KERN_DAEMON, 2, 1)}, moved
     assert len(acquires) >= 10
     # It ran, blocked and was preempted on the CPUs it left.
     blocks = [r["cpu"] for r in recs if r["event"] == "block" and r["tid"] == t.td_id]

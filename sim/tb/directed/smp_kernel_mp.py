@@ -12,6 +12,7 @@ from cocotb.triggers import FallingEdge
 
 from firmware.device import device_take
 from firmware.smp import IDLE_POLL_CYCLES
+from firmware.ram_layout import THREAD_FIELDS, RamLayout
 from firmware.thread import TDF, TDPRI_CRIT, TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER, TDPRI_USER_NORM
 from hdl import memory_map as mm
 from sim.tb.directed.kernel_helpers import (
@@ -475,8 +476,10 @@ async def need_resched_and_release_hook(dut):
 @cocotb.test(skip=NCPU != 2)
 async def acquire_moves_thread_to_this_cpu(dut):
     """lwkt_acquire (by a thread holding the MP lock) moves a stopped thread of CPU 1 to CPU 0:
-    td_cpu, td_gd and both CPUs' gd_tdallq; scheduling it then runs it on CPU 0 with no IPI.
-    The thread is a reused structure (an exited thread from CPU 1's cache): it is listed once."""
+    td_cpu, td_gd and both CPUs' gd_tdallq; its priority, critical section and MP count come
+    from its record in shared RAM, as CPU 1 saved them; scheduling it then runs it on CPU 0 with
+    no IPI. The thread is a reused structure (an exited thread from CPU 1's cache): it is listed
+    once."""
     machine = await smp_machine(dut)
     system = machine.system
     k0, k1 = system.kernels
@@ -490,7 +493,7 @@ async def acquire_moves_thread_to_this_cpu(dut):
     async def creator(td, arg):  # CPU 1, after "short" has exited
         k = td.k
         info["wanderer"] = await k.lwkt_create(
-            wanderer, comm="wanderer", tdflags=TDF.STOPREQ, pri=TDPRI_KERN_USER, mpsafe=True
+            wanderer, comm="wanderer", tdflags=TDF.STOPREQ, pri=TDPRI_KERN_USER, mpsafe=False
         )
 
     async def wanderer(td, arg):
@@ -523,6 +526,8 @@ async def acquire_moves_thread_to_this_cpu(dut):
         await k.lwkt_create(short, comm="short", pri=TDPRI_KERN_DAEMON, mpsafe=True)
         await k.lwkt_create(creator, comm="creator", pri=TDPRI_KERN_USER, mpsafe=True)
 
+    cpu0_accesses = []
+    machine.bench.masters[0].add_monitor(lambda cycle, cpu, address, write, _: cpu0_accesses.append((address, write)))
     machine.start({0: boot0, 1: boot1})
     assert await machine.run(MAX_CYCLES) == "done", system.panic
     wid = info["wanderer"].td_id
@@ -533,6 +538,13 @@ async def acquire_moves_thread_to_this_cpu(dut):
     assert info["after"] == (0, True, 1)
     acquires = system.trace.events("acquire")
     assert [(r["cpu"], r["target"], r["from_cpu"]) for r in acquires] == [(0, wid, 1)]
+    # Read on CPU 0 from the record: the priority lwkt_create gave it, lwkt_init_thread's
+    # critical section, and the MP count a thread that is not MP-safe starts with.
+    assert [(r["pri"], r["crit"], r["mpcount"]) for r in acquires] == [(TDPRI_KERN_USER, 1, 1)]
+    # ... over CPU 0's bus port (the Python structure CPU 1 left is not what it reads).
+    rec = info["wanderer"].td_rec
+    wanted = {RamLayout.address(rec + THREAD_FIELDS[f]) for f in ("td_pri", "td_mpcount")}
+    assert wanted <= {address for address, write in cpu0_accesses if not write}
     assert info["ran_on"] == 0
     run = system.trace.events("mark", label="wanderer-runs")
     assert run[0]["cpu"] == 0 and run[0]["thread"] == "moved"
