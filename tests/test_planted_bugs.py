@@ -97,3 +97,16 @@ def test_a_migrated_threads_state_comes_from_its_record(tmp_path):
         r"td \d+'s MP count is 0, the model has 1",
         log,
     ), log[-4000:]
+
+
+def test_a_fifo_that_would_overrun_stops_the_run_before_the_hardware_drops_a_message(tmp_path):
+    """lwkt_send_ipiq asserts that the FIFO is never full when it pushes, for any depth (the seed's
+    bound, MAXCPUFIFO - 1, holds for its depth of 32 only). A sender that never drains its own
+    queues meets it in the IPI storm on 4-entry FIFOs, before a push could be dropped (WOF); the
+    same storm without the bug passes."""
+    argv = ["run", "--scenario", "smp-ipi-storm", "--sim", "verilator", "--fifo-depth", "4"]
+    assert main([*argv, "--out", str(tmp_path / "clean")]) == 0
+    planted = tmp_path / "planted"
+    assert main([*argv, "--plant-bug", "fifo-drain-threshold", "--out", str(planted)]) == 1
+    message = json.loads((planted / "report.json").read_text())["panic"]["message"]
+    assert message == "lwkt_send_ipiq: FIFO overrun", message

@@ -367,6 +367,19 @@ async def tokens_move_between_cpus(dut):
     async def boot1(k):
         info["holder"] = await k.lwkt_create(holder, comm="holder", pri=TDPRI_KERN_USER, mpsafe=True)
 
+    # What the mailbox carries: the (function, argument) words each CPU pushes.
+    func_slots = {mm.IPI_TX.addr("TX_FUNC", slot=d): d for d in range(NCPU)}
+    arg_slots = {mm.IPI_TX.addr("TX_ARG", slot=d): d for d in range(NCPU)}
+    pushed, funcs = [], {}
+
+    def mailbox(cycle, cpu, address, write, value, ok, cycles):
+        if write and address in func_slots:
+            funcs[cpu] = value
+        elif write and address in arg_slots:
+            pushed.append((cpu, arg_slots[address], funcs.pop(cpu), value))
+
+    for master in machine.bench.masters:
+        master.add_observer(mailbox)
     machine.start({0: boot0, 1: boot1})
     assert await machine.run(MAX_CYCLES) == "done", system.panic
     g1 = info["g1"]
@@ -391,6 +404,11 @@ async def tokens_move_between_cpus(dut):
     # Three hand-offs, each an lwkt_gettoken_remote IPI to the owner.
     reqs = [(r["cpu"], r["dest"]) for r in system.trace.events("ipi_send", func="lwkt_gettoken_remote")]
     assert reqs == [(1, 0), (0, 1), (1, 0)], reqs
+    # A request carries the token's first word and nothing else (the seed's lwkt_gettoken_req
+    # also names the requester): the owner learns who asks from the FIFO it came on.
+    remote = system.ipi_func_id("lwkt_gettoken_remote")
+    requests = [(cpu, dest, arg) for cpu, dest, func, arg in pushed if func == remote]
+    assert requests == [(cpu, dest, tok.ram_word) for cpu, dest in reqs], pushed
     gives = [(r["cpu"], r["to"]) for r in system.trace.events("token_give", token="tok")]
     assert gives == [(0, 1), (1, 0), (0, 1)], gives
     take, park = index_of(recs, "mark", label="take"), index_of(recs, "mark", label="park")
@@ -419,6 +437,9 @@ async def tokens_move_between_cpus(dut):
         ("ipi_unexpected", "check failed: IPI from cpu 0"),
         ("mplock_invariant", "check failed: MP lock: switching to td"),
         ("acquire_without_mplock", "lwkt_acquire without the MP lock"),
+        # The flags in the thread's record say it runs on CPU 1 (off its run queue, about to
+        # switch away): it may not change hands.
+        ("acquire_running", "lwkt_acquire: td #"),
         ("rele_without_hold", "lwkt_rele: td"),
         ("rel_mplock_without_hold", "rel_mplock: td"),
         ("hold_without_mplock", "lwkt_hold without the MP lock"),
@@ -476,6 +497,11 @@ async def violation_stops_the_run(dut, case):
             await until(k, lambda: "stopped" in info, "the thread of CPU 1")
             info["cycle"] = k.cycle
             await k.lwkt_acquire(info["stopped"])
+        elif name == "acquire_running":
+            await until(k, lambda: "spinning" in info, "CPU 1's thread to run")
+            await k.get_mplock()
+            info["cycle"] = k.cycle
+            await k.lwkt_acquire(info["spinner"])
         elif name == "rele_without_hold":
             await k.get_mplock()
             info["cycle"] = k.cycle
@@ -509,8 +535,18 @@ async def violation_stops_the_run(dut, case):
         info["other"] = await k.lwkt_create(other, comm="other", pri=TDPRI_KERN_USER, mpsafe=True)
         await k.lwkt_create(actor, comm="actor", pri=TDPRI_KERN_DAEMON, mpsafe=True)
 
+    async def spin(td, arg):  # CPU 1: off its run queue (as tsleep before it switches), still running
+        k = td.k
+        k.crit_enter()
+        await k.lwkt_deschedule_self()
+        info["spinning"] = True
+        await k.cpu.work(20_000)
+        await k.crit_exit()
+
     async def boot1(k):
         info["stopped"] = await k.lwkt_create(other, comm="stopped", tdflags=TDF.STOPREQ, mpsafe=True)
+        if name == "acquire_running":
+            info["spinner"] = await k.lwkt_create(spin, comm="spinner", mpsafe=True)
 
     machine.start({0: boot0, 1: boot1})
     assert await machine.run(MAX_CYCLES) == "panic", (name, system.outcome, marks(system))
@@ -543,6 +579,9 @@ async def violation_stops_the_run(dut, case):
         )
         if name == "setpri_self_above_max":
             assert info["pri_at_max"] == 31
+        if name == "acquire_running":
+            spinner = info["spinner"]
+            assert panic.message.startswith(f"lwkt_acquire: td #{spinner.td_id} is running or preempted on cpu 1")
 
 
 # -- a 4-CPU case: the wake-up chases the token -----------------------------------------------------
