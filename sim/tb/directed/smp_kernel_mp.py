@@ -114,6 +114,59 @@ async def mplock_recursion_and_owner(dut):
     final_checks_ok(machine)
 
 
+@cocotb.test(skip=NCPU != 2)
+async def get_mplock_switches_away_while_the_lock_is_busy(dut):
+    """get_mplock of a thread on CPU 1 while CPU 0 holds the lock: the count goes up, the TRY
+    fails, and the thread switches away from inside get_mplock with only lwkt_switch's own
+    critical section (mplock.s wraps that switch in one more: a deviation); lwkt_switch runs it
+    again once it has the lock for it, after CPU 0's release."""
+    machine = await smp_machine(dut)
+    system = machine.system
+    info = {}
+    done = Done(system, 2)
+
+    async def giant(td, arg):  # CPU 0, created holding the MP lock
+        k = td.k
+        await until(k, lambda: "asking" in info, "CPU 1 to ask for the lock")
+        await k.cpu.work(600)  # CPU 1 fails its TRY and switches away meanwhile
+        mark(td, "release")
+        await k.rel_mplock()
+        done()
+
+    async def waiter(td, arg):  # CPU 1, MP-safe
+        k = td.k
+        info["asking"] = True
+        mark(td, "get")
+        await k.get_mplock()
+        mark(td, "got")
+        info["got"] = (td.td_mpcount, owner(system), td.crit_count)
+        await k.rel_mplock()
+        done()
+
+    async def boot0(k):
+        await k.lwkt_create(giant, comm="giant", pri=TDPRI_KERN_USER)
+
+    async def boot1(k):
+        await until(k, lambda: owner(system) == 0, "CPU 0 to take the MP lock", limit=2000)
+        info["waiter"] = await k.lwkt_create(waiter, comm="waiter", pri=TDPRI_KERN_USER, mpsafe=True)
+
+    machine.start({0: boot0, 1: boot1})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
+    recs = system.trace.sorted_records()
+    wid = info["waiter"].td_id
+    get, got = index_of(recs, "mark", label="get"), index_of(recs, "mark", label="got")
+    release = index_of(recs, "mark", label="release")
+    (wait,) = [i for i in indices(recs, "mplock_wait", cpu=1) if get < i < got]
+    away = [i for i in indices(recs, "switch", cpu=1) if recs[i]["tid"] == wid and get < i < got]
+    # It left once, from inside get_mplock, counted (1) and in lwkt_switch's section alone.
+    assert len(away) == 1 and wait < away[0] < release < got, (away, wait, release, got)
+    assert (recs[away[0]]["mpcount"], recs[away[0]]["crit"]) == (1, 1), recs[away[0]]
+    # Back with the lock and its count, out of every critical section.
+    assert info["got"] == (1, 1, 0), info["got"]
+    assert system.counters()["per_cpu"][1]["mplock_handoff"] == 1
+    final_checks_ok(machine)
+
+
 #: How long CPU 1's holder keeps the MP lock: long against CPU 0's boot and a few polls, each of
 #: which is a few hundred cycles of kernel code under the default cost model.
 HOLD_CYCLES = 2000
