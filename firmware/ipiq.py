@@ -123,21 +123,26 @@ class IpiqMixin:
             return
         self.kassert(0 <= dcpu < self.system.ncpu, f"lwkt_wait_ipiq: bad cpu {dcpu}")
         polls = 0
-        # As in the seed, interrupts are on while it polls (it may be called from an interrupt).
-        saved = self.intr_enable()
         unsigned = self.system.bug(Bug.IPI_WAIT_UNSIGNED)
-        while True:
+
+        async def done() -> bool:
             rindex = await self.cpu.read(mm.IPI_TX.addr("TX_RINDEX", slot=dcpu))
-            if (rindex >= seq) if unsigned else _signed32(rindex - seq) >= 0:
-                break
-            await self.lwkt_process_ipiq()
-            self.cpu.charge(self.costs["lwkt_wait_ipiq_poll"])
-            polls += 1
-            self._ipiq_watchdog("LWKT_WAIT_IPIQ", polls, dest=dcpu, seq=seq)
-        if polls:
+            return (rindex >= seq) if unsigned else _signed32(rindex - seq) >= 0
+
+        if not await done():
+            # As in the seed, interrupts are on while it polls (it may be called from an
+            # interrupt), and only once it knows it must wait.
+            saved = self.intr_enable()
+            while True:
+                await self.lwkt_process_ipiq()
+                self.cpu.charge(self.costs["lwkt_wait_ipiq_poll"])
+                polls += 1
+                self._ipiq_watchdog("LWKT_WAIT_IPIQ", polls, dest=dcpu, seq=seq)
+                if await done():
+                    break
+            self.intr_restore(saved)
             self.count("wait_ipiq_polled")
         self.tracepoint("ipi:waited", dest=dcpu, seq=seq)
-        self.intr_restore(saved)
 
     def _ipiq_watchdog(self, loop: str, polls: int, **what: int) -> None:
         """A loop waiting on another CPU's FIFO has polled ``polls`` times: warn once, then panic."""

@@ -100,29 +100,43 @@ async def wait_returns_once_the_read_index_has_passed(dut):
     """lwkt_wait_ipiq(d, seq) returns when TX_RINDEX has reached seq or gone past it: here the remote
     has run message seq and the one after it before the first poll, and both indices have crossed
     the 2**32 wrap. (A wait that returned only on TX_RINDEX == seq, or compared the indices without
-    the modulo, would wait for ever.)"""
+    the modulo, would wait for ever.) A wait that need not wait leaves interrupts as its caller had
+    them, as the seed does: the sender has them off, and the IPI CPU 1 sends back lands only
+    after it turns them on again."""
     machine = await smp_machine(dut)
     system = machine.system
-    info = {"ran": []}
+    info = {"ran": [], "back": []}
     done = Done(system, 1)
 
     async def note(k, arg):
         info["ran"].append(arg)
+        if arg == 9:
+            await k.lwkt_send_ipiq(0, "back", arg)
+
+    async def back(k, arg):
+        info["back"].append(k.gd_cpuid)
 
     system.register_ipi("note", note)
+    system.register_ipi("back", back)
 
     async def sender(td, arg):  # CPU 0
         k = td.k
         k.crit_enter()
+        saved = k.intr_disable()
         seqs = [await k.lwkt_send_ipiq(1, "note", n) for n in range(10)]
         await until(k, lambda: len(info["ran"]) == 10, "the ten messages to run")
         rindex = mm.IPI_TX.addr("TX_RINDEX", slot=1)
         while await k.cpu.read(rindex) != seqs[9]:  # the last pop follows its function
             await k.cpu.work(5)
         info["rindex"] = await k.cpu.read(rindex)
+        await until(k, k.cpu.irq_high, "CPU 1's message back to raise the IPI line")
+        mark(td, "wait")
         await k.lwkt_wait_ipiq(1, seqs[8])  # two behind TX_RINDEX, across the wrap
+        mark(td, "waited")
+        k.intr_restore(saved)
+        await k.cpu.work(20)  # the IPI interrupt lands here: deferred (a critical section)
         info["seqs"] = seqs
-        await k.crit_exit()
+        await k.crit_exit()  # and runs here
         done()
 
     async def boot0(k):
@@ -135,6 +149,11 @@ async def wait_returns_once_the_read_index_has_passed(dut):
     assert info["seqs"] == [(first + n) & 0xFFFF_FFFF for n in range(10)]
     assert info["seqs"][8] < info["seqs"][0], "the messages did not cross the 2**32 wrap"
     assert info["rindex"] == info["seqs"][9]
+    recs = system.trace.sorted_records()
+    waited = index_of(recs, "mark", label="waited")
+    deferred = [i for i in indices(recs, "intr_deferred", cpu=0) if i > index_of(recs, "mark", label="wait")]
+    assert deferred and deferred[0] > waited, [recs[i] for i in deferred]
+    assert info["back"] == [0]
     final_checks_ok(machine)
 
 
