@@ -269,12 +269,9 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         of the caller's callers that may be ignored; ``ntd`` inherits our MP count."""
         td = self.curthread
         self.kassert(ntd.td_pri >= TDPRI_CRIT, f"BADCRIT0 {ntd.td_pri}")
-        # ntd was just put on a run queue by its owner; the caller may be another CPU's ithread
-        # hook only through an IPI that runs here, so the owner test needs no shared word.
-        target_cpu = ntd.td_gd.gd_cpuid
         facts = {
             "critpri": critpri // TDPRI_CRIT,
-            "target_cpu": target_cpu,
+            "target_cpu": None,
             "mpheld": None,
             "tried": None,
             "cur_mpcount": td.td_mpcount,
@@ -284,6 +281,8 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         if (td.td_pri & ~TDPRI_MASK) > critpri:
             self.need_resched()
             return self._preempt_result("miss", ntd, **facts)
+        # The seed's ntd->td_cpu: a word of the thread's record (read over the bus).
+        target_cpu = facts["target_cpu"] = await self.td_get(ntd, "td_cpu")
         if target_cpu != self.gd_cpuid:
             return self._preempt_result("miss", ntd, **facts)
         if td is ntd or (td.td_flags | ntd.td_flags) & TDF.PREEMPT_LOCK:

@@ -311,7 +311,10 @@ def test_v118_crit_above_critpri_is_a_miss():
 def test_v118_preempt_order_and_mp_step():
     feed = Feed("smp", 2)
     _smp_running_a(feed)
-    assert "belongs to cpu 1" in _smp_preempt(feed, result="hit", target_cpu=1)
+    # The record's td_cpu (read from the thread's record) is checked against the model's cpu.
+    assert "lwkt_preempt read td_cpu 1 for td 4, the model has it on cpu 0" in _smp_preempt(
+        feed, result="hit", target_cpu=1
+    )
     feed = Feed("smp", 2)
     _smp_running_a(feed, target_mpcount=1)  # C needs the lock, this CPU does not hold it
     assert _smp_preempt(feed, result="miss", tried=False) is None

@@ -516,7 +516,13 @@ class Scoreboard:
             raise _Undecidable("crit or critpri missing")
         if crit > critpri:
             return "miss", f"the current thread holds {crit} critical sections, more than critpri {critpri}"
-        target_cpu = rec["target_cpu"] if rec.get("target_cpu") is not None else td.cpu
+        # Whose thread the target is: the model's, the record's td_cpu (read from RAM) only checked.
+        read = rec.get("target_cpu")
+        if read is not None and td.cpu is not None and read != td.cpu:
+            self._bad("preempts", f"lwkt_preempt read td_cpu {read} for td {td.tid}, the model has it on cpu {td.cpu}")
+        target_cpu = td.cpu if td.cpu is not None else read
+        if target_cpu is None:
+            raise _Undecidable(f"td {td.tid}'s cpu is unknown")
         if target_cpu != cpu.id:
             return "miss", f"td {td.tid} belongs to cpu {target_cpu}"
         weird = self._lock_reason(td, curtd)
