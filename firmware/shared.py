@@ -109,9 +109,13 @@ class SharedRecordsMixin:
         td.td_saved = (pri, mpcount)
 
     def not_waiting(self, td: Thread) -> bool:
-        # Only lwkt_block puts a thread on a wait queue, and it switches away at once: the running
-        # thread is on none (its record says so; reading it would cost a bus access per yield).
-        return True
+        """The seed's KASSERT(td->td_wait == NULL), a debug build's check: it reads the record's
+        td_wait through the checkers' probe (no bus cycle, so runs keep their timing; a bus read
+        would cost one per yield). Without the probe it cannot tell, and passes."""
+        hardware = self.system.hardware
+        if hardware is None:
+            return True
+        return hardware.ram_peek(RamLayout.address(td.td_rec + THREAD_FIELDS["td_wait"])) == 0
 
     def wmesg_id(self, wmesg: str | None) -> int:
         """A wait message as a word: an index in the kernel's string table (0 is NULL)."""

@@ -25,7 +25,7 @@ SIMS = ["icarus", "verilator"]
 
 #: directed run (sim/contract/directed.py) -> tests that must pass
 RUNS = {
-    "smp_kernel": 16,
+    "smp_kernel": 17,
     "smp_kernel_mp": 8,
     "smp_kernel-4cpu": 1,
     "smp_kernel_ipiq": 6,

@@ -440,6 +440,8 @@ async def tokens_move_between_cpus(dut):
         # The flags in the thread's record say it runs on CPU 1 (off its run queue, about to
         # switch away): it may not change hands.
         ("acquire_running", "lwkt_acquire: td #"),
+        # The seed's KASSERT(td_wait == NULL) reads the record (a thread on a wait queue does not run).
+        ("deschedule_self_while_waiting", "lwkt_schedule_self(): td_wait not NULL!"),
         ("rele_without_hold", "lwkt_rele: td"),
         ("rel_mplock_without_hold", "rel_mplock: td"),
         ("hold_without_mplock", "lwkt_hold without the MP lock"),
@@ -502,6 +504,12 @@ async def violation_stops_the_run(dut, case):
             await k.get_mplock()
             info["cycle"] = k.cycle
             await k.lwkt_acquire(info["spinner"])
+        elif name == "deschedule_self_while_waiting":
+            wq = system.new_waitqueue("wq")
+            await k.lwkt_gettoken(wq.wa_token)
+            await k.td_set(td, "td_wait", wq.ram_word)  # what only lwkt_block may do, then switch away
+            info["cycle"] = k.cycle
+            await k.lwkt_deschedule_self()
         elif name == "rele_without_hold":
             await k.get_mplock()
             info["cycle"] = k.cycle
