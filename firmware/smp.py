@@ -362,6 +362,7 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
                         else:
                             await self.lwkt_send_ipiq(cpu, "lwkt_schedule", td.td_rec)
                     else:
+                        self.count("schedule_wait_changed")  # woken by another CPU in between
                         await self._schedule_unqueued(td, TDPRI_CRIT * 2)
                     await self.lwkt_reltoken(w.wa_token)
                 else:
@@ -485,7 +486,12 @@ class LwktSmp(SharedRecordsMixin, IpiqMixin, TokenMixin, MpLockMixin, Lwkt):
         kernel = self
 
         async def preemptable(ntd: Thread, critpri: int) -> None:
-            # Each interrupt frame on this CPU holds a critical section of its own.
+            # Each interrupt frame on this CPU holds a critical section of its own; every frame
+            # also raises the nesting level (as lwkt_send_ipiq does), so never fewer levels.
+            kernel.kassert(
+                kernel.intr_frames <= kernel.gd_intr_nesting_level,
+                f"{kernel.intr_frames} interrupt frames counted at nesting level {kernel.gd_intr_nesting_level}",
+            )
             await kernel.lwkt_preempt(ntd, critpri + TDPRI_CRIT * kernel.intr_frames)
 
         td.td_preemptable = preemptable

@@ -218,6 +218,10 @@ COUNTER_BINS: dict[str, tuple[str, str]] = {
         "mplock_handoff",
     ),
     "schedule.local": ("lwkt_schedule makes a thread of this CPU runnable (and offers the CPU)", "schedule_local"),
+    "schedule.wait-changed": (
+        "lwkt_schedule of a waiting thread finds, once it owns the queue's token, that another CPU woke it meanwhile",
+        "schedule_wait_changed",
+    ),
     "signal.local": ("lwkt_signal wakes a thread of this CPU", "signal_local"),
     "signal.remote": ("lwkt_signal wakes a thread of another CPU (by IPI)", "signal_remote"),
     "ipi.wait-ipiq-polled": ("lwkt_wait_ipiq polls: the target had not yet run the message", "wait_ipiq_polled"),

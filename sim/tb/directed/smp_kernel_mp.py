@@ -87,7 +87,8 @@ async def mplock_recursion_and_owner(dut):
         done()
 
     async def boot0(k):
-        await k.lwkt_create(giant, comm="giant", pri=TDPRI_KERN_USER)
+        # kthread_create: lwkt_create without flags, scheduled at once, holding the MP lock.
+        await k.kthread_create(giant, comm="giant", pri=TDPRI_KERN_USER)
 
     async def boot1(k):
         await k.lwkt_create(other, comm="other", pri=TDPRI_KERN_USER, mpsafe=True)

@@ -130,7 +130,7 @@ async def priority_beats_arrival_order(dut):
         tds["sleeper"] = await k.lwkt_create(sleeper, comm="sleeper", pri=TDPRI_SOFT_NORM)
         tds["waker"] = await k.lwkt_create(waker, comm="waker", pri=TDPRI_KERN_DAEMON)
         tds["p1"] = await k.lwkt_create(plain, comm="p1", pri=TDPRI_KERN_DAEMON)
-        tds["p2"] = await k.lwkt_create(plain, comm="p2", pri=TDPRI_KERN_DAEMON)
+        tds["p2"] = await k.kthread_create(plain, comm="p2", pri=TDPRI_KERN_DAEMON)  # scheduled, no flags
 
     machine.start({0: start})
     assert await machine.run(MAX_CYCLES) == "done", system.panic
@@ -204,6 +204,7 @@ async def exited_threads_are_reused(dut):
             [bool(t.td_flags & TDF.EXITED) for t in k.gd_tdfreeq],
         )
         info["gen_a"] = a.td_generation
+        info["stack_a"] = a.td_kstack
         allocated = k.threads_allocated
         info["C"] = await k.lwkt_create(short, comm="C", pri=TDPRI_KERN_DAEMON)
         info["D"] = await k.lwkt_create(short, comm="D", pri=TDPRI_KERN_DAEMON)
@@ -234,6 +235,10 @@ async def exited_threads_are_reused(dut):
     assert info["E"].td_id not in (a_id, b_id)
     assert info["new_structures"] == 1 and info["cache_after_create"] == 0
     assert info["C"].td_generation == info["gen_a"] + 1
+    # A cached structure keeps its stack (the cache's point: no kmem_alloc), and its flags say the
+    # stack came from the allocator.
+    assert info["stack_a"] is not None and info["C"].td_kstack is info["stack_a"]
+    assert info["C"].td_flags & TDF.ALLOCATED_STACK
     created = system.trace.events("thread_create", name="C")
     assert len(created) == 1 and created[0]["target"] == a_id
     # The reused structures run their new bodies under their new names.

@@ -36,6 +36,7 @@ class RandomWorkload(SmpScenario):
         self.tickets_taken = [0] * N_QUEUES
         self.device_requests: dict[int, int] = {}
         self.device_serviced: dict[int, int] = {}
+        self.service_rounds = 0
         self.spurious_seen = 0
         self.victim_holding = False
         self.migrations = 0
@@ -59,6 +60,7 @@ class RandomWorkload(SmpScenario):
             raise ValueError(f"the workload spec is for {self.spec.ncpu} CPUs, the SoC has {system.ncpu}")
         self.device_requests = {d.line: len(d.gaps) for d in self.spec.devices}
         self.device_serviced = {d.line: 0 for d in self.spec.devices}
+        self.service_rounds = 0
 
     async def boot(self, k):
         me = k.gd_cpuid
@@ -375,6 +377,7 @@ class RandomWorkload(SmpScenario):
 
     async def _service(self, td, line):
         k = td.k
+        self.service_rounds += 1  # one per round of an interrupt thread's loop
         # The driver reads the device, acknowledges it and hands over its data; the work after
         # stands for processing that data. None: a spurious interrupt, nothing was pending.
         device = next(d for d in self.spec.devices if d.line == line)
@@ -494,6 +497,17 @@ class RandomWorkload(SmpScenario):
                     "a CPU stopped holding the MP lock was recovered with BUST",
                     self.recovered and busts == 1 and busted == [self.spec.victim],
                     f"victim cpu {self.spec.victim}, busts {busts}, recovered {self.recovered}",
+                )
+            )
+        if "delayed-complete" in system.faults and self.spec.devices:
+            # The fault holds back every completion of an interrupt thread's round; a round may be
+            # cut short by the end of the run, at most one per interrupt thread.
+            delayed = sum(k.counters.get("delayed_completions", 0) for k in system.kernels)
+            checks.append(
+                Check(
+                    "every interrupt thread's completion was delayed (fault delayed-complete)",
+                    0 <= self.service_rounds - delayed <= len(self.spec.devices),
+                    f"{delayed} delayed of {self.service_rounds} rounds",
                 )
             )
         if self.spec.deaf:
