@@ -402,6 +402,9 @@ class Lwkt(InterruptMixin):
             to_mpcount=ntd.td_mpcount,
             exiting=exiting,
         )
+        # One context per thread: the thread switched to is not running anywhere (its RUNNING
+        # was cleared when it last left a CPU, and a new thread starts without it).
+        self.kassert(not ntd.td_flags & TDF.RUNNING, f"_td_switch: td #{ntd.td_id} is already running")
         td.td_flags &= ~TDF.RUNNING
         ntd.td_flags |= TDF.RUNNING
         await self.publish_state(td)
@@ -752,6 +755,9 @@ class Lwkt(InterruptMixin):
         loop's splz)."""
         if self.gd_reqpri:
             await self.splz()
+            # splz leaves nothing pended (what the line no longer asks for is dropped): else the
+            # idle thread would come back here and spin instead of halting.
+            self.kassert(not self.gd_reqpri, f"splz left gd_reqpri {self.gd_reqpri}")
             return
         await self.cpu.wait_for_interrupt()
         await self.interrupt_entry()
