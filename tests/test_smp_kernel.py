@@ -3,7 +3,8 @@ interleavings.py, migration.py, watchdog.py) on both simulators.
 
 Seven runs per simulator (sim/contract/directed.py):
 - smp_kernel and smp_kernel_mp on 2 CPUs (default FIFO depth and RAM): everything but the 4-CPU test;
-- smp_kernel's 4-CPU test (a wake-up forwarded by the wait queue's token owner) on 4 CPUs;
+- smp_kernel's 4-CPU tests (a wake-up forwarded by the wait queue's token owner; a message that
+  arrives during a pass of lwkt_process_ipiq) on 4 CPUs;
 - smp_kernel_ipiq on 2 CPUs with 4-entry IPI FIFOs (bursts that pass the half-full mark);
 - interleavings on the same build: interrupts timed into the windows of crit_exit, get_mplock,
   rel_mplock, a remote lwkt_gettoken, lwkt_send_ipiq's drain at FIFO full and lwkt_switch's
@@ -27,7 +28,7 @@ SIMS = ["icarus", "verilator"]
 RUNS = {
     "smp_kernel": 17,
     "smp_kernel_mp": 8,
-    "smp_kernel-4cpu": 1,
+    "smp_kernel-4cpu": 2,
     "smp_kernel_ipiq": 6,
     "interleavings": 9,
     "migration": 1,

@@ -29,8 +29,8 @@ class DirectedRun:
     #: Its module's name in DIRECTED_PACKAGE.
     module: str
     soc: SocConfig
-    #: Only this cocotb test of the module (None: all of them).
-    testcase: str | None = None
+    #: Only these cocotb tests of the module (None: all of them).
+    testcase: tuple[str, ...] | None = None
     uses: tuple[str, ...] = ()
 
     @property
@@ -44,7 +44,12 @@ DIRECTED_RUNS: dict[str, DirectedRun] = {
     for run in (
         DirectedRun("smp_kernel", "smp_kernel", SocConfig(ncpu=2), uses=("mutants", "coverage")),
         DirectedRun("smp_kernel_mp", "smp_kernel_mp", SocConfig(ncpu=2), uses=("mutants", "coverage")),
-        DirectedRun("smp_kernel-4cpu", "smp_kernel", SocConfig(ncpu=4), testcase="schedule_follows_wait_queue_token"),
+        DirectedRun(
+            "smp_kernel-4cpu",
+            "smp_kernel",
+            SocConfig(ncpu=4),
+            testcase=("schedule_follows_wait_queue_token", "a_message_that_arrives_during_a_pass_waits_for_the_next"),
+        ),
         DirectedRun(
             "smp_kernel_ipiq", "smp_kernel_ipiq", SocConfig(ncpu=2, fifo_depth=4), uses=("mutants", "coverage")
         ),

@@ -793,3 +793,57 @@ async def freed_structure_is_cached_again_after_reuse(dut):
     assert info["cached"] == [1] * generations
     assert info["allocated_after"] - info["allocated_before"] == 1  # the first child's structure only
     final_checks_ok(machine)
+
+
+@cocotb.test(skip=NCPU != 4)
+async def a_message_that_arrives_during_a_pass_waits_for_the_next(dut):
+    """lwkt_process_ipiq reads RX_PENDING once and visits the sources in order. CPU 0 runs CPU 1's
+    slow message; meanwhile CPU 2 sends one, whose pending bit was clear when the pass began: the
+    pass leaves it, and the IPI source, still pending, is claimed again and a second pass runs it.
+    (The seed reads each queue's indices as it comes to it, and would run it in the same pass.)"""
+    machine = await smp_machine(dut)
+    system = machine.system
+    info = {"ran": []}
+    done = Done(system, 2)
+
+    async def slow(k, arg):
+        info["ran"].append(("slow", k.gd_cpuid))
+        info["slow_running"] = True
+        await k.cpu.work(600)
+
+    async def quick(k, arg):
+        info["ran"].append(("quick", k.gd_cpuid))
+
+    system.register_ipi("slow", slow)
+    system.register_ipi("quick", quick)
+
+    async def sender1(td, arg):  # CPU 1
+        k = td.k
+        k.crit_enter()
+        await k.lwkt_send_ipiq(0, "slow", 0)
+        await k.crit_exit()
+        done()
+
+    async def sender2(td, arg):  # CPU 2, once the slow message runs on CPU 0
+        k = td.k
+        await until(k, lambda: info.get("slow_running"), "the slow message to run")
+        k.crit_enter()
+        await k.lwkt_send_ipiq(0, "quick", 0)
+        await k.crit_exit()
+        done()
+
+    machine.start(
+        {
+            1: lambda k: k.lwkt_create(sender1, comm="sender1", pri=TDPRI_KERN_USER, mpsafe=True),
+            2: lambda k: k.lwkt_create(sender2, comm="sender2", pri=TDPRI_KERN_USER, mpsafe=True),
+        }
+    )
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
+    await machine.quiesce()
+    assert info["ran"] == [("slow", 0), ("quick", 0)], info["ran"]
+    recs = [r for r in system.trace.sorted_records() if r["cpu"] == 0]
+    frames = [i for i, r in enumerate(recs) if r["event"] == "interrupt" and r["source"] == mm.SOURCE_IPI]
+    received = {r["func"]: i for i, r in enumerate(recs) if r["event"] == "ipi_receive"}
+    # Two claims of the IPI source: the first pass ran the slow message only, the second the quick one.
+    assert len(frames) == 2 and frames[0] < received["slow"] < frames[1] < received["quick"], (frames, received)
+    final_checks_ok(machine)
