@@ -115,6 +115,9 @@ class TokenMixin:
             await self._token_fetch(tok)
             await self.tok_set(tok, "t_gen", (await self.tok_get(tok, "t_gen") + 1) & 0xFFFF_FFFF)
             self.tracepoint("token:enter", tok=tok)
+        # The CPU owns it; so does this thread again, whichever thread of the CPU fetched it
+        # while this one was switched out (tokens belong to CPUs).
+        self.tracepoint("token:reheld", tok=tok)
         return await self.tok_get(tok, "t_gen")
 
     async def lwkt_gentoken(self, tok: Token, gen: int) -> tuple[int, int]:

@@ -51,6 +51,7 @@ CHECK_POINTS = {
     "token:enter": "this CPU entered a token's protected region (tok)",
     "token:leave": "a thread of this CPU released a token (tok)",
     "token:given_away": "this CPU handed a token it held to another (tok)",
+    "token:reheld": "the running thread owns a token again after lwkt_regettoken (tok), lost or not",
     "token:handoff": "a token asked for by IPI arrived (cycles: since the request)",
     "mplock:acquired": "a TRY of the MP lock succeeded",
     "mplock:try_failed": "a TRY of the MP lock failed: another CPU holds it",

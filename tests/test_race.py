@@ -330,3 +330,29 @@ def test_clearing_a_clear_td_wait_is_the_owners(layout, bus):
     td = create(bus, layout, 0)
     assert bus.write(0, field(td, "td_wait"), 0) == []
     assert len(bus.write(1, field(td, "td_wait"), 0)) == 1
+
+
+def test_regettoken_gives_a_context_its_hold_back(layout):
+    """Two threads of CPU 0 hold a wait queue's token across their switches (tokens belong to CPUs):
+    after the token went to CPU 1 and thread B fetched it back, thread A, resumed, touches the queue
+    only after lwkt_regettoken."""
+    context = {"td": 1}
+    det = RaceDetector(layout)
+    det.context_of = lambda cpu: (context["td"], 0)
+    wq = layout.new_waitqueue("wq")
+    head = RamLayout.address(wq + 3)
+    det(1, 0, RamLayout.address(wq), True, 0)  # t_cpu = 0
+    det.entered(0, wq)  # A: lwkt_gettoken, then it blocks (the token stays CPU 0's)
+    det(2, 0, RamLayout.address(wq), True, 1)  # CPU 1 asks: CPU 0 hands it over
+    det.given_away(0, wq)
+    det(3, 1, RamLayout.address(wq), True, 0)  # ... and CPU 1 hands it back when B asks
+    context["td"] = 2
+    det.entered(0, wq)
+    det(4, 0, head, False, 0)
+    assert det.races == []
+    context["td"] = 1  # A runs again: without regettoken its access rides on B's hold
+    det(5, 0, head, False, 0)
+    assert len(det.races) == 1
+    det.reheld(0, wq)
+    det(6, 0, head, False, 0)
+    assert len(det.races) == 1

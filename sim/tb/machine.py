@@ -90,6 +90,7 @@ class Machine:
         on("token:enter", lambda k, tok: races.entered(k.gd_cpuid, tok.ram_word))
         on("token:leave", lambda k, tok: races.left(k.gd_cpuid, tok.ram_word))
         on("token:given_away", lambda k, tok: races.given_away(k.gd_cpuid, tok.ram_word))
+        on("token:reheld", lambda k, tok: races.reheld(k.gd_cpuid, tok.ram_word))
 
     def _race(self, race: dict) -> None:
         """A race stops the run like any failed check: a panic on the CPU that made the access."""

@@ -23,7 +23,10 @@ holds a token (``entered`` it through lwkt_gettoken or lwkt_trytoken and has not
 ``left``), another context of the same CPU that touches what the token guards
 without a hold of its own races with it, though the CPU owns the token: an interrupt
 handler in the middle of a thread's update. A token given away (``given_away``)
-drops the holds its CPU had on it.
+drops the holds its CPU had on it; lwkt_regettoken (``reheld``) gives the running
+context its hold back, whichever thread of the CPU fetched the token meanwhile
+(two threads of a CPU may both hold a token across their switches: each one
+re-gets it after it blocked).
 
 Each violation becomes a race record (``races``) and goes to ``on_race``; the
 machine turns it into a panic with :func:`describe`'s message.
@@ -172,6 +175,14 @@ class RaceDetector:
                 holders[key] -= 1
             else:
                 holders.pop(key, None)
+
+    def reheld(self, cpu: int, token_word: int) -> None:
+        """lwkt_regettoken: the current context of ``cpu`` holds the token again (once, if its hold
+        was lost with a hand-over; another thread of the CPU may have fetched it back meanwhile)."""
+        if self.context_of is not None:
+            key = (cpu, *self.context_of(cpu))
+            holders = self.holds.setdefault(token_word, {})
+            holders[key] = max(holders.get(key, 0), 1)
 
     def given_away(self, cpu: int, token_word: int) -> None:
         """``cpu`` handed the token over: none of its contexts holds it any more."""
