@@ -81,6 +81,17 @@ def test_a_busy_mp_lock_owner_is_not_taken_for_stopped(tmp_path):
     assert checks["no BUST freed the MP lock of a live CPU"]["ok"]
 
 
+def test_a_thread_back_from_a_switch_regets_a_token_another_thread_fetched(tmp_path):
+    """Seed 22 on 4 CPUs with 8-entry FIFOs: a thread holding a queue's token waits for the MP lock
+    and switches away; the token goes to another CPU and a second thread of the first CPU fetches it
+    back. The first, resumed, re-gets it (lwkt_regettoken: the CPU owns it) and reads the queue.
+    The race detector once took that for an access riding on the second thread's hold."""
+    config = RunConfig("random", sim="verilator", seed=22, out=tmp_path, cpus=4, fifo_depth=8, faults="all")
+    assert run_scenario(config, quiet=True) == 0, (tmp_path / "report.txt").read_text()
+    counters = json.loads((tmp_path / "counters.json").read_text())
+    assert counters["shared_ram"]["guarded"] > 0 and counters["shared_ram"]["races"] == 0
+
+
 def test_fault_names_are_checked():
     assert parse_faults("all") == frozenset(FAULTS) and parse_faults("") == frozenset()
     with pytest.raises(ValueError, match="unknown fault 'gremlins'"):
