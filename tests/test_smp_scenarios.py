@@ -43,6 +43,7 @@ def test_smp_scenario_on_both_simulators(name, cpus, tmp_path):
             "WOF and ROE stay clear",
             "every IPI delivered exactly once, in order",
             "no thread waits forever after being signalled",
+            "the kernel's counters agree with its trace",
         } <= check_names
         outs[sim] = out
     assert (outs["verilator"] / "trace.jsonl").read_bytes() == (outs["icarus"] / "trace.jsonl").read_bytes(), (

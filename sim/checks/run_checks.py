@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sim.checks.checkers import IpiChecker, MpLockChecker, StoppedChecker, TokenChecker, WaitChecker, fail
+from sim.checks.counter_trace import disagreements
 from sim.checks.scoreboard import RecordError, Scoreboard
 from sim.checks.stats import RunStats
 
@@ -95,6 +96,16 @@ class RunChecks:
             board.mismatches == 0,
             f"{board.decisions} decisions, {board.undecidable} undecidable",
             board.decisions > 0,
+        )
+
+    def counter_verdict(self) -> Verdict:
+        """The kernel's counters against its trace (``counter_trace``)."""
+        problems = disagreements(self.system.counters()["per_cpu"], self.system.trace.records)
+        return (
+            "the kernel's counters agree with its trace",
+            not problems,
+            "; ".join(problems[:3]) + (f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""),
+            True,
         )
 
     def smp_verdicts(self) -> list[Verdict]:

@@ -140,11 +140,13 @@ class Machine:
             await Timer(step * CLOCK_PERIOD_NS, unit="ns")
 
     def final_checks(self) -> list[Verdict]:
-        """End-of-run checks: the scoreboard's; in the SMP build also the hardware's sticky error
-        flags, the RAM race detector's and the other run-time checkers'."""
+        """End-of-run checks: the scoreboard's and the counters against the trace; in the SMP build
+        also the hardware's sticky error flags, the RAM race detector's and the other run-time
+        checkers'."""
         scoreboard = self.checks.scoreboard_verdict()
+        counters = self.checks.counter_verdict()
         if self.system.mode != "smp":
-            return [scoreboard]
+            return [scoreboard, counters]
         flags = self.bench.ipi_error_flags()
         bad = flags["wof"] or flags["roe"]
         races = self.races
@@ -158,6 +160,7 @@ class Machine:
                 races.checked > 0,
             ),
             scoreboard,
+            counters,
         ] + self.checks.smp_verdicts()
 
     def counters(self) -> dict:
