@@ -59,3 +59,21 @@ def test_a_checker_stops_the_run_as_a_panic_on_the_cpu_that_broke_the_rule():
     with pytest.raises(KernelPanic, match="check failed: token t: cpu 1 entered while cpu 0 is inside") as info:
         k1.tracepoint("token:enter", tok=tok)
     assert info.value.cpu == 1 and checks.tokens.entries == 1
+
+
+def test_a_cpu_that_owns_a_token_again_is_inside_its_region():
+    """token:reheld (lwkt_regettoken with the token already this CPU's) enters the region when the
+    CPU had left it: another CPU inside then is a violation."""
+    from sim.checks.checkers import TokenChecker
+
+    system = System([StandinCore(0), StandinCore(1)], mode="smp", trace=_Trace())
+    k0, k1 = system.kernels
+    tok = system.new_token("t")
+    checker = TokenChecker()
+    checker.enter(k0, tok)
+    checker.reheld(k0, tok)  # still inside: nothing changes
+    assert checker.holders[tok.ram_word][0] == 1 and checker.entries == 1
+    checker.given_away(k0, tok)
+    checker.enter(k1, tok)
+    with pytest.raises(Exception, match="entered while cpu 1 is inside"):
+        checker.reheld(k0, tok)

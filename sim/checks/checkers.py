@@ -124,6 +124,12 @@ class TokenChecker:
         if holders.get(kernel.gd_cpuid, 0) > 0:
             holders[kernel.gd_cpuid] -= 1
 
+    def reheld(self, kernel: Lwkt, tok: Token) -> None:
+        """lwkt_regettoken found the token this CPU's: if the CPU was not inside (it came back by a
+        hand-over no thread of it asked for), it enters now, and no other CPU may be inside."""
+        if self.holders.get(_key(tok), {}).get(kernel.gd_cpuid, 0) == 0:
+            self.enter(kernel, tok)
+
     def given_away(self, kernel: Lwkt, tok: Token) -> None:
         holders = self.holders.get(_key(tok), {})
         if holders.get(kernel.gd_cpuid, 0) > 0:

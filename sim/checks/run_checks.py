@@ -52,6 +52,7 @@ class RunChecks:
         on("token:enter", self.tokens.enter)
         on("token:leave", self.tokens.leave)
         on("token:given_away", self.tokens.given_away)
+        on("token:reheld", self.tokens.reheld)
         on("token:handoff", self.stats.token_handoff)
         on("mplock:acquired", self.stats.mplock_acquired)
         on("mplock:try_failed", self.stats.mplock_try_failed)
