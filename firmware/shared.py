@@ -71,27 +71,26 @@ class SharedRecordsMixin:
         for field in ("td_wait", "td_wmesg", "td_refs", "td_wnext", "td_wprev", "td_pri", "td_mpcount"):
             await self.td_set(td, field, 0)
         await self.td_set(td, "td_cpu", self.gd_cpuid)
-        td.td_published = None
-        td.td_saved = (0, 0)
+        td.td_written = {"td_pri": 0, "td_mpcount": 0}
         await self.publish_state(td)
+
+    async def _write_back(self, td: Thread, field: str, value: int) -> None:
+        """Write a word of the owner's state into the record when it differs from what this CPU
+        last wrote there (``td_written``)."""
+        if td.td_written.get(field) != value:
+            td.td_written[field] = value
+            await self.td_set(td, field, value)
 
     async def publish_state(self, td: Thread) -> None:
         """Write the thread's flags when they changed; and while it is on no run queue, not running
         and not preempted (so lwkt_acquire may take it), its priority and MP count as well: the
         record is all the acquiring CPU reads of it (the seed's new CPU reads ``struct thread``)."""
-        flags = int(td.td_flags)
-        if getattr(td, "td_published", None) != flags:
-            td.td_published = flags
-            await self.td_set(td, "td_flags", flags)
-        if flags & SHARED_TDF:
+        await self._write_back(td, "td_flags", int(td.td_flags))
+        if td.td_flags & SHARED_TDF:
             return
-        pri, mpcount = getattr(td, "td_saved", (None, None))
-        if td.td_pri != pri:
-            await self.td_set(td, "td_pri", td.td_pri)
-        if td.td_mpcount != mpcount and not self.system.bug(Bug.SAVE_SKIPS_MPCOUNT):
-            await self.td_set(td, "td_mpcount", td.td_mpcount)
-            mpcount = td.td_mpcount
-        td.td_saved = (td.td_pri, mpcount)
+        await self._write_back(td, "td_pri", td.td_pri)
+        if not self.system.bug(Bug.SAVE_SKIPS_MPCOUNT):
+            await self._write_back(td, "td_mpcount", td.td_mpcount)
 
     async def load_state(self, td: Thread, flags: int) -> None:
         """lwkt_acquire's half of :meth:`publish_state`: this CPU takes ``td`` over (the caller holds
@@ -105,8 +104,7 @@ class SharedRecordsMixin:
         td.td_flags = TDF(flags)
         td.td_pri = pri
         td.td_mpcount = mpcount
-        td.td_published = flags
-        td.td_saved = (pri, mpcount)
+        td.td_written = {"td_flags": flags, "td_pri": pri, "td_mpcount": mpcount}
 
     def not_waiting(self, td: Thread) -> bool:
         """The seed's KASSERT(td->td_wait == NULL), a debug build's check: it reads the record's

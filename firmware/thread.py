@@ -125,6 +125,7 @@ class Thread:
         self.td_preemptable = None  # SMP: hook lwkt_schedule calls to let the thread preempt
         self.td_kframes: list[str] = []  # kernel functions on the thread's stack (firmware/frames.py)
         self.td_intr_off = 0  # interrupts disabled (saved with the thread, as EFLAGS.IF is)
+        self.td_written: dict[str, int] = {}  # SMP: the record's words as the owner last wrote them
 
     @property
     def k(self):

@@ -160,16 +160,20 @@ class RaceDetector:
 
     # -- holds per context ---------------------------------------------------------------------------
 
+    def _context(self, cpu: int) -> tuple[int, int, int]:
+        """(cpu, thread id, nesting level): the context running on ``cpu`` now."""
+        return (cpu, *self.context_of(cpu))
+
     def entered(self, cpu: int, token_word: int) -> None:
         """The current context of ``cpu`` holds the token at ``token_word`` (once more)."""
         if self.context_of is not None:
-            key = (cpu, *self.context_of(cpu))
+            key = self._context(cpu)
             holders = self.holds.setdefault(token_word, {})
             holders[key] = holders.get(key, 0) + 1
 
     def left(self, cpu: int, token_word: int) -> None:
         if self.context_of is not None:
-            key = (cpu, *self.context_of(cpu))
+            key = self._context(cpu)
             holders = self.holds.get(token_word, {})
             if holders.get(key, 0) > 1:
                 holders[key] -= 1
@@ -180,7 +184,7 @@ class RaceDetector:
         """lwkt_regettoken: the current context of ``cpu`` holds the token again (once, if its hold
         was lost with a hand-over; another thread of the CPU may have fetched it back meanwhile)."""
         if self.context_of is not None:
-            key = (cpu, *self.context_of(cpu))
+            key = self._context(cpu)
             holders = self.holds.setdefault(token_word, {})
             holders[key] = max(holders.get(key, 0), 1)
 
@@ -195,7 +199,7 @@ class RaceDetector:
         holders = self.holds.get(token_word)
         if not holders or self.context_of is None:
             return None
-        me = (cpu, *self.context_of(cpu))
+        me = self._context(cpu)
         if holders.get(me):
             return None
         others = sorted(k for k in holders if k[0] == cpu)
