@@ -9,7 +9,7 @@ OUT    ?= build/lwkt_soc_$(NCPU)cpu.v
 # Parallel pytest workers; CI machines have 2 cores.
 JOBS   ?= 2
 
-.PHONY: prove prove-solvers run test lint test-hdl test-cosim bench bench-campaign hw-cost stress regress mutants qualify coverage verilog docs clean
+.PHONY: prove prove-solvers run test lint test-hdl test-cosim bench bench-campaign bench-memory hw-cost stress regress mutants qualify coverage verilog docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,12 +44,18 @@ $(BENCH_STAMP): pyproject.toml $(STAMP)
 	touch $(BENCH_STAMP)
 
 ## bench: co-simulation speed figures and the simulator-alone bound (bench/limit.py) they are measured
-## against (printed, and written to bench/results.json), then bench-campaign; BENCH_ARGS go to bench.run
+## against (printed, and written to bench/results.json), then bench-campaign and bench-memory; BENCH_ARGS go to bench.run
 ## (e.g. BENCH_ARGS="--quick --cpus 1,4")
 BENCH_ARGS ?=
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 	$(BIN)/python -m bench.campaign_bench --workers $(JOBS)
+	$(BIN)/python -m bench.memory $(MEMORY_ARGS)
+
+## bench-memory: the memory of the host process and the simulator over a 30 M-cycle random workload,
+## sampled every second (bench/memory.json; docs/benchmarks.md); MEMORY_ARGS go to bench.memory
+bench-memory: $(STAMP)
+	$(BIN)/python -m bench.memory $(MEMORY_ARGS)
 
 ## bench-campaign: the Dask campaign against the local-process stress (40 seeds, JOBS workers) and the
 ## figures that size a campaign of 10^5 runs (bench/campaign.json; docs/campaigns.md)

@@ -27,3 +27,11 @@ declare(
         _TB,
     )
 )
+declare(
+    ScenarioInfo(
+        "test-crash",
+        "the simulator kills itself with SIGKILL once a snapshot of some cycles is on disk (a crash mid-run)",
+        _TB,
+        max_cycles=50_000_000,
+    )
+)

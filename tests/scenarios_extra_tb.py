@@ -73,3 +73,27 @@ class Hang(Scenario):
                 pass
 
         await k.lwkt_create(stuck, None, comm="stuck", pri=TDPRI_KERN_USER)
+
+
+@register
+class Crash(Scenario):
+    name = "test-crash"
+
+    async def boot(self, k):
+        import os
+        import signal
+        import time
+
+        start = time.monotonic()
+
+        async def spin(td, arg):
+            # Past the first snapshot with cycles in it (sim/tb/run_program.py writes one a second), then
+            # the simulator's process dies as the OOM killer would end it.
+            while time.monotonic() - start < 2.5:
+                await td.k.cpu.work(200)
+                await td.k.lwkt_yield()
+            td.k.event("mark", label="dying")
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        for n in range(2):
+            await k.lwkt_create(spin, None, comm=f"spin{n}", pri=TDPRI_KERN_USER)

@@ -140,6 +140,26 @@ def test_a_failing_run_and_panics_are_recorded_with_a_reproduce_command(client, 
     assert json.loads(report.read_text())["panic"]["message"] == status["up-basic"]["panic"]
 
 
+def test_a_simulator_that_dies_is_recorded_as_crashed_and_grouped_by_how(client, tmp_path):
+    campaign = Campaign(
+        name="crash", scenarios=("test-crash",), seeds=(1, 2), scenario_modules=("tests.scenarios_extra",)
+    )
+    db_path, folder = tmp_path / "r.sqlite", tmp_path / "crash"
+    outcome = run_campaign(campaign, db_path=db_path, folder=folder, client=client, progress=False, say=_quiet)
+    assert outcome.exit_code == 1 and len(outcome.results) == 2
+    for r in outcome.results:  # a failed run (not an error to run again), its report kept
+        assert (r["status"], r["outcome"], r["code"]) == ("fail", "crashed", 3)
+        assert r["signature"] == [["the simulator ran to the end"], "crashed: killed by SIGKILL"]
+        report = json.loads((Path(r["out_dir"]) / "report.json").read_text())
+        assert report["crash"]["how"] == "killed by SIGKILL" and report["outcome"] == "crashed"
+    db = ResultsDB(db_path, create=False)
+    (failure,) = collect(db)["failures"]
+    rows = db.rows("SELECT outcome, status FROM runs")
+    db.close()
+    assert failure["panic"] == "crashed: killed by SIGKILL" and failure["runs"] == 2 and failure["first_seed"] == 1
+    assert [tuple(r) for r in rows] == [("crashed", "fail")] * 2
+
+
 def test_one_seed_of_a_new_signature_is_shrunk_by_a_task(client, tmp_path):
     campaign = Campaign(
         name="shrink", scenarios=("random",), cpus=(2,), seeds=(3,), plant_bug="enqueue-head", shrink_runs=3

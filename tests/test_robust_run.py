@@ -104,6 +104,32 @@ def _cases(tmp_path):
             "is too long",
         ),
         (
+            run
+            + [
+                "--scenario",
+                "random",
+                "--spec",
+                _spec(
+                    tmp_path,
+                    "late.json",  # a bad operation after repeats of good ones: named where it is written
+                    {**good, "threads": [{"cpu": 0, "pri": 6, "ops": [["work", 5], ["yield"]] * 3 + [["crit", 0]]}]},
+                ),
+            ],
+            2,
+            "at .threads[0].ops[6]:",
+        ),
+        (
+            run
+            + [
+                "--scenario",
+                "random",
+                "--spec",
+                _spec(tmp_path, "long.json", {**good, "threads": [{"cpu": 0, "pri": 6, "ops": [["yield"]] * 16_385}]}),
+            ],
+            2,
+            "at .threads[0].ops: 16385 operations: at most 16384",
+        ),
+        (
             run + ["--scenario", "random", "--spec", _spec(tmp_path, "shape.json", {"ncpu": 4})],
             2,
             "'threads' is a required property",
@@ -261,15 +287,29 @@ def test_a_signal_stops_the_simulator_and_keeps_the_run(sig, code, sim, group, t
     assert records and records[-1]["cycle"] <= report["cycles"] + 100
 
 
+def _snapshot_cycles(out: Path) -> int:
+    from sim.contract.outdir import SNAPSHOT_FILE
+
+    try:
+        return json.loads((out / SNAPSHOT_FILE).read_text())["cycles"]
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
 @pytest.mark.parametrize("sim", ["verilator", "icarus"])
 def test_a_simulator_killed_mid_run_is_a_crash_not_a_broken_build(sim, tmp_path):
     """SIGKILL of the simulator's own process (as the OOM killer would) once the run is going: exit 3 with
-    one line naming the signal and the cycle reached; no rebuild, no second attempt."""
+    one line naming the signal and the cycle reached, a report with outcome ``crashed`` over the trace and
+    counters the simulator had written; no rebuild, no second attempt."""
     from tests.conftest import require_simulator
 
     require_simulator(sim)
     out = tmp_path / "long"
     proc = _start_long_run(out, sim, cli=True)
+    deadline = time.monotonic() + 60
+    while _snapshot_cycles(out) == 0:  # a snapshot of some cycles (the first is of cycle 0)
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
     simulators = child_processes(proc.pid)
     assert simulators
     for pid in simulators:
@@ -279,6 +319,24 @@ def test_a_simulator_killed_mid_run_is_a_crash_not_a_broken_build(sim, tmp_path)
     assert "crashed during the run (killed by SIGKILL) after cycle" in err and "Not retried" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert "rebuilding" not in stdout and "did not start" not in stdout
+    report = json.loads((out / "report.json").read_text())
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate(report, SCHEMA)
+    crash = report["crash"]
+    assert report["outcome"] == "crashed" and not report["ok"] and crash["how"] == "killed by SIGKILL"
+    assert f"after cycle {crash['last_cycle']:,}" in err and crash["last_lines"]
+    assert f"crashed: killed by SIGKILL after cycle {crash['last_cycle']}" in stdout
+    assert [c["name"] for c in report["checks"] if not c["ok"]] == ["the simulator ran to the end"]
+    # What the simulator had written by its last snapshot: counters of some thousands of cycles, and the
+    # trace, sorted and whole, up to about then.
+    assert 0 < report["cycles"] <= crash["last_cycle"]
+    assert sum(c["switch_count"] for c in report["per_cpu"]) > 0
+    records = [json.loads(line) for line in (out / "trace.jsonl").read_text().splitlines()]
+    assert records and records == sorted(records, key=lambda r: (r["cycle"], r["cpu"]))
+    assert report["cycles"] - 50_000 <= records[-1]["cycle"] <= crash["last_cycle"]
+    left = {p.name for p in out.iterdir()}
+    assert {"timeline.png", "report.txt", "report.md"} <= left
+    assert not [n for n in left if ".spool" in n or ".snapshot" in n]
 
 
 @pytest.mark.parametrize("sim", ["verilator", "icarus"])
@@ -308,7 +366,8 @@ def test_a_file_size_limit_while_the_simulator_writes_is_one_line_and_nothing_ha
         f"see {out / 'sim.log'}"
     ]
     left = sorted(p.name for p in out.iterdir())
-    assert "trace.jsonl" not in left and "counters.json" not in left and not [n for n in left if ".tmp" in n]
+    assert "trace.jsonl" not in left and "counters.json" not in left
+    assert not [n for n in left if ".tmp" in n or ".spool" in n or ".snapshot" in n], left
     again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
 

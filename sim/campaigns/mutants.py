@@ -175,6 +175,8 @@ def failure_kind(result: dict) -> str:
         return "directed test"
     if result["outcome"] in ("timeout", "hang"):
         return result["outcome"]
+    if result["outcome"] == "crashed":
+        return "crash"
     panic = result["panic"] or ""
     if panic.startswith("check failed: "):
         return "check: " + panic[len("check failed: ") :].split(":")[0]
@@ -190,12 +192,12 @@ def judge(runs: list[dict]) -> tuple[str, str, str]:
     killed by the first failing run, else survived.
 
     A run that ended as ``error`` (the simulator wrote nothing: the kernel crashed before its run
-    began, or the process died) kills too, as a ``crash``: a campaign measures mutants only once
-    the baseline, the same runs without a mutant, all passed on the same machine."""
+    began) or ``crashed`` (the simulator died mid-run) kills too, as a ``crash``: a campaign measures
+    mutants only once the baseline, the same runs without a mutant, all passed on the same machine."""
     failing = [r for r in runs if r["status"] in ("fail", "panic", "error")]
     if failing:
         first = failing[0]
-        if first["status"] == "error":
+        if first["status"] == "error" or first["outcome"] == "crashed":
             return "killed", f"{why_failed(first)} (the run crashed)", "crash"
         return "killed", why_failed(first), failure_kind(first)
     return "survived", "", ""

@@ -36,8 +36,11 @@ __all__ = ["shrink", "main", "failure_signature", "spec_signature"]
 
 def failure_signature(report: dict) -> tuple:
     """What makes two failing runs the same failure: failed checks and the panic message, its numbers
-    (cycles, thread ids, counts) left out, since a smaller workload meets the same bug elsewhere."""
+    (cycles, thread ids, counts) left out, since a smaller workload meets the same bug elsewhere; for a
+    crashed simulator, how it died."""
     panic = re.sub(r"\d+", "#", (report.get("panic") or {}).get("message", ""))
+    if report.get("crash"):  # a simulator that died: how (the signal or status) tells crashes apart
+        panic = f"crashed: {report['crash']['how']}"
     return tuple(sorted(c["name"] for c in report["checks"] if not c["ok"])), panic
 
 

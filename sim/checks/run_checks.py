@@ -101,7 +101,7 @@ class RunChecks:
 
     def counter_verdict(self) -> Verdict:
         """The kernel's counters against its trace (``counter_trace``)."""
-        problems = disagreements(self.system.counters()["per_cpu"], self.system.trace.records)
+        problems = disagreements(self.system.counters()["per_cpu"], self.system.trace.sorted_records())
         return (
             "the kernel's counters agree with its trace",
             not problems,

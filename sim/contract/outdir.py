@@ -17,7 +17,11 @@ from pathlib import Path
 
 from sim.contract.errors import EnvironmentProblem, UsageError
 
-__all__ = ["RunFolder", "FileLock", "atomic_write", "OUTPUT_FILES", "FW_COVERAGE_DATA"]
+__all__ = ["RunFolder", "FileLock", "atomic_write", "OUTPUT_FILES", "FW_COVERAGE_DATA", "SNAPSHOT_FILE"]
+
+#: The counters of a run still going, rewritten every second or so by the simulator side: what the
+#: host reports if the simulator dies (sim/host/run.py).
+SNAPSHOT_FILE = ".counters.json.snapshot"
 
 #: A run's coverage.py data file of the firmware (sim/tb/fw_coverage.py writes it).
 FW_COVERAGE_DATA = "fw_coverage.dat"
@@ -44,6 +48,8 @@ OUTPUT_FILES = (
     "rtl_coverage.dat",
     "fw_coverage.dat",
     "coverage.ucis.xml",
+    ".trace.jsonl.spool",
+    SNAPSHOT_FILE,
 )
 
 

@@ -24,7 +24,7 @@ from sim.contract.errors import UsageError
 __all__ = ["SpecError", "SPEC_SCHEMA", "load_spec_file", "MAX_THREADS", "MAX_OPS"]
 
 MAX_THREADS = 64
-MAX_OPS = 256
+MAX_OPS = 16_384  # a long run (bench/memory.py) repeats a program some thousand times
 MAX_CYCLES = 100_000  # one work, critical-section or token-section length
 MAX_GAP = 1_000_000  # cycles between two device requests
 N_TOKENS, N_QUEUES = 3, 2  # the random workload's tokens and wait queues
@@ -128,8 +128,43 @@ class SpecError(UsageError):
     """The spec cannot be run (exit 2)."""
 
 
-def _where(error: jsonschema.ValidationError) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path) or "(top level)"
+def _where(error: jsonschema.ValidationError, origin: dict[int, list[int]] | None = None) -> str:
+    """Where ``error`` is, as ``threads[2].ops[7]``: an operation's index is its place in the spec as written
+    (``origin``: :func:`_distinct_ops`)."""
+    path = list(error.absolute_path)
+    if origin and len(path) >= 4 and path[0] == "threads" and path[2] == "ops" and path[1] in origin:
+        path[3] = origin[path[1]][path[3]]
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path) or "(top level)"
+
+
+def _distinct_ops(data):
+    """The spec with each thread's operations cut to their first occurrences, and for each thread where
+    those were: a long spec repeats a few operations thousands of times (bench/memory.py), and checking
+    each of them against the schema once is what makes the check fast. The length is checked apart
+    (:func:`_too_many_ops`)."""
+    if not isinstance(data, dict) or not isinstance(data.get("threads"), list):
+        return data, {}
+    threads, origin = [], {}
+    for i, thread in enumerate(data["threads"]):
+        if not isinstance(thread, dict) or not isinstance(thread.get("ops"), list):
+            threads.append(thread)
+            continue
+        seen: dict[str, int] = {}
+        for j, op in enumerate(thread["ops"]):
+            seen.setdefault(json.dumps(op, sort_keys=True), j)
+        origin[i] = list(seen.values())
+        threads.append({**thread, "ops": [thread["ops"][j] for j in origin[i]]})
+    return {**data, "threads": threads}, origin
+
+
+def _too_many_ops(data) -> jsonschema.ValidationError | None:
+    """A thread with more than MAX_OPS operations (the schema saw only the distinct ones)."""
+    for i, thread in enumerate(data["threads"]):
+        if len(thread["ops"]) > MAX_OPS:
+            return jsonschema.ValidationError(
+                f"{len(thread['ops'])} operations: at most {MAX_OPS}", path=["threads", i, "ops"]
+            )
+    return None
 
 
 def load_spec_file(path: str | Path, ncpu: int, ext_lines: int = 4) -> tuple[dict, str]:
@@ -143,7 +178,10 @@ def load_spec_file(path: str | Path, ncpu: int, ext_lines: int = 4) -> tuple[dic
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise SpecError(f"--spec {path}: not valid JSON ({exc})") from None
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(SPEC_SCHEMA).iter_errors(data))
+    distinct, origin = _distinct_ops(data)
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(SPEC_SCHEMA).iter_errors(distinct))
+    if error is None:
+        error = _too_many_ops(data)
     if error is not None:
         hint = (
             f" (an operation is one of ['work', N], ['yield'], ['crit', N], ['token', 0..{N_TOKENS - 1}, N], "
@@ -153,7 +191,7 @@ def load_spec_file(path: str | Path, ncpu: int, ext_lines: int = 4) -> tuple[dic
             if error.validator == "oneOf"
             else ""
         )
-        raise SpecError(f"--spec {path}: at {_where(error)}: {error.message}{hint}")
+        raise SpecError(f"--spec {path}: at {_where(error, origin)}: {error.message}{hint}")
     if data["ncpu"] != ncpu:
         raise SpecError(f"--spec {path}: the spec is for {data['ncpu']} CPUs; run it with --cpus {data['ncpu']}")
     for i, thread in enumerate(data["threads"]):

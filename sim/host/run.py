@@ -9,17 +9,27 @@ still writes all of them, up to the point where it stopped.
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import sys
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
 from firmware.cost_model import load_cost_model
 from sim.contract.config import RunConfig
-from sim.contract.errors import EXIT_FAILED, EXIT_OK, EnvironmentProblem, SimulatorCrashed, os_error_text
-from sim.contract.outdir import RunFolder
+from sim.contract.errors import (
+    EXIT_ENVIRONMENT,
+    EXIT_FAILED,
+    EXIT_OK,
+    EnvironmentProblem,
+    SimulatorCrashed,
+    os_error_text,
+)
+from sim.contract.outdir import SNAPSHOT_FILE, RunFolder, atomic_write
+from sim.contract.trace import salvage_spool, spool_path
 from sim.contract.resolve import RunError, resolve_run
 from sim.host.build import build_soc
 from sim.host.interrupt import Interruption
@@ -78,7 +88,8 @@ def _run(out: Path, build, config: RunConfig, interruption: Interruption, *, pro
         f"running {name} ({config.mode} build, seed {config.seed}{spec}, cost model {costs.name}, "
         f"up to {budget} cycles) ..."
     )
-    result = None
+    result = crash = None
+    started = time.perf_counter()
     for attempt in (1, 2):
         try:
             result = _with_progress(
@@ -101,7 +112,10 @@ def _run(out: Path, build, config: RunConfig, interruption: Interruption, *, pro
             if (out / PROGRESS_FILE).exists():
                 # The run had started (the simulator side writes progress from its first cycle): a crash,
                 # not a broken build. Neither rebuilt nor run again: a deterministic crash would only repeat.
-                raise SimulatorCrashed(_crash_message(out, exc.status)) from None
+                crash = _crash(out, exc.status)
+                if not _salvage(out, config, crash, time.perf_counter() - started):
+                    raise SimulatorCrashed(crash["message"]) from None
+                break
             if attempt == 2 or (out / "counters.json").exists():
                 raise EnvironmentProblem(f"{exc}; the build log is {build.directory / 'build.log'}") from None
             # A cached model that does not even start (a damaged build): build it again, once.
@@ -119,6 +133,8 @@ def _run(out: Path, build, config: RunConfig, interruption: Interruption, *, pro
             return interruption.exit_code
         written = _write_error(out / "sim.log")
         if written:
+            for leftover in (spool_path(out / "trace.jsonl"), out / SNAPSHOT_FILE):
+                leftover.unlink(missing_ok=True)
             raise EnvironmentProblem(f"the simulator could not write {written}; see {out / 'sim.log'}")
         raise EnvironmentProblem(
             f"the simulator ended without writing the run's counters; see {out / 'sim.log'} "
@@ -144,6 +160,9 @@ def _run(out: Path, build, config: RunConfig, interruption: Interruption, *, pro
     sys.stdout.flush()
     if interruption.signal is not None:
         return interruption.exit_code
+    if crash is not None:
+        print(f"lwkt-soc: {crash['message']}", file=sys.stderr, flush=True)
+        return EXIT_ENVIRONMENT
     return EXIT_OK if report["ok"] and result is not None and result.ok else EXIT_FAILED
 
 
@@ -165,22 +184,82 @@ def _write_error(log: Path) -> str | None:
     return None
 
 
-def _crash_message(out: Path, status: int | None) -> str:
-    """One line: how the simulator ended, the last cycle it reported, its last words."""
+def _crash(out: Path, status: int | None) -> dict:
+    """How the simulator ended, the last cycle it reported, its last log lines, and one line saying so."""
     if status is not None and status < 0:
         how = f"killed by {signal.Signals(-status).name}"
     else:
         how = f"exit status {status}" if status else "ended without its results"
-    cycle = _read_progress(out / PROGRESS_FILE)
     try:
-        lines = [line.strip() for line in (out / "sim.log").read_text(errors="replace").splitlines() if line.strip()]
+        lines = [line.rstrip() for line in (out / "sim.log").read_text(errors="replace").splitlines() if line.strip()]
     except OSError:
         lines = []
-    last = f"; its last line: {lines[-1][:200]!r}" if lines else ""
+    crash = {
+        "how": how,
+        "status": status,
+        "last_cycle": _read_progress(out / PROGRESS_FILE) or 0,
+        "last_lines": [line[:300] for line in lines[-CRASH_LOG_LINES:]],
+    }
+    return {**crash, "message": _crash_line(out, crash)}
+
+
+def _crash_line(out: Path, crash: dict) -> str:
+    last = f"; its last line: {crash['last_lines'][-1].strip()[:200]!r}" if crash["last_lines"] else ""
     return (
-        f"the simulator crashed during the run ({how}) after cycle {cycle or 0:,}{last}; "
+        f"the simulator crashed during the run ({crash['how']}) after cycle {crash['last_cycle']:,}{last}; "
         f"see {out / 'sim.log'}. Not retried, and the build is kept"
     )
+
+
+#: The simulator's last log lines a crashed run's report quotes.
+CRASH_LOG_LINES = 8
+
+
+def _salvage(out: Path, config: RunConfig, crash: dict, wall: float) -> bool:
+    """What a crashed simulator left, under the run's final names: its trace up to the last spool flush
+    (sim/contract/trace.py) and counters.json from its last snapshot, outcome ``crashed``. False when it
+    left no snapshot (nothing to report)."""
+    try:
+        counters = json.loads((out / SNAPSHOT_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    kept = salvage_spool(out / "trace.jsonl")
+    if kept is None:
+        atomic_write(out / "trace.jsonl", "")
+    else:  # the trace may reach further than the last progress tick: the last cycle known is the later
+        crash["last_cycle"] = max(crash["last_cycle"], _last_trace_cycle(out / "trace.jsonl"))
+        crash["message"] = _crash_line(out, crash)
+    counters.update(
+        outcome="crashed",
+        panic=None,
+        wall_seconds=round(wall, 6),
+        crash={k: crash[k] for k in ("how", "status", "last_cycle", "last_lines")},
+        checks=[
+            {
+                "name": "the simulator ran to the end",
+                "ok": False,
+                "detail": f"{crash['how']} after cycle {crash['last_cycle']}; the trace and counters are "
+                f"those of cycle {counters.get('cycles', 0)} or a little later",
+                "evaluated": True,
+            }
+        ],
+    )
+    counters.setdefault("faults", {"enabled": sorted(config.faults)})
+    atomic_write(out / "counters.json", json.dumps(counters, indent=2) + "\n")
+    (out / SNAPSHOT_FILE).unlink(missing_ok=True)
+    return True
+
+
+def _last_trace_cycle(path: Path) -> int:
+    """The cycle of a trace file's last record (read from its end), 0 when it has none."""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        f.seek(max(0, f.tell() - 64 * 1024))
+        lines = f.read().splitlines()
+    try:
+        return int(json.loads(lines[-1])["cycle"]) if lines else 0
+    except (ValueError, KeyError):
+        return 0
 
 
 def _with_progress(job, progress_file: Path, budget: int, *, enabled: bool):

@@ -107,6 +107,8 @@ def build_report(run_dir: Path, *, sim: str, cpus: int, fifo_depth: int, files: 
         "waveform": _waveform(files, sim),
         "files": dict(files),
     }
+    if counters.get("crash"):
+        report["crash"] = counters["crash"]
     return report
 
 
@@ -309,8 +311,20 @@ def _exception_lines(p: dict) -> list[str]:
     return [f"  raised by {e['type']} at {e['file']}:{e['line']} in {e['function']} (traceback in sim.log)"]
 
 
+def _crash_lines(r: dict) -> list[str]:
+    """How a crashed simulator ended, and its last log lines."""
+    c = r.get("crash")
+    if not c:
+        return []
+    return [
+        f"crashed: {c['how']} after cycle {c['last_cycle']}; the simulator's last lines (sim.log):",
+        *[f"  | {line}" for line in c["last_lines"]],
+        "",
+    ]
+
+
 def render_text(r: dict) -> str:
-    lines = [_title(r), ""]
+    lines = [_title(r), "", *_crash_lines(r)]
     if r["panic"]:
         p = r["panic"]
         lines += [
@@ -378,6 +392,10 @@ def render_markdown(r: dict) -> str:
             *[line.strip() for line in _exception_lines(p)],
             "",
         ]
+    c = r.get("crash")
+    if c:
+        lines += [f"**Crashed**: {c['how']} after cycle {c['last_cycle']}; the simulator's last lines:", ""]
+        lines += ["```", *c["last_lines"], "```", ""]
     lines += ["## Checks", ""]
     lines += markdown_table(
         ["check", "result", "detail"],

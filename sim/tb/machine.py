@@ -22,7 +22,7 @@ from firmware.system import System
 from sim.checks.run_checks import RunChecks, Verdict
 from sim.tb.cpu import Cpu, Rendezvous
 from sim.contract.hw_coverage import HwCoverage
-from sim.contract.outdir import atomic_write
+from sim.contract.outdir import SNAPSHOT_FILE, atomic_write
 from sim.tb.race import RaceDetector, describe
 from sim.tb.testbench import CLOCK_PERIOD_NS, SocBench
 from sim.contract.trace import Trace
@@ -41,17 +41,27 @@ class Machine:
         ``up`` runs seed v1.12 on CPU 0 alone (the other cores stay parked).
     cost_model : CostModel
         Cycles of kernel execution.
+    trace : Trace
+        Where the kernel's records go (default: kept in memory; ``lwkt-soc run`` streams them).
     **options
         The rest of :class:`firmware.system.System`'s options (hardclock_period,
         untimely_switch, faults, seed).
     """
 
-    def __init__(self, bench: SocBench, *, mode: str = "up", cost_model: CostModel = DEFAULT, **options):
+    def __init__(
+        self,
+        bench: SocBench,
+        *,
+        mode: str = "up",
+        cost_model: CostModel = DEFAULT,
+        trace: Trace | None = None,
+        **options,
+    ):
         self.bench = bench
         rendezvous = Rendezvous(bench.dut.clk)
         ncpu = 1 if mode == "up" else bench.ncpu
         self.cores = [Cpu(bench.dut, master, CLOCK_PERIOD_NS, rendezvous) for master in bench.masters[:ncpu]]
-        self.trace = Trace()
+        self.trace = trace if trace is not None else Trace()
         self.system = System(
             self.cores,
             mode=mode,
@@ -163,6 +173,17 @@ class Machine:
             counters,
         ] + self.checks.smp_verdicts()
 
+    def write_snapshot(self, out: Path, summary: dict | None = None) -> None:
+        """The counters so far with ``summary`` (``.counters.json.snapshot``), and the trace so far pushed to
+        its spool: what the host reports if the simulator dies (sim/host/run.py)."""
+        flush = getattr(self.trace, "flush", None)
+        if flush is not None:
+            flush()
+        try:
+            atomic_write(out / SNAPSHOT_FILE, json.dumps({**self.counters(), **(summary or {})}) + "\n")
+        except OSError:
+            pass  # a full disk: the run goes on, and its outputs at the end say which file could not be written
+
     def counters(self) -> dict:
         """The kernels' counters, then the checkers' figures: the body of counters.json."""
         kernel = self.system.counters()
@@ -184,6 +205,7 @@ class Machine:
             result["shared_ram"] = {"accesses": races.accesses, "guarded": races.checked, "races": len(races.races)}
         result.update(summary or {})
         atomic_write(out / "counters.json", json.dumps(result, indent=2) + "\n")
+        (out / SNAPSHOT_FILE).unlink(missing_ok=True)
 
 
 async def new_machine(dut, *, mode: str = "up", **options) -> Machine:

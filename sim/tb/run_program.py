@@ -24,6 +24,7 @@ from firmware.cost_model import load_cost_model
 from sim.tb.faults import FaultInjector
 from sim.tb.machine import Machine
 from sim.contract.config import RunConfig
+from sim.contract.trace import StreamedTrace
 from sim.tb.scenarios import Check, Devices, get_scenario
 from sim.tb.testbench import CLOCK_PERIOD_NS, SocBench
 
@@ -70,6 +71,7 @@ async def _run_scenario(dut):
     machine = Machine(
         bench,
         mode=config.mode,
+        trace=StreamedTrace(out / "trace.jsonl"),
         cost_model=cost_model,
         hardclock_period=scenario.hardclock_period,
         untimely_switch=scenario.untimely_switch,
@@ -89,7 +91,17 @@ async def _run_scenario(dut):
     start_cycle = machine.cores[0].cycle
     wall = time.perf_counter()
     machine.start(scenario.start_functions())
-    cocotb.start_soon(_report_progress(out / "progress", machine.cores[0], max_cycles, system))
+
+    def so_far() -> dict:  # what a snapshot adds to the counters (the end adds the rest: write_outputs)
+        return {
+            "scenario": name,
+            "seed": seed,
+            "cycles": machine.cores[0].cycle - start_cycle,
+            "bus_transactions": sum(m.transactions for m in bench.masters),
+            "faults": {"enabled": sorted(faults)},
+        }
+
+    cocotb.start_soon(_report_progress(out, machine, max_cycles, so_far))
     outcome = await machine.run(max_cycles)
     wall = time.perf_counter() - wall
     cycles = machine.cores[0].cycle - start_cycle
@@ -151,18 +163,25 @@ async def _run_scenario(dut):
 #: The progress file is read five times a second (sim/host/run.py); writing it more often costs a
 #: file write (a millisecond or more) for nothing: measured as a third of a short run's wall time.
 _PROGRESS_WRITE_SECONDS = 0.2
+#: How often the counters so far and the trace so far reach the disk (what a crash leaves).
+_SNAPSHOT_SECONDS = 1.0
 
 
-async def _report_progress(path: Path, cpu, budget: int, system) -> None:
+async def _report_progress(out: Path, machine: Machine, budget: int, so_far) -> None:
     """Wake a hundred times over the budget or more, write the simulated cycle at most every
-    _PROGRESS_WRITE_SECONDS of wall time; end the run (outcome ``interrupted``) once a signal
-    asked for it."""
+    _PROGRESS_WRITE_SECONDS of wall time and a snapshot every _SNAPSHOT_SECONDS; end the run
+    (outcome ``interrupted``) once a signal asked for it."""
     step = min(max(1000, budget // 100), 20_000)  # a signal is noticed within 20,000 cycles
-    written = None
+    cpu, system = machine.cores[0], machine.system
+    written = snapshot = None
     while True:
         now = time.perf_counter()
+        if snapshot is None or now - snapshot >= _SNAPSHOT_SECONDS:
+            machine.write_snapshot(out, so_far())
+            snapshot = now
+            written = None  # the progress file never lags the snapshot
         if written is None or now - written >= _PROGRESS_WRITE_SECONDS:
-            path.write_text(f"{cpu.cycle} {budget}\n")
+            (out / "progress").write_text(f"{cpu.cycle} {budget}\n")
             written = now
         if _STOP["signal"] is not None:
             system.finish("interrupted")

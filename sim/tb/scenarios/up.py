@@ -102,7 +102,7 @@ class UpBasic(Scenario):
         )
         checks.append(Check("items consumed in order per producer", in_order))
         # Strict priority: a signal that wakes the consumer makes it the next thread to run.
-        records = trace.sorted_records()
+        records = list(trace.sorted_records())
         late = []
         for i, r in enumerate(records):
             if r["event"] == "signal" and self.consumer_tid in r["woken"]:
@@ -123,7 +123,7 @@ class UpBasic(Scenario):
         return checks
 
     def _background_after_producers(self) -> bool:
-        records = self.system.trace.sorted_records()
+        records = list(self.system.trace.sorted_records())
         first_bg = next(
             (i for i, r in enumerate(records) if r["event"] == "switch" and r["to_thread"].startswith("bg")), None
         )
@@ -215,7 +215,7 @@ class UpPreempt(Scenario):
         checks.append(Check("every preempted thread resumed", resumes == hits, f"{resumes} resumes, {hits} hits"))
         # A deferred interrupt runs when the section ends: through splz, or at the boundary right
         # after crit_exit leaves the section. Either way an interrupt is claimed before the next deferral.
-        records = trace.sorted_records()
+        records = list(trace.sorted_records())
         deferrals = [i for i, r in enumerate(records) if r["event"] == "intr_deferred"]
         stuck = [
             records[i]["cycle"]
