@@ -95,3 +95,21 @@ def test_the_run_folder_clears_a_dead_runs_spool_and_snapshot(tmp_path):
     with RunFolder(tmp_path, "test") as folder:
         folder.clear()
     assert not spool_path(tmp_path / "trace.jsonl").exists() and not (tmp_path / SNAPSHOT_FILE).exists()
+
+
+def test_latency_samples_are_a_histogram_and_spread_reads_it_as_the_plain_samples():
+    from sim.checks.stats import Samples
+    from sim.reports.report import spread
+
+    rng = random.Random(3)
+    values = [rng.choice([5, 7, 7, 40, 900]) + rng.randrange(3) for _ in range(1001)]
+    samples = Samples()
+    for v in values:
+        samples.append(v)
+    pairs = samples.pairs()
+    assert len(samples) == 1001 and list(samples) == sorted(values) and len(pairs) <= 15
+    assert sum(n for _, n in pairs) == 1001 and [v for v, _ in pairs] == sorted(set(values))
+    assert spread(pairs) == spread(values)  # an older counters.json holds the plain samples
+    ordered = sorted(values)
+    assert spread(pairs) == {"count": 1001, "median": ordered[500], "p99": ordered[990], "max": ordered[-1]}
+    assert spread([]) == {"count": 0, "median": None, "p99": None, "max": None}

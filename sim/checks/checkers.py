@@ -17,6 +17,7 @@ from collections import deque
 from typing import TYPE_CHECKING
 
 from hdl import memory_map as mm
+from sim.checks.stats import Samples
 
 if TYPE_CHECKING:
     from firmware.core import Hardware
@@ -42,7 +43,7 @@ class IpiChecker:
         self.queues: dict[tuple[int, int], deque] = {}
         self.sent_count = 0
         self.received_count = 0
-        self.latencies: list[int] = []
+        self.latencies = Samples()
         self.completed: dict[tuple[int, int], int] = {}  # (source, dest) -> functions run to the end
 
     def sent(self, kernel: Lwkt, dest: int, fid: int, arg: int, called: int | None = None) -> None:

@@ -142,17 +142,17 @@ class RunChecks:
         result = {
             "scoreboard": self.scoreboard.summary(),
             # Both builds switch threads: outside the "smp" section.
-            "switch_cycles": stats.switches,
+            "switch_cycles": stats.switches.pairs(),
         }
         if self.system.mode == "smp":
             result["smp"] = {
                 "ipi_sent": self.ipi.sent_count,
                 "ipi_received": self.ipi.received_count,
-                "ipi_latency_cycles": self.ipi.latencies,
-                "token_handoff_cycles": stats.token_handoffs,
+                "ipi_latency_cycles": self.ipi.latencies.pairs(),
+                "token_handoff_cycles": stats.token_handoffs.pairs(),
                 "mplock_acquisitions": stats.mplock_acquisitions,
-                "mplock_hold_cycles": stats.mplock_holds,
-                "mplock_handoff_cycles": stats.mplock_handoffs,
+                "mplock_hold_cycles": stats.mplock_holds.pairs(),
+                "mplock_handoff_cycles": stats.mplock_handoffs.pairs(),
                 "mplock_contended_tries": kernel_total.get("mplock_contended", 0),
                 "mplock_busts": kernel_total.get("mplock_busts", 0),
                 "token_entries": self.tokens.entries,

@@ -6,13 +6,40 @@ figures of its own beyond its counters.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from firmware.lwkt import Lwkt
     from firmware.thread import Thread
 
-__all__ = ["RunStats"]
+__all__ = ["RunStats", "Samples"]
+
+
+class Samples:
+    """Cycle samples of one latency, kept as a histogram (value -> how often): a run of any length
+    holds as many entries as it saw distinct values, not one per sample. In counters.json:
+    ``[[value, count], ...]`` by value (sim/reports/report.py's ``spread`` reads it)."""
+
+    def __init__(self):
+        self._counts: Counter[int] = Counter()
+        self._n = 0
+
+    def append(self, value: int) -> None:
+        self._counts[value] += 1
+        self._n += 1
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __iter__(self):
+        """Every sample, in value order (as many times as it was seen)."""
+        for value, count in sorted(self._counts.items()):
+            for _ in range(count):
+                yield value
+
+    def pairs(self) -> list[list[int]]:
+        return [[value, count] for value, count in sorted(self._counts.items())]
 
 
 class RunStats:
@@ -23,10 +50,10 @@ class RunStats:
     """
 
     def __init__(self):
-        self.token_handoffs: list[int] = []
-        self.mplock_holds: list[int] = []
-        self.mplock_handoffs: list[int] = []
-        self.switches: list[int] = []
+        self.token_handoffs = Samples()
+        self.mplock_holds = Samples()
+        self.mplock_handoffs = Samples()
+        self.switches = Samples()
         self.mplock_acquisitions = 0
         self._held_since: dict[int, int] = {}
         # CPUs whose last TRY failed and that have not had the lock since: the waiters.

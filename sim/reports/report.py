@@ -52,14 +52,24 @@ _TABLE_COUNTERS = (
 )
 
 
-def spread(samples: list[int]) -> dict:
-    """count, median, 99th percentile (nearest rank) and max of cycle samples."""
-    if not samples:
+def spread(samples: list) -> dict:
+    """count, median, 99th percentile (nearest rank) and max of cycle samples: ``[[value, count], ...]``
+    (counters.json, sim/checks/stats.py's Samples) or, as older run folders hold them, plain values."""
+    pairs = sorted([s, 1] if isinstance(s, int) else s for s in samples)
+    n = sum(count for _, count in pairs)
+    if not n:
         return {"count": 0, "median": None, "p99": None, "max": None}
-    ordered = sorted(samples)
-    n = len(ordered)
+
+    def ranked(rank: int) -> int:  # the value of the rank-th smallest sample (1-based)
+        seen = 0
+        for value, count in pairs:
+            seen += count
+            if seen >= rank:
+                return value
+        return pairs[-1][0]
+
     rank = max(1, -(-99 * n // 100))  # nearest-rank percentile
-    return {"count": n, "median": ordered[(n - 1) // 2], "p99": ordered[rank - 1], "max": ordered[-1]}
+    return {"count": n, "median": ranked((n - 1) // 2 + 1), "p99": ranked(rank), "max": pairs[-1][0]}
 
 
 def build_report(run_dir: Path, *, sim: str, cpus: int, fifo_depth: int, files: dict[str, str]) -> dict:

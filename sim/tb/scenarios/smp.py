@@ -99,7 +99,7 @@ class SmpPingpong(SmpScenario):
             Check(
                 "the token changed hands",
                 len(smp["token_handoff_cycles"]) > 0,
-                f"{len(smp['token_handoff_cycles'])} hand-offs",
+                f"{sum(n for _, n in smp['token_handoff_cycles'])} hand-offs",
             ),
         ]
 
