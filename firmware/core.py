@@ -30,7 +30,7 @@ class Core(Protocol):
     id : int
         The core's CPU number (the port its accesses arrive on).
     on_interrupt : async callable or None
-        The kernel's interrupt entry; returns True when it ran handlers.
+        The kernel's interrupt entry (it returns nothing: the core goes on the same way).
     work_cycles, kernel_cycles, idle_cycles : int
         Cycles spent in thread work, in kernel execution (the cost model) and halted.
     debt : int
@@ -41,7 +41,7 @@ class Core(Protocol):
 
     id: int
     debt: int
-    on_interrupt: Callable[[], Awaitable[bool]] | None
+    on_interrupt: Callable[[], Awaitable[None]] | None
     on_access: Callable[[], None] | None
     work_cycles: int
     kernel_cycles: int

@@ -101,12 +101,13 @@ class InterruptMixin:
     def _landed_in(self, td: Thread) -> str:
         return landed_in(td.td_kframes, td is self.gd_idletd)
 
-    async def interrupt_entry(self) -> bool:
+    async def interrupt_entry(self) -> None:
         """An interrupt boundary with ``irq`` high: take it, defer it in a critical section, or
-        leave it pending while the thread has interrupts off."""
+        leave it pending while the thread has interrupts off (the core goes on either way: nothing is
+        returned)."""
         td = self.curthread
         if td is None or td.td_intr_off:
-            return False
+            return
         if td.td_pri >= TDPRI_CRIT and not self.system.bug(Bug.INTR_IN_CRIT):
             # The vector pends it once (gd_reqpri); it stays masked until splz runs it.
             if self.gd_reqpri < TDPRI_CRIT:
@@ -114,15 +115,14 @@ class InterruptMixin:
                 self.gd_reqpri = TDPRI_CRIT
                 self.interrupts_deferred += 1
                 self.event("intr_deferred", crit=td.crit_count, **{"in": self._landed_in(td)})
-            return False
+            return
         if self.gd_reqpri >= TDPRI_CRIT:
             # Out of the section but splz has not run yet (crit_exit's test is still ahead, or the
             # section ended without a yield): what was pended stays masked until splz.
-            return False
+            return
         self.landings.record(td.td_kframes, td is self.gd_idletd, deferred=False)
         self.cpu.charge(self.costs["intr_entry"])
         await self.do_interrupts(self._landed_in(td))
-        return True
 
     @kernel_function
     async def splz(self) -> None:

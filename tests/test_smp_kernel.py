@@ -26,13 +26,13 @@ SIMS = ["icarus", "verilator"]
 
 #: directed run (sim/contract/directed.py) -> tests that must pass
 RUNS = {
-    "smp_kernel": 17,
-    "smp_kernel_mp": 8,
+    "smp_kernel": 19,
+    "smp_kernel_mp": 10,
     "smp_kernel-4cpu": 2,
     "smp_kernel_ipiq": 6,
     "interleavings": 9,
     "migration": 1,
-    "watchdog": 3,
+    "watchdog": 4,
 }
 
 

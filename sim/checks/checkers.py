@@ -207,6 +207,8 @@ class MpLockChecker:
 
     def __init__(self, hardware: Hardware | None):
         self.hardware = hardware
+        #: Each CPU's last TRY: True won, False failed (absent: none yet).
+        self._last_try: dict[int, bool] = {}
 
     def switching_to(self, kernel: Lwkt, td: Thread) -> None:
         if self.hardware is None:
@@ -222,8 +224,22 @@ class MpLockChecker:
     def record_mismatch(self, kernel: Lwkt, record: dict) -> str | None:
         """A pick or preempt record says whether the CPU held the MP lock (``mpheld``) and what its TRY
         returned (``tried``): it holds the lock now exactly when it held it or its TRY won. The
-        scoreboard's model takes both from the record; OWNER vouches for them (None: it agrees)."""
-        if self.hardware is None or record.get("event") not in ("pick", "preempt") or record.get("mpheld") is None:
+        scoreboard's model takes both from the record; OWNER vouches for them (None: it agrees). An
+        ``mplock_try`` or ``mplock_release`` record names the owner the trace shows: it must be OWNER's,
+        this CPU exactly after a TRY that won, never this CPU after a failed TRY or a RELEASE; and a thread
+        waits for the lock (``mplock_wait``) only after its CPU's TRY failed."""
+        if self.hardware is None:
+            return None
+        event = record.get("event")
+        if event == "mplock_try":
+            self._last_try[kernel.gd_cpuid] = record.get("ok") is True
+        if event in ("mplock_try", "mplock_release"):
+            return self._owner_mismatch(kernel, record)
+        if event == "mplock_wait" and self._last_try.get(kernel.gd_cpuid) is not False:
+            # get_mplock waits (switches away) only when its TRY failed.
+            last = {True: "won", None: "never happened"}[self._last_try.get(kernel.gd_cpuid)]
+            return f"cpu {kernel.gd_cpuid} waits for the MP lock, but its last TRY {last}"
+        if event not in ("pick", "preempt") or record.get("mpheld") is None:
             return None
         owner = self.hardware.mplock_owner()
         claims = bool(record["mpheld"]) or record.get("tried") is True
@@ -232,4 +248,15 @@ class MpLockChecker:
         return (
             f"{record['event']} record of cpu {kernel.gd_cpuid} says mpheld={bool(record['mpheld'])}, "
             f"tried={record.get('tried')}, but the MP lock's OWNER is {'nobody' if owner is None else f'cpu {owner}'}"
+        )
+
+    def _owner_mismatch(self, kernel: Lwkt, record: dict) -> str | None:
+        owner, cpu = self.hardware.mplock_owner(), kernel.gd_cpuid
+        mine = record["event"] == "mplock_try" and record.get("ok") is True
+        if record.get("owner") == owner and (owner == cpu) == mine:
+            return None
+        what = f"ok={record.get('ok')}" if record["event"] == "mplock_try" else "after the RELEASE"
+        return (
+            f"{record['event']} record of cpu {cpu} ({what}) names owner {record.get('owner')}, but the MP lock's "
+            f"OWNER is {'nobody' if owner is None else f'cpu {owner}'}"
         )

@@ -104,8 +104,8 @@ class Cpu:
     Attributes
     ----------
     on_interrupt : async callable or None
-        Called at an interrupt boundary while ``irq`` is high; returns True when
-        it ran handlers and False when it deferred the interrupt or left it pending.
+        Called at an interrupt boundary while ``irq`` is high: it runs the handlers, defers the
+        interrupt or leaves it pending (the kernel's choice; the core goes on the same way).
     running : Context or None
         The context that runs on the core now.
     """
@@ -117,7 +117,7 @@ class Cpu:
         self._period = period_ns
         self._irq_rise = RisingEdge(master.irq)
         self._rendezvous = rendezvous
-        self.on_interrupt: Callable[[], Awaitable[bool]] | None = None
+        self.on_interrupt: Callable[[], Awaitable[None]] | None = None
         self.on_access: Callable[[], None] | None = None
         self.running: Context | None = None
         self.debt = 0

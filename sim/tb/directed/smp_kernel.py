@@ -13,11 +13,12 @@ RTL probes sampled during the run.
 
 from __future__ import annotations
 
+import inspect
 from collections import Counter
 
 import cocotb
 
-from firmware.thread import TDF, TDPRI_KERN_DAEMON, TDPRI_KERN_USER
+from firmware.thread import TDF, TDPRI_KERN_DAEMON, TDPRI_KERN_USER, Token
 from hdl import memory_map as mm
 from sim.tb.directed.kernel_helpers import (
     KERNEL_PATH_CYCLES,
@@ -454,6 +455,10 @@ async def tokens_move_between_cpus(dut):
         # The interrupt frame raises gd_intr_nesting_level for IPIs too (as i386's vectors do; the
         # seed's file shows only lwkt_send_ipiq raising it): an IPI function may not switch.
         ("switch_in_ipi", "lwkt_switch: cannot switch from within an interrupt"),
+        # A token made outside System.new_token has no words in the shared RAM: the SMP kernel refuses it.
+        ("token_without_ram", "token stray has no shared-RAM words"),
+        # A Python exception in a thread (a firmware bug) is a panic that keeps where it was raised.
+        ("python_error", "KeyError: 'missing'"),
     ]
 )
 async def violation_stops_the_run(dut, case):
@@ -536,6 +541,13 @@ async def violation_stops_the_run(dut, case):
             info["pri_at_max"] = td.pri
             info["cycle"] = k.cycle
             await k.lwkt_setpri_self(32)  # ... one above it is not (the seed's KKASSERT); a literal on purpose
+        elif name == "token_without_ram":
+            info["cycle"] = k.cycle
+            await k.lwkt_gettoken(Token(name="stray"))
+        elif name == "python_error":
+            info["cycle"] = k.cycle
+            info["line"] = inspect.currentframe().f_lineno + 1
+            {}["missing"]  # noqa: B018 - the bug
         elif name == "switch_in_ipi":
             k.crit_enter()
             await k.lwkt_send_ipiq(1, "switcher", 0)
@@ -591,6 +603,12 @@ async def violation_stops_the_run(dut, case):
         )
         if name == "setpri_self_above_max":
             assert info["pri_at_max"] == 31
+        if name == "python_error":
+            raised = panic.exception
+            assert (raised["type"], raised["function"], raised["line"]) == ("KeyError", "actor", info["line"]), raised
+            assert raised["file"] == __file__ and "Traceback" in raised["traceback"]
+        else:
+            assert panic.exception is None, panic.exception
         if name == "acquire_running":
             spinner = info["spinner"]
             assert panic.message.startswith(f"lwkt_acquire: td #{spinner.td_id} is running or preempted on cpu 1")

@@ -349,10 +349,27 @@ async def nested_ipis_deadlock_and_the_drain_watchdog_panics(dut):
     async def boot(k):
         await k.lwkt_create(filler, comm=f"filler{k.gd_cpuid}", pri=TDPRI_KERN_USER, mpsafe=True)
 
+    # Every poll of the drain loop is one read of the destination's TX_RINDEX, as the bus sees them.
+    reads = {0: [], 1: []}
+
+    def watcher(cpu):
+        rindex = mm.IPI_TX.addr("TX_RINDEX", slot=1 - cpu)
+
+        def see(cycle, _cpu, address, write, value, ok, cycles):
+            if address == rindex and not write:
+                reads[cpu].append(cycle)
+
+        return see
+
+    for cpu in (0, 1):
+        machine.bench.masters[cpu].add_observer(watcher(cpu))
     machine.start({0: boot, 1: boot})
     assert await machine.run(WATCHDOG_CYCLES) == "panic", f"no panic: {system.outcome}"
     panic = system.panic
     assert panic.message.startswith(f"LWKT_SEND_IPIQ: cpu {panic.cpu} polled {WAIT_IPIQ_PANIC} times"), panic
+    (drain,) = [r for r in system.trace.events("ipiq_fifofull") if r["cpu"] == panic.cpu]
+    polled = [c for c in reads[panic.cpu] if c > drain["cycle"]]
+    assert len(polled) == WAIT_IPIQ_PANIC, len(polled)
     assert f"level {HALF_MARK + 1}" in panic.message, panic
     assert sorted(info["bounced"]) == [0, 1] and "notes" not in info
     warnings = _watchdog_records(system, "LWKT_SEND_IPIQ")

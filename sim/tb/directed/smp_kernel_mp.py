@@ -13,7 +13,15 @@ from cocotb.triggers import FallingEdge
 from firmware.device import device_take
 from firmware.smp import IDLE_POLL_CYCLES
 from firmware.ram_layout import THREAD_FIELDS, RamLayout
-from firmware.thread import TDF, TDPRI_CRIT, TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER, TDPRI_USER_NORM
+from firmware.thread import (
+    TDF,
+    TDPRI_CRIT,
+    TDPRI_INT_HIGH,
+    TDPRI_INT_MED,
+    TDPRI_KERN_DAEMON,
+    TDPRI_KERN_USER,
+    TDPRI_USER_NORM,
+)
 from hdl import memory_map as mm
 from sim.tb.directed.kernel_helpers import (
     LINE,
@@ -449,6 +457,104 @@ async def preempt_miss_when_mp_lock_busy(dut):
     assert (c("lwkt.preempt_hit"), c("lwkt.preempt_miss")) == (0, 1)
     assert k0.counters["need_resched"] >= 1
     assert info["safe_steps"] >= 5
+    final_checks_ok(machine)
+
+
+@cocotb.test(skip=NCPU != 2)
+async def an_offer_from_a_nested_section_misses_and_one_from_none_preempts(dut):
+    """A thread schedules its CPU's interrupt thread from thread code (lwkt_schedule offers the CPU
+    through the td_preemptable hook, with lwkt_schedule's own section as critpri). One section deeper
+    the offer misses and asks for a reschedule: the interrupt thread runs at the next yield. With no
+    section of its own the offer preempts at once."""
+    machine = await smp_machine(dut)
+    system = machine.system
+    info = {}
+
+    async def handler(td, line):  # scheduled, not interrupted: nothing to take from the device
+        mark(td, "handler", crit=td.crit_count)
+        await td.k.cpu.work(10)
+
+    async def low(td, arg):
+        k = td.k
+        ithd = info["ithd"]
+        k.crit_enter()
+        await k.lwkt_schedule(ithd)
+        mark(td, "nested-offered")
+        info["resched"] = k.gd_need_resched
+        await k.crit_exit()
+        mark(td, "yield")
+        await k.lwkt_yield()
+        await k.lwkt_schedule(ithd)
+        mark(td, "plain-offered")
+        system.finish()
+
+    async def boot0(k):
+        info["ithd"] = await k.register_ithread(LINE, handler, pri=TDPRI_INT_MED)
+        await k.lwkt_create(low, comm="low", pri=TDPRI_KERN_USER)
+
+    machine.start({0: boot0})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
+    ithd = info["ithd"].td_id
+    offers = [(r["result"], r["crit"], r["critpri"]) for r in system.trace.events("preempt", target=ithd)]
+    assert offers == [("miss", 2, 1), ("hit", 1, 1)], offers
+    assert info["resched"] is True
+    assert marks(system) == ["nested-offered", "yield", "handler", "handler", "plain-offered"], marks(system)
+    c = system.sysctl
+    assert (c("lwkt.preempt_hit"), c("lwkt.preempt_miss"), c("lwkt.preempt_weird")) == (1, 1, 0)
+    final_checks_ok(machine)
+
+
+@cocotb.test(skip=NCPU != 2)
+async def an_offer_of_a_preempted_interrupt_thread_is_weird(dut):
+    """v1.18 tests priority first, so its "weird" case (the target is locked by a preemption) needs a
+    preemptor that has lowered itself below the thread it preempted: interrupt thread B preempts A, drops
+    below A and schedules it. lwkt_preempt refuses (preempt_weird, need_resched); A resumes only when B
+    gives the CPU back."""
+    machine = await smp_machine(dut)
+    system = machine.system
+    dev = Device(dut)
+    second = LINE + 1
+    info = {}
+
+    async def handler_a(td, line):
+        mark(td, "a-start")
+        await device_take(td.k, line)
+        dev.raise_after(second, 10)
+        await td.k.cpu.work(120)  # B preempts here
+        mark(td, "a-end")
+        info["a_done"] = True
+
+    async def handler_b(td, line):
+        k = td.k
+        mark(td, "b-start")
+        await device_take(k, line)
+        await k.lwkt_setpri_self(TDPRI_KERN_DAEMON)  # below A (TDPRI_INT_MED)
+        info["a_locked"] = bool(info["a"].td_flags & TDF.PREEMPT_LOCK)
+        await k.lwkt_schedule(info["a"])
+        info["resched"] = k.gd_need_resched
+        mark(td, "b-end")
+
+    async def waiter(td, arg):
+        k = td.k
+        dev.raise_after(LINE, 20)
+        while not info.get("a_done"):
+            await k.cpu.work(30)
+            await k.lwkt_yield()
+        system.finish()
+
+    async def boot0(k):
+        info["a"] = await k.register_ithread(LINE, handler_a, pri=TDPRI_INT_MED)
+        info["b"] = await k.register_ithread(second, handler_b, pri=TDPRI_INT_HIGH)
+        await k.lwkt_create(waiter, comm="waiter", pri=TDPRI_USER_NORM)
+
+    machine.start({0: boot0})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
+    a, b = info["a"].td_id, info["b"].td_id
+    results = [(r["target"], r["result"]) for r in system.trace.events("preempt", cpu=0) if r["target"] in (a, b)]
+    assert results == [(a, "hit"), (b, "hit"), (a, "weird")], results
+    assert info["a_locked"] is True and info["resched"] is True
+    assert marks(system) == ["a-start", "b-start", "b-end", "a-end"], marks(system)
+    assert system.sysctl("lwkt.preempt_weird") == 1
     final_checks_ok(machine)
 
 

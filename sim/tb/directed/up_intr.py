@@ -16,7 +16,15 @@ from cocotb.triggers import ClockCycles
 
 from firmware.device import device_take
 from hdl import memory_map as mm
-from firmware.thread import TDF, TDPRI_INT_HIGH, TDPRI_INT_MED, TDPRI_KERN_DAEMON, TDPRI_KERN_USER, WaitQueue
+from firmware.thread import (
+    TDF,
+    TDPRI_CRIT,
+    TDPRI_INT_HIGH,
+    TDPRI_INT_MED,
+    TDPRI_KERN_DAEMON,
+    TDPRI_KERN_USER,
+    WaitQueue,
+)
 from sim.tb.directed.kernel_helpers import Device, between, index_of, indices, mark, marks, source_of, up_machine
 
 LINE = 0
@@ -544,3 +552,98 @@ async def boot_enables_only_the_sources_it_serves(dut, hardclock):
     assert await machine.run(MAX_CYCLES) == "done", machine.system.panic
     expected = 1 << mm.SOURCE_SOFT | (1 << mm.SOURCE_TIMER if hardclock else 0)
     assert seen["enable"] == expected, (hex(seen["enable"]), hex(expected))
+
+
+@cocotb.test()
+async def yield_quick_inside_a_section_runs_the_pended_interrupt(dut):
+    """The seed's lwkt_yield_quick masks the critical-section part away ("if called directly will run
+    splz() even if in a critical section"): a deferred interrupt is taken there, inside the section.
+    v1.12's lwkt_preempt then asserts its caller was in no section of its own (BADPRI): the run stops."""
+    machine = await up_machine(dut)
+    system = machine.system
+    dev = Device(dut)
+    info = {}
+
+    async def handler(td, line):
+        mark(td, "handler")
+        await device_take(td.k, line)
+
+    async def crit_thread(td, arg):
+        k = td.k
+        k.crit_enter()
+        dev.raise_after(LINE, 20)
+        await k.cpu.work(100)
+        info["pended"] = k.gd_reqpri
+        mark(td, "yield-quick")
+        await k.lwkt_yield_quick()
+        mark(td, "still-in-section")
+        await k.crit_exit()
+        system.finish()
+
+    async def start(k):
+        await k.register_ithread(LINE, handler, pri=TDPRI_INT_MED)
+        info["crit"] = await k.lwkt_create(crit_thread, comm="crit", pri=TDPRI_KERN_DAEMON)
+
+    machine.start({0: start})
+    assert await machine.run(MAX_CYCLES) == "panic", system.outcome
+    recs = system.trace.sorted_records()
+    deferred = index_of(recs, "intr_deferred")
+    taken = index_of(recs, "interrupt", source=SOURCE)
+    assert deferred < index_of(recs, "mark", label="yield-quick") < taken, recs[taken]
+    assert recs[taken]["in"] == "splz" and recs[taken]["crit"] == 1, recs[taken]
+    assert info["pended"] > 0 and marks(system) == ["yield-quick"], marks(system)
+    # The thread's own section and the one the interrupt path holds: two, where v1.12 allows one.
+    panic = system.panic
+    assert panic.message == f"BADPRI {2 * TDPRI_CRIT + TDPRI_KERN_DAEMON}", panic.message
+    assert (panic.thread, panic.tid) == ("crit", info["crit"].td_id)
+
+
+@cocotb.test()
+async def an_overrun_request_is_acknowledged_with_its_overrun(dut):
+    """A second request posted while the first is pending overruns (STATUS.OVERRUN, the first DATA
+    kept): the driver acknowledges the request and the overrun together, so the device is clear."""
+    machine = await up_machine(dut)
+    system = machine.system
+    dev = Device(dut)
+    info = {}
+    status = mm.DEVICE.addr("STATUS", index=LINE)
+
+    async def handler(td, line):
+        info["status_in_handler"] = await td.k.cpu.read(status)
+        info["data"] = await device_take(td.k, line)
+        info["status_after"] = await td.k.cpu.read(status)
+
+    async def crit_thread(td, arg):
+        k = td.k
+        k.crit_enter()
+        dev.raise_after(LINE, 20)
+        dev.raise_after(LINE, 60)  # while the first is pending
+        await k.cpu.work(150)
+        await k.crit_exit()
+        mark(td, "served")
+        system.finish()
+
+    async def start(k):
+        info["ithd"] = await k.register_ithread(LINE, handler, pri=TDPRI_INT_MED)
+        await k.lwkt_create(crit_thread, comm="crit", pri=TDPRI_KERN_DAEMON)
+
+    machine.start({0: start})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
+    # An interrupt thread registered without a name is named after its line, in the trace too.
+    ithd = info["ithd"]
+    assert ithd.td_comm == f"ithread{LINE}"
+    assert {r["to_thread"] for r in system.trace.events("switch", to=ithd.td_id)} == {f"ithread{LINE}"}
+    request, overrun = 1, 2  # STATUS bits (hdl/memory_map.py)
+    assert info["status_in_handler"] == request | overrun, info
+    assert info["data"] == dev.raised_at[LINE][0] & 0xFFFF_FFFF  # the overrun's data word is dropped
+    assert info["status_after"] == 0, info
+    assert dev.posted == {LINE: 2} and dev.serviced == {LINE: 1}
+    # The sysctl table names only the kernel's own counters, under lwkt.
+    assert system.sysctl("lwkt.switch_count") == sum(k.counters["switch_count"] for k in system.kernels)
+    for bad in ("lwkt.no_such_counter", "vm.switch_count"):
+        try:
+            system.sysctl(bad)
+        except KeyError as exc:
+            assert "unknown sysctl" in str(exc), exc
+        else:
+            raise AssertionError(f"sysctl {bad} answered")
