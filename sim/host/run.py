@@ -77,10 +77,10 @@ def run_scenario(request: RunConfig, *, quiet: bool = False, progress: bool | No
         config = replace(config, out=str(folder.path), versions=tool_versions(sim))
         if interruption.signal is not None:
             return interruption.exit_code
-        return _run(folder.path, build, config, interruption, progress=progress, say=say, costs=costs)
+        return _run(folder.path, build, config, interruption, progress=progress, say=say, costs=costs, quiet=quiet)
 
 
-def _run(out: Path, build, config: RunConfig, interruption: Interruption, *, progress, say, costs) -> int:
+def _run(out: Path, build, config: RunConfig, interruption: Interruption, *, progress, say, costs, quiet) -> int:
     name, budget, waves, sim = config.scenario, config.cycles, config.waves, config.sim
     ncpu, fifo_depth = config.cpus, config.fifo_depth
     spec = f", spec {config.spec}" if config.spec else ""
@@ -161,7 +161,8 @@ def _run(out: Path, build, config: RunConfig, interruption: Interruption, *, pro
     if interruption.signal is not None:
         return interruption.exit_code
     if crash is not None:
-        print(f"lwkt-soc: {crash['message']}", file=sys.stderr, flush=True)
+        if not quiet:
+            print(f"lwkt-soc: {crash['message']}", file=sys.stderr, flush=True)
         return EXIT_ENVIRONMENT
     return EXIT_OK if report["ok"] and result is not None and result.ok else EXIT_FAILED
 
