@@ -26,7 +26,7 @@ SIMS = ["icarus", "verilator"]
 
 #: directed run (sim/contract/directed.py) -> tests that must pass
 RUNS = {
-    "smp_kernel": 19,
+    "smp_kernel": 20,
     "smp_kernel_mp": 10,
     "smp_kernel-4cpu": 2,
     "smp_kernel_ipiq": 6,

@@ -49,13 +49,14 @@ DIRECTED_RUNS: dict[str, DirectedRun] = {
             "smp_kernel",
             SocConfig(ncpu=4),
             testcase=("schedule_follows_wait_queue_token", "a_message_that_arrives_during_a_pass_waits_for_the_next"),
+            uses=("mutants",),
         ),
         DirectedRun(
             "smp_kernel_ipiq", "smp_kernel_ipiq", SocConfig(ncpu=2, fifo_depth=4), uses=("mutants", "coverage")
         ),
         DirectedRun("interleavings", "interleavings", SocConfig(ncpu=2, fifo_depth=4), uses=("mutants", "coverage")),
         DirectedRun("migration", "migration", SocConfig(ncpu=4), uses=("mutants", "coverage")),
-        DirectedRun("watchdog", "watchdog", SocConfig(ncpu=4)),
+        DirectedRun("watchdog", "watchdog", SocConfig(ncpu=4), uses=("mutants",)),
         DirectedRun("hold_rele", "hold_rele", SocConfig(ncpu=2), uses=("mutants", "coverage")),
         DirectedRun("up_kernel", "up_kernel", _UP, uses=("mutants", "coverage")),
         DirectedRun("up_intr", "up_intr", _UP, uses=("mutants", "coverage")),

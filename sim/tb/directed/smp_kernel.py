@@ -112,6 +112,57 @@ async def signal_wakes_blocked_thread_on_other_cpu(dut):
     final_checks_ok(machine)
 
 
+@cocotb.test(skip=NCPU != 2)
+async def schedule_takes_a_thread_from_the_middle_of_a_wait_queue(dut):
+    """Three threads of CPU 1 block on one queue; CPU 0 schedules the middle one: it leaves the queue
+    (its neighbours linked to each other in shared RAM), and the signal after wakes the other two in
+    order. A thread that deschedules itself and schedules itself again (lwkt_schedule of curthread)
+    stays runnable."""
+    machine = await smp_machine(dut)
+    system = machine.system
+    wq = system.new_waitqueue("wq")
+    info = {"woken": []}
+    done = Done(system, 4)
+
+    async def sleeper(td, arg):
+        k = td.k
+        await until(k, lambda: blocked_on(system, wq, arg), f"{arg} earlier sleepers to block")
+        await k.lwkt_block(wq, "wq", await k.waitq_gen(wq))
+        info["woken"].append(td.td_comm)
+        done()
+
+    async def waker(td, arg):
+        k = td.k
+        k.crit_enter()
+        await k.lwkt_deschedule_self()
+        await k.lwkt_schedule(td)  # back on its own run queue: the switch below keeps it
+        await k.lwkt_switch()
+        await k.crit_exit()
+        mark(td, "still-runs")
+        await until(k, lambda: blocked_on(system, wq, 3), "three sleepers to block")
+        await k.lwkt_schedule(info["s1"])
+        await until(k, lambda: info["woken"] == ["s1"], "the middle sleeper to run")
+        await k.lwkt_signal(wq)
+        done()
+
+    async def boot0(k):
+        await k.lwkt_create(waker, comm="waker", pri=TDPRI_KERN_USER, mpsafe=True)
+
+    async def boot1(k):
+        for n in range(3):
+            info[f"s{n}"] = await k.lwkt_create(sleeper, n, comm=f"s{n}", pri=TDPRI_KERN_USER, mpsafe=True)
+
+    machine.start({0: boot0, 1: boot1})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
+    ids = [info[f"s{n}"].td_id for n in range(3)]
+    (unwait,) = system.trace.events("unwait", target=ids[1])
+    assert (unwait["by"], unwait["queued"], unwait["count"]) == ("schedule", [ids[0], ids[2]], 2), unwait
+    (signal,) = system.trace.events("signal", wait="wq")
+    assert signal["woken"] == [ids[0], ids[2]] and info["woken"] == ["s1", "s0", "s2"], (signal, info)
+    assert "still-runs" in marks(system)
+    final_checks_ok(machine)
+
+
 # -- 2. remote schedule / deschedule of a thread that is not waiting ---------------------------------
 
 

@@ -21,6 +21,7 @@ from firmware.thread import (
     Thread,
     WaitQueue,
 )
+from hdl import memory_map as mm
 from sim.tb.directed.kernel_helpers import Device, mark, marks, up_machine
 from sim.contract.config import RunConfig
 
@@ -536,3 +537,60 @@ async def reference_workload(dut):
     assert c("lwkt.preempt_hit") >= 3
     # The children reuse the structures of exited threads once some have exited.
     assert len(system.trace.events("thread_create")) == 2 + 5 + 3
+
+
+@cocotb.test()
+async def setpri_and_deschedule_of_threads_that_are_not_running(dut):
+    """lwkt_setpri of a blocked thread (on no run queue) changes only its priority: it runs at the new
+    one once signalled. lwkt_deschedule of a runnable thread takes it off its queue: it runs only once
+    lwkt_schedule puts it back. A soft interrupt raised by a thread is taken, lowered and completed."""
+    machine = await up_machine(dut)
+    system = machine.system
+    w = WaitQueue("w")
+    info = {}
+
+    async def sleeper(td, arg):
+        mark(td, "sleeper-blocks")
+        await td.k.lwkt_block(w, "w", w.wa_gen)
+        info["sleeper_pri"] = td.pri
+        mark(td, "sleeper-woken")
+
+    async def parked(td, arg):
+        mark(td, "parked-runs")
+        system.finish()
+
+    async def boss(td, arg):
+        k = td.k
+        sleeper_td, parked_td = info["sleeper"], info["parked"]
+        await k.lwkt_yield()  # the sleeper (same priority, queued behind) runs and blocks
+        await k.lwkt_setpri(sleeper_td, TDPRI_SOFT_NORM)
+        info["after_setpri"] = (sleeper_td.pri, bool(sleeper_td.td_flags & TDF.RUNQ))
+        await k.lwkt_deschedule(parked_td)
+        info["parked_queued"] = bool(parked_td.td_flags & TDF.RUNQ)
+        await k.cpu.write(mm.INTC.SOFT_SET, 0)
+        await k.cpu.work(20)
+        info["soft_pending"] = await k.cpu.read(mm.INTC.PENDING) >> mm.SOURCE_SOFT & 1
+        await k.lwkt_signal(w)
+        mark(td, "signalled")
+        await k.lwkt_yield()  # the sleeper, now above this thread, runs to its end
+        info["parked_after"] = bool(parked_td.td_flags & TDF.RUNQ)
+        mark(td, "schedules-parked")
+        await k.lwkt_schedule(parked_td)
+
+    async def start(k):
+        info["parked"] = await k.lwkt_create(parked, comm="parked", pri=TDPRI_KERN_USER)
+        info["boss"] = await k.lwkt_create(boss, comm="boss", pri=TDPRI_KERN_DAEMON)
+        info["sleeper"] = await k.lwkt_create(sleeper, comm="sleeper", pri=TDPRI_KERN_DAEMON)
+
+    machine.start({0: start})
+    assert await machine.run(MAX_CYCLES) == "done", system.panic
+    assert marks(system) == ["sleeper-blocks", "signalled", "sleeper-woken", "schedules-parked", "parked-runs"], marks(
+        system
+    )
+    sleeper_id = info["sleeper"].td_id
+    (setpri,) = system.trace.events("setpri", target=sleeper_id)
+    assert (setpri["old"], setpri["pri"]) == (TDPRI_KERN_DAEMON, TDPRI_SOFT_NORM)
+    assert info["after_setpri"] == (TDPRI_SOFT_NORM, False) and info["sleeper_pri"] == TDPRI_SOFT_NORM
+    assert info["parked_queued"] is False and info["parked_after"] is False
+    soft = system.trace.events("interrupt", source=mm.SOURCE_SOFT)
+    assert len(soft) == 1 and soft[0]["thread"] == "boss" and info["soft_pending"] == 0, soft
