@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-__all__ = ["PAIRS", "SLACK", "disagreements"]
+__all__ = ["PAIRS", "SLACK", "Tally", "disagreements"]
 
 #: counter -> (the record it counts, which of those records; None: every one)
 PAIRS: dict[str, tuple[str, Callable[[dict], bool] | None]] = {
@@ -37,18 +37,33 @@ PAIRS: dict[str, tuple[str, Callable[[dict], bool] | None]] = {
 SLACK = 1
 
 
-def disagreements(per_cpu: list[dict], records: Iterable[dict]) -> list[str]:
-    """``per_cpu``: each CPU's counters (``System.counters()["per_cpu"]``); ``records``: the trace.
-    Returns one line per counter and CPU that disagrees by more than SLACK."""
-    seen: dict[tuple[int, str], int] = {}
-    by_event: dict[str, list[tuple[str, Callable[[dict], bool] | None]]] = {}
-    for counter, (event, which) in PAIRS.items():
-        by_event.setdefault(event, []).append((counter, which))
-    for record in records:
-        for counter, which in by_event.get(record["event"], ()):
+class Tally:
+    """The records each counter of PAIRS counts, per CPU, tallied as the kernel makes them (``hear``: a
+    record observer), so the end of a run need not read its trace back."""
+
+    def __init__(self):
+        self.seen: dict[tuple[int, str], int] = {}
+        self._by_event: dict[str, list[tuple[str, Callable[[dict], bool] | None]]] = {}
+        for counter, (event, which) in PAIRS.items():
+            self._by_event.setdefault(event, []).append((counter, which))
+
+    def hear(self, record: dict) -> None:
+        for counter, which in self._by_event.get(record["event"], ()):
             if which is None or which(record):
                 key = (record["cpu"], counter)
-                seen[key] = seen.get(key, 0) + 1
+                self.seen[key] = self.seen.get(key, 0) + 1
+
+
+def disagreements(per_cpu: list[dict], records: Iterable[dict] | Tally) -> list[str]:
+    """``per_cpu``: each CPU's counters (``System.counters()["per_cpu"]``); ``records``: the trace, or a
+    :class:`Tally` of it. Returns one line per counter and CPU that disagrees by more than SLACK."""
+    if isinstance(records, Tally):
+        tally = records
+    else:
+        tally = Tally()
+        for record in records:
+            tally.hear(record)
+    seen = tally.seen
     problems = []
     for counters in per_cpu:
         cpu = counters["cpu"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from sim.checks.checkers import IpiChecker, MpLockChecker, StoppedChecker, TokenChecker, WaitChecker, fail
-from sim.checks.counter_trace import disagreements
+from sim.checks.counter_trace import Tally, disagreements
 from sim.checks.scoreboard import RecordError, Scoreboard
 from sim.checks.stats import RunStats
 
@@ -35,6 +35,8 @@ class RunChecks:
         self.waits = WaitChecker()
         self.stopped = StoppedChecker(system)
         self.mplock = MpLockChecker(system.hardware)
+        #: The records the counters count, tallied as they are made (a long run's trace is on disk).
+        self.tally = Tally()
         system.record_observers.append(self._record)
         on = system.on_tracepoint
         # Both builds switch threads.
@@ -67,6 +69,7 @@ class RunChecks:
     def _record(self, kernel: Lwkt, record: dict) -> None:
         """Every decision is judged against the reference model as it is made. The model takes
         whether the CPU held the MP lock from the record; the RTL's OWNER register vouches for it."""
+        self.tally.hear(record)
         mismatch = self.mplock.record_mismatch(kernel, record) if self.system.mode == "smp" else None
         if mismatch is not None:
             if self.system.panic is None:
@@ -101,7 +104,7 @@ class RunChecks:
 
     def counter_verdict(self) -> Verdict:
         """The kernel's counters against its trace (``counter_trace``)."""
-        problems = disagreements(self.system.counters()["per_cpu"], self.system.trace.sorted_records())
+        problems = disagreements(self.system.counters()["per_cpu"], self.tally)
         return (
             "the kernel's counters agree with its trace",
             not problems,

@@ -58,6 +58,10 @@ class RandomWorkload(SmpScenario):
             self.spec = generate_spec(self.seed, system.ncpu, system.faults)
         if self.spec.ncpu != system.ncpu:
             raise ValueError(f"the workload spec is for {self.spec.ncpu} CPUs, the SoC has {system.ncpu}")
+        # Where each moved thread went, followed as the kernel records it (the trace is on disk by the end).
+        self._going_to: dict[int, int] = {}
+        self._moved_wrong: list[tuple] = []
+        system.record_observers.append(self._follow_moves)
         self.device_requests = {d.line: len(d.gaps) for d in self.spec.devices}
         self.device_serviced = {d.line: 0 for d in self.spec.devices}
         self.service_rounds = 0
@@ -438,19 +442,15 @@ class RandomWorkload(SmpScenario):
 
     # -- checks -----------------------------------------------------------------------------------
 
-    def _moved_threads_ran_where_they_went(self) -> list[tuple]:
+    def _follow_moves(self, kernel, record: dict) -> None:
         """(thread, acquiring cpu, cpu of its next record) for moves the thread did not follow (a
         thread may be moved again before it runs: the last move counts)."""
-        going_to: dict[int, int] = {}
-        wrong = []
-        for r in self.system.trace.sorted_records():
-            if r["event"] == "acquire":
-                going_to[r["target"]] = r["cpu"]
-            elif r["tid"] in going_to:
-                cpu = going_to.pop(r["tid"])
-                if r["cpu"] != cpu:
-                    wrong.append((r["tid"], cpu, r["cpu"]))
-        return wrong
+        if record["event"] == "acquire":
+            self._going_to[record["target"]] = record["cpu"]
+        elif record["tid"] in self._going_to:
+            cpu = self._going_to.pop(record["tid"])
+            if record["cpu"] != cpu:
+                self._moved_wrong.append((record["tid"], cpu, record["cpu"]))
 
     def checks(self):
         system = self.system
@@ -481,7 +481,7 @@ class RandomWorkload(SmpScenario):
                 f"{self.device_serviced} of {self.device_requests}",
             ),
         ]
-        moved = self._moved_threads_ran_where_they_went()
+        moved = self._moved_wrong
         checks.append(
             Check(
                 "a thread moved by lwkt_acquire next ran on the CPU that acquired it",
