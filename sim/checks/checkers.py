@@ -207,8 +207,6 @@ class MpLockChecker:
 
     def __init__(self, hardware: Hardware | None):
         self.hardware = hardware
-        #: Each CPU's last TRY: True won, False failed (absent: none yet).
-        self._last_try: dict[int, bool] = {}
 
     def switching_to(self, kernel: Lwkt, td: Thread) -> None:
         if self.hardware is None:
@@ -227,18 +225,16 @@ class MpLockChecker:
         scoreboard's model takes both from the record; OWNER vouches for them (None: it agrees). An
         ``mplock_try`` or ``mplock_release`` record names the owner the trace shows: it must be OWNER's,
         this CPU exactly after a TRY that won, never this CPU after a failed TRY or a RELEASE; and a thread
-        waits for the lock (``mplock_wait``) only after its CPU's TRY failed."""
+        waits for the lock (``mplock_wait``) only while its CPU does not own it."""
         if self.hardware is None:
             return None
         event = record.get("event")
-        if event == "mplock_try":
-            self._last_try[kernel.gd_cpuid] = record.get("ok") is True
         if event in ("mplock_try", "mplock_release"):
             return self._owner_mismatch(kernel, record)
-        if event == "mplock_wait" and self._last_try.get(kernel.gd_cpuid) is not False:
-            # get_mplock waits (switches away) only when its TRY failed.
-            last = {True: "won", None: "never happened"}[self._last_try.get(kernel.gd_cpuid)]
-            return f"cpu {kernel.gd_cpuid} waits for the MP lock, but its last TRY {last}"
+        if event == "mplock_wait" and self.hardware.mplock_owner() == kernel.gd_cpuid:
+            # get_mplock waits (switches away) only after its TRY failed; an interrupt thread that
+            # preempted in between has given back any lock it took (lwkt_preempt's return).
+            return f"td #{record['tid']} on cpu {kernel.gd_cpuid} waits for the MP lock its CPU owns"
         if event not in ("pick", "preempt") or record.get("mpheld") is None:
             return None
         owner = self.hardware.mplock_owner()
