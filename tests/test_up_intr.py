@@ -6,7 +6,7 @@ from sim.host.runner import run_directed
 from tests.conftest import require_simulator
 
 #: cocotb tests in up_intr.py, parametrized ones counted per case.
-EXPECTED_TESTS = 17
+EXPECTED_TESTS = 18
 
 
 @pytest.mark.xdist_group("up_kernel")

@@ -15,7 +15,7 @@ from tests.conftest import require_simulator
 
 SIMS = ["icarus", "verilator"]
 #: cocotb tests in up_kernel.py, parametrized ones counted per case.
-EXPECTED_TESTS = 14
+EXPECTED_TESTS = 15
 
 _runs: dict[str, tuple[CocotbResult, Path, str]] = {}
 

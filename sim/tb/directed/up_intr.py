@@ -205,6 +205,8 @@ async def preempt_hit_counted(dut):
 
     async def handler(td, line):
         mark(td, "handler")
+        # The process of the thread this interrupt thread preempted (the seed's lwkt_preempted_proc).
+        info["preempted_proc"] = td.k.lwkt_preempted_proc()
         await device_take(td.k, line)
         await td.k.cpu.work(10)
 
@@ -218,6 +220,7 @@ async def preempt_hit_counted(dut):
     async def start(k):
         info["ithd"] = await k.register_ithread(LINE, handler, pri=TDPRI_INT_MED)
         info["low"] = await k.lwkt_create(low, comm="low", pri=TDPRI_KERN_USER)
+        info["low"].td_proc = "proc of low"  # kernel threads have none: one for the test to find
 
     machine.start({0: start})
     assert await machine.run(MAX_CYCLES) == "done", system.panic
@@ -225,6 +228,7 @@ async def preempt_hit_counted(dut):
     preempts = [(r["tid"], r["target"], r["result"], r["source"]) for r in system.trace.events("preempt")]
     assert preempts == [(info["low"].td_id, info["ithd"].td_id, "hit", SOURCE)]
     assert marks(system) == ["work-start", "handler", "work-end"]
+    assert info["preempted_proc"] == "proc of low"
 
 
 @cocotb.test()
@@ -647,3 +651,29 @@ async def an_overrun_request_is_acknowledged_with_its_overrun(dut):
             assert "unknown sysctl" in str(exc), exc
         else:
             raise AssertionError(f"sysctl {bad} answered")
+
+
+@cocotb.test()
+async def a_stray_interrupt_panics(dut):
+    """An external line enabled with no interrupt thread behind it (here enabled by hand): the kernel
+    cannot serve it and says so."""
+    machine = await up_machine(dut)
+    system = machine.system
+    dev = Device(dut)
+
+    async def enabler(td, arg):
+        k = td.k
+        source = source_of(LINE)
+        await k.cpu.write(mm.INTC.addr("PRIO", index=source), 2)
+        await k.cpu.write(mm.INTC.ENABLE, await k.cpu.read(mm.INTC.ENABLE) | 1 << source)
+        dev.raise_after(LINE, 10)
+        await k.cpu.work(200)
+        mark(td, "survived")
+
+    async def start(k):
+        await k.lwkt_create(enabler, comm="enabler", pri=TDPRI_KERN_USER)
+
+    machine.start({0: start})
+    assert await machine.run(MAX_CYCLES) == "panic", system.outcome
+    assert system.panic.message == f"stray interrupt: external line {LINE} has no interrupt thread", system.panic
+    assert "survived" not in marks(system)

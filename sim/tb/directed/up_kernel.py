@@ -21,6 +21,7 @@ from firmware.thread import (
     Thread,
     WaitQueue,
 )
+from firmware import thread
 from hdl import memory_map as mm
 from sim.tb.directed.kernel_helpers import Device, mark, marks, up_machine
 from sim.contract.config import RunConfig
@@ -594,3 +595,29 @@ async def setpri_and_deschedule_of_threads_that_are_not_running(dut):
     assert info["parked_queued"] is False and info["parked_after"] is False
     soft = system.trace.events("interrupt", source=mm.SOURCE_SOFT)
     assert len(soft) == 1 and soft[0]["thread"] == "boss" and info["soft_pending"] == 0, soft
+
+
+@cocotb.test()
+async def priorities_and_settings_are_the_seeds(dut):
+    """The priority table of the seeds' sys/thread.h and the sysctl defaults, written out here: a kernel
+    whose constants drift from them runs other schedules than the seeds'."""
+    machine = await up_machine(dut)
+    table = (
+        thread.TDPRI_IDLE_THREAD,
+        thread.TDPRI_USER_IDLE,
+        thread.TDPRI_USER_NORM,
+        thread.TDPRI_USER_REAL,
+        thread.TDPRI_KERN_USER,
+        thread.TDPRI_KERN_DAEMON,
+        thread.TDPRI_SOFT_TIMER,
+        thread.TDPRI_SOFT_NORM,
+        thread.TDPRI_INT_SUPPORT,
+        thread.TDPRI_INT_LOW,
+        thread.TDPRI_INT_MED,
+        thread.TDPRI_INT_HIGH,
+        thread.TDPRI_MAX,
+        thread.TDPRI_MASK,
+        thread.TDPRI_CRIT,
+    )
+    assert table == (0, 4, 6, 8, 10, 12, 14, 15, 20, 27, 28, 29, 31, 31, 32), table
+    assert machine.system.settings == {"lwkt.untimely_switch": 0, "lwkt.token_debug": 0, "debug.mplock_cli": 1}
