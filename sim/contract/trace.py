@@ -58,6 +58,9 @@ class Trace:
         self.records.append(record)
         return record
 
+    def flush(self) -> None:
+        """Nothing to push: the records are in memory (a streamed trace pushes its spool to disk)."""
+
     def sorted_records(self) -> Iterable[dict]:
         """The records in file order (a list here; a streamed trace reads them back from its spool)."""
         return [_public(r) for r in sorted(self.records, key=_order)]
@@ -99,7 +102,6 @@ class StreamedTrace(Trace):
         self._file = open(self.spool, "w")
         self._cycle: int | None = None
         self._unsorted = False
-        self.count = 0
         #: The spool's first write error (the trace cannot be kept whole).
         self.error: OSError | None = None
 
@@ -112,7 +114,6 @@ class StreamedTrace(Trace):
                 self._spill()
         self._cycle = cycle if self._cycle is None else max(cycle, self._cycle)
         self.records.append(record)
-        self.count += 1
         return record
 
     def _spill(self) -> None:

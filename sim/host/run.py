@@ -113,8 +113,8 @@ def _run(out: Path, build, config: RunConfig, interruption: Interruption, *, pro
                 # The run had started (the simulator side writes progress from its first cycle): a crash,
                 # not a broken build. Neither rebuilt nor run again: a deterministic crash would only repeat.
                 crash = _crash(out, exc.status)
-                if not _salvage(out, config, crash, time.perf_counter() - started):
-                    raise SimulatorCrashed(crash["message"]) from None
+                if not _salvage(out, crash, time.perf_counter() - started):
+                    raise SimulatorCrashed(_crash_line(out, crash)) from None
                 break
             if attempt == 2 or (out / "counters.json").exists():
                 raise EnvironmentProblem(f"{exc}; the build log is {build.directory / 'build.log'}") from None
@@ -162,7 +162,7 @@ def _run(out: Path, build, config: RunConfig, interruption: Interruption, *, pro
         return interruption.exit_code
     if crash is not None:
         if not quiet:
-            print(f"lwkt-soc: {crash['message']}", file=sys.stderr, flush=True)
+            print(f"lwkt-soc: {_crash_line(out, crash)}", file=sys.stderr, flush=True)
         return EXIT_ENVIRONMENT
     return EXIT_OK if report["ok"] and result is not None and result.ok else EXIT_FAILED
 
@@ -186,7 +186,7 @@ def _write_error(log: Path) -> str | None:
 
 
 def _crash(out: Path, status: int | None) -> dict:
-    """How the simulator ended, the last cycle it reported, its last log lines, and one line saying so."""
+    """How the simulator ended, the last cycle it reported and its last log lines."""
     if status is not None and status < 0:
         how = f"killed by {signal.Signals(-status).name}"
     else:
@@ -195,16 +195,16 @@ def _crash(out: Path, status: int | None) -> dict:
         lines = [line.rstrip() for line in (out / "sim.log").read_text(errors="replace").splitlines() if line.strip()]
     except OSError:
         lines = []
-    crash = {
+    return {
         "how": how,
         "status": status,
         "last_cycle": _read_progress(out / PROGRESS_FILE) or 0,
         "last_lines": [line[:300] for line in lines[-CRASH_LOG_LINES:]],
     }
-    return {**crash, "message": _crash_line(out, crash)}
 
 
 def _crash_line(out: Path, crash: dict) -> str:
+    """The one line a crash prints."""
     last = f"; its last line: {crash['last_lines'][-1].strip()[:200]!r}" if crash["last_lines"] else ""
     return (
         f"the simulator crashed during the run ({crash['how']}) after cycle {crash['last_cycle']:,}{last}; "
@@ -216,7 +216,7 @@ def _crash_line(out: Path, crash: dict) -> str:
 CRASH_LOG_LINES = 8
 
 
-def _salvage(out: Path, config: RunConfig, crash: dict, wall: float) -> bool:
+def _salvage(out: Path, crash: dict, wall: float) -> bool:
     """What a crashed simulator left, under the run's final names: its trace up to the last spool flush
     (sim/contract/trace.py) and counters.json from its last snapshot, outcome ``crashed``. False when it
     left no snapshot (nothing to report)."""
@@ -229,12 +229,11 @@ def _salvage(out: Path, config: RunConfig, crash: dict, wall: float) -> bool:
         atomic_write(out / "trace.jsonl", "")
     else:  # the trace may reach further than the last progress tick: the last cycle known is the later
         crash["last_cycle"] = max(crash["last_cycle"], _last_trace_cycle(out / "trace.jsonl"))
-        crash["message"] = _crash_line(out, crash)
     counters.update(
         outcome="crashed",
         panic=None,
         wall_seconds=round(wall, 6),
-        crash={k: crash[k] for k in ("how", "status", "last_cycle", "last_lines")},
+        crash=dict(crash),
         checks=[
             {
                 "name": "the simulator ran to the end",
@@ -245,7 +244,6 @@ def _salvage(out: Path, config: RunConfig, crash: dict, wall: float) -> bool:
             }
         ],
     )
-    counters.setdefault("faults", {"enabled": sorted(config.faults)})
     atomic_write(out / "counters.json", json.dumps(counters, indent=2) + "\n")
     (out / SNAPSHOT_FILE).unlink(missing_ok=True)
     return True

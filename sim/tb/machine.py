@@ -176,9 +176,7 @@ class Machine:
     def write_snapshot(self, out: Path, summary: dict | None = None) -> None:
         """The counters so far with ``summary`` (``.counters.json.snapshot``), and the trace so far pushed to
         its spool: what the host reports if the simulator dies (sim/host/run.py)."""
-        flush = getattr(self.trace, "flush", None)
-        if flush is not None:
-            flush()
+        self.trace.flush()
         try:
             atomic_write(out / SNAPSHOT_FILE, json.dumps({**self.counters(), **(summary or {})}) + "\n")
         except OSError:

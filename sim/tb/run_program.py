@@ -88,6 +88,11 @@ async def _run_scenario(dut):
     injector = FaultInjector(dut, system.ncpu, len(dut.ext_irq), faults, seed, scenario.device_lines())
     for coroutine in injector.coroutines(devices):
         cocotb.start_soon(coroutine)
+    # The CPUs the cpu-stop fault stopped, as recorded (a long run's trace is on disk by the end).
+    stopped = []
+    system.record_observers.append(
+        lambda k, r: stopped.append({"cpu": r["cpu"], "cycle": r["cycle"]}) if r["event"] == "cpu_stop" else None
+    )
     start_cycle = machine.cores[0].cycle
     wall = time.perf_counter()
     machine.start(scenario.start_functions())
@@ -135,18 +140,16 @@ async def _run_scenario(dut):
     machine.write_outputs(
         out,
         {
-            "scenario": name,
-            "seed": seed,
-            "cycles": cycles,
+            **so_far(),
+            "cycles": cycles,  # to the end of the workload, the quiesce left out
             "wall_seconds": round(wall, 6),
-            "bus_transactions": sum(m.transactions for m in bench.masters),
             "faults": {
                 "enabled": sorted(faults),
                 "wait_states": injector.stalls,
                 "wait_state_cycles": injector.stall_cycles,
                 "spurious_pulses": injector.pulses,
                 "delayed_completions": sum(k.counters.get("delayed_completions", 0) for k in system.kernels),
-                "stopped_cpus": [{"cpu": r["cpu"], "cycle": r["cycle"]} for r in system.trace.events("cpu_stop")],
+                "stopped_cpus": sorted(stopped, key=lambda s: (s["cycle"], s["cpu"])),
                 "fifo_full_drains": system.sysctl("lwkt.ipiq_fifofull") if system.mode == "smp" else 0,
                 "dead_cpus": machine.checks.dead_cpus,
             },

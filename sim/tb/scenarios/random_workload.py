@@ -58,10 +58,11 @@ class RandomWorkload(SmpScenario):
             self.spec = generate_spec(self.seed, system.ncpu, system.faults)
         if self.spec.ncpu != system.ncpu:
             raise ValueError(f"the workload spec is for {self.spec.ncpu} CPUs, the SoC has {system.ncpu}")
-        # Where each moved thread went, followed as the kernel records it (the trace is on disk by the end).
+        # Followed as the kernel records them (a long run's trace is on disk by the end).
         self._going_to: dict[int, int] = {}
         self._moved_wrong: list[tuple] = []
-        system.record_observers.append(self._follow_moves)
+        self._busted: set[int] = set()  # the CPUs whose MP lock a BUST freed
+        system.record_observers.append(self._follow_records)
         self.device_requests = {d.line: len(d.gaps) for d in self.spec.devices}
         self.device_serviced = {d.line: 0 for d in self.spec.devices}
         self.service_rounds = 0
@@ -442,9 +443,12 @@ class RandomWorkload(SmpScenario):
 
     # -- checks -----------------------------------------------------------------------------------
 
-    def _follow_moves(self, kernel, record: dict) -> None:
-        """(thread, acquiring cpu, cpu of its next record) for moves the thread did not follow (a
-        thread may be moved again before it runs: the last move counts)."""
+    def _follow_records(self, kernel, record: dict) -> None:
+        """What the checks need of the trace, as the kernel records it: the CPUs BUST freed, and
+        (thread, acquiring cpu, cpu of its next record) for moves the thread did not follow (a thread
+        may be moved again before it runs: the last move counts)."""
+        if record["event"] == "mplock_bust":
+            self._busted.add(record["stopped_cpu"])
         if record["event"] == "acquire":
             self._going_to[record["target"]] = record["cpu"]
         elif record["tid"] in self._going_to:
@@ -491,7 +495,7 @@ class RandomWorkload(SmpScenario):
         )
         if self.spec.victim is not None:
             busts = system.sysctl("lwkt.mplock_busts")
-            busted = sorted({r["stopped_cpu"] for r in system.trace.events("mplock_bust")})
+            busted = sorted(self._busted)
             checks.append(
                 Check(
                     "a CPU stopped holding the MP lock was recovered with BUST",
